@@ -1,0 +1,5 @@
+import sys
+
+from tcplab.cli import main
+
+sys.exit(main())
