@@ -1,12 +1,29 @@
-"""TCP segments and options: the objects the engine speaks.
+"""TCP segments and options: the objects the engine speaks, and their bytes.
 
-Parsing and building bytes live in this module too (``parse_tcp`` / ``Segment.build``).
+``parse_tcp`` turns bytes into a :class:`Segment`, ``build_tcp`` (or ``Segment.build``) turns a
+Segment into bytes with the checksum filled in. ``format_options`` writes options as tcpdump does.
+
+Options on the wire, both ways:
+
+- ``build_tcp`` emits ``seg.options`` exactly in the order given and pads the option area with
+  zero bytes (EOL) to a multiple of 4 (RFC 9293 3.1: "The padding is composed of zeros").
+  Options may take at most 40 bytes.
+- ``parse_tcp`` reports every option up to and including an EOL (as ``EOL()``), and ignores the
+  bytes after the EOL (padding). So ``parse(build(seg)).options == seg.options`` when the options
+  fill a multiple of 4 bytes or already end with EOL; otherwise the parsed tuple has one more
+  element, ``EOL()`` (the padding, which tcpdump also shows as ``eol``).
+- ``Segment.payload`` from the parser is always ``bytes`` (a copy; the engine may keep it).
+  ``Segment.data_offset`` from the parser is the header's Data Offset field (32-bit words).
 """
 
 from __future__ import annotations
 
 import enum
+import struct
 from dataclasses import dataclass, field
+
+from .checksum import fold, pseudo_header_sum, raw_sum
+from .errors import MalformedPacket
 
 
 class Flags(enum.IntFlag):
@@ -114,7 +131,8 @@ class Segment:
     @property
     def seg_len(self) -> int:
         """SEG.LEN of RFC 9293: payload length plus one for SYN and one for FIN."""
-        return len(self.payload) + (1 if self.flags & Flags.SYN else 0) + (1 if self.flags & Flags.FIN else 0)
+        return (len(self.payload) + (1 if self.flags & Flags.SYN else 0)
+                + (1 if self.flags & Flags.FIN else 0))
 
     def option(self, cls: type) -> Option | None:
         for opt in self.options:
@@ -122,9 +140,22 @@ class Segment:
                 return opt
         return None
 
+    # -- bytes --------------------------------------------------------------------------------
+    def build(self, src_ip, dst_ip) -> bytes:
+        """The segment's bytes (header, options, payload) with the checksum for src/dst."""
+        return build_tcp(self, src_ip, dst_ip)
+
+    @property
+    def header_length(self) -> int:
+        """Bytes of TCP header this segment has (parsed) or will have (built), options padded."""
+        if self.data_offset is not None:
+            return self.data_offset * 4
+        return 20 + ((options_length(self.options) + 3) & ~3)
+
 
 def flags_str(flags: Flags) -> str:
-    """Flags the way packetdrill and tcpdump write them: ``S``, ``S.``, ``.``, ``P.``, ``F.``, ``R``."""
+    """Flags the way packetdrill and tcpdump write them: ``S``, ``S.``, ``.``, ``P.``, ``F.``,
+    ``R``."""
     out = ""
     for bit, ch in ((Flags.SYN, "S"), (Flags.FIN, "F"), (Flags.RST, "R"), (Flags.PSH, "P"),
                     (Flags.URG, "U"), (Flags.ECE, "E"), (Flags.CWR, "W")):
@@ -133,3 +164,262 @@ def flags_str(flags: Flags) -> str:
     if flags & Flags.ACK:
         out += "."
     return out or "-"
+
+
+# ---- bytes --------------------------------------------------------------------------------------
+TCP_PROTOCOL = 6
+MAX_OPTIONS_LENGTH = 40
+
+_HDR = struct.Struct("!HHIIBBHHH")  # ports, seq, ack, data offset<<4, flags, window, csum, urgent
+_U16 = struct.Struct("!H")
+_U32X2 = struct.Struct("!II")
+_FLAGS_TABLE = tuple(Flags(i) for i in range(256))
+_SACK_STRUCTS = {n: struct.Struct("!" + "I" * (2 * n)) for n in range(1, 5)}
+
+_EOL = EOL()
+_NOP = NOP()
+_SACKOK = SackPermitted()
+
+
+def parse_options(opts) -> tuple[Option, ...]:
+    """Parse a TCP option area (bytes-like, the header bytes after the first 20).
+
+    Stops after an EOL (reported as ``EOL()``); the rest is padding. Raises
+    :class:`MalformedPacket` ("tcp option length invalid", "tcp option past header").
+    """
+    n = len(opts)
+    # Fast path: Linux's data segments carry exactly "nop,nop,TS val x ecr y".
+    if n == 12 and opts[0] == 1 and opts[1] == 1 and opts[2] == 8 and opts[3] == 10:
+        val, ecr = _U32X2.unpack_from(opts, 4)
+        return (_NOP, _NOP, Timestamps(val, ecr))
+    out: list[Option] = []
+    append = out.append
+    i = 0
+    while i < n:
+        kind = opts[i]
+        if kind == 1:
+            append(_NOP)
+            i += 1
+            continue
+        if kind == 0:
+            append(_EOL)
+            break
+        if i + 1 >= n:
+            raise MalformedPacket("tcp option past header",
+                                  f"kind {kind} at offset {i} has no length byte")
+        length = opts[i + 1]
+        if length < 2:
+            raise MalformedPacket("tcp option length invalid", f"kind {kind} length {length}")
+        end = i + length
+        if kind == 8:
+            if length != 10:
+                raise MalformedPacket("tcp option length invalid", f"timestamps length {length}")
+            if end > n:
+                raise MalformedPacket("tcp option past header", "timestamps")
+            val, ecr = _U32X2.unpack_from(opts, i + 2)
+            append(Timestamps(val, ecr))
+        elif kind == 2:
+            if length != 4:
+                raise MalformedPacket("tcp option length invalid", f"mss length {length}")
+            if end > n:
+                raise MalformedPacket("tcp option past header", "mss")
+            append(MSS(_U16.unpack_from(opts, i + 2)[0]))
+        elif kind == 3:
+            if length != 3:
+                raise MalformedPacket("tcp option length invalid", f"wscale length {length}")
+            if end > n:
+                raise MalformedPacket("tcp option past header", "wscale")
+            append(WindowScale(opts[i + 2]))
+        elif kind == 4:
+            if length != 2:
+                raise MalformedPacket("tcp option length invalid", f"sackOK length {length}")
+            append(_SACKOK)
+        elif kind == 5:
+            nblocks, rem = divmod(length - 2, 8)
+            if rem or not 1 <= nblocks <= 4:
+                raise MalformedPacket("tcp option length invalid", f"sack length {length}")
+            if end > n:
+                raise MalformedPacket("tcp option past header", "sack")
+            edges = _SACK_STRUCTS[nblocks].unpack_from(opts, i + 2)
+            append(Sack(tuple(zip(edges[0::2], edges[1::2], strict=True))))
+        else:
+            if end > n:
+                raise MalformedPacket("tcp option past header", f"kind {kind} length {length}")
+            append(UnknownOption(kind, bytes(opts[i + 2:end])))
+        i = end
+    return tuple(out)
+
+
+_NOP_BYTES = b"\x01"
+_EOL_BYTES = b"\x00"
+_SACKOK_BYTES = b"\x04\x02"
+_MSS = struct.Struct("!BBH")
+_WS = struct.Struct("!BBB")
+_TS = struct.Struct("!BBII")
+_KNOWN_KINDS = frozenset((0, 1, 2, 3, 4, 5, 8))
+
+
+def _encode_option(opt) -> bytes:
+    t = type(opt)
+    try:
+        if t is NOP:
+            return _NOP_BYTES
+        if t is Timestamps:
+            return _TS.pack(8, 10, opt.val, opt.ecr)
+        if t is MSS:
+            return _MSS.pack(2, 4, opt.value)
+        if t is WindowScale:
+            return _WS.pack(3, 3, opt.shift)
+        if t is SackPermitted:
+            return _SACKOK_BYTES
+        if t is EOL:
+            return _EOL_BYTES
+        if t is Sack:
+            blocks = opt.blocks
+            if not 1 <= len(blocks) <= 4:
+                raise ValueError(f"a SACK option carries 1 to 4 blocks, not {len(blocks)}")
+            edges = [edge for block in blocks for edge in block]
+            if len(edges) != 2 * len(blocks):
+                raise ValueError(f"SACK blocks must be (left, right) pairs: {blocks!r}")
+            return bytes((5, 2 + 8 * len(blocks))) + _SACK_STRUCTS[len(blocks)].pack(*edges)
+        if t is UnknownOption:
+            if opt.opt_kind in _KNOWN_KINDS or not 0 <= opt.opt_kind <= 255:
+                raise ValueError(f"UnknownOption cannot have kind {opt.opt_kind}")
+            data = bytes(opt.data)
+            if len(data) > MAX_OPTIONS_LENGTH - 2:
+                raise ValueError(f"option kind {opt.opt_kind} data too long ({len(data)} bytes)")
+            return bytes((opt.opt_kind, 2 + len(data))) + data
+    except struct.error as exc:
+        raise ValueError(f"cannot encode {opt!r}: {exc}") from None
+    raise TypeError(f"not a TCP option: {opt!r}")
+
+
+def encode_options(options) -> bytes:
+    """The option area for ``options``, in order, zero-padded to a multiple of 4 bytes.
+
+    Raises ValueError when a value does not fit or the options exceed 40 bytes.
+    """
+    if not options:
+        return b""
+    data = b"".join([_encode_option(opt) for opt in options])
+    pad = -len(data) & 3
+    if pad:
+        data += b"\x00" * pad
+    if len(data) > MAX_OPTIONS_LENGTH:
+        raise ValueError(f"TCP options take {len(data)} bytes, more than 40: {options!r}")
+    return data
+
+
+def options_length(options) -> int:
+    """Bytes ``options`` take on the wire, before padding."""
+    total = 0
+    for opt in options:
+        t = type(opt)
+        if t is NOP or t is EOL:
+            total += 1
+        elif t is Timestamps:
+            total += 10
+        elif t is MSS:
+            total += 4
+        elif t is WindowScale:
+            total += 3
+        elif t is SackPermitted:
+            total += 2
+        elif t is Sack:
+            total += 2 + 8 * len(opt.blocks)
+        else:
+            total += 2 + len(opt.data)
+    return total
+
+
+def parse_tcp(data, src_ip=None, dst_ip=None, verify_checksum: bool = True) -> Segment:
+    """Parse a TCP segment (header, options and payload) from bytes-like ``data``.
+
+    The checksum is verified when both ``src_ip`` and ``dst_ip`` are given (str or ipaddress
+    objects, same family) and ``verify_checksum`` is true. ``data`` must be exactly the segment
+    (its length is the TCP length of the pseudo-header). Raises only :class:`MalformedPacket`.
+    """
+    psum = None
+    if verify_checksum and src_ip is not None and dst_ip is not None:
+        try:
+            psum = pseudo_header_sum(src_ip, dst_ip, TCP_PROTOCOL, len(data))
+        except ValueError as exc:
+            raise MalformedPacket("bad tcp checksum", f"no pseudo-header: {exc}") from None
+    return _parse_tcp(data, psum)
+
+
+def _parse_tcp(data, psum: int | None) -> Segment:
+    n = len(data)
+    if n < 20:
+        raise MalformedPacket("truncated tcp header", f"{n} bytes")
+    sport, dport, seq, ack, off, flags, window, _csum, urgent = _HDR.unpack_from(data, 0)
+    off >>= 4
+    if off < 5:
+        raise MalformedPacket("tcp data offset too small", f"data offset {off}")
+    hlen = off << 2
+    if hlen > n:
+        raise MalformedPacket("tcp data offset past end", f"header {hlen} bytes, segment {n}")
+    if psum is not None:
+        total = psum + (int.from_bytes(data, "big") << 8 if n & 1 else int.from_bytes(data, "big"))
+        if total % 0xFFFF:
+            raise MalformedPacket("bad tcp checksum", f"checksum field 0x{_csum:04x}")
+    options = parse_options(data[20:hlen]) if hlen > 20 else ()
+    payload = bytes(data[hlen:]) if hlen < n else b""
+    return Segment(sport, dport, seq, ack, _FLAGS_TABLE[flags], window, urgent, options, payload,
+                   off)
+
+
+def build_tcp(seg: Segment, src_ip, dst_ip) -> bytes:
+    """The bytes of ``seg`` with its checksum computed for ``src_ip`` -> ``dst_ip``.
+
+    Options are emitted in order and zero-padded to a multiple of 4. Raises ValueError when a
+    field is out of range or the options exceed 40 bytes.
+    """
+    opts = encode_options(seg.options) if seg.options else b""
+    payload = seg.payload
+    off = (20 + len(opts)) >> 2
+    try:
+        hdr = _HDR.pack(seg.src_port, seg.dst_port, seg.seq, seg.ack, off << 4, seg.flags,
+                        seg.window, 0, seg.urgent)
+    except struct.error as exc:
+        raise ValueError(f"cannot build TCP header for {seg!r}: {exc}") from None
+    if opts:
+        hdr += opts
+    hlen = len(hdr)
+    plen = len(payload)
+    total = pseudo_header_sum(src_ip, dst_ip, TCP_PROTOCOL, hlen + plen) + int.from_bytes(
+        hdr, "big")
+    if plen:
+        total += raw_sum(payload)
+    csum = fold(total)
+    hdr = hdr[:16] + _U16.pack(csum) + hdr[18:]
+    if plen:
+        return hdr + payload if type(payload) is bytes else hdr + bytes(payload)
+    return hdr
+
+
+def format_option(opt) -> str:
+    """One option the way tcpdump prints it."""
+    t = type(opt)
+    if t is NOP:
+        return "nop"
+    if t is Timestamps:
+        return f"TS val {opt.val} ecr {opt.ecr}"
+    if t is MSS:
+        return f"mss {opt.value}"
+    if t is WindowScale:
+        return f"wscale {opt.shift}"
+    if t is SackPermitted:
+        return "sackOK"
+    if t is Sack:
+        return f"sack {len(opt.blocks)} " + "".join(f"{{{a}:{b}}}" for a, b in opt.blocks)
+    if t is EOL:
+        return "eol"
+    if t is UnknownOption:
+        return f"unknown-{opt.opt_kind}" + (f" 0x{bytes(opt.data).hex()}" if opt.data else "")
+    return repr(opt)
+
+
+def format_options(options) -> str:
+    """Options in tcpdump style: ``mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7``."""
+    return ",".join([format_option(opt) for opt in options])

@@ -1,0 +1,330 @@
+"""IPv4 (RFC 791) and IPv6 (RFC 8200) headers, and whole packets.
+
+``parse_packet(bytes) -> Packet`` is what a host calls for every packet it reads; it raises only
+:class:`MalformedPacket`. ``build_packet(src, dst, seg)`` makes the bytes of a TCP packet, choosing
+IPv4 or IPv6 from the address family; ``build_ip`` does the same for any other payload (ICMP).
+
+Not supported (reported as MalformedPacket or as a non-TCP packet): IPv4 fragments; IPv6
+extension headers (a packet whose next header is not 6 is returned as non-TCP with that
+protocol number and the bytes after the fixed header as payload).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv6Address
+
+from .checksum import as_address, fold
+from .errors import MalformedPacket
+from .tcp import TCP_PROTOCOL, Segment, _parse_tcp, build_tcp
+
+__all__ = [
+    "IPV4_DONT_FRAGMENT",
+    "IPv4Header",
+    "IPv6Header",
+    "Packet",
+    "build_ip",
+    "build_packet",
+    "parse_ip",
+    "parse_packet",
+]
+
+IPV4_DONT_FRAGMENT = 0b010
+IPV4_MORE_FRAGMENTS = 0b001
+
+_V4 = struct.Struct("!BBHHHBBH4s4s")
+_V6 = struct.Struct("!IHBB16s16s")
+
+# Parsed addresses, by their packed bytes: a packet stream has few distinct addresses.
+_v4_cache: dict[bytes, IPv4Address] = {}
+_v6_cache: dict[bytes, IPv6Address] = {}
+
+
+def _v4addr(raw: bytes) -> IPv4Address:
+    try:
+        return _v4_cache[raw]
+    except KeyError:
+        if len(_v4_cache) > 4096:
+            _v4_cache.clear()
+        addr = _v4_cache[raw] = IPv4Address(raw)
+        return addr
+
+
+def _v6addr(raw: bytes) -> IPv6Address:
+    try:
+        return _v6_cache[raw]
+    except KeyError:
+        if len(_v6_cache) > 4096:
+            _v6_cache.clear()
+        addr = _v6_cache[raw] = IPv6Address(raw)
+        return addr
+
+
+@dataclass(slots=True)
+class IPv4Header:
+    """An IPv4 header. ``flags`` is the 3-bit field (0b010 = DF, 0b001 = MF); ``options`` raw.
+
+    ``total_length`` and ``checksum`` are set by the parser and ignored by ``build``.
+    """
+
+    src: IPv4Address
+    dst: IPv4Address
+    protocol: int
+    ttl: int = 64
+    tos: int = 0
+    identification: int = 0
+    flags: int = IPV4_DONT_FRAGMENT
+    fragment_offset: int = 0
+    options: bytes = b""
+    total_length: int | None = field(default=None, compare=False)
+    checksum: int | None = field(default=None, compare=False)
+
+    version = 4
+
+    @property
+    def header_length(self) -> int:
+        return 20 + ((len(self.options) + 3) & ~3)
+
+    @property
+    def hop_limit(self) -> int:
+        return self.ttl
+
+    def build(self, payload_length: int) -> bytes:
+        """The header bytes (checksum computed) for a payload of ``payload_length`` bytes.
+
+        Options are zero-padded to a multiple of 4 bytes (at most 40). Raises ValueError for
+        out-of-range fields.
+        """
+        options = bytes(self.options)
+        if len(options) & 3:
+            options += b"\x00" * (-len(options) & 3)
+        if len(options) > 40:
+            raise ValueError(f"IPv4 options take {len(options)} bytes, more than 40")
+        hlen = 20 + len(options)
+        if not 0 <= self.flags <= 7 or not 0 <= self.fragment_offset <= 0x1FFF:
+            raise ValueError(f"bad IPv4 flags/fragment offset: {self.flags}/{self.fragment_offset}")
+        try:
+            hdr = _V4.pack(0x40 | (hlen >> 2), self.tos, hlen + payload_length,
+                           self.identification, (self.flags << 13) | self.fragment_offset,
+                           self.ttl, self.protocol, 0, as_address(self.src).packed,
+                           as_address(self.dst).packed)
+        except struct.error as exc:
+            raise ValueError(f"cannot build IPv4 header {self!r}: {exc}") from None
+        if options:
+            hdr += options
+        csum = fold(int.from_bytes(hdr, "big"))
+        return hdr[:10] + csum.to_bytes(2, "big") + hdr[12:]
+
+    @classmethod
+    def parse(cls, data, verify_checksum: bool = True) -> IPv4Header:
+        """Parse and check the header at the start of ``data`` (the whole packet; may be longer
+        than the total length). Raises only :class:`MalformedPacket`."""
+        n = len(data)
+        if n < 20:
+            raise MalformedPacket("truncated ip header", f"{n} bytes")
+        vihl, tos, total, ident, frag, ttl, proto, csum, src, dst = _V4.unpack_from(data, 0)
+        if vihl >> 4 != 4:
+            raise MalformedPacket("bad ip version", f"version {vihl >> 4}")
+        hlen = (vihl & 0x0F) << 2
+        if hlen < 20:
+            raise MalformedPacket("bad ip header length", f"IHL {hlen >> 2}")
+        if hlen > n:
+            raise MalformedPacket("truncated ip header", f"header {hlen} bytes, packet {n}")
+        if total < hlen or total > n:
+            raise MalformedPacket("ip total length inconsistent",
+                                  f"total length {total}, header {hlen}, buffer {n}")
+        if verify_checksum and int.from_bytes(data[:hlen], "big") % 0xFFFF:
+            raise MalformedPacket("bad ip header checksum", f"checksum field 0x{csum:04x}")
+        return cls(_v4addr(src), _v4addr(dst), proto, ttl, tos, ident, frag >> 13, frag & 0x1FFF,
+                   bytes(data[20:hlen]) if hlen > 20 else b"", total, csum)
+
+
+@dataclass(slots=True)
+class IPv6Header:
+    """The fixed IPv6 header. ``payload_length`` is set by the parser and ignored by ``build``."""
+
+    src: IPv6Address
+    dst: IPv6Address
+    next_header: int
+    hop_limit: int = 64
+    traffic_class: int = 0
+    flow_label: int = 0
+    payload_length: int | None = field(default=None, compare=False)
+
+    version = 6
+    header_length = 40
+
+    @property
+    def protocol(self) -> int:
+        return self.next_header
+
+    @property
+    def ttl(self) -> int:
+        return self.hop_limit
+
+    def build(self, payload_length: int) -> bytes:
+        if not 0 <= self.traffic_class <= 0xFF or not 0 <= self.flow_label <= 0xFFFFF:
+            raise ValueError(f"bad traffic class/flow label: {self.traffic_class}/"
+                             f"{self.flow_label}")
+        try:
+            return _V6.pack((6 << 28) | (self.traffic_class << 20) | self.flow_label,
+                            payload_length, self.next_header, self.hop_limit,
+                            as_address(self.src).packed, as_address(self.dst).packed)
+        except struct.error as exc:
+            raise ValueError(f"cannot build IPv6 header {self!r}: {exc}") from None
+
+    @classmethod
+    def parse(cls, data) -> IPv6Header:
+        """Parse and check the fixed header at the start of ``data`` (may be longer than the
+        packet). Raises only :class:`MalformedPacket`."""
+        n = len(data)
+        if n < 40:
+            raise MalformedPacket("truncated ip header", f"{n} bytes")
+        vtf, plen, nh, hops, src, dst = _V6.unpack_from(data, 0)
+        if vtf >> 28 != 6:
+            raise MalformedPacket("bad ip version", f"version {vtf >> 28}")
+        if 40 + plen > n:
+            raise MalformedPacket("ip total length inconsistent",
+                                  f"payload length {plen}, buffer {n}")
+        return cls(_v6addr(src), _v6addr(dst), nh, hops, (vtf >> 20) & 0xFF, vtf & 0xFFFFF, plen)
+
+
+IPHeader = IPv4Header | IPv6Header
+
+
+class Packet:
+    """A parsed IP packet: the header, and the TCP segment if it carries TCP.
+
+    ``payload`` is the transport-layer bytes (for TCP: the whole TCP segment; for ICMP: the ICMP
+    message), computed on first access. ``raw`` is the packet's bytes (without trailing bytes
+    beyond the IP length).
+    """
+
+    __slots__ = ("_buf", "_end", "_payload", "_start", "header", "tcp")
+
+    def __init__(self, header: IPHeader, tcp: Segment | None, buf, start: int, end: int):
+        self.header = header
+        self.tcp = tcp
+        self._buf = buf
+        self._start = start
+        self._end = end
+        self._payload = None
+
+    @property
+    def version(self) -> int:
+        return self.header.version
+
+    @property
+    def src(self) -> IPv4Address | IPv6Address:
+        return self.header.src
+
+    @property
+    def dst(self) -> IPv4Address | IPv6Address:
+        return self.header.dst
+
+    @property
+    def protocol(self) -> int:
+        return self.header.protocol
+
+    @property
+    def ttl(self) -> int:
+        return self.header.ttl
+
+    @property
+    def hop_limit(self) -> int:
+        return self.header.ttl
+
+    @property
+    def payload(self) -> bytes:
+        if self._payload is None:
+            self._payload = bytes(self._buf[self._start:self._end])
+        return self._payload
+
+    @property
+    def raw(self) -> bytes:
+        return bytes(self._buf[:self._end])
+
+    def __repr__(self) -> str:
+        what = f"tcp={self.tcp!r}" if self.tcp is not None else f"payload={len(self.payload)} bytes"
+        return (f"Packet(v{self.version} {self.src} > {self.dst} proto {self.protocol} "
+                f"ttl {self.ttl} {what})")
+
+
+def _parse(packet, verify_checksum: bool) -> Packet:
+    try:
+        first = packet[0]
+    except IndexError:
+        raise MalformedPacket("truncated ip header", "0 bytes") from None
+    version = first >> 4
+    if version == 4:
+        hdr = IPv4Header.parse(packet, verify_checksum)
+        if hdr.flags & IPV4_MORE_FRAGMENTS or hdr.fragment_offset:
+            raise MalformedPacket("ip fragment not supported",
+                                  f"MF {hdr.flags & 1}, offset {hdr.fragment_offset}")
+        start = (first & 0x0F) << 2
+        end = hdr.total_length
+        if hdr.protocol == TCP_PROTOCOL:
+            data = memoryview(packet)[start:end]
+            psum = (int.from_bytes(packet[12:20], "big") + TCP_PROTOCOL + end - start
+                    if verify_checksum else None)
+            return Packet(hdr, _parse_tcp(data, psum), packet, start, end)
+        return Packet(hdr, None, packet, start, end)
+    if version == 6:
+        hdr6 = IPv6Header.parse(packet)
+        end = 40 + hdr6.payload_length
+        if hdr6.next_header == TCP_PROTOCOL:
+            data = memoryview(packet)[40:end]
+            psum = (int.from_bytes(packet[8:40], "big") + TCP_PROTOCOL + end - 40
+                    if verify_checksum else None)
+            return Packet(hdr6, _parse_tcp(data, psum), packet, 40, end)
+        return Packet(hdr6, None, packet, 40, end)
+    raise MalformedPacket("bad ip version", f"version {version}")
+
+
+def parse_packet(packet, verify_checksum: bool = True) -> Packet:
+    """Parse an IPv4 or IPv6 packet (bytes-like; trailing bytes past the IP length are ignored).
+
+    Verifies the IPv4 header checksum and the TCP checksum unless ``verify_checksum`` is false.
+    Non-TCP packets (ICMP, UDP, ...) come back with ``tcp=None`` and their ``payload``. Raises
+    only :class:`MalformedPacket`.
+    """
+    return _parse(packet, verify_checksum)
+
+
+def parse_ip(packet, verify_checksum: bool = True) -> tuple[IPHeader, Segment | bytes]:
+    """``(ip_header, segment)`` for TCP, ``(ip_header, payload_bytes)`` for anything else."""
+    p = _parse(packet, verify_checksum)
+    return p.header, (p.tcp if p.tcp is not None else p.payload)
+
+
+def _ip_header(src, dst, protocol: int, ttl: int, tos: int, identification: int,
+               payload_length: int) -> bytes:
+    s = as_address(src)
+    d = as_address(dst)
+    if s.version != d.version:
+        raise ValueError(f"address families differ: {s} and {d}")
+    if s.version == 4:
+        return IPv4Header(s, d, protocol, ttl, tos, identification).build(payload_length)
+    return IPv6Header(s, d, protocol, ttl, tos).build(payload_length)
+
+
+def build_ip(src, dst, protocol: int, payload, ttl: int = 64, *, tos: int = 0,
+             identification: int = 0) -> bytes:
+    """An IP packet carrying ``payload`` (already complete, checksum included) as ``protocol``.
+
+    IPv4 or IPv6 by the address family of ``src``/``dst`` (str or ipaddress objects). IPv4
+    packets have DF set. ``tos`` is the IPv6 traffic class for IPv6.
+    """
+    return _ip_header(src, dst, protocol, ttl, tos, identification, len(payload)) + bytes(payload)
+
+
+def build_packet(src, dst, seg: Segment, ttl: int = 64, *, tos: int = 0,
+                 identification: int = 0) -> bytes:
+    """The IP packet carrying ``seg`` from ``src`` to ``dst`` (TCP checksum computed)."""
+    s = as_address(src)
+    d = as_address(dst)
+    tcp = build_tcp(seg, s, d)
+    return _ip_header(s, d, TCP_PROTOCOL, ttl, tos, identification, len(tcp)) + tcp
+
+
