@@ -1,0 +1,917 @@
+"""A deterministic simulated network: hosts joined by impaired links, on a virtual clock.
+
+Nodes (``tcplab.host`` hosts, or anything with the :class:`Node` shape) exchange raw IP packets.
+The network is a discrete-event simulator: it keeps a heap of future events (packet arrivals,
+node timers, user actions) and jumps the virtual clock ``net.now`` from one to the next, so a
+60 s TIME_WAIT costs nothing in real time. Every random choice comes from a ``random.Random``
+seeded from ``Network(seed=...)``, so the same seed and the same actions give the same run, packet
+for packet.
+
+Quick tour::
+
+    net = Network(seed=1, log=EventLog())
+    client, server = net.add(Host("client", ...)), net.add(Host("server", ...))
+    net.link(client, server, delay=0.05, bandwidth=1_000_000, loss=0.01)
+    net.call_at(0.0, lambda: client_sock.connect(...))
+    net.run_until(lambda: conn.state is State.ESTABLISHED, timeout=10)
+    net.run(until=net.now + 120)          # TIME_WAIT expires in no real time
+
+Links
+    ``net.link(a, b, **impairments)`` joins two nodes; each direction has its own
+    :class:`LinkParams` (``net.link(a, b, LinkParams(delay=0.1), reverse=LinkParams(delay=0.3))``
+    for an asymmetric link). A packet sent at ``now`` waits for the link to be free, takes
+    ``len / bandwidth`` seconds to serialise, then ``delay`` (+ jitter, + reorder delay) to
+    propagate. Impairments are decided when the packet is sent, in this order: queue overflow,
+    loss, corruption, duplication, reordering, jitter. A node may also send to its own address:
+    that goes over an implicit loopback link with no delay and no impairments.
+
+Routing
+    A packet goes to the node that owns its destination address (``node.addresses()``). Only the
+    IP header is peeked (version, destination). Packets that are too short or not IPv4/IPv6 are
+    counted as ``malformed``; packets to an address nobody owns, or to a node with no link from
+    the sender, are counted as ``unroutable``. Both are dropped with a ``note`` event; the network
+    never raises because of a packet's bytes.
+
+Fault rules force rare moments deterministically (see :class:`Match`)::
+
+    net.add_rule(Rule("drop", Match(src="server", has_flags="F")))          # server's first FIN
+    net.add_rule(Rule("delay", Match(src="client", has_flags="F"), delay=0.2))
+    net.add_rule(Rule("delay", Match(src="server", has_flags="F"), delay=0.2))  # FINs cross
+    net.add_rule(Rule("duplicate", Match(flags="S.")))                # the first SYN-ACK, twice
+    net.add_rule(Rule("drop", Match(src="client", data=True, nth=3, count=2)))  # 3rd+4th data segs
+    net.add_rule(Rule("drop", Match(flags=lambda seg: seg.window == 0, count=None)))
+
+Observation
+    With an :class:`~tcplab.trace.events.EventLog`, every TCP packet put on a link is recorded as
+    a ``segment`` event at its send time: ``src``/``dst`` (node names), ``sport``/``dport``,
+    ``flags``, ``seq``/``ack`` relative to each direction's ISN (learnt from SYNs; absolute when the
+    SYN was never seen), ``abs_seq``/``abs_ack``, ``len`` (payload bytes), ``win`` (raw window
+    field), ``options`` (tcpdump style), ``fate`` (``delivered``, ``dropped``, ``duplicated``,
+    ``corrupted``), ``t_arrive`` (None when dropped) and, for drops, ``why`` (``loss``, ``rule``,
+    ``queue``). ``net.capture(writer)`` calls ``writer.write(packet, t)`` for every packet as it
+    is delivered (corrupted packets as delivered, duplicates twice). ``net.stats`` counts.
+
+Standard library only (plus ``tcplab.trace.events`` and ``tcplab.wire``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import ipaddress
+import random
+import struct
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+from typing import Any, Protocol, runtime_checkable
+
+from tcplab.trace.events import EventLog
+from tcplab.wire.tcp import Flags, flags_str
+
+__all__ = [
+    "Link",
+    "LinkDirection",
+    "LinkParams",
+    "Match",
+    "NetStats",
+    "Network",
+    "Node",
+    "Rule",
+    "SimulationError",
+]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@runtime_checkable
+class Node(Protocol):
+    """What the network needs from a node (a ``tcplab.host`` host, or a test's fake)."""
+
+    name: str
+
+    def addresses(self) -> list[IPAddress]:
+        """The IP addresses this node owns; packets to them are delivered to it."""
+        ...
+
+    def deliver(self, packet: bytes, now: float) -> None:
+        """An IP packet arrives (it may be corrupt: the node parses, counts and drops)."""
+        ...
+
+    def poll_transmit(self) -> list[bytes]:
+        """Drain the IP packets the node wants to send now."""
+        ...
+
+    def next_deadline(self) -> float | None:
+        """The node's earliest timer, or None."""
+        ...
+
+    def handle_timeout(self, now: float) -> None:
+        """Called at (or after) ``next_deadline()``."""
+        ...
+
+
+class SimulationError(Exception):
+    """Misuse of the simulator (time going backwards, a runaway run, unknown nodes)."""
+
+
+# ---- link parameters -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LinkParams:
+    """One direction of a link.
+
+    - ``delay``: propagation delay in seconds.
+    - ``jitter``: extra delay drawn uniformly from ``[0, jitter)`` per packet (may reorder).
+    - ``bandwidth``: bytes per second; None is infinitely fast (no serialisation delay, no queue).
+    - ``loss``, ``duplicate``, ``corrupt``: per-packet probabilities. A corrupted packet has one
+      byte of its transport header or payload inverted, so its checksum fails at the receiver.
+    - ``reorder``: probability that a packet gets ``reorder_delay`` extra seconds (default:
+      ``max(delay, 1 ms)``), so packets sent after it overtake it.
+    - ``queue_limit``: packets the link buffers (including the one being serialised) before it
+      tail-drops; only meaningful with a ``bandwidth``.
+    """
+
+    delay: float = 0.01
+    jitter: float = 0.0
+    bandwidth: float | None = None
+    loss: float = 0.0
+    duplicate: float = 0.0
+    reorder: float = 0.0
+    corrupt: float = 0.0
+    queue_limit: int | None = None
+    reorder_delay: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("delay", "jitter"):
+            value = getattr(self, name)
+            if not value >= 0:
+                raise ValueError(f"link {name} must be >= 0 seconds, got {value!r}")
+        for name in ("loss", "duplicate", "reorder", "corrupt"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"link {name} is a probability in [0, 1], got {value!r}")
+        if self.bandwidth is not None and not self.bandwidth > 0:
+            raise ValueError(f"link bandwidth must be > 0 bytes/s or None, got {self.bandwidth!r}")
+        if self.queue_limit is not None and self.queue_limit < 1:
+            raise ValueError("link queue_limit must be >= 1 packet or None, "
+                             f"got {self.queue_limit!r}")
+        if self.reorder_delay is not None and not self.reorder_delay >= 0:
+            raise ValueError(f"link reorder_delay must be >= 0 seconds, got {self.reorder_delay!r}")
+
+
+_LINK_PARAM_NAMES = frozenset(f.name for f in fields(LinkParams))
+
+
+def _make_params(base: LinkParams | None, changes: dict[str, Any]) -> LinkParams:
+    unknown = set(changes) - _LINK_PARAM_NAMES
+    if unknown:
+        raise TypeError(f"unknown link impairment(s): {', '.join(sorted(unknown))} "
+                        f"(known: {', '.join(sorted(_LINK_PARAM_NAMES))})")
+    if base is None:
+        return LinkParams(**changes)
+    return replace(base, **changes) if changes else base
+
+
+class LinkDirection:
+    """One direction of a link: its parameters, its random stream, its queue and counters."""
+
+    __slots__ = ("_queue", "busy_until", "delivered", "dropped", "dst", "params", "rng", "sent",
+                 "src")
+
+    def __init__(self, src: str, dst: str, params: LinkParams, rng: random.Random) -> None:
+        self.src = src
+        self.dst = dst
+        self.params = params
+        self.rng = rng
+        self.busy_until = 0.0  # when the transmitter finishes the last queued packet
+        self._queue: deque[float] = deque()  # serialisation end times of queued packets
+        self.sent = 0
+        self.delivered = 0
+        self.dropped = 0
+
+    def __repr__(self) -> str:
+        return f"<LinkDirection {self.src}->{self.dst} {self.params}>"
+
+
+class Link:
+    """A link between two nodes: ``forward`` carries a -> b, ``reverse`` carries b -> a."""
+
+    __slots__ = ("a", "b", "forward", "reverse")
+
+    def __init__(self, a: str, b: str, forward: LinkDirection, reverse: LinkDirection) -> None:
+        self.a = a
+        self.b = b
+        self.forward = forward
+        self.reverse = reverse
+
+    def set(self, **impairments: Any) -> None:
+        """Change impairments on both directions from now on, e.g. ``link.set(loss=0.5)``."""
+        self.forward.params = _make_params(self.forward.params, impairments)
+        self.reverse.params = _make_params(self.reverse.params, impairments)
+
+    def __repr__(self) -> str:
+        return f"<Link {self.a}<->{self.b}>"
+
+
+# ---- fault rules -----------------------------------------------------------------------------
+_FLAG_LETTERS = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, ".": 0x10, "U": 0x20, "E": 0x40,
+                 "W": 0x80}
+
+
+def _flag_mask(text: str) -> int:
+    mask = 0
+    for ch in text:
+        bit = _FLAG_LETTERS.get(ch)
+        if bit is None:
+            raise ValueError(f"unknown TCP flag letter {ch!r} in {text!r} "
+                             "(use S F R P U E W, and . for ACK)")
+        mask |= bit
+    return mask
+
+
+def _name_of(node: Any) -> str | None:
+    if node is None or isinstance(node, str):
+        return node
+    return node.name
+
+
+class Match:
+    """Which packets a :class:`Rule` applies to. All given criteria must hold.
+
+    - ``src``, ``dst``: the sending / receiving node (a name or the node itself).
+    - ``flags``: the exact TCP flags, written as tcpdump does: ``"S"``, ``"S."``, ``"."``,
+      ``"P."``, ``"F."``, ``"R"``, ``"R."`` (``.`` is ACK; ECN's ``E``/``W`` count too).
+      ``flags`` may instead be a predicate on the ``tcplab.wire`` Segment, same as ``where``.
+    - ``has_flags``: these bits are set, whatever else is: ``has_flags="F"`` is any FIN.
+      (``has_flag`` is accepted as a synonym.)
+    - ``data``: True for segments carrying payload, False for segments without.
+    - ``where``: a predicate ``f(segment) -> bool`` on the parsed ``tcplab.wire`` Segment.
+    - ``nth``: the first matching packet to act on (1-based; each rule counts on its own).
+    - ``count``: how many consecutive matching packets to act on from ``nth``; None for all.
+
+    Any criterion about TCP (flags, has_flags, data, where) fails on packets that are not TCP.
+
+    Examples::
+
+        Match(src="server", has_flags="F")            # the server's first FIN
+        Match(src="client", flags="S", nth=1, count=3)  # the client's first three SYNs
+        Match(dst="server", data=True, nth=2)         # the second data segment to the server
+        Match(has_flags="R", count=None)              # every RST, either way
+    """
+
+    __slots__ = ("_exact", "_has", "_tcp", "count", "data", "dst", "flags", "has_flags", "nth",
+                 "src", "where")
+
+    def __init__(self, src: Any = None, dst: Any = None, *,
+                 flags: str | Callable[..., bool] | None = None,
+                 has_flags: str | None = None, has_flag: str | None = None,
+                 data: bool | None = None, where: Callable[..., bool] | None = None,
+                 nth: int = 1, count: int | None = 1) -> None:
+        if has_flag is not None:
+            if has_flags is not None:
+                raise TypeError("give has_flags or has_flag, not both")
+            has_flags = has_flag
+        if callable(flags):
+            if where is not None:
+                raise TypeError("give a predicate as flags= or where=, not both")
+            where, flags = flags, None
+        if nth < 1:
+            raise ValueError(f"nth counts from 1, got {nth!r}")
+        if count is not None and count < 1:
+            raise ValueError(f"count must be >= 1 or None (every match), got {count!r}")
+        self.src = _name_of(src)
+        self.dst = _name_of(dst)
+        self.flags = flags
+        self.has_flags = has_flags
+        self.data = data
+        self.where = where
+        self.nth = nth
+        self.count = count
+        self._exact = _flag_mask(flags) if flags is not None else None
+        self._has = _flag_mask(has_flags) if has_flags is not None else None
+        self._tcp = (flags is not None or has_flags is not None or data is not None
+                     or where is not None)
+
+    def __repr__(self) -> str:
+        parts = []
+        for name in ("src", "dst", "flags", "has_flags", "data", "where"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value!r}")
+        parts.append(f"nth={self.nth}")
+        parts.append(f"count={self.count}")
+        return f"Match({', '.join(parts)})"
+
+
+RULE_ACTIONS = ("drop", "delay", "duplicate", "corrupt")
+
+
+class Rule:
+    """An action on the packets a :class:`Match` selects.
+
+    ``action`` is ``"drop"``, ``"delay"`` (by ``delay`` extra seconds), ``"duplicate"`` or
+    ``"corrupt"``. Rules act at send time, after routing, before the link's random impairments
+    (a rule-dropped packet does not occupy the link; a delayed one may still be lost at random).
+    Every rule sees every packet; several may act on one packet. ``seen`` counts matching packets
+    so far, ``hits`` the packets the rule acted on.
+    """
+
+    __slots__ = ("action", "delay", "hits", "match", "seen")
+
+    def __init__(self, action: str, match: Match | None = None, *, delay: float = 0.0) -> None:
+        if action not in RULE_ACTIONS:
+            raise ValueError(f"unknown rule action {action!r} "
+                             f"(use one of {', '.join(RULE_ACTIONS)})")
+        if action == "delay" and not delay > 0:
+            raise ValueError(f"a delay rule needs delay > 0 seconds, got {delay!r}")
+        self.action = action
+        self.match = match if match is not None else Match()
+        self.delay = float(delay)
+        self.seen = 0
+        self.hits = 0
+
+    def __repr__(self) -> str:
+        extra = f", delay={self.delay}" if self.action == "delay" else ""
+        return f"Rule({self.action!r}, {self.match!r}{extra}) seen={self.seen} hits={self.hits}"
+
+
+# ---- counters ----------------------------------------------------------------------------------
+@dataclass(slots=True)
+class NetStats:
+    """Packet counters for the whole network."""
+
+    sent: int = 0           # packets nodes handed to the network
+    delivered: int = 0      # packet arrivals at nodes (a duplicated packet arrives twice)
+    dropped_loss: int = 0   # lost at random (LinkParams.loss)
+    dropped_rule: int = 0   # dropped by a Rule
+    dropped_queue: int = 0  # tail-dropped by a full link queue
+    duplicated: int = 0     # packets that were sent twice
+    corrupted: int = 0      # packets with a byte flipped
+    delayed: int = 0        # packets a delay rule held back
+    reordered: int = 0      # packets given the reorder delay
+    unroutable: int = 0     # no owner for the destination address, or no link to it
+    malformed: int = 0      # not even an IP header to route by
+
+    @property
+    def dropped(self) -> int:
+        return self.dropped_loss + self.dropped_rule + self.dropped_queue
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+# ---- header peeks (the only parsing the hot path does) ------------------------------------------
+_TCP_HEAD = struct.Struct("!HHIIBBH")
+_IPV6_EXT = frozenset((0, 43, 60))  # hop-by-hop, routing, destination options
+_FLAGS_TEXT = [flags_str(Flags(bits)) for bits in range(256)]
+
+
+def _route_key(packet: bytes) -> bytes | None:
+    """The packed destination address, or None when there is no IP header to read it from."""
+    n = len(packet)
+    if n < 20:
+        return None
+    version = packet[0] >> 4
+    if version == 4:
+        ihl = (packet[0] & 0x0F) * 4
+        if ihl < 20 or n < ihl:
+            return None
+        return packet[16:20]
+    if version == 6 and n >= 40:
+        return packet[24:40]
+    return None
+
+
+def _transport(packet: bytes) -> tuple[int, int, int]:
+    """``(protocol, offset of the transport header, end of the IP payload)``; protocol -1 when
+    the transport header cannot be found (fragments, truncated extension headers)."""
+    n = len(packet)
+    if packet[0] >> 4 == 4:
+        ihl = (packet[0] & 0x0F) * 4
+        total = (packet[2] << 8) | packet[3]
+        end = total if ihl <= total <= n else n
+        if (packet[6] & 0x1F) or packet[7]:  # not the first fragment: no transport header here
+            return -1, ihl, end
+        return packet[9], ihl, end
+    total = 40 + ((packet[4] << 8) | packet[5])
+    end = total if total <= n else n
+    nh, off = packet[6], 40
+    while nh in _IPV6_EXT:
+        if off + 2 > end:
+            return -1, 40, end
+        nh, off = packet[off], off + (packet[off + 1] + 1) * 8
+    if off > end:
+        return -1, 40, end
+    return nh, off, end
+
+
+def _tcp_fields(packet: bytes, off: int, end: int) -> tuple[int, ...] | None:
+    """``(sport, dport, seq, ack, flags, window, header_len, payload_len)`` or None."""
+    if off + 20 > end:
+        return None
+    sport, dport, seq, ack, offb, flags, win = _TCP_HEAD.unpack_from(packet, off)
+    hlen = (offb >> 4) * 4
+    if hlen < 20 or off + hlen > end:
+        return None
+    return sport, dport, seq, ack, flags, win, hlen, end - off - hlen
+
+
+def _format_options(raw: bytes) -> str:
+    """TCP options bytes in tcpdump's words (``mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7``)."""
+    try:
+        return _wire_format_options(_wire_parse_options(raw))
+    except Exception:  # a malformed option list is the receiver's business, not ours
+        return _format_options_here(raw)
+
+
+try:
+    from tcplab.wire.tcp import format_options as _wire_format_options
+    from tcplab.wire.tcp import parse_options as _wire_parse_options
+except ImportError:  # pragma: no cover - an older tcplab.wire: use our own words throughout
+    def _wire_format_options(options: Any) -> str:
+        return str(options)
+
+    def _wire_parse_options(raw: bytes) -> Any:
+        raise ValueError("tcplab.wire cannot parse options")
+
+
+def _format_options_here(raw: bytes) -> str:
+    out: list[str] = []
+    i, n = 0, len(raw)
+    while i < n:
+        kind = raw[i]
+        if kind == 0:
+            out.append("eol")
+            break
+        if kind == 1:
+            out.append("nop")
+            i += 1
+            continue
+        if i + 1 >= n or raw[i + 1] < 2 or i + raw[i + 1] > n:
+            out.append("bad opts")
+            break
+        length = raw[i + 1]
+        body = raw[i + 2:i + length]
+        if kind == 2 and length == 4:
+            out.append(f"mss {int.from_bytes(body, 'big')}")
+        elif kind == 3 and length == 3:
+            out.append(f"wscale {body[0]}")
+        elif kind == 4 and length == 2:
+            out.append("sackOK")
+        elif kind == 5 and (length - 2) % 8 == 0:
+            blocks = " ".join(f"{{{int.from_bytes(body[j:j + 4], 'big')}:"
+                              f"{int.from_bytes(body[j + 4:j + 8], 'big')}}}"
+                              for j in range(0, length - 2, 8))
+            out.append(f"sack {(length - 2) // 8} {blocks}")
+        elif kind == 8 and length == 10:
+            val, ecr = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:], "big")
+            out.append(f"TS val {val} ecr {ecr}")
+        else:
+            out.append(f"unknown-{kind} 0x{body.hex()}" if body else f"unknown-{kind}")
+        i += length
+    return ",".join(out)
+
+
+def _parse_segment(packet: bytes) -> Any:
+    """The ``tcplab.wire`` Segment of a TCP packet (checksum not verified), or None."""
+    from tcplab.wire.tcp import parse_tcp
+
+    proto, off, end = _transport(packet)
+    if proto != 6:
+        return None
+    try:
+        return parse_tcp(packet[off:end], verify_checksum=False)
+    except Exception:
+        return None
+
+
+# ---- the simulator -----------------------------------------------------------------------------
+_ARRIVE, _TIMER, _CALL = 0, 1, 2
+_LOOPBACK = LinkParams(delay=0.0)
+
+
+class _Slot:
+    """The network's bookkeeping for one node."""
+
+    __slots__ = ("name", "node", "timer_at", "timer_token")
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.name = node.name
+        self.timer_at: float | None = None
+        self.timer_token = -1
+
+
+class Network:
+    """The simulated network. See the module docstring for a tour."""
+
+    def __init__(self, seed: int = 0, log: EventLog | None = None) -> None:
+        self.seed = seed
+        self.log = log
+        self.now = 0.0
+        self.stats = NetStats()
+        self.random = random.Random(f"tcplab.net.sim/{seed}")  # for callers' own choices
+        self.nodes: dict[str, Node] = {}
+        self.links: list[Link] = []
+        self.rules: list[Rule] = []
+        self._slots: dict[str, _Slot] = {}
+        self._owners: dict[bytes, _Slot] = {}
+        self._dirs: dict[tuple[_Slot, _Slot], LinkDirection] = {}
+        self._heap: list[tuple[Any, ...]] = []
+        self._seq = 0
+        self._taps: list[Any] = []
+        self._isn: dict[tuple[bytes, int, bytes, int], int] = {}
+        self._running = False
+
+    # -- building the network ----------------------------------------------------------------
+    def add(self, node: Node) -> Node:
+        """Attach a node; its ``addresses()`` become routable. Returns the node."""
+        name = node.name
+        if name in self._slots:
+            raise ValueError(f"a node named {name!r} is already in the network")
+        slot = _Slot(node)
+        owners = self._owners_with(slot)
+        self._slots[name] = slot
+        self.nodes[name] = node
+        self._owners = owners
+        return node
+
+    def _owners_with(self, extra: _Slot | None = None) -> dict[bytes, _Slot]:
+        owners: dict[bytes, _Slot] = {}
+        slots = list(self._slots.values()) + ([extra] if extra is not None else [])
+        for slot in slots:
+            for addr in slot.node.addresses():
+                packed = ipaddress.ip_address(addr).packed
+                other = owners.get(packed)
+                if other is not None and other is not slot:
+                    raise ValueError(f"address {ipaddress.ip_address(addr)} belongs to both "
+                                     f"{other.name!r} and {slot.name!r}")
+                owners[packed] = slot
+        return owners
+
+    def refresh_addresses(self) -> None:
+        """Re-read every node's ``addresses()`` (done by itself on an unknown destination)."""
+        self._owners = self._owners_with()
+
+    def _slot(self, node: Node | str) -> _Slot:
+        name = node if isinstance(node, str) else node.name
+        slot = self._slots.get(name)
+        if slot is None:
+            raise SimulationError(f"no node named {name!r} in this network; add it with net.add()")
+        return slot
+
+    def link(self, a: Node | str, b: Node | str, params: LinkParams | None = None, *,
+             reverse: LinkParams | None = None, **impairments: Any) -> Link:
+        """Join ``a`` and ``b``. ``params`` (or the keyword impairments, or both: keywords override
+        ``params``) apply to a -> b and, unless ``reverse`` is given, to b -> a as well."""
+        sa, sb = self._slot(a), self._slot(b)
+        if sa is sb:
+            raise ValueError(f"cannot link {sa.name!r} to itself (its own addresses are loopback)")
+        if (sa, sb) in self._dirs:
+            raise ValueError(f"{sa.name!r} and {sb.name!r} are already linked; "
+                             "change the existing link with link.set(...)")
+        fwd_params = _make_params(params, impairments)
+        rev_params = reverse if reverse is not None else fwd_params
+        fwd = LinkDirection(sa.name, sb.name, fwd_params,
+                            random.Random(f"tcplab.net.sim/{self.seed}/{sa.name}>{sb.name}"))
+        rev = LinkDirection(sb.name, sa.name, rev_params,
+                            random.Random(f"tcplab.net.sim/{self.seed}/{sb.name}>{sa.name}"))
+        self._dirs[(sa, sb)] = fwd
+        self._dirs[(sb, sa)] = rev
+        link = Link(sa.name, sb.name, fwd, rev)
+        self.links.append(link)
+        return link
+
+    def direction(self, src: Node | str, dst: Node | str) -> LinkDirection:
+        """The link direction carrying ``src`` -> ``dst`` (assign its ``params`` to change it)."""
+        d = self._dirs.get((self._slot(src), self._slot(dst)))
+        if d is None:
+            raise SimulationError(f"no link between {_name_of(src)!r} and {_name_of(dst)!r}")
+        return d
+
+    def add_rule(self, rule: Rule) -> Rule:
+        """Install a fault rule (see :class:`Rule` and :class:`Match`). Returns it."""
+        for end in (rule.match.src, rule.match.dst):
+            if end is not None and end not in self._slots:
+                raise SimulationError(f"rule names node {end!r}, which is not in this network")
+        self.rules.append(rule)
+        return rule
+
+    def remove_rule(self, rule: Rule) -> None:
+        self.rules.remove(rule)
+
+    def capture(self, writer: Any) -> Any:
+        """Tap every delivered packet: ``writer.write(packet_bytes, t)``. Returns the writer."""
+        self._taps.append(writer)
+        return writer
+
+    def stop_capture(self, writer: Any) -> None:
+        self._taps.remove(writer)
+
+    # -- scheduling ---------------------------------------------------------------------------
+    def _push(self, t: float, kind: int, target: Any, data: Any) -> int:
+        seq = self._seq
+        self._seq = seq + 1
+        heapq.heappush(self._heap, (t, seq, kind, target, data))
+        return seq
+
+    def call_at(self, t: float, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` at virtual time ``t``; afterwards every node is polled for packets."""
+        if t < self.now:
+            raise SimulationError(f"cannot schedule at t={t}: it is already t={self.now} "
+                                  "(time only moves forward)")
+        self._push(float(t), _CALL, None, fn)
+
+    def call_later(self, delay: float, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` ``delay`` virtual seconds from now."""
+        if delay < 0:
+            raise SimulationError(f"call_later needs a delay >= 0, got {delay!r}")
+        self._push(self.now + delay, _CALL, None, fn)
+
+    def poll(self) -> None:
+        """After calling nodes directly: drain their packets onto the links, re-arm their timers."""
+        for slot in list(self._slots.values()):
+            self._service(slot)
+
+    def inject(self, src: Node | str, packet: bytes) -> None:
+        """Put ``packet`` on the network now as if node ``src`` had sent it."""
+        self._transmit(self._slot(src), bytes(packet))
+
+    def pending(self) -> int:
+        """Events still scheduled (stale timer entries included)."""
+        return len(self._heap)
+
+    def next_event_time(self) -> float | None:
+        return self._heap[0][0] if self._heap else None
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self, until: float | None = None, max_events: int = 1_000_000) -> int:
+        """Poll every node (packets and timers from direct calls on them), then process events
+        until none remain or the next is later than ``until`` (the clock then reads ``until``).
+        Returns the number of events processed. Raises SimulationError after ``max_events``
+        events (a node that re-arms a timer forever never runs dry)."""
+        return self._loop(until, None, max_events)[1]
+
+    def run_until(self, predicate: Callable[[], bool], timeout: float | None = 600.0,
+                  max_events: int = 1_000_000) -> bool:
+        """Run until ``predicate()`` is true (checked before the first and after every event);
+        False if events run out or ``timeout`` virtual seconds pass first (the clock then reads
+        now + timeout)."""
+        if predicate():
+            return True
+        until = None if timeout is None else self.now + timeout
+        return self._loop(until, predicate, max_events)[0]
+
+    def _loop(self, until: float | None, predicate: Callable[[], bool] | None,
+              max_events: int) -> tuple[bool, int]:
+        if self._running:
+            raise SimulationError("the network is already running (run() called from an event)")
+        self._running = True
+        self.poll()  # whatever user calls made since the last event: their packets and timers
+        heap = self._heap
+        pop = heapq.heappop
+        done = 0
+        try:
+            while heap:
+                if until is not None and heap[0][0] > until:
+                    break
+                t, _seq, kind, target, data = pop(heap)
+                if kind == _ARRIVE:
+                    self.now = t
+                    for tap in self._taps:
+                        tap.write(data, t)
+                    self.stats.delivered += 1
+                    target.node.deliver(data, t)
+                    self._service(target)
+                elif kind == _TIMER:
+                    if target.timer_token != data:
+                        continue  # superseded by a later re-arm
+                    self.now = t
+                    target.timer_token = -1
+                    target.timer_at = None
+                    target.node.handle_timeout(t)
+                    self._service(target)
+                else:
+                    self.now = t
+                    data()
+                    self.poll()
+                done += 1
+                if predicate is not None and predicate():
+                    return True, done
+                if done >= max_events and heap:
+                    raise SimulationError(
+                        f"still busy after {max_events} events at t={self.now:.6f}; "
+                        "pass until=/timeout= or a larger max_events")
+        finally:
+            self._running = False
+        if until is not None and self.now < until:
+            self.now = until
+        return False, done
+
+    # -- the per-packet path ------------------------------------------------------------------
+    def _service(self, slot: _Slot) -> None:
+        node = slot.node
+        for packet in node.poll_transmit():
+            self._transmit(slot, packet)
+        deadline = node.next_deadline()
+        if deadline is None:
+            slot.timer_at = None
+            slot.timer_token = -1
+            return
+        if deadline < self.now:
+            deadline = self.now
+        if deadline != slot.timer_at or slot.timer_token < 0:
+            token = self._seq  # the entry's own sequence number identifies it
+            self._push(deadline, _TIMER, slot, token)
+            slot.timer_at = deadline
+            slot.timer_token = token
+
+    def _note(self, host: str, text: str) -> None:
+        if self.log is not None:
+            self.log.record("note", self.now, host=host, text=text)
+
+    def _transmit(self, src: _Slot, packet: bytes) -> None:
+        stats = self.stats
+        stats.sent += 1
+        if type(packet) is not bytes:
+            packet = bytes(packet)
+        key = _route_key(packet)
+        if key is None:
+            stats.malformed += 1
+            self._note(src.name, f"network dropped a malformed packet from {src.name} "
+                                 f"({len(packet)} bytes, no IP header to route by)")
+            return
+        dst = self._owners.get(key)
+        if dst is None:
+            self.refresh_addresses()
+            dst = self._owners.get(key)
+        if dst is None:
+            stats.unroutable += 1
+            self._note(src.name, f"network dropped a packet from {src.name} to "
+                                 f"{ipaddress.ip_address(key)}: nobody owns that address")
+            return
+        d = self._dirs.get((src, dst))
+        if d is None:
+            if dst is not src:
+                stats.unroutable += 1
+                self._note(src.name, f"network dropped a packet from {src.name} to "
+                                     f"{ipaddress.ip_address(key)}: no link to {dst.name}")
+                return
+            d = LinkDirection(src.name, src.name, _LOOPBACK, random.Random(0))
+            self._dirs[(src, src)] = d
+        d.sent += 1
+
+        rules = self.rules
+        log = self.log
+        tcp: tuple[int, ...] | None = None
+        proto, off, end = -1, 0, 0
+        if log is not None or rules:
+            proto, off, end = _transport(packet)
+            if proto == 6:
+                tcp = _tcp_fields(packet, off, end)
+
+        now = self.now
+        drop_why: str | None = None
+        extra = 0.0
+        dup = corrupt = False
+        if rules:
+            for rule in rules:
+                if not self._matches(rule.match, src.name, dst.name, tcp, packet):
+                    continue
+                rule.seen += 1
+                m = rule.match
+                if rule.seen < m.nth or (m.count is not None and rule.seen >= m.nth + m.count):
+                    continue
+                rule.hits += 1
+                action = rule.action
+                if action == "drop":
+                    drop_why = "rule"
+                elif action == "delay":
+                    extra += rule.delay
+                elif action == "duplicate":
+                    dup = True
+                else:
+                    corrupt = True
+            if drop_why is not None:
+                stats.dropped_rule += 1
+            elif extra:
+                stats.delayed += 1
+
+        arrive: float | None = None
+        if drop_why is None:
+            p = d.params
+            rng = d.rng
+            tx_end = now
+            if p.bandwidth is not None:
+                if p.queue_limit is not None:
+                    queue = d._queue
+                    while queue and queue[0] <= now:
+                        queue.popleft()
+                    if len(queue) >= p.queue_limit:
+                        drop_why = "queue"
+                        stats.dropped_queue += 1
+                if drop_why is None:
+                    start = d.busy_until if d.busy_until > now else now
+                    tx_end = start + len(packet) / p.bandwidth
+                    d.busy_until = tx_end
+                    if p.queue_limit is not None:
+                        d._queue.append(tx_end)
+            if drop_why is None and p.loss and rng.random() < p.loss:
+                drop_why = "loss"
+                stats.dropped_loss += 1
+            if drop_why is None:
+                if p.corrupt and rng.random() < p.corrupt:
+                    corrupt = True
+                if p.duplicate and rng.random() < p.duplicate:
+                    dup = True
+                arrive = tx_end + p.delay + extra
+                if p.reorder and rng.random() < p.reorder:
+                    stats.reordered += 1
+                    rd = p.reorder_delay
+                    arrive += rd if rd is not None else (p.delay if p.delay > 0.001 else 0.001)
+                if p.jitter:
+                    arrive += rng.random() * p.jitter
+
+        fate = "dropped"
+        if arrive is not None:
+            sent_packet = packet
+            if corrupt:
+                stats.corrupted += 1
+                sent_packet = self._corrupt(packet, d.rng)
+                fate = "corrupted"
+            d.delivered += 1
+            self._push(arrive, _ARRIVE, dst, sent_packet)
+            if dup:
+                stats.duplicated += 1
+                self._push(arrive, _ARRIVE, dst, sent_packet)
+                if not corrupt:
+                    fate = "duplicated"
+            elif not corrupt:
+                fate = "delivered"
+        else:
+            d.dropped += 1
+
+        if log is not None and tcp is not None:
+            self._record(log, src.name, dst.name, packet, off, tcp, fate, arrive, drop_why)
+
+    @staticmethod
+    def _matches(m: Match, src: str, dst: str, tcp: tuple[int, ...] | None, packet: bytes) -> bool:
+        if m.src is not None and m.src != src:
+            return False
+        if m.dst is not None and m.dst != dst:
+            return False
+        if not m._tcp:
+            return True
+        if tcp is None:
+            return False
+        flags = tcp[4]
+        if m._exact is not None and flags != m._exact:
+            return False
+        if m._has is not None and flags & m._has != m._has:
+            return False
+        if m.data is not None and (tcp[7] > 0) != m.data:
+            return False
+        if m.where is not None:
+            segment = _parse_segment(packet)
+            if segment is None or not m.where(segment):
+                return False
+        return True
+
+    @staticmethod
+    def _corrupt(packet: bytes, rng: random.Random) -> bytes:
+        """Invert one byte of the transport header or payload (so its checksum fails); in the
+        IP header when the packet has nothing after it."""
+        _proto, off, end = _transport(packet)
+        if end <= off:
+            off, end = 0, len(packet)
+        pos = off + rng.randrange(end - off)
+        out = bytearray(packet)
+        out[pos] ^= 0xFF
+        return bytes(out)
+
+    def _record(self, log: EventLog, src: str, dst: str, packet: bytes, off: int,
+                tcp: tuple[int, ...], fate: str, arrive: float | None, why: str | None) -> None:
+        sport, dport, seq, ack, flags, win, hlen, plen = tcp
+        if packet[0] >> 4 == 4:
+            saddr, daddr = packet[12:16], packet[16:20]
+        else:
+            saddr, daddr = packet[8:24], packet[24:40]
+        isn_table = self._isn
+        if flags & 0x02:  # SYN: this direction's ISN
+            isn_table[(saddr, sport, daddr, dport)] = seq
+        isn = isn_table.get((saddr, sport, daddr, dport))
+        rel_seq = (seq - isn) & 0xFFFFFFFF if isn is not None else seq
+        if flags & 0x10:
+            peer_isn = isn_table.get((daddr, dport, saddr, sport))
+            rel_ack = (ack - peer_isn) & 0xFFFFFFFF if peer_isn is not None else ack
+        else:
+            rel_ack = 0
+        options = _format_options(packet[off + 20:off + hlen]) if hlen > 20 else ""
+        fields_: dict[str, Any] = {
+            "src": src, "dst": dst, "sport": sport, "dport": dport,
+            "flags": _FLAGS_TEXT[flags], "seq": rel_seq, "ack": rel_ack, "len": plen,
+            "win": win, "fate": fate, "abs_seq": seq, "abs_ack": ack, "options": options,
+            "t_arrive": round(arrive, 6) if arrive is not None else None,
+        }
+        if why is not None:
+            fields_["why"] = why
+        log.record("segment", self.now, host=src, **fields_)
