@@ -28,6 +28,7 @@ from .ip import (
     build_packet,
     parse_ip,
     parse_packet,
+    parse_tcp_packet,
 )
 from .tcp import (
     EOL,
@@ -93,6 +94,7 @@ __all__ = [
     "parse_options",
     "parse_packet",
     "parse_tcp",
+    "parse_tcp_packet",
     "pseudo_header_sum",
     "pseudo_header_v4",
     "pseudo_header_v6",

@@ -28,6 +28,7 @@ __all__ = [
     "build_packet",
     "parse_ip",
     "parse_packet",
+    "parse_tcp_packet",
 ]
 
 IPV4_DONT_FRAGMENT = 0b010
@@ -290,6 +291,15 @@ def parse_packet(packet, verify_checksum: bool = True) -> Packet:
     only :class:`MalformedPacket`.
     """
     return _parse(packet, verify_checksum)
+
+
+def parse_tcp_packet(packet, verify_checksum: bool = True) -> Packet:
+    """Like :func:`parse_packet`, but a packet that does not carry TCP raises
+    ``MalformedPacket("not tcp")``; the result's ``tcp`` is never None."""
+    p = _parse(packet, verify_checksum)
+    if p.tcp is None:
+        raise MalformedPacket("not tcp", f"protocol {p.protocol}")
+    return p
 
 
 def parse_ip(packet, verify_checksum: bool = True) -> tuple[IPHeader, Segment | bytes]:
