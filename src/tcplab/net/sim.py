@@ -830,6 +830,8 @@ class Network:
                     arrive += rd if rd is not None else (p.delay if p.delay > 0.001 else 0.001)
                 if p.jitter:
                     arrive += rng.random() * p.jitter
+                # whole nanoseconds: 0.05 + 0.01 arrives at 0.06, not 0.060000000000000005
+                arrive = round(arrive, 9)
 
         fate = "dropped"
         if arrive is not None:
