@@ -1,5 +1,19 @@
 """The TCP engine, sans-IO: RFC 9293's connection state machine. Standard library only."""
 
+from tcplab.tcp.config import PROFILES, Config, profile
+from tcplab.tcp.connection import Connection
+from tcplab.tcp.isn import FixedISN, ISNGenerator
 from tcplab.tcp.states import TRANSITIONS, Cause, State, Transition
 
-__all__ = ["TRANSITIONS", "Cause", "State", "Transition"]
+__all__ = [
+    "PROFILES",
+    "TRANSITIONS",
+    "Cause",
+    "Config",
+    "Connection",
+    "FixedISN",
+    "ISNGenerator",
+    "State",
+    "Transition",
+    "profile",
+]

@@ -68,7 +68,7 @@ LINUX_STATE_NUMBER: dict[State, int] = {
 }
 
 
-class Cause(str, enum.Enum):
+class Cause(enum.StrEnum):
     """Why a transition happened. The value is what traces and pictures print."""
 
     LISTEN = "listen"  # passive OPEN
@@ -156,6 +156,7 @@ TRANSITIONS: tuple[Transition, ...] = tuple(
         # -- close with unread data: RFC 1122 4.2.2.13, as Linux does (RST, no FIN) --
         (S.ESTABLISHED, S.CLOSED, C.CLOSE_UNREAD),
         (S.CLOSE_WAIT, S.CLOSED, C.CLOSE_UNREAD),
+        (S.FIN_WAIT_1, S.CLOSED, C.CLOSE_UNREAD),  # after shutdown(SHUT_WR)
         (S.FIN_WAIT_2, S.CLOSED, C.CLOSE_UNREAD),
         # -- timeouts: RFC 9293 3.8.3 R2 and RFC 6298, keepalive, user timeout --
         (S.SYN_SENT, S.CLOSED, C.TIMEOUT),

@@ -1,0 +1,1215 @@
+"""One TCP connection: RFC 9293's event processing (section 3.10), sans-IO.
+
+This module reads top to bottom in the RFC's order:
+
+- user calls: OPEN (3.10.1), SEND (3.10.2), RECEIVE (3.10.3), CLOSE (3.10.4), ABORT (3.10.5);
+- SEGMENT ARRIVES (3.10.7): CLOSED, LISTEN, SYN-SENT, then the other states with the checks in
+  their order: sequence number, RST, (security), SYN, ACK, URG, segment text, FIN;
+- timeouts (3.10.8): retransmission, TIME-WAIT, and the timers Linux adds (delayed ACK, persist,
+  keepalive, FIN-WAIT-2).
+
+Sending (window, Nagle, silly window avoidance, congestion window) is at the end. The connection
+never reads a clock: ``now`` is an argument of every call. Every state change goes through
+``_enter``, which names its row of ``tcplab.tcp.states.TRANSITIONS``.
+"""
+
+from __future__ import annotations
+
+import errno as E
+import os
+
+from tcplab.tcp import seq as sq
+from tcplab.tcp.config import Config
+from tcplab.tcp.events import (
+    Closed,
+    Connected,
+    DataReadable,
+    Event,
+    PeerFinished,
+    Reset,
+    SendSpace,
+    StateChanged,
+    TimedOut,
+)
+from tcplab.tcp.isn import ISNGenerator
+from tcplab.tcp.reassembly import Reassembly
+from tcplab.tcp.rtt import RTTEstimator
+from tcplab.tcp.states import LINUX_STATE_NUMBER, Cause, State, lookup
+from tcplab.wire.tcp import (
+    MSS,
+    NOP,
+    Flags,
+    Sack,
+    SackPermitted,
+    Segment,
+    Timestamps,
+    WindowScale,
+)
+
+S = State
+C = Cause
+ACK, SYN, FIN, RST, PSH, URG = Flags.ACK, Flags.SYN, Flags.FIN, Flags.RST, Flags.PSH, Flags.URG
+
+Address = tuple[str, int]
+
+_TS_MOD = 1 << 32
+_PAWS_IDLE = 24 * 24 * 3600  # RFC 7323 5.5: TS.Recent older than 24 days is invalid
+
+
+def _err(code: int) -> OSError:
+    return OSError(code, os.strerror(code))
+
+
+class Connection:
+    """A TCB and the procedures that act on it."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        local: Address = ("0.0.0.0", 0),
+        remote: Address | None = None,
+        *,
+        isn: ISNGenerator | None = None,
+        iss: int | None = None,
+        name: str = "",
+    ) -> None:
+        self.config = (config or Config()).copy()
+        self.local = local
+        self.remote = remote
+        self.name = name
+        self._isn = isn or ISNGenerator(b"tcplab-default-isn-secret")
+        self._fixed_iss = iss
+        self.state = S.CLOSED
+        self.passive = False  # RFC 9293: "initiated with a passive OPEN"
+        self.error = 0  # errno of the failure (SO_ERROR)
+        self._events: list[Event] = []
+        self._out: list[Segment] = []
+
+        # -- send sequence variables (RFC 9293 3.3.1) ----------------------------------------
+        self.iss = 0
+        self.snd_una = 0
+        self.snd_nxt = 0
+        self.snd_max = 0  # highest sequence number sent (snd_nxt may go back after an RTO)
+        self.snd_wnd = 0
+        self.snd_up = 0
+        self.snd_wl1 = 0
+        self.snd_wl2 = 0
+        self.max_snd_wnd = 0
+        # -- receive sequence variables ------------------------------------------------------
+        self.irs = 0
+        self.rcv_nxt = 0
+        self.rcv_up = 0
+        self._rcv_adv = 0  # right edge of the window we advertised (RCV.NXT + RCV.WND)
+
+        # -- negotiated options (RFC 9293 3.7.1, RFC 7323, RFC 2018) --------------------------
+        self.snd_mss = self.config.default_peer_mss  # peer's MSS option (536 when absent)
+        self.rcv_mss = self.config.default_peer_mss  # largest segment seen from the peer
+        self.snd_wscale = 0  # shift applied to the windows the peer sends
+        self.rcv_wscale = 0  # shift applied to the windows we send
+        self._offer_wscale = self.config.wscale
+        self.ts_ok = False
+        self.sack_ok = False
+        self.ts_recent = 0
+        self._ts_recent_age = 0.0
+        self._last_ack_sent = 0
+
+        # -- buffers -------------------------------------------------------------------------
+        self._sndbuf = bytearray()  # bytes from _snd_base onward: unacked, then unsent
+        self._snd_base = 0  # sequence number of _sndbuf[0]
+        self._rcvbuf = bytearray()  # in-order data the user has not read
+        self._ooo = Reassembly()
+        self.eof = False  # the peer's FIN reached the receive buffer
+        self._fin_queued = False  # user asked for FIN (shutdown or close)
+        self._fin_seq: int | None = None  # sequence number our FIN occupies, once sent
+        self._user_closed = False  # close() called: nobody will read (orphan, as Linux says)
+
+        # -- timers (absolute deadlines; None when stopped) ---------------------------------------
+        self._rtx_deadline: float | None = None
+        self._tw_deadline: float | None = None
+        self._fw2_deadline: float | None = None
+        self._delack_deadline: float | None = None
+        self._persist_deadline: float | None = None
+        self._keepalive_deadline: float | None = None
+        self._retries = 0  # consecutive retransmissions of the same data
+        self._rtx_start: float | None = None  # when the oldest unacked data was first sent
+        self._persist_backoff = 0
+        self._probe_outstanding = False
+        self._keepalive_probes = 0
+        self._last_rcv_time = 0.0
+
+        # -- RTT and congestion control (RFC 6298, RFC 5681, RFC 6582) -------------------------
+        c = self.config
+        self.rtt = RTTEstimator(c.rto_initial, c.rto_min, c.rto_max)
+        self._rtt_seq: int | None = None  # sequence number being timed (Karn's rule)
+        self._rtt_time = 0.0
+        self.cwnd = 0
+        self.ssthresh = 1 << 30
+        self._dupacks = 0
+        self._recover: int | None = None  # NewReno recovery point
+        self.total_retrans = 0
+        self.retransmits = 0  # retransmissions of the current head (tcpi_retransmits)
+
+        # -- ACK policy -------------------------------------------------------------------------
+        self._ack_now = False
+        self._unacked_segs = 0  # full-sized segments received since our last ACK
+
+    # ================================================================================== helpers
+    def __repr__(self) -> str:
+        return f"<Connection {self.name or ''} {self.local}->{self.remote} {self.state}>"
+
+    def _enter(self, new: State, cause: Cause) -> None:
+        """Change state through a row of the transition table (KeyError: not in the table)."""
+        row = lookup(self.state, new, cause)
+        self.state = new
+        self._events.append(StateChanged(row))
+        if new is S.CLOSED:
+            self._delete_tcb()
+            self._events.append(Closed())
+        elif new is S.TIME_WAIT:
+            self._stop_timers()
+            self._tw_deadline = self._now + 2 * self.config.msl
+        elif new is S.ESTABLISHED:
+            self._was_synchronized = True
+            self._events.append(Connected())
+            self._arm_keepalive(self._now)
+            if self._fin_queued:
+                # A CLOSE (or shutdown) queued in SYN-SENT / SYN-RECEIVED is processed now.
+                self._enter(S.FIN_WAIT_1, C.CLOSE)
+
+    def _stop_timers(self) -> None:
+        self._rtx_deadline = self._persist_deadline = self._delack_deadline = None
+        self._keepalive_deadline = self._fw2_deadline = self._tw_deadline = None
+
+    def _delete_tcb(self) -> None:
+        self._stop_timers()
+        self._sndbuf.clear()
+
+    def _fail(self, code: int, cause: Cause, event: Event) -> None:
+        self.error = code
+        self._events.append(event)
+        self._enter(S.CLOSED, cause)
+
+    def _select_iss(self, now: float) -> int:
+        if self._fixed_iss is not None:
+            return self._fixed_iss & sq.MASK
+        return self._isn(self.local, self.remote or ("", 0), now)
+
+    def _init_send(self, now: float) -> None:
+        self.iss = self._select_iss(now)
+        self.snd_una = self.iss
+        self.snd_nxt = self.snd_max = sq.add(self.iss, 1)
+        self._snd_base = sq.add(self.iss, 1)
+
+    # ============================================================== user calls (RFC 9293 3.10)
+    def listen(self, now: float) -> None:
+        """Passive OPEN (3.10.1)."""
+        self._now = now
+        if self.state is not S.CLOSED:
+            raise _err(E.EINVAL)
+        self.passive = True
+        self._listen_remote = self.remote
+        self._enter(S.LISTEN, C.LISTEN)
+
+    def connect(self, now: float, remote: Address | None = None) -> None:
+        """Active OPEN (3.10.1): send SYN, enter SYN-SENT."""
+        self._now = now
+        if remote is not None:
+            self.remote = remote
+        if self.state is S.SYN_SENT:
+            raise _err(E.EALREADY)
+        if self.state is not S.CLOSED:
+            raise _err(E.EISCONN)
+        if self.remote is None:
+            raise _err(E.EDESTADDRREQ)
+        self._init_send(now)
+        self._enter(S.SYN_SENT, C.CONNECT)
+        self._send_syn(now, ack=False)
+
+    def send(self, data: bytes, now: float) -> int:
+        """SEND (3.10.2): queue what fits in the send buffer; return how many bytes."""
+        self._now = now
+        st = self.state
+        if st is S.LISTEN:
+            # 3.10.2: LISTEN with the remote socket specified becomes an active open.
+            if self.remote is None:
+                raise _err(E.ENOTCONN)
+            self.passive = False
+            self._init_send(now)
+            self._enter(S.SYN_SENT, C.SEND)
+            self._send_syn(now, ack=False)
+            st = self.state
+        if st is S.CLOSED:
+            raise _err(E.EPIPE if self._was_synchronized else E.ENOTCONN)
+        if self._fin_queued:
+            raise _err(E.EPIPE)  # 3.10.2: "connection closing", Linux: EPIPE
+        if st not in (S.SYN_SENT, S.SYN_RCVD, S.ESTABLISHED, S.CLOSE_WAIT):
+            raise _err(E.EPIPE)
+        n = min(len(data), self.send_free)
+        if n:
+            self._sndbuf += data[:n]
+            if st in (S.ESTABLISHED, S.CLOSE_WAIT):
+                self._output(now)
+        return n
+
+    def receive(self, max_bytes: int | None = None) -> bytes:
+        """RECEIVE (3.10.3): take up to ``max_bytes`` from the receive buffer."""
+        if self.state is S.LISTEN:
+            raise _err(E.ENOTCONN)
+        n = len(self._rcvbuf) if max_bytes is None else min(max_bytes, len(self._rcvbuf))
+        if not n:
+            return b""
+        out = bytes(self._rcvbuf[:n])
+        del self._rcvbuf[:n]
+        self._maybe_window_update()
+        return out
+
+    def shutdown(self, now: float) -> None:
+        """Half-close: no more sending; FIN after the queued data (3.10.4 for the send side)."""
+        self._now = now
+        st = self.state
+        if st in (S.CLOSED, S.LISTEN):
+            raise _err(E.ENOTCONN)
+        if self._fin_queued:
+            return
+        self._fin_queued = True  # in SYN-SENT the FIN waits for ESTABLISHED (see _enter)
+        if st is S.SYN_RCVD:
+            # 3.10.4 SYN-RECEIVED: with nothing to send, send FIN and enter FIN-WAIT-1.
+            self._enter(S.FIN_WAIT_1, C.CLOSE)
+        elif st is S.ESTABLISHED:
+            self._enter(S.FIN_WAIT_1, C.CLOSE)
+        elif st is S.CLOSE_WAIT:
+            self._enter(S.LAST_ACK, C.CLOSE)
+        self._output(now)
+
+    def close(self, now: float) -> None:
+        """CLOSE (3.10.4). With unread data, RST instead of FIN (RFC 1122 4.2.2.13, Linux)."""
+        self._now = now
+        st = self.state
+        self._user_closed = True
+        if st is S.CLOSED:
+            return
+        if st is S.LISTEN or st is S.SYN_SENT:
+            self._enter(S.CLOSED, C.CLOSE)
+            return
+        if self._rcvbuf and st in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.FIN_WAIT_2):
+            self._send_rst_now(self.snd_nxt)
+            self._enter(S.CLOSED, C.CLOSE_UNREAD)
+            return
+        if st in (S.SYN_RCVD, S.ESTABLISHED, S.CLOSE_WAIT):
+            self.shutdown(now)
+        if self.state is S.FIN_WAIT_2 and self.config.fin_wait_2_timeout is not None:
+            self._fw2_deadline = now + self.config.fin_wait_2_timeout
+        self._output(now)
+
+    def abort(self, now: float) -> None:
+        """ABORT (3.10.5): RST in the synchronized states, then CLOSED."""
+        self._now = now
+        st = self.state
+        if st is S.CLOSED:
+            return
+        if st in (S.SYN_RCVD, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
+            self._send_rst_now(self.snd_nxt)  # <SEQ=SND.NXT><CTL=RST>
+        self._user_closed = True
+        self._enter(S.CLOSED, C.ABORT)
+
+    def reopen(self, now: float) -> None:
+        """A new SYN ended this TIME-WAIT incarnation (the host hands the SYN to a listener)."""
+        self._now = now
+        self._enter(S.CLOSED, C.REOPEN)
+
+    def time_wait_accepts_syn(self, seg: Segment) -> bool:
+        """RFC 9293 3.10.7.4 / RFC 6191, as Linux: a SYN may reopen TIME-WAIT when its sequence
+        number is beyond RCV.NXT, or its timestamp is newer than TS.Recent."""
+        if self.state is not S.TIME_WAIT or not seg.syn or seg.has_ack or seg.rst:
+            return False
+        ts = seg.option(Timestamps) if self.ts_ok else None
+        if ts is not None:
+            return sq.gt(ts.val, self.ts_recent)
+        return sq.gt(seg.seq, self.rcv_nxt)
+
+    # =========================================================================== introspection
+    @property
+    def recv_buffered(self) -> int:
+        return len(self._rcvbuf)
+
+    @property
+    def send_buffered(self) -> int:
+        return len(self._sndbuf)
+
+    @property
+    def send_free(self) -> int:
+        return max(0, self.config.snd_buf - len(self._sndbuf))
+
+    @property
+    def unacked(self) -> int:
+        return sq.sub(self.snd_max, self.snd_una)
+
+    @property
+    def _mss_payload(self) -> int:
+        """Payload per full segment: the peer's MSS less the options we always send."""
+        return max(1, min(self.snd_mss, self.config.mss) - (12 if self.ts_ok else 0))
+
+    def events(self) -> list[Event]:
+        out, self._events = self._events, []
+        return out
+
+    def segments_to_send(self) -> list[Segment]:
+        out, self._out = self._out, []
+        return out
+
+    def next_deadline(self) -> float | None:
+        best = None
+        for d in (
+            self._rtx_deadline,
+            self._tw_deadline,
+            self._fw2_deadline,
+            self._delack_deadline,
+            self._persist_deadline,
+            self._keepalive_deadline,
+        ):
+            if d is not None and (best is None or d < best):
+                best = d
+        return best
+
+    def timer(self, now: float) -> tuple[str, float, int] | None:
+        """What ``ss -o`` shows: ``(name, remaining, count)``."""
+        if self._tw_deadline is not None:
+            return ("timewait", self._tw_deadline - now, 0)
+        if self._rtx_deadline is not None:
+            return ("on", self._rtx_deadline - now, self.rtt.backoff)
+        if self._persist_deadline is not None:
+            return ("persist", self._persist_deadline - now, self._persist_backoff)
+        if self._fw2_deadline is not None:
+            return ("timewait", self._fw2_deadline - now, 0)
+        if self._keepalive_deadline is not None:
+            return ("keepalive", self._keepalive_deadline - now, self._keepalive_probes)
+        return None
+
+    def tcp_info(self) -> dict:
+        """A snapshot in the spirit of Linux's struct tcp_info (times in seconds)."""
+        return {
+            "state": self.state.value,
+            "tcpi_state": LINUX_STATE_NUMBER[self.state],
+            "rto": self.rtt.rto,
+            "snd_mss": self._mss_payload if self.state.synchronized else self.snd_mss,
+            "rcv_mss": self.rcv_mss,
+            "cwnd": self.cwnd // max(1, self._mss_payload),
+            "cwnd_bytes": self.cwnd,
+            "ssthresh": self.ssthresh,
+            "unacked": self.unacked,
+            "retransmits": self.retransmits,
+            "total_retrans": self.total_retrans,
+            "backoff": self.rtt.backoff,
+            "rtt": self.rtt.srtt or 0.0,
+            "rttvar": self.rtt.rttvar or 0.0,
+            "snd_wnd": self.snd_wnd,
+            "rcv_wnd": sq.sub(self._rcv_adv, self.rcv_nxt),
+            "snd_wscale": self.snd_wscale,
+            "rcv_wscale": self.rcv_wscale,
+            "timestamps": self.ts_ok,
+            "sack": self.sack_ok,
+            "recv_q": len(self._rcvbuf),
+            "send_q": len(self._sndbuf),
+        }
+
+    # ============================================================ SEGMENT ARRIVES (3.10.7)
+    def segment_arrives(self, seg: Segment, now: float) -> None:
+        self._now = now
+        st = self.state
+        if st is S.CLOSED:
+            self._arrives_closed(seg)
+        elif st is S.LISTEN:
+            self._arrives_listen(seg, now)
+        elif st is S.SYN_SENT:
+            self._arrives_syn_sent(seg, now)
+        else:
+            self._arrives_otherwise(seg, now)
+        if self.state is not S.CLOSED:
+            self._output(now)
+
+    # -- 3.10.7.1 CLOSED -----------------------------------------------------------------------
+    def _arrives_closed(self, seg: Segment) -> None:
+        """All data is discarded; a RST is answered with nothing, anything else with a RST."""
+        if seg.rst:
+            return
+        if seg.has_ack:
+            self._send_rst_now(seg.ack)  # <SEQ=SEG.ACK><CTL=RST>
+        else:
+            self._send_rst_now(0, ack=sq.add(seg.seq, seg.seg_len))  # <SEQ=0><ACK=..><RST,ACK>
+
+    # -- 3.10.7.2 LISTEN -----------------------------------------------------------------------
+    def _arrives_listen(self, seg: Segment, now: float) -> None:
+        # First, check for a RST: an incoming RST is ignored.
+        if seg.rst:
+            return
+        # Second, check for an ACK: any acknowledgment is bad in LISTEN: <SEQ=SEG.ACK><CTL=RST>.
+        if seg.has_ack:
+            self._send_rst_now(seg.ack)
+            return
+        # Third, check for a SYN.
+        if seg.syn:
+            if self.remote is None:
+                self.remote = ("", seg.src_port)
+            self.rcv_nxt = sq.add(seg.seq, 1)
+            self.irs = seg.seq
+            self._rcv_adv = self.rcv_nxt
+            self._take_syn_options(seg, now)
+            self._init_send(now)
+            self._update_window(seg)
+            # Data carried by a SYN is not acknowledged here: like Linux without TCP Fast Open,
+            # it is dropped and the peer sends it again after the handshake.
+            self._enter(S.SYN_RCVD, C.RCV_SYN)
+            self._send_syn(now, ack=True)
+            return
+        # Fourth, other text or control: drop.
+
+    # -- 3.10.7.3 SYN-SENT ---------------------------------------------------------------------
+    def _arrives_syn_sent(self, seg: Segment, now: float) -> None:
+        ack_ok = False
+        # First, check the ACK bit.
+        if seg.has_ack:
+            if sq.le(seg.ack, self.iss) or sq.gt(seg.ack, self.snd_max):
+                if not seg.rst:
+                    self._send_rst_now(seg.ack)  # <SEQ=SEG.ACK><CTL=RST>
+                return
+            ack_ok = sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_max)
+        # Second, check the RST bit: with an acceptable ACK, "connection reset" (refused).
+        if seg.rst:
+            if ack_ok:
+                self._fail(E.ECONNREFUSED, C.RCV_RST, Reset(refused=True, errno=E.ECONNREFUSED))
+            return
+        # Third: security (not implemented). Fourth, check the SYN bit.
+        if not seg.syn:
+            return  # fifth: neither SYN nor RST: drop
+        self.rcv_nxt = sq.add(seg.seq, 1)
+        self.irs = seg.seq
+        self._rcv_adv = sq.add(self.rcv_nxt, min(self._rcv_free(), 0xFFFF))  # as our SYN said
+        self._take_syn_options(seg, now)
+        if ack_ok:
+            self._ack_advances(seg, now)  # SND.UNA = SEG.ACK; acked segments leave the queue
+        if sq.gt(self.snd_una, self.iss):
+            # Our SYN has been ACKed: ESTABLISHED, <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+            self._set_window(seg)
+            self._enter(S.ESTABLISHED, C.RCV_SYN_ACK)
+            self._ack_now = True
+            # "If there are other controls or text in the segment, then continue processing at
+            # the sixth step": data and FIN carried by the SYN-ACK.
+            self._process_text_and_fin(seg, sq.add(seg.seq, 1), now)
+        else:
+            # Simultaneous open: enter SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+            self._set_window(seg)
+            self._enter(S.SYN_RCVD, C.RCV_SYN)
+            self._send_syn(now, ack=True)
+
+    # -- 3.10.7.4 other states ------------------------------------------------------------------
+    def _arrives_otherwise(self, seg: Segment, now: float) -> None:
+        st = self.state
+        self._last_rcv_time = now
+        if self._keepalive_deadline is not None or self.config.keepalive:
+            self._arm_keepalive(now)
+
+        # Linux: a retransmitted SYN in SYN-RECEIVED is answered with the SYN-ACK again; in a
+        # simultaneous open, the peer's SYN-ACK is the acknowledgment of our SYN.
+        if st is S.SYN_RCVD and seg.syn and not seg.rst:
+            if not seg.has_ack and seg.seq == self.irs:
+                self._send_syn(now, ack=True)
+                return
+            if (
+                seg.has_ack
+                and not self.passive
+                and sq.add(seg.seq, 1) == self.rcv_nxt
+                and seg.ack == self.snd_max
+            ):
+                self._ack_advances(seg, now)
+                self._set_window(seg)
+                self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN)
+                self._ack_now = True
+                return
+
+        # TIME-WAIT (3.10.7.4, eighth): a retransmitted FIN is acknowledged and the 2 MSL timer
+        # restarted. Its sequence number is old, so Linux matches it before the window test.
+        if st is S.TIME_WAIT and seg.fin and not seg.rst and not seg.syn:
+            if sq.add(seg.seq, len(seg.payload) + 1) == self.rcv_nxt:
+                self._tw_deadline = now + 2 * self.config.msl
+                self._send_ack_now()
+                return
+
+        # PAWS (RFC 7323 5.3): a segment with an old timestamp is a duplicate: ACK and drop.
+        ts = seg.option(Timestamps) if self.ts_ok else None
+        if ts is not None and not seg.rst and self._paws_reject(ts, now):
+            self._send_ack_now()
+            return
+
+        # ---- First, check sequence number (the four cases of 3.10.7.4) ----
+        seg_len = seg.seg_len
+        rcv_wnd = sq.sub(self._rcv_adv, self.rcv_nxt)
+        if not self._acceptable(seg.seq, seg_len, rcv_wnd):
+            # Zero window: "special allowance should be made to accept valid ACKs, URGs, and
+            # RSTs" — a segment at RCV.NXT still has its ACK processed, its text dropped.
+            if not (rcv_wnd == 0 and seg.seq == self.rcv_nxt and seg.has_ack):
+                if not seg.rst:
+                    self._send_ack_now()  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+                return
+            seg_text_allowed = False
+        else:
+            seg_text_allowed = True
+
+        # RFC 7323 4.3: remember the timestamp of the segment that covers Last.ACK.sent.
+        if ts is not None and sq.le(seg.seq, self._last_ack_sent):
+            self.ts_recent = ts.val
+            self._ts_recent_age = now
+
+        # ---- Second, check the RST bit (with RFC 5961 3.2) ----
+        if seg.rst:
+            if self.config.rfc5961 and seg.seq != self.rcv_nxt:
+                self._send_ack_now()  # in window but not exact: challenge ACK
+                return
+            self._rst_arrives()
+            return
+
+        # ---- Third: security (not implemented). Fourth, check the SYN bit ----
+        if seg.syn:
+            if st is S.SYN_RCVD and self.passive and not self.config.rfc5961:
+                # "If the connection was initiated with a passive OPEN, then return this
+                # connection to the LISTEN state and return."
+                self._back_to_listen(C.RCV_SYN)
+                return
+            # RFC 5961 4.2 (and 3.10.7.4): in synchronized states send a challenge ACK and drop.
+            self._send_ack_now()
+            return
+
+        # ---- Fifth, check the ACK field ----
+        if not seg.has_ack:
+            return  # "if the ACK bit is off drop the segment and return"
+        if st is S.SYN_RCVD:
+            if sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_max):
+                self._ack_advances(seg, now)
+                self._set_window(seg)
+                self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN)
+                st = S.ESTABLISHED
+            else:
+                self._send_rst_now(seg.ack)  # <SEQ=SEG.ACK><CTL=RST>
+                return
+        if not self._process_ack(seg, now):
+            return
+        if self.state is S.CLOSED:
+            return
+        # FIN-WAIT-1: our FIN acknowledged. When this very segment carries the peer's FIN in
+        # order, the FIN step takes us straight to TIME-WAIT (eighth step, FIN-WAIT-1).
+        st = self.state
+        fin_acked = self._fin_seq is not None and sq.gt(self.snd_una, self._fin_seq)
+        if st is S.FIN_WAIT_1 and fin_acked:
+            fin_in_order = seg.fin and seg_text_allowed and sq.add(seg.seq, len(seg.payload)) == self.rcv_nxt
+            if not fin_in_order:
+                self._enter(S.FIN_WAIT_2, C.RCV_ACK_OF_FIN)
+                if self._user_closed and self.config.fin_wait_2_timeout is not None:
+                    self._fw2_deadline = now + self.config.fin_wait_2_timeout
+        elif st is S.CLOSING and fin_acked:
+            self._enter(S.TIME_WAIT, C.RCV_ACK_OF_FIN)
+            return
+        elif st is S.LAST_ACK and fin_acked:
+            self._enter(S.CLOSED, C.RCV_ACK_OF_FIN)
+            return
+        elif st is S.TIME_WAIT:
+            return  # only a retransmitted FIN is expected here (handled above)
+
+        # ---- Sixth, check the URG bit ----
+        if seg.flags & URG and self.state in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
+            # Urgent data is delivered inline; only the pointer is remembered (RFC 6093).
+            self.rcv_up = sq.seq_max(self.rcv_up, sq.add(seg.seq, seg.urgent))
+
+        # ---- Seventh, process the segment text; eighth, check the FIN bit ----
+        if seg_text_allowed:
+            self._process_text_and_fin(seg, seg.seq, now)
+
+    def _acceptable(self, seq: int, seg_len: int, rcv_wnd: int) -> bool:
+        """The acceptability test of 3.10.7.4 (four cases)."""
+        rcv_nxt = self.rcv_nxt
+        if seg_len == 0:
+            if rcv_wnd == 0:
+                return seq == rcv_nxt
+            return sq.in_window(seq, rcv_nxt, rcv_wnd)
+        if rcv_wnd == 0:
+            return False
+        return sq.in_window(seq, rcv_nxt, rcv_wnd) or sq.in_window(
+            sq.add(seq, seg_len - 1), rcv_nxt, rcv_wnd
+        )
+
+    def _paws_reject(self, ts: Timestamps, now: float) -> bool:
+        if now - self._ts_recent_age > _PAWS_IDLE:
+            return False
+        return sq.lt(ts.val, self.ts_recent)
+
+    def _rst_arrives(self) -> None:
+        """3.10.7.4 second check, state by state."""
+        st = self.state
+        if st is S.SYN_RCVD:
+            if self.passive:
+                self._back_to_listen(C.RCV_RST)  # "return this connection to LISTEN state"
+            else:
+                self._fail(E.ECONNREFUSED, C.RCV_RST, Reset(refused=True, errno=E.ECONNREFUSED))
+        elif st in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
+            # "any outstanding RECEIVEs and SEND should receive reset responses"
+            self._fail(E.ECONNRESET, C.RCV_RST, Reset(refused=False, errno=E.ECONNRESET))
+        elif st is S.TIME_WAIT and self.config.rfc1337:
+            return  # RFC 1337: ignore RST in TIME-WAIT (Linux net.ipv4.tcp_rfc1337=1)
+        else:  # CLOSING, LAST-ACK, TIME-WAIT: enter CLOSED
+            self._enter(S.CLOSED, C.RCV_RST)
+
+    def _back_to_listen(self, cause: Cause) -> None:
+        self._stop_timers()
+        self._sndbuf.clear()
+        self.remote = self._listen_remote
+        self._retries = 0
+        self.rtt.backoff = 0
+        self._enter(S.LISTEN, cause)
+
+    def _process_ack(self, seg: Segment, now: float) -> bool:
+        """3.10.7.4 fifth check for the synchronized states. False: drop the segment."""
+        ack = seg.ack
+        # RFC 5961 5.2: acceptable when SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
+        if sq.gt(ack, self.snd_max):
+            self._send_ack_now()  # "If the ACK acks something not yet sent: send an ACK, drop"
+            return False
+        if self.config.rfc5961 and sq.lt(ack, sq.sub(self.snd_una, max(self.max_snd_wnd, 1))):
+            self._send_ack_now()
+            return False
+        if sq.gt(ack, self.snd_una):
+            self._ack_advances(seg, now)
+        elif ack == self.snd_una:
+            self._maybe_dupack(seg, now)
+        # Window update (3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
+        if sq.le(self.snd_una, ack) and (
+            sq.lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, ack))
+        ):
+            self._set_window(seg)
+        return True
+
+    def _ack_advances(self, seg: Segment, now: float) -> None:
+        """SND.UNA < SEG.ACK =< SND.NXT: set SND.UNA, drop acknowledged data, time the RTT."""
+        ack = seg.ack
+        acked = sq.sub(ack, self.snd_una)
+        # RTT sample: timestamps echo (RFC 7323 4.1) or the timed segment (Karn's rule).
+        ts = seg.option(Timestamps) if self.ts_ok else None
+        if ts is not None and ts.ecr:
+            self.rtt.sample((self._ts_now(now) - ts.ecr) % _TS_MOD / self.config.ts_hz)
+        elif self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
+            self.rtt.sample(now - self._rtt_time)
+        if self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
+            self._rtt_seq = None
+        # Bytes of data acknowledged (SYN and FIN occupy sequence space but not the buffer).
+        data_acked = sq.sub(ack, self._snd_base) if sq.gt(ack, self._snd_base) else 0
+        data_acked = min(data_acked, len(self._sndbuf))
+        if data_acked:
+            del self._sndbuf[:data_acked]
+            self._snd_base = sq.add(self._snd_base, data_acked)
+            if self.state in (S.ESTABLISHED, S.CLOSE_WAIT, S.SYN_RCVD, S.SYN_SENT):
+                self._events.append(SendSpace(self.send_free))
+        self.snd_una = ack
+        if sq.gt(ack, self.snd_nxt):
+            self.snd_nxt = ack
+        self._probe_outstanding = False
+        self._retries = 0
+        self.retransmits = 0
+        self.rtt.backoff = 0  # RFC 6298 5.7 (Linux keeps the backoff until a new sample)
+        self._dupacks = 0
+        # Congestion control (RFC 5681 3.1, NewReno RFC 6582 3.2), counting data bytes only.
+        mss = self._mss_payload
+        acked = data_acked
+        if not acked:
+            pass
+        elif self._recover is not None:
+            if sq.ge(ack, self._recover):
+                self.cwnd = min(self.ssthresh, max(self.unacked, mss) + mss)
+                self._recover = None
+            else:
+                self._retransmit_head(now)  # partial ACK: the next hole
+                self.cwnd = max(self.cwnd - acked + mss, mss)
+        elif self.cwnd < self.ssthresh:
+            self.cwnd += min(acked, mss)
+        else:
+            self.cwnd += max(1, mss * mss // max(self.cwnd, 1))
+        # RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
+        if self.snd_una == self.snd_max:
+            self._rtx_deadline = None
+            self._rtx_start = None
+        else:
+            self._rtx_deadline = now + self.rtt.rto
+            self._rtx_start = now
+
+    def _maybe_dupack(self, seg: Segment, now: float) -> None:
+        """RFC 5681 3.2: three duplicate ACKs trigger fast retransmit."""
+        if (
+            seg.payload
+            or seg.fin
+            or self._probe_outstanding
+            or self.snd_una == self.snd_max
+            or (seg.window << self.snd_wscale) != self.snd_wnd
+        ):
+            return
+        self._dupacks += 1
+        mss = self._mss_payload
+        if self._dupacks == 3 and self._recover is None:
+            self.ssthresh = max(self.unacked // 2, 2 * mss)
+            self._recover = self.snd_max
+            self._retransmit_head(now)
+            self.cwnd = self.ssthresh + 3 * mss
+        elif self._dupacks > 3 and self._recover is not None:
+            self.cwnd += mss  # inflate for each segment that left the network
+
+    def _set_window(self, seg: Segment) -> None:
+        shift = 0 if seg.syn else self.snd_wscale  # RFC 7323 2.2: SYN windows are not scaled
+        self.snd_wnd = seg.window << shift
+        self.snd_wl1 = seg.seq
+        self.snd_wl2 = seg.ack
+        if self.snd_wnd > self.max_snd_wnd:
+            self.max_snd_wnd = self.snd_wnd
+        if self.snd_wnd and self._persist_deadline is not None:
+            self._persist_deadline = None
+            self._persist_backoff = 0
+            if self._probe_outstanding and self.snd_una != self.snd_nxt:
+                # The window opened but the probe octet was not taken: send it again as data.
+                self.snd_nxt = self.snd_una
+            self._probe_outstanding = False
+
+    _update_window = _set_window
+
+    def _process_text_and_fin(self, seg: Segment, seq: int, now: float) -> None:
+        """Seventh (segment text) and eighth (FIN) checks of 3.10.7.4."""
+        st = self.state
+        payload = seg.payload
+        if payload and st in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
+            self._receive_text(seq, payload, seg, now)
+        elif payload:
+            self._ack_now = True  # CLOSE-WAIT and later: the peer sent its FIN already; ignore
+        fin_seq = sq.add(seq, len(payload))
+        if seg.fin:
+            if fin_seq == self.rcv_nxt:
+                self._fin_arrives(now)
+            elif sq.gt(fin_seq, self.rcv_nxt):
+                self._ooo.fin_seq = fin_seq
+                self._ack_now = True
+
+    def _receive_text(self, seq: int, payload: bytes, seg: Segment, now: float) -> None:
+        rcv_nxt = self.rcv_nxt
+        right = self._rcv_adv
+        # Trim to the window: text before RCV.NXT was received already; text beyond the right
+        # edge is not accepted (3.10.7.4: "only the portion in the window").
+        if sq.lt(seq, rcv_nxt):
+            skip = sq.sub(rcv_nxt, seq)
+            payload = payload[skip:]
+            seq = rcv_nxt
+        room = sq.sub(right, seq) if sq.lt(seq, right) else 0
+        if len(payload) > room:
+            payload = payload[:room]
+        if not payload:
+            self._ack_now = True
+            return
+        if seq == rcv_nxt:
+            self._rcvbuf += payload
+            self.rcv_nxt = sq.add(rcv_nxt, len(payload))
+            filled = bool(self._ooo)
+            if filled:
+                more = self._ooo.pop(self.rcv_nxt)
+                if more:
+                    self._rcvbuf += more
+                    self.rcv_nxt = sq.add(self.rcv_nxt, len(more))
+                self._ack_now = True  # RFC 5681 4.2: ACK at once when a hole is filled
+            self._events.append(DataReadable(len(self._rcvbuf)))
+            # RFC 9293 3.8.6.3 / RFC 1122 4.2.3.2: ACK at least every second full segment.
+            # "Full-sized" is measured against the largest segment seen (Linux's rcv_mss).
+            if len(payload) > self.rcv_mss:
+                self.rcv_mss = len(payload)
+            if len(payload) >= self.rcv_mss:
+                self._unacked_segs += 1
+            if self._unacked_segs >= 2:
+                self._ack_now = True
+            elif not self._ack_now and self._delack_deadline is None:
+                self._delack_deadline = now + self.config.delayed_ack
+            if self._ooo.fin_seq is not None and self._ooo.fin_seq == self.rcv_nxt:
+                self._ooo.fin_seq = None
+                self._fin_arrives(now)
+        else:
+            # Out of order: keep it, and send a duplicate ACK at once (RFC 5681 4.2).
+            self._ooo.add(seq, bytes(payload), rcv_nxt)
+            self._ack_now = True
+
+    def _fin_arrives(self, now: float) -> None:
+        """Eighth, check the FIN bit (the FIN is in order)."""
+        self.rcv_nxt = sq.add(self.rcv_nxt, 1)
+        self.eof = True
+        self._ack_now = True
+        self._events.append(PeerFinished())
+        st = self.state
+        if st in (S.SYN_RCVD, S.ESTABLISHED):
+            self._enter(S.CLOSE_WAIT, C.RCV_FIN)
+        elif st is S.FIN_WAIT_1:
+            if self._fin_seq is not None and sq.gt(self.snd_una, self._fin_seq):
+                self._enter(S.TIME_WAIT, C.RCV_FIN_ACK)  # our FIN acked (in this segment)
+            else:
+                self._enter(S.CLOSING, C.RCV_FIN)
+        elif st is S.FIN_WAIT_2:
+            self._enter(S.TIME_WAIT, C.RCV_FIN)
+        elif st is S.TIME_WAIT:
+            self._tw_deadline = now + 2 * self.config.msl  # restart the 2 MSL timeout
+
+    # ============================================================== timeouts (3.10.8)
+    def handle_timeout(self, now: float) -> None:
+        self._now = now
+        if self._tw_deadline is not None and now >= self._tw_deadline:
+            self._enter(S.CLOSED, C.TIMEOUT_2MSL)  # time-wait timeout: delete the TCB
+            return
+        if self._fw2_deadline is not None and now >= self._fw2_deadline:
+            if self.state is S.FIN_WAIT_2:
+                # Linux tcp_fin_timeout: an orphaned FIN-WAIT-2 goes away silently.
+                self._enter(S.CLOSED, C.TIMEOUT_FIN_WAIT_2)
+                return
+            self._fw2_deadline = None
+        if self._rtx_deadline is not None and now >= self._rtx_deadline:
+            self._rtx_deadline = None
+            self._retransmission_timeout(now)
+            if self.state is S.CLOSED:
+                return
+        if self._persist_deadline is not None and now >= self._persist_deadline:
+            self._persist_deadline = None
+            self._send_probe(now)
+        if self._keepalive_deadline is not None and now >= self._keepalive_deadline:
+            self._keepalive_deadline = None
+            self._keepalive_timeout(now)
+            if self.state is S.CLOSED:
+                return
+        if self._delack_deadline is not None and now >= self._delack_deadline:
+            self._delack_deadline = None
+            self._ack_now = True
+        self._output(now)
+
+    def _retransmission_timeout(self, now: float) -> None:
+        """RFC 6298 5.4-5.6 with RFC 9293 3.8.3's R2: retransmit the earliest segment or give up."""
+        st = self.state
+        if st.synchronized and self.snd_una == self.snd_max:
+            return  # nothing outstanding
+        if st is S.SYN_SENT:
+            limit = self.config.syn_retries
+        elif st is S.SYN_RCVD:
+            limit = self.config.synack_retries
+        elif self._user_closed:
+            limit = self.config.orphan_retries
+        else:
+            limit = self.config.retries2
+        ut = self.config.user_timeout
+        timed_out = self._retries >= limit
+        if ut is not None and self._rtx_start is not None and now - self._rtx_start >= ut:
+            timed_out = True
+        if timed_out:
+            self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT))
+            return
+        self._retries += 1
+        self.retransmits = self._retries
+        # R1 (retries1) would ask IP for another route; on one link there is none to ask.
+        mss = self._mss_payload
+        if st.synchronized:
+            # RFC 5681 3.1 (4): after an RTO, ssthresh = max(FlightSize / 2, 2 SMSS), cwnd = 1 SMSS.
+            self.ssthresh = max(self.unacked // 2, 2 * mss)
+            self.cwnd = mss
+            self._recover = None
+            self._dupacks = 0
+        self.rtt.backoff += 1  # RFC 6298 5.5
+        self._rtt_seq = None  # Karn: no sample from retransmitted data
+        self._retransmit_head(now)
+        # Go back N: what follows the head is sent again as the window opens.
+        if st.synchronized:
+            self.snd_nxt = sq.add(self.snd_una, self._seq_len_head())
+        self._rtx_deadline = now + self.rtt.rto  # 5.6
+
+    def _seq_len_head(self) -> int:
+        """Sequence space the retransmitted head segment covered."""
+        return self._head_len
+
+    def _keepalive_timeout(self, now: float) -> None:
+        c = self.config
+        if self.state not in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_2) or not c.keepalive:
+            return
+        if self._keepalive_probes >= c.keepalive_count:
+            self._fail(E.ETIMEDOUT, C.TIMEOUT if self.state is not S.FIN_WAIT_2 else C.TIMEOUT_FIN_WAIT_2,
+                       TimedOut(errno=E.ETIMEDOUT))
+            return
+        # RFC 9293 3.8.4: a probe is a segment with SEG.SEQ = SND.NXT - 1 and no data.
+        self._keepalive_probes += 1
+        self._emit(sq.sub(self.snd_una, 1), ACK, now)
+        self._keepalive_deadline = now + c.keepalive_interval
+
+    def _arm_keepalive(self, now: float) -> None:
+        if self.config.keepalive and self.state.synchronized:
+            self._keepalive_probes = 0
+            self._keepalive_deadline = now + self.config.keepalive_idle
+        else:
+            self._keepalive_deadline = None
+
+    def set_keepalive(self, on: bool, now: float) -> None:
+        self.config.keepalive = on
+        self._arm_keepalive(now)
+
+    # ================================================================================ sending
+    def _ts_now(self, now: float) -> int:
+        # Like Linux, each connection's timestamp clock starts at an offset derived from its ISN.
+        return (int(now * self.config.ts_hz) + self.iss * 2654435761) & 0xFFFFFFFF
+
+    def _rcv_free(self) -> int:
+        return max(0, self.config.rcv_buf - len(self._rcvbuf) - self._ooo.bytes)
+
+    def _window_field(self, syn: bool) -> int:
+        """The window we advertise, never shrinking the right edge (RFC 9293 3.8.6.2.2)."""
+        free = self._rcv_free()
+        if syn:
+            wnd = min(free, 0xFFFF)
+            self._rcv_adv = sq.add(self.rcv_nxt, wnd)
+            return wnd
+        shift = self.rcv_wscale
+        wnd = min(free, 0xFFFF << shift)
+        wnd = (wnd >> shift) << shift
+        current = sq.sub(self._rcv_adv, self.rcv_nxt) if sq.ge(self._rcv_adv, self.rcv_nxt) else 0
+        # Receiver SWS avoidance: only move the right edge by at least min(RCV.BUFF/2, MSS).
+        if wnd > current and wnd - current < min(self.config.rcv_buf // 2, self.config.mss):
+            wnd = current
+        if wnd < current:
+            wnd = current  # do not shrink the window (3.8.6.2.2)
+        self._rcv_adv = sq.add(self.rcv_nxt, wnd)
+        return min(wnd >> shift, 0xFFFF)
+
+    def _maybe_window_update(self) -> None:
+        """After the user reads: tell the peer when the window opened enough (3.8.6.2.2)."""
+        if not self.state.synchronized or self.state in (S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING, S.TIME_WAIT):
+            return
+        current = sq.sub(self._rcv_adv, self.rcv_nxt)
+        free = self._rcv_free()
+        if free - current >= min(self.config.rcv_buf // 2, self.config.mss) and (
+            current < self.config.mss or current < self.config.rcv_buf // 2
+        ):
+            self._ack_now = True
+            self._output(self._now)
+
+    def _options(self, now: float, syn: bool, sack: bool = True) -> tuple:
+        c = self.config
+        if syn:
+            # Linux order: mss, sackOK, TS, nop, wscale (what Linux sends on SYN and SYN-ACK).
+            opts: list = [MSS(c.mss)]
+            # Before the peer's SYN we offer everything enabled; after it (SYN-ACK) we answer
+            # only what the peer offered (RFC 7323 1.3 and 2.2, RFC 2018 2).
+            answering = self.state is not S.SYN_SENT
+            want_sack = c.sack and (self.sack_ok if answering else True)
+            want_ts = c.timestamps and (self.ts_ok if answering else True)
+            want_ws = c.window_scaling and (self._peer_ws if answering else True)
+            if want_sack and want_ts:
+                opts.append(SackPermitted())
+            if want_ts:
+                opts.append(Timestamps(self._ts_now(now), self.ts_recent if answering else 0))
+            elif want_sack:
+                opts += [NOP(), NOP(), SackPermitted()]
+            if want_ws:
+                opts += [NOP(), WindowScale(self._offer_wscale)]
+            return tuple(opts)
+        opts = []
+        if self.ts_ok:
+            opts += [NOP(), NOP(), Timestamps(self._ts_now(now), self.ts_recent)]
+        if sack and self.sack_ok and self._ooo:
+            blocks = self._ooo.sack_blocks(3 if self.ts_ok else 4)
+            if blocks:
+                opts += [NOP(), NOP(), Sack(tuple(blocks))]
+        return tuple(opts)
+
+    _peer_ws = False
+
+    def _take_syn_options(self, seg: Segment, now: float) -> None:
+        """Negotiate MSS, window scale, timestamps and SACK-permitted from the peer's SYN."""
+        c = self.config
+        mss = seg.option(MSS)
+        self.snd_mss = mss.value if mss is not None and mss.value > 0 else c.default_peer_mss
+        ws = seg.option(WindowScale)
+        self._peer_ws = ws is not None
+        if ws is not None and c.window_scaling:
+            self.snd_wscale = min(ws.shift, 14)  # RFC 7323 2.3: larger than 14 is taken as 14
+            self.rcv_wscale = self._offer_wscale
+        else:
+            self.snd_wscale = self.rcv_wscale = 0
+        ts = seg.option(Timestamps)
+        self.ts_ok = ts is not None and c.timestamps
+        if self.ts_ok:
+            self.ts_recent = ts.val
+            self._ts_recent_age = now
+        self.sack_ok = seg.option(SackPermitted) is not None and c.sack
+        self.cwnd = c.initial_window * self._mss_payload
+
+    def _send_syn(self, now: float, ack: bool) -> None:
+        """SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED): <SEQ=ISS>[<ACK=RCV.NXT>]."""
+        flags = SYN | ACK if ack else SYN
+        seg = Segment(
+            self.local[1],
+            self.remote[1] if self.remote else 0,
+            self.iss,
+            self.rcv_nxt if ack else 0,
+            flags,
+            self._window_field(syn=True),
+            0,
+            self._options(now, syn=True),
+        )
+        self._out.append(seg)
+        if ack:
+            self._last_ack_sent = self.rcv_nxt
+        self._head_len = 1
+        if self._rtx_deadline is None:
+            self._rtx_deadline = now + self.rtt.rto
+        if self._rtt_seq is None and self._retries == 0:
+            self._rtt_seq, self._rtt_time = sq.add(self.iss, 1), now
+
+    def _emit(self, seq: int, flags: Flags, now: float, payload: bytes = b"", sack: bool = True) -> None:
+        """Put one segment on the output list, with ACK=RCV.NXT and our window."""
+        seg = Segment(
+            self.local[1],
+            self.remote[1],
+            seq,
+            self.rcv_nxt if flags & ACK else 0,
+            flags,
+            self._window_field(syn=False),
+            0,
+            self._options(now, syn=False, sack=sack),
+            payload,
+        )
+        self._out.append(seg)
+        if flags & ACK:
+            self._last_ack_sent = self.rcv_nxt
+            self._ack_now = False
+            self._unacked_segs = 0
+            self._delack_deadline = None
+
+    def _send_ack_now(self) -> None:
+        self._emit(self.snd_nxt, ACK, self._now)
+
+    def _send_rst_now(self, seq: int, ack: int | None = None) -> None:
+        """A reset: <SEQ=seq><CTL=RST>, or <SEQ=seq><ACK=ack><CTL=RST,ACK> when ack is given."""
+        remote_port = self.remote[1] if self.remote else 0
+        if ack is None:
+            self._out.append(Segment(self.local[1], remote_port, seq, 0, RST, 0))
+        else:
+            self._out.append(Segment(self.local[1], remote_port, seq, ack, RST | ACK, 0))
+
+    def _retransmit_head(self, now: float) -> None:
+        """Send the segment at SND.UNA again: SYN, SYN-ACK, data or FIN."""
+        self.total_retrans += 1
+        st = self.state
+        if st in (S.SYN_SENT, S.SYN_RCVD) or (self.snd_una == self.iss):
+            self._send_syn(now, ack=st is not S.SYN_SENT)
+            return
+        off = sq.sub(self.snd_una, self._snd_base)
+        n = min(self._mss_payload, max(0, len(self._sndbuf) - off))
+        payload = bytes(self._sndbuf[off : off + n])
+        flags = ACK
+        end = sq.add(self.snd_una, n)
+        if self._fin_seq is not None and end == self._fin_seq:
+            flags |= FIN
+        if n and (off + n == len(self._sndbuf)):
+            flags |= PSH
+        if not n and not (flags & FIN):
+            # Nothing but a zero-window probe byte was outstanding; the persist timer handles it.
+            self._head_len = 0
+            return
+        self._head_len = n + (1 if flags & FIN else 0)
+        self._emit(self.snd_una, flags, now, payload)
+
+    def _send_probe(self, now: float) -> None:
+        """Zero-window probe (RFC 9293 3.8.6.1): one octet of new data, persist timer backed off."""
+        if not self.state.synchronized or self.snd_wnd:
+            return
+        if self._probe_outstanding:
+            # The previous probe was refused: send the same octet again.
+            off = sq.sub(self.snd_una, self._snd_base)
+            self._emit(self.snd_una, ACK, now, bytes(self._sndbuf[off : off + 1]))
+        else:
+            off = sq.sub(self.snd_nxt, self._snd_base)
+            if off >= len(self._sndbuf):
+                return
+            self._emit(self.snd_nxt, ACK, now, bytes(self._sndbuf[off : off + 1]))
+            self.snd_nxt = sq.add(self.snd_nxt, 1)
+            if sq.gt(self.snd_nxt, self.snd_max):
+                self.snd_max = self.snd_nxt
+            self._probe_outstanding = True
+        self._persist_backoff += 1
+        interval = min(max(self.rtt.rto, self.config.persist_min) * (1 << min(self._persist_backoff, 20)),
+                       self.config.rto_max)
+        self._persist_deadline = now + interval
+
+    def _output(self, now: float) -> None:
+        """Send what the windows, Nagle and SWS avoidance allow; then a pure ACK if owed."""
+        st = self.state
+        if st in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.LAST_ACK, S.CLOSING):
+            self._send_data(now)
+        if self._ack_now and st not in (S.CLOSED, S.LISTEN, S.SYN_SENT):
+            if st is S.SYN_RCVD:
+                self._ack_now = False
+            else:
+                self._send_ack_now()
+
+    def _send_data(self, now: float) -> None:
+        mss = self._mss_payload
+        while True:
+            data_end = sq.add(self._snd_base, len(self._sndbuf))
+            unsent = sq.sub(data_end, self.snd_nxt) if sq.lt(self.snd_nxt, data_end) else 0
+            send_fin = self._fin_queued and self._fin_seq is None
+            # a FIN already sent but rolled back by an RTO goes again with the data
+            refin = self._fin_seq is not None and sq.le(self.snd_nxt, self._fin_seq) and unsent == 0
+            if unsent == 0 and not send_fin and not refin:
+                break
+            wnd = min(self.snd_wnd, self.cwnd) if self.cwnd else self.snd_wnd
+            in_flight = sq.sub(self.snd_nxt, self.snd_una)
+            usable = wnd - in_flight if wnd > in_flight else 0
+            n = min(unsent, usable, mss)
+            if unsent:
+                if n == 0:
+                    if self.snd_wnd < in_flight + 1 and not in_flight:
+                        self._arm_persist(now)  # zero window, nothing in flight: probe later
+                    break
+                if n < mss and n < unsent and in_flight and n < self.max_snd_wnd // 2:
+                    # Sender SWS avoidance (3.8.6.2.1): a window-limited small segment waits
+                    # until it is half the largest window offered, or nothing is in flight.
+                    break
+                if n < mss and n == unsent and in_flight and not self.config.nodelay:
+                    # Nagle (3.7.4): while data is unacknowledged, hold back a small segment,
+                    # except the last one before our FIN.
+                    if not self._fin_queued:
+                        break
+            flags = ACK
+            fin_here = (send_fin or refin) and n == unsent
+            if fin_here:
+                flags |= FIN
+            if n and n == unsent:
+                flags |= PSH
+            off = sq.sub(self.snd_nxt, self._snd_base)
+            payload = bytes(self._sndbuf[off : off + n]) if n else b""
+            seq = self.snd_nxt
+            retrans = sq.lt(seq, self.snd_max)
+            self._emit(seq, flags, now, payload)
+            if retrans:
+                self.total_retrans += 1
+            advance = n + (1 if fin_here else 0)
+            self.snd_nxt = sq.add(seq, advance)
+            if fin_here:
+                self._fin_seq = sq.add(seq, n)
+            if sq.gt(self.snd_nxt, self.snd_max):
+                self.snd_max = self.snd_nxt
+                if self._rtt_seq is None and not retrans and self._retries == 0:
+                    self._rtt_seq, self._rtt_time = self.snd_nxt, now
+            if self._rtx_deadline is None:
+                self._rtx_deadline = now + self.rtt.rto  # RFC 6298 5.1
+                self._rtx_start = now
+            self._persist_deadline = None
+            if fin_here:
+                break
+
+    def _arm_persist(self, now: float) -> None:
+        if self._persist_deadline is None and self._rtx_deadline is None:
+            self._persist_backoff = 0
+            self._persist_deadline = now + max(self.rtt.rto, self.config.persist_min)
+
+    _now = 0.0
+    _head_len = 0
+    _was_synchronized = False
+    _listen_remote: Address | None = None

@@ -1,0 +1,73 @@
+"""What a Connection tells its user. Drain them with ``Connection.events()``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tcplab.tcp.states import Transition
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    """The connection changed state; ``transition`` is its row of ``TRANSITIONS``."""
+
+    transition: Transition
+
+    @property
+    def src(self):
+        return self.transition.src
+
+    @property
+    def dst(self):
+        return self.transition.dst
+
+    @property
+    def cause(self):
+        return self.transition.cause
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """The three-way handshake completed (ESTABLISHED reached)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataReadable:
+    """New in-order data is waiting in the receive buffer (``nbytes`` in all now)."""
+
+    nbytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeerFinished:
+    """The peer's FIN arrived and all data before it is in the receive buffer (EOF)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendSpace:
+    """Room opened up in the send buffer (``free`` bytes)."""
+
+    free: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """The connection was reset by the peer. ``refused`` when it happened in SYN_SENT."""
+
+    refused: bool
+    errno: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimedOut:
+    """Retransmission (R2), keepalive or user timeout gave up: ETIMEDOUT."""
+
+    errno: int
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The connection reached CLOSED and its TCB is gone."""
+
+
+Event = StateChanged | Connected | DataReadable | PeerFinished | SendSpace | Reset | TimedOut | Closed
