@@ -1,0 +1,502 @@
+"""``KernelWatcher``: the Linux kernel's TCP state changes as tcplab state events.
+
+Usage::
+
+    with KernelWatcher(port=9527, netns="tcplab-w-demo") as w:
+        ...  # run clients and servers
+        events = w.events(timeout=0.5)  # the state events seen in the next 0.5 s
+
+Each event is a dict in tcplab's JSON event format::
+
+    {"t": 0.0123, "kind": "state", "host": "kernel", "from": "SYN_SENT", "to": "ESTABLISHED",
+     "cause": "kernel", "conn": "198.18.0.1:40000-198.18.0.2:9527",
+     "local": "198.18.0.1:40000", "remote": "198.18.0.2:9527", "rfc_cause": "rcv SYN-ACK"}
+
+``t`` is seconds since the watcher started (``t0``), from the trace line's timestamp (the
+instance's clock is ``mono``, the clock of ``time.monotonic()``). ``rfc_cause`` names the
+TRANSITIONS row the change maps to (absent if none). Events the kernel does not report itself
+carry ``linux``: how Linux did it.
+
+Where Linux differs from the RFC diagram:
+
+- A closing socket hands over to a TIME_WAIT *minisock*: the tracepoint shows FIN_WAIT_2 -> CLOSE
+  (or FIN_WAIT_1 / CLOSING -> CLOSE). The watcher asks sock_diag (in the socket's namespace: pass
+  ``netns``) for the minisock and reports FIN_WAIT_2 -> TIME_WAIT instead, then TIME_WAIT -> CLOSED
+  when the minisock disappears (polled).
+- After close() (an orphaned socket) the FIN_WAIT_2 socket itself becomes a minisock whose
+  substate is FIN_WAIT_2; its move to TIME_WAIT fires no tracepoint. The watcher polls sock_diag
+  and dates the move from the minisock's timer (TIME_WAIT always lasts 60 s on Linux).
+- A connecting socket enters SYN_SENT before it has a local port (``sport=0``); the event is held
+  until the port is known (next event of that socket, or sock_diag).
+- The tracepoint does not say which network namespace a socket lives in: with a port or address
+  filter, a watcher sees matching sockets of every namespace.
+
+Without the tracepoint (not root, no tracefs) ``mode="auto"`` falls back to polling the sock_diag
+table every ``poll_interval`` seconds (``unavailable`` says why); short-lived states may be
+missed then.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from tcplab.tcp.states import Cause, State
+from tcplab.watch.diag import DiagError, SockDiag, SockEntry
+from tcplab.watch.mapping import rfc_transition
+from tcplab.watch.tracefs import TraceInstance, WatchUnavailable
+from tcplab.watch.traceline import KernelStateChange, TraceLineError, endpoint, parse_trace_line
+
+Event = dict[str, Any]
+HOST = "kernel"
+TIME_WAIT_LEN = 60.0  # Linux TCP_TIMEWAIT_LEN (include/net/tcp.h); the RFC says 2*MSL
+_TW_POLL = 0.05
+_SYN_PORT_WAIT = 0.1  # how long a port-less SYN_SENT waits for its socket's next event
+
+NOTES = {
+    "timewait": (
+        "Linux: the tracepoint shows {old} -> CLOSE when the socket hands over to a TIME_WAIT "
+        "minisock; sock_diag lists it, so it is shown as {old} -> TIME_WAIT."
+    ),
+    "orphan": (
+        "Linux: after close() a FIN_WAIT_2 socket becomes a minisock (tcp_fin_timeout); its move "
+        "to TIME_WAIT fires no tracepoint: seen by polling sock_diag, dated from its timer."
+    ),
+    "timewait_end": (
+        "Linux: TIME_WAIT lasts a fixed 60 s (TCP_TIMEWAIT_LEN), where the RFC says 2*MSL; "
+        "its end fires no tracepoint: seen by polling sock_diag."
+    ),
+    "synrcvd": (
+        "Linux: a passive open lives as a request minisock (TCP_NEW_SYN_RECV) until the final "
+        "ACK; the tracepoint shows LISTEN -> SYN_RCVD for the new socket only then."
+    ),
+    "no_tw": (
+        "Linux: {old} -> CLOSE but no TIME_WAIT minisock in {where}: either the connection "
+        "really closed (RST, timeout) or it lives in another network namespace (use netns)."
+    ),
+    "poll": ("polling the sock_diag table every {ms:.0f} ms: states shorter than that may be missed."),
+}
+
+
+class WatchError(Exception):
+    """A watcher argument or setup problem the user can fix (one line)."""
+
+
+def _norm_addr(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    addr = ipaddress.ip_address(text)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+class _Followed:
+    """A minisock (TIME_WAIT, or FIN_WAIT_2 substate) followed by polling sock_diag."""
+
+    __slots__ = ("entry", "expected_end", "last_seen", "state")
+
+    def __init__(self, entry: SockEntry, state: State, now: float) -> None:
+        self.entry = entry
+        self.state = state
+        self.last_seen = now
+        self.expected_end = now + entry.expires_ms / 1000
+
+
+class KernelWatcher:
+    """The kernel's TCP state changes, live. A context manager; see the module docstring."""
+
+    def __init__(
+        self,
+        port: int | None = None,
+        address: str | None = None,
+        netns: str | None = None,
+        *,
+        mode: str = "auto",
+        tracefs: str | None = None,
+        t0: float | None = None,
+        poll_interval: float = 0.05,
+    ) -> None:
+        if port is not None and not (isinstance(port, int) and 0 < port <= 0xFFFF):
+            raise WatchError(f"port must be 1..65535, not {port!r}")
+        try:
+            self._address = _norm_addr(address) if address is not None else None
+        except ValueError:
+            raise WatchError(f"not an IP address: {address!r}") from None
+        if mode not in ("auto", "trace", "poll"):
+            raise WatchError(f"mode must be auto, trace or poll, not {mode!r}")
+        if poll_interval <= 0:
+            raise WatchError("poll_interval must be positive")
+        self.port = port
+        self.address = address
+        self.netns = netns
+        self.requested_mode = mode
+        self.mode: str | None = None  # "trace" or "poll" once started
+        self.unavailable: str | None = None  # why the tracepoint is not used (poll mode)
+        self.tracefs_root = tracefs
+        self.poll_interval = poll_interval
+        self.t0 = t0
+        self.log: list[Event] = []  # every event emitted, notes included
+        self.bad_lines = 0
+        self.instance: TraceInstance | None = None
+        self._diag: SockDiag | None = None
+        self._out: deque[Event] = deque()
+        self._notes_done: set[str] = set()
+        self._pending_syn: dict[tuple[int, str, str, int], deque[KernelStateChange]] = {}
+        self._followed: dict[tuple[int, str, int, str, int], _Followed] = {}
+        self._table: dict[tuple[int, str, int, str, int], SockEntry] = {}
+        self._next_poll = 0.0
+        self._open = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self) -> KernelWatcher:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        if self._open:
+            return
+        if self.t0 is None:
+            self.t0 = time.monotonic()
+        try:
+            self._diag = SockDiag(self.netns)
+        except DiagError as exc:
+            if self.netns is not None or self.requested_mode == "poll":
+                raise WatchError(str(exc.strerror or exc)) from None
+            self._diag = None
+        try:
+            if self.requested_mode in ("auto", "trace"):
+                try:
+                    self.instance = TraceInstance(port=self.port, root=self.tracefs_root)
+                    self.instance.open()
+                    self.mode = "trace"
+                except WatchUnavailable as exc:
+                    self.instance = None
+                    if self.requested_mode == "trace":
+                        raise
+                    self.unavailable = str(exc)
+            if self.mode is None:
+                if self._diag is None:
+                    raise WatchUnavailable(
+                        f"{self.unavailable or 'no tracepoint'}, and sock_diag is not available"
+                    )
+                self.mode = "poll"
+                self._table = {e.key: e for e in self._diag.dump() if self._match_entry(e)}
+                self._note("poll", ms=self.poll_interval * 1000)
+        except BaseException:
+            self.close()
+            raise
+        self._open = True
+
+    def close(self) -> None:
+        """Remove the tracefs instance and close the netlink socket; safe to call twice."""
+        self._open = False
+        try:
+            if self.instance is not None:
+                self.instance.close()
+                self.instance = None
+        finally:
+            if self._diag is not None:
+                self._diag.close()
+                self._diag = None
+
+    @property
+    def instance_path(self) -> str | None:
+        return self.instance.path if self.instance is not None else None
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def poll(self, timeout: float = 0.05) -> list[Event]:
+        """Wait up to ``timeout`` seconds for kernel activity; return the new events (and notes)."""
+        if not self._open:
+            raise WatchError("the watcher is not running (use it as a context manager)")
+        now = time.monotonic()
+        wait = max(0.0, timeout)
+        if self.mode == "poll":
+            wait = min(wait, max(0.0, self._next_poll - now))
+            if wait:
+                time.sleep(wait)
+            self._poll_table()
+        else:
+            if self._followed:
+                wait = min(wait, max(0.0, self._next_poll - now))
+            if self._pending_syn:
+                wait = min(wait, _SYN_PORT_WAIT)
+            assert self.instance is not None
+            for line in self.instance.read_lines(wait):
+                try:
+                    change = parse_trace_line(line)
+                except TraceLineError:
+                    self.bad_lines += 1
+                    continue
+                if change is not None:
+                    self._on_change(change)
+            self._resolve_stale_syn()
+            if self._followed and time.monotonic() >= self._next_poll:
+                self._poll_followed()
+        out = list(self._out)
+        self._out.clear()
+        return out
+
+    def events(self, timeout: float = 0.0, *, notes: bool = False) -> list[Event]:
+        """Events arriving within ``timeout`` seconds (state events only unless ``notes``)."""
+        deadline = time.monotonic() + timeout
+        out: list[Event] = []
+        while True:
+            left = deadline - time.monotonic()
+            out.extend(self.poll(max(0.0, min(left, 0.05))))
+            if left <= 0:
+                break
+        return [e for e in out if notes or e["kind"] == "state"]
+
+    def wait_for(self, predicate: Callable[[list[Event]], bool], timeout: float = 5.0) -> list[Event]:
+        """Poll until ``predicate(state events seen so far)`` is true or ``timeout`` passes.
+
+        Returns the state events seen so far (all of ``log``); check the predicate again to know
+        whether it came true.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = [e for e in self.log if e["kind"] == "state"]
+            if predicate(seen) or time.monotonic() >= deadline:
+                return seen
+            self.poll(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def __iter__(self) -> Iterator[Event]:
+        """Yield events (notes included) as they happen, until the watcher is closed."""
+        while self._open:
+            yield from self.poll(0.2)
+
+    # -- filtering -----------------------------------------------------------------------------
+
+    def _match(self, saddr: str, sport: int, daddr: str, dport: int) -> bool:
+        if self.port is not None and self.port not in (sport, dport):
+            return False
+        if self._address is not None:
+            return self._address in (_norm_addr(saddr), _norm_addr(daddr))
+        return True
+
+    def _match_entry(self, e: SockEntry) -> bool:
+        return self._match(e.saddr, e.sport, e.daddr, e.dport)
+
+    # -- emitting ------------------------------------------------------------------------------
+
+    def _t(self, mono: float) -> float:
+        assert self.t0 is not None
+        return round(mono - self.t0, 6)
+
+    def _note(self, key: str, mono: float | None = None, **fmt: Any) -> None:
+        if key in self._notes_done:
+            return
+        self._notes_done.add(key)
+        t = self._t(time.monotonic() if mono is None else mono)
+        self._push({"t": t, "kind": "note", "host": HOST, "text": NOTES[key].format(**fmt)})
+
+    def _push(self, event: Event) -> None:
+        self.log.append(event)
+        self._out.append(event)
+
+    def _emit(
+        self,
+        mono: float,
+        src: State,
+        dst: State,
+        local: str,
+        remote: str,
+        *,
+        cause: str = "kernel",
+        rfc: Cause | None = None,
+        **extra: Any,
+    ) -> Event:
+        event: Event = {
+            "t": self._t(mono),
+            "kind": "state",
+            "host": HOST,
+            "from": str(src),
+            "to": str(dst),
+            "cause": cause,
+            "conn": f"{local}-{remote}",
+            "local": local,
+            "remote": remote,
+        }
+        row = rfc_transition(src, dst, rfc)
+        if row is not None:
+            event["rfc_cause"] = str(row.cause)
+        event.update(extra)
+        self._push(event)
+        return event
+
+    # -- the tracepoint --------------------------------------------------------------------------
+
+    def _on_change(self, ch: KernelStateChange) -> None:
+        if not self._match(ch.saddr, ch.sport, ch.daddr, ch.dport):
+            return
+        old, new = ch.old, ch.new
+        syn_key = (ch.family, ch.saddr, ch.daddr, ch.dport)
+        if new is State.SYN_SENT and ch.sport == 0:
+            self._pending_syn.setdefault(syn_key, deque()).append(ch)
+            return
+        if old is State.SYN_SENT:
+            queue = self._pending_syn.get(syn_key)
+            if queue:
+                first = queue.popleft()
+                if not queue:
+                    del self._pending_syn[syn_key]
+                self._emit(first.ts, first.old, first.new, ch.local, ch.remote)
+        if old is State.LISTEN and new is State.SYN_RCVD:
+            self._note("synrcvd", ch.ts)
+        if (
+            new is State.CLOSED
+            and old in (State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSING)
+            and self._timewait_handover(ch)
+        ):
+            return
+        self._emit(ch.ts, old, new, ch.local, ch.remote)
+
+    def _timewait_handover(self, ch: KernelStateChange) -> bool:
+        """X -> CLOSE of a closing socket: report the minisock it became. True if handled."""
+        old = ch.old
+        if self._diag is None:
+            return False
+        try:
+            entry = self._diag.find(ch.family, ch.saddr, ch.sport, ch.daddr, ch.dport)
+        except DiagError:
+            entry = None
+        if entry is None or not entry.timewait_minisock:
+            where = f"network namespace {self.netns}" if self.netns else "this network namespace"
+            self._note("no_tw", ch.ts, old=old, where=where)
+            return False
+        linux = f"{ch.oldstate} -> TCP_CLOSE: timewait minisock"
+        now = time.monotonic()
+        if entry.state is State.TIME_WAIT:
+            self._note("timewait", ch.ts, old=old)
+            rfc = Cause.RCV_FIN if old is State.FIN_WAIT_2 else None
+            # Read late, an orphaned FIN_WAIT_2 minisock may have reached TIME_WAIT since the
+            # tracepoint: TIME_WAIT restarts its timer at TIME_WAIT_LEN, so date it from that.
+            entered = now - (TIME_WAIT_LEN - entry.expires_ms / 1000)
+            when = min(entered, now) if entered > ch.ts + 0.02 else ch.ts
+            self._emit(
+                when, old, State.TIME_WAIT, ch.local, ch.remote,
+                rfc=rfc, linux=linux, timer=round(entry.expires_ms / 1000, 3),
+            )  # fmt: skip
+            self._follow(entry, State.TIME_WAIT, now)
+            return True
+        if entry.state is State.FIN_WAIT_2:
+            self._note("orphan", ch.ts)
+            if old is not State.FIN_WAIT_2:
+                self._emit(ch.ts, old, State.FIN_WAIT_2, ch.local, ch.remote, linux=linux)
+            self._follow(entry, State.FIN_WAIT_2, now)
+            return True
+        return False
+
+    def _follow(self, entry: SockEntry, state: State, now: float) -> None:
+        if not self._followed:
+            self._next_poll = now + _TW_POLL
+        self._followed[entry.key] = _Followed(entry, state, now)
+
+    def _poll_followed(self) -> None:
+        assert self._diag is not None
+        try:
+            table = {e.key: e for e in self._diag.dump()}
+        except DiagError:
+            return
+        now = time.monotonic()
+        self._next_poll = now + _TW_POLL
+        for key, f in list(self._followed.items()):
+            entry = table.get(key)
+            local, remote = endpoint(key[1], key[2]), endpoint(key[3], key[4])
+            if entry is None or not entry.timewait_minisock:
+                del self._followed[key]
+                if entry is not None:
+                    rfc: Cause = Cause.REOPEN
+                elif f.state is State.TIME_WAIT:
+                    rfc = Cause.TIMEOUT_2MSL
+                else:
+                    rfc = Cause.TIMEOUT_FIN_WAIT_2
+                when = min(max(f.expected_end, f.last_seen), now) if entry is None else now
+                if f.state is State.TIME_WAIT:
+                    self._note("timewait_end", when)
+                self._emit(when, f.state, State.CLOSED, local, remote, rfc=rfc,
+                           linux="timewait minisock gone")  # fmt: skip
+                continue
+            if f.state is State.FIN_WAIT_2 and entry.state is State.TIME_WAIT:
+                # TIME_WAIT restarts the minisock's timer at TIME_WAIT_LEN: date the move from it
+                entered = now - (TIME_WAIT_LEN - entry.expires_ms / 1000)
+                when = min(max(entered, f.last_seen), now)
+                self._emit(
+                    when, State.FIN_WAIT_2, State.TIME_WAIT, local, remote,
+                    rfc=Cause.RCV_FIN, linux="timewait minisock substate FIN_WAIT2 -> TIME_WAIT",
+                    timer=round(entry.expires_ms / 1000, 3),
+                )  # fmt: skip
+                f.state = State.TIME_WAIT
+            f.entry = entry
+            f.last_seen = now
+            f.expected_end = now + entry.expires_ms / 1000
+
+    def _resolve_stale_syn(self) -> None:
+        """A port-less SYN_SENT whose socket said nothing more for a while: ask sock_diag."""
+        if not self._pending_syn:
+            return
+        now = time.monotonic()
+        stale = [k for k, q in self._pending_syn.items() if now - q[0].ts >= _SYN_PORT_WAIT]
+        if not stale:
+            return
+        table: list[SockEntry] = []
+        if self._diag is not None:
+            try:
+                table = [e for e in self._diag.dump() if e.state is State.SYN_SENT]
+            except DiagError:
+                table = []
+        for key in stale:
+            queue = self._pending_syn.pop(key)
+            family, saddr, daddr, dport = key
+            ports = sorted(
+                e.sport for e in table
+                if (e.family, e.saddr, e.daddr, e.dport) == (family, saddr, daddr, dport)
+            )  # fmt: skip
+            for ch in queue:
+                sport = ports.pop(0) if len(ports) == len(queue) else 0
+                self._emit(ch.ts, ch.old, ch.new, endpoint(saddr, sport), endpoint(daddr, dport))
+
+    # -- the fallback: polling the table ----------------------------------------------------------
+
+    def _poll_table(self) -> None:
+        assert self._diag is not None
+        now = time.monotonic()
+        self._next_poll = now + self.poll_interval
+        try:
+            table = {e.key: e for e in self._diag.dump() if self._match_entry(e)}
+        except DiagError:
+            return
+        cause = "kernel (polled)"
+        for key, entry in table.items():
+            before = self._table.get(key)
+            if before is None:
+                src = State.LISTEN if entry.state is State.SYN_RCVD else State.CLOSED
+                self._emit(now, src, entry.state, entry.local, entry.remote, cause=cause)
+            elif before.state is not entry.state:
+                self._emit(now, before.state, entry.state, entry.local, entry.remote, cause=cause)
+        for key, before in self._table.items():
+            if key not in table:
+                self._emit(now, before.state, State.CLOSED, before.local, before.remote,
+                           cause=cause)  # fmt: skip
+        self._table = table
+
+
+def sequence(events: list[Event], local: str | None = None, conn: str | None = None) -> list[str]:
+    """The states one socket entered, in order (the ``to`` of its state events)."""
+    out = []
+    for e in events:
+        if e.get("kind") != "state":
+            continue
+        if local is not None and e.get("local") != local:
+            continue
+        if conn is not None and e.get("conn") != conn:
+            continue
+        out.append(e["to"])
+    return out
