@@ -123,7 +123,8 @@ class LinkParams:
     - ``jitter``: extra delay drawn uniformly from ``[0, jitter)`` per packet (may reorder).
     - ``bandwidth``: bytes per second; None is infinitely fast (no serialisation delay, no queue).
     - ``loss``, ``duplicate``, ``corrupt``: per-packet probabilities. A corrupted packet has one
-      byte of its transport header or payload inverted, so its checksum fails at the receiver.
+      byte of its payload (or, without payload, of its TCP ports/numbers/window) inverted, so its
+      transport checksum fails at the receiver.
     - ``reorder``: probability that a packet gets ``reorder_delay`` extra seconds (default:
       ``max(delay, 1 ms)``), so packets sent after it overtake it.
     - ``queue_limit``: packets the link buffers (including the one being serialised) before it
@@ -363,6 +364,8 @@ class NetStats:
 _TCP_HEAD = struct.Struct("!HHIIBBH")
 _IPV6_EXT = frozenset((0, 43, 60))  # hop-by-hop, routing, destination options
 _FLAGS_TEXT = [flags_str(Flags(bits)) for bits in range(256)]
+# TCP header bytes whose damage only the checksum notices: ports, seq, ack, window, csum, urgent
+_TCP_PLAIN_BYTES = (*range(12), *range(14, 20))
 
 
 def _route_key(packet: bytes) -> bytes | None:
@@ -636,11 +639,19 @@ class Network:
         """Put ``packet`` on the network now as if node ``src`` had sent it."""
         self._transmit(self._slot(src), bytes(packet))
 
+    def _drop_stale(self) -> None:
+        heap = self._heap
+        while heap and heap[0][2] == _TIMER and heap[0][3].timer_token != heap[0][4]:
+            heapq.heappop(heap)
+
     def pending(self) -> int:
-        """Events still scheduled (stale timer entries included)."""
+        """Events still scheduled (superseded timer entries deeper in the heap included)."""
+        self._drop_stale()
         return len(self._heap)
 
     def next_event_time(self) -> float | None:
+        """When the next event is due, or None when nothing is scheduled."""
+        self._drop_stale()
         return self._heap[0][0] if self._heap else None
 
     # -- running ------------------------------------------------------------------------------
@@ -880,12 +891,26 @@ class Network:
 
     @staticmethod
     def _corrupt(packet: bytes, rng: random.Random) -> bytes:
-        """Invert one byte of the transport header or payload (so its checksum fails); in the
-        IP header when the packet has nothing after it."""
-        _proto, off, end = _transport(packet)
-        if end <= off:
-            off, end = 0, len(packet)
-        pos = off + rng.randrange(end - off)
+        """Invert one byte so the transport checksum fails and nothing else looks wrong: a payload
+        byte; for a TCP segment without payload a byte of its ports, sequence numbers, window,
+        checksum or urgent pointer (not the data offset, flags or options, whose damage a
+        receiver would report first). Inverting one byte changes one 16-bit word by a nonzero
+        amount below 0xFFFF, so the one's-complement sum always breaks. A packet with nothing
+        after its IP header gets a byte of the IP header inverted."""
+        proto, off, end = _transport(packet)
+        pos = -1
+        if proto == 6:
+            tcp = _tcp_fields(packet, off, end)
+            if tcp is not None:
+                if tcp[7] > 0:
+                    pos = off + tcp[6] + rng.randrange(tcp[7])
+                else:
+                    pos = off + _TCP_PLAIN_BYTES[rng.randrange(len(_TCP_PLAIN_BYTES))]
+        if pos < 0:
+            if end > off:
+                pos = off + rng.randrange(end - off)
+            else:
+                pos = rng.randrange(len(packet))
         out = bytearray(packet)
         out[pos] ^= 0xFF
         return bytes(out)
