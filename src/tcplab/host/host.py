@@ -1,0 +1,674 @@
+"""One IP host: addresses, demultiplexing, listeners, ports, RST for segments that match nothing.
+
+The host is a ``Node`` for whatever carries its packets (the simulated network, a TUN link)::
+
+    deliver(packet, now)      an IP packet arrives (never raises; bad ones are counted, dropped)
+    poll_transmit()           the IP packets to send now
+    next_deadline()           the earliest timer of any connection
+    handle_timeout(now)       run the timers that are due
+
+Applications reach it through ``host.socket()`` (``tcplab.socket``) or the asyncio streams
+(``tcplab.aio``); both go through the methods in the "for the socket layer" section below.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import heapq
+import ipaddress
+import itertools
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from tcplab.host.ports import LINUX_EPHEMERAL_RANGE, EphemeralPorts
+from tcplab.tcp.config import Config
+from tcplab.tcp.states import State
+from tcplab.trace.events import EventLog
+from tcplab.wire.tcp import Flags, Segment
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Linux net.core.somaxconn: listen() silently caps the backlog to this.
+SOMAXCONN = 4096
+
+# The counters, in the order ``format_counters`` prints them (names after ``netstat -s``).
+COUNTER_NAMES = (
+    "active_opens",  # connect() sent a SYN (Linux ActiveOpens)
+    "passive_opens",  # a SYN created a child connection (Linux PassiveOpens)
+    "failed_attempts",  # SYN_SENT/SYN_RCVD -> CLOSED, SYN_RCVD -> LISTEN (Linux AttemptFails)
+    "established_resets",  # ESTABLISHED/CLOSE_WAIT -> CLOSED by RST (Linux EstabResets)
+    "segments_received",  # every parsed TCP segment (Linux InSegs)
+    "segments_sent",  # every TCP segment built (Linux OutSegs)
+    "segments_retransmitted",  # sum of the engine's tcp_info total_retrans (Linux RetransSegs)
+    "resets_received",  # segments with RST that arrived
+    "resets_sent",  # segments with RST sent, by connections or by the host (Linux OutRsts)
+    "no_listener_resets",  # RSTs the host sent for segments that matched nothing
+    "bad_checksums",  # packets dropped for a bad checksum (Linux InCsumErrors)
+    "malformed",  # packets dropped as malformed (all reasons; per reason in host.malformed)
+    "not_for_us",  # packets for an address this host does not own
+    "listen_overflows",  # accept queue full (Linux ListenOverflows)
+    "listen_drops",  # SYNs / final ACKs dropped by a listener (Linux ListenDrops)
+    "icmp_echo_replies",  # ping answered
+    "other_protocols",  # packets of protocols other than TCP / ICMP echo, dropped
+    "internal_errors",  # exceptions caught at the host boundary (a bug; see host.errors)
+)
+
+_TW = State.TIME_WAIT
+
+
+def _engine():
+    # The engine modules, imported late so the host module imports before they exist.
+    from tcplab.tcp.connection import Connection
+    from tcplab.tcp.isn import ISNGenerator
+
+    return Connection, ISNGenerator
+
+
+def _wire():
+    from tcplab.wire import MalformedPacket, build_packet, parse_packet
+
+    return parse_packet, build_packet, MalformedPacket
+
+
+def _addr(text: str) -> str:
+    """Canonical text of an address ("" and "0.0.0.0" / "::" are kept as given)."""
+    return str(ipaddress.ip_address(text))
+
+
+def conn_label(local: tuple[str, int], remote: tuple[str, int] | None) -> str:
+    def one(ep: tuple[str, int] | None) -> str:
+        if ep is None:
+            return "*:*"
+        ip, port = ep
+        return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+    return f"{one(local)}-{one(remote)}"
+
+
+class Endpoint:
+    """The host's record of one connection: the engine's ``Connection`` plus bookkeeping."""
+
+    __slots__ = ("conn", "deadline", "finished", "key", "label", "listener", "outcome",
+                 "owner", "wakers")
+
+    def __init__(self, conn: Any, listener: Listener | None = None) -> None:
+        self.conn = conn
+        self.listener = listener  # the listener a child belongs to until accept()
+        self.key: tuple[str, int, str, int] | None = None
+        self.label = ""
+        self.deadline: float | None = None
+        self.outcome: str | None = None  # reset / refused / timed out, recorded once
+        self.finished = False  # CLOSED (or discarded): gone from the host's tables
+        self.owner: Any = None  # the Socket that owns it (None: orphan after close())
+        self.wakers: list[Callable[[], None]] = []
+
+    @property
+    def state(self) -> State:
+        return self.conn.state
+
+    def __repr__(self) -> str:
+        return f"<Endpoint {self.label} {self.conn.state}>"
+
+
+class Listener:
+    """A listening socket: a SYN queue (children in SYN_RCVD) and an accept queue (ESTABLISHED).
+
+    Linux semantics (net/ipv4/tcp_input.c tcp_conn_request, tcp_minisocks.c tcp_check_req):
+    - both queues are bounded by ``backlog`` (capped at somaxconn 4096);
+    - the accept queue counts as full when it holds MORE than backlog connections
+      (``sk_acceptq_is_full``: ``sk_ack_backlog > sk_max_ack_backlog``), so backlog 0 still
+      accepts one connection;
+    - a SYN arriving while the accept queue is full is dropped (ListenOverflows, ListenDrops);
+    - a SYN arriving while the SYN queue is full is dropped (ListenDrops). Linux would answer
+      with a SYN cookie (net.ipv4.tcp_syncookies=1); tcplab has no cookies and behaves like
+      tcp_syncookies=0;
+    - the final ACK of a handshake arriving while the accept queue is full is dropped
+      (net.ipv4.tcp_abort_on_overflow=0: ListenOverflows, ListenDrops); the child stays in
+      SYN_RCVD, retransmits its SYN-ACK and is accepted when a later ACK finds room, or expires
+      after synack_retries.
+    """
+
+    def __init__(self, host: Host, conn: Any, local_ip: str, port: int, family: int,
+                 backlog: int, reuseaddr: bool) -> None:
+        self.host = host
+        self.conn = conn  # an engine Connection in LISTEN (its transitions are logged)
+        self.local_ip = local_ip  # "0.0.0.0" / "::" for the wildcard
+        self.port = port
+        self.family = family
+        self.backlog = backlog
+        self.reuseaddr = reuseaddr
+        self.syn_queue: dict[tuple[str, int, str, int], Endpoint] = {}
+        self.accept_queue: collections.deque[Endpoint] = collections.deque()
+        self.wakers: list[Callable[[], None]] = []
+        self.closed = False
+        self.label = conn_label((local_ip, port), None)
+        self.config: Config = conn.config.copy()  # what children are cloned from
+        self.user_mss: int | None = None  # TCP_MAXSEG set on the listening socket
+
+    @property
+    def wildcard(self) -> bool:
+        return ipaddress.ip_address(self.local_ip).is_unspecified
+
+    def accept_queue_full(self) -> bool:
+        return len(self.accept_queue) > self.backlog
+
+    def syn_queue_full(self) -> bool:
+        return len(self.syn_queue) >= self.backlog
+
+    def __repr__(self) -> str:
+        return f"<Listener {self.label} backlog={self.backlog}>"
+
+
+class Host:
+    """An IP host running tcplab's TCP. See the module docstring."""
+
+    def __init__(self, name: str, addresses: Iterable[str] = ("198.18.0.2", "fd00::2"),
+                 config: Config | None = None, *, seed: int = 0, isn_secret: bytes | None = None,
+                 log: EventLog | None = None,
+                 ephemeral_range: tuple[int, int] = LINUX_EPHEMERAL_RANGE) -> None:
+        self.name = name
+        self._addresses: list[IPAddress] = [ipaddress.ip_address(a) for a in addresses]
+        if not self._addresses:
+            raise ValueError("a host needs at least one address")
+        self._own = {str(a) for a in self._addresses}
+        self.config = config.copy() if config is not None else Config()
+        self.log = log if log is not None else EventLog()
+        secret = isn_secret if isn_secret is not None else hashlib.sha256(
+            f"tcplab host {name} seed {seed}".encode()).digest()
+        self.isn_secret = secret
+        self.seed = seed
+        self.ports = EphemeralPorts(secret, *ephemeral_range)
+        self._isn = None  # the ISNGenerator, made on first use (engine import)
+        self.runtime: Any = None  # set by SimRuntime / the TUN link
+        self.now = 0.0  # the latest time the host has seen
+        self.conns: dict[tuple[str, int, str, int], Endpoint] = {}
+        self.listeners: dict[tuple[str, int], Listener] = {}
+        self.bound: set[Any] = set()  # sockets bound to a port but not (yet) connected/listening
+        self._out: list[bytes] = []
+        self._timers: list[tuple[float, int, Endpoint]] = []
+        self._tick = itertools.count()
+        self._counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
+        self.malformed: collections.Counter[str] = collections.Counter()
+        self._retired_retrans = 0
+        self.errors: list[str] = []  # tracebacks of exceptions caught at the host boundary
+        self._wake_all: list[Callable[[], None]] = []  # called when anything changed
+
+    # ---- Node --------------------------------------------------------------------------------
+    def addresses(self) -> list[IPAddress]:
+        return list(self._addresses)
+
+    def deliver(self, packet: bytes, now: float) -> None:
+        """An IP packet arrives. Never raises: what cannot be used is counted and dropped."""
+        if now > self.now:
+            self.now = now
+        parse_packet, _, malformed_error = _wire()
+        try:
+            pkt = parse_packet(packet)
+        except malformed_error as exc:
+            reason = str(getattr(exc, "reason", None) or exc) or type(exc).__name__
+            self.malformed[reason] += 1
+            self._counters["malformed"] += 1
+            if "checksum" in reason:
+                self._counters["bad_checksums"] += 1
+            return
+        except Exception:
+            self._internal_error("parsing a packet")
+            return
+        try:
+            seg = pkt.tcp
+            if seg is None:
+                self._other_protocol(pkt)
+            else:
+                self._segment_arrives(str(pkt.src), str(pkt.dst), seg, now)
+        except Exception:
+            self._internal_error("processing a segment")
+        self._wake()
+
+    def _other_protocol(self, pkt: Any) -> None:
+        """Not TCP: answer ICMP echo requests to our addresses, drop the rest (counted)."""
+        from tcplab.wire import build_icmp_echo_reply
+
+        if str(pkt.dst) not in self._own:
+            self._counters["not_for_us"] += 1
+            return
+        reply = build_icmp_echo_reply(pkt)
+        if reply is not None:
+            self._out.append(reply)
+            self._counters["icmp_echo_replies"] += 1
+        else:
+            self._counters["other_protocols"] += 1
+
+    def poll_transmit(self) -> list[bytes]:
+        out, self._out = self._out, []
+        return out
+
+    def next_deadline(self) -> float | None:
+        timers = self._timers
+        while timers:
+            when, _, ep = timers[0]
+            if ep.finished or ep.deadline != when:
+                heapq.heappop(timers)  # stale entry
+                continue
+            return when
+        return None
+
+    def handle_timeout(self, now: float) -> None:
+        if now > self.now:
+            self.now = now
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            when, _, ep = heapq.heappop(timers)
+            if ep.finished or ep.deadline != when:
+                continue
+            ep.deadline = None
+            try:
+                ep.conn.handle_timeout(now)
+                self.service(ep, now)
+            except Exception:
+                self._internal_error("running a timer")
+        self._wake()
+
+    # ---- time and wake-ups -------------------------------------------------------------------
+    def time(self) -> float:
+        """Now, for user calls: the runtime's clock when there is one."""
+        if self.runtime is not None:
+            now = self.runtime.now()
+            if now > self.now:
+                self.now = now
+        return self.now
+
+    def kick(self) -> None:
+        """After a user call: let the runtime send what the call queued."""
+        if self.runtime is not None and (self._out or self._timers):
+            self.runtime.kick()
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after every packet or timer the host processed."""
+        self._wake_all.append(callback)
+
+    def _wake(self) -> None:
+        for cb in self._wake_all:
+            cb()
+
+    def _internal_error(self, what: str) -> None:
+        self._counters["internal_errors"] += 1
+        text = traceback.format_exc()
+        self.errors.append(text)
+        last = text.strip().splitlines()[-1]
+        self.log.record("note", self.now, host=self.name, text=f"internal error {what}: {last}")
+
+    # ---- counters ----------------------------------------------------------------------------
+    @property
+    def counters(self) -> dict[str, int]:
+        live = 0
+        for ep in self.conns.values():
+            live += self._retrans(ep.conn)
+        self._counters["segments_retransmitted"] = self._retired_retrans + live
+        return self._counters
+
+    @staticmethod
+    def _retrans(conn: Any) -> int:
+        try:
+            return int(conn.tcp_info().get("total_retrans", 0))
+        except Exception:
+            return 0
+
+    # ---- demultiplexing ----------------------------------------------------------------------
+    def _segment_arrives(self, src: str, dst: str, seg: Segment, now: float) -> None:
+        c = self._counters
+        c["segments_received"] += 1
+        if seg.flags & Flags.RST:
+            c["resets_received"] += 1
+        if dst not in self._own:
+            c["not_for_us"] += 1
+            return
+        key = (dst, seg.dst_port, src, seg.src_port)
+        ep = self.conns.get(key)
+        if ep is not None:
+            conn = ep.conn
+            state = conn.state
+            flags = seg.flags
+            if state is _TW and flags & Flags.SYN and not flags & (Flags.ACK | Flags.RST):
+                listener = self.find_listener(dst, seg.dst_port)
+                if listener is not None and conn.time_wait_accepts_syn(seg):
+                    # RFC 9293 3.10.7.4 / RFC 6191, as Linux (tcp_timewait_state_process,
+                    # TCP_TW_SYN): a SYN beyond RCV.NXT (or with a newer timestamp) ends the
+                    # TIME_WAIT incarnation and goes to the listener as a new connection.
+                    conn.reopen(now)
+                    self.service(ep, now)
+                    self._listener_arrives(listener, src, dst, seg, now)
+                    return
+            elif (ep.listener is not None and state is State.SYN_RCVD
+                  and flags & Flags.ACK and not flags & (Flags.SYN | Flags.RST)
+                  and ep.listener.accept_queue_full()):
+                # The handshake's final ACK while the accept queue is full: dropped as Linux
+                # does with tcp_abort_on_overflow=0 (the child keeps retransmitting SYN-ACK).
+                c["listen_overflows"] += 1
+                c["listen_drops"] += 1
+                return
+            conn.segment_arrives(seg, now)
+            self.service(ep, now)
+            return
+        listener = self.find_listener(dst, seg.dst_port)
+        if listener is not None:
+            self._listener_arrives(listener, src, dst, seg, now)
+            return
+        self._reply_rst(src, dst, seg)
+        if not seg.flags & Flags.RST:
+            c["no_listener_resets"] += 1
+
+    def find_listener(self, ip: str, port: int) -> Listener | None:
+        listener = self.listeners.get((ip, port))
+        if listener is not None:
+            return listener
+        return self.listeners.get(("::" if ":" in ip else "0.0.0.0", port))
+
+    def _listener_arrives(self, listener: Listener, src: str, dst: str, seg: Segment,
+                          now: float) -> None:
+        """RFC 9293 3.10.7.2, SEGMENT ARRIVES in LISTEN."""
+        flags = seg.flags
+        # first: check for a RST -- ignored.
+        if flags & Flags.RST:
+            return
+        # second: check for an ACK -- <SEQ=SEG.ACK><CTL=RST>.
+        if flags & Flags.ACK:
+            self._reply_rst(src, dst, seg)
+            return
+        # third: check for a SYN -- a child connection in SYN_RCVD, if the queues allow.
+        if not flags & Flags.SYN:
+            return  # fourth: other text or control -- drop
+        c = self._counters
+        if listener.syn_queue_full():
+            c["listen_drops"] += 1  # Linux would send a SYN cookie (tcp_syncookies=1)
+            return
+        if listener.accept_queue_full():
+            c["listen_overflows"] += 1
+            c["listen_drops"] += 1
+            return
+        connection_cls, _ = _engine()
+        child = connection_cls(self.conn_config(dst, listener.config, listener.user_mss),
+                               local=(dst, listener.port), remote=(src, seg.src_port),
+                               isn=self.isn, name=self.name)
+        child.listen(now)
+        # The child starts life as a copy of the listener (as in Linux): its own CLOSED -> LISTEN
+        # is not part of the story, so the events of listen() are dropped.
+        child.events()
+        child.segments_to_send()
+        ep = Endpoint(child, listener)
+        key = (dst, listener.port, src, seg.src_port)
+        ep.key = key
+        ep.label = conn_label((dst, listener.port), (src, seg.src_port))
+        self.conns[key] = ep
+        listener.syn_queue[key] = ep
+        c["passive_opens"] += 1
+        child.segment_arrives(seg, now)
+        self.service(ep, now)
+
+    def _reply_rst(self, src: str, dst: str, seg: Segment) -> None:
+        """RFC 9293 3.10.7.1: a segment for no connection. Never a RST for a RST."""
+        if seg.flags & Flags.RST:
+            return
+        if seg.flags & Flags.ACK:
+            rst = Segment(seg.dst_port, seg.src_port, seg.ack, 0, Flags.RST, 0)
+        else:
+            rst = Segment(seg.dst_port, seg.src_port, 0, (seg.seq + seg.seg_len) & 0xFFFFFFFF,
+                          Flags.RST | Flags.ACK, 0)
+        self._emit(dst, src, rst)
+
+    # ---- the engine's output -------------------------------------------------------------------
+    def _emit(self, src: str, dst: str, seg: Segment) -> None:
+        _, build_packet, _ = _wire()
+        self._out.append(build_packet(src, dst, seg))
+        self._counters["segments_sent"] += 1
+        if seg.flags & Flags.RST:
+            self._counters["resets_sent"] += 1
+
+    def service(self, ep: Endpoint, now: float) -> None:
+        """Drain a connection after any input: log its events, send its segments, re-arm timers."""
+        conn = ep.conn
+        events = conn.events()
+        segments = conn.segments_to_send()
+        if segments:
+            local_ip = conn.local[0]
+            remote_ip = conn.remote[0] if conn.remote else None
+            for seg in segments:
+                self._emit(local_ip, remote_ip, seg)
+        for ev in events:
+            self._on_event(ep, ev, now)
+        if not ep.finished:
+            deadline = conn.next_deadline()
+            if deadline != ep.deadline:
+                ep.deadline = deadline
+                if deadline is not None:
+                    heapq.heappush(self._timers, (deadline, next(self._tick), ep))
+        if events:
+            for waker in list(ep.wakers):
+                waker()
+
+    def _on_event(self, ep: Endpoint, ev: Any, now: float) -> None:
+        from tcplab.tcp import events as E
+
+        kind = type(ev)
+        if kind is E.StateChanged:
+            src, dst = ev.src, ev.dst
+            if not ep.label:
+                ep.label = conn_label(ep.conn.local, ep.conn.remote)
+            self.log.record("state", now, host=self.name, conn=ep.label,
+                            **{"from": str(src), "to": str(dst), "cause": str(ev.cause)})
+            if src in (State.SYN_SENT, State.SYN_RCVD) and dst in (State.CLOSED, State.LISTEN):
+                self._counters["failed_attempts"] += 1
+            elif (src in (State.ESTABLISHED, State.CLOSE_WAIT) and dst is State.CLOSED
+                  and str(ev.cause) == "rcv RST"):
+                self._counters["established_resets"] += 1
+            if dst is State.LISTEN and ep.listener is not None:
+                self._discard(ep)  # a child reset in SYN_RCVD: back to LISTEN, thrown away
+            elif dst is State.CLOSED:
+                self._finish(ep, now)
+        elif kind is E.Connected:
+            self.log.record("outcome", now, host=self.name, outcome="connected", conn=ep.label)
+            listener = ep.listener
+            if listener is not None and ep.key in listener.syn_queue:
+                del listener.syn_queue[ep.key]
+                if listener.closed:
+                    ep.conn.abort(now)
+                else:
+                    listener.accept_queue.append(ep)
+                    for waker in list(listener.wakers):
+                        waker()
+        elif kind is E.Reset:
+            outcome = "refused" if ev.refused else "reset"
+            if ep.outcome is None:
+                ep.outcome = outcome
+                self.log.record("outcome", now, host=self.name, outcome=outcome, conn=ep.label)
+        elif kind is E.TimedOut:
+            if ep.outcome is None:
+                ep.outcome = "timed out"
+                self.log.record("outcome", now, host=self.name, outcome="timed out",
+                                conn=ep.label)
+        elif kind is E.PeerFinished:
+            self.log.record("outcome", now, host=self.name, outcome="peer closed", conn=ep.label)
+        elif kind is E.Closed:
+            self._finish(ep, now)
+
+    def _finish(self, ep: Endpoint, now: float) -> None:
+        if ep.finished:
+            return
+        if ep.outcome is None:
+            ep.outcome = "closed"
+            self.log.record("outcome", now, host=self.name, outcome="closed", conn=ep.label)
+        self._discard(ep)
+
+    def _discard(self, ep: Endpoint) -> None:
+        if ep.finished:
+            return
+        ep.finished = True
+        self._retired_retrans += self._retrans(ep.conn)
+        if ep.key is not None and self.conns.get(ep.key) is ep:
+            del self.conns[ep.key]
+        listener = ep.listener
+        if listener is not None:
+            listener.syn_queue.pop(ep.key, None)
+            if ep in listener.accept_queue:
+                listener.accept_queue.remove(ep)
+
+    # ---- for the socket layer ----------------------------------------------------------------
+    @property
+    def isn(self) -> Any:
+        if self._isn is None:
+            _, isn_generator = _engine()
+            self._isn = isn_generator(self.isn_secret)
+        return self._isn
+
+    def owns(self, ip: str) -> bool:
+        return ip in self._own
+
+    def default_address(self, family_v6: bool) -> str | None:
+        for a in self._addresses:
+            if (a.version == 6) == family_v6:
+                return str(a)
+        return None
+
+    def conn_config(self, local_ip: str, base: Config | None = None,
+                    user_mss: int | None = None) -> Config:
+        """A connection's own Config: MSS 1460 over IPv4, 1440 over IPv6 (MTU 1500), or what
+        TCP_MAXSEG asked for."""
+        cfg = (base or self.config).copy()
+        if user_mss:
+            cfg.mss = user_mss
+        else:
+            cfg.mss = min(cfg.mss, 1440 if ":" in local_ip else 1460)
+        return cfg
+
+    def new_connection(self, config: Config, local: tuple[str, int],
+                       remote: tuple[str, int] | None) -> Endpoint:
+        connection_cls, _ = _engine()
+        conn = connection_cls(config, local=local, remote=remote, isn=self.isn, name=self.name)
+        ep = Endpoint(conn)
+        ep.label = conn_label(local, remote)
+        return ep
+
+    def register(self, ep: Endpoint) -> None:
+        conn = ep.conn
+        key = (conn.local[0], conn.local[1], conn.remote[0], conn.remote[1])
+        ep.key = key
+        self.conns[key] = ep
+
+    @staticmethod
+    def _overlap(a: str, b: str) -> bool:
+        if (":" in a) != (":" in b):
+            return False  # IPv4 and IPv6 sockets are separate here (no dual-stack v6 sockets)
+        return a == b or ipaddress.ip_address(a).is_unspecified or \
+            ipaddress.ip_address(b).is_unspecified
+
+    def bind_conflict(self, ip: str, port: int, reuseaddr: bool, exclude: Any = None) -> bool:
+        """Linux's bind rules (inet_csk_bind_conflict), simplified to what TCP sockets do:
+
+        - a listener on an overlapping address always conflicts (even with SO_REUSEADDR);
+        - a connection (any state, TIME_WAIT included, orphans included) conflicts unless the
+          new socket has SO_REUSEADDR (Linux additionally wants the old socket's flag; the
+          accepted children of a listener inherit it, which is the common case);
+        - another bound-only socket conflicts unless both have SO_REUSEADDR.
+        """
+        for listener in self.listeners.values():
+            if listener.port == port and self._overlap(ip, listener.local_ip):
+                return True
+        if not reuseaddr:
+            for ep in self.conns.values():
+                if ep.conn.local[1] == port and self._overlap(ip, ep.conn.local[0]):
+                    return True
+        for sock in self.bound:
+            if sock is exclude or sock.bound_port != port:
+                continue
+            if self._overlap(ip, sock.bound_ip) and not (reuseaddr and sock.reuseaddr):
+                return True
+        return False
+
+    def port_in_use(self, port: int) -> bool:
+        if any(listener.port == port for listener in self.listeners.values()):
+            return True
+        if any(sock.bound_port == port for sock in self.bound):
+            return True
+        return any(ep.conn.local[1] == port for ep in self.conns.values())
+
+    def pick_bind_port(self) -> int | None:
+        """bind() to port 0: a free port from the ephemeral range (Linux inet_csk_get_port)."""
+        return self.ports.pick("bind", "", len(self.bound) + len(self.conns),
+                               lambda p: not self.port_in_use(p))
+
+    def pick_connect_port(self, local_ip: str, remote: tuple[str, int]) -> int | None:
+        """connect() on an unbound socket: RFC 6056 algorithm 3; the 4-tuple must be unused and
+        the port not taken by a listener or a socket bound to it."""
+        rip, rport = remote
+
+        def suitable(p: int) -> bool:
+            if (local_ip, p, rip, rport) in self.conns:
+                return False
+            if any(listener.port == p for listener in self.listeners.values()):
+                return False
+            return not any(sock.bound_port == p for sock in self.bound)
+
+        return self.ports.pick(local_ip, rip, rport, suitable)
+
+    def open_listener(self, ip: str, port: int, family: int, backlog: int, reuseaddr: bool,
+                      config: Config, now: float) -> Listener:
+        connection_cls, _ = _engine()
+        conn = connection_cls(config, local=(ip, port), remote=None, isn=self.isn, name=self.name)
+        listener = Listener(self, conn, ip, port, family, max(0, min(backlog, SOMAXCONN)),
+                            reuseaddr)
+        self.listeners[(ip, port)] = listener
+        conn.listen(now)
+        for ev in conn.events():
+            if type(ev).__name__ == "StateChanged":
+                self.log.record("state", now, host=self.name, conn=listener.label,
+                                **{"from": str(ev.src), "to": str(ev.dst),
+                                   "cause": str(ev.cause)})
+        return listener
+
+    def close_listener(self, listener: Listener, now: float) -> None:
+        """close() of a listening socket, as Linux (inet_csk_listen_stop): children still in
+        the SYN queue are freed silently; accepted-but-not-yet-accept()ed children are reset."""
+        if listener.closed:
+            return
+        listener.closed = True
+        if self.listeners.get((listener.local_ip, listener.port)) is listener:
+            del self.listeners[(listener.local_ip, listener.port)]
+        for ep in list(listener.syn_queue.values()):
+            self._discard(ep)
+        listener.syn_queue.clear()
+        while listener.accept_queue:
+            ep = listener.accept_queue.popleft()
+            ep.listener = None
+            ep.conn.abort(now)
+            self.service(ep, now)
+        conn = listener.conn
+        conn.close(now)
+        for ev in conn.events():
+            if type(ev).__name__ == "StateChanged":
+                self.log.record("state", now, host=self.name, conn=listener.label,
+                                **{"from": str(ev.src), "to": str(ev.dst),
+                                   "cause": str(ev.cause)})
+        conn.segments_to_send()
+
+    def accept(self, listener: Listener) -> Endpoint | None:
+        if not listener.accept_queue:
+            return None
+        ep = listener.accept_queue.popleft()
+        ep.listener = None
+        return ep
+
+    def socket(self, family: int | None = None, type: int | None = None) -> Any:
+        """A BSD-style socket on this host (see ``tcplab.socket``)."""
+        from tcplab.socket import AF_INET, SOCK_STREAM, Socket
+
+        return Socket(self, AF_INET if family is None else family,
+                      SOCK_STREAM if type is None else type)
+
+    def select(self, readers: list, writers: list, timeout: float | None = None):
+        from tcplab.socket import wait
+
+        return wait(readers, writers, timeout)
+
+    def __repr__(self) -> str:
+        return f"<Host {self.name} {' '.join(self._own)} conns={len(self.conns)}>"
