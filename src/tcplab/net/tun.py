@@ -1,0 +1,553 @@
+"""tcplab on a Linux TUN device: the kernel's TCP (and curl, nc, ping) on one side, a tcplab host
+on the other.
+
+A TUN device is a point-to-point IP link with no link layer: what the kernel routes to it is read
+from a file descriptor as a bare IP packet (``IFF_TUN | IFF_NO_PI``), and what is written to the
+descriptor arrives in the kernel as if it came off a wire. The kernel side of the link gets one
+address (``kernel_address``, e.g. 198.18.0.1/24), the tcplab host another in the same subnet
+(``host_address``, 198.18.0.2/24); the connected route sends the host's address to the device.
+
+Three pieces::
+
+    link = TunLink("tlab0", "198.18.0.1/24", "198.18.0.2/24", netns="tcplab-t-x", pcap="s.pcap")
+    link.open()                      # device, link up, kernel-side addresses (pyroute2 netlink)
+    host = Host("tcplab", link.host_addresses())
+    runtime = TunRuntime(link, host) # the I/O loop; also the host's runtime (real clock)
+    runtime.run_until(lambda: done, timeout=10)
+
+``TunRuntime`` is what ``host.runtime`` needs for blocking tcplab sockets (``now``,
+``wait_until``, ``kick``, ``call_later``); ``runtime.attach_asyncio(loop)`` runs the same loop
+inside an asyncio event loop (``add_reader`` on the TUN descriptor) for tcplab's asyncio streams.
+
+ICMP echo (ping, ping -6) is answered by the host (``Host.deliver``); if the node attached is not
+a ``Host`` with that behaviour, ``TunRuntime(answer_ping=True)`` answers echo requests to the
+node's addresses itself. Other ICMPv6 the kernel sends on link up (router solicitations, MLD
+reports) is dropped harmlessly by the host. Errors are :class:`TunError` subclasses with one-line
+messages that say what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import heapq
+import ipaddress
+import itertools
+import os
+import selectors
+import struct
+import time
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from tcplab.net import netns as _netns
+
+__all__ = [
+    "DeviceBusy",
+    "NotPermitted",
+    "TunError",
+    "TunLink",
+    "TunMissing",
+    "TunRuntime",
+    "BadAddress",
+    "parse_interface_address",
+]
+
+TUNSETIFF = 0x400454CA
+IFF_TUN = 0x0001
+IFF_NO_PI = 0x1000
+IFA_F_NODAD = 0x02
+IFNAMSIZ = 16
+_READ_SIZE = 65536
+_READ_BATCH = 256  # packets read per readable event before timers and output get a turn
+
+
+class TunError(OSError):
+    """The TUN link could not be set up; ``str(exc)`` is one line saying what to do."""
+
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
+
+
+class NotPermitted(TunError):
+    """Not root / no CAP_NET_ADMIN."""
+
+
+class TunMissing(TunError):
+    """/dev/net/tun does not exist (tun module not loaded)."""
+
+
+class DeviceBusy(TunError):
+    """The interface name is taken (another TUN user, or an interface of another kind)."""
+
+
+class BadAddress(TunError, ValueError):
+    """An address given for the link is not usable."""
+
+
+def parse_interface_address(text: str, what: str = "address") -> ipaddress.IPv4Interface | \
+        ipaddress.IPv6Interface:
+    """``"198.18.0.2/24"`` -> an interface (address + prefix). A bare address gets /24 or /64."""
+    try:
+        if "/" not in text:
+            addr = ipaddress.ip_address(text)
+            text = f"{text}/{24 if addr.version == 4 else 64}"
+        iface = ipaddress.ip_interface(text)
+    except ValueError:
+        raise BadAddress(errno.EINVAL, f"bad {what} {text!r}: expected an address with a "
+                                       "prefix such as 198.18.0.2/24 or fd00::2/64") from None
+    ip = iface.ip
+    if ip.is_multicast or ip.is_unspecified or ip.is_loopback or \
+            (ip.version == 4 and iface.network.prefixlen < 32 and
+             ip in (iface.network.network_address, iface.network.broadcast_address)):
+        raise BadAddress(errno.EINVAL, f"bad {what} {text!r}: not a usable host address")
+    return iface
+
+
+def _pair(kernel: str, host: str, what: str):
+    k = parse_interface_address(kernel, f"kernel-side {what}")
+    h = parse_interface_address(host, f"host {what}")
+    if k.version != h.version:
+        raise BadAddress(errno.EINVAL, f"{what}es {kernel} and {host} are of different IP "
+                                       "versions")
+    if h.ip not in k.network:
+        raise BadAddress(errno.EINVAL, f"host {what} {h.ip} is not in the kernel side's subnet "
+                                       f"{k.network}: use an address in the same subnet")
+    if h.ip == k.ip:
+        raise BadAddress(errno.EINVAL, f"host {what} and kernel-side {what} are both {h.ip}: "
+                                       "they must differ")
+    return k, h
+
+
+class _RawPcap:
+    """A minimal pcap writer (LINKTYPE_RAW), used only if ``tcplab.net.pcap`` is not there."""
+
+    def __init__(self, path: str) -> None:
+        self._f: BinaryIO = open(path, "wb")  # noqa: SIM115
+        self._f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
+
+    def write(self, packet: bytes, t: float) -> None:
+        sec = int(t)
+        usec = int((t - sec) * 1_000_000)
+        self._f.write(struct.pack("<IIII", sec, usec, len(packet), len(packet)))
+        self._f.write(packet)
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def _open_pcap(path: str) -> Any:
+    try:
+        from tcplab.net.pcap import PcapWriter
+    except ImportError:
+        return _RawPcap(path)
+    return PcapWriter(path)
+
+
+class TunLink:
+    """A TUN device with the kernel side addressed; reads and writes bare IP packets.
+
+    ``kernel_address``/``host_address`` are IPv4 (``kernel_address6``/``host_address6`` IPv6,
+    optional; IPv6 addresses are added with ``nodad`` so they are usable at once). ``netns``: the
+    network namespace the device lives in (None: the current one). ``pcap``: a file capturing
+    every packet crossing the link (timestamps are wall-clock, as tcpdump's).
+    """
+
+    def __init__(self, name: str = "tlab0", kernel_address: str | None = "198.18.0.1/24",
+                 host_address: str | None = "198.18.0.2/24", *,
+                 kernel_address6: str | None = None, host_address6: str | None = None,
+                 netns: str | None = None, pcap: str | None = None, mtu: int = 1500) -> None:
+        if not name or len(name.encode()) >= IFNAMSIZ or "/" in name or " " in name:
+            raise BadAddress(errno.EINVAL, f"bad device name {name!r}: at most 15 characters, "
+                                           "no '/' or spaces")
+        self.name = name
+        self.pairs: list[tuple[Any, Any]] = []
+        if (kernel_address is None) != (host_address is None):
+            raise BadAddress(errno.EINVAL, "give both the host address and the peer (kernel) "
+                                           "address, or neither")
+        if kernel_address is not None and host_address is not None:
+            self.pairs.append(_pair(kernel_address, host_address, "address"))
+        if (kernel_address6 is None) != (host_address6 is None):
+            raise BadAddress(errno.EINVAL, "give both the host IPv6 address and the peer "
+                                           "(kernel) IPv6 address, or neither")
+        if kernel_address6 is not None and host_address6 is not None:
+            self.pairs.append(_pair(kernel_address6, host_address6, "IPv6 address"))
+        if not self.pairs:
+            raise BadAddress(errno.EINVAL, "the link needs at least one address pair")
+        if not 576 <= mtu <= 65535:
+            raise BadAddress(errno.EINVAL, f"bad MTU {mtu}: 576..65535")
+        self.netns = netns
+        self.pcap_path = pcap
+        self.mtu = mtu
+        self.fd = -1
+        self._pcap: Any = None
+        self.packets_in = 0
+        self.packets_out = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.write_drops = 0
+
+    # ---- addresses ---------------------------------------------------------------------------
+    def host_addresses(self) -> list[str]:
+        """The tcplab host's addresses (no prefix), IPv4 first."""
+        return [str(h.ip) for _, h in self.pairs]
+
+    def kernel_addresses(self) -> list[str]:
+        return [str(k.ip) for k, _ in self.pairs]
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def open(self) -> TunLink:
+        if self.fd >= 0:
+            return self
+        with _netns.entered(self.netns):
+            fd = self._open_device()
+            try:
+                self._configure()
+            except BaseException:
+                os.close(fd)
+                raise
+        self.fd = fd
+        if self.pcap_path:
+            self._pcap = _open_pcap(self.pcap_path)
+        return self
+
+    def _open_device(self) -> int:
+        try:
+            fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise TunMissing(errno.ENOENT, "/dev/net/tun does not exist: load the tun module "
+                                           "('sudo modprobe tun')") from None
+        except PermissionError:
+            raise NotPermitted(errno.EPERM, "cannot open /dev/net/tun: a TUN device needs root "
+                                            "or CAP_NET_ADMIN (run with sudo)") from None
+        ifr = struct.pack("16sH22x", self.name.encode(), IFF_TUN | IFF_NO_PI)
+        try:
+            fcntl.ioctl(fd, TUNSETIFF, ifr)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno == errno.EPERM:
+                raise NotPermitted(errno.EPERM, f"creating TUN device {self.name} needs root or "
+                                                "CAP_NET_ADMIN (run with sudo)") from None
+            if exc.errno == errno.EBUSY:
+                raise DeviceBusy(errno.EBUSY, f"TUN device {self.name} is busy (another program "
+                                              "has it open): choose another --tun name") from None
+            if exc.errno == errno.EINVAL:
+                raise DeviceBusy(errno.EINVAL, f"an interface named {self.name} exists and is "
+                                               "not a TUN device: choose another --tun name") \
+                    from None
+            raise TunError(exc.errno, f"TUNSETIFF {self.name}: {exc.strerror}") from None
+        return fd
+
+    def _configure(self) -> None:
+        from pyroute2 import IPRoute
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        try:
+            with IPRoute() as ipr:
+                idx = ipr.link_lookup(ifname=self.name)[0]
+                ipr.link("set", index=idx, mtu=self.mtu, state="up")
+                existing = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"])
+                            for a in ipr.get_addr(index=idx)}
+                for k, _ in self.pairs:
+                    if (str(k.ip), k.network.prefixlen) in existing:
+                        continue
+                    kwargs: dict[str, Any] = {}
+                    if k.version == 6:
+                        kwargs["flags"] = IFA_F_NODAD
+                    ipr.addr("add", index=idx, address=str(k.ip),
+                             prefixlen=k.network.prefixlen, **kwargs)
+        except NetlinkError as exc:
+            code = exc.code if isinstance(exc.code, int) else errno.EIO
+            if code == errno.EPERM:
+                raise NotPermitted(code, f"configuring {self.name} needs root or CAP_NET_ADMIN "
+                                         "(run with sudo)") from None
+            if code == errno.EEXIST:
+                raise BadAddress(code, f"an address of {self.name}'s subnet is already used "
+                                       "elsewhere in this namespace: choose another subnet") \
+                    from None
+            raise TunError(code, f"configuring {self.name}: {os.strerror(code)}") from None
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # the (non-persistent) device disappears with its last descriptor
+            self.fd = -1
+        if self._pcap is not None:
+            with contextlib.suppress(Exception):
+                self._pcap.close()
+            self._pcap = None
+
+    def __enter__(self) -> TunLink:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def fileno(self) -> int:
+        return self.fd
+
+    # ---- packets -----------------------------------------------------------------------------
+    def read(self) -> bytes | None:
+        """One packet the kernel sent, or None when none is waiting."""
+        try:
+            pkt = os.read(self.fd, _READ_SIZE)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EINTR):
+                return None
+            raise
+        self.packets_in += 1
+        self.bytes_in += len(pkt)
+        if self._pcap is not None:
+            self._pcap.write(pkt, time.time())
+        return pkt
+
+    def write(self, packet: bytes) -> None:
+        """Hand one packet to the kernel (dropped and counted if the kernel refuses it)."""
+        if self._pcap is not None:
+            self._pcap.write(packet, time.time())
+        try:
+            os.write(self.fd, packet)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EINVAL, errno.EIO, errno.ENOBUFS,
+                             errno.EMSGSIZE):
+                self.write_drops += 1
+                return
+            raise
+        self.packets_out += 1
+        self.bytes_out += len(packet)
+
+
+class TunRuntime:
+    """The I/O loop that drives a ``Node`` over a :class:`TunLink` with the real clock.
+
+    It is also the node's ``runtime`` (installed as ``node.runtime`` when the node has that
+    attribute): ``now()`` is ``time.monotonic()``, ``wait_until(predicate, timeout)`` runs the
+    loop until the predicate holds, ``kick()`` sends what a user call queued, ``call_later`` runs
+    a callback later (from inside the loop). ``add_reader(fd, callback)`` watches other
+    descriptors (the control socket) in the same loop.
+    """
+
+    def __init__(self, link: TunLink, node: Any, *, answer_ping: bool = False,
+                 install: bool = True) -> None:
+        self.link = link
+        self.node = node
+        self.answer_ping = answer_ping
+        self._own = {str(a) for a in node.addresses()}
+        self._sel = selectors.DefaultSelector()
+        self._readers: dict[int, Callable[[], Any]] = {}
+        self._sel.register(link.fileno(), selectors.EVENT_READ, None)
+        self._calls: list[tuple[float, int, Callable[[], Any]]] = []
+        self._tick = itertools.count()
+        self._aio: Any = None
+        self._aio_timer: Any = None
+        self._busy = False
+        self.stopped = False
+        if install and hasattr(node, "runtime"):
+            node.runtime = self
+
+    # ---- the runtime protocol ----------------------------------------------------------------
+    def now(self) -> float:
+        return time.monotonic()
+
+    def kick(self) -> None:
+        if self._busy:
+            return  # the loop flushes after the current callback
+        self._flush()
+        if self._aio is not None:
+            self._aio_reschedule()
+
+    def call_later(self, delay: float, callback: Callable[[], Any]) -> None:
+        heapq.heappush(self._calls, (self.now() + max(0.0, delay), next(self._tick), callback))
+        if self._aio is not None:
+            self._aio_reschedule()
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float | None) -> bool:
+        return self.run_until(predicate, timeout)
+
+    # ---- extra descriptors -------------------------------------------------------------------
+    def add_reader(self, fd: Any, callback: Callable[[], Any]) -> None:
+        fileno = fd if isinstance(fd, int) else fd.fileno()
+        self._readers[fileno] = callback
+        self._sel.register(fileno, selectors.EVENT_READ, callback)
+        if self._aio is not None:
+            self._aio.add_reader(fileno, self._guarded, callback)
+
+    def remove_reader(self, fd: Any) -> None:
+        fileno = fd if isinstance(fd, int) else fd.fileno()
+        if self._readers.pop(fileno, None) is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._sel.unregister(fileno)
+            if self._aio is not None:
+                self._aio.remove_reader(fileno)
+
+    # ---- the loop ----------------------------------------------------------------------------
+    def _deliver(self, pkt: bytes, now: float) -> None:
+        if self.answer_ping:
+            reply = self._ping_reply(pkt)
+            if reply is not None:
+                self.link.write(reply)
+                return
+        self.node.deliver(pkt, now)
+
+    def _ping_reply(self, pkt: bytes) -> bytes | None:
+        from tcplab.wire import MalformedPacket, build_icmp_echo_reply, parse_packet
+
+        if not pkt or (pkt[0] >> 4 == 4 and len(pkt) > 9 and pkt[9] != 1) or \
+                (pkt[0] >> 4 == 6 and len(pkt) > 6 and pkt[6] != 58):
+            return None
+        try:
+            parsed = parse_packet(pkt)
+        except MalformedPacket:
+            return None
+        if str(parsed.dst) not in self._own:
+            return None
+        return build_icmp_echo_reply(parsed)
+
+    def _read_ready(self) -> None:
+        link = self.link
+        for _ in range(_READ_BATCH):
+            pkt = link.read()
+            if pkt is None:
+                break
+            self._deliver(pkt, time.monotonic())
+
+    def _flush(self) -> None:
+        out = self.node.poll_transmit()
+        while out:
+            write = self.link.write
+            for pkt in out:
+                write(pkt)
+            out = self.node.poll_transmit()
+
+    def _run_due(self, now: float) -> None:
+        node = self.node
+        deadline = node.next_deadline()
+        if deadline is not None and deadline <= now:
+            node.handle_timeout(now)
+        calls = self._calls
+        while calls and calls[0][0] <= now:
+            _, _, cb = heapq.heappop(calls)
+            cb()
+
+    def _next_wakeup(self) -> float | None:
+        deadline = self.node.next_deadline()
+        if self._calls:
+            first = self._calls[0][0]
+            deadline = first if deadline is None else min(deadline, first)
+        return deadline
+
+    def step(self, timeout: float | None = None) -> None:
+        """Wait for packets (at most ``timeout`` seconds, or until the next timer), process what
+        arrived, fire due timers, send what the node queued."""
+        self._busy = True
+        try:
+            self._flush()
+            now = time.monotonic()
+            wake = self._next_wakeup()
+            wait = timeout
+            if wake is not None:
+                until = max(0.0, wake - now)
+                wait = until if wait is None else min(wait, until)
+            events = self._sel.select(wait)
+            for key, _ in events:
+                if key.data is None:
+                    self._read_ready()
+                else:
+                    key.data()
+                self._flush()
+            self._run_due(time.monotonic())
+            self._flush()
+        finally:
+            self._busy = False
+
+    def run_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Run the loop until ``predicate()`` is true (True) or ``timeout`` seconds pass."""
+        if predicate():
+            return True
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None
+            if end is not None:
+                left = end - time.monotonic()
+                if left <= 0:
+                    self._flush()
+                    return predicate()
+            self.step(left if left is None else min(left, 1.0))
+            if predicate():
+                return True
+            if self.stopped:
+                return predicate()
+
+    def run(self, duration: float | None = None) -> None:
+        """Run until :meth:`stop` is called (or ``duration`` seconds pass)."""
+        self.stopped = False
+        self.run_until(lambda: self.stopped, duration)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def close(self) -> None:
+        self.detach_asyncio()
+        self._sel.close()
+
+    # ---- asyncio -----------------------------------------------------------------------------
+    def attach_asyncio(self, loop: Any) -> None:
+        """Drive the link from an asyncio event loop (``loop.add_reader`` on the TUN descriptor;
+        timers with ``loop.call_at``). Blocking ``wait_until`` must not be used while attached."""
+        self._aio = loop
+        loop.add_reader(self.link.fileno(), self._guarded, self._read_ready)
+        for fileno, cb in self._readers.items():
+            loop.add_reader(fileno, self._guarded, cb)
+        self._aio_reschedule()
+
+    def detach_asyncio(self) -> None:
+        loop = self._aio
+        if loop is None:
+            return
+        with contextlib.suppress(Exception):
+            loop.remove_reader(self.link.fileno())
+            for fileno in self._readers:
+                loop.remove_reader(fileno)
+        if self._aio_timer is not None:
+            self._aio_timer.cancel()
+            self._aio_timer = None
+        self._aio = None
+
+    def _guarded(self, callback: Callable[[], Any]) -> None:
+        self._busy = True
+        try:
+            callback()
+            self._run_due(time.monotonic())
+            self._flush()
+        finally:
+            self._busy = False
+        self._aio_reschedule()
+
+    def _aio_timeout(self) -> None:
+        self._aio_timer = None
+        self._guarded(lambda: None)
+
+    def _aio_reschedule(self) -> None:
+        loop = self._aio
+        if loop is None:
+            return
+        wake = self._next_wakeup()
+        timer = self._aio_timer
+        if timer is not None:
+            if wake is not None and timer.when() == wake:
+                return
+            timer.cancel()
+            self._aio_timer = None
+        if wake is not None:
+            # asyncio's clock is time.monotonic() (BaseEventLoop.time).
+            self._aio_timer = loop.call_at(wake, self._aio_timeout)
+
+
+def host_for_link(link: TunLink, name: str = "tcplab", **kwargs: Any) -> Any:
+    """A ``tcplab.host.Host`` owning the link's host addresses."""
+    from tcplab.host import Host
+
+    return Host(name, link.host_addresses(), **kwargs)
+
