@@ -122,6 +122,7 @@ TRANSITIONS: tuple[Transition, ...] = tuple(
         (S.SYN_RCVD, S.ESTABLISHED, C.RCV_ACK_OF_SYN),
         (S.SYN_RCVD, S.FIN_WAIT_1, C.CLOSE),
         (S.SYN_RCVD, S.LISTEN, C.RCV_RST),  # passively opened: back to LISTEN
+        (S.SYN_RCVD, S.LISTEN, C.RCV_SYN),  # 3.10.7.4 fourth (only without RFC 5961)
         (S.ESTABLISHED, S.FIN_WAIT_1, C.CLOSE),
         (S.ESTABLISHED, S.CLOSE_WAIT, C.RCV_FIN),
         (S.FIN_WAIT_1, S.FIN_WAIT_2, C.RCV_ACK_OF_FIN),
