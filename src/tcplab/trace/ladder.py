@@ -1,0 +1,494 @@
+"""Terminal ladder diagrams: two timelines, one arrow per segment, states where they change.
+
+::
+
+     time       client                                                   server
+                CLOSED │                                               │ LISTEN
+    0.000     SYN_SENT │── S 0:0(0) win 65535 <mss 1460> ─────────────▶│
+    0.050              │                                               │ SYN_RCVD
+                       │◀───────────── S. 0:0(0) ack 1 win 65535 <...> ──│
+
+``render_ladder(events)`` returns the picture as a string: plain text when colour is off (stable,
+golden-testable), ANSI colour (via rich) when on. ``color=None`` decides by looking at the
+terminal: colour when standard output is a TTY and ``NO_COLOR`` is not set.
+
+The input is the event list of :mod:`tcplab.trace.events` (``state``, ``segment``, ``outcome``,
+``note``). Segment arrows are drawn at their send time; a state written on a timeline is the state
+the endpoint entered at that row's time. Segments whose ``fate`` is ``dropped`` stop half way with
+a cross; duplicated ones are drawn with a double line, corrupted ones with a dotted line.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Event = dict[str, Any]
+
+__all__ = [
+    "describe_event",
+    "format_time",
+    "infer_endpoints",
+    "print_ladder",
+    "render_ladder",
+    "retransmissions",
+    "segment_label",
+    "want_color",
+]
+
+# ---- shared helpers (also used by the SVG ladder and the HTML report) -------------------------
+
+
+def _options_text(options: Any) -> str:
+    if not options:
+        return ""
+    text = str(options).strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1]
+    return text
+
+
+def segment_label(event: Event, options: bool | str = True, max_len: int | None = None) -> str:
+    """The packetdrill/tcpdump style label of a segment event.
+
+    ``S 0:0(0) win 65535 <mss 1460,sackOK,nop,wscale 7>``, ``S. 0:0(0) ack 1 win 65535``,
+    ``. 1:1(0) ack 1 win 502``, ``P. 1:101(100) ack 1 win 502``. ``options``: True (as recorded),
+    ``"short"`` (no NOPs, ``TS`` without its values) or False (none). With ``max_len`` the
+    options are abbreviated first (``<mss 1460,...>``), then the label is cut with an ellipsis.
+    """
+    flags = str(event.get("flags", "?"))
+    seq = event.get("seq", 0)
+    length = event.get("len", 0) or 0
+    if isinstance(seq, int):
+        end: Any = (seq + length) % 2**32
+    else:
+        end = "?"
+    base = f"{flags} {seq}:{end}({length})"
+    if "." in flags and event.get("ack") is not None:
+        base += f" ack {event.get('ack')}"
+    if event.get("win") is not None:
+        base += f" win {event.get('win')}"
+    opts = _options_text(event.get("options")) if options else ""
+    if opts and options == "short":
+        opts = _short_options(opts)
+    full = f"{base} <{opts}>" if opts else base
+    if max_len is None or len(full) <= max_len:
+        return full
+    if opts:
+        # Shorten the options step by step: no NOPs, "TS" without its values, then drop
+        # options from the end.
+        parts = [p.strip() for p in opts.split(",")]
+        parts = [p for p in parts if p not in ("nop", "eol")]
+        cand = f"{base} <{','.join(parts)}>" if parts else base
+        if len(cand) <= max_len:
+            return cand
+        parts = ["TS" if p.startswith("TS val") else p for p in parts]
+        cand = f"{base} <{','.join(parts)}>" if parts else base
+        if len(cand) <= max_len:
+            return cand
+        while parts:
+            parts.pop()
+            cand = f"{base} <{','.join(parts)},...>" if parts else f"{base} <...>"
+            if len(cand) <= max_len:
+                return cand
+        if len(base) <= max_len:
+            return base
+    if max_len <= 1:
+        return "…"[:max_len]
+    return base[: max_len - 1] + "…"
+
+
+def _short_options(opts: str) -> str:
+    parts = [p.strip() for p in opts.split(",")]
+    parts = ["TS" if p.startswith("TS val") else p for p in parts if p not in ("nop", "eol")]
+    return ",".join(parts)
+
+
+def format_time(t: float, decimals: int = 3) -> str:
+    return f"{t:.{decimals}f}"
+
+
+def time_decimals(times: Iterable[float]) -> int:
+    """3 decimals (milliseconds) unless some time needs microseconds."""
+    for t in times:
+        if abs(t * 1000 - round(t * 1000)) > 1e-6:
+            return 6
+    return 3
+
+
+def infer_endpoints(events: Iterable[Event]) -> tuple[str, str]:
+    """Guess (left, right) from a trace: the first segment's sender is on the left."""
+    names: list[str] = []
+    for e in events:
+        if e.get("kind") == "segment":
+            for key in ("src", "dst"):
+                name = e.get(key)
+                if name is not None and name not in names:
+                    names.append(str(name))
+        elif e.get("kind") == "state" and e.get("host") is not None and e["host"] not in names:
+            names.append(str(e["host"]))
+        if len(names) >= 2:
+            break
+    while len(names) < 2:
+        names.append(["client", "server"][len(names)])
+    return names[0], names[1]
+
+
+def retransmissions(events: Sequence[Event]) -> set[int]:
+    """Indexes (into ``events``) of segments that repeat an earlier one from the same sender:
+    same flags, sequence number and length, carrying data, SYN or FIN."""
+    seen: set[tuple[Any, ...]] = set()
+    out: set[int] = set()
+    for i, e in enumerate(events):
+        if e.get("kind") != "segment":
+            continue
+        flags = str(e.get("flags", ""))
+        if not (e.get("len") or "S" in flags or "F" in flags) or "R" in flags:
+            continue
+        seq = e.get("abs_seq", e.get("seq"))
+        key = (e.get("src"), e.get("dst"), e.get("sport"), e.get("dport"), flags.replace(".", ""),
+               seq, e.get("len"))
+        if key in seen:
+            out.add(i)
+        else:
+            seen.add(key)
+    return out
+
+
+def describe_event(e: Event) -> str:
+    """One line of text for any event (used by the trace table of the report)."""
+    kind = e.get("kind")
+    if kind == "segment":
+        text = f"{e.get('src')} → {e.get('dst')}  {segment_label(e)}"
+        fate = e.get("fate")
+        if fate and fate != "sent":
+            text += f"  [{fate}]"
+        return text
+    if kind == "state":
+        text = f"{e.get('from')} → {e.get('to')}  ({e.get('cause')})"
+        if e.get("conn"):
+            text += f"  {e.get('conn')}"
+        return text
+    if kind == "outcome":
+        text = str(e.get("outcome"))
+        if e.get("detail"):
+            text += f": {e.get('detail')}"
+        return text
+    if kind == "note":
+        return str(e.get("text", ""))
+    rest = {k: v for k, v in e.items() if k not in ("t", "kind", "host")}
+    return ", ".join(f"{k}={v}" for k, v in rest.items())
+
+
+def want_color(color: bool | None) -> bool:
+    if color is not None:
+        return color
+    if os.environ.get("NO_COLOR", ""):
+        return False
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# ---- layout ---------------------------------------------------------------------------------
+
+Piece = tuple[str, str]  # (text, rich style)
+
+_STATE_STYLE = "bold cyan"
+_TIME_STYLE = "dim"
+_LINE_STYLE = "bright_black"
+
+
+def flag_style(flags: str) -> str:
+    if "R" in flags:
+        return "bold red"
+    if "S" in flags:
+        return "green"
+    if "F" in flags:
+        return "magenta"
+    if flags.startswith("P") or "P" in flags:
+        return "blue"
+    return "white"
+
+
+@dataclass
+class _Row:
+    t: float | None
+    kind: str  # "state", "segment", "note", "outcome"
+    left: str = ""
+    right: str = ""
+    event: Event | None = None
+    index: int = -1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Glyphs:
+    bar: str
+    line: str
+    dup: str
+    corrupt: str
+    head_r: str
+    head_l: str
+    cross: str
+    note: str
+    bullet: str
+    ellipsis: str
+
+
+_UNICODE = _Glyphs("│", "─", "═", "┈", "▶", "◀", "✗", "✎", "●", "…")
+_ASCII = _Glyphs("|", "-", "=", "~", ">", "<", "x", "#", "*", "...")
+
+
+def _side(name: Any, left: str, right: str) -> str | None:
+    if name == left:
+        return "left"
+    if name == right:
+        return "right"
+    return None
+
+
+def _build_rows(events: Sequence[Event], left: str, right: str) -> list[_Row]:
+    order = sorted(range(len(events)), key=lambda i: (float(events[i].get("t", 0.0)), i))
+    rows: list[_Row] = []
+    for i in order:
+        e = events[i]
+        kind = e.get("kind")
+        t = float(e.get("t", 0.0))
+        last = rows[-1] if rows else None
+        if kind == "state":
+            side = _side(e.get("host"), left, right)
+            if side is None:
+                continue
+            to = str(e.get("to", "?"))
+            if (
+                last is not None
+                and last.t == t
+                and last.kind in ("state", "segment")
+                and not getattr(last, side)
+            ):
+                setattr(last, side, to)
+            else:
+                row = _Row(t, "state")
+                setattr(row, side, to)
+                rows.append(row)
+        elif kind == "segment":
+            src = _side(e.get("src"), left, right)
+            dst = _side(e.get("dst"), left, right)
+            if src is None and dst is None:
+                continue
+            direction = "lr" if (src == "left" or dst == "right") else "rl"
+            k = len(rows) - 1
+            while k >= 0 and rows[k].kind == "outcome" and rows[k].t == t:
+                k -= 1  # an outcome at the same instant may sit below the segment
+            if k >= 0 and k < len(rows) - 1 and rows[k].kind == "state" and rows[k].t == t:
+                last = rows[k]
+            if last is not None and last.kind == "state" and last.t == t:
+                last.kind = "segment"
+                last.event = e
+                last.index = i
+                last.extra["dir"] = direction
+            else:
+                rows.append(_Row(t, "segment", event=e, index=i, extra={"dir": direction}))
+        elif kind == "outcome":
+            side = _side(e.get("host"), left, right) or "left"
+            rows.append(_Row(t, "outcome", event=e, index=i, extra={"side": side}))
+        elif kind == "note":
+            rows.append(_Row(t, "note", event=e, index=i))
+    return rows
+
+
+def _initial_states(events: Sequence[Event], left: str, right: str) -> tuple[str, str]:
+    init = {"left": "", "right": ""}
+    for e in sorted(events, key=lambda e: float(e.get("t", 0.0))):
+        if e.get("kind") != "state":
+            continue
+        side = _side(e.get("host"), left, right)
+        if side and not init[side]:
+            init[side] = str(e.get("from", ""))
+    return init["left"], init["right"]
+
+
+def _arrow(row: _Row, width: int, g: _Glyphs, rtx: bool) -> list[Piece]:
+    """The middle part of a segment row, exactly ``width`` cells."""
+    e = row.event or {}
+    flags = str(e.get("flags", "?"))
+    fate = str(e.get("fate", "delivered"))
+    style = flag_style(flags)
+    line = g.line
+    tags: list[str] = []
+    if rtx:
+        tags.append("retransmission")
+    if fate == "duplicated":
+        line = g.dup
+        tags.append("duplicated ×2" if g is _UNICODE else "duplicated x2")
+    elif fate == "corrupted":
+        line = g.corrupt
+        tags.append("corrupted")
+    tag = f" ({', '.join(tags)})" if tags else ""
+    lead = 2
+    dropped = fate == "dropped"
+    drop_text = f"{g.cross} dropped"
+    # Room for the label: lead + spaces + head (+ the drop mark).
+    room = width - lead - 5 - (len(drop_text) + 1 if dropped else 0)
+    label = segment_label(e, options="short", max_len=max(room - len(tag), 4)) + tag
+    if len(label) > room:
+        label = label[: max(room - 1, 0)] + g.ellipsis[:1]
+    lr = row.extra.get("dir", "lr") == "lr"
+    pieces: list[Piece] = []
+    if dropped:
+        drawn = max(width // 2, lead + len(label) + 3 + 4)
+        drawn = min(drawn, width - len(drop_text) + 1)
+        fill = drawn - lead - len(label) - 2 - 1  # spaces around label, cross at the end
+        fill = max(fill, 0)
+        if lr:
+            pieces += [(line * lead + " ", style), (label, style + " bold"), (" " + line * fill, style)]
+            pieces += [(g.cross, "bold red"), (" dropped", "red")]
+        else:
+            pieces += [("dropped ", "red"), (g.cross, "bold red")]
+            pieces += [(line * fill + " ", style), (label, style + " bold"), (" " + line * lead, style)]
+        used = sum(len(p[0]) for p in pieces)
+        pad = (" " * (width - used), "")
+        if lr:
+            pieces.append(pad)
+        else:
+            pieces.insert(0, pad)
+        return pieces
+    fill = max(width - lead - len(label) - 2 - 1, 0)
+    if lr:
+        return [
+            (line * lead + " ", style),
+            (label, style + " bold"),
+            (" " + line * fill, style),
+            (g.head_r, style),
+        ]
+    return [
+        (g.head_l, style),
+        (line * fill + " ", style),
+        (label, style + " bold"),
+        (" " + line * lead, style),
+    ]
+
+
+def _layout(
+    events: Sequence[Event], left: str, right: str, width: int, ascii_only: bool
+) -> list[list[Piece]]:
+    g = _ASCII if ascii_only else _UNICODE
+    rows = _build_rows(events, left, right)
+    rtx = retransmissions(events)
+    init_l, init_r = _initial_states(events, left, right)
+    times = [float(e.get("t", 0.0)) for e in events]
+    dec = time_decimals(times)
+    tw = max([len("time")] + [len(format_time(t, dec)) for t in times])
+    names = [left, right, init_l, init_r] + [r.left for r in rows] + [r.right for r in rows]
+    sw = max(len(n) for n in names)
+    mid = max(width - (tw + 1 + sw + 2 + 2 + sw + 1), 30)
+
+    def frame(t: float | None, ls: str, rs: str, middle: list[Piece], show_time: bool) -> list[Piece]:
+        ttext = format_time(t, dec) if (t is not None and show_time) else ""
+        out: list[Piece] = [(f"{ttext:>{tw}} ", _TIME_STYLE), (f"{ls:>{sw}}", _STATE_STYLE)]
+        out += [(" " + g.bar, _LINE_STYLE)]
+        out += middle
+        out += [(g.bar, _LINE_STYLE), (" " + rs if rs else "", _STATE_STYLE)]
+        return out
+
+    blank: list[Piece] = [(" " * mid, "")]
+    lines: list[list[Piece]] = []
+    header = f"{'time':>{tw}} {left:>{sw}}  {' ' * mid}  {right}"
+    lines.append([(header.rstrip(), "bold")])
+    lines.append(frame(None, init_l, init_r, blank, False))
+    prev_t: float | None = None
+    for row in rows:
+        show = row.t != prev_t
+        prev_t = row.t
+        if row.kind == "state":
+            lines.append(frame(row.t, row.left, row.right, blank, show))
+        elif row.kind == "segment":
+            middle = _arrow(row, mid, g, row.index in rtx)
+            lines.append(frame(row.t, row.left, row.right, middle, show))
+        elif row.kind == "outcome":
+            e = row.event or {}
+            text = f"{g.bullet} {e.get('outcome', '?')}"
+            if e.get("detail"):
+                text += f" ({e.get('detail')})"
+            text = text[: mid - 2]
+            bad = str(e.get("outcome")) in ("refused", "reset", "timed out")
+            style = "bold red" if bad else "bold green"
+            if row.extra.get("side") == "right":
+                middle = [(" " * (mid - len(text) - 1), ""), (text, style), (" ", "")]
+            else:
+                middle = [(" ", ""), (text, style), (" " * (mid - len(text) - 1), "")]
+            lines.append(frame(row.t, "", "", middle, show))
+        elif row.kind == "note":
+            e = row.event or {}
+            wrapped = textwrap.wrap(str(e.get("text", "")), width=mid - 4) or [""]
+            for k, part in enumerate(wrapped):
+                prefix = f" {g.note} " if k == 0 else "   "
+                middle = [(prefix, "yellow"), (part, "italic yellow"), (" " * (mid - 3 - len(part)), "")]
+                lines.append(frame(row.t, "", "", middle, show and k == 0))
+    return lines
+
+
+def render_ladder(
+    events: Iterable[Event],
+    left: str = "client",
+    right: str = "server",
+    color: bool | None = None,
+    width: int = 100,
+    ascii_only: bool = False,
+) -> str:
+    """The ladder diagram of ``events`` between ``left`` and ``right`` as text.
+
+    ``width`` is the total width in characters (the arrow lane gets what the time and state
+    columns leave, at least 30). ``ascii_only`` draws with ``| - > < x`` instead of box drawing
+    characters. Plain output (``color=False``) has no trailing spaces and is deterministic.
+    """
+    evs = list(events)
+    lines = _layout(evs, left, right, width, ascii_only)
+    if not want_color(color):
+        return "\n".join("".join(p[0] for p in line).rstrip() for line in lines) + "\n"
+    from rich.console import Console
+    from rich.text import Text
+
+    buf = io.StringIO()
+    console = Console(
+        file=buf, force_terminal=True, color_system="standard", width=10_000,
+        highlight=False, emoji=False, markup=False, legacy_windows=False,
+    )
+    for line in lines:
+        text = Text()
+        for chunk, style in line:
+            text.append(chunk, style=style or None)
+        text.rstrip()
+        console.print(text, soft_wrap=True)
+    return buf.getvalue()
+
+
+def print_ladder(
+    events: Iterable[Event],
+    left: str = "client",
+    right: str = "server",
+    console: Any = None,
+    width: int | None = None,
+    ascii_only: bool = False,
+) -> None:
+    """Print the ladder to a rich ``Console`` (colour when that console supports it)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    if console is None:
+        console = Console(highlight=False)
+    evs = list(events)
+    lines = _layout(evs, left, right, width or console.width, ascii_only)
+    for line in lines:
+        text = Text()
+        for chunk, style in line:
+            text.append(chunk, style=style or None)
+        text.rstrip()
+        console.print(text, soft_wrap=True, highlight=False, markup=False)
