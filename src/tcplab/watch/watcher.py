@@ -85,7 +85,7 @@ class WatchError(Exception):
     """A watcher argument or setup problem the user can fix (one line)."""
 
 
-def _norm_addr(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+def normalize_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     addr = ipaddress.ip_address(text)
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         return addr.ipv4_mapped
@@ -121,7 +121,7 @@ class KernelWatcher:
         if port is not None and not (isinstance(port, int) and 0 < port <= 0xFFFF):
             raise WatchError(f"port must be 1..65535, not {port!r}")
         try:
-            self._address = _norm_addr(address) if address is not None else None
+            self._address = normalize_address(address) if address is not None else None
         except ValueError:
             raise WatchError(f"not an IP address: {address!r}") from None
         if mode not in ("auto", "trace", "poll"):
@@ -278,7 +278,7 @@ class KernelWatcher:
         if self.port is not None and self.port not in (sport, dport):
             return False
         if self._address is not None:
-            return self._address in (_norm_addr(saddr), _norm_addr(daddr))
+            return self._address in (normalize_address(saddr), normalize_address(daddr))
         return True
 
     def _match_entry(self, e: SockEntry) -> bool:
