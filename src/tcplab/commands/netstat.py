@@ -1,0 +1,46 @@
+"""``tcplab netstat``: the connection table of a running tcplab stack (like ``ss -tan``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from tcplab.cli import CLIError
+from tcplab.netstat import format_counters, format_table, rows_from_snapshot
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "netstat", help="connection table of a running tcplab stack (like ss -tan)",
+        description="Show the connections of a running tcplab stack: State, Recv-Q, Send-Q, "
+                    "local and peer address, and the timer column.")
+    p.add_argument("-s", "--statistics", action="store_true",
+                   help="show the counters (like netstat -s) instead of the table")
+    p.add_argument("--json", action="store_true", help="print the raw snapshot as JSON")
+    p.set_defaults(func=run)
+
+
+def find_running_stack() -> dict[str, Any] | None:
+    """The snapshot (``tcplab.netstat.snapshot``) of a running stack, or None.
+
+    Reaching a running stack is the TUN link's job (its control socket serves the snapshot);
+    until that exists there is never one to find."""
+    return None
+
+
+def render(snap: dict[str, Any], args: argparse.Namespace) -> str:
+    if getattr(args, "json", False):
+        return json.dumps(snap, indent=2) + "\n"
+    if getattr(args, "statistics", False):
+        return format_counters(snap)
+    return format_table(rows_from_snapshot(snap))
+
+
+def run(args: argparse.Namespace) -> int:
+    snap = find_running_stack()
+    if snap is None:
+        raise CLIError("no running tcplab stack found: start one first (e.g. 'tcplab serve'), "
+                       "then run 'tcplab netstat' again")
+    print(render(snap, args), end="")
+    return 0
