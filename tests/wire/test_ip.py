@@ -248,3 +248,27 @@ def test_ipv6_header_roundtrip(hdr, payload):
     if hdr.next_header != 6:
         pkt = parse_packet(raw)
         assert pkt.tcp is None and pkt.payload == payload and pkt.protocol == hdr.next_header
+
+
+def test_header_template_reuse_keeps_checksums_right():
+    # Packets of one flow share a header template; every length must get its own checksum.
+    for src, dst in (("198.18.0.1", "198.18.0.2"), ("fd00::1", "fd00::2")):
+        for n in (0, 1, 2, 255, 1000, 1460):
+            seg = Segment(1, 2, 3, 4, Flags.ACK, 5, payload=bytes(range(256)) * 6)
+            seg.payload = seg.payload[:n]
+            raw = build_packet(src, dst, seg, ttl=3)
+            if src[0] != "f":
+                assert struct.unpack_from("!H", raw, 2)[0] == 40 + n
+                assert refimpl.checksum(raw[:20]) == 0
+            else:
+                assert struct.unpack_from("!H", raw, 4)[0] == 20 + n
+            assert parse_packet(raw).tcp.payload == seg.payload
+
+
+def test_too_long_packets_rejected():
+    with pytest.raises(ValueError):
+        build_ip("198.18.0.1", "198.18.0.2", 17, bytes(65516))
+    assert len(build_ip("198.18.0.1", "198.18.0.2", 17, bytes(65515))) == 65535
+    with pytest.raises(ValueError):
+        build_ip("fd00::1", "fd00::2", 17, bytes(65536))
+    assert len(build_ip("fd00::1", "fd00::2", 17, bytes(65535))) == 65575

@@ -308,15 +308,43 @@ def parse_ip(packet, verify_checksum: bool = True) -> tuple[IPHeader, Segment | 
     return p.header, (p.tcp if p.tcp is not None else p.payload)
 
 
+# Headers for one (addresses, protocol, ttl, ...) differ only in length and checksum: keep a
+# template per flow and patch those two fields in (the sum of a header is the template's sum plus
+# the total length, so the checksum costs one addition).
+_V4_PATCH = struct.Struct("!2sH6sH8s")
+_V6_PATCH = struct.Struct("!4sH34s")
+_v4_templates: dict[tuple, tuple[bytes, bytes, bytes, int]] = {}
+_v6_templates: dict[tuple, tuple[bytes, bytes]] = {}
+
+
 def _ip_header(src, dst, protocol: int, ttl: int, tos: int, identification: int,
                payload_length: int) -> bytes:
     s = as_address(src)
     d = as_address(dst)
     if s.version != d.version:
         raise ValueError(f"address families differ: {s} and {d}")
+    key = (int(s), int(d), protocol, ttl, tos, identification)
     if s.version == 4:
-        return IPv4Header(s, d, protocol, ttl, tos, identification).build(payload_length)
-    return IPv6Header(s, d, protocol, ttl, tos).build(payload_length)
+        tmpl = _v4_templates.get(key)
+        if tmpl is None:
+            raw = IPv4Header(s, d, protocol, ttl, tos, identification).build(0)  # validates
+            raw = raw[:2] + b"\x00\x00" + raw[4:10] + b"\x00\x00" + raw[12:]
+            if len(_v4_templates) > 4096:
+                _v4_templates.clear()
+            tmpl = _v4_templates[key] = (raw[:2], raw[4:10], raw[12:], int.from_bytes(raw, "big"))
+        total = 20 + payload_length
+        if total > 0xFFFF:
+            raise ValueError(f"IPv4 packet too long: {total} bytes")
+        return _V4_PATCH.pack(tmpl[0], total, tmpl[1], fold(tmpl[3] + total), tmpl[2])
+    tmpl6 = _v6_templates.get(key)
+    if tmpl6 is None:
+        raw = IPv6Header(s, d, protocol, ttl, tos).build(0)  # validates
+        if len(_v6_templates) > 4096:
+            _v6_templates.clear()
+        tmpl6 = _v6_templates[key] = (raw[:4], raw[6:])
+    if payload_length > 0xFFFF:
+        raise ValueError(f"IPv6 payload too long: {payload_length} bytes (no jumbograms)")
+    return _V6_PATCH.pack(tmpl6[0], payload_length, tmpl6[1])
 
 
 def build_ip(src, dst, protocol: int, payload, ttl: int = 64, *, tos: int = 0,
