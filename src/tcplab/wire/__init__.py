@@ -1,8 +1,23 @@
 """tcplab.wire: bytes <-> IPv4 / IPv6 / TCP headers and options, checksums. Standard library only.
 
+    from tcplab.wire import parse_packet, build_packet, MalformedPacket
+
+    try:
+        pkt = parse_packet(data)            # IPv4 or IPv6; checksums verified
+    except MalformedPacket as exc:
+        counters[exc.reason] += 1           # short stable reason, e.g. "bad tcp checksum"
+    else:
+        pkt.src, pkt.dst, pkt.protocol, pkt.ttl   # ipaddress objects, ints
+        pkt.tcp                             # a Segment, or None for ICMP, UDP, ...
+        pkt.payload                         # transport bytes (the ICMP message, ...)
+
+    out = build_packet("198.18.0.1", "198.18.0.2", segment)   # bytes, checksums filled in
+    reply = build_icmp_echo_reply(pkt)      # bytes or None
+
 The one error raised for bad bytes is :class:`MalformedPacket` (a ValueError with ``.reason``);
-no other exception escapes a parse function. Build functions raise ValueError for fields that do
-not fit.
+no other exception escapes a parse function, whatever the bytes. Build functions raise
+ValueError for values that do not fit their fields. ``Segment.payload`` from the parsers is
+always ``bytes``; ``build_*`` accept any bytes-like payload.
 """
 
 from .checksum import (
