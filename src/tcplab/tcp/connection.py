@@ -292,7 +292,7 @@ class Connection:
             self._enter(S.CLOSED, C.CLOSE)
             return
         if self._rcvbuf and st in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.FIN_WAIT_2):
-            self._send_rst_now(self.snd_nxt)
+            self._send_rst_now(self.snd_max)
             self._enter(S.CLOSED, C.CLOSE_UNREAD)
             return
         if st in (S.SYN_RCVD, S.ESTABLISHED, S.CLOSE_WAIT):
@@ -308,7 +308,7 @@ class Connection:
         if st is S.CLOSED:
             return
         if st in (S.SYN_RCVD, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
-            self._send_rst_now(self.snd_nxt)  # <SEQ=SND.NXT><CTL=RST>
+            self._send_rst_now(self.snd_max)  # <SEQ=SND.NXT><CTL=RST>
         self._user_closed = True
         self._enter(S.CLOSED, C.ABORT)
 
@@ -551,6 +551,8 @@ class Connection:
                     self._send_ack_now()  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
                 return
             seg_text_allowed = False
+            if seg.payload or seg.fin:
+                self._ack_now = True  # answer a zero-window probe with the current window
         else:
             seg_text_allowed = True
 
@@ -1082,7 +1084,9 @@ class Connection:
             self._delack_deadline = None
 
     def _send_ack_now(self) -> None:
-        self._emit(self.snd_nxt, ACK, self._now)
+        # <SEQ=SND.NXT>: RFC 9293's SND.NXT is our snd_max (snd_nxt moves back after an RTO
+        # to send the window again; an ACK must still carry the highest sequence number sent).
+        self._emit(self.snd_max, ACK, self._now)
 
     def _send_rst_now(self, seq: int, ack: int | None = None) -> None:
         """A reset: <SEQ=seq><CTL=RST>, or <SEQ=seq><ACK=ack><CTL=RST,ACK> when ack is given."""

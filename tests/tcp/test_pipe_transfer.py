@@ -1,0 +1,68 @@
+"""Two Connections back to back: 10 MB each way through a lossy, duplicating, reordering pipe."""
+
+import hashlib
+import random
+
+import pytest
+
+from tcplab.tcp import Config, State
+
+from .pipe import Pipe, lossy_hook
+
+MB = 1_000_000
+
+
+def _transfer(p: Pipe, size: int, seed: int) -> tuple[bytes, bytes]:
+    rng = random.Random(seed)
+    data_a = rng.randbytes(size)
+    data_b = rng.randbytes(size)
+    got_a, got_b = bytearray(), bytearray()
+    sent_a = sent_b = 0
+    for _ in range(5_000_000):
+        if sent_a < size:
+            sent_a += p.a.send(data_a[sent_a : sent_a + 65536], p.now)
+            if sent_a == size:
+                p.a.shutdown(p.now)
+        if sent_b < size:
+            sent_b += p.b.send(data_b[sent_b : sent_b + 65536], p.now)
+            if sent_b == size:
+                p.b.shutdown(p.now)
+        got_a += p.a.receive()
+        got_b += p.b.receive()
+        if p.a.state is State.CLOSED and p.b.state is State.CLOSED:
+            break
+        if not p.step():
+            break
+    return bytes(got_b), bytes(got_a)  # what b received from a, what a received from b
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_ten_megabytes_each_way_through_a_lossy_pipe(seed):
+    # ISNs just below 2**32 so that both directions wrap.
+    p = Pipe(Config(), a_iss=2**32 - 5000, b_iss=2**32 - 100, hook=lossy_hook(seed, loss=0.03, dup=0.02,
+                                                                              reorder=0.05))
+    p.b.listen(0.0)
+    p.a.connect(0.0)
+    size = 10 * MB
+    at_b, at_a = _transfer(p, size, seed)
+    rng = random.Random(seed)
+    want_a, want_b = rng.randbytes(size), rng.randbytes(size)
+    assert hashlib.sha256(at_b).hexdigest() == hashlib.sha256(want_a).hexdigest()
+    assert hashlib.sha256(at_a).hexdigest() == hashlib.sha256(want_b).hexdigest()
+    # Both shut down, both saw the other's FIN: both end CLOSED (one via TIME_WAIT).
+    p.run()
+    assert p.a.state is State.CLOSED and p.b.state is State.CLOSED
+    assert p.a.tcp_info()["total_retrans"] > 0 and p.b.tcp_info()["total_retrans"] > 0
+    assert "TIME_WAIT" in p.states["a"] + p.states["b"]
+
+
+def test_clean_pipe_transfer_has_no_retransmissions():
+    p = Pipe(Config())
+    p.b.listen(0.0)
+    p.a.connect(0.0)
+    at_b, at_a = _transfer(p, MB, 7)
+    rng = random.Random(7)
+    assert at_b == rng.randbytes(MB) and at_a == rng.randbytes(MB)
+    assert p.a.total_retrans == 0 and p.b.total_retrans == 0
+    p.run()
+    assert p.states["a"][-3:] == ["CLOSING", "TIME_WAIT", "CLOSED"] or p.states["a"][-2:] == ["TIME_WAIT", "CLOSED"]
