@@ -2,7 +2,7 @@
 
 from tcplab.host.host import COUNTER_NAMES, SOMAXCONN, Endpoint, Host, Listener, conn_label
 from tcplab.host.ports import LINUX_EPHEMERAL_RANGE, EphemeralPorts
-from tcplab.host.runtime import SimRuntime, SimulationStalled
+from tcplab.host.runtime import SimRuntime, SimulationStalled, two_hosts
 
 __all__ = [
     "COUNTER_NAMES",
@@ -15,4 +15,5 @@ __all__ = [
     "SimRuntime",
     "SimulationStalled",
     "conn_label",
+    "two_hosts",
 ]

@@ -67,3 +67,23 @@ class SimRuntime:
                 f"the simulation ran out of events at t={network.now:.3f} s while a blocking "
                 "call was still waiting (nothing can ever wake it: a deadlock)")
         return predicate()
+
+
+def two_hosts(seed: int = 0, delay: float = 0.01, config: Any = None, log: Any = None,
+              client: tuple[str, ...] = ("198.18.0.1", "fd00::1"),
+              server: tuple[str, ...] = ("198.18.0.2", "fd00::2"), **impairments: Any
+              ) -> tuple[Any, Any, Any]:
+    """The usual test bench: a simulated network with hosts ``client`` (198.18.0.1, fd00::1)
+    and ``server`` (198.18.0.2, fd00::2) on one link, runtimes attached. Returns
+    ``(network, client_host, server_host)``; ``network.log`` is the shared EventLog."""
+    from tcplab.host.host import Host
+    from tcplab.net.sim import Network
+    from tcplab.trace.events import EventLog
+
+    log = log if log is not None else EventLog()
+    net = Network(seed=seed, log=log)
+    c = net.add(Host("client", client, config, seed=seed, log=log))
+    s = net.add(Host("server", server, config, seed=seed + 1, log=log))
+    net.link(c, s, delay=delay, **impairments)
+    SimRuntime.attach(net)
+    return net, c, s
