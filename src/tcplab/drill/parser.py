@@ -606,7 +606,7 @@ def _check_times(script: Script) -> None:
     last_abs = None
     for ev in script.events:
         t = ev.time
-        if t.kind == "abs" and not t.blocking or (t.blocking and not t.relative):
+        if (t.kind == "abs" and not t.blocking) or (t.blocking and not t.relative):
             if last_abs is not None and t.usecs < last_abs:
                 raise DrillSyntaxError(script.path, ev.line, ev.column,
                                        "absolute time goes backwards")
