@@ -271,8 +271,12 @@ def _main_edges() -> dict[tuple[State, State, Cause], _Edge]:
         f"M{_p(_left(S.SYN_SENT, 6))} H{_right(S.SYN_RCVD)[0]:.1f}",
         (c1, r2 + 1), "middle", "snd SYN,ACK", True)
     e[(S.SYN_RCVD, S.LISTEN, C.RCV_RST)] = _Edge(
-        _vh(_top(S.SYN_RCVD, 10), r1, _left(S.LISTEN)[0]),
-        ((c0 + 10 + c1 - HW) / 2 + 10, r1 - 21), "middle", "if passively opened")
+        _vh(_top(S.SYN_RCVD, 14), r1 + 8, _left(S.LISTEN)[0]),
+        ((c0 + 14 + c1 - HW) / 2 + 10, r1 + 25), "middle", "if passively opened")
+    # RFC 9293 3.10.7.4 fourth check (a SYN in SYN_RCVD, passive open, without RFC 5961).
+    e[(S.SYN_RCVD, S.LISTEN, C.RCV_SYN)] = _Edge(
+        _vh(_top(S.SYN_RCVD, -14), r1 - 12, _left(S.LISTEN)[0]),
+        ((c0 - 14 + c1 - HW) / 2 + 10, r1 - 33), "middle", "if passively opened")
     e[(S.SYN_RCVD, S.ESTABLISHED, C.RCV_ACK_OF_SYN)] = _Edge(
         _vhv(_bottom(S.SYN_RCVD, 48), r2 + 58, _top(S.ESTABLISHED, -48)),
         ((c0 + 48 + c1 - 48) / 2, r2 + 51), "middle")

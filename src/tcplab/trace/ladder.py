@@ -53,7 +53,9 @@ def _options_text(options: Any) -> str:
     return text
 
 
-def segment_label(event: Event, options: bool | str = True, max_len: int | None = None) -> str:
+def segment_label(
+    event: Event, options: bool | str = True, max_len: int | None = None, ellipsis: str = "…"
+) -> str:
     """The packetdrill/tcpdump style label of a segment event.
 
     ``S 0:0(0) win 65535 <mss 1460,sackOK,nop,wscale 7>``, ``S. 0:0(0) ack 1 win 65535``,
@@ -98,9 +100,9 @@ def segment_label(event: Event, options: bool | str = True, max_len: int | None 
                 return cand
         if len(base) <= max_len:
             return base
-    if max_len <= 1:
-        return "…"[:max_len]
-    return base[: max_len - 1] + "…"
+    if max_len <= len(ellipsis):
+        return ellipsis[:max_len]
+    return base[: max_len - len(ellipsis)] + ellipsis
 
 
 def _short_options(opts: str) -> str:
@@ -322,24 +324,27 @@ def _arrow(row: _Row, width: int, g: _Glyphs, rtx: bool) -> list[Piece]:
     fate = str(e.get("fate", "delivered"))
     style = flag_style(flags)
     line = g.line
-    tags: list[str] = []
+    tags: list[tuple[str, str]] = []  # (long, short)
     if rtx:
-        tags.append("retransmission")
+        tags.append(("retransmission", "rtx"))
     if fate == "duplicated":
         line = g.dup
-        tags.append("duplicated ×2" if g is _UNICODE else "duplicated x2")
+        tags.append(("duplicated ×2" if g is _UNICODE else "duplicated x2", "dup"))
     elif fate == "corrupted":
         line = g.corrupt
-        tags.append("corrupted")
-    tag = f" ({', '.join(tags)})" if tags else ""
+        tags.append(("corrupted", "bad"))
     lead = 2
     dropped = fate == "dropped"
     drop_text = f"{g.cross} dropped"
     # Room for the label: lead + spaces + head (+ the drop mark).
     room = width - lead - 5 - (len(drop_text) + 1 if dropped else 0)
-    label = segment_label(e, options="short", max_len=max(room - len(tag), 4)) + tag
+    tag = f" ({', '.join(t[0] for t in tags)})" if tags else ""
+    if tags and len(segment_label(e, options=False)) + len(tag) > room:
+        tag = f" ({','.join(t[1] for t in tags)})"
+    label = segment_label(e, options="short", max_len=max(room - len(tag), 4),
+                          ellipsis=g.ellipsis) + tag
     if len(label) > room:
-        label = label[: max(room - 1, 0)] + g.ellipsis[:1]
+        label = label[: max(room - len(g.ellipsis), 0)] + g.ellipsis
     lr = row.extra.get("dir", "lr") == "lr"
     pieces: list[Piece] = []
     if dropped:
