@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -15,6 +17,7 @@ import time
 
 import pytest
 
+import tcplab
 from tcplab.watch import KernelWatcher, sequence, snapshot
 from tcplab.watch.tracefs import TRACEFS
 
@@ -350,3 +353,50 @@ def test_cli_unknown_netns_is_one_line_error(netns: Netns) -> None:
     assert res.returncode == 2
     assert len(res.stderr.splitlines()) == 1
     assert res.stderr.startswith("tcplab: cannot read the socket table: cannot enter network")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_cli_stops_cleanly_on_signal(netns: Netns, sig: int) -> None:
+    proc = _start_cli("--port", str(netns.port), "--netns", netns.name, "--json")
+    path = _wait_for_instance(proc)
+    proc.send_signal(sig)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert err == ""
+    assert not os.path.exists(path)
+
+
+def _nobody_python() -> list[str] | None:
+    """A Python 3.11+ that user nobody can run, with tcplab importable from the source tree."""
+    if shutil.which("setpriv") is None:
+        return None
+    src = os.path.dirname(os.path.dirname(tcplab.__file__))
+    for python in (sys.executable, "/usr/bin/python3"):
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+               "env", f"PYTHONPATH={src}", python]  # fmt: skip
+        probe = subprocess.run(
+            [*cmd, "-c", "import sys, tcplab.watch; assert sys.version_info >= (3, 11)"],
+            capture_output=True, cwd="/", timeout=60,
+        )  # fmt: skip
+        if probe.returncode == 0:
+            return cmd
+    return None
+
+
+def test_cli_without_root_says_what_is_missing_and_polls(netns: Netns) -> None:
+    cmd = _nobody_python()
+    if cmd is None:
+        pytest.skip("no Python 3.11+ with tcplab that user nobody can run (setpriv)")
+    res = subprocess.run(
+        [*cmd, "-m", "tcplab", "watch", "--json", "--duration", "0.3", "--port", str(netns.port)],
+        capture_output=True, text=True, cwd="/", timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("tcplab watch: ")
+    assert "tracefs" in lines[0] and "needs root" in lines[0]
+    assert lines[0].endswith(
+        "polling the sock_diag table every 50 ms instead: short-lived states may be missed"
+    )
+    assert [json.loads(line)["kind"] for line in res.stdout.splitlines()] == ["note"]

@@ -95,40 +95,63 @@ def run(args: argparse.Namespace) -> int:
             netns=args.netns,
             mode="poll" if args.poll else "auto",
         )
-        watcher.start()
-    except (WatchError, WatchUnavailable) as exc:
+    except WatchError as exc:
         raise CLIError(str(exc)) from None
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    out = sys.stdout
+    try:
+        previous: Any = signal.signal(signal.SIGTERM, _terminate)  # stop cleanly on SIGTERM too
+    except ValueError:  # not the main thread
+        previous = None
     seen: list[dict[str, Any]] = []
     try:
-        if watcher.mode == "poll":
-            why = watcher.unavailable or "--poll given"
-            print(
-                f"tcplab watch: {why}; polling the sock_diag table every "
-                f"{watcher.poll_interval * 1000:.0f} ms instead: short-lived states may be missed",
-                file=sys.stderr,
-                flush=True,
-            )
-        if not args.json:
-            print(header_line(), file=out, flush=True)
-        deadline = None if args.duration is None else time.monotonic() + args.duration
-        try:
-            while True:
-                left = 0.2 if deadline is None else deadline - time.monotonic()
-                if left <= 0:
-                    break
-                for event in watcher.poll(min(0.2, left)):
-                    seen.append(event)
-                    _print_event(event, args.json, out)
-                out.flush()
-        except KeyboardInterrupt:
-            pass
+        _watch(args, watcher, seen)
+    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM): stop, then show what was seen
+        pass
+    except (WatchError, WatchUnavailable) as exc:
+        raise CLIError(str(exc)) from None
     finally:
-        watcher.close()
-        signal.signal(signal.SIGTERM, previous)
+        _close(watcher)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     _finish(args, seen)
     return 0
+
+
+def _close(watcher: KernelWatcher) -> None:
+    """Remove the tracefs instance; a second Ctrl-C must not interrupt that."""
+    blocked = {signal.SIGINT, signal.SIGTERM}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    except (AttributeError, OSError, ValueError):
+        old = None
+    try:
+        watcher.close()
+    finally:
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _watch(args: argparse.Namespace, watcher: KernelWatcher, seen: list[dict[str, Any]]) -> None:
+    watcher.start()
+    out = sys.stdout
+    if watcher.mode == "poll":
+        why = watcher.unavailable or "--poll given"
+        print(
+            f"tcplab watch: {why}; polling the sock_diag table every "
+            f"{watcher.poll_interval * 1000:.0f} ms instead: short-lived states may be missed",
+            file=sys.stderr,
+            flush=True,
+        )
+    if not args.json:
+        print(header_line(), file=out, flush=True)
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    while True:
+        left = 0.2 if deadline is None else deadline - time.monotonic()
+        if left <= 0:
+            break
+        for event in watcher.poll(min(0.2, left)):
+            seen.append(event)
+            _print_event(event, args.json, out)
+        out.flush()
 
 
 def _print_event(event: dict[str, Any], as_json: bool, out: Any) -> None:

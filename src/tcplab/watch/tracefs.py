@@ -38,6 +38,8 @@ def find_tracefs(root: str | None = None, mount: bool = True) -> str:
         return root
     if os.path.isdir(os.path.join(TRACEFS, "instances")):
         return TRACEFS
+    if os.path.isdir(TRACEFS) and not os.access(TRACEFS, os.R_OK | os.X_OK):
+        raise WatchUnavailable(f"no permission to use tracefs at {TRACEFS} (needs root)")
     if os.geteuid() != 0:
         raise WatchUnavailable("tracefs is not mounted and mounting it needs root")
     if not mount:
