@@ -548,6 +548,10 @@ class Socket:
         if live is not None:
             for k, v in fields.items():
                 setattr(live, k, v)
+            if any(k.startswith("keepalive") for k in fields):
+                # (re)arm the keepalive timer with the new settings, as Linux does
+                self._conn.set_keepalive(bool(live.keepalive), self._now())
+                self._after()
         if self._listener is not None:  # children are cloned from the listener's config
             for k, v in fields.items():
                 setattr(self._listener.config, k, v)
