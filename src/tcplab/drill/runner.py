@@ -81,7 +81,8 @@ CONSTANTS: dict[str, int] = {
 # %{ }% sees the Linux state numbers (tcp_states.h) under both spellings.
 STATE_CONSTANTS: dict[str, int] = {}
 for _state, _number in LINUX_STATE_NUMBER.items():
-    _name = {"SYN_RCVD": "SYN_RECV", "CLOSED": "CLOSE"}.get(_state.name, _state.name)
+    _name = {"SYN_RCVD": "SYN_RECV", "CLOSED": "CLOSE", "FIN_WAIT_1": "FIN_WAIT1",
+             "FIN_WAIT_2": "FIN_WAIT2"}.get(_state.name, _state.name)
     for _prefix in ("TCP_", "TCPI_"):
         STATE_CONSTANTS[_prefix + _name] = _number
         STATE_CONSTANTS[_prefix + _state.name] = _number
@@ -319,6 +320,8 @@ class Runner:
             sent = _Sent(self.now, seg, pkt.version, str(pkt.src), str(pkt.dst))
             self.sent.append(sent)
             flow = self._flow_for_local(seg.src_port, seg.dst_port)
+            if flow is not None and seg.flags & Flags.SYN and flow.local_isn is None:
+                flow.local_isn = seg.seq  # its ISN counted as 0 until now
             self._log_segment(LOCAL_NAME, REMOTE_NAME, seg, flow, outbound=True)
 
     def _next_time(self) -> float | None:
@@ -1281,7 +1284,11 @@ def tcpi_vars(sock: Any) -> dict[str, Any]:
     try:
         info = sock.tcp_info()
     except OSError:
-        return {}
+        # a closed descriptor: the connection it had lives on (FIN-WAIT, TIME-WAIT, ...)
+        conn = getattr(sock, "_conn", None)
+        if conn is None:
+            return {}
+        info = dict(conn.tcp_info())
     out: dict[str, Any] = {}
     for key, value in info.items():
         out["tcpi_" + key] = value
