@@ -36,9 +36,9 @@ from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.rtt import RTTEstimator
 from tcplab.tcp.states import LINUX_STATE_NUMBER, Cause, State, lookup
 from tcplab.wire.tcp import (
+    FLAGS,
     MSS,
     NOP,
-    Flags,
     Sack,
     SackPermitted,
     Segment,
@@ -48,7 +48,8 @@ from tcplab.wire.tcp import (
 
 S = State
 C = Cause
-ACK, SYN, FIN, RST, PSH, URG = Flags.ACK, Flags.SYN, Flags.FIN, Flags.RST, Flags.PSH, Flags.URG
+# Flags as plain ints on the hot path (IntFlag arithmetic is slow); FLAGS[n] gives Flags(n).
+ACK, SYN, FIN, RST, PSH, URG = 0x10, 0x02, 0x01, 0x04, 0x08, 0x20
 
 Address = tuple[str, int]
 
@@ -528,8 +529,13 @@ class Connection:
 
         # TIME-WAIT (3.10.7.4, eighth): a retransmitted FIN is acknowledged and the 2 MSL timer
         # restarted. Its sequence number is old, so Linux matches it before the window test.
-        if st is S.TIME_WAIT and seg.fin and not seg.rst and not seg.syn:
-            if sq.add(seg.seq, len(seg.payload) + 1) == self.rcv_nxt:
+        if (
+            st is S.TIME_WAIT
+            and seg.fin
+            and not seg.rst
+            and not seg.syn
+            and sq.add(seg.seq, len(seg.payload) + 1) == self.rcv_nxt
+        ):
                 self._tw_deadline = now + 2 * self.config.msl
                 self._send_ack_now()
                 return
@@ -616,7 +622,7 @@ class Connection:
             return  # only a retransmitted FIN is expected here (handled above)
 
         # ---- Sixth, check the URG bit ----
-        if seg.flags & URG and self.state in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
+        if int(seg.flags) & URG and self.state in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
             # Urgent data is delivered inline; only the pointer is remembered (RFC 6093).
             self.rcv_up = sq.seq_max(self.rcv_up, sq.add(seg.seq, seg.urgent))
 
@@ -1049,7 +1055,7 @@ class Connection:
             self.remote[1] if self.remote else 0,
             self.iss,
             self.rcv_nxt if ack else 0,
-            flags,
+            FLAGS[flags],
             self._window_field(syn=True),
             0,
             self._options(now, syn=True),
@@ -1063,14 +1069,14 @@ class Connection:
         if self._rtt_seq is None and self._retries == 0:
             self._rtt_seq, self._rtt_time = sq.add(self.iss, 1), now
 
-    def _emit(self, seq: int, flags: Flags, now: float, payload: bytes = b"", sack: bool = True) -> None:
+    def _emit(self, seq: int, flags: int, now: float, payload: bytes = b"", sack: bool = True) -> None:
         """Put one segment on the output list, with ACK=RCV.NXT and our window."""
         seg = Segment(
             self.local[1],
             self.remote[1],
             seq,
             self.rcv_nxt if flags & ACK else 0,
-            flags,
+            FLAGS[flags],
             self._window_field(syn=False),
             0,
             self._options(now, syn=False, sack=sack),
@@ -1092,9 +1098,9 @@ class Connection:
         """A reset: <SEQ=seq><CTL=RST>, or <SEQ=seq><ACK=ack><CTL=RST,ACK> when ack is given."""
         remote_port = self.remote[1] if self.remote else 0
         if ack is None:
-            self._out.append(Segment(self.local[1], remote_port, seq, 0, RST, 0))
+            self._out.append(Segment(self.local[1], remote_port, seq, 0, FLAGS[RST], 0))
         else:
-            self._out.append(Segment(self.local[1], remote_port, seq, ack, RST | ACK, 0))
+            self._out.append(Segment(self.local[1], remote_port, seq, ack, FLAGS[RST | ACK], 0))
 
     def _retransmit_head(self, now: float) -> None:
         """Send the segment at SND.UNA again: SYN, SYN-ACK, data or FIN."""
@@ -1175,11 +1181,10 @@ class Connection:
                     # Sender SWS avoidance (3.8.6.2.1): a window-limited small segment waits
                     # until it is half the largest window offered, or nothing is in flight.
                     break
-                if n < mss and n == unsent and in_flight and not self.config.nodelay:
+                if n < mss and n == unsent and in_flight and not self.config.nodelay and not self._fin_queued:
                     # Nagle (3.7.4): while data is unacknowledged, hold back a small segment,
                     # except the last one before our FIN.
-                    if not self._fin_queued:
-                        break
+                    break
             flags = ACK
             fin_here = (send_fin or refin) and n == unsent
             if fin_here:

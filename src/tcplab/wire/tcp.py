@@ -114,25 +114,25 @@ class Segment:
     # -- conveniences the engine uses -------------------------------------------------------
     @property
     def syn(self) -> bool:
-        return bool(self.flags & Flags.SYN)
+        return bool(int(self.flags) & 0x02)  # plain int arithmetic: IntFlag's & is slow
 
     @property
     def fin(self) -> bool:
-        return bool(self.flags & Flags.FIN)
+        return bool(int(self.flags) & 0x01)
 
     @property
     def rst(self) -> bool:
-        return bool(self.flags & Flags.RST)
+        return bool(int(self.flags) & 0x04)
 
     @property
     def has_ack(self) -> bool:
-        return bool(self.flags & Flags.ACK)
+        return bool(int(self.flags) & 0x10)
 
     @property
     def seg_len(self) -> int:
         """SEG.LEN of RFC 9293: payload length plus one for SYN and one for FIN."""
-        return (len(self.payload) + (1 if self.flags & Flags.SYN else 0)
-                + (1 if self.flags & Flags.FIN else 0))
+        f = int(self.flags)
+        return len(self.payload) + (f & 0x01) + ((f >> 1) & 0x01)
 
     def option(self, cls: type) -> Option | None:
         for opt in self.options:
@@ -174,6 +174,7 @@ _HDR = struct.Struct("!HHIIBBHHH")  # ports, seq, ack, data offset<<4, flags, wi
 _U16 = struct.Struct("!H")
 _U32X2 = struct.Struct("!II")
 _FLAGS_TABLE = tuple(Flags(i) for i in range(256))
+FLAGS = _FLAGS_TABLE  # FLAGS[n] is Flags(n) without the enum machinery
 _SACK_STRUCTS = {n: struct.Struct("!" + "I" * (2 * n)) for n in range(1, 5)}
 
 _EOL = EOL()
