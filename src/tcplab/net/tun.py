@@ -44,13 +44,13 @@ from typing import Any, BinaryIO
 from tcplab.net import netns as _netns
 
 __all__ = [
+    "BadAddress",
     "DeviceBusy",
     "NotPermitted",
     "TunError",
     "TunLink",
     "TunMissing",
     "TunRuntime",
-    "BadAddress",
     "parse_interface_address",
 ]
 

@@ -1,0 +1,110 @@
+"""The kernel side of an interop test: a TCP client or server on the Linux kernel's stack.
+
+Run inside the test's namespace (``ip netns exec NS python3 kpeer.py ...``). It reports what
+happened as JSON lines on stdout (``{"event": ...}``) and, with ``--pause``, waits for a line on
+stdin before it closes (so the test can look at the kernel's states with ``ss`` first).
+
+    kpeer.py client ADDR PORT [--bind-port P] [--send N] [--recv M] [--eof] [--shut]
+    kpeer.py server ADDR PORT [--reuseaddr] ...
+
+After the connection: a thread sends N pseudo-random bytes (seed 1; ``--shut``: then
+shutdown(SHUT_WR)); the main thread reads M bytes (``--eof``: then until EOF). Then it reports
+``done`` with the counts and SHA-256 digests, optionally pauses, closes, reports ``closed``.
+Standard library only (it runs with the system python3).
+"""
+
+import argparse
+import errno
+import hashlib
+import json
+import random
+import socket
+import sys
+import threading
+
+
+def say(**fields):
+    sys.stdout.write(json.dumps(fields) + "\n")
+    sys.stdout.flush()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("role", choices=("client", "server"))
+    p.add_argument("addr")
+    p.add_argument("port", type=int)
+    p.add_argument("--bind-port", type=int, default=0)
+    p.add_argument("--reuseaddr", action="store_true")
+    p.add_argument("--send", type=int, default=0)
+    p.add_argument("--recv", type=int, default=0)
+    p.add_argument("--eof", action="store_true")
+    p.add_argument("--shut", action="store_true")
+    p.add_argument("--pause", action="store_true")
+    p.add_argument("--pause-before-send", action="store_true")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=120.0)
+    a = p.parse_args()
+    family = socket.AF_INET6 if ":" in a.addr else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    if a.reuseaddr:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.settimeout(a.timeout)
+    try:
+        if a.role == "client":
+            if a.bind_port:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("", a.bind_port))
+            s.connect((a.addr, a.port))
+            conn = s
+        else:
+            s.bind((a.addr, a.port))
+            s.listen(8)
+            say(event="listening")
+            conn, _ = s.accept()
+            s.close()
+    except OSError as exc:
+        say(event="error", errno=errno.errorcode.get(exc.errno, str(exc.errno)))
+        return
+    conn.settimeout(a.timeout)
+    say(event="connected", local=list(conn.getsockname()[:2]), peer=list(conn.getpeername()[:2]))
+    if a.pause_before_send:
+        sys.stdin.readline()
+    data = random.Random(a.seed).randbytes(a.send) if a.send else b""
+    result = {"sent": len(data), "sent_sha": hashlib.sha256(data).hexdigest()}
+
+    def sender():
+        try:
+            view = memoryview(data)
+            while view:
+                n = conn.send(view[:262144])
+                view = view[n:]
+            if a.shut:
+                conn.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            result["send_error"] = errno.errorcode.get(exc.errno, str(exc.errno))
+
+    t = threading.Thread(target=sender, daemon=True)
+    t.start()
+    h = hashlib.sha256()
+    got = 0
+    eof = False
+    try:
+        while got < a.recv or (a.eof and not eof):
+            chunk = conn.recv(262144)
+            if not chunk:
+                eof = True
+                break
+            got += len(chunk)
+            h.update(chunk)
+    except OSError as exc:
+        result["recv_error"] = errno.errorcode.get(exc.errno, str(exc.errno))
+    t.join(a.timeout)
+    say(event="done", recv=got, recv_sha=h.hexdigest(), eof=eof, **result)
+    if a.pause:
+        sys.stdin.readline()
+    conn.close()
+    say(event="closed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""The TUN link itself: ping, ping -6, RST for closed ports, setup errors, pcap."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import H4, H6, K4, Stack
+
+from tcplab.net import netns
+from tcplab.net.tun import BadAddress, DeviceBusy, TunLink, parse_interface_address
+
+
+def _ping(stack: Stack, *args: str) -> subprocess.CompletedProcess:
+    if shutil.which("ping") is None:
+        pytest.skip("ping is not installed (apt-get install iputils-ping)")
+    return stack.run(["ping", *args, "-c", "3", "-i", "0.2", "-W", "2"], timeout=20)
+
+
+def test_ping_ipv4_answered(stack: Stack) -> None:
+    res = _ping(stack, H4)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "3 packets transmitted, 3 received" in res.stdout
+    assert stack.host.counters["icmp_echo_replies"] == 3
+
+
+def test_ping_ipv6_answered(stack: Stack) -> None:
+    res = _ping(stack, "-6", H6)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "3 packets transmitted, 3 received" in res.stdout
+    assert stack.host.counters["icmp_echo_replies"] == 3
+
+
+@pytest.mark.parametrize("addr", [H4, H6])
+def test_kernel_connect_to_closed_port_refused(stack: Stack, addr: str) -> None:
+    peer = stack.kpeer("client", addr, 9)
+    ev = peer.wait("connected", 20)
+    assert ev == {"event": "error", "errno": "ECONNREFUSED"}
+    peer.finish()
+    assert stack.host.counters["no_listener_resets"] == 1
+
+
+@pytest.mark.parametrize("addr", [K4, "fd00::1"])
+def test_tcplab_connect_to_closed_kernel_port_refused(stack: Stack, addr: str) -> None:
+    from tcplab.socket import AF_INET, AF_INET6
+
+    sock = stack.host.socket(AF_INET6 if ":" in addr else AF_INET)
+    sock.settimeout(10)
+    with pytest.raises(ConnectionRefusedError) as info:
+        sock.connect((addr, 9))
+    assert info.value.errno == errno.ECONNREFUSED
+    sock.close()
+
+
+def test_bad_addresses_are_typed_one_line_errors() -> None:
+    with pytest.raises(BadAddress) as info:
+        TunLink("tlab0", "198.18.0.1/24", "198.18.1.2/24")
+    assert str(info.value) == ("host address 198.18.1.2 is not in the kernel side's subnet "
+                               "198.18.0.0/24: use an address in the same subnet")
+    with pytest.raises(BadAddress) as info:
+        parse_interface_address("198.18.0.300/24", "host address")
+    assert str(info.value) == ("bad host address '198.18.0.300/24': expected an address with a "
+                               "prefix such as 198.18.0.2/24 or fd00::2/64")
+    with pytest.raises(BadAddress):
+        TunLink("tlab0", "198.18.0.1/24", "198.18.0.1/24")
+    with pytest.raises(BadAddress):
+        TunLink("tlab0", "198.18.0.1/24", "fd00::2/64")
+    with pytest.raises(BadAddress):
+        TunLink("a-name-much-too-long", "198.18.0.1/24", "198.18.0.2/24")
+
+
+def test_device_name_busy(stack: Stack) -> None:
+    other = TunLink("tlab0", "198.18.2.1/24", "198.18.2.2/24", netns=stack.ns)
+    with pytest.raises(DeviceBusy) as info:
+        other.open()
+    assert str(info.value) == ("TUN device tlab0 is busy (another program has it open): "
+                               "choose another --tun name")
+    assert info.value.errno == errno.EBUSY
+    lo = TunLink("lo", "198.18.3.1/24", "198.18.3.2/24", netns=stack.ns)
+    with pytest.raises(DeviceBusy) as info:
+        lo.open()
+    assert info.value.errno == errno.EINVAL
+
+
+def test_not_root_is_a_clear_error(ns: str) -> None:
+    code = ("from tcplab.net.tun import TunLink, TunError\n"
+            "try:\n"
+            "    TunLink('tlab9').open()\n"
+            "except TunError as e:\n"
+            "    print(type(e).__name__, e)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    res = netns.run(ns, ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                         sys.executable, "-c", code], capture_output=True, text=True,
+                    timeout=30, env=env)
+    if res.returncode != 0 and "setpriv" in res.stderr:
+        pytest.skip(f"setpriv unavailable: {res.stderr.strip()}")
+    assert res.stdout.strip() == ("NotPermitted cannot open /dev/net/tun: a TUN device needs "
+                                  "root or CAP_NET_ADMIN (run with sudo)"), res.stderr
+
+
+def test_pcap_readable_by_tshark(stack: Stack, tmp_path) -> None:
+    if shutil.which("tshark") is None:
+        pytest.skip("tshark is not installed (apt-get install tshark)")
+    from tcplab.socket import SO_REUSEADDR, SOL_SOCKET
+
+    srv = stack.host.socket()
+    srv.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+    srv.bind((H4, 9527))
+    srv.listen(4)
+    srv.settimeout(20)
+    peer = stack.kpeer("client", H4, 9527, "--send", 300000, "--recv", 300000, "--shut", "--eof")
+    conn, _ = srv.accept()
+    conn.settimeout(20)
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            break
+        conn.sendall(data)
+    conn.close()
+    done = peer.wait("done", 30)
+    assert done["recv_sha"] == done["sent_sha"]
+    peer.finish()
+    stack.runtime.run_until(lambda: False, 0.2)
+    stack.link.close()
+    pcap = str(tmp_path / "tun.pcap")
+    res = subprocess.run(["tshark", "-n", "-r", pcap, "-Y",
+                          "tcp.analysis.ack_lost_segment || _ws.malformed"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == ""
+    count = subprocess.run(["tshark", "-n", "-r", pcap, "-Y", "tcp"], capture_output=True,
+                           text=True, timeout=60)
+    assert len(count.stdout.splitlines()) > 200
