@@ -441,6 +441,10 @@ class Runner:
                     self._shell(None, script.init_command, init=True)
                 self._run_events()
                 if self.pending is not None:
+                    end, tol = self._expected_end(self.pending)
+                    self._advance_to(max(self.now, end + tol + LATE_LIMIT),
+                                     stop=lambda: self.pending is None)
+                if self.pending is not None:
                     call = self.pending
                     raise _Fail(call.event, "the blocking call never returned")
             finally:
@@ -595,11 +599,8 @@ class Runner:
         flow = self._flow_for_local(seg.src_port, seg.dst_port)
         lisn = flow.local_isn if flow and flow.local_isn is not None else None
         risn = flow.remote_isn if flow and flow.remote_isn is not None else None
-        if seg.flags & Flags.SYN:
-            seq_text = f"{seg.seq}:{_mod(seg.seq + len(seg.payload))}"
-        else:
-            s = _mod(seg.seq - lisn) if lisn is not None else seg.seq
-            seq_text = f"{s}:{_mod(s + len(seg.payload))}"
+        s = _mod(seg.seq - lisn) if lisn is not None else seg.seq
+        seq_text = f"{s}:{_mod(s + len(seg.payload))}"
         text = f"{sent.t:.6f} > {flags_str(seg.flags)} {seq_text}({len(seg.payload)})"
         if seg.flags & Flags.ACK:
             a = _mod(seg.ack - risn) if risn is not None else seg.ack
@@ -841,16 +842,18 @@ class Runner:
         self._check_end_time(job, self.now)
         self._check_result(job.event, job.event.body, job)  # type: ignore[arg-type]
 
-    def _check_end_time(self, job: _Call, t: float) -> None:
-        ev = job.event
-        time = ev.time
+    def _expected_end(self, job: _Call) -> tuple[float, float]:
+        """When a call should return (E of ``T...E``, else at once) and the tolerance."""
+        time = job.event.time
         if time.blocking and time.end_usecs is not None:
             base = job.start_base - time.usecs / 1e6 if time.relative else 0.0
             end = base + time.end_usecs / 1e6
-            tol = max(self.tolerance, 0.125 * max(0.0, end - job.start_base))
-        else:
-            end = job.start_base
-            tol = self.tolerance
+            return end, max(self.tolerance, 0.125 * max(0.0, end - job.start_base))
+        return job.start_base, self.tolerance
+
+    def _check_end_time(self, job: _Call, t: float) -> None:
+        ev = job.event
+        end, tol = self._expected_end(job)
         if abs(t - end) > tol + 1e-9:
             what = "late" if t > end else "early"
             raise _Fail(ev, f"the call returned {what}: at {t:.6f}, expected {end:.6f} "
