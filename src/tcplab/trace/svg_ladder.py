@@ -348,10 +348,15 @@ def render_ladder_svg(
                        text_anchor="middle", class_="note"))
 
     # Segments.
+    placed: list[_Box] = []
+    label_svgs: list[str] = []
     for i, src in direction.items():
         e = evs[i]
-        out.append(_segment_svg(e, i, src, dep_y[i], arr_y.get(i), x_left, x_right, typical,
-                                labels[i], i in rtx))
+        arrow, label_svg = _segment_svg(e, i, src, dep_y[i], arr_y.get(i), x_left, x_right,
+                                        typical, i in rtx, placed)
+        out.append(arrow)
+        label_svgs.append(label_svg)
+    out.append(_el("g", "".join(label_svgs), class_="labels"))
 
     # State labels and outcomes.
     for it in items:
@@ -420,8 +425,9 @@ def _state_pill(name: str, side: str, x: float, y: float) -> str:
 
 def _segment_svg(
     e: Event, index: int, src: str, y0: float, y1: float | None, x_left: float, x_right: float,
-    typical: float, label: str, rtx: bool,
-) -> str:
+    typical: float, rtx: bool, placed: list[_Box],
+) -> tuple[str, str]:
+    """The arrow of one segment (a group) and its label (drawn later, above all arrows)."""
     flags = str(e.get("flags", "?"))
     length = int(e.get("len", 0) or 0)
     color = segment_color(flags, length)
@@ -472,38 +478,97 @@ def _segment_svg(
                              stroke_linecap="round", class_="corrupt-mark"))
         x_end, y_end = xd, ye
     parts.append(_el("circle", cx=xs, cy=y0, r=3, fill=color))
-    # Label along the arrow, above it, centred a little toward the sender.
+    # Label along the arrow, above it: in the middle unless that collides with a label already
+    # placed (crossing arrows), then nearer one end.
     dx, dy = x_end - xs, y_end - y0
-    seg_len = math.hypot(dx, dy)
+    seg_len = max(math.hypot(dx, dy), 1.0)
     angle = math.degrees(math.atan2(dy, dx))
     if src == "right":
         angle -= 180.0
-    anchor = "middle"
+    shown_tags = [t for t in tags if t != "dropped"]
+    tag_text = f" ({', '.join(shown_tags)})" if shown_tags else ""
+    adv = 11 * MONO_ADVANCE
+    ux, uy = dx / seg_len, dy / seg_len
+    # The label sits 5 px above the line: offset its centre along the line's normal.
+    nx, ny = (uy, -ux) if src == "left" else (-uy, ux)
+    choice: tuple[float, float, str, str, _Box] | None = None
     if fate == "dropped":
         # The label starts at the sender and may run on past the cross.
-        k = 14.0 / max(seg_len, 1.0)
-        cx, cy = xs + dx * k, y0 + dy * k
+        avail = int((abs(x_right - x_left) * 0.8) / adv)
+        text = segment_label(e, options="short", max_len=max(avail - len(tag_text), 8))
+        cx, cy = xs + ux * 14, y0 + uy * 14
         anchor = "start" if src == "left" else "end"
-        avail_chars = int((abs(x_right - x_left) * 0.8) / (11 * MONO_ADVANCE))
+        w = len(text + tag_text) * adv
+        mid = (cx + ux * w / 2 + nx * 5, cy + uy * w / 2 + ny * 5)
+        choice = (cx, cy, anchor, text, _Box(mid[0], mid[1], w / 2 + 2, 7.0, ux, uy))
     else:
-        cx, cy = xs + dx * 0.5, y0 + dy * 0.5
-        avail_chars = int((seg_len * 0.74 - 10) / (11 * MONO_ADVANCE))
-    shown_tags = [t for t in tags if t != "dropped"]
-    tag_text = f"\u00a0({', '.join(shown_tags)})" if shown_tags else ""
-    text = segment_label(e, options="short", max_len=max(avail_chars - len(tag_text), 8))
+        best_len = -1
+        first: tuple[float, float, str, str, _Box] | None = None
+        for frac, side in ((0.5, 1), (0.5, -1), (0.32, 1), (0.68, 1), (0.32, -1), (0.68, -1),
+                           (0.22, 1), (0.78, 1)):
+            room = min(frac, 1 - frac) * seg_len * 2
+            avail = int(min(room - 16, seg_len * 0.74 - 10) / adv)
+            text = segment_label(e, options="short", max_len=max(avail - len(tag_text), 8))
+            cx, cy = xs + dx * frac, y0 + dy * frac
+            w = len(text + tag_text) * adv
+            off = 6.0 if side > 0 else -8.5
+            box = _Box(cx + nx * off, cy + ny * off, w / 2 + 2, 7.0, ux, uy)
+            cand = (cx, cy, "middle" if side > 0 else "middle-below", text, box)
+            if first is None:
+                first = cand
+            if any(box.overlaps(other) for other in placed):
+                continue
+            if len(text) > best_len:
+                best_len, choice = len(text), cand
+        if choice is None:
+            choice = first
+    assert choice is not None
+    cx, cy, anchor, text, box = choice
+    placed.append(box)
+    baseline = cy - 5
+    if anchor == "middle-below":
+        anchor, baseline = "middle", cy + 13
     spans = svg_text(text)
     if tag_text:
         tag_color = COLORS["rtx"] if rtx else COLORS["drop"]
-        spans += _el("tspan", svg_text(tag_text.strip("\u00a0")), dx=5, fill=tag_color,
+        spans += _el("tspan", svg_text(tag_text.strip()), dx=6.6, fill=tag_color,
                      font_weight="bold")
-    parts.append(_el(
-        "text", spans, x=f"{cx:.1f}", y=f"{cy - 5:.1f}", font_size=11, fill=color,
+    label_svg = _el(
+        "text", spans, x=f"{cx:.1f}", y=f"{baseline:.1f}", font_size=11, fill=color,
         font_family=FONT_MONO, text_anchor=anchor, stroke="#ffffff", stroke_width=3,
         paint_order="stroke", stroke_linejoin="round",
-        transform=f"rotate({angle:.2f} {cx:.1f} {cy:.1f})", class_="label",
-    ))
+        transform=f"rotate({angle:.2f} {cx:.1f} {cy:.1f})", class_="label", data_index=index,
+    )
     cls = f"segment fate-{fate}" + (" retransmission" if rtx else "")
-    return _el("g", "".join(parts), class_=cls, data_index=index)
+    return _el("g", "".join(parts), class_=cls, data_index=index), label_svg
+
+
+@dataclass(frozen=True)
+class _Box:
+    """An oriented rectangle: centre, half extents along (ux, uy) and its normal."""
+
+    cx: float
+    cy: float
+    hw: float
+    hh: float
+    ux: float
+    uy: float
+
+    def _project(self, ax: float, ay: float) -> tuple[float, float]:
+        c = self.cx * ax + self.cy * ay
+        r = abs(self.hw * (self.ux * ax + self.uy * ay)) + abs(
+            self.hh * (-self.uy * ax + self.ux * ay))
+        return c - r, c + r
+
+    def overlaps(self, other: _Box) -> bool:
+        """Separating axis test for two oriented rectangles."""
+        for box in (self, other):
+            for ax, ay in ((box.ux, box.uy), (-box.uy, box.ux)):
+                a0, a1 = self._project(ax, ay)
+                b0, b1 = other._project(ax, ay)
+                if a1 <= b0 or b1 <= a0:
+                    return False
+        return True
 
 
 def _legend(x: float, y: float) -> str:
