@@ -162,7 +162,7 @@ class PcapReader:
             data = self._file.read(caplen)
             if len(data) < caplen:
                 raise PcapError("truncated pcap record")
-            yield PcapRecord(sec + frac / divisor, data, orig)
+            yield PcapRecord((sec * divisor + frac) / divisor, data, orig)
 
     def close(self) -> None:
         if self._owns:
