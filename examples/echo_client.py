@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import random
 import sys
 from pathlib import Path
 
@@ -45,12 +46,7 @@ async def echo(stack: Host, data: bytes, host: str = "198.18.0.2", port: int = P
 
 def payload(i: int, size: int) -> bytes:
     """Client ``i``'s bytes: deterministic, different for every client."""
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(f"{i}/{counter}".encode()).digest()
-        counter += 1
-    return bytes(out[:size])
+    return random.Random(f"echo client {i}").randbytes(size)
 
 
 async def run_clients(client: Host, server: Host, clients: int, size: int) -> list[bool]:

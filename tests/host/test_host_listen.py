@@ -153,3 +153,17 @@ def test_accept_nonblocking_empty_queue_is_eagain(host):
     with pytest.raises(BlockingIOError) as exc:
         sock.accept()
     assert exc.value.errno == errno.EAGAIN
+
+
+def test_child_reset_in_accept_queue_is_still_accepted_then_econnreset(host):
+    sock, lst = listen(host, 4)
+    iss = syn(host, 40001)
+    ack(host, 40001, iss)
+    host.deliver(packet(40001, 1001, iss + 1, R), 1.5)
+    assert host.conns == {}
+    assert len(lst.accept_queue) == 1  # Linux keeps it there
+    conn, peer = sock.accept()
+    assert peer == (CLIENT, 40001)
+    with pytest.raises(ConnectionResetError):
+        conn.recv(10)
+    assert conn.recv(10) == b""

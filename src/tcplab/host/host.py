@@ -509,9 +509,9 @@ class Host:
             del self.conns[ep.key]
         listener = ep.listener
         if listener is not None:
+            # A child reset while waiting in the accept queue stays there, as on Linux:
+            # accept() returns it and the first recv() reports ECONNRESET.
             listener.syn_queue.pop(ep.key, None)
-            if ep in listener.accept_queue:
-                listener.accept_queue.remove(ep)
 
     # ---- for the socket layer ----------------------------------------------------------------
     @property
