@@ -129,8 +129,11 @@ class _Parser:
         return DrillSyntaxError(self.path, line, col, message)
 
     def found(self) -> str:
-        if self.pos >= self.n:
+        rest = self.text[self.pos:]
+        if not rest.strip():
             return "end of file"
+        if not rest.split("\n", 1)[0].strip():
+            return "end of line"
         m = re.compile(r"\S+").match(self.text, self.pos)
         word = m.group(0) if m else self.text[self.pos]
         return f"'{word[:20]}'"
@@ -258,7 +261,8 @@ class _Parser:
             raise self.error("'*' and time ranges are allowed only for outbound packets", start)
         if time.blocking and not isinstance(body, Syscall):
             raise self.error("'T...E' is allowed only for system calls", start)
-        text = self.text[start:self.pos].split("\n", 1)[0].strip()
+        text = self.text[start:self.pos].split("\n", 1)[0]
+        text = re.sub(r"\s*(//.*|/\*.*)$", "", text).strip()
         return Event(line, col, time, body, text)
 
     def one_time(self) -> tuple[int, bool]:

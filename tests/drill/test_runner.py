@@ -1,0 +1,290 @@
+"""The runner: timing tolerance, the several-segments rule, profiles, timestamps, settings,
+system calls, SKIP reasons. Each test runs a small script on a fresh host (virtual time)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tcplab.drill import apply_sysctl, parse_script, run_script
+from tcplab.tcp.config import Config
+
+PASSIVE = """\
+0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0  bind(3, ..., ...) = 0
++0  listen(3, 1) = 0
++0  < S 0:0(0) win 65535 <mss 1000,nop,wscale 7>
++0  > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>
++.1 < . 1:1(0) ack 1 win 512
++0  accept(3, ..., ...) = 4
+"""
+
+ACTIVE_NO_TS = """\
+`sysctl -w net.ipv4.tcp_timestamps=0`
+0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0  fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
++0  connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
++0  > S 0:0(0) <mss 1460,nop,nop,sackOK,nop,wscale 7>
++.1 < S. 0:0(0) ack 1 win 65535 <mss 1000,nop,wscale 7>
++0  > . 1:1(0) ack 1
+"""
+
+
+def run(text: str, **kw):
+    defines = kw.pop("defines", None)
+    return run_script(parse_script(text, "t.pkt", defines), **kw)
+
+
+def ok(text: str, **kw):
+    outcome = run(text, **kw)
+    assert outcome.status == "PASS", (outcome.line, outcome.reason, outcome.actual)
+    return outcome
+
+
+def fails(text: str, line: int, reason: str, **kw):
+    outcome = run(text, **kw)
+    assert (outcome.status, outcome.line) == ("FAIL", line), (outcome.reason, outcome.actual)
+    assert reason in outcome.reason, outcome.reason
+    return outcome
+
+
+# ---- timing -------------------------------------------------------------------------------------
+def test_delayed_ack_within_default_tolerance():
+    # the delayed ACK leaves at +40 ms; 4 ms tolerance either way
+    ok(PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.036 > . 1:1(0) ack 1001\n")
+    ok(PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.044 > . 1:1(0) ack 1001\n")
+    fails(PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.035 > . 1:1(0) ack 1001\n", 9,
+          "segment too late: sent at 0.240000, expected between 0.230625 and 0.239375")
+    fails(PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.046 > . 1:1(0) ack 1001\n", 9,
+          "segment too early: sent at 0.240000")
+
+
+def test_tolerance_from_option_and_argument():
+    text = PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.03 > . 1:1(0) ack 1001\n"
+    fails(text, 9, "too late")
+    ok("--tolerance_usecs=10000\n" + text)
+    ok(text, tolerance_usecs=10000)
+
+
+def test_tolerance_grows_with_the_gap():
+    # 12.5 % of a 1.1 s gap is 137.5 ms: the SYN-ACK retransmission at +1.0 s matches +1.1
+    head = PASSIVE.split("+.1 <")[0]
+    ok(head + "+1.1 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n")
+    fails(head + "+1.2 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n", 6, "too early")
+
+
+def test_absolute_times_and_ranges_and_any():
+    head = PASSIVE.split("+.1 <")[0]
+    ok(head + "1 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n")
+    ok(head + "0.5~1.5 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n")
+    fails(head + "+0.1~+0.5 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n", 6, "too late")
+    ok(head + "* > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n"
+       "* > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n")
+
+
+def test_blocking_call_returns_when_the_socket_call_would():
+    text = """\
+0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0  bind(3, ..., ...) = 0
++0  listen(3, 1) = 0
++0  < S 0:0(0) win 65535 <mss 1460>
++0  > S. 0:0(0) ack 1 <mss 1460>
++.1 < . 1:1(0) ack 1 win 65535
++0  accept(3, ..., ...) = 4
++0...0.3 read(4, ..., 100) = 10
++.3 < P. 1:11(10) ack 1 win 65535
+"""
+    ok(text)
+    fails(text.replace("0...0.3", "0...0.5"), 8, "the call returned early: at 0.400000")
+    fails(text.replace("+0...0.3 read", "+0 read"), 8, "the call returned late: at 0.400000")
+    fails(text.replace("+.3 < P. 1:11(10) ack 1 win 65535\n", ""), 8,
+          "the blocking call never returned")
+
+
+# ---- comparing segments --------------------------------------------------------------------------
+def test_several_segments_match_one_line_unless_strict_segments():
+    text = ACTIVE_NO_TS + "+0 write(3, ..., 3000) = 3000\n+0 > P. 1:3001(3000) ack 1\n"
+    ok(text)
+    fails(text, 9, "wrong flags: ., expected P.", strict_segments=True)
+    fails("--strict_segments\n" + text, 10, "wrong flags: ., expected P.")
+    fails(ACTIVE_NO_TS + "+0 write(3, ..., 3000) = 3000\n+0 > P. 1:2501(2500) ack 1\n", 9,
+          "wrong payload length: 3000, expected 2500")
+    ok(ACTIVE_NO_TS + "+0 write(3, ..., 3000) = 3000\n+0 > . 1:1001(1000) ack 1\n"
+       "+0 > . 1001:2001(1000) ack 1\n+0 > P. 2001:3001(1000) ack 1\n", strict_segments=True)
+
+
+def test_portable_profile_compares_options_by_meaning_and_ignores_psh_and_window():
+    head = PASSIVE.split("+0  > S.")[0]
+    text = head + "+0 > S. 0:0(0) ack 1 win 1000 <nop,wscale 7,mss 1460>\n"
+    fails(text, 5, "wrong window: 65535, expected 1000")
+    ok(text, profile="portable")
+    fails(text.replace("win 1000 ", ""), 5, "wrong options: <mss 1460,nop,wscale 7>, expected "
+          "<nop,wscale 7,mss 1460>")
+    fails(head + "+0 > S. 0:0(0) ack 1 <mss 1460,sackOK,wscale 7,nop,nop,nop>\n", 5,
+          "wrong options: <mss 1460,nop,wscale 7>, expected <mss 1460,sackOK,wscale 7>",
+          profile="portable")
+    data = PASSIVE + "+0 write(4, ..., 10) = 10\n+0 > . 1:11(10) ack 1\n"
+    fails(data, 9, "wrong flags: P., expected .")
+    ok(data, profile="portable")
+
+
+def test_no_option_list_means_no_options_and_any_options():
+    head = PASSIVE.split("+0  > S.")[0]
+    fails(head + "+0 > S. 0:0(0) ack 1\n", 5, "wrong options: <mss 1460,nop,wscale 7>, "
+          "expected <none>")
+    ok(head + "+0 > S. 0:0(0) ack 1 <...>\n")
+
+
+def test_timestamp_ecr_is_rewritten_to_what_tcplab_sent():
+    text = """\
+0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0  bind(3, ..., ...) = 0
++0  listen(3, 1) = 0
++0  < S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
++0  > S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 5 ecr 100,nop,wscale 7>
++.1 < . 1:1(0) ack 1 win 512 <nop,nop,TS val 200 ecr 5>
++0  accept(3, ..., ...) = 4
+"""
+    outcome = ok(text)
+    segs = [e for e in outcome.events if e["kind"] == "segment"]
+    synack, ack = segs[1], segs[2]
+    val = int(synack["options"].split("TS val ")[1].split()[0])
+    assert val != 5
+    assert f"TS val 200 ecr {val}" in ack["options"]
+
+
+def test_sequence_numbers_are_relative_to_each_side_isn():
+    outcome = ok(ACTIVE_NO_TS)
+    segs = [e for e in outcome.events if e["kind"] == "segment"]
+    syn, synack, ack = segs
+    assert (syn["seq"], synack["seq"], synack["ack"], ack["seq"], ack["ack"]) == (0, 0, 1, 1, 1)
+    assert synack["abs_seq"] == 0  # the inbound SYN's number is taken literally
+    assert ack["abs_ack"] == 1
+    assert ack["abs_seq"] == (syn["abs_seq"] + 1) % 2**32
+
+
+def test_inbound_sack_blocks_are_relative_to_the_local_isn():
+    text = ACTIVE_NO_TS.replace("<mss 1000,nop,wscale 7>", "<mss 1000,sackOK,nop,nop,nop,wscale 7>") + \
+        "+0 write(3, ..., 3000) = 3000\n+0 > P. 1:3001(3000) ack 1\n" \
+        "+.1 < . 1:1(0) ack 1 win 512 <nop,nop,sack 1001:3001>\n"
+    outcome = ok(text)
+    last = [e for e in outcome.events if e["kind"] == "segment"][-1]
+    syn = next(e for e in outcome.events if e["kind"] == "segment")
+    isn = syn["abs_seq"]
+    assert f"sack 1 {{{(isn + 1001) % 2**32}:{(isn + 3001) % 2**32}}}" in last["options"]
+
+
+def test_a_fresh_remote_port_for_each_passive_connection():
+    text = """\
+0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0  bind(3, ..., ...) = 0
++0  listen(3, 5) = 0
++0  < S 0:0(0) win 65535 <mss 1460>
++0  > S. 0:0(0) ack 1 <mss 1460>
++0  < S 1000:1000(0) win 65535 <mss 1460>
++0  > S. 0:0(0) ack 1 <mss 1460>
++.1 < . 1:1(0) ack 1 win 65535
++0  accept(3, ..., ...) = 4
+"""
+    outcome = ok(text)
+    states = [e for e in outcome.events if e["kind"] == "state" and e["to"] == "SYN_RCVD"]
+    assert [e["conn"].rsplit(":", 1)[1] for e in states] == ["40001", "40002"]
+
+
+def test_inbound_segment_before_any_connection_fails():
+    fails("0 < . 1:1(0) ack 1 win 100\n", 1, "before any connection exists")
+
+
+# ---- system calls ------------------------------------------------------------------------------
+def test_syscall_results_errnos_and_values():
+    base = PASSIVE
+    ok(base + "+0 getsockopt(4, SOL_SOCKET, SO_ERROR, [0], [4]) = 0\n"
+       "+0 setsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], 4) = 0\n"
+       "+0 getsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], [4]) = 0\n"
+       "+0 setsockopt(4, SOL_SOCKET, SO_LINGER, {onoff=1, linger=0}, 8) = 0\n"
+       "+0 fcntl(4, F_GETFL) = O_RDWR\n"
+       "+0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+       "+0 fcntl(4, F_GETFL) = O_RDWR|O_NONBLOCK\n"
+       "+0 read(4, ..., 10) = -1 EAGAIN (Resource temporarily unavailable)\n"
+       "+0 ioctl(4, FIONREAD, [0]) = 0\n"
+       "+0 poll([{fd=4, events=POLLIN|POLLOUT, revents=POLLOUT}], 1, 0) = 1\n"
+       "+0 close(4) = 0\n"
+       "+0 > R 1:1(0)\n"
+       "+0 close(4) = -1 EBADF (Bad file descriptor)\n")
+    fails(base + "+0 getsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], [4]) = 0\n", 8,
+          "getsockopt() value 0, expected 1")
+    fails(base + "+0 read(4, ..., 10) = -1 EAGAIN\n", 8, "the blocking call never returned")
+    fails(base + "+0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+          "+0 read(4, ..., 10) = -1 ECONNRESET\n", 9,
+          "read() failed with -1 EAGAIN (Resource temporarily unavailable), expected ECONNRESET")
+    fails(base + "+0 write(4, ..., 10) = 9\n", 8, "write() returned 10, expected 9")
+    fails(base + "+0 write(4, ..., 10) = -1 EPIPE\n", 8, "write() returned 10, expected -1")
+
+
+def test_poll_blocks_until_ready():
+    ok(PASSIVE + "+0...0.2 poll([{fd=4, events=POLLIN, revents=POLLIN}], 1, 1000) = 1\n"
+       "+.2 < P. 1:11(10) ack 1 win 512\n")
+    ok(PASSIVE + "+0...0.5 poll([{fd=4, events=POLLIN, revents=0}], 1, 500) = 0\n")
+
+
+# ---- settings, shell, python -----------------------------------------------------------------
+def test_sysctl_changes_the_host_config():
+    ok(ACTIVE_NO_TS)
+    cfg = Config()
+    assert apply_sysctl(cfg, "net.ipv4.tcp_sack", "0") is None and cfg.sack is False
+    assert apply_sysctl(cfg, "net.ipv4.tcp_rmem", "4096 87380 6291456") is None
+    assert cfg.rcv_buf == 87380
+    assert apply_sysctl(cfg, "net.ipv4.tcp_fin_timeout", "30") is None
+    assert cfg.fin_wait_2_timeout == 30.0
+    assert apply_sysctl(cfg, "net.inet.tcp.rfc1323", "0") is None
+    assert (cfg.timestamps, cfg.window_scaling) == (False, False)
+    assert apply_sysctl(cfg, "net.inet.tcp.rfc1323", "1") is None
+    assert (cfg.timestamps, cfg.window_scaling) == (True, True)
+    assert apply_sysctl(cfg, "net.inet.tcp.msl", "5000") is None and cfg.msl == 5.0
+    assert apply_sysctl(cfg, "net.inet.tcp.insecure_rst", "1") is None and cfg.rfc5961 is False
+    assert apply_sysctl(cfg, "net/ipv4/tcp_rfc1337", "1") is None and cfg.rfc1337 is True
+    assert apply_sysctl(cfg, "net.ipv4.tcp_ecn", "0") is None
+    assert apply_sysctl(cfg, "net.ipv4.tcp_ecn", "1") == \
+        "sysctl net.ipv4.tcp_ecn=1 is not supported by tcplab"
+    assert apply_sysctl(cfg, "net.ipv4.tcp_sack", "x") == \
+        "sysctl net.ipv4.tcp_sack=x: value not understood"
+
+
+@pytest.mark.parametrize(("line", "reason"), [
+    ("0 `sysctl -w net.ipv4.tcp_congestion_control=reno`",
+     "sysctl net.ipv4.tcp_congestion_control=reno is not supported by tcplab"),
+    ("0 `ip link set dev lo mtu 1500`", "shell command not supported: ip link set dev lo mtu 1500"),
+    ("0 epoll_create(1) = 3", "line 1: system call epoll_create() is not supported"),
+    ("0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3", "line 1: only SOCK_STREAM sockets"),
+    ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_SOCKET, SO_REUSEPORT, "
+     "[1], 4) = 0", "line 2: socket option SO_REUSEPORT is not supported"),
+    ("--ip_version=ipv4-mapped-ipv6\n0 close(3) = -1", "ipv4-mapped-ipv6 is not supported"),
+    ("0 < [ect0] S 0:0(0) win 100", "ECN marks"),
+    ("0 %{ assert tcpi_nonexistent == 1 }%", "python snippet uses an unknown name"),
+])
+def test_unsupported_things_skip_with_a_reason(line, reason):
+    outcome = run(line + "\n")
+    assert outcome.status == "SKIP", (outcome.status, outcome.reason)
+    assert reason in outcome.reason
+
+
+def test_defines_and_ifdef_at_run_time():
+    text = PASSIVE + "#ifdef WITH_DATA\n+0 write(4, ..., LEN) = LEN\n+0 > P. 1:101(100) ack 1\n" \
+                     "#endif\n"
+    ok(text, defines={"LEN": "100"})
+    ok(text, defines={"LEN": "100", "WITH_DATA": None})
+    fails(text, 10, "wrong payload length: 50, expected 100", defines={"LEN": "50",
+                                                                       "WITH_DATA": None})
+
+
+def test_python_snippets_see_tcp_info_and_constants():
+    ok(PASSIVE + "+0 %{\nassert tcpi_state == TCP_ESTABLISHED == TCPI_ESTABLISHED == 1\n"
+       "assert tcpi_snd_mss == 1000, tcpi_snd_mss\nassert tcpi_rto >= 200000, tcpi_rto\n"
+       "assert tcpi_unacked == 0 and tcpi_retransmits == 0\n}%\n")
+    fails(PASSIVE + "+0 %{ 1 / 0 }%\n", 8, "python snippet raised ZeroDivisionError")
+
+
+def test_ipv6():
+    text = "--ip_version=ipv6\n" + PASSIVE.replace("<mss 1460,nop,wscale 7>",
+                                                    "<mss 1440,nop,wscale 7>")
+    outcome = ok(text)
+    assert any("fd00::2" in str(e.get("conn", "")) for e in outcome.events)
