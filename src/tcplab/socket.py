@@ -354,7 +354,9 @@ class Socket:
         conn = self._conn
         if not self._connecting:
             raise _oserror(_errno.EISCONN)
-        if conn.state in _CONNECTING and self._timeout == 0.0:
+        if conn.state in _CONNECTING and self._timeout is not None:
+            # Python runs sockets with a timeout non-blocking underneath: EALREADY at once.
+            # A blocking socket waits for the handshake, as Linux's connect() does.
             raise _oserror(_errno.EALREADY)
         self._finish_connect()
 

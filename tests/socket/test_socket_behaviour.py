@@ -239,3 +239,14 @@ def test_retransmission_timer_in_netstat(bench):
     [row] = rows(client)
     assert row.timer.startswith("on ") and row.timer.endswith("/1")
     assert client.counters["segments_retransmitted"] == 1
+
+
+def test_so_linger_positive_close_waits_for_the_ack_of_fin(bench):
+    net, client, _server = bench
+    _srv, cli, _conn = pair(bench)
+    cli.setsockopt(SOL_SOCKET, SO_LINGER, (1, 5))
+    ep = next(iter(client.conns.values()))
+    start = net.now
+    cli.close()  # blocks (virtual time) until the FIN is acknowledged
+    assert ep.conn.state is State.FIN_WAIT_2
+    assert net.now - start == pytest.approx(0.02)  # one round trip on a 10 ms link

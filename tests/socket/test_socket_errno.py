@@ -216,3 +216,23 @@ def test_timeouts_raise_timeouterror(bench):
     assert cli._conn.state is State.ESTABLISHED
     with pytest.raises(ValueError):
         cli.settimeout(-1)
+
+
+def test_connect_ex_timeout_is_eagain_then_ealready(bench):
+    net, client, _server = bench
+    net.links[0].set(loss=1.0)
+    s = client.socket()
+    s.settimeout(2)
+    assert s.connect_ex(SERVER) == errno.EAGAIN  # CPython: EWOULDBLOCK on a timeout
+    raises(errno.EALREADY, s.connect, SERVER)
+    s.setblocking(False)
+    raises(errno.EAGAIN, s.send, b"x")  # Linux: still connecting, non-blocking
+    raises(errno.EAGAIN, s.recv, 1)
+
+
+def test_blocking_call_that_can_never_finish_raises_simulation_stalled(bench):
+    from tcplab.host import SimulationStalled
+
+    _srv, cli, _conn = pair(bench)
+    with pytest.raises(SimulationStalled, match="deadlock"):
+        cli.recv(10)  # nobody sends, no timer runs: no event can ever wake it
