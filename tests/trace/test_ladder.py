@@ -195,3 +195,13 @@ def test_print_ladder_to_console() -> None:
     console = Console(file=buf, width=80, color_system=None, force_terminal=False)
     print_ladder(small_handshake(), console=console)
     assert buf.getvalue() == GOLDEN_SMALL
+
+
+def test_sack_blocks_shown_relative() -> None:
+    e = seg(0, "server", "client", ".", 1, 1449, win=1012,
+            options="nop,nop,TS val 5 ecr 9,nop,nop,sack 2 {5001:6001}{8001:9001}")
+    # abs_ack = 1000 (client's ISN) + 1449; SACK blocks relative to the same ISN.
+    assert e["abs_ack"] == 2449
+    assert segment_label(e, options="short") == (
+        ". 1:1(0) ack 1449 win 1012 <TS,sack {4001:5001}{7001:8001}>")
+    assert segment_label(e).endswith("<nop,nop,TS val 5 ecr 9,nop,nop,sack 2 {5001:6001}{8001:9001}>")

@@ -149,3 +149,22 @@ def test_escaping_of_names_and_notes() -> None:
 def test_empty_trace_is_still_a_picture() -> None:
     root = _parse(render_ladder_svg([]))
     assert _groups(root, "segment") == []
+
+
+def test_crossing_arrows_keep_their_labels_apart() -> None:
+    # Simultaneous close: both FINs in flight at once.
+    events = [
+        state(1.0, "client", "ESTABLISHED", "FIN_WAIT_1", "close"),
+        seg(1.0, "client", "server", "F.", 101, 21, win=502),
+        state(1.0, "server", "ESTABLISHED", "FIN_WAIT_1", "close"),
+        seg(1.0, "server", "client", "F.", 21, 101, win=509),
+    ]
+    root = _parse(render_ladder_svg(events))
+    labels = [t for t in root.iter(f"{NS}text") if t.get("class") == "label"]
+    assert len(labels) == 2
+    xs = [float(t.get("x")) for t in labels]
+    segs = _groups(root, "segment")
+    left_x = float(segs[0].find(f"{NS}line").get("x1"))
+    right_x = float(segs[1].find(f"{NS}line").get("x1"))
+    middle = (left_x + right_x) / 2
+    assert xs[0] < middle < xs[1]  # each label on its sender's half

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 import textwrap
 from collections.abc import Iterable, Sequence
@@ -77,7 +78,7 @@ def segment_label(
         base += f" win {event.get('win')}"
     opts = _options_text(event.get("options")) if options else ""
     if opts and options == "short":
-        opts = _short_options(opts)
+        opts = _short_options(opts, event)
     full = f"{base} <{opts}>" if opts else base
     if max_len is None or len(full) <= max_len:
         return full
@@ -105,10 +106,34 @@ def segment_label(
     return base[: max_len - len(ellipsis)] + ellipsis
 
 
-def _short_options(opts: str) -> str:
-    parts = [p.strip() for p in opts.split(",")]
-    parts = ["TS" if p.startswith("TS val") else p for p in parts if p not in ("nop", "eol")]
-    return ",".join(parts)
+_SACK = re.compile(r"^sack \d+ ((?:\{\d+:\d+\})+)$")
+_BLOCK = re.compile(r"\{(\d+):(\d+)\}")
+
+
+def _short_options(opts: str, event: Event | None = None) -> str:
+    """No NOPs, ``TS`` without its values, SACK blocks relative to the acknowledged ISN (like
+    the ``ack`` field) when the event carries both ``ack`` and ``abs_ack``."""
+    base = None
+    if event is not None:
+        ack, abs_ack = event.get("ack"), event.get("abs_ack")
+        if isinstance(ack, int) and isinstance(abs_ack, int):
+            base = (abs_ack - ack) % 2**32
+    out = []
+    for part in (p.strip() for p in opts.split(",")):
+        if part in ("nop", "eol"):
+            continue
+        if part.startswith("TS val"):
+            part = "TS"
+        else:
+            m = _SACK.match(part)
+            if m and base is not None:
+                blocks = "".join(
+                    f"{{{(int(a) - base) % 2**32}:{(int(b) - base) % 2**32}}}"
+                    for a, b in _BLOCK.findall(m.group(1))
+                )
+                part = f"sack {blocks}"
+        out.append(part)
+    return ",".join(out)
 
 
 def format_time(t: float, decimals: int = 3) -> str:
@@ -207,14 +232,15 @@ _TIME_STYLE = "dim"
 _LINE_STYLE = "bright_black"
 
 
-def flag_style(flags: str) -> str:
+def flag_style(flags: str, length: int = 0) -> str:
+    """The colour of a segment: SYN green, FIN magenta, RST red, data blue, pure ACKs plain."""
     if "R" in flags:
         return "bold red"
     if "S" in flags:
         return "green"
     if "F" in flags:
         return "magenta"
-    if flags.startswith("P") or "P" in flags:
+    if "P" in flags or length:
         return "blue"
     return "white"
 
@@ -322,7 +348,7 @@ def _arrow(row: _Row, width: int, g: _Glyphs, rtx: bool) -> list[Piece]:
     e = row.event or {}
     flags = str(e.get("flags", "?"))
     fate = str(e.get("fate", "delivered"))
-    style = flag_style(flags)
+    style = flag_style(flags, int(e.get("len", 0) or 0))
     line = g.line
     tags: list[tuple[str, str]] = []  # (long, short)
     if rtx:

@@ -348,12 +348,13 @@ def render_ladder_svg(
                        text_anchor="middle", class_="note"))
 
     # Segments.
+    crossing = _crossing(direction, dep_y, arr_y, typical)
     placed: list[_Box] = []
     label_svgs: list[str] = []
     for i, src in direction.items():
         e = evs[i]
         arrow, label_svg = _segment_svg(e, i, src, dep_y[i], arr_y.get(i), x_left, x_right,
-                                        typical, i in rtx, placed)
+                                        typical, i in rtx, placed, i in crossing)
         out.append(arrow)
         label_svgs.append(label_svg)
     out.append(_el("g", "".join(label_svgs), class_="labels"))
@@ -425,7 +426,7 @@ def _state_pill(name: str, side: str, x: float, y: float) -> str:
 
 def _segment_svg(
     e: Event, index: int, src: str, y0: float, y1: float | None, x_left: float, x_right: float,
-    typical: float, rtx: bool, placed: list[_Box],
+    typical: float, rtx: bool, placed: list[_Box], crossed: bool = False,
 ) -> tuple[str, str]:
     """The arrow of one segment (a group) and its label (drawn later, above all arrows)."""
     flags = str(e.get("flags", "?"))
@@ -504,8 +505,13 @@ def _segment_svg(
     else:
         best_len = -1
         first: tuple[float, float, str, str, _Box] | None = None
-        for frac, side in ((0.5, 1), (0.5, -1), (0.32, 1), (0.68, 1), (0.32, -1), (0.68, -1),
-                           (0.22, 1), (0.78, 1)):
+        # An arrow crossed by one going the other way keeps its label near its sender, so the
+        # two labels end up on opposite halves.
+        spots = ((0.5, 1), (0.5, -1), (0.32, 1), (0.68, 1), (0.32, -1), (0.68, -1), (0.22, 1),
+                 (0.78, 1))
+        if crossed:
+            spots = ((0.27, 1), (0.27, -1), *spots)
+        for frac, side in spots:
             room = min(frac, 1 - frac) * seg_len * 2
             avail = int(min(room - 16, seg_len * 0.74 - 10) / adv)
             text = segment_label(e, options="short", max_len=max(avail - len(tag_text), 8))
@@ -541,6 +547,24 @@ def _segment_svg(
     )
     cls = f"segment fate-{fate}" + (" retransmission" if rtx else "")
     return _el("g", "".join(parts), class_=cls, data_index=index), label_svg
+
+
+def _crossing(direction: dict[int, str], dep_y: dict[int, float], arr_y: dict[int, float],
+              typical: float) -> set[int]:
+    """Segments in flight at the same time as one going the other way (their arrows cross)."""
+    spans = sorted(
+        (dep_y[i], arr_y.get(i, dep_y[i] + typical / 2), i, side) for i, side in direction.items()
+    )
+    active: list[tuple[float, int, str]] = []
+    out: set[int] = set()
+    for start, end, i, side in spans:
+        active = [a for a in active if a[0] > start]
+        for _end, j, other in active:
+            if other != side:
+                out.add(i)
+                out.add(j)
+        active.append((end, i, side))
+    return out
 
 
 @dataclass(frozen=True)
