@@ -82,15 +82,18 @@ class TraceInstance:
             raise WatchUnavailable(f"this kernel has no tracepoint sock:inet_sock_set_state ({root})")
         name = f"tcplab-{os.getpid()}-{next(_counter)}"
         path = os.path.join(root, "instances", name)
+        # Known before mkdir: a Ctrl-C right after mkdir must still find it to remove it.
+        self.path = path
         try:
             os.mkdir(path)
         except PermissionError:
+            self.path = None
             raise WatchUnavailable(
                 f"cannot create a tracefs instance in {root}/instances: needs root"
             ) from None
         except OSError as exc:
+            self.path = None
             raise WatchUnavailable(f"cannot create tracefs instance {path}: {exc.strerror}") from None
-        self.path = path
         try:
             self._write("trace_clock", "mono")  # the clock of time.monotonic()
             self._write("buffer_size_kb", "512")
