@@ -1373,7 +1373,9 @@ SYSCTLS: dict[str, list[tuple[str, Callable[[str], Any]]]] = {
     "net.inet.tcp.keepintvl": [("keepalive_interval", _ms)],
     "net.inet.tcp.keepcnt": [("keepalive_count", int)],
     "net.inet.tcp.finwait2_timeout": [("fin_wait_2_timeout", _ms)],
+    # tcplab has one RFC 5961 switch for both RST and SYN handling
     "net.inet.tcp.insecure_rst": [("rfc5961", lambda v: not _flag(v))],
+    "net.inet.tcp.insecure_syn": [("rfc5961", lambda v: not _flag(v))],
     "net.inet.tcp.mssdflt": [("default_peer_mss", int)],
 }
 
