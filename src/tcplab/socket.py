@@ -400,6 +400,9 @@ class Socket:
                 self._connecting = False
 
     def send(self, data: Any, flags: int = 0) -> int:
+        return self._send(data, flags, "default")
+
+    def _send(self, data: Any, flags: int, timeout: float | str | None) -> int:
         self._check_open()
         if flags:
             raise _oserror(_errno.EOPNOTSUPP)
@@ -417,7 +420,7 @@ class Socket:
         def ready() -> bool:
             return conn.state not in _CAN_SEND or conn.send_free > 0 or self._pending_error() != 0
 
-        self._wait(ready)
+        self._wait(ready, timeout)
         err = self._take_error()
         if err:
             raise _oserror(err)
@@ -433,8 +436,15 @@ class Socket:
         view = memoryview(data).cast("B")
         total = len(view)
         sent = 0
-        while sent < total:
-            sent += self.send(view[sent:], flags)
+        # As CPython since 3.5: the timeout bounds the whole sendall(), not each send().
+        deadline = None if not self._timeout else self._now() + self._timeout
+        while True:
+            remaining: float | str | None = "default"
+            if deadline is not None:
+                remaining = max(deadline - self._now(), 1e-9)  # > 0: a timeout, not EAGAIN
+            sent += self._send(view[sent:], flags, remaining)
+            if sent >= total:
+                return
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         self._check_open()

@@ -250,3 +250,14 @@ def test_so_linger_positive_close_waits_for_the_ack_of_fin(bench):
     cli.close()  # blocks (virtual time) until the FIN is acknowledged
     assert ep.conn.state is State.FIN_WAIT_2
     assert net.now - start == pytest.approx(0.02)  # one round trip on a 10 ms link
+
+
+def test_sendall_timeout_bounds_the_whole_call(bench):
+    net, _client, _server = bench
+    _srv, cli, conn = pair(bench)
+    cli.settimeout(3)
+    start = net.now
+    with pytest.raises(TimeoutError):
+        cli.sendall(b"z" * 10_000_000)  # the peer never reads: its window closes
+    assert net.now - start == pytest.approx(3)
+    assert conn._conn.recv_buffered > 0
