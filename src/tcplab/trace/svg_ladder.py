@@ -451,7 +451,11 @@ def _segment_svg(
     parts.append(_el("title", svg_text(tooltip)))
     marker = f"url(#lad-{_marker_name(flags, length)})"
     if fate == "dropped":
-        xe = xs + (xd - xs) * 0.6
+        # Far enough for the label to end before the cross, at most 85% of the way.
+        lane_w = abs(xd - xs)
+        label_w = (len(segment_label(e, options="short")) + 2) * 11 * MONO_ADVANCE
+        frac = min(0.85, max(0.6, (label_w + 36) / lane_w))
+        xe = xs + (xd - xs) * frac
         ye = y0 + typical / 2
         parts.append(_el("line", x1=xs, y1=y0, x2=xe, y2=ye, stroke=color, stroke_width=1.8,
                          stroke_linecap="round"))
