@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from tcplab.host.ports import LINUX_EPHEMERAL_RANGE, EphemeralPorts
+from tcplab.tcp import events as E
 from tcplab.tcp.config import Config
 from tcplab.tcp.states import State
 from tcplab.trace.events import EventLog
@@ -66,10 +67,16 @@ def _engine():
     return Connection, ISNGenerator
 
 
-def _wire():
-    from tcplab.wire import MalformedPacket, build_packet, parse_packet
+_WIRE: tuple | None = None
 
-    return parse_packet, build_packet, MalformedPacket
+
+def _wire():
+    global _WIRE
+    if _WIRE is None:
+        from tcplab.wire import MalformedPacket, build_packet, parse_packet
+
+        _WIRE = (parse_packet, build_packet, MalformedPacket)
+    return _WIRE
 
 
 def _addr(text: str) -> str:
@@ -448,8 +455,6 @@ class Host:
                 waker()
 
     def _on_event(self, ep: Endpoint, ev: Any, now: float) -> None:
-        from tcplab.tcp import events as E
-
         kind = type(ev)
         if kind is E.StateChanged:
             src, dst = ev.src, ev.dst
