@@ -205,3 +205,18 @@ def test_sack_blocks_shown_relative() -> None:
     assert segment_label(e, options="short") == (
         ". 1:1(0) ack 1449 win 1012 <TS,sack {4001:5001}{7001:8001}>")
     assert segment_label(e).endswith("<nop,nop,TS val 5 ecr 9,nop,nop,sack 2 {5001:6001}{8001:9001}>")
+
+
+def test_endpoints_taken_from_the_trace_when_the_names_do_not_match() -> None:
+    events = [
+        state(0.0, "tcplab", "CLOSED", "SYN_SENT", "connect"),
+        seg(0.0, "tcplab", "kernel", "S", 0, 0, fate="sent", t_arrive=None),
+    ]
+    events[1]["t_arrive"] = None
+    text = render_ladder(events, color=False, width=60)
+    assert text.splitlines()[0].split() == ["time", "tcplab", "kernel"]
+    line = _line_of(text, "S 0:0(0)")
+    assert line.endswith("▶│")  # fate "sent": drawn all the way (a real network)
+    # Names that do appear are kept, even if only one side is in the trace.
+    assert render_ladder(events, "tcplab", "peer", color=False).splitlines()[0].split() == [
+        "time", "tcplab", "peer"]

@@ -37,6 +37,7 @@ __all__ = [
     "infer_endpoints",
     "print_ladder",
     "render_ladder",
+    "resolve_endpoints",
     "retransmissions",
     "segment_label",
     "want_color",
@@ -166,6 +167,17 @@ def infer_endpoints(events: Iterable[Event]) -> tuple[str, str]:
     return names[0], names[1]
 
 
+def resolve_endpoints(events: Sequence[Event], left: str, right: str) -> tuple[str, str]:
+    """``(left, right)`` as given when the trace mentions either of them; otherwise the names the
+    trace uses (so a TUN trace between, say, ``tcplab`` and ``kernel`` still draws)."""
+    names: set[Any] = set()
+    for e in events:
+        names.update((e.get("host"), e.get("src"), e.get("dst")))
+    if left in names or right in names:
+        return left, right
+    return infer_endpoints(events)
+
+
 def retransmissions(events: Sequence[Event]) -> set[int]:
     """Indexes (into ``events``) of segments that repeat an earlier one from the same sender:
     same flags, sequence number and length, carrying data, SYN or FIN."""
@@ -193,7 +205,7 @@ def describe_event(e: Event) -> str:
     if kind == "segment":
         text = f"{e.get('src')} → {e.get('dst')}  {segment_label(e)}"
         fate = e.get("fate")
-        if fate and fate != "sent":
+        if fate and fate not in ("sent", "delivered"):
             text += f"  [{fate}]"
         return text
     if kind == "state":
@@ -481,6 +493,7 @@ def render_ladder(
     characters. Plain output (``color=False``) has no trailing spaces and is deterministic.
     """
     evs = list(events)
+    left, right = resolve_endpoints(evs, left, right)
     lines = _layout(evs, left, right, width, ascii_only)
     if not want_color(color):
         return "\n".join("".join(p[0] for p in line).rstrip() for line in lines) + "\n"
@@ -516,6 +529,7 @@ def print_ladder(
     if console is None:
         console = Console(highlight=False)
     evs = list(events)
+    left, right = resolve_endpoints(evs, left, right)
     lines = _layout(evs, left, right, width or console.width, ascii_only)
     for line in lines:
         text = Text()

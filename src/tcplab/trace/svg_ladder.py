@@ -24,6 +24,7 @@ from xml.sax.saxutils import escape
 from tcplab.trace.ladder import (
     Event,
     format_time,
+    resolve_endpoints,
     retransmissions,
     segment_label,
     time_decimals,
@@ -172,6 +173,7 @@ def render_ladder_svg(
 ) -> str:
     """Draw ``events`` between ``left`` and ``right`` as a standalone SVG document (a string)."""
     evs = list(events)
+    left, right = resolve_endpoints(evs, left, right)
     items, direction = _collect(evs, left, right)
     rtx = retransmissions(evs)
     dec = time_decimals(float(e.get("t", 0.0)) for e in evs)
