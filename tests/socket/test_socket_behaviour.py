@@ -71,6 +71,9 @@ def test_so_linger_zero_close_sends_rst_and_leaves_no_time_wait(bench):
     assert conn.recv(100) == b"data that will be lost"  # what arrived before the RST
     with pytest.raises(ConnectionResetError):
         conn.recv(100)
+    outcomes = [(e["host"], e["outcome"]) for e in net.log.of_kind("outcome")]
+    assert outcomes == [("client", "connected"), ("server", "connected"),
+                        ("client", "closed"), ("server", "reset")]
 
 
 def test_normal_close_leaves_time_wait_on_the_side_that_closed_first(bench):
@@ -82,7 +85,12 @@ def test_normal_close_leaves_time_wait_on_the_side_that_closed_first(bench):
     net.run(until=net.now + 1)
     assert [r.state for r in rows(client)] == ["TIME_WAIT"]
     assert [r.state for r in rows(server)] == ["LISTEN"]
-    assert rows(client)[0].timer.startswith("timewait ")
+    assert rows(client)[0].timer == "timewait 59s"
+    net.run(until=net.now + 60)
+    outcomes = [(e["host"], e["outcome"]) for e in net.log.of_kind("outcome")]
+    assert outcomes == [("client", "connected"), ("server", "connected"),
+                        ("server", "peer closed"), ("client", "peer closed"),
+                        ("server", "closed"), ("client", "closed")]
 
 
 def test_half_close_with_shutdown(bench):
