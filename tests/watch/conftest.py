@@ -45,6 +45,7 @@ class Netns:
     name: str
     addr: str  # an address from 198.18.0.0/15 on the namespace's lo
     port: int  # a port for this test's server
+    addr6: str = ""  # an address from fd00::/8 on the namespace's lo
 
     def run_py(self, code: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
         """Run Python code in the namespace (a real kernel client/server); check it succeeded."""
@@ -70,11 +71,13 @@ def netns() -> Iterator[Netns]:
     # A unique address, so that tests of other people (same kernel, same tracepoint) never match.
     addr = f"198.19.{rnd.randrange(1, 255)}.{rnd.randrange(1, 255)}"
     port = rnd.randrange(20000, 30000)
+    addr6 = f"fd00:7c::{rnd.randrange(1, 0xFFFF):x}:{rnd.randrange(1, 0xFFFF):x}"
     subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
     try:
-        ns = Netns(name, addr, port)
+        ns = Netns(name, addr, port, addr6)
         ns.ip("link", "set", "lo", "up")
         ns.ip("addr", "add", f"{addr}/32", "dev", "lo")
+        ns.ip("-6", "addr", "add", f"{addr6}/128", "dev", "lo", "nodad")
         yield ns
     finally:
         subprocess.run(["ip", "netns", "del", name], capture_output=True)

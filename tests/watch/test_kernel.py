@@ -400,3 +400,24 @@ def test_cli_without_root_says_what_is_missing_and_polls(netns: Netns) -> None:
         "polling the sock_diag table every 50 ms instead: short-lived states may be missed"
     )
     assert [json.loads(line)["kind"] for line in res.stdout.splitlines()] == ["note"]
+
+
+def test_client_first_close_over_ipv6(netns: Netns) -> None:
+    code = SERVER_AND_CLIENT_FIRST_CLOSE.replace("socket.socket()", "socket.socket(socket.AF_INET6)")
+    with KernelWatcher(port=netns.port, address=netns.addr6, netns=netns.name) as w:
+        cport = int(netns.run_py(code.format(addr=netns.addr6, port=netns.port)).stdout)
+        client, server = f"[{netns.addr6}]:{cport}", f"[{netns.addr6}]:{netns.port}"
+        seen = w.wait_for(
+            lambda ev: _has(ev, client, "TIME_WAIT") and _has(ev, server, "CLOSED"), timeout=10
+        )
+        assert sequence(seen, conn=f"{client}-{server}") == [
+            "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT",
+        ]  # fmt: skip
+        assert sequence(seen, conn=f"{server}-{client}") == [
+            "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED",
+        ]  # fmt: skip
+        listener = f"{server}-[::]:0"
+        assert [(e["from"], e["to"]) for e in seen if e["conn"] == listener] == [
+            ("CLOSED", "LISTEN"),
+            ("LISTEN", "CLOSED"),
+        ]
