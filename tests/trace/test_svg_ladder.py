@@ -168,3 +168,7 @@ def test_crossing_arrows_keep_their_labels_apart() -> None:
     right_x = float(segs[1].find(f"{NS}line").get("x1"))
     middle = (left_x + right_x) / 2
     assert xs[0] < middle < xs[1]  # each label on its sender's half
+
+
+def test_deterministic() -> None:
+    assert render_ladder_svg(full_story()) == render_ladder_svg(full_story())
