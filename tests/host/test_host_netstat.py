@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from tcplab import control
 from tcplab.cli import main as cli_main
 from tcplab.host import two_hosts
 from tcplab.netstat import Row, format_counters, format_table, format_timer, rows, snapshot
@@ -58,8 +59,28 @@ def test_rows_snapshot_and_counters():
     conn.close()
 
 
-def test_cli_without_a_running_stack(capsys):
+def test_cli_without_a_running_stack(capsys, monkeypatch):
+    monkeypatch.setattr(control, "list_stacks", lambda: [])
     assert cli_main(["netstat"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("tcplab: no running tcplab stack found")
     assert err.count("\n") == 1
+
+
+def test_cli_prints_a_running_stacks_table_counters_and_json(capsys, monkeypatch):
+    _net, _client, server = two_hosts()
+    srv = server.socket()
+    srv.bind(("", 9527))
+    srv.listen(16)
+    snap = json.loads(json.dumps(snapshot(server)))
+    monkeypatch.setattr(control, "list_stacks", lambda: ["tlab0"])
+    monkeypatch.setattr(control, "query", lambda name, timeout=5.0: snap)
+    assert cli_main(["netstat"]) == 0
+    assert capsys.readouterr().out == format_table(rows(server))
+    assert cli_main(["netstat", "-s", "--stack", "tlab0"]) == 0
+    assert capsys.readouterr().out == format_counters(server)
+    assert cli_main(["netstat", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == snap
+    monkeypatch.setattr(control, "list_stacks", lambda: ["a", "b"])
+    assert cli_main(["netstat"]) == 2
+    assert "several tcplab stacks are running (a, b)" in capsys.readouterr().err

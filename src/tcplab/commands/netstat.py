@@ -1,4 +1,9 @@
-"""``tcplab netstat``: the connection table of a running tcplab stack (like ``ss -tan``)."""
+"""``tcplab netstat``: the connection table of a running tcplab stack (like ``ss -tan``).
+
+A running stack (``tcplab serve`` / ``tcplab connect``) serves ``tcplab.netstat.snapshot`` on its
+control socket (``tcplab.control``); this command asks it and prints the table, the counters
+(``-s``) or the raw snapshot (``--json``).
+"""
 
 from __future__ import annotations
 
@@ -15,18 +20,31 @@ def add_parser(subparsers: Any) -> None:
         "netstat", help="connection table of a running tcplab stack (like ss -tan)",
         description="Show the connections of a running tcplab stack: State, Recv-Q, Send-Q, "
                     "local and peer address, and the timer column.")
+    p.add_argument("--stack", metavar="NAME",
+                   help="which running stack (default: the only one running)")
     p.add_argument("-s", "--statistics", action="store_true",
                    help="show the counters (like netstat -s) instead of the table")
     p.add_argument("--json", action="store_true", help="print the raw snapshot as JSON")
     p.set_defaults(func=run)
 
 
-def find_running_stack() -> dict[str, Any] | None:
-    """The snapshot (``tcplab.netstat.snapshot``) of a running stack, or None.
+def find_running_stack(name: str | None = None) -> dict[str, Any] | None:
+    """The snapshot (``tcplab.netstat.snapshot``) of a running stack, or None when none runs.
+    Raises CLIError when it cannot be chosen or reached."""
+    from tcplab import control
 
-    Reaching a running stack is the TUN link's job (its control socket serves the snapshot);
-    until that exists there is never one to find."""
-    return None
+    if name is None:
+        stacks = control.list_stacks()
+        if not stacks:
+            return None
+        if len(stacks) > 1:
+            raise CLIError(f"several tcplab stacks are running ({', '.join(stacks)}): "
+                           "choose one with --stack NAME")
+        name = stacks[0]
+    try:
+        return control.query(name)
+    except (control.ControlError, OSError) as exc:
+        raise CLIError(f"cannot reach tcplab stack {name!r}: {exc}") from None
 
 
 def render(snap: dict[str, Any], args: argparse.Namespace) -> str:
@@ -38,7 +56,7 @@ def render(snap: dict[str, Any], args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    snap = find_running_stack()
+    snap = find_running_stack(getattr(args, "stack", None))
     if snap is None:
         raise CLIError("no running tcplab stack found: start one first (e.g. 'tcplab serve'), "
                        "then run 'tcplab netstat' again")
