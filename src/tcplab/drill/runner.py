@@ -386,6 +386,14 @@ class Runner:
         self.flow = flow
         return flow
 
+    def _flow_is_over(self, flow: _Flow) -> bool:
+        """No connection on the flow's ports any more, or only one in TIME-WAIT."""
+        if flow.local_port is None:
+            return False
+        ep = self.host.conns.get((self.local_ip, flow.local_port, self.remote_ip,
+                                  flow.remote_port))
+        return ep is None or ep.conn.state in (State.TIME_WAIT, State.CLOSED)
+
     def _listening_port(self) -> int | None:
         for listener in self.host.listeners.values():
             return listener.port
@@ -521,6 +529,11 @@ class Runner:
             seq = pkt.start
             if flow.remote_isn is None:
                 flow.remote_isn = pkt.start
+            elif not flags & Flags.ACK and self._flow_is_over(flow):
+                # a new incarnation on the same ports (after TIME-WAIT or a reset)
+                flow.remote_isn = pkt.start
+                flow.local_isn = None
+                flow.accepted = False
         else:
             seq = _mod((flow.remote_isn or 0) + pkt.start)
         ack = _mod((flow.local_isn or 0) + pkt.ack) if pkt.ack is not None else 0
