@@ -22,8 +22,9 @@ def _report(outcome) -> str:
 
 def test_corpus_is_there():
     groups = {p.parent.name for p in SCRIPTS}
-    assert {"handshake", "close", "rst", "retransmit", "timewait", "window"} <= groups
-    assert len(SCRIPTS) >= 25
+    assert {"handshake", "close", "rst", "retransmit", "timewait", "window", "states",
+            "arrivals"} <= groups
+    assert len(SCRIPTS) >= 70
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: str(p.relative_to(HERE / "scripts")))
@@ -66,3 +67,21 @@ def test_negative_script_fails(name, line, reason):
     assert outcome.line == line, _report(outcome)
     assert reason in outcome.reason, _report(outcome)
     assert outcome.expected  # the script line is quoted
+
+
+# Rows of the transition table no BSD-socket script can reach: SEND on a listening socket
+# (RFC 9293 3.10.2) has no socket call, and close() of a listener is CLOSE, never ABORT.
+UNREACHABLE = {("LISTEN", "SYN_SENT", "send"), ("LISTEN", "CLOSED", "abort")}
+
+
+def test_corpus_covers_every_transition_row():
+    from tcplab.tcp.states import TRANSITIONS
+
+    seen = set()
+    for path in SCRIPTS:
+        for e in run_file(str(path)).events:
+            if e["kind"] == "state":
+                seen.add((e["from"], e["to"], e["cause"]))
+    rows = {(t.src.name, t.dst.name, str(t.cause)) for t in TRANSITIONS}
+    assert seen <= rows  # every transition tcplab made is in the table
+    assert rows - seen == UNREACHABLE
