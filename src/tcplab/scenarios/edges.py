@@ -1,0 +1,466 @@
+"""The rarer exits of the state diagram: RST, ABORT and timeouts in every state, close with
+unread data, TIME_WAIT reopened by a SYN, SYN_RCVD back to LISTEN on a SYN, and the host stories
+(restarting a server over TIME_WAIT, a full listen backlog).
+
+Stories with several acts use one connection per act (each with its own client port), so every
+endpoint's state path in the trace is one act.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+from typing import Any
+
+from tcplab.net.sim import Match, Rule
+from tcplab.scenarios.base import CLIENT_IP, SERVER_IP, SERVER_PORT, Bench
+from tcplab.scenarios.classic import _simultaneous_open
+from tcplab.socket import SHUT_WR, SO_REUSEADDR, SOL_SOCKET, SOL_TCP, TCP_USER_TIMEOUT
+
+
+def _child_of(b: Bench, csock: Any) -> Any:
+    """The server's endpoint for the client socket's connection."""
+    local = csock._ep.conn.local
+    key = (SERVER_IP, SERVER_PORT, local[0], local[1])
+    return b.server.conns[key]
+
+
+def _eof(sock: Any) -> None:
+    assert sock.recv(100) == b""
+
+
+def rst_everywhere(b: Bench) -> str:
+    lsock = b.listen()
+    acts = []
+
+    # FIN_WAIT_1: the ACK of the client's FIN is lost; the server answers with RST (abort).
+    b.note("client", "act 1: RST in FIN_WAIT_1")
+    _, csock, ssock = b.pair(listener=lsock)
+    rule = b.net.add_rule(Rule("drop", Match(src="server", flags=".")))
+    csock.close()
+    _eof(ssock)
+    b.linger0(ssock)
+    ssock.close()
+    b.wait(1.0)
+    b.net.remove_rule(rule)
+    acts.append("FIN_WAIT_1")
+
+    # FIN_WAIT_2: the FIN was acknowledged, then the server aborts.
+    b.note("client", "act 2: RST in FIN_WAIT_2")
+    _, csock, ssock = b.pair(listener=lsock)
+    csock.close()
+    _eof(ssock)
+    b.wait(0.2)
+    b.linger0(ssock)
+    ssock.close()
+    b.wait(1.0)
+    acts.append("FIN_WAIT_2")
+
+    # CLOSE_WAIT: the client half-closed, then aborts from FIN_WAIT_2.
+    b.note("client", "act 3: RST in CLOSE_WAIT")
+    _, csock, ssock = b.pair(listener=lsock)
+    csock.shutdown(SHUT_WR)
+    _eof(ssock)
+    b.wait(0.2)
+    b.linger0(csock)
+    csock.close()
+    b.wait(1.0)
+    ssock.close()
+    acts.append("CLOSE_WAIT")
+
+    # CLOSING: simultaneous close, the server's ACK of the client's FIN is lost; the server's
+    # TIME_WAIT is killed (ss -K); the client's retransmitted FIN finds the listener: RST.
+    b.note("client", "act 4: RST in CLOSING")
+    _, csock, ssock = b.pair(listener=lsock)
+    sep = _child_of(b, csock)
+    rule = b.net.add_rule(Rule("drop", Match(src="server", flags=".")))
+    csock.close()
+    ssock.close()
+    b.until(lambda: sep.conn.state.value == "TIME_WAIT", timeout=5)
+    b.net.remove_rule(rule)
+    b.kill(b.server, sep)
+    b.wait(5.0)
+    acts.append("CLOSING")
+
+    # LAST_ACK: the client's last ACK is lost and its TIME_WAIT killed; the server's
+    # retransmitted FIN finds no connection at the client host: RST.
+    b.note("client", "act 5: RST in LAST_ACK")
+    _, csock, ssock = b.pair(listener=lsock)
+    cep = csock._ep
+    csock.close()
+    _eof(ssock)
+    b.wait(0.1)
+    rule = b.net.add_rule(Rule("drop", Match(src="client", flags=".")))
+    ssock.close()
+    b.until(lambda: cep.conn.state.value == "TIME_WAIT", timeout=5)
+    b.net.remove_rule(rule)
+    b.kill(b.client, cep)
+    b.wait(5.0)
+    acts.append("LAST_ACK")
+
+    # TIME_WAIT: RFC 1337's hazard H1. An old duplicate ACK reaches the client in TIME_WAIT; it
+    # answers with an ACK; the server (connection gone) answers that with RST, which kills the
+    # TIME_WAIT (Linux net.ipv4.tcp_rfc1337=0).
+    b.note("client", "act 6: RST in TIME_WAIT (RFC 1337 TIME-WAIT assassination)")
+    _, csock, ssock = b.pair(listener=lsock)
+    cep = csock._ep
+    sconn = _child_of(b, csock).conn
+    server_nxt = sconn.snd_nxt
+    client_nxt = cep.conn.snd_nxt
+    cport = cep.conn.local[1]
+    csock.close()
+    _eof(ssock)
+    ssock.close()
+    b.until(lambda: cep.conn.state.value == "TIME_WAIT" and sconn.state.value == "CLOSED",
+            timeout=5)
+    b.wait(1.0)
+    b.note("server", "an old duplicate ACK from the server's port (sent long ago) arrives")
+    b.inject(b.server, (SERVER_IP, SERVER_PORT), (CLIENT_IP, cport), seq=server_nxt - 1000,
+             ack=client_nxt, flags=".")
+    b.wait(5.0)
+    acts.append("TIME_WAIT")
+
+    # SYN_RCVD (actively opened): a simultaneous open where the client's SYN-ACK is lost and
+    # the client aborts in SYN_RCVD.
+    b.note("client", "act 7: RST in SYN_RCVD (simultaneous open)")
+    rule = b.net.add_rule(Rule("drop", Match(src="client", flags="S.")))
+    csock, ssock = _simultaneous_open(b)
+    b.until(lambda: b.state(csock) == "SYN_RCVD", timeout=5)
+    b.linger0(csock)
+    csock.close()
+    b.wait(5.0)
+    b.net.remove_rule(rule)
+    ssock.close()
+    acts.append("SYN_RCVD")
+    lsock.close()
+    b.settle()
+    return "a RST arrived in " + ", ".join(acts) + ": each time straight to CLOSED"
+
+
+def abort_everywhere(b: Bench) -> str:
+    now = b.now
+    # LISTEN: an engine-level passive OPEN, then ABORT (sockets close a listener with CLOSE).
+    b.note("server", "act 1: ABORT in LISTEN (the engine's call; a socket's close() is CLOSE)")
+    host = b.server
+    ep = host.new_connection(host.conn_config(SERVER_IP), (SERVER_IP, 7000), None)
+    ep.conn.listen(now)
+    host.service(ep, now)
+    b.wait(0.1)
+    ep.conn.abort(b.now)
+    host.service(ep, b.now)
+
+    lsock = b.listen()
+    # SYN_SENT: close() while connecting (CLOSE), then SO_LINGER 0 close (ABORT).
+    b.note("client", "act 2: CLOSE and ABORT in SYN_SENT")
+    for linger in (False, True):
+        csock = b.client.socket()
+        csock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            csock.connect((SERVER_IP, 9))
+        if linger:
+            b.linger0(csock)
+        csock.close()
+        b.wait(0.5)
+
+    # ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, LAST_ACK and TIME_WAIT, each on its own
+    # connection, with SO_LINGER {1, 0} on the socket that aborts.
+    b.note("client", "act 3: ABORT in FIN_WAIT_1 (client) and CLOSE_WAIT (server)")
+    _, csock, ssock = b.pair(listener=lsock)
+    csock.shutdown(SHUT_WR)
+    b.linger0(csock)
+    csock.close()  # before the ACK of its FIN arrives
+    b.wait(0.2)
+    ssock.close()
+    b.wait(1.0)
+
+    b.note("client", "act 4: ABORT in FIN_WAIT_2 (client)")
+    _, csock, ssock = b.pair(listener=lsock)
+    csock.shutdown(SHUT_WR)
+    _eof(ssock)
+    b.wait(0.2)
+    b.linger0(csock)
+    csock.close()
+    b.wait(0.5)
+    ssock.close()
+    b.wait(1.0)
+
+    b.note("server", "act 5: ABORT in LAST_ACK (server) and ESTABLISHED")
+    _, csock, ssock = b.pair(listener=lsock)
+    csock.shutdown(SHUT_WR)
+    _eof(ssock)
+    ssock.shutdown(SHUT_WR)  # LAST_ACK
+    b.linger0(ssock)
+    ssock.close()
+    b.wait(0.5)
+    csock.close()
+    _, csock, ssock = b.pair(listener=lsock)
+    b.linger0(ssock)
+    ssock.close()
+    b.wait(0.5)
+    csock.close()
+
+    b.note("client", "act 6: ABORT in TIME_WAIT (client) and CLOSING (server)")
+    _, csock, ssock = b.pair(listener=lsock)
+    csock.shutdown(SHUT_WR)
+    ssock.shutdown(SHUT_WR)  # the FINs cross: both CLOSING
+    b.until(lambda: b.state(csock) == "TIME_WAIT", timeout=5)
+    b.linger0(csock)
+    csock.close()
+    b.until(lambda: b.state(ssock) == "CLOSING" or b.state(ssock) == "TIME_WAIT", timeout=5)
+    b.wait(0.2)
+    b.linger0(ssock)
+    ssock.close()
+    b.wait(0.5)
+
+    b.note("client", "act 7: ABORT in CLOSING (client)")
+    rule = b.net.add_rule(Rule("drop", Match(src="server", flags=".")))
+    _, csock, ssock = b.pair(listener=lsock)
+    b.net.remove_rule(rule)
+    rule = b.net.add_rule(Rule("drop", Match(src="server", flags=".")))
+    csock.shutdown(SHUT_WR)
+    ssock.shutdown(SHUT_WR)
+    b.until(lambda: b.state(csock) == "CLOSING", timeout=5)
+    b.linger0(csock)
+    csock.close()
+    b.wait(2.0)
+    b.net.remove_rule(rule)
+    ssock.close()
+
+    b.note("client", "act 8: ABORT in SYN_RCVD (simultaneous open)")
+    csock, ssock = _simultaneous_open(b)
+    b.until(lambda: b.state(csock) == "SYN_RCVD", timeout=5)
+    b.linger0(csock)
+    csock.close()
+    b.wait(2.0)
+    ssock.close()
+    lsock.close()
+    b.settle()
+    return "ABORT in every state: RST from the synchronized states up to CLOSE_WAIT, silence elsewhere"
+
+
+def unread_data_close(b: Bench) -> str:
+    lsock = b.listen()
+    # ESTABLISHED: data arrived, the application closes without reading it.
+    b.note("client", "act 1: close() in ESTABLISHED with unread data")
+    _, csock, ssock = b.pair(listener=lsock)
+    ssock.sendall(b"unread reply")
+    b.wait(0.2)
+    csock.close()
+    b.wait(0.5)
+    ssock.close()
+
+    # CLOSE_WAIT: data and FIN arrived, nothing read.
+    b.note("client", "act 2: close() in CLOSE_WAIT with unread data")
+    _, csock, ssock = b.pair(listener=lsock)
+    ssock.sendall(b"unread reply")
+    ssock.close()
+    b.wait(0.2)
+    csock.close()
+    b.wait(1.0)
+
+    # FIN_WAIT_1: the client half-closes; data crosses its FIN; close() before the ACK.
+    b.note("client", "act 3: close() in FIN_WAIT_1 with unread data")
+    _, csock, ssock = b.pair(listener=lsock)
+    csock.shutdown(SHUT_WR)
+    ssock.sendall(b"unread reply")  # the same instant: crosses the FIN
+    b.until(lambda: csock._ep.conn.recv_buffered > 0, timeout=5)
+    csock.close()
+    b.wait(0.5)
+    ssock.close()
+
+    # FIN_WAIT_2: half-closed and acknowledged, then data arrives unread.
+    b.note("client", "act 4: close() in FIN_WAIT_2 with unread data")
+    _, csock, ssock = b.pair(listener=lsock)
+    csock.shutdown(SHUT_WR)
+    _eof(ssock)
+    b.wait(0.2)
+    ssock.sendall(b"unread reply")
+    b.wait(0.2)
+    csock.close()
+    b.wait(0.5)
+    ssock.close()
+    lsock.close()
+    b.settle()
+    return "close() with unread data sent RST instead of FIN (RFC 1122 4.2.2.13), in all four states"
+
+
+def timeout_everywhere(b: Bench) -> str:
+    lsock = b.listen()
+    ut = 10_000  # TCP_USER_TIMEOUT 10 s (RFC 5482): give up sooner than R2's 15 retries
+
+    def pair() -> tuple[Any, Any]:
+        _, csock, ssock = b.pair(listener=lsock)
+        for sock in (csock, ssock):
+            sock.setsockopt(SOL_TCP, TCP_USER_TIMEOUT, ut)
+        return csock, ssock
+
+    def cut(**match: Any) -> Rule:
+        return b.net.add_rule(Rule("drop", Match(count=None, **match)))
+
+    b.note("client", "act 1: ESTABLISHED, the link goes down while both send")
+    csock, ssock = pair()
+    rule = cut()
+    csock.send(b"ping")
+    ssock.send(b"pong")
+    b.wait(60)
+    b.net.remove_rule(rule)
+    csock.close()
+    ssock.close()
+
+    b.note("server", "act 2: SYN_RCVD, every SYN-ACK is lost")
+    rule = cut(src="server")
+    b.inject(b.client, (CLIENT_IP, 41000), (SERVER_IP, SERVER_PORT), seq=777, flags="S")
+    b.wait(120)
+    b.net.remove_rule(rule)
+
+    b.note("client", "act 3: FIN_WAIT_1 (both ends close, no FIN gets through)")
+    csock, ssock = pair()
+    rule = cut()
+    csock.close()
+    ssock.close()
+    b.wait(60)
+    b.net.remove_rule(rule)
+
+    b.note("client", "act 4: CLOSING (the FINs cross, every ACK is lost)")
+    csock, ssock = pair()
+    rule = cut(flags=".")
+    csock.close()
+    ssock.close()
+    b.wait(60)
+    b.net.remove_rule(rule)
+
+    b.note("client", "act 5: CLOSE_WAIT (server data never acknowledged); orphaned FIN_WAIT_2")
+    csock, ssock = pair()
+    csock.close()
+    _eof(ssock)
+    b.wait(0.2)
+    rule = cut(src="client")
+    ssock.send(b"late data")
+    b.wait(90)
+    b.net.remove_rule(rule)
+    ssock.close()
+
+    b.note("client", "act 6: LAST_ACK (the server's FIN never arrives); orphaned FIN_WAIT_2")
+    csock, ssock = pair()
+    csock.close()
+    _eof(ssock)
+    b.wait(0.2)
+    rule = cut(src="server")
+    ssock.close()
+    b.wait(90)
+    b.net.remove_rule(rule)
+    lsock.close()
+    b.settle()
+    return ("retransmissions gave up (user timeout 10 s, SYN-ACK retries 5) in every state that "
+            "waits for an ACK; orphaned FIN_WAIT_2 expired after tcp_fin_timeout (60 s)")
+
+
+def time_wait_reopen(b: Bench) -> str:
+    lsock = b.listen()
+    csock = b.connect(bind=40000)
+    ssock, _ = lsock.accept()
+    ssock.close()  # the server closes first: its end goes to TIME_WAIT
+    _eof(csock)
+    csock.close()
+    b.wait(5.0)
+    b.note("client", "a new connection from the same port 40000, 5 s later")
+    csock = b.connect(bind=40000)
+    ssock, _ = lsock.accept()
+    b.wait(0.2)
+    csock.close()
+    _eof(ssock)
+    ssock.close()
+    lsock.close()
+    b.settle()
+    return "the SYN of the new incarnation ended the server's TIME_WAIT (its ISN was beyond RCV.NXT)"
+
+
+def syn_in_syn_rcvd(b: Bench) -> str:
+    lsock = b.listen()
+    # The handshake's last ACK is lost, so the server's child stays in SYN_RCVD.
+    rule = b.net.add_rule(Rule("drop", Match(src="client", flags=".")))
+    csock = b.connect()
+    cconn = csock._ep.conn
+    b.net.remove_rule(rule)
+    b.note("client", "a SYN with another ISN from the same port (a restarted client) arrives")
+    b.inject(b.client, cconn.local, (SERVER_IP, SERVER_PORT), seq=cconn.snd_nxt + 5000,
+             flags="S")
+    b.wait(0.2)
+    try:
+        csock.sendall(b"hello")
+        csock.recv(100)
+    except ConnectionResetError as exc:
+        b.data["errno"] = exc.errno
+        b.note("client", f"recv() failed: {exc.strerror}")
+    csock.close()
+    lsock.close()
+    b.settle()
+    return ("without RFC 5961 a SYN in the window sends a passive SYN_RCVD back to LISTEN "
+            "(RFC 9293 3.10.7.4 fourth); the client's data then met a listener: RST")
+
+
+def time_wait_restart(b: Bench) -> str:
+    lsock, csock, ssock = b.pair()
+    ssock.close()  # the server closes first: TIME_WAIT on port 8080
+    _eof(csock)
+    csock.close()
+    lsock.close()  # the server program exits
+    b.wait(1.0)
+    b.note("server", "the server restarts on port 8080")
+    sock = b.server.socket()
+    try:
+        sock.bind((SERVER_IP, SERVER_PORT))
+    except OSError as exc:
+        b.data["first_errno"] = exc.errno
+        b.note("server", f"bind(8080) failed: {errno.errorcode[exc.errno]} ({exc.strerror}): "
+                         "the old connection is in TIME_WAIT")
+    sock.close()
+    sock = b.server.socket()
+    sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+    sock.bind((SERVER_IP, SERVER_PORT))
+    sock.listen(16)
+    b.data["second_bind"] = "ok"
+    b.note("server", "with SO_REUSEADDR bind(8080) and listen() succeed")
+    csock = b.connect()
+    ssock, _ = sock.accept()
+    b.wait(0.2)
+    csock.close()
+    _eof(ssock)
+    ssock.close()
+    sock.close()
+    b.settle()
+    return ("bind() failed with EADDRINUSE while the old connection sat in TIME_WAIT; "
+            "with SO_REUSEADDR it succeeded and served a new client")
+
+
+def backlog(b: Bench) -> str:
+    lsock = b.listen(backlog=2)
+    clients = []
+    for _ in range(5):
+        sock = b.client.socket()
+        sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            sock.connect((SERVER_IP, SERVER_PORT))
+        clients.append(sock)
+    b.wait(2.0)  # the server is busy: nothing accepted yet
+    accepted = []
+    while len(accepted) < 5:
+        b.until(lambda: bool(lsock._listener.accept_queue), timeout=60)
+        sock, _ = lsock.accept()
+        accepted.append((b.now, sock))
+        b.wait(0.5)  # one connection at a time
+    b.until(lambda: all(b.state(c) == "ESTABLISHED" for c in clients), timeout=60)
+    counters = b.server.counters
+    syns = sum(1 for e in b.log.of_kind("segment") if e["flags"] == "S")
+    b.data.update(listen_drops=counters["listen_drops"],
+                  listen_overflows=counters["listen_overflows"], syns=syns,
+                  accept_times=[t for t, _ in accepted])
+    for sock in clients:
+        sock.close()
+    for _, sock in accepted:
+        _eof(sock)
+        sock.close()
+    lsock.close()
+    b.settle()
+    return (f"backlog 2, five clients: {syns} SYNs for 5 connections, "
+            f"{counters['listen_drops']} dropped by the listener, all accepted in the end")
