@@ -7,7 +7,8 @@ stdin before it closes (so the test can look at the kernel's states with ``ss`` 
     kpeer.py client ADDR PORT [--bind-port P] [--send N] [--recv M] [--eof] [--shut]
     kpeer.py server ADDR PORT [--reuseaddr] ...
 
-After the connection: a thread sends N pseudo-random bytes (seed 1; ``--shut``: then
+After the connection: (``--echo``: echo everything until EOF, then ``--shut`` half-closes;
+``--after-eof``: the sending starts only after EOF) a thread sends N pseudo-random bytes (seed 1; ``--shut``: then
 shutdown(SHUT_WR)); the main thread reads M bytes (``--eof``: then until EOF). Then it reports
 ``done`` with the counts and SHA-256 digests, optionally pauses, closes, reports ``closed``.
 Standard library only (it runs with the system python3).
@@ -41,6 +42,8 @@ def main():
     p.add_argument("--shut", action="store_true")
     p.add_argument("--pause", action="store_true")
     p.add_argument("--pause-before-send", action="store_true")
+    p.add_argument("--after-eof", action="store_true", help="send only after the peer's EOF")
+    p.add_argument("--echo", action="store_true", help="echo what arrives until EOF")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeout", type=float, default=120.0)
     a = p.parse_args()
@@ -84,7 +87,8 @@ def main():
             result["send_error"] = errno.errorcode.get(exc.errno, str(exc.errno))
 
     t = threading.Thread(target=sender, daemon=True)
-    t.start()
+    if not a.after_eof and not a.echo:
+        t.start()
     h = hashlib.sha256()
     got = 0
     eof = False
@@ -96,9 +100,18 @@ def main():
                 break
             got += len(chunk)
             h.update(chunk)
+            if a.echo:
+                conn.sendall(chunk)
     except OSError as exc:
         result["recv_error"] = errno.errorcode.get(exc.errno, str(exc.errno))
-    t.join(a.timeout)
+    if a.echo:
+        result["sent"], result["sent_sha"] = got, h.hexdigest()
+        if a.shut:
+            conn.shutdown(socket.SHUT_WR)
+    elif a.after_eof:
+        t.start()
+    if t.is_alive():
+        t.join(a.timeout)
     say(event="done", recv=got, recv_sha=h.hexdigest(), eof=eof, **result)
     if a.pause:
         sys.stdin.readline()

@@ -1,0 +1,316 @@
+"""tcplab's TCP against the Linux kernel's TCP over a TUN device: transfers, closes, half-closes,
+address reuse, TIME_WAIT reuse. The kernel side runs as ``kpeer.py`` inside the namespace; its
+states are read with ``ss -tan``; tcplab's from its event log and ``tcplab.netstat``."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import random
+import time
+
+import pytest
+from conftest import H4, H6, K4, K6, MB, Stack
+
+from tcplab import netstat
+from tcplab.socket import AF_INET, AF_INET6, SHUT_WR, SO_REUSEADDR, SOL_SOCKET
+
+PORT = 9527
+BIG = 20 * MB
+
+
+def _fmt(ip: str, port: int) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def _data(n: int, seed: int = 1) -> bytes:
+    return random.Random(seed).randbytes(n)  # what kpeer.py sends with the same seed
+
+
+def exchange(stack: Stack, sock, data: bytes, nrecv: int | None, *, echo: bool = False,
+             until_eof: bool = False, shut: bool = False, timeout: float = 120.0) -> bytes:
+    """Send ``data`` and receive ``nrecv`` bytes (and/or until EOF) at the same time on a
+    non-blocking tcplab socket, running the TUN loop between steps. ``echo``: send back what
+    arrives. ``shut``: half-close once everything is sent. Returns what arrived."""
+    sock.setblocking(False)
+    out = bytearray(data)
+    got = bytearray()
+    eof = False
+    shut_done = False
+    end = time.monotonic() + timeout
+    while True:
+        progress = False
+        while True:
+            try:
+                chunk = sock.recv(262144)
+            except BlockingIOError:
+                break
+            if not chunk:
+                eof = True
+                break
+            got += chunk
+            if echo:
+                out += chunk
+            progress = True
+        while out:
+            try:
+                n = sock.send(out)
+            except BlockingIOError:
+                break
+            del out[:n]
+            progress = True
+        if shut and not out and not shut_done and (not echo or eof):
+            sock.shutdown(SHUT_WR)
+            shut_done = True
+        done = not out and (nrecv is None or len(got) >= nrecv) and (eof or not until_eof)
+        if done:
+            return bytes(got)
+        if eof and nrecv is not None and len(got) < nrecv:
+            raise AssertionError(f"EOF after {len(got)} of {nrecv} bytes")
+        if time.monotonic() > end:
+            raise AssertionError(f"exchange stalled: sent {len(data) - len(out)}/{len(data)}, "
+                                 f"received {len(got)}")
+        if not progress:
+            stack.runtime.step(0.5)
+
+
+def _listen(stack: Stack, ip: str, port: int = PORT, reuseaddr: bool = False):
+    srv = stack.host.socket(AF_INET6 if ":" in ip else AF_INET)
+    if reuseaddr:
+        srv.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+    srv.bind((ip, port))
+    srv.listen(8)
+    srv.settimeout(20)
+    return srv
+
+
+def _ss_now(stack: Stack, local: str, peer: str) -> str | None:
+    for state, lo, pe in stack.ss():
+        if lo == local and pe == peer:
+            return state
+    return None
+
+
+def _ss_row(stack: Stack, local: str, peer: str, want: str | None) -> str | None:
+    """The kernel's state of the connection in ``ss -tan`` (None: no row), once it is ``want``
+    or after a bounded wait (packets in flight on the link are processed meanwhile)."""
+    for _ in range(100):
+        state = _ss_now(stack, local, peer)
+        if state == want:
+            return state
+        stack.runtime.run_until(lambda: False, 0.05)
+    return state
+
+
+def _tcplab_now(stack: Stack, local: tuple[str, int], remote: tuple[str, int]) -> str | None:
+    for row in netstat.snapshot(stack.host)["rows"]:
+        if row["local"] == _fmt(*local) and row["peer"] == _fmt(*remote):
+            return row["state"]
+    return None
+
+
+def _tcplab_state(stack: Stack, local: tuple[str, int], remote: tuple[str, int],
+                  want: str | None) -> str | None:
+    """tcplab's state of the connection in its netstat rows, once it is ``want`` or after a
+    bounded wait."""
+    stack.runtime.run_until(lambda: _tcplab_now(stack, local, remote) == want, 5)
+    return _tcplab_now(stack, local, remote)
+
+
+FAMILIES = [pytest.param((K4, H4), id="ipv4"), pytest.param((K6, H6), id="ipv6")]
+
+
+@pytest.mark.parametrize("addrs", FAMILIES)
+def test_kernel_client_echo_client_closes_first(stack: Stack, addrs) -> None:
+    kip, hip = addrs
+    srv = _listen(stack, hip)
+    peer = stack.kpeer("client", hip, PORT, "--send", BIG, "--recv", BIG)
+    conn, (pip, pport, *_) = srv.accept()
+    assert pip == kip
+    got = exchange(stack, conn, b"", None, echo=True, until_eof=True)
+    done = peer.wait("done")
+    assert len(got) == BIG
+    assert hashlib.sha256(got).hexdigest() == done["sent_sha"] == done["recv_sha"]
+    assert done["recv"] == BIG
+    peer.wait("closed")
+    # tcplab got the FIN first: CLOSE_WAIT while the kernel waits in FIN_WAIT_2.
+    assert _tcplab_state(stack, (hip, PORT), (kip, pport), "CLOSE_WAIT") == "CLOSE_WAIT"
+    assert _ss_row(stack, _fmt(kip, pport), _fmt(hip, PORT), "FIN-WAIT-2") == "FIN-WAIT-2"
+    conn.close()
+    label = f"{_fmt(hip, PORT)}-{_fmt(kip, pport)}"
+    stack.runtime.run_until(lambda: stack.states(label)[-1:] == ["CLOSED"], 10)
+    assert stack.states(label) == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT",
+                                   "LAST_ACK", "CLOSED"]
+    # The kernel closed first: it holds TIME_WAIT; tcplab has forgotten the connection.
+    assert _ss_row(stack, _fmt(kip, pport), _fmt(hip, PORT), "TIME-WAIT") == "TIME-WAIT"
+    assert _tcplab_state(stack, (hip, PORT), (kip, pport), None) is None
+    assert stack.host.counters["internal_errors"] == 0
+    srv.close()
+
+
+@pytest.mark.parametrize("addrs", FAMILIES)
+def test_kernel_client_echo_server_closes_first(stack: Stack, addrs) -> None:
+    kip, hip = addrs
+    srv = _listen(stack, hip)
+    peer = stack.kpeer("client", hip, PORT, "--send", BIG, "--recv", BIG, "--eof", "--pause")
+    conn, (_, pport, *_) = srv.accept()
+    got = exchange(stack, conn, b"", BIG, echo=True)
+    assert len(got) == BIG
+    conn.close()  # tcplab closes first
+    done = peer.wait("done")
+    assert done["eof"] is True
+    assert hashlib.sha256(got).hexdigest() == done["sent_sha"] == done["recv_sha"]
+    assert _ss_row(stack, _fmt(kip, pport), _fmt(hip, PORT), "CLOSE-WAIT") == "CLOSE-WAIT"
+    assert _tcplab_state(stack, (hip, PORT), (kip, pport), "FIN_WAIT_2") == "FIN_WAIT_2"
+    peer.resume()
+    peer.wait("closed")
+    label = f"{_fmt(hip, PORT)}-{_fmt(kip, pport)}"
+    stack.runtime.run_until(lambda: stack.states(label)[-1:] == ["TIME_WAIT"], 10)
+    assert stack.states(label) == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
+                                   "FIN_WAIT_2", "TIME_WAIT"]
+    assert _tcplab_state(stack, (hip, PORT), (kip, pport), "TIME_WAIT") == "TIME_WAIT"
+    # The kernel went LAST_ACK -> CLOSED: no row left.
+    assert _ss_row(stack, _fmt(kip, pport), _fmt(hip, PORT), None) is None
+    srv.close()
+
+
+@pytest.mark.parametrize("addrs", FAMILIES)
+def test_tcplab_client_kernel_echo_server_client_closes_first(stack: Stack, addrs) -> None:
+    kip, hip = addrs
+    peer = stack.kpeer("server", kip, PORT, "--echo", "--eof", "--pause")
+    peer.wait("listening", 20)
+    sock = stack.host.socket(AF_INET6 if ":" in kip else AF_INET)
+    sock.settimeout(10)
+    sock.connect((kip, PORT))
+    lport = sock.getsockname()[1]
+    data = _data(BIG, seed=7)
+    got = exchange(stack, sock, data, BIG, shut=True)
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdigest()
+    done = peer.wait("done")
+    assert done["recv_sha"] == hashlib.sha256(data).hexdigest()
+    # tcplab half-closed first: the kernel is in CLOSE_WAIT, tcplab in FIN_WAIT_2.
+    assert _ss_row(stack, _fmt(kip, PORT), _fmt(hip, lport), "CLOSE-WAIT") == "CLOSE-WAIT"
+    assert _tcplab_state(stack, (hip, lport), (kip, PORT), "FIN_WAIT_2") == "FIN_WAIT_2"
+    peer.resume()
+    peer.wait("closed")
+    label = f"{_fmt(hip, lport)}-{_fmt(kip, PORT)}"
+    stack.runtime.run_until(lambda: stack.states(label)[-1:] == ["TIME_WAIT"], 10)
+    sock.close()
+    assert stack.states(label) == ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1",
+                                   "FIN_WAIT_2", "TIME_WAIT"]
+    assert _tcplab_state(stack, (hip, lport), (kip, PORT), "TIME_WAIT") == "TIME_WAIT"
+    assert _ss_row(stack, _fmt(kip, PORT), _fmt(hip, lport), None) is None
+
+
+@pytest.mark.parametrize("addrs", FAMILIES)
+def test_tcplab_client_kernel_server_closes_first(stack: Stack, addrs) -> None:
+    kip, hip = addrs
+    peer = stack.kpeer("server", kip, PORT, "--send", BIG, "--recv", BIG)
+    peer.wait("listening", 20)
+    sock = stack.host.socket(AF_INET6 if ":" in kip else AF_INET)
+    sock.settimeout(10)
+    sock.connect((kip, PORT))
+    lport = sock.getsockname()[1]
+    data = _data(BIG, seed=9)
+    got = exchange(stack, sock, data, BIG, until_eof=True)
+    done = peer.wait("closed")  # the kernel closed first after its transfer
+    assert hashlib.sha256(got).hexdigest() == peer.event("done")["sent_sha"]
+    assert peer.event("done")["recv_sha"] == hashlib.sha256(data).hexdigest()
+    assert done["event"] == "closed"
+    assert _ss_row(stack, _fmt(kip, PORT), _fmt(hip, lport), "FIN-WAIT-2") == "FIN-WAIT-2"
+    assert _tcplab_state(stack, (hip, lport), (kip, PORT), "CLOSE_WAIT") == "CLOSE_WAIT"
+    sock.close()
+    label = f"{_fmt(hip, lport)}-{_fmt(kip, PORT)}"
+    stack.runtime.run_until(lambda: stack.states(label)[-1:] == ["CLOSED"], 10)
+    assert stack.states(label) == ["CLOSED", "SYN_SENT", "ESTABLISHED", "CLOSE_WAIT",
+                                   "LAST_ACK", "CLOSED"]
+    assert _ss_row(stack, _fmt(kip, PORT), _fmt(hip, lport), "TIME-WAIT") == "TIME-WAIT"
+
+
+def test_half_close_kernel_shuts_write_tcplab_keeps_sending(stack: Stack) -> None:
+    srv = _listen(stack, H4)
+    peer = stack.kpeer("client", H4, PORT, "--send", MB, "--shut", "--eof")
+    conn, _ = srv.accept()
+    got = exchange(stack, conn, b"", None, until_eof=True)
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(_data(MB)).hexdigest()
+    # The kernel has shut its write side; tcplab (CLOSE_WAIT) keeps sending 5 MB.
+    reply = _data(5 * MB, seed=3)
+    exchange(stack, conn, reply, None)
+    conn.close()
+    done = peer.wait("closed")
+    assert peer.event("done")["recv_sha"] == hashlib.sha256(reply).hexdigest()
+    assert peer.event("done")["eof"] is True
+    assert done["event"] == "closed"
+    srv.close()
+
+
+def test_half_close_tcplab_shuts_write_kernel_keeps_sending(stack: Stack) -> None:
+    peer = stack.kpeer("server", K4, PORT, "--after-eof", "--eof", "--send", 5 * MB)
+    peer.wait("listening", 20)
+    sock = stack.host.socket()
+    sock.settimeout(10)
+    sock.connect((K4, PORT))
+    lport = sock.getsockname()[1]
+    data = _data(MB, seed=5)
+    exchange(stack, sock, data, 0, shut=True)  # send 1 MB, then FIN
+    got = exchange(stack, sock, b"", None, until_eof=True)  # the kernel keeps sending 5 MB
+    done = peer.wait("closed")
+    assert peer.event("done")["recv_sha"] == hashlib.sha256(data).hexdigest()
+    assert hashlib.sha256(got).hexdigest() == peer.event("done")["sent_sha"]
+    assert len(got) == 5 * MB
+    assert done["event"] == "closed"
+    label = f"{_fmt(H4, lport)}-{_fmt(K4, PORT)}"
+    stack.runtime.run_until(lambda: stack.states(label)[-1:] == ["TIME_WAIT"], 10)
+    assert stack.states(label) == ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1",
+                                   "FIN_WAIT_2", "TIME_WAIT"]
+    sock.close()
+
+
+def test_restart_after_server_closed_first_and_time_wait_reuse(stack: Stack) -> None:
+    srv = _listen(stack, H4)
+    peer = stack.kpeer("client", H4, PORT, "--bind-port", 40000, "--send", 1000, "--recv",
+                       1000, "--eof")
+    conn, _ = srv.accept()
+    exchange(stack, conn, b"", 1000, echo=True)
+    conn.close()  # tcplab closes first -> TIME_WAIT on its side
+    peer.wait("closed")
+    assert _tcplab_state(stack, (H4, PORT), (K4, 40000), "TIME_WAIT") == "TIME_WAIT"
+    srv.close()
+    # Restarted at once on the same port: EADDRINUSE without SO_REUSEADDR ...
+    again = stack.host.socket()
+    with pytest.raises(OSError) as info:
+        again.bind((H4, PORT))
+    assert info.value.errno == errno.EADDRINUSE
+    again.close()
+    # ... success with it.
+    srv2 = _listen(stack, H4, reuseaddr=True)
+    # The kernel reconnects from the same port while tcplab still holds TIME_WAIT for that
+    # 4-tuple: its new SYN (ISN and timestamp newer) reopens the connection, as Linux does.
+    peer2 = stack.kpeer("client", H4, PORT, "--bind-port", 40000, "--send", 2000, "--recv",
+                        2000)
+    conn2, addr2 = srv2.accept()
+    assert addr2 == (K4, 40000)
+    exchange(stack, conn2, b"", None, echo=True, until_eof=True)
+    done = peer2.wait("closed")
+    assert peer2.event("done")["recv_sha"] == peer2.event("done")["sent_sha"]
+    assert done["event"] == "closed"
+    conn2.close()
+    srv2.close()
+    label = f"{_fmt(H4, PORT)}-{_fmt(K4, 40000)}"
+    stack.runtime.run_until(lambda: stack.states(label)[-1:] == ["CLOSED"] and
+                            stack.states(label).count("CLOSED") == 2, 10)
+    states = stack.states(label)
+    # (FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT, or straight to TIME_WAIT when the kernel's ACK of
+    # our FIN rides on its own FIN: both happen, depending on when the kernel's reader wakes.)
+    first = states[:states.index("TIME_WAIT") + 1]
+    assert first in (["LISTEN", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2",
+                      "TIME_WAIT"],
+                     ["LISTEN", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "TIME_WAIT"])
+    # The SYN ended the TIME_WAIT incarnation; a new one went through the listener.
+    assert states[len(first):] == ["CLOSED", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT",
+                                   "LAST_ACK", "CLOSED"]
+    causes = [e["cause"] for e in stack.host.log.events
+              if e["kind"] == "state" and e.get("conn") == label and e["from"] == "TIME_WAIT"]
+    assert causes == ["rcv SYN in TIME_WAIT"]
+    assert stack.host.counters["no_listener_resets"] == 0
+    assert stack.host.counters["internal_errors"] == 0
