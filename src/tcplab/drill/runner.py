@@ -469,6 +469,9 @@ class Runner:
         except _Skip as exc:
             outcome.status = "SKIP"
             outcome.reason = str(exc)
+        except Exception as exc:  # a bug in the interpreter: one line, not a traceback
+            outcome.status = "FAIL"
+            outcome.reason = f"drill interpreter error: {type(exc).__name__}: {exc}"
         if self.host.errors and outcome.status == "PASS":
             outcome.status = "FAIL"
             outcome.reason = "tcplab raised an exception: " + \
@@ -578,13 +581,13 @@ class Runner:
             start = (base if t.relative else 0.0) + t.usecs / 1e6
             end = (base if t.end_relative else 0.0) + (t.end_usecs or 0) / 1e6
             lo, hi = start - self.tolerance, end + self.tolerance
-            limit = hi + LATE_LIMIT
+            limit = max(hi, end) + LATE_LIMIT
             script_t = start
         else:
             assert when is not None
             tol = max(self.tolerance, 0.125 * max(0.0, when - prev_script))
             lo, hi = when - tol, when + tol
-            limit = when + LATE_LIMIT
+            limit = max(hi, when + LATE_LIMIT)
             script_t = when
         if not self.sent:
             self._advance_to(max(limit, self.now), stop=lambda: bool(self.sent))
