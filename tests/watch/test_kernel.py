@@ -421,3 +421,48 @@ def test_client_first_close_over_ipv6(netns: Netns) -> None:
             ("CLOSED", "LISTEN"),
             ("LISTEN", "CLOSED"),
         ]
+
+
+def test_syn_sent_reported_live_with_its_port(netns: Netns) -> None:
+    """A SYN nobody answers: the tracepoint's SYN_SENT has no port yet (sport=0); the watcher
+    finds it through sock_diag while the socket is still in SYN_SENT."""
+    third = int(netns.addr.rsplit(".", 1)[1])
+    peer = f"198.18.{third}.2"
+    # A veth pair inside the namespace, the far end without address: nobody answers (not even
+    # ARP), and nothing leaves the namespace.
+    netns.ip("link", "add", "tcplabw0", "type", "veth", "peer", "name", "tcplabw1")
+    netns.ip("link", "set", "tcplabw0", "up")
+    netns.ip("link", "set", "tcplabw1", "up")
+    netns.ip("addr", "add", f"198.18.{third}.1/24", "dev", "tcplabw0")
+    code = f"""
+        import socket, sys
+        c = socket.socket()
+        c.setblocking(False)
+        try:
+            c.connect(({peer!r}, {netns.port}))
+        except BlockingIOError:
+            pass
+        print(c.getsockname()[1], flush=True)
+        sys.stdin.read()
+        c.close()
+    """
+    with KernelWatcher(port=netns.port, address=peer, netns=netns.name) as w:
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", netns.name, sys.executable, "-c", textwrap.dedent(code)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None and proc.stdin is not None
+            local = f"198.18.{third}.1:{int(proc.stdout.readline())}"
+            seen = w.wait_for(lambda ev: _has(ev, local, "SYN_SENT"), timeout=10)
+            assert [(e["from"], e["to"], e["local"]) for e in seen] == [
+                ("CLOSED", "SYN_SENT", local)
+            ]
+            assert proc.poll() is None  # still connecting: the event came live
+        finally:
+            proc.communicate("", timeout=30)
+        seen = w.wait_for(lambda ev: _has(ev, local, "CLOSED"), timeout=10)
+        assert [(e["from"], e["to"], e["local"], e["remote"]) for e in seen] == [
+            ("CLOSED", "SYN_SENT", local, f"{peer}:{netns.port}"),
+            ("SYN_SENT", "CLOSED", local, f"{peer}:{netns.port}"),
+        ]
