@@ -9,6 +9,23 @@ and a call that has to wait (``runtime.wait_until``) is parked and resumed as vi
 advances, so a blocking call (``T...E``) returns exactly when the socket call would.
 
 ``run_script(script, profile="strict", ...) -> Outcome``.
+
+Conventions (what ``...`` and missing ports stand for):
+
+- tcplab is 198.18.0.2 (IPv6: fd00::2), the script 198.18.0.1 (fd00::1); ``--local_ip`` and
+  ``--remote_ip`` change them. ``bind(fd, ..., ...)`` binds port 8080; ``connect(fd, ..., ...)``
+  connects to the script's port 8080.
+- Each inbound SYN that starts a passive connection comes from a fresh remote port (40001,
+  40002, ...). A SYN goes to the current connection instead when that connection was already
+  accept()ed, or repeats its ISN (a retransmission). ``sport>dport`` on a line picks the ports.
+  A SYN on ports whose connection is gone or in TIME-WAIT starts a new incarnation (new ISNs).
+- Script descriptors are labels: ``socket()``/``accept()`` results name the socket tcplab made.
+- Every socket call runs to completion or blocks; a call that blocks without ``T...E`` must
+  still return within the tolerance of its start time.
+- ``%{ }%`` sees the ``tcp_info()`` of the socket last created, accepted or connected (its
+  connection lives on after close()), in Linux units (``tcpi_rto`` in microseconds).
+- ``profile="portable"``: options compared as a set of meanings (no NOP/EOL, any order), PSH
+  and the window not compared.
 """
 
 from __future__ import annotations
