@@ -332,3 +332,22 @@ def test_watcher_argument_errors(kwargs: dict, message: str) -> None:
 def test_watcher_not_started() -> None:
     with pytest.raises(WatchError, match="not running"):
         KernelWatcher().poll(0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--port", "0"], "tcplab: --port must be 1..65535, not 0\n"),
+        (["--port", "65536"], "tcplab: --port must be 1..65535, not 65536\n"),
+        (["--address", "nowhere"], "tcplab: --address: not an IP address: 'nowhere'\n"),
+        (["--duration", "0"], "tcplab: --duration must be a positive number of seconds\n"),
+        (["--duration", "-3"], "tcplab: --duration must be a positive number of seconds\n"),
+    ],
+)
+def test_cli_bad_arguments_are_one_line(argv: list[str], message: str, capsys) -> None:
+    from tcplab.cli import main
+
+    assert main(["watch", *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == message
+    assert captured.out == ""
