@@ -80,10 +80,11 @@ class Scenario:
     config: dict[str, Any] = field(default_factory=dict)  # Config changes for this story
     options: dict[str, Any] = field(default_factory=dict)  # Bench options (e.g. client_node)
 
-    def run(self, seed: int = 0, loss: float = 0.0, delay: float | None = None,
+    def run(self, seed: int = 0, loss: float | None = None, delay: float | None = None,
             **options: Any) -> Run:
         """Play the story. ``delay`` is the one-way link delay in seconds (None: 50 ms);
-        ``loss`` a per-packet loss probability on the link. Options: ``tap`` (a writer with
+        ``loss`` a per-packet loss probability on the link (None: the story's own, 0 for all
+        but lossy-transfer). Options: ``tap`` (a writer with
         ``write(packet, t)``, e.g. a ``PcapWriter``, that sees every delivered packet),
         ``config`` (a ``Config`` for both hosts) and whatever the story itself takes."""
         options = {**self.options, **options}
@@ -99,7 +100,7 @@ class Scenario:
 class Bench:
     """Two hosts on one simulated link, and small helpers for writing stories."""
 
-    def __init__(self, seed: int = 0, loss: float = 0.0, delay: float = DEFAULT_DELAY,
+    def __init__(self, seed: int = 0, loss: float | None = None, delay: float = DEFAULT_DELAY,
                  impairments: dict[str, Any] | None = None, tap: Any = None,
                  config: Config | None = None, client_node: Callable[[Host], Any] | None = None,
                  **options: Any) -> None:
@@ -118,7 +119,7 @@ class Bench:
         self.net.add(node)
         self.net.add(self.server)
         params = dict(impairments or {})
-        if loss:
+        if loss is not None:
             params["loss"] = loss
         self.link = self.net.link(node, self.server, delay=delay, **params)
         SimRuntime.attach(self.net, self.client, self.server)

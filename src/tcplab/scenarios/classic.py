@@ -24,20 +24,18 @@ def handshake(b: Bench) -> str:
 
 
 def active_close(b: Bench) -> str:
-    lsock, csock, ssock = b.pair()
+    _lsock, csock, ssock = b.pair()
     b.wait(0.1)
     csock.close()  # client: FIN_WAIT_1
     assert ssock.recv(100) == b""  # server: the FIN arrives, CLOSE_WAIT, EOF for the app
     b.wait(0.1)
     ssock.close()  # server: LAST_ACK
-    lsock.close()
     b.settle()
     return "client closed first and waited 2MSL (60 s) in TIME_WAIT; the server went straight to CLOSED"
 
 
 def server_close(b: Bench) -> str:
-    lsock, csock, ssock = b.pair()
-    lsock.close()
+    _lsock, csock, ssock = b.pair()
     b.wait(0.1)
     ssock.close()  # server: FIN_WAIT_1
     assert csock.recv(100) == b""
@@ -48,8 +46,7 @@ def server_close(b: Bench) -> str:
 
 
 def half_close(b: Bench) -> str:
-    lsock, csock, ssock = b.pair()
-    lsock.close()
+    _lsock, csock, ssock = b.pair()
     csock.sendall(b"GET /three-chunks\r\n")
     csock.shutdown(SHUT_WR)  # FIN after the request: FIN_WAIT_1
     request = b""
@@ -76,8 +73,7 @@ def half_close(b: Bench) -> str:
 
 
 def fin_ack_together(b: Bench) -> str:
-    lsock, csock, ssock = b.pair()
-    lsock.close()
+    _lsock, csock, ssock = b.pair()
     b.wait(0.1)
     # The engine acknowledges a FIN at once; Linux delays that ACK (pingpong mode) and, when the
     # application closes within the delayed-ACK time, the ACK rides on the FIN. Here the lone
@@ -110,8 +106,7 @@ def simultaneous_open(b: Bench) -> str:
 
 
 def simultaneous_close(b: Bench) -> str:
-    lsock, csock, ssock = b.pair()
-    lsock.close()
+    _lsock, csock, ssock = b.pair()
     b.wait(0.1)
     csock.close()
     ssock.close()  # the same virtual instant: the FINs cross
@@ -195,8 +190,7 @@ def listen_then_send(b: Bench) -> str:
 
 
 def lost_final_ack(b: Bench) -> str:
-    lsock, csock, ssock = b.pair()
-    lsock.close()
+    _lsock, csock, ssock = b.pair()
     b.wait(0.1)
     csock.close()
     assert ssock.recv(100) == b""
@@ -211,8 +205,7 @@ def lost_final_ack(b: Bench) -> str:
 
 
 def abort(b: Bench) -> str:
-    lsock, csock, ssock = b.pair()
-    lsock.close()
+    _lsock, csock, ssock = b.pair()
     b.wait(0.1)
     b.linger0(csock)
     csock.close()  # RST, no FIN, no TIME_WAIT
@@ -227,8 +220,7 @@ def abort(b: Bench) -> str:
 
 
 def mss(b: Bench) -> str:
-    lsock, csock, ssock = b.pair()
-    lsock.close()
+    _lsock, csock, ssock = b.pair()
     payload = bytes(range(256)) * 12  # 3072 bytes each way
     ssock.sendall(payload)
     csock.sendall(payload)
@@ -293,8 +285,7 @@ class StripMSS:
 def lossy_transfer(b: Bench) -> str:
     size = int(b.options.get("size", 1 << 20))
     data = random.Random(b.seed).randbytes(size)
-    lsock, csock, ssock = b.pair()
-    lsock.close()
+    _lsock, csock, ssock = b.pair()
     sent = 0
     got = bytearray()
     while len(got) < size:

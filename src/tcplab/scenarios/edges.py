@@ -132,7 +132,6 @@ def rst_everywhere(b: Bench) -> str:
     b.net.remove_rule(rule)
     ssock.close()
     acts.append("SYN_RCVD")
-    lsock.close()
     b.settle()
     return "a RST arrived in " + ", ".join(acts) + ": each time straight to CLOSED"
 
@@ -233,7 +232,6 @@ def abort_everywhere(b: Bench) -> str:
     csock.close()
     b.wait(2.0)
     ssock.close()
-    lsock.close()
     b.settle()
     return "ABORT in every state: RST from the synchronized states up to CLOSE_WAIT, silence elsewhere"
 
@@ -279,7 +277,6 @@ def unread_data_close(b: Bench) -> str:
     csock.close()
     b.wait(0.5)
     ssock.close()
-    lsock.close()
     b.settle()
     return "close() with unread data sent RST instead of FIN (RFC 1122 4.2.2.13), in all four states"
 
@@ -349,7 +346,6 @@ def timeout_everywhere(b: Bench) -> str:
     ssock.close()
     b.wait(90)
     b.net.remove_rule(rule)
-    lsock.close()
     b.settle()
     return ("retransmissions gave up (user timeout 10 s, SYN-ACK retries 5) in every state that "
             "waits for an ACK; orphaned FIN_WAIT_2 expired after tcp_fin_timeout (60 s)")
@@ -370,13 +366,12 @@ def time_wait_reopen(b: Bench) -> str:
     csock.close()
     _eof(ssock)
     ssock.close()
-    lsock.close()
     b.settle()
     return "the SYN of the new incarnation ended the server's TIME_WAIT (its ISN was beyond RCV.NXT)"
 
 
 def syn_in_syn_rcvd(b: Bench) -> str:
-    lsock = b.listen()
+    b.listen()
     # The handshake's last ACK is lost, so the server's child stays in SYN_RCVD.
     rule = b.net.add_rule(Rule("drop", Match(src="client", flags=".")))
     csock = b.connect()
@@ -393,7 +388,6 @@ def syn_in_syn_rcvd(b: Bench) -> str:
         b.data["errno"] = exc.errno
         b.note("client", f"recv() failed: {exc.strerror}")
     csock.close()
-    lsock.close()
     b.settle()
     return ("without RFC 5961 a SYN in the window sends a passive SYN_RCVD back to LISTEN "
             "(RFC 9293 3.10.7.4 fourth); the client's data then met a listener: RST")
