@@ -1,0 +1,371 @@
+"""Every scenario: the exact state path of each endpoint (one list per connection, in order of
+first appearance), the facts the story is about, and the union covering TRANSITIONS."""
+
+from __future__ import annotations
+
+import errno
+from collections import Counter
+
+import pytest
+
+from tcplab.scenarios import SCENARIOS
+from tcplab.trace.diagram import coverage, transitions_from_events
+
+EST = "CLOSED SYN_SENT ESTABLISHED"  # the client's handshake
+CHILD = "LISTEN SYN_RCVD ESTABLISHED"  # the server's child
+LISTENING = "CLOSED LISTEN"
+
+EXPECTED: dict[str, dict[str, list[str]]] = {
+    "handshake": {"client": [EST], "server": [LISTENING, CHILD]},
+    "active-close": {
+        "client": [f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"],
+        "server": [LISTENING, f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED"],
+    },
+    "server-close": {
+        "client": [f"{EST} CLOSE_WAIT LAST_ACK CLOSED"],
+        "server": [LISTENING, f"{CHILD} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"],
+    },
+    "half-close": {
+        "client": [f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"],
+        "server": [LISTENING, f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED"],
+    },
+    "fin-ack-together": {
+        "client": [f"{EST} FIN_WAIT_1 TIME_WAIT CLOSED"],
+        "server": [LISTENING, f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED"],
+    },
+    "simultaneous-open": {
+        "client": ["CLOSED SYN_SENT SYN_RCVD ESTABLISHED"],
+        "server": ["CLOSED SYN_SENT SYN_RCVD ESTABLISHED"],
+    },
+    "simultaneous-close": {
+        "client": [f"{EST} FIN_WAIT_1 CLOSING TIME_WAIT CLOSED"],
+        "server": [LISTENING, f"{CHILD} FIN_WAIT_1 CLOSING TIME_WAIT CLOSED"],
+    },
+    "refused": {"client": ["CLOSED SYN_SENT CLOSED"]},
+    "syn-timeout": {"client": ["CLOSED SYN_SENT CLOSED"]},
+    "reset-in-syn-rcvd": {
+        "client": [EST],
+        "server": [LISTENING, "LISTEN SYN_RCVD LISTEN", CHILD],
+    },
+    "close-in-syn-rcvd": {
+        "client": ["CLOSED SYN_SENT SYN_RCVD FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"],
+        "server": ["CLOSED SYN_SENT SYN_RCVD ESTABLISHED CLOSE_WAIT LAST_ACK CLOSED"],
+    },
+    "listen-then-send": {
+        "client": ["CLOSED LISTEN SYN_SENT ESTABLISHED"],
+        "server": [LISTENING, CHILD],
+    },
+    "lost-final-ack": {
+        "client": [f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"],
+        "server": [LISTENING, f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED"],
+    },
+    "abort": {"client": [f"{EST} CLOSED"], "server": [LISTENING, f"{CHILD} CLOSED"]},
+    "mss": {
+        "client": [f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"],
+        "server": [LISTENING, f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED"],
+    },
+    "lossy-transfer": {  # seed 0: the server's lone ACK of the FIN is lost, its FIN carries it
+        "client": [f"{EST} FIN_WAIT_1 TIME_WAIT CLOSED"],
+        "server": [LISTENING, f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED"],
+    },
+    "time-wait-restart": {
+        "client": [f"{EST} CLOSE_WAIT LAST_ACK CLOSED",
+                   f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"],
+        "server": ["CLOSED LISTEN CLOSED",
+                   f"{CHILD} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED",
+                   "CLOSED LISTEN CLOSED",
+                   f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED"],
+    },
+    "backlog": {
+        "client": [f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"] * 5,
+        "server": ["CLOSED LISTEN CLOSED"] + [f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED"] * 5,
+    },
+    "rst-everywhere": {
+        "client": [
+            f"{EST} FIN_WAIT_1 CLOSED",
+            f"{EST} FIN_WAIT_1 FIN_WAIT_2 CLOSED",
+            f"{EST} FIN_WAIT_1 FIN_WAIT_2 CLOSED",
+            f"{EST} FIN_WAIT_1 CLOSING CLOSED",
+            f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED",
+            f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED",
+            "CLOSED SYN_SENT SYN_RCVD CLOSED",
+        ],
+        "server": [
+            LISTENING,
+            f"{CHILD} CLOSE_WAIT CLOSED",
+            f"{CHILD} CLOSE_WAIT CLOSED",
+            f"{CHILD} CLOSE_WAIT CLOSED",
+            f"{CHILD} FIN_WAIT_1 CLOSING TIME_WAIT CLOSED",
+            f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED",
+            f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED",
+            "CLOSED SYN_SENT SYN_RCVD CLOSED",
+        ],
+    },
+    "abort-everywhere": {
+        "client": [
+            "CLOSED SYN_SENT CLOSED",
+            "CLOSED SYN_SENT CLOSED",
+            f"{EST} FIN_WAIT_1 CLOSED",
+            f"{EST} FIN_WAIT_1 FIN_WAIT_2 CLOSED",
+            f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED",
+            f"{EST} CLOSED",
+            f"{EST} FIN_WAIT_1 CLOSING TIME_WAIT CLOSED",
+            f"{EST} FIN_WAIT_1 CLOSING CLOSED",
+            "CLOSED SYN_SENT SYN_RCVD CLOSED",
+        ],
+        "server": [
+            "CLOSED LISTEN CLOSED",
+            LISTENING,
+            f"{CHILD} CLOSE_WAIT CLOSED",
+            f"{CHILD} CLOSE_WAIT CLOSED",
+            f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED",
+            f"{CHILD} CLOSED",
+            f"{CHILD} FIN_WAIT_1 CLOSING TIME_WAIT CLOSED",
+            f"{CHILD} FIN_WAIT_1 CLOSING TIME_WAIT CLOSED",
+            "CLOSED SYN_SENT SYN_RCVD ESTABLISHED CLOSED",
+        ],
+    },
+    "timeout-everywhere": {
+        "client": [
+            f"{EST} CLOSED",
+            f"{EST} FIN_WAIT_1 CLOSED",
+            f"{EST} FIN_WAIT_1 CLOSING CLOSED",
+            f"{EST} FIN_WAIT_1 FIN_WAIT_2 CLOSED",
+            f"{EST} FIN_WAIT_1 FIN_WAIT_2 CLOSED",
+        ],
+        "server": [
+            LISTENING,
+            f"{CHILD} CLOSED",
+            "LISTEN SYN_RCVD CLOSED",
+            f"{CHILD} FIN_WAIT_1 CLOSED",
+            f"{CHILD} FIN_WAIT_1 CLOSING CLOSED",
+            f"{CHILD} CLOSE_WAIT CLOSED",
+            f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED",
+        ],
+    },
+    "unread-data-close": {
+        "client": [
+            f"{EST} CLOSED",
+            f"{EST} CLOSE_WAIT CLOSED",
+            f"{EST} FIN_WAIT_1 CLOSED",
+            f"{EST} FIN_WAIT_1 FIN_WAIT_2 CLOSED",
+        ],
+        "server": [
+            LISTENING,
+            f"{CHILD} CLOSED",
+            f"{CHILD} FIN_WAIT_1 FIN_WAIT_2 CLOSED",
+            f"{CHILD} CLOSE_WAIT CLOSED",
+            f"{CHILD} CLOSE_WAIT CLOSED",
+        ],
+    },
+    "time-wait-reopen": {
+        "client": [f"{EST} CLOSE_WAIT LAST_ACK CLOSED",
+                   f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"],
+        "server": [LISTENING, f"{CHILD} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED",
+                   f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED"],
+    },
+    "syn-in-syn-rcvd": {
+        "client": [f"{EST} CLOSED"],
+        "server": [LISTENING, "LISTEN SYN_RCVD LISTEN"],
+    },
+}
+
+_RUNS: dict[str, object] = {}
+
+
+def run_of(name: str):
+    if name not in _RUNS:
+        _RUNS[name] = SCENARIOS[name].run()
+    return _RUNS[name]
+
+
+def causes(run, host: str) -> list[str]:
+    return [f"{f} -> {t}: {c}" for f, t, c in run.transitions(host)]
+
+
+def outcomes(run, host: str) -> list[str]:
+    return [e["outcome"] for e in run.events if e["kind"] == "outcome" and e["host"] == host]
+
+
+def test_every_scenario_has_an_expected_path() -> None:
+    assert list(EXPECTED) == list(SCENARIOS)
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_state_paths(name: str) -> None:
+    run = run_of(name)
+    got = {host: [" ".join(p) for p in paths] for host, paths in run.paths().items()}
+    assert got == EXPECTED[name]
+    # Nothing went wrong inside the hosts, and every transition is a row of the table.
+    for host in run.hosts.values():
+        assert host.errors == []
+    transitions_from_events(run.events, strict=True)
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_scenario_record(name: str) -> None:
+    sc = SCENARIOS[name]
+    assert sc.name == name
+    assert sc.description and "\n" not in sc.description
+    assert len(sc.explanation) > 200 and "RFC" in sc.explanation
+    assert (sc.left, sc.right) == ("client", "server")
+    assert run_of(name).summary
+
+
+def test_union_covers_the_transition_table() -> None:
+    taken: Counter = Counter()
+    for name in SCENARIOS:
+        taken += transitions_from_events(run_of(name).events)
+    _covered, missing = coverage(taken)
+    assert [t.label() for t in missing] == []
+
+
+def test_handshake_segments() -> None:
+    segs = [(e["src"], e["flags"], e["seq"], e["ack"], e["len"], e["fate"])
+            for e in run_of("handshake").log.of_kind("segment")]
+    assert segs == [("client", "S", 0, 0, 0, "delivered"), ("server", "S.", 0, 1, 0, "delivered"),
+                    ("client", ".", 1, 1, 0, "delivered")]
+
+
+def test_active_close_time_wait_lasts_2msl() -> None:
+    run = run_of("active-close")
+    tw = [e["t"] for e in run.events if e["kind"] == "state" and e["host"] == "client"
+          and e["to"] in ("TIME_WAIT", "CLOSED") and e["from"] != "SYN_SENT"]
+    assert len(tw) == 2 and tw[1] - tw[0] == pytest.approx(60.0)
+
+
+def test_fin_ack_together_causes() -> None:
+    run = run_of("fin-ack-together")
+    assert "FIN_WAIT_1 -> TIME_WAIT: rcv FIN+ACK of FIN" in causes(run, "client")
+    fins = [e for e in run.log.of_kind("segment") if e["src"] == "server" and "F" in e["flags"]]
+    assert [(e["flags"], e["ack"]) for e in fins] == [("F.", 2)]
+
+
+def test_simultaneous_close_causes() -> None:
+    run = run_of("simultaneous-close")
+    for host in ("client", "server"):
+        assert causes(run, host)[-3:] == ["FIN_WAIT_1 -> CLOSING: rcv FIN",
+                                         "CLOSING -> TIME_WAIT: rcv ACK of FIN",
+                                         "TIME_WAIT -> CLOSED: timeout 2MSL"]
+
+
+def test_refused() -> None:
+    run = run_of("refused")
+    assert run.data["errno"] == errno.ECONNREFUSED
+    assert causes(run, "client") == ["CLOSED -> SYN_SENT: connect", "SYN_SENT -> CLOSED: rcv RST"]
+    assert outcomes(run, "client") == ["refused"]
+    assert [e["flags"] for e in run.log.of_kind("segment")] == ["S", "R."]
+
+
+def test_syn_timeout_backoff() -> None:
+    run = run_of("syn-timeout")
+    assert run.data["errno"] == errno.ETIMEDOUT
+    assert run.data["syn_times"] == [0.0, 1.0, 3.0, 7.0, 15.0, 31.0, 63.0]
+    assert causes(run, "client")[-1] == "SYN_SENT -> CLOSED: timeout"
+    assert outcomes(run, "client") == ["timed out"]
+
+
+def test_reset_in_syn_rcvd_causes() -> None:
+    run = run_of("reset-in-syn-rcvd")
+    assert "SYN_RCVD -> LISTEN: rcv RST" in causes(run, "server")
+    segs = [(e["src"], e["flags"]) for e in run.log.of_kind("segment")][:3]
+    assert segs == [("client", "S"), ("server", "S."), ("client", "R")]
+
+
+def test_close_in_syn_rcvd_cause() -> None:
+    assert "SYN_RCVD -> FIN_WAIT_1: close" in causes(run_of("close-in-syn-rcvd"), "client")
+
+
+def test_listen_then_send() -> None:
+    run = run_of("listen-then-send")
+    assert causes(run, "client")[:2] == ["CLOSED -> LISTEN: listen", "LISTEN -> SYN_SENT: send"]
+    assert run.data["received"] == b"hello"
+
+
+def test_lost_final_ack_restarts_2msl() -> None:
+    run = run_of("lost-final-ack")
+    fins = run.data["server_fins"]
+    assert len(fins) == 2  # the FIN and its retransmission
+    acks = [e for e in run.log.of_kind("segment") if e["src"] == "client" and e["t"] >= fins[0]]
+    assert [e["fate"] for e in acks] == ["dropped", "delivered"]  # the second ACK gets through
+    closed = [e["t"] for e in run.events if e["kind"] == "state" and e["host"] == "client"
+              and e["to"] == "CLOSED"]
+    # 2MSL counted again from the retransmitted FIN's arrival, not from the first one.
+    assert closed == [pytest.approx(acks[1]["t"] + 60.0)]
+
+
+def test_abort_sends_rst_and_no_time_wait() -> None:
+    run = run_of("abort")
+    assert causes(run, "client")[-1] == "ESTABLISHED -> CLOSED: abort"
+    assert causes(run, "server")[-1] == "ESTABLISHED -> CLOSED: rcv RST"
+    assert run.data["errno"] == errno.ECONNRESET
+    assert [e["flags"] for e in run.log.of_kind("segment")][-1] == "R"
+
+
+def test_mss_sizes() -> None:
+    run = run_of("mss")
+    syn = run.log.of_kind("segment")[0]
+    assert (syn["flags"], syn["options"]) == ("S", "")
+    assert run.data["sizes"] == {"client": [1460, 1460, 152],
+                                 "server": [536, 536, 536, 536, 536, 392]}
+
+
+def test_lossy_transfer_intact() -> None:
+    run = run_of("lossy-transfer")
+    d = run.data
+    assert d["sent_sha256"] == d["received_sha256"]
+    assert d["dropped"] > 0 and d["retransmitted"] > 0 and d["reordered"] > 0
+
+
+def test_time_wait_restart_errnos() -> None:
+    run = run_of("time-wait-restart")
+    assert run.data["first_errno"] == errno.EADDRINUSE
+    assert run.data["second_bind"] == "ok"
+
+
+def test_backlog_linux_behaviour() -> None:
+    d = run_of("backlog").data
+    assert d["syns"] == 9  # 5 first SYNs, 4 retransmissions of the dropped ones
+    assert d["listen_drops"] == 5
+    assert d["accept_times"] == [2.0, 2.5, 3.0, 3.5, 4.0]
+
+
+def test_rst_everywhere_causes() -> None:
+    run = run_of("rst-everywhere")
+    rst = {c for c in causes(run, "client") + causes(run, "server") if c.endswith("rcv RST")}
+    assert rst == {f"{s} -> CLOSED: rcv RST" for s in
+                   ("FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT",
+                    "SYN_RCVD")}
+
+
+def test_timeout_everywhere_causes() -> None:
+    run = run_of("timeout-everywhere")
+    all_causes = set(causes(run, "client") + causes(run, "server"))
+    for state in ("ESTABLISHED", "SYN_RCVD", "FIN_WAIT_1", "CLOSING", "CLOSE_WAIT", "LAST_ACK"):
+        assert f"{state} -> CLOSED: timeout" in all_causes
+    assert "FIN_WAIT_2 -> CLOSED: timeout FIN_WAIT_2" in all_causes
+
+
+def test_unread_data_close_causes() -> None:
+    got = [c for c in causes(run_of("unread-data-close"), "client") if "unread" in c]
+    assert got == [f"{s} -> CLOSED: close, unread data" for s in
+                   ("ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT_1", "FIN_WAIT_2")]
+
+
+def test_time_wait_reopen_cause() -> None:
+    assert "TIME_WAIT -> CLOSED: rcv SYN in TIME_WAIT" in causes(run_of("time-wait-reopen"),
+                                                                 "server")
+
+
+def test_syn_in_syn_rcvd_cause() -> None:
+    run = run_of("syn-in-syn-rcvd")
+    assert causes(run, "server")[-1] == "SYN_RCVD -> LISTEN: rcv SYN"
+    assert run.data["errno"] == errno.ECONNRESET
+
+
+def test_same_seed_same_trace() -> None:
+    a = SCENARIOS["lossy-transfer"].run(seed=7, size=100_000).events
+    b = SCENARIOS["lossy-transfer"].run(seed=7, size=100_000).events
+    c = SCENARIOS["lossy-transfer"].run(seed=8, size=100_000).events
+    assert a == b
+    assert a != c
