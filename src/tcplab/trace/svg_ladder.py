@@ -436,6 +436,9 @@ def _segment_svg(
     color = segment_color(flags, length)
     fate = str(e.get("fate", "delivered"))
     xs, xd = (x_left, x_right) if src == "left" else (x_right, x_left)
+    # Labels already placed wholly above this arrow's start cannot collide with it (arrows come
+    # in send order, so their starts only go down): forget them.
+    placed[:] = [box for box in placed if box.ymax >= y0 - 30.0]
     parts: list[str] = []
     full = segment_label(e)
     tags: list[str] = []
@@ -583,6 +586,10 @@ class _Box:
     hh: float
     ux: float
     uy: float
+
+    @property
+    def ymax(self) -> float:
+        return self.cy + abs(self.hw * self.uy) + abs(self.hh * self.ux)
 
     def _project(self, ax: float, ay: float) -> tuple[float, float]:
         c = self.cx * ax + self.cy * ay
