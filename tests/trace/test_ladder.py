@@ -220,3 +220,34 @@ def test_endpoints_taken_from_the_trace_when_the_names_do_not_match() -> None:
     # Names that do appear are kept, even if only one side is in the trace.
     assert render_ladder(events, "tcplab", "peer", color=False).splitlines()[0].split() == [
         "time", "tcplab", "peer"]
+
+
+def test_connections_numbered_when_a_trace_has_several() -> None:
+    from tcplab.trace.ladder import connection_numbers
+
+    def s(t, host, frm, to, cause, conn):
+        e = state(t, host, frm, to, cause)
+        e["conn"] = conn
+        return e
+
+    def sg(t, src, dst, flags, sport, dport):
+        e = seg(t, src, dst, flags, 0, 0)
+        e["sport"], e["dport"] = sport, dport
+        return e
+
+    events = [
+        s(0.0, "server", "CLOSED", "LISTEN", "listen", "198.18.0.2:80-*:*"),
+        s(0.0, "client", "CLOSED", "SYN_SENT", "connect", "198.18.0.1:40000-198.18.0.2:80"),
+        sg(0.0, "client", "server", "S", 40000, 80),
+        s(0.0, "client", "CLOSED", "SYN_SENT", "connect", "[fd00::1]:40001-[fd00::2]:80"),
+        sg(0.0, "client", "server", "S", 40001, 80),
+        {"t": 0.1, "kind": "outcome", "host": "client", "outcome": "refused",
+         "conn": "[fd00::1]:40001-[fd00::2]:80"},
+    ]
+    assert connection_numbers(events) == {1: 1, 2: 1, 3: 2, 4: 2, 5: 2}
+    assert connection_numbers(events[:3]) == {}  # one connection: no numbers
+    text = render_ladder(events, color=False, width=80)
+    assert "SYN_SENT #1 │── #1 S 0:0(0) win 65535" in text
+    assert "SYN_SENT #2 │── #2 S 0:0(0) win 65535" in text
+    assert "● refused #2" in text
+    assert "│ LISTEN" in text  # the listener has no number

@@ -32,6 +32,7 @@ from typing import Any
 Event = dict[str, Any]
 
 __all__ = [
+    "connection_numbers",
     "describe_event",
     "format_time",
     "infer_endpoints",
@@ -178,6 +179,44 @@ def resolve_endpoints(events: Sequence[Event], left: str, right: str) -> tuple[s
     return infer_endpoints(events)
 
 
+_CONN_PORT = re.compile(r":(\d+|\*)$")
+
+
+def _conn_ports(conn: Any) -> frozenset[int] | None:
+    """The two ports of a ``conn`` field ("198.18.0.1:40000-198.18.0.2:80"); None for a
+    listener ("...:80-*:*") or anything unreadable."""
+    if not isinstance(conn, str) or "-" not in conn:
+        return None
+    ports = []
+    for half in conn.split("-", 1):
+        m = _CONN_PORT.search(half)
+        if m is None or m.group(1) == "*":
+            return None
+        ports.append(int(m.group(1)))
+    return frozenset(ports)
+
+
+def connection_numbers(events: Sequence[Event]) -> dict[int, int]:
+    """Number the connections of a trace (1, 2, ...) in order of appearance: event index ->
+    number, for segment, state and outcome events. Empty when the trace has one connection
+    (nothing to tell apart). Connections are told apart by their pair of ports."""
+    keys: dict[frozenset[int], int] = {}
+    out: dict[int, int] = {}
+    for i, e in enumerate(events):
+        kind = e.get("kind")
+        key: frozenset[int] | None = None
+        if kind == "segment":
+            sport, dport = e.get("sport"), e.get("dport")
+            if isinstance(sport, int) and isinstance(dport, int):
+                key = frozenset((sport, dport))
+        elif kind in ("state", "outcome"):
+            key = _conn_ports(e.get("conn"))
+        if key is None:
+            continue
+        out[i] = keys.setdefault(key, len(keys) + 1)
+    return out if len(keys) > 1 else {}
+
+
 def retransmissions(events: Sequence[Event]) -> set[int]:
     """Indexes (into ``events``) of segments that repeat an earlier one from the same sender:
     same flags, sequence number and length, carrying data, SYN or FIN."""
@@ -190,7 +229,7 @@ def retransmissions(events: Sequence[Event]) -> set[int]:
         if not (e.get("len") or "S" in flags or "F" in flags) or "R" in flags:
             continue
         seq = e.get("abs_seq", e.get("seq"))
-        key = (e.get("src"), e.get("dst"), e.get("sport"), e.get("dport"), flags.replace(".", ""),
+        key = (e.get("src"), e.get("dst"), e.get("sport"), e.get("dport"), flags.replace("P", ""),
                seq, e.get("len"))
         if key in seen:
             out.add(i)
@@ -296,6 +335,7 @@ def _side(name: Any, left: str, right: str) -> str | None:
 
 def _build_rows(events: Sequence[Event], left: str, right: str) -> list[_Row]:
     order = sorted(range(len(events)), key=lambda i: (float(events[i].get("t", 0.0)), i))
+    numbers = connection_numbers(events)
     rows: list[_Row] = []
     for i in order:
         e = events[i]
@@ -307,6 +347,8 @@ def _build_rows(events: Sequence[Event], left: str, right: str) -> list[_Row]:
             if side is None:
                 continue
             to = str(e.get("to", "?"))
+            if i in numbers:
+                to += f" #{numbers[i]}"
             if (
                 last is not None
                 and last.t == t
@@ -329,16 +371,18 @@ def _build_rows(events: Sequence[Event], left: str, right: str) -> list[_Row]:
                 k -= 1  # an outcome at the same instant may sit below the segment
             if k >= 0 and k < len(rows) - 1 and rows[k].kind == "state" and rows[k].t == t:
                 last = rows[k]
+            extra: dict[str, Any] = {"dir": direction, "conn": numbers.get(i)}
             if last is not None and last.kind == "state" and last.t == t:
                 last.kind = "segment"
                 last.event = e
                 last.index = i
-                last.extra["dir"] = direction
+                last.extra.update(extra)
             else:
-                rows.append(_Row(t, "segment", event=e, index=i, extra={"dir": direction}))
+                rows.append(_Row(t, "segment", event=e, index=i, extra=extra))
         elif kind == "outcome":
             side = _side(e.get("host"), left, right) or "left"
-            rows.append(_Row(t, "outcome", event=e, index=i, extra={"side": side}))
+            rows.append(_Row(t, "outcome", event=e, index=i,
+                             extra={"side": side, "conn": numbers.get(i)}))
         elif kind == "note":
             rows.append(_Row(t, "note", event=e, index=i))
     return rows
@@ -379,8 +423,9 @@ def _arrow(row: _Row, width: int, g: _Glyphs, rtx: bool) -> list[Piece]:
     tag = f" ({', '.join(t[0] for t in tags)})" if tags else ""
     if tags and len(segment_label(e, options=False)) + len(tag) > room:
         tag = f" ({','.join(t[1] for t in tags)})"
-    label = segment_label(e, options="short", max_len=max(room - len(tag), 4),
-                          ellipsis=g.ellipsis) + tag
+    prefix = f"#{row.extra['conn']} " if row.extra.get("conn") else ""
+    label = prefix + segment_label(e, options="short", max_len=max(room - len(tag) - len(prefix), 4),
+                                   ellipsis=g.ellipsis) + tag
     if len(label) > room:
         label = label[: max(room - len(g.ellipsis), 0)] + g.ellipsis
     lr = row.extra.get("dir", "lr") == "lr"
@@ -460,6 +505,8 @@ def _layout(
             text = f"{g.bullet} {e.get('outcome', '?')}"
             if e.get("detail"):
                 text += f" ({e.get('detail')})"
+            if row.extra.get("conn"):
+                text += f" #{row.extra['conn']}"
             text = text[: mid - 2]
             bad = str(e.get("outcome")) in ("refused", "reset", "timed out")
             style = "bold red" if bad else "bold green"

@@ -23,6 +23,7 @@ from xml.sax.saxutils import escape
 
 from tcplab.trace.ladder import (
     Event,
+    connection_numbers,
     format_time,
     resolve_endpoints,
     retransmissions,
@@ -127,13 +128,15 @@ def _side(name: Any, left: str, right: str) -> str | None:
 def _collect(events: Sequence[Event], left: str, right: str) -> tuple[list[_Item], dict[int, str]]:
     items: list[_Item] = []
     direction: dict[int, str] = {}
+    numbers = connection_numbers(events)
     for i, e in enumerate(events):
         kind = e.get("kind")
         t = float(e.get("t", 0.0))
         if kind == "state":
             side = _side(e.get("host"), left, right)
             if side:
-                items.append(_Item("state", side, t, 1, i, str(e.get("to", "?"))))
+                tag = f" #{numbers[i]}" if i in numbers else ""
+                items.append(_Item("state", side, t, 1, i, str(e.get("to", "?")) + tag))
         elif kind == "segment":
             src = _side(e.get("src"), left, right)
             dst = _side(e.get("dst"), left, right)
@@ -175,6 +178,7 @@ def render_ladder_svg(
     evs = list(events)
     left, right = resolve_endpoints(evs, left, right)
     items, direction = _collect(evs, left, right)
+    numbers = connection_numbers(evs)
     rtx = retransmissions(evs)
     dec = time_decimals(float(e.get("t", 0.0)) for e in evs)
 
@@ -355,8 +359,9 @@ def render_ladder_svg(
     label_svgs: list[str] = []
     for i, src in direction.items():
         e = evs[i]
+        prefix = f"#{numbers[i]} " if i in numbers else ""
         arrow, label_svg = _segment_svg(e, i, src, dep_y[i], arr_y.get(i), x_left, x_right,
-                                        typical, i in rtx, placed, i in crossing)
+                                        typical, i in rtx, placed, i in crossing, prefix)
         out.append(arrow)
         label_svgs.append(label_svg)
     out.append(_el("g", "".join(label_svgs), class_="labels"))
@@ -371,6 +376,8 @@ def render_ladder_svg(
             text = f"● {it.text}"
             if e.get("detail"):
                 text += f" ({e.get('detail')})"
+            if it.index in numbers:
+                text += f" #{numbers[it.index]}"
             bad = it.text in ("refused", "reset", "timed out")
             dy = 17 if f"{it.side}-label" in rows[it.row].slots else 4
             anchor = "end" if it.side == "left" else "start"
@@ -428,7 +435,7 @@ def _state_pill(name: str, side: str, x: float, y: float) -> str:
 
 def _segment_svg(
     e: Event, index: int, src: str, y0: float, y1: float | None, x_left: float, x_right: float,
-    typical: float, rtx: bool, placed: list[_Box], crossed: bool = False,
+    typical: float, rtx: bool, placed: list[_Box], crossed: bool = False, prefix: str = "",
 ) -> tuple[str, str]:
     """The arrow of one segment (a group) and its label (drawn later, above all arrows)."""
     flags = str(e.get("flags", "?"))
@@ -458,7 +465,7 @@ def _segment_svg(
     if fate == "dropped":
         # Far enough for the label to end before the cross, at most 85% of the way.
         lane_w = abs(xd - xs)
-        label_w = (len(segment_label(e, options="short")) + 2) * 11 * MONO_ADVANCE
+        label_w = (len(prefix + segment_label(e, options="short")) + 2) * 11 * MONO_ADVANCE
         frac = min(0.85, max(0.6, (label_w + 36) / lane_w))
         xe = xs + (xd - xs) * frac
         ye = y0 + typical / 2
@@ -505,7 +512,8 @@ def _segment_svg(
     if fate == "dropped":
         # The label starts at the sender and may run on past the cross.
         avail = int((abs(x_right - x_left) * 0.8) / adv)
-        text = segment_label(e, options="short", max_len=max(avail - len(tag_text), 8))
+        text = prefix + segment_label(
+            e, options="short", max_len=max(avail - len(tag_text) - len(prefix), 8))
         cx, cy = xs + ux * 14, y0 + uy * 14
         anchor = "start" if src == "left" else "end"
         w = len(text + tag_text) * adv
@@ -523,7 +531,8 @@ def _segment_svg(
         for frac, side in spots:
             room = min(frac, 1 - frac) * seg_len * 2
             avail = int(min(room - 16, seg_len * 0.74 - 10) / adv)
-            text = segment_label(e, options="short", max_len=max(avail - len(tag_text), 8))
+            text = prefix + segment_label(
+                e, options="short", max_len=max(avail - len(tag_text) - len(prefix), 8))
             cx, cy = xs + dx * frac, y0 + dy * frac
             w = len(text + tag_text) * adv
             off = 6.0 if side > 0 else -8.5
