@@ -222,7 +222,7 @@ def render_ladder_svg(
     for row in rows:
         for side in ("left", "right"):
             if f"{side}-label" in row.slots and f"{side}-outcome" in row.slots:
-                row.below = 14.0
+                row.below = 18.0
     chars_per_line = int((lane - 40) / (11.5 * SANS_ADVANCE))
     note_lines: dict[int, list[str]] = {}
     for it in items:
@@ -379,7 +379,7 @@ def render_ladder_svg(
             if it.index in numbers:
                 text += f" #{numbers[it.index]}"
             bad = it.text in ("refused", "reset", "timed out")
-            dy = 17 if f"{it.side}-label" in rows[it.row].slots else 4
+            dy = 23 if f"{it.side}-label" in rows[it.row].slots else 4
             anchor = "end" if it.side == "left" else "start"
             xt = x - 10 if it.side == "left" else x + 10
             out.append(_el("text", svg_text(text), x=xt, y=row_y(it) + dy, font_size=11,
