@@ -279,3 +279,40 @@ def test_stats_as_dict():
         "duplicated": 0, "corrupted": 0, "delayed": 0, "reordered": 0, "unroutable": 0,
         "malformed": 0}
     assert net.stats.dropped == 0
+
+
+def test_kick_inside_an_event_services_the_other_node_after_it():
+    net = Network()
+    a = net.add(Sink("a", A))
+    relay_out = net.add(Sink("r", "198.18.0.3"))
+    c = net.add(Sink("c", "198.18.0.4"))
+
+    class Bridge(Sink):
+        """An application on b that makes r send something whenever b receives a packet."""
+
+        def deliver(self, packet, now):
+            super().deliver(packet, now)
+            assert net.running
+            relay_out.outbox.append(tcp("198.18.0.3", "198.18.0.4", "P.", payload=b"relayed"))
+            net.kick(relay_out)
+
+    b = net.add(Bridge("b", B))
+    net.link(a, b, delay=0.5)
+    net.link(relay_out, c, delay=0.25)
+    a.outbox.append(tcp(A, B, "S"))
+    net.run()
+    assert [t for t, _ in b.received] == [0.5]
+    assert [t for t, _ in c.received] == [0.75]
+    assert not net.running
+
+
+def test_kick_outside_a_run_polls_at_once():
+    net = Network()
+    a, b = net.add(Sink("a", A)), net.add(Sink("b", B))
+    net.link(a, b, delay=0.5)
+    a.outbox.append(tcp(A, B, "S"))
+    net.kick(a)
+    assert a.outbox == [] and net.stats.sent == 1
+    b.outbox.append(tcp(B, A, "S."))
+    net.kick()
+    assert b.outbox == [] and net.stats.sent == 2

@@ -32,6 +32,17 @@ Routing
     the sender, are counted as ``unroutable``. Both are dropped with a ``note`` event; the network
     never raises because of a packet's bytes.
 
+The loop
+    ``net.run(until=None)`` processes events in time order (same-time events in the order they
+    were scheduled) until none remain or the next is later than ``until``;
+    ``net.run_until(predicate, timeout=...)`` stops as soon as ``predicate()`` holds. After every
+    packet delivery or timeout the node concerned is drained (``poll_transmit()``) and its timer
+    re-armed (``next_deadline()``); ``net.call_at(t, fn)`` / ``net.call_later(dt, fn)`` run user
+    actions in virtual time and then poll every node. After calling a node directly outside a run,
+    ``net.poll()`` (or ``net.kick(node)``) sends what the call queued; ``run`` polls on entry too.
+    Inside an event (one node's callback touching another node) ``net.kick(node)`` has ``node``
+    serviced right after the current event; ``net.running`` tells which case applies.
+
 Fault rules force rare moments deterministically (see :class:`Match`)::
 
     net.add_rule(Rule("drop", Match(src="server", has_flags="F")))          # server's first FIN
@@ -524,6 +535,12 @@ class Network:
         self._taps: list[Any] = []
         self._isn: dict[tuple[bytes, int, bytes, int], int] = {}
         self._running = False
+        self._kicked: list[_Slot] | None = None  # nodes to service after the current event
+
+    @property
+    def running(self) -> bool:
+        """True while ``run``/``run_until`` is processing events (user code runs inside one)."""
+        return self._running
 
     # -- building the network ----------------------------------------------------------------
     def add(self, node: Node) -> Node:
@@ -635,6 +652,19 @@ class Network:
         for slot in list(self._slots.values()):
             self._service(slot)
 
+    def kick(self, node: Node | str | None = None) -> None:
+        """A user call on ``node`` (None: on any node) queued packets or changed timers. Outside
+        a run this polls at once, like :meth:`poll`; inside an event (a callback of one node
+        touching another) the node is serviced right after the current event."""
+        slots = list(self._slots.values()) if node is None else [self._slot(node)]
+        if not self._running:
+            for slot in slots:
+                self._service(slot)
+            return
+        if self._kicked is None:
+            self._kicked = []
+        self._kicked.extend(slots)
+
     def inject(self, src: Node | str, packet: bytes) -> None:
         """Put ``packet`` on the network now as if node ``src`` had sent it."""
         self._transmit(self._slot(src), bytes(packet))
@@ -705,6 +735,10 @@ class Network:
                     self.now = t
                     data()
                     self.poll()
+                if self._kicked is not None:
+                    kicked, self._kicked = self._kicked, None
+                    for slot in dict.fromkeys(kicked):
+                        self._service(slot)
                 done += 1
                 if predicate is not None and predicate():
                     return True, done
@@ -714,6 +748,10 @@ class Network:
                         "pass until=/timeout= or a larger max_events")
         finally:
             self._running = False
+            if self._kicked is not None:  # an event raised: still send what it queued
+                kicked, self._kicked = self._kicked, None
+                for slot in dict.fromkeys(kicked):
+                    self._service(slot)
         if until is not None and self.now < until:
             self.now = until
         return False, done
