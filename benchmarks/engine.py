@@ -13,8 +13,9 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from tcplab.tcp import Config  # noqa: E402
-from tests.tcp.pipe import Pipe  # noqa: E402
+from tests.tcp.pipe import Pipe
+
+from tcplab.tcp import Config
 
 
 def one_run(total: int, chunk: bytes) -> tuple[float, int]:
