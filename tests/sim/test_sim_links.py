@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sim_fakes import Echo, Scripted, Sink, parse, tcp
 
 from tcplab.net.sim import LinkParams, Network
 from tcplab.trace.events import EventLog
+
+from .sim_fakes import Echo, Scripted, Sink, parse, tcp
 
 A, B = "198.18.0.1", "198.18.0.2"
 

@@ -7,10 +7,11 @@ import random
 import time
 
 import pytest
-from sim_fakes import Echo, Scripted, Sink, Ticker, tcp
 
 from tcplab.net.sim import Network, Node, SimulationError
 from tcplab.trace.events import EventLog
+
+from .sim_fakes import Echo, Scripted, Sink, Ticker, tcp
 
 A, B = "198.18.0.1", "198.18.0.2"
 A6, B6 = "fd00::1", "fd00::2"

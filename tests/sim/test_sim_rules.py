@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sim_fakes import Scripted, Sink, parse, tcp
 
 from tcplab.net.sim import LinkParams, Match, Network, Rule, SimulationError
 from tcplab.trace.events import EventLog
 from tcplab.wire import MalformedPacket
+
+from .sim_fakes import Scripted, Sink, parse, tcp
 
 C, S = "198.18.0.1", "198.18.0.2"
 

@@ -4,11 +4,12 @@ and corruption that makes checksums fail."""
 from __future__ import annotations
 
 import pytest
-from sim_fakes import Echo, Scripted, Sink, parse, tcp
 
 from tcplab.net.sim import Match, Network, Rule
 from tcplab.trace.events import EventLog
 from tcplab.wire import MSS, NOP, MalformedPacket, SackPermitted, Timestamps, WindowScale
+
+from .sim_fakes import Echo, Scripted, Sink, parse, tcp
 
 C, S = "198.18.0.1", "198.18.0.2"
 C6, S6 = "fd00::1", "fd00::2"
