@@ -317,3 +317,42 @@ def test_kick_outside_a_run_polls_at_once():
     b.outbox.append(tcp(B, A, "S."))
     net.kick()
     assert b.outbox == [] and net.stats.sent == 2
+
+
+def test_an_address_claimed_twice_later_does_not_break_routing():
+    net = Network()
+    a, b = net.add(Sink("a", A)), net.add(Sink("b", B))
+    c = net.add(Sink("c", "198.18.0.3"))
+    net.link(a, b, delay=0.0)
+    net.link(a, c, delay=0.0)
+    c._addrs.append(ipaddress.ip_address(B))  # c now claims b's address too
+    a.outbox += [tcp(A, "198.18.0.99", "S"), tcp(A, B, "S")]  # the first forces a re-read
+    net.run()
+    assert net.stats.unroutable == 1
+    assert len(b.received) == 1 and c.received == []
+
+
+def test_max_events_exactly_enough_is_not_an_error():
+    net = Network()
+    a = net.add(Scripted("a", A, script=[(1.0, tcp(A, B, "S")), (2.0, tcp(A, B, "S"))]))
+    b = net.add(Sink("b", B))
+    net.link(a, b, delay=0.5)
+    assert net.run(max_events=4) == 4  # two timeouts, two arrivals
+    assert len(b.received) == 2
+
+
+def test_a_failing_user_action_leaves_the_network_usable():
+    net = Network()
+    a, b = net.add(Sink("a", A)), net.add(Sink("b", B))
+    net.link(a, b, delay=0.5)
+
+    def boom():
+        raise RuntimeError("user code failed")
+
+    net.call_at(1.0, boom)
+    with pytest.raises(RuntimeError, match="user code failed"):
+        net.run()
+    assert not net.running and net.now == 1.0
+    a.outbox.append(tcp(A, B, "S"))
+    net.run()
+    assert [t for t, _ in b.received] == [1.5]

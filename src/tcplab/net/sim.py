@@ -555,7 +555,9 @@ class Network:
         self._owners = owners
         return node
 
-    def _owners_with(self, extra: _Slot | None = None) -> dict[bytes, _Slot]:
+    def _owners_with(self, extra: _Slot | None = None, strict: bool = True) -> dict[bytes, _Slot]:
+        """Address -> node. Two nodes claiming one address is an error when building the network
+        (``strict``); later (nodes changed their addresses) the first-added node keeps it."""
         owners: dict[bytes, _Slot] = {}
         slots = list(self._slots.values()) + ([extra] if extra is not None else [])
         for slot in slots:
@@ -563,6 +565,8 @@ class Network:
                 packed = ipaddress.ip_address(addr).packed
                 other = owners.get(packed)
                 if other is not None and other is not slot:
+                    if not strict:
+                        continue
                     raise ValueError(f"address {ipaddress.ip_address(addr)} belongs to both "
                                      f"{other.name!r} and {slot.name!r}")
                 owners[packed] = slot
@@ -570,7 +574,7 @@ class Network:
 
     def refresh_addresses(self) -> None:
         """Re-read every node's ``addresses()`` (done by itself on an unknown destination)."""
-        self._owners = self._owners_with()
+        self._owners = self._owners_with(strict=False)
 
     def _slot(self, node: Node | str) -> _Slot:
         name = node if isinstance(node, str) else node.name
@@ -707,11 +711,11 @@ class Network:
         if self._running:
             raise SimulationError("the network is already running (run() called from an event)")
         self._running = True
-        self.poll()  # whatever user calls made since the last event: their packets and timers
         heap = self._heap
         pop = heapq.heappop
         done = 0
         try:
+            self.poll()  # whatever user calls made since the last event: their packets and timers
             while heap:
                 if until is not None and heap[0][0] > until:
                     break
@@ -742,7 +746,10 @@ class Network:
                 done += 1
                 if predicate is not None and predicate():
                     return True, done
-                if done >= max_events and heap:
+                if done >= max_events:
+                    self._drop_stale()
+                    if not heap or (until is not None and heap[0][0] > until):
+                        break
                     raise SimulationError(
                         f"still busy after {max_events} events at t={self.now:.6f}; "
                         "pass until=/timeout= or a larger max_events")
