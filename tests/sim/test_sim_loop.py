@@ -356,3 +356,15 @@ def test_a_failing_user_action_leaves_the_network_usable():
     a.outbox.append(tcp(A, B, "S"))
     net.run()
     assert [t for t, _ in b.received] == [1.5]
+
+
+def test_rounding_arrivals_never_moves_time_backwards():
+    net = Network()
+    a, b = net.add(Sink("a", A)), net.add(Sink("b", B))
+    net.link(a, b, delay=0.0)
+    seen: list[float] = []
+    b.deliver = lambda packet, now: seen.append(now)  # type: ignore[method-assign]
+    t = 0.1 + 0.2  # 0.30000000000000004, not a whole nanosecond
+    net.call_at(t, lambda: a.outbox.append(tcp(A, B, "S")))
+    net.run()
+    assert seen == [t] and net.now == t

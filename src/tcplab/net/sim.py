@@ -887,7 +887,9 @@ class Network:
                 if p.jitter:
                     arrive += rng.random() * p.jitter
                 # whole nanoseconds: 0.05 + 0.01 arrives at 0.06, not 0.060000000000000005
-                arrive = round(arrive, 9)
+                # (but never before now: time only moves forward)
+                rounded = round(arrive, 9)
+                arrive = rounded if rounded >= now else now
 
         fate = "dropped"
         if arrive is not None:
