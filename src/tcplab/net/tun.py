@@ -46,6 +46,7 @@ from tcplab.net import netns as _netns
 __all__ = [
     "BadAddress",
     "DeviceBusy",
+    "Impairment",
     "NotPermitted",
     "TunError",
     "TunLink",
@@ -319,6 +320,40 @@ class TunLink:
         self.bytes_out += len(packet)
 
 
+class Impairment:
+    """netem-like impairment inside the loop, for kernels without ``sch_netem``: each packet is
+    lost with probability ``loss``; the rest are held ``delay`` seconds, except that a fraction
+    ``reorder`` goes at once (overtaking the held ones, as netem's reorder does). ``direction``:
+    "in" (kernel -> tcplab), "out" (tcplab -> kernel) or "both". Seeded: runs are repeatable up
+    to the real clock's jitter."""
+
+    def __init__(self, loss: float = 0.0, reorder: float = 0.0, delay: float = 0.0,
+                 direction: str = "both", seed: int = 1) -> None:
+        import random
+
+        if direction not in ("in", "out", "both"):
+            raise ValueError("direction is 'in', 'out' or 'both'")
+        self.loss = loss
+        self.reorder = reorder
+        self.delay = delay
+        self.inbound = direction in ("in", "both")
+        self.outbound = direction in ("out", "both")
+        self.random = random.Random(seed)
+        self.dropped = 0
+        self.reordered = 0
+
+    def fate(self) -> float | None:
+        """None: drop; else the delay to apply."""
+        r = self.random.random
+        if self.loss and r() < self.loss:
+            self.dropped += 1
+            return None
+        if self.reorder and r() < self.reorder:
+            self.reordered += 1
+            return 0.0
+        return self.delay
+
+
 class TunRuntime:
     """The I/O loop that drives a ``Node`` over a :class:`TunLink` with the real clock.
 
@@ -330,8 +365,10 @@ class TunRuntime:
     """
 
     def __init__(self, link: TunLink, node: Any, *, answer_ping: bool = False,
-                 install: bool = True) -> None:
+                 install: bool = True, impairment: Impairment | None = None) -> None:
         self.link = link
+        self.impairment = impairment
+        self._held: list[tuple[float, int, bool, bytes]] = []  # (due, tick, inbound, packet)
         self.node = node
         self.answer_ping = answer_ping
         self._own = {str(a) for a in node.addresses()}
@@ -411,17 +448,45 @@ class TunRuntime:
             pkt = link.read()
             if pkt is None:
                 break
-            self._deliver(pkt, time.monotonic())
+            imp = self.impairment
+            if imp is not None and imp.inbound:
+                self._impair(imp, True, pkt)
+            else:
+                self._deliver(pkt, time.monotonic())
+
+    def _impair(self, imp: Impairment, inbound: bool, pkt: bytes) -> None:
+        delay = imp.fate()
+        if delay is None:
+            return
+        if delay <= 0:  # at once, overtaking the held packets (netem's reordering)
+            if inbound:
+                self._deliver(pkt, time.monotonic())
+            else:
+                self.link.write(pkt)
+            return
+        heapq.heappush(self._held, (time.monotonic() + delay, next(self._tick), inbound, pkt))
 
     def _flush(self) -> None:
         out = self.node.poll_transmit()
+        imp = self.impairment
         while out:
-            write = self.link.write
-            for pkt in out:
-                write(pkt)
+            if imp is not None and imp.outbound:
+                for pkt in out:
+                    self._impair(imp, False, pkt)
+            else:
+                write = self.link.write
+                for pkt in out:
+                    write(pkt)
             out = self.node.poll_transmit()
 
     def _run_due(self, now: float) -> None:
+        held = self._held
+        while held and held[0][0] <= now:
+            _, _, inbound, pkt = heapq.heappop(held)
+            if inbound:
+                self._deliver(pkt, now)
+            else:
+                self.link.write(pkt)
         node = self.node
         deadline = node.next_deadline()
         if deadline is not None and deadline <= now:
@@ -435,6 +500,9 @@ class TunRuntime:
         deadline = self.node.next_deadline()
         if self._calls:
             first = self._calls[0][0]
+            deadline = first if deadline is None else min(deadline, first)
+        if self._held:
+            first = self._held[0][0]
             deadline = first if deadline is None else min(deadline, first)
         return deadline
 
