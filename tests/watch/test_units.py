@@ -122,7 +122,8 @@ def test_other_lines_are_ignored(line: str) -> None:
         (V4.replace(" oldstate=TCP_LISTEN", ""), "no oldstate"),
         (V4.replace(" dport=56308", ""), "no dport"),
         (V4.replace("protocol=IPPROTO_TCP ", ""), "no protocol"),
-        (V6.replace("saddrv6=fd00::1", "saddrv6=1.2.3.4"), "is not an IPv6 address"),
+        (V6.replace("saddrv6=fd00::1", "saddrv6=1.2.3.4"), "not an IPv6 address"),
+        (V4.replace("daddr=198.18.7.2", "daddr=fd00::1"), "not an IPv4 address"),
     ],
 )
 def test_malformed_lines_raise_typed_error(line: str, message: str) -> None:
@@ -351,3 +352,77 @@ def test_cli_bad_arguments_are_one_line(argv: list[str], message: str, capsys) -
     captured = capsys.readouterr()
     assert captured.err == message
     assert captured.out == ""
+
+
+# ---- the watcher fed with recorded trace lines (no root) ------------------------------------------
+
+
+def _line(ts: str, sport: int, dport: int, saddr: str, daddr: str, old: str, new: str) -> str:
+    return (
+        f"   python3-6068 [001] ..... {ts}: inet_sock_set_state: family=AF_INET "
+        f"protocol=IPPROTO_TCP sport={sport} dport={dport} saddr={saddr} daddr={daddr} "
+        f"saddrv6=::ffff:{saddr} daddrv6=::ffff:{daddr} oldstate={old} newstate={new}"
+    )
+
+
+A = "198.18.7.1"
+RECORDED = [  # a client-first close on one address, as this kernel printed it
+    _line("100.000100", 9527, 0, A, "0.0.0.0", "TCP_CLOSE", "TCP_LISTEN"),
+    _line("100.000200", 0, 9527, A, A, "TCP_CLOSE", "TCP_SYN_SENT"),  # no port yet
+    _line("100.000300", 56308, 9527, A, A, "TCP_SYN_SENT", "TCP_ESTABLISHED"),
+    _line("100.000310", 9527, 56308, A, A, "TCP_LISTEN", "TCP_SYN_RECV"),
+    _line("100.000320", 9527, 56308, A, A, "TCP_SYN_RECV", "TCP_ESTABLISHED"),
+    "CPU:1 [LOST 3 EVENTS]",
+    _line("100.000400", 56308, 9527, A, A, "TCP_ESTABLISHED", "TCP_FIN_WAIT1"),
+    "   x-1 [000] ..... 100.000401: inet_sock_set_state: family=AF_INET protocol=IPPROTO_TCP",
+    _line("100.000410", 56308, 9527, A, A, "TCP_FIN_WAIT1", "TCP_FIN_WAIT2"),
+    _line("100.000420", 56308, 9527, A, A, "TCP_FIN_WAIT2", "TCP_CLOSE"),
+    _line("100.000500", 1, 2, "198.18.9.9", "198.18.9.8", "TCP_CLOSE", "TCP_SYN_SENT"),
+]
+
+
+def test_feed_recorded_lines() -> None:
+    w = KernelWatcher(port=9527, t0=100.0)
+    events = w.feed_lines(RECORDED)
+    states = [(e["t"], e["local"], e["remote"], e["from"], e["to"]) for e in events
+              if e["kind"] == "state"]  # fmt: skip
+    c, s, any_ = f"{A}:56308", f"{A}:9527", "0.0.0.0:0"
+    assert states == [
+        (0.0001, s, any_, "CLOSED", "LISTEN"),
+        (0.0002, c, s, "CLOSED", "SYN_SENT"),  # held until its port was known
+        (0.0003, c, s, "SYN_SENT", "ESTABLISHED"),
+        (0.00031, s, c, "LISTEN", "SYN_RCVD"),
+        (0.00032, s, c, "SYN_RCVD", "ESTABLISHED"),
+        (0.0004, c, s, "ESTABLISHED", "FIN_WAIT_1"),
+        (0.00041, c, s, "FIN_WAIT_1", "FIN_WAIT_2"),
+        (0.00042, c, s, "FIN_WAIT_2", "CLOSED"),  # no sock_diag here: no TIME_WAIT to pair
+    ]
+    assert w.bad_lines == 1
+    assert w.lost_events == 3
+    notes = [e["text"] for e in events if e["kind"] == "note"]
+    assert len(notes) == 2
+    assert notes[0].startswith("Linux: a passive open lives as a request minisock")
+    assert notes[1].startswith("the kernel's trace buffer overflowed: 3 state changes were lost")
+
+
+def test_feed_filters_by_address_including_ipv4_mapped() -> None:
+    w = KernelWatcher(address="198.18.9.9")
+    events = w.feed_lines(RECORDED)
+    assert [(e["local"], e["to"]) for e in events if e["kind"] == "state"] == [
+        ("198.18.9.9:1", "SYN_SENT")
+    ]
+    mapped = V4.replace("family=AF_INET", "family=AF_INET6")
+    w2 = KernelWatcher(address="198.18.7.2")
+    assert [e["conn"] for e in w2.feed_lines([mapped]) if e["kind"] == "state"] == [
+        "[::ffff:198.18.7.1]:9527-[::ffff:198.18.7.2]:56308"
+    ]
+
+
+def test_address_text_like_the_kernel() -> None:
+    from tcplab.watch.traceline import address_text
+
+    assert address_text(socket.inet_aton("198.18.0.1")) == "198.18.0.1"
+    assert address_text(socket.inet_pton(socket.AF_INET6, "::ffff:198.18.0.1")) == (
+        "::ffff:198.18.0.1"
+    )
+    assert address_text(socket.inet_pton(socket.AF_INET6, "fd00:0:0::1")) == "fd00::1"

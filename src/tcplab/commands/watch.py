@@ -112,6 +112,12 @@ def run(args: argparse.Namespace) -> int:
         _close(watcher)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+    if watcher.lost_events:
+        print(
+            f"tcplab watch: the kernel's trace buffer overflowed, {watcher.lost_events} state "
+            "changes were lost; use --port/--address to watch fewer sockets",
+            file=sys.stderr,
+        )
     _finish(args, seen)
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import ipaddress
 import os
 import socket
@@ -20,7 +21,7 @@ import threading
 from dataclasses import dataclass
 
 from tcplab.tcp.states import State
-from tcplab.watch.traceline import KERNEL_STATE_NUMBER, endpoint
+from tcplab.watch.traceline import KERNEL_STATE_NUMBER, address_text, endpoint
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -41,6 +42,8 @@ _MSG_TAIL = struct.Struct("=IIIII")
 _MSG_LEN = _MSG_HEAD.size + _SOCKID.size + _SOCKID_TAIL.size + _MSG_TAIL.size  # 72
 
 ALL_STATES = (1 << 13) - 1  # bits 0..12: every TCP state including TCP_NEW_SYN_RECV
+TIMEWAIT_STATES = 1 << 6  # the TIME_WAIT minisocks (whatever their substate)
+SYN_SENT_STATES = 1 << 2
 
 #: idiag_timer values (as ``ss`` names them).
 TIMER_NAMES = {0: "", 1: "on", 2: "keepalive", 3: "timewait", 4: "persist"}
@@ -144,9 +147,7 @@ def open_in_netns(netns: str | None, family: int, type_: int, proto: int) -> soc
 
 
 def _addr(raw: bytes, family: int) -> str:
-    if family == 4:
-        return str(ipaddress.IPv4Address(raw[:4]))
-    return str(ipaddress.IPv6Address(raw))
+    return address_text(raw[:4] if family == 4 else raw)
 
 
 def parse_diag_messages(data: bytes, seq: int) -> tuple[list[SockEntry], bool]:
@@ -249,11 +250,48 @@ class SockDiag:
             raise DiagError(exc.errno, f"sock_diag dump failed: {exc}") from None
 
     def find(self, family: int, saddr: str, sport: int, daddr: str, dport: int) -> SockEntry | None:
-        key = (family, saddr, sport, daddr, dport)
-        for entry in self.dump():
-            if entry.key == key:
-                return entry
-        return None
+        """The one socket with this 4-tuple (an exact lookup, no dump), or None."""
+        af = socket.AF_INET if family == 4 else socket.AF_INET6
+        src = ipaddress.ip_address(saddr).packed.ljust(16, b"\0")
+        dst = ipaddress.ip_address(daddr).packed.ljust(16, b"\0")
+        self._seq = (self._seq + 1) & 0xFFFFFFFF
+        req = (
+            _REQ.pack(af, socket.IPPROTO_TCP, 0, 0, ALL_STATES)
+            + _SOCKID.pack(sport, dport, src, dst)
+            + _SOCKID_TAIL.pack(0, 0xFFFFFFFF, 0xFFFFFFFF)  # any interface, INET_DIAG_NOCOOKIE
+        )
+        header = _NLMSGHDR.pack(
+            _NLMSGHDR.size + len(req), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, self._seq, 0
+        )
+        try:
+            self._sock.send(header + req)
+            while True:
+                data = self._sock.recv(1 << 16)
+                if not data:
+                    raise DiagError(0, "sock_diag: netlink socket closed")
+                entries, _done = parse_diag_messages(data, self._seq)
+                if entries:
+                    return entries[0]
+                if _has_seq(data, self._seq):
+                    return None
+        except DiagError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise
+        except OSError as exc:
+            raise DiagError(exc.errno, f"sock_diag lookup failed: {exc}") from None
+
+
+def _has_seq(data: bytes, seq: int) -> bool:
+    offset = 0
+    while offset + _NLMSGHDR.size <= len(data):
+        length, _type, _flags, mseq, _pid = _NLMSGHDR.unpack_from(data, offset)
+        if mseq == seq:
+            return True
+        if length < _NLMSGHDR.size:
+            return False
+        offset += (length + 3) & ~3
+    return False
 
 
 def snapshot(netns: str | None = None) -> list[SockEntry]:

@@ -96,7 +96,7 @@ class TraceInstance:
             raise WatchUnavailable(f"cannot create tracefs instance {path}: {exc.strerror}") from None
         try:
             self._write("trace_clock", "mono")  # the clock of time.monotonic()
-            self._write("buffer_size_kb", "512")
+            self._write("buffer_size_kb", "4096")  # per CPU: ~50000 events
             if os.path.exists(os.path.join(path, "buffer_percent")):
                 self._write("buffer_percent", "0")  # wake readers on every event
             self._write(f"{EVENT}/filter", filter_expression(self.port))

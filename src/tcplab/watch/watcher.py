@@ -39,21 +39,36 @@ missed then.
 from __future__ import annotations
 
 import ipaddress
+import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from tcplab.tcp.states import Cause, State
-from tcplab.watch.diag import DiagError, SockDiag, SockEntry
+from tcplab.watch.diag import (
+    SYN_SENT_STATES,
+    TIMEWAIT_STATES,
+    DiagError,
+    SockDiag,
+    SockEntry,
+)
 from tcplab.watch.mapping import rfc_transition
 from tcplab.watch.tracefs import TraceInstance, WatchUnavailable
-from tcplab.watch.traceline import KernelStateChange, TraceLineError, endpoint, parse_trace_line
+from tcplab.watch.traceline import (
+    KernelStateChange,
+    TraceLineError,
+    address_text,
+    endpoint,
+    parse_trace_line,
+)
 
 Event = dict[str, Any]
 HOST = "kernel"
 TIME_WAIT_LEN = 60.0  # Linux TCP_TIMEWAIT_LEN (include/net/tcp.h); the RFC says 2*MSL
+_LOST = re.compile(r"\[LOST (\d+) EVENTS\]")
 _TW_POLL = 0.05
+_TW_SLOW_POLL = 1.0
 _SYN_PORT_WAIT = 0.1  # how long a port-less SYN_SENT waits for its socket's next event
 
 NOTES = {
@@ -124,6 +139,12 @@ class KernelWatcher:
             self._address = normalize_address(address) if address is not None else None
         except ValueError:
             raise WatchError(f"not an IP address: {address!r}") from None
+        # The address as the kernel prints it (and its IPv4-mapped form): a string compare per event.
+        self._address_texts: frozenset[str] | None = None
+        if self._address is not None:
+            text = address_text(self._address.packed)
+            mapped = {"::ffff:" + text} if self._address.version == 4 else set()
+            self._address_texts = frozenset({text, *mapped})
         if mode not in ("auto", "trace", "poll"):
             raise WatchError(f"mode must be auto, trace or poll, not {mode!r}")
         if poll_interval <= 0:
@@ -138,7 +159,8 @@ class KernelWatcher:
         self.poll_interval = poll_interval
         self.t0 = t0
         self.log: list[Event] = []  # every event emitted, notes included
-        self.bad_lines = 0
+        self.bad_lines = 0  # malformed inet_sock_set_state lines (counted, skipped)
+        self.lost_events = 0  # events the kernel dropped because the buffer was full
         self.instance: TraceInstance | None = None
         self._diag: SockDiag | None = None
         self._out: deque[Event] = deque()
@@ -228,20 +250,37 @@ class KernelWatcher:
             if self._pending_syn:
                 wait = min(wait, _SYN_PORT_WAIT)
             assert self.instance is not None
-            for line in self.instance.read_lines(wait):
-                try:
-                    change = parse_trace_line(line)
-                except TraceLineError:
-                    self.bad_lines += 1
-                    continue
-                if change is not None:
-                    self._on_change(change)
+            self._process_lines(self.instance.read_lines(wait))
             self._resolve_stale_syn()
             if self._followed and time.monotonic() >= self._next_poll:
                 self._poll_followed()
         out = list(self._out)
         self._out.clear()
         return out
+
+    def feed_lines(self, lines: Iterable[str]) -> list[Event]:
+        """Process ``trace_pipe`` lines given by the caller (a recorded trace, a test) as if read
+        live; returns the new events. Without ``start()`` there is no sock_diag (no TIME_WAIT
+        pairing) and ``t`` counts from ``t0`` (0.0 unless given: the trace clock itself)."""
+        if self.t0 is None:
+            self.t0 = 0.0
+        self._process_lines(lines)
+        out = list(self._out)
+        self._out.clear()
+        return out
+
+    def _process_lines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            if "[LOST " in line:
+                self._lost(line)
+                continue
+            try:
+                change = parse_trace_line(line)
+            except TraceLineError:
+                self.bad_lines += 1
+                continue
+            if change is not None:
+                self._on_change(change)
 
     def events(self, timeout: float = 0.0, *, notes: bool = False) -> list[Event]:
         """Events arriving within ``timeout`` seconds (state events only unless ``notes``)."""
@@ -277,8 +316,8 @@ class KernelWatcher:
     def _match(self, saddr: str, sport: int, daddr: str, dport: int) -> bool:
         if self.port is not None and self.port not in (sport, dport):
             return False
-        if self._address is not None:
-            return self._address in (normalize_address(saddr), normalize_address(daddr))
+        if self._address_texts is not None:
+            return saddr in self._address_texts or daddr in self._address_texts
         return True
 
     def _match_entry(self, e: SockEntry) -> bool:
@@ -296,6 +335,17 @@ class KernelWatcher:
         self._notes_done.add(key)
         t = self._t(time.monotonic() if mono is None else mono)
         self._push({"t": t, "kind": "note", "host": HOST, "text": NOTES[key].format(**fmt)})
+
+    def _lost(self, line: str) -> None:
+        """``CPU:1 [LOST 42 EVENTS]``: the trace buffer overflowed before we read it."""
+        match = _LOST.search(line)
+        count = int(match.group(1)) if match else 0
+        self.lost_events += count
+        text = (
+            f"the kernel's trace buffer overflowed: {count} state changes were lost "
+            "(too many, too fast for this watcher); what follows is incomplete."
+        )
+        self._push({"t": self._t(time.monotonic()), "kind": "note", "host": HOST, "text": text})
 
     def _push(self, event: Event) -> None:
         self.log.append(event)
@@ -396,29 +446,38 @@ class KernelWatcher:
 
     def _follow(self, entry: SockEntry, state: State, now: float) -> None:
         if not self._followed:
-            self._next_poll = now + _TW_POLL
+            self._next_poll = float("inf")
         self._followed[entry.key] = _Followed(entry, state, now)
+        self._next_poll = min(self._next_poll, now + self._follow_interval(state))
+
+    @staticmethod
+    def _follow_interval(state: State) -> float:
+        # A FIN_WAIT_2 minisock may enter TIME_WAIT any moment: look often. A TIME_WAIT one ends
+        # at its timer (or earlier, when a new SYN or a SOCK_DESTROY ends it): look now and then,
+        # and at the expected end.
+        return _TW_POLL if state is State.FIN_WAIT_2 else _TW_SLOW_POLL
 
     def _poll_followed(self) -> None:
         assert self._diag is not None
-        try:
-            table = {e.key: e for e in self._diag.dump()}
-        except DiagError:
-            return
         now = time.monotonic()
-        self._next_poll = now + _TW_POLL
+        try:
+            table = {e.key: e for e in self._diag.dump(TIMEWAIT_STATES)}
+        except DiagError:
+            self._next_poll = now + _TW_POLL
+            return
         for key, f in list(self._followed.items()):
             entry = table.get(key)
             local, remote = endpoint(key[1], key[2]), endpoint(key[3], key[4])
-            if entry is None or not entry.timewait_minisock:
+            if entry is None:
                 del self._followed[key]
-                if entry is not None:
-                    rfc: Cause = Cause.REOPEN
-                elif f.state is State.TIME_WAIT:
-                    rfc = Cause.TIMEOUT_2MSL
+                early = now < f.expected_end - 0.5
+                if f.state is State.TIME_WAIT:
+                    rfc: Cause = Cause.TIMEOUT_2MSL
+                    if early and self._diag.find(*key) is not None:
+                        rfc = Cause.REOPEN  # a new connection took over the 4-tuple
                 else:
                     rfc = Cause.TIMEOUT_FIN_WAIT_2
-                when = min(max(f.expected_end, f.last_seen), now) if entry is None else now
+                when = min(max(f.expected_end, f.last_seen), now)
                 if f.state is State.TIME_WAIT:
                     self._note("timewait_end", when)
                 self._emit(when, f.state, State.CLOSED, local, remote, rfc=rfc,
@@ -437,6 +496,11 @@ class KernelWatcher:
             f.entry = entry
             f.last_seen = now
             f.expected_end = now + entry.expires_ms / 1000
+        next_poll = float("inf")
+        for f in self._followed.values():
+            due = min(now + self._follow_interval(f.state), f.expected_end + 0.01)
+            next_poll = min(next_poll, max(due, now + _TW_POLL))
+        self._next_poll = next_poll
 
     def _resolve_stale_syn(self) -> None:
         """A port-less SYN_SENT whose socket said nothing more for a while: ask sock_diag."""
@@ -449,7 +513,7 @@ class KernelWatcher:
         table: list[SockEntry] = []
         if self._diag is not None:
             try:
-                table = [e for e in self._diag.dump() if e.state is State.SYN_SENT]
+                table = [e for e in self._diag.dump(SYN_SENT_STATES) if e.state is State.SYN_SENT]
             except DiagError:
                 table = []
         for key in stale:
