@@ -466,3 +466,20 @@ def test_syn_sent_reported_live_with_its_port(netns: Netns) -> None:
             ("CLOSED", "SYN_SENT", local, f"{peer}:{netns.port}"),
             ("SYN_SENT", "CLOSED", local, f"{peer}:{netns.port}"),
         ]
+
+
+def test_dual_stack_client_ipv4_mapped(netns: Netns) -> None:
+    """An AF_INET6 client talking to an IPv4 server: the kernel prints ::ffff:a.b.c.d."""
+    code = SERVER_AND_CLIENT_FIRST_CLOSE.replace(
+        "c = socket.socket()\n    c.connect((A, P))",
+        "c = socket.socket(socket.AF_INET6)\n    c.connect(('::ffff:' + A, P))",
+    )
+    assert "AF_INET6" in code
+    with KernelWatcher(port=netns.port, address=netns.addr, netns=netns.name) as w:
+        cport = int(netns.run_py(code.format(addr=netns.addr, port=netns.port)).stdout)
+        client = f"[::ffff:{netns.addr}]:{cport}"
+        server = f"[::ffff:{netns.addr}]:{netns.port}"
+        seen = w.wait_for(lambda ev: _has(ev, client, "TIME_WAIT"), timeout=10)
+        assert sequence(seen, conn=f"{client}-{server}") == [
+            "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT",
+        ]  # fmt: skip

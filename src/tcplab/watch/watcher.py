@@ -22,14 +22,19 @@ Where Linux differs from the RFC diagram:
 - A closing socket hands over to a TIME_WAIT *minisock*: the tracepoint shows FIN_WAIT_2 -> CLOSE
   (or FIN_WAIT_1 / CLOSING -> CLOSE). The watcher asks sock_diag (in the socket's namespace: pass
   ``netns``) for the minisock and reports FIN_WAIT_2 -> TIME_WAIT instead, then TIME_WAIT -> CLOSED
-  when the minisock disappears (polled).
+  when the minisock disappears: sock_diag is asked at the timer's expected end (dated from the
+  timer) and every second in between (an early end: a new SYN took the 4-tuple, a SOCK_DESTROY).
 - After close() (an orphaned socket) the FIN_WAIT_2 socket itself becomes a minisock whose
   substate is FIN_WAIT_2; its move to TIME_WAIT fires no tracepoint. The watcher polls sock_diag
-  and dates the move from the minisock's timer (TIME_WAIT always lasts 60 s on Linux).
+  every 50 ms and dates the move from the minisock's timer (TIME_WAIT always lasts 60 s on
+  Linux).
 - A connecting socket enters SYN_SENT before it has a local port (``sport=0``); the event is held
   until the port is known (next event of that socket, or sock_diag).
 - The tracepoint does not say which network namespace a socket lives in: with a port or address
   filter, a watcher sees matching sockets of every namespace.
+
+If the trace buffer overflows, the kernel says how many events it dropped: a note says so and
+``lost_events`` counts them. ``feed_lines()`` processes recorded ``trace_pipe`` lines.
 
 Without the tracepoint (not root, no tracefs) ``mode="auto"`` falls back to polling the sock_diag
 table every ``poll_interval`` seconds (``unavailable`` says why); short-lived states may be
