@@ -220,3 +220,21 @@ def test_rule_naming_an_unknown_node_is_refused():
     net, _client, _server = close_exchange()
     with pytest.raises(SimulationError, match="'sever'"):
         net.add_rule(Rule("drop", Match(src="sever")))
+
+
+def test_flag_letters_cover_every_bit():
+    net = Network(log=EventLog())
+    a, b = net.add(Sink("a", C)), net.add(Sink("b", S))
+    net.link(a, b, delay=0.0)
+    bare = net.add_rule(Rule("drop", Match(flags="-")))
+    ecn = net.add_rule(Rule("drop", Match(has_flags="EW")))
+    urg = net.add_rule(Rule("drop", Match(flags="UP.")))
+    a.outbox += [tcp(C, S, ""), tcp(C, S, "S")]
+    syn_ecn = bytearray(tcp(C, S, "S"))
+    syn_ecn[33] |= 0xC0  # ECE + CWR (the TCP checksum is now wrong; rules do not care)
+    urgent = bytearray(tcp(C, S, "P."))
+    urgent[33] |= 0x20
+    a.outbox += [bytes(syn_ecn), bytes(urgent)]
+    net.run()
+    assert (bare.hits, ecn.hits, urg.hits) == (1, 1, 1)
+    assert [e["flags"] for e in net.log.of_kind("segment")] == ["-", "S", "SEW", "PU."]

@@ -230,6 +230,8 @@ _FLAG_LETTERS = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, ".": 0x10, "U": 0x2
 
 
 def _flag_mask(text: str) -> int:
+    if text == "-":  # flags_str's spelling of "no flags at all"
+        return 0
     mask = 0
     for ch in text:
         bit = _FLAG_LETTERS.get(ch)
@@ -252,7 +254,8 @@ class Match:
     - ``src``, ``dst``: the sending / receiving node (a name or the node itself).
     - ``flags``: the exact TCP flags, written as tcpdump does: ``"S"``, ``"S."``, ``"."``,
       ``"P."``, ``"F."``, ``"R"``, ``"R."`` (``.`` is ACK; ECN's ``E``/``W`` count too).
-      ``flags`` may instead be a predicate on the ``tcplab.wire`` Segment, same as ``where``.
+      ``"-"`` is a segment with no flag at all. ``flags`` may instead be a predicate on the
+      ``tcplab.wire`` Segment, same as ``where``.
     - ``has_flags``: these bits are set, whatever else is: ``has_flags="F"`` is any FIN.
       (``has_flag`` is accepted as a synonym.)
     - ``data``: True for segments carrying payload, False for segments without.
