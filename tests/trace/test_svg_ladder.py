@@ -172,3 +172,9 @@ def test_crossing_arrows_keep_their_labels_apart() -> None:
 
 def test_deterministic() -> None:
     assert render_ladder_svg(full_story()) == render_ladder_svg(full_story())
+
+
+def test_control_characters_cannot_break_the_xml() -> None:
+    events = [seg(0.0, "client", "server", "S", 0, 0, options="mss 1460,\x08\x00\x1b[31m")]
+    root = _parse(render_ladder_svg(events, title="a\x0cb"))
+    assert _texts(root)[0] == "a\ufffdb"

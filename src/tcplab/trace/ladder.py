@@ -21,6 +21,7 @@ a cross; duplicated ones are drawn with a double line, corrupted ones with a dot
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import sys
@@ -34,6 +35,7 @@ Event = dict[str, Any]
 __all__ = [
     "connection_numbers",
     "describe_event",
+    "event_time",
     "format_time",
     "infer_endpoints",
     "print_ladder",
@@ -136,6 +138,17 @@ def _short_options(opts: str, event: Event | None = None) -> str:
                 part = f"sack {blocks}"
         out.append(part)
     return ",".join(out)
+
+
+def event_time(e: Event, key: str = "t") -> float:
+    """``e[key]`` as a finite float; 0.0 when missing or unreadable (pictures never fail on a
+    damaged trace line)."""
+    value = e.get(key, 0.0)
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return t if math.isfinite(t) else 0.0
 
 
 def format_time(t: float, decimals: int = 3) -> str:
@@ -334,13 +347,13 @@ def _side(name: Any, left: str, right: str) -> str | None:
 
 
 def _build_rows(events: Sequence[Event], left: str, right: str) -> list[_Row]:
-    order = sorted(range(len(events)), key=lambda i: (float(events[i].get("t", 0.0)), i))
+    order = sorted(range(len(events)), key=lambda i: (event_time(events[i]), i))
     numbers = connection_numbers(events)
     rows: list[_Row] = []
     for i in order:
         e = events[i]
         kind = e.get("kind")
-        t = float(e.get("t", 0.0))
+        t = event_time(e)
         last = rows[-1] if rows else None
         if kind == "state":
             side = _side(e.get("host"), left, right)
@@ -390,7 +403,7 @@ def _build_rows(events: Sequence[Event], left: str, right: str) -> list[_Row]:
 
 def _initial_states(events: Sequence[Event], left: str, right: str) -> tuple[str, str]:
     init = {"left": "", "right": ""}
-    for e in sorted(events, key=lambda e: float(e.get("t", 0.0))):
+    for e in sorted(events, key=lambda e: event_time(e)):
         if e.get("kind") != "state":
             continue
         side = _side(e.get("host"), left, right)
@@ -471,7 +484,7 @@ def _layout(
     rows = _build_rows(events, left, right)
     rtx = retransmissions(events)
     init_l, init_r = _initial_states(events, left, right)
-    times = [float(e.get("t", 0.0)) for e in events]
+    times = [event_time(e) for e in events]
     dec = time_decimals(times)
     tw = max([len("time")] + [len(format_time(t, dec)) for t in times])
     names = [left, right, init_l, init_r] + [r.left for r in rows] + [r.right for r in rows]

@@ -27,12 +27,13 @@ from tcplab.trace.diagram import (
 )
 from tcplab.trace.ladder import (
     describe_event,
+    event_time,
     format_time,
     infer_endpoints,
     render_ladder,
     time_decimals,
 )
-from tcplab.trace.svg_ladder import render_ladder_svg
+from tcplab.trace.svg_ladder import render_ladder_svg, xml_safe
 
 __all__ = ["render_page", "slugify", "write_report"]
 
@@ -86,7 +87,7 @@ def slugify(name: str) -> str:
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    return html.escape(xml_safe(value), quote=True)
 
 
 def _paragraphs(text: str) -> str:
@@ -105,17 +106,14 @@ def _page(title: str, crumbs: str, body: str) -> str:
 
 
 def _trace_table(events: Sequence[Mapping[str, Any]]) -> str:
-    dec = time_decimals(float(e.get("t", 0.0)) for e in events)
+    dec = time_decimals(event_time(e) for e in events)
     rows = []
     for e in events:
         kind = str(e.get("kind", ""))
         cls = f"kind-{slugify(kind)}"
         if kind == "segment":
             cls += f" fate-{slugify(str(e.get('fate', '')))}"
-        try:
-            t = format_time(float(e.get("t", 0.0)), dec)
-        except (TypeError, ValueError):
-            t = str(e.get("t"))
+        t = format_time(event_time(e), dec)
         rows.append(
             f"<tr class=\"{_e(cls)}\"><td class=\"t\">{_e(t)}</td><td>{_e(e.get('host', ''))}"
             f"</td><td>{_e(kind)}</td><td class=\"d\">{_e(describe_event(dict(e)))}</td></tr>"

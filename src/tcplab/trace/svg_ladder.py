@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from xml.sax.saxutils import escape
 from tcplab.trace.ladder import (
     Event,
     connection_numbers,
+    event_time,
     format_time,
     resolve_endpoints,
     retransmissions,
@@ -61,13 +63,22 @@ COLORS = {
 }
 
 
+# Characters XML 1.0 does not allow (C0 controls but tab/newline/CR, surrogates, U+FFFE/FFFF).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(value: Any) -> str:
+    """``str(value)`` with characters XML cannot carry replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", str(value))
+
+
 def svg_attr(value: Any) -> str:
     """An attribute value, escaped for use inside double quotes."""
-    return escape(str(value), {'"': "&quot;"})
+    return escape(xml_safe(value), {'"': "&quot;"})
 
 
 def svg_text(value: Any) -> str:
-    return escape(str(value))
+    return escape(xml_safe(value))
 
 
 def _el(tag: str, content: str | None = None, **attrs: Any) -> str:
@@ -131,7 +142,7 @@ def _collect(events: Sequence[Event], left: str, right: str) -> tuple[list[_Item
     numbers = connection_numbers(events)
     for i, e in enumerate(events):
         kind = e.get("kind")
-        t = float(e.get("t", 0.0))
+        t = event_time(e)
         if kind == "state":
             side = _side(e.get("host"), left, right)
             if side:
@@ -152,7 +163,7 @@ def _collect(events: Sequence[Event], left: str, right: str) -> tuple[list[_Item
             if fate != "dropped":
                 if t_arr is None:
                     t_arr = t
-                items.append(_Item("arr", dst, max(float(t_arr), t), 0, i))
+                items.append(_Item("arr", dst, max(event_time(e, "t_arrive"), t), 0, i))
         elif kind == "outcome":
             side = _side(e.get("host"), left, right) or "left"
             items.append(_Item("outcome", side, t, 1, i, str(e.get("outcome", "?"))))
@@ -180,7 +191,7 @@ def render_ladder_svg(
     items, direction = _collect(evs, left, right)
     numbers = connection_numbers(evs)
     rtx = retransmissions(evs)
-    dec = time_decimals(float(e.get("t", 0.0)) for e in evs)
+    dec = time_decimals(event_time(e) for e in evs)
 
     # -- horizontal geometry ----------------------------------------------------------------
     labels = {i: segment_label(evs[i], options="short") for i in direction}
