@@ -60,11 +60,14 @@ def socket_path(stack: str) -> str:
 
 
 def list_stacks() -> list[str]:
+    """The stacks running now (sockets left by a stack that was killed are skipped)."""
+    directory = runtime_dir()
     try:
-        names = os.listdir(runtime_dir())
-    except FileNotFoundError:
+        names = os.listdir(directory)
+    except (FileNotFoundError, PermissionError):
         return []
-    return sorted(n[:-5] for n in names if n.endswith(".sock"))
+    return sorted(n[:-5] for n in names
+                  if n.endswith(".sock") and _alive(os.path.join(directory, n)))
 
 
 def _snapshot(host: Any) -> dict[str, Any]:

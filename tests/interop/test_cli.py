@@ -1,0 +1,161 @@
+"""``tcplab serve``, ``tcplab connect`` and ``tcplab netstat`` (via the control socket) as
+programs, with the kernel's TCP on the other side of the TUN device."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import KPEER
+
+from tcplab import control
+
+TUN = ["--tun", "tlab0", "--address", "198.18.0.2/24", "--peer-address", "198.18.0.1/24"]
+
+
+def _tcplab(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tcplab", *args], **kwargs)
+
+
+def _kpeer(ns: str, *args) -> subprocess.Popen:
+    return subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, KPEER,
+                             *map(str, args)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_line(stream, needle: str, timeout: float = 30.0) -> str:
+    """Read lines from ``stream`` until one contains ``needle`` (bounded in time)."""
+    sel = selectors.DefaultSelector()
+    sel.register(stream, selectors.EVENT_READ)
+    end = time.monotonic() + timeout
+    seen = []
+    try:
+        while time.monotonic() < end:
+            if not sel.select(max(0.0, end - time.monotonic())):
+                break
+            line = stream.readline()
+            if not line:
+                break
+            seen.append(line)
+            if needle in line:
+                return line
+    finally:
+        sel.close()
+    raise AssertionError(f"no line with {needle!r} within {timeout} s; got {seen}")
+
+
+@pytest.fixture
+def server(ns: str):
+    name = f"t{os.getpid()}{ns[-4:]}"
+    proc = _tcplab("serve", "echo", "--port", "9527", *TUN, "--netns", ns, "--name", name,
+                   stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_line(proc.stderr, "Ctrl-C to stop")
+        yield proc, name
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def test_serve_echo_netstat_and_clean_stop(ns: str, server) -> None:
+    proc, name = server
+    peer = _kpeer(ns, "client", "198.18.0.2", 9527, "--send", 100000, "--recv", 100000,
+                  "--pause")
+    done = json.loads(_wait_line(peer.stdout, '"done"'))
+    assert done["recv_sha"] == done["sent_sha"]
+    # The running stack answers on its control socket: a listener and the connection.
+    snap = control.query(name)
+    rows = {(r["state"], r["local"], r["peer"]) for r in snap["rows"]}
+    assert ("LISTEN", "198.18.0.2:9527", "0.0.0.0:*") in rows
+    estab = [r for r in snap["rows"] if r["state"] == "ESTABLISHED"]
+    assert len(estab) == 1 and estab[0]["local"] == "198.18.0.2:9527"
+    connected = estab[0]["peer"]
+    assert snap["counters"]["passive_opens"] == 1
+    # ``tcplab netstat --stack`` prints the same table.
+    out = subprocess.run([sys.executable, "-m", "tcplab", "netstat", "--stack", name],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "LISTEN" in out.stdout and connected in out.stdout
+    # Watching: the snapshot first, then each state change as it happens.
+    events = control.watch(name)
+    first = next(events)
+    assert first["type"] == "snapshot"
+    peer.stdin.write("go\n")
+    peer.stdin.flush()
+    assert json.loads(_wait_line(peer.stdout, '"closed"'))["event"] == "closed"
+    seen = []
+    for msg in events:
+        assert msg["type"] == "event"
+        ev = msg["event"]
+        if ev["kind"] == "state":
+            seen.append((ev["from"], ev["to"]))
+        if seen[-1:] == [("LAST_ACK", "CLOSED")]:
+            break
+    assert seen == [("ESTABLISHED", "CLOSE_WAIT"), ("CLOSE_WAIT", "LAST_ACK"),
+                    ("LAST_ACK", "CLOSED")]
+    events.close()
+    peer.wait(10)
+    # Ctrl-C: clean stop, control socket removed.
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(20) == 0
+    assert "stopped" in proc.stderr.read()
+    assert name not in control.list_stacks()
+    assert not os.path.exists(control.socket_path(name))
+
+
+def test_interrupt_closes_open_connections_with_fin(ns: str, server) -> None:
+    proc, name = server
+    peer = _kpeer(ns, "client", "198.18.0.2", 9527, "--eof")
+    _wait_line(peer.stdout, '"connected"')
+    for _ in range(100):
+        snap = control.query(name)
+        if any(r["state"] == "ESTABLISHED" for r in snap["rows"]):
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    done = json.loads(_wait_line(peer.stdout, '"done"'))
+    assert done["eof"] is True  # a FIN, not a reset
+    assert "recv_error" not in done
+    assert proc.wait(20) == 0
+    peer.wait(10)
+
+
+def test_connect_is_netcat(ns: str) -> None:
+    # The TUN device (and 198.18.0.1) appear only when tcplab starts: the kernel server
+    # listens on the wildcard address.
+    peer = _kpeer(ns, "server", "0.0.0.0", 7000, "--echo", "--eof", "--shut")
+    _wait_line(peer.stdout, '"listening"')
+    data = os.urandom(300000)
+    proc = _tcplab("connect", "198.18.0.1", "7000", *TUN, "--netns", ns,
+                   "--name", f"c{os.getpid()}{ns[-4:]}", "--timeout", "20",
+                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(data, timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if peer.poll() is None:
+            peer.kill()
+    assert proc.returncode == 0, err
+    assert out == data
+
+
+def test_cli_errors_are_one_line(ns: str) -> None:
+    res = subprocess.run([sys.executable, "-m", "tcplab", "serve", "echo", "--tun", "tlab0",
+                          "--address", "198.18.1.2/24", "--peer-address", "198.18.0.1/24",
+                          "--netns", ns], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 2
+    assert res.stderr == ("tcplab: host address 198.18.1.2 is not in the kernel side's subnet "
+                          "198.18.0.0/24: use an address in the same subnet\n")
+    res = subprocess.run([sys.executable, "-m", "tcplab", "netstat", "--stack", "nosuchstack"],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 2
+    assert len(res.stderr.splitlines()) == 1
+    assert "no running tcplab stack named 'nosuchstack'" in res.stderr
