@@ -21,7 +21,8 @@ Links
     :class:`LinkParams` (``net.link(a, b, LinkParams(delay=0.1), reverse=LinkParams(delay=0.3))``
     for an asymmetric link). A packet sent at ``now`` waits for the link to be free, takes
     ``len / bandwidth`` seconds to serialise, then ``delay`` (+ jitter, + reorder delay) to
-    propagate. Impairments are decided when the packet is sent, in this order: queue overflow,
+    propagate; arrival times are rounded to whole nanoseconds (never before the send time).
+    Impairments are decided when the packet is sent, in this order: queue overflow,
     loss, corruption, duplication, reordering, jitter. A node may also send to its own address:
     that goes over an implicit loopback link with no delay and no impairments.
 
@@ -51,12 +52,14 @@ Fault rules force rare moments deterministically (see :class:`Match`)::
     net.add_rule(Rule("duplicate", Match(flags="S.")))                # the first SYN-ACK, twice
     net.add_rule(Rule("drop", Match(src="client", data=True, nth=3, count=2)))  # 3rd+4th data segs
     net.add_rule(Rule("drop", Match(flags=lambda seg: seg.window == 0, count=None)))
+    net.add_rule(Rule("corrupt", Match(dst="server", data=True, nth=5)))  # a bad checksum
 
 Observation
     With an :class:`~tcplab.trace.events.EventLog`, every TCP packet put on a link is recorded as
-    a ``segment`` event at its send time: ``src``/``dst`` (node names), ``sport``/``dport``,
-    ``flags``, ``seq``/``ack`` relative to each direction's ISN (learnt from SYNs; absolute when the
-    SYN was never seen), ``abs_seq``/``abs_ack``, ``len`` (payload bytes), ``win`` (raw window
+    a ``segment`` event at its send time (``host`` is the sender): ``src``/``dst`` (node names),
+    ``sport``/``dport``, ``flags``, ``seq``/``ack`` relative to each direction's ISN (learnt from
+    SYNs; absolute when the SYN was never seen; ``ack`` is 0 without the ACK flag),
+    ``abs_seq``/``abs_ack``, ``len`` (payload bytes), ``win`` (raw window
     field), ``options`` (tcpdump style), ``fate`` (``delivered``, ``dropped``, ``duplicated``,
     ``corrupted``), ``t_arrive`` (None when dropped) and, for drops, ``why`` (``loss``, ``rule``,
     ``queue``). ``net.capture(writer)`` calls ``writer.write(packet, t)`` for every packet as it
