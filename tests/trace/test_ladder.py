@@ -251,3 +251,16 @@ def test_connections_numbered_when_a_trace_has_several() -> None:
     assert "SYN_SENT #2 │── #2 S 0:0(0) win 65535" in text
     assert "● refused #2" in text
     assert "│ LISTEN" in text  # the listener has no number
+
+
+def test_no_control_codes_reach_the_terminal() -> None:
+    events = [
+        state(0.0, "client", "CLOSED", "SYN_SENT\x1b[2J", "connect"),
+        seg(0.0, "client", "server", "S", 0, 0, options="mss 1460,\x1b]0;pwned\x07"),
+        {"t": 0.0, "kind": "note", "text": "bell\x07 and \r return"},
+    ]
+    for color in (False, True):
+        text = render_ladder(events, color=color, width=120)
+        plain = text.replace("\x1b[", "")  # rich's own SGR codes only
+        assert "\x1b" not in plain and "\x07" not in text and "\r" not in text
+        assert "SYN_SENT\ufffd[2J" in text

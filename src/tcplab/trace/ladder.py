@@ -291,6 +291,7 @@ def want_color(color: bool | None) -> bool:
 
 Piece = tuple[str, str]  # (text, rich style)
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _STATE_STYLE = "bold cyan"
 _TIME_STYLE = "dim"
 _LINE_STYLE = "bright_black"
@@ -535,7 +536,8 @@ def _layout(
                 prefix = f" {g.note} " if k == 0 else "   "
                 middle = [(prefix, "yellow"), (part, "italic yellow"), (" " * (mid - 3 - len(part)), "")]
                 lines.append(frame(row.t, "", "", middle, show and k == 0))
-    return lines
+    # Text from a trace file must not reach the terminal as control codes (escape sequences).
+    return [[(_CONTROL.sub("\ufffd", chunk), style) for chunk, style in line] for line in lines]
 
 
 def render_ladder(
