@@ -129,11 +129,13 @@ class Outcome:
 
 
 class _Fail(Exception):
-    def __init__(self, event: A.Event | None, reason: str, actual: str | None = None) -> None:
+    def __init__(self, event: A.Event | None, reason: str, actual: str | None = None,
+                 upto: int | None = None) -> None:
         super().__init__(reason)
         self.event = event
         self.reason = reason
         self.actual = actual
+        self.upto = upto  # the events up to the failure (for "last events")
 
 
 class _Skip(Exception):
@@ -258,6 +260,7 @@ class _Sent:
     version: int
     src: str
     dst: str
+    log_index: int = 0  # its event's place in the log
 
 
 def _mod(x: int) -> int:
@@ -340,6 +343,7 @@ class Runner:
             if flow is not None and seg.flags & Flags.SYN and flow.local_isn is None:
                 flow.local_isn = seg.seq  # its ISN counted as 0 until now
             self._log_segment(LOCAL_NAME, REMOTE_NAME, seg, flow, outbound=True)
+            sent.log_index = len(self.log.events)
 
     def _next_time(self) -> float | None:
         times = []
@@ -460,6 +464,7 @@ class Runner:
     def run(self) -> Outcome:
         script = self.script
         outcome = Outcome(script.path, "PASS")
+        upto = None
         try:
             try:
                 if script.init_command:
@@ -480,6 +485,7 @@ class Runner:
             outcome.status = "FAIL"
             outcome.reason = exc.reason
             outcome.actual = exc.actual
+            upto = exc.upto
             if exc.event is not None:
                 outcome.line = exc.event.line
                 outcome.expected = self._line_text(exc.event.line)
@@ -494,7 +500,8 @@ class Runner:
             outcome.reason = "tcplab raised an exception: " + \
                 self.host.errors[0].strip().splitlines()[-1]
         outcome.events = list(self.log.events)
-        outcome.recent = [describe(e) for e in outcome.events[-6:]]
+        before = outcome.events[:upto] if upto is not None else outcome.events
+        outcome.recent = [describe(e) for e in before[-6:]]
         outcome.duration = self.now
         return outcome
 
@@ -615,11 +622,15 @@ class Runner:
         actual = self._format_actual(first)
         if first.t < lo:
             raise _Fail(ev, f"segment too early: sent at {first.t:.6f}, expected "
-                        f"{self._window_text(lo, hi)}", actual)
-        group = self._match(ev, pkt)
+                        f"{self._window_text(lo, hi)}", actual, first.log_index)
+        try:
+            group = self._match(ev, pkt)
+        except _Fail as exc:
+            exc.upto = first.log_index
+            raise
         if first.t > hi:
             raise _Fail(ev, f"segment too late: sent at {first.t:.6f}, expected "
-                        f"{self._window_text(lo, hi)}", actual)
+                        f"{self._window_text(lo, hi)}", actual, first.log_index)
         del self.sent[:group]
         return first.t, script_t
 
