@@ -367,8 +367,9 @@ def test_close_with_unread_data_sends_rst(state):
     p.out()
     assert p.state.value == state
     snd_nxt = p.conn.snd_nxt
+    rcv_nxt = p.conn.rcv_nxt
     p.conn.close(p.now)
-    assert p.out() == [("R", snd_nxt, 0, 0, 0)]
+    assert p.out() == [("R.", snd_nxt, rcv_nxt, 0, 0)]  # Linux's form: RST+ACK
     assert p.state is S.CLOSED
     assert p.transitions[-1] == (state, "CLOSED", "close, unread data")
 

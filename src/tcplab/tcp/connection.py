@@ -293,7 +293,8 @@ class Connection:
             self._enter(S.CLOSED, C.CLOSE)
             return
         if self._rcvbuf and st in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.FIN_WAIT_2):
-            self._send_rst_now(self.snd_max)
+            # RFC 1122 only says "send a RST"; Linux sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>.
+            self._send_rst_now(self.snd_max, ack=self.rcv_nxt)
             self._enter(S.CLOSED, C.CLOSE_UNREAD)
             return
         if st in (S.SYN_RCVD, S.ESTABLISHED, S.CLOSE_WAIT):
@@ -989,7 +990,8 @@ class Connection:
         if not self.state.synchronized or self.state in (S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING, S.TIME_WAIT):
             return
         current = sq.sub(self._rcv_adv, self.rcv_nxt)
-        free = self._rcv_free()
+        # What we could advertise: the free space, as far as the window field can carry it.
+        free = min(self._rcv_free(), 0xFFFF << self.rcv_wscale)
         if free - current >= min(self.config.rcv_buf // 2, self.config.mss) and (
             current < self.config.mss or current < self.config.rcv_buf // 2
         ):
