@@ -12,9 +12,10 @@ import sys
 import time
 
 import pytest
-from conftest import KPEER
 
 from tcplab import control
+
+from .helpers import KPEER
 
 TUN = ["--tun", "tlab0", "--address", "198.18.0.2/24", "--peer-address", "198.18.0.1/24"]
 

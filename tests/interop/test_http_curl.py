@@ -9,9 +9,10 @@ import random
 import shutil
 
 import pytest
-from conftest import H4, H6, MB, Stack
 
 import tcplab.asyncio as tcplab_asyncio
+
+from .helpers import H4, H6, MB, Stack
 
 BODY = random.Random(42).randbytes(2 * MB)
 

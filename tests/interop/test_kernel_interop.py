@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import random
-import time
 
 import pytest
-from conftest import H4, H6, K4, K6, MB, Stack
 
 from tcplab import netstat
-from tcplab.socket import AF_INET, AF_INET6, SHUT_WR, SO_REUSEADDR, SOL_SOCKET
+from tcplab.socket import AF_INET, AF_INET6
+
+from .helpers import H4, H6, K4, K6, MB, Stack, blob, exchange, listen
 
 PORT = 9527
 BIG = 20 * MB
@@ -21,67 +20,6 @@ BIG = 20 * MB
 
 def _fmt(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
-
-
-def _data(n: int, seed: int = 1) -> bytes:
-    return random.Random(seed).randbytes(n)  # what kpeer.py sends with the same seed
-
-
-def exchange(stack: Stack, sock, data: bytes, nrecv: int | None, *, echo: bool = False,
-             until_eof: bool = False, shut: bool = False, timeout: float = 120.0) -> bytes:
-    """Send ``data`` and receive ``nrecv`` bytes (and/or until EOF) at the same time on a
-    non-blocking tcplab socket, running the TUN loop between steps. ``echo``: send back what
-    arrives. ``shut``: half-close once everything is sent. Returns what arrived."""
-    sock.setblocking(False)
-    out = bytearray(data)
-    got = bytearray()
-    eof = False
-    shut_done = False
-    end = time.monotonic() + timeout
-    while True:
-        progress = False
-        while True:
-            try:
-                chunk = sock.recv(262144)
-            except BlockingIOError:
-                break
-            if not chunk:
-                eof = True
-                break
-            got += chunk
-            if echo:
-                out += chunk
-            progress = True
-        while out:
-            try:
-                n = sock.send(out)
-            except BlockingIOError:
-                break
-            del out[:n]
-            progress = True
-        if shut and not out and not shut_done and (not echo or eof):
-            sock.shutdown(SHUT_WR)
-            shut_done = True
-        done = not out and (nrecv is None or len(got) >= nrecv) and (eof or not until_eof)
-        if done:
-            return bytes(got)
-        if eof and nrecv is not None and len(got) < nrecv:
-            raise AssertionError(f"EOF after {len(got)} of {nrecv} bytes")
-        if time.monotonic() > end:
-            raise AssertionError(f"exchange stalled: sent {len(data) - len(out)}/{len(data)}, "
-                                 f"received {len(got)}")
-        if not progress:
-            stack.runtime.step(0.5)
-
-
-def _listen(stack: Stack, ip: str, port: int = PORT, reuseaddr: bool = False):
-    srv = stack.host.socket(AF_INET6 if ":" in ip else AF_INET)
-    if reuseaddr:
-        srv.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
-    srv.bind((ip, port))
-    srv.listen(8)
-    srv.settimeout(20)
-    return srv
 
 
 def _ss_now(stack: Stack, local: str, peer: str) -> str | None:
@@ -123,7 +61,7 @@ FAMILIES = [pytest.param((K4, H4), id="ipv4"), pytest.param((K6, H6), id="ipv6")
 @pytest.mark.parametrize("addrs", FAMILIES)
 def test_kernel_client_echo_client_closes_first(stack: Stack, addrs) -> None:
     kip, hip = addrs
-    srv = _listen(stack, hip)
+    srv = listen(stack, hip)
     peer = stack.kpeer("client", hip, PORT, "--send", BIG, "--recv", BIG)
     conn, (pip, pport, *_) = srv.accept()
     assert pip == kip
@@ -151,7 +89,7 @@ def test_kernel_client_echo_client_closes_first(stack: Stack, addrs) -> None:
 @pytest.mark.parametrize("addrs", FAMILIES)
 def test_kernel_client_echo_server_closes_first(stack: Stack, addrs) -> None:
     kip, hip = addrs
-    srv = _listen(stack, hip)
+    srv = listen(stack, hip)
     peer = stack.kpeer("client", hip, PORT, "--send", BIG, "--recv", BIG, "--eof", "--pause")
     conn, (_, pport, *_) = srv.accept()
     got = exchange(stack, conn, b"", BIG, echo=True)
@@ -183,7 +121,7 @@ def test_tcplab_client_kernel_echo_server_client_closes_first(stack: Stack, addr
     sock.settimeout(10)
     sock.connect((kip, PORT))
     lport = sock.getsockname()[1]
-    data = _data(BIG, seed=7)
+    data = blob(BIG, seed=7)
     got = exchange(stack, sock, data, BIG, shut=True)
     assert hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdigest()
     done = peer.wait("done")
@@ -211,7 +149,7 @@ def test_tcplab_client_kernel_server_closes_first(stack: Stack, addrs) -> None:
     sock.settimeout(10)
     sock.connect((kip, PORT))
     lport = sock.getsockname()[1]
-    data = _data(BIG, seed=9)
+    data = blob(BIG, seed=9)
     got = exchange(stack, sock, data, BIG, until_eof=True)
     done = peer.wait("closed")  # the kernel closed first after its transfer
     assert hashlib.sha256(got).hexdigest() == peer.event("done")["sent_sha"]
@@ -228,13 +166,13 @@ def test_tcplab_client_kernel_server_closes_first(stack: Stack, addrs) -> None:
 
 
 def test_half_close_kernel_shuts_write_tcplab_keeps_sending(stack: Stack) -> None:
-    srv = _listen(stack, H4)
+    srv = listen(stack, H4)
     peer = stack.kpeer("client", H4, PORT, "--send", MB, "--shut", "--eof")
     conn, _ = srv.accept()
     got = exchange(stack, conn, b"", None, until_eof=True)
-    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(_data(MB)).hexdigest()
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(blob(MB)).hexdigest()
     # The kernel has shut its write side; tcplab (CLOSE_WAIT) keeps sending 5 MB.
-    reply = _data(5 * MB, seed=3)
+    reply = blob(5 * MB, seed=3)
     exchange(stack, conn, reply, None)
     conn.close()
     done = peer.wait("closed")
@@ -251,7 +189,7 @@ def test_half_close_tcplab_shuts_write_kernel_keeps_sending(stack: Stack) -> Non
     sock.settimeout(10)
     sock.connect((K4, PORT))
     lport = sock.getsockname()[1]
-    data = _data(MB, seed=5)
+    data = blob(MB, seed=5)
     exchange(stack, sock, data, 0, shut=True)  # send 1 MB, then FIN
     got = exchange(stack, sock, b"", None, until_eof=True)  # the kernel keeps sending 5 MB
     done = peer.wait("closed")
@@ -267,7 +205,7 @@ def test_half_close_tcplab_shuts_write_kernel_keeps_sending(stack: Stack) -> Non
 
 
 def test_restart_after_server_closed_first_and_time_wait_reuse(stack: Stack) -> None:
-    srv = _listen(stack, H4)
+    srv = listen(stack, H4)
     peer = stack.kpeer("client", H4, PORT, "--bind-port", 40000, "--send", 1000, "--recv",
                        1000, "--eof")
     conn, _ = srv.accept()
@@ -283,7 +221,7 @@ def test_restart_after_server_closed_first_and_time_wait_reuse(stack: Stack) -> 
     assert info.value.errno == errno.EADDRINUSE
     again.close()
     # ... success with it.
-    srv2 = _listen(stack, H4, reuseaddr=True)
+    srv2 = listen(stack, H4, reuseaddr=True)
     # The kernel reconnects from the same port while tcplab still holds TIME_WAIT for that
     # 4-tuple: its new SYN (ISN and timestamp newer) reopens the connection, as Linux does.
     peer2 = stack.kpeer("client", H4, PORT, "--bind-port", 40000, "--send", 2000, "--recv",

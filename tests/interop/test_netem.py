@@ -8,8 +8,8 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import H4, K4, MB, Stack
-from test_kernel_interop import _data, _listen, exchange
+
+from .helpers import H4, K4, MB, Stack, blob, exchange, listen
 
 BIG = 20 * MB
 SMALL = 3 * MB  # loss both ways in a pure-Python loop is slow: smaller for the in-loop version
@@ -38,12 +38,12 @@ def test_netem_tcplab_client_to_kernel_server(lossy: Stack) -> None:
 
 
 def _there_and_back(stack: Stack, size: int) -> None:
-    srv = _listen(stack, H4, PORT)
+    srv = listen(stack, H4, PORT)
     peer = stack.kpeer("client", H4, PORT, "--send", size, "--shut", "--eof", "--timeout", 600)
     conn, _ = srv.accept()
     got = exchange(stack, conn, b"", None, until_eof=True, timeout=600)
-    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(_data(size)).hexdigest()
-    reply = _data(size, seed=11)
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(blob(size)).hexdigest()
+    reply = blob(size, seed=11)
     exchange(stack, conn, reply, None, timeout=600)
     conn.close()
     peer.wait("closed", 600)
@@ -58,7 +58,7 @@ def _tcplab_client(stack: Stack, size: int) -> None:
     sock = stack.host.socket()
     sock.settimeout(30)
     sock.connect((K4, PORT))
-    data = _data(size, seed=13)
+    data = blob(size, seed=13)
     got = exchange(stack, sock, data, size, shut=True, until_eof=True, timeout=600)
     assert hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdigest()
     peer.wait("closed", 600)

@@ -9,10 +9,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import H4, H6, K4, Stack
 
 from tcplab.net import netns
 from tcplab.net.tun import BadAddress, DeviceBusy, TunLink, parse_interface_address
+
+from .helpers import H4, H6, K4, Stack
 
 
 def _ping(stack: Stack, *args: str) -> subprocess.CompletedProcess:
