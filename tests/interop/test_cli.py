@@ -160,3 +160,49 @@ def test_cli_errors_are_one_line(ns: str) -> None:
     assert res.returncode == 2
     assert len(res.stderr.splitlines()) == 1
     assert "no running tcplab stack named 'nosuchstack'" in res.stderr
+
+
+@pytest.mark.parametrize("service", ["discard", "chargen"])
+def test_serve_discard_and_chargen_over_ipv6(ns: str, service: str) -> None:
+    name = f"s{os.getpid()}{ns[-4:]}"
+    proc = _tcplab("serve", service, "--port", "19", *TUN, "--address6", "fd00::2/64",
+                   "--peer-address6", "fd00::1/64", "--netns", ns, "--name", name,
+                   stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_line(proc.stderr, "Ctrl-C to stop")
+        if service == "discard":
+            peer = _kpeer(ns, "client", "fd00::2", 19, "--send", 500000, "--shut", "--eof")
+            done = json.loads(_wait_line(peer.stdout, '"done"'))
+            assert done["recv"] == 0 and done["eof"] is True  # discarded, then closed
+        else:
+            peer = _kpeer(ns, "client", "fd00::2", 19, "--recv", 7400)
+            done = json.loads(_wait_line(peer.stdout, '"done"'))
+            assert done["recv"] >= 7400
+        peer.wait(10)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def test_chargen_pattern() -> None:
+    from tcplab.commands.serve import _chargen_block
+
+    block, offset = _chargen_block(0, 96)
+    lines = block.split(b"\r\n")[:-1]
+    assert len(lines) == 96 and offset == 96 % 95
+    assert lines[0] == bytes(range(32, 104))
+    assert lines[1] == bytes(range(33, 105))
+    assert lines[94] == bytes([126]) + bytes(range(32, 103))
+    assert lines[95] == lines[0]
+    assert all(len(line) == 72 for line in lines)
+
+
+def test_missing_netns_is_one_line() -> None:
+    res = subprocess.run([sys.executable, "-m", "tcplab", "serve", "echo", *TUN, "--netns",
+                          "tcplab-t-doesnotexist"], capture_output=True, text=True, timeout=30)
+    assert res.returncode == 2
+    assert res.stderr == ("tcplab: no network namespace 'tcplab-t-doesnotexist' (create it with "
+                          "'ip netns add tcplab-t-doesnotexist')\n")

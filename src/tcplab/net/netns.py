@@ -41,6 +41,9 @@ _libc: Any = None
 class NetnsError(OSError):
     """A namespace could not be created, entered or removed (the message says why)."""
 
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
+
 
 def _setns(fd: int) -> None:
     global _libc

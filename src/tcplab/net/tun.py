@@ -39,7 +39,7 @@ import selectors
 import struct
 import time
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any
 
 from tcplab.net import netns as _netns
 
@@ -121,29 +121,14 @@ def _pair(kernel: str, host: str, what: str):
     return k, h
 
 
-class _RawPcap:
-    """A minimal pcap writer (LINKTYPE_RAW), used only if ``tcplab.net.pcap`` is not there."""
-
-    def __init__(self, path: str) -> None:
-        self._f: BinaryIO = open(path, "wb")  # noqa: SIM115
-        self._f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 101))
-
-    def write(self, packet: bytes, t: float) -> None:
-        sec = int(t)
-        usec = int((t - sec) * 1_000_000)
-        self._f.write(struct.pack("<IIII", sec, usec, len(packet), len(packet)))
-        self._f.write(packet)
-
-    def close(self) -> None:
-        self._f.close()
-
-
 def _open_pcap(path: str) -> Any:
+    from tcplab.net.pcap import PcapWriter
+
     try:
-        from tcplab.net.pcap import PcapWriter
-    except ImportError:
-        return _RawPcap(path)
-    return PcapWriter(path)
+        return PcapWriter(path)
+    except OSError as exc:
+        raise TunError(exc.errno or errno.EIO, f"cannot write pcap file {path}: "
+                                               f"{exc.strerror}") from None
 
 
 class TunLink:
@@ -201,16 +186,21 @@ class TunLink:
     def open(self) -> TunLink:
         if self.fd >= 0:
             return self
-        with _netns.entered(self.netns):
-            fd = self._open_device()
-            try:
-                self._configure()
-            except BaseException:
-                os.close(fd)
-                raise
+        pcap = _open_pcap(self.pcap_path) if self.pcap_path else None
+        try:
+            with _netns.entered(self.netns):
+                fd = self._open_device()
+                try:
+                    self._configure()
+                except BaseException:
+                    os.close(fd)
+                    raise
+        except BaseException:
+            if pcap is not None:
+                pcap.close()
+            raise
         self.fd = fd
-        if self.pcap_path:
-            self._pcap = _open_pcap(self.pcap_path)
+        self._pcap = pcap
         return self
 
     def _open_device(self) -> int:
