@@ -108,6 +108,7 @@ class Bench:
         self.net = Network(seed=seed, log=self.log)
         self.seed = seed
         self.delay = delay
+        self.stretch = max(1.0, delay / DEFAULT_DELAY)
         self.options = options
         self.data: dict[str, Any] = {}
         self.config = config if config is not None else scenario_config()
@@ -132,8 +133,10 @@ class Bench:
         return self.net.now
 
     def wait(self, seconds: float) -> None:
-        """Let ``seconds`` of virtual time pass."""
-        self.net.run(until=self.net.now + seconds)
+        """Let ``seconds`` of virtual time pass. The stories are written for the default 50 ms
+        link; on a slower link every wait stretches in proportion, so the story keeps its
+        shape (with a 500 ms link, ``wait(0.2)`` waits 2 s)."""
+        self.net.run(until=self.net.now + seconds * self.stretch)
 
     def settle(self, limit: float = 3600.0) -> None:
         """Run until nothing is left to happen (every timer, TIME_WAIT included), at most
@@ -141,7 +144,7 @@ class Bench:
         self.net.run(until=self.net.now + limit)
 
     def until(self, predicate: Callable[[], bool], timeout: float = 600.0) -> bool:
-        return self.net.run_until(predicate, timeout=timeout)
+        return self.net.run_until(predicate, timeout=timeout * self.stretch)
 
     def note(self, host: str, text: str) -> None:
         self.log.record("note", self.net.now, host=host, text=text)
