@@ -439,7 +439,8 @@ def backlog(b: Bench) -> str:
     b.wait(2.0)  # the server is busy: nothing accepted yet
     accepted = []
     while len(accepted) < 5:
-        b.until(lambda: bool(lsock._listener.accept_queue), timeout=60)
+        if not b.until(lambda: bool(lsock._listener.accept_queue), timeout=200):
+            break  # some client gave up (only on very slow or lossy links)
         sock, _ = lsock.accept()
         accepted.append((b.now, sock))
         b.wait(0.5)  # one connection at a time
@@ -457,4 +458,5 @@ def backlog(b: Bench) -> str:
     lsock.close()
     b.settle()
     return (f"backlog 2, five clients: {syns} SYNs for 5 connections, "
-            f"{counters['listen_drops']} dropped by the listener, all accepted in the end")
+            f"{counters['listen_drops']} dropped by the listener, {len(accepted)} of 5 accepted "
+            "in the end")
