@@ -206,3 +206,11 @@ def test_missing_netns_is_one_line() -> None:
     assert res.returncode == 2
     assert res.stderr == ("tcplab: no network namespace 'tcplab-t-doesnotexist' (create it with "
                           "'ip netns add tcplab-t-doesnotexist')\n")
+
+
+def test_connect_refused_is_one_line(ns: str) -> None:
+    res = subprocess.run([sys.executable, "-m", "tcplab", "connect", "198.18.0.1", "7001", *TUN,
+                          "--netns", ns, "--name", f"r{os.getpid()}{ns[-4:]}"],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert res.stderr == "tcplab: connect to 198.18.0.1 port 7001: Connection refused\n"

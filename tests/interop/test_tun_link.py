@@ -136,3 +136,15 @@ def test_pcap_readable_by_tshark(stack: Stack, tmp_path) -> None:
     count = subprocess.run(["tshark", "-n", "-r", pcap, "-Y", "tcp"], capture_output=True,
                            text=True, timeout=60)
     assert len(count.stdout.splitlines()) > 200
+
+
+def test_kernel_link_up_chatter_is_dropped_harmlessly(stack: Stack) -> None:
+    # On link up the kernel sends IPv6 router solicitations (to ff02::2) down the device.
+    stack.runtime.run_until(lambda: stack.link.packets_in >= 1, 10)
+    stack.runtime.run_until(lambda: False, 0.5)
+    assert stack.link.packets_in >= 1
+    counters = stack.host.counters
+    assert counters["not_for_us"] == stack.link.packets_in
+    assert counters["malformed"] == 0
+    assert counters["internal_errors"] == 0
+    assert stack.link.packets_out == 0  # nothing answered
