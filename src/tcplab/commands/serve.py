@@ -64,8 +64,12 @@ class Stack:
             raise CLIError(str(exc)) from None
         except OSError as exc:
             raise CLIError(f"cannot set up {args.tun}: {exc}") from None
-        self.host = Host(self.name, self.link.host_addresses())
-        self.runtime = TunRuntime(self.link, self.host)
+        try:
+            self.host = Host(self.name, self.link.host_addresses())
+            self.runtime = TunRuntime(self.link, self.host)
+        except BaseException:
+            self.link.close()
+            raise
         try:
             self.control: Any = ControlServer(self.host, self.name, self.runtime)
         except (ControlError, OSError) as exc:
