@@ -214,3 +214,25 @@ def test_connect_refused_is_one_line(ns: str) -> None:
                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
     assert res.returncode == 2
     assert res.stderr == "tcplab: connect to 198.18.0.1 port 7001: Connection refused\n"
+
+
+def test_serve_with_impairment_options(ns: str) -> None:
+    name = f"i{os.getpid()}{ns[-4:]}"
+    proc = _tcplab("serve", "echo", *TUN, "--netns", ns, "--name", name, "--loss", "5",
+                   "--delay", "5", "--reorder", "10", stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_line(proc.stderr, "Ctrl-C to stop")
+        peer = _kpeer(ns, "client", "198.18.0.2", 9527, "--send", 300000, "--recv", 300000,
+                      "--shut", "--eof", "--timeout", 60)
+        done = json.loads(_wait_line(peer.stdout, '"done"', timeout=90))
+        assert done["recv"] == 300000
+        assert done["recv_sha"] == done["sent_sha"]
+        assert done["eof"] is True
+        peer.wait(10)
+        assert control.query(name)["counters"]["segments_retransmitted"] > 0
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)

@@ -39,6 +39,12 @@ def add_stack_arguments(p: Any) -> None:
     p.add_argument("--mtu", type=int, default=1500, help="link MTU (default 1500)")
     p.add_argument("--name", metavar="STACK", default=None,
                    help="stack name for 'tcplab netstat --stack' (default: the TUN name)")
+    p.add_argument("--loss", type=float, default=0.0, metavar="PCT",
+                   help="drop this percentage of packets, both directions (like netem loss)")
+    p.add_argument("--delay", type=float, default=0.0, metavar="MS",
+                   help="delay packets by this many milliseconds, both directions")
+    p.add_argument("--reorder", type=float, default=0.0, metavar="PCT",
+                   help="with --delay: send this percentage at once (reordering, like netem)")
 
 
 class Stack:
@@ -49,11 +55,23 @@ class Stack:
         from tcplab.control import ControlError, ControlServer
         from tcplab.host import Host
         from tcplab.net.netns import NetnsError
-        from tcplab.net.tun import TunError, TunLink, TunRuntime
+        from tcplab.net.tun import Impairment, TunError, TunLink, TunRuntime
 
         if (args.address6 is None) != (args.peer_address6 is None):
             raise CLIError("give both --address6 and --peer-address6 (or neither)")
         self.name = args.name or args.tun
+        loss = getattr(args, "loss", 0.0)
+        delay = getattr(args, "delay", 0.0)
+        reorder = getattr(args, "reorder", 0.0)
+        for what, value in (("--loss", loss), ("--reorder", reorder)):
+            if not 0.0 <= value <= 100.0:
+                raise CLIError(f"bad {what} {value:g}: a percentage, 0..100")
+        if not 0.0 <= delay <= 60000.0:
+            raise CLIError(f"bad --delay {delay:g}: milliseconds, 0..60000")
+        impairment = None
+        if loss or delay or reorder:
+            impairment = Impairment(loss=loss / 100, reorder=reorder / 100, delay=delay / 1000,
+                                    direction="both")
         try:
             self.link = TunLink(args.tun, args.peer_address, args.address,
                                 kernel_address6=args.peer_address6,
@@ -66,7 +84,7 @@ class Stack:
             raise CLIError(f"cannot set up {args.tun}: {exc}") from None
         try:
             self.host = Host(self.name, self.link.host_addresses())
-            self.runtime = TunRuntime(self.link, self.host)
+            self.runtime = TunRuntime(self.link, self.host, impairment=impairment)
         except BaseException:
             self.link.close()
             raise
