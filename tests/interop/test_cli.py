@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -30,24 +31,39 @@ def _kpeer(ns: str, *args) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
+_READERS: dict[int, queue.Queue] = {}
+
+
+def _lines_of(stream) -> queue.Queue:
+    """Lines of ``stream``, read by a thread (a selector would miss lines already buffered)."""
+    q = _READERS.get(id(stream))
+    if q is None:
+        q = _READERS[id(stream)] = queue.Queue()
+
+        def pump() -> None:
+            for line in iter(stream.readline, ""):
+                q.put(line)
+            q.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+    return q
+
+
 def _wait_line(stream, needle: str, timeout: float = 30.0) -> str:
     """Read lines from ``stream`` until one contains ``needle`` (bounded in time)."""
-    sel = selectors.DefaultSelector()
-    sel.register(stream, selectors.EVENT_READ)
+    q = _lines_of(stream)
     end = time.monotonic() + timeout
     seen = []
-    try:
-        while time.monotonic() < end:
-            if not sel.select(max(0.0, end - time.monotonic())):
-                break
-            line = stream.readline()
-            if not line:
-                break
-            seen.append(line)
-            if needle in line:
-                return line
-    finally:
-        sel.close()
+    while time.monotonic() < end:
+        try:
+            line = q.get(timeout=max(0.0, end - time.monotonic()))
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        seen.append(line)
+        if needle in line:
+            return line
     raise AssertionError(f"no line with {needle!r} within {timeout} s; got {seen}")
 
 
@@ -88,6 +104,9 @@ def test_serve_echo_netstat_and_clean_stop(ns: str, server) -> None:
     events = control.watch(name)
     first = next(events)
     assert first["type"] == "snapshot"
+    # ... and the same through ``tcplab netstat --watch``: the table, then one line per change.
+    watcher = _tcplab("netstat", "--stack", name, "--watch", stdout=subprocess.PIPE, text=True)
+    _wait_line(watcher.stdout, "state changes as they happen")
     peer.stdin.write("go\n")
     peer.stdin.flush()
     assert json.loads(_wait_line(peer.stdout, '"closed"'))["event"] == "closed"
@@ -102,11 +121,16 @@ def test_serve_echo_netstat_and_clean_stop(ns: str, server) -> None:
     assert seen == [("ESTABLISHED", "CLOSE_WAIT"), ("CLOSE_WAIT", "LAST_ACK"),
                     ("LAST_ACK", "CLOSED")]
     events.close()
+    assert "ESTABLISHED -> CLOSE_WAIT" in _wait_line(watcher.stdout, "-> CLOSE_WAIT")
+    assert "(close)" in _wait_line(watcher.stdout, "CLOSE_WAIT -> LAST_ACK")
+    assert "(rcv ACK of FIN)" in _wait_line(watcher.stdout, "LAST_ACK -> CLOSED")
     peer.wait(10)
     # Ctrl-C: clean stop, control socket removed.
     proc.send_signal(signal.SIGINT)
     assert proc.wait(20) == 0
-    assert "stopped" in proc.stderr.read()
+    assert "stopped" in _wait_line(proc.stderr, "stopped")
+    assert f"stack {name!r} stopped" in _wait_line(watcher.stdout, "stopped")
+    assert watcher.wait(20) == 0
     assert name not in control.list_stacks()
     assert not os.path.exists(control.socket_path(name))
 

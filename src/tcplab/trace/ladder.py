@@ -158,7 +158,8 @@ def format_time(t: float, decimals: int = 3) -> str:
 def time_decimals(times: Iterable[float]) -> int:
     """3 decimals (milliseconds) unless some time needs microseconds."""
     for t in times:
-        if abs(t * 1000 - round(t * 1000)) > 1e-6:
+        ms = t * 1000
+        if math.isfinite(ms) and abs(ms - round(ms)) > 1e-6:
             return 6
     return 3
 
