@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -31,14 +32,14 @@ def _kpeer(ns: str, *args) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
-_READERS: dict[int, queue.Queue] = {}
+_READERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # stream -> its lines
 
 
 def _lines_of(stream) -> queue.Queue:
     """Lines of ``stream``, read by a thread (a selector would miss lines already buffered)."""
-    q = _READERS.get(id(stream))
+    q = _READERS.get(stream)
     if q is None:
-        q = _READERS[id(stream)] = queue.Queue()
+        q = _READERS[stream] = queue.Queue()
 
         def pump() -> None:
             for line in iter(stream.readline, ""):

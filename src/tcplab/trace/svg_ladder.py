@@ -288,7 +288,10 @@ def render_ladder_svg(
         ("syn", COLORS["syn"]), ("fin", COLORS["fin"]), ("rst", COLORS["rst"]),
         ("data", COLORS["data"]), ("ack", COLORS["ack"])))))
     out.append(_el("rect", x=0, y=0, width=f"{width:.0f}", height=f"{height:.0f}", fill="#ffffff"))
-    out.append(_el("text", svg_text(heading), x=20, y=32, font_size=20, font_weight="bold",
+    # A long title gets a smaller font rather than running off the picture (bold sans is about
+    # 0.6 em a character).
+    title_size = max(11.0, min(20.0, (width - 40) / (0.6 * max(1, len(heading)))))
+    out.append(_el("text", svg_text(heading), x=20, y=32, font_size=f"{title_size:.1f}", font_weight="bold",
                    fill=COLORS["text"], class_="title"))
     n_seg = len(direction)
     n_drop = sum(1 for i in direction if evs[i].get("fate") == "dropped")
