@@ -34,6 +34,7 @@ from tcplab.tcp.events import (
 from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.rtt import RTTEstimator
+from tcplab.tcp.sack import Scoreboard
 from tcplab.tcp.states import LINUX_STATE_NUMBER, Cause, State, lookup
 from tcplab.wire.tcp import (
     FLAGS,
@@ -147,6 +148,8 @@ class Connection:
         self.ssthresh = 1 << 30
         self._dupacks = 0
         self._recover: int | None = None  # NewReno recovery point
+        self._scoreboard = Scoreboard()  # what the peer SACKed above SND.UNA
+        self._rexmit_next = 0  # next sequence number to retransmit in this recovery
         self.total_retrans = 0
         self.retransmits = 0  # retransmissions of the current head (tcpi_retransmits)
 
@@ -683,10 +686,15 @@ class Connection:
         if self.config.rfc5961 and sq.lt(ack, sq.sub(self.snd_una, max(self.max_snd_wnd, 1))):
             self._send_ack_now()
             return False
+        newly_sacked = 0
+        if self.sack_ok:
+            sack = seg.option(Sack)
+            if sack is not None:
+                newly_sacked = self._scoreboard.update(sack.blocks, self.snd_una, self.snd_max)
         if sq.gt(ack, self.snd_una):
             self._ack_advances(seg, now)
         elif ack == self.snd_una:
-            self._maybe_dupack(seg, now)
+            self._maybe_dupack(seg, now, newly_sacked)
         # Window update (3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
         if sq.le(self.snd_una, ack) and (
             sq.lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, ack))
@@ -717,6 +725,7 @@ class Connection:
         self.snd_una = ack
         if sq.gt(ack, self.snd_nxt):
             self.snd_nxt = ack
+        self._scoreboard.prune(ack)
         self._probe_outstanding = False
         self._retries = 0
         self.retransmits = 0
@@ -732,7 +741,13 @@ class Connection:
                 self.cwnd = min(self.ssthresh, max(self.unacked, mss) + mss)
                 self._recover = None
             else:
-                self._retransmit_head(now)  # partial ACK: the next hole
+                # Partial ACK: the next hole. With SACK, the holes the scoreboard shows
+                # (RFC 6675); without, the segment at the new SND.UNA (RFC 6582 3.2).
+                if self._scoreboard:
+                    self._rexmit_next = sq.seq_max(self._rexmit_next, ack)
+                    self._retransmit_holes(now, 2)
+                else:
+                    self._retransmit_head(now)
                 self.cwnd = max(self.cwnd - acked + mss, mss)
         elif self.cwnd < self.ssthresh:
             self.cwnd += min(acked, mss)
@@ -746,25 +761,28 @@ class Connection:
             self._rtx_deadline = now + self.rtt.rto
             self._rtx_start = now
 
-    def _maybe_dupack(self, seg: Segment, now: float) -> None:
-        """RFC 5681 3.2: three duplicate ACKs trigger fast retransmit."""
-        if (
-            seg.payload
-            or seg.fin
-            or self._probe_outstanding
-            or self.snd_una == self.snd_max
-            or (seg.window << self.snd_wscale) != self.snd_wnd
-        ):
+    def _maybe_dupack(self, seg: Segment, now: float, newly_sacked: int = 0) -> None:
+        """RFC 5681 3.2: three duplicate ACKs trigger fast retransmit. An ACK that SACKs new
+        data counts as a duplicate whatever its window says (RFC 6675 2, "DupAck")."""
+        if self._probe_outstanding or self.snd_una == self.snd_max:
+            return
+        if not newly_sacked and (seg.payload or seg.fin or (seg.window << self.snd_wscale) != self.snd_wnd):
             return
         self._dupacks += 1
         mss = self._mss_payload
-        if self._dupacks == 3 and self._recover is None:
+        if self._recover is None and (self._dupacks == 3 or self._scoreboard.bytes >= 3 * mss):
+            # RFC 5681 3.2 / RFC 6675 5: three duplicates (or three segments' worth SACKed
+            # above SND.UNA) mean the segment at SND.UNA is lost.
             self.ssthresh = max(self.unacked // 2, 2 * mss)
             self._recover = self.snd_max
             self._retransmit_head(now)
+            self._rexmit_next = sq.add(self.snd_una, self._head_len)
             self.cwnd = self.ssthresh + 3 * mss
-        elif self._dupacks > 3 and self._recover is not None:
-            self.cwnd += mss  # inflate for each segment that left the network
+        elif self._recover is not None and self._dupacks > 3:
+            # Each duplicate means a segment left the network: fill the next SACK hole, or
+            # else let new data go (inflate the window).
+            if not self._retransmit_holes(now, 1):
+                self.cwnd += mss
 
     def _set_window(self, seg: Segment) -> None:
         shift = 0 if seg.syn else self.snd_wscale  # RFC 7323 2.2: SYN windows are not scaled
@@ -924,6 +942,7 @@ class Connection:
             self._dupacks = 0
         self.rtt.backoff += 1  # RFC 6298 5.5
         self._rtt_seq = None  # Karn: no sample from retransmitted data
+        self._scoreboard.clear()
         self._retransmit_head(now)
         # Go back N: what follows the head is sent again as the window opens.
         if st.synchronized:
@@ -1127,6 +1146,33 @@ class Connection:
         self._head_len = n + (1 if flags & FIN else 0)
         self._emit(self.snd_una, flags, now, payload)
 
+    def _retransmit_holes(self, now: float, budget: int) -> int:
+        """Send up to ``budget`` segments from the holes of the SACK scoreboard, from where
+        this recovery got to; return how many were sent."""
+        if not self._scoreboard:
+            return 0
+        sent = 0
+        start = sq.seq_max(self._rexmit_next, self.snd_una)
+        for seq, n in self._scoreboard.holes(start, self._mss_payload):
+            if sent >= budget:
+                break
+            self._send_data_at(seq, n, now)
+            self._rexmit_next = sq.add(seq, n)
+            sent += 1
+        return sent
+
+    def _send_data_at(self, seq: int, n: int, now: float) -> None:
+        """Send ``n`` octets of data from ``seq`` again (a retransmission)."""
+        off = sq.sub(seq, self._snd_base)
+        payload = bytes(self._sndbuf[off : off + n])
+        if not payload:
+            return
+        flags = ACK
+        if off + len(payload) == len(self._sndbuf):
+            flags |= PSH
+        self.total_retrans += 1
+        self._emit(seq, flags, now, payload)
+
     def _send_probe(self, now: float) -> None:
         """Zero-window probe (RFC 9293 3.8.6.1): one octet of new data, persist timer backed off."""
         if not self.state.synchronized or self.snd_wnd:
@@ -1170,7 +1216,10 @@ class Connection:
             refin = self._fin_seq is not None and sq.le(self.snd_nxt, self._fin_seq) and unsent == 0
             if unsent == 0 and not send_fin and not refin:
                 break
-            wnd = min(self.snd_wnd, self.cwnd) if self.cwnd else self.snd_wnd
+            cwnd = self.cwnd
+            if self._recover is None and 0 < self._dupacks < 3:
+                cwnd += self._dupacks * mss  # Limited Transmit (RFC 3042): new data on dupacks 1, 2
+            wnd = min(self.snd_wnd, cwnd) if cwnd else self.snd_wnd
             in_flight = sq.sub(self.snd_nxt, self.snd_una)
             usable = wnd - in_flight if wnd > in_flight else 0
             n = min(unsent, usable, mss)
