@@ -781,7 +781,8 @@ class Connection:
         elif self._recover is not None and self._dupacks > 3:
             # Each duplicate means a segment left the network: fill the next SACK hole, or
             # else let new data go (inflate the window).
-            if not self._retransmit_holes(now, 1):
+            filled = self._retransmit_holes(now, 1)
+            if not filled:
                 self.cwnd += mss
 
     def _set_window(self, seg: Segment) -> None:
