@@ -540,6 +540,7 @@ class Network:
         self._seq = 0
         self._taps: list[Any] = []
         self._isn: dict[tuple[bytes, int, bytes, int], int] = {}
+        self._isn_ended: set[tuple[bytes, int, bytes, int]] = set()
         self._running = False
         self._kicked: list[_Slot] | None = None  # nodes to service after the current event
 
@@ -976,8 +977,17 @@ class Network:
         else:
             saddr, daddr = packet[8:24], packet[24:40]
         isn_table = self._isn
-        if flags & 0x02:  # SYN: this direction's ISN
-            isn_table[(saddr, sport, daddr, dport)] = seq
+        key = (saddr, sport, daddr, dport)
+        if flags & 0x02 and (key not in isn_table or key in self._isn_ended):
+            # SYN: this direction's ISN. The first SYN of a conversation wins (as tcpdump's
+            # relative numbers do): an injected or old duplicate SYN does not renumber it; a
+            # SYN after a FIN or RST on the 4-tuple starts a new conversation.
+            isn_table[key] = seq
+            self._isn_ended.discard(key)
+            self._isn_ended.discard((daddr, dport, saddr, sport))
+        elif flags & 0x05:  # FIN or RST: the next SYN on this 4-tuple is a new conversation
+            self._isn_ended.add(key)
+            self._isn_ended.add((daddr, dport, saddr, sport))
         isn = isn_table.get((saddr, sport, daddr, dport))
         rel_seq = (seq - isn) & 0xFFFFFFFF if isn is not None else seq
         if flags & 0x10:
