@@ -209,11 +209,20 @@ def _start_cli(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def _enabled(path: str) -> bool:
+    try:
+        with open(os.path.join(path, "events", "sock", "inet_sock_set_state", "enable")) as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return False
+
+
 def _wait_for_instance(proc: subprocess.Popen[str]) -> str:
-    """The CLI is ready once its tracefs instance exists."""
+    """The CLI is ready once its tracefs instance exists with the tracepoint enabled (from then
+    on the kernel buffers every event for it, however slowly the CLI goes on starting)."""
     path = os.path.join(TRACEFS, "instances", f"tcplab-{proc.pid}-0")
     deadline = time.monotonic() + 20
-    while not os.path.isdir(path):
+    while not _enabled(path):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             _out, err = proc.communicate()
@@ -238,7 +247,7 @@ def test_cli_json_duration(netns: Netns) -> None:
     client, server = _sides(netns, cport)
     assert sequence(states, conn=f"{client}-{server}") == [
         "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT",
-    ]  # fmt: skip
+    ], f"stdout:\n{out}\nstderr:\n{err}"  # fmt: skip
     assert sequence(states, conn=f"{server}-{client}") == [
         "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED",
     ]  # fmt: skip
@@ -263,6 +272,7 @@ def test_cli_text_ladder_and_diagram(netns: Netns, tmp_path) -> None:
     lines = out.splitlines()
     assert lines[0].split() == ["time", "local", "peer", "change"]
     changes = [line.split()[1:5] for line in lines[1:] if f"{client} " in line]
+    assert changes, f"stdout:\n{out}\nstderr:\n{err}"
     assert changes[:2] == [
         [client, server, "CLOSED", "->"],
         [client, server, "SYN_SENT", "->"],
