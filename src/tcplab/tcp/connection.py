@@ -276,10 +276,9 @@ class Connection:
         if self._fin_queued:
             return
         self._fin_queued = True  # in SYN-SENT the FIN waits for ESTABLISHED (see _enter)
-        if st is S.SYN_RCVD:
-            # 3.10.4 SYN-RECEIVED: with nothing to send, send FIN and enter FIN-WAIT-1.
-            self._enter(S.FIN_WAIT_1, C.CLOSE)
-        elif st is S.ESTABLISHED:
+        if st is S.SYN_RCVD or st is S.ESTABLISHED:
+            # 3.10.4: FIN (after any queued data) and FIN-WAIT-1; in SYN-RECEIVED the RFC sends
+            # it at once when nothing is queued, and queued data goes first either way.
             self._enter(S.FIN_WAIT_1, C.CLOSE)
         elif st is S.CLOSE_WAIT:
             self._enter(S.LAST_ACK, C.CLOSE)
@@ -460,7 +459,7 @@ class Connection:
             self._rcv_adv = self.rcv_nxt
             self._take_syn_options(seg, now)
             self._init_send(now)
-            self._update_window(seg)
+            self._set_window(seg)
             # Data carried by a SYN is not acknowledged here: like Linux without TCP Fast Open,
             # it is dropped and the peer sends it again after the handshake.
             self._enter(S.SYN_RCVD, C.RCV_SYN)
@@ -800,8 +799,6 @@ class Connection:
                 self.snd_nxt = self.snd_una
             self._probe_outstanding = False
 
-    _update_window = _set_window
-
     def _process_text_and_fin(self, seg: Segment, seq: int, now: float) -> None:
         """Seventh (segment text) and eighth (FIN) checks of 3.10.7.4."""
         st = self.state
@@ -947,12 +944,8 @@ class Connection:
         self._retransmit_head(now)
         # Go back N: what follows the head is sent again as the window opens.
         if st.synchronized:
-            self.snd_nxt = sq.add(self.snd_una, self._seq_len_head())
+            self.snd_nxt = sq.add(self.snd_una, self._head_len)
         self._rtx_deadline = now + self.rtt.rto  # 5.6
-
-    def _seq_len_head(self) -> int:
-        """Sequence space the retransmitted head segment covered."""
-        return self._head_len
 
     def _keepalive_timeout(self, now: float) -> None:
         c = self.config
@@ -1046,8 +1039,6 @@ class Connection:
             if blocks:
                 opts += [NOP(), NOP(), Sack(tuple(blocks))]
         return tuple(opts)
-
-    _peer_ws = False
 
     def _take_syn_options(self, seg: Segment, now: float) -> None:
         """Negotiate MSS, window scale, timestamps and SACK-permitted from the peer's SYN."""
@@ -1271,6 +1262,7 @@ class Connection:
             self._persist_deadline = now + max(self.rtt.rto, self.config.persist_min)
 
     _now = 0.0
-    _head_len = 0
+    _head_len = 0  # sequence space of the segment _retransmit_head sent last
+    _peer_ws = False  # the peer's SYN carried a window scale option
     _was_synchronized = False
     _listen_remote: Address | None = None
