@@ -1066,15 +1066,19 @@ class Runner:
 
     _sys_sendto = _sys_send
 
-    def _sys_writev(self, ev: A.Event, args: tuple) -> int:
-        sock = self._need(ev, args)
-        iov = args[1] if len(args) > 1 else None
+    def _iov_total(self, ev: A.Event, iov) -> int:
+        """The sum of the ``iov_len`` fields of an ``[{iov_base=..., iov_len=N}, ...]`` argument."""
         total = 0
         if isinstance(iov, A.Array):
             for item in iov.items:
                 if isinstance(item, A.Struct):
                     n = item.get("iov_len")
                     total += int(self._value(ev, n)) if n is not None else 0
+        return total
+
+    def _sys_writev(self, ev: A.Event, args: tuple) -> int:
+        sock = self._need(ev, args)
+        total = self._iov_total(ev, args[1] if len(args) > 1 else None)
         return self._send_all_blocking(sock, bytes(total))
 
     def _sys_read(self, ev: A.Event, args: tuple) -> int:
@@ -1103,13 +1107,7 @@ class Runner:
 
     def _sys_readv(self, ev: A.Event, args: tuple) -> int:
         sock = self._need(ev, args)
-        iov = args[1] if len(args) > 1 else None
-        total = 0
-        if isinstance(iov, A.Array):
-            for item in iov.items:
-                if isinstance(item, A.Struct):
-                    n = item.get("iov_len")
-                    total += int(self._value(ev, n)) if n is not None else 0
+        total = self._iov_total(ev, args[1] if len(args) > 1 else None)
         return len(sock.recv(total))
 
     def _sys_close(self, ev: A.Event, args: tuple) -> int:
