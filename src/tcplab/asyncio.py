@@ -1,25 +1,6 @@
 """asyncio streams on tcplab hosts: the same module as ``tcplab.aio`` (see there)."""
 
-from tcplab.aio import (
-    Server,
-    SimEventLoop,
-    SimulationStalled,
-    TcplabTransport,
-    create_connection,
-    create_server,
-    open_connection,
-    run,
-    start_server,
-)
+from tcplab import aio as _aio
+from tcplab.aio import *  # noqa: F403
 
-__all__ = [
-    "Server",
-    "SimEventLoop",
-    "SimulationStalled",
-    "TcplabTransport",
-    "create_connection",
-    "create_server",
-    "open_connection",
-    "run",
-    "start_server",
-]
+__all__ = list(_aio.__all__)
