@@ -29,9 +29,13 @@ MB = 1 << 20
 
 
 def _kpeer(ns: str, *args: object) -> subprocess.Popen:
-    return subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, KPEER,
-                             *map(str, args)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        ["ip", "netns", "exec", ns, sys.executable, KPEER, *map(str, args)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _events_reader(stack_runtime, proc: subprocess.Popen, events: list) -> None:
@@ -51,7 +55,7 @@ def _events_reader(stack_runtime, proc: subprocess.Popen, events: list) -> None:
         while b"\n" in buf:
             i = buf.index(b"\n")
             events.append(json.loads(bytes(buf[:i])))
-            del buf[:i + 1]
+            del buf[: i + 1]
 
     stack_runtime.add_reader(fd, readable)
 
@@ -134,8 +138,7 @@ def kernel_to_kernel_veth(ns_a: str, ns_b: str, nbytes: int) -> float:
     from tcplab.net import netns
 
     with netns.entered(ns_a), IPRoute() as ipr:
-        ipr.link("add", ifname="vbench0", kind="veth", peer={"ifname": "vbench1", "net_ns_fd":
-                                                             f"/run/netns/{ns_b}"})
+        ipr.link("add", ifname="vbench0", kind="veth", peer={"ifname": "vbench1", "net_ns_fd": f"/run/netns/{ns_b}"})
         idx = ipr.link_lookup(ifname="vbench0")[0]
         ipr.addr("add", index=idx, address="198.19.0.1", prefixlen=24)
         ipr.link("set", index=idx, state="up")
@@ -172,15 +175,16 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="runs of each (median shown)")
     args = ap.parse_args()
     if os.geteuid() != 0:
-        print("benchmarks/tun.py needs root (TUN devices, namespaces): run with sudo",
-              file=sys.stderr)
+        print("benchmarks/tun.py needs root (TUN devices, namespaces): run with sudo", file=sys.stderr)
         return 2
     from tcplab.net import netns
 
     nbytes = args.mb * MB
-    results: dict[str, list[float]] = {"kernel -> tcplab (TUN)": [],
-                                       "tcplab -> kernel (TUN)": [],
-                                       "kernel -> kernel (veth)": []}
+    results: dict[str, list[float]] = {
+        "kernel -> tcplab (TUN)": [],
+        "tcplab -> kernel (TUN)": [],
+        "kernel -> kernel (veth)": [],
+    }
     for _ in range(args.runs):
         with netns.temporary("tcplab-t-") as ns:
             results["kernel -> tcplab (TUN)"].append(kernel_to_tcplab(ns, nbytes))

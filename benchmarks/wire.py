@@ -1,6 +1,6 @@
 """How fast tcplab.wire parses and builds packets. Prints figures; asserts nothing.
 
-    python benchmarks/wire.py
+python benchmarks/wire.py
 """
 
 from __future__ import annotations
@@ -39,14 +39,27 @@ def rate(label: str, fn, seconds: float = 0.5) -> None:
 
 def main() -> None:
     src, dst = "198.18.0.1", "198.18.0.2"
-    syn = Segment(40000, 80, 1, 0, Flags.SYN, 64240,
-                  options=(MSS(1460), SackPermitted(), Timestamps(1, 0), NOP(), WindowScale(7)))
-    data = Segment(40000, 80, 1000, 2000, Flags.ACK | Flags.PSH, 502,
-                   options=(NOP(), NOP(), Timestamps(12345, 678)), payload=bytes(1448))
+    syn = Segment(
+        40000, 80, 1, 0, Flags.SYN, 64240, options=(MSS(1460), SackPermitted(), Timestamps(1, 0), NOP(), WindowScale(7))
+    )
+    data = Segment(
+        40000,
+        80,
+        1000,
+        2000,
+        Flags.ACK | Flags.PSH,
+        502,
+        options=(NOP(), NOP(), Timestamps(12345, 678)),
+        payload=bytes(1448),
+    )
     big = Segment(40000, 80, 1000, 2000, Flags.ACK, 502, payload=bytes(range(256)) * 250)
     ack = Segment(40000, 80, 1000, 2000, Flags.ACK, 502)
-    for name, seg in (("SYN with options", syn), ("ACK, no payload", ack),
-                      ("1448-byte data + TS", data), ("64000-byte data (offload size)", big)):
+    for name, seg in (
+        ("SYN with options", syn),
+        ("ACK, no payload", ack),
+        ("1448-byte data + TS", data),
+        ("64000-byte data (offload size)", big),
+    ):
         for fam, (s, d) in (("v4", (src, dst)), ("v6", ("fd00::1", "fd00::2"))):
             pkt = build_packet(s, d, seg)
             tcp = build_tcp(seg, s, d)

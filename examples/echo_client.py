@@ -25,14 +25,13 @@ import echo_server
 PORT = echo_server.PORT
 
 
-async def echo(stack: Host, data: bytes, host: str = "198.18.0.2", port: int = PORT,
-               chunk: int = 16384) -> bytes:
+async def echo(stack: Host, data: bytes, host: str = "198.18.0.2", port: int = PORT, chunk: int = 16384) -> bytes:
     """Send ``data``, then FIN (write_eof), and return everything the server sent back."""
     reader, writer = await tcplab.aio.open_connection(host, port, stack=stack)
 
     async def send() -> None:
         for i in range(0, len(data), chunk):
-            writer.write(data[i:i + chunk])
+            writer.write(data[i : i + chunk])
             await writer.drain()
         writer.write_eof()  # half-close: "that was all", the server can still answer
 
@@ -57,8 +56,7 @@ async def run_clients(client: Host, server: Host, clients: int, size: int) -> li
     results = await asyncio.gather(*(echo(client, d) for d in datas))
     srv.close()
     await srv.wait_closed()
-    return [hashlib.sha256(r).digest() == hashlib.sha256(d).digest()
-            for r, d in zip(results, datas, strict=True)]
+    return [hashlib.sha256(r).digest() == hashlib.sha256(d).digest() for r, d in zip(results, datas, strict=True)]
 
 
 def demo(clients: int, size: int) -> int:
@@ -66,8 +64,7 @@ def demo(clients: int, size: int) -> int:
     ok = tcplab.aio.run(run_clients(client, server, clients, size), net)
     took = net.now
     net.run(until=net.now + 1.0)  # let the last ACKs land (TIME_WAIT lasts 60 s)
-    print(f"{sum(ok)}/{clients} clients got their {size} bytes back intact "
-          f"(virtual time {took:.3f} s)")
+    print(f"{sum(ok)}/{clients} clients got their {size} bytes back intact (virtual time {took:.3f} s)")
     print("client:")
     print(format_table(rows(client)))
     print("server:")

@@ -43,8 +43,7 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             await writer.wait_closed()
 
 
-async def serve(stack: Host, host: str | None = None, port: int = PORT,
-                backlog: int = 256) -> tcplab.aio.Server:
+async def serve(stack: Host, host: str | None = None, port: int = PORT, backlog: int = 256) -> tcplab.aio.Server:
     """Start the echo server on ``stack`` (a tcplab Host); returns the asyncio-like Server."""
     return await tcplab.aio.start_server(handle, host, port, stack=stack, backlog=backlog)
 

@@ -77,7 +77,8 @@ class _SimSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
         if timeout is None:
             raise SimulationStalled(
                 f"the simulation ran out of events at t={net.now:.3f} s while every asyncio task "
-                "was waiting (a deadlock: nothing can ever wake them)")
+                "was waiting (a deadlock: nothing can ever wake them)"
+            )
         return super().select(0)
 
 
@@ -113,8 +114,14 @@ def run(main: Coroutine[Any, Any, T], network: Any, *, debug: bool | None = None
 class TcplabTransport(asyncio.Transport):
     """An ``asyncio.Transport`` over a connected (non-blocking) tcplab socket."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: Socket, protocol: asyncio.Protocol,
-                 waiter: asyncio.Future | None = None, server: Server | None = None) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: Socket,
+        protocol: asyncio.Protocol,
+        waiter: asyncio.Future | None = None,
+        server: Server | None = None,
+    ) -> None:
         super().__init__({"socket": sock})
         self._loop = loop
         self._sock = sock
@@ -171,8 +178,14 @@ class TcplabTransport(asyncio.Transport):
                 self._protocol.data_received(data)
                 if self._paused_reading or self._conn_lost or self._closing:
                     break
-            if (not self._paused_reading and not self._eof_received and not self._closing
-                    and not self._conn_lost and conn.eof and conn.recv_buffered == 0):
+            if (
+                not self._paused_reading
+                and not self._eof_received
+                and not self._closing
+                and not self._conn_lost
+                and conn.eof
+                and conn.recv_buffered == 0
+            ):
                 self._eof_received = True
                 keep_open = self._protocol.eof_received()
                 if not keep_open:
@@ -210,8 +223,7 @@ class TcplabTransport(asyncio.Transport):
     # -- asyncio.WriteTransport --------------------------------------------------------------------
     def write(self, data: Any) -> None:
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"data argument must be a bytes-like object, not "
-                            f"{type(data).__name__!r}")
+            raise TypeError(f"data argument must be a bytes-like object, not {type(data).__name__!r}")
         if self._eof_requested:
             raise RuntimeError("Cannot call write() after write_eof()")
         if not data or self._conn_lost or self._closing:
@@ -346,9 +358,14 @@ async def _wait_socket(sock: Socket, predicate: Callable[[], bool]) -> None:
             sock.remove_waker(waker)
 
 
-async def create_connection(protocol_factory: Callable[[], asyncio.Protocol], host: str,
-                            port: int, *, stack: Any, local_addr: tuple | None = None
-                            ) -> tuple[TcplabTransport, asyncio.Protocol]:
+async def create_connection(
+    protocol_factory: Callable[[], asyncio.Protocol],
+    host: str,
+    port: int,
+    *,
+    stack: Any,
+    local_addr: tuple | None = None,
+) -> tuple[TcplabTransport, asyncio.Protocol]:
     """``loop.create_connection`` on a tcplab host (``stack``)."""
     loop = asyncio.get_running_loop()
     sock = stack.socket(_family_of(host))
@@ -362,8 +379,7 @@ async def create_connection(protocol_factory: Callable[[], asyncio.Protocol], ho
         except BlockingIOError as exc:
             if exc.errno != _errno.EINPROGRESS:
                 raise
-        await _wait_socket(sock, lambda: sock._conn is None
-                           or sock._conn.state not in (State.SYN_SENT, State.SYN_RCVD))
+        await _wait_socket(sock, lambda: sock._conn is None or sock._conn.state not in (State.SYN_SENT, State.SYN_RCVD))
         err = sock.getsockopt(SOL_SOCKET, SO_ERROR)
         if err:
             raise OSError(err, f"Connect call failed {(host, port)}: {os.strerror(err)}")
@@ -378,15 +394,14 @@ async def create_connection(protocol_factory: Callable[[], asyncio.Protocol], ho
         raise
 
 
-async def open_connection(host: str, port: int, *, stack: Any, limit: int = _LIMIT,
-                          local_addr: tuple | None = None
-                          ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def open_connection(
+    host: str, port: int, *, stack: Any, limit: int = _LIMIT, local_addr: tuple | None = None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """``asyncio.open_connection`` on a tcplab host: real StreamReader / StreamWriter."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=limit, loop=loop)
     protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
-    transport, _ = await create_connection(lambda: protocol, host, port, stack=stack,
-                                           local_addr=local_addr)
+    transport, _ = await create_connection(lambda: protocol, host, port, stack=stack, local_addr=local_addr)
     writer = asyncio.StreamWriter(transport, protocol, reader, loop)
     return reader, writer
 
@@ -395,8 +410,9 @@ async def open_connection(host: str, port: int, *, stack: Any, limit: int = _LIM
 class Server(asyncio.AbstractServer):
     """What ``start_server`` / ``create_server`` return (like ``asyncio.Server``)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sockets: list[Socket],
-                 protocol_factory: Callable[[], asyncio.Protocol]) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, sockets: list[Socket], protocol_factory: Callable[[], asyncio.Protocol]
+    ) -> None:
         self._loop = loop
         self._sockets = sockets
         self._factory = protocol_factory
@@ -523,9 +539,16 @@ class Server(asyncio.AbstractServer):
         await self.wait_closed()
 
 
-async def create_server(protocol_factory: Callable[[], asyncio.Protocol], host: str | None = None,
-                        port: int = 0, *, stack: Any, backlog: int = 100,
-                        reuse_address: bool = True, start_serving: bool = True) -> Server:
+async def create_server(
+    protocol_factory: Callable[[], asyncio.Protocol],
+    host: str | None = None,
+    port: int = 0,
+    *,
+    stack: Any,
+    backlog: int = 100,
+    reuse_address: bool = True,
+    start_serving: bool = True,
+) -> Server:
     """``loop.create_server`` on a tcplab host. ``host`` None or "" listens on every address
     family the host has (0.0.0.0 and ::), as asyncio does."""
     loop = asyncio.get_running_loop()
@@ -557,11 +580,17 @@ async def create_server(protocol_factory: Callable[[], asyncio.Protocol], host: 
     return server
 
 
-async def start_server(client_connected_cb: Callable[[asyncio.StreamReader, asyncio.StreamWriter],
-                                                     Awaitable[None] | None],
-                       host: str | None = None, port: int = 0, *, stack: Any,
-                       limit: int = _LIMIT, backlog: int = 100, reuse_address: bool = True,
-                       start_serving: bool = True) -> Server:
+async def start_server(
+    client_connected_cb: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None] | None],
+    host: str | None = None,
+    port: int = 0,
+    *,
+    stack: Any,
+    limit: int = _LIMIT,
+    backlog: int = 100,
+    reuse_address: bool = True,
+    start_serving: bool = True,
+) -> Server:
     """``asyncio.start_server`` on a tcplab host: the callback gets real StreamReader and
     StreamWriter objects."""
     loop = asyncio.get_running_loop()
@@ -570,5 +599,6 @@ async def start_server(client_connected_cb: Callable[[asyncio.StreamReader, asyn
         reader = asyncio.StreamReader(limit=limit, loop=loop)
         return asyncio.StreamReaderProtocol(reader, client_connected_cb, loop=loop)
 
-    return await create_server(factory, host, port, stack=stack, backlog=backlog,
-                               reuse_address=reuse_address, start_serving=start_serving)
+    return await create_server(
+        factory, host, port, stack=stack, backlog=backlog, reuse_address=reuse_address, start_serving=start_serving
+    )

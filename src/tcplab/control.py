@@ -30,8 +30,7 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["ControlError", "ControlServer", "list_stacks", "query", "runtime_dir",
-           "socket_path", "watch"]
+__all__ = ["ControlError", "ControlServer", "list_stacks", "query", "runtime_dir", "socket_path", "watch"]
 
 _MAX_REQUEST = 4096
 _MAX_BACKLOG = 4 << 20  # bytes queued for a slow watcher before it is dropped
@@ -66,8 +65,7 @@ def list_stacks() -> list[str]:
         names = os.listdir(directory)
     except (FileNotFoundError, PermissionError):
         return []
-    return sorted(n[:-5] for n in names
-                  if n.endswith(".sock") and _alive(os.path.join(directory, n)))
+    return sorted(n[:-5] for n in names if n.endswith(".sock") and _alive(os.path.join(directory, n)))
 
 
 def _snapshot(host: Any) -> dict[str, Any]:
@@ -100,8 +98,10 @@ class ControlServer:
         os.makedirs(directory, mode=0o700, exist_ok=True)
         if os.path.exists(self.path):
             if _alive(self.path):
-                raise ControlError(errno.EADDRINUSE, f"a tcplab stack named {stack!r} is already "
-                                                     f"running ({self.path}): choose another name")
+                raise ControlError(
+                    errno.EADDRINUSE,
+                    f"a tcplab stack named {stack!r} is already running ({self.path}): choose another name",
+                )
             os.unlink(self.path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)
@@ -188,8 +188,7 @@ class ControlServer:
         watchers = [c for c in self._clients.values() if c.watching]
         if not watchers:
             return
-        line = json.dumps({"type": "event", "event": event}, separators=(",", ":"),
-                          default=str).encode() + b"\n"
+        line = json.dumps({"type": "event", "event": event}, separators=(",", ":"), default=str).encode() + b"\n"
         for client in watchers:
             client.outbuf += line
             self._push(client)
@@ -241,22 +240,23 @@ def _connect(stack: str, timeout: float | None) -> socket.socket:
     except FileNotFoundError:
         s.close()
         running = list_stacks()
-        hint = f" (running: {', '.join(running)})" if running else \
-            " (start one with 'tcplab serve' or 'tcplab connect')"
-        raise ControlError(errno.ENOENT, f"no running tcplab stack named {stack!r}{hint}") \
-            from None
+        hint = (
+            f" (running: {', '.join(running)})" if running else " (start one with 'tcplab serve' or 'tcplab connect')"
+        )
+        raise ControlError(errno.ENOENT, f"no running tcplab stack named {stack!r}{hint}") from None
     except PermissionError:
         s.close()
-        raise ControlError(errno.EACCES, f"permission denied on {path}: run as the user that "
-                                         "started the stack (sudo)") from None
+        raise ControlError(
+            errno.EACCES, f"permission denied on {path}: run as the user that started the stack (sudo)"
+        ) from None
     except ConnectionRefusedError:
         s.close()
-        raise ControlError(errno.ECONNREFUSED, f"the tcplab stack {stack!r} is not running "
-                                               f"(stale socket {path})") from None
+        raise ControlError(
+            errno.ECONNREFUSED, f"the tcplab stack {stack!r} is not running (stale socket {path})"
+        ) from None
     except OSError as exc:
         s.close()
-        raise ControlError(exc.errno or errno.EIO, f"cannot reach stack {stack!r}: "
-                                                   f"{exc.strerror}") from None
+        raise ControlError(exc.errno or errno.EIO, f"cannot reach stack {stack!r}: {exc.strerror}") from None
     return s
 
 
@@ -277,8 +277,7 @@ def _lines(sock: socket.socket) -> Iterator[dict[str, Any]]:
             try:
                 obj = json.loads(line)
             except ValueError:
-                raise ControlError(errno.EPROTO, "the tcplab stack sent something that is not "
-                                                 "JSON") from None
+                raise ControlError(errno.EPROTO, "the tcplab stack sent something that is not JSON") from None
             yield obj
 
 

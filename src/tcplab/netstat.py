@@ -84,9 +84,15 @@ def rows(host: Any) -> list[Row]:
     now = host.time()
     out: list[Row] = []
     for listener in sorted(host.listeners.values(), key=lambda lst: (lst.port, lst.local_ip)):
-        out.append(Row("LISTEN", len(listener.accept_queue), listener.backlog,
-                       _hostport(listener.local_ip, listener.port),
-                       _hostport("::" if ":" in listener.local_ip else "0.0.0.0", "*")))
+        out.append(
+            Row(
+                "LISTEN",
+                len(listener.accept_queue),
+                listener.backlog,
+                _hostport(listener.local_ip, listener.port),
+                _hostport("::" if ":" in listener.local_ip else "0.0.0.0", "*"),
+            )
+        )
     conns = []
     for ep in host.conns.values():
         conn = ep.conn
@@ -95,9 +101,22 @@ def rows(host: Any) -> list[Row]:
             continue
         lip, lport = conn.local
         rip, rport = conn.remote if conn.remote else ("0.0.0.0", "*")
-        conns.append((lip, lport, rip, rport, Row(
-            state.value, int(conn.recv_buffered), int(conn.send_buffered),
-            _hostport(lip, lport), _hostport(rip, rport), format_timer(_timer(conn, now)))))
+        conns.append(
+            (
+                lip,
+                lport,
+                rip,
+                rport,
+                Row(
+                    state.value,
+                    int(conn.recv_buffered),
+                    int(conn.send_buffered),
+                    _hostport(lip, lport),
+                    _hostport(rip, rport),
+                    format_timer(_timer(conn, now)),
+                ),
+            )
+        )
     conns.sort(key=lambda c: (c[0], c[1], c[2], str(c[3])))
     out.extend(c[4] for c in conns)
     return out
@@ -106,16 +125,15 @@ def rows(host: Any) -> list[Row]:
 def format_table(table: list[Row]) -> str:
     """The rows as ``ss -tan -o`` prints them (ss's state names)."""
     header = ("State", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port", "Timer")
-    lines = [(SS_STATE.get(r.state, r.state), str(r.recv_q), str(r.send_q), r.local, r.peer,
-              r.timer) for r in table]
-    widths = [max(len(header[i]), *(len(line[i]) for line in lines)) if lines else len(header[i])
-              for i in range(len(header))]
+    lines = [(SS_STATE.get(r.state, r.state), str(r.recv_q), str(r.send_q), r.local, r.peer, r.timer) for r in table]
+    widths = [
+        max(len(header[i]), *(len(line[i]) for line in lines)) if lines else len(header[i]) for i in range(len(header))
+    ]
     # numbers right-aligned, text left-aligned
     right = (False, True, True, False, False, False)
 
     def fmt(cells: tuple[str, ...]) -> str:
-        parts = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right,
-                                                                     strict=True)]
+        parts = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)]
         return "  ".join(parts).rstrip()
 
     return "\n".join([fmt(header), *(fmt(line) for line in lines)]) + "\n"

@@ -63,10 +63,32 @@ _TCP_MAX_WINDOW = 65535
 _TCP_MSS_DEFAULT = 536  # Linux: getsockopt(TCP_MAXSEG) before a connection exists
 
 __all__ = [
-    "AF_INET", "AF_INET6", "IPPROTO_TCP", "SHUT_RD", "SHUT_RDWR", "SHUT_WR", "SOCK_STREAM",
-    "SOL_SOCKET", "SOL_TCP", "SOMAXCONN", "SO_ERROR", "SO_KEEPALIVE", "SO_LINGER", "SO_RCVBUF",
-    "SO_REUSEADDR", "SO_SNDBUF", "SO_TYPE", "TCP_INFO", "TCP_KEEPCNT", "TCP_KEEPIDLE",
-    "TCP_KEEPINTVL", "TCP_MAXSEG", "TCP_NODELAY", "TCP_USER_TIMEOUT", "Socket", "wait",
+    "AF_INET",
+    "AF_INET6",
+    "IPPROTO_TCP",
+    "SHUT_RD",
+    "SHUT_RDWR",
+    "SHUT_WR",
+    "SOCK_STREAM",
+    "SOL_SOCKET",
+    "SOL_TCP",
+    "SOMAXCONN",
+    "SO_ERROR",
+    "SO_KEEPALIVE",
+    "SO_LINGER",
+    "SO_RCVBUF",
+    "SO_REUSEADDR",
+    "SO_SNDBUF",
+    "SO_TYPE",
+    "TCP_INFO",
+    "TCP_KEEPCNT",
+    "TCP_KEEPIDLE",
+    "TCP_KEEPINTVL",
+    "TCP_MAXSEG",
+    "TCP_NODELAY",
+    "TCP_USER_TIMEOUT",
+    "Socket",
+    "wait",
 ]
 
 _CONNECTING = (State.SYN_SENT, State.SYN_RCVD)
@@ -142,8 +164,7 @@ class Socket:
             self.host.service(self._ep, self._now())
         self.host.kick()
 
-    def _wait(self, predicate: Callable[[], bool], timeout: float | str | None = "default"
-              ) -> None:
+    def _wait(self, predicate: Callable[[], bool], timeout: float | str | None = "default") -> None:
         if predicate():
             return
         t = self._timeout if timeout == "default" else timeout
@@ -151,8 +172,10 @@ class Socket:
             raise _oserror(_errno.EAGAIN)
         runtime = self.host.runtime
         if runtime is None:
-            raise RuntimeError(f"host {self.host.name!r} has no runtime: add it to a simulated "
-                               "network (tcplab.host.SimRuntime) or a TUN link first")
+            raise RuntimeError(
+                f"host {self.host.name!r} has no runtime: add it to a simulated "
+                "network (tcplab.host.SimRuntime) or a TUN link first"
+            )
         if not runtime.wait_until(predicate, t):
             raise _timeout()
 
@@ -189,8 +212,10 @@ class Socket:
     def _parse_address(self, address: Any, *, for_bind: bool) -> tuple[str, int]:
         if not isinstance(address, tuple) or len(address) < 2:
             want = "(host, port)" if self.family == AF_INET else "(host, port, flowinfo, scope)"
-            raise TypeError(f"{'AF_INET' if self.family == AF_INET else 'AF_INET6'} address must "
-                            f"be a tuple {want}, not {type(address).__name__}")
+            raise TypeError(
+                f"{'AF_INET' if self.family == AF_INET else 'AF_INET6'} address must "
+                f"be a tuple {want}, not {type(address).__name__}"
+            )
         host, port = address[0], address[1]
         if not isinstance(port, int):
             raise TypeError(f"'{type(port).__name__}' object cannot be interpreted as an integer")
@@ -204,12 +229,11 @@ class Socket:
         try:
             ip = ipaddress.ip_address(host)
         except ValueError:
-            raise _socket.gaierror(_socket.EAI_NONAME,
-                                   f"{host!r} is not an IP address (tcplab does no name "
-                                   "resolution)") from None
+            raise _socket.gaierror(
+                _socket.EAI_NONAME, f"{host!r} is not an IP address (tcplab does no name resolution)"
+            ) from None
         if (ip.version == 4) != (self.family == AF_INET):
-            raise _socket.gaierror(_socket.EAI_ADDRFAMILY,
-                                   "Address family for hostname not supported")
+            raise _socket.gaierror(_socket.EAI_ADDRFAMILY, "Address family for hostname not supported")
         return str(ip), port
 
     def _sockaddr(self, ip: str, port: int) -> tuple:
@@ -277,8 +301,7 @@ class Socket:
             if listener.port == port and host._overlap(ip, listener.local_ip):
                 raise _oserror(_errno.EADDRINUSE)
         config = host.conn_config(ip, host.config.copy(**self._cfg), self._user_mss)
-        self._listener = host.open_listener(ip, port, self.family, backlog, self.reuseaddr,
-                                            config, self._now())
+        self._listener = host.open_listener(ip, port, self.family, backlog, self.reuseaddr, config, self._now())
         self._listener.user_mss = self._user_mss
         host.bound.discard(self)
 
@@ -428,7 +451,7 @@ class Socket:
             raise _oserror(_errno.EPIPE)
         if not len(view):
             return 0
-        n = conn.send(bytes(view[:conn.send_free]), self._now())
+        n = conn.send(bytes(view[: conn.send_free]), self._now())
         self._after()
         return n
 
@@ -463,8 +486,13 @@ class Socket:
             return b""
 
         def ready() -> bool:
-            return (conn.recv_buffered > 0 or conn.eof or conn.state is State.CLOSED
-                    or self._shut_rd or self._pending_error() != 0)
+            return (
+                conn.recv_buffered > 0
+                or conn.eof
+                or conn.state is State.CLOSED
+                or self._shut_rd
+                or self._pending_error() != 0
+            )
 
         self._wait(ready)
         if conn.recv_buffered > 0:
@@ -483,7 +511,7 @@ class Socket:
         if nbytes == 0 or nbytes > len(view):
             nbytes = len(view)
         data = self.recv(nbytes, flags)
-        view[:len(data)] = data
+        view[: len(data)] = data
         return len(data)
 
     # ---- shutdown / close ----------------------------------------------------------------------
@@ -697,8 +725,13 @@ class Socket:
             return True  # recv() fails at once (ENOTCONN)
         if conn.state in _CONNECTING:
             return False
-        return (conn.recv_buffered > 0 or conn.eof or conn.state is State.CLOSED
-                or self._shut_rd or self._pending_error() != 0)
+        return (
+            conn.recv_buffered > 0
+            or conn.eof
+            or conn.state is State.CLOSED
+            or self._shut_rd
+            or self._pending_error() != 0
+        )
 
     def writable(self) -> bool:
         """True when send() would not block (or connect() has finished)."""
@@ -724,8 +757,10 @@ class Socket:
             self._ep.wakers.append(callback)
 
     def remove_waker(self, callback: Callable[[], None]) -> None:
-        for lst in ((self._listener.wakers if self._listener is not None else None),
-                    (self._ep.wakers if self._ep is not None else None)):
+        for lst in (
+            (self._listener.wakers if self._listener is not None else None),
+            (self._ep.wakers if self._ep is not None else None),
+        ):
             if lst is not None and callback in lst:
                 lst.remove(callback)
 
@@ -758,8 +793,7 @@ def _int(value: Any) -> int:
     if isinstance(value, bool):
         return int(value)
     if not isinstance(value, int):
-        raise TypeError(f"a bytes-like object or an integer is required, not "
-                        f"'{type(value).__name__}'")
+        raise TypeError(f"a bytes-like object or an integer is required, not '{type(value).__name__}'")
     return value
 
 
@@ -775,8 +809,9 @@ def _linger(value: Any) -> tuple[int, int]:
     return (1 if onoff else 0), max(linger, 0)
 
 
-def wait(readers: Iterable[Socket], writers: Iterable[Socket] = (), timeout: float | None = None
-         ) -> tuple[list[Socket], list[Socket]]:
+def wait(
+    readers: Iterable[Socket], writers: Iterable[Socket] = (), timeout: float | None = None
+) -> tuple[list[Socket], list[Socket]]:
     """``select()`` for tcplab sockets: the readers and writers that are ready, waiting up to
     ``timeout`` seconds (None: until one is). All sockets must share one runtime."""
     rs, ws = list(readers), list(writers)

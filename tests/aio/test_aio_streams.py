@@ -108,8 +108,7 @@ def test_refused_and_timeouts(bench):
             await tcplab.aio.open_connection("198.18.0.2", 1, stack=client)
         net.links[0].set(loss=1.0)
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(
-                tcplab.aio.open_connection("198.18.0.2", 1, stack=client), timeout=5)
+            await asyncio.wait_for(tcplab.aio.open_connection("198.18.0.2", 1, stack=client), timeout=5)
         return net.now
 
     assert tcplab.aio.run(main(), net) == pytest.approx(5, abs=0.1)

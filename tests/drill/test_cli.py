@@ -32,14 +32,12 @@ def test_failure_details_and_exit_status(capsys):
 
 def test_directory_skip_and_defines(tmp_path, capsys):
     (tmp_path / "a.pkt").write_text("0 `sysctl -w net.ipv4.tcp_congestion_control=reno`\n")
-    (tmp_path / "b.pkt").write_text(
-        "#ifdef X\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = FD\n#endif\n")
+    (tmp_path / "b.pkt").write_text("#ifdef X\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = FD\n#endif\n")
     (tmp_path / "notes.txt").write_text("not a script")
     assert main(["drill", str(tmp_path), "-D", "X", "-D", "FD=3"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        f"SKIP {tmp_path / 'a.pkt'}: sysctl net.ipv4.tcp_congestion_control=reno is not "
-        "supported by tcplab",
+        f"SKIP {tmp_path / 'a.pkt'}: sysctl net.ipv4.tcp_congestion_control=reno is not supported by tcplab",
         f"PASS {tmp_path / 'b.pkt'}",
         "1 passed, 0 failed, 1 skipped",
     ]
@@ -50,8 +48,7 @@ def test_syntax_error_is_a_failure_naming_the_place(tmp_path, capsys):
     bad.write_text("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 > . 1:1(0) ack\n")
     assert main(["drill", str(bad)]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == (f"FAIL {bad}:2: syntax error: {bad}:2:18: expected 'ack' value, "
-                      "found end of file")
+    assert out[0] == (f"FAIL {bad}:2: syntax error: {bad}:2:18: expected 'ack' value, found end of file")
 
 
 def test_json_lines(capsys):
@@ -66,9 +63,12 @@ def test_json_lines(capsys):
 
 def test_profile_and_tolerance_flags(tmp_path, capsys):
     script = tmp_path / "s.pkt"
-    script.write_text(PASSING.read_text().replace(
-        "> S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 1000 ecr 100,nop,wscale 7>",
-        "> S. 0:0(0) ack 1 <nop,wscale 7,sackOK,mss 1460,TS val 1000 ecr 100>"))
+    script.write_text(
+        PASSING.read_text().replace(
+            "> S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 1000 ecr 100,nop,wscale 7>",
+            "> S. 0:0(0) ack 1 <nop,wscale 7,sackOK,mss 1460,TS val 1000 ecr 100>",
+        )
+    )
     assert main(["drill", str(script)]) == 1
     assert main(["drill", "--profile", "portable", str(script)]) == 0
     late = tmp_path / "late.pkt"
@@ -83,11 +83,21 @@ def test_trace_writes_svg_and_jsonl(tmp_path, capsys):
     assert main(["drill", "--trace", str(out), str(PASSING), str(FAILING)]) == 1
     capsys.readouterr()
     assert sorted(p.name for p in out.iterdir()) == [
-        "passive-open.jsonl", "passive-open.svg", "wrong-seq.jsonl", "wrong-seq.svg"]
+        "passive-open.jsonl",
+        "passive-open.svg",
+        "wrong-seq.jsonl",
+        "wrong-seq.svg",
+    ]
     events = [json.loads(line) for line in (out / "passive-open.jsonl").read_text().splitlines()]
-    assert events[0] == {"t": 0.0, "kind": "state", "host": "tcplab",
-                         "conn": "198.18.0.2:8080-*:*", "from": "CLOSED", "to": "LISTEN",
-                         "cause": "listen"}
+    assert events[0] == {
+        "t": 0.0,
+        "kind": "state",
+        "host": "tcplab",
+        "conn": "198.18.0.2:8080-*:*",
+        "from": "CLOSED",
+        "to": "LISTEN",
+        "cause": "listen",
+    }
     segs = [e for e in events if e["kind"] == "segment"]
     assert (segs[0]["src"], segs[0]["dst"], segs[0]["flags"]) == ("script", "tcplab", "S")
     assert (segs[1]["src"], segs[1]["dst"], segs[1]["flags"]) == ("tcplab", "script", "S.")

@@ -14,16 +14,18 @@ SCRIPTS = sorted((HERE / "scripts").rglob("*.pkt"))
 
 
 def _report(outcome) -> str:
-    lines = [f"{outcome.status} {outcome.path}:{outcome.line}: {outcome.reason}",
-             f"  script: {outcome.expected}", f"  tcplab: {outcome.actual}"]
+    lines = [
+        f"{outcome.status} {outcome.path}:{outcome.line}: {outcome.reason}",
+        f"  script: {outcome.expected}",
+        f"  tcplab: {outcome.actual}",
+    ]
     lines += [f"    {e}" for e in outcome.recent]
     return "\n".join(lines)
 
 
 def test_corpus_is_there():
     groups = {p.parent.name for p in SCRIPTS}
-    assert {"handshake", "close", "rst", "retransmit", "timewait", "window", "states",
-            "arrivals"} <= groups
+    assert {"handshake", "close", "rst", "retransmit", "timewait", "window", "states", "arrivals"} <= groups
     assert len(SCRIPTS) >= 70
 
 

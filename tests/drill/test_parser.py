@@ -47,9 +47,10 @@ def test_options_init_cleanup_and_comments():
         "--ip_version=ipv4\n--tolerance_usecs=10000\n--strict_segments\n"
         "`sysctl -w net.ipv4.tcp_sack=1`\n"
         "// a comment\n/* a\n block */ 0 close(3) = 0 // trailing\n"
-        "`echo done`\n", "t.pkt")
-    assert script.options == {"ip_version": "ipv4", "tolerance_usecs": "10000",
-                              "strict_segments": None}
+        "`echo done`\n",
+        "t.pkt",
+    )
+    assert script.options == {"ip_version": "ipv4", "tolerance_usecs": "10000", "strict_segments": None}
     assert script.init_command == "sysctl -w net.ipv4.tcp_sack=1"
     assert script.cleanup_command == "echo done"
     assert len(script.events) == 1
@@ -74,8 +75,7 @@ def test_defines_replace_words():
 
 
 def test_ifdef_keeps_lines_only_when_defined():
-    text = "0 close(3) = 0\n#ifdef LINUX\n+0 close(4) = 0\n#else\n+0 close(5) = 0\n#endif\n" \
-           "+0 close(6) = 0\n"
+    text = "0 close(3) = 0\n#ifdef LINUX\n+0 close(4) = 0\n#else\n+0 close(5) = 0\n#endif\n+0 close(6) = 0\n"
     script = parse_script(text, "t.pkt", {"LINUX": None})
     assert [e.body.args[0] for e in script.events] == [Int(3), Int(4), Int(6)]
     assert [e.line for e in script.events] == [1, 3, 7]
@@ -92,17 +92,20 @@ def test_ifdef_errors():
 
 
 # ---- time ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("text", "time"), [
-    ("0", Time("abs", 0)),
-    ("1.5", Time("abs", 1_500_000)),
-    ("+.1", Time("rel", 100_000, True)),
-    ("+0.000001", Time("rel", 1, True)),
-    ("2.", Time("abs", 2_000_000)),
-    ("0.1~0.3", Time("range", 100_000, False, 300_000, False)),
-    ("+.1~+.3", Time("range", 100_000, True, 300_000, True)),
-    ("+0...0.100", Time("rel", 0, True, 100_000, True, True)),
-    ("1...2.5", Time("abs", 1_000_000, False, 2_500_000, False, True)),
-])
+@pytest.mark.parametrize(
+    ("text", "time"),
+    [
+        ("0", Time("abs", 0)),
+        ("1.5", Time("abs", 1_500_000)),
+        ("+.1", Time("rel", 100_000, True)),
+        ("+0.000001", Time("rel", 1, True)),
+        ("2.", Time("abs", 2_000_000)),
+        ("0.1~0.3", Time("range", 100_000, False, 300_000, False)),
+        ("+.1~+.3", Time("range", 100_000, True, 300_000, True)),
+        ("+0...0.100", Time("rel", 0, True, 100_000, True, True)),
+        ("1...2.5", Time("abs", 1_000_000, False, 2_500_000, False, True)),
+    ],
+)
 def test_time_forms(text, time):
     body = "> . 1:1(0) ack 1" if "~" in text else "close(3) = 0"
     assert one(f"{text} {body}\n").time == time
@@ -131,20 +134,31 @@ def test_missing_time():
 
 # ---- system calls -------------------------------------------------------------------------------
 def test_syscall_arguments_of_every_kind():
-    ev = one('0 f(1, 0x10, -1, SOCK_STREAM, O_RDWR|O_NONBLOCK, [4], [], {onoff=1, linger=0},'
-             ' "hi\\n", ..., [{fd=3, events=POLLIN}], {1, 2}) = 0\n')
+    ev = one(
+        "0 f(1, 0x10, -1, SOCK_STREAM, O_RDWR|O_NONBLOCK, [4], [], {onoff=1, linger=0},"
+        ' "hi\\n", ..., [{fd=3, events=POLLIN}], {1, 2}) = 0\n'
+    )
     assert ev.body.args == (
-        Int(1), Int(16), Int(-1), Symbol("SOCK_STREAM"),
-        BitOr((Symbol("O_RDWR"), Symbol("O_NONBLOCK"))), Array((Int(4),)), Array(()),
-        Struct((("onoff", Int(1)), ("linger", Int(0)))), String("hi\n"), Ellipsis_(),
+        Int(1),
+        Int(16),
+        Int(-1),
+        Symbol("SOCK_STREAM"),
+        BitOr((Symbol("O_RDWR"), Symbol("O_NONBLOCK"))),
+        Array((Int(4),)),
+        Array(()),
+        Struct((("onoff", Int(1)), ("linger", Int(0)))),
+        String("hi\n"),
+        Ellipsis_(),
         Array((Struct((("fd", Int(3)), ("events", Symbol("POLLIN")))),)),
-        Struct((("0", Int(1)), ("1", Int(2)))))
+        Struct((("0", Int(1)), ("1", Int(2)))),
+    )
 
 
 def test_syscall_result_errno_and_text():
     ev = one("0 connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)\n")
-    assert ev.body == Syscall("connect", (Int(3), Ellipsis_(), Ellipsis_()), Int(-1),
-                              "EINPROGRESS", "Operation now in progress")
+    assert ev.body == Syscall(
+        "connect", (Int(3), Ellipsis_(), Ellipsis_()), Int(-1), "EINPROGRESS", "Operation now in progress"
+    )
     ev = one("0 read(3, ..., 10) = -1 EAGAIN\n")
     assert (ev.body.errno, ev.body.errno_text) == ("EAGAIN", None)
     assert one("0 f() = 0\n").body.args == ()
@@ -168,10 +182,18 @@ def test_syscall_errors():
 
 # ---- packets ----------------------------------------------------------------------------------
 def test_inbound_packet_every_field():
-    ev = one("0 < S. 1000:1000(0) ack 1 win 65535 urg 0 <mss 1460,sackOK,TS val 1 ecr 0,"
-             "nop,wscale 7>\n")
-    assert ev.body == Packet("<", "S.", 1000, 1000, 0, ack=1, win=65535, urg=0, options=(
-        OptMss(1460), OptSackOK(), OptTimestamp(1, 0), OptNop(), OptWscale(7)))
+    ev = one("0 < S. 1000:1000(0) ack 1 win 65535 urg 0 <mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7>\n")
+    assert ev.body == Packet(
+        "<",
+        "S.",
+        1000,
+        1000,
+        0,
+        ack=1,
+        win=65535,
+        urg=0,
+        options=(OptMss(1460), OptSackOK(), OptTimestamp(1, 0), OptNop(), OptWscale(7)),
+    )
 
 
 def test_outbound_packet_defaults():
@@ -206,30 +228,38 @@ def test_flags_ports_ip_info_ecn():
 
 
 def test_packet_spanning_lines_and_comments():
-    script = parse_script("0 > S. 0:0(0) ack 1 // the SYN-ACK\n"
-                          "   <mss 1460>\n+0 < . 1:1(0) ack 1 /* x */ win 5\n", "t.pkt")
+    script = parse_script(
+        "0 > S. 0:0(0) ack 1 // the SYN-ACK\n   <mss 1460>\n+0 < . 1:1(0) ack 1 /* x */ win 5\n", "t.pkt"
+    )
     assert script.events[0].body.options == (OptMss(1460),)
     assert script.events[1].body.win == 5
 
 
-@pytest.mark.parametrize(("text", "line", "column", "message"), [
-    ("0 < S 0:0(0) win\n+0 close(3) = 0\n", 1, 17, "expected 'win' value, found end of line"),
-    ("0 > . 1:1(0) ack x\n", 1, 18, "expected 'ack' value, found 'x'"),
-    ("0 > . 1:1(0)\n+0 > . 1:1(0) ack\n", 2, 18, "expected 'ack' value, found end of file"),
-    ("0 > S 0:0 <mss 1>\n", 1, 7, "expected start:end(len), found '0:0'"),
-    ("0 > S 0:5(4)\n", 1, 7, "start:end(len) disagree: 5 - 0 is not 4"),
-    ("0 > Q 0:0(0)\n", 1, 5, "expected TCP flags (like S, S., ., P., F., R), found 'Q'"),
-    ("0 > S. 0:0(0) ack 1 <mss 1460,sackOK>\n", 1, 21,
-     "the options take 6 bytes, not a multiple of 4 (pad with nop)"),
-    ("0 > S. 0:0(0) <mss>\n", 1, 19, "expected 'mss' value, found '>'"),
-    ("0 > S. 0:0(0) <TS 1 ecr 2>\n", 1, 19, "expected 'val' after 'TS', found '1'"),
-    ("0 > S. 0:0(0) <mss 1460;>\n", 1, 24, "expected ',' or '>' in the option list, found ';>'"),
-    ("0 > S. 0:0(0) <sack>\n", 1, 16, "expected 1 to 4 'left:right' blocks after 'sack'"),
-    ("0 < S 0:0(0)\n", 1, 13, "an inbound packet needs 'win N'"),
-    ("0 < S 0:0(0) win 70000\n", 1, 13, "'win' value 70000 out of range"),
-    ("0 < 70000>1 S 0:0(0) win 1\n", 1, 5, "port 70000 out of range"),
-    ("0 > S. 0:0(0) <wscale 7,\n", 2, 1, "expected a TCP option, found end of file"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "column", "message"),
+    [
+        ("0 < S 0:0(0) win\n+0 close(3) = 0\n", 1, 17, "expected 'win' value, found end of line"),
+        ("0 > . 1:1(0) ack x\n", 1, 18, "expected 'ack' value, found 'x'"),
+        ("0 > . 1:1(0)\n+0 > . 1:1(0) ack\n", 2, 18, "expected 'ack' value, found end of file"),
+        ("0 > S 0:0 <mss 1>\n", 1, 7, "expected start:end(len), found '0:0'"),
+        ("0 > S 0:5(4)\n", 1, 7, "start:end(len) disagree: 5 - 0 is not 4"),
+        ("0 > Q 0:0(0)\n", 1, 5, "expected TCP flags (like S, S., ., P., F., R), found 'Q'"),
+        (
+            "0 > S. 0:0(0) ack 1 <mss 1460,sackOK>\n",
+            1,
+            21,
+            "the options take 6 bytes, not a multiple of 4 (pad with nop)",
+        ),
+        ("0 > S. 0:0(0) <mss>\n", 1, 19, "expected 'mss' value, found '>'"),
+        ("0 > S. 0:0(0) <TS 1 ecr 2>\n", 1, 19, "expected 'val' after 'TS', found '1'"),
+        ("0 > S. 0:0(0) <mss 1460;>\n", 1, 24, "expected ',' or '>' in the option list, found ';>'"),
+        ("0 > S. 0:0(0) <sack>\n", 1, 16, "expected 1 to 4 'left:right' blocks after 'sack'"),
+        ("0 < S 0:0(0)\n", 1, 13, "an inbound packet needs 'win N'"),
+        ("0 < S 0:0(0) win 70000\n", 1, 13, "'win' value 70000 out of range"),
+        ("0 < 70000>1 S 0:0(0) win 1\n", 1, 5, "port 70000 out of range"),
+        ("0 > S. 0:0(0) <wscale 7,\n", 2, 1, "expected a TCP option, found end of file"),
+    ],
+)
 def test_packet_errors_name_line_and_column(text, line, column, message):
     e = error(text)
     assert (e.line, e.column, e.message) == (line, column, message)
@@ -238,9 +268,12 @@ def test_packet_errors_name_line_and_column(text, line, column, message):
 
 # ---- shell and python ---------------------------------------------------------------------------
 def test_shell_and_python_lines():
-    script = parse_script("0 `sysctl -w net.ipv4.tcp_timestamps=0`\n"
-                          "+0 %{ assert tcpi_state == TCP_LISTEN }%\n"
-                          "+0 %{\n    x = 7 // 2\n    assert x == 3\n}%\n", "t.pkt")
+    script = parse_script(
+        "0 `sysctl -w net.ipv4.tcp_timestamps=0`\n"
+        "+0 %{ assert tcpi_state == TCP_LISTEN }%\n"
+        "+0 %{\n    x = 7 // 2\n    assert x == 3\n}%\n",
+        "t.pkt",
+    )
     assert script.events[0].body == Shell("sysctl -w net.ipv4.tcp_timestamps=0")
     assert script.events[1].body == Python("assert tcpi_state == TCP_LISTEN\n")
     assert script.events[2].body == Python("x = 7 // 2\nassert x == 3\n")

@@ -31,8 +31,26 @@ def _mutations(text: str, rng: random.Random, count: int) -> list[str]:
     for _ in range(count):
         w = list(words)
         i = rng.randrange(len(w))
-        w[i] = rng.choice(["0", "99999", "-1", "S", "R.", "...", "ack", "[1]", "{x=1}", "4", "",
-                           "4294967295", "+1", "<nop>", "win", "F."])
+        w[i] = rng.choice(
+            [
+                "0",
+                "99999",
+                "-1",
+                "S",
+                "R.",
+                "...",
+                "ack",
+                "[1]",
+                "{x=1}",
+                "4",
+                "",
+                "4294967295",
+                "+1",
+                "<nop>",
+                "win",
+                "F.",
+            ]
+        )
         out.append(" ".join(w))
     return out
 

@@ -52,10 +52,16 @@ def test_delayed_ack_within_default_tolerance():
     # the delayed ACK leaves at +40 ms; 4 ms tolerance either way
     ok(PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.036 > . 1:1(0) ack 1001\n")
     ok(PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.044 > . 1:1(0) ack 1001\n")
-    fails(PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.035 > . 1:1(0) ack 1001\n", 9,
-          "segment too late: sent at 0.240000, expected between 0.230625 and 0.239375")
-    fails(PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.046 > . 1:1(0) ack 1001\n", 9,
-          "segment too early: sent at 0.240000")
+    fails(
+        PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.035 > . 1:1(0) ack 1001\n",
+        9,
+        "segment too late: sent at 0.240000, expected between 0.230625 and 0.239375",
+    )
+    fails(
+        PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.046 > . 1:1(0) ack 1001\n",
+        9,
+        "segment too early: sent at 0.240000",
+    )
 
 
 def test_tolerance_from_option_and_argument():
@@ -77,8 +83,7 @@ def test_absolute_times_and_ranges_and_any():
     ok(head + "1 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n")
     ok(head + "0.5~1.5 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n")
     fails(head + "+0.1~+0.5 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n", 6, "too late")
-    ok(head + "* > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n"
-       "* > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n")
+    ok(head + "* > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n* > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n")
 
 
 def test_blocking_call_returns_when_the_socket_call_would():
@@ -96,8 +101,7 @@ def test_blocking_call_returns_when_the_socket_call_would():
     ok(text)
     fails(text.replace("0...0.3", "0...0.5"), 8, "the call returned early: at 0.400000")
     fails(text.replace("+0...0.3 read", "+0 read"), 8, "the call returned late: at 0.400000")
-    fails(text.replace("+.3 < P. 1:11(10) ack 1 win 65535\n", ""), 8,
-          "the blocking call never returned")
+    fails(text.replace("+.3 < P. 1:11(10) ack 1 win 65535\n", ""), 8, "the blocking call never returned")
 
 
 # ---- comparing segments --------------------------------------------------------------------------
@@ -106,10 +110,16 @@ def test_several_segments_match_one_line_unless_strict_segments():
     ok(text)
     fails(text, 9, "wrong flags: ., expected P.", strict_segments=True)
     fails("--strict_segments\n" + text, 10, "wrong flags: ., expected P.")
-    fails(ACTIVE_NO_TS + "+0 write(3, ..., 3000) = 3000\n+0 > P. 1:2501(2500) ack 1\n", 9,
-          "wrong payload length: 3000, expected 2500")
-    ok(ACTIVE_NO_TS + "+0 write(3, ..., 3000) = 3000\n+0 > . 1:1001(1000) ack 1\n"
-       "+0 > . 1001:2001(1000) ack 1\n+0 > P. 2001:3001(1000) ack 1\n", strict_segments=True)
+    fails(
+        ACTIVE_NO_TS + "+0 write(3, ..., 3000) = 3000\n+0 > P. 1:2501(2500) ack 1\n",
+        9,
+        "wrong payload length: 3000, expected 2500",
+    )
+    ok(
+        ACTIVE_NO_TS + "+0 write(3, ..., 3000) = 3000\n+0 > . 1:1001(1000) ack 1\n"
+        "+0 > . 1001:2001(1000) ack 1\n+0 > P. 2001:3001(1000) ack 1\n",
+        strict_segments=True,
+    )
 
 
 def test_portable_profile_compares_options_by_meaning_and_ignores_psh_and_window():
@@ -117,11 +127,13 @@ def test_portable_profile_compares_options_by_meaning_and_ignores_psh_and_window
     text = head + "+0 > S. 0:0(0) ack 1 win 1000 <nop,wscale 7,mss 1460>\n"
     fails(text, 5, "wrong window: 65535, expected 1000")
     ok(text, profile="portable")
-    fails(text.replace("win 1000 ", ""), 5, "wrong options: <mss 1460,nop,wscale 7>, expected "
-          "<nop,wscale 7,mss 1460>")
-    fails(head + "+0 > S. 0:0(0) ack 1 <mss 1460,sackOK,wscale 7,nop,nop,nop>\n", 5,
-          "wrong options: <mss 1460,nop,wscale 7>, expected <mss 1460,sackOK,wscale 7>",
-          profile="portable")
+    fails(text.replace("win 1000 ", ""), 5, "wrong options: <mss 1460,nop,wscale 7>, expected <nop,wscale 7,mss 1460>")
+    fails(
+        head + "+0 > S. 0:0(0) ack 1 <mss 1460,sackOK,wscale 7,nop,nop,nop>\n",
+        5,
+        "wrong options: <mss 1460,nop,wscale 7>, expected <mss 1460,sackOK,wscale 7>",
+        profile="portable",
+    )
     data = PASSIVE + "+0 write(4, ..., 10) = 10\n+0 > . 1:11(10) ack 1\n"
     fails(data, 9, "wrong flags: P., expected .")
     ok(data, profile="portable")
@@ -129,8 +141,7 @@ def test_portable_profile_compares_options_by_meaning_and_ignores_psh_and_window
 
 def test_no_option_list_means_no_options_and_any_options():
     head = PASSIVE.split("+0  > S.")[0]
-    fails(head + "+0 > S. 0:0(0) ack 1\n", 5, "wrong options: <mss 1460,nop,wscale 7>, "
-          "expected <none>")
+    fails(head + "+0 > S. 0:0(0) ack 1\n", 5, "wrong options: <mss 1460,nop,wscale 7>, expected <none>")
     ok(head + "+0 > S. 0:0(0) ack 1 <...>\n")
 
 
@@ -163,9 +174,11 @@ def test_sequence_numbers_are_relative_to_each_side_isn():
 
 
 def test_inbound_sack_blocks_are_relative_to_the_local_isn():
-    text = ACTIVE_NO_TS.replace("<mss 1000,nop,wscale 7>", "<mss 1000,sackOK,nop,nop,nop,wscale 7>") + \
-        "+0 write(3, ..., 3000) = 3000\n+0 > P. 1:3001(3000) ack 1\n" \
+    text = (
+        ACTIVE_NO_TS.replace("<mss 1000,nop,wscale 7>", "<mss 1000,sackOK,nop,nop,nop,wscale 7>")
+        + "+0 write(3, ..., 3000) = 3000\n+0 > P. 1:3001(3000) ack 1\n"
         "+.1 < . 1:1(0) ack 1 win 512 <nop,nop,sack 1001:3001>\n"
+    )
     outcome = ok(text)
     last = [e for e in outcome.events if e["kind"] == "segment"][-1]
     syn = next(e for e in outcome.events if e["kind"] == "segment")
@@ -197,32 +210,37 @@ def test_inbound_segment_before_any_connection_fails():
 # ---- system calls ------------------------------------------------------------------------------
 def test_syscall_results_errnos_and_values():
     base = PASSIVE
-    ok(base + "+0 getsockopt(4, SOL_SOCKET, SO_ERROR, [0], [4]) = 0\n"
-       "+0 setsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], 4) = 0\n"
-       "+0 getsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], [4]) = 0\n"
-       "+0 setsockopt(4, SOL_SOCKET, SO_LINGER, {onoff=1, linger=0}, 8) = 0\n"
-       "+0 fcntl(4, F_GETFL) = O_RDWR\n"
-       "+0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
-       "+0 fcntl(4, F_GETFL) = O_RDWR|O_NONBLOCK\n"
-       "+0 read(4, ..., 10) = -1 EAGAIN (Resource temporarily unavailable)\n"
-       "+0 ioctl(4, FIONREAD, [0]) = 0\n"
-       "+0 poll([{fd=4, events=POLLIN|POLLOUT, revents=POLLOUT}], 1, 0) = 1\n"
-       "+0 close(4) = 0\n"
-       "+0 > R 1:1(0)\n"
-       "+0 close(4) = -1 EBADF (Bad file descriptor)\n")
-    fails(base + "+0 getsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], [4]) = 0\n", 8,
-          "getsockopt() value 0, expected 1")
+    ok(
+        base + "+0 getsockopt(4, SOL_SOCKET, SO_ERROR, [0], [4]) = 0\n"
+        "+0 setsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], 4) = 0\n"
+        "+0 getsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], [4]) = 0\n"
+        "+0 setsockopt(4, SOL_SOCKET, SO_LINGER, {onoff=1, linger=0}, 8) = 0\n"
+        "+0 fcntl(4, F_GETFL) = O_RDWR\n"
+        "+0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
+        "+0 fcntl(4, F_GETFL) = O_RDWR|O_NONBLOCK\n"
+        "+0 read(4, ..., 10) = -1 EAGAIN (Resource temporarily unavailable)\n"
+        "+0 ioctl(4, FIONREAD, [0]) = 0\n"
+        "+0 poll([{fd=4, events=POLLIN|POLLOUT, revents=POLLOUT}], 1, 0) = 1\n"
+        "+0 close(4) = 0\n"
+        "+0 > R 1:1(0)\n"
+        "+0 close(4) = -1 EBADF (Bad file descriptor)\n"
+    )
+    fails(base + "+0 getsockopt(4, IPPROTO_TCP, TCP_NODELAY, [1], [4]) = 0\n", 8, "getsockopt() value 0, expected 1")
     fails(base + "+0 read(4, ..., 10) = -1 EAGAIN\n", 8, "the blocking call never returned")
-    fails(base + "+0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n"
-          "+0 read(4, ..., 10) = -1 ECONNRESET\n", 9,
-          "read() failed with -1 EAGAIN (Resource temporarily unavailable), expected ECONNRESET")
+    fails(
+        base + "+0 fcntl(4, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n+0 read(4, ..., 10) = -1 ECONNRESET\n",
+        9,
+        "read() failed with -1 EAGAIN (Resource temporarily unavailable), expected ECONNRESET",
+    )
     fails(base + "+0 write(4, ..., 10) = 9\n", 8, "write() returned 10, expected 9")
     fails(base + "+0 write(4, ..., 10) = -1 EPIPE\n", 8, "write() returned 10, expected -1")
 
 
 def test_poll_blocks_until_ready():
-    ok(PASSIVE + "+0...0.2 poll([{fd=4, events=POLLIN, revents=POLLIN}], 1, 1000) = 1\n"
-       "+.2 < P. 1:11(10) ack 1 win 512\n")
+    ok(
+        PASSIVE + "+0...0.2 poll([{fd=4, events=POLLIN, revents=POLLIN}], 1, 1000) = 1\n"
+        "+.2 < P. 1:11(10) ack 1 win 512\n"
+    )
     ok(PASSIVE + "+0...0.5 poll([{fd=4, events=POLLIN, revents=0}], 1, 500) = 0\n")
 
 
@@ -243,24 +261,29 @@ def test_sysctl_changes_the_host_config():
     assert apply_sysctl(cfg, "net.inet.tcp.insecure_rst", "1") is None and cfg.rfc5961 is False
     assert apply_sysctl(cfg, "net/ipv4/tcp_rfc1337", "1") is None and cfg.rfc1337 is True
     assert apply_sysctl(cfg, "net.ipv4.tcp_ecn", "0") is None
-    assert apply_sysctl(cfg, "net.ipv4.tcp_ecn", "1") == \
-        "sysctl net.ipv4.tcp_ecn=1 is not supported by tcplab"
-    assert apply_sysctl(cfg, "net.ipv4.tcp_sack", "x") == \
-        "sysctl net.ipv4.tcp_sack=x: value not understood"
+    assert apply_sysctl(cfg, "net.ipv4.tcp_ecn", "1") == "sysctl net.ipv4.tcp_ecn=1 is not supported by tcplab"
+    assert apply_sysctl(cfg, "net.ipv4.tcp_sack", "x") == "sysctl net.ipv4.tcp_sack=x: value not understood"
 
 
-@pytest.mark.parametrize(("line", "reason"), [
-    ("0 `sysctl -w net.ipv4.tcp_congestion_control=reno`",
-     "sysctl net.ipv4.tcp_congestion_control=reno is not supported by tcplab"),
-    ("0 `ip link set dev lo mtu 1500`", "shell command not supported: ip link set dev lo mtu 1500"),
-    ("0 epoll_create(1) = 3", "line 1: system call epoll_create() is not supported"),
-    ("0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3", "line 1: only SOCK_STREAM sockets"),
-    ("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_SOCKET, SO_REUSEPORT, "
-     "[1], 4) = 0", "line 2: socket option SO_REUSEPORT is not supported"),
-    ("--ip_version=ipv4-mapped-ipv6\n0 close(3) = -1", "ipv4-mapped-ipv6 is not supported"),
-    ("0 < [ect0] S 0:0(0) win 100", "ECN marks"),
-    ("0 %{ assert tcpi_nonexistent == 1 }%", "python snippet uses an unknown name"),
-])
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (
+            "0 `sysctl -w net.ipv4.tcp_congestion_control=reno`",
+            "sysctl net.ipv4.tcp_congestion_control=reno is not supported by tcplab",
+        ),
+        ("0 `ip link set dev lo mtu 1500`", "shell command not supported: ip link set dev lo mtu 1500"),
+        ("0 epoll_create(1) = 3", "line 1: system call epoll_create() is not supported"),
+        ("0 socket(..., SOCK_DGRAM, IPPROTO_UDP) = 3", "line 1: only SOCK_STREAM sockets"),
+        (
+            "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_SOCKET, SO_REUSEPORT, [1], 4) = 0",
+            "line 2: socket option SO_REUSEPORT is not supported",
+        ),
+        ("--ip_version=ipv4-mapped-ipv6\n0 close(3) = -1", "ipv4-mapped-ipv6 is not supported"),
+        ("0 < [ect0] S 0:0(0) win 100", "ECN marks"),
+        ("0 %{ assert tcpi_nonexistent == 1 }%", "python snippet uses an unknown name"),
+    ],
+)
 def test_unsupported_things_skip_with_a_reason(line, reason):
     outcome = run(line + "\n")
     assert outcome.status == "SKIP", (outcome.status, outcome.reason)
@@ -268,23 +291,22 @@ def test_unsupported_things_skip_with_a_reason(line, reason):
 
 
 def test_defines_and_ifdef_at_run_time():
-    text = PASSIVE + "#ifdef WITH_DATA\n+0 write(4, ..., LEN) = LEN\n+0 > P. 1:101(100) ack 1\n" \
-                     "#endif\n"
+    text = PASSIVE + "#ifdef WITH_DATA\n+0 write(4, ..., LEN) = LEN\n+0 > P. 1:101(100) ack 1\n#endif\n"
     ok(text, defines={"LEN": "100"})
     ok(text, defines={"LEN": "100", "WITH_DATA": None})
-    fails(text, 10, "wrong payload length: 50, expected 100", defines={"LEN": "50",
-                                                                       "WITH_DATA": None})
+    fails(text, 10, "wrong payload length: 50, expected 100", defines={"LEN": "50", "WITH_DATA": None})
 
 
 def test_python_snippets_see_tcp_info_and_constants():
-    ok(PASSIVE + "+0 %{\nassert tcpi_state == TCP_ESTABLISHED == TCPI_ESTABLISHED == 1\n"
-       "assert tcpi_snd_mss == 1000, tcpi_snd_mss\nassert tcpi_rto >= 200000, tcpi_rto\n"
-       "assert tcpi_unacked == 0 and tcpi_retransmits == 0\n}%\n")
+    ok(
+        PASSIVE + "+0 %{\nassert tcpi_state == TCP_ESTABLISHED == TCPI_ESTABLISHED == 1\n"
+        "assert tcpi_snd_mss == 1000, tcpi_snd_mss\nassert tcpi_rto >= 200000, tcpi_rto\n"
+        "assert tcpi_unacked == 0 and tcpi_retransmits == 0\n}%\n"
+    )
     fails(PASSIVE + "+0 %{ 1 / 0 }%\n", 8, "python snippet raised ZeroDivisionError")
 
 
 def test_ipv6():
-    text = "--ip_version=ipv6\n" + PASSIVE.replace("<mss 1460,nop,wscale 7>",
-                                                    "<mss 1440,nop,wscale 7>")
+    text = "--ip_version=ipv6\n" + PASSIVE.replace("<mss 1460,nop,wscale 7>", "<mss 1440,nop,wscale 7>")
     outcome = ok(text)
     assert any("fd00::2" in str(e.get("conn", "")) for e in outcome.events)

@@ -28,8 +28,7 @@ F = Flags.FIN
 
 
 def packet(sport, dport, seq, ack, flags, payload=b"", src=CLIENT, dst=SERVER, options=()):
-    return build_packet(src, dst, Segment(sport, dport, seq, ack, flags, 65535,
-                                          options=options, payload=payload))
+    return build_packet(src, dst, Segment(sport, dport, seq, ack, flags, 65535, options=options, payload=payload))
 
 
 def sent(host):
@@ -204,7 +203,7 @@ def test_random_bytes_never_raise(host):
         data = bytearray(base)
         for _ in range(rng.randrange(1, 6)):
             data[rng.randrange(len(data))] = rng.randrange(256)
-        data = data[:rng.randrange(len(data) + 1)]
+        data = data[: rng.randrange(len(data) + 1)]
         host.deliver(bytes(data), 1.0)
     assert host.errors == []
     assert host.counters["internal_errors"] == 0

@@ -154,8 +154,11 @@ def test_new_syn_reopens_time_wait_connection():
     conn, peer = srv.accept()
     assert peer == ("198.18.0.1", cport)
     assert old.conn.state is State.CLOSED
-    states = [(e["from"], e["to"], e["cause"]) for e in net.log.of_kind("state")
-              if e["host"] == "server" and e["conn"] == f"198.18.0.2:9527-198.18.0.1:{cport}"]
+    states = [
+        (e["from"], e["to"], e["cause"])
+        for e in net.log.of_kind("state")
+        if e["host"] == "server" and e["conn"] == f"198.18.0.2:9527-198.18.0.1:{cport}"
+    ]
     assert states[-4:] == [
         ("FIN_WAIT_2", "TIME_WAIT", "rcv FIN"),
         ("TIME_WAIT", "CLOSED", "rcv SYN in TIME_WAIT"),

@@ -31,7 +31,10 @@ class KPeer:
         self.stack = stack
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", stack.ns, sys.executable, KPEER, *map(str, args)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         self.events: list[dict[str, Any]] = []
         self._buf = b""
         os.set_blocking(self.proc.stdout.fileno(), False)
@@ -64,8 +67,9 @@ class KPeer:
             err = b""
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read()
-            raise AssertionError(f"kernel peer did not report {name!r} within {timeout} s; "
-                                 f"events {self.events}; stderr {err[-2000:]!r}")
+            raise AssertionError(
+                f"kernel peer did not report {name!r} within {timeout} s; events {self.events}; stderr {err[-2000:]!r}"
+            )
         return self.event(name)  # type: ignore[return-value]
 
     def resume(self) -> None:
@@ -96,8 +100,9 @@ class Stack:
         from tcplab.net.tun import TunLink, TunRuntime
 
         self.ns = ns
-        self.link = TunLink("tlab0", f"{K4}/24", f"{H4}/24", kernel_address6=f"{K6}/64",
-                            host_address6=f"{H6}/64", netns=ns, pcap=pcap).open()
+        self.link = TunLink(
+            "tlab0", f"{K4}/24", f"{H4}/24", kernel_address6=f"{K6}/64", host_address6=f"{H6}/64", netns=ns, pcap=pcap
+        ).open()
         self.host = Host(host_name, self.link.host_addresses())
         self.runtime = TunRuntime(self.link, self.host)
         self.peers: list[KPeer] = []
@@ -107,8 +112,7 @@ class Stack:
 
     def run(self, argv: list[str], timeout: float = 30.0) -> subprocess.CompletedProcess:
         """A program in the namespace, run while tcplab's loop keeps going."""
-        proc = subprocess.Popen(["ip", "netns", "exec", self.ns, *argv],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(["ip", "netns", "exec", self.ns, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out: list[bytes] = []
         err: list[bytes] = []
         for stream, sink in ((proc.stdout, out), (proc.stderr, err)):
@@ -136,13 +140,13 @@ class Stack:
                 if rest:
                     sink.append(rest)
             stream.close()
-        return subprocess.CompletedProcess(argv, proc.returncode, b"".join(out).decode(),
-                                           b"".join(err).decode())
+        return subprocess.CompletedProcess(argv, proc.returncode, b"".join(out).decode(), b"".join(err).decode())
 
     def ss(self) -> list[tuple[str, str, str]]:
         """``ss -tan`` in the namespace: (state, local, peer) rows."""
-        res = subprocess.run(["ip", "netns", "exec", self.ns, "ss", "-tanH"],
-                             capture_output=True, text=True, timeout=10, check=True)
+        res = subprocess.run(
+            ["ip", "netns", "exec", self.ns, "ss", "-tanH"], capture_output=True, text=True, timeout=10, check=True
+        )
         rows = []
         for line in res.stdout.splitlines():
             parts = line.split()
@@ -171,8 +175,17 @@ def blob(n: int, seed: int = 1) -> bytes:
     return random.Random(seed).randbytes(n)  # what kpeer.py sends with the same seed
 
 
-def exchange(stack: Stack, sock, payload: bytes, nrecv: int | None, *, echo: bool = False,
-             until_eof: bool = False, shut: bool = False, timeout: float = 120.0) -> bytes:
+def exchange(
+    stack: Stack,
+    sock,
+    payload: bytes,
+    nrecv: int | None,
+    *,
+    echo: bool = False,
+    until_eof: bool = False,
+    shut: bool = False,
+    timeout: float = 120.0,
+) -> bytes:
     """Send ``data`` and receive ``nrecv`` bytes (and/or until EOF) at the same time on a
     non-blocking tcplab socket, running the TUN loop between steps. ``echo``: send back what
     arrives. ``shut``: half-close once everything is sent. Returns what arrived."""
@@ -212,8 +225,9 @@ def exchange(stack: Stack, sock, payload: bytes, nrecv: int | None, *, echo: boo
         if eof and nrecv is not None and len(got) < nrecv:
             raise AssertionError(f"EOF after {len(got)} of {nrecv} bytes")
         if time.monotonic() > end:
-            raise AssertionError(f"exchange stalled: sent {len(payload) - len(out)}/{len(payload)}, "
-                                 f"received {len(got)}")
+            raise AssertionError(
+                f"exchange stalled: sent {len(payload) - len(out)}/{len(payload)}, received {len(got)}"
+            )
         if not progress:
             stack.runtime.step(0.5)
 

@@ -76,8 +76,7 @@ def main():
     t0 = time.monotonic()
     if a.pause_before_send:
         sys.stdin.readline()
-    result = {"sent": len(data),
-              "sent_sha": "" if a.no_hash else hashlib.sha256(data).hexdigest()}
+    result = {"sent": len(data), "sent_sha": "" if a.no_hash else hashlib.sha256(data).hexdigest()}
 
     def sender():
         try:
@@ -117,8 +116,7 @@ def main():
         t.start()
     if t.is_alive():
         t.join(a.timeout)
-    say(event="done", elapsed=time.monotonic() - t0, recv=got, recv_sha=h.hexdigest(), eof=eof,
-        **result)
+    say(event="done", elapsed=time.monotonic() - t0, recv=got, recv_sha=h.hexdigest(), eof=eof, **result)
     if a.pause:
         sys.stdin.readline()
     conn.close()

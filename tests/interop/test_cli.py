@@ -27,9 +27,13 @@ def _tcplab(*args: str, **kwargs) -> subprocess.Popen:
 
 
 def _kpeer(ns: str, *args) -> subprocess.Popen:
-    return subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, KPEER,
-                             *map(str, args)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        ["ip", "netns", "exec", ns, sys.executable, KPEER, *map(str, args)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 _READERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # stream -> its lines
@@ -71,8 +75,9 @@ def _wait_line(stream, needle: str, timeout: float = 30.0) -> str:
 @pytest.fixture
 def server(ns: str):
     name = f"t{os.getpid()}{ns[-4:]}"
-    proc = _tcplab("serve", "echo", "--port", "9527", *TUN, "--netns", ns, "--name", name,
-                   stderr=subprocess.PIPE, text=True)
+    proc = _tcplab(
+        "serve", "echo", "--port", "9527", *TUN, "--netns", ns, "--name", name, stderr=subprocess.PIPE, text=True
+    )
     try:
         _wait_line(proc.stderr, "Ctrl-C to stop")
         yield proc, name
@@ -84,8 +89,7 @@ def server(ns: str):
 
 def test_serve_echo_netstat_and_clean_stop(ns: str, server) -> None:
     proc, name = server
-    peer = _kpeer(ns, "client", "198.18.0.2", 9527, "--send", 100000, "--recv", 100000,
-                  "--pause")
+    peer = _kpeer(ns, "client", "198.18.0.2", 9527, "--send", 100000, "--recv", 100000, "--pause")
     done = json.loads(_wait_line(peer.stdout, '"done"'))
     assert done["recv_sha"] == done["sent_sha"]
     # The running stack answers on its control socket: a listener and the connection.
@@ -97,8 +101,9 @@ def test_serve_echo_netstat_and_clean_stop(ns: str, server) -> None:
     connected = estab[0]["peer"]
     assert snap["counters"]["passive_opens"] == 1
     # ``tcplab netstat --stack`` prints the same table.
-    out = subprocess.run([sys.executable, "-m", "tcplab", "netstat", "--stack", name],
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "tcplab", "netstat", "--stack", name], capture_output=True, text=True, timeout=30
+    )
     assert out.returncode == 0, out.stderr
     assert "LISTEN" in out.stdout and connected in out.stdout
     # Watching: the snapshot first, then each state change as it happens.
@@ -119,8 +124,7 @@ def test_serve_echo_netstat_and_clean_stop(ns: str, server) -> None:
             seen.append((ev["from"], ev["to"]))
         if seen[-1:] == [("LAST_ACK", "CLOSED")]:
             break
-    assert seen == [("ESTABLISHED", "CLOSE_WAIT"), ("CLOSE_WAIT", "LAST_ACK"),
-                    ("LAST_ACK", "CLOSED")]
+    assert seen == [("ESTABLISHED", "CLOSE_WAIT"), ("CLOSE_WAIT", "LAST_ACK"), ("LAST_ACK", "CLOSED")]
     events.close()
     assert "ESTABLISHED -> CLOSE_WAIT" in _wait_line(watcher.stdout, "-> CLOSE_WAIT")
     assert "(close)" in _wait_line(watcher.stdout, "CLOSE_WAIT -> LAST_ACK")
@@ -159,9 +163,21 @@ def test_connect_is_netcat(ns: str) -> None:
     peer = _kpeer(ns, "server", "0.0.0.0", 7000, "--echo", "--eof", "--shut")
     _wait_line(peer.stdout, '"listening"')
     data = os.urandom(300000)
-    proc = _tcplab("connect", "198.18.0.1", "7000", *TUN, "--netns", ns,
-                   "--name", f"c{os.getpid()}{ns[-4:]}", "--timeout", "20",
-                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _tcplab(
+        "connect",
+        "198.18.0.1",
+        "7000",
+        *TUN,
+        "--netns",
+        ns,
+        "--name",
+        f"c{os.getpid()}{ns[-4:]}",
+        "--timeout",
+        "20",
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         out, err = proc.communicate(data, timeout=60)
     finally:
@@ -174,14 +190,37 @@ def test_connect_is_netcat(ns: str) -> None:
 
 
 def test_cli_errors_are_one_line(ns: str) -> None:
-    res = subprocess.run([sys.executable, "-m", "tcplab", "serve", "echo", "--tun", "tlab0",
-                          "--address", "198.18.1.2/24", "--peer-address", "198.18.0.1/24",
-                          "--netns", ns], capture_output=True, text=True, timeout=30)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tcplab",
+            "serve",
+            "echo",
+            "--tun",
+            "tlab0",
+            "--address",
+            "198.18.1.2/24",
+            "--peer-address",
+            "198.18.0.1/24",
+            "--netns",
+            ns,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert res.returncode == 2
-    assert res.stderr == ("tcplab: host address 198.18.1.2 is not in the kernel side's subnet "
-                          "198.18.0.0/24: use an address in the same subnet\n")
-    res = subprocess.run([sys.executable, "-m", "tcplab", "netstat", "--stack", "nosuchstack"],
-                         capture_output=True, text=True, timeout=30)
+    assert res.stderr == (
+        "tcplab: host address 198.18.1.2 is not in the kernel side's subnet "
+        "198.18.0.0/24: use an address in the same subnet\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-m", "tcplab", "netstat", "--stack", "nosuchstack"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert res.returncode == 2
     assert len(res.stderr.splitlines()) == 1
     assert "no running tcplab stack named 'nosuchstack'" in res.stderr
@@ -190,9 +229,23 @@ def test_cli_errors_are_one_line(ns: str) -> None:
 @pytest.mark.parametrize("service", ["discard", "chargen"])
 def test_serve_discard_and_chargen_over_ipv6(ns: str, service: str) -> None:
     name = f"s{os.getpid()}{ns[-4:]}"
-    proc = _tcplab("serve", service, "--port", "19", *TUN, "--address6", "fd00::2/64",
-                   "--peer-address6", "fd00::1/64", "--netns", ns, "--name", name,
-                   stderr=subprocess.PIPE, text=True)
+    proc = _tcplab(
+        "serve",
+        service,
+        "--port",
+        "19",
+        *TUN,
+        "--address6",
+        "fd00::2/64",
+        "--peer-address6",
+        "fd00::1/64",
+        "--netns",
+        ns,
+        "--name",
+        name,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_line(proc.stderr, "Ctrl-C to stop")
         if service == "discard":
@@ -226,29 +279,66 @@ def test_chargen_pattern() -> None:
 
 
 def test_missing_netns_is_one_line() -> None:
-    res = subprocess.run([sys.executable, "-m", "tcplab", "serve", "echo", *TUN, "--netns",
-                          "tcplab-t-doesnotexist"], capture_output=True, text=True, timeout=30)
+    res = subprocess.run(
+        [sys.executable, "-m", "tcplab", "serve", "echo", *TUN, "--netns", "tcplab-t-doesnotexist"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert res.returncode == 2
-    assert res.stderr == ("tcplab: no network namespace 'tcplab-t-doesnotexist' (create it with "
-                          "'ip netns add tcplab-t-doesnotexist')\n")
+    assert res.stderr == (
+        "tcplab: no network namespace 'tcplab-t-doesnotexist' (create it with 'ip netns add tcplab-t-doesnotexist')\n"
+    )
 
 
 def test_connect_refused_is_one_line(ns: str) -> None:
-    res = subprocess.run([sys.executable, "-m", "tcplab", "connect", "198.18.0.1", "7001", *TUN,
-                          "--netns", ns, "--name", f"r{os.getpid()}{ns[-4:]}"],
-                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tcplab",
+            "connect",
+            "198.18.0.1",
+            "7001",
+            *TUN,
+            "--netns",
+            ns,
+            "--name",
+            f"r{os.getpid()}{ns[-4:]}",
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 2
     assert res.stderr == "tcplab: connect to 198.18.0.1 port 7001: Connection refused\n"
 
 
 def test_serve_with_impairment_options(ns: str) -> None:
     name = f"i{os.getpid()}{ns[-4:]}"
-    proc = _tcplab("serve", "echo", *TUN, "--netns", ns, "--name", name, "--loss", "5",
-                   "--delay", "5", "--reorder", "10", stderr=subprocess.PIPE, text=True)
+    proc = _tcplab(
+        "serve",
+        "echo",
+        *TUN,
+        "--netns",
+        ns,
+        "--name",
+        name,
+        "--loss",
+        "5",
+        "--delay",
+        "5",
+        "--reorder",
+        "10",
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_line(proc.stderr, "Ctrl-C to stop")
-        peer = _kpeer(ns, "client", "198.18.0.2", 9527, "--send", 300000, "--recv", 300000,
-                      "--shut", "--eof", "--timeout", 60)
+        peer = _kpeer(
+            ns, "client", "198.18.0.2", 9527, "--send", 300000, "--recv", 300000, "--shut", "--eof", "--timeout", 60
+        )
         done = json.loads(_wait_line(peer.stdout, '"done"', timeout=90))
         assert done["recv"] == 300000
         assert done["recv_sha"] == done["sent_sha"]

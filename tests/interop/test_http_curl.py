@@ -21,8 +21,10 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     request = await reader.readuntil(b"\r\n\r\n")
     line = request.split(b"\r\n", 1)[0]
     if line.startswith(b"GET /file.bin "):
-        head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
-                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(BODY))
+        head = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(BODY)
+        )
         writer.write(head + BODY)
     else:
         writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
@@ -37,9 +39,23 @@ async def _fetch(stack: Stack, url: str, out: str) -> tuple[int, bytes]:
     try:
         server = await tcplab_asyncio.start_server(_handle, None, 8080, stack=stack.host)
         proc = await asyncio.create_subprocess_exec(
-            "ip", "netns", "exec", stack.ns, "curl", "-sS", "-g", "--max-time", "60", "-o", out,
-            "-w", "%{http_code}", url, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+            "ip",
+            "netns",
+            "exec",
+            stack.ns,
+            "curl",
+            "-sS",
+            "-g",
+            "--max-time",
+            "60",
+            "-o",
+            out,
+            "-w",
+            "%{http_code}",
+            url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         stdout, stderr = await asyncio.wait_for(proc.communicate(), 90)
         server.close()
         await asyncio.wait_for(server.wait_closed(), 10)
@@ -50,8 +66,7 @@ async def _fetch(stack: Stack, url: str, out: str) -> tuple[int, bytes]:
 
 
 @pytest.mark.parametrize("url_host", [H4, f"[{H6}]"], ids=["ipv4", "ipv6"])
-def test_curl_fetches_file_from_tcplab_asyncio_http_server(stack: Stack, tmp_path,
-                                                           url_host: str) -> None:
+def test_curl_fetches_file_from_tcplab_asyncio_http_server(stack: Stack, tmp_path, url_host: str) -> None:
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed (apt-get install curl)")
     out = str(tmp_path / "got.bin")

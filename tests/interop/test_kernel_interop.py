@@ -47,8 +47,7 @@ def _tcplab_now(stack: Stack, local: tuple[str, int], remote: tuple[str, int]) -
     return None
 
 
-def _tcplab_state(stack: Stack, local: tuple[str, int], remote: tuple[str, int],
-                  want: str | None) -> str | None:
+def _tcplab_state(stack: Stack, local: tuple[str, int], remote: tuple[str, int], want: str | None) -> str | None:
     """tcplab's state of the connection in its netstat rows, once it is ``want`` or after a
     bounded wait."""
     stack.runtime.run_until(lambda: _tcplab_now(stack, local, remote) == want, 5)
@@ -77,8 +76,7 @@ def test_kernel_client_echo_client_closes_first(stack: Stack, addrs) -> None:
     conn.close()
     label = f"{_fmt(hip, PORT)}-{_fmt(kip, pport)}"
     stack.runtime.run_until(lambda: stack.states(label)[-1:] == ["CLOSED"], 10)
-    assert stack.states(label) == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT",
-                                   "LAST_ACK", "CLOSED"]
+    assert stack.states(label) == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"]
     # The kernel closed first: it holds TIME_WAIT; tcplab has forgotten the connection.
     assert _ss_row(stack, _fmt(kip, pport), _fmt(hip, PORT), "TIME-WAIT") == "TIME-WAIT"
     assert _tcplab_state(stack, (hip, PORT), (kip, pport), None) is None
@@ -104,8 +102,7 @@ def test_kernel_client_echo_server_closes_first(stack: Stack, addrs) -> None:
     peer.wait("closed")
     label = f"{_fmt(hip, PORT)}-{_fmt(kip, pport)}"
     stack.runtime.run_until(lambda: stack.states(label)[-1:] == ["TIME_WAIT"], 10)
-    assert stack.states(label) == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
-                                   "FIN_WAIT_2", "TIME_WAIT"]
+    assert stack.states(label) == ["LISTEN", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
     assert _tcplab_state(stack, (hip, PORT), (kip, pport), "TIME_WAIT") == "TIME_WAIT"
     # The kernel went LAST_ACK -> CLOSED: no row left.
     assert _ss_row(stack, _fmt(kip, pport), _fmt(hip, PORT), None) is None
@@ -134,8 +131,7 @@ def test_tcplab_client_kernel_echo_server_client_closes_first(stack: Stack, addr
     label = f"{_fmt(hip, lport)}-{_fmt(kip, PORT)}"
     stack.runtime.run_until(lambda: stack.states(label)[-1:] == ["TIME_WAIT"], 10)
     sock.close()
-    assert stack.states(label) == ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1",
-                                   "FIN_WAIT_2", "TIME_WAIT"]
+    assert stack.states(label) == ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
     assert _tcplab_state(stack, (hip, lport), (kip, PORT), "TIME_WAIT") == "TIME_WAIT"
     assert _ss_row(stack, _fmt(kip, PORT), _fmt(hip, lport), None) is None
 
@@ -160,8 +156,7 @@ def test_tcplab_client_kernel_server_closes_first(stack: Stack, addrs) -> None:
     sock.close()
     label = f"{_fmt(hip, lport)}-{_fmt(kip, PORT)}"
     stack.runtime.run_until(lambda: stack.states(label)[-1:] == ["CLOSED"], 10)
-    assert stack.states(label) == ["CLOSED", "SYN_SENT", "ESTABLISHED", "CLOSE_WAIT",
-                                   "LAST_ACK", "CLOSED"]
+    assert stack.states(label) == ["CLOSED", "SYN_SENT", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"]
     assert _ss_row(stack, _fmt(kip, PORT), _fmt(hip, lport), "TIME-WAIT") == "TIME-WAIT"
 
 
@@ -199,15 +194,13 @@ def test_half_close_tcplab_shuts_write_kernel_keeps_sending(stack: Stack) -> Non
     assert done["event"] == "closed"
     label = f"{_fmt(H4, lport)}-{_fmt(K4, PORT)}"
     stack.runtime.run_until(lambda: stack.states(label)[-1:] == ["TIME_WAIT"], 10)
-    assert stack.states(label) == ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1",
-                                   "FIN_WAIT_2", "TIME_WAIT"]
+    assert stack.states(label) == ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"]
     sock.close()
 
 
 def test_restart_after_server_closed_first_and_time_wait_reuse(stack: Stack) -> None:
     srv = listen(stack, H4)
-    peer = stack.kpeer("client", H4, PORT, "--bind-port", 40000, "--send", 1000, "--recv",
-                       1000, "--eof")
+    peer = stack.kpeer("client", H4, PORT, "--bind-port", 40000, "--send", 1000, "--recv", 1000, "--eof")
     conn, _ = srv.accept()
     exchange(stack, conn, b"", 1000, echo=True)
     conn.close()  # tcplab closes first -> TIME_WAIT on its side
@@ -224,8 +217,7 @@ def test_restart_after_server_closed_first_and_time_wait_reuse(stack: Stack) -> 
     srv2 = listen(stack, H4, reuseaddr=True)
     # The kernel reconnects from the same port while tcplab still holds TIME_WAIT for that
     # 4-tuple: its new SYN (ISN and timestamp newer) reopens the connection, as Linux does.
-    peer2 = stack.kpeer("client", H4, PORT, "--bind-port", 40000, "--send", 2000, "--recv",
-                        2000)
+    peer2 = stack.kpeer("client", H4, PORT, "--bind-port", 40000, "--send", 2000, "--recv", 2000)
     conn2, addr2 = srv2.accept()
     assert addr2 == (K4, 40000)
     exchange(stack, conn2, b"", None, echo=True, until_eof=True)
@@ -235,20 +227,24 @@ def test_restart_after_server_closed_first_and_time_wait_reuse(stack: Stack) -> 
     conn2.close()
     srv2.close()
     label = f"{_fmt(H4, PORT)}-{_fmt(K4, 40000)}"
-    stack.runtime.run_until(lambda: stack.states(label)[-1:] == ["CLOSED"] and
-                            stack.states(label).count("CLOSED") == 2, 10)
+    stack.runtime.run_until(
+        lambda: stack.states(label)[-1:] == ["CLOSED"] and stack.states(label).count("CLOSED") == 2, 10
+    )
     states = stack.states(label)
     # (FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT, or straight to TIME_WAIT when the kernel's ACK of
     # our FIN rides on its own FIN: both happen, depending on when the kernel's reader wakes.)
-    first = states[:states.index("TIME_WAIT") + 1]
-    assert first in (["LISTEN", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2",
-                      "TIME_WAIT"],
-                     ["LISTEN", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "TIME_WAIT"])
+    first = states[: states.index("TIME_WAIT") + 1]
+    assert first in (
+        ["LISTEN", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT"],
+        ["LISTEN", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "TIME_WAIT"],
+    )
     # The SYN ended the TIME_WAIT incarnation; a new one went through the listener.
-    assert states[len(first):] == ["CLOSED", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT",
-                                   "LAST_ACK", "CLOSED"]
-    causes = [e["cause"] for e in stack.host.log.events
-              if e["kind"] == "state" and e.get("conn") == label and e["from"] == "TIME_WAIT"]
+    assert states[len(first) :] == ["CLOSED", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"]
+    causes = [
+        e["cause"]
+        for e in stack.host.log.events
+        if e["kind"] == "state" and e.get("conn") == label and e["from"] == "TIME_WAIT"
+    ]
     assert causes == ["rcv SYN in TIME_WAIT"]
     assert stack.host.counters["no_listener_resets"] == 0
     assert stack.host.counters["internal_errors"] == 0

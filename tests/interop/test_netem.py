@@ -19,12 +19,32 @@ PORT = 9528
 def lossy(stack: Stack) -> Stack:
     if shutil.which("tc") is None:
         pytest.skip("tc (iproute2) is not installed")
-    res = subprocess.run(["ip", "netns", "exec", stack.ns, "tc", "qdisc", "add", "dev", "tlab0",
-                          "root", "netem", "loss", "5%", "reorder", "10%", "delay", "5ms"],
-                         capture_output=True, text=True, timeout=10)
+    res = subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            stack.ns,
+            "tc",
+            "qdisc",
+            "add",
+            "dev",
+            "tlab0",
+            "root",
+            "netem",
+            "loss",
+            "5%",
+            "reorder",
+            "10%",
+            "delay",
+            "5ms",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     if res.returncode != 0:
-        pytest.skip("netem is not available in this kernel (modprobe sch_netem; "
-                    f"tc says: {res.stderr.strip()})")
+        pytest.skip(f"netem is not available in this kernel (modprobe sch_netem; tc says: {res.stderr.strip()})")
     return stack
 
 
@@ -71,8 +91,7 @@ def impaired(stack: Stack) -> Stack:
     TUN is exercised on kernels without sch_netem too."""
     from tcplab.net.tun import Impairment
 
-    stack.runtime.impairment = Impairment(loss=0.05, reorder=0.10, delay=0.005, direction="both",
-                                          seed=5)
+    stack.runtime.impairment = Impairment(loss=0.05, reorder=0.10, delay=0.005, direction="both", seed=5)
     return stack
 
 

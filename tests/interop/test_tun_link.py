@@ -60,12 +60,14 @@ def test_tcplab_connect_to_closed_kernel_port_refused(stack: Stack, addr: str) -
 def test_bad_addresses_are_typed_one_line_errors() -> None:
     with pytest.raises(BadAddress) as info:
         TunLink("tlab0", "198.18.0.1/24", "198.18.1.2/24")
-    assert str(info.value) == ("host address 198.18.1.2 is not in the kernel side's subnet "
-                               "198.18.0.0/24: use an address in the same subnet")
+    assert str(info.value) == (
+        "host address 198.18.1.2 is not in the kernel side's subnet 198.18.0.0/24: use an address in the same subnet"
+    )
     with pytest.raises(BadAddress) as info:
         parse_interface_address("198.18.0.300/24", "host address")
-    assert str(info.value) == ("bad host address '198.18.0.300/24': expected an address with a "
-                               "prefix such as 198.18.0.2/24 or fd00::2/64")
+    assert str(info.value) == (
+        "bad host address '198.18.0.300/24': expected an address with a prefix such as 198.18.0.2/24 or fd00::2/64"
+    )
     with pytest.raises(BadAddress):
         TunLink("tlab0", "198.18.0.1/24", "198.18.0.1/24")
     with pytest.raises(BadAddress):
@@ -78,8 +80,7 @@ def test_device_name_busy(stack: Stack) -> None:
     other = TunLink("tlab0", "198.18.2.1/24", "198.18.2.2/24", netns=stack.ns)
     with pytest.raises(DeviceBusy) as info:
         other.open()
-    assert str(info.value) == ("TUN device tlab0 is busy (another program has it open): "
-                               "choose another --tun name")
+    assert str(info.value) == ("TUN device tlab0 is busy (another program has it open): choose another --tun name")
     assert info.value.errno == errno.EBUSY
     lo = TunLink("lo", "198.18.3.1/24", "198.18.3.2/24", netns=stack.ns)
     with pytest.raises(DeviceBusy) as info:
@@ -88,19 +89,27 @@ def test_device_name_busy(stack: Stack) -> None:
 
 
 def test_not_root_is_a_clear_error(ns: str) -> None:
-    code = ("from tcplab.net.tun import TunLink, TunError\n"
-            "try:\n"
-            "    TunLink('tlab9').open()\n"
-            "except TunError as e:\n"
-            "    print(type(e).__name__, e)\n")
+    code = (
+        "from tcplab.net.tun import TunLink, TunError\n"
+        "try:\n"
+        "    TunLink('tlab9').open()\n"
+        "except TunError as e:\n"
+        "    print(type(e).__name__, e)\n"
+    )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    res = netns.run(ns, ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                         sys.executable, "-c", code], capture_output=True, text=True,
-                    timeout=30, env=env)
+    res = netns.run(
+        ns,
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
     if res.returncode != 0 and "setpriv" in res.stderr:
         pytest.skip(f"setpriv unavailable: {res.stderr.strip()}")
-    assert res.stdout.strip() == ("NotPermitted cannot open /dev/net/tun: a TUN device needs "
-                                  "root or CAP_NET_ADMIN (run with sudo)"), res.stderr
+    assert res.stdout.strip() == (
+        "NotPermitted cannot open /dev/net/tun: a TUN device needs root or CAP_NET_ADMIN (run with sudo)"
+    ), res.stderr
 
 
 def test_pcap_readable_by_tshark(stack: Stack, tmp_path) -> None:
@@ -128,13 +137,15 @@ def test_pcap_readable_by_tshark(stack: Stack, tmp_path) -> None:
     stack.runtime.run_until(lambda: False, 0.2)
     stack.link.close()
     pcap = str(tmp_path / "tun.pcap")
-    res = subprocess.run(["tshark", "-n", "-r", pcap, "-Y",
-                          "tcp.analysis.ack_lost_segment || _ws.malformed"],
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        ["tshark", "-n", "-r", pcap, "-Y", "tcp.analysis.ack_lost_segment || _ws.malformed"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == ""
-    count = subprocess.run(["tshark", "-n", "-r", pcap, "-Y", "tcp"], capture_output=True,
-                           text=True, timeout=60)
+    count = subprocess.run(["tshark", "-n", "-r", pcap, "-Y", "tcp"], capture_output=True, text=True, timeout=60)
     assert len(count.stdout.splitlines()) > 200
 
 

@@ -19,7 +19,7 @@ from tcplab.scenarios import SCENARIOS
 def test_lists_scenarios_one_line_each(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out.splitlines()
-    listed = out[:len(SCENARIOS)]
+    listed = out[: len(SCENARIOS)]
     assert [line.split()[0] for line in listed] == list(SCENARIOS)
     for line, sc in zip(listed, SCENARIOS.values(), strict=True):
         assert line.endswith(sc.description)
@@ -35,8 +35,7 @@ def test_plays_one(capsys: pytest.CaptureFixture[str]) -> None:
     assert any(line.startswith("outcome: the FINs crossed") for line in lines)
     assert "transitions:" in lines
     text = " ".join(out.split())
-    assert ("FIN_WAIT_1 -[rcv FIN]-> CLOSING -[rcv ACK of FIN]-> TIME_WAIT -[timeout 2MSL]-> "
-            "CLOSED") in text
+    assert ("FIN_WAIT_1 -[rcv FIN]-> CLOSING -[rcv ACK of FIN]-> TIME_WAIT -[timeout 2MSL]-> CLOSED") in text
 
 
 SEGMENT_FIELDS = {"t", "kind", "host", "src", "dst", "flags", "seq", "ack", "len", "win", "fate"}
@@ -57,12 +56,27 @@ def test_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
             assert set(e) >= STATE_FIELDS
     first = next(e for e in events if e["kind"] == "state" and e["host"] == "client")
     assert {k: first[k] for k in STATE_FIELDS} == {
-        "t": 0.0, "kind": "state", "host": "client", "from": "CLOSED", "to": "SYN_SENT",
-        "cause": "connect"}
+        "t": 0.0,
+        "kind": "state",
+        "host": "client",
+        "from": "CLOSED",
+        "to": "SYN_SENT",
+        "cause": "connect",
+    }
     syn = next(e for e in events if e["kind"] == "segment")
     assert {k: syn[k] for k in SEGMENT_FIELDS} == {
-        "t": 0.0, "kind": "segment", "host": "client", "src": "client", "dst": "server",
-        "flags": "S", "seq": 0, "ack": 0, "len": 0, "win": 65535, "fate": "delivered"}
+        "t": 0.0,
+        "kind": "segment",
+        "host": "client",
+        "src": "client",
+        "dst": "server",
+        "flags": "S",
+        "seq": 0,
+        "ack": 0,
+        "len": 0,
+        "win": 65535,
+        "fate": "delivered",
+    }
 
 
 def test_same_seed_byte_identical_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -86,8 +100,7 @@ def test_options_change_the_run(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_svg_outputs_parse(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ladder, diagram = tmp_path / "ladder.svg", tmp_path / "diagram.svg"
-    assert main(["demo", "lost-final-ack", "--ladder-svg", str(ladder),
-                 "--diagram-svg", str(diagram)]) == 0
+    assert main(["demo", "lost-final-ack", "--ladder-svg", str(ladder), "--diagram-svg", str(diagram)]) == 0
     capsys.readouterr()
     for path in (ladder, diagram):
         root = ET.parse(path).getroot()
@@ -106,9 +119,14 @@ def test_pcap_read_by_tshark(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LC_ALL": "C"}
 
     def tshark(*args: str) -> str:
-        done = subprocess.run([TSHARK, "-n", "-r", str(pcap), "-o", "tcp.check_checksum:TRUE",
-                               *args], capture_output=True, text=True, env=env, timeout=120,
-                              check=False)
+        done = subprocess.run(
+            [TSHARK, "-n", "-r", str(pcap), "-o", "tcp.check_checksum:TRUE", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -127,13 +145,16 @@ def test_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     assert err.count("\n") == 1 and "unknown scenario 'no-such-story'" in err
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["demo", "handshake", "--loss", "1.5"], "--loss must be a probability"),
-    (["demo", "handshake", "--delay", "-3"], "--delay must be between"),
-    (["demo", "--all"], "--all needs --report"),
-    (["demo", "handshake", "--all", "--report", "x"], "not both"),
-    (["demo", "--json"], "which scenario?"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["demo", "handshake", "--loss", "1.5"], "--loss must be a probability"),
+        (["demo", "handshake", "--delay", "-3"], "--delay must be between"),
+        (["demo", "--all"], "--all needs --report"),
+        (["demo", "handshake", "--all", "--report", "x"], "not both"),
+        (["demo", "--json"], "which scenario?"),
+    ],
+)
 def test_bad_options(argv: list[str], words: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -170,12 +191,25 @@ def test_all_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_subprocess_python_m_tcplab(tmp_path: Path) -> None:
     env = dict(os.environ, NO_COLOR="1")
-    done = subprocess.run([sys.executable, "-m", "tcplab", "demo", "handshake"],
-                          capture_output=True, text=True, timeout=120, check=False, env=env,
-                          cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "tcplab", "demo", "handshake"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert "SYN_SENT" in done.stdout and "outcome: SYN, SYN-ACK, ACK" in done.stdout
-    done = subprocess.run([sys.executable, "-m", "tcplab", "demo", "nope"], capture_output=True,
-                          text=True, timeout=120, check=False, env=env, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "tcplab", "demo", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+        cwd=tmp_path,
+    )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("tcplab: unknown scenario")

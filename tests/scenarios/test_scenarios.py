@@ -69,12 +69,13 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         "server": [LISTENING, f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED"],
     },
     "time-wait-restart": {
-        "client": [f"{EST} CLOSE_WAIT LAST_ACK CLOSED",
-                   f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"],
-        "server": ["CLOSED LISTEN CLOSED",
-                   f"{CHILD} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED",
-                   "CLOSED LISTEN CLOSED",
-                   f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED"],
+        "client": [f"{EST} CLOSE_WAIT LAST_ACK CLOSED", f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"],
+        "server": [
+            "CLOSED LISTEN CLOSED",
+            f"{CHILD} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED",
+            "CLOSED LISTEN CLOSED",
+            f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED",
+        ],
     },
     "backlog": {
         "client": [f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"] * 5,
@@ -159,10 +160,8 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         ],
     },
     "time-wait-reopen": {
-        "client": [f"{EST} CLOSE_WAIT LAST_ACK CLOSED",
-                   f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"],
-        "server": [LISTENING, f"{CHILD} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED",
-                   f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED"],
+        "client": [f"{EST} CLOSE_WAIT LAST_ACK CLOSED", f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"],
+        "server": [LISTENING, f"{CHILD} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED", f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED"],
     },
     "syn-in-syn-rcvd": {
         "client": [f"{EST} CLOSED"],
@@ -221,16 +220,27 @@ def test_union_covers_the_transition_table() -> None:
 
 
 def test_handshake_segments() -> None:
-    segs = [(e["src"], e["flags"], e["seq"], e["ack"], e["len"], e["fate"])
-            for e in run_of("handshake").log.of_kind("segment")]
-    assert segs == [("client", "S", 0, 0, 0, "delivered"), ("server", "S.", 0, 1, 0, "delivered"),
-                    ("client", ".", 1, 1, 0, "delivered")]
+    segs = [
+        (e["src"], e["flags"], e["seq"], e["ack"], e["len"], e["fate"])
+        for e in run_of("handshake").log.of_kind("segment")
+    ]
+    assert segs == [
+        ("client", "S", 0, 0, 0, "delivered"),
+        ("server", "S.", 0, 1, 0, "delivered"),
+        ("client", ".", 1, 1, 0, "delivered"),
+    ]
 
 
 def test_active_close_time_wait_lasts_2msl() -> None:
     run = run_of("active-close")
-    tw = [e["t"] for e in run.events if e["kind"] == "state" and e["host"] == "client"
-          and e["to"] in ("TIME_WAIT", "CLOSED") and e["from"] != "SYN_SENT"]
+    tw = [
+        e["t"]
+        for e in run.events
+        if e["kind"] == "state"
+        and e["host"] == "client"
+        and e["to"] in ("TIME_WAIT", "CLOSED")
+        and e["from"] != "SYN_SENT"
+    ]
     assert len(tw) == 2 and tw[1] - tw[0] == pytest.approx(60.0)
 
 
@@ -244,9 +254,11 @@ def test_fin_ack_together_causes() -> None:
 def test_simultaneous_close_causes() -> None:
     run = run_of("simultaneous-close")
     for host in ("client", "server"):
-        assert causes(run, host)[-3:] == ["FIN_WAIT_1 -> CLOSING: rcv FIN",
-                                         "CLOSING -> TIME_WAIT: rcv ACK of FIN",
-                                         "TIME_WAIT -> CLOSED: timeout 2MSL"]
+        assert causes(run, host)[-3:] == [
+            "FIN_WAIT_1 -> CLOSING: rcv FIN",
+            "CLOSING -> TIME_WAIT: rcv ACK of FIN",
+            "TIME_WAIT -> CLOSED: timeout 2MSL",
+        ]
 
 
 def test_refused() -> None:
@@ -288,8 +300,7 @@ def test_lost_final_ack_restarts_2msl() -> None:
     assert len(fins) == 2  # the FIN and its retransmission
     acks = [e for e in run.log.of_kind("segment") if e["src"] == "client" and e["t"] >= fins[0]]
     assert [e["fate"] for e in acks] == ["dropped", "delivered"]  # the second ACK gets through
-    closed = [e["t"] for e in run.events if e["kind"] == "state" and e["host"] == "client"
-              and e["to"] == "CLOSED"]
+    closed = [e["t"] for e in run.events if e["kind"] == "state" and e["host"] == "client" and e["to"] == "CLOSED"]
     # 2MSL counted again from the retransmitted FIN's arrival, not from the first one.
     assert closed == [pytest.approx(acks[1]["t"] + 60.0)]
 
@@ -306,8 +317,7 @@ def test_mss_sizes() -> None:
     run = run_of("mss")
     syn = run.log.of_kind("segment")[0]
     assert (syn["flags"], syn["options"]) == ("S", "")
-    assert run.data["sizes"] == {"client": [1460, 1460, 152],
-                                 "server": [536, 536, 536, 536, 536, 392]}
+    assert run.data["sizes"] == {"client": [1460, 1460, 152], "server": [536, 536, 536, 536, 536, 392]}
 
 
 def test_lossy_transfer_intact() -> None:
@@ -333,9 +343,10 @@ def test_backlog_linux_behaviour() -> None:
 def test_rst_everywhere_causes() -> None:
     run = run_of("rst-everywhere")
     rst = {c for c in causes(run, "client") + causes(run, "server") if c.endswith("rcv RST")}
-    assert rst == {f"{s} -> CLOSED: rcv RST" for s in
-                   ("FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT",
-                    "SYN_RCVD")}
+    assert rst == {
+        f"{s} -> CLOSED: rcv RST"
+        for s in ("FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT", "SYN_RCVD")
+    }
 
 
 def test_timeout_everywhere_causes() -> None:
@@ -348,13 +359,13 @@ def test_timeout_everywhere_causes() -> None:
 
 def test_unread_data_close_causes() -> None:
     got = [c for c in causes(run_of("unread-data-close"), "client") if "unread" in c]
-    assert got == [f"{s} -> CLOSED: close, unread data" for s in
-                   ("ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT_1", "FIN_WAIT_2")]
+    assert got == [
+        f"{s} -> CLOSED: close, unread data" for s in ("ESTABLISHED", "CLOSE_WAIT", "FIN_WAIT_1", "FIN_WAIT_2")
+    ]
 
 
 def test_time_wait_reopen_cause() -> None:
-    assert "TIME_WAIT -> CLOSED: rcv SYN in TIME_WAIT" in causes(run_of("time-wait-reopen"),
-                                                                 "server")
+    assert "TIME_WAIT -> CLOSED: rcv SYN in TIME_WAIT" in causes(run_of("time-wait-reopen"), "server")
 
 
 def test_syn_in_syn_rcvd_cause() -> None:

@@ -60,9 +60,11 @@ def main() -> None:
         for impair in (False, True):
             elapsed = run(n, log, impair)
             pkts = n * 2
-            print(f"{n} data + acks, log={'on ' if log else 'off'} impairments="
-                  f"{'on ' if impair else 'off'}: {elapsed:.3f} s, "
-                  f"{elapsed / pkts * 1e6:.1f} us/packet, {pkts / elapsed:,.0f} packets/s")
+            print(
+                f"{n} data + acks, log={'on ' if log else 'off'} impairments="
+                f"{'on ' if impair else 'off'}: {elapsed:.3f} s, "
+                f"{elapsed / pkts * 1e6:.1f} us/packet, {pkts / elapsed:,.0f} packets/s"
+            )
 
 
 if __name__ == "__main__":

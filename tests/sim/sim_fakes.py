@@ -9,17 +9,27 @@ from tcplab.wire import Flags, Segment, build_packet, parse_packet
 __all__ = ["Echo", "Scripted", "Sink", "Ticker", "parse", "tcp"]
 
 
-def tcp(src: str, dst: str, flags: str = ".", *, sport: int = 1000, dport: int = 2000,
-        seq: int = 0, ack: int = 0, window: int = 65535, payload: bytes = b"",
-        options: tuple = ()) -> bytes:
+def tcp(
+    src: str,
+    dst: str,
+    flags: str = ".",
+    *,
+    sport: int = 1000,
+    dport: int = 2000,
+    seq: int = 0,
+    ack: int = 0,
+    window: int = 65535,
+    payload: bytes = b"",
+    options: tuple = (),
+) -> bytes:
     """An IPv4 or IPv6 packet carrying one TCP segment; ``flags`` in tcpdump letters."""
     bits = Flags(0)
-    for ch, bit in (("S", Flags.SYN), ("F", Flags.FIN), ("R", Flags.RST), ("P", Flags.PSH),
-                    (".", Flags.ACK)):
+    for ch, bit in (("S", Flags.SYN), ("F", Flags.FIN), ("R", Flags.RST), ("P", Flags.PSH), (".", Flags.ACK)):
         if ch in flags:
             bits |= bit
-    seg = Segment(src_port=sport, dst_port=dport, seq=seq, ack=ack, flags=bits, window=window,
-                  options=options, payload=payload)
+    seg = Segment(
+        src_port=sport, dst_port=dport, seq=seq, ack=ack, flags=bits, window=window, options=options, payload=payload
+    )
     return build_packet(src, dst, seg)
 
 

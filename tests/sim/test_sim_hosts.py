@@ -28,7 +28,7 @@ def transfer(net, client, listener, data, chunk=32768):
     conn, _peer = listener.accept()
     got = bytearray()
     for i in range(0, len(data), chunk):
-        sock.sendall(data[i:i + chunk])
+        sock.sendall(data[i : i + chunk])
         while len(got) < min(len(data), i + chunk):
             got += conn.recv(65536)
     return sock, conn, bytes(got)
@@ -39,7 +39,8 @@ def test_a_megabyte_over_a_lossy_link_arrives_intact_and_replays_exactly():
 
     def run():
         net, log, client, _server, listener = setup(
-            seed=4, delay=0.01, bandwidth=2_000_000, loss=0.02, duplicate=0.01, reorder=0.01)
+            seed=4, delay=0.01, bandwidth=2_000_000, loss=0.02, duplicate=0.01, reorder=0.01
+        )
         _sock, _conn, got = transfer(net, client, listener, data)
         return got, log.of_kind("segment"), net.stats.as_dict()
 

@@ -141,16 +141,25 @@ def test_jitter_stays_within_bounds():
     script = [(i * 0.1, pkt(60, seq=i)) for i in range(100)]
     net, _a, b, _ = pair(script, delay=0.05, jitter=0.02)
     net.run()
-    extra = [round(t - i * 0.1 - 0.05, 9) for i, (t, _) in
-             enumerate(sorted(b.received, key=lambda r: parse(r[1]).tcp.seq))]
+    extra = [
+        round(t - i * 0.1 - 0.05, 9) for i, (t, _) in enumerate(sorted(b.received, key=lambda r: parse(r[1]).tcp.seq))
+    ]
     assert all(0.0 <= x < 0.02 for x in extra)
     assert len(set(extra)) == 100  # every packet drew its own jitter
 
 
-@pytest.mark.parametrize("bad", [
-    {"delay": -1}, {"loss": 1.5}, {"duplicate": -0.1}, {"bandwidth": 0}, {"queue_limit": 0},
-    {"jitter": -0.5}, {"reorder_delay": -1},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"delay": -1},
+        {"loss": 1.5},
+        {"duplicate": -0.1},
+        {"bandwidth": 0},
+        {"queue_limit": 0},
+        {"jitter": -0.5},
+        {"reorder_delay": -1},
+    ],
+)
 def test_bad_link_params_are_rejected(bad):
     with pytest.raises(ValueError, match="link "):
         LinkParams(**bad)
@@ -178,8 +187,7 @@ def lossy_run(seed: int):
     net = Network(seed=seed, log=log)
     a = net.add(Scripted("a", A, script=[(i * 0.002, pkt(300, seq=i * 260)) for i in range(200)]))
     b = net.add(Echo("b", B))
-    net.link(a, b, delay=0.01, jitter=0.005, bandwidth=200_000, loss=0.1, duplicate=0.05,
-             reorder=0.1, corrupt=0.05)
+    net.link(a, b, delay=0.01, jitter=0.005, bandwidth=200_000, loss=0.1, duplicate=0.05, reorder=0.1, corrupt=0.05)
     net.run()
     return log.events, [(t, p) for t, p in a.received], net.stats.as_dict()
 

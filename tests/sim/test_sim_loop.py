@@ -194,14 +194,21 @@ def test_loopback_to_own_address():
     a.outbox.append(tcp(A, A, "S"))
     net.run()
     assert [t for t, _ in a.received] == [3.0]
-    assert [(e["src"], e["dst"], e["fate"]) for e in net.log.of_kind("segment")] == [
-        ("a", "a", "delivered")]
+    assert [(e["src"], e["dst"], e["fate"]) for e in net.log.of_kind("segment")] == [("a", "a", "delivered")]
 
 
-@pytest.mark.parametrize("packet", [
-    b"", b"\x45", b"\x00" * 40, b"\x45" + b"\x00" * 10, b"\x4f" + b"\x00" * 30,
-    b"\x60" + b"\x00" * 20, b"\x70" + b"\x00" * 60,
-])
+@pytest.mark.parametrize(
+    "packet",
+    [
+        b"",
+        b"\x45",
+        b"\x00" * 40,
+        b"\x45" + b"\x00" * 10,
+        b"\x4f" + b"\x00" * 30,
+        b"\x60" + b"\x00" * 20,
+        b"\x70" + b"\x00" * 60,
+    ],
+)
 def test_malformed_packets_are_counted_not_raised(packet):
     log = EventLog()
     net = Network(log=log)
@@ -276,9 +283,18 @@ def test_run_is_not_reentrant():
 def test_stats_as_dict():
     net = Network()
     assert net.stats.as_dict() == {
-        "sent": 0, "delivered": 0, "dropped_loss": 0, "dropped_rule": 0, "dropped_queue": 0,
-        "duplicated": 0, "corrupted": 0, "delayed": 0, "reordered": 0, "unroutable": 0,
-        "malformed": 0}
+        "sent": 0,
+        "delivered": 0,
+        "dropped_loss": 0,
+        "dropped_rule": 0,
+        "dropped_queue": 0,
+        "duplicated": 0,
+        "corrupted": 0,
+        "delayed": 0,
+        "reordered": 0,
+        "unroutable": 0,
+        "malformed": 0,
+    }
     assert net.stats.dropped == 0
 
 

@@ -15,17 +15,25 @@ C, S = "198.18.0.1", "198.18.0.2"
 
 def close_exchange():
     """client and server both send data, then FIN, then a retransmitted FIN, 0.1 s apart."""
-    client = Scripted("client", C, script=[
-        (0.0, tcp(C, S, "S", seq=100)),
-        (0.1, tcp(C, S, "P.", seq=101, ack=501, payload=b"hello")),
-        (0.2, tcp(C, S, "F.", seq=106, ack=501)),
-        (0.3, tcp(C, S, "F.", seq=106, ack=501)),
-    ])
-    server = Scripted("server", S, script=[
-        (0.05, tcp(S, C, "S.", sport=2000, dport=1000, seq=500, ack=101)),
-        (0.2, tcp(S, C, "F.", sport=2000, dport=1000, seq=501, ack=106)),
-        (0.3, tcp(S, C, "F.", sport=2000, dport=1000, seq=501, ack=106)),
-    ])
+    client = Scripted(
+        "client",
+        C,
+        script=[
+            (0.0, tcp(C, S, "S", seq=100)),
+            (0.1, tcp(C, S, "P.", seq=101, ack=501, payload=b"hello")),
+            (0.2, tcp(C, S, "F.", seq=106, ack=501)),
+            (0.3, tcp(C, S, "F.", seq=106, ack=501)),
+        ],
+    )
+    server = Scripted(
+        "server",
+        S,
+        script=[
+            (0.05, tcp(S, C, "S.", sport=2000, dport=1000, seq=500, ack=101)),
+            (0.2, tcp(S, C, "F.", sport=2000, dport=1000, seq=501, ack=106)),
+            (0.3, tcp(S, C, "F.", sport=2000, dport=1000, seq=501, ack=106)),
+        ],
+    )
     net = Network(seed=0, log=EventLog())
     net.add(client)
     net.add(server)
@@ -34,17 +42,18 @@ def close_exchange():
 
 
 def seg_events(net, src=None):
-    return [(e["src"], e["flags"], e["fate"]) for e in net.log.of_kind("segment")
-            if src is None or e["src"] == src]
+    return [(e["src"], e["flags"], e["fate"]) for e in net.log.of_kind("segment") if src is None or e["src"] == src]
 
 
 def test_drop_the_servers_first_fin():
     net, client, _server = close_exchange()
     rule = net.add_rule(Rule("drop", Match(src="server", has_flags="F", nth=1)))
     net.run()
-    assert seg_events(net, "server") == [("server", "S.", "delivered"),
-                                         ("server", "F.", "dropped"),
-                                         ("server", "F.", "delivered")]
+    assert seg_events(net, "server") == [
+        ("server", "S.", "delivered"),
+        ("server", "F.", "dropped"),
+        ("server", "F.", "delivered"),
+    ]
     assert [parse(p).tcp.flags for _, p in client.received] == [0x12, 0x11]
     assert [t for t, _ in client.received] == [0.06, 0.31]
     assert (rule.seen, rule.hits) == (2, 1)
@@ -65,10 +74,12 @@ def test_nth_and_count_select_a_run_of_matches():
     net, _client, _server = close_exchange()
     rule = net.add_rule(Rule("drop", Match(src="client", nth=2, count=2)))
     net.run()
-    assert seg_events(net, "client") == [("client", "S", "delivered"),
-                                         ("client", "P.", "dropped"),
-                                         ("client", "F.", "dropped"),
-                                         ("client", "F.", "delivered")]
+    assert seg_events(net, "client") == [
+        ("client", "S", "delivered"),
+        ("client", "P.", "dropped"),
+        ("client", "F.", "dropped"),
+        ("client", "F.", "delivered"),
+    ]
     assert (rule.seen, rule.hits) == (4, 2)
 
 
@@ -84,8 +95,7 @@ def test_exact_flags_do_not_match_supersets():
     syn = net.add_rule(Rule("drop", Match(flags="S")))
     synack = net.add_rule(Rule("drop", Match(flags="S.")))
     net.run()
-    assert [(s, f) for s, f, fate in seg_events(net) if fate == "dropped"] == [
-        ("client", "S"), ("server", "S.")]
+    assert [(s, f) for s, f, fate in seg_events(net) if fate == "dropped"] == [("client", "S"), ("server", "S.")]
     assert (syn.seen, synack.seen) == (1, 1)
 
 
@@ -96,10 +106,8 @@ def test_data_criterion():
     net.run()
     assert [(s, f) for s, f, fate in seg_events(net) if fate == "dropped"] == [("client", "P.")]
     assert (with_data.seen, without.seen, without.hits) == (1, 3, 1)
-    delayed = [e for e in net.log.of_kind("segment")
-               if e["t_arrive"] is not None and e["t_arrive"] - e["t"] > 0.5]
-    assert [(e["src"], e["flags"], e["t"], e["t_arrive"]) for e in delayed] == [
-        ("client", "F.", 0.3, 1.31)]
+    delayed = [e for e in net.log.of_kind("segment") if e["t_arrive"] is not None and e["t_arrive"] - e["t"] > 0.5]
+    assert [(e["src"], e["flags"], e["t"], e["t_arrive"]) for e in delayed] == [("client", "F.", 0.3, 1.31)]
 
 
 def test_delay_both_fins_so_they_cross():
@@ -110,9 +118,12 @@ def test_delay_both_fins_so_they_cross():
     # both first FINs are in flight from 0.2 to 0.41: each side's retransmission (0.3, 0.31)
     # arrives before the original
     assert [(t, parse(p).tcp.flags) for t, p in server.received] == [
-        (0.01, 0x02), (0.11, 0x18), (0.31, 0x11), (0.41, 0x11)]
-    assert [(t, parse(p).tcp.flags) for t, p in client.received] == [
-        (0.06, 0x12), (0.31, 0x11), (0.41, 0x11)]
+        (0.01, 0x02),
+        (0.11, 0x18),
+        (0.31, 0x11),
+        (0.41, 0x11),
+    ]
+    assert [(t, parse(p).tcp.flags) for t, p in client.received] == [(0.06, 0x12), (0.31, 0x11), (0.41, 0x11)]
     assert net.stats.delayed == 2
 
 
@@ -146,8 +157,7 @@ def test_predicate_on_the_segment():
     net, _client, _server = close_exchange()
     rule = net.add_rule(Rule("drop", Match(where=lambda seg: seg.seq == 501, count=None)))
     net.run()
-    assert [(s, f) for s, f, fate in seg_events(net) if fate == "dropped"] == [
-        ("server", "F."), ("server", "F.")]
+    assert [(s, f) for s, f, fate in seg_events(net) if fate == "dropped"] == [("server", "F."), ("server", "F.")]
     assert rule.hits == 2
 
 
@@ -172,7 +182,11 @@ def test_rule_drop_happens_before_random_loss():
     assert server.received == []
     assert (net.stats.dropped_rule, net.stats.dropped_loss) == (1, 3)
     assert [e.get("why") for e in net.log.of_kind("segment") if e["src"] == "client"] == [
-        "rule", "loss", "loss", "loss"]
+        "rule",
+        "loss",
+        "loss",
+        "loss",
+    ]
 
 
 def test_remove_rule():
@@ -197,20 +211,26 @@ def test_non_tcp_packets_fail_tcp_criteria_but_match_directions():
     assert [t for t, _ in b.received] == [1.0]
 
 
-@pytest.mark.parametrize(("args", "kwargs", "message"), [
-    (("explode",), {}, "unknown rule action"),
-    (("delay",), {}, "needs delay > 0"),
-])
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        (("explode",), {}, "unknown rule action"),
+        (("delay",), {}, "needs delay > 0"),
+    ],
+)
 def test_bad_rules(args, kwargs, message):
     with pytest.raises(ValueError, match=message):
         Rule(*args, **kwargs)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"flags": "SX"}, "unknown TCP flag letter 'X'"),
-    ({"nth": 0}, "nth counts from 1"),
-    ({"count": 0}, "count must be >= 1"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"flags": "SX"}, "unknown TCP flag letter 'X'"),
+        ({"nth": 0}, "nth counts from 1"),
+        ({"count": 0}, "count must be >= 1"),
+    ],
+)
 def test_bad_matches(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Match(**kwargs)

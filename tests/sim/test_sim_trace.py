@@ -18,21 +18,49 @@ ISN_S = 7
 
 
 def handshake_and_data(c=C, s=S):
-    client = Scripted("client", c, script=[
-        (0.0, tcp(c, s, "S", sport=40000, dport=80, seq=ISN_C, window=64240,
-                  options=(MSS(1460), SackPermitted(), Timestamps(1, 0), NOP(), WindowScale(7)))),
-        (0.2, tcp(c, s, ".", sport=40000, dport=80, seq=ISN_C + 1, ack=ISN_S + 1, window=502)),
-        (0.2, tcp(c, s, "P.", sport=40000, dport=80, seq=ISN_C + 1, ack=ISN_S + 1, window=502,
-                  payload=b"x" * 100)),
-        (0.4, tcp(c, s, "P.", sport=40000, dport=80, seq=(ISN_C + 101) % 2**32, ack=ISN_S + 1,
-                  window=502, payload=b"y" * 50)),
-    ])
-    server = Scripted("server", s, script=[
-        (0.1, tcp(s, c, "S.", sport=80, dport=40000, seq=ISN_S, ack=ISN_C + 1, window=65160,
-                  options=(MSS(1460),))),
-        (0.3, tcp(s, c, ".", sport=80, dport=40000, seq=ISN_S + 1, ack=(ISN_C + 101) % 2**32,
-                  window=509)),
-    ])
+    client = Scripted(
+        "client",
+        c,
+        script=[
+            (
+                0.0,
+                tcp(
+                    c,
+                    s,
+                    "S",
+                    sport=40000,
+                    dport=80,
+                    seq=ISN_C,
+                    window=64240,
+                    options=(MSS(1460), SackPermitted(), Timestamps(1, 0), NOP(), WindowScale(7)),
+                ),
+            ),
+            (0.2, tcp(c, s, ".", sport=40000, dport=80, seq=ISN_C + 1, ack=ISN_S + 1, window=502)),
+            (0.2, tcp(c, s, "P.", sport=40000, dport=80, seq=ISN_C + 1, ack=ISN_S + 1, window=502, payload=b"x" * 100)),
+            (
+                0.4,
+                tcp(
+                    c,
+                    s,
+                    "P.",
+                    sport=40000,
+                    dport=80,
+                    seq=(ISN_C + 101) % 2**32,
+                    ack=ISN_S + 1,
+                    window=502,
+                    payload=b"y" * 50,
+                ),
+            ),
+        ],
+    )
+    server = Scripted(
+        "server",
+        s,
+        script=[
+            (0.1, tcp(s, c, "S.", sport=80, dport=40000, seq=ISN_S, ack=ISN_C + 1, window=65160, options=(MSS(1460),))),
+            (0.3, tcp(s, c, ".", sport=80, dport=40000, seq=ISN_S + 1, ack=(ISN_C + 101) % 2**32, window=509)),
+        ],
+    )
     return client, server
 
 
@@ -47,13 +75,27 @@ def test_segment_events_have_every_field():
     net.run()
     segs = log.of_kind("segment")
     assert segs[0] == {
-        "t": 0.0, "kind": "segment", "host": "client", "src": "client", "dst": "server",
-        "sport": 40000, "dport": 80, "flags": "S", "seq": 0, "ack": 0, "len": 0, "win": 64240,
-        "fate": "delivered", "abs_seq": ISN_C, "abs_ack": 0,
-        "options": "mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7", "t_arrive": 0.05,
+        "t": 0.0,
+        "kind": "segment",
+        "host": "client",
+        "src": "client",
+        "dst": "server",
+        "sport": 40000,
+        "dport": 80,
+        "flags": "S",
+        "seq": 0,
+        "ack": 0,
+        "len": 0,
+        "win": 64240,
+        "fate": "delivered",
+        "abs_seq": ISN_C,
+        "abs_ack": 0,
+        "options": "mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7",
+        "t_arrive": 0.05,
     }
-    rows = [(e["t"], e["src"], e["flags"], e["seq"], e["ack"], e["len"], e["win"], e["fate"],
-             e["t_arrive"]) for e in segs]
+    rows = [
+        (e["t"], e["src"], e["flags"], e["seq"], e["ack"], e["len"], e["win"], e["fate"], e["t_arrive"]) for e in segs
+    ]
     assert rows == [
         (0.0, "client", "S", 0, 0, 0, 64240, "delivered", 0.05),
         (0.1, "server", "S.", 0, 1, 0, 65160, "delivered", 0.15),
@@ -76,7 +118,13 @@ def test_relative_numbers_in_ipv6_too():
     net.link(client, server, delay=0.05)
     net.run()
     assert [(e["flags"], e["seq"], e["ack"]) for e in log.of_kind("segment")] == [
-        ("S", 0, 0), ("S.", 0, 1), (".", 1, 1), ("P.", 1, 1), (".", 1, 101), ("P.", 101, 1)]
+        ("S", 0, 0),
+        ("S.", 0, 1),
+        (".", 1, 1),
+        ("P.", 1, 1),
+        (".", 1, 101),
+        ("P.", 101, 1),
+    ]
 
 
 def test_without_a_syn_numbers_stay_absolute():
@@ -87,8 +135,7 @@ def test_without_a_syn_numbers_stay_absolute():
     a.outbox.append(tcp(C, S, "R.", seq=12345, ack=678))
     net.run()
     (e,) = log.of_kind("segment")
-    assert (e["flags"], e["seq"], e["ack"], e["abs_seq"], e["abs_ack"]) == ("R.", 12345, 678,
-                                                                            12345, 678)
+    assert (e["flags"], e["seq"], e["ack"], e["abs_seq"], e["abs_ack"]) == ("R.", 12345, 678, 12345, 678)
 
 
 def test_a_new_syn_on_the_same_ports_resets_the_isn():
@@ -96,8 +143,12 @@ def test_a_new_syn_on_the_same_ports_resets_the_isn():
     net = Network(log=log)
     a, b = net.add(Sink("a", C)), net.add(Sink("b", S))
     net.link(a, b)
-    a.outbox += [tcp(C, S, "S", seq=1000), tcp(C, S, "F.", seq=1001),
-                 tcp(C, S, "S", seq=5000), tcp(C, S, "F.", seq=5001)]
+    a.outbox += [
+        tcp(C, S, "S", seq=1000),
+        tcp(C, S, "F.", seq=1001),
+        tcp(C, S, "S", seq=5000),
+        tcp(C, S, "F.", seq=5001),
+    ]
     net.run()
     assert [e["seq"] for e in log.of_kind("segment")] == [0, 1, 0, 1]
 
@@ -114,7 +165,11 @@ def test_duplicated_and_corrupted_fates():
     a.outbox += [tcp(C, S, "S"), tcp(C, S, "F."), tcp(C, S, "R"), tcp(C, S, ".")]
     net.run()
     assert [(e["flags"], e["fate"]) for e in log.of_kind("segment")] == [
-        ("S", "duplicated"), ("F.", "corrupted"), ("R", "corrupted"), (".", "delivered")]
+        ("S", "duplicated"),
+        ("F.", "corrupted"),
+        ("R", "corrupted"),
+        (".", "delivered"),
+    ]
     assert len(b.received) == 6
     assert (net.stats.duplicated, net.stats.corrupted) == (2, 2)
 
@@ -154,8 +209,11 @@ class FakePcap:
 
 def test_pcap_tap_sees_deliveries_as_delivered():
     net = Network()
-    a = net.add(Scripted("a", C, script=[(0.0, tcp(C, S, "S")), (0.1, tcp(C, S, ".")),
-                                         (0.2, tcp(C, S, "F.")), (0.3, tcp(C, S, "R"))]))
+    a = net.add(
+        Scripted(
+            "a", C, script=[(0.0, tcp(C, S, "S")), (0.1, tcp(C, S, ".")), (0.2, tcp(C, S, "F.")), (0.3, tcp(C, S, "R"))]
+        )
+    )
     b = net.add(Echo("b", S))
     net.link(a, b, delay=0.25)
     pcap = net.capture(FakePcap())
@@ -182,15 +240,16 @@ def test_random_corruption_always_breaks_the_tcp_checksum(src, dst, payload):
     net = Network(seed=11)
     a, b = net.add(Sink("a", src)), net.add(Sink("b", dst))
     net.link(a, b, corrupt=1.0)
-    good = [tcp(src, dst, "P.", seq=i, payload=payload,
-                options=(Timestamps(i, 0),) if i % 2 else ()) for i in range(200)]
+    good = [
+        tcp(src, dst, "P.", seq=i, payload=payload, options=(Timestamps(i, 0),) if i % 2 else ()) for i in range(200)
+    ]
     a.outbox += good
     net.run()
     assert net.stats.corrupted == 200 and len(b.received) == 200
     for original, (_, bad) in zip(good, b.received, strict=True):
         assert len(bad) == len(original)
         assert sum(x != y for x, y in zip(original, bad, strict=True)) == 1
-        assert bad[:20 if src == C else 40] == original[:20 if src == C else 40]  # IP header intact
+        assert bad[: 20 if src == C else 40] == original[: 20 if src == C else 40]  # IP header intact
         with pytest.raises(MalformedPacket) as err:
             parse(bad)
         assert err.value.reason == "bad tcp checksum"

@@ -65,15 +65,13 @@ def test_so_linger_zero_close_sends_rst_and_leaves_no_time_wait(bench):
     assert not any("F" in e["flags"] for e in segments(net, "client"))
     assert client.conns == {}  # no TIME_WAIT: the connection is gone at once
     assert [r.state for r in rows(client)] == []
-    states = [(e["from"], e["to"], e["cause"]) for e in net.log.of_kind("state")
-              if e["host"] == "client"]
+    states = [(e["from"], e["to"], e["cause"]) for e in net.log.of_kind("state") if e["host"] == "client"]
     assert states[-1] == ("ESTABLISHED", "CLOSED", "abort")
     assert conn.recv(100) == b"data that will be lost"  # what arrived before the RST
     with pytest.raises(ConnectionResetError):
         conn.recv(100)
     outcomes = [(e["host"], e["outcome"]) for e in net.log.of_kind("outcome")]
-    assert outcomes == [("client", "connected"), ("server", "connected"),
-                        ("client", "closed"), ("server", "reset")]
+    assert outcomes == [("client", "connected"), ("server", "connected"), ("client", "closed"), ("server", "reset")]
 
 
 def test_normal_close_leaves_time_wait_on_the_side_that_closed_first(bench):
@@ -88,9 +86,14 @@ def test_normal_close_leaves_time_wait_on_the_side_that_closed_first(bench):
     assert rows(client)[0].timer == "timewait 59s"
     net.run(until=net.now + 60)
     outcomes = [(e["host"], e["outcome"]) for e in net.log.of_kind("outcome")]
-    assert outcomes == [("client", "connected"), ("server", "connected"),
-                        ("server", "peer closed"), ("client", "peer closed"),
-                        ("server", "closed"), ("client", "closed")]
+    assert outcomes == [
+        ("client", "connected"),
+        ("server", "connected"),
+        ("server", "peer closed"),
+        ("client", "peer closed"),
+        ("server", "closed"),
+        ("client", "closed"),
+    ]
 
 
 def test_half_close_with_shutdown(bench):
@@ -108,8 +111,7 @@ def test_half_close_with_shutdown(bench):
     assert cli.recv(100) == b""
     assert cli._conn.state is State.TIME_WAIT
     net.run(until=net.now + 1)
-    states = [e["to"] for e in net.log.of_kind("state") if e["host"] == "server"
-              and e["conn"] != "198.18.0.2:9527-*:*"]
+    states = [e["to"] for e in net.log.of_kind("state") if e["host"] == "server" and e["conn"] != "198.18.0.2:9527-*:*"]
     assert states == ["SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"]
 
 

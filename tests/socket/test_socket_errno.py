@@ -198,10 +198,17 @@ def test_ebadf(bench):
     s = client.socket()
     s.close()
     s.close()  # closing twice is fine, as in Python
-    for call, args in ((s.recv, (1,)), (s.send, (b"x",)), (s.connect, (SERVER,)),
-                       (s.bind, (("", 0),)), (s.listen, ()), (s.accept, ()),
-                       (s.shutdown, (SHUT_RDWR,)), (s.getsockname, ()),
-                       (s.getsockopt, (SOL_SOCKET, SO_ERROR))):
+    for call, args in (
+        (s.recv, (1,)),
+        (s.send, (b"x",)),
+        (s.connect, (SERVER,)),
+        (s.bind, (("", 0),)),
+        (s.listen, ()),
+        (s.accept, ()),
+        (s.shutdown, (SHUT_RDWR,)),
+        (s.getsockname, ()),
+        (s.getsockopt, (SOL_SOCKET, SO_ERROR)),
+    ):
         raises(errno.EBADF, call, *args)
 
 

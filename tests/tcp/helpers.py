@@ -28,16 +28,15 @@ def classic(**changes) -> Config:
 def flags_of(text: str) -> Flags:
     f = Flags(0)
     for ch in text:
-        f |= {"S": Flags.SYN, "F": Flags.FIN, "R": Flags.RST, "P": Flags.PSH, ".": Flags.ACK,
-              "U": Flags.URG}[ch]
+        f |= {"S": Flags.SYN, "F": Flags.FIN, "R": Flags.RST, "P": Flags.PSH, ".": Flags.ACK, "U": Flags.URG}[ch]
     return f
 
 
-def seg(flags: str, seq: int, ack: int = 0, win: int = WIN, data: bytes = b"", options=(),
-        urgent: int = 0) -> Segment:
+def seg(flags: str, seq: int, ack: int = 0, win: int = WIN, data: bytes = b"", options=(), urgent: int = 0) -> Segment:
     """A segment from the peer (absolute sequence numbers)."""
-    return Segment(REMOTE[1], LOCAL[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, flags_of(flags), win,
-                   urgent, tuple(options), data)
+    return Segment(
+        REMOTE[1], LOCAL[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, flags_of(flags), win, urgent, tuple(options), data
+    )
 
 
 def brief(s: Segment) -> tuple:

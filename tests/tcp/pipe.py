@@ -34,8 +34,9 @@ class Pipe:
         self.now = 0.0
         self.delay = delay
         self.a = Connection(config, ("198.18.0.1", 40000), ("198.18.0.2", 9527), isn=FixedISN(a_iss), name="a")
-        self.b = Connection(config_b or config, ("198.18.0.2", 9527), ("198.18.0.1", 40000),
-                            isn=FixedISN(b_iss), name="b")
+        self.b = Connection(
+            config_b or config, ("198.18.0.2", 9527), ("198.18.0.1", 40000), isn=FixedISN(b_iss), name="b"
+        )
         self.hook = hook
         self._queue: list[tuple[float, int, str, Segment]] = []
         self._n = 0
@@ -84,8 +85,9 @@ class Pipe:
         self.flush()
         return True
 
-    def run(self, until: float | None = None, max_steps: int = 10_000_000,
-            stop: Callable[[], bool] | None = None) -> None:
+    def run(
+        self, until: float | None = None, max_steps: int = 10_000_000, stop: Callable[[], bool] | None = None
+    ) -> None:
         for _ in range(max_steps):
             if stop is not None and stop():
                 return
@@ -107,8 +109,7 @@ class Pipe:
         return min(times) if times else None
 
 
-def lossy_hook(seed: int, loss: float = 0.05, dup: float = 0.02, reorder: float = 0.05,
-               delay: float = 0.01) -> Hook:
+def lossy_hook(seed: int, loss: float = 0.05, dup: float = 0.02, reorder: float = 0.05, delay: float = 0.01) -> Hook:
     rng = random.Random(seed)
 
     def hook(sender: str, seg: Segment) -> list[float]:

@@ -65,8 +65,12 @@ def test_mss_defaults_to_536_when_absent_and_segments_follow():
 
 def test_timestamps_echoed_and_used_for_rtt():
     p = Peer(Config(), iss=0).to_syn_sent()
-    synack = seg("S.", PEER_ISS, 1, options=(MSS(1460), SackPermitted(), Timestamps(777, p.conn._ts_now(0.0)),
-                                             NOP(), WindowScale(7)))
+    synack = seg(
+        "S.",
+        PEER_ISS,
+        1,
+        options=(MSS(1460), SackPermitted(), Timestamps(777, p.conn._ts_now(0.0)), NOP(), WindowScale(7)),
+    )
     p.conn.segment_arrives(synack, 0.25)
     (ack,) = p.raw_out()
     assert ack.options == (NOP(), NOP(), Timestamps(p.conn._ts_now(0.25), 777))
@@ -102,9 +106,13 @@ def test_data_retransmitted_with_exponential_backoff():
     sent = p.advance(7.5)
     # The handshake took no time here: SRTT 0, so the RTO is the 200 ms floor (Linux
     # TCP_RTO_MIN, RFC 6298 2.4), doubled at each expiry (5.5).
-    assert sent == [(0.2, "P.", ISS + 1, PEER_ISS + 1, WIN, 3), (0.6, "P.", ISS + 1, PEER_ISS + 1, WIN, 3),
-                    (1.4, "P.", ISS + 1, PEER_ISS + 1, WIN, 3), (3.0, "P.", ISS + 1, PEER_ISS + 1, WIN, 3),
-                    (6.2, "P.", ISS + 1, PEER_ISS + 1, WIN, 3)]
+    assert sent == [
+        (0.2, "P.", ISS + 1, PEER_ISS + 1, WIN, 3),
+        (0.6, "P.", ISS + 1, PEER_ISS + 1, WIN, 3),
+        (1.4, "P.", ISS + 1, PEER_ISS + 1, WIN, 3),
+        (3.0, "P.", ISS + 1, PEER_ISS + 1, WIN, 3),
+        (6.2, "P.", ISS + 1, PEER_ISS + 1, WIN, 3),
+    ]
     info = p.conn.tcp_info()
     assert info["retransmits"] == 5 and info["total_retrans"] == 5 and info["backoff"] == 5
     # The ACK ends the backoff; Karn's rule: no RTT sample from retransmitted data.

@@ -41,8 +41,7 @@ def _transfer(p: Pipe, size: int, seed: int) -> tuple[bytes, bytes]:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_ten_megabytes_each_way_through_a_lossy_pipe(seed):
     # ISNs just below 2**32 so that both directions wrap.
-    p = Pipe(Config(), a_iss=2**32 - 5000, b_iss=2**32 - 100, hook=lossy_hook(seed, loss=0.03, dup=0.02,
-                                                                              reorder=0.05))
+    p = Pipe(Config(), a_iss=2**32 - 5000, b_iss=2**32 - 100, hook=lossy_hook(seed, loss=0.03, dup=0.02, reorder=0.05))
     p.b.listen(0.0)
     p.a.connect(0.0)
     size = 10 * MB
@@ -69,5 +68,13 @@ def test_clean_pipe_transfer_has_no_retransmissions():
     p.run()
     # Both shut down as soon as their last byte is queued: the FINs cross (simultaneous close).
     assert p.states["a"] == ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "CLOSING", "TIME_WAIT", "CLOSED"]
-    assert p.states["b"] == ["CLOSED", "LISTEN", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "CLOSING", "TIME_WAIT",
-                             "CLOSED"]
+    assert p.states["b"] == [
+        "CLOSED",
+        "LISTEN",
+        "SYN_RCVD",
+        "ESTABLISHED",
+        "FIN_WAIT_1",
+        "CLOSING",
+        "TIME_WAIT",
+        "CLOSED",
+    ]

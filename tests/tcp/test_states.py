@@ -21,9 +21,7 @@ def test_active_open_three_way_handshake():
     assert [(s.flags, s.seq, s.ack, s.window) for s in syn] == [(0x02, ISS, 0, WIN)]
     assert syn[0].options == (MSS(1460),)
     assert p.state is S.SYN_SENT
-    assert p.recv(seg("S.", PEER_ISS, ISS + 1, options=(MSS(1460),)), at=0.1) == [
-        (".", ISS + 1, PEER_ISS + 1, WIN, 0)
-    ]
+    assert p.recv(seg("S.", PEER_ISS, ISS + 1, options=(MSS(1460),)), at=0.1) == [(".", ISS + 1, PEER_ISS + 1, WIN, 0)]
     assert p.state is S.ESTABLISHED
     assert any(isinstance(e, Connected) for e in p.events())
     assert p.transitions == [("CLOSED", "SYN_SENT", "connect"), ("SYN_SENT", "ESTABLISHED", "rcv SYN-ACK")]
@@ -69,9 +67,7 @@ def test_listen_then_send_becomes_active_open():
     assert p.state is S.SYN_SENT
     assert p.transitions[-1] == ("LISTEN", "SYN_SENT", "send")
     # The queued data goes out once ESTABLISHED.
-    assert p.recv(seg("S.", PEER_ISS, ISS + 1, options=(MSS(1460),))) == [
-        ("P.", ISS + 1, PEER_ISS + 1, WIN, 2)
-    ]
+    assert p.recv(seg("S.", PEER_ISS, ISS + 1, options=(MSS(1460),))) == [("P.", ISS + 1, PEER_ISS + 1, WIN, 2)]
 
 
 def test_listen_without_remote_cannot_send():
@@ -337,8 +333,15 @@ def test_segment_without_ack_is_dropped_in_established():
 
 @pytest.mark.parametrize(
     "state,rst",
-    [("ESTABLISHED", True), ("FIN_WAIT_1", True), ("FIN_WAIT_2", True), ("CLOSE_WAIT", True),
-     ("CLOSING", False), ("LAST_ACK", False), ("TIME_WAIT", False)],
+    [
+        ("ESTABLISHED", True),
+        ("FIN_WAIT_1", True),
+        ("FIN_WAIT_2", True),
+        ("CLOSE_WAIT", True),
+        ("CLOSING", False),
+        ("LAST_ACK", False),
+        ("TIME_WAIT", False),
+    ],
 )
 def test_abort_in_every_synchronized_state(state, rst):
     p = Peer()

@@ -22,8 +22,10 @@ def test_tcp_and_wire_import_only_the_standard_library():
 
 
 def test_engine_modules_do_not_import_other_tcplab_layers():
-    probe = PROBE.replace("print(json.dumps(sorted(loaded)))",
-                          "print(json.dumps(sorted(m for m in set(sys.modules) - before if m.startswith('tcplab'))))")
+    probe = PROBE.replace(
+        "print(json.dumps(sorted(loaded)))",
+        "print(json.dumps(sorted(m for m in set(sys.modules) - before if m.startswith('tcplab'))))",
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     layers = {m.split(".")[1] for m in json.loads(out.stdout) if m.count(".") >= 1}
     assert layers <= {"tcp", "wire"}, layers

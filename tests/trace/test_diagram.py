@@ -72,13 +72,13 @@ def test_coverage_partitions_the_table_in_order() -> None:
     assert missing[0] == T(S.CLOSED, S.LISTEN, C.LISTEN)
     # Zero counts are not coverage; events work as input too.
     assert coverage({CLIENT_ROWS[0]: 0}) == ([], list(TRANSITIONS))
-    assert coverage(full_story())[0] == [t for t in TRANSITIONS
-                                         if t in set(CLIENT_ROWS + SERVER_ROWS)]
+    assert coverage(full_story())[0] == [t for t in TRANSITIONS if t in set(CLIENT_ROWS + SERVER_ROWS)]
 
 
 def test_normalize_taken_accepts_names() -> None:
     assert normalize_taken({("ESTABLISHED", "CLOSED", "rcv RST"): 2}) == Counter(
-        {T(S.ESTABLISHED, S.CLOSED, C.RCV_RST): 2})
+        {T(S.ESTABLISHED, S.CLOSED, C.RCV_RST): 2}
+    )
     assert normalize_taken([CLIENT_ROWS[0], CLIENT_ROWS[0]]) == Counter({CLIENT_ROWS[0]: 2})
 
 

@@ -14,21 +14,37 @@ from tcplab.trace.svg_ladder import render_ladder_svg
 
 names = st.sampled_from(["client", "server", "other", None, "", "<&>"])
 maybe_int = st.one_of(st.none(), st.integers(-5, 2**32 + 5), st.text(max_size=3))
-maybe_time = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True),
-                       st.floats(0, 100), st.text(max_size=3))
+maybe_time = st.one_of(
+    st.none(), st.floats(allow_nan=True, allow_infinity=True), st.floats(0, 100), st.text(max_size=3)
+)
 text = st.text(max_size=30)
 
 event = st.fixed_dictionaries(
     {"kind": st.sampled_from(["segment", "state", "outcome", "note", "weird"])},
     optional={
-        "t": maybe_time, "host": names, "src": names, "dst": names,
+        "t": maybe_time,
+        "host": names,
+        "src": names,
+        "dst": names,
         "flags": st.one_of(st.sampled_from(["S", "S.", ".", "P.", "F.", "R", "R."]), text),
-        "seq": maybe_int, "ack": maybe_int, "len": st.one_of(st.none(), st.integers(0, 70000)),
-        "win": maybe_int, "fate": st.sampled_from(["sent", "delivered", "dropped", "duplicated",
-                                                   "corrupted", "odd"]),
-        "t_arrive": maybe_time, "options": text, "abs_seq": maybe_int, "abs_ack": maybe_int,
-        "sport": maybe_int, "dport": maybe_int, "from": text, "to": text, "cause": text,
-        "outcome": text, "detail": text, "text": text, "conn": text,
+        "seq": maybe_int,
+        "ack": maybe_int,
+        "len": st.one_of(st.none(), st.integers(0, 70000)),
+        "win": maybe_int,
+        "fate": st.sampled_from(["sent", "delivered", "dropped", "duplicated", "corrupted", "odd"]),
+        "t_arrive": maybe_time,
+        "options": text,
+        "abs_seq": maybe_int,
+        "abs_ack": maybe_int,
+        "sport": maybe_int,
+        "dport": maybe_int,
+        "from": text,
+        "to": text,
+        "cause": text,
+        "outcome": text,
+        "detail": text,
+        "text": text,
+        "conn": text,
     },
 )
 

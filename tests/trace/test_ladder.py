@@ -65,14 +65,12 @@ def test_plain_output_is_deterministic_and_has_no_trailing_spaces() -> None:
 
 def test_segment_labels_like_packetdrill() -> None:
     assert segment_label(seg(0, "client", "server", "S", 0, 0, options=OPTS_SYN)) == (
-        "S 0:0(0) win 65535 <mss 1460,sackOK,TS val 1000 ecr 0,nop,wscale 7>")
-    assert segment_label(seg(0, "server", "client", "S.", 0, 1, win=64000)) == (
-        "S. 0:0(0) ack 1 win 64000")
+        "S 0:0(0) win 65535 <mss 1460,sackOK,TS val 1000 ecr 0,nop,wscale 7>"
+    )
+    assert segment_label(seg(0, "server", "client", "S.", 0, 1, win=64000)) == ("S. 0:0(0) ack 1 win 64000")
     assert segment_label(seg(0, "client", "server", ".", 1, 1, win=502)) == ". 1:1(0) ack 1 win 502"
-    assert segment_label(seg(0, "client", "server", "P.", 1, 1, length=100, win=502)) == (
-        "P. 1:101(100) ack 1 win 502")
-    assert segment_label(seg(0, "client", "server", "F.", 101, 1, win=502)) == (
-        "F. 101:101(0) ack 1 win 502")
+    assert segment_label(seg(0, "client", "server", "P.", 1, 1, length=100, win=502)) == ("P. 1:101(100) ack 1 win 502")
+    assert segment_label(seg(0, "client", "server", "F.", 101, 1, win=502)) == ("F. 101:101(0) ack 1 win 502")
     assert segment_label(seg(0, "client", "server", "R", 7, 0, win=0)) == "R 7:7(0) win 0"
 
 
@@ -106,7 +104,7 @@ def test_dropped_segment_stops_half_way() -> None:
     assert bar_left < cross < bar_right
     assert "▶" not in line and "◀" not in line
     # Nothing but blanks between "dropped" and the receiver's timeline.
-    assert line[line.index("dropped") + len("dropped"):bar_right].strip() == ""
+    assert line[line.index("dropped") + len("dropped") : bar_right].strip() == ""
 
 
 def test_duplicated_corrupted_and_retransmitted_are_marked() -> None:
@@ -198,12 +196,19 @@ def test_print_ladder_to_console() -> None:
 
 
 def test_sack_blocks_shown_relative() -> None:
-    e = seg(0, "server", "client", ".", 1, 1449, win=1012,
-            options="nop,nop,TS val 5 ecr 9,nop,nop,sack 2 {5001:6001}{8001:9001}")
+    e = seg(
+        0,
+        "server",
+        "client",
+        ".",
+        1,
+        1449,
+        win=1012,
+        options="nop,nop,TS val 5 ecr 9,nop,nop,sack 2 {5001:6001}{8001:9001}",
+    )
     # abs_ack = 1000 (client's ISN) + 1449; SACK blocks relative to the same ISN.
     assert e["abs_ack"] == 2449
-    assert segment_label(e, options="short") == (
-        ". 1:1(0) ack 1449 win 1012 <TS,sack {4001:5001}{7001:8001}>")
+    assert segment_label(e, options="short") == (". 1:1(0) ack 1449 win 1012 <TS,sack {4001:5001}{7001:8001}>")
     assert segment_label(e).endswith("<nop,nop,TS val 5 ecr 9,nop,nop,sack 2 {5001:6001}{8001:9001}>")
 
 
@@ -218,8 +223,7 @@ def test_endpoints_taken_from_the_trace_when_the_names_do_not_match() -> None:
     line = _line_of(text, "S 0:0(0)")
     assert line.endswith("▶│")  # fate "sent": drawn all the way (a real network)
     # Names that do appear are kept, even if only one side is in the trace.
-    assert render_ladder(events, "tcplab", "peer", color=False).splitlines()[0].split() == [
-        "time", "tcplab", "peer"]
+    assert render_ladder(events, "tcplab", "peer", color=False).splitlines()[0].split() == ["time", "tcplab", "peer"]
 
 
 def test_connections_numbered_when_a_trace_has_several() -> None:
@@ -241,8 +245,7 @@ def test_connections_numbered_when_a_trace_has_several() -> None:
         sg(0.0, "client", "server", "S", 40000, 80),
         s(0.0, "client", "CLOSED", "SYN_SENT", "connect", "[fd00::1]:40001-[fd00::2]:80"),
         sg(0.0, "client", "server", "S", 40001, 80),
-        {"t": 0.1, "kind": "outcome", "host": "client", "outcome": "refused",
-         "conn": "[fd00::1]:40001-[fd00::2]:80"},
+        {"t": 0.1, "kind": "outcome", "host": "client", "outcome": "refused", "conn": "[fd00::1]:40001-[fd00::2]:80"},
     ]
     assert connection_numbers(events) == {1: 1, 2: 1, 3: 2, 4: 2, 5: 2}
     assert connection_numbers(events[:3]) == {}  # one connection: no numbers

@@ -41,12 +41,22 @@ def _conversation(c: str, s: str) -> list[tuple[float, bytes]]:
     A = Flags.ACK
     segs = [
         (0.0, c, s, Segment(40000, 80, ISS_C, 0, Flags.SYN, 65535, options=syn_opts)),
-        (0.05, s, c, Segment(80, 40000, ISS_S, ISS_C + 1, Flags.SYN | A, 65160,
-                             options=(MSS(1460), SackPermitted(), Timestamps(7, 100), NOP(),
-                                      WindowScale(7)))),
+        (
+            0.05,
+            s,
+            c,
+            Segment(
+                80,
+                40000,
+                ISS_S,
+                ISS_C + 1,
+                Flags.SYN | A,
+                65160,
+                options=(MSS(1460), SackPermitted(), Timestamps(7, 100), NOP(), WindowScale(7)),
+            ),
+        ),
         (0.1, c, s, Segment(40000, 80, ISS_C + 1, ISS_S + 1, A, 502)),
-        (0.1, c, s, Segment(40000, 80, ISS_C + 1, ISS_S + 1, Flags.PSH | A, 502,
-                            payload=b"GET / HTTP/1.0\r\n\r\n")),
+        (0.1, c, s, Segment(40000, 80, ISS_C + 1, ISS_S + 1, Flags.PSH | A, 502, payload=b"GET / HTTP/1.0\r\n\r\n")),
         (0.15, s, c, Segment(80, 40000, ISS_S + 1, (ISS_C + 19) % 2**32, A, 509)),
         (0.2, c, s, Segment(40000, 80, (ISS_C + 19) % 2**32, ISS_S + 1, Flags.FIN | A, 502)),
         (0.25, s, c, Segment(80, 40000, ISS_S + 1, (ISS_C + 20) % 2**32, Flags.FIN | A, 509)),
@@ -138,19 +148,41 @@ def test_tshark_reads_it_without_errors(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LC_ALL": "C"}
 
     def tshark(*args: str) -> str:
-        done = subprocess.run([TSHARK, "-n", "-r", str(path), *args], capture_output=True,
-                              text=True, env=env, timeout=120, check=False)
+        done = subprocess.run(
+            [TSHARK, "-n", "-r", str(path), *args], capture_output=True, text=True, env=env, timeout=120, check=False
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    fields = tshark("-o", "tcp.check_checksum:TRUE", "-T", "fields", "-E", "separator=|",
-                    "-e", "frame.time_relative", "-e", "ip.src", "-e", "ipv6.src",
-                    "-e", "tcp.srcport", "-e", "tcp.flags.str", "-e", "tcp.seq_raw",
-                    "-e", "tcp.len", "-e", "tcp.checksum.status", "-e", "tcp.options.mss_val")
+    fields = tshark(
+        "-o",
+        "tcp.check_checksum:TRUE",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-e",
+        "frame.time_relative",
+        "-e",
+        "ip.src",
+        "-e",
+        "ipv6.src",
+        "-e",
+        "tcp.srcport",
+        "-e",
+        "tcp.flags.str",
+        "-e",
+        "tcp.seq_raw",
+        "-e",
+        "tcp.len",
+        "-e",
+        "tcp.checksum.status",
+        "-e",
+        "tcp.options.mss_val",
+    )
     rows = [line.split("|") for line in fields.splitlines()]
     assert len(rows) == 18
-    assert [r[1] or r[2] for r in rows] == [C4, S4, C4, C4, S4, C4, S4, C4, S4,
-                                            C6, S6, C6, C6, S6, C6, S6, C6, S6]
+    assert [r[1] or r[2] for r in rows] == [C4, S4, C4, C4, S4, C4, S4, C4, S4, C6, S6, C6, C6, S6, C6, S6, C6, S6]
     assert [float(r[0]) for r in rows[:9]] == [0.0, 0.05, 0.1, 0.1, 0.15, 0.2, 0.25, 0.3, 1.5]
     assert rows[0][5] == str(ISS_C) and rows[0][8] == "1460"
     assert rows[3][6] == "18"  # the request's payload

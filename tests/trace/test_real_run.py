@@ -69,8 +69,13 @@ def test_real_run_pictures_and_pcap(tmp_path: Path) -> None:
     client = transitions_from_events(events, host="client")
     server = transitions_from_events(events, host="server")
     assert [(t.src.value, t.dst.value) for t in coverage(client)[0]] == [
-        ("CLOSED", "SYN_SENT"), ("SYN_SENT", "ESTABLISHED"), ("ESTABLISHED", "FIN_WAIT_1"),
-        ("FIN_WAIT_1", "FIN_WAIT_2"), ("FIN_WAIT_2", "TIME_WAIT"), ("TIME_WAIT", "CLOSED")]
+        ("CLOSED", "SYN_SENT"),
+        ("SYN_SENT", "ESTABLISHED"),
+        ("ESTABLISHED", "FIN_WAIT_1"),
+        ("FIN_WAIT_1", "FIN_WAIT_2"),
+        ("FIN_WAIT_2", "TIME_WAIT"),
+        ("TIME_WAIT", "CLOSED"),
+    ]
     assert ("LAST_ACK", "CLOSED") in [(t.src.value, t.dst.value) for t in server]
     ET.fromstring(render_state_diagram_svg(client))
 
@@ -81,9 +86,21 @@ def test_real_run_pictures_and_pcap(tmp_path: Path) -> None:
     if tshark is None:
         return  # the pcap checks against tshark are in test_pcap.py (skipped there too)
     done = subprocess.run(
-        [tshark, "-n", "-r", str(pcap_path), "-o", "tcp.check_checksum:TRUE", "-Y",
-         "_ws.malformed || _ws.expert.severity >= error || tcp.checksum.status == 0"],
-        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        timeout=120, check=False)
+        [
+            tshark,
+            "-n",
+            "-r",
+            str(pcap_path),
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-Y",
+            "_ws.malformed || _ws.expert.severity >= error || tcp.checksum.status == 0",
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""

@@ -67,14 +67,14 @@ SCENARIOS = [
         "name": "Lost SYN",
         "description": "The first SYN is dropped; the client retransmits.",
         "explanation": "The client's SYN never arrives.\n\nAfter one second (the initial RTO) "
-                       "it sends it again & the handshake completes.",
+        "it sends it again & the handshake completes.",
         "events": small_handshake(),
         "left": "client",
         "right": "server",
     },
     {
         "name": "Close <script>alert('x')</script> & more",
-        "description": "Four-way close with \"quotes\" & <tags>.",
+        "description": 'Four-way close with "quotes" & <tags>.',
         "explanation": "Both ends close; the client waits in TIME_WAIT for 2 MSL.",
         "events": full_story(),
         "left": "client",
@@ -113,15 +113,18 @@ def test_page_contents(tmp_path: Path) -> None:
     assert [r.get("class") for r in roots[1:]] == ["tcplab-state-diagram"] * 2
     # The state diagram of the client highlights its transitions.
     ns = "{http://www.w3.org/2000/svg}"
-    taken = [(g.get("data-from"), g.get("data-to")) for g in roots[1].iter(f"{ns}g")
-             if "taken" in (g.get("class") or "").split()]
+    taken = [
+        (g.get("data-from"), g.get("data-to"))
+        for g in roots[1].iter(f"{ns}g")
+        if "taken" in (g.get("class") or "").split()
+    ]
     assert taken == [("CLOSED", "SYN_SENT"), ("SYN_SENT", "ESTABLISHED")]
     # Trace table: one row per event.
-    table = html[html.index("<table"):html.index("</table>")]
+    table = html[html.index("<table") : html.index("</table>")]
     assert table.count("<tr") == len(small_handshake()) + 1
     assert "fate-dropped" in table
     # Text ladder included, escaped.
-    pre = html[html.index("<pre>"):html.index("</pre>")]
+    pre = html[html.index("<pre>") : html.index("</pre>")]
     assert "│── S 0:0(0) win 65535 " in pre and "✗ dropped" in pre
 
 
@@ -132,19 +135,20 @@ def test_everything_escaped(tmp_path: Path) -> None:
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
     checker = _check(page)
-    assert "Four-way close with \"quotes\" & <tags>." in "".join(checker.text)
+    assert 'Four-way close with "quotes" & <tags>.' in "".join(checker.text)
 
 
 def test_odd_scenarios(tmp_path: Path) -> None:
     scenarios = [
         {"name": "Same", "events": []},
-        {"name": "Same", "events": [{"t": 0.0, "kind": "state", "host": "a", "from": "CLOSED",
-                                     "to": "BOGUS", "cause": "?"}]},
+        {
+            "name": "Same",
+            "events": [{"t": 0.0, "kind": "state", "host": "a", "from": "CLOSED", "to": "BOGUS", "cause": "?"}],
+        },
         {"name": "***", "events": [{"t": 0.0, "kind": "custom", "x": 1}]},
     ]
     written = write_report(tmp_path, scenarios)
-    assert [p.name for p in written] == ["index.html", "same.html", "same-2.html",
-                                         "scenario.html"]
+    assert [p.name for p in written] == ["index.html", "same.html", "same-2.html", "scenario.html"]
     for p in written:
         _check(p)
 

@@ -114,10 +114,8 @@ def test_state_labels_on_the_right_timeline() -> None:
     left = ["".join(g.itertext()) for g in _groups(root, "state-left")]
     right = ["".join(g.itertext()) for g in _groups(root, "state-right")]
     # Initial state first, then every state entered.
-    assert left == ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT",
-                    "CLOSED"]
-    assert right == ["CLOSED", "LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK",
-                     "CLOSED"]
+    assert left == ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT", "CLOSED"]
+    assert right == ["CLOSED", "LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"]
 
 
 def test_notes_outcomes_and_long_silence() -> None:

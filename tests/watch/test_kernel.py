@@ -89,9 +89,7 @@ def test_client_first_close_sequences(netns: Netns) -> None:
         assert w.mode == "trace"
         cport = _client_first_close(netns)
         client, server = _sides(netns, cport)
-        seen = w.wait_for(
-            lambda ev: _has(ev, client, "TIME_WAIT") and _has(ev, server, "CLOSED"), timeout=10
-        )
+        seen = w.wait_for(lambda ev: _has(ev, client, "TIME_WAIT") and _has(ev, server, "CLOSED"), timeout=10)
         client_conn = f"{client}-{server}"
         server_conn = f"{server}-{client}"
         assert sequence(seen, conn=client_conn) == [
@@ -111,9 +109,7 @@ def test_client_first_close_sequences(netns: Netns) -> None:
             ("CLOSED", "LISTEN"),
             ("LISTEN", "CLOSED"),
         ]
-        established = next(
-            e for e in seen if e["conn"] == client_conn and e["to"] == "ESTABLISHED"
-        )
+        established = next(e for e in seen if e["conn"] == client_conn and e["to"] == "ESTABLISHED")
         assert {k: v for k, v in established.items() if k != "t"} == {
             "kind": "state",
             "host": "kernel",
@@ -127,9 +123,9 @@ def test_client_first_close_sequences(netns: Netns) -> None:
         }
         time_wait = next(e for e in seen if e["conn"] == client_conn and e["to"] == "TIME_WAIT")
         assert time_wait["rfc_cause"] == "rcv FIN"
-        assert time_wait["linux"].startswith("timewait minisock") or time_wait[
-            "linux"
-        ].startswith("TCP_FIN_WAIT2 -> TCP_CLOSE")
+        assert time_wait["linux"].startswith("timewait minisock") or time_wait["linux"].startswith(
+            "TCP_FIN_WAIT2 -> TCP_CLOSE"
+        )
         # times come from the trace lines: in order along each connection
         times = [e["t"] for e in seen if e["conn"] == client_conn]
         assert times == sorted(times)
@@ -144,9 +140,7 @@ def test_client_first_close_sequences(netns: Netns) -> None:
         )  # fmt: skip
         seen = w.wait_for(lambda ev: _has(ev, client, "CLOSED"), timeout=10)
         ended = [e for e in seen if e["conn"] == client_conn and e["to"] == "CLOSED"]
-        assert [(e["from"], e["to"], e["rfc_cause"]) for e in ended] == [
-            ("TIME_WAIT", "CLOSED", "timeout 2MSL")
-        ]
+        assert [(e["from"], e["to"], e["rfc_cause"]) for e in ended] == [("TIME_WAIT", "CLOSED", "timeout 2MSL")]
 
 
 def test_connection_to_closed_port(netns: Netns) -> None:
@@ -156,8 +150,7 @@ def test_connection_to_closed_port(netns: Netns) -> None:
         server = f"{netns.addr}:{netns.port}"
         seen = w.wait_for(lambda ev: any(e["to"] == "CLOSED" for e in ev), timeout=10)
         assert [(e["from"], e["to"], e["remote"]) for e in seen] == [
-            ("SYN_SENT" if i else "CLOSED", to, server)
-            for i, to in enumerate(["SYN_SENT", "CLOSED"])
+            ("SYN_SENT" if i else "CLOSED", to, server) for i, to in enumerate(["SYN_SENT", "CLOSED"])
         ]
         assert seen[0]["local"] == seen[1]["local"]
         assert not seen[0]["local"].endswith(":0")  # the port-less SYN_SENT got its port
@@ -168,16 +161,12 @@ def test_linger_zero_gives_no_time_wait(netns: Netns) -> None:
     with KernelWatcher(port=netns.port, address=netns.addr, netns=netns.name) as w:
         cport = int(netns.run_py(LINGER_ZERO.format(addr=netns.addr, port=netns.port)).stdout)
         client, server = _sides(netns, cport)
-        seen = w.wait_for(
-            lambda ev: _has(ev, client, "CLOSED") and _has(ev, server, "CLOSED"), timeout=10
-        )
+        seen = w.wait_for(lambda ev: _has(ev, client, "CLOSED") and _has(ev, server, "CLOSED"), timeout=10)
         seen += w.events(timeout=0.2)  # anything late (there must be nothing)
         assert sequence(seen, conn=f"{client}-{server}") == ["SYN_SENT", "ESTABLISHED", "CLOSED"]
         assert sequence(seen, conn=f"{server}-{client}") == ["SYN_RCVD", "ESTABLISHED", "CLOSED"]
         assert not any(e["to"] == "TIME_WAIT" for e in seen)
-        assert not any(
-            e.state.value == "TIME_WAIT" and e.dport == netns.port for e in snapshot(netns.name)
-        )
+        assert not any(e.state.value == "TIME_WAIT" and e.dport == netns.port for e in snapshot(netns.name))
 
 
 def test_instance_removed_on_exit_and_on_exception(netns: Netns) -> None:
@@ -317,15 +306,11 @@ def test_poll_fallback_without_tracefs(netns: Netns) -> None:
         a.close()
         s.close()
     """
-    with KernelWatcher(
-        port=netns.port, address=netns.addr, netns=netns.name, tracefs="/nonexistent"
-    ) as w:
+    with KernelWatcher(port=netns.port, address=netns.addr, netns=netns.name, tracefs="/nonexistent") as w:
         assert w.mode == "poll"
         assert w.instance_path is None
         assert w.unavailable == "no tracefs at /nonexistent (no instances/ directory)"
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", netns.name, sys.executable, "-c", textwrap.dedent(code)]
-        )
+        proc = subprocess.Popen(["ip", "netns", "exec", netns.name, sys.executable, "-c", textwrap.dedent(code)])
         try:
             seen = w.wait_for(lambda ev: any(e["to"] == "TIME_WAIT" for e in ev), timeout=15)
         finally:
@@ -337,9 +322,7 @@ def test_poll_fallback_without_tracefs(netns: Netns) -> None:
     assert client_seq.index("ESTABLISHED") < client_seq.index("FIN_WAIT_2")
     assert all(e["cause"] == "kernel (polled)" for e in seen)
     notes = [e["text"] for e in w.log if e["kind"] == "note"]
-    assert notes == [
-        "polling the sock_diag table every 50 ms: states shorter than that may be missed."
-    ]
+    assert notes == ["polling the sock_diag table every 50 ms: states shorter than that may be missed."]
 
 
 def test_cli_poll_says_what_is_missing(netns: Netns) -> None:
@@ -350,8 +333,7 @@ def test_cli_poll_says_what_is_missing(netns: Netns) -> None:
     )  # fmt: skip
     assert res.returncode == 0
     assert res.stderr.splitlines() == [
-        "tcplab watch: --poll given; polling the sock_diag table every 50 ms instead: "
-        "short-lived states may be missed"
+        "tcplab watch: --poll given; polling the sock_diag table every 50 ms instead: short-lived states may be missed"
     ]
 
 
@@ -406,9 +388,7 @@ def test_cli_without_root_says_what_is_missing_and_polls(netns: Netns) -> None:
     assert len(lines) == 1
     assert lines[0].startswith("tcplab watch: ")
     assert "tracefs" in lines[0] and "needs root" in lines[0]
-    assert lines[0].endswith(
-        "polling the sock_diag table every 50 ms instead: short-lived states may be missed"
-    )
+    assert lines[0].endswith("polling the sock_diag table every 50 ms instead: short-lived states may be missed")
     assert [json.loads(line)["kind"] for line in res.stdout.splitlines()] == ["note"]
 
 
@@ -417,9 +397,7 @@ def test_client_first_close_over_ipv6(netns: Netns) -> None:
     with KernelWatcher(port=netns.port, address=netns.addr6, netns=netns.name) as w:
         cport = int(netns.run_py(code.format(addr=netns.addr6, port=netns.port)).stdout)
         client, server = f"[{netns.addr6}]:{cport}", f"[{netns.addr6}]:{netns.port}"
-        seen = w.wait_for(
-            lambda ev: _has(ev, client, "TIME_WAIT") and _has(ev, server, "CLOSED"), timeout=10
-        )
+        seen = w.wait_for(lambda ev: _has(ev, client, "TIME_WAIT") and _has(ev, server, "CLOSED"), timeout=10)
         assert sequence(seen, conn=f"{client}-{server}") == [
             "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT",
         ]  # fmt: skip
@@ -465,9 +443,7 @@ def test_syn_sent_reported_live_with_its_port(netns: Netns) -> None:
             assert proc.stdout is not None and proc.stdin is not None
             local = f"198.18.{third}.1:{int(proc.stdout.readline())}"
             seen = w.wait_for(lambda ev: _has(ev, local, "SYN_SENT"), timeout=10)
-            assert [(e["from"], e["to"], e["local"]) for e in seen] == [
-                ("CLOSED", "SYN_SENT", local)
-            ]
+            assert [(e["from"], e["to"], e["local"]) for e in seen] == [("CLOSED", "SYN_SENT", local)]
             assert proc.poll() is None  # still connecting: the event came live
         finally:
             proc.communicate("", timeout=30)

@@ -213,9 +213,7 @@ def test_rfc_transition_unique_and_preferred_rows() -> None:
     assert rfc_transition(S.LAST_ACK, S.CLOSED).cause is Cause.RCV_ACK_OF_FIN
     assert rfc_transition(S.TIME_WAIT, S.CLOSED).cause is Cause.TIMEOUT_2MSL
     assert rfc_transition(S.LISTEN, S.CLOSED).cause is Cause.CLOSE
-    assert rfc_transition(S.FIN_WAIT_2, S.CLOSED, "timeout FIN_WAIT_2").cause is (
-        Cause.TIMEOUT_FIN_WAIT_2
-    )
+    assert rfc_transition(S.FIN_WAIT_2, S.CLOSED, "timeout FIN_WAIT_2").cause is (Cause.TIMEOUT_FIN_WAIT_2)
     assert rfc_transition(S.FIN_WAIT_2, S.CLOSED, "no such cause").cause is Cause.RCV_RST
     assert rfc_transition(S.CLOSED, S.ESTABLISHED) is None
     assert rfc_transition(S.CLOSED, S.SYN_RCVD) is None
@@ -408,9 +406,7 @@ def test_feed_recorded_lines() -> None:
 def test_feed_filters_by_address_including_ipv4_mapped() -> None:
     w = KernelWatcher(address="198.18.9.9")
     events = w.feed_lines(RECORDED)
-    assert [(e["local"], e["to"]) for e in events if e["kind"] == "state"] == [
-        ("198.18.9.9:1", "SYN_SENT")
-    ]
+    assert [(e["local"], e["to"]) for e in events if e["kind"] == "state"] == [("198.18.9.9:1", "SYN_SENT")]
     mapped = V4.replace("family=AF_INET", "family=AF_INET6")
     w2 = KernelWatcher(address="198.18.7.2")
     assert [e["conn"] for e in w2.feed_lines([mapped]) if e["kind"] == "state"] == [
@@ -422,7 +418,5 @@ def test_address_text_like_the_kernel() -> None:
     from tcplab.watch.traceline import address_text
 
     assert address_text(socket.inet_aton("198.18.0.1")) == "198.18.0.1"
-    assert address_text(socket.inet_pton(socket.AF_INET6, "::ffff:198.18.0.1")) == (
-        "::ffff:198.18.0.1"
-    )
+    assert address_text(socket.inet_pton(socket.AF_INET6, "::ffff:198.18.0.1")) == ("::ffff:198.18.0.1")
     assert address_text(socket.inet_pton(socket.AF_INET6, "fd00:0:0::1")) == "fd00::1"

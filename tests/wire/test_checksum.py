@@ -72,8 +72,7 @@ def test_sums_of_even_pieces_add(pieces):
 
 
 @settings(max_examples=200)
-@given(st.one_of(st.tuples(ipv4, ipv4), st.tuples(ipv6, ipv6)), st.integers(0, 255),
-       st.integers(0, 0xFFFF))
+@given(st.one_of(st.tuples(ipv4, ipv4), st.tuples(ipv6, ipv6)), st.integers(0, 255), st.integers(0, 0xFFFF))
 def test_pseudo_header_matches_rfc_layout(addrs, protocol, length):
     src, dst = addrs
     expected = refimpl.pseudo_header(src, dst, protocol, length)
@@ -83,20 +82,18 @@ def test_pseudo_header_matches_rfc_layout(addrs, protocol, length):
 
 
 def test_pseudo_header_v4_bytes():
-    assert pseudo_header_v4("198.18.0.1", "198.18.0.2", 6, 40) == bytes.fromhex(
-        "c6120001" "c6120002" "00" "06" "0028")
+    assert pseudo_header_v4("198.18.0.1", "198.18.0.2", 6, 40) == bytes.fromhex("c6120001c612000200060028")
 
 
 def test_pseudo_header_v6_bytes():
     assert pseudo_header_v6("fd00::1", "fd00::2", 6, 40) == bytes.fromhex(
-        "fd000000000000000000000000000001"
-        "fd000000000000000000000000000002"
-        "00000028" "000000" "06")
+        "fd000000000000000000000000000001fd0000000000000000000000000000020000002800000006"
+    )
 
 
 # A 20-byte SYN from port 1 to port 2, seq 0, ack 0, window 0: its words are 0001 0002, then
 # 5002 (data offset 5, SYN); all others zero. Sum 0x5005.
-BARE_SYN = bytes.fromhex("00010002" "00000000" "00000000" "5002" "0000" "0000" "0000")
+BARE_SYN = bytes.fromhex("0001000200000000000000005002000000000000")
 
 
 def test_tcp_ipv6_pseudo_header_checksum_known_value():
@@ -114,8 +111,8 @@ def test_tcp_ipv4_pseudo_header_checksum_known_value():
 
 
 def test_icmp_checksums():
-    echo = bytes.fromhex("0800" "0000" "1234" "0001") + b"ping"
+    echo = bytes.fromhex("0800000012340001") + b"ping"
     assert icmpv4_checksum(echo) == refimpl.checksum(echo)
-    echo6 = bytes.fromhex("8000" "0000" "1234" "0001") + b"ping"
+    echo6 = bytes.fromhex("8000000012340001") + b"ping"
     expected = refimpl.checksum(refimpl.pseudo_header("fd00::1", "fd00::2", 58, len(echo6)) + echo6)
     assert icmpv6_checksum("fd00::1", "fd00::2", echo6) == expected

@@ -111,38 +111,46 @@ def _fix_checksums(pkt: bytearray) -> None:
     pseudo = refimpl.pseudo_header(
         ".".join(map(str, pseudo_src[:4])) if version == 4 else _v6(pseudo_src[:half]),
         ".".join(map(str, pseudo_src[4:])) if version == 4 else _v6(pseudo_src[half:]),
-        6, len(seg))
+        6,
+        len(seg),
+    )
     csum = refimpl.checksum(pseudo + seg[:16] + b"\x00\x00" + seg[18:])
-    pkt[start + 16:start + 18] = struct.pack("!H", csum)
+    pkt[start + 16 : start + 18] = struct.pack("!H", csum)
 
 
 def _v6(raw: bytes) -> str:
-    return ":".join(raw[i:i + 2].hex() for i in range(0, 16, 2))
+    return ":".join(raw[i : i + 2].hex() for i in range(0, 16, 2))
 
 
 valid_packets = st.one_of(
     st.builds(lambda seg, addrs: build_packet(addrs[0], addrs[1], seg), segments, address_pairs),
-    st.builds(lambda addrs, data: build_icmp_echo_request(addrs[0], addrs[1], 1, 2, data),
-              address_pairs, st.binary(max_size=20)),
+    st.builds(
+        lambda addrs, data: build_icmp_echo_request(addrs[0], addrs[1], 1, 2, data),
+        address_pairs,
+        st.binary(max_size=20),
+    ),
 )
 
-mutations = st.lists(st.one_of(
-    st.tuples(st.just("truncate"), st.integers(0, 200)),
-    st.tuples(st.just("flip"), st.integers(0, 200), st.integers(0, 7)),
-    st.tuples(st.just("set"), st.integers(0, 200), st.integers(0, 255)),
-    st.tuples(st.just("tcp offset"), st.integers(0, 15)),
-    st.tuples(st.just("ihl"), st.integers(0, 15)),
-    st.tuples(st.just("option byte"), st.integers(0, 39), st.sampled_from([0, 1, 2, 3, 4, 5, 8,
-                                                                           10, 34, 40, 255])),
-    st.tuples(st.just("append"), st.binary(min_size=1, max_size=8)),
-), min_size=1, max_size=4)
+mutations = st.lists(
+    st.one_of(
+        st.tuples(st.just("truncate"), st.integers(0, 200)),
+        st.tuples(st.just("flip"), st.integers(0, 200), st.integers(0, 7)),
+        st.tuples(st.just("set"), st.integers(0, 200), st.integers(0, 255)),
+        st.tuples(st.just("tcp offset"), st.integers(0, 15)),
+        st.tuples(st.just("ihl"), st.integers(0, 15)),
+        st.tuples(st.just("option byte"), st.integers(0, 39), st.sampled_from([0, 1, 2, 3, 4, 5, 8, 10, 34, 40, 255])),
+        st.tuples(st.just("append"), st.binary(min_size=1, max_size=8)),
+    ),
+    min_size=1,
+    max_size=4,
+)
 
 
 def _mutate(pkt: bytearray, op: tuple) -> bytearray:
     tcp_at = 20 if pkt and pkt[0] >> 4 == 4 else 40
     what = op[0]
     if what == "truncate":
-        return pkt[:op[1]]
+        return pkt[: op[1]]
     if what == "flip" and op[1] < len(pkt):
         pkt[op[1]] ^= 1 << op[2]
     elif what == "set" and op[1] < len(pkt):

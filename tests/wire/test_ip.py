@@ -35,13 +35,36 @@ def _reason(fn, *args, **kw) -> str:
     return info.value.reason
 
 
-def _v4(total_length=None, ihl=5, version=4, flags_frag=0x4000, protocol=6, payload=b"",
-        options=b"", ident=0x1234, fix_checksum=True) -> bytes:
+def _v4(
+    total_length=None,
+    ihl=5,
+    version=4,
+    flags_frag=0x4000,
+    protocol=6,
+    payload=b"",
+    options=b"",
+    ident=0x1234,
+    fix_checksum=True,
+) -> bytes:
     """An IPv4 packet written by hand from RFC 791's layout."""
     if total_length is None:
         total_length = ihl * 4 + len(payload)
-    hdr = struct.pack("!BBHHHBBH4s4s", (version << 4) | ihl, 0, total_length, ident, flags_frag,
-                      64, protocol, 0, bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2])) + options
+    hdr = (
+        struct.pack(
+            "!BBHHHBBH4s4s",
+            (version << 4) | ihl,
+            0,
+            total_length,
+            ident,
+            flags_frag,
+            64,
+            protocol,
+            0,
+            bytes([198, 18, 0, 1]),
+            bytes([198, 18, 0, 2]),
+        )
+        + options
+    )
     if fix_checksum:
         hdr = hdr[:10] + struct.pack("!H", refimpl.checksum(hdr)) + hdr[12:]
     return hdr + payload
@@ -59,8 +82,13 @@ def test_ipv4_tcp_packet_bytes():
 def test_ipv6_tcp_packet_bytes():
     pkt = build_packet("fd00::1", "fd00::2", SEG, ttl=33)
     tcp = build_tcp(SEG, "fd00::1", "fd00::2")
-    assert pkt == (bytes.fromhex("60000000") + struct.pack("!HBB", len(tcp), 6, 33)
-                   + IPv6Address("fd00::1").packed + IPv6Address("fd00::2").packed + tcp)
+    assert pkt == (
+        bytes.fromhex("60000000")
+        + struct.pack("!HBB", len(tcp), 6, 33)
+        + IPv6Address("fd00::1").packed
+        + IPv6Address("fd00::2").packed
+        + tcp
+    )
 
 
 def test_parse_ipv4_packet_fields():
@@ -80,7 +108,13 @@ def test_parse_ipv6_packet_fields():
     raw = build_packet(IPv6Address("fd00::1"), IPv6Address("fd00::2"), SEG, ttl=9)
     pkt = parse_packet(raw)
     assert (pkt.version, pkt.src, pkt.dst, pkt.protocol, pkt.hop_limit, pkt.ttl) == (
-        6, IPv6Address("fd00::1"), IPv6Address("fd00::2"), 6, 9, 9)
+        6,
+        IPv6Address("fd00::1"),
+        IPv6Address("fd00::2"),
+        6,
+        9,
+        9,
+    )
     assert pkt.tcp == SEG
     assert pkt.raw == raw
 
@@ -115,8 +149,9 @@ def test_parse_ip_returns_segment_for_tcp():
 
 
 def test_ipv4_options_kept():
-    hdr = IPv4Header(IPv4Address("198.18.0.1"), IPv4Address("198.18.0.2"), 17,
-                     options=b"\x94\x04\x00\x00")  # router alert
+    hdr = IPv4Header(
+        IPv4Address("198.18.0.1"), IPv4Address("198.18.0.2"), 17, options=b"\x94\x04\x00\x00"
+    )  # router alert
     raw = hdr.build(3) + b"abc"
     assert raw[0] == 0x46
     assert refimpl.checksum(raw[:24]) == 0
@@ -135,18 +170,15 @@ def test_build_packet_rejects_mixed_families():
 def test_truncated_ip_header():
     assert _reason(parse_packet, b"") == "truncated ip header"
     assert _reason(parse_packet, _v4()[:19]) == "truncated ip header"
-    assert _reason(parse_packet, bytes.fromhex("6000000000000640") + bytes(20)) == \
-        "truncated ip header"
+    assert _reason(parse_packet, bytes.fromhex("6000000000000640") + bytes(20)) == "truncated ip header"
     assert _reason(parse_packet, _v4(ihl=6, total_length=24)[:21]) == "truncated ip header"
 
 
 def test_bad_ip_version():
     for version in (0, 1, 5, 7, 15):
         assert _reason(parse_packet, _v4(version=version)) == "bad ip version"
-    assert _reason(IPv4Header.parse, bytes(build_packet("fd00::1", "fd00::2", SEG))) == \
-        "bad ip version"
-    assert _reason(IPv6Header.parse, build_packet("198.18.0.1", "198.18.0.2", SEG) + bytes(20)) \
-        == "bad ip version"
+    assert _reason(IPv4Header.parse, bytes(build_packet("fd00::1", "fd00::2", SEG))) == "bad ip version"
+    assert _reason(IPv6Header.parse, build_packet("198.18.0.1", "198.18.0.2", SEG) + bytes(20)) == "bad ip version"
 
 
 def test_bad_ip_header_length():
@@ -156,8 +188,7 @@ def test_bad_ip_header_length():
 
 def test_ip_total_length_inconsistent():
     assert _reason(parse_packet, _v4(total_length=19)) == "ip total length inconsistent"
-    assert _reason(parse_packet, _v4(ihl=6, total_length=20, options=bytes(4))) == \
-        "ip total length inconsistent"
+    assert _reason(parse_packet, _v4(ihl=6, total_length=20, options=bytes(4))) == "ip total length inconsistent"
     full = build_packet("198.18.0.1", "198.18.0.2", SEG)
     assert _reason(parse_packet, full[:-1]) == "ip total length inconsistent"
     full6 = build_packet("fd00::1", "fd00::2", SEG)
@@ -191,8 +222,7 @@ def test_bad_tcp_checksum_in_packet():
 
 def test_tcp_errors_inside_packets():
     assert _reason(parse_packet, _v4(payload=bytes(19))) == "truncated tcp header"
-    assert _reason(parse_packet, build_ip("fd00::1", "fd00::2", 6, bytes(10))) == \
-        "truncated tcp header"
+    assert _reason(parse_packet, build_ip("fd00::1", "fd00::2", 6, bytes(10))) == "truncated tcp header"
 
 
 # ---- roundtrips -------------------------------------------------------------------------------
@@ -204,9 +234,17 @@ def test_build_packet_then_parse(seg, addrs, ttl):
     pkt = parse_packet(raw)
     assert (pkt.src, pkt.dst, pkt.ttl, pkt.protocol) == (src, dst, ttl, 6)
     assert pkt.version == src.version
-    assert pkt.tcp == Segment(seg.src_port, seg.dst_port, seg.seq, seg.ack, seg.flags,
-                              seg.window, seg.urgent, expected_parsed_options(seg.options),
-                              seg.payload)
+    assert pkt.tcp == Segment(
+        seg.src_port,
+        seg.dst_port,
+        seg.seq,
+        seg.ack,
+        seg.flags,
+        seg.window,
+        seg.urgent,
+        expected_parsed_options(seg.options),
+        seg.payload,
+    )
     assert pkt.payload == build_tcp(seg, src, dst)
     assert parse_packet(memoryview(raw)).tcp == pkt.tcp
     assert parse_packet(bytearray(raw)).tcp == pkt.tcp
@@ -214,16 +252,25 @@ def test_build_packet_then_parse(seg, addrs, ttl):
 
 ipv4_headers = st.builds(
     IPv4Header,
-    src=ipv4, dst=ipv4, protocol=st.integers(0, 255), ttl=st.integers(0, 255),
-    tos=st.integers(0, 255), identification=st.integers(0, 0xFFFF), flags=st.integers(0, 7),
+    src=ipv4,
+    dst=ipv4,
+    protocol=st.integers(0, 255),
+    ttl=st.integers(0, 255),
+    tos=st.integers(0, 255),
+    identification=st.integers(0, 0xFFFF),
+    flags=st.integers(0, 7),
     fragment_offset=st.integers(0, 0x1FFF),
     options=st.integers(0, 10).flatmap(lambda n: st.binary(min_size=4 * n, max_size=4 * n)),
 )
 
 ipv6_headers = st.builds(
     IPv6Header,
-    src=ipv6, dst=ipv6, next_header=st.integers(0, 255), hop_limit=st.integers(0, 255),
-    traffic_class=st.integers(0, 255), flow_label=st.integers(0, 0xFFFFF),
+    src=ipv6,
+    dst=ipv6,
+    next_header=st.integers(0, 255),
+    hop_limit=st.integers(0, 255),
+    traffic_class=st.integers(0, 255),
+    flow_label=st.integers(0, 0xFFFFF),
 )
 
 
@@ -231,7 +278,7 @@ ipv6_headers = st.builds(
 @given(ipv4_headers, st.binary(max_size=64))
 def test_ipv4_header_roundtrip(hdr, payload):
     raw = hdr.build(len(payload)) + payload
-    assert refimpl.checksum(raw[:hdr.header_length]) == 0
+    assert refimpl.checksum(raw[: hdr.header_length]) == 0
     got = IPv4Header.parse(raw)
     assert got == hdr
     assert got.total_length == len(raw)

@@ -38,18 +38,22 @@ def hand_written_syn() -> bytes:
     """The SYN 198.18.0.1:40000 > 198.18.0.2:80 seq 0x01020304 win 64240 with Linux's options,
     written out field by field; checksum from the reference implementation."""
     header = bytes.fromhex(
-        "9c40" "0050"          # ports 40000, 80
-        "01020304"             # seq
-        "00000000"             # ack
-        "a0" "02"              # data offset 10 words, flags SYN
-        "faf0"                 # window 64240
-        "0000"                 # checksum, filled below
-        "0000"                 # urgent pointer
-        "020405b4"             # mss 1460
-        "0402"                 # sackOK
-        "080a" "00000001" "00000000"  # TS val 1 ecr 0
-        "01"                   # nop
-        "030307"               # wscale 7
+        "9c40"
+        "0050"  # ports 40000, 80
+        "01020304"  # seq
+        "00000000"  # ack
+        "a0"
+        "02"  # data offset 10 words, flags SYN
+        "faf0"  # window 64240
+        "0000"  # checksum, filled below
+        "0000"  # urgent pointer
+        "020405b4"  # mss 1460
+        "0402"  # sackOK
+        "080a"
+        "00000001"
+        "00000000"  # TS val 1 ecr 0
+        "01"  # nop
+        "030307"  # wscale 7
     )
     csum = refimpl.tcp_checksum(SRC, DST, header)
     return header[:16] + struct.pack("!H", csum) + header[18:]
@@ -76,8 +80,9 @@ def test_known_syn_parses():
 
 
 def test_data_segment_payload_is_bytes():
-    seg = Segment(80, 40000, 5, 6, Flags.ACK | Flags.PSH, 502,
-                  options=(NOP(), NOP(), Timestamps(7, 8)), payload=b"hello")
+    seg = Segment(
+        80, 40000, 5, 6, Flags.ACK | Flags.PSH, 502, options=(NOP(), NOP(), Timestamps(7, 8)), payload=b"hello"
+    )
     raw = build_tcp(seg, "fd00::1", "fd00::2")
     assert len(raw) == 32 + 5
     for data in (raw, memoryview(raw), bytearray(raw)):
@@ -115,7 +120,7 @@ def test_options_padded_with_zeros_in_order():
     seg = Segment(1, 2, 3, 4, Flags.SYN, 5, options=(WindowScale(7), MSS(536)))
     raw = build_tcp(seg, SRC, DST)
     assert raw[12] >> 4 == 7
-    assert raw[20:28] == bytes.fromhex("030307" "02040218" "00")
+    assert raw[20:28] == bytes.fromhex("0303070204021800")
     assert parse_tcp(raw, SRC, DST).options == (WindowScale(7), MSS(536), EOL())
 
 
@@ -135,8 +140,17 @@ def test_build_then_parse_roundtrip(seg, addrs):
     assert len(raw) == 20 + ((options_length(seg.options) + 3) & ~3) + len(seg.payload)
     assert refimpl.tcp_checksum(str(src), str(dst), raw) == struct.unpack_from("!H", raw, 16)[0]
     got = parse_tcp(raw, src, dst)
-    expected = Segment(seg.src_port, seg.dst_port, seg.seq, seg.ack, seg.flags, seg.window,
-                       seg.urgent, expected_parsed_options(seg.options), seg.payload)
+    expected = Segment(
+        seg.src_port,
+        seg.dst_port,
+        seg.seq,
+        seg.ack,
+        seg.flags,
+        seg.window,
+        seg.urgent,
+        expected_parsed_options(seg.options),
+        seg.payload,
+    )
     assert got == expected
     assert got.data_offset == raw[12] >> 4
     assert got.header_length == len(raw) - len(seg.payload)
@@ -152,18 +166,18 @@ def test_options_roundtrip(options):
 
 
 def test_parsing_stops_at_eol():
-    data = bytes.fromhex("01" "00" "020405b4")  # nop, eol, then an MSS that is padding
+    data = bytes.fromhex("0100020405b4")  # nop, eol, then an MSS that is padding
     assert parse_options(data) == (NOP(), EOL())
 
 
 def test_unknown_option_kept_raw():
-    data = bytes.fromhex("fe06" "deadbeef" "01" "01")
+    data = bytes.fromhex("fe06deadbeef0101")
     assert parse_options(data) == (UnknownOption(254, b"\xde\xad\xbe\xef"), NOP(), NOP())
-    assert parse_options(bytes.fromhex("0602" "0000")) == (UnknownOption(6, b""), EOL())
+    assert parse_options(bytes.fromhex("06020000")) == (UnknownOption(6, b""), EOL())
 
 
 def test_sack_blocks():
-    data = bytes.fromhex("0101" "0512" "00000001" "00000002" "fffffff0" "00000010")
+    data = bytes.fromhex("010105120000000100000002fffffff000000010")
     assert parse_options(data) == (NOP(), NOP(), Sack(((1, 2), (0xFFFFFFF0, 0x10))))
     four = Sack(tuple((i, i + 1) for i in range(4)))
     assert parse_options(encode_options((NOP(), NOP(), four))) == (NOP(), NOP(), four)
@@ -197,22 +211,25 @@ def test_data_offset_past_end():
     assert parse_tcp(_header(15, bytes(40))).options == (EOL(),)
 
 
-@pytest.mark.parametrize("options", [
-    "0200" "0000",          # length 0
-    "0201" "0000",          # length 1
-    "fe00" "0000",          # unknown kind, length 0
-    "fe01" "0000",          # unknown kind, length 1
-    "020305" "00",          # MSS of length 3
-    "0205050505" "000000",  # MSS of length 5
-    "0302" "0000",          # WS of length 2
-    "03040000",             # WS of length 4
-    "0403" "00" "00",       # SACKOK of length 3
-    "080800000000000000" "000000",      # TS of length 8
-    "0802" "0000",          # TS of length 2
-    "0502" "0000",          # SACK with no blocks
-    "0509" "00000000000000" "000000",  # SACK 2+7
-    "050b" "000000000000000000" "00",  # SACK 2+9
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        "02000000",  # length 0
+        "02010000",  # length 1
+        "fe000000",  # unknown kind, length 0
+        "fe010000",  # unknown kind, length 1
+        "02030500",  # MSS of length 3
+        "0205050505000000",  # MSS of length 5
+        "03020000",  # WS of length 2
+        "03040000",  # WS of length 4
+        "04030000",  # SACKOK of length 3
+        "080800000000000000000000",  # TS of length 8
+        "08020000",  # TS of length 2
+        "05020000",  # SACK with no blocks
+        "050900000000000000000000",  # SACK 2+7
+        "050b00000000000000000000",  # SACK 2+9
+    ],
+)
 def test_option_length_invalid(options):
     data = bytes.fromhex(options)
     assert len(data) % 4 == 0
@@ -222,14 +239,17 @@ def test_option_length_invalid(options):
     assert info.value.reason == "tcp option length invalid"
 
 
-@pytest.mark.parametrize("options", [
-    "010101" "02",          # MSS kind as the last byte: no length byte
-    "01" "0204" "05",       # MSS running past the header
-    "0101" "080a" "00000000",  # TS running past the header
-    "0101" "0303",          # WS missing its value
-    "fe0a" "00000000" "0000",  # unknown option running past the header
-    "0101" "050a" "00000000",  # SACK running past the header
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        "01010102",  # MSS kind as the last byte: no length byte
+        "01020405",  # MSS running past the header
+        "0101080a00000000",  # TS running past the header
+        "01010303",  # WS missing its value
+        "fe0a000000000000",  # unknown option running past the header
+        "0101050a00000000",  # SACK running past the header
+    ],
+)
 def test_option_past_header(options):
     data = bytes.fromhex(options)
     assert len(data) % 4 == 0
@@ -252,20 +272,23 @@ def test_error_message_is_one_line():
 
 
 # ---- building: bad values are ValueError ----------------------------------------------------------
-@pytest.mark.parametrize("seg", [
-    Segment(70000, 2, 3, 4, Flags.ACK, 5),
-    Segment(1, 2, 2**32, 4, Flags.ACK, 5),
-    Segment(1, 2, 3, -1, Flags.ACK, 5),
-    Segment(1, 2, 3, 4, Flags.ACK, 65536),
-    Segment(1, 2, 3, 4, Flags.ACK, 5, options=(MSS(65536),)),
-    Segment(1, 2, 3, 4, Flags.ACK, 5, options=(WindowScale(256),)),
-    Segment(1, 2, 3, 4, Flags.ACK, 5, options=(Timestamps(2**32, 0),)),
-    Segment(1, 2, 3, 4, Flags.ACK, 5, options=(Sack(()),)),
-    Segment(1, 2, 3, 4, Flags.ACK, 5, options=(Sack(((1, 2),) * 5),)),
-    Segment(1, 2, 3, 4, Flags.ACK, 5, options=(UnknownOption(2, b"ab"),)),
-    Segment(1, 2, 3, 4, Flags.ACK, 5, options=(UnknownOption(99, bytes(39)),)),
-    Segment(1, 2, 3, 4, Flags.ACK, 5, options=(Timestamps(1, 2),) * 4 + (NOP(),)),
-])
+@pytest.mark.parametrize(
+    "seg",
+    [
+        Segment(70000, 2, 3, 4, Flags.ACK, 5),
+        Segment(1, 2, 2**32, 4, Flags.ACK, 5),
+        Segment(1, 2, 3, -1, Flags.ACK, 5),
+        Segment(1, 2, 3, 4, Flags.ACK, 65536),
+        Segment(1, 2, 3, 4, Flags.ACK, 5, options=(MSS(65536),)),
+        Segment(1, 2, 3, 4, Flags.ACK, 5, options=(WindowScale(256),)),
+        Segment(1, 2, 3, 4, Flags.ACK, 5, options=(Timestamps(2**32, 0),)),
+        Segment(1, 2, 3, 4, Flags.ACK, 5, options=(Sack(()),)),
+        Segment(1, 2, 3, 4, Flags.ACK, 5, options=(Sack(((1, 2),) * 5),)),
+        Segment(1, 2, 3, 4, Flags.ACK, 5, options=(UnknownOption(2, b"ab"),)),
+        Segment(1, 2, 3, 4, Flags.ACK, 5, options=(UnknownOption(99, bytes(39)),)),
+        Segment(1, 2, 3, 4, Flags.ACK, 5, options=(Timestamps(1, 2),) * 4 + (NOP(),)),
+    ],
+)
 def test_build_rejects_values_that_do_not_fit(seg):
     with pytest.raises(ValueError):
         build_tcp(seg, SRC, DST)

@@ -75,14 +75,12 @@ def run_connect(args: Any) -> int:
         err = sock.getsockopt(SOL_SOCKET, SO_ERROR)
         if not ok:
             sock.close()
-            raise CLIError(f"connect to {remote} port {args.port}: timed out after "
-                           f"{args.timeout:g} s")
+            raise CLIError(f"connect to {remote} port {args.port}: timed out after {args.timeout:g} s")
         if err:
             sock.close()
             raise CLIError(f"connect to {remote} port {args.port}: {os.strerror(err)}")
         if args.verbose:
-            print(f"tcplab: connected to {remote} port {args.port}", file=sys.stderr,
-                  flush=True)
+            print(f"tcplab: connected to {remote} port {args.port}", file=sys.stderr, flush=True)
         reader = _StdinReader(sys.stdin.fileno(), stack)
         reader.start()
         out = sys.stdout.buffer
@@ -142,15 +140,16 @@ def run_connect(args: Any) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("connect", help="netcat through tcplab on a TUN device",
-                              description=__doc__.split("\n\n")[0])
+    p = subparsers.add_parser(
+        "connect", help="netcat through tcplab on a TUN device", description=__doc__.split("\n\n")[0]
+    )
     p.add_argument("address_to", metavar="ADDRESS", help="the peer's IP address")
     p.add_argument("port", type=int, metavar="PORT")
     p.add_argument("--source-port", type=int, default=0, help="bind to this local port first")
-    p.add_argument("--timeout", type=float, default=10.0,
-                   help="seconds to wait for the connection (default 10)")
-    p.add_argument("--wait-stdin", action="store_true",
-                   help="after the peer closes, keep sending standard input until its end")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the connection (default 10)")
+    p.add_argument(
+        "--wait-stdin", action="store_true", help="after the peer closes, keep sending standard input until its end"
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     add_stack_arguments(p)
     p.set_defaults(func=run_connect)

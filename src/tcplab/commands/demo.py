@@ -24,26 +24,36 @@ from tcplab.cli import CLIError
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "demo", help="play the classic TCP stories on the simulated network",
+        "demo",
+        help="play the classic TCP stories on the simulated network",
         description="Play a named TCP story (handshake, simultaneous-close, refused, ...) on the "
-                    "built-in simulated network and show it: a ladder diagram with each end's "
-                    "states, the outcome, the transitions taken. Without NAME, list the stories.")
+        "built-in simulated network and show it: a ladder diagram with each end's "
+        "states, the outcome, the transitions taken. Without NAME, list the stories.",
+    )
     p.add_argument("name", nargs="?", metavar="NAME", help="the scenario to play (omit to list)")
-    p.add_argument("--seed", type=int, default=0, metavar="N",
-                   help="seed of the simulated network's randomness (default 0)")
-    p.add_argument("--loss", type=float, default=None, metavar="P",
-                   help="packet loss probability on the link, 0 to 1 (default: the story's)")
-    p.add_argument("--delay", type=float, default=None, metavar="MS",
-                   help="one-way link delay in milliseconds (default 50)")
+    p.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="seed of the simulated network's randomness (default 0)"
+    )
+    p.add_argument(
+        "--loss",
+        type=float,
+        default=None,
+        metavar="P",
+        help="packet loss probability on the link, 0 to 1 (default: the story's)",
+    )
+    p.add_argument(
+        "--delay", type=float, default=None, metavar="MS", help="one-way link delay in milliseconds (default 50)"
+    )
     p.add_argument("--ladder-svg", metavar="FILE", help="also write the ladder diagram as SVG")
-    p.add_argument("--diagram-svg", metavar="FILE",
-                   help="also write the state diagram (transitions taken highlighted) as SVG")
+    p.add_argument(
+        "--diagram-svg", metavar="FILE", help="also write the state diagram (transitions taken highlighted) as SVG"
+    )
     p.add_argument("--pcap", metavar="FILE", help="also write every packet to a pcap file")
-    p.add_argument("--json", action="store_true",
-                   help="print the trace as JSON Lines instead of the ladder")
+    p.add_argument("--json", action="store_true", help="print the trace as JSON Lines instead of the ladder")
     p.add_argument("--all", action="store_true", help="run every scenario (with --report)")
-    p.add_argument("--report", metavar="DIR",
-                   help="write an HTML report (index.html and one page per scenario) into DIR")
+    p.add_argument(
+        "--report", metavar="DIR", help="write an HTML report (index.html and one page per scenario) into DIR"
+    )
     p.set_defaults(func=run)
 
 
@@ -71,15 +81,15 @@ def _check(args: argparse.Namespace) -> None:
     if args.all and not args.report:
         raise CLIError("--all needs --report DIR (one HTML page per scenario)")
     if args.all and (args.json or args.ladder_svg or args.diagram_svg or args.pcap):
-        raise CLIError("--all writes an HTML report only; --json, --ladder-svg, --diagram-svg "
-                       "and --pcap need a single scenario NAME")
+        raise CLIError(
+            "--all writes an HTML report only; --json, --ladder-svg, --diagram-svg "
+            "and --pcap need a single scenario NAME"
+        )
     if args.name is not None and args.name not in _scenarios():
-        raise CLIError(f"unknown scenario {args.name!r}; 'tcplab demo' lists the "
-                       f"{len(_scenarios())} scenarios")
+        raise CLIError(f"unknown scenario {args.name!r}; 'tcplab demo' lists the {len(_scenarios())} scenarios")
 
 
-def play(name: str, seed: int = 0, loss: float | None = None, delay_ms: float | None = None,
-         tap: Any = None) -> Any:
+def play(name: str, seed: int = 0, loss: float | None = None, delay_ms: float | None = None, tap: Any = None) -> Any:
     """Run scenario ``name``; a story that cannot finish under the given impairments is a
     CLIError (one line)."""
     from tcplab.host.runtime import SimulationStalled
@@ -97,9 +107,11 @@ def play(name: str, seed: int = 0, loss: float | None = None, delay_ms: float | 
         return sc.run(**kwargs)
     except (OSError, AssertionError, SimulationStalled, SimulationError) as exc:
         what = str(exc) or type(exc).__name__
-        raise CLIError(f"scenario {name} could not finish (seed {seed}"
-                       f"{f', loss {loss:g}' if loss else ''}): {what}; try another --seed or "
-                       "a smaller --loss") from None
+        raise CLIError(
+            f"scenario {name} could not finish (seed {seed}"
+            f"{f', loss {loss:g}' if loss else ''}): {what}; try another --seed or "
+            "a smaller --loss"
+        ) from None
 
 
 def _write(path: str, text: str, what: str) -> None:
@@ -125,9 +137,16 @@ def transitions_text(run_: Any, width: int = 100) -> str:
             order.append(parts)
         parts.append(f"-[{e['cause']}]-> {e['to']}")
     for parts in order:
-        lines.append(textwrap.fill(" ".join(parts), width=width, initial_indent="  ",
-                                   subsequent_indent="      ", break_long_words=False,
-                                   break_on_hyphens=False))
+        lines.append(
+            textwrap.fill(
+                " ".join(parts),
+                width=width,
+                initial_indent="  ",
+                subsequent_indent="      ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -169,18 +188,22 @@ def run(args: argparse.Namespace) -> int:
     if args.ladder_svg:
         from tcplab.trace.svg_ladder import render_ladder_svg
 
-        _write(args.ladder_svg, render_ladder_svg(result.events, sc.left, sc.right,
-                                                  title=f"{sc.name}: {sc.description}"),
-               "ladder SVG")
+        _write(
+            args.ladder_svg,
+            render_ladder_svg(result.events, sc.left, sc.right, title=f"{sc.name}: {sc.description}"),
+            "ladder SVG",
+        )
     if args.diagram_svg:
         from tcplab.trace.diagram import render_state_diagram_svg, transitions_from_events
 
         taken = transitions_from_events(result.events, strict=False)
-        _write(args.diagram_svg, render_state_diagram_svg(
-            taken, title=f"{sc.name}: the transitions both ends took"), "state diagram SVG")
+        _write(
+            args.diagram_svg,
+            render_state_diagram_svg(taken, title=f"{sc.name}: the transitions both ends took"),
+            "state diagram SVG",
+        )
     if args.report:
-        write_report(args.report, [args.name], args.seed, args.loss, args.delay, None,
-                     runs={args.name: result})
+        write_report(args.report, [args.name], args.seed, args.loss, args.delay, None, runs={args.name: result})
 
     if args.json:
         from tcplab.trace.events import write_jsonl
@@ -190,25 +213,37 @@ def run(args: argparse.Namespace) -> int:
     from tcplab.trace.ladder import render_ladder
 
     out.write(f"{sc.name}: {sc.description}\n\n")
-    out.write(render_ladder(result.events, sc.left, sc.right, color=None,
-                            width=_terminal_width(out)))
+    out.write(render_ladder(result.events, sc.left, sc.right, color=None, width=_terminal_width(out)))
     out.write(f"\noutcome: {result.summary}\n")
     out.write(transitions_text(result, _terminal_width(out)))
     return 0
 
 
-def write_report(directory: str, names: list[str], seed: int, loss: float | None,
-                 delay: float | None, out: Any, runs: dict[str, Any] | None = None) -> int:
+def write_report(
+    directory: str,
+    names: list[str],
+    seed: int,
+    loss: float | None,
+    delay: float | None,
+    out: Any,
+    runs: dict[str, Any] | None = None,
+) -> int:
     from tcplab.trace.report import write_report as _write_report
 
     pages = []
     for name in names:
         sc = _scenarios()[name]
         result = (runs or {}).get(name) or play(name, seed, loss, delay)
-        pages.append({"name": sc.name, "description": sc.description,
-                      "explanation": f"{sc.explanation}\n\nWhat happened in this run: "
-                                     f"{result.summary}.",
-                      "events": result.events, "left": sc.left, "right": sc.right})
+        pages.append(
+            {
+                "name": sc.name,
+                "description": sc.description,
+                "explanation": f"{sc.explanation}\n\nWhat happened in this run: {result.summary}.",
+                "events": result.events,
+                "left": sc.left,
+                "right": sc.right,
+            }
+        )
     try:
         paths = _write_report(directory, pages, title="tcplab demo: the TCP stories")
     except OSError as exc:

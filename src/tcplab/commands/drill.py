@@ -13,24 +13,40 @@ from tcplab.cli import CLIError
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "drill", help="run packetdrill-language scripts (.pkt) against tcplab",
+        "drill",
+        help="run packetdrill-language scripts (.pkt) against tcplab",
         description="Run packetdrill-language scripts against a fresh tcplab host on a virtual "
-                    "clock: the script plays the remote peer. One line per script (PASS, FAIL, "
-                    "SKIP); exit status 0 only when nothing failed.")
-    p.add_argument("paths", nargs="+", metavar="PATH",
-                   help="script files, or directories searched for *.pkt")
-    p.add_argument("--profile", choices=("strict", "portable"), default="strict",
-                   help="strict: compare as packetdrill does; portable: options by meaning, "
-                        "PSH and window not compared (default: strict)")
-    p.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]",
-                   help="define NAME (replaces the word NAME in scripts; enables #ifdef NAME)")
-    p.add_argument("--tolerance-usecs", type=int, default=None, metavar="N",
-                   help="timing tolerance in microseconds (default: the script's, else 4000)")
-    p.add_argument("--strict-segments", action="store_true", default=None,
-                   help="one emitted segment per outbound script line")
+        "clock: the script plays the remote peer. One line per script (PASS, FAIL, "
+        "SKIP); exit status 0 only when nothing failed.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="script files, or directories searched for *.pkt")
+    p.add_argument(
+        "--profile",
+        choices=("strict", "portable"),
+        default="strict",
+        help="strict: compare as packetdrill does; portable: options by meaning, "
+        "PSH and window not compared (default: strict)",
+    )
+    p.add_argument(
+        "-D",
+        dest="defines",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="define NAME (replaces the word NAME in scripts; enables #ifdef NAME)",
+    )
+    p.add_argument(
+        "--tolerance-usecs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="timing tolerance in microseconds (default: the script's, else 4000)",
+    )
+    p.add_argument(
+        "--strict-segments", action="store_true", default=None, help="one emitted segment per outbound script line"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per script")
-    p.add_argument("--trace", metavar="DIR",
-                   help="write each script's ladder SVG and JSON Lines trace into DIR")
+    p.add_argument("--trace", metavar="DIR", help="write each script's ladder SVG and JSON Lines trace into DIR")
     p.set_defaults(func=run)
 
 
@@ -39,8 +55,7 @@ def _defines(items: list[str]) -> dict[str, str | None]:
     for item in items:
         name, eq, value = item.partition("=")
         name = name.strip()
-        if not name or not (name[0].isalpha() or name[0] == "_") or \
-                not all(c.isalnum() or c == "_" for c in name):
+        if not name or not (name[0].isalpha() or name[0] == "_") or not all(c.isalnum() or c == "_" for c in name):
             raise CLIError(f"-D {item!r}: expected NAME or NAME=VALUE")
         out[name] = value if eq else None
     return out
@@ -82,8 +97,9 @@ def write_trace(outcome: Any, directory: str, name: str) -> None:
         from tcplab.trace.svg_ladder import render_ladder_svg
     except ImportError:
         return
-    svg = render_ladder_svg(outcome.events, "tcplab", "script",
-                            title=f"{os.path.basename(outcome.path)}: {outcome.status}")
+    svg = render_ladder_svg(
+        outcome.events, "tcplab", "script", title=f"{os.path.basename(outcome.path)}: {outcome.status}"
+    )
     with open(os.path.join(directory, name + ".svg"), "w", encoding="utf-8") as f:
         f.write(svg)
 
@@ -104,8 +120,7 @@ def run(args: argparse.Namespace) -> int:
     used: set[str] = set()
     out = sys.stdout
     for path in files:
-        outcome = run_file(path, args.profile, defines, args.tolerance_usecs,
-                           args.strict_segments)
+        outcome = run_file(path, args.profile, defines, args.tolerance_usecs, args.strict_segments)
         counts[outcome.status] += 1
         if args.trace:
             write_trace(outcome, args.trace, _trace_name(path, used))

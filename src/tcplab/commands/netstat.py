@@ -17,16 +17,19 @@ from tcplab.netstat import format_counters, format_table, rows_from_snapshot
 
 def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "netstat", help="connection table of a running tcplab stack (like ss -tan)",
+        "netstat",
+        help="connection table of a running tcplab stack (like ss -tan)",
         description="Show the connections of a running tcplab stack: State, Recv-Q, Send-Q, "
-                    "local and peer address, and the timer column.")
-    p.add_argument("--stack", metavar="NAME",
-                   help="which running stack (default: the only one running)")
-    p.add_argument("-s", "--statistics", action="store_true",
-                   help="show the counters (like netstat -s) instead of the table")
+        "local and peer address, and the timer column.",
+    )
+    p.add_argument("--stack", metavar="NAME", help="which running stack (default: the only one running)")
+    p.add_argument(
+        "-s", "--statistics", action="store_true", help="show the counters (like netstat -s) instead of the table"
+    )
     p.add_argument("--json", action="store_true", help="print the raw snapshot as JSON")
-    p.add_argument("--watch", action="store_true",
-                   help="print the table, then each state change as it happens (Ctrl-C stops)")
+    p.add_argument(
+        "--watch", action="store_true", help="print the table, then each state change as it happens (Ctrl-C stops)"
+    )
     p.set_defaults(func=run)
 
 
@@ -68,8 +71,10 @@ def render(snap: dict[str, Any], args: argparse.Namespace) -> str:
 
 def format_state_event(event: dict[str, Any]) -> str:
     """One line for a state change: time, connection, FROM -> TO, cause."""
-    return (f"{event.get('t', 0.0):10.3f}  {event.get('conn', event.get('host', '?')):<45} "
-            f"{event.get('from', '?'):>11} -> {event.get('to', '?'):<11} ({event.get('cause', '?')})")
+    return (
+        f"{event.get('t', 0.0):10.3f}  {event.get('conn', event.get('host', '?')):<45} "
+        f"{event.get('from', '?'):>11} -> {event.get('to', '?'):<11} ({event.get('cause', '?')})"
+    )
 
 
 def watch(args: argparse.Namespace) -> int:
@@ -77,8 +82,10 @@ def watch(args: argparse.Namespace) -> int:
 
     name = choose_stack(getattr(args, "stack", None))
     if name is None:
-        raise CLIError("no running tcplab stack found: start one first (e.g. 'tcplab serve'), "
-                       "then run 'tcplab netstat --watch' again")
+        raise CLIError(
+            "no running tcplab stack found: start one first (e.g. 'tcplab serve'), "
+            "then run 'tcplab netstat --watch' again"
+        )
     try:
         for message in control.watch(name):
             kind = message.get("type")
@@ -104,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
         return watch(args)
     snap = find_running_stack(getattr(args, "stack", None))
     if snap is None:
-        raise CLIError("no running tcplab stack found: start one first (e.g. 'tcplab serve'), "
-                       "then run 'tcplab netstat' again")
+        raise CLIError(
+            "no running tcplab stack found: start one first (e.g. 'tcplab serve'), then run 'tcplab netstat' again"
+        )
     print(render(snap, args), end="")
     return 0

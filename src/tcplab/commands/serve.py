@@ -22,29 +22,47 @@ _CHUNK = 65536
 
 def add_stack_arguments(p: Any) -> None:
     """The options every TUN-backed command takes."""
-    p.add_argument("--tun", metavar="NAME", default="tlab0",
-                   help="TUN device name (created if needed; default tlab0)")
-    p.add_argument("--address", metavar="ADDR/PLEN", default="198.18.0.2/24",
-                   help="tcplab's IPv4 address (default 198.18.0.2/24)")
-    p.add_argument("--peer-address", metavar="ADDR/PLEN", default="198.18.0.1/24",
-                   help="the kernel side's IPv4 address (default 198.18.0.1/24)")
-    p.add_argument("--address6", metavar="ADDR/PLEN", default=None,
-                   help="tcplab's IPv6 address (e.g. fd00::2/64)")
-    p.add_argument("--peer-address6", metavar="ADDR/PLEN", default=None,
-                   help="the kernel side's IPv6 address (e.g. fd00::1/64)")
-    p.add_argument("--pcap", metavar="FILE", default=None,
-                   help="write every packet crossing the link to FILE (pcap)")
-    p.add_argument("--netns", metavar="NS", default=None,
-                   help="create the TUN device in this network namespace")
+    p.add_argument("--tun", metavar="NAME", default="tlab0", help="TUN device name (created if needed; default tlab0)")
+    p.add_argument(
+        "--address", metavar="ADDR/PLEN", default="198.18.0.2/24", help="tcplab's IPv4 address (default 198.18.0.2/24)"
+    )
+    p.add_argument(
+        "--peer-address",
+        metavar="ADDR/PLEN",
+        default="198.18.0.1/24",
+        help="the kernel side's IPv4 address (default 198.18.0.1/24)",
+    )
+    p.add_argument("--address6", metavar="ADDR/PLEN", default=None, help="tcplab's IPv6 address (e.g. fd00::2/64)")
+    p.add_argument(
+        "--peer-address6", metavar="ADDR/PLEN", default=None, help="the kernel side's IPv6 address (e.g. fd00::1/64)"
+    )
+    p.add_argument("--pcap", metavar="FILE", default=None, help="write every packet crossing the link to FILE (pcap)")
+    p.add_argument("--netns", metavar="NS", default=None, help="create the TUN device in this network namespace")
     p.add_argument("--mtu", type=int, default=1500, help="link MTU (default 1500)")
-    p.add_argument("--name", metavar="STACK", default=None,
-                   help="stack name for 'tcplab netstat --stack' (default: the TUN name)")
-    p.add_argument("--loss", type=float, default=0.0, metavar="PCT",
-                   help="drop this percentage of packets, both directions (like netem loss)")
-    p.add_argument("--delay", type=float, default=0.0, metavar="MS",
-                   help="delay packets by this many milliseconds, both directions")
-    p.add_argument("--reorder", type=float, default=0.0, metavar="PCT",
-                   help="with --delay: send this percentage at once (reordering, like netem)")
+    p.add_argument(
+        "--name", metavar="STACK", default=None, help="stack name for 'tcplab netstat --stack' (default: the TUN name)"
+    )
+    p.add_argument(
+        "--loss",
+        type=float,
+        default=0.0,
+        metavar="PCT",
+        help="drop this percentage of packets, both directions (like netem loss)",
+    )
+    p.add_argument(
+        "--delay",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="delay packets by this many milliseconds, both directions",
+    )
+    p.add_argument(
+        "--reorder",
+        type=float,
+        default=0.0,
+        metavar="PCT",
+        help="with --delay: send this percentage at once (reordering, like netem)",
+    )
 
 
 class Stack:
@@ -70,13 +88,18 @@ class Stack:
             raise CLIError(f"bad --delay {delay:g}: milliseconds, 0..60000")
         impairment = None
         if loss or delay or reorder:
-            impairment = Impairment(loss=loss / 100, reorder=reorder / 100, delay=delay / 1000,
-                                    direction="both")
+            impairment = Impairment(loss=loss / 100, reorder=reorder / 100, delay=delay / 1000, direction="both")
         try:
-            self.link = TunLink(args.tun, args.peer_address, args.address,
-                                kernel_address6=args.peer_address6,
-                                host_address6=args.address6, netns=args.netns,
-                                pcap=args.pcap, mtu=args.mtu)
+            self.link = TunLink(
+                args.tun,
+                args.peer_address,
+                args.address,
+                kernel_address6=args.peer_address6,
+                host_address6=args.address6,
+                netns=args.netns,
+                pcap=args.pcap,
+                mtu=args.mtu,
+            )
             self.link.open()
         except (TunError, NetnsError) as exc:
             raise CLIError(str(exc)) from None
@@ -92,8 +115,9 @@ class Stack:
             self.control: Any = ControlServer(self.host, self.name, self.runtime)
         except (ControlError, OSError) as exc:
             self.control = None
-            print(f"tcplab: warning: no control socket ({exc}); 'tcplab netstat' will not see "
-                  "this stack", file=sys.stderr)
+            print(
+                f"tcplab: warning: no control socket ({exc}); 'tcplab netstat' will not see this stack", file=sys.stderr
+            )
         self.stopping = False
         self._wake_r, self._wake_w = _pysocket.socketpair()
         self._wake_r.setblocking(False)
@@ -123,8 +147,7 @@ class Stack:
         from tcplab.tcp.states import State
 
         def settled() -> bool:
-            return all(ep.conn.state in (State.TIME_WAIT, State.CLOSED)
-                       for ep in self.host.conns.values())
+            return all(ep.conn.state in (State.TIME_WAIT, State.CLOSED) for ep in self.host.conns.values())
 
         self.runtime.run_until(settled, timeout)
 
@@ -149,7 +172,7 @@ def _chargen_block(offset: int, nlines: int) -> tuple[bytes, int]:
     out = bytearray()
     for i in range(nlines):
         start = (offset + i) % 95
-        out += (chars[start:] + chars[:start])[:72] if start + 72 > 95 else chars[start:start + 72]
+        out += (chars[start:] + chars[:start])[:72] if start + 72 > 95 else chars[start : start + 72]
         out += b"\r\n"
     return bytes(out), (offset + nlines) % 95
 
@@ -226,10 +249,12 @@ def run_serve(args: Any) -> int:
         except OSError as exc:
             raise CLIError(f"cannot listen on port {args.port}: {exc.strerror or exc}") from None
         stack.catch_signals()
-        where = ", ".join(f"[{a}]:{args.port}" if ":" in a else f"{a}:{args.port}"
-                          for a in stack.link.host_addresses())
-        print(f"tcplab: {args.service} on {where} via {args.tun} (stack {stack.name}); "
-              "Ctrl-C to stop", file=sys.stderr, flush=True)
+        where = ", ".join(f"[{a}]:{args.port}" if ":" in a else f"{a}:{args.port}" for a in stack.link.host_addresses())
+        print(
+            f"tcplab: {args.service} on {where} via {args.tun} (stack {stack.name}); Ctrl-C to stop",
+            file=sys.stderr,
+            flush=True,
+        )
         sessions: list[Session] = []
         runtime = stack.runtime
         while not stack.stopping:
@@ -262,8 +287,9 @@ def run_serve(args: Any) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("serve", help="serve echo/discard/chargen on a TUN device",
-                              description=__doc__.split("\n\n")[0])
+    p = subparsers.add_parser(
+        "serve", help="serve echo/discard/chargen on a TUN device", description=__doc__.split("\n\n")[0]
+    )
     p.add_argument("service", choices=SERVICES)
     p.add_argument("--port", type=int, default=9527, help="TCP port (default 9527)")
     add_stack_arguments(p)

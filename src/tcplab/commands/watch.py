@@ -44,9 +44,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--address", metavar="A", help="only sockets with this local or peer address")
     p.add_argument("--json", action="store_true", help="write JSON Lines (tcplab state events)")
     p.add_argument("--ladder", action="store_true", help="at the end, draw each connection's two sides")
-    p.add_argument(
-        "--diagram-svg", metavar="FILE", help="at the end, write the state diagram, seen edges lit"
-    )
+    p.add_argument("--diagram-svg", metavar="FILE", help="at the end, write the state diagram, seen edges lit")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.add_argument("--snapshot", action="store_true", help="print the current table (like ss -tan) and exit")
     p.add_argument("--netns", metavar="NAME", help="network namespace of the sockets (for sock_diag)")

@@ -9,9 +9,13 @@ from tcplab.drill.parser import DrillSyntaxError, parse_file, parse_script
 from tcplab.drill.runner import PROFILES, Outcome, apply_sysctl, describe, run_script
 
 
-def run_file(path: str, profile: str = "strict", defines: dict[str, str] | None = None,
-             tolerance_usecs: int | None = None, strict_segments: bool | None = None
-             ) -> Outcome:
+def run_file(
+    path: str,
+    profile: str = "strict",
+    defines: dict[str, str] | None = None,
+    tolerance_usecs: int | None = None,
+    strict_segments: bool | None = None,
+) -> Outcome:
     """Parse and run one script file; a syntax error is a FAIL naming the place."""
     try:
         script = parse_file(path, defines)

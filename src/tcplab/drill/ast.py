@@ -127,8 +127,7 @@ class OptOther:
     length: int  # bytes on the wire, when known (for the multiple-of-4 check); 0 unknown
 
 
-PacketOption = Union[OptNop, OptEol, OptMss, OptWscale, OptSackOK, OptSack,  # noqa: UP007
-                     OptTimestamp, OptOther]
+PacketOption = OptNop | OptEol | OptMss | OptWscale | OptSackOK | OptSack | OptTimestamp | OptOther
 
 
 def option_length(opt: PacketOption) -> int:

@@ -129,7 +129,7 @@ class _Parser:
         return DrillSyntaxError(self.path, line, col, message)
 
     def found(self) -> str:
-        rest = self.text[self.pos:]
+        rest = self.text[self.pos :]
         if not rest.strip():
             return "end of file"
         if not rest.split("\n", 1)[0].strip():
@@ -154,7 +154,7 @@ class _Parser:
                 end = text.find("*/", self.pos + 2)
                 if end < 0:
                     raise self.error("unterminated /* comment")
-                if not newlines and "\n" in text[self.pos:end]:
+                if not newlines and "\n" in text[self.pos : end]:
                     return
                 self.pos = end + 2
             else:
@@ -190,8 +190,10 @@ class _Parser:
         return int(m.group(0), 0)
 
     def keyword_ahead(self, word: str) -> bool:
-        return self.at(word) and not (self.pos + len(word) < self.n and (
-            self.text[self.pos + len(word)].isalnum() or self.text[self.pos + len(word)] == "_"))
+        return self.at(word) and not (
+            self.pos + len(word) < self.n
+            and (self.text[self.pos + len(word)].isalnum() or self.text[self.pos + len(word)] == "_")
+        )
 
     # -- the script -----------------------------------------------------------------------------
     def script(self) -> Script:
@@ -204,7 +206,7 @@ class _Parser:
             start = self.pos
             end = self.text.find("\n", start)
             end = self.n if end < 0 else end
-            item = self.text[start + 2:end].strip()
+            item = self.text[start + 2 : end].strip()
             if not item or not re.match(r"[A-Za-z_][\w-]*", item):
                 raise self.error("expected an option name after '--'", start + 2)
             name, eq, value = item.partition("=")
@@ -220,8 +222,9 @@ class _Parser:
                 command = self.backquoted()
                 self.skip_ws()
                 if self.pos < self.n:
-                    raise self.error("an untimed command is allowed only before the first "
-                                     "event or after the last", start)
+                    raise self.error(
+                        "an untimed command is allowed only before the first event or after the last", start
+                    )
                 script.cleanup_command = command
                 break
             script.events.append(self.event())
@@ -234,7 +237,7 @@ class _Parser:
         end = self.text.find("`", self.pos)
         if end < 0:
             raise self.error("unterminated `command`", start)
-        command = self.text[self.pos:end]
+        command = self.text[self.pos : end]
         self.pos = end + 1
         return command
 
@@ -254,14 +257,15 @@ class _Parser:
             name_pos = self.pos
             name = self.ident()
             if name is None:
-                raise self.error(f"expected a packet, a system call, a `command` or %{{ }}% "
-                                 f"after the time, found {self.found()}")
+                raise self.error(
+                    f"expected a packet, a system call, a `command` or %{{ }}% after the time, found {self.found()}"
+                )
             body = self.syscall(name, name_pos)
         if not isinstance(body, Packet) and time.kind in ("any", "range"):
             raise self.error("'*' and time ranges are allowed only for outbound packets", start)
         if time.blocking and not isinstance(body, Syscall):
             raise self.error("'T...E' is allowed only for system calls", start)
-        text = self.text[start:self.pos].split("\n", 1)[0]
+        text = self.text[start : self.pos].split("\n", 1)[0]
         text = re.sub(r"\s*(//.*|/\*.*)$", "", text).strip()
         return Event(line, col, time, body, text)
 
@@ -292,7 +296,7 @@ class _Parser:
         end = self.text.find("}%", self.pos)
         if end < 0:
             raise self.error("unterminated %{ python }%", start)
-        code = self.text[self.pos:end]
+        code = self.text[self.pos : end]
         self.pos = end + 2
         lines = code.split("\n")
         first = lines[0].strip()
@@ -344,7 +348,7 @@ class _Parser:
             i += 1
         if depth:
             raise self.error("unbalanced '(' (expected ')' on the same line)", start)
-        inner = self.text[self.pos:i - 1]
+        inner = self.text[self.pos : i - 1]
         self.pos = i
         return inner.strip()
 
@@ -424,7 +428,7 @@ class _Parser:
                 e = self.text[self.pos]
                 self.pos += 1
                 if e == "x":
-                    digits = self.text[self.pos:self.pos + 2]
+                    digits = self.text[self.pos : self.pos + 2]
                     try:
                         out.append(chr(int(digits, 16)))
                     except ValueError:
@@ -450,7 +454,7 @@ class _Parser:
                 nl = self.text.find("\n", self.pos)
                 if end < 0 or (0 <= nl < end):
                     raise self.error("unbalanced '['")
-                ecn = self.text[self.pos + 1:end].strip()
+                ecn = self.text[self.pos + 1 : end].strip()
                 self.pos = end + 1
             else:
                 break
@@ -506,8 +510,7 @@ class _Parser:
                 if self.at("<") and options is None and not any_options:
                     if self.text.startswith("<...>", self.pos):
                         if direction == "<":
-                            raise self.error("'<...>' (any options) is allowed only on "
-                                             "outbound packets")
+                            raise self.error("'<...>' (any options) is allowed only on outbound packets")
                         self.pos += 5
                         any_options = True
                     else:
@@ -517,8 +520,9 @@ class _Parser:
                 break
         if direction == "<" and win is None:
             raise self.error("an inbound packet needs 'win N'")
-        return Packet(direction, flags, start, end, length, ack, win, urg, options, any_options,
-                      ip_info, ecn, sport, dport)
+        return Packet(
+            direction, flags, start, end, length, ack, win, urg, options, any_options, ip_info, ecn, sport, dport
+        )
 
     def options(self) -> tuple[PacketOption, ...]:
         list_pos = self.pos
@@ -588,15 +592,13 @@ class _Parser:
         if not any(isinstance(o, OptOther) and not o.length for o in out):
             total = sum(option_length(o) for o in out)
             if total % 4:
-                raise self.error(f"the options take {total} bytes, not a multiple of 4 "
-                                 "(pad with nop)", list_pos)
+                raise self.error(f"the options take {total} bytes, not a multiple of 4 (pad with nop)", list_pos)
             if total > 40:
                 raise self.error(f"the options take {total} bytes, more than 40", list_pos)
         return tuple(out)
 
 
-def parse_script(text: str, path: str = "script.pkt",
-                 defines: dict[str, str] | None = None) -> Script:
+def parse_script(text: str, path: str = "script.pkt", defines: dict[str, str] | None = None) -> Script:
     """Parse a whole script. ``defines`` maps -D names to their values (None: defined only)."""
     defines = dict(defines or {})
     source = preprocess(text, path, defines)
@@ -612,14 +614,11 @@ def _check_times(script: Script) -> None:
         t = ev.time
         if (t.kind == "abs" and not t.blocking) or (t.blocking and not t.relative):
             if last_abs is not None and t.usecs < last_abs:
-                raise DrillSyntaxError(script.path, ev.line, ev.column,
-                                       "absolute time goes backwards")
+                raise DrillSyntaxError(script.path, ev.line, ev.column, "absolute time goes backwards")
             last_abs = t.usecs
         if t.blocking and t.end_usecs is not None and t.end_usecs < t.usecs:
-            raise DrillSyntaxError(script.path, ev.line, ev.column,
-                                   "a blocking call cannot end before it starts")
-        if t.kind == "range" and not t.relative and t.end_usecs is not None \
-                and t.end_usecs < t.usecs:
+            raise DrillSyntaxError(script.path, ev.line, ev.column, "a blocking call cannot end before it starts")
+        if t.kind == "range" and not t.relative and t.end_usecs is not None and t.end_usecs < t.usecs:
             raise DrillSyntaxError(script.path, ev.line, ev.column, "empty time range")
 
 

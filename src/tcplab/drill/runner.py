@@ -67,44 +67,113 @@ FIRST_REMOTE_PORT = 40001  # remote ports of the connections the script opens
 LOCAL_NAME = "tcplab"
 REMOTE_NAME = "script"
 
-_FLAG_LETTERS = {".": Flags.ACK, "F": Flags.FIN, "S": Flags.SYN, "R": Flags.RST, "P": Flags.PSH,
-                 "E": Flags.ECE, "W": Flags.CWR, "U": Flags.URG, "C": Flags.CWR}
+_FLAG_LETTERS = {
+    ".": Flags.ACK,
+    "F": Flags.FIN,
+    "S": Flags.SYN,
+    "R": Flags.RST,
+    "P": Flags.PSH,
+    "E": Flags.ECE,
+    "W": Flags.CWR,
+    "U": Flags.URG,
+    "C": Flags.CWR,
+}
 
 # Linux's numbers for the symbolic constants scripts use.
 CONSTANTS: dict[str, int] = {
-    "AF_INET": 2, "AF_INET6": 10, "PF_INET": 2, "PF_INET6": 10, "AF_UNSPEC": 0,
-    "SOCK_STREAM": 1, "SOCK_DGRAM": 2, "SOCK_NONBLOCK": 0o4000, "SOCK_CLOEXEC": 0o2000000,
-    "IPPROTO_IP": 0, "IPPROTO_TCP": 6, "IPPROTO_UDP": 17, "IPPROTO_IPV6": 41, "SOL_TCP": 6,
-    "SOL_SOCKET": 1, "SO_REUSEADDR": 2, "SO_TYPE": 3, "SO_ERROR": 4, "SO_SNDBUF": 7,
-    "SO_RCVBUF": 8, "SO_KEEPALIVE": 9, "SO_LINGER": 13, "SO_REUSEPORT": 15,
-    "SO_RCVLOWAT": 18, "SO_SNDLOWAT": 19, "SO_RCVTIMEO": 20, "SO_SNDTIMEO": 21,
-    "TCP_NODELAY": 1, "TCP_MAXSEG": 2, "TCP_CORK": 3, "TCP_KEEPIDLE": 4, "TCP_KEEPINTVL": 5,
-    "TCP_KEEPCNT": 6, "TCP_SYNCNT": 7, "TCP_LINGER2": 8, "TCP_DEFER_ACCEPT": 9,
-    "TCP_WINDOW_CLAMP": 10, "TCP_INFO": 11, "TCP_QUICKACK": 12, "TCP_CONGESTION": 13,
-    "TCP_USER_TIMEOUT": 18, "TCP_FASTOPEN": 23, "TCP_NOTSENT_LOWAT": 25,
-    "O_RDONLY": 0, "O_WRONLY": 1, "O_RDWR": 2, "O_NONBLOCK": 0o4000, "O_NDELAY": 0o4000,
-    "F_GETFD": 1, "F_SETFD": 2, "F_GETFL": 3, "F_SETFL": 4, "FD_CLOEXEC": 1,
-    "SHUT_RD": 0, "SHUT_WR": 1, "SHUT_RDWR": 2,
-    "FIONREAD": 0x541B, "SIOCINQ": 0x541B, "SIOCOUTQ": 0x5411, "TIOCOUTQ": 0x5411,
+    "AF_INET": 2,
+    "AF_INET6": 10,
+    "PF_INET": 2,
+    "PF_INET6": 10,
+    "AF_UNSPEC": 0,
+    "SOCK_STREAM": 1,
+    "SOCK_DGRAM": 2,
+    "SOCK_NONBLOCK": 0o4000,
+    "SOCK_CLOEXEC": 0o2000000,
+    "IPPROTO_IP": 0,
+    "IPPROTO_TCP": 6,
+    "IPPROTO_UDP": 17,
+    "IPPROTO_IPV6": 41,
+    "SOL_TCP": 6,
+    "SOL_SOCKET": 1,
+    "SO_REUSEADDR": 2,
+    "SO_TYPE": 3,
+    "SO_ERROR": 4,
+    "SO_SNDBUF": 7,
+    "SO_RCVBUF": 8,
+    "SO_KEEPALIVE": 9,
+    "SO_LINGER": 13,
+    "SO_REUSEPORT": 15,
+    "SO_RCVLOWAT": 18,
+    "SO_SNDLOWAT": 19,
+    "SO_RCVTIMEO": 20,
+    "SO_SNDTIMEO": 21,
+    "TCP_NODELAY": 1,
+    "TCP_MAXSEG": 2,
+    "TCP_CORK": 3,
+    "TCP_KEEPIDLE": 4,
+    "TCP_KEEPINTVL": 5,
+    "TCP_KEEPCNT": 6,
+    "TCP_SYNCNT": 7,
+    "TCP_LINGER2": 8,
+    "TCP_DEFER_ACCEPT": 9,
+    "TCP_WINDOW_CLAMP": 10,
+    "TCP_INFO": 11,
+    "TCP_QUICKACK": 12,
+    "TCP_CONGESTION": 13,
+    "TCP_USER_TIMEOUT": 18,
+    "TCP_FASTOPEN": 23,
+    "TCP_NOTSENT_LOWAT": 25,
+    "O_RDONLY": 0,
+    "O_WRONLY": 1,
+    "O_RDWR": 2,
+    "O_NONBLOCK": 0o4000,
+    "O_NDELAY": 0o4000,
+    "F_GETFD": 1,
+    "F_SETFD": 2,
+    "F_GETFL": 3,
+    "F_SETFL": 4,
+    "FD_CLOEXEC": 1,
+    "SHUT_RD": 0,
+    "SHUT_WR": 1,
+    "SHUT_RDWR": 2,
+    "FIONREAD": 0x541B,
+    "SIOCINQ": 0x541B,
+    "SIOCOUTQ": 0x5411,
+    "TIOCOUTQ": 0x5411,
     "FIONBIO": 0x5421,
-    "MSG_OOB": 1, "MSG_PEEK": 2, "MSG_DONTWAIT": 0x40, "MSG_WAITALL": 0x100,
-    "MSG_NOSIGNAL": 0x4000, "MSG_MORE": 0x8000, "MSG_ZEROCOPY": 0x4000000,
-    "POLLIN": 0x1, "POLLPRI": 0x2, "POLLOUT": 0x4, "POLLERR": 0x8, "POLLHUP": 0x10,
-    "POLLNVAL": 0x20, "POLLRDNORM": 0x40, "POLLRDBAND": 0x80, "POLLWRNORM": 0x100,
-    "POLLWRBAND": 0x200, "POLLRDHUP": 0x2000,
-    "INADDR_ANY": 0, "SOMAXCONN": 4096,
+    "MSG_OOB": 1,
+    "MSG_PEEK": 2,
+    "MSG_DONTWAIT": 0x40,
+    "MSG_WAITALL": 0x100,
+    "MSG_NOSIGNAL": 0x4000,
+    "MSG_MORE": 0x8000,
+    "MSG_ZEROCOPY": 0x4000000,
+    "POLLIN": 0x1,
+    "POLLPRI": 0x2,
+    "POLLOUT": 0x4,
+    "POLLERR": 0x8,
+    "POLLHUP": 0x10,
+    "POLLNVAL": 0x20,
+    "POLLRDNORM": 0x40,
+    "POLLRDBAND": 0x80,
+    "POLLWRNORM": 0x100,
+    "POLLWRBAND": 0x200,
+    "POLLRDHUP": 0x2000,
+    "INADDR_ANY": 0,
+    "SOMAXCONN": 4096,
 }
 
 # %{ }% sees the Linux state numbers (tcp_states.h) under both spellings.
 STATE_CONSTANTS: dict[str, int] = {}
 for _state, _number in LINUX_STATE_NUMBER.items():
-    _name = {"SYN_RCVD": "SYN_RECV", "CLOSED": "CLOSE", "FIN_WAIT_1": "FIN_WAIT1",
-             "FIN_WAIT_2": "FIN_WAIT2"}.get(_state.name, _state.name)
+    _name = {"SYN_RCVD": "SYN_RECV", "CLOSED": "CLOSE", "FIN_WAIT_1": "FIN_WAIT1", "FIN_WAIT_2": "FIN_WAIT2"}.get(
+        _state.name, _state.name
+    )
     for _prefix in ("TCP_", "TCPI_"):
         STATE_CONSTANTS[_prefix + _name] = _number
         STATE_CONSTANTS[_prefix + _state.name] = _number
-STATE_CONSTANTS.update({"TCPI_OPT_TIMESTAMPS": 1, "TCPI_OPT_SACK": 2, "TCPI_OPT_WSCALE": 4,
-                        "TCPI_OPT_ECN": 8})
+STATE_CONSTANTS.update({"TCPI_OPT_TIMESTAMPS": 1, "TCPI_OPT_SACK": 2, "TCPI_OPT_WSCALE": 4, "TCPI_OPT_ECN": 8})
 
 
 # ---- results ------------------------------------------------------------------------------------
@@ -123,14 +192,20 @@ class Outcome:
     duration: float = 0.0  # virtual seconds the script ran
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "status": self.status, "reason": self.reason,
-                "line": self.line, "expected": self.expected, "actual": self.actual,
-                "recent": self.recent, "virtual_seconds": round(self.duration, 6)}
+        return {
+            "path": self.path,
+            "status": self.status,
+            "reason": self.reason,
+            "line": self.line,
+            "expected": self.expected,
+            "actual": self.actual,
+            "recent": self.recent,
+            "virtual_seconds": round(self.duration, 6),
+        }
 
 
 class _Fail(Exception):
-    def __init__(self, event: A.Event | None, reason: str, actual: str | None = None,
-                 upto: int | None = None) -> None:
+    def __init__(self, event: A.Event | None, reason: str, actual: str | None = None, upto: int | None = None) -> None:
         super().__init__(reason)
         self.event = event
         self.reason = reason
@@ -277,9 +352,14 @@ def _flags_of(text: str) -> Flags:
 
 
 class Runner:
-    def __init__(self, script: A.Script, profile: str = "strict",
-                 tolerance_usecs: int | None = None, strict_segments: bool | None = None,
-                 config: Config | None = None) -> None:
+    def __init__(
+        self,
+        script: A.Script,
+        profile: str = "strict",
+        tolerance_usecs: int | None = None,
+        strict_segments: bool | None = None,
+        config: Config | None = None,
+    ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
         self.script = script
@@ -292,19 +372,15 @@ class Runner:
             except ValueError:
                 raise _Skip(f"bad --tolerance_usecs={opts.get('tolerance_usecs')}") from None
         self.tolerance = tol / 1e6
-        self.strict_segments = (strict_segments if strict_segments is not None
-                                else "strict_segments" in opts)
+        self.strict_segments = strict_segments if strict_segments is not None else "strict_segments" in opts
         ip_version = opts.get("ip_version") or "ipv4"
         if ip_version not in ("ipv4", "ipv6", "ipv4-mapped-ipv6"):
             raise _Skip(f"--ip_version={ip_version} is not supported")
         if ip_version == "ipv4-mapped-ipv6":
-            raise _Skip("--ip_version=ipv4-mapped-ipv6 is not supported (tcplab has no "
-                        "dual-stack IPv6 sockets)")
+            raise _Skip("--ip_version=ipv4-mapped-ipv6 is not supported (tcplab has no dual-stack IPv6 sockets)")
         self.v6 = ip_version == "ipv6"
-        self.local_ip = str(ipaddress.ip_address(
-            opts.get("local_ip") or ("fd00::2" if self.v6 else "198.18.0.2")))
-        self.remote_ip = str(ipaddress.ip_address(
-            opts.get("remote_ip") or ("fd00::1" if self.v6 else "198.18.0.1")))
+        self.local_ip = str(ipaddress.ip_address(opts.get("local_ip") or ("fd00::2" if self.v6 else "198.18.0.2")))
+        self.remote_ip = str(ipaddress.ip_address(opts.get("remote_ip") or ("fd00::1" if self.v6 else "198.18.0.1")))
         for name in ("mss", "mtu"):
             if opts.get(name):
                 raise _Skip(f"--{name} is not supported")
@@ -411,8 +487,7 @@ class Runner:
         """No connection on the flow's ports any more, or only one in TIME-WAIT."""
         if flow.local_port is None:
             return False
-        ep = self.host.conns.get((self.local_ip, flow.local_port, self.remote_ip,
-                                  flow.remote_port))
+        ep = self.host.conns.get((self.local_ip, flow.local_port, self.remote_ip, flow.remote_port))
         return ep is None or ep.conn.state in (State.TIME_WAIT, State.CLOSED)
 
     def _listening_port(self) -> int | None:
@@ -431,22 +506,26 @@ class Runner:
         pure_syn = flags & Flags.SYN and not flags & Flags.ACK
         if pure_syn:
             port = self._listening_port()
-            fresh = flow is None or (flow.passive and not flow.accepted and port is not None
-                                     and flow.remote_isn is not None
-                                     and flow.remote_isn != pkt.start)
+            fresh = flow is None or (
+                flow.passive
+                and not flow.accepted
+                and port is not None
+                and flow.remote_isn is not None
+                and flow.remote_isn != pkt.start
+            )
             if fresh:
                 if port is None:
                     port = SERVER_PORT
                 flow = self._new_flow(self.next_remote_port, port, passive=True)
                 self.next_remote_port += 1
         if flow is None:
-            raise _Fail(ev, "an inbound segment before any connection exists (no listener "
-                        "was opened and no connect() was made)")
+            raise _Fail(
+                ev, "an inbound segment before any connection exists (no listener was opened and no connect() was made)"
+            )
         return flow
 
     # ---- the event log ------------------------------------------------------------------------
-    def _log_segment(self, src: str, dst: str, seg: Segment, flow: _Flow | None,
-                     outbound: bool) -> None:
+    def _log_segment(self, src: str, dst: str, seg: Segment, flow: _Flow | None, outbound: bool) -> None:
         if flow is not None:
             own = flow.local_isn if outbound else flow.remote_isn
             other = flow.remote_isn if outbound else flow.local_isn
@@ -454,11 +533,22 @@ class Runner:
             own = other = None
         rel_seq = _mod(seg.seq - (own or 0)) if own is not None else seg.seq
         rel_ack = _mod(seg.ack - (other or 0)) if other is not None else seg.ack
-        self.log.record("segment", self.now, src=src, dst=dst, flags=flags_str(seg.flags),
-                        seq=rel_seq, ack=rel_ack if seg.flags & Flags.ACK else 0,
-                        len=len(seg.payload), win=seg.window, fate="delivered",
-                        abs_seq=seg.seq, abs_ack=seg.ack,
-                        options=format_options(seg.options), t_arrive=self.now)
+        self.log.record(
+            "segment",
+            self.now,
+            src=src,
+            dst=dst,
+            flags=flags_str(seg.flags),
+            seq=rel_seq,
+            ack=rel_ack if seg.flags & Flags.ACK else 0,
+            len=len(seg.payload),
+            win=seg.window,
+            fate="delivered",
+            abs_seq=seg.seq,
+            abs_ack=seg.ack,
+            options=format_options(seg.options),
+            t_arrive=self.now,
+        )
 
     # ---- running --------------------------------------------------------------------------------
     def run(self) -> Outcome:
@@ -472,8 +562,7 @@ class Runner:
                 self._run_events()
                 if self.pending is not None:
                     end, tol = self._expected_end(self.pending)
-                    self._advance_to(max(self.now, end + tol + LATE_LIMIT),
-                                     stop=lambda: self.pending is None)
+                    self._advance_to(max(self.now, end + tol + LATE_LIMIT), stop=lambda: self.pending is None)
                 if self.pending is not None:
                     call = self.pending
                     raise _Fail(call.event, "the blocking call never returned")
@@ -497,8 +586,7 @@ class Runner:
             outcome.reason = f"drill interpreter error: {type(exc).__name__}: {exc}"
         if self.host.errors and outcome.status == "PASS":
             outcome.status = "FAIL"
-            outcome.reason = "tcplab raised an exception: " + \
-                self.host.errors[0].strip().splitlines()[-1]
+            outcome.reason = "tcplab raised an exception: " + self.host.errors[0].strip().splitlines()[-1]
         outcome.events = list(self.log.events)
         before = outcome.events[:upto] if upto is not None else outcome.events
         outcome.recent = [describe(e) for e in before[-6:]]
@@ -529,8 +617,7 @@ class Runner:
             assert when is not None
             if when < self.now - 1e-9:
                 if t.kind == "abs" and when < self.now - self.tolerance:
-                    raise _Fail(ev, f"the script's time {when:.6f} is already past (now "
-                                f"{self.now:.6f})")
+                    raise _Fail(ev, f"the script's time {when:.6f} is already past (now {self.now:.6f})")
                 when = self.now
             self._advance_to(when)
             if isinstance(body, A.Packet):
@@ -568,8 +655,9 @@ class Runner:
         for opt in pkt.options or ():
             options.append(self._wire_option(ev, opt, flow))
         local_port = flow.local_port if flow.local_port is not None else SERVER_PORT
-        seg = Segment(flow.remote_port, local_port, seq, ack, flags, pkt.win or 0,
-                      pkt.urg or 0, tuple(options), bytes(pkt.length))
+        seg = Segment(
+            flow.remote_port, local_port, seq, ack, flags, pkt.win or 0, pkt.urg or 0, tuple(options), bytes(pkt.length)
+        )
         raw = build_packet(self.remote_ip, self.local_ip, seg)
         self._log_segment(REMOTE_NAME, LOCAL_NAME, seg, flow, outbound=False)
         self.host.deliver(raw, self.now)
@@ -594,8 +682,9 @@ class Runner:
         raise _Skip(f"line {ev.line}: TCP option '{opt.name}' is not supported")
 
     # ---- outbound -----------------------------------------------------------------------------
-    def _expect(self, ev: A.Event, pkt: A.Packet, when: float | None, base: float,
-                prev_script: float) -> tuple[float, float]:
+    def _expect(
+        self, ev: A.Event, pkt: A.Packet, when: float | None, base: float, prev_script: float
+    ) -> tuple[float, float]:
         t = ev.time
         if t.kind == "any":
             lo, hi = float("-inf"), float("inf")
@@ -616,21 +705,28 @@ class Runner:
         if not self.sent:
             self._advance_to(max(limit, self.now), stop=lambda: bool(self.sent))
         if not self.sent:
-            raise _Fail(ev, "tcplab sent nothing",
-                        f"no segment by {limit:.6f} (script time {script_t:.6f})")
+            raise _Fail(ev, "tcplab sent nothing", f"no segment by {limit:.6f} (script time {script_t:.6f})")
         first = self.sent[0]
         actual = self._format_actual(first)
         if first.t < lo:
-            raise _Fail(ev, f"segment too early: sent at {first.t:.6f}, expected "
-                        f"{self._window_text(lo, hi)}", actual, first.log_index)
+            raise _Fail(
+                ev,
+                f"segment too early: sent at {first.t:.6f}, expected {self._window_text(lo, hi)}",
+                actual,
+                first.log_index,
+            )
         try:
             group = self._match(ev, pkt)
         except _Fail as exc:
             exc.upto = first.log_index
             raise
         if first.t > hi:
-            raise _Fail(ev, f"segment too late: sent at {first.t:.6f}, expected "
-                        f"{self._window_text(lo, hi)}", actual, first.log_index)
+            raise _Fail(
+                ev,
+                f"segment too late: sent at {first.t:.6f}, expected {self._window_text(lo, hi)}",
+                actual,
+                first.log_index,
+            )
         del self.sent[:group]
         return first.t, script_t
 
@@ -662,8 +758,7 @@ class Runner:
         for opt in options:
             if type(opt) is Sack:
                 base = risn or 0
-                parts.append("sack " + " ".join(f"{_mod(a - base)}:{_mod(b - base)}"
-                                                for a, b in opt.blocks))
+                parts.append("sack " + " ".join(f"{_mod(a - base)}:{_mod(b - base)}" for a, b in opt.blocks))
             else:
                 parts.append(format_options((opt,)))
         return ",".join(parts)
@@ -676,15 +771,16 @@ class Runner:
         flow = self.flow
         found = self._flow_for_local(seg.src_port, seg.dst_port)
         if pkt.sport is not None and pkt.dport is not None:
-            if (seg.src_port, seg.dst_port) != (pkt.dport, pkt.sport) and \
-                    (seg.src_port, seg.dst_port) != (pkt.sport, pkt.dport):
+            if (seg.src_port, seg.dst_port) != (pkt.dport, pkt.sport) and (seg.src_port, seg.dst_port) != (
+                pkt.sport,
+                pkt.dport,
+            ):
                 raise _Fail(ev, f"wrong ports: {seg.src_port}>{seg.dst_port}", actual)
             flow = found
         elif found is not None:
             flow = found
         if flow is None or flow is not found:
-            raise _Fail(ev, f"segment for another connection ({seg.src_port}>{seg.dst_port})",
-                        actual)
+            raise _Fail(ev, f"segment for another connection ({seg.src_port}>{seg.dst_port})", actual)
         if (first.version == 6) != self.v6:
             raise _Fail(ev, f"wrong IP version: IPv{first.version}", actual)
 
@@ -699,9 +795,9 @@ class Runner:
         length = len(seg.payload)
         # several segments for one line: PSH may sit on the last one only
         if got_flags != want_flags and not (
-                self._may_split(pkt, seg) and (got_flags | Flags.PSH) == (want_flags | Flags.PSH)):
-            raise _Fail(ev, f"wrong flags: {flags_str(seg.flags)}, expected {pkt.flags}",
-                            actual)
+            self._may_split(pkt, seg) and (got_flags | Flags.PSH) == (want_flags | Flags.PSH)
+        ):
+            raise _Fail(ev, f"wrong flags: {flags_str(seg.flags)}, expected {pkt.flags}", actual)
         lisn = flow.local_isn or 0
         want_seq = _mod(lisn + pkt.start)
         if seg.seq != want_seq:
@@ -711,8 +807,7 @@ class Runner:
             risn = flow.remote_isn or 0
             want_ack = _mod(risn + pkt.ack)
             if seg.ack != want_ack:
-                raise _Fail(ev, f"wrong ack: {_mod(seg.ack - risn)}, expected {pkt.ack}",
-                            actual)
+                raise _Fail(ev, f"wrong ack: {_mod(seg.ack - risn)}, expected {pkt.ack}", actual)
         if pkt.win is not None and self.profile == "strict" and seg.window != pkt.win:
             raise _Fail(ev, f"wrong window: {seg.window}, expected {pkt.win}", actual)
         if pkt.urg is not None and seg.urgent != pkt.urg:
@@ -725,8 +820,7 @@ class Runner:
             if length < pkt.length and self._may_split(pkt, seg):
                 groups, length = self._gather(pkt, want_flags)
             if length != pkt.length:
-                raise _Fail(ev, f"wrong payload length: {length}, expected {pkt.length}",
-                            actual)
+                raise _Fail(ev, f"wrong payload length: {length}, expected {pkt.length}", actual)
         elif got_flags != want_flags:
             raise _Fail(ev, f"wrong flags: {flags_str(seg.flags)}, expected {pkt.flags}", actual)
         if self.zero_payloads:
@@ -754,8 +848,12 @@ class Runner:
             seg = sent.seg
             if total >= pkt.length or last_len != size:
                 break
-            if seg.seq != nxt or seg.ack != first.ack or seg.window != first.window or \
-                    (seg.src_port, seg.dst_port) != (first.src_port, first.dst_port):
+            if (
+                seg.seq != nxt
+                or seg.ack != first.ack
+                or seg.window != first.window
+                or (seg.src_port, seg.dst_port) != (first.src_port, first.dst_port)
+            ):
                 break
             if [type(o) for o in seg.options] != [type(o) for o in first.options]:
                 break
@@ -777,8 +875,7 @@ class Runner:
                 return opt
         return None
 
-    def _compare_options(self, want: tuple[A.PacketOption, ...], got: tuple[Any, ...],
-                         flow: _Flow) -> str | None:
+    def _compare_options(self, want: tuple[A.PacketOption, ...], got: tuple[Any, ...], flow: _Flow) -> str | None:
         risn = flow.remote_isn or 0
 
         def norm_want(opt: A.PacketOption) -> tuple:
@@ -900,8 +997,11 @@ class Runner:
         end, tol = self._expected_end(job)
         if abs(t - end) > tol + 1e-9:
             what = "late" if t > end else "early"
-            raise _Fail(ev, f"the call returned {what}: at {t:.6f}, expected {end:.6f} "
-                        f"(tolerance {tol * 1e6:.0f} us)", f"returned at {t:.6f}")
+            raise _Fail(
+                ev,
+                f"the call returned {what}: at {t:.6f}, expected {end:.6f} (tolerance {tol * 1e6:.0f} us)",
+                f"returned at {t:.6f}",
+            )
 
     def _check_result(self, ev: A.Event, call: A.Syscall, job: _Call) -> None:
         exc = job.exc
@@ -910,16 +1010,18 @@ class Runner:
                 exc.event = ev
             raise exc
         if exc is not None and not isinstance(exc, OSError):
-            raise _Fail(ev, f"the call raised {type(exc).__name__}: {exc}",
-                        f"{type(exc).__name__}: {exc}")
+            raise _Fail(ev, f"the call raised {type(exc).__name__}: {exc}", f"{type(exc).__name__}: {exc}")
         expected = call.result
         want = self._value(ev, expected) if not isinstance(expected, A.Ellipsis_) else None
         if exc is None and call.name in ("socket", "accept", "accept4"):
             if isinstance(want, int) and want >= 0:
                 self.fds[want] = job.result[1]
                 return
-            raise _Fail(ev, f"{call.name}() returned a descriptor, expected {want}"
-                        + (f" {call.errno}" if call.errno else ""), "a descriptor")
+            raise _Fail(
+                ev,
+                f"{call.name}() returned a descriptor, expected {want}" + (f" {call.errno}" if call.errno else ""),
+                "a descriptor",
+            )
         post = None
         if exc is not None:
             assert isinstance(exc, OSError)
@@ -929,19 +1031,23 @@ class Runner:
             got, got_errno = job.result, None
             if isinstance(got, tuple):
                 got, post = got
-        got_text = str(got) if got_errno is None else \
-            f"-1 {_errno.errorcode.get(got_errno, got_errno)} ({_strerror(got_errno)})"
+        got_text = (
+            str(got)
+            if got_errno is None
+            else f"-1 {_errno.errorcode.get(got_errno, got_errno)} ({_strerror(got_errno)})"
+        )
         if want is not None and got != want:
-            raise _Fail(ev, f"{call.name}() returned {got_text}, expected {want}"
-                        + (f" {call.errno}" if call.errno else ""), got_text)
+            raise _Fail(
+                ev,
+                f"{call.name}() returned {got_text}, expected {want}" + (f" {call.errno}" if call.errno else ""),
+                got_text,
+            )
         if want == -1 or call.errno:
             if got_errno is None:
-                raise _Fail(ev, f"{call.name}() succeeded ({got}), expected {call.errno}",
-                            got_text)
+                raise _Fail(ev, f"{call.name}() succeeded ({got}), expected {call.errno}", got_text)
             want_code = getattr(_errno, call.errno or "", None)
             if call.errno and want_code != got_errno:
-                raise _Fail(ev, f"{call.name}() failed with {got_text}, expected {call.errno}",
-                            got_text)
+                raise _Fail(ev, f"{call.name}() failed with {got_text}, expected {call.errno}", got_text)
         if got_errno is None and post is not None:
             post()
 
@@ -1132,8 +1238,7 @@ class Runner:
             value = value[0] if value else 0
         if isinstance(value, dict):
             if "onoff" in value or "l_onoff" in value:
-                value = (value.get("onoff", value.get("l_onoff", 0)),
-                         value.get("linger", value.get("l_linger", 0)))
+                value = (value.get("onoff", value.get("l_onoff", 0)), value.get("linger", value.get("l_linger", 0)))
             else:
                 raise _Skip(f"line {ev.line}: setsockopt() with this struct is not supported")
         if isinstance(value, str):
@@ -1142,8 +1247,7 @@ class Runner:
             sock.setsockopt(level, name, value)
         except OSError as exc:
             if exc.errno == _errno.ENOPROTOOPT:
-                raise _Skip(f"line {ev.line}: socket option {_expr_text(args[2])} is not "
-                            "supported") from None
+                raise _Skip(f"line {ev.line}: socket option {_expr_text(args[2])} is not supported") from None
             raise
         return 0
 
@@ -1162,8 +1266,7 @@ class Runner:
                 got_val = sock.getsockopt(level, name)
             except OSError as exc:
                 if exc.errno == _errno.ENOPROTOOPT:
-                    raise _Skip(f"line {ev.line}: socket option {_expr_text(args[2])} is not "
-                                "supported") from None
+                    raise _Skip(f"line {ev.line}: socket option {_expr_text(args[2])} is not supported") from None
                 raise
 
         def check() -> None:
@@ -1173,8 +1276,7 @@ class Runner:
             if isinstance(expected, dict) and isinstance(got_val, dict):
                 expected = {k.replace("l_", ""): v for k, v in expected.items()}
             if expected is not ... and expected is not None and expected != got_val:
-                raise _Fail(ev, f"getsockopt() value {got_val}, expected {expected}",
-                            f"value {got_val}")
+                raise _Fail(ev, f"getsockopt() value {got_val}, expected {expected}", f"value {got_val}")
 
         return (0, check)
 
@@ -1257,8 +1359,9 @@ class Runner:
         def check() -> None:
             for d, r in zip(entries, got, strict=True):
                 if "revents" in d and d["revents"] is not ... and d["revents"] != r:
-                    raise _Fail(ev, f"poll() revents {r:#x} for fd {d.get('fd')}, expected "
-                                f"{d['revents']:#x}", f"revents {r:#x}")
+                    raise _Fail(
+                        ev, f"poll() revents {r:#x} for fd {d.get('fd')}, expected {d['revents']:#x}", f"revents {r:#x}"
+                    )
 
         return (count, check)
 
@@ -1295,8 +1398,7 @@ class Runner:
         try:
             exec(compile(code, f"{self.script.path}:{ev.line}", "exec"), ns)
         except AssertionError as exc:
-            raise _Fail(ev, f"assertion failed{': ' + str(exc) if str(exc) else ''}",
-                        _tcpi_summary(ns)) from None
+            raise _Fail(ev, f"assertion failed{': ' + str(exc) if str(exc) else ''}", _tcpi_summary(ns)) from None
         except NameError as exc:
             raise _Skip(f"line {ev.line}: python snippet uses an unknown name ({exc})") from None
         except Exception as exc:
@@ -1402,8 +1504,10 @@ SYSCTLS: dict[str, list[tuple[str, Callable[[str], Any]]]] = {
     "net.ipv4.tcp_keepalive_probes": [("keepalive_count", int)],
     "net.ipv4.tcp_rto_min_us": [("rto_min", lambda v: int(v) / 1e6)],
     # FreeBSD
-    "net.inet.tcp.rfc1323": [("window_scaling", lambda v: int(v) in (1, 2)),
-                             ("timestamps", lambda v: int(v) in (1, 3))],
+    "net.inet.tcp.rfc1323": [
+        ("window_scaling", lambda v: int(v) in (1, 2)),
+        ("timestamps", lambda v: int(v) in (1, 3)),
+    ],
     "net.inet.tcp.sack.enable": [("sack", _flag)],
     "net.inet.tcp.sendspace": [("snd_buf", int)],
     "net.inet.tcp.recvspace": [("rcv_buf", int)],
@@ -1495,8 +1599,13 @@ def describe(e: dict) -> str:
     return f"{t:.6f} {kind} {e.get('text', '')}".rstrip()
 
 
-def run_script(script: A.Script, profile: str = "strict", tolerance_usecs: int | None = None,
-               strict_segments: bool | None = None, config: Config | None = None) -> Outcome:
+def run_script(
+    script: A.Script,
+    profile: str = "strict",
+    tolerance_usecs: int | None = None,
+    strict_segments: bool | None = None,
+    config: Config | None = None,
+) -> Outcome:
     """Run ``script`` on a fresh tcplab host; a PASS / FAIL / SKIP :class:`Outcome`."""
     try:
         runner = Runner(script, profile, tolerance_usecs, strict_segments, config)

@@ -97,8 +97,7 @@ def conn_label(local: tuple[str, int], remote: tuple[str, int] | None) -> str:
 class Endpoint:
     """The host's record of one connection: the engine's ``Connection`` plus bookkeeping."""
 
-    __slots__ = ("conn", "deadline", "finished", "key", "label", "listener", "outcome",
-                 "owner", "wakers")
+    __slots__ = ("conn", "deadline", "finished", "key", "label", "listener", "outcome", "owner", "wakers")
 
     def __init__(self, conn: Any, listener: Listener | None = None) -> None:
         self.conn = conn
@@ -137,8 +136,9 @@ class Listener:
       after synack_retries.
     """
 
-    def __init__(self, host: Host, conn: Any, local_ip: str, port: int, family: int,
-                 backlog: int, reuseaddr: bool) -> None:
+    def __init__(
+        self, host: Host, conn: Any, local_ip: str, port: int, family: int, backlog: int, reuseaddr: bool
+    ) -> None:
         self.host = host
         self.conn = conn  # an engine Connection in LISTEN (its transitions are logged)
         self.local_ip = local_ip  # "0.0.0.0" / "::" for the wildcard
@@ -171,10 +171,17 @@ class Listener:
 class Host:
     """An IP host running tcplab's TCP. See the module docstring."""
 
-    def __init__(self, name: str, addresses: Iterable[str] = ("198.18.0.2", "fd00::2"),
-                 config: Config | None = None, *, seed: int = 0, isn_secret: bytes | None = None,
-                 log: EventLog | None = None,
-                 ephemeral_range: tuple[int, int] = LINUX_EPHEMERAL_RANGE) -> None:
+    def __init__(
+        self,
+        name: str,
+        addresses: Iterable[str] = ("198.18.0.2", "fd00::2"),
+        config: Config | None = None,
+        *,
+        seed: int = 0,
+        isn_secret: bytes | None = None,
+        log: EventLog | None = None,
+        ephemeral_range: tuple[int, int] = LINUX_EPHEMERAL_RANGE,
+    ) -> None:
         self.name = name
         self._addresses: list[IPAddress] = [ipaddress.ip_address(a) for a in addresses]
         if not self._addresses:
@@ -182,8 +189,11 @@ class Host:
         self._own = {str(a) for a in self._addresses}
         self.config = config.copy() if config is not None else Config()
         self.log = log if log is not None else EventLog()
-        secret = isn_secret if isn_secret is not None else hashlib.sha256(
-            f"tcplab host {name} seed {seed}".encode()).digest()
+        secret = (
+            isn_secret
+            if isn_secret is not None
+            else hashlib.sha256(f"tcplab host {name} seed {seed}".encode()).digest()
+        )
         self.isn_secret = secret
         self.seed = seed
         self.ports = EphemeralPorts(secret, *ephemeral_range)
@@ -347,9 +357,13 @@ class Host:
                     self.service(ep, now)
                     self._listener_arrives(listener, src, dst, seg, now)
                     return
-            elif (ep.listener is not None and state is State.SYN_RCVD
-                  and flags & Flags.ACK and not flags & (Flags.SYN | Flags.RST)
-                  and ep.listener.accept_queue_full()):
+            elif (
+                ep.listener is not None
+                and state is State.SYN_RCVD
+                and flags & Flags.ACK
+                and not flags & (Flags.SYN | Flags.RST)
+                and ep.listener.accept_queue_full()
+            ):
                 # The handshake's final ACK while the accept queue is full: dropped as Linux
                 # does with tcp_abort_on_overflow=0 (the child keeps retransmitting SYN-ACK).
                 c["listen_overflows"] += 1
@@ -372,8 +386,7 @@ class Host:
             return listener
         return self.listeners.get(("::" if ":" in ip else "0.0.0.0", port))
 
-    def _listener_arrives(self, listener: Listener, src: str, dst: str, seg: Segment,
-                          now: float) -> None:
+    def _listener_arrives(self, listener: Listener, src: str, dst: str, seg: Segment, now: float) -> None:
         """RFC 9293 3.10.7.2, SEGMENT ARRIVES in LISTEN."""
         flags = seg.flags
         # first: check for a RST -- ignored.
@@ -395,9 +408,13 @@ class Host:
             c["listen_drops"] += 1
             return
         connection_cls, _ = _engine()
-        child = connection_cls(self.conn_config(dst, listener.config, listener.user_mss),
-                               local=(dst, listener.port), remote=(src, seg.src_port),
-                               isn=self.isn, name=self.name)
+        child = connection_cls(
+            self.conn_config(dst, listener.config, listener.user_mss),
+            local=(dst, listener.port),
+            remote=(src, seg.src_port),
+            isn=self.isn,
+            name=self.name,
+        )
         child.listen(now)
         # The child starts life as a copy of the listener (as in Linux): its own CLOSED -> LISTEN
         # is not part of the story, so the events of listen() are dropped.
@@ -420,8 +437,7 @@ class Host:
         if seg.flags & Flags.ACK:
             rst = Segment(seg.dst_port, seg.src_port, seg.ack, 0, Flags.RST, 0)
         else:
-            rst = Segment(seg.dst_port, seg.src_port, 0, (seg.seq + seg.seg_len) & 0xFFFFFFFF,
-                          Flags.RST | Flags.ACK, 0)
+            rst = Segment(seg.dst_port, seg.src_port, 0, (seg.seq + seg.seg_len) & 0xFFFFFFFF, Flags.RST | Flags.ACK, 0)
         self._emit(dst, src, rst)
 
     # ---- the engine's output -------------------------------------------------------------------
@@ -460,12 +476,16 @@ class Host:
             src, dst = ev.src, ev.dst
             if not ep.label:
                 ep.label = conn_label(ep.conn.local, ep.conn.remote)
-            self.log.record("state", now, host=self.name, conn=ep.label,
-                            **{"from": str(src), "to": str(dst), "cause": str(ev.cause)})
+            self.log.record(
+                "state",
+                now,
+                host=self.name,
+                conn=ep.label,
+                **{"from": str(src), "to": str(dst), "cause": str(ev.cause)},
+            )
             if src in (State.SYN_SENT, State.SYN_RCVD) and dst in (State.CLOSED, State.LISTEN):
                 self._counters["failed_attempts"] += 1
-            elif (src in (State.ESTABLISHED, State.CLOSE_WAIT) and dst is State.CLOSED
-                  and str(ev.cause) == "rcv RST"):
+            elif src in (State.ESTABLISHED, State.CLOSE_WAIT) and dst is State.CLOSED and str(ev.cause) == "rcv RST":
                 self._counters["established_resets"] += 1
             if dst is State.LISTEN and ep.listener is not None:
                 self._discard(ep)  # a child reset in SYN_RCVD: back to LISTEN, thrown away
@@ -490,8 +510,7 @@ class Host:
         elif kind is E.TimedOut:
             if ep.outcome is None:
                 ep.outcome = "timed out"
-                self.log.record("outcome", now, host=self.name, outcome="timed out",
-                                conn=ep.label)
+                self.log.record("outcome", now, host=self.name, outcome="timed out", conn=ep.label)
         elif kind is E.PeerFinished:
             self.log.record("outcome", now, host=self.name, outcome="peer closed", conn=ep.label)
         elif kind is E.Closed:
@@ -535,8 +554,7 @@ class Host:
                 return str(a)
         return None
 
-    def conn_config(self, local_ip: str, base: Config | None = None,
-                    user_mss: int | None = None) -> Config:
+    def conn_config(self, local_ip: str, base: Config | None = None, user_mss: int | None = None) -> Config:
         """A connection's own Config: MSS 1460 over IPv4, 1440 over IPv6 (MTU 1500), or what
         TCP_MAXSEG asked for."""
         cfg = (base or self.config).copy()
@@ -546,8 +564,7 @@ class Host:
             cfg.mss = min(cfg.mss, 1440 if ":" in local_ip else 1460)
         return cfg
 
-    def new_connection(self, config: Config, local: tuple[str, int],
-                       remote: tuple[str, int] | None) -> Endpoint:
+    def new_connection(self, config: Config, local: tuple[str, int], remote: tuple[str, int] | None) -> Endpoint:
         connection_cls, _ = _engine()
         conn = connection_cls(config, local=local, remote=remote, isn=self.isn, name=self.name)
         ep = Endpoint(conn)
@@ -564,8 +581,7 @@ class Host:
     def _overlap(a: str, b: str) -> bool:
         if (":" in a) != (":" in b):
             return False  # IPv4 and IPv6 sockets are separate here (no dual-stack v6 sockets)
-        return a == b or ipaddress.ip_address(a).is_unspecified or \
-            ipaddress.ip_address(b).is_unspecified
+        return a == b or ipaddress.ip_address(a).is_unspecified or ipaddress.ip_address(b).is_unspecified
 
     def bind_conflict(self, ip: str, port: int, reuseaddr: bool, exclude: Any = None) -> bool:
         """Linux's bind rules (inet_csk_bind_conflict), simplified to what TCP sockets do:
@@ -599,8 +615,7 @@ class Host:
 
     def pick_bind_port(self) -> int | None:
         """bind() to port 0: a free port from the ephemeral range (Linux inet_csk_get_port)."""
-        return self.ports.pick("bind", "", len(self.bound) + len(self.conns),
-                               lambda p: not self.port_in_use(p))
+        return self.ports.pick("bind", "", len(self.bound) + len(self.conns), lambda p: not self.port_in_use(p))
 
     def pick_connect_port(self, local_ip: str, remote: tuple[str, int]) -> int | None:
         """connect() on an unbound socket: RFC 6056 algorithm 3; the 4-tuple must be unused and
@@ -616,19 +631,23 @@ class Host:
 
         return self.ports.pick(local_ip, rip, rport, suitable)
 
-    def open_listener(self, ip: str, port: int, family: int, backlog: int, reuseaddr: bool,
-                      config: Config, now: float) -> Listener:
+    def open_listener(
+        self, ip: str, port: int, family: int, backlog: int, reuseaddr: bool, config: Config, now: float
+    ) -> Listener:
         connection_cls, _ = _engine()
         conn = connection_cls(config, local=(ip, port), remote=None, isn=self.isn, name=self.name)
-        listener = Listener(self, conn, ip, port, family, max(0, min(backlog, SOMAXCONN)),
-                            reuseaddr)
+        listener = Listener(self, conn, ip, port, family, max(0, min(backlog, SOMAXCONN)), reuseaddr)
         self.listeners[(ip, port)] = listener
         conn.listen(now)
         for ev in conn.events():
             if type(ev).__name__ == "StateChanged":
-                self.log.record("state", now, host=self.name, conn=listener.label,
-                                **{"from": str(ev.src), "to": str(ev.dst),
-                                   "cause": str(ev.cause)})
+                self.log.record(
+                    "state",
+                    now,
+                    host=self.name,
+                    conn=listener.label,
+                    **{"from": str(ev.src), "to": str(ev.dst), "cause": str(ev.cause)},
+                )
         return listener
 
     def close_listener(self, listener: Listener, now: float) -> None:
@@ -651,9 +670,13 @@ class Host:
         conn.close(now)
         for ev in conn.events():
             if type(ev).__name__ == "StateChanged":
-                self.log.record("state", now, host=self.name, conn=listener.label,
-                                **{"from": str(ev.src), "to": str(ev.dst),
-                                   "cause": str(ev.cause)})
+                self.log.record(
+                    "state",
+                    now,
+                    host=self.name,
+                    conn=listener.label,
+                    **{"from": str(ev.src), "to": str(ev.dst), "cause": str(ev.cause)},
+                )
         conn.segments_to_send()
 
     def accept(self, listener: Listener) -> Endpoint | None:
@@ -667,8 +690,7 @@ class Host:
         """A BSD-style socket on this host (see ``tcplab.socket``)."""
         from tcplab.socket import AF_INET, SOCK_STREAM, Socket
 
-        return Socket(self, AF_INET if family is None else family,
-                      SOCK_STREAM if type is None else type)
+        return Socket(self, AF_INET if family is None else family, SOCK_STREAM if type is None else type)
 
     def select(self, readers: list, writers: list, timeout: float | None = None):
         from tcplab.socket import wait

@@ -19,11 +19,11 @@ LINUX_EPHEMERAL_RANGE = (32768, 60999)
 
 
 class EphemeralPorts:
-    def __init__(self, secret: bytes, low: int = LINUX_EPHEMERAL_RANGE[0],
-                 high: int = LINUX_EPHEMERAL_RANGE[1]) -> None:
+    def __init__(
+        self, secret: bytes, low: int = LINUX_EPHEMERAL_RANGE[0], high: int = LINUX_EPHEMERAL_RANGE[1]
+    ) -> None:
         if not (1 <= low <= high <= 65535):
-            raise ValueError(f"bad ephemeral port range {low}-{high}: "
-                             "need 1 <= low <= high <= 65535")
+            raise ValueError(f"bad ephemeral port range {low}-{high}: need 1 <= low <= high <= 65535")
         self.low = low
         self.high = high
         self._secret = hashlib.sha256(b"tcplab ephemeral ports|" + secret).digest()[:32]
@@ -34,12 +34,10 @@ class EphemeralPorts:
         return self.high - self.low + 1
 
     def offset(self, local_ip: str, remote_ip: str, remote_port: int) -> int:
-        h = hashlib.blake2b(f"{local_ip}|{remote_ip}|{remote_port}".encode(), key=self._secret,
-                            digest_size=8)
+        h = hashlib.blake2b(f"{local_ip}|{remote_ip}|{remote_port}".encode(), key=self._secret, digest_size=8)
         return int.from_bytes(h.digest(), "big")
 
-    def pick(self, local_ip: str, remote_ip: str, remote_port: int,
-             suitable: Callable[[int], bool]) -> int | None:
+    def pick(self, local_ip: str, remote_ip: str, remote_port: int, suitable: Callable[[int], bool]) -> int | None:
         """The first suitable port in this destination's sequence, or None when all are taken."""
         num = self.count
         offset = self.offset(local_ip, remote_ip, remote_port)

@@ -58,21 +58,28 @@ class SimRuntime:
         if getattr(network, "_running", False):
             raise SimulationStalled(
                 "a blocking socket call was made from inside a simulation event; use "
-                "non-blocking sockets there (or call it outside network.run())")
+                "non-blocking sockets there (or call it outside network.run())"
+            )
         network.poll()
         if network.run_until(predicate, timeout=timeout, max_events=1 << 62):
             return True
         if timeout is None:
             raise SimulationStalled(
                 f"the simulation ran out of events at t={network.now:.3f} s while a blocking "
-                "call was still waiting (nothing can ever wake it: a deadlock)")
+                "call was still waiting (nothing can ever wake it: a deadlock)"
+            )
         return predicate()
 
 
-def two_hosts(seed: int = 0, delay: float = 0.01, config: Any = None, log: Any = None,
-              client: tuple[str, ...] = ("198.18.0.1", "fd00::1"),
-              server: tuple[str, ...] = ("198.18.0.2", "fd00::2"), **impairments: Any
-              ) -> tuple[Any, Any, Any]:
+def two_hosts(
+    seed: int = 0,
+    delay: float = 0.01,
+    config: Any = None,
+    log: Any = None,
+    client: tuple[str, ...] = ("198.18.0.1", "fd00::1"),
+    server: tuple[str, ...] = ("198.18.0.2", "fd00::2"),
+    **impairments: Any,
+) -> tuple[Any, Any, Any]:
     """The usual test bench: a simulated network with hosts ``client`` (198.18.0.1, fd00::1)
     and ``server`` (198.18.0.2, fd00::2) on one link, runtimes attached. Returns
     ``(network, client_host, server_host)``; ``network.log`` is the shared EventLog."""

@@ -106,13 +106,11 @@ def entered(name: str | None) -> Iterator[None]:
     try:
         target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise NetnsError(2, f"no network namespace {name!r} (create it with "
-                            f"'ip netns add {name}')") from None
+        raise NetnsError(2, f"no network namespace {name!r} (create it with 'ip netns add {name}')") from None
     except PermissionError:
         raise NetnsError(1, "entering a network namespace needs root (run with sudo)") from None
     # The thread's own namespace (not the process's: another block may have moved this thread).
-    home = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net",
-                   os.O_RDONLY | os.O_CLOEXEC)
+    home = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         _setns(target)
         try:

@@ -76,10 +76,7 @@ class PcapWriter:
         self.count = 0
         self.closed = False
         self._record = struct.Struct(_NATIVE + "IIII")
-        self._file.write(
-            struct.pack(_NATIVE + "IHHiIII", MAGIC_USEC, VERSION[0], VERSION[1], 0, 0, snaplen,
-                        linktype)
-        )
+        self._file.write(struct.pack(_NATIVE + "IHHiIII", MAGIC_USEC, VERSION[0], VERSION[1], 0, 0, snaplen, linktype))
 
     def write(self, packet: bytes | bytearray | memoryview, t: float) -> None:
         """Append one packet captured at time ``t`` (seconds since the epoch or since the start
@@ -146,8 +143,9 @@ class PcapReader:
             raise PcapError(f"not a pcap file: magic {head[:4].hex()}")
         self._order = order
         self.nanosecond = magic == MAGIC_NSEC
-        (_, self.version_major, self.version_minor, self.thiszone, _sigfigs, self.snaplen,
-         self.linktype) = struct.unpack(order + "IHHiIII", head)
+        (_, self.version_major, self.version_minor, self.thiszone, _sigfigs, self.snaplen, self.linktype) = (
+            struct.unpack(order + "IHHiIII", head)
+        )
         self._record = struct.Struct(order + "IIII")
 
     def __iter__(self) -> Iterator[PcapRecord]:

@@ -167,8 +167,7 @@ class LinkParams:
         if self.bandwidth is not None and not self.bandwidth > 0:
             raise ValueError(f"link bandwidth must be > 0 bytes/s or None, got {self.bandwidth!r}")
         if self.queue_limit is not None and self.queue_limit < 1:
-            raise ValueError("link queue_limit must be >= 1 packet or None, "
-                             f"got {self.queue_limit!r}")
+            raise ValueError(f"link queue_limit must be >= 1 packet or None, got {self.queue_limit!r}")
         if self.reorder_delay is not None and not self.reorder_delay >= 0:
             raise ValueError(f"link reorder_delay must be >= 0 seconds, got {self.reorder_delay!r}")
 
@@ -179,8 +178,9 @@ _LINK_PARAM_NAMES = frozenset(f.name for f in fields(LinkParams))
 def _make_params(base: LinkParams | None, changes: dict[str, Any]) -> LinkParams:
     unknown = set(changes) - _LINK_PARAM_NAMES
     if unknown:
-        raise TypeError(f"unknown link impairment(s): {', '.join(sorted(unknown))} "
-                        f"(known: {', '.join(sorted(_LINK_PARAM_NAMES))})")
+        raise TypeError(
+            f"unknown link impairment(s): {', '.join(sorted(unknown))} (known: {', '.join(sorted(_LINK_PARAM_NAMES))})"
+        )
     if base is None:
         return LinkParams(**changes)
     return replace(base, **changes) if changes else base
@@ -189,8 +189,7 @@ def _make_params(base: LinkParams | None, changes: dict[str, Any]) -> LinkParams
 class LinkDirection:
     """One direction of a link: its parameters, its random stream, its queue and counters."""
 
-    __slots__ = ("_queue", "busy_until", "delivered", "dropped", "dst", "params", "rng", "sent",
-                 "src")
+    __slots__ = ("_queue", "busy_until", "delivered", "dropped", "dst", "params", "rng", "sent", "src")
 
     def __init__(self, src: str, dst: str, params: LinkParams, rng: random.Random) -> None:
         self.src = src
@@ -228,8 +227,7 @@ class Link:
 
 
 # ---- fault rules -----------------------------------------------------------------------------
-_FLAG_LETTERS = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, ".": 0x10, "U": 0x20, "E": 0x40,
-                 "W": 0x80}
+_FLAG_LETTERS = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, ".": 0x10, "U": 0x20, "E": 0x40, "W": 0x80}
 
 
 def _flag_mask(text: str) -> int:
@@ -239,8 +237,7 @@ def _flag_mask(text: str) -> int:
     for ch in text:
         bit = _FLAG_LETTERS.get(ch)
         if bit is None:
-            raise ValueError(f"unknown TCP flag letter {ch!r} in {text!r} "
-                             "(use S F R P U E W, and . for ACK)")
+            raise ValueError(f"unknown TCP flag letter {ch!r} in {text!r} (use S F R P U E W, and . for ACK)")
         mask |= bit
     return mask
 
@@ -276,14 +273,21 @@ class Match:
         Match(has_flags="R", count=None)              # every RST, either way
     """
 
-    __slots__ = ("_exact", "_has", "_tcp", "count", "data", "dst", "flags", "has_flags", "nth",
-                 "src", "where")
+    __slots__ = ("_exact", "_has", "_tcp", "count", "data", "dst", "flags", "has_flags", "nth", "src", "where")
 
-    def __init__(self, src: Any = None, dst: Any = None, *,
-                 flags: str | Callable[..., bool] | None = None,
-                 has_flags: str | None = None, has_flag: str | None = None,
-                 data: bool | None = None, where: Callable[..., bool] | None = None,
-                 nth: int = 1, count: int | None = 1) -> None:
+    def __init__(
+        self,
+        src: Any = None,
+        dst: Any = None,
+        *,
+        flags: str | Callable[..., bool] | None = None,
+        has_flags: str | None = None,
+        has_flag: str | None = None,
+        data: bool | None = None,
+        where: Callable[..., bool] | None = None,
+        nth: int = 1,
+        count: int | None = 1,
+    ) -> None:
         if has_flag is not None:
             if has_flags is not None:
                 raise TypeError("give has_flags or has_flag, not both")
@@ -306,8 +310,7 @@ class Match:
         self.count = count
         self._exact = _flag_mask(flags) if flags is not None else None
         self._has = _flag_mask(has_flags) if has_flags is not None else None
-        self._tcp = (flags is not None or has_flags is not None or data is not None
-                     or where is not None)
+        self._tcp = flags is not None or has_flags is not None or data is not None or where is not None
 
     def __repr__(self) -> str:
         parts = []
@@ -337,8 +340,7 @@ class Rule:
 
     def __init__(self, action: str, match: Match | None = None, *, delay: float = 0.0) -> None:
         if action not in RULE_ACTIONS:
-            raise ValueError(f"unknown rule action {action!r} "
-                             f"(use one of {', '.join(RULE_ACTIONS)})")
+            raise ValueError(f"unknown rule action {action!r} (use one of {', '.join(RULE_ACTIONS)})")
         if action == "delay" and not delay > 0:
             raise ValueError(f"a delay rule needs delay > 0 seconds, got {delay!r}")
         self.action = action
@@ -357,17 +359,17 @@ class Rule:
 class NetStats:
     """Packet counters for the whole network."""
 
-    sent: int = 0           # packets nodes handed to the network
-    delivered: int = 0      # packet arrivals at nodes (a duplicated packet arrives twice)
-    dropped_loss: int = 0   # lost at random (LinkParams.loss)
-    dropped_rule: int = 0   # dropped by a Rule
+    sent: int = 0  # packets nodes handed to the network
+    delivered: int = 0  # packet arrivals at nodes (a duplicated packet arrives twice)
+    dropped_loss: int = 0  # lost at random (LinkParams.loss)
+    dropped_rule: int = 0  # dropped by a Rule
     dropped_queue: int = 0  # tail-dropped by a full link queue
-    duplicated: int = 0     # packets that were sent twice
-    corrupted: int = 0      # packets with a byte flipped
-    delayed: int = 0        # packets a delay rule held back
-    reordered: int = 0      # packets given the reorder delay
-    unroutable: int = 0     # no owner for the destination address, or no link to it
-    malformed: int = 0      # not even an IP header to route by
+    duplicated: int = 0  # packets that were sent twice
+    corrupted: int = 0  # packets with a byte flipped
+    delayed: int = 0  # packets a delay rule held back
+    reordered: int = 0  # packets given the reorder delay
+    unroutable: int = 0  # no owner for the destination address, or no link to it
+    malformed: int = 0  # not even an IP header to route by
 
     @property
     def dropped(self) -> int:
@@ -447,6 +449,7 @@ try:
     from tcplab.wire.tcp import format_options as _wire_format_options
     from tcplab.wire.tcp import parse_options as _wire_parse_options
 except ImportError:  # pragma: no cover - an older tcplab.wire: use our own words throughout
+
     def _wire_format_options(options: Any) -> str:
         return str(options)
 
@@ -470,7 +473,7 @@ def _format_options_here(raw: bytes) -> str:
             out.append("bad opts")
             break
         length = raw[i + 1]
-        body = raw[i + 2:i + length]
+        body = raw[i + 2 : i + length]
         if kind == 2 and length == 4:
             out.append(f"mss {int.from_bytes(body, 'big')}")
         elif kind == 3 and length == 3:
@@ -478,9 +481,10 @@ def _format_options_here(raw: bytes) -> str:
         elif kind == 4 and length == 2:
             out.append("sackOK")
         elif kind == 5 and (length - 2) % 8 == 0:
-            blocks = " ".join(f"{{{int.from_bytes(body[j:j + 4], 'big')}:"
-                              f"{int.from_bytes(body[j + 4:j + 8], 'big')}}}"
-                              for j in range(0, length - 2, 8))
+            blocks = " ".join(
+                f"{{{int.from_bytes(body[j : j + 4], 'big')}:{int.from_bytes(body[j + 4 : j + 8], 'big')}}}"
+                for j in range(0, length - 2, 8)
+            )
             out.append(f"sack {(length - 2) // 8} {blocks}")
         elif kind == 8 and length == 10:
             val, ecr = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:], "big")
@@ -574,8 +578,9 @@ class Network:
                 if other is not None and other is not slot:
                     if not strict:
                         continue
-                    raise ValueError(f"address {ipaddress.ip_address(addr)} belongs to both "
-                                     f"{other.name!r} and {slot.name!r}")
+                    raise ValueError(
+                        f"address {ipaddress.ip_address(addr)} belongs to both {other.name!r} and {slot.name!r}"
+                    )
                 owners[packed] = slot
         return owners
 
@@ -590,22 +595,32 @@ class Network:
             raise SimulationError(f"no node named {name!r} in this network; add it with net.add()")
         return slot
 
-    def link(self, a: Node | str, b: Node | str, params: LinkParams | None = None, *,
-             reverse: LinkParams | None = None, **impairments: Any) -> Link:
+    def link(
+        self,
+        a: Node | str,
+        b: Node | str,
+        params: LinkParams | None = None,
+        *,
+        reverse: LinkParams | None = None,
+        **impairments: Any,
+    ) -> Link:
         """Join ``a`` and ``b``. ``params`` (or the keyword impairments, or both: keywords override
         ``params``) apply to a -> b and, unless ``reverse`` is given, to b -> a as well."""
         sa, sb = self._slot(a), self._slot(b)
         if sa is sb:
             raise ValueError(f"cannot link {sa.name!r} to itself (its own addresses are loopback)")
         if (sa, sb) in self._dirs:
-            raise ValueError(f"{sa.name!r} and {sb.name!r} are already linked; "
-                             "change the existing link with link.set(...)")
+            raise ValueError(
+                f"{sa.name!r} and {sb.name!r} are already linked; change the existing link with link.set(...)"
+            )
         fwd_params = _make_params(params, impairments)
         rev_params = reverse if reverse is not None else fwd_params
-        fwd = LinkDirection(sa.name, sb.name, fwd_params,
-                            random.Random(f"tcplab.net.sim/{self.seed}/{sa.name}>{sb.name}"))
-        rev = LinkDirection(sb.name, sa.name, rev_params,
-                            random.Random(f"tcplab.net.sim/{self.seed}/{sb.name}>{sa.name}"))
+        fwd = LinkDirection(
+            sa.name, sb.name, fwd_params, random.Random(f"tcplab.net.sim/{self.seed}/{sa.name}>{sb.name}")
+        )
+        rev = LinkDirection(
+            sb.name, sa.name, rev_params, random.Random(f"tcplab.net.sim/{self.seed}/{sb.name}>{sa.name}")
+        )
         self._dirs[(sa, sb)] = fwd
         self._dirs[(sb, sa)] = rev
         link = Link(sa.name, sb.name, fwd, rev)
@@ -648,8 +663,7 @@ class Network:
     def call_at(self, t: float, fn: Callable[[], Any]) -> None:
         """Run ``fn()`` at virtual time ``t``; afterwards every node is polled for packets."""
         if t < self.now:
-            raise SimulationError(f"cannot schedule at t={t}: it is already t={self.now} "
-                                  "(time only moves forward)")
+            raise SimulationError(f"cannot schedule at t={t}: it is already t={self.now} (time only moves forward)")
         self._push(float(t), _CALL, None, fn)
 
     def call_later(self, delay: float, fn: Callable[[], Any]) -> None:
@@ -703,8 +717,9 @@ class Network:
         events (a node that re-arms a timer forever never runs dry)."""
         return self._loop(until, None, max_events)[1]
 
-    def run_until(self, predicate: Callable[[], bool], timeout: float | None = 600.0,
-                  max_events: int = 1_000_000) -> bool:
+    def run_until(
+        self, predicate: Callable[[], bool], timeout: float | None = 600.0, max_events: int = 1_000_000
+    ) -> bool:
         """Run until ``predicate()`` is true (checked before the first and after every event);
         False if events run out or ``timeout`` virtual seconds pass first (the clock then reads
         now + timeout)."""
@@ -713,8 +728,7 @@ class Network:
         until = None if timeout is None else self.now + timeout
         return self._loop(until, predicate, max_events)[0]
 
-    def _loop(self, until: float | None, predicate: Callable[[], bool] | None,
-              max_events: int) -> tuple[bool, int]:
+    def _loop(self, until: float | None, predicate: Callable[[], bool] | None, max_events: int) -> tuple[bool, int]:
         if self._running:
             raise SimulationError("the network is already running (run() called from an event)")
         self._running = True
@@ -759,7 +773,8 @@ class Network:
                         break
                     raise SimulationError(
                         f"still busy after {max_events} events at t={self.now:.6f}; "
-                        "pass until=/timeout= or a larger max_events")
+                        "pass until=/timeout= or a larger max_events"
+                    )
         finally:
             self._running = False
             if self._kicked is not None:  # an event raised: still send what it queued
@@ -800,8 +815,10 @@ class Network:
         key = _route_key(packet)
         if key is None:
             stats.malformed += 1
-            self._note(src.name, f"network dropped a malformed packet from {src.name} "
-                                 f"({len(packet)} bytes, no IP header to route by)")
+            self._note(
+                src.name,
+                f"network dropped a malformed packet from {src.name} ({len(packet)} bytes, no IP header to route by)",
+            )
             return
         dst = self._owners.get(key)
         if dst is None:
@@ -809,15 +826,19 @@ class Network:
             dst = self._owners.get(key)
         if dst is None:
             stats.unroutable += 1
-            self._note(src.name, f"network dropped a packet from {src.name} to "
-                                 f"{ipaddress.ip_address(key)}: nobody owns that address")
+            self._note(
+                src.name,
+                f"network dropped a packet from {src.name} to {ipaddress.ip_address(key)}: nobody owns that address",
+            )
             return
         d = self._dirs.get((src, dst))
         if d is None:
             if dst is not src:
                 stats.unroutable += 1
-                self._note(src.name, f"network dropped a packet from {src.name} to "
-                                     f"{ipaddress.ip_address(key)}: no link to {dst.name}")
+                self._note(
+                    src.name,
+                    f"network dropped a packet from {src.name} to {ipaddress.ip_address(key)}: no link to {dst.name}",
+                )
                 return
             d = LinkDirection(src.name, src.name, _LOOPBACK, random.Random(0))
             self._dirs[(src, src)] = d
@@ -969,8 +990,18 @@ class Network:
         out[pos] ^= 0xFF
         return bytes(out)
 
-    def _record(self, log: EventLog, src: str, dst: str, packet: bytes, off: int,
-                tcp: tuple[int, ...], fate: str, arrive: float | None, why: str | None) -> None:
+    def _record(
+        self,
+        log: EventLog,
+        src: str,
+        dst: str,
+        packet: bytes,
+        off: int,
+        tcp: tuple[int, ...],
+        fate: str,
+        arrive: float | None,
+        why: str | None,
+    ) -> None:
         sport, dport, seq, ack, flags, win, hlen, plen = tcp
         if packet[0] >> 4 == 4:
             saddr, daddr = packet[12:16], packet[16:20]
@@ -995,11 +1026,21 @@ class Network:
             rel_ack = (ack - peer_isn) & 0xFFFFFFFF if peer_isn is not None else ack
         else:
             rel_ack = 0
-        options = _format_options(packet[off + 20:off + hlen]) if hlen > 20 else ""
+        options = _format_options(packet[off + 20 : off + hlen]) if hlen > 20 else ""
         fields_: dict[str, Any] = {
-            "src": src, "dst": dst, "sport": sport, "dport": dport,
-            "flags": _FLAGS_TEXT[flags], "seq": rel_seq, "ack": rel_ack, "len": plen,
-            "win": win, "fate": fate, "abs_seq": seq, "abs_ack": ack, "options": options,
+            "src": src,
+            "dst": dst,
+            "sport": sport,
+            "dport": dport,
+            "flags": _FLAGS_TEXT[flags],
+            "seq": rel_seq,
+            "ack": rel_ack,
+            "len": plen,
+            "win": win,
+            "fate": fate,
+            "abs_seq": seq,
+            "abs_ack": ack,
+            "options": options,
             "t_arrive": round(arrive, 6) if arrive is not None else None,
         }
         if why is not None:

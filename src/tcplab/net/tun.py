@@ -87,8 +87,7 @@ class BadAddress(TunError, ValueError):
     """An address given for the link is not usable."""
 
 
-def parse_interface_address(text: str, what: str = "address") -> ipaddress.IPv4Interface | \
-        ipaddress.IPv6Interface:
+def parse_interface_address(text: str, what: str = "address") -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
     """``"198.18.0.2/24"`` -> an interface (address + prefix). A bare address gets /24 or /64."""
     try:
         if "/" not in text:
@@ -96,12 +95,20 @@ def parse_interface_address(text: str, what: str = "address") -> ipaddress.IPv4I
             text = f"{text}/{24 if addr.version == 4 else 64}"
         iface = ipaddress.ip_interface(text)
     except ValueError:
-        raise BadAddress(errno.EINVAL, f"bad {what} {text!r}: expected an address with a "
-                                       "prefix such as 198.18.0.2/24 or fd00::2/64") from None
+        raise BadAddress(
+            errno.EINVAL, f"bad {what} {text!r}: expected an address with a prefix such as 198.18.0.2/24 or fd00::2/64"
+        ) from None
     ip = iface.ip
-    if ip.is_multicast or ip.is_unspecified or ip.is_loopback or \
-            (ip.version == 4 and iface.network.prefixlen < 32 and
-             ip in (iface.network.network_address, iface.network.broadcast_address)):
+    if (
+        ip.is_multicast
+        or ip.is_unspecified
+        or ip.is_loopback
+        or (
+            ip.version == 4
+            and iface.network.prefixlen < 32
+            and ip in (iface.network.network_address, iface.network.broadcast_address)
+        )
+    ):
         raise BadAddress(errno.EINVAL, f"bad {what} {text!r}: not a usable host address")
     return iface
 
@@ -110,14 +117,14 @@ def _pair(kernel: str, host: str, what: str):
     k = parse_interface_address(kernel, f"kernel-side {what}")
     h = parse_interface_address(host, f"host {what}")
     if k.version != h.version:
-        raise BadAddress(errno.EINVAL, f"{what}es {kernel} and {host} are of different IP "
-                                       "versions")
+        raise BadAddress(errno.EINVAL, f"{what}es {kernel} and {host} are of different IP versions")
     if h.ip not in k.network:
-        raise BadAddress(errno.EINVAL, f"host {what} {h.ip} is not in the kernel side's subnet "
-                                       f"{k.network}: use an address in the same subnet")
+        raise BadAddress(
+            errno.EINVAL,
+            f"host {what} {h.ip} is not in the kernel side's subnet {k.network}: use an address in the same subnet",
+        )
     if h.ip == k.ip:
-        raise BadAddress(errno.EINVAL, f"host {what} and kernel-side {what} are both {h.ip}: "
-                                       "they must differ")
+        raise BadAddress(errno.EINVAL, f"host {what} and kernel-side {what} are both {h.ip}: they must differ")
     return k, h
 
 
@@ -127,8 +134,7 @@ def _open_pcap(path: str) -> Any:
     try:
         return PcapWriter(path)
     except OSError as exc:
-        raise TunError(exc.errno or errno.EIO, f"cannot write pcap file {path}: "
-                                               f"{exc.strerror}") from None
+        raise TunError(exc.errno or errno.EIO, f"cannot write pcap file {path}: {exc.strerror}") from None
 
 
 class TunLink:
@@ -140,23 +146,30 @@ class TunLink:
     every packet crossing the link (timestamps are wall-clock, as tcpdump's).
     """
 
-    def __init__(self, name: str = "tlab0", kernel_address: str | None = "198.18.0.1/24",
-                 host_address: str | None = "198.18.0.2/24", *,
-                 kernel_address6: str | None = None, host_address6: str | None = None,
-                 netns: str | None = None, pcap: str | None = None, mtu: int = 1500) -> None:
+    def __init__(
+        self,
+        name: str = "tlab0",
+        kernel_address: str | None = "198.18.0.1/24",
+        host_address: str | None = "198.18.0.2/24",
+        *,
+        kernel_address6: str | None = None,
+        host_address6: str | None = None,
+        netns: str | None = None,
+        pcap: str | None = None,
+        mtu: int = 1500,
+    ) -> None:
         if not name or len(name.encode()) >= IFNAMSIZ or "/" in name or " " in name:
-            raise BadAddress(errno.EINVAL, f"bad device name {name!r}: at most 15 characters, "
-                                           "no '/' or spaces")
+            raise BadAddress(errno.EINVAL, f"bad device name {name!r}: at most 15 characters, no '/' or spaces")
         self.name = name
         self.pairs: list[tuple[Any, Any]] = []
         if (kernel_address is None) != (host_address is None):
-            raise BadAddress(errno.EINVAL, "give both the host address and the peer (kernel) "
-                                           "address, or neither")
+            raise BadAddress(errno.EINVAL, "give both the host address and the peer (kernel) address, or neither")
         if kernel_address is not None and host_address is not None:
             self.pairs.append(_pair(kernel_address, host_address, "address"))
         if (kernel_address6 is None) != (host_address6 is None):
-            raise BadAddress(errno.EINVAL, "give both the host IPv6 address and the peer "
-                                           "(kernel) IPv6 address, or neither")
+            raise BadAddress(
+                errno.EINVAL, "give both the host IPv6 address and the peer (kernel) IPv6 address, or neither"
+            )
         if kernel_address6 is not None and host_address6 is not None:
             self.pairs.append(_pair(kernel_address6, host_address6, "IPv6 address"))
         if not self.pairs:
@@ -207,26 +220,32 @@ class TunLink:
         try:
             fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
-            raise TunMissing(errno.ENOENT, "/dev/net/tun does not exist: load the tun module "
-                                           "('sudo modprobe tun')") from None
+            raise TunMissing(
+                errno.ENOENT, "/dev/net/tun does not exist: load the tun module ('sudo modprobe tun')"
+            ) from None
         except PermissionError:
-            raise NotPermitted(errno.EPERM, "cannot open /dev/net/tun: a TUN device needs root "
-                                            "or CAP_NET_ADMIN (run with sudo)") from None
+            raise NotPermitted(
+                errno.EPERM, "cannot open /dev/net/tun: a TUN device needs root or CAP_NET_ADMIN (run with sudo)"
+            ) from None
         ifr = struct.pack("16sH22x", self.name.encode(), IFF_TUN | IFF_NO_PI)
         try:
             fcntl.ioctl(fd, TUNSETIFF, ifr)
         except OSError as exc:
             os.close(fd)
             if exc.errno == errno.EPERM:
-                raise NotPermitted(errno.EPERM, f"creating TUN device {self.name} needs root or "
-                                                "CAP_NET_ADMIN (run with sudo)") from None
+                raise NotPermitted(
+                    errno.EPERM, f"creating TUN device {self.name} needs root or CAP_NET_ADMIN (run with sudo)"
+                ) from None
             if exc.errno == errno.EBUSY:
-                raise DeviceBusy(errno.EBUSY, f"TUN device {self.name} is busy (another program "
-                                              "has it open): choose another --tun name") from None
+                raise DeviceBusy(
+                    errno.EBUSY,
+                    f"TUN device {self.name} is busy (another program has it open): choose another --tun name",
+                ) from None
             if exc.errno == errno.EINVAL:
-                raise DeviceBusy(errno.EINVAL, f"an interface named {self.name} exists and is "
-                                               "not a TUN device: choose another --tun name") \
-                    from None
+                raise DeviceBusy(
+                    errno.EINVAL,
+                    f"an interface named {self.name} exists and is not a TUN device: choose another --tun name",
+                ) from None
             raise TunError(exc.errno, f"TUNSETIFF {self.name}: {exc.strerror}") from None
         return fd
 
@@ -238,25 +257,26 @@ class TunLink:
             with IPRoute() as ipr:
                 idx = ipr.link_lookup(ifname=self.name)[0]
                 ipr.link("set", index=idx, mtu=self.mtu, state="up")
-                existing = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"])
-                            for a in ipr.get_addr(index=idx)}
+                existing = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"]) for a in ipr.get_addr(index=idx)}
                 for k, _ in self.pairs:
                     if (str(k.ip), k.network.prefixlen) in existing:
                         continue
                     kwargs: dict[str, Any] = {}
                     if k.version == 6:
                         kwargs["flags"] = IFA_F_NODAD
-                    ipr.addr("add", index=idx, address=str(k.ip),
-                             prefixlen=k.network.prefixlen, **kwargs)
+                    ipr.addr("add", index=idx, address=str(k.ip), prefixlen=k.network.prefixlen, **kwargs)
         except NetlinkError as exc:
             code = exc.code if isinstance(exc.code, int) else errno.EIO
             if code == errno.EPERM:
-                raise NotPermitted(code, f"configuring {self.name} needs root or CAP_NET_ADMIN "
-                                         "(run with sudo)") from None
+                raise NotPermitted(
+                    code, f"configuring {self.name} needs root or CAP_NET_ADMIN (run with sudo)"
+                ) from None
             if code == errno.EEXIST:
-                raise BadAddress(code, f"an address of {self.name}'s subnet is already used "
-                                       "elsewhere in this namespace: choose another subnet") \
-                    from None
+                raise BadAddress(
+                    code,
+                    f"an address of {self.name}'s subnet is already used "
+                    "elsewhere in this namespace: choose another subnet",
+                ) from None
             raise TunError(code, f"configuring {self.name}: {os.strerror(code)}") from None
 
     def close(self) -> None:
@@ -301,8 +321,7 @@ class TunLink:
         try:
             os.write(self.fd, packet)
         except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EINVAL, errno.EIO, errno.ENOBUFS,
-                             errno.EMSGSIZE):
+            if exc.errno in (errno.EAGAIN, errno.EINVAL, errno.EIO, errno.ENOBUFS, errno.EMSGSIZE):
                 self.write_drops += 1
                 return
             raise
@@ -317,8 +336,9 @@ class Impairment:
     "in" (kernel -> tcplab), "out" (tcplab -> kernel) or "both". Seeded: runs are repeatable up
     to the real clock's jitter."""
 
-    def __init__(self, loss: float = 0.0, reorder: float = 0.0, delay: float = 0.0,
-                 direction: str = "both", seed: int = 1) -> None:
+    def __init__(
+        self, loss: float = 0.0, reorder: float = 0.0, delay: float = 0.0, direction: str = "both", seed: int = 1
+    ) -> None:
         import random
 
         if direction not in ("in", "out", "both"):
@@ -354,8 +374,15 @@ class TunRuntime:
     descriptors (the control socket) in the same loop.
     """
 
-    def __init__(self, link: TunLink, node: Any, *, answer_ping: bool = False,
-                 install: bool = True, impairment: Impairment | None = None) -> None:
+    def __init__(
+        self,
+        link: TunLink,
+        node: Any,
+        *,
+        answer_ping: bool = False,
+        install: bool = True,
+        impairment: Impairment | None = None,
+    ) -> None:
         self.link = link
         self.impairment = impairment
         self._held: list[tuple[float, int, bool, bytes]] = []  # (due, tick, inbound, packet)
@@ -421,8 +448,11 @@ class TunRuntime:
     def _ping_reply(self, pkt: bytes) -> bytes | None:
         from tcplab.wire import MalformedPacket, build_icmp_echo_reply, parse_packet
 
-        if not pkt or (pkt[0] >> 4 == 4 and len(pkt) > 9 and pkt[9] != 1) or \
-                (pkt[0] >> 4 == 6 and len(pkt) > 6 and pkt[6] != 58):
+        if (
+            not pkt
+            or (pkt[0] >> 4 == 4 and len(pkt) > 9 and pkt[9] != 1)
+            or (pkt[0] >> 4 == 6 and len(pkt) > 6 and pkt[6] != 58)
+        ):
             return None
         try:
             parsed = parse_packet(pkt)
@@ -608,4 +638,3 @@ def host_for_link(link: TunLink, name: str = "tcplab", **kwargs: Any) -> Any:
     from tcplab.host import Host
 
     return Host(name, link.host_addresses(), **kwargs)
-

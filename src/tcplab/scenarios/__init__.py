@@ -23,7 +23,8 @@ __all__ = ["SCENARIOS", "Bench", "Run", "Scenario", "scenario_config"]
 
 _LIST = [
     Scenario(
-        "handshake", "Three-way handshake: SYN, SYN-ACK, ACK; both ends ESTABLISHED.",
+        "handshake",
+        "Three-way handshake: SYN, SYN-ACK, ACK; both ends ESTABLISHED.",
         "The client's connect() is an active OPEN (RFC 9293 3.10.1): it picks an initial sequence "
         "number, sends SYN and enters SYN_SENT. The server's listening socket is a passive OPEN "
         "in LISTEN; the SYN creates a child connection that answers SYN-ACK and enters SYN_RCVD "
@@ -31,9 +32,11 @@ _LIST = [
         "(3.10.7.3) and sends the ACK that moves the server's child to ESTABLISHED (3.10.7.4, "
         "fifth check). Each side learns the other's ISN and MSS; the server application's "
         "accept() returns only now.",
-        classic.handshake),
+        classic.handshake,
+    ),
     Scenario(
-        "active-close", "The client closes first: FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT for 2MSL.",
+        "active-close",
+        "The client closes first: FIN_WAIT_1, FIN_WAIT_2, TIME_WAIT for 2MSL.",
         "close() on an ESTABLISHED connection sends FIN and enters FIN_WAIT_1 (RFC 9293 3.10.4). "
         "The server's ACK of that FIN moves the client to FIN_WAIT_2; the server, having "
         "received FIN, is in CLOSE_WAIT and its application reads end-of-file. When it closes "
@@ -41,129 +44,162 @@ _LIST = [
         "(3.10.7.4, eighth), where it stays 2 MSL (60 s here, as Linux) so that a lost last ACK "
         "can be repeated and old duplicates die out (3.6). The server goes to CLOSED when the "
         "last ACK arrives. Whoever closes first pays the TIME_WAIT.",
-        classic.active_close),
+        classic.active_close,
+    ),
     Scenario(
-        "server-close", "The server closes first: now the server sits in TIME_WAIT.",
+        "server-close",
+        "The server closes first: now the server sits in TIME_WAIT.",
         "The same four-way close as active-close with the roles swapped (RFC 9293 3.10.4, "
         "3.10.7.4): the server sends the first FIN, so it walks FIN_WAIT_1, FIN_WAIT_2 and "
         "TIME_WAIT, while the client goes CLOSE_WAIT and LAST_ACK. This is why busy servers "
         "accumulate TIME_WAIT connections, and why a restarted server may find its port busy "
         "(see time-wait-restart).",
-        classic.server_close),
+        classic.server_close,
+    ),
     Scenario(
-        "half-close", "The client shuts down its sending side and keeps receiving in FIN_WAIT_2.",
+        "half-close",
+        "The client shuts down its sending side and keeps receiving in FIN_WAIT_2.",
         "shutdown(SHUT_WR) sends FIN after the queued request: the client can no longer send but "
         "can still receive (RFC 9293 3.6: CLOSE means 'I have no more to send'). The server "
         "reads the request and end-of-file, sits in CLOSE_WAIT, and goes on sending its answer "
         "in three chunks, which the client receives in FIN_WAIT_2 (3.10.7.4, seventh: text is "
         "still processed in FIN_WAIT_1/2). Then the server closes (LAST_ACK) and the client "
         "enters TIME_WAIT.",
-        classic.half_close),
+        classic.half_close,
+    ),
     Scenario(
-        "fin-ack-together", "The peer's ACK and FIN arrive in one segment: FIN_WAIT_1 straight to TIME_WAIT.",
+        "fin-ack-together",
+        "The peer's ACK and FIN arrive in one segment: FIN_WAIT_1 straight to TIME_WAIT.",
         "When the segment that carries the peer's FIN also acknowledges our FIN, FIN_WAIT_1 "
         "skips FIN_WAIT_2 and CLOSING: 'if our FIN has been ACKed ... enter the TIME-WAIT state' "
         "(RFC 9293 3.10.7.4, eighth). Linux makes this common by delaying the ACK of a FIN "
         "until the application closes; tcplab acknowledges a FIN at once, so here the lone ACK "
         "is lost (a fault rule) and the server's FIN, sent as soon as the application sees "
         "end-of-file, carries the acknowledgment.",
-        classic.fin_ack_together),
+        classic.fin_ack_together,
+    ),
     Scenario(
-        "simultaneous-open", "Both ends send SYN at once: SYN_SENT, SYN_RCVD, ESTABLISHED on both.",
+        "simultaneous-open",
+        "Both ends send SYN at once: SYN_SENT, SYN_RCVD, ESTABLISHED on both.",
         "Two sockets bound to known ports connect to each other at the same instant. Each SYN "
         "reaches a connection in SYN_SENT, which enters SYN_RCVD and answers SYN-ACK (RFC 9293 "
         "3.10.7.3, fourth: 'Otherwise, enter SYN-RECEIVED, form a SYN,ACK segment'). Each "
         "SYN-ACK then acknowledges the other's SYN and both are ESTABLISHED (Figure 7 of the "
         "RFC). One connection, no listener involved.",
-        classic.simultaneous_open),
+        classic.simultaneous_open,
+    ),
     Scenario(
-        "simultaneous-close", "Both ends send FIN at once: FIN_WAIT_1, CLOSING, TIME_WAIT on both.",
+        "simultaneous-close",
+        "Both ends send FIN at once: FIN_WAIT_1, CLOSING, TIME_WAIT on both.",
         "Both applications close at the same instant, so the FINs cross. Each end receives a "
         "FIN in FIN_WAIT_1 before its own FIN is acknowledged and enters CLOSING (RFC 9293 "
         "3.10.7.4, eighth); the ACKs cross next and each end moves from CLOSING to TIME_WAIT. "
         "Both ends wait 2 MSL (Figure 13 of the RFC).",
-        classic.simultaneous_close),
+        classic.simultaneous_close,
+    ),
     Scenario(
-        "refused", "SYN to a port nobody listens on: RST, SYN_SENT to CLOSED, connection refused.",
+        "refused",
+        "SYN to a port nobody listens on: RST, SYN_SENT to CLOSED, connection refused.",
         "No socket listens on port 9, so the server host treats the SYN as a segment for a "
         "CLOSED connection and answers with <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK> (RFC 9293 "
         "3.10.7.1). In SYN_SENT a RST that acknowledges our SYN means 'error: connection reset' "
         "(3.10.7.3): the client goes to CLOSED and connect() fails with ECONNREFUSED.",
-        classic.refused),
+        classic.refused,
+    ),
     Scenario(
-        "syn-timeout", "SYNs go unanswered: retransmitted with backoff, then CLOSED, timed out.",
+        "syn-timeout",
+        "SYNs go unanswered: retransmitted with backoff, then CLOSED, timed out.",
         "Every SYN is lost. The client retransmits it on the retransmission timer, doubling the "
         "timeout each time (RFC 6298 5.5: 1, 2, 4, ... 64 s), and gives up after "
         "tcp_syn_retries = 6 retransmissions, as Linux (RFC 9293 3.8.3, R2 for SYN: at least "
         "3 minutes in the RFC). The connection goes to CLOSED and connect() fails with "
         "ETIMEDOUT.",
-        classic.syn_timeout),
+        classic.syn_timeout,
+    ),
     Scenario(
-        "reset-in-syn-rcvd", "An old duplicate SYN: the listener's child in SYN_RCVD gets RST and returns to LISTEN.",
+        "reset-in-syn-rcvd",
+        "An old duplicate SYN: the listener's child in SYN_RCVD gets RST and returns to LISTEN.",
         "RFC 9293 Figure 8 (recovery from an old duplicate SYN): a SYN from a dead incarnation "
         "reaches the listener, whose child answers SYN-ACK from SYN_RCVD. The client host has no "
         "such connection and answers the SYN-ACK with RST (3.10.7.1). A RST in SYN_RCVD of a "
         "passively opened connection 'returns it to the LISTEN state' (3.10.7.4, second check): "
         "the child is discarded and the listener is untouched, so the real connection that "
         "follows succeeds.",
-        classic.reset_in_syn_rcvd),
+        classic.reset_in_syn_rcvd,
+    ),
     Scenario(
-        "close-in-syn-rcvd", "close() in SYN_RCVD sends FIN at once: SYN_RCVD to FIN_WAIT_1.",
+        "close-in-syn-rcvd",
+        "close() in SYN_RCVD sends FIN at once: SYN_RCVD to FIN_WAIT_1.",
         "During a simultaneous open the client is in SYN_RCVD when its application closes. "
         "RFC 9293 3.10.4: 'SYN-RECEIVED STATE: If no SENDs have been issued and there is no "
         "pending data to send, then form a FIN segment and send it, and enter FIN-WAIT-1 "
         "state'. The handshake still completes for the server, which receives the FIN in "
         "ESTABLISHED; the close then proceeds as usual.",
-        classic.close_in_syn_rcvd),
+        classic.close_in_syn_rcvd,
+    ),
     Scenario(
-        "listen-then-send", "A listening endpoint with a known remote is asked to send: LISTEN to SYN_SENT.",
+        "listen-then-send",
+        "A listening endpoint with a known remote is asked to send: LISTEN to SYN_SENT.",
         "RFC 9293 3.10.2 (SEND in LISTEN): 'If the foreign socket is specified, then change the "
         "connection from passive to active, select an ISS. Send a SYN segment, set SND.UNA to "
         "ISS, SND.NXT to ISS+1. Enter SYN-SENT state.' The data waits in the send buffer and "
         "goes once the connection is ESTABLISHED. BSD sockets have no such call; the story uses "
         "the engine's listen() and send() on a connection of the client host.",
-        classic.listen_then_send),
+        classic.listen_then_send,
+    ),
     Scenario(
-        "lost-final-ack", "The last ACK of a close is lost: LAST_ACK retransmits FIN, TIME_WAIT re-acknowledges it.",
+        "lost-final-ack",
+        "The last ACK of a close is lost: LAST_ACK retransmits FIN, TIME_WAIT re-acknowledges it.",
         "This is what TIME_WAIT is for (RFC 9293 3.6). The client's ACK of the server's FIN is "
         "lost, so the server, in LAST_ACK, retransmits its FIN when its retransmission timer "
         "fires. The client is still in TIME_WAIT: it acknowledges the FIN again and restarts "
         "the 2 MSL timeout (3.10.7.4, eighth: 'TIME-WAIT STATE: Remain in the TIME-WAIT state. "
         "Restart the 2 MSL time-wait timeout'). Had the client gone to CLOSED at once, the FIN "
         "would have drawn a RST and the server's close would have ended in an error.",
-        classic.lost_final_ack),
+        classic.lost_final_ack,
+    ),
     Scenario(
-        "abort", "Abortive close (SO_LINGER 0): RST, both ends CLOSED, no TIME_WAIT.",
+        "abort",
+        "Abortive close (SO_LINGER 0): RST, both ends CLOSED, no TIME_WAIT.",
         "close() with SO_LINGER {on, 0 s} is ABORT (RFC 9293 3.10.5): the client sends "
         "<SEQ=SND.NXT><CTL=RST>, discards its queues and goes straight to CLOSED, without FIN "
         "and without TIME_WAIT. The server's connection accepts the in-window RST (3.10.7.4, "
         "second check) and goes to CLOSED; its next recv() fails with ECONNRESET.",
-        classic.abort),
+        classic.abort,
+    ),
     Scenario(
-        "mss", "MSS 1460 against a peer that sends no MSS option (536): segment sizes follow.",
+        "mss",
+        "MSS 1460 against a peer that sends no MSS option (536): segment sizes follow.",
         "Each end may send segments no larger than the MSS the other announced in its SYN; with "
         "no MSS option the default is 536 bytes for IPv4 (RFC 9293 3.7.1, RFC 879). The "
         "client's SYN leaves with its MSS option removed (as an old stack would send it), so "
         "the server sends 536-byte segments, while the client, told 1460 by the server's "
         "SYN-ACK, sends 1460-byte segments. Both send 3072 bytes.",
-        classic.mss, options={"client_node": classic.StripMSS}),
+        classic.mss,
+        options={"client_node": classic.StripMSS},
+    ),
     Scenario(
-        "lossy-transfer", "1 MB over a link with 5 % loss and reordering: retransmissions, data intact.",
+        "lossy-transfer",
+        "1 MB over a link with 5 % loss and reordering: retransmissions, data intact.",
         "The client sends 1 MiB of random bytes over a link that loses 5 % of packets and "
         "delays 5 % of them so that later ones overtake them. The receiver holds out-of-order "
         "segments and acknowledges the next byte it expects (RFC 9293 3.10.7.4, seventh); "
         "duplicate ACKs trigger fast retransmit (RFC 5681) and the retransmission timer covers "
         "the rest (RFC 6298). The SHA-256 of what arrived equals that of what was sent.",
-        classic.lossy_transfer, defaults={"loss": 0.05, "reorder": 0.05}),
+        classic.lossy_transfer,
+        defaults={"loss": 0.05, "reorder": 0.05},
+    ),
     Scenario(
-        "time-wait-restart", "The server restarts at once on its port: EADDRINUSE, then SO_REUSEADDR succeeds.",
+        "time-wait-restart",
+        "The server restarts at once on its port: EADDRINUSE, then SO_REUSEADDR succeeds.",
         "The server closed first, so its end of the old connection is in TIME_WAIT on port 8080 "
         "(RFC 9293 3.6). When the server program restarts, bind() to port 8080 fails with "
         "EADDRINUSE, as on Linux: a connection still uses the port. With SO_REUSEADDR set "
         "before bind(), Linux allows the bind while the old connection is in TIME_WAIT (the "
         "4-tuple of a new connection cannot collide with it: the new clients come from other "
         "ports), and the new listener serves the next client.",
-        edges.time_wait_restart),
+        edges.time_wait_restart,
+    ),
     Scenario(
         "backlog",
         "Listener with backlog 2, five clients at once: SYNs dropped, retried, accepted as the queue drains.",
@@ -173,9 +209,11 @@ _LIST = [
         "their clients retransmit the SYN after 1 s (RFC 6298). The server accepts one "
         "connection every 0.5 s; as the queue drains, retransmitted SYNs find room, and all "
         "five connections are established in the end.",
-        edges.backlog),
+        edges.backlog,
+    ),
     Scenario(
-        "rst-everywhere", "A RST arrives in every synchronized state (and SYN_RCVD): straight to CLOSED.",
+        "rst-everywhere",
+        "A RST arrives in every synchronized state (and SYN_RCVD): straight to CLOSED.",
         "RFC 9293 3.10.7.4, second check: in ESTABLISHED, FIN_WAIT_1/2 and CLOSE_WAIT 'any "
         "outstanding RECEIVEs and SEND should receive reset responses ... Enter the CLOSED "
         "state'; in CLOSING, LAST_ACK and TIME_WAIT 'enter the CLOSED state'; in SYN_RCVD of an "
@@ -184,48 +222,60 @@ _LIST = [
         "from CLOSING or LAST_ACK reaches a host whose connection was killed (ss -K) and draws "
         "a RST (3.10.7.1); RFC 1337's TIME-WAIT assassination (an old ACK provokes an ACK that "
         "provokes a RST); and an abort during a simultaneous open.",
-        edges.rst_everywhere),
+        edges.rst_everywhere,
+    ),
     Scenario(
-        "abort-everywhere", "ABORT in every state: RST where the peer may hold state, silence elsewhere.",
+        "abort-everywhere",
+        "ABORT in every state: RST where the peer may hold state, silence elsewhere.",
         "RFC 9293 3.10.5: ABORT in LISTEN and SYN_SENT just deletes the TCB (and in SYN_SENT "
         "close() does the same: 3.10.4); in SYN_RCVD, ESTABLISHED, FIN_WAIT_1/2 and CLOSE_WAIT "
         "it sends <SEQ=SND.NXT><CTL=RST>; in CLOSING, LAST_ACK and TIME_WAIT it only deletes "
         "the TCB. Sockets abort with close() under SO_LINGER {1, 0}; the LISTEN act calls the "
         "engine directly.",
-        edges.abort_everywhere),
+        edges.abort_everywhere,
+    ),
     Scenario(
-        "timeout-everywhere", "Retransmissions give up in every waiting state; an orphaned FIN_WAIT_2 expires.",
+        "timeout-everywhere",
+        "Retransmissions give up in every waiting state; an orphaned FIN_WAIT_2 expires.",
         "When a segment is retransmitted without an answer for too long, TCP gives up and "
         "closes the connection (RFC 9293 3.8.3, R2; RFC 5482 TCP_USER_TIMEOUT, here 10 s; "
         "tcp_synack_retries = 5 for a SYN-ACK). Six acts cut the link in ESTABLISHED, SYN_RCVD, "
         "FIN_WAIT_1, CLOSING, CLOSE_WAIT and LAST_ACK. FIN_WAIT_2 waits for nothing it sent; a "
         "closed (orphaned) socket there expires after Linux's tcp_fin_timeout, 60 s.",
-        edges.timeout_everywhere),
+        edges.timeout_everywhere,
+    ),
     Scenario(
-        "unread-data-close", "close() with unread data sends RST instead of FIN, in four states.",
+        "unread-data-close",
+        "close() with unread data sends RST instead of FIN, in four states.",
         "RFC 1122 4.2.2.13 (and RFC 9293 3.10.4's note on discarding data): a close() that "
         "would lose received data the application never read sends RST, as Linux does "
         "(tcp_close: 'data was lost'). Four acts: unread data in ESTABLISHED, in CLOSE_WAIT, in "
         "FIN_WAIT_1 after shutdown(SHUT_WR) and in FIN_WAIT_2. Each goes straight to CLOSED and "
         "the peer's connection is reset.",
-        edges.unread_data_close),
+        edges.unread_data_close,
+    ),
     Scenario(
-        "time-wait-reopen", "A new SYN on the same 4-tuple ends the server's TIME_WAIT early.",
+        "time-wait-reopen",
+        "A new SYN on the same 4-tuple ends the server's TIME_WAIT early.",
         "The server closed first, so its end is in TIME_WAIT when the client, 5 s later, "
         "connects again from the same port. RFC 9293 3.10.7.4 lets a SYN reopen a connection "
         "in TIME_WAIT when its sequence number is beyond the old one (RFC 6191 with "
         "timestamps); Linux does so (tcp_timewait_state_process, TCP_TW_SYN). The old "
         "incarnation goes to CLOSED and the listener takes the SYN as a new connection.",
-        edges.time_wait_reopen),
+        edges.time_wait_reopen,
+    ),
     Scenario(
-        "syn-in-syn-rcvd", "Without RFC 5961, a SYN in SYN_RCVD sends the child back to LISTEN.",
+        "syn-in-syn-rcvd",
+        "Without RFC 5961, a SYN in SYN_RCVD sends the child back to LISTEN.",
         "RFC 9293 3.10.7.4, fourth check: 'SYN-RECEIVED STATE: If the connection was initiated "
         "with a passive OPEN, then return this connection to the LISTEN state and return.' "
         "This needs RFC 5961 off (tcplab, like Linux, answers such a SYN with a challenge ACK "
         "by default). The handshake's last ACK is lost, a second SYN with another ISN arrives "
         "from the client's port, the child is discarded, and the client's data then reaches "
         "the listener, which answers RST (3.10.7.2, second).",
-        edges.syn_in_syn_rcvd, config={"rfc5961": False}),
+        edges.syn_in_syn_rcvd,
+        config={"rfc5961": False},
+    ),
 ]
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in _LIST}

@@ -64,8 +64,11 @@ class Run:
         return out
 
     def transitions(self, host: str | None = None) -> list[tuple[str, str, str]]:
-        return [(e["from"], e["to"], e["cause"]) for e in self.log.events
-                if e["kind"] == "state" and (host is None or e.get("host") == host)]
+        return [
+            (e["from"], e["to"], e["cause"])
+            for e in self.log.events
+            if e["kind"] == "state" and (host is None or e.get("host") == host)
+        ]
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,7 @@ class Scenario:
     config: dict[str, Any] = field(default_factory=dict)  # Config changes for this story
     options: dict[str, Any] = field(default_factory=dict)  # Bench options (e.g. client_node)
 
-    def run(self, seed: int = 0, loss: float | None = None, delay: float | None = None,
-            **options: Any) -> Run:
+    def run(self, seed: int = 0, loss: float | None = None, delay: float | None = None, **options: Any) -> Run:
         """Play the story. ``delay`` is the one-way link delay in seconds (None: 50 ms);
         ``loss`` a per-packet loss probability on the link (None: the story's own, 0 for all
         but lossy-transfer). Options: ``tap`` (a writer with
@@ -90,20 +92,31 @@ class Scenario:
         options = {**self.options, **options}
         if "config" not in options and self.config:
             options["config"] = scenario_config(**self.config)
-        bench = Bench(seed=seed, loss=loss, delay=DEFAULT_DELAY if delay is None else delay,
-                      impairments=dict(self.defaults), **options)
+        bench = Bench(
+            seed=seed,
+            loss=loss,
+            delay=DEFAULT_DELAY if delay is None else delay,
+            impairments=dict(self.defaults),
+            **options,
+        )
         summary = self.script(bench)
-        return Run(self.name, bench.log, bench.net, bench.hosts, self.left, self.right,
-                   summary, bench.data)
+        return Run(self.name, bench.log, bench.net, bench.hosts, self.left, self.right, summary, bench.data)
 
 
 class Bench:
     """Two hosts on one simulated link, and small helpers for writing stories."""
 
-    def __init__(self, seed: int = 0, loss: float | None = None, delay: float = DEFAULT_DELAY,
-                 impairments: dict[str, Any] | None = None, tap: Any = None,
-                 config: Config | None = None, client_node: Callable[[Host], Any] | None = None,
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        loss: float | None = None,
+        delay: float = DEFAULT_DELAY,
+        impairments: dict[str, Any] | None = None,
+        tap: Any = None,
+        config: Config | None = None,
+        client_node: Callable[[Host], Any] | None = None,
+        **options: Any,
+    ) -> None:
         self.log = EventLog()
         self.net = Network(seed=seed, log=self.log)
         self.seed = seed
@@ -113,8 +126,7 @@ class Bench:
         self.data: dict[str, Any] = {}
         self.config = config if config is not None else scenario_config()
         self.client = Host("client", (CLIENT_IP, "fd00::1"), self.config, seed=seed, log=self.log)
-        self.server = Host("server", (SERVER_IP, "fd00::2"), self.config, seed=seed + 1,
-                           log=self.log)
+        self.server = Host("server", (SERVER_IP, "fd00::2"), self.config, seed=seed + 1, log=self.log)
         self.hosts = {"client": self.client, "server": self.server}
         node = client_node(self.client) if client_node is not None else self.client
         self.net.add(node)
@@ -197,8 +209,18 @@ class Bench:
         host.service(ep, self.net.now)
         self.net.kick(host)
 
-    def inject(self, src_host: Any, src: tuple[str, int], dst: tuple[str, int], *, seq: int,
-               ack: int = 0, flags: str = "S", window: int = 65535, options: tuple = ()) -> None:
+    def inject(
+        self,
+        src_host: Any,
+        src: tuple[str, int],
+        dst: tuple[str, int],
+        *,
+        seq: int,
+        ack: int = 0,
+        flags: str = "S",
+        window: int = 65535,
+        options: tuple = (),
+    ) -> None:
         """Put a hand-made segment on the wire as if ``src_host`` had sent it."""
         from tcplab.wire import build_packet
         from tcplab.wire.tcp import Flags, Segment
@@ -207,6 +229,5 @@ class Bench:
         value = Flags(0)
         for ch in flags:
             value |= bits[ch]
-        seg = Segment(src[1], dst[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, value, window,
-                      options=options)
+        seg = Segment(src[1], dst[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, value, window, options=options)
         self.net.inject(src_host.name, build_packet(src[0], dst[0], seg))

@@ -133,14 +133,12 @@ def syn_timeout(b: Bench) -> str:
         csock.connect((SERVER_IP, SERVER_PORT))
     except OSError as exc:
         b.data["errno"] = exc.errno
-        b.note("client", f"connect() failed after {b.now:.0f} s: {exc.strerror} "
-                         f"(errno {errno.errorcode[exc.errno]})")
+        b.note("client", f"connect() failed after {b.now:.0f} s: {exc.strerror} (errno {errno.errorcode[exc.errno]})")
     gave_up = b.now
     b.settle()
     syns = [e["t"] for e in b.log.of_kind("segment") if e["flags"] == "S"]
     b.data["syn_times"] = syns
-    return (f"{len(syns)} SYNs at {', '.join(f'{t:g}' for t in syns)} s went unanswered: "
-            f"ETIMEDOUT after {gave_up:.0f} s")
+    return f"{len(syns)} SYNs at {', '.join(f'{t:g}' for t in syns)} s went unanswered: ETIMEDOUT after {gave_up:.0f} s"
 
 
 def reset_in_syn_rcvd(b: Bench) -> str:
@@ -153,8 +151,10 @@ def reset_in_syn_rcvd(b: Bench) -> str:
     csock = b.connect()  # the real connection afterwards
     ssock, _ = lsock.accept()
     b.data["sockets"] = (lsock, csock, ssock)
-    return ("the old SYN got a SYN-ACK, which the client host answered with RST: the child went "
-            "back to LISTEN; the next connection was unaffected")
+    return (
+        "the old SYN got a SYN-ACK, which the client host answered with RST: the child went "
+        "back to LISTEN; the next connection was unaffected"
+    )
 
 
 def close_in_syn_rcvd(b: Bench) -> str:
@@ -200,8 +200,10 @@ def lost_final_ack(b: Bench) -> str:
     b.settle()
     fins = [e["t"] for e in b.log.of_kind("segment") if e["src"] == "server" and "F" in e["flags"]]
     b.data["server_fins"] = fins
-    return (f"the last ACK was lost: the server retransmitted its FIN after "
-            f"{fins[-1] - fins[0]:.1f} s and TIME_WAIT acknowledged it again, restarting 2MSL")
+    return (
+        f"the last ACK was lost: the server retransmitted its FIN after "
+        f"{fins[-1] - fins[0]:.1f} s and TIME_WAIT acknowledged it again, restarting 2MSL"
+    )
 
 
 def abort(b: Bench) -> str:
@@ -240,8 +242,10 @@ def mss(b: Bench) -> str:
         if e["len"]:
             sizes[e["src"]].append(e["len"])
     b.data["sizes"] = sizes
-    return (f"server -> client segments {sizes['server']} (the client's SYN had no MSS: 536); "
-            f"client -> server {sizes['client']} (the server offered 1460)")
+    return (
+        f"server -> client segments {sizes['server']} (the client's SYN had no MSS: 536); "
+        f"client -> server {sizes['client']} (the server offered 1460)"
+    )
 
 
 class StripMSS:
@@ -275,8 +279,7 @@ class StripMSS:
             pkt = parse_packet(packet, verify_checksum=False)
             seg = pkt.tcp
             if seg is not None and seg.syn and seg.option(MSS) is not None:
-                seg = replace(seg, options=tuple(o for o in seg.options if type(o) is not MSS),
-                              data_offset=None)
+                seg = replace(seg, options=tuple(o for o in seg.options if type(o) is not MSS), data_offset=None)
                 packet = build_packet(str(pkt.src), str(pkt.dst), seg)
             out.append(packet)
         return out
@@ -291,7 +294,7 @@ def lossy_transfer(b: Bench) -> str:
     while len(got) < size:
         readers, writers = wait([ssock], [csock] if sent < size else [], 600)
         if csock in writers:
-            sent += csock.send(data[sent:sent + 65536])
+            sent += csock.send(data[sent : sent + 65536])
         if ssock in readers:
             got += ssock.recv(1 << 20)
     csock.close()
@@ -303,10 +306,16 @@ def lossy_transfer(b: Bench) -> str:
     dropped = sum(1 for e in segs if e["fate"] == "dropped")
     rtx = b.client.counters["segments_retransmitted"]
     same = hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdigest()
-    b.data.update(sent_sha256=hashlib.sha256(data).hexdigest(),
-                  received_sha256=hashlib.sha256(bytes(got)).hexdigest(), dropped=dropped,
-                  retransmitted=rtx, data_segments=len(data_segs),
-                  reordered=b.net.stats.reordered)
-    return (f"{size} bytes in {len(data_segs)} data segments, {dropped} segments lost, "
-            f"{b.net.stats.reordered} reordered, {rtx} retransmitted by the client; "
-            f"SHA-256 {'matches' if same else 'DIFFERS'}")
+    b.data.update(
+        sent_sha256=hashlib.sha256(data).hexdigest(),
+        received_sha256=hashlib.sha256(bytes(got)).hexdigest(),
+        dropped=dropped,
+        retransmitted=rtx,
+        data_segments=len(data_segs),
+        reordered=b.net.stats.reordered,
+    )
+    return (
+        f"{size} bytes in {len(data_segs)} data segments, {dropped} segments lost, "
+        f"{b.net.stats.reordered} reordered, {rtx} retransmitted by the client; "
+        f"SHA-256 {'matches' if same else 'DIFFERS'}"
+    )

@@ -111,12 +111,10 @@ def rst_everywhere(b: Bench) -> str:
     csock.close()
     _eof(ssock)
     ssock.close()
-    b.until(lambda: cep.conn.state.value == "TIME_WAIT" and sconn.state.value == "CLOSED",
-            timeout=5)
+    b.until(lambda: cep.conn.state.value == "TIME_WAIT" and sconn.state.value == "CLOSED", timeout=5)
     b.wait(1.0)
     b.note("server", "an old duplicate ACK from the server's port (sent long ago) arrives")
-    b.inject(b.server, (SERVER_IP, SERVER_PORT), (CLIENT_IP, cport), seq=server_nxt - 1000,
-             ack=client_nxt, flags=".")
+    b.inject(b.server, (SERVER_IP, SERVER_PORT), (CLIENT_IP, cport), seq=server_nxt - 1000, ack=client_nxt, flags=".")
     b.wait(5.0)
     acts.append("TIME_WAIT")
 
@@ -347,8 +345,10 @@ def timeout_everywhere(b: Bench) -> str:
     b.wait(90)
     b.net.remove_rule(rule)
     b.settle()
-    return ("retransmissions gave up (user timeout 10 s, SYN-ACK retries 5) in every state that "
-            "waits for an ACK; orphaned FIN_WAIT_2 expired after tcp_fin_timeout (60 s)")
+    return (
+        "retransmissions gave up (user timeout 10 s, SYN-ACK retries 5) in every state that "
+        "waits for an ACK; orphaned FIN_WAIT_2 expired after tcp_fin_timeout (60 s)"
+    )
 
 
 def time_wait_reopen(b: Bench) -> str:
@@ -378,8 +378,7 @@ def syn_in_syn_rcvd(b: Bench) -> str:
     cconn = csock._ep.conn
     b.net.remove_rule(rule)
     b.note("client", "a SYN with another ISN from the same port (a restarted client) arrives")
-    b.inject(b.client, cconn.local, (SERVER_IP, SERVER_PORT), seq=cconn.snd_nxt + 5000,
-             flags="S")
+    b.inject(b.client, cconn.local, (SERVER_IP, SERVER_PORT), seq=cconn.snd_nxt + 5000, flags="S")
     b.wait(0.2)
     try:
         csock.sendall(b"hello")
@@ -389,8 +388,10 @@ def syn_in_syn_rcvd(b: Bench) -> str:
         b.note("client", f"recv() failed: {exc.strerror}")
     csock.close()
     b.settle()
-    return ("without RFC 5961 a SYN in the window sends a passive SYN_RCVD back to LISTEN "
-            "(RFC 9293 3.10.7.4 fourth); the client's data then met a listener: RST")
+    return (
+        "without RFC 5961 a SYN in the window sends a passive SYN_RCVD back to LISTEN "
+        "(RFC 9293 3.10.7.4 fourth); the client's data then met a listener: RST"
+    )
 
 
 def time_wait_restart(b: Bench) -> str:
@@ -406,8 +407,10 @@ def time_wait_restart(b: Bench) -> str:
         sock.bind((SERVER_IP, SERVER_PORT))
     except OSError as exc:
         b.data["first_errno"] = exc.errno
-        b.note("server", f"bind(8080) failed: {errno.errorcode[exc.errno]} ({exc.strerror}): "
-                         "the old connection is in TIME_WAIT")
+        b.note(
+            "server",
+            f"bind(8080) failed: {errno.errorcode[exc.errno]} ({exc.strerror}): the old connection is in TIME_WAIT",
+        )
     sock.close()
     sock = b.server.socket()
     sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
@@ -423,8 +426,10 @@ def time_wait_restart(b: Bench) -> str:
     ssock.close()
     sock.close()
     b.settle()
-    return ("bind() failed with EADDRINUSE while the old connection sat in TIME_WAIT; "
-            "with SO_REUSEADDR it succeeded and served a new client")
+    return (
+        "bind() failed with EADDRINUSE while the old connection sat in TIME_WAIT; "
+        "with SO_REUSEADDR it succeeded and served a new client"
+    )
 
 
 def backlog(b: Bench) -> str:
@@ -447,9 +452,12 @@ def backlog(b: Bench) -> str:
     b.until(lambda: all(b.state(c) == "ESTABLISHED" for c in clients), timeout=60)
     counters = b.server.counters
     syns = sum(1 for e in b.log.of_kind("segment") if e["flags"] == "S")
-    b.data.update(listen_drops=counters["listen_drops"],
-                  listen_overflows=counters["listen_overflows"], syns=syns,
-                  accept_times=[t for t, _ in accepted])
+    b.data.update(
+        listen_drops=counters["listen_drops"],
+        listen_overflows=counters["listen_overflows"],
+        syns=syns,
+        accept_times=[t for t, _ in accepted],
+    )
     for sock in clients:
         sock.close()
     for _, sock in accepted:
@@ -457,6 +465,8 @@ def backlog(b: Bench) -> str:
         sock.close()
     lsock.close()
     b.settle()
-    return (f"backlog 2, five clients: {syns} SYNs for 5 connections, "
-            f"{counters['listen_drops']} dropped by the listener, {len(accepted)} of 5 accepted "
-            "in the end")
+    return (
+        f"backlog 2, five clients: {syns} SYNs for 5 connections, "
+        f"{counters['listen_drops']} dropped by the listener, {len(accepted)} of 5 accepted "
+        "in the end"
+    )

@@ -518,12 +518,7 @@ class Connection:
             if not seg.has_ack and seg.seq == self.irs:
                 self._send_syn(now, ack=True)
                 return
-            if (
-                seg.has_ack
-                and not self.passive
-                and sq.add(seg.seq, 1) == self.rcv_nxt
-                and seg.ack == self.snd_max
-            ):
+            if seg.has_ack and not self.passive and sq.add(seg.seq, 1) == self.rcv_nxt and seg.ack == self.snd_max:
                 self._ack_advances(seg, now)
                 self._set_window(seg)
                 self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN)
@@ -539,9 +534,9 @@ class Connection:
             and not seg.syn
             and sq.add(seg.seq, len(seg.payload) + 1) == self.rcv_nxt
         ):
-                self._tw_deadline = now + 2 * self.config.msl
-                self._send_ack_now()
-                return
+            self._tw_deadline = now + 2 * self.config.msl
+            self._send_ack_now()
+            return
 
         # PAWS (RFC 7323 5.3): a segment with an old timestamp is a duplicate: ACK and drop.
         ts = seg.option(Timestamps) if self.ts_ok else None
@@ -642,9 +637,7 @@ class Connection:
             return sq.in_window(seq, rcv_nxt, rcv_wnd)
         if rcv_wnd == 0:
             return False
-        return sq.in_window(seq, rcv_nxt, rcv_wnd) or sq.in_window(
-            sq.add(seq, seg_len - 1), rcv_nxt, rcv_wnd
-        )
+        return sq.in_window(seq, rcv_nxt, rcv_wnd) or sq.in_window(sq.add(seq, seg_len - 1), rcv_nxt, rcv_wnd)
 
     def _paws_reject(self, ts: Timestamps, now: float) -> bool:
         if now - self._ts_recent_age > _PAWS_IDLE:
@@ -952,8 +945,11 @@ class Connection:
         if self.state not in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_2) or not c.keepalive:
             return
         if self._keepalive_probes >= c.keepalive_count:
-            self._fail(E.ETIMEDOUT, C.TIMEOUT if self.state is not S.FIN_WAIT_2 else C.TIMEOUT_FIN_WAIT_2,
-                       TimedOut(errno=E.ETIMEDOUT))
+            self._fail(
+                E.ETIMEDOUT,
+                C.TIMEOUT if self.state is not S.FIN_WAIT_2 else C.TIMEOUT_FIN_WAIT_2,
+                TimedOut(errno=E.ETIMEDOUT),
+            )
             return
         # RFC 9293 3.8.4: a probe is a segment with SEG.SEQ = SND.NXT - 1 and no data.
         self._keepalive_probes += 1
@@ -1183,8 +1179,9 @@ class Connection:
                 self.snd_max = self.snd_nxt
             self._probe_outstanding = True
         self._persist_backoff += 1
-        interval = min(max(self.rtt.rto, self.config.persist_min) * (1 << min(self._persist_backoff, 20)),
-                       self.config.rto_max)
+        interval = min(
+            max(self.rtt.rto, self.config.persist_min) * (1 << min(self._persist_backoff, 20)), self.config.rto_max
+        )
         self._persist_deadline = now + interval
 
     def _output(self, now: float) -> None:

@@ -50,9 +50,7 @@ def _to_transition(src: Any, dst: Any, cause: Any) -> Transition:
         c = cause if isinstance(cause, Cause) else Cause(str(cause))
         return lookup(s, d, c)
     except (ValueError, KeyError):
-        raise UnknownTransitionError(
-            f"not a transition of the state table: {src} -> {dst} ({cause})"
-        ) from None
+        raise UnknownTransitionError(f"not a transition of the state table: {src} -> {dst} ({cause})") from None
 
 
 def transitions_from_events(
@@ -125,10 +123,7 @@ def render_state_summary(taken: Any) -> str:
         w_dst = max(len(str(t.dst)) for t in covered)
         w_cause = max(len(str(t.cause)) for t in covered)
         for t in covered:
-            lines.append(
-                f"  {t.src!s:<{w_src}} -> {t.dst!s:<{w_dst}}  {t.cause!s:<{w_cause}}  "
-                f"x{counts[t]}"
-            )
+            lines.append(f"  {t.src!s:<{w_src}} -> {t.dst!s:<{w_dst}}  {t.cause!s:<{w_cause}}  x{counts[t]}")
     visited = visited_states(counts)
     order = list(DIAGRAM_LAYOUT)
     never = [str(s) for s in order if s not in visited]
@@ -153,9 +148,7 @@ EDGE = "#868e96"
 EDGE_NEUTRAL = "#495057"
 
 # Where each state's box sits: DIAGRAM_LAYOUT's (column, row) on the grid above.
-POS: dict[State, tuple[float, float]] = {
-    s: (COL_X[c], ROW_Y[r]) for s, (c, r) in DIAGRAM_LAYOUT.items()
-}
+POS: dict[State, tuple[float, float]] = {s: (COL_X[c], ROW_Y[r]) for s, (c, r) in DIAGRAM_LAYOUT.items()}
 # The second CLOSED box (bottom right), as in RFC 9293 Figure 5.
 CLOSED_END = (COL_X[2], ROW_Y[6])
 
@@ -213,8 +206,9 @@ def _vh(start: tuple[float, float], corner_y: float, end_x: float, r: float = 18
     x0, y0 = start
     sy = 1 if corner_y > y0 else -1
     sx = 1 if end_x > x0 else -1
-    return (f"M{_p(start)} V{corner_y - sy * r:.1f} Q{x0:.1f},{corner_y:.1f} "
-            f"{x0 + sx * r:.1f},{corner_y:.1f} H{end_x:.1f}")
+    return (
+        f"M{_p(start)} V{corner_y - sy * r:.1f} Q{x0:.1f},{corner_y:.1f} {x0 + sx * r:.1f},{corner_y:.1f} H{end_x:.1f}"
+    )
 
 
 def _hv(start: tuple[float, float], corner_x: float, end_y: float, r: float = 18.0) -> str:
@@ -222,8 +216,9 @@ def _hv(start: tuple[float, float], corner_x: float, end_y: float, r: float = 18
     x0, y0 = start
     sx = 1 if corner_x > x0 else -1
     sy = 1 if end_y > y0 else -1
-    return (f"M{_p(start)} H{corner_x - sx * r:.1f} Q{corner_x:.1f},{y0:.1f} "
-            f"{corner_x:.1f},{y0 + sy * r:.1f} V{end_y:.1f}")
+    return (
+        f"M{_p(start)} H{corner_x - sx * r:.1f} Q{corner_x:.1f},{y0:.1f} {corner_x:.1f},{y0 + sy * r:.1f} V{end_y:.1f}"
+    )
 
 
 def _vhv(start: tuple[float, float], mid_y: float, end: tuple[float, float], r: float = 14.0) -> str:
@@ -231,8 +226,10 @@ def _vhv(start: tuple[float, float], mid_y: float, end: tuple[float, float], r: 
     x0, _ = start
     x1, y1 = end
     sx = 1 if x1 > x0 else -1
-    return (f"M{_p(start)} V{mid_y - r:.1f} Q{x0:.1f},{mid_y:.1f} {x0 + sx * r:.1f},{mid_y:.1f} "
-            f"H{x1 - sx * r:.1f} Q{x1:.1f},{mid_y:.1f} {x1:.1f},{mid_y + r:.1f} V{y1:.1f}")
+    return (
+        f"M{_p(start)} V{mid_y - r:.1f} Q{x0:.1f},{mid_y:.1f} {x0 + sx * r:.1f},{mid_y:.1f} "
+        f"H{x1 - sx * r:.1f} Q{x1:.1f},{mid_y:.1f} {x1:.1f},{mid_y + r:.1f} V{y1:.1f}"
+    )
 
 
 @dataclass(frozen=True)
@@ -250,73 +247,96 @@ def _main_edges() -> dict[tuple[State, State, Cause], _Edge]:
     r0, r1, r2, r3, r4, r5, r6 = ROW_Y
     e: dict[tuple[State, State, Cause], _Edge] = {}
     e[(S.CLOSED, S.LISTEN, C.LISTEN)] = _Edge(
-        f"M{_p(_bottom(S.CLOSED, -28))} V{_top(S.LISTEN)[1]:.1f}",
-        (c1 - 38, (r0 + r1) / 2 - 2), "end", "create TCB")
+        f"M{_p(_bottom(S.CLOSED, -28))} V{_top(S.LISTEN)[1]:.1f}", (c1 - 38, (r0 + r1) / 2 - 2), "end", "create TCB"
+    )
     e[(S.LISTEN, S.CLOSED, C.CLOSE)] = _Edge(
-        f"M{_p(_top(S.LISTEN, 28))} V{_bottom(S.CLOSED)[1]:.1f}",
-        (c1 + 38, (r0 + r1) / 2 - 2), "start", "delete TCB")
+        f"M{_p(_top(S.LISTEN, 28))} V{_bottom(S.CLOSED)[1]:.1f}", (c1 + 38, (r0 + r1) / 2 - 2), "start", "delete TCB"
+    )
     e[(S.CLOSED, S.SYN_SENT, C.CONNECT)] = _Edge(
-        _hv(_right(S.CLOSED, -10), c2 + 28, _top(S.SYN_SENT)[1]),
-        (c2 + 38, (r1 + r2) / 2 - 8), "start", "snd SYN")
+        _hv(_right(S.CLOSED, -10), c2 + 28, _top(S.SYN_SENT)[1]), (c2 + 38, (r1 + r2) / 2 - 8), "start", "snd SYN"
+    )
     e[(S.SYN_SENT, S.CLOSED, C.CLOSE)] = _Edge(
-        _vh(_top(S.SYN_SENT, -28), r0 + 10, _right(S.CLOSED)[0]),
-        (c2 - 38, (r1 + r2) / 2 - 8), "end", "delete TCB")
+        _vh(_top(S.SYN_SENT, -28), r0 + 10, _right(S.CLOSED)[0]), (c2 - 38, (r1 + r2) / 2 - 8), "end", "delete TCB"
+    )
     e[(S.LISTEN, S.SYN_RCVD, C.RCV_SYN)] = _Edge(
-        _vh(_bottom(S.LISTEN, -40), r2 - 12, _right(S.SYN_RCVD)[0]),
-        (c1 - 50, r1 + 50), "end", "snd SYN,ACK")
+        _vh(_bottom(S.LISTEN, -40), r2 - 12, _right(S.SYN_RCVD)[0]), (c1 - 50, r1 + 50), "end", "snd SYN,ACK"
+    )
     e[(S.LISTEN, S.SYN_SENT, C.SEND)] = _Edge(
-        _vh(_bottom(S.LISTEN, 40), r2 - 12, _left(S.SYN_SENT)[0]),
-        (c1 + 50, r1 + 50), "start", "snd SYN")
+        _vh(_bottom(S.LISTEN, 40), r2 - 12, _left(S.SYN_SENT)[0]), (c1 + 50, r1 + 50), "start", "snd SYN"
+    )
     e[(S.SYN_SENT, S.SYN_RCVD, C.RCV_SYN)] = _Edge(
-        f"M{_p(_left(S.SYN_SENT, 6))} H{_right(S.SYN_RCVD)[0]:.1f}",
-        (c1, r2 + 1), "middle", "snd SYN,ACK", True)
+        f"M{_p(_left(S.SYN_SENT, 6))} H{_right(S.SYN_RCVD)[0]:.1f}", (c1, r2 + 1), "middle", "snd SYN,ACK", True
+    )
     e[(S.SYN_RCVD, S.LISTEN, C.RCV_RST)] = _Edge(
         _vh(_top(S.SYN_RCVD, 14), r1 + 8, _left(S.LISTEN)[0]),
-        ((c0 + 14 + c1 - HW) / 2 + 10, r1 + 25), "middle", "if passively opened")
+        ((c0 + 14 + c1 - HW) / 2 + 10, r1 + 25),
+        "middle",
+        "if passively opened",
+    )
     # RFC 9293 3.10.7.4 fourth check (a SYN in SYN_RCVD, passive open, without RFC 5961).
     e[(S.SYN_RCVD, S.LISTEN, C.RCV_SYN)] = _Edge(
         _vh(_top(S.SYN_RCVD, -14), r1 - 12, _left(S.LISTEN)[0]),
-        ((c0 - 14 + c1 - HW) / 2 + 10, r1 - 33), "middle", "if passively opened")
+        ((c0 - 14 + c1 - HW) / 2 + 10, r1 - 33),
+        "middle",
+        "if passively opened",
+    )
     e[(S.SYN_RCVD, S.ESTABLISHED, C.RCV_ACK_OF_SYN)] = _Edge(
-        _vhv(_bottom(S.SYN_RCVD, 48), r2 + 58, _top(S.ESTABLISHED, -48)),
-        ((c0 + 48 + c1 - 48) / 2, r2 + 51), "middle")
+        _vhv(_bottom(S.SYN_RCVD, 48), r2 + 58, _top(S.ESTABLISHED, -48)), ((c0 + 48 + c1 - 48) / 2, r2 + 51), "middle"
+    )
     e[(S.SYN_SENT, S.ESTABLISHED, C.RCV_SYN_ACK)] = _Edge(
         _vhv(_bottom(S.SYN_SENT, -48), r2 + 58, _top(S.ESTABLISHED, 48)),
-        ((c2 - 48 + c1 + 48) / 2, r2 + 51), "middle", "snd ACK", True)
+        ((c2 - 48 + c1 + 48) / 2, r2 + 51),
+        "middle",
+        "snd ACK",
+        True,
+    )
     e[(S.SYN_RCVD, S.FIN_WAIT_1, C.CLOSE)] = _Edge(
-        f"M{_p(_bottom(S.SYN_RCVD, -25))} V{_top(S.FIN_WAIT_1)[1]:.1f}",
-        (c0 - 33, (r2 + r4) / 2 + 10), "end", "snd FIN")
+        f"M{_p(_bottom(S.SYN_RCVD, -25))} V{_top(S.FIN_WAIT_1)[1]:.1f}", (c0 - 33, (r2 + r4) / 2 + 10), "end", "snd FIN"
+    )
     e[(S.ESTABLISHED, S.FIN_WAIT_1, C.CLOSE)] = _Edge(
-        _vh(_bottom(S.ESTABLISHED, -40), r4 - 10, _right(S.FIN_WAIT_1)[0]),
-        (c1 - 50, r3 + 52), "end", "snd FIN")
+        _vh(_bottom(S.ESTABLISHED, -40), r4 - 10, _right(S.FIN_WAIT_1)[0]), (c1 - 50, r3 + 52), "end", "snd FIN"
+    )
     e[(S.ESTABLISHED, S.CLOSE_WAIT, C.RCV_FIN)] = _Edge(
-        _vh(_bottom(S.ESTABLISHED, 40), r4 - 10, _left(S.CLOSE_WAIT)[0]),
-        (c1 + 50, r3 + 52), "start", "snd ACK")
+        _vh(_bottom(S.ESTABLISHED, 40), r4 - 10, _left(S.CLOSE_WAIT)[0]), (c1 + 50, r3 + 52), "start", "snd ACK"
+    )
     e[(S.FIN_WAIT_1, S.FIN_WAIT_2, C.RCV_ACK_OF_FIN)] = _Edge(
-        f"M{_p(_bottom(S.FIN_WAIT_1, -25))} V{_top(S.FIN_WAIT_2)[1]:.1f}",
-        (c0 - 33, (r4 + r5) / 2 + 2), "end")
+        f"M{_p(_bottom(S.FIN_WAIT_1, -25))} V{_top(S.FIN_WAIT_2)[1]:.1f}", (c0 - 33, (r4 + r5) / 2 + 2), "end"
+    )
     e[(S.FIN_WAIT_1, S.CLOSING, C.RCV_FIN)] = _Edge(
         _hv(_right(S.FIN_WAIT_1, 8), c1 - 30, _top(S.CLOSING)[1]),
-        ((c0 + HW + c1 - 30) / 2 - 10, r4 + 24), "middle", "snd ACK")
+        ((c0 + HW + c1 - 30) / 2 - 10, r4 + 24),
+        "middle",
+        "snd ACK",
+    )
     e[(S.FIN_WAIT_1, S.TIME_WAIT, C.RCV_FIN_ACK)] = _Edge(
         f"M{_p(_bottom(S.FIN_WAIT_1, 48))} L{_p(_top(S.TIME_WAIT, -52))}",
-        (c0 + 48 + (c1 - 52 - c0 - 48) * (42 / (r6 - r4 - BOX_H)) + 16, r4 + HH + 42), "start",
-        "snd ACK")
+        (c0 + 48 + (c1 - 52 - c0 - 48) * (42 / (r6 - r4 - BOX_H)) + 16, r4 + HH + 42),
+        "start",
+        "snd ACK",
+    )
     e[(S.FIN_WAIT_2, S.TIME_WAIT, C.RCV_FIN)] = _Edge(
         _vh(_bottom(S.FIN_WAIT_2), r6, _left(S.TIME_WAIT)[0]),
-        ((c0 + c1 - HW) / 2 + 8, r6 - 7), "middle", "snd ACK", True)
+        ((c0 + c1 - HW) / 2 + 8, r6 - 7),
+        "middle",
+        "snd ACK",
+        True,
+    )
     e[(S.CLOSE_WAIT, S.LAST_ACK, C.CLOSE)] = _Edge(
-        f"M{_p(_bottom(S.CLOSE_WAIT, -25))} V{_top(S.LAST_ACK)[1]:.1f}",
-        (c2 - 33, (r4 + r5) / 2 + 2), "end", "snd FIN")
+        f"M{_p(_bottom(S.CLOSE_WAIT, -25))} V{_top(S.LAST_ACK)[1]:.1f}", (c2 - 33, (r4 + r5) / 2 + 2), "end", "snd FIN"
+    )
     e[(S.CLOSING, S.TIME_WAIT, C.RCV_ACK_OF_FIN)] = _Edge(
-        f"M{_p(_bottom(S.CLOSING))} V{_top(S.TIME_WAIT)[1]:.1f}",
-        (c1 + 10, (r5 + r6) / 2 + 2), "start")
+        f"M{_p(_bottom(S.CLOSING))} V{_top(S.TIME_WAIT)[1]:.1f}", (c1 + 10, (r5 + r6) / 2 + 2), "start"
+    )
     e[(S.LAST_ACK, S.CLOSED, C.RCV_ACK_OF_FIN)] = _Edge(
-        f"M{_p(_bottom(S.LAST_ACK))} V{CLOSED_END[1] - HH:.1f}",
-        (c2 - 10, (r5 + r6) / 2 + 2), "end", "delete TCB")
+        f"M{_p(_bottom(S.LAST_ACK))} V{CLOSED_END[1] - HH:.1f}", (c2 - 10, (r5 + r6) / 2 + 2), "end", "delete TCB"
+    )
     e[(S.TIME_WAIT, S.CLOSED, C.TIMEOUT_2MSL)] = _Edge(
         f"M{_p(_right(S.TIME_WAIT))} H{CLOSED_END[0] - HW:.1f}",
-        ((c1 + HW + c2 - HW) / 2, r6 - 7), "middle", "delete TCB", True)
+        ((c1 + HW + c2 - HW) / 2, r6 - 7),
+        "middle",
+        "delete TCB",
+        True,
+    )
     return e
 
 
@@ -364,31 +384,60 @@ def _edge_svg(t: Transition, geo: _Edge, count: int, highlight_mode: bool) -> st
     else:
         color, width, marker, text_color = EDGE_NEUTRAL, 1.5, "sd-neutral", "#212529"
     parts = [_el("title", svg_text(f"{t.label()}" + (f" (taken {count}×)" if taken else "")))]
-    parts.append(_el("path", d=geo.path, fill="none", stroke=color, stroke_width=width,
-                     stroke_linejoin="round", marker_end=f"url(#{marker})"))
+    parts.append(
+        _el(
+            "path",
+            d=geo.path,
+            fill="none",
+            stroke=color,
+            stroke_width=width,
+            stroke_linejoin="round",
+            marker_end=f"url(#{marker})",
+        )
+    )
     x, y = geo.label_at
     cause = str(t.cause)
     spans = svg_text(cause)
     if taken:
-        spans += _el("tspan", svg_text(f"×{count}"), dx=4, font_weight="bold",
-                     fill=HIGHLIGHT)
-    halo = {"stroke": "#ffffff", "stroke_width": 4, "paint_order": "stroke",
-            "stroke_linejoin": "round"}
-    parts.append(_el("text", spans, x=x, y=y, font_size=12, text_anchor=geo.anchor,
-                     fill=text_color, font_weight="bold" if taken else None, class_="cause",
-                     **halo))
+        spans += _el("tspan", svg_text(f"×{count}"), dx=4, font_weight="bold", fill=HIGHLIGHT)
+    halo = {"stroke": "#ffffff", "stroke_width": 4, "paint_order": "stroke", "stroke_linejoin": "round"}
+    parts.append(
+        _el(
+            "text",
+            spans,
+            x=x,
+            y=y,
+            font_size=12,
+            text_anchor=geo.anchor,
+            fill=text_color,
+            font_weight="bold" if taken else None,
+            class_="cause",
+            **halo,
+        )
+    )
     if geo.action:
         ay = y + 22 if geo.action_below_line else y + 14
-        parts.append(_el("text", svg_text(geo.action), x=x, y=ay, font_size=10.5,
-                         text_anchor=geo.anchor, fill="#868e96", font_style="italic",
-                         class_="action", **halo))
+        parts.append(
+            _el(
+                "text",
+                svg_text(geo.action),
+                x=x,
+                y=ay,
+                font_size=10.5,
+                text_anchor=geo.anchor,
+                fill="#868e96",
+                font_style="italic",
+                class_="action",
+                **halo,
+            )
+        )
     cls = "edge taken" if taken else "edge"
-    return _el("g", "".join(parts), class_=cls, data_from=t.src.value, data_to=t.dst.value,
-               data_cause=cause, data_count=count)
+    return _el(
+        "g", "".join(parts), class_=cls, data_from=t.src.value, data_to=t.dst.value, data_cause=cause, data_count=count
+    )
 
 
-def _state_box(s: State, pos: tuple[float, float], visited: bool, highlight_mode: bool,
-               extra_class: str = "") -> str:
+def _state_box(s: State, pos: tuple[float, float], visited: bool, highlight_mode: bool, extra_class: str = "") -> str:
     x, y = pos
     if not highlight_mode:
         fill, stroke, text, cls, sw = "#e7f5ff", "#1c7ed6", "#0b3d6e", "state", 1.8
@@ -400,12 +449,31 @@ def _state_box(s: State, pos: tuple[float, float], visited: bool, highlight_mode
     return _el(
         "g",
         _el("title", svg_text(name + ("" if visited or not highlight_mode else " (never visited)")))
-        + _el("rect", x=x - HW, y=y - HH, width=BOX_W, height=BOX_H, rx=9, fill=fill,
-              stroke=stroke, stroke_width=sw, stroke_dasharray=None if visited or not
-              highlight_mode else "5 3")
-        + _el("text", svg_text(name), x=x, y=y + 5, font_size=14.5, font_weight="bold",
-              fill=text, text_anchor="middle", font_family=FONT_MONO),
-        class_=f"{cls} state-{name}{extra_class}", data_state=name,
+        + _el(
+            "rect",
+            x=x - HW,
+            y=y - HH,
+            width=BOX_W,
+            height=BOX_H,
+            rx=9,
+            fill=fill,
+            stroke=stroke,
+            stroke_width=sw,
+            stroke_dasharray=None if visited or not highlight_mode else "5 3",
+        )
+        + _el(
+            "text",
+            svg_text(name),
+            x=x,
+            y=y + 5,
+            font_size=14.5,
+            font_weight="bold",
+            fill=text,
+            text_anchor="middle",
+            font_family=FONT_MONO,
+        ),
+        class_=f"{cls} state-{name}{extra_class}",
+        data_state=name,
     )
 
 
@@ -414,8 +482,7 @@ CHIP_H = 18.0
 CHIP_GAP = 4.0
 
 
-def _exits_svg(s: State, rows: list[Transition], counts: Mapping[Transition, int],
-               highlight_mode: bool) -> str:
+def _exits_svg(s: State, rows: list[Transition], counts: Mapping[Transition, int], highlight_mode: bool) -> str:
     side = EXIT_SIDE.get(s, "right")
     x, y = POS[s]
     n = len(rows)
@@ -436,8 +503,7 @@ def _exits_svg(s: State, rows: list[Transition], counts: Mapping[Transition, int
             x0 = x + HW + 14
         else:
             x0 = x - HW - 14 - ncols * CHIP_W - (ncols - 1) * CHIP_GAP
-        places = [(x0 + (k % ncols) * (CHIP_W + CHIP_GAP), y0 + (k // ncols) * (CHIP_H + CHIP_GAP))
-                  for k in range(n)]
+        places = [(x0 + (k % ncols) * (CHIP_W + CHIP_GAP), y0 + (k // ncols) * (CHIP_H + CHIP_GAP)) for k in range(n)]
         width_all = ncols * CHIP_W + (ncols - 1) * CHIP_GAP
         caption = (x0 + width_all / 2, y0 - 5, "middle")
         edge_x = x + HW if side == "right" else x - HW
@@ -445,11 +511,11 @@ def _exits_svg(s: State, rows: list[Transition], counts: Mapping[Transition, int
         stub = (f"M{edge_x:.1f},{y + 4:.1f} H{near_x:.1f}",)
     any_taken = any(counts.get(t, 0) for t in rows)
     stub_color = HIGHLIGHT if any_taken else "#ced4da"
-    parts.append(_el("path", d=stub[0], stroke=stub_color, stroke_width=1.2,
-                     stroke_dasharray="3 3", fill="none"))
+    parts.append(_el("path", d=stub[0], stroke=stub_color, stroke_width=1.2, stroke_dasharray="3 3", fill="none"))
     cx, cy, anchor = caption
-    parts.append(_el("text", "→ CLOSED", x=cx, y=cy, font_size=9.5, fill="#868e96",
-                     text_anchor=anchor, class_="exit-caption"))
+    parts.append(
+        _el("text", "→ CLOSED", x=cx, y=cy, font_size=9.5, fill="#868e96", text_anchor=anchor, class_="exit-caption")
+    )
     for t, (px, py) in zip(rows, places, strict=True):
         count = counts.get(t, 0)
         tag = EXIT_TAG.get(t.cause, str(t.cause))
@@ -463,23 +529,37 @@ def _exits_svg(s: State, rows: list[Transition], counts: Mapping[Transition, int
         # A tag pointing away from the state: a rounded box with a notch toward CLOSED.
         point = "right" if side in ("right", "below") else "left"
         if point == "right":
-            d = (f"M{px:.1f},{py:.1f} h{CHIP_W - 7:.1f} l7,{CHIP_H / 2:.1f} l-7,{CHIP_H / 2:.1f} "
-                 f"h{-(CHIP_W - 7):.1f} z")
+            d = f"M{px:.1f},{py:.1f} h{CHIP_W - 7:.1f} l7,{CHIP_H / 2:.1f} l-7,{CHIP_H / 2:.1f} h{-(CHIP_W - 7):.1f} z"
             tx = px + (CHIP_W - 7) / 2
         else:
-            d = (f"M{px + CHIP_W:.1f},{py:.1f} h{-(CHIP_W - 7):.1f} l-7,{CHIP_H / 2:.1f} "
-                 f"l7,{CHIP_H / 2:.1f} h{CHIP_W - 7:.1f} z")
+            d = (
+                f"M{px + CHIP_W:.1f},{py:.1f} h{-(CHIP_W - 7):.1f} l-7,{CHIP_H / 2:.1f} "
+                f"l7,{CHIP_H / 2:.1f} h{CHIP_W - 7:.1f} z"
+            )
             tx = px + 7 + (CHIP_W - 7) / 2
         size = 10.0 if _text_width(text, 10.0) < CHIP_W - 10 else 8.8
-        parts.append(_el(
-            "g",
-            _el("title", svg_text(t.label() + (f" (taken {count}×)" if count else "")))
-            + _el("path", d=d, fill=fill, stroke=stroke, stroke_width=1.1)
-            + _el("text", svg_text(text), x=tx, y=py + CHIP_H / 2 + 3.6, font_size=size,
-                  fill=tc, text_anchor="middle", font_weight="bold" if count else None),
-            class_=cls, data_from=t.src.value, data_to=t.dst.value, data_cause=str(t.cause),
-            data_count=count,
-        ))
+        parts.append(
+            _el(
+                "g",
+                _el("title", svg_text(t.label() + (f" (taken {count}×)" if count else "")))
+                + _el("path", d=d, fill=fill, stroke=stroke, stroke_width=1.1)
+                + _el(
+                    "text",
+                    svg_text(text),
+                    x=tx,
+                    y=py + CHIP_H / 2 + 3.6,
+                    font_size=size,
+                    fill=tc,
+                    text_anchor="middle",
+                    font_weight="bold" if count else None,
+                ),
+                class_=cls,
+                data_from=t.src.value,
+                data_to=t.dst.value,
+                data_cause=str(t.cause),
+                data_count=count,
+            )
+        )
     return _el("g", "".join(parts), class_=f"exits exits-{s.value}")
 
 
@@ -512,19 +592,17 @@ def render_state_diagram_svg(taken: Any = None, title: str | None = None) -> str
         f'role="img" aria-label="{svg_attr(heading)}" class="tcplab-state-diagram">'
     )
     out.append(_el("title", svg_text(heading)))
-    out.append(_el("defs", _marker("hot", HIGHLIGHT) + _marker("cold", EDGE)
-                   + _marker("neutral", EDGE_NEUTRAL)))
+    out.append(_el("defs", _marker("hot", HIGHLIGHT) + _marker("cold", EDGE) + _marker("neutral", EDGE_NEUTRAL)))
     out.append(_el("rect", x=0, y=0, width=WIDTH, height=HEIGHT, fill="#ffffff"))
-    out.append(_el("text", svg_text(heading), x=24, y=36, font_size=20, font_weight="bold",
-                   fill="#212529", class_="title"))
+    out.append(
+        _el("text", svg_text(heading), x=24, y=36, font_size=20, font_weight="bold", fill="#212529", class_="title")
+    )
     if highlight_mode:
         covered, _ = coverage(counts)
-        sub = (f"{len(covered)} of {len(TRANSITIONS)} transitions taken · "
-               f"{len(visited)} of {len(State)} states visited")
+        sub = f"{len(covered)} of {len(TRANSITIONS)} transitions taken · {len(visited)} of {len(State)} states visited"
     else:
         sub = f"{len(TRANSITIONS)} transitions, {len(State)} states"
-    out.append(_el("text", svg_text(sub), x=24, y=58, font_size=12.5, fill="#868e96",
-                   class_="subtitle"))
+    out.append(_el("text", svg_text(sub), x=24, y=58, font_size=12.5, fill="#868e96", class_="subtitle"))
     # Edges: not taken first, taken on top.
     ordered = sorted(main, key=lambda te: counts.get(te[0], 0) > 0)
     for t, geo in ordered:
@@ -534,28 +612,54 @@ def render_state_diagram_svg(taken: Any = None, title: str | None = None) -> str
             out.append(_exits_svg(s, exits[s], counts, highlight_mode))
     for s in DIAGRAM_LAYOUT:
         out.append(_state_box(s, POS[s], s in visited, highlight_mode))
-    out.append(_state_box(State.CLOSED, CLOSED_END, State.CLOSED in visited, highlight_mode,
-                          " closed-end"))
+    out.append(_state_box(State.CLOSED, CLOSED_END, State.CLOSED in visited, highlight_mode, " closed-end"))
 
     # Legend.
     ly = HEIGHT - 58
     legend = []
     if highlight_mode:
         legend.append(_el("line", x1=24, y1=ly, x2=56, y2=ly, stroke=HIGHLIGHT, stroke_width=3.2))
-        legend.append(_el("text", "transition taken (×count)", x=62, y=ly + 4, font_size=11.5,
-                          fill="#495057"))
-        legend.append(_el("rect", x=250, y=ly - 9, width=40, height=18, rx=5, fill="#f1f3f5",
-                          stroke="#ced4da", stroke_dasharray="5 3"))
-        legend.append(_el("text", "state never visited", x=298, y=ly + 4, font_size=11.5,
-                          fill="#495057"))
-    legend.append(_el("text", svg_text(
-        "Tags beside a state are its exits straight to CLOSED: RST = rcv RST · abort = ABORT "
-        "(sends RST) · timeout = retransmission, keepalive or user timeout gave up"),
-        x=24, y=ly + 24, font_size=11.5, fill="#495057"))
-    legend.append(_el("text", svg_text(
-        "unread = close with unread data (sends RST, RFC 1122) · new SYN = a SYN in TIME_WAIT "
-        "starts a new connection (RFC 6191) · grey italics: what TCP sends"),
-        x=24, y=ly + 40, font_size=11.5, fill="#495057"))
+        legend.append(_el("text", "transition taken (×count)", x=62, y=ly + 4, font_size=11.5, fill="#495057"))
+        legend.append(
+            _el(
+                "rect",
+                x=250,
+                y=ly - 9,
+                width=40,
+                height=18,
+                rx=5,
+                fill="#f1f3f5",
+                stroke="#ced4da",
+                stroke_dasharray="5 3",
+            )
+        )
+        legend.append(_el("text", "state never visited", x=298, y=ly + 4, font_size=11.5, fill="#495057"))
+    legend.append(
+        _el(
+            "text",
+            svg_text(
+                "Tags beside a state are its exits straight to CLOSED: RST = rcv RST · abort = ABORT "
+                "(sends RST) · timeout = retransmission, keepalive or user timeout gave up"
+            ),
+            x=24,
+            y=ly + 24,
+            font_size=11.5,
+            fill="#495057",
+        )
+    )
+    legend.append(
+        _el(
+            "text",
+            svg_text(
+                "unread = close with unread data (sends RST, RFC 1122) · new SYN = a SYN in TIME_WAIT "
+                "starts a new connection (RFC 6191) · grey italics: what TCP sends"
+            ),
+            x=24,
+            y=ly + 40,
+            font_size=11.5,
+            fill="#495057",
+        )
+    )
     out.append(_el("g", "".join(legend), class_="legend"))
     out.append("</svg>")
     return "\n".join(out) + "\n"

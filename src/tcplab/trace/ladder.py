@@ -58,9 +58,7 @@ def _options_text(options: Any) -> str:
     return text
 
 
-def segment_label(
-    event: Event, options: bool | str = True, max_len: int | None = None, ellipsis: str = "…"
-) -> str:
+def segment_label(event: Event, options: bool | str = True, max_len: int | None = None, ellipsis: str = "…") -> str:
     """The packetdrill/tcpdump style label of a segment event.
 
     ``S 0:0(0) win 65535 <mss 1460,sackOK,nop,wscale 7>``, ``S. 0:0(0) ack 1 win 65535``,
@@ -132,8 +130,7 @@ def _short_options(opts: str, event: Event | None = None) -> str:
             m = _SACK.match(part)
             if m and base is not None:
                 blocks = "".join(
-                    f"{{{(int(a) - base) % 2**32}:{(int(b) - base) % 2**32}}}"
-                    for a, b in _BLOCK.findall(m.group(1))
+                    f"{{{(int(a) - base) % 2**32}:{(int(b) - base) % 2**32}}}" for a, b in _BLOCK.findall(m.group(1))
                 )
                 part = f"sack {blocks}"
         out.append(part)
@@ -243,8 +240,7 @@ def retransmissions(events: Sequence[Event]) -> set[int]:
         if not (e.get("len") or "S" in flags or "F" in flags) or "R" in flags:
             continue
         seq = e.get("abs_seq", e.get("seq"))
-        key = (e.get("src"), e.get("dst"), e.get("sport"), e.get("dport"), flags.replace("P", ""),
-               seq, e.get("len"))
+        key = (e.get("src"), e.get("dst"), e.get("sport"), e.get("dport"), flags.replace("P", ""), seq, e.get("len"))
         if key in seen:
             out.add(i)
         else:
@@ -364,12 +360,7 @@ def _build_rows(events: Sequence[Event], left: str, right: str) -> list[_Row]:
             to = str(e.get("to", "?"))
             if i in numbers:
                 to += f" #{numbers[i]}"
-            if (
-                last is not None
-                and last.t == t
-                and last.kind in ("state", "segment")
-                and not getattr(last, side)
-            ):
+            if last is not None and last.t == t and last.kind in ("state", "segment") and not getattr(last, side):
                 setattr(last, side, to)
             else:
                 row = _Row(t, "state")
@@ -396,8 +387,7 @@ def _build_rows(events: Sequence[Event], left: str, right: str) -> list[_Row]:
                 rows.append(_Row(t, "segment", event=e, index=i, extra=extra))
         elif kind == "outcome":
             side = _side(e.get("host"), left, right) or "left"
-            rows.append(_Row(t, "outcome", event=e, index=i,
-                             extra={"side": side, "conn": numbers.get(i)}))
+            rows.append(_Row(t, "outcome", event=e, index=i, extra={"side": side, "conn": numbers.get(i)}))
         elif kind == "note":
             rows.append(_Row(t, "note", event=e, index=i))
     return rows
@@ -439,8 +429,11 @@ def _arrow(row: _Row, width: int, g: _Glyphs, rtx: bool) -> list[Piece]:
     if tags and len(segment_label(e, options=False)) + len(tag) > room:
         tag = f" ({','.join(t[1] for t in tags)})"
     prefix = f"#{row.extra['conn']} " if row.extra.get("conn") else ""
-    label = prefix + segment_label(e, options="short", max_len=max(room - len(tag) - len(prefix), 4),
-                                   ellipsis=g.ellipsis) + tag
+    label = (
+        prefix
+        + segment_label(e, options="short", max_len=max(room - len(tag) - len(prefix), 4), ellipsis=g.ellipsis)
+        + tag
+    )
     if len(label) > room:
         label = label[: max(room - len(g.ellipsis), 0)] + g.ellipsis
     lr = row.extra.get("dir", "lr") == "lr"
@@ -479,9 +472,7 @@ def _arrow(row: _Row, width: int, g: _Glyphs, rtx: bool) -> list[Piece]:
     ]
 
 
-def _layout(
-    events: Sequence[Event], left: str, right: str, width: int, ascii_only: bool
-) -> list[list[Piece]]:
+def _layout(events: Sequence[Event], left: str, right: str, width: int, ascii_only: bool) -> list[list[Piece]]:
     g = _ASCII if ascii_only else _UNICODE
     rows = _build_rows(events, left, right)
     rtx = retransmissions(events)
@@ -565,8 +556,14 @@ def render_ladder(
 
     buf = io.StringIO()
     console = Console(
-        file=buf, force_terminal=True, color_system="standard", width=10_000,
-        highlight=False, emoji=False, markup=False, legacy_windows=False,
+        file=buf,
+        force_terminal=True,
+        color_system="standard",
+        width=10_000,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        legacy_windows=False,
     )
     for line in lines:
         text = Text()

@@ -97,10 +97,10 @@ def _paragraphs(text: str) -> str:
 
 def _page(title: str, crumbs: str, body: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        f"<header><div class=\"crumbs\">{crumbs}</div></header>\n<main>\n{body}\n</main>\n"
+        f'<header><div class="crumbs">{crumbs}</div></header>\n<main>\n{body}\n</main>\n'
         "</body>\n</html>\n"
     )
 
@@ -115,17 +115,21 @@ def _trace_table(events: Sequence[Mapping[str, Any]]) -> str:
             cls += f" fate-{slugify(str(e.get('fate', '')))}"
         t = format_time(event_time(e), dec)
         rows.append(
-            f"<tr class=\"{_e(cls)}\"><td class=\"t\">{_e(t)}</td><td>{_e(e.get('host', ''))}"
-            f"</td><td>{_e(kind)}</td><td class=\"d\">{_e(describe_event(dict(e)))}</td></tr>"
+            f'<tr class="{_e(cls)}"><td class="t">{_e(t)}</td><td>{_e(e.get("host", ""))}'
+            f'</td><td>{_e(kind)}</td><td class="d">{_e(describe_event(dict(e)))}</td></tr>'
         )
     return (
-        "<table class=\"trace\"><thead><tr><th>t (s)</th><th>host</th><th>kind</th>"
+        '<table class="trace"><thead><tr><th>t (s)</th><th>host</th><th>kind</th>'
         "<th>what</th></tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
     )
 
 
-def render_page(scenario: Mapping[str, Any], index_href: str = "index.html",
-                prev: tuple[str, str] | None = None, nxt: tuple[str, str] | None = None) -> str:
+def render_page(
+    scenario: Mapping[str, Any],
+    index_href: str = "index.html",
+    prev: tuple[str, str] | None = None,
+    nxt: tuple[str, str] | None = None,
+) -> str:
     """One scenario's HTML page (a string)."""
     name = str(scenario.get("name", "scenario"))
     events = [dict(e) for e in scenario.get("events", [])]
@@ -134,14 +138,16 @@ def render_page(scenario: Mapping[str, Any], index_href: str = "index.html",
     right = str(scenario.get("right") or guess_right)
     body: list[str] = [f"<h1>{_e(name)}</h1>"]
     if scenario.get("description"):
-        body.append(f"<p class=\"description\">{_e(scenario['description'])}</p>")
+        body.append(f'<p class="description">{_e(scenario["description"])}</p>')
     if scenario.get("explanation"):
-        body.append(f"<div class=\"explanation\">{_paragraphs(str(scenario['explanation']))}</div>")
+        body.append(f'<div class="explanation">{_paragraphs(str(scenario["explanation"]))}</div>')
 
     body.append("<h2>Ladder diagram</h2>")
-    body.append(f"<figure class=\"ladder\">{render_ladder_svg(events, left, right, title=name)}"
-                f"<figcaption>Time runs down (not to scale: long silences are compressed). "
-                f"Hover over an arrow for the full segment.</figcaption></figure>")
+    body.append(
+        f'<figure class="ladder">{render_ladder_svg(events, left, right, title=name)}'
+        f"<figcaption>Time runs down (not to scale: long silences are compressed). "
+        f"Hover over an arrow for the full segment.</figcaption></figure>"
+    )
 
     body.append("<h2>State diagram</h2>")
     for host in (left, right):
@@ -150,32 +156,35 @@ def render_page(scenario: Mapping[str, Any], index_href: str = "index.html",
         visited = visited_states(taken)
         svg = render_state_diagram_svg(taken, title=f"{host}: states and transitions")
         body.append(
-            f"<figure class=\"state-diagram\" id=\"states-{_e(slugify(host))}\">{svg}"
+            f'<figure class="state-diagram" id="states-{_e(slugify(host))}">{svg}'
             f"<figcaption>{_e(host)}: {len(covered)} transition"
             f"{'s' if len(covered) != 1 else ''} taken, {len(visited)} state"
             f"{'s' if len(visited) != 1 else ''} visited.</figcaption></figure>"
         )
 
     body.append("<h2>Text ladder</h2>")
-    body.append("<details><summary>As <code>tcplab</code> prints it in a terminal</summary>"
-                f"<pre>{_e(render_ladder(events, left, right, color=False, width=110))}</pre>"
-                "</details>")
+    body.append(
+        "<details><summary>As <code>tcplab</code> prints it in a terminal</summary>"
+        f"<pre>{_e(render_ladder(events, left, right, color=False, width=110))}</pre>"
+        "</details>"
+    )
 
     body.append(f"<h2>Trace ({len(events)} events)</h2>")
     body.append(_trace_table(events))
 
-    pager = ["<nav class=\"pager\">"]
-    pager.append(f"<a href=\"{_e(prev[0])}\">← {_e(prev[1])}</a>" if prev else "<span></span>")
-    pager.append(f"<a href=\"{_e(index_href)}\">all scenarios</a>")
-    pager.append(f"<a href=\"{_e(nxt[0])}\">{_e(nxt[1])} →</a>" if nxt else "<span></span>")
+    pager = ['<nav class="pager">']
+    pager.append(f'<a href="{_e(prev[0])}">← {_e(prev[1])}</a>' if prev else "<span></span>")
+    pager.append(f'<a href="{_e(index_href)}">all scenarios</a>')
+    pager.append(f'<a href="{_e(nxt[0])}">{_e(nxt[1])} →</a>' if nxt else "<span></span>")
     pager.append("</nav>")
     body.append("".join(pager))
-    crumbs = f"<a href=\"{_e(index_href)}\">tcplab scenarios</a> › {_e(name)}"
+    crumbs = f'<a href="{_e(index_href)}">tcplab scenarios</a> › {_e(name)}'
     return _page(f"{name} — tcplab", crumbs, "\n".join(body))
 
 
-def write_report(directory: str | os.PathLike[str], scenarios: Iterable[Mapping[str, Any]],
-                 title: str = "tcplab scenarios") -> list[Path]:
+def write_report(
+    directory: str | os.PathLike[str], scenarios: Iterable[Mapping[str, Any]], title: str = "tcplab scenarios"
+) -> list[Path]:
     """Write ``index.html`` and one page per scenario into ``directory`` (created if needed).
 
     Each scenario is a mapping with ``name``, ``description``, ``explanation``, ``events``,
@@ -204,13 +213,15 @@ def write_report(directory: str | os.PathLike[str], scenarios: Iterable[Mapping[
         written.append(path)
         n_seg = sum(1 for e in sc.get("events", []) if e.get("kind") == "segment")
         index_items.append(
-            f"<li><a href=\"{_e(fname)}\">{_e(sc.get('name', ''))}</a>"
+            f'<li><a href="{_e(fname)}">{_e(sc.get("name", ""))}</a>'
             f"<div>{_e(sc.get('description', ''))}</div>"
-            f"<div class=\"missing\">{n_seg} segments</div></li>"
+            f'<div class="missing">{n_seg} segments</div></li>'
         )
-    body = (f"<h1>{_e(title)}</h1>\n<p class=\"description\">Each page shows one TCP story: "
-            "the segments on the wire, the states each end went through, and why.</p>\n"
-            "<ul class=\"scenarios\">\n" + "\n".join(index_items) + "\n</ul>")
+    body = (
+        f'<h1>{_e(title)}</h1>\n<p class="description">Each page shows one TCP story: '
+        "the segments on the wire, the states each end went through, and why.</p>\n"
+        '<ul class="scenarios">\n' + "\n".join(index_items) + "\n</ul>"
+    )
     index = out / "index.html"
     index.write_text(_page(title, _e(title), body), encoding="utf-8")
     return [index, *written]

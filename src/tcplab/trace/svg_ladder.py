@@ -284,15 +284,37 @@ def render_ladder_svg(
         f'role="img" aria-label="{svg_attr("Ladder diagram: " + heading)}" class="tcplab-ladder">'
     )
     out.append(_el("title", svg_text(f"Ladder diagram: {heading}")))
-    out.append(_el("defs", "".join(_marker(name, color) for name, color in (
-        ("syn", COLORS["syn"]), ("fin", COLORS["fin"]), ("rst", COLORS["rst"]),
-        ("data", COLORS["data"]), ("ack", COLORS["ack"])))))
+    out.append(
+        _el(
+            "defs",
+            "".join(
+                _marker(name, color)
+                for name, color in (
+                    ("syn", COLORS["syn"]),
+                    ("fin", COLORS["fin"]),
+                    ("rst", COLORS["rst"]),
+                    ("data", COLORS["data"]),
+                    ("ack", COLORS["ack"]),
+                )
+            ),
+        )
+    )
     out.append(_el("rect", x=0, y=0, width=f"{width:.0f}", height=f"{height:.0f}", fill="#ffffff"))
     # A long title gets a smaller font rather than running off the picture (bold sans is about
     # 0.6 em a character).
     title_size = max(11.0, min(20.0, (width - 40) / (0.6 * max(1, len(heading)))))
-    out.append(_el("text", svg_text(heading), x=20, y=32, font_size=f"{title_size:.1f}", font_weight="bold",
-                   fill=COLORS["text"], class_="title"))
+    out.append(
+        _el(
+            "text",
+            svg_text(heading),
+            x=20,
+            y=32,
+            font_size=f"{title_size:.1f}",
+            font_weight="bold",
+            fill=COLORS["text"],
+            class_="title",
+        )
+    )
     n_seg = len(direction)
     n_drop = sum(1 for i in direction if evs[i].get("fate") == "dropped")
     sub = f"{n_seg} segment{'s' if n_seg != 1 else ''}"
@@ -308,26 +330,62 @@ def render_ladder_svg(
     line_top = top - 8
     for side, name, x in (("left", left, x_left), ("right", right, x_right)):
         bw = max(len(name) * 13 * SANS_ADVANCE + 28, 80)
-        out.append(_el("line", x1=x, y1=line_top, x2=x, y2=bottom, stroke=COLORS["line"],
-                       stroke_width=2.5, class_=f"timeline timeline-{side}"))
-        out.append(_el("rect", x=x - bw / 2, y=top - 44, width=bw, height=28, rx=6,
-                       fill="#343a40"))
-        out.append(_el("text", svg_text(name), x=x, y=top - 25, font_size=13, font_weight="bold",
-                       fill="#ffffff", text_anchor="middle", class_="host"))
+        out.append(
+            _el(
+                "line",
+                x1=x,
+                y1=line_top,
+                x2=x,
+                y2=bottom,
+                stroke=COLORS["line"],
+                stroke_width=2.5,
+                class_=f"timeline timeline-{side}",
+            )
+        )
+        out.append(_el("rect", x=x - bw / 2, y=top - 44, width=bw, height=28, rx=6, fill="#343a40"))
+        out.append(
+            _el(
+                "text",
+                svg_text(name),
+                x=x,
+                y=top - 25,
+                font_size=13,
+                font_weight="bold",
+                fill="#ffffff",
+                text_anchor="middle",
+                class_="host",
+            )
+        )
     # Time axis header.
-    out.append(_el("text", "time (s)", x=x_time, y=top - 25, font_size=11, fill=COLORS["muted"],
-                   text_anchor="end"))
+    out.append(_el("text", "time (s)", x=x_time, y=top - 25, font_size=11, fill=COLORS["muted"], text_anchor="end"))
 
     # Breaks for compressed silences.
     for y0, y1, dt in breaks:
         ym = (y0 + y1) / 2
         for x in (x_left, x_right):
             out.append(_el("rect", x=x - 6, y=ym - 5, width=12, height=10, fill="#ffffff"))
-            out.append(_el("path", d=f"M{x - 7:.1f},{ym - 2:.1f} l14,-5 M{x - 7:.1f},{ym + 5:.1f} "
-                           f"l14,-5", stroke=COLORS["muted"], stroke_width=1.5, fill="none"))
-        out.append(_el("text", svg_text(f"+{_human_dt(dt)}"), x=x_time, y=ym + 4, font_size=10.5,
-                       font_style="italic", fill=COLORS["muted"], text_anchor="end",
-                       class_="break"))
+            out.append(
+                _el(
+                    "path",
+                    d=f"M{x - 7:.1f},{ym - 2:.1f} l14,-5 M{x - 7:.1f},{ym + 5:.1f} l14,-5",
+                    stroke=COLORS["muted"],
+                    stroke_width=1.5,
+                    fill="none",
+                )
+            )
+        out.append(
+            _el(
+                "text",
+                svg_text(f"+{_human_dt(dt)}"),
+                x=x_time,
+                y=ym + 4,
+                font_size=10.5,
+                font_style="italic",
+                fill=COLORS["muted"],
+                text_anchor="end",
+                class_="break",
+            )
+        )
 
     # Initial states.
     init: dict[str, str] = {}
@@ -343,11 +401,24 @@ def render_ladder_svg(
     last_t: float | None = None
     for row in rows:
         if row.t != last_t:
-            out.append(_el("text", svg_text(format_time(row.t, dec)), x=x_time, y=row.y + 4,
-                           font_size=11, fill=COLORS["muted"], text_anchor="end",
-                           font_family=FONT_MONO, class_="time"))
-            out.append(_el("line", x1=x_time + 4, y1=row.y, x2=x_left - state_w + 4, y2=row.y,
-                           stroke="#e9ecef", stroke_width=1))
+            out.append(
+                _el(
+                    "text",
+                    svg_text(format_time(row.t, dec)),
+                    x=x_time,
+                    y=row.y + 4,
+                    font_size=11,
+                    fill=COLORS["muted"],
+                    text_anchor="end",
+                    font_family=FONT_MONO,
+                    class_="time",
+                )
+            )
+            out.append(
+                _el(
+                    "line", x1=x_time + 4, y1=row.y, x2=x_left - state_w + 4, y2=row.y, stroke="#e9ecef", stroke_width=1
+                )
+            )
             last_t = row.t
 
     # Notes first (underneath the arrows).
@@ -357,15 +428,36 @@ def render_ladder_svg(
         lines = note_lines[it.index]
         h = 15.0 * len(lines) + 8
         yc = row_y(it)
-        out.append(_el("rect", x=x_left + 14, y=yc - h / 2, width=lane - 28, height=h, rx=5,
-                       fill=COLORS["note_fill"], stroke=COLORS["note_stroke"], stroke_width=1))
+        out.append(
+            _el(
+                "rect",
+                x=x_left + 14,
+                y=yc - h / 2,
+                width=lane - 28,
+                height=h,
+                rx=5,
+                fill=COLORS["note_fill"],
+                stroke=COLORS["note_stroke"],
+                stroke_width=1,
+            )
+        )
         spans = "".join(
             _el("tspan", svg_text(line), x=(x_left + x_right) / 2, dy=(0 if k == 0 else 15))
             for k, line in enumerate(lines)
         )
-        out.append(_el("text", spans, x=(x_left + x_right) / 2, y=yc - h / 2 + 16.5,
-                       font_size=11.5, font_style="italic", fill="#5c3c00",
-                       text_anchor="middle", class_="note"))
+        out.append(
+            _el(
+                "text",
+                spans,
+                x=(x_left + x_right) / 2,
+                y=yc - h / 2 + 16.5,
+                font_size=11.5,
+                font_style="italic",
+                fill="#5c3c00",
+                text_anchor="middle",
+                class_="note",
+            )
+        )
 
     # Segments.
     crossing = _crossing(direction, dep_y, arr_y, typical)
@@ -374,8 +466,9 @@ def render_ladder_svg(
     for i, src in direction.items():
         e = evs[i]
         prefix = f"#{numbers[i]} " if i in numbers else ""
-        arrow, label_svg = _segment_svg(e, i, src, dep_y[i], arr_y.get(i), x_left, x_right,
-                                        typical, i in rtx, placed, i in crossing, prefix)
+        arrow, label_svg = _segment_svg(
+            e, i, src, dep_y[i], arr_y.get(i), x_left, x_right, typical, i in rtx, placed, i in crossing, prefix
+        )
         out.append(arrow)
         label_svgs.append(label_svg)
     out.append(_el("g", "".join(label_svgs), class_="labels"))
@@ -396,9 +489,19 @@ def render_ladder_svg(
             dy = 23 if f"{it.side}-label" in rows[it.row].slots else 4
             anchor = "end" if it.side == "left" else "start"
             xt = x - 10 if it.side == "left" else x + 10
-            out.append(_el("text", svg_text(text), x=xt, y=row_y(it) + dy, font_size=11,
-                           font_weight="bold", fill=COLORS["bad" if bad else "good"],
-                           text_anchor=anchor, class_="outcome"))
+            out.append(
+                _el(
+                    "text",
+                    svg_text(text),
+                    x=xt,
+                    y=row_y(it) + dy,
+                    font_size=11,
+                    font_weight="bold",
+                    fill=COLORS["bad" if bad else "good"],
+                    text_anchor=anchor,
+                    class_="outcome",
+                )
+            )
 
     # Legend.
     out.append(_legend(20, height - 26))
@@ -439,17 +542,45 @@ def _state_pill(name: str, side: str, x: float, y: float) -> str:
     rx = x - 8 - w if side == "left" else x + 8
     return _el(
         "g",
-        _el("rect", x=rx, y=y - 10, width=w, height=20, rx=10, fill=COLORS["state_fill"],
-            stroke=COLORS["state_stroke"], stroke_width=1.2)
-        + _el("text", svg_text(name), x=rx + w / 2, y=y + 4, font_size=11, font_weight="bold",
-              fill=COLORS["state_text"], text_anchor="middle", font_family=FONT_MONO),
+        _el(
+            "rect",
+            x=rx,
+            y=y - 10,
+            width=w,
+            height=20,
+            rx=10,
+            fill=COLORS["state_fill"],
+            stroke=COLORS["state_stroke"],
+            stroke_width=1.2,
+        )
+        + _el(
+            "text",
+            svg_text(name),
+            x=rx + w / 2,
+            y=y + 4,
+            font_size=11,
+            font_weight="bold",
+            fill=COLORS["state_text"],
+            text_anchor="middle",
+            font_family=FONT_MONO,
+        ),
         class_=f"state state-{side}",
     )
 
 
 def _segment_svg(
-    e: Event, index: int, src: str, y0: float, y1: float | None, x_left: float, x_right: float,
-    typical: float, rtx: bool, placed: list[_Box], crossed: bool = False, prefix: str = "",
+    e: Event,
+    index: int,
+    src: str,
+    y0: float,
+    y1: float | None,
+    x_left: float,
+    x_right: float,
+    typical: float,
+    rtx: bool,
+    placed: list[_Box],
+    crossed: bool = False,
+    prefix: str = "",
 ) -> tuple[str, str]:
     """The arrow of one segment (a group) and its label (drawn later, above all arrows)."""
     flags = str(e.get("flags", "?"))
@@ -483,30 +614,66 @@ def _segment_svg(
         frac = min(0.85, max(0.6, (label_w + 36) / lane_w))
         xe = xs + (xd - xs) * frac
         ye = y0 + typical / 2
-        parts.append(_el("line", x1=xs, y1=y0, x2=xe, y2=ye, stroke=color, stroke_width=1.8,
-                         stroke_linecap="round"))
+        parts.append(_el("line", x1=xs, y1=y0, x2=xe, y2=ye, stroke=color, stroke_width=1.8, stroke_linecap="round"))
         c = COLORS["drop"]
-        parts.append(_el("path", d=f"M{xe - 6:.1f},{ye - 6:.1f} l12,12 M{xe - 6:.1f},{ye + 6:.1f} "
-                         f"l12,-12", stroke=c, stroke_width=3, stroke_linecap="round",
-                         class_="drop-mark"))
-        parts.append(_el("text", "dropped", x=xe, y=ye + 20, font_size=10.5, font_weight="bold",
-                         fill=c, text_anchor="middle"))
+        parts.append(
+            _el(
+                "path",
+                d=f"M{xe - 6:.1f},{ye - 6:.1f} l12,12 M{xe - 6:.1f},{ye + 6:.1f} l12,-12",
+                stroke=c,
+                stroke_width=3,
+                stroke_linecap="round",
+                class_="drop-mark",
+            )
+        )
+        parts.append(
+            _el("text", "dropped", x=xe, y=ye + 20, font_size=10.5, font_weight="bold", fill=c, text_anchor="middle")
+        )
         x_end, y_end = xe, ye
     else:
         ye = y1 if y1 is not None else y0
         dash = "5 4" if fate == "corrupted" else None
         if fate == "duplicated":
-            parts.append(_el("line", x1=xs, y1=y0 + 5, x2=xd, y2=ye + 5, stroke=color,
-                             stroke_width=1.2, stroke_opacity=0.55, marker_end=marker))
-        parts.append(_el("line", x1=xs, y1=y0, x2=xd, y2=ye, stroke=color, stroke_width=1.8,
-                         stroke_dasharray=dash, marker_end=marker))
+            parts.append(
+                _el(
+                    "line",
+                    x1=xs,
+                    y1=y0 + 5,
+                    x2=xd,
+                    y2=ye + 5,
+                    stroke=color,
+                    stroke_width=1.2,
+                    stroke_opacity=0.55,
+                    marker_end=marker,
+                )
+            )
+        parts.append(
+            _el(
+                "line",
+                x1=xs,
+                y1=y0,
+                x2=xd,
+                y2=ye,
+                stroke=color,
+                stroke_width=1.8,
+                stroke_dasharray=dash,
+                marker_end=marker,
+            )
+        )
         if fate == "corrupted":
             c = COLORS["drop"]
             xm = xd - 14 if src == "left" else xd + 14
             ym = ye - (ye - y0) * 14 / abs(xd - xs)
-            parts.append(_el("path", d=f"M{xm - 5:.1f},{ym - 5:.1f} l10,10 M{xm - 5:.1f},"
-                             f"{ym + 5:.1f} l10,-10", stroke=c, stroke_width=2.5,
-                             stroke_linecap="round", class_="corrupt-mark"))
+            parts.append(
+                _el(
+                    "path",
+                    d=f"M{xm - 5:.1f},{ym - 5:.1f} l10,10 M{xm - 5:.1f},{ym + 5:.1f} l10,-10",
+                    stroke=c,
+                    stroke_width=2.5,
+                    stroke_linecap="round",
+                    class_="corrupt-mark",
+                )
+            )
         x_end, y_end = xd, ye
     parts.append(_el("circle", cx=xs, cy=y0, r=3, fill=color))
     # Label along the arrow, above it: in the middle unless that collides with a label already
@@ -526,8 +693,7 @@ def _segment_svg(
     if fate == "dropped":
         # The label starts at the sender and may run on past the cross.
         avail = int((abs(x_right - x_left) * 0.8) / adv)
-        text = prefix + segment_label(
-            e, options="short", max_len=max(avail - len(tag_text) - len(prefix), 8))
+        text = prefix + segment_label(e, options="short", max_len=max(avail - len(tag_text) - len(prefix), 8))
         cx, cy = xs + ux * 14, y0 + uy * 14
         anchor = "start" if src == "left" else "end"
         w = len(text + tag_text) * adv
@@ -538,15 +704,13 @@ def _segment_svg(
         first: tuple[float, float, str, str, _Box] | None = None
         # An arrow crossed by one going the other way keeps its label near its sender, so the
         # two labels end up on opposite halves.
-        spots = ((0.5, 1), (0.5, -1), (0.32, 1), (0.68, 1), (0.32, -1), (0.68, -1), (0.22, 1),
-                 (0.78, 1))
+        spots = ((0.5, 1), (0.5, -1), (0.32, 1), (0.68, 1), (0.32, -1), (0.68, -1), (0.22, 1), (0.78, 1))
         if crossed:
             spots = ((0.27, 1), (0.27, -1), *spots)
         for frac, side in spots:
             room = min(frac, 1 - frac) * seg_len * 2
             avail = int(min(room - 16, seg_len * 0.74 - 10) / adv)
-            text = prefix + segment_label(
-                e, options="short", max_len=max(avail - len(tag_text) - len(prefix), 8))
+            text = prefix + segment_label(e, options="short", max_len=max(avail - len(tag_text) - len(prefix), 8))
             cx, cy = xs + dx * frac, y0 + dy * frac
             w = len(text + tag_text) * adv
             off = 6.0 if side > 0 else -8.5
@@ -569,24 +733,31 @@ def _segment_svg(
     spans = svg_text(text)
     if tag_text:
         tag_color = COLORS["rtx"] if rtx else COLORS["drop"]
-        spans += _el("tspan", svg_text(tag_text.strip()), dx=6.6, fill=tag_color,
-                     font_weight="bold")
+        spans += _el("tspan", svg_text(tag_text.strip()), dx=6.6, fill=tag_color, font_weight="bold")
     label_svg = _el(
-        "text", spans, x=f"{cx:.1f}", y=f"{baseline:.1f}", font_size=11, fill=color,
-        font_family=FONT_MONO, text_anchor=anchor, stroke="#ffffff", stroke_width=3,
-        paint_order="stroke", stroke_linejoin="round",
-        transform=f"rotate({angle:.2f} {cx:.1f} {cy:.1f})", class_="label", data_index=index,
+        "text",
+        spans,
+        x=f"{cx:.1f}",
+        y=f"{baseline:.1f}",
+        font_size=11,
+        fill=color,
+        font_family=FONT_MONO,
+        text_anchor=anchor,
+        stroke="#ffffff",
+        stroke_width=3,
+        paint_order="stroke",
+        stroke_linejoin="round",
+        transform=f"rotate({angle:.2f} {cx:.1f} {cy:.1f})",
+        class_="label",
+        data_index=index,
     )
     cls = f"segment fate-{fate}" + (" retransmission" if rtx else "")
     return _el("g", "".join(parts), class_=cls, data_index=index), label_svg
 
 
-def _crossing(direction: dict[int, str], dep_y: dict[int, float], arr_y: dict[int, float],
-              typical: float) -> set[int]:
+def _crossing(direction: dict[int, str], dep_y: dict[int, float], arr_y: dict[int, float], typical: float) -> set[int]:
     """Segments in flight at the same time as one going the other way (their arrows cross)."""
-    spans = sorted(
-        (dep_y[i], arr_y.get(i, dep_y[i] + typical / 2), i, side) for i, side in direction.items()
-    )
+    spans = sorted((dep_y[i], arr_y.get(i, dep_y[i] + typical / 2), i, side) for i, side in direction.items())
     active: list[tuple[float, int, str]] = []
     out: set[int] = set()
     for start, end, i, side in spans:
@@ -616,8 +787,7 @@ class _Box:
 
     def _project(self, ax: float, ay: float) -> tuple[float, float]:
         c = self.cx * ax + self.cy * ay
-        r = abs(self.hw * (self.ux * ax + self.uy * ay)) + abs(
-            self.hh * (-self.uy * ax + self.ux * ay))
+        r = abs(self.hw * (self.ux * ax + self.uy * ay)) + abs(self.hh * (-self.uy * ax + self.ux * ay))
         return c - r, c + r
 
     def overlaps(self, other: _Box) -> bool:
@@ -632,26 +802,38 @@ class _Box:
 
 
 def _legend(x: float, y: float) -> str:
-    items = [("SYN", COLORS["syn"]), ("data", COLORS["data"]), ("ACK", COLORS["ack"]),
-             ("FIN", COLORS["fin"]), ("RST", COLORS["rst"])]
+    items = [
+        ("SYN", COLORS["syn"]),
+        ("data", COLORS["data"]),
+        ("ACK", COLORS["ack"]),
+        ("FIN", COLORS["fin"]),
+        ("RST", COLORS["rst"]),
+    ]
     parts = []
     cx = x
     for name, color in items:
         parts.append(_el("line", x1=cx, y1=y, x2=cx + 22, y2=y, stroke=color, stroke_width=2.5))
-        parts.append(_el("text", svg_text(name), x=cx + 27, y=y + 4, font_size=11,
-                         fill=COLORS["text"]))
+        parts.append(_el("text", svg_text(name), x=cx + 27, y=y + 4, font_size=11, fill=COLORS["text"]))
         cx += 27 + len(name) * 7 + 20
-    parts.append(_el("path", d=f"M{cx + 2},{y - 5} l10,10 M{cx + 2},{y + 5} l10,-10",
-                     stroke=COLORS["drop"], stroke_width=2.5, stroke_linecap="round"))
+    parts.append(
+        _el(
+            "path",
+            d=f"M{cx + 2},{y - 5} l10,10 M{cx + 2},{y + 5} l10,-10",
+            stroke=COLORS["drop"],
+            stroke_width=2.5,
+            stroke_linecap="round",
+        )
+    )
     parts.append(_el("text", "dropped", x=cx + 18, y=y + 4, font_size=11, fill=COLORS["text"]))
     cx += 18 + 56 + 16
-    parts.append(_el("line", x1=cx, y1=y, x2=cx + 22, y2=y, stroke=COLORS["ack"], stroke_width=2,
-                     stroke_dasharray="5 4"))
+    parts.append(
+        _el("line", x1=cx, y1=y, x2=cx + 22, y2=y, stroke=COLORS["ack"], stroke_width=2, stroke_dasharray="5 4")
+    )
     parts.append(_el("text", "corrupted", x=cx + 27, y=y + 4, font_size=11, fill=COLORS["text"]))
     cx += 27 + 66 + 16
-    parts.append(_el("line", x1=cx, y1=y - 2, x2=cx + 22, y2=y - 2, stroke=COLORS["ack"],
-                     stroke_width=1.8))
-    parts.append(_el("line", x1=cx, y1=y + 3, x2=cx + 22, y2=y + 3, stroke=COLORS["ack"],
-                     stroke_width=1.2, stroke_opacity=0.55))
+    parts.append(_el("line", x1=cx, y1=y - 2, x2=cx + 22, y2=y - 2, stroke=COLORS["ack"], stroke_width=1.8))
+    parts.append(
+        _el("line", x1=cx, y1=y + 3, x2=cx + 22, y2=y + 3, stroke=COLORS["ack"], stroke_width=1.2, stroke_opacity=0.55)
+    )
     parts.append(_el("text", "duplicated", x=cx + 27, y=y + 4, font_size=11, fill=COLORS["text"]))
     return _el("g", "".join(parts), class_="legend")

@@ -260,9 +260,7 @@ class SockDiag:
             + _SOCKID.pack(sport, dport, src, dst)
             + _SOCKID_TAIL.pack(0, 0xFFFFFFFF, 0xFFFFFFFF)  # any interface, INET_DIAG_NOCOOKIE
         )
-        header = _NLMSGHDR.pack(
-            _NLMSGHDR.size + len(req), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, self._seq, 0
-        )
+        header = _NLMSGHDR.pack(_NLMSGHDR.size + len(req), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, self._seq, 0)
         try:
             self._sock.send(header + req)
             while True:

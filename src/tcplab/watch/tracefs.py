@@ -88,9 +88,7 @@ class TraceInstance:
             os.mkdir(path)
         except PermissionError:
             self.path = None
-            raise WatchUnavailable(
-                f"cannot create a tracefs instance in {root}/instances: needs root"
-            ) from None
+            raise WatchUnavailable(f"cannot create a tracefs instance in {root}/instances: needs root") from None
         except OSError as exc:
             self.path = None
             raise WatchUnavailable(f"cannot create tracefs instance {path}: {exc.strerror}") from None

@@ -209,9 +209,7 @@ class KernelWatcher:
                     self.unavailable = str(exc)
             if self.mode is None:
                 if self._diag is None:
-                    raise WatchUnavailable(
-                        f"{self.unavailable or 'no tracepoint'}, and sock_diag is not available"
-                    )
+                    raise WatchUnavailable(f"{self.unavailable or 'no tracepoint'}, and sock_diag is not available")
                 self.mode = "poll"
                 self._table = {e.key: e for e in self._diag.dump() if self._match_entry(e)}
                 self._note("poll", ms=self.poll_interval * 1000)

@@ -91,15 +91,13 @@ def as_address(addr) -> IPAddress:
 # ---- pseudo-headers -----------------------------------------------------------------------------
 def pseudo_header_v4(src, dst, protocol: int, length: int) -> bytes:
     """The 12-byte IPv4 pseudo-header of RFC 9293 3.1: src, dst, zero, PTCL, TCP length."""
-    return (as_address(src).packed + as_address(dst).packed
-            + bytes((0, protocol)) + length.to_bytes(2, "big"))
+    return as_address(src).packed + as_address(dst).packed + bytes((0, protocol)) + length.to_bytes(2, "big")
 
 
 def pseudo_header_v6(src, dst, next_header: int, length: int) -> bytes:
     """The 40-byte IPv6 pseudo-header of RFC 8200 8.1: src, dst, upper-layer length (32 bits),
     three zero bytes, next header."""
-    return (as_address(src).packed + as_address(dst).packed
-            + length.to_bytes(4, "big") + bytes((0, 0, 0, next_header)))
+    return as_address(src).packed + as_address(dst).packed + length.to_bytes(4, "big") + bytes((0, 0, 0, next_header))
 
 
 def pseudo_header_sum(src, dst, protocol: int, length: int) -> int:

@@ -27,8 +27,7 @@ def _echo_message(version: int, type_: int, ident: int, seq: int, data, src, dst
     return msg[:2] + csum.to_bytes(2, "big") + msg[4:]
 
 
-def build_icmp_echo_request(src, dst, ident: int, seq: int, data: bytes = b"",
-                            ttl: int = 64) -> bytes:
+def build_icmp_echo_request(src, dst, ident: int, seq: int, data: bytes = b"", ttl: int = 64) -> bytes:
     """An echo request packet (ICMP type 8, or ICMPv6 type 128) from ``src`` to ``dst``."""
     s = as_address(src)
     d = as_address(dst)
@@ -68,8 +67,9 @@ def build_icmp_echo_reply(request: Packet, src=None, ttl: int = 64) -> bytes | N
     reply_dst = request.src
     if reply_src.version != version:
         return None
-    if src is None and (reply_src.is_multicast or reply_src.is_unspecified
-                        or (version == 4 and reply_src == _BROADCAST)):
+    if src is None and (
+        reply_src.is_multicast or reply_src.is_unspecified or (version == 4 and reply_src == _BROADCAST)
+    ):
         return None
     # Only the type and the checksum change: patch the checksum incrementally would work too,
     # but recomputing keeps it obviously right (and ICMPv6 addresses may differ with ``src``).

@@ -106,10 +106,18 @@ class IPv4Header:
         if not 0 <= self.flags <= 7 or not 0 <= self.fragment_offset <= 0x1FFF:
             raise ValueError(f"bad IPv4 flags/fragment offset: {self.flags}/{self.fragment_offset}")
         try:
-            hdr = _V4.pack(0x40 | (hlen >> 2), self.tos, hlen + payload_length,
-                           self.identification, (self.flags << 13) | self.fragment_offset,
-                           self.ttl, self.protocol, 0, as_address(self.src).packed,
-                           as_address(self.dst).packed)
+            hdr = _V4.pack(
+                0x40 | (hlen >> 2),
+                self.tos,
+                hlen + payload_length,
+                self.identification,
+                (self.flags << 13) | self.fragment_offset,
+                self.ttl,
+                self.protocol,
+                0,
+                as_address(self.src).packed,
+                as_address(self.dst).packed,
+            )
         except struct.error as exc:
             raise ValueError(f"cannot build IPv4 header {self!r}: {exc}") from None
         if options:
@@ -133,12 +141,22 @@ class IPv4Header:
         if hlen > n:
             raise MalformedPacket("truncated ip header", f"header {hlen} bytes, packet {n}")
         if total < hlen or total > n:
-            raise MalformedPacket("ip total length inconsistent",
-                                  f"total length {total}, header {hlen}, buffer {n}")
+            raise MalformedPacket("ip total length inconsistent", f"total length {total}, header {hlen}, buffer {n}")
         if verify_checksum and int.from_bytes(data[:hlen], "big") % 0xFFFF:
             raise MalformedPacket("bad ip header checksum", f"checksum field 0x{csum:04x}")
-        return cls(_v4addr(src), _v4addr(dst), proto, ttl, tos, ident, frag >> 13, frag & 0x1FFF,
-                   bytes(data[20:hlen]) if hlen > 20 else b"", total, csum)
+        return cls(
+            _v4addr(src),
+            _v4addr(dst),
+            proto,
+            ttl,
+            tos,
+            ident,
+            frag >> 13,
+            frag & 0x1FFF,
+            bytes(data[20:hlen]) if hlen > 20 else b"",
+            total,
+            csum,
+        )
 
 
 @dataclass(slots=True)
@@ -166,12 +184,16 @@ class IPv6Header:
 
     def build(self, payload_length: int) -> bytes:
         if not 0 <= self.traffic_class <= 0xFF or not 0 <= self.flow_label <= 0xFFFFF:
-            raise ValueError(f"bad traffic class/flow label: {self.traffic_class}/"
-                             f"{self.flow_label}")
+            raise ValueError(f"bad traffic class/flow label: {self.traffic_class}/{self.flow_label}")
         try:
-            return _V6.pack((6 << 28) | (self.traffic_class << 20) | self.flow_label,
-                            payload_length, self.next_header, self.hop_limit,
-                            as_address(self.src).packed, as_address(self.dst).packed)
+            return _V6.pack(
+                (6 << 28) | (self.traffic_class << 20) | self.flow_label,
+                payload_length,
+                self.next_header,
+                self.hop_limit,
+                as_address(self.src).packed,
+                as_address(self.dst).packed,
+            )
         except struct.error as exc:
             raise ValueError(f"cannot build IPv6 header {self!r}: {exc}") from None
 
@@ -186,8 +208,7 @@ class IPv6Header:
         if vtf >> 28 != 6:
             raise MalformedPacket("bad ip version", f"version {vtf >> 28}")
         if 40 + plen > n:
-            raise MalformedPacket("ip total length inconsistent",
-                                  f"payload length {plen}, buffer {n}")
+            raise MalformedPacket("ip total length inconsistent", f"payload length {plen}, buffer {n}")
         return cls(_v6addr(src), _v6addr(dst), nh, hops, (vtf >> 20) & 0xFF, vtf & 0xFFFFF, plen)
 
 
@@ -239,17 +260,16 @@ class Packet:
     @property
     def payload(self) -> bytes:
         if self._payload is None:
-            self._payload = bytes(self._buf[self._start:self._end])
+            self._payload = bytes(self._buf[self._start : self._end])
         return self._payload
 
     @property
     def raw(self) -> bytes:
-        return bytes(self._buf[:self._end])
+        return bytes(self._buf[: self._end])
 
     def __repr__(self) -> str:
         what = f"tcp={self.tcp!r}" if self.tcp is not None else f"payload={len(self.payload)} bytes"
-        return (f"Packet(v{self.version} {self.src} > {self.dst} proto {self.protocol} "
-                f"ttl {self.ttl} {what})")
+        return f"Packet(v{self.version} {self.src} > {self.dst} proto {self.protocol} ttl {self.ttl} {what})"
 
 
 def _parse(packet, verify_checksum: bool) -> Packet:
@@ -261,14 +281,12 @@ def _parse(packet, verify_checksum: bool) -> Packet:
     if version == 4:
         hdr = IPv4Header.parse(packet, verify_checksum)
         if hdr.flags & IPV4_MORE_FRAGMENTS or hdr.fragment_offset:
-            raise MalformedPacket("ip fragment not supported",
-                                  f"MF {hdr.flags & 1}, offset {hdr.fragment_offset}")
+            raise MalformedPacket("ip fragment not supported", f"MF {hdr.flags & 1}, offset {hdr.fragment_offset}")
         start = (first & 0x0F) << 2
         end = hdr.total_length
         if hdr.protocol == TCP_PROTOCOL:
             data = memoryview(packet)[start:end]
-            psum = (int.from_bytes(packet[12:20], "big") + TCP_PROTOCOL + end - start
-                    if verify_checksum else None)
+            psum = int.from_bytes(packet[12:20], "big") + TCP_PROTOCOL + end - start if verify_checksum else None
             return Packet(hdr, _parse_tcp(data, psum), packet, start, end)
         return Packet(hdr, None, packet, start, end)
     if version == 6:
@@ -276,8 +294,7 @@ def _parse(packet, verify_checksum: bool) -> Packet:
         end = 40 + hdr6.payload_length
         if hdr6.next_header == TCP_PROTOCOL:
             data = memoryview(packet)[40:end]
-            psum = (int.from_bytes(packet[8:40], "big") + TCP_PROTOCOL + end - 40
-                    if verify_checksum else None)
+            psum = int.from_bytes(packet[8:40], "big") + TCP_PROTOCOL + end - 40 if verify_checksum else None
             return Packet(hdr6, _parse_tcp(data, psum), packet, 40, end)
         return Packet(hdr6, None, packet, 40, end)
     raise MalformedPacket("bad ip version", f"version {version}")
@@ -317,8 +334,7 @@ _v4_templates: dict[tuple, tuple[bytes, bytes, bytes, int]] = {}
 _v6_templates: dict[tuple, tuple[bytes, bytes]] = {}
 
 
-def _ip_header(src, dst, protocol: int, ttl: int, tos: int, identification: int,
-               payload_length: int) -> bytes:
+def _ip_header(src, dst, protocol: int, ttl: int, tos: int, identification: int, payload_length: int) -> bytes:
     s = as_address(src)
     d = as_address(dst)
     if s.version != d.version:
@@ -347,8 +363,7 @@ def _ip_header(src, dst, protocol: int, ttl: int, tos: int, identification: int,
     return _V6_PATCH.pack(tmpl6[0], payload_length, tmpl6[1])
 
 
-def build_ip(src, dst, protocol: int, payload, ttl: int = 64, *, tos: int = 0,
-             identification: int = 0) -> bytes:
+def build_ip(src, dst, protocol: int, payload, ttl: int = 64, *, tos: int = 0, identification: int = 0) -> bytes:
     """An IP packet carrying ``payload`` (already complete, checksum included) as ``protocol``.
 
     IPv4 or IPv6 by the address family of ``src``/``dst`` (str or ipaddress objects). IPv4
@@ -357,12 +372,9 @@ def build_ip(src, dst, protocol: int, payload, ttl: int = 64, *, tos: int = 0,
     return _ip_header(src, dst, protocol, ttl, tos, identification, len(payload)) + bytes(payload)
 
 
-def build_packet(src, dst, seg: Segment, ttl: int = 64, *, tos: int = 0,
-                 identification: int = 0) -> bytes:
+def build_packet(src, dst, seg: Segment, ttl: int = 64, *, tos: int = 0, identification: int = 0) -> bytes:
     """The IP packet carrying ``seg`` from ``src`` to ``dst`` (TCP checksum computed)."""
     s = as_address(src)
     d = as_address(dst)
     tcp = build_tcp(seg, s, d)
     return _ip_header(s, d, TCP_PROTOCOL, ttl, tos, identification, len(tcp)) + tcp
-
-

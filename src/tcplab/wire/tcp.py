@@ -157,8 +157,15 @@ def flags_str(flags: Flags) -> str:
     """Flags the way packetdrill and tcpdump write them: ``S``, ``S.``, ``.``, ``P.``, ``F.``,
     ``R``."""
     out = ""
-    for bit, ch in ((Flags.SYN, "S"), (Flags.FIN, "F"), (Flags.RST, "R"), (Flags.PSH, "P"),
-                    (Flags.URG, "U"), (Flags.ECE, "E"), (Flags.CWR, "W")):
+    for bit, ch in (
+        (Flags.SYN, "S"),
+        (Flags.FIN, "F"),
+        (Flags.RST, "R"),
+        (Flags.PSH, "P"),
+        (Flags.URG, "U"),
+        (Flags.ECE, "E"),
+        (Flags.CWR, "W"),
+    ):
         if flags & bit:
             out += ch
     if flags & Flags.ACK:
@@ -235,8 +242,7 @@ def parse_options(opts) -> tuple[Option, ...]:
             append(_EOL)
             break
         if i + 1 >= n:
-            raise MalformedPacket("tcp option past header",
-                                  f"kind {kind} at offset {i} has no length byte")
+            raise MalformedPacket("tcp option past header", f"kind {kind} at offset {i} has no length byte")
         length = opts[i + 1]
         if length < 2:
             raise MalformedPacket("tcp option length invalid", f"kind {kind} length {length}")
@@ -275,7 +281,7 @@ def parse_options(opts) -> tuple[Option, ...]:
         else:
             if end > n:
                 raise MalformedPacket("tcp option past header", f"kind {kind} length {length}")
-            append(UnknownOption(kind, bytes(opts[i + 2:end])))
+            append(UnknownOption(kind, bytes(opts[i + 2 : end])))
         i = end
     return tuple(out)
 
@@ -393,8 +399,7 @@ def _parse_tcp(data, psum: int | None) -> Segment:
             raise MalformedPacket("bad tcp checksum", f"checksum field 0x{_csum:04x}")
     options = parse_options(data[20:hlen]) if hlen > 20 else ()
     payload = bytes(data[hlen:]) if hlen < n else b""
-    return Segment(sport, dport, seq, ack, _FLAGS_TABLE[flags], window, urgent, options, payload,
-                   off)
+    return Segment(sport, dport, seq, ack, _FLAGS_TABLE[flags], window, urgent, options, payload, off)
 
 
 def build_tcp(seg: Segment, src_ip, dst_ip) -> bytes:
@@ -407,16 +412,14 @@ def build_tcp(seg: Segment, src_ip, dst_ip) -> bytes:
     payload = seg.payload
     off = (20 + len(opts)) >> 2
     try:
-        hdr = _HDR.pack(seg.src_port, seg.dst_port, seg.seq, seg.ack, off << 4, seg.flags,
-                        seg.window, 0, seg.urgent)
+        hdr = _HDR.pack(seg.src_port, seg.dst_port, seg.seq, seg.ack, off << 4, seg.flags, seg.window, 0, seg.urgent)
     except struct.error as exc:
         raise ValueError(f"cannot build TCP header for {seg!r}: {exc}") from None
     if opts:
         hdr += opts
     hlen = len(hdr)
     plen = len(payload)
-    total = pseudo_header_sum(src_ip, dst_ip, TCP_PROTOCOL, hlen + plen) + int.from_bytes(
-        hdr, "big")
+    total = pseudo_header_sum(src_ip, dst_ip, TCP_PROTOCOL, hlen + plen) + int.from_bytes(hdr, "big")
     if plen:
         total += raw_sum(payload)
     csum = fold(total)
