@@ -19,7 +19,7 @@ the loop raises ``SimulationStalled`` instead of hanging.
 On TUN the ordinary event loop (real clock) is used; the TUN link moves packets from the loop
 (``loop.add_reader``) and the transports here wake through ``loop.call_soon``.
 
-(``tcplab.asyncio`` is the same module under the name the issue asked for.)
+(``tcplab.asyncio`` is another name for this module.)
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ import selectors
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from tcplab.host.runtime import SimRuntime, SimulationStalled
+from tcplab.host import Host
+from tcplab.net.simhost import SimRuntime, SimulationStalled
 from tcplab.socket import AF_INET, AF_INET6, SHUT_WR, SO_ERROR, SO_REUSEADDR, SOL_SOCKET, Socket
 from tcplab.tcp.states import State
 
@@ -91,7 +92,7 @@ class SimEventLoop(asyncio.SelectorEventLoop):
         self._tcplab_selector = selector
         self.network = network
         for node in network.nodes.values():
-            if hasattr(node, "runtime") and node.runtime is None:
+            if isinstance(node, Host) and node.runtime is None:
                 node.runtime = SimRuntime(network)
 
     def time(self) -> float:
@@ -363,12 +364,12 @@ async def create_connection(
     host: str,
     port: int,
     *,
-    stack: Any,
+    stack: Host,
     local_addr: tuple | None = None,
 ) -> tuple[TcplabTransport, asyncio.Protocol]:
     """``loop.create_connection`` on a tcplab host (``stack``)."""
     loop = asyncio.get_running_loop()
-    sock = stack.socket(_family_of(host))
+    sock = Socket(stack, _family_of(host))
     try:
         sock.setblocking(False)
         if local_addr is not None:
@@ -395,7 +396,7 @@ async def create_connection(
 
 
 async def open_connection(
-    host: str, port: int, *, stack: Any, limit: int = _LIMIT, local_addr: tuple | None = None
+    host: str, port: int, *, stack: Host, limit: int = _LIMIT, local_addr: tuple | None = None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """``asyncio.open_connection`` on a tcplab host: real StreamReader / StreamWriter."""
     loop = asyncio.get_running_loop()
@@ -544,7 +545,7 @@ async def create_server(
     host: str | None = None,
     port: int = 0,
     *,
-    stack: Any,
+    stack: Host,
     backlog: int = 100,
     reuse_address: bool = True,
     start_serving: bool = True,
@@ -560,7 +561,7 @@ async def create_server(
     sockets: list[Socket] = []
     try:
         for family, addr in binds:
-            sock = stack.socket(family)
+            sock = Socket(stack, family)
             sockets.append(sock)
             if reuse_address:
                 sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
@@ -585,7 +586,7 @@ async def start_server(
     host: str | None = None,
     port: int = 0,
     *,
-    stack: Any,
+    stack: Host,
     limit: int = _LIMIT,
     backlog: int = 100,
     reuse_address: bool = True,

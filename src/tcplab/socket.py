@@ -1,7 +1,7 @@
 """BSD-style sockets on a tcplab host, modelled on Python's ``socket`` module.
 
     from tcplab.socket import AF_INET, SOL_SOCKET, SO_REUSEADDR
-    srv = host.socket()                        # a tcplab.socket.Socket (TCP only)
+    srv = Socket(host)                        # a tcplab.socket.Socket (TCP only)
     srv.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     srv.bind(("198.18.0.2", 9527)); srv.listen(16)
     conn, peer = srv.accept()
@@ -27,6 +27,9 @@ import struct
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from tcplab.host.host import SOMAXCONN as _HOST_SOMAXCONN
+from tcplab.host.host import Binding, Endpoint, Host, Listener
+from tcplab.tcp.connection import Connection
 from tcplab.tcp.states import State
 
 # ---- constants (the values of Python's socket module on Linux) --------------------------------
@@ -105,9 +108,9 @@ def _timeout() -> TimeoutError:
 
 
 class Socket:
-    """A TCP socket on a tcplab host. Use ``host.socket(family, type)``."""
+    """A TCP socket on a tcplab host: ``Socket(host)``, ``Socket(host, AF_INET6)``."""
 
-    def __init__(self, host: Any, family: int = AF_INET, type: int = SOCK_STREAM) -> None:
+    def __init__(self, host: Host, family: int = AF_INET, type: int = SOCK_STREAM) -> None:
         if family not in (AF_INET, AF_INET6):
             raise _oserror(_errno.EAFNOSUPPORT)
         if type != SOCK_STREAM:
@@ -117,12 +120,11 @@ class Socket:
         self.type = type
         self.proto = IPPROTO_TCP
         self._timeout: float | None = _socket.getdefaulttimeout()
-        self._ep: Any = None  # host Endpoint once connected / accepted
-        self._listener: Any = None
-        self.bound_ip: str | None = None
-        self.bound_port = 0
+        self._ep: Endpoint | None = None  # host Endpoint once connected / accepted
+        self._listener: Listener | None = None
+        self._binding: Binding | None = None  # the local address bind() (or connect/listen) chose
         self._explicit_bind = False
-        self.reuseaddr = False
+        self._reuseaddr = False
         self._linger: tuple[int, int] = (0, 0)
         self._cfg: dict[str, Any] = {}  # Config fields set by options
         self._user_mss: int | None = None
@@ -152,8 +154,29 @@ class Socket:
             raise _oserror(_errno.EBADF)
 
     @property
-    def _conn(self) -> Any:
+    def _conn(self) -> Connection | None:
         return self._ep.conn if self._ep is not None else None
+
+    @property
+    def endpoint(self) -> Endpoint | None:
+        """The host's record of this socket's connection (None before connect/accept)."""
+        return self._ep
+
+    @property
+    def listener(self) -> Listener | None:
+        """The host's listener behind a listening socket (None otherwise)."""
+        return self._listener
+
+    @property
+    def reuseaddr(self) -> bool:
+        """SO_REUSEADDR."""
+        return self._reuseaddr
+
+    @reuseaddr.setter
+    def reuseaddr(self, value: bool) -> None:
+        self._reuseaddr = value
+        if self._binding is not None:
+            self._binding.reuseaddr = value
 
     def _now(self) -> float:
         return self.host.time()
@@ -244,8 +267,8 @@ class Socket:
             return self._sockaddr(self._listener.local_ip, self._listener.port)
         if self._ep is not None:
             return self._sockaddr(*self._ep.conn.local)
-        if self.bound_ip is not None:
-            return self._sockaddr(self.bound_ip, self.bound_port)
+        if self._binding is not None:
+            return self._sockaddr(self._binding.ip, self._binding.port)
         return self._sockaddr("0.0.0.0" if self.family == AF_INET else "::", 0)
 
     def getsockname(self) -> tuple:
@@ -263,7 +286,7 @@ class Socket:
     def bind(self, address: Any) -> None:
         self._check_open()
         ip, port = self._parse_address(address, for_bind=True)
-        if self.bound_ip is not None or self._ep is not None or self._listener is not None:
+        if self._binding is not None or self._ep is not None or self._listener is not None:
             raise _oserror(_errno.EINVAL)  # Linux: already bound
         host = self.host
         if not ipaddress.ip_address(ip).is_unspecified and not host.owns(ip):
@@ -273,11 +296,11 @@ class Socket:
             if picked is None:
                 raise _oserror(_errno.EADDRINUSE)
             port = picked
-        elif host.bind_conflict(ip, port, self.reuseaddr, exclude=self):
+        elif host.bind_conflict(ip, port, self.reuseaddr):
             raise _oserror(_errno.EADDRINUSE)
-        self.bound_ip, self.bound_port = ip, port
+        self._binding = Binding(ip, port, self.reuseaddr)
         self._explicit_bind = True
-        host.bound.add(self)
+        host.bound.add(self._binding)
 
     def listen(self, backlog: int | None = None) -> None:
         self._check_open()
@@ -285,30 +308,24 @@ class Socket:
             backlog = min(SOMAXCONN, 128)  # Python's default
         backlog = max(int(backlog), 0)
         if self._listener is not None:
-            self._listener.backlog = min(backlog, self.host_somaxconn())  # Linux: just updates
+            self._listener.backlog = min(backlog, _HOST_SOMAXCONN)  # Linux: just updates
             return
         if self._ep is not None:
             raise _oserror(_errno.EINVAL)  # Linux: listen() on a connected socket
         host = self.host
-        if self.bound_ip is None:
+        if self._binding is None:
             self.bind(("", 0))
             self._explicit_bind = False
-        ip, port = self.bound_ip, self.bound_port
-        assert ip is not None
+        assert self._binding is not None
+        ip, port = self._binding.ip, self._binding.port
         # Linux re-checks at listen() (inet_csk_get_port): two SO_REUSEADDR sockets may share a
         # bound port, but only one of them may listen on it.
-        for listener in host.listeners.values():
-            if listener.port == port and host._overlap(ip, listener.local_ip):
-                raise _oserror(_errno.EADDRINUSE)
+        if host.listener_conflict(ip, port):
+            raise _oserror(_errno.EADDRINUSE)
         config = host.conn_config(ip, host.config.copy(**self._cfg), self._user_mss)
-        self._listener = host.open_listener(ip, port, self.family, backlog, self.reuseaddr, config, self._now())
+        self._listener = host.open_listener(ip, port, backlog, config, self._now())
         self._listener.user_mss = self._user_mss
-        host.bound.discard(self)
-
-    def host_somaxconn(self) -> int:
-        from tcplab.host.host import SOMAXCONN as _MAX
-
-        return _MAX
+        host.bound.discard(self._binding)
 
     def accept(self) -> tuple[Socket, tuple]:
         self._check_open()
@@ -321,7 +338,6 @@ class Socket:
             raise _oserror(_errno.EINVAL)
         sock = Socket(self.host, self.family, self.type)
         sock._ep = ep
-        ep.owner = sock
         # Linux: an accepted socket inherits the listener's options (it is a clone of it).
         sock.reuseaddr = self.reuseaddr
         sock._cfg = dict(self._cfg)
@@ -343,12 +359,12 @@ class Socket:
         host = self.host
         if ipaddress.ip_address(ip).is_unspecified:
             raise _oserror(_errno.ENETUNREACH)
-        local_ip = self.bound_ip
+        local_ip = self._binding.ip if self._binding is not None else None
         if local_ip is None or ipaddress.ip_address(local_ip).is_unspecified:
             local_ip = host.default_address(self.family == AF_INET6)
             if local_ip is None:
                 raise _oserror(_errno.ENETUNREACH)
-        local_port = self.bound_port
+        local_port = self._binding.port if self._binding is not None else 0
         if not local_port:
             picked = host.pick_connect_port(local_ip, (ip, port))
             if picked is None:
@@ -359,8 +375,8 @@ class Socket:
         now = self._now()
         config = host.conn_config(local_ip, host.config.copy(**self._cfg), self._user_mss)
         ep = host.new_connection(config, (local_ip, local_port), (ip, port))
-        ep.owner = self
-        host.bound.discard(self)
+        if self._binding is not None:
+            host.bound.discard(self._binding)
         host.register(ep)
         self._ep = ep
         self._err_reported = False
@@ -398,10 +414,10 @@ class Socket:
     def _disconnect(self) -> None:
         """Linux tcp_disconnect after a failed connect: the socket may connect again."""
         self._ep = None
-        if self._explicit_bind:
-            self.host.bound.add(self)
+        if self._explicit_bind and self._binding is not None:
+            self.host.bound.add(self._binding)
         else:
-            self.bound_ip, self.bound_port = None, 0
+            self._binding = None
 
     def connect_ex(self, address: Any) -> int:
         try:
@@ -546,7 +562,8 @@ class Socket:
             return
         self._closed = True
         host = self.host
-        host.bound.discard(self)
+        if self._binding is not None:
+            host.bound.discard(self._binding)
         if self._listener is not None:
             host.close_listener(self._listener, self._now())
             self._listener = None
@@ -555,7 +572,6 @@ class Socket:
         ep = self._ep
         if ep is None:
             return
-        ep.owner = None
         ep.wakers.clear()
         if ep.finished:
             return

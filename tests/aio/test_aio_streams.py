@@ -8,7 +8,7 @@ import pytest
 
 import tcplab.aio
 import tcplab.asyncio
-from tcplab.host import SimulationStalled, two_hosts
+from tcplab.net.simhost import SimulationStalled, two_hosts
 from tcplab.netstat import rows
 from tcplab.tcp.states import State
 

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from tcplab.host import two_hosts
+from tcplab.net.simhost import two_hosts
 from tcplab.netstat import rows
 from tcplab.socket import (
     AF_INET6,
@@ -25,6 +25,7 @@ from tcplab.socket import (
     TCP_KEEPINTVL,
     TCP_MAXSEG,
     TCP_NODELAY,
+    Socket,
     wait,
 )
 from tcplab.tcp.states import State
@@ -37,10 +38,10 @@ def bench():
 
 def pair(bench, port=9527, family=2, server_ip="198.18.0.2", setup=None):
     _net, client, server = bench
-    srv = server.socket(family)
+    srv = Socket(server, family)
     srv.bind((server_ip, port))
     srv.listen()
-    cli = client.socket(family)
+    cli = Socket(client, family)
     if setup:
         setup(cli)
     cli.connect((server_ip, port))
@@ -128,7 +129,7 @@ def test_shut_rd_reads_eof_and_sends_nothing(bench):
 
 def test_socket_options_values_as_linux(bench):
     _net, client, _server = bench
-    s = client.socket()
+    s = Socket(client)
     assert s.getsockopt(SOL_SOCKET, SO_REUSEADDR) == 0
     s.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     assert s.getsockopt(SOL_SOCKET, SO_REUSEADDR) == 1
@@ -209,7 +210,7 @@ def test_wait_and_readiness(bench):
     r, w = wait([conn, srv], [], timeout=5)
     assert r == [conn] and w == []
     assert conn.readable()
-    other = _client.socket()
+    other = Socket(_client)
     other.connect(("198.18.0.2", 9527))
     r, _ = wait([srv], [], timeout=5)
     assert r == [srv]

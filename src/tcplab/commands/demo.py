@@ -92,8 +92,8 @@ def _check(args: argparse.Namespace) -> None:
 def play(name: str, seed: int = 0, loss: float | None = None, delay_ms: float | None = None, tap: Any = None) -> Any:
     """Run scenario ``name``; a story that cannot finish under the given impairments is a
     CLIError (one line)."""
-    from tcplab.host.runtime import SimulationStalled
     from tcplab.net.sim import SimulationError
+    from tcplab.net.simhost import SimulationStalled
 
     sc = _scenarios()[name]
     kwargs: dict[str, Any] = {"seed": seed}

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tcplab.host import Host, SimRuntime
+from tcplab.host import Host
 from tcplab.net.sim import Network
+from tcplab.net.simhost import SimRuntime
+from tcplab.socket import Socket
 from tcplab.tcp.config import Config, profile
 from tcplab.trace.events import EventLog
 
@@ -163,7 +165,7 @@ class Bench:
 
     # -- sockets ------------------------------------------------------------------------------
     def listen(self, port: int = SERVER_PORT, backlog: int = 16, **opts: Any) -> Any:
-        sock = self.server.socket()
+        sock = Socket(self.server)
         if opts.get("reuseaddr"):
             from tcplab.socket import SO_REUSEADDR, SOL_SOCKET
 
@@ -173,7 +175,7 @@ class Bench:
         return sock
 
     def connect(self, port: int = SERVER_PORT, bind: int | None = None) -> Any:
-        sock = self.client.socket()
+        sock = Socket(self.client)
         if bind is not None:
             sock.bind((CLIENT_IP, bind))
         sock.connect((SERVER_IP, port))
@@ -189,12 +191,12 @@ class Bench:
 
     @staticmethod
     def state(sock: Any) -> str:
-        ep = sock._ep  # the host's endpoint record
+        ep = sock.endpoint
         return str(ep.conn.state) if ep is not None else "CLOSED"
 
     @staticmethod
     def endpoint(sock: Any) -> Any:
-        return sock._ep
+        return sock.endpoint
 
     @staticmethod
     def linger0(sock: Any) -> None:
@@ -223,11 +225,7 @@ class Bench:
     ) -> None:
         """Put a hand-made segment on the wire as if ``src_host`` had sent it."""
         from tcplab.wire import build_packet
-        from tcplab.wire.tcp import Flags, Segment
+        from tcplab.wire.tcp import Segment, parse_flags
 
-        bits = {"F": Flags.FIN, "S": Flags.SYN, "R": Flags.RST, "P": Flags.PSH, ".": Flags.ACK}
-        value = Flags(0)
-        for ch in flags:
-            value |= bits[ch]
-        seg = Segment(src[1], dst[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, value, window, options=options)
+        seg = Segment(src[1], dst[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, parse_flags(flags), window, options=options)
         self.net.inject(src_host.name, build_packet(src[0], dst[0], seg))

@@ -14,7 +14,7 @@ from typing import Any
 
 from tcplab.net.sim import Match, Rule
 from tcplab.scenarios.base import CLIENT_IP, SERVER_IP, SERVER_PORT, Bench
-from tcplab.socket import SHUT_WR, wait
+from tcplab.socket import SHUT_WR, Socket, wait
 
 
 def handshake(b: Bench) -> str:
@@ -87,8 +87,8 @@ def fin_ack_together(b: Bench) -> str:
 
 
 def _simultaneous_open(b: Bench, cport: int = 40000, sport: int = 40001) -> tuple[Any, Any]:
-    csock = b.client.socket()
-    ssock = b.server.socket()
+    csock = Socket(b.client)
+    ssock = Socket(b.server)
     csock.bind((CLIENT_IP, cport))
     ssock.bind((SERVER_IP, sport))
     for sock, peer in ((csock, (SERVER_IP, sport)), (ssock, (CLIENT_IP, cport))):
@@ -115,7 +115,7 @@ def simultaneous_close(b: Bench) -> str:
 
 
 def refused(b: Bench) -> str:
-    csock = b.client.socket()
+    csock = Socket(b.client)
     try:
         csock.connect((SERVER_IP, 9))
     except ConnectionRefusedError as exc:
@@ -127,7 +127,7 @@ def refused(b: Bench) -> str:
 
 def syn_timeout(b: Bench) -> str:
     b.net.add_rule(Rule("drop", Match(src="client", flags="S", count=None)))
-    csock = b.client.socket()
+    csock = Socket(b.client)
     csock.settimeout(None)
     try:
         csock.connect((SERVER_IP, SERVER_PORT))

@@ -19,6 +19,7 @@ import errno as E
 import os
 
 from tcplab.tcp import seq as sq
+from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
 from tcplab.tcp.events import (
     Closed,
@@ -434,24 +435,16 @@ class Connection:
     # -- 3.10.7.1 CLOSED -----------------------------------------------------------------------
     def _arrives_closed(self, seg: Segment) -> None:
         """All data is discarded; a RST is answered with nothing, anything else with a RST."""
-        if seg.rst:
-            return
-        if seg.has_ack:
-            self._send_rst_now(seg.ack)  # <SEQ=SEG.ACK><CTL=RST>
-        else:
-            self._send_rst_now(0, ack=sq.add(seg.seq, seg.seg_len))  # <SEQ=0><ACK=..><RST,ACK>
+        rst = reset_for(seg)
+        if rst is not None:
+            self._out.append(rst)
 
     # -- 3.10.7.2 LISTEN -----------------------------------------------------------------------
     def _arrives_listen(self, seg: Segment, now: float) -> None:
-        # First, check for a RST: an incoming RST is ignored.
-        if seg.rst:
-            return
-        # Second, check for an ACK: any acknowledgment is bad in LISTEN: <SEQ=SEG.ACK><CTL=RST>.
-        if seg.has_ack:
-            self._send_rst_now(seg.ack)
-            return
-        # Third, check for a SYN.
-        if seg.syn:
+        verdict = listen_verdict(seg)
+        if verdict is ListenVerdict.RESET:
+            self._arrives_closed(seg)  # any acknowledgment is bad in LISTEN: <SEQ=SEG.ACK><CTL=RST>
+        elif verdict is ListenVerdict.SYN:
             if self.remote is None:
                 self.remote = ("", seg.src_port)
             self.rcv_nxt = sq.add(seg.seq, 1)
@@ -464,8 +457,7 @@ class Connection:
             # it is dropped and the peer sends it again after the handshake.
             self._enter(S.SYN_RCVD, C.RCV_SYN)
             self._send_syn(now, ack=True)
-            return
-        # Fourth, other text or control: drop.
+        # IGNORE (a RST) and DROP (other text or control): nothing to do.
 
     # -- 3.10.7.3 SYN-SENT ---------------------------------------------------------------------
     def _arrives_syn_sent(self, seg: Segment, now: float) -> None:

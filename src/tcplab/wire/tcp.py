@@ -173,6 +173,35 @@ def flags_str(flags: Flags) -> str:
     return out or "-"
 
 
+# tcpdump's and packetdrill's letters ("." is ACK; packetdrill also writes CWR as "C").
+_FLAG_LETTERS = {
+    "F": Flags.FIN,
+    "S": Flags.SYN,
+    "R": Flags.RST,
+    "P": Flags.PSH,
+    ".": Flags.ACK,
+    "U": Flags.URG,
+    "E": Flags.ECE,
+    "W": Flags.CWR,
+    "C": Flags.CWR,
+}
+
+
+def parse_flags(text: str) -> Flags:
+    """The flags written as tcpdump and packetdrill write them (``S``, ``S.``, ``.``, ``P.``,
+    ``F.``, ``R``, ``R.``): the inverse of :func:`flags_str`. ``-`` (alone) is no flag at all.
+    Raises ValueError for any other letter."""
+    if text == "-":
+        return NONE
+    out = NONE
+    for ch in text:
+        bit = _FLAG_LETTERS.get(ch)
+        if bit is None:
+            raise ValueError(f"unknown TCP flag letter {ch!r} in {text!r} (use S F R P U E W, and . for ACK)")
+        out |= bit
+    return out
+
+
 # ---- bytes --------------------------------------------------------------------------------------
 TCP_PROTOCOL = 6
 MAX_OPTIONS_LENGTH = 40
@@ -454,3 +483,12 @@ def format_option(opt) -> str:
 def format_options(options) -> str:
     """Options in tcpdump style: ``mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7``."""
     return ",".join([format_option(opt) for opt in options])
+
+
+def format_option_bytes(raw: bytes) -> str:
+    """An option area's bytes in tcpdump's words, for traces of packets that may be damaged:
+    ``bad opts`` when they do not parse."""
+    try:
+        return format_options(parse_options(raw))
+    except MalformedPacket:
+        return "bad opts"
