@@ -29,6 +29,7 @@ from typing import Any
 
 from tcplab.host.host import SOMAXCONN as _HOST_SOMAXCONN
 from tcplab.host.host import Binding, Endpoint, Host, Listener
+from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
 from tcplab.tcp.states import State
 
@@ -154,7 +155,8 @@ class Socket:
             raise _oserror(_errno.EBADF)
 
     @property
-    def _conn(self) -> Connection | None:
+    def connection(self) -> Connection | None:
+        """The engine's connection behind this socket (None before connect/accept)."""
         return self._ep.conn if self._ep is not None else None
 
     @property
@@ -190,7 +192,7 @@ class Socket:
     def _wait(self, predicate: Callable[[], bool], timeout: float | str | None = "default") -> None:
         if predicate():
             return
-        t = self._timeout if timeout == "default" else timeout
+        t = self._timeout if isinstance(timeout, str) else timeout  # "default": the socket's
         if t == 0.0:
             raise _oserror(_errno.EAGAIN)
         runtime = self.host.runtime
@@ -203,7 +205,7 @@ class Socket:
             raise _timeout()
 
     def _pending_error(self) -> int:
-        conn = self._conn
+        conn = self.connection
         if conn is None or self._err_reported:
             return 0
         return int(getattr(conn, "error", 0) or 0)
@@ -277,7 +279,7 @@ class Socket:
 
     def getpeername(self) -> tuple:
         self._check_open()
-        conn = self._conn
+        conn = self.connection
         if conn is None or conn.remote is None or conn.state in (State.CLOSED, State.SYN_SENT):
             raise _oserror(_errno.ENOTCONN)
         return self._sockaddr(*conn.remote)
@@ -345,7 +347,9 @@ class Socket:
         sock._linger = self._linger
         sock._sndbuf_opt, sock._rcvbuf_opt = self._sndbuf_opt, self._rcvbuf_opt
         sock._timeout = None if _socket.getdefaulttimeout() is None else _socket.getdefaulttimeout()
-        return sock, sock._sockaddr(*ep.conn.remote)
+        remote = ep.conn.remote
+        assert remote is not None  # an accepted connection knows its peer
+        return sock, sock._sockaddr(*remote)
 
     # ---- connect -------------------------------------------------------------------------------
     def connect(self, address: Any) -> None:
@@ -390,7 +394,8 @@ class Socket:
         self._finish_connect()
 
     def _connect_again(self) -> None:
-        conn = self._conn
+        conn = self.connection
+        assert conn is not None  # called with an endpoint
         if not self._connecting:
             raise _oserror(_errno.EISCONN)
         if conn.state in _CONNECTING and self._timeout is not None:
@@ -400,7 +405,8 @@ class Socket:
         self._finish_connect()
 
     def _finish_connect(self) -> None:
-        conn = self._conn
+        conn = self.connection
+        assert conn is not None  # called after connect() made the endpoint
         try:
             self._wait(lambda: conn.state not in _CONNECTING)
         except TimeoutError:
@@ -432,8 +438,8 @@ class Socket:
 
     # ---- data ----------------------------------------------------------------------------------
     def _wait_connected(self) -> None:
-        conn = self._conn
-        if conn.state in _CONNECTING:
+        conn = self.connection
+        if conn is not None and conn.state in _CONNECTING:
             self._wait(lambda: conn.state not in _CONNECTING)
             if self._connecting:
                 self._connecting = False
@@ -445,7 +451,7 @@ class Socket:
         self._check_open()
         if flags:
             raise _oserror(_errno.EOPNOTSUPP)
-        conn = self._conn
+        conn = self.connection
         if conn is None:
             raise _oserror(_errno.EPIPE)  # Linux: send() on a socket that never connected
         err = self._take_error()
@@ -491,7 +497,7 @@ class Socket:
             raise ValueError("negative buffersize in recv")
         if flags:
             raise _oserror(_errno.EOPNOTSUPP)
-        conn = self._conn
+        conn = self.connection
         if conn is None:
             raise _oserror(_errno.ENOTCONN)
         if conn.state in _CONNECTING:
@@ -540,7 +546,7 @@ class Socket:
                 self.host.close_listener(self._listener, self._now())
                 self._listener = None
             return
-        conn = self._conn
+        conn = self.connection
         if conn is None or conn.state is State.CLOSED:
             raise _oserror(_errno.ENOTCONN)
         now = self._now()
@@ -594,19 +600,20 @@ class Socket:
         raise OSError(_errno.EOPNOTSUPP, "tcplab sockets have no file descriptor")
 
     # ---- options -------------------------------------------------------------------------------
-    def _live_config(self) -> Any:
-        conn = self._conn
+    def _live_config(self) -> Config | None:
+        conn = self.connection
         return conn.config if conn is not None and conn.state is not State.CLOSED else None
 
     def _set_cfg(self, **fields: Any) -> None:
         self._cfg.update(fields)
-        live = self._live_config()
-        if live is not None:
+        conn = self.connection
+        if conn is not None and conn.state is not State.CLOSED:
+            live = conn.config
             for k, v in fields.items():
                 setattr(live, k, v)
             if any(k.startswith("keepalive") for k in fields):
                 # (re)arm the keepalive timer with the new settings, as Linux does
-                self._conn.set_keepalive(bool(live.keepalive), self._now())
+                conn.set_keepalive(bool(live.keepalive), self._now())
                 self._after()
         if self._listener is not None:  # children are cloned from the listener's config
             for k, v in fields.items():
@@ -694,7 +701,7 @@ class Socket:
             if optname == TCP_NODELAY:
                 value = int(bool(cfg.nodelay))
             elif optname == TCP_MAXSEG:
-                conn = self._conn
+                conn = self.connection
                 if conn is not None and conn.state.synchronized:
                     value = int(conn.tcp_info().get("snd_mss", _TCP_MSS_DEFAULT))
                 else:
@@ -720,8 +727,8 @@ class Socket:
         self._check_open()
         if self._listener is not None:
             info = dict(self._listener.conn.tcp_info())
-        elif self._conn is not None:
-            info = dict(self._conn.tcp_info())
+        elif self.connection is not None:
+            info = dict(self.connection.tcp_info())
         else:
             return {"state": "CLOSED"}
         state = info.get("state")
@@ -736,7 +743,7 @@ class Socket:
             return True
         if self._listener is not None:
             return bool(self._listener.accept_queue)
-        conn = self._conn
+        conn = self.connection
         if conn is None:
             return True  # recv() fails at once (ENOTCONN)
         if conn.state in _CONNECTING:
@@ -755,7 +762,7 @@ class Socket:
             return True
         if self._listener is not None:
             return False
-        conn = self._conn
+        conn = self.connection
         if conn is None:
             return True
         if conn.state in _CONNECTING:
@@ -780,10 +787,12 @@ class Socket:
             if lst is not None and callback in lst:
                 lst.remove(callback)
 
-    # ---- non-blocking primitives for the asyncio transport --------------------------------------
-    def _send_some(self, data: Any) -> int:
+    # ---- non-blocking primitives (the asyncio transport) ---------------------------------------
+    def send_some(self, data: Any) -> int:
         """Queue as much of ``data`` as fits now; 0 when the send buffer is full."""
-        conn = self._conn
+        conn = self.connection
+        if conn is None:
+            return 0
         free = conn.send_free
         if free <= 0 or conn.state not in _CAN_SEND:
             return 0
@@ -792,8 +801,8 @@ class Socket:
         self._after()
         return n
 
-    def _recv_some(self, limit: int) -> bytes:
-        conn = self._conn
+    def recv_some(self, limit: int) -> bytes:
+        conn = self.connection
         if conn is None or conn.recv_buffered <= 0:
             return b""
         data = conn.receive(limit)

@@ -75,7 +75,7 @@ def test_write_eof_half_close(bench):
         await writer.drain()
         states = []
         reply = await reader.read()
-        states.append(writer.transport.get_extra_info("socket")._conn.state)
+        states.append(writer.transport.get_extra_info("socket").connection.state)
         writer.close()
         await writer.wait_closed()
         srv.close()

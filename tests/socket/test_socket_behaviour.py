@@ -104,13 +104,13 @@ def test_half_close_with_shutdown(bench):
     cli.shutdown(SHUT_WR)  # FIN after the data; we can still read
     assert conn.recv(100) == b"request"
     assert conn.recv(100) == b""  # the client's FIN
-    assert conn._conn.state is State.CLOSE_WAIT
+    assert conn.connection.state is State.CLOSE_WAIT
     conn.sendall(b"response after your FIN")
     assert cli.recv(100) == b"response after your FIN"
-    assert cli._conn.state is State.FIN_WAIT_2
+    assert cli.connection.state is State.FIN_WAIT_2
     conn.shutdown(SHUT_WR)
     assert cli.recv(100) == b""
-    assert cli._conn.state is State.TIME_WAIT
+    assert cli.connection.state is State.TIME_WAIT
     net.run(until=net.now + 1)
     states = [e["to"] for e in net.log.of_kind("state") if e["host"] == "server" and e["conn"] != "198.18.0.2:9527-*:*"]
     assert states == ["SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"]
@@ -124,7 +124,7 @@ def test_shut_rd_reads_eof_and_sends_nothing(bench):
     net.run(until=net.now + 1)
     assert cli.recv(10) == b""
     assert len(segments(net, "client")) == before
-    assert cli._conn.state is State.ESTABLISHED
+    assert cli.connection.state is State.ESTABLISHED
 
 
 def test_socket_options_values_as_linux(bench):
@@ -271,4 +271,4 @@ def test_sendall_timeout_bounds_the_whole_call(bench):
     with pytest.raises(TimeoutError):
         cli.sendall(b"z" * 10_000_000)  # the peer never reads: its window closes
     assert net.now - start == pytest.approx(3)
-    assert conn._conn.recv_buffered > 0
+    assert conn.connection.recv_buffered > 0

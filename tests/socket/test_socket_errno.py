@@ -191,7 +191,7 @@ def test_eagain(bench):
         while True:
             sent += cli.send(b"x" * 1000)
     assert exc.value.errno == errno.EAGAIN
-    assert sent == cli._conn.config.snd_buf  # exactly what the send buffer holds
+    assert sent == cli.connection.config.snd_buf  # exactly what the send buffer holds
 
 
 def test_ebadf(bench):
@@ -221,7 +221,7 @@ def test_timeouts_raise_timeouterror(bench):
     with pytest.raises(TimeoutError, match="timed out"):
         cli.recv(10)
     assert net.now - start == pytest.approx(2.5)  # virtual time
-    assert cli._conn.state is State.ESTABLISHED
+    assert cli.connection.state is State.ESTABLISHED
     with pytest.raises(ValueError):
         cli.settimeout(-1)
 

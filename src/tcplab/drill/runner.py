@@ -478,10 +478,10 @@ class Runner:
 
     def _inbound_flow(self, ev: A.Event, pkt: A.Packet, flags: Flags) -> _Flow:
         if pkt.sport is not None and pkt.dport is not None:
-            for flow in self.flows:
-                if flow.remote_port == pkt.sport and flow.local_port == pkt.dport:
-                    self.flow = flow
-                    return flow
+            for known in self.flows:
+                if known.remote_port == pkt.sport and known.local_port == pkt.dport:
+                    self.flow = known
+                    return known
             return self._new_flow(pkt.sport, pkt.dport, passive=True)
         flow = self.flow
         pure_syn = flags & Flags.SYN and not flags & Flags.ACK
@@ -1277,7 +1277,7 @@ class Runner:
     def _sys_ioctl(self, ev: A.Event, args: tuple) -> Any:
         sock = self._need(ev, args)
         req = self._value(ev, args[1])
-        conn = getattr(sock, "_conn", None)
+        conn = sock.connection
         if req == CONSTANTS["FIONREAD"]:
             got = int(conn.recv_buffered) if conn is not None else 0
         elif req == CONSTANTS["SIOCOUTQ"]:
@@ -1319,7 +1319,7 @@ class Runner:
                 r |= want & (CONSTANTS["POLLIN"] | CONSTANTS["POLLRDNORM"])
             if sock.writable():
                 r |= want & (CONSTANTS["POLLOUT"] | CONSTANTS["POLLWRNORM"])
-            conn = getattr(sock, "_conn", None)
+            conn = sock.connection
             if conn is not None:
                 if getattr(conn, "error", 0):
                     r |= CONSTANTS["POLLERR"]
@@ -1413,7 +1413,7 @@ def tcpi_vars(sock: Any) -> dict[str, Any]:
         info = sock.tcp_info()
     except OSError:
         # a closed descriptor: the connection it had lives on (FIN-WAIT, TIME-WAIT, ...)
-        conn = getattr(sock, "_conn", None)
+        conn = sock.connection
         if conn is None:
             return {}
         info = dict(conn.tcp_info())

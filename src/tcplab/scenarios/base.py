@@ -8,6 +8,7 @@ rare moments, the network's fault rules. Everything observable lands in one ``Ev
 
 from __future__ import annotations
 
+import errno
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,11 @@ CLIENT_IP = "198.18.0.1"
 SERVER_IP = "198.18.0.2"
 SERVER_PORT = 8080
 DEFAULT_DELAY = 0.05  # one-way link delay in seconds: round numbers on the ladder
+
+
+def errno_name(exc: OSError) -> str:
+    """The symbolic name of an OSError's errno (``ECONNREFUSED``)."""
+    return errno.errorcode.get(exc.errno or 0, str(exc.errno))
 
 
 def scenario_config(**changes: Any) -> Config:

@@ -7,13 +7,12 @@ registry in ``tcplab.scenarios`` pairs it with a name, a line of description and
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import random
 from typing import Any
 
 from tcplab.net.sim import Match, Rule
-from tcplab.scenarios.base import CLIENT_IP, SERVER_IP, SERVER_PORT, Bench
+from tcplab.scenarios.base import CLIENT_IP, SERVER_IP, SERVER_PORT, Bench, errno_name
 from tcplab.socket import SHUT_WR, Socket, wait
 
 
@@ -120,7 +119,7 @@ def refused(b: Bench) -> str:
         csock.connect((SERVER_IP, 9))
     except ConnectionRefusedError as exc:
         b.data["errno"] = exc.errno
-        b.note("client", f"connect() failed: {exc.strerror} (errno {errno.errorcode[exc.errno]})")
+        b.note("client", f"connect() failed: {exc.strerror} (errno {errno_name(exc)})")
     b.settle()
     return "nobody listens on port 9: the server host answered the SYN with RST, connect() got ECONNREFUSED"
 
@@ -133,7 +132,7 @@ def syn_timeout(b: Bench) -> str:
         csock.connect((SERVER_IP, SERVER_PORT))
     except OSError as exc:
         b.data["errno"] = exc.errno
-        b.note("client", f"connect() failed after {b.now:.0f} s: {exc.strerror} (errno {errno.errorcode[exc.errno]})")
+        b.note("client", f"connect() failed after {b.now:.0f} s: {exc.strerror} (errno {errno_name(exc)})")
     gave_up = b.now
     b.settle()
     syns = [e["t"] for e in b.log.of_kind("segment") if e["flags"] == "S"]

@@ -9,11 +9,10 @@ endpoint's state path in the trace is one act.
 from __future__ import annotations
 
 import contextlib
-import errno
 from typing import Any
 
 from tcplab.net.sim import Match, Rule
-from tcplab.scenarios.base import CLIENT_IP, SERVER_IP, SERVER_PORT, Bench
+from tcplab.scenarios.base import CLIENT_IP, SERVER_IP, SERVER_PORT, Bench, errno_name
 from tcplab.scenarios.classic import _simultaneous_open
 from tcplab.socket import SHUT_WR, SO_REUSEADDR, SOL_SOCKET, SOL_TCP, TCP_USER_TIMEOUT, Socket
 
@@ -409,7 +408,7 @@ def time_wait_restart(b: Bench) -> str:
         b.data["first_errno"] = exc.errno
         b.note(
             "server",
-            f"bind(8080) failed: {errno.errorcode[exc.errno]} ({exc.strerror}): the old connection is in TIME_WAIT",
+            f"bind(8080) failed: {errno_name(exc)} ({exc.strerror}): the old connection is in TIME_WAIT",
         )
     sock.close()
     sock = Socket(b.server)
@@ -442,7 +441,7 @@ def backlog(b: Bench) -> str:
             sock.connect((SERVER_IP, SERVER_PORT))
         clients.append(sock)
     b.wait(2.0)  # the server is busy: nothing accepted yet
-    accepted = []
+    accepted: list[tuple[float, Socket]] = []
     while len(accepted) < 5:
         if not b.until(lambda: bool(lsock.listener.accept_queue), timeout=200):
             break  # some client gave up (only on very slow or lossy links)

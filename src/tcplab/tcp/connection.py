@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno as E
 import os
+from typing import TypedDict
 
 from tcplab.tcp import seq as sq
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
@@ -41,6 +42,7 @@ from tcplab.wire.tcp import (
     FLAGS,
     MSS,
     NOP,
+    Option,
     Sack,
     SackPermitted,
     Segment,
@@ -57,6 +59,33 @@ Address = tuple[str, int]
 
 _TS_MOD = 1 << 32
 _PAWS_IDLE = 24 * 24 * 3600  # RFC 7323 5.5: TS.Recent older than 24 days is invalid
+
+
+class TcpInfo(TypedDict):
+    """``Connection.tcp_info()``: a snapshot in the spirit of Linux's struct tcp_info."""
+
+    state: str
+    tcpi_state: int
+    rto: float
+    snd_mss: int
+    rcv_mss: int
+    cwnd: int
+    cwnd_bytes: int
+    ssthresh: int
+    unacked: int
+    retransmits: int
+    total_retrans: int
+    backoff: int
+    rtt: float
+    rttvar: float
+    snd_wnd: int
+    rcv_wnd: int
+    snd_wscale: int
+    rcv_wscale: int
+    timestamps: bool
+    sack: bool
+    recv_q: int
+    send_q: int
 
 
 def _err(code: int) -> OSError:
@@ -390,7 +419,7 @@ class Connection:
             return ("keepalive", self._keepalive_deadline - now, self._keepalive_probes)
         return None
 
-    def tcp_info(self) -> dict:
+    def tcp_info(self) -> TcpInfo:
         """A snapshot in the spirit of Linux's struct tcp_info (times in seconds)."""
         return {
             "state": self.state.value,
@@ -999,11 +1028,11 @@ class Connection:
             self._ack_now = True
             self._output(self._now)
 
-    def _options(self, now: float, syn: bool, sack: bool = True) -> tuple:
+    def _options(self, now: float, syn: bool, sack: bool = True) -> tuple[Option, ...]:
         c = self.config
         if syn:
             # Linux order: mss, sackOK, TS, nop, wscale (what Linux sends on SYN and SYN-ACK).
-            opts: list = [MSS(c.mss)]
+            opts: list[Option] = [MSS(c.mss)]
             # Before the peer's SYN we offer everything enabled; after it (SYN-ACK) we answer
             # only what the peer offered (RFC 7323 1.3 and 2.2, RFC 2018 2).
             answering = self.state is not S.SYN_SENT
@@ -1042,7 +1071,7 @@ class Connection:
             self.snd_wscale = self.rcv_wscale = 0
         ts = seg.option(Timestamps)
         self.ts_ok = ts is not None and c.timestamps
-        if self.ts_ok:
+        if ts is not None and self.ts_ok:
             self.ts_recent = ts.val
             self._ts_recent_age = now
         self.sack_ok = seg.option(SackPermitted) is not None and c.sack
@@ -1072,9 +1101,11 @@ class Connection:
 
     def _emit(self, seq: int, flags: int, now: float, payload: bytes = b"", sack: bool = True) -> None:
         """Put one segment on the output list, with ACK=RCV.NXT and our window."""
+        remote = self.remote
+        assert remote is not None  # only a connection with a peer emits
         seg = Segment(
             self.local[1],
-            self.remote[1],
+            remote[1],
             seq,
             self.rcv_nxt if flags & ACK else 0,
             FLAGS[flags],
