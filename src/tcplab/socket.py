@@ -518,7 +518,7 @@ class Socket:
 
         self._wait(ready)
         if conn.recv_buffered > 0:
-            data = conn.receive(bufsize)
+            data = conn.receive(bufsize, now=self._now())
             self._after()  # a window update may be due
             return data
         err = self._take_error()
@@ -805,7 +805,7 @@ class Socket:
         conn = self.connection
         if conn is None or conn.recv_buffered <= 0:
             return b""
-        data = conn.receive(limit)
+        data = conn.receive(limit, now=self._now())
         self._after()
         return data
 
