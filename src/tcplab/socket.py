@@ -509,7 +509,7 @@ class Socket:
 
         self._wait(lambda: self._recv_ready(conn))
         if conn.recv_buffered > 0:
-            data = conn.receive(bufsize)
+            data = conn.receive(bufsize, now=self._now())
             self._after()  # a window update may be due
             return data
         err = self._take_error()
@@ -800,7 +800,7 @@ class Socket:
         conn = self.connection
         if conn is None or conn.recv_buffered <= 0:
             return b""
-        data = conn.receive(limit)
+        data = conn.receive(limit, now=self._now())
         self._after()
         return data
 
