@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from tcplab.wire import (
     EOL,
     MSS,
+    FastOpen,
     NOP,
     Flags,
     Sack,
@@ -22,7 +23,13 @@ u32 = st.integers(0, 2**32 - 1)
 u16 = st.integers(0, 0xFFFF)
 
 sack_blocks = st.lists(st.tuples(u32, u32), min_size=1, max_size=4).map(tuple)
-unknown_kinds = st.integers(6, 255).filter(lambda k: k != 8)
+unknown_kinds = st.integers(6, 255).filter(lambda k: k not in (8, 34))
+
+
+def _unknown(kind: int, data: bytes) -> UnknownOption:
+    if kind == 254 and data[:2] == b"\xf9\x89":  # that is the experimental Fast Open option
+        data = b"\x00" + data[1:]
+    return UnknownOption(kind, data)
 
 single_option = st.one_of(
     st.just(NOP()),
@@ -31,7 +38,8 @@ single_option = st.one_of(
     st.just(SackPermitted()),
     sack_blocks.map(Sack),
     st.builds(Timestamps, u32, u32),
-    st.builds(UnknownOption, unknown_kinds, st.binary(max_size=12)),
+    st.builds(FastOpen, st.binary(max_size=16), st.booleans()),
+    st.builds(_unknown, unknown_kinds, st.binary(max_size=12)),
 )
 
 

@@ -225,6 +225,19 @@ def test_tcp_errors_inside_packets():
     assert _reason(parse_packet, build_ip("fd00::1", "fd00::2", 6, bytes(10))) == "truncated tcp header"
 
 
+def test_ecn_field_travels_with_the_segment():
+    # RFC 3168 5: the two low bits of the IPv4 TOS / IPv6 traffic class are the ECN field.
+    for src, dst in (("198.18.0.1", "198.18.0.2"), ("fd00::1", "fd00::2")):
+        for ecn in (0, 1, 2, 3):
+            seg = Segment(40000, 80, 1000, 0, Flags.ACK, 512, ecn=ecn)
+            raw = build_packet(src, dst, seg, tos=0xB8)  # DSCP EF stays above the ECN bits
+            pkt = parse_packet(raw)
+            assert pkt.tcp is not None and pkt.tcp.ecn == ecn
+            hdr = pkt.header
+            assert (hdr.tos if isinstance(hdr, IPv4Header) else hdr.traffic_class) == 0xB8 | ecn
+            assert pkt.tcp == seg
+
+
 # ---- roundtrips -------------------------------------------------------------------------------
 @settings(max_examples=300)
 @given(segments, address_pairs, st.integers(0, 255))

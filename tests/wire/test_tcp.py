@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from tcplab.wire import (
     EOL,
+    FastOpen,
     MSS,
     NOP,
     Flags,
@@ -174,6 +175,22 @@ def test_unknown_option_kept_raw():
     data = bytes.fromhex("fe06deadbeef0101")
     assert parse_options(data) == (UnknownOption(254, b"\xde\xad\xbe\xef"), NOP(), NOP())
     assert parse_options(bytes.fromhex("06020000")) == (UnknownOption(6, b""), EOL())
+
+
+def test_fast_open_option_both_kinds():
+    # RFC 7413 4.1.1: kind 34, an empty cookie is a request; kind 254 with the magic 0xF989 is
+    # the experimental form (RFC 6994), read as the same option.
+    assert parse_options(bytes.fromhex("2202")) == (FastOpen(),)
+    cookie = bytes.fromhex("0102030405060708")
+    assert parse_options(bytes.fromhex("220a") + cookie + b"\x01\x01") == (FastOpen(cookie), NOP(), NOP())
+    assert parse_options(bytes.fromhex("fe0cf989") + cookie) == (FastOpen(cookie, experimental=True),)
+    assert encode_options((FastOpen(cookie), NOP(), NOP())) == bytes.fromhex("220a") + cookie + b"\x01\x01"
+    assert encode_options((FastOpen(experimental=True),)) == bytes.fromhex("fe04f989")
+    assert format_options((FastOpen(), NOP(), NOP())) == "tfo cookiereq,nop,nop"
+    assert format_options((FastOpen(cookie),)) == "tfo cookie 0102030405060708"
+    assert format_options((FastOpen(cookie, experimental=True),)) == "exp-tfo cookie 0102030405060708"
+    # kind 254 without the magic stays an unknown option
+    assert parse_options(bytes.fromhex("fe04f98a")) == (UnknownOption(254, b"\xf9\x8a"),)
 
 
 def test_sack_blocks():

@@ -46,11 +46,16 @@ from .ip import (
     parse_tcp_packet,
 )
 from .tcp import (
+    ECN_CE,
+    ECN_ECT0,
+    ECN_ECT1,
+    ECN_NOT_ECT,
     EOL,
     MSS,
     NONE,
     NOP,
     TCP_PROTOCOL,
+    FastOpen,
     Flags,
     Option,
     Sack,
@@ -72,6 +77,10 @@ from .tcp import (
 )
 
 __all__ = [
+    "ECN_CE",
+    "ECN_ECT0",
+    "ECN_ECT1",
+    "ECN_NOT_ECT",
     "EOL",
     "ICMPV6_PROTOCOL",
     "ICMP_PROTOCOL",
@@ -80,6 +89,7 @@ __all__ = [
     "NONE",
     "NOP",
     "TCP_PROTOCOL",
+    "FastOpen",
     "Flags",
     "IPv4Header",
     "IPv6Header",

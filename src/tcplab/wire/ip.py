@@ -288,7 +288,9 @@ def _parse(packet: BytesLike, verify_checksum: bool) -> Packet:
         if hdr.protocol == TCP_PROTOCOL:
             data = memoryview(packet)[start:end]
             psum = int.from_bytes(packet[12:20], "big") + TCP_PROTOCOL + end - start if verify_checksum else None
-            return Packet(hdr, _parse_tcp(data, psum), packet, start, end)
+            seg = _parse_tcp(data, psum)
+            seg.ecn = hdr.tos & 3  # RFC 3168 5: the ECN field travels with the segment
+            return Packet(hdr, seg, packet, start, end)
         return Packet(hdr, None, packet, start, end)
     if version == 6:
         hdr6 = IPv6Header.parse(packet)
@@ -297,7 +299,9 @@ def _parse(packet: BytesLike, verify_checksum: bool) -> Packet:
         if hdr6.next_header == TCP_PROTOCOL:
             data = memoryview(packet)[40:end]
             psum = int.from_bytes(packet[8:40], "big") + TCP_PROTOCOL + end - 40 if verify_checksum else None
-            return Packet(hdr6, _parse_tcp(data, psum), packet, 40, end)
+            seg = _parse_tcp(data, psum)
+            seg.ecn = hdr6.traffic_class & 3
+            return Packet(hdr6, seg, packet, 40, end)
         return Packet(hdr6, None, packet, 40, end)
     raise MalformedPacket("bad ip version", f"version {version}")
 
@@ -397,8 +401,9 @@ def build_ip(
 def build_packet(
     src: AddressLike, dst: AddressLike, seg: Segment, ttl: int = 64, *, tos: int = 0, identification: int = 0
 ) -> bytes:
-    """The IP packet carrying ``seg`` from ``src`` to ``dst`` (TCP checksum computed)."""
+    """The IP packet carrying ``seg`` from ``src`` to ``dst`` (TCP checksum computed). The ECN
+    field of the IP header is ``seg.ecn`` (RFC 3168 5); ``tos`` gives the DSCP bits above it."""
     s = as_address(src)
     d = as_address(dst)
     tcp = build_tcp(seg, s, d)
-    return _ip_header(s, d, TCP_PROTOCOL, ttl, tos, identification, len(tcp)) + tcp
+    return _ip_header(s, d, TCP_PROTOCOL, ttl, (tos & ~3) | seg.ecn, identification, len(tcp)) + tcp

@@ -84,6 +84,20 @@ class Timestamps:
 
 
 @dataclass(frozen=True, slots=True)
+class FastOpen:
+    """TCP Fast Open (RFC 7413 4.1.1): the cookie option, kind 34; an empty ``cookie`` is a cookie
+    request. ``experimental``: the pre-RFC form, kind 254 with the magic 0xF989 (RFC 6994), which
+    the parser also reads as a FastOpen (Linux accepts both and sends kind 34)."""
+
+    cookie: bytes = b""
+    experimental: bool = False
+
+    @property
+    def kind(self) -> int:
+        return 254 if self.experimental else 34
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownOption:
     """An option tcplab does not interpret, kept raw (``data`` excludes kind and length)."""
 
@@ -95,8 +109,14 @@ class UnknownOption:
         return self.opt_kind
 
 
-Option = EOL | NOP | MSS | WindowScale | SackPermitted | Sack | Timestamps | UnknownOption
-_O = TypeVar("_O", EOL, NOP, MSS, WindowScale, SackPermitted, Sack, Timestamps, UnknownOption)
+Option = EOL | NOP | MSS | WindowScale | SackPermitted | Sack | Timestamps | FastOpen | UnknownOption
+_O = TypeVar("_O", EOL, NOP, MSS, WindowScale, SackPermitted, Sack, Timestamps, FastOpen, UnknownOption)
+
+# The IP header's ECN field (RFC 3168 5), which a segment travels with (``Segment.ecn``).
+ECN_NOT_ECT = 0  # not ECN-capable transport
+ECN_ECT1 = 1  # ECT(1)
+ECN_ECT0 = 2  # ECT(0): what Linux marks its data with
+ECN_CE = 3  # congestion experienced
 
 
 @dataclass(slots=True)
@@ -113,6 +133,10 @@ class Segment:
     options: tuple[Option, ...] = ()
     payload: bytes = b""
     data_offset: int | None = field(default=None, compare=False)  # set by the parser
+    # The IP header's ECN field the segment travels with (RFC 3168 5; ``ECN_*``): not part of the
+    # TCP header, but the engine's word to the IP layer (``build_packet`` writes it into the IP
+    # header) and the IP layer's to the engine (``parse_packet`` sets it).
+    ecn: int = 0
 
     # -- conveniences the engine uses -------------------------------------------------------
     @property
@@ -314,7 +338,12 @@ def parse_options(opts: BytesLike) -> tuple[Option, ...]:
         else:
             if end > n:
                 raise MalformedPacket("tcp option past header", f"kind {kind} length {length}")
-            append(UnknownOption(kind, bytes(opts[i + 2 : end])))
+            if kind == 34:
+                append(FastOpen(bytes(opts[i + 2 : end])))
+            elif kind == 254 and length >= 4 and opts[i + 2] == 0xF9 and opts[i + 3] == 0x89:
+                append(FastOpen(bytes(opts[i + 4 : end]), experimental=True))
+            else:
+                append(UnknownOption(kind, bytes(opts[i + 2 : end])))
         i = end
     return tuple(out)
 
@@ -325,7 +354,8 @@ _SACKOK_BYTES = b"\x04\x02"
 _MSS = struct.Struct("!BBH")
 _WS = struct.Struct("!BBB")
 _TS = struct.Struct("!BBII")
-_KNOWN_KINDS = frozenset((0, 1, 2, 3, 4, 5, 8))
+_KNOWN_KINDS = frozenset((0, 1, 2, 3, 4, 5, 8, 34))
+_TFO_MAGIC = b"\xf9\x89"  # RFC 6994 experiment identifier of TCP Fast Open
 
 
 def _encode_option(opt: Option) -> bytes:
@@ -350,6 +380,13 @@ def _encode_option(opt: Option) -> bytes:
             if len(edges) != 2 * len(blocks):
                 raise ValueError(f"SACK blocks must be (left, right) pairs: {blocks!r}")
             return bytes((5, 2 + 8 * len(blocks))) + _SACK_STRUCTS[len(blocks)].pack(*edges)
+        if isinstance(opt, FastOpen):
+            cookie = bytes(opt.cookie)
+            if opt.experimental:
+                cookie = _TFO_MAGIC + cookie
+            if len(cookie) > MAX_OPTIONS_LENGTH - 2:
+                raise ValueError(f"fast open cookie too long ({len(opt.cookie)} bytes)")
+            return bytes((opt.kind, 2 + len(cookie))) + cookie
         if isinstance(opt, UnknownOption):
             if opt.opt_kind in _KNOWN_KINDS or not 0 <= opt.opt_kind <= 255:
                 raise ValueError(f"UnknownOption cannot have kind {opt.opt_kind}")
@@ -394,6 +431,8 @@ def options_length(options: Iterable[Option]) -> int:
             total += 2
         elif isinstance(opt, Sack):
             total += 2 + 8 * len(opt.blocks)
+        elif isinstance(opt, FastOpen):
+            total += 2 + len(opt.cookie) + (2 if opt.experimental else 0)
         else:
             total += 2 + len(opt.data)
     return total
@@ -478,6 +517,9 @@ def format_option(opt: Option) -> str:
         return f"sack {len(opt.blocks)} " + "".join(f"{{{a}:{b}}}" for a, b in opt.blocks)
     if isinstance(opt, EOL):
         return "eol"
+    if isinstance(opt, FastOpen):
+        name = "exp-tfo" if opt.experimental else "tfo"  # tcpdump's words
+        return f"{name} cookie {bytes(opt.cookie).hex()}" if opt.cookie else f"{name} cookiereq"
     if isinstance(opt, UnknownOption):
         return f"unknown-{opt.opt_kind}" + (f" 0x{bytes(opt.data).hex()}" if opt.data else "")
     return repr(opt)
