@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from tcplab.wire import (
     EOL,
     MSS,
-    FastOpen,
     NOP,
+    FastOpen,
     Flags,
     Sack,
     SackPermitted,
@@ -30,6 +30,7 @@ def _unknown(kind: int, data: bytes) -> UnknownOption:
     if kind == 254 and data[:2] == b"\xf9\x89":  # that is the experimental Fast Open option
         data = b"\x00" + data[1:]
     return UnknownOption(kind, data)
+
 
 single_option = st.one_of(
     st.just(NOP()),

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from tcplab.wire import (
     EOL,
-    FastOpen,
     MSS,
     NOP,
+    FastOpen,
     Flags,
     MalformedPacket,
     Sack,
