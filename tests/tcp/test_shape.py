@@ -8,8 +8,8 @@ import inspect
 import pytest
 
 from tcplab.tcp import Config, Connection
-from tcplab.tcp.congestion import ALGORITHMS, CongestionControl, NewReno, WindowUse, create
-from tcplab.tcp.loss import DupAck, LossDetector
+from tcplab.tcp.congestion import ALGORITHMS, AckSample, CongestionControl, Cubic, NewReno, Phase, WindowUse, create
+from tcplab.tcp.loss import LossDetector
 from tcplab.tcp.timers import Timer, Timers
 
 from .helpers import ISS, PEER_ISS, Peer, classic, seg
@@ -63,49 +63,65 @@ def started(cc: CongestionControl) -> CongestionControl:
     return cc
 
 
+def sample(**kw) -> AckSample:
+    base = dict(acked=M, delivered=M, delivered_segs=1, in_flight=0, snd_una=0, snd_nxt=0, advanced=True)
+    base.update(kw)
+    return AckSample(**base)
+
+
 def test_newreno_slow_start_then_congestion_avoidance():
     cc = started(NewReno(initial_window=10))
     assert cc.cwnd == 10 * M and cc.in_slow_start
-    cc.on_ack(2 * M, 0, 0.0, cwnd_limited=True)  # RFC 5681 3.1 eq. 2: at most SMSS per ACK
+    cc.on_ack(sample(delivered=2 * M), 0.0)  # RFC 5681 3.1 eq. 2: at most SMSS per ACK
     assert cc.cwnd == 11 * M
     cc.ssthresh = 11 * M
-    cc.on_ack(M, 0, 0.0, cwnd_limited=True)  # eq. 3: SMSS*SMSS/cwnd
+    cc.on_ack(sample(), 0.0)  # eq. 3: SMSS*SMSS/cwnd
+    assert cc.cwnd == 11 * M + M * M // (11 * M)
+    cc.on_ack(sample(cwnd_limited=False), 0.0)  # RFC 7661: no growth when not cwnd-limited
     assert cc.cwnd == 11 * M + M * M // (11 * M)
 
 
-def test_newreno_fast_recovery_windows():
+def test_a_reduction_has_phases_and_ends_at_ssthresh():
     cc = started(NewReno(initial_window=10))
-    cc.on_enter_recovery(8 * M, 0.0)
-    assert (cc.ssthresh, cc.cwnd) == (4 * M, 7 * M)  # FlightSize/2, then + 3 SMSS
-    cc.on_recovery_dupack(0.0)
-    assert cc.cwnd == 8 * M  # inflated
-    cc.on_partial_ack(3 * M, 5 * M, 0.0)
-    assert cc.cwnd == 6 * M  # deflated by what was acked, plus one SMSS (RFC 6582 3.2 step 5)
-    cc.on_exit_recovery(2 * M, 0.0)
-    assert cc.cwnd == 3 * M  # min(ssthresh, max(FlightSize, SMSS) + SMSS)
+    cc.enter_recovery(high_seq=10 * M)
+    assert (cc.phase, cc.ssthresh) == (Phase.RECOVERY, 5 * M)
+    cc.end_if_acked(5 * M, 4 * M)  # partial: still recovering
+    assert cc.phase is Phase.RECOVERY
+    cc.end_if_acked(10 * M, 0)
+    assert (cc.phase, cc.cwnd) == (Phase.OPEN, 5 * M)  # RFC 6937: cwnd = ssthresh at the end
 
 
-def test_newreno_rto_ecn_and_idle_restart():
+def test_rto_ecn_undo_and_idle_restart():
     cc = started(NewReno(initial_window=4))
     cc.cwnd = 20 * M
-    cc.on_ecn_echo(12 * M, 0.0)
-    assert (cc.ssthresh, cc.cwnd) == (6 * M, 6 * M)  # RFC 3168 6.1.2: halve, no loss window
-    cc.on_rto(3 * M, 0.0)
-    assert (cc.ssthresh, cc.cwnd) == (2 * M, M)  # floor 2 SMSS; loss window 1 SMSS
+    cc.enter_cwr(high_seq=0)
+    assert (cc.phase, cc.ssthresh) == (Phase.CWR, 10 * M)  # RFC 3168 6.1.2: halve, once
+    cc.enter_cwr(high_seq=0)
+    assert cc.ssthresh == 10 * M
+    cc.undo()  # an ECN reduction is never undone
+    assert cc.ssthresh == 10 * M
+    cc.end_if_acked(1, 0)
+    cc.on_rto(high_seq=5, in_flight=0)
+    assert (cc.phase, cc.cwnd, cc.ssthresh) == (Phase.LOSS, M, 5 * M)  # loss window; cwnd/2
+    cc.on_rto(high_seq=5, in_flight=0)  # a second timeout does not halve again (Linux)
+    assert cc.ssthresh == 5 * M
     cc.cwnd = 9 * M
+    cc.phase = Phase.OPEN
     cc.on_idle_restart(0.0)
     assert cc.cwnd == 4 * M  # RFC 5681 4.1: the restart window is min(IW, cwnd)
 
 
 def test_congestion_control_is_chosen_by_name():
     assert isinstance(create("reno", 10), NewReno)
-    assert set(ALGORITHMS) >= {"reno"}
+    assert isinstance(create("cubic", 10), Cubic)
+    assert set(ALGORITHMS) >= {"reno", "cubic"}
     with pytest.raises(ValueError, match="unknown congestion control 'vegas'"):
         create("vegas", 10)
     with pytest.raises(ValueError):
         Connection(Config(congestion_control="vegas"))
     p = Peer(classic(congestion_control="reno")).to_established()
     assert isinstance(p.conn.cc, NewReno) and p.conn.cwnd == 10 * 1460
+    assert isinstance(Peer(classic()).conn.cc, Cubic)  # the linux profile's default
 
 
 def test_window_use_tracks_cwnd_limited_per_window():
@@ -120,31 +136,41 @@ def test_window_use_tracks_cwnd_limited_per_window():
 
 
 # ---------------------------------------------------------------------------- loss detection
-def test_loss_detector_counts_duplicates_to_the_threshold():
+def test_loss_detector_keeps_the_segments_and_what_the_peer_holds():
     ld = LossDetector()
-    assert ld.on_duplicate(0, plain=False, mss=M) is DupAck.NOT_DUPLICATE
-    assert ld.on_duplicate(0, plain=True, mss=M) is DupAck.COUNTED
-    assert ld.limited_transmit(M) == M
-    assert ld.on_duplicate(0, plain=True, mss=M) is DupAck.COUNTED
-    assert ld.on_duplicate(0, plain=True, mss=M) is DupAck.LOSS
-    ld.enter_recovery(snd_max=10 * M, retransmitted_to=M)
-    assert ld.in_recovery and ld.limited_transmit(M) == 0
-    assert ld.on_duplicate(0, plain=True, mss=M) is DupAck.IN_RECOVERY
-    assert not ld.recovery_ends(5 * M)  # partial ACK
-    assert ld.recovery_ends(10 * M) and not ld.in_recovery
+    ld.sack_ok = True
+    for i in range(10):
+        ld.on_send(i * M, (i + 1) * M, 0.0)
+    assert ld.in_flight(10 * M) == 10 * M and ld.packets_out() == 10
+    d = ld.on_ack(0, [(2 * M, 5 * M)], 0, 0.1, M, 1 << 20)
+    assert (d.acked, d.sacked, d.segments) == (0, 3 * M, 3)
+    assert ld.in_flight(10 * M) == 7 * M and ld.disorder
+    assert ld.detect(0.1, 0.1, False, 0.008) is None  # three SACKed: no reordering window
+    assert ld.lost_out == 2 * M  # segments 0 and 1 (sent before the delivered ones)
+    rec = ld.next_lost()
+    assert rec is not None and rec.seq == 0
+    ld.on_retransmit(rec, 0.2)
+    assert ld.in_flight(10 * M) == 6 * M and ld.next_lost().seq == M
+    d = ld.on_ack(5 * M, [], 0, 0.3, M, 1 << 20)
+    assert d.acked == 2 * M and ld.in_flight(5 * M) == 5 * M and ld.lost_out == 0
 
 
-def test_loss_detector_sack_holes_and_rto():
+def test_loss_detector_splits_a_segment_a_sack_block_cuts():
     ld = LossDetector()
-    # Three segments' worth SACKed above SND.UNA: loss at the first duplicate (RFC 6675 5).
-    assert ld.on_sack([(2 * M, 5 * M)], 0, 10 * M) == 3 * M
-    assert ld.on_duplicate(3 * M, plain=False, mss=M) is DupAck.LOSS
-    ld.enter_recovery(10 * M, M)
-    assert list(ld.holes(0, M)) == [(M, M)]  # from where the recovery got to
-    ld.retransmitted(2 * M)
-    assert list(ld.holes(0, M)) == []
+    ld.sack_ok = True
+    ld.on_send(0, 2 * M, 0.0)
+    ld.on_ack(0, [(M, 2 * M)], 0, 0.1, M, 1 << 20)
+    assert ld.sacked_out == M and ld.packets_out() == 2
+
+
+def test_loss_detector_rto_marks_everything_lost():
+    ld = LossDetector()
+    ld.sack_ok = True
+    for i in range(4):
+        ld.on_send(i * M, (i + 1) * M, 0.0)
+    ld.on_ack(0, [(2 * M, 3 * M)], 0, 0.1, M, 1 << 20)
     ld.on_rto()
-    assert not ld.in_recovery and not ld.scoreboard and ld.dupacks == 0
+    assert ld.lost_out == 3 * M and ld.sacked_out == M and ld.in_flight(4 * M) == 0
 
 
 # ---------------------------------------------------------------------------- shape rules

@@ -45,10 +45,27 @@ class Config:
     timestamps: bool = True  # RFC 7323 (Linux net.ipv4.tcp_timestamps)
     sack: bool = True  # RFC 2018 SACK-permitted negotiated (Linux net.ipv4.tcp_sack)
     initial_window: int = 10  # segments; RFC 6928, Linux TCP_INIT_CWND
-    # Linux TCP_CONGESTION / net.ipv4.tcp_congestion_control; a name of tcplab.tcp.congestion.ALGORITHMS
-    congestion_control: str = "reno"
+    # Linux TCP_CONGESTION / net.ipv4.tcp_congestion_control; a name of tcplab.tcp.congestion.ALGORITHMS.
+    # CUBIC (RFC 9438) is upstream Linux's default (CONFIG_DEFAULT_TCP_CONG); the kernel measured
+    # on this machine was built with bbr as its default (notes/linux-behaviour.md J).
+    congestion_control: str = "cubic"
     nodelay: bool = False  # TCP_NODELAY: turn Nagle (RFC 9293 3.7.4) off
     ts_hz: int = 1000  # timestamp clock rate (Linux uses 1 ms ticks)
+
+    # -- loss recovery (RFC 6937, RFC 8985, RFC 2883; Linux's defaults) -------------------------
+    prr: bool = True  # RFC 6937 Proportional Rate Reduction (Linux always); False: RFC 6675 5
+    rack: bool = True  # RFC 8985 RACK loss detection (Linux net.ipv4.tcp_recovery & 1)
+    tlp: bool = True  # RFC 8985 7 tail loss probes (Linux net.ipv4.tcp_early_retrans=3)
+    reordering: int = 3  # initial DupThresh, segments (Linux net.ipv4.tcp_reordering)
+    max_reordering: int = 300  # Linux net.ipv4.tcp_max_reordering
+    dsack: bool = True  # report duplicates with D-SACK (RFC 2883; Linux net.ipv4.tcp_dsack)
+    forget_sack_on_rto: bool = False  # RFC 2018 8's SHOULD; Linux keeps what was SACKed
+    hz: int = 250  # the kernel's timer rate (CONFIG_HZ) behind Linux's TCP_TIMEOUT_MIN (2 jiffies)
+
+    # -- ECN and Fast Open -------------------------------------------------------------------------
+    ecn: int = 2  # RFC 3168 (Linux net.ipv4.tcp_ecn): 0 off, 1 request and accept, 2 accept
+    fastopen: int = 0x1  # RFC 7413 (Linux net.ipv4.tcp_fastopen bits; tcplab.tcp.fastopen)
+    fastopen_queue: int = 0  # TCP_FASTOPEN on a listener: pending Fast Open children allowed
 
     # -- robustness ----------------------------------------------------------------------------
     rfc5961: bool = True  # challenge ACKs for in-window RST and SYN (RFC 5961, Linux default)
@@ -81,7 +98,18 @@ PROFILES: dict[str, Config] = {
     # Linux's defaults (what the kernel peer does), the default everywhere.
     "linux": Config(),
     # RFC 9293/6298 literal values: RTO floor 1 s, MSL 2 min, delayed ACK up to 200 ms.
-    "rfc": Config(msl=120.0, rto_min=1.0, delayed_ack=0.2, fin_wait_2_timeout=None),
+    # NewReno with RFC 6675 SACK recovery (no PRR, RACK or TLP), RFC 2018 8 after a timeout.
+    "rfc": Config(
+        msl=120.0,
+        rto_min=1.0,
+        delayed_ack=0.2,
+        fin_wait_2_timeout=None,
+        congestion_control="reno",
+        prr=False,
+        rack=False,
+        tlp=False,
+        forget_sack_on_rto=True,
+    ),
     # Small, plain segments for teaching: no options beyond MSS, short MSL.
     "classic": Config(
         msl=30.0,
@@ -90,6 +118,12 @@ PROFILES: dict[str, Config] = {
         sack=False,
         rcv_buf=65535,
         snd_buf=65535,
+        congestion_control="reno",
+        prr=False,
+        rack=False,
+        tlp=False,
+        ecn=0,
+        fastopen=0,
     ),
 }
 

@@ -1,24 +1,86 @@
 """Congestion control: one interface, the algorithms behind it, chosen by name.
 
-The engine tells its ``CongestionControl`` what happened — data acknowledged, a loss detected,
-a retransmission timeout, an ECN congestion echo, a restart after idle — and reads back the
-congestion window (``cwnd``, in bytes) that bounds what it may have in flight. Which segments are
-lost, and which to retransmit, is decided elsewhere (``tcplab.tcp.loss``); the RFC 9293 code
-never looks inside an algorithm, so adding one is adding a class here and a name to
-``ALGORITHMS`` (``Config.congestion_control`` picks it, as Linux's TCP_CONGESTION / the sysctl
-net.ipv4.tcp_congestion_control do).
+The engine tells its ``CongestionControl`` what happened — an ACK (``on_ack`` with an
+``AckSample``), a loss detected (``enter_recovery``), a retransmission timeout (``on_rto``), an
+ECN congestion echo (``enter_cwr``), a spurious episode (``undo``), a restart after idle — and
+reads back the congestion window (``cwnd``, in bytes) that bounds what it may have in flight.
+Which segments are lost, and which to retransmit, is decided elsewhere (``tcplab.tcp.loss``);
+the RFC 9293 code never looks inside an algorithm, so adding one is adding a class here and a
+name to ``ALGORITHMS`` (``Config.congestion_control`` picks it, as Linux's TCP_CONGESTION / the
+sysctl net.ipv4.tcp_congestion_control do).
 
-Every call gets ``now`` and the quantities it may need (bytes acknowledged, bytes in flight);
-the object keeps only its own state. Windows are in bytes; ``mss`` is the sender's full-segment
-payload (SMSS of RFC 5681).
+The base class holds what Linux keeps in tcp_input.c for every algorithm: the phase of a window
+reduction (CWR after an ECN echo, Recovery after a loss, Loss after a timeout; Linux
+icsk_ca_state), how the window shrinks during one — Proportional Rate Reduction (RFC 6937,
+PRR-SSRB as Linux's tcp_cwnd_reduction) or, without PRR, straight to ssthresh (RFC 6675 5) — and
+undoing a reduction that proved spurious. An algorithm supplies the growth (Linux cong_avoid)
+and the ssthresh after a loss (Linux ssthresh()). Windows are in bytes; ``mss`` is the sender's
+full-segment payload (SMSS of RFC 5681); CUBIC counts in segments internally, as Linux does.
 """
 
 from __future__ import annotations
 
 import abc
+import enum
 from typing import ClassVar
 
 from tcplab.tcp import seq as sq
+
+
+class Phase(enum.Enum):
+    """Where the sender stands (Linux icsk_ca_state; Open and Disorder are both OPEN here)."""
+
+    OPEN = "open"
+    CWR = "cwr"  # reducing after an ECN echo or a loss repaired by a probe (RFC 3168 6.1.2)
+    RECOVERY = "recovery"  # fast recovery (RFC 5681 3.2, RFC 6675, RFC 6937)
+    LOSS = "loss"  # after a retransmission timeout, until what was outstanding is acknowledged
+
+
+class AckSample:
+    """What one ACK tells the congestion control."""
+
+    __slots__ = (
+        "acked",
+        "advanced",
+        "cwnd_limited",
+        "delivered",
+        "delivered_segs",
+        "in_flight",
+        "may_raise",
+        "newly_lost",
+        "rtt",
+        "snd_nxt",
+        "snd_una",
+    )
+
+    def __init__(
+        self,
+        *,
+        acked: int,
+        delivered: int,
+        delivered_segs: int = 0,
+        in_flight: int,
+        snd_una: int,
+        snd_nxt: int,
+        advanced: bool,
+        newly_lost: bool = False,
+        cwnd_limited: bool = True,
+        rtt: float | None = None,
+        may_raise: bool | None = None,
+    ) -> None:
+        self.acked = acked  # octets newly acknowledged cumulatively
+        self.delivered = delivered  # octets newly delivered (RFC 6937 DeliveredData: + SACKed)
+        self.delivered_segs = delivered_segs  # the same in segments, as Linux counts it
+        self.in_flight = in_flight  # octets in flight after the ACK (RFC 6675 pipe)
+        self.snd_una = snd_una  # after the ACK
+        self.snd_nxt = snd_nxt
+        self.advanced = advanced  # SND.UNA moved (Linux FLAG_SND_UNA_ADVANCED)
+        self.newly_lost = newly_lost  # the ACK made the loss detector mark segments lost
+        self.cwnd_limited = cwnd_limited  # RFC 7661 / Linux tcp_is_cwnd_limited
+        self.rtt = rtt  # an RTT sample from this ACK (seconds), or None
+        # the window may grow (Linux tcp_may_raise_cwnd): data acknowledged, or any forward
+        # progress once reordering raised the threshold
+        self.may_raise = advanced if may_raise is None else may_raise
 
 
 class CongestionControl(abc.ABC):
@@ -26,13 +88,34 @@ class CongestionControl(abc.ABC):
 
     name: ClassVar[str]
 
-    __slots__ = ("cwnd", "initial_window", "mss", "ssthresh")
+    __slots__ = (
+        "_cwnd_cnt",
+        "_prior_cwnd",
+        "_prior_ssthresh",
+        "_prr_delivered",
+        "_prr_out",
+        "cwnd",
+        "high_seq",
+        "initial_window",
+        "mss",
+        "phase",
+        "prr",
+        "ssthresh",
+    )
 
-    def __init__(self, initial_window: int) -> None:
+    def __init__(self, initial_window: int, *, prr: bool = True) -> None:
         self.initial_window = initial_window  # segments (RFC 6928 / Linux TCP_INIT_CWND)
+        self.prr = prr  # RFC 6937 during reductions (Linux); else RFC 6675's cwnd = ssthresh
         self.mss = 0
         self.cwnd = 0  # bytes; 0 until start(): no congestion limit before the handshake
         self.ssthresh = 1 << 30  # RFC 5681 3.1: "arbitrarily high" at first
+        self.phase = Phase.OPEN
+        self.high_seq = 0  # the reduction ends when this is acknowledged (RFC 6582 "recover")
+        self._prior_cwnd = 0
+        self._prior_ssthresh = 0
+        self._prr_delivered = 0
+        self._prr_out = 0
+        self._cwnd_cnt = 0  # segments acknowledged towards the next increment (Linux snd_cwnd_cnt)
 
     def start(self, mss: int) -> None:
         """The handshake fixed the segment size: open the initial window (RFC 5681 3.1)."""
@@ -43,89 +126,393 @@ class CongestionControl(abc.ABC):
     def in_slow_start(self) -> bool:
         return self.cwnd < self.ssthresh
 
+    @property
+    def reducing(self) -> bool:
+        """In a window reduction (Linux tcp_in_cwnd_reduction: CWR or Recovery)."""
+        return self.phase is Phase.CWR or self.phase is Phase.RECOVERY
+
+    # ---- what an algorithm supplies ----------------------------------------------------------
     @abc.abstractmethod
-    def on_ack(self, acked: int, in_flight: int, now: float, *, cwnd_limited: bool) -> None:
-        """``acked`` bytes of new data were acknowledged outside loss recovery. ``cwnd_limited``:
-        the sender was using the whole window (RFC 7661; Linux tcp_is_cwnd_limited)."""
+    def grow(self, sample: AckSample, now: float) -> None:
+        """Outside a reduction, an ACK delivered data: grow the window (Linux cong_avoid)."""
 
     @abc.abstractmethod
-    def on_enter_recovery(self, in_flight: int, now: float) -> None:
-        """Loss detected (fast retransmit): reduce the window (RFC 5681 3.2 steps 2-3)."""
+    def loss_ssthresh(self) -> int:
+        """The slow start threshold after a congestion signal (Linux ssthresh())."""
 
-    @abc.abstractmethod
-    def on_partial_ack(self, acked: int, in_flight: int, now: float) -> None:
-        """During recovery, an ACK acknowledged ``acked`` bytes but not the recovery point."""
+    def pkts_acked(self, sample: AckSample, now: float) -> None:  # noqa: B027 (an optional hook)
+        """Every ACK, first (Linux pkts_acked); algorithms that watch delay override."""
 
-    @abc.abstractmethod
-    def on_recovery_dupack(self, now: float) -> None:
-        """During recovery, a duplicate ACK that the loss detector answered with nothing:
-        one more segment has left the network."""
+    def on_loss_state(self) -> None:  # noqa: B027 (an optional hook)
+        """A retransmission timeout made the phase LOSS (Linux set_state(TCP_CA_Loss))."""
 
-    @abc.abstractmethod
-    def on_exit_recovery(self, in_flight: int, now: float) -> None:
-        """The recovery point was acknowledged (RFC 6582 3.2 step 3)."""
+    def on_tx_start(self, idle: float, now: float) -> None:  # noqa: B027 (an optional hook)
+        """Sending resumes after ``idle`` seconds with nothing in flight (CA_EVENT_TX_START)."""
 
-    @abc.abstractmethod
-    def on_rto(self, in_flight: int, now: float) -> None:
-        """A retransmission timeout (RFC 5681 3.1, equation 4, and the loss window)."""
+    # ---- per ACK (Linux tcp_cong_control) ---------------------------------------------------------
+    def end_if_acked(self, snd_una: int, in_flight: int) -> None:
+        """Before loss detection: a reduction or loss phase whose data is all acknowledged
+        ends (Linux tcp_fastretrans_alert, "check state exit conditions")."""
+        if self.phase is not Phase.OPEN and sq.ge(snd_una, self.high_seq):
+            self._exit(in_flight)
 
-    @abc.abstractmethod
-    def on_ecn_echo(self, in_flight: int, now: float) -> None:
-        """The peer echoed a congestion experienced mark (RFC 3168 6.1.2): react as to a
-        loss, at most once per window of data (the caller ensures that)."""
+    def on_ack(self, sample: AckSample, now: float) -> None:
+        """After the loss detector has judged the ACK: shrink during a reduction (PRR), grow
+        outside one."""
+        self.pkts_acked(sample, now)
+        if self.reducing:
+            self._reduce(sample)
+        elif sample.may_raise and sample.delivered and self.cwnd:
+            self.grow(sample, now)
 
-    @abc.abstractmethod
+    def _exit(self, in_flight: int) -> None:
+        """The data outstanding when the reduction began is acknowledged (RFC 6582 3.2 step 3,
+        RFC 6937, Linux tcp_end_cwnd_reduction): cwnd = ssthresh. A LOSS phase just ends:
+        slow start has been rebuilding the window."""
+        if self.reducing:
+            if self.prr:
+                self.cwnd = self.ssthresh
+            else:
+                # RFC 6582 3.2 step 3, option 2: min(ssthresh, max(FlightSize, SMSS) + SMSS).
+                self.cwnd = min(self.ssthresh, max(in_flight, self.mss) + self.mss)
+        self.phase = Phase.OPEN
+
+    def _reduce(self, s: AckSample) -> None:
+        """RFC 6937 PRR-SSRB as Linux tcp_cwnd_reduction, in segments as Linux counts: send in
+        proportion to what was delivered while above ssthresh; then slow start (one extra
+        segment per ACK that advanced SND.UNA without new loss) up to ssthresh. Without PRR:
+        cwnd = ssthresh."""
+        if not self.prr:
+            self.cwnd = self.ssthresh
+            return
+        delivered = s.delivered_segs or (1 if s.delivered else 0)
+        if delivered <= 0 or not self._prior_cwnd:
+            return
+        mss = self.mss
+        in_flight = -(-s.in_flight // mss)
+        ssthresh = self.ssthresh // mss
+        self._prr_delivered += delivered
+        delta = ssthresh - in_flight
+        if delta < 0:
+            # RFC 6937 3: sndcnt = CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out
+            sndcnt = -(-ssthresh * self._prr_delivered // (self._prior_cwnd // mss)) - self._prr_out
+        else:
+            sndcnt = max(self._prr_delivered - self._prr_out, delivered)
+            if s.advanced and not s.newly_lost:
+                sndcnt += 1  # SSRB: one extra segment
+            sndcnt = min(delta, sndcnt)
+        if not self._prr_out:
+            sndcnt = max(sndcnt, 1)  # the fast retransmit goes whatever the window
+        self.cwnd = (in_flight + max(sndcnt, 0)) * mss
+
+    def on_sent(self, nbytes: int, now: float) -> None:
+        """``nbytes`` of data left (new or retransmitted): PRR counts the segments a reduction
+        sent."""
+        if self.reducing and self.mss:
+            self._prr_out += -(-nbytes // self.mss)
+
+    # ---- congestion signals -------------------------------------------------------------------
+    def _begin_reduction(self, high_seq: int) -> None:
+        """Linux tcp_init_cwnd_reduction: remember the window, take the new ssthresh."""
+        self.high_seq = high_seq
+        self._prior_cwnd = self.cwnd
+        self._prr_delivered = self._prr_out = 0
+        self._cwnd_cnt = 0
+        self.ssthresh = self.loss_ssthresh()
+
+    def _current_ssthresh(self) -> int:
+        """Linux tcp_current_ssthresh: what an undo restores."""
+        if self.reducing:
+            return self.ssthresh
+        return max(self.ssthresh, self.cwnd * 3 // 4)
+
+    def enter_recovery(self, high_seq: int, *, ecn: bool = False) -> None:
+        """A loss was detected: fast recovery until ``high_seq`` (SND.NXT now) is acknowledged
+        (RFC 5681 3.2 / RFC 6675 5 / RFC 6937; Linux tcp_enter_recovery). From CWR the window
+        is already reducing; ``ecn``: the same ACK echoed congestion, no undo then."""
+        if not self.reducing:
+            self._prior_ssthresh = 0 if ecn else self._current_ssthresh()
+            self._begin_reduction(high_seq)
+            if not self.prr:
+                self.cwnd = self.ssthresh
+        self.high_seq = high_seq
+        self.phase = Phase.RECOVERY
+
+    def enter_cwr(self, high_seq: int) -> None:
+        """Congestion without loss (an ECN echo, RFC 3168 6.1.2; a loss a probe repaired, RFC
+        8985 7.4): reduce once for this window of data (Linux tcp_enter_cwr)."""
+        if self.phase is not Phase.OPEN:
+            return
+        self._prior_ssthresh = 0
+        self._begin_reduction(high_seq)
+        self.phase = Phase.CWR
+        if not self.prr:
+            self.cwnd = self.ssthresh  # RFC 3168 6.1.2: halve at once
+
+    def reduce_now(self, high_seq: int) -> None:
+        """A reduction begun and ended at once (Linux, a loss repaired by a tail loss probe:
+        tcp_init_cwnd_reduction + tcp_end_cwnd_reduction)."""
+        if self.phase is Phase.OPEN:
+            self._prior_ssthresh = 0
+            self._begin_reduction(high_seq)
+            self.cwnd = self.ssthresh
+
+    def on_rto(self, high_seq: int, in_flight: int) -> None:
+        """A retransmission timeout (RFC 5681 3.1 equation 4 and the loss window; Linux
+        tcp_enter_loss): ssthresh is taken again only when not already reducing, the window is
+        what is in flight plus one segment, and slow start rebuilds it."""
+        if self.phase is Phase.OPEN:
+            self._prior_ssthresh = self._current_ssthresh()
+            self._prior_cwnd = self.cwnd
+            self.ssthresh = self.loss_ssthresh()
+        self.cwnd = in_flight + self.mss
+        self._cwnd_cnt = 0
+        self.high_seq = high_seq
+        self.phase = Phase.LOSS
+        self.on_loss_state()
+
+    def undo(self) -> None:
+        """The reduction was spurious (every retransmission came back as a D-SACKed duplicate,
+        RFC 2883; Linux tcp_undo_cwnd_reduction): restore the window and the threshold."""
+        if not self._prior_ssthresh:
+            return  # an ECN echo's reduction is never undone
+        self.cwnd = max(self.cwnd, self._prior_cwnd)
+        if self._prior_ssthresh > self.ssthresh:
+            self.ssthresh = self._prior_ssthresh
+        self._prior_ssthresh = 0
+        self.phase = Phase.OPEN
+
     def on_idle_restart(self, now: float) -> None:
         """The sender is about to send after an idle period longer than the RTO (RFC 5681
-        4.1; Linux tcp_slow_start_after_idle)."""
+        4.1; Linux tcp_slow_start_after_idle / tcp_cwnd_restart)."""
+        self.cwnd = min(self.cwnd, self.initial_window * self.mss)
 
-    def on_sent(self, nbytes: int, now: float) -> None:  # noqa: B027 (an optional hook)
-        """``nbytes`` of data left (new or retransmitted); algorithms that count it override."""
+    # ---- Linux's counting, for the algorithms --------------------------------------------------
+    def _slow_start(self, segs: int) -> int:
+        """Linux tcp_slow_start: one segment per segment acknowledged, up to ssthresh; returns
+        the segments left over for congestion avoidance."""
+        mss = self.mss
+        cwnd = self.cwnd // mss
+        new = min(cwnd + segs, max(self.ssthresh // mss, cwnd))
+        self.cwnd = new * mss
+        return segs - (new - cwnd)
+
+    def _cong_avoid_ai(self, w: int, segs: int) -> None:
+        """Linux tcp_cong_avoid_ai: one segment more per ``w`` segments acknowledged."""
+        if self._cwnd_cnt >= w:
+            self._cwnd_cnt = 0
+            self.cwnd += self.mss
+        self._cwnd_cnt += segs
+        if self._cwnd_cnt >= w:
+            delta = self._cwnd_cnt // w
+            self._cwnd_cnt -= delta * w
+            self.cwnd += delta * self.mss
 
 
 class NewReno(CongestionControl):
-    """RFC 5681 slow start and congestion avoidance with RFC 6582's NewReno fast recovery,
-    counting bytes (RFC 5681 3.1: cwnd += min(N, SMSS) per ACK in slow start)."""
+    """RFC 5681 slow start and congestion avoidance, counting bytes (RFC 5681 3.1: cwnd +=
+    min(N, SMSS) per ACK in slow start); loss recovery as RFC 6582 / RFC 6675 with PRR."""
 
     name = "reno"
     __slots__ = ()
 
-    def on_ack(self, acked: int, in_flight: int, now: float, *, cwnd_limited: bool) -> None:
+    def grow(self, sample: AckSample, now: float) -> None:
+        if not sample.cwnd_limited:
+            return  # RFC 7661: no growth while the application leaves the window unused
         mss = self.mss
         if self.cwnd < self.ssthresh:
-            self.cwnd += min(acked, mss)  # RFC 5681 3.1, equation 2
+            self.cwnd += min(sample.delivered, mss)  # RFC 5681 3.1, equation 2
         else:
             self.cwnd += max(1, mss * mss // max(self.cwnd, 1))  # equation 3
 
-    def _halve(self, in_flight: int) -> None:
-        self.ssthresh = max(in_flight // 2, 2 * self.mss)  # RFC 5681 equation 4
+    def loss_ssthresh(self) -> int:
+        # RFC 5681 equation 4 with Linux's choice of cwnd for FlightSize (tcp_reno_ssthresh).
+        return max(self.cwnd // 2, 2 * self.mss)
 
-    def on_enter_recovery(self, in_flight: int, now: float) -> None:
-        self._halve(in_flight)
-        self.cwnd = self.ssthresh + 3 * self.mss  # RFC 5681 3.2 step 3 / RFC 6582 3.2 step 2
 
-    def on_partial_ack(self, acked: int, in_flight: int, now: float) -> None:
-        # RFC 6582 3.2 step 5: deflate by the amount acknowledged, add back one SMSS.
-        self.cwnd = max(self.cwnd - acked + self.mss, self.mss)
+class Cubic(CongestionControl):
+    """CUBIC (RFC 9438) as Linux's tcp_cubic.c computes it: beta 717/1024, C 0.4, fast
+    convergence and the Reno-friendly region on, the window counted in segments, the cubic
+    target recomputed at most once per 1/32 s of the Linux clock's HZ (here: once per call with
+    a changed window or after 1/32 s).
 
-    def on_recovery_dupack(self, now: float) -> None:
-        self.cwnd += self.mss  # RFC 5681 3.2 step 4: inflate
+    Slow start exit by HyStart (Ha & Rhee, "Taming the elephants", 2008) with both of its
+    detectors, as Linux's tcp_cubic.c does by default (hystart=1, hystart_detect=3,
+    hystart_low_window=16): an ACK train lasting more than half the minimum RTT, or an RTT
+    increase of min_rtt/8 (clamped to 4..16 ms) over 8 samples of a round. This is Linux's
+    HyStart, *not* RFC 9406's HyStart++ (no conservative slow start phase): Linux's CUBIC does
+    not implement HyStart++."""
 
-    def on_exit_recovery(self, in_flight: int, now: float) -> None:
-        # RFC 6582 3.2 step 3, option 2: min(ssthresh, max(FlightSize, SMSS) + SMSS).
-        self.cwnd = min(self.ssthresh, max(in_flight, self.mss) + self.mss)
+    name = "cubic"
+    __slots__ = (
+        "_ack_cnt",
+        "_cnt",
+        "_curr_rtt",
+        "_delay_min",
+        "_end_seq",
+        "_epoch_start",
+        "_found",
+        "_k",
+        "_last_ack",
+        "_last_cwnd",
+        "_last_max_cwnd",
+        "_last_time",
+        "_origin",
+        "_round_start",
+        "_sample_cnt",
+        "_tcp_cwnd",
+        "hystart",
+    )
 
-    def on_rto(self, in_flight: int, now: float) -> None:
-        self._halve(in_flight)
-        self.cwnd = self.mss  # RFC 5681 3.1: the loss window is one segment
+    BETA = 717 / 1024  # RFC 9438 4.6 beta_cubic = 0.7 (Linux beta = 717 of 1024)
+    C = 0.4  # RFC 9438 4.2 (Linux bic_scale 41 / 1024 * 10)
+    FRIENDLY_ACKS = 15  # Linux beta_scale: 8 * (1024 + 717) / 3 / (1024 - 717), in 1/8 cwnd
+    HYSTART_LOW_WINDOW = 16  # segments
+    HYSTART_ACK_DELTA = 0.002  # seconds between ACKs of one train
+    HYSTART_MIN_SAMPLES = 8
 
-    def on_ecn_echo(self, in_flight: int, now: float) -> None:
-        self._halve(in_flight)
-        self.cwnd = self.ssthresh  # RFC 3168 6.1.2: halve the window, no retransmission
+    def __init__(self, initial_window: int, *, prr: bool = True, hystart: bool = True) -> None:
+        super().__init__(initial_window, prr=prr)
+        self.hystart = hystart
+        self._reset()
+        self._delay_min = 0.0
+        self._found = False
+        self._round_start = self._last_ack = 0.0
+        self._end_seq = 0
+        self._curr_rtt = float("inf")
+        self._sample_cnt = 0
 
-    def on_idle_restart(self, now: float) -> None:
-        # RFC 5681 4.1: cwnd = min(RW, cwnd) with the restart window RW = min(IW, cwnd).
-        self.cwnd = min(self.cwnd, self.initial_window * self.mss)
+    def _reset(self) -> None:
+        """Linux bictcp_reset: a new epoch starts at the next growth."""
+        self._cnt = 0
+        self._last_max_cwnd = 0  # W_max, segments
+        self._last_cwnd = 0
+        self._last_time = -1.0
+        self._origin = 0  # W_max of the current epoch's curve
+        self._k = 0.0  # RFC 9438 4.2 K, seconds
+        self._epoch_start: float | None = None
+        self._ack_cnt = 0
+        self._tcp_cwnd = 0  # RFC 9438 4.3 W_est, segments
+
+    # ---- growth --------------------------------------------------------------------------
+    def grow(self, sample: AckSample, now: float) -> None:
+        """Linux cubictcp_cong_avoid."""
+        if not sample.cwnd_limited:
+            return
+        segs = max(1, -(-sample.delivered // self.mss))
+        if self.in_slow_start:
+            segs = self._slow_start(segs)
+            if not segs:
+                return
+        cwnd = self.cwnd // self.mss
+        self._update(cwnd, segs, now)
+        self._cong_avoid_ai(self._cnt, segs)
+
+    def _update(self, cwnd: int, acked: int, now: float) -> None:
+        """Linux bictcp_update: how many segments must be acknowledged per segment of growth
+        (``_cnt``) to follow W_cubic(t) = C*(t-K)^3 + W_max (RFC 9438 4.2), never slower than
+        the Reno estimate W_est (4.3)."""
+        self._ack_cnt += acked
+        if not (self._last_cwnd == cwnd and now - self._last_time <= 1 / 32):
+            self._last_cwnd = cwnd
+            self._last_time = now
+            if self._epoch_start is None:
+                self._epoch_start = now  # RFC 9438 4.2: the epoch begins
+                self._ack_cnt = acked
+                self._tcp_cwnd = cwnd
+                if self._last_max_cwnd <= cwnd:
+                    self._k = 0.0
+                    self._origin = cwnd
+                else:
+                    self._k = ((self._last_max_cwnd - cwnd) / self.C) ** (1 / 3)
+                    self._origin = self._last_max_cwnd
+            # t is the time since the epoch plus the minimum RTT: the target one RTT ahead
+            t = now - self._epoch_start + self._delay_min
+            target = int(self._origin + self.C * (t - self._k) ** 3)
+            if target > cwnd:
+                self._cnt = max(1, int(cwnd / (target - cwnd)))
+            else:
+                self._cnt = 100 * cwnd  # very small increment
+            if self._last_max_cwnd == 0 and self._cnt > 20:
+                self._cnt = 20  # the first epoch: grow 5 % per RTT while W_max is unknown
+        # RFC 9438 4.3 Reno-friendly region (Linux tcp_friendliness).
+        delta = cwnd * self.FRIENDLY_ACKS >> 3
+        if delta:
+            while self._ack_cnt > delta:
+                self._ack_cnt -= delta
+                self._tcp_cwnd += 1
+        if self._tcp_cwnd > cwnd:
+            max_cnt = cwnd // (self._tcp_cwnd - cwnd)
+            self._cnt = min(self._cnt, max_cnt)
+        self._cnt = max(self._cnt, 2)  # at most 1.5x per RTT
+
+    def loss_ssthresh(self) -> int:
+        """RFC 9438 4.6/4.7 (Linux cubictcp_recalc_ssthresh): W_max with fast convergence,
+        ssthresh = cwnd * beta_cubic."""
+        cwnd = self.cwnd // self.mss
+        self._epoch_start = None
+        if cwnd < self._last_max_cwnd:
+            self._last_max_cwnd = int(cwnd * (1 + self.BETA) / 2)  # RFC 9438 4.7 fast convergence
+        else:
+            self._last_max_cwnd = cwnd
+        return max(int(cwnd * self.BETA), 2) * self.mss
+
+    def on_loss_state(self) -> None:
+        """Linux cubictcp_state(TCP_CA_Loss): a timeout forgets the curve and restarts HyStart."""
+        self._reset()
+        self._found = False
+        self._end_seq = 0
+
+    def undo(self) -> None:
+        super().undo()
+        self._epoch_start = None
+
+    def on_tx_start(self, idle: float, now: float) -> None:
+        """Linux cubictcp_cwnd_event(CA_EVENT_TX_START): an idle sender does not grow, so the
+        epoch is shifted by the idle time."""
+        if self._epoch_start is not None and idle > 0:
+            self._epoch_start = min(self._epoch_start + idle, now)
+
+    # ---- HyStart -------------------------------------------------------------------------
+    def _hystart_round(self, snd_nxt: int, now: float) -> None:
+        """Linux bictcp_hystart_reset: a new round of slow start begins."""
+        self._round_start = self._last_ack = now
+        self._end_seq = snd_nxt
+        self._curr_rtt = float("inf")
+        self._sample_cnt = 0
+
+    def pkts_acked(self, sample: AckSample, now: float) -> None:
+        """Linux cubictcp_acked: track the minimum delay; HyStart in slow start."""
+        if sample.rtt is None:
+            return
+        if self._epoch_start is not None and now - self._epoch_start < 1.0:
+            return  # samples right after a reduction are not trusted
+        rtt = max(sample.rtt, 1e-6)
+        if not self._delay_min or rtt < self._delay_min:
+            self._delay_min = rtt
+        if self.hystart and not self._found and self.in_slow_start and self.cwnd >= self.HYSTART_LOW_WINDOW * self.mss:
+            self._hystart_update(rtt, sample, now)
+
+    def _hystart_update(self, rtt: float, sample: AckSample, now: float) -> None:
+        """Linux hystart_update."""
+        if sq.gt(sample.snd_una, self._end_seq):
+            self._hystart_round(sample.snd_nxt, now)
+        # ACK train: ACKs closely spaced for longer than half the minimum RTT.
+        if now - self._last_ack <= self.HYSTART_ACK_DELTA:
+            self._last_ack = now
+            if now - self._round_start > self._delay_min / 2:
+                self._exit_slow_start()
+                return
+        # Delay increase: the round's minimum RTT above min_rtt + clamp(min_rtt/8, 4, 16 ms).
+        self._curr_rtt = min(self._curr_rtt, rtt)
+        if self._sample_cnt < self.HYSTART_MIN_SAMPLES:
+            self._sample_cnt += 1
+        elif self._curr_rtt > self._delay_min + min(max(self._delay_min / 8, 0.004), 0.016):
+            self._exit_slow_start()
+
+    def _exit_slow_start(self) -> None:
+        self._found = True
+        self.ssthresh = self.cwnd
 
 
 class WindowUse:
@@ -157,13 +544,16 @@ class WindowUse:
         return cc.in_slow_start and cc.cwnd < 2 * self._max_out
 
 
-ALGORITHMS: dict[str, type[CongestionControl]] = {cls.name: cls for cls in (NewReno,)}
+# Upstream Linux's default is CUBIC (CONFIG_DEFAULT_TCP_CONG="cubic"), and it is the `linux`
+# profile's. The kernel measured for tcplab (notes/linux-behaviour.md J) was built with bbr as
+# its default; BBR is not implemented here.
+ALGORITHMS: dict[str, type[CongestionControl]] = {cls.name: cls for cls in (NewReno, Cubic)}
 
 
-def create(name: str, initial_window: int) -> CongestionControl:
+def create(name: str, initial_window: int, *, prr: bool = True) -> CongestionControl:
     """The algorithm called ``name`` (ValueError when there is none)."""
     try:
         cls = ALGORITHMS[name]
     except KeyError:
         raise ValueError(f"unknown congestion control {name!r}; choose from {', '.join(ALGORITHMS)}") from None
-    return cls(initial_window)
+    return cls(initial_window, prr=prr)

@@ -13,9 +13,10 @@ never reads a clock: ``now`` is an argument of every call. Every state change go
 ``_enter``, which names its row of ``tcplab.tcp.states.TRANSITIONS``.
 
 Collaborators beside it, each behind a small interface: ``timers.Timers`` (one deadline per
-``Timer``), ``congestion.CongestionControl`` (the window; chosen by ``Config.congestion_control``),
-``loss.LossDetector`` (duplicate ACKs, SACK scoreboard, recovery), ``rtt.RTTEstimator`` (RFC 6298)
-and ``reassembly.Reassembly`` (out-of-order data).
+``Timer``), ``congestion.CongestionControl`` (the window: NewReno or CUBIC, PRR; chosen by
+``Config.congestion_control``), ``loss.LossDetector`` (what is lost: SACK, RACK, duplicate
+thresholds, D-SACK, tail loss probes), ``ecn.Ecn`` (RFC 3168), ``fastopen`` (RFC 7413 cookies),
+``rtt.RTTEstimator`` (RFC 6298) and ``reassembly.Reassembly`` (out-of-order data).
 """
 
 from __future__ import annotations
@@ -25,15 +26,19 @@ import os
 from collections.abc import Callable
 from typing import ClassVar, TypedDict
 
+from tcplab.tcp import fastopen as tfo
 from tcplab.tcp import seq as sq
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
-from tcplab.tcp.congestion import CongestionControl, WindowUse, create
+from tcplab.tcp.congestion import AckSample, CongestionControl, Phase, WindowUse, create
+from tcplab.tcp.ecn import Ecn
 from tcplab.tcp.events import (
     Closed,
     Connected,
     DataReadable,
     Event,
+    FastOpenAccepted,
+    FastOpenCookie,
     PeerFinished,
     Reset,
     SendSpace,
@@ -41,7 +46,7 @@ from tcplab.tcp.events import (
     TimedOut,
 )
 from tcplab.tcp.isn import ISNGenerator
-from tcplab.tcp.loss import DupAck, LossDetector
+from tcplab.tcp.loss import LossDetector, Probe, Sent
 from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.rtt import RTTEstimator
 from tcplab.tcp.states import LINUX_STATE_NUMBER, Cause, State, lookup
@@ -50,6 +55,7 @@ from tcplab.wire.tcp import (
     FLAGS,
     MSS,
     NOP,
+    FastOpen,
     Option,
     Sack,
     SackPermitted,
@@ -61,7 +67,7 @@ from tcplab.wire.tcp import (
 S = State
 C = Cause
 # Flags as plain ints on the hot path (IntFlag arithmetic is slow); FLAGS[n] gives Flags(n).
-ACK, SYN, FIN, RST, PSH, URG = 0x10, 0x02, 0x01, 0x04, 0x08, 0x20
+ACK, SYN, FIN, RST, PSH, URG, ECE, CWR = 0x10, 0x02, 0x01, 0x04, 0x08, 0x20, 0x40, 0x80
 
 Address = tuple[str, int]
 
@@ -94,6 +100,16 @@ class TcpInfo(TypedDict):
     sack: bool
     recv_q: int
     send_q: int
+    congestion_control: str
+    ca_state: str
+    ecn: bool
+    fastopen: bool
+    reordering: int
+    sacked: int
+    lost: int
+    retrans_out: int
+    dsack_dups: int
+    reord_seen: int
 
 
 def _err(code: int) -> OSError:
@@ -112,6 +128,7 @@ class Connection:
         isn: ISNGenerator | None = None,
         iss: int | None = None,
         name: str = "",
+        fastopen_key: tfo.CookieKey | None = None,
     ) -> None:
         self.config = (config or Config()).copy()
         self.local = local
@@ -180,12 +197,25 @@ class Connection:
         self.rtt = RTTEstimator(c.rto_initial, c.rto_min, c.rto_max)
         self._rtt_seq: int | None = None  # sequence number being timed (Karn's rule)
         self._rtt_time = 0.0
-        self.loss = LossDetector()
-        self.cc: CongestionControl = create(c.congestion_control, c.initial_window)
+        self.loss = LossDetector(
+            rack=c.rack,
+            reordering=c.reordering,
+            max_reordering=c.max_reordering,
+            forget_sack_on_rto=c.forget_sack_on_rto,
+        )
+        self.cc: CongestionControl = create(c.congestion_control, c.initial_window, prr=c.prr)
         self._cwnd_use = WindowUse()
-        self._head_len = 0  # sequence space of the segment _retransmit_head sent last
+        self._last_send = 0.0  # when new data last left (Linux lsndtime)
         self.total_retrans = 0
         self.retransmits = 0  # retransmissions of the current head (tcpi_retransmits)
+
+        # -- ECN (RFC 3168) and Fast Open (RFC 7413) ----------------------------------------------
+        self.ecn = Ecn(c.ecn)
+        self._fastopen_key = fastopen_key  # a listener's child: accept SYN data with its cookies
+        self._fastopen_cookie: bytes | None = None  # active open: the cookie to send (b"": ask)
+        self._fastopen_reply: bytes | None = None  # the cookie our SYN-ACK gives
+        self.fastopen = False  # data rode on the SYN and was accepted (TCPI_OPT_SYN_DATA)
+        self._dsack: tuple[int, int] | None = None  # a duplicate to report in the next ACK (RFC 2883)
 
         # -- ACK policy -------------------------------------------------------------------------
         self._ack_now = False
@@ -217,6 +247,7 @@ class Connection:
     def _delete_tcb(self) -> None:
         self.timers.stop_all()
         self._sndbuf.clear()
+        self.loss.clear()
 
     def _fail(self, code: int, cause: Cause, event: Event, now: float) -> None:
         self.error = code
@@ -243,8 +274,14 @@ class Connection:
         self._listen_remote = self.remote
         self._enter(S.LISTEN, C.LISTEN, now)
 
-    def connect(self, now: float, remote: Address | None = None) -> None:
-        """Active OPEN (3.10.1): send SYN, enter SYN-SENT."""
+    def connect(
+        self, now: float, remote: Address | None = None, *, data: bytes = b"", fastopen_cookie: bytes | None = None
+    ) -> int:
+        """Active OPEN (3.10.1): send SYN, enter SYN-SENT. ``data`` is queued first; returns how
+        many of its bytes were. TCP Fast Open (RFC 7413, with the CLIENT bit of
+        ``Config.fastopen``): ``fastopen_cookie`` is the cookie cached for this server, and the
+        data rides on the SYN; ``b""`` asks the server for a cookie (``FastOpenCookie`` event)
+        and the data waits for the handshake, as Linux's tcp_send_syn_data."""
         if remote is not None:
             self.remote = remote
         if self.state is S.SYN_SENT:
@@ -254,8 +291,13 @@ class Connection:
         if self.remote is None:
             raise _err(E.EDESTADDRREQ)
         self._init_send(now)
+        queued = min(len(data), self.send_free)
+        self._sndbuf += data[:queued]
+        if self.config.fastopen & tfo.CLIENT:
+            self._fastopen_cookie = fastopen_cookie
         self._enter(S.SYN_SENT, C.CONNECT, now)
         self._send_syn(now, ack=False)
+        return queued
 
     def send(self, data: bytes, now: float) -> int:
         """SEND (3.10.2): queue what fits in the send buffer; return how many bytes."""
@@ -393,6 +435,8 @@ class Connection:
         for timer, name, count in (
             (Timer.TIME_WAIT, "timewait", 0),
             (Timer.RETRANSMISSION, "on", self.rtt.backoff),
+            (Timer.TLP, "on", self.rtt.backoff),  # ss shows "on" for loss probes and RACK too
+            (Timer.RACK_REORDER, "on", self.rtt.backoff),
             (Timer.PERSIST, "persist", self._persist_backoff),
             (Timer.FIN_WAIT_2, "timewait", 0),
             (Timer.KEEPALIVE, "keepalive", self._keepalive_probes),
@@ -436,7 +480,24 @@ class Connection:
             "sack": self.sack_ok,
             "recv_q": len(self._rcvbuf),
             "send_q": len(self._sndbuf),
+            "congestion_control": self.cc.name,
+            "ca_state": self._ca_state(),
+            "ecn": self.ecn.ok,
+            "fastopen": self.fastopen,
+            "reordering": self.loss.reordering,
+            "sacked": self.loss.sacked_out // max(1, self._mss_payload),
+            "lost": self.loss.lost_out // max(1, self._mss_payload),
+            "retrans_out": self.loss.retrans_out // max(1, self._mss_payload),
+            "dsack_dups": self.loss.dsack_dups,
+            "reord_seen": self.loss.reord_seen,
         }
+
+    def _ca_state(self) -> str:
+        """Linux icsk_ca_state's name: Open, Disorder, CWR, Recovery or Loss."""
+        phase = self.cc.phase
+        if phase is Phase.OPEN:
+            return "Disorder" if self.loss.disorder else "Open"
+        return {Phase.CWR: "CWR", Phase.RECOVERY: "Recovery", Phase.LOSS: "Loss"}[phase]
 
     # ============================================================ SEGMENT ARRIVES (3.10.7)
     def segment_arrives(self, seg: Segment, now: float) -> None:
@@ -473,11 +534,33 @@ class Connection:
             self._take_syn_options(seg, now)
             self._init_send(now)
             self._set_window(seg)
-            # Data carried by a SYN is not acknowledged here: like Linux without TCP Fast Open,
-            # it is dropped and the peer sends it again after the handshake.
+            self.ecn.syn_arrives(seg)
+            # Data carried by a SYN is not acknowledged here unless Fast Open accepts it: like
+            # Linux, it is dropped and the peer sends it again after the handshake.
             self._enter(S.SYN_RCVD, C.RCV_SYN, now)
+            self._fastopen_syn(seg)
             self._send_syn(now, ack=True)
         # IGNORE (a RST) and DROP (other text or control): nothing to do.
+
+    def _fastopen_syn(self, seg: Segment) -> None:
+        """RFC 7413 4.2 on a listener's child (Linux tcp_try_fastopen): data in a SYN with a
+        valid cookie (or any, with SERVER_NO_COOKIE) is accepted at once; a SYN asking for a
+        cookie, or with a wrong one, gets the right one in the SYN-ACK and its data dropped."""
+        key = self._fastopen_key
+        if key is None or self.remote is None:
+            return
+        opt = seg.option(FastOpen)
+        client, server = self.remote[0], self.local[0]
+        valid = opt is not None and bool(opt.cookie) and key.valid(opt.cookie, client, server)
+        if seg.payload and (valid or self.config.fastopen & tfo.SERVER_NO_COOKIE):
+            self._rcvbuf += seg.payload
+            self.rcv_nxt = sq.add(self.rcv_nxt, len(seg.payload))
+            self._rcv_adv = self.rcv_nxt
+            self.fastopen = True
+            self._events.append(DataReadable(len(self._rcvbuf)))
+            self._events.append(FastOpenAccepted())
+        elif opt is not None:
+            self._fastopen_reply = key.cookie(client, server)
 
     # -- 3.10.7.3 SYN-SENT ---------------------------------------------------------------------
     def _arrives_syn_sent(self, seg: Segment, now: float) -> None:
@@ -501,8 +584,17 @@ class Connection:
         self.irs = seg.seq
         self._rcv_adv = sq.add(self.rcv_nxt, min(self._rcv_free(), 0xFFFF))  # as our SYN said
         self._take_syn_options(seg, now)
+        if seg.has_ack:
+            self.ecn.synack_arrives(seg)
+            self._fastopen_synack(seg)
         if ack_ok:
-            self._ack_advances(seg, now)  # SND.UNA = SEG.ACK; acked segments leave the queue
+            prior_una = self.snd_una
+            rtt = self._ack_advances(seg, now)  # SND.UNA = SEG.ACK; acked segments leave the queue
+            self._sender_ack(seg, prior_una, False, rtt, now)
+            if self.loss.outstanding:
+                # Fast Open data the server did not take goes again at once (Linux
+                # tcp_rcv_fastopen_synack), carrying the ACK of the SYN-ACK.
+                self.loss.mark_head_lost()
         if sq.gt(self.snd_una, self.iss):
             # Our SYN has been ACKed: ESTABLISHED, <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
             self._set_window(seg)
@@ -516,6 +608,12 @@ class Connection:
             self._set_window(seg)
             self._enter(S.SYN_RCVD, C.RCV_SYN, now)
             self._send_syn(now, ack=True)
+
+    def _fastopen_synack(self, seg: Segment) -> None:
+        """RFC 7413 4.1.3: a cookie in the SYN-ACK is for the client to keep."""
+        opt = seg.option(FastOpen)
+        if self._fastopen_cookie is not None and opt is not None and tfo.usable_cookie(opt.cookie):
+            self._events.append(FastOpenCookie(opt.cookie))
 
     # -- 3.10.7.4 other states ------------------------------------------------------------------
     def _arrives_otherwise(self, seg: Segment, now: float) -> None:
@@ -553,7 +651,7 @@ class Connection:
         # PAWS (RFC 7323 5.3): a segment with an old timestamp is a duplicate: ACK and drop.
         ts = seg.option(Timestamps) if self.ts_ok else None
         if ts is not None and not seg.rst and self._paws_reject(ts, now):
-            self._send_ack_now(now)
+            self._send_dupack(seg, now)
             return
 
         # ---- First, check sequence number (the four cases of 3.10.7.4) ----
@@ -564,7 +662,7 @@ class Connection:
             # RSTs" — a segment at RCV.NXT still has its ACK processed, its text dropped.
             if not (rcv_wnd == 0 and seg.seq == self.rcv_nxt and seg.has_ack):
                 if not seg.rst:
-                    self._send_ack_now(now)  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+                    self._send_dupack(seg, now)  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
                 return
             seg_text_allowed = False
             if seg.payload or seg.fin:
@@ -640,6 +738,20 @@ class Connection:
         if seg_text_allowed:
             self._process_text_and_fin(seg, seg.seq, now)
 
+    def _send_dupack(self, seg: Segment, now: float) -> None:
+        """The ACK for a segment that is dropped as a duplicate or out of the window; data
+        already received is reported with a D-SACK block (RFC 2883 4.1.1; Linux
+        tcp_send_dupack)."""
+        if seg.payload and sq.lt(seg.seq, self.rcv_nxt):
+            end = sq.add(seg.seq, len(seg.payload))
+            self._note_duplicate(seg.seq, end if sq.le(end, self.rcv_nxt) else self.rcv_nxt)
+        self._send_ack_now(now)
+
+    def _note_duplicate(self, start: int, end: int) -> None:
+        """Octets ``start:end`` arrived again: the next ACK reports them first (RFC 2883)."""
+        if self.sack_ok and self.config.dsack and sq.lt(start, end):
+            self._dsack = (start, end)
+
     def _acceptable(self, seq: int, seg_len: int, rcv_wnd: int) -> bool:
         """The acceptability test of 3.10.7.4 (four cases)."""
         rcv_nxt = self.rcv_nxt
@@ -690,26 +802,30 @@ class Connection:
         if self.config.rfc5961 and sq.lt(ack, sq.sub(self.snd_una, max(self.max_snd_wnd, 1))):
             self._send_ack_now(now)
             return False
-        newly_sacked = 0
-        if self.sack_ok:
-            sack = seg.option(Sack)
-            if sack is not None:
-                newly_sacked = self.loss.on_sack(sack.blocks, self.snd_una, self.snd_max)
-        if sq.gt(ack, self.snd_una):
-            self._ack_advances(seg, now)
-        elif ack == self.snd_una:
-            self._maybe_dupack(seg, now, newly_sacked)
+        prior_una = self.snd_una
+        if sq.lt(ack, prior_una):
+            return True  # an old ACK: ignore it (and go on with the segment)
+        # RFC 5681 2 "duplicate acknowledgment": no data, no FIN, the same window, something
+        # outstanding (judged before the window update).
+        duplicate = (
+            ack == prior_una
+            and prior_una != self.snd_max
+            and not (seg.payload or seg.fin)
+            and (seg.window << self.snd_wscale) == self.snd_wnd
+            and not self._probe_outstanding
+        )
+        rtt = self._ack_advances(seg, now) if ack != prior_una else None
         # Window update (3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
-        if sq.le(self.snd_una, ack) and (
-            sq.lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, ack))
-        ):
+        if sq.lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, ack)):
             self._set_window(seg)
+        self._sender_ack(seg, prior_una, duplicate, rtt, now)
         return True
 
-    def _ack_advances(self, seg: Segment, now: float) -> None:
-        """SND.UNA < SEG.ACK =< SND.NXT: set SND.UNA, drop acknowledged data, time the RTT."""
+    def _ack_advances(self, seg: Segment, now: float) -> float | None:
+        """SND.UNA < SEG.ACK =< SND.NXT: set SND.UNA, drop acknowledged data, time the RTT
+        (the sample is returned)."""
         ack = seg.ack
-        self._sample_rtt(seg, now)
+        rtt = self._sample_rtt(seg, now)
         # Bytes of data acknowledged (SYN and FIN occupy sequence space but not the buffer).
         data_acked = sq.sub(ack, self._snd_base) if sq.gt(ack, self._snd_base) else 0
         data_acked = min(data_acked, len(self._sndbuf))
@@ -725,59 +841,122 @@ class Connection:
         self._retries = 0
         self.retransmits = 0
         self.rtt.backoff = 0  # RFC 6298 5.7 (Linux keeps the backoff until a new sample)
-        self.loss.on_advance(ack)
-        if data_acked:
-            self._congestion_on_ack(ack, data_acked, now)
         # RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
         if self.snd_una == self.snd_max:
             self.timers.stop(Timer.RETRANSMISSION)
+            self.timers.stop(Timer.TLP)
             self._rtx_start = None
         else:
             self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
             self._rtx_start = now
+        return rtt
 
-    def _sample_rtt(self, seg: Segment, now: float) -> None:
+    def _sample_rtt(self, seg: Segment, now: float) -> float | None:
         """An RTT sample from the timestamp echo (RFC 7323 4.1) or the timed segment (Karn)."""
         ack = seg.ack
         ts = seg.option(Timestamps) if self.ts_ok else None
+        sample: float | None = None
         if ts is not None and ts.ecr:
-            self.rtt.sample((self._ts_now(now) - ts.ecr) % _TS_MOD / self.config.ts_hz)
+            sample = (self._ts_now(now) - ts.ecr) % _TS_MOD / self.config.ts_hz
         elif self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
-            self.rtt.sample(now - self._rtt_time)
+            sample = now - self._rtt_time
+        if sample is not None:
+            self.rtt.sample(sample)
+            self.loss.rtt_sample(sample)
         if self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
             self._rtt_seq = None
+        return sample
 
     # -- loss recovery and congestion control (the decisions live in loss.py, congestion.py) --
-    def _congestion_on_ack(self, ack: int, acked: int, now: float) -> None:
-        """``acked`` bytes of new data acknowledged: grow the window, or carry the recovery on."""
+    def _sender_ack(self, seg: Segment, prior_una: int, duplicate: bool, rtt: float | None, now: float) -> None:
+        """What an acceptable ACK means for the sender, in Linux's order (tcp_ack,
+        tcp_fastretrans_alert, tcp_cong_control): the loss detector takes the cumulative ACK
+        and the SACK blocks; a spurious episode is undone (D-SACK), a tail loss probe judged,
+        an ECN echo answered with a reduction (RFC 3168 6.1.2); a reduction whose data is all
+        acknowledged ends; losses are detected (RACK, thresholds) and start fast recovery; the
+        congestion control shrinks (PRR) or grows the window; the timers are set."""
         loss, cc = self.loss, self.cc
-        if not loss.in_recovery:
-            cc.on_ack(acked, self.unacked, now, cwnd_limited=self._cwnd_use.limited(cc))
-        elif loss.recovery_ends(ack):
-            cc.on_exit_recovery(self.unacked, now)
-        else:
-            # Partial ACK: the next hole. With SACK, the holes the scoreboard shows (RFC 6675);
-            # without, the segment at the new SND.UNA (RFC 6582 3.2 step 5).
-            if loss.scoreboard:
-                self._retransmit_holes(now, 2)
-            else:
-                self._retransmit_head(now)
-            cc.on_partial_ack(acked, self.unacked, now)
-
-    def _maybe_dupack(self, seg: Segment, now: float, newly_sacked: int = 0) -> None:
-        """An ACK of exactly SND.UNA: the loss detector judges it (RFC 5681 3.2, RFC 6675)."""
-        if self._probe_outstanding or self.snd_una == self.snd_max:
+        ack = seg.ack
+        advanced = sq.gt(ack, prior_una)
+        sack = seg.option(Sack) if self.sack_ok else None
+        if not (advanced or loss.outstanding or sack):
             return
-        plain = not (seg.payload or seg.fin) and (seg.window << self.snd_wscale) == self.snd_wnd
-        verdict = self.loss.on_duplicate(newly_sacked, plain, self._mss_payload)
-        if verdict is DupAck.LOSS:
-            # Fast retransmit of the segment at SND.UNA, and recovery until SND.NXT is acked.
-            self.cc.on_enter_recovery(self.unacked, now)
-            self._retransmit_head(now)
-            self.loss.enter_recovery(self.snd_max, sq.add(self.snd_una, self._head_len))
-        elif verdict is DupAck.IN_RECOVERY and not self._retransmit_holes(now, 1):
-            # A segment left the network and no hole is left to fill: let new data go.
-            self.cc.on_recovery_dupack(now)
+        mss = self._mss_payload
+        delivery = loss.on_ack(ack, sack.blocks if sack else (), prior_una, now, mss, self.max_snd_wnd)
+        if not self.sack_ok:
+            if advanced:
+                loss.reno_acked(delivery.acked, mss)
+            elif duplicate:
+                loss.on_reno_dupack(sq.sub(self.snd_nxt, self.snd_una), mss)
+                delivery.sacked = mss  # one segment left the network (RFC 6937 DeliveredData)
+                delivery.segments = 1
+        elif duplicate:
+            loss.on_sack_dupack()
+        if delivery.spurious:
+            cc.undo()  # RFC 2883: every retransmission of the episode was a duplicate
+        if loss.probe_outcome(ack, delivery, duplicate) is Probe.REPAIRED:
+            cc.reduce_now(self.snd_max)  # RFC 8985 7.4: the probe repaired a loss
+            self.ecn.window_reduced()
+        ece = self.ecn.echo_arrives(seg)
+        if ece and cc.phase is Phase.OPEN:
+            cc.enter_cwr(self.snd_max)  # RFC 3168 6.1.2: once per window of data
+            self.ecn.window_reduced()
+        in_flight = loss.in_flight(sq.sub(self.snd_nxt, self.snd_una))
+        cc.end_if_acked(ack, in_flight)
+        if not self.sack_ok and advanced and cc.phase is Phase.RECOVERY:
+            loss.partial_ack()  # RFC 6582 3.2 step 5
+        lost_before = loss.lost_out
+        self._detect_losses(now)
+        fast_retransmit = self._maybe_enter_recovery(ece)
+        loss.update_reo_wnd(self.snd_una, self.snd_nxt)
+        if self.sack_ok and not advanced and delivery.sacked and loss.reordering > self.config.reordering:
+            advanced_enough = True  # Linux tcp_may_raise_cwnd: forward progress counts then
+        else:
+            advanced_enough = advanced
+        cc.on_ack(
+            AckSample(
+                acked=delivery.acked,
+                delivered=delivery.delivered,
+                delivered_segs=delivery.segments,
+                in_flight=loss.in_flight(sq.sub(self.snd_nxt, self.snd_una)),
+                snd_una=self.snd_una,
+                snd_nxt=self.snd_nxt,
+                advanced=advanced,
+                newly_lost=loss.lost_out > lost_before,
+                cwnd_limited=self._cwnd_use.limited(cc),
+                rtt=rtt,
+                may_raise=advanced_enough,
+            ),
+            now,
+        )
+        if fast_retransmit:
+            self._retransmit_lost(now, force=True)  # RFC 5681 3.2 step 2 / RFC 6675 (4.3)
+        if advanced or fast_retransmit:
+            self._arm_xmit_timer(now, advancing=True)
+
+    def _detect_losses(self, now: float) -> None:
+        """The loss detector marks what is lost; the RACK reordering timer follows its word."""
+        wait = self.loss.detect(now, self.rtt.srtt, self.cc.phase in (Phase.RECOVERY, Phase.LOSS), self._timer_min)
+        if wait is None:
+            self.timers.stop(Timer.RACK_REORDER)
+        else:
+            self.timers.arm(Timer.RACK_REORDER, now + wait)
+
+    def _maybe_enter_recovery(self, ece: bool = False) -> bool:
+        """Linux tcp_time_to_recover: a loss is proven, so fast recovery begins (from OPEN or
+        CWR); True when it did (the first retransmission goes whatever the window)."""
+        if not self.loss.lost_out or self.cc.phase not in (Phase.OPEN, Phase.CWR):
+            return False
+        self.cc.enter_recovery(self.snd_max, ecn=ece)
+        self.loss.start_episode(self.snd_una)
+        self.ecn.window_reduced()
+        self.timers.stop(Timer.TLP)
+        return True
+
+    @property
+    def _timer_min(self) -> float:
+        """Linux TCP_TIMEOUT_MIN: two jiffies."""
+        return 2 / self.config.hz
 
     def _set_window(self, seg: Segment) -> None:
         shift = 0 if seg.syn else self.snd_wscale  # RFC 7323 2.2: SYN windows are not scaled
@@ -798,6 +977,8 @@ class Connection:
         """Seventh (segment text) and eighth (FIN) checks of 3.10.7.4."""
         st = self.state
         payload = seg.payload
+        if payload and self.ecn.data_arrives(seg):
+            self._ack_now = True  # RFC 3168 6.1.3: congestion experienced; echo it at once
         if payload and st in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
             self._receive_text(seq, payload, seg, now)
         elif payload:
@@ -816,6 +997,7 @@ class Connection:
         # Trim to the window: text before RCV.NXT was received already; text beyond the right
         # edge is not accepted (3.10.7.4: "only the portion in the window").
         if sq.lt(seq, rcv_nxt):
+            self._note_duplicate(seq, rcv_nxt)  # partly old: the old part is a duplicate
             skip = sq.sub(rcv_nxt, seq)
             payload = payload[skip:]
             seq = rcv_nxt
@@ -850,7 +1032,11 @@ class Connection:
                 self._ooo.fin_seq = None
                 self._fin_arrives(now)
         else:
-            # Out of order: keep it, and send a duplicate ACK at once (RFC 5681 4.2).
+            # Out of order: keep it, and send a duplicate ACK at once (RFC 5681 4.2); what was
+            # held already is reported as a duplicate (RFC 2883 4.2, Linux tcp_data_queue_ofo).
+            overlap = self._ooo.overlap(seq, sq.add(seq, len(payload)))
+            if overlap is not None:
+                self._note_duplicate(*overlap)
             self._ooo.add(seq, bytes(payload), rcv_nxt)
             self._ack_now = True
 
@@ -917,15 +1103,58 @@ class Connection:
         self.retransmits = self._retries
         # R1 (retries1) would ask IP for another route; on one link there is none to ask.
         if st.synchronized:
-            self.cc.on_rto(self.unacked, now)
-        self.loss.on_rto()
+            # Everything outstanding is lost now (Linux tcp_enter_loss): it goes again in
+            # order as slow start reopens the window, the head first (5.4).
+            self.loss.on_rto()
+            self.cc.on_rto(self.snd_max, self.loss.in_flight(sq.sub(self.snd_nxt, self.snd_una)))
+            self.ecn.window_reduced()
+            self.timers.stop(Timer.TLP)
+            self.timers.stop(Timer.RACK_REORDER)
         self.rtt.backoff += 1  # RFC 6298 5.5
         self._rtt_seq = None  # Karn: no sample from retransmitted data
         self._retransmit_head(now)
-        # Go back N: what follows the head is sent again as the window opens.
-        if st.synchronized:
-            self.snd_nxt = sq.add(self.snd_una, self._head_len)
         self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # 5.6
+
+    def _tlp_timeout(self, now: float) -> None:
+        """RFC 8985 7.3 (Linux tcp_send_loss_probe): send one new segment if the peer's window
+        allows, else the last segment again; then the retransmission timer takes over."""
+        loss = self.loss
+        if self.state.synchronized and loss.outstanding and loss.tlp_high_seq is None:
+            if self._send_data(now, probe=True):
+                loss.probe_sent(self.snd_max, retransmission=False)
+            else:
+                last = loss.last()
+                if last is not None:
+                    self._resend(last, now)
+                    loss.probe_sent(self.snd_max, retransmission=True)
+        if self.snd_una != self.snd_max:
+            self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
+            self._rtx_start = now if self._rtx_start is None else self._rtx_start
+
+    def _rack_timeout(self, now: float) -> None:
+        """RFC 8985 6.3 (Linux tcp_rack_reo_timeout): the reordering window has passed; what
+        is lost now starts a recovery (PRR counts one segment delivered) and goes again."""
+        lost_before = self.loss.lost_out
+        self._detect_losses(now)
+        if self.loss.lost_out > lost_before:
+            if self.cc.phase is not Phase.RECOVERY and self._maybe_enter_recovery():
+                outstanding = sq.sub(self.snd_nxt, self.snd_una)
+                self.cc.on_ack(
+                    AckSample(
+                        acked=0,
+                        delivered=self._mss_payload,
+                        delivered_segs=1,
+                        in_flight=self.loss.in_flight(outstanding),
+                        snd_una=self.snd_una,
+                        snd_nxt=self.snd_nxt,
+                        advanced=False,
+                        newly_lost=True,
+                    ),
+                    now,
+                )
+            self._retransmit_lost(now)
+        if self.snd_una != self.snd_max and not self.timers.armed(Timer.RETRANSMISSION):
+            self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
 
     def _keepalive_timeout(self, now: float) -> None:
         c = self.config
@@ -1014,12 +1243,27 @@ class Connection:
                 opts += [NOP(), NOP(), SackPermitted()]
             if want_ws:
                 opts += [NOP(), WindowScale(self._offer_wscale)]
+            # RFC 7413 4.1.1, after wscale as Linux: our cookie (or a request), or the cookie
+            # our SYN-ACK gives a client; padded with two NOPs.
+            if answering:
+                cookie = self._fastopen_reply
+            elif c.fastopen & tfo.CLIENT_NO_COOKIE:
+                cookie = None  # Linux 0x4: SYN data without any cookie option
+            else:
+                cookie = self._fastopen_cookie
+            if cookie is not None:
+                opts += [FastOpen(cookie), NOP(), NOP()]
             return tuple(opts)
         opts = []
         if self.ts_ok:
             opts += [NOP(), NOP(), Timestamps(self._ts_now(now), self.ts_recent)]
-        if sack and self.sack_ok and self._ooo:
-            blocks = self._ooo.sack_blocks(3 if self.ts_ok else 4)
+        if self.sack_ok and (self._ooo or self._dsack):
+            room = 3 if self.ts_ok else 4
+            blocks = []
+            if self._dsack is not None:
+                blocks.append(self._dsack)  # RFC 2883 4: the duplicate first, reported once
+                self._dsack = None
+            blocks += self._ooo.sack_blocks(room - len(blocks))
             if blocks:
                 opts += [NOP(), NOP(), Sack(tuple(blocks))]
         return tuple(opts)
@@ -1042,11 +1286,14 @@ class Connection:
             self.ts_recent = ts.val
             self._ts_recent_age = now
         self.sack_ok = seg.option(SackPermitted) is not None and c.sack
+        self.loss.sack_ok = self.sack_ok
         self.cc.start(self._mss_payload)
 
-    def _send_syn(self, now: float, ack: bool) -> None:
-        """SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED): <SEQ=ISS>[<ACK=RCV.NXT>]."""
-        flags = SYN | ACK if ack else SYN
+    def _send_syn(self, now: float, ack: bool, retransmission: bool = False) -> None:
+        """SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED): <SEQ=ISS>[<ACK=RCV.NXT>], with ECN's
+        flags (RFC 3168 6.1.1) and, on a first Fast Open SYN, data (RFC 7413 3)."""
+        flags = (SYN | ACK | self.ecn.synack_flags()) if ack else (SYN | self.ecn.syn_flags(retransmission))
+        payload = b"" if ack or retransmission else self._syn_data()
         seg = Segment(
             self.local[1],
             self.remote[1] if self.remote else 0,
@@ -1056,17 +1303,32 @@ class Connection:
             self._window_field(syn=True),
             0,
             self._options(now, syn=True),
+            payload,
         )
         self._out.append(seg)
         if ack:
             self._last_ack_sent = self.rcv_nxt
-        self._head_len = 1
+        if payload:
+            end = sq.add(self.snd_nxt, len(payload))
+            self.loss.on_send(self.snd_nxt, end, now)
+            self.snd_nxt = self.snd_max = end
         self.timers.arm_if_stopped(Timer.RETRANSMISSION, now + self.rtt.rto)
         if self._rtt_seq is None and self._retries == 0:
             self._rtt_seq, self._rtt_time = sq.add(self.iss, 1), now
 
-    def _emit(self, seq: int, flags: int, now: float, payload: bytes = b"", sack: bool = True) -> None:
-        """Put one segment on the output list, with ACK=RCV.NXT and our window."""
+    def _syn_data(self) -> bytes:
+        """What a Fast Open SYN carries (Linux tcp_send_syn_data): with a cookie (or the
+        CLIENT_NO_COOKIE bit), as much queued data as fits in the MSS less 40 octets of options."""
+        cookie = self._fastopen_cookie
+        if cookie is None or not self._sndbuf:
+            return b""  # not a Fast Open connect
+        if not cookie and not self.config.fastopen & tfo.CLIENT_NO_COOKIE:
+            return b""
+        return bytes(self._sndbuf[: max(0, self.config.mss - 40)])
+
+    def _emit(self, seq: int, flags: int, now: float, payload: bytes = b"", ecn: int = 0) -> None:
+        """Put one segment on the output list, with ACK=RCV.NXT, our window, ECE while
+        echoing congestion (RFC 3168 6.1.3) and ``ecn`` as its IP ECN codepoint."""
         remote = self.remote
         assert remote is not None  # only a connection with a peer emits
         seg = Segment(
@@ -1074,11 +1336,13 @@ class Connection:
             remote[1],
             seq,
             self.rcv_nxt if flags & ACK else 0,
-            FLAGS[flags],
+            FLAGS[flags | self.ecn.ack_flags()],
             self._window_field(syn=False),
             0,
-            self._options(now, syn=False, sack=sack),
+            self._options(now, syn=False),
             payload,
+            None,
+            ecn,
         )
         self._out.append(seg)
         if flags & ACK:
@@ -1101,51 +1365,78 @@ class Connection:
             self._out.append(Segment(self.local[1], remote_port, seq, ack, FLAGS[RST | ACK], 0))
 
     def _retransmit_head(self, now: float) -> None:
-        """Send the segment at SND.UNA again: SYN, SYN-ACK, data or FIN."""
-        self.total_retrans += 1
+        """The retransmission timer's segment: SYN, SYN-ACK, or the first segment outstanding
+        (data or FIN; the loss detector has marked it lost)."""
         st = self.state
         if st in (S.SYN_SENT, S.SYN_RCVD) or (self.snd_una == self.iss):
-            self._send_syn(now, ack=st is not S.SYN_SENT)
+            self.total_retrans += 1
+            self._send_syn(now, ack=st is not S.SYN_SENT, retransmission=True)
             return
-        off = sq.sub(self.snd_una, self._snd_base)
-        n = min(self._mss_payload, max(0, len(self._sndbuf) - off))
-        payload = bytes(self._sndbuf[off : off + n])
-        flags = ACK
-        end = sq.add(self.snd_una, n)
-        if self._fin_seq is not None and end == self._fin_seq:
-            flags |= FIN
-        if n and (off + n == len(self._sndbuf)):
-            flags |= PSH
-        if not n and not (flags & FIN):
-            # Nothing but a zero-window probe byte was outstanding; the persist timer handles it.
-            self._head_len = 0
-            return
-        self._head_len = n + (1 if flags & FIN else 0)
-        self._emit(self.snd_una, flags, now, payload)
+        head = self.loss.mark_head_lost()
+        if head is not None:
+            self._resend(head, now)
+        # else: nothing but a zero-window probe byte was outstanding; the persist timer has it.
 
-    def _retransmit_holes(self, now: float, budget: int) -> int:
-        """Send up to ``budget`` segments from the holes of the SACK scoreboard, from where
-        this recovery got to; return how many were sent."""
-        sent = 0
-        for seq, n in self.loss.holes(self.snd_una, self._mss_payload):
-            if sent >= budget:
-                break
-            self._send_data_at(seq, n, now)
-            self.loss.retransmitted(sq.add(seq, n))
-            sent += 1
-        return sent
-
-    def _send_data_at(self, seq: int, n: int, now: float) -> None:
-        """Send ``n`` octets of data from ``seq`` again (a retransmission)."""
-        off = sq.sub(seq, self._snd_base)
-        payload = bytes(self._sndbuf[off : off + n])
-        if not payload:
-            return
-        flags = ACK
-        if off + len(payload) == len(self._sndbuf):
+    def _resend(self, rec: Sent, now: float) -> None:
+        """Send the segment ``rec`` again (Not-ECT: RFC 3168 6.1.5)."""
+        off = sq.sub(rec.seq, self._snd_base)
+        end = sq.sub(rec.end, self._snd_base)
+        fin = self._fin_seq is not None and sq.add(self._fin_seq, 1) == rec.end
+        if fin:
+            end -= 1
+        payload = bytes(self._sndbuf[off:end]) if end > off else b""
+        flags = ACK | (FIN if fin else 0)
+        if payload and end == len(self._sndbuf):
             flags |= PSH
         self.total_retrans += 1
-        self._emit(seq, flags, now, payload)
+        self._emit(rec.seq, flags, now, payload)
+        self.loss.on_retransmit(rec, now)
+        self.cc.on_sent(rec.length, now)
+
+    def _retransmit_lost(self, now: float, force: bool = False) -> None:
+        """Retransmit what the loss detector marked lost, in sequence order, while the
+        congestion window allows (RFC 6675 NextSeg rule 1, Linux tcp_xmit_retransmit_queue);
+        ``force``: the first one goes whatever the window (the fast retransmit)."""
+        loss, mss = self.loss, self._mss_payload
+        while True:
+            rec = loss.next_lost()
+            if rec is None:
+                return
+            cwnd = self.cc.cwnd
+            if not force and cwnd and loss.in_flight(sq.sub(self.snd_nxt, self.snd_una)) + mss > cwnd:
+                return
+            force = False
+            self._resend(rec, now)
+
+    def _arm_xmit_timer(self, now: float, advancing: bool) -> None:
+        """Linux tcp_set_xmit_timer: a tail loss probe if one may be scheduled (RFC 8985 7.2),
+        else the retransmission timer (which RFC 6298 5.1-5.3 have armed already)."""
+        if not self._schedule_probe(now, advancing):
+            self.timers.stop(Timer.TLP)
+            if self.snd_una != self.snd_max and not self.timers.armed(Timer.RETRANSMISSION):
+                self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
+                self._rtx_start = now
+
+    def _schedule_probe(self, now: float, advancing: bool) -> bool:
+        """RFC 8985 7.2 as Linux tcp_schedule_loss_probe: with SACK, data outstanding and no
+        recovery, disorder or probe under way, probe after the PTO instead of waiting for the
+        RTO (the probe timer takes the retransmission timer's place until it fires)."""
+        loss = self.loss
+        if (
+            not self.config.tlp
+            or not self.sack_ok
+            or not loss.outstanding
+            or self.cc.phase not in (Phase.OPEN, Phase.CWR)
+            or loss.disorder
+            or self.state not in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK)
+        ):
+            return False
+        # Linux tcp_rto_delta_us: when the RTO would fire, reckoned from the oldest segment.
+        rto_left = self.rtt.rto if advancing else self.rtt.rto - (now - loss.head_sent())
+        pto = loss.probe_timeout(self.rtt.srtt, loss.packets_out(), self.config.rto_min, rto_left)
+        self.timers.arm(Timer.TLP, now + pto)
+        self.timers.stop(Timer.RETRANSMISSION)
+        return True
 
     def _send_probe(self, now: float) -> None:
         """Zero-window probe (RFC 9293 3.8.6.1): one octet of new data, persist timer backed off."""
@@ -1185,31 +1476,49 @@ class Connection:
             else:
                 self._send_ack_now(now)
 
-    def _send_data(self, now: float) -> None:
+    def _send_data(self, now: float, probe: bool = False) -> bool:
+        """Retransmissions of what is lost first, then new data as the windows, Nagle and SWS
+        avoidance allow. ``probe``: one new segment whatever the congestion window (a tail loss
+        probe, Linux tcp_write_xmit push_one=2). True when new data left."""
+        if not probe:
+            self._retransmit_lost(now)
         mss = self._mss_payload
+        loss, cc = self.loss, self.cc
+        sent_new = False
         while True:
             data_end = sq.add(self._snd_base, len(self._sndbuf))
             unsent = sq.sub(data_end, self.snd_nxt) if sq.lt(self.snd_nxt, data_end) else 0
             send_fin = self._fin_queued and self._fin_seq is None
-            # a FIN already sent but rolled back by an RTO goes again with the data
+            # a FIN already sent but rolled back (a zero-window probe) goes again with the data
             refin = self._fin_seq is not None and sq.le(self.snd_nxt, self._fin_seq) and unsent == 0
             if unsent == 0 and not send_fin and not refin:
                 break
-            cwnd = self.cc.cwnd + self.loss.limited_transmit(mss)  # RFC 3042: dupacks 1, 2
-            wnd = min(self.snd_wnd, cwnd) if cwnd else self.snd_wnd
-            in_flight = sq.sub(self.snd_nxt, self.snd_una)
-            usable = wnd - in_flight if wnd > in_flight else 0
+            outstanding = sq.sub(self.snd_nxt, self.snd_una)
+            # The peer's window bounds what is outstanding; the congestion window what is in
+            # the network (RFC 6675 pipe: SACKed and lost segments have left it).
+            usable = self.snd_wnd - outstanding if self.snd_wnd > outstanding else 0
+            cwnd = cc.cwnd
+            if cwnd and not probe:
+                in_flight = loss.in_flight(outstanding)
+                usable = min(usable, cwnd - in_flight if cwnd > in_flight else 0)
             n = min(unsent, usable, mss)
             if unsent:
                 if n == 0:
-                    if self.snd_wnd < in_flight + 1 and not in_flight:
+                    if self.snd_wnd < outstanding + 1 and not outstanding:
                         self._arm_persist(now)  # zero window, nothing in flight: probe later
                     break
-                if n < mss and n < unsent and in_flight and n < self.max_snd_wnd // 2:
+                if n < mss and n < unsent and outstanding and n < self.max_snd_wnd // 2:
                     # Sender SWS avoidance (3.8.6.2.1): a window-limited small segment waits
                     # until it is half the largest window offered, or nothing is in flight.
                     break
-                if n < mss and n == unsent and in_flight and not self.config.nodelay and not self._fin_queued:
+                if (
+                    n < mss
+                    and n == unsent
+                    and outstanding
+                    and not self.config.nodelay
+                    and not self._fin_queued
+                    and not probe
+                ):
                     # Nagle (3.7.4): while data is unacknowledged, hold back a small segment,
                     # except the last one before our FIN.
                     break
@@ -1223,23 +1532,35 @@ class Connection:
             payload = bytes(self._sndbuf[off : off + n]) if n else b""
             seq = self.snd_nxt
             retrans = sq.lt(seq, self.snd_max)
-            self._emit(seq, flags, now, payload)
+            ecn_flags, ecn = self.ecn.data_marking(new_data=not retrans and bool(n))
+            if not outstanding and not retrans:
+                cc.on_tx_start(now - self._last_send, now)  # Linux CA_EVENT_TX_START
+            self._emit(seq, flags | ecn_flags, now, payload, ecn)
+            advance = n + (1 if fin_here else 0)
+            end = sq.add(seq, advance)
             if retrans:
                 self.total_retrans += 1
-            advance = n + (1 if fin_here else 0)
-            self.snd_nxt = sq.add(seq, advance)
+            else:
+                loss.on_send(seq, end, now)
+                self._last_send = now
+                sent_new = True
+            cc.on_sent(advance, now)
+            self.snd_nxt = end
             if fin_here:
                 self._fin_seq = sq.add(seq, n)
             if sq.gt(self.snd_nxt, self.snd_max):
                 self.snd_max = self.snd_nxt
                 if self._rtt_seq is None and not retrans and self._retries == 0:
                     self._rtt_seq, self._rtt_time = self.snd_nxt, now
-            if not self.timers.armed(Timer.RETRANSMISSION):
+            if not self.timers.armed(Timer.RETRANSMISSION) and not self.timers.armed(Timer.TLP):
                 self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
                 self._rtx_start = now
             self.timers.stop(Timer.PERSIST)
-            if fin_here:
+            if fin_here or probe:
                 break
+        if sent_new and not probe:
+            self._schedule_probe(now, advancing=False)  # one probe per tail (Linux tcp_write_xmit)
+        return sent_new
 
     def _arm_persist(self, now: float) -> None:
         if not self.timers.armed(Timer.PERSIST) and not self.timers.armed(Timer.RETRANSMISSION):
@@ -1251,6 +1572,8 @@ class Connection:
         Timer.TIME_WAIT: _time_wait_timeout,
         Timer.FIN_WAIT_2: _fin_wait_2_timeout,
         Timer.RETRANSMISSION: _retransmission_timeout,
+        Timer.TLP: _tlp_timeout,
+        Timer.RACK_REORDER: _rack_timeout,
         Timer.PERSIST: _send_probe,
         Timer.KEEPALIVE: _keepalive_timeout,
         Timer.DELAYED_ACK: _delayed_ack_timeout,

@@ -66,8 +66,33 @@ class TimedOut:
 
 
 @dataclass(frozen=True, slots=True)
+class FastOpenCookie:
+    """The server gave us a TCP Fast Open cookie (RFC 7413 4.1.3): keep it for that server
+    (Linux's tcp_fastopen_cache_set; the host keeps the cache)."""
+
+    cookie: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class FastOpenAccepted:
+    """A listener's child accepted data in the peer's SYN (RFC 7413 4.2.2): it may be
+    accepted before the handshake completes, and the data is readable now."""
+
+
+@dataclass(frozen=True, slots=True)
 class Closed:
     """The connection reached CLOSED and its TCB is gone."""
 
 
-Event = StateChanged | Connected | DataReadable | PeerFinished | SendSpace | Reset | TimedOut | Closed
+Event = (
+    StateChanged
+    | Connected
+    | DataReadable
+    | PeerFinished
+    | SendSpace
+    | Reset
+    | TimedOut
+    | FastOpenCookie
+    | FastOpenAccepted
+    | Closed
+)

@@ -1,108 +1,630 @@
-"""Loss detection beside the engine: duplicate ACKs, the SACK scoreboard, the recovery state.
+"""Loss detection beside the engine: what the peer holds, what is lost, when to probe.
 
-The engine feeds it every ACK's SACK blocks, every advance of SND.UNA and every duplicate ACK;
-it answers whether a loss was detected and which octets to retransmit during recovery. The
-window itself is the congestion control's business (``tcplab.tcp.congestion``), the segments
-are the engine's; this module only decides *what is lost*:
+The engine reports each data segment it sends (``on_send``, ``on_retransmit``) and each ACK
+(``on_ack`` with the cumulative acknowledgment and the SACK blocks, ``on_reno_dupack`` for a
+duplicate ACK without SACK); it asks what to retransmit (``next_lost``), how much is in the
+network (``in_flight``), when to look again (``detect`` returns the RACK reordering timeout) and
+when to probe (``probe_timeout``). The window is the congestion control's business
+(``tcplab.tcp.congestion``), the segments are the engine's; this module only decides *what is
+lost*, as Linux's tcp_input.c / tcp_recovery.c do:
 
-- RFC 5681 3.2: the third duplicate ACK means the segment at SND.UNA is lost (fast retransmit);
-- RFC 6675 5: so do three segments' worth of SACKed data above SND.UNA;
-- RFC 6582: NewReno recovery lasts until the highest sequence number sent at its start (the
-  recovery point) is acknowledged; partial ACKs in between point at further holes;
-- RFC 2018 / RFC 6675: during recovery, the holes below the highest SACKed block are sent again
-  hole by hole (``holes``), each once;
-- RFC 3042 Limited Transmit: the first two duplicates let one new segment each go.
+- RACK (RFC 8985 6; Linux net.ipv4.tcp_recovery=1): a segment is lost when a segment sent after
+  it has been delivered and more than the latest RTT plus a reordering window has passed since
+  it was sent;
+- without RACK, the duplicate threshold: a segment with ``reordering`` SACKed segments above it
+  is lost (RFC 6675 4, IsLost; RFC 5681 3.2); without SACK, NewReno (RFC 6582) marks the head
+  lost at the threshold and again at each partial ACK (Linux tcp_newreno_mark_lost);
+- a retransmission timeout marks everything outstanding and not SACKed lost (Linux
+  tcp_timeout_mark_lost; RFC 2018 8's "forget the SACKed bits" when ``forget_sack_on_rto``);
+- D-SACK (RFC 2883): a duplicate the peer reports; when every retransmission of a recovery
+  episode comes back as a duplicate, the episode was spurious (Linux tcp_try_undo_dsack);
+- reordering: data delivered below the highest SACK that was never retransmitted arrived late,
+  not lost; the threshold rises to the distance seen (Linux tcp_check_sack_reordering,
+  net.ipv4.tcp_reordering / tcp_max_reordering) and, after D-SACKs, RACK's window widens
+  (RFC 8985 6.2 step 4; Linux reo_wnd_steps);
+- the tail loss probe (RFC 8985 7; Linux tcp_early_retrans=3): its timeout and whether the probe
+  repaired a loss.
+
+Sequence numbers are the engine's 32-bit ones; lengths and windows are bytes.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from tcplab.tcp import seq as sq
-from tcplab.tcp.sack import Scoreboard
 
 
-class DupAck(enum.Enum):
-    """What a duplicate ACK means."""
+class Sent:
+    """One transmitted segment not yet cumulatively acknowledged (Linux: an skb of the
+    retransmission queue). ``end`` includes a FIN."""
 
-    NOT_DUPLICATE = "not duplicate"  # carries data or a window update and SACKs nothing new
-    COUNTED = "counted"  # a duplicate, below the threshold (Limited Transmit may send)
-    LOSS = "loss"  # threshold reached: fast retransmit, enter recovery
-    IN_RECOVERY = "in recovery"  # a further duplicate during recovery: one segment left
+    __slots__ = ("end", "ever_retrans", "lost", "retrans", "sacked", "seq", "xmit")
+
+    def __init__(self, seq: int, end: int, xmit: float) -> None:
+        self.seq = seq
+        self.end = end
+        self.xmit = xmit  # when it was last sent
+        self.sacked = False  # the peer SACKed it
+        self.lost = False  # marked lost (and counted in lost_out)
+        self.retrans = False  # a retransmission of it is in flight (Linux TCPCB_SACKED_RETRANS)
+        self.ever_retrans = False  # it has been retransmitted at least once (TCPCB_EVER_RETRANS)
+
+    @property
+    def length(self) -> int:
+        return sq.sub(self.end, self.seq)
+
+    def __repr__(self) -> str:
+        flags = "".join(c for c, on in (("S", self.sacked), ("L", self.lost), ("R", self.retrans)) if on)
+        return f"<Sent {self.seq}:{self.end} t={self.xmit:g} {flags}>"
+
+
+class Probe(enum.Enum):
+    """What the acknowledgment of a tail loss probe says (RFC 8985 7.4; Linux
+    tcp_process_tlp_ack)."""
+
+    PENDING = "pending"  # not acknowledged yet, or nothing to judge
+    NO_LOSS = "no loss"  # the probe carried new data, or both copies arrived (D-SACK)
+    REPAIRED = "repaired"  # the probe's retransmission repaired a loss: reduce the window once
+
+
+class Delivery:
+    """What one ACK delivered: ``acked`` octets cumulatively, ``sacked`` newly SACKed,
+    ``dsack`` whether it reported a duplicate (RFC 2883), ``spurious`` whether that made the
+    current recovery episode spurious (every retransmission came back as a duplicate)."""
+
+    __slots__ = ("acked", "dsack", "sacked", "segments", "spurious")
+
+    def __init__(self) -> None:
+        self.acked = 0
+        self.sacked = 0
+        self.segments = 0  # segments newly delivered (Linux counts packets)
+        self.dsack = False
+        self.spurious = False
+
+    @property
+    def delivered(self) -> int:
+        """RFC 6937 DeliveredData: octets newly acknowledged, cumulatively or by SACK."""
+        return self.acked + self.sacked
 
 
 class LossDetector:
-    """The sender's view of what the peer holds and what it lost."""
+    """The sender's view of what it sent, what the peer holds and what is lost."""
 
-    __slots__ = ("dupacks", "dupthresh", "recover", "rexmit_next", "scoreboard")
+    __slots__ = (
+        "_by_time",
+        "_dsack_round",
+        "_dsack_seen",
+        "_pending",
+        "_persist",
+        "_queue",
+        "_rack_end",
+        "_rack_rtt",
+        "_rack_xmit",
+        "_reordering0",
+        "_sacked_count",
+        "_undo_marker",
+        "_undo_retrans",
+        "dsack_dups",
+        "dupacks",
+        "fack",
+        "forget_sack_on_rto",
+        "lost_out",
+        "max_reordering",
+        "min_rtt",
+        "rack",
+        "reo_wnd_steps",
+        "reord_seen",
+        "reordering",
+        "retrans_out",
+        "sack_ok",
+        "sacked_out",
+        "tlp_high_seq",
+        "tlp_retrans",
+        "total_retrans",
+    )
 
-    def __init__(self, dupthresh: int = 3) -> None:
-        self.dupthresh = dupthresh  # RFC 5681 DupThresh (Linux net.ipv4.tcp_reordering)
-        self.dupacks = 0  # duplicate ACKs since SND.UNA last advanced
-        self.recover: int | None = None  # RFC 6582 recovery point; None outside recovery
-        self.rexmit_next = 0  # next sequence number to retransmit in this recovery
-        self.scoreboard = Scoreboard()  # what the peer SACKed above SND.UNA
+    def __init__(
+        self,
+        *,
+        rack: bool = True,
+        reordering: int = 3,
+        max_reordering: int = 300,
+        forget_sack_on_rto: bool = False,
+    ) -> None:
+        self.rack = rack  # RFC 8985 RACK (Linux net.ipv4.tcp_recovery & 1)
+        self.reordering = reordering  # segments: DupThresh (Linux net.ipv4.tcp_reordering)
+        self._reordering0 = reordering
+        self.max_reordering = max_reordering  # Linux net.ipv4.tcp_max_reordering
+        self.forget_sack_on_rto = forget_sack_on_rto  # RFC 2018 8 (Linux keeps the SACKed marks)
+        self.sack_ok = False  # SACK negotiated: RACK or RFC 6675; else NewReno marking
+        self._queue: list[Sent] = []  # outstanding segments in sequence order
+        self._by_time: dict[Sent, None] = {}  # the same, oldest transmission first (tsorted)
+        self.sacked_out = 0  # octets SACKed above SND.UNA (without SACK: duplicate ACKs, as Linux)
+        self.lost_out = 0  # octets marked lost
+        self.retrans_out = 0  # octets retransmitted and still in flight
+        self._pending = 0  # octets marked lost and not retransmitted since
+        self._sacked_count = 0  # segments SACKed
+        self.dupacks = 0  # duplicate ACKs since SND.UNA last moved (RFC 5681)
+        self.fack = 0  # the highest SACKed sequence number (right edge)
+        self.reord_seen = 0  # reorderings observed (Linux tp->reord_seen)
+        self.total_retrans = 0  # segments retransmitted (to tell a D-SACK of a network duplicate)
+        self.dsack_dups = 0  # segments the peer reported as duplicates
+        self.min_rtt: float | None = None  # from segments sent once (Karn), for RACK
+        # RACK (RFC 8985 6.1): the most recently sent segment that was delivered.
+        self._rack_xmit: float | None = None
+        self._rack_end = 0
+        self._rack_rtt = 0.0
+        self.reo_wnd_steps = 1  # RFC 8985 6.2: reordering window multiplier
+        self._dsack_seen = False  # a D-SACK arrived since the window was last widened
+        self._dsack_round: int | None = None  # SND.NXT when it was last widened (once per round)
+        self._persist = 0  # recoveries left before the window falls back to one step
+        self._undo_retrans: int | None = None  # retransmissions of this episode not D-SACKed
+        self._undo_marker = 0  # SND.UNA when the episode began
+        # TLP (RFC 8985 7): the SND.NXT of the outstanding probe, and whether it retransmitted.
+        self.tlp_high_seq: int | None = None
+        self.tlp_retrans = False
+
+    # ===================================================================== what was sent
+    def on_send(self, seq: int, end: int, now: float) -> None:
+        """New data ``seq:end`` left (appended in sequence order)."""
+        rec = Sent(seq, end, now)
+        if not self._queue and not self.sacked_out:
+            self.fack = seq
+        self._queue.append(rec)
+        self._by_time[rec] = None
+
+    def on_retransmit(self, rec: Sent, now: float) -> None:
+        """``rec`` was sent again."""
+        rec.xmit = now
+        rec.ever_retrans = True
+        if not rec.retrans:
+            rec.retrans = True
+            self.retrans_out += rec.length
+            if rec.lost:
+                self._pending -= rec.length
+        self.total_retrans += 1
+        if self._undo_retrans is not None:
+            self._undo_retrans += 1
+        self._by_time.pop(rec, None)
+        self._by_time[rec] = None  # now the most recently sent
+
+    def next_lost(self) -> Sent | None:
+        """The first segment marked lost and not yet retransmitted (RFC 6675 NextSeg rule 1)."""
+        if self._pending <= 0:
+            return None
+        for rec in self._queue:
+            if rec.lost and not rec.retrans:
+                return rec
+        return None
+
+    def last(self) -> Sent | None:
+        """The segment with the highest sequence number (what a tail loss probe resends)."""
+        return self._queue[-1] if self._queue else None
+
+    def head_sent(self) -> float:
+        """When the first outstanding segment was last sent."""
+        return self._queue[0].xmit if self._queue else 0.0
 
     @property
-    def in_recovery(self) -> bool:
-        return self.recover is not None
+    def outstanding(self) -> bool:
+        return bool(self._queue)
 
-    # -- feeding it ------------------------------------------------------------------------
-    def on_sack(self, blocks: Iterable[tuple[int, int]], snd_una: int, snd_max: int) -> int:
-        """The SACK blocks of an arriving ACK; returns the octets newly SACKed."""
-        return self.scoreboard.update(blocks, snd_una, snd_max)
+    def in_flight(self, outstanding: int) -> int:
+        """Octets in the network (RFC 6675 "pipe"; Linux tcp_packets_in_flight): ``outstanding``
+        (SND.NXT - SND.UNA) less what was SACKed or is lost, plus retransmissions in flight."""
+        left = outstanding - self.sacked_out - self.lost_out
+        return (left if left > 0 else 0) + self.retrans_out
 
-    def on_advance(self, snd_una: int) -> None:
-        """SND.UNA moved forward: forget what it covers; the duplicate count starts over."""
-        self.scoreboard.prune(snd_una)
-        self.dupacks = 0
+    @property
+    def disorder(self) -> bool:
+        """Something is SACKed, lost or retransmitted (Linux TCP_CA_Disorder when not
+        recovering): no tail loss probe then."""
+        return bool(self.sacked_out or self.lost_out or self.retrans_out or self.dupacks)
 
-    def on_duplicate(self, newly_sacked: int, plain: bool, mss: int) -> DupAck:
-        """An ACK of exactly SND.UNA while data is outstanding. ``plain``: no data, no FIN and
-        the same window (RFC 5681 2's "duplicate acknowledgment"); an ACK that SACKs new data
-        counts whatever else it carries (RFC 6675 2, "DupAck")."""
-        if not newly_sacked and not plain:
-            return DupAck.NOT_DUPLICATE
+    # ===================================================================== ACKs
+    def on_ack(
+        self, ack: int, blocks: Iterable[tuple[int, int]], snd_una: int, now: float, mss: int, max_window: int
+    ) -> Delivery:
+        """An acceptable ACK (``snd_una`` is SND.UNA before it): prune what it acknowledges,
+        mark what it SACKs, learn from D-SACK, reordering and the delivery times."""
+        out = Delivery()
+        reord_low: int | None = None  # lowest newly delivered seq never retransmitted
+        prior_fack = self.fack if self.sacked_out else snd_una
+        blocks = list(blocks)
+        if blocks:
+            self._dsack(blocks, ack, out, mss, max_window)
+        if sq.gt(ack, snd_una):
+            self.dupacks = 0
+            reord_low = self._prune(ack, now, out)
+        for left, right in blocks:
+            if sq.lt(left, right) and sq.gt(right, ack):
+                low = self._mark_sacked(sq.seq_max(left, ack), right, now, out)
+                if low is not None and (reord_low is None or sq.lt(low, reord_low)):
+                    reord_low = low
+        if reord_low is not None and sq.lt(reord_low, prior_fack):
+            self._reordering_seen(sq.sub(prior_fack, reord_low), mss)
+        if out.dsack and self._undo_retrans is not None and self._undo_retrans <= 0:
+            out.spurious = True
+            self._undo_retrans = None
+        return out
+
+    def _dsack(self, blocks: list[tuple[int, int]], ack: int, out: Delivery, mss: int, max_window: int) -> None:
+        """RFC 2883 4: the first block reports a duplicate when it lies below the cumulative
+        ACK, or inside the second block (Linux tcp_check_dsack, tcp_dsack_seen)."""
+        left, right = blocks[0]
+        dup = sq.lt(left, ack) or (len(blocks) > 1 and sq.ge(left, blocks[1][0]) and sq.le(right, blocks[1][1]))
+        if not dup or not sq.lt(left, right) or sq.sub(right, left) > max_window:
+            return
+        del blocks[0]
+        segs = max(1, -(-sq.sub(right, left) // max(mss, 1)))
+        self.dsack_dups += segs
+        if self.dsack_dups > self.total_retrans:
+            return  # a duplicate the network made, not one of our retransmissions
+        out.dsack = True
+        tlp = self.tlp_high_seq is not None and right == self.tlp_high_seq and segs == 1
+        if self.reord_seen and not tlp:
+            self._dsack_seen = True  # RFC 8985 6.2: widen the reordering window this round
+        if self._undo_retrans is not None and sq.gt(right, self._undo_marker):
+            self._undo_retrans -= segs
+
+    def _prune(self, ack: int, now: float, out: Delivery) -> int | None:
+        """Forget what ``ack`` covers; RACK learns from each segment delivered."""
+        queue = self._queue
+        n = 0
+        reord_low: int | None = None
+        for rec in queue:
+            if sq.gt(rec.end, ack):
+                if sq.lt(rec.seq, ack):
+                    self._trim(rec, ack)
+                break
+            n += 1
+            self._by_time.pop(rec, None)
+            length = rec.length
+            if rec.sacked:
+                self.sacked_out -= length
+                self._sacked_count -= 1
+            else:
+                out.acked += length
+                out.segments += 1
+                self._rack_advance(rec, now)
+                if not rec.ever_retrans and reord_low is None:
+                    reord_low = rec.seq
+            if rec.lost:
+                self.lost_out -= length
+                if not rec.retrans:
+                    self._pending -= length
+            if rec.retrans:
+                self.retrans_out -= length
+        if n:
+            del queue[:n]
+        if not self.sacked_out:
+            self.fack = ack
+        return reord_low
+
+    def _trim(self, rec: Sent, ack: int) -> None:
+        """A partial acknowledgment of ``rec``: keep only what is beyond ``ack``."""
+        cut = sq.sub(ack, rec.seq)
+        if rec.sacked:
+            self.sacked_out -= cut
+        if rec.lost:
+            self.lost_out -= cut
+            if not rec.retrans:
+                self._pending -= cut
+        if rec.retrans:
+            self.retrans_out -= cut
+        rec.seq = ack
+
+    def _mark_sacked(self, left: int, right: int, now: float, out: Delivery) -> int | None:
+        """Mark the segments inside ``left:right`` SACKed (a segment partly inside is split);
+        return the lowest newly SACKed one never retransmitted."""
+        queue = self._queue
+        low: int | None = None
+        i = self._index(left)
+        while i < len(queue):
+            rec = queue[i]
+            if sq.ge(rec.seq, right):
+                break
+            if sq.le(rec.end, left) or rec.sacked:
+                i += 1
+                continue
+            if sq.lt(rec.seq, left):
+                self._split(i, left)
+                i += 1
+                continue
+            if sq.gt(rec.end, right):
+                self._split(i, right)
+            rec = queue[i]
+            length = rec.length
+            rec.sacked = True
+            self.sacked_out += length
+            self._sacked_count += 1
+            out.sacked += length
+            out.segments += 1
+            if rec.lost:
+                rec.lost = False
+                self.lost_out -= length
+                if not rec.retrans:
+                    self._pending -= length
+            if rec.retrans:
+                rec.retrans = False
+                self.retrans_out -= length
+            self._by_time.pop(rec, None)
+            self._rack_advance(rec, now)
+            if not rec.ever_retrans and low is None:
+                low = rec.seq
+            if sq.gt(rec.end, self.fack):
+                self.fack = rec.end
+            i += 1
+        return low
+
+    def _index(self, seq: int) -> int:
+        """Index of the first segment that ends after ``seq`` (binary search)."""
+        queue = self._queue
+        if not queue:
+            return 0
+        base = queue[0].seq
+        target = sq.sub(seq, base)
+        lo, hi = 0, len(queue)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if sq.sub(queue[mid].end, base) <= target:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def _split(self, i: int, at: int) -> None:
+        """Split ``queue[i]`` at sequence number ``at`` (Linux tcp_fragment)."""
+        rec = self._queue[i]
+        tail = Sent(at, rec.end, rec.xmit)
+        tail.sacked, tail.lost, tail.retrans, tail.ever_retrans = rec.sacked, rec.lost, rec.retrans, rec.ever_retrans
+        rec.end = at
+        self._queue.insert(i + 1, tail)
+        if rec.sacked:
+            self._sacked_count += 1
+        if rec in self._by_time:
+            # keep the pieces together in transmission order: rebuild (rare: partial SACKs)
+            order = list(self._by_time)
+            pos = order.index(rec)
+            order.insert(pos + 1, tail)
+            self._by_time = dict.fromkeys(order)
+
+    def on_reno_dupack(self, outstanding: int, mss: int) -> None:
+        """A duplicate ACK without SACK: one more segment has left the network (Linux
+        tcp_add_reno_sack, bounded by what can have arrived: tcp_limit_reno_sacked); a count
+        beyond that bound means reordering."""
         self.dupacks += 1
-        if self.recover is None:
-            if self.dupacks == self.dupthresh or self.scoreboard.bytes >= self.dupthresh * mss:
-                return DupAck.LOSS
-            return DupAck.COUNTED
-        return DupAck.IN_RECOVERY if self.dupacks > self.dupthresh else DupAck.COUNTED
+        self.sacked_out += mss
+        holes = max(self.lost_out, min(mss, outstanding))
+        if self.sacked_out + holes > outstanding:
+            self.sacked_out = max(0, outstanding - holes)
+            self._reordering_seen(outstanding, mss)
 
-    def enter_recovery(self, snd_max: int, retransmitted_to: int) -> None:
-        """Fast retransmit sent the head up to ``retransmitted_to``; recovery lasts until
-        ``snd_max`` is acknowledged (RFC 6582 3.2 step 2)."""
-        self.recover = snd_max
-        self.rexmit_next = retransmitted_to
+    def on_sack_dupack(self) -> None:
+        """A duplicate ACK (counted for the RFC 5681 / RFC 6675 threshold)."""
+        self.dupacks += 1
 
-    def recovery_ends(self, ack: int) -> bool:
-        """An ACK of new data during recovery: True (and recovery over) when it covers the
-        recovery point; False for a partial ACK (RFC 6582 3.2 steps 3 and 5)."""
-        if self.recover is not None and sq.ge(ack, self.recover):
-            self.recover = None
-            return True
-        return False
+    def reno_acked(self, acked: int, mss: int) -> None:
+        """Without SACK, a cumulative ACK of ``acked`` octets: one segment filled a hole, the
+        others had been counted by duplicate ACKs (Linux tcp_remove_reno_sacks)."""
+        if self.sacked_out:
+            self.sacked_out = max(0, self.sacked_out - max(0, acked - mss))
+
+    def _reordering_seen(self, distance: int, mss: int) -> None:
+        """Data arrived ``distance`` octets out of order: raise the duplicate threshold to match
+        (Linux tcp_check_sack_reordering)."""
+        segs = -(-distance // max(mss, 1))
+        if segs > self.reordering:
+            self.reordering = min(self.max_reordering, segs)
+        self.reord_seen += 1
+
+    # ===================================================================== RACK (RFC 8985 6)
+    def _rack_advance(self, rec: Sent, now: float) -> None:
+        """RFC 8985 6.2 step 2: remember the most recently sent segment that was delivered.
+        A retransmitted segment delivered sooner than min_RTT after the retransmission may be
+        the original's delivery: ambiguous, skipped (Linux tcp_rack_advance)."""
+        rtt = now - rec.xmit
+        if rec.ever_retrans:
+            if self.min_rtt is not None and rtt < self.min_rtt:
+                return
+        elif self.min_rtt is None or rtt < self.min_rtt:
+            self.min_rtt = rtt
+        self._rack_rtt = rtt
+        if self._rack_xmit is None or self._sent_after(rec.xmit, rec.end, self._rack_xmit, self._rack_end):
+            self._rack_xmit = rec.xmit
+            self._rack_end = rec.end
+
+    def rtt_sample(self, rtt: float) -> None:
+        """Any RTT sample the engine took (the handshake's too): the minimum RTT (Linux
+        tcp_update_rtt_min; tcplab keeps the minimum over the connection's life)."""
+        if self.min_rtt is None or rtt < self.min_rtt:
+            self.min_rtt = rtt
+
+    @staticmethod
+    def _sent_after(t1: float, end1: int, t2: float, end2: int) -> bool:
+        return t1 > t2 or (t1 == t2 and sq.gt(end1, end2))
+
+    def reo_wnd(self, srtt: float | None, recovering: bool) -> float:
+        """RFC 8985 6.2 step 4 (Linux tcp_rack_reo_wnd): no reordering seen yet, and already
+        recovering or ``reordering`` segments SACKed: no window (a duplicate threshold in time);
+        otherwise min_RTT/4 per step, at most SRTT."""
+        if not self.reord_seen and (recovering or self._sacked_count >= self.reordering):
+            return 0.0
+        wnd = (self.min_rtt or 0.0) / 4 * self.reo_wnd_steps
+        return min(wnd, srtt) if srtt is not None else wnd
+
+    def update_reo_wnd(self, snd_una: int, snd_nxt: int) -> None:
+        """RFC 8985 6.2 step 4: after a round with D-SACKs, one more step (at most once per
+        round trip); after 16 recoveries without, back to one (Linux tcp_rack_update_reo_wnd)."""
+        if self._dsack_round is not None and sq.lt(snd_una, self._dsack_round):
+            self._dsack_seen = False  # within a round trip of the last widening
+        if self._dsack_seen:
+            self.reo_wnd_steps = min(0xFF, self.reo_wnd_steps + 1)
+            self._dsack_seen = False
+            self._dsack_round = snd_nxt
+            self._persist = 16  # Linux TCP_RACK_RECOVERY_THRESH
+        elif not self._persist:
+            self.reo_wnd_steps = 1
+
+    def detect(self, now: float, srtt: float | None, recovering: bool, timer_min: float) -> float | None:
+        """Mark what is lost now; return when to look again (the RACK reordering timer), or None.
+
+        With RACK (RFC 8985 6.2 step 5, Linux tcp_rack_detect_loss): a segment sent before the
+        most recently delivered one is lost once ``RACK.rtt + reo_wnd`` has passed since it was
+        sent; ``timer_min`` is added to the timeout as Linux does (TCP_TIMEOUT_MIN). Without
+        RACK: the duplicate threshold (RFC 6675 IsLost, Linux tcp_mark_head_lost)."""
+        if not self._queue:
+            return None
+        if not self.sack_ok:
+            self._mark_reno(recovering)
+            return None
+        if not self.rack:
+            self._mark_by_threshold()
+            return None
+        if self._rack_xmit is None:
+            return None
+        reo_wnd = self.reo_wnd(srtt, recovering)
+        rack_xmit, rack_end, rack_rtt = self._rack_xmit, self._rack_end, self._rack_rtt
+        wait = 0.0
+        for rec in list(self._by_time):
+            if rec.lost and not rec.retrans:
+                continue
+            if not self._sent_after(rack_xmit, rack_end, rec.xmit, rec.end):
+                break  # sent after the most recently delivered: too soon to tell
+            remaining = rec.xmit + rack_rtt + reo_wnd - now
+            if remaining <= 0:
+                self.mark_lost(rec)
+            elif remaining > wait:
+                wait = remaining
+        return wait + timer_min if wait > 0 else None
+
+    def _mark_by_threshold(self) -> None:
+        """SACK without RACK: a segment with ``reordering`` SACKed segments above it is lost
+        (RFC 6675 4, IsLost; Linux tcp_mark_head_lost)."""
+        if self._sacked_count < self.reordering:
+            return
+        above = 0
+        for rec in reversed(self._queue):
+            if rec.sacked:
+                above += 1
+            elif above >= self.reordering and not rec.lost:
+                self.mark_lost(rec)
+
+    def _mark_reno(self, recovering: bool) -> None:
+        """Without SACK: the head is lost at ``reordering`` duplicate ACKs (RFC 5681 3.2; Linux
+        tcp_newreno_mark_lost); during recovery partial ACKs say so (``partial_ack``)."""
+        head = self._queue[0]
+        if not recovering and self.dupacks >= self.reordering and not head.lost:
+            self.mark_lost(head)
+
+    def partial_ack(self) -> None:
+        """Without SACK, in recovery, an ACK that advanced SND.UNA short of the recovery point:
+        the new head is lost too (RFC 6582 3.2 step 5; Linux tcp_newreno_mark_lost)."""
+        if not self.sack_ok and self._queue and not self._queue[0].lost:
+            self.mark_lost(self._queue[0])
+
+    def mark_lost(self, rec: Sent) -> None:
+        """Linux tcp_mark_skb_lost: a lost retransmission is to be sent again."""
+        if rec.retrans:
+            rec.retrans = False
+            self.retrans_out -= rec.length
+            if rec.lost:
+                self._pending += rec.length  # lost again: to be retransmitted again
+        if not rec.lost:
+            rec.lost = True
+            self.lost_out += rec.length
+            self._pending += rec.length
+        self._by_time.pop(rec, None)
+
+    def mark_head_lost(self) -> Sent | None:
+        """The retransmission timer's segment: the head (lost, to be sent again)."""
+        if not self._queue:
+            return None
+        head = self._queue[0]
+        if head.sacked:
+            return None
+        self.mark_lost(head)
+        return head
+
+    # ===================================================================== episodes
+    def start_episode(self, snd_una: int) -> None:
+        """A recovery episode begins (Linux tcp_init_undo): count its retransmissions so a
+        D-SACK of each can prove it spurious; one recovery less before RACK's window narrows."""
+        self._undo_retrans = 0
+        self._undo_marker = snd_una
+        if self._persist:
+            self._persist -= 1
 
     def on_rto(self) -> None:
-        """A retransmission timeout ends recovery; the SACKed bits are forgotten (RFC 2018 8:
-        the receiver may have reneged)."""
-        self.recover = None
+        """The retransmission timer expired: everything outstanding is lost (Linux
+        tcp_timeout_mark_lost); no tail loss probe is outstanding any more."""
+        # Linux tcp_enter_loss: a timeout after many duplicates means the reordering degree
+        # was overestimated.
+        if self._sacked_count >= self._reordering0:
+            self.reordering = min(self.reordering, self._reordering0)
         self.dupacks = 0
-        self.scoreboard.clear()
+        self._undo_retrans = None
+        self.tlp_high_seq = None
+        if self.forget_sack_on_rto:
+            for rec in self._queue:
+                rec.sacked = False
+            self._sacked_count = 0
+            self.fack = self._queue[0].seq if self._queue else self.fack
+        if not self._sacked_count:
+            self.sacked_out = 0  # (without SACK: the duplicate ACKs counted are no news now)
+        for rec in self._queue:
+            if not rec.sacked:
+                rec.retrans = False
+                rec.lost = True
+        self.retrans_out = 0
+        self.lost_out = self._pending = sum(r.length for r in self._queue if r.lost)
+        self._by_time.clear()
 
-    # -- asking it ---------------------------------------------------------------------------
-    def limited_transmit(self, mss: int) -> int:
-        """RFC 3042: bytes of new data the first duplicates allow beyond the window."""
-        if self.recover is None and 0 < self.dupacks < self.dupthresh:
-            return self.dupacks * mss
-        return 0
+    def clear(self) -> None:
+        """Nothing is outstanding any more (the connection's queue was flushed)."""
+        self._queue.clear()
+        self._by_time.clear()
+        self.sacked_out = self.lost_out = self.retrans_out = self._pending = self._sacked_count = 0
 
-    def holes(self, snd_una: int, mss: int) -> Iterator[tuple[int, int]]:
-        """``(seq, length)`` pieces the peer lacks below its highest SACKed block, from where this
-        recovery got to; the caller reports each one it sends with ``retransmitted``."""
-        return self.scoreboard.holes(sq.seq_max(self.rexmit_next, snd_una), mss)
+    # ===================================================================== TLP (RFC 8985 7)
+    def probe_timeout(self, srtt: float | None, packets_out: int, rto_min: float, rto_left: float) -> float:
+        """RFC 8985 7.2, as Linux tcp_schedule_loss_probe (measured on this machine's kernel:
+        notes/linux-modern.md): 2*SRTT, plus ``rto_min`` when one segment is outstanding (for a
+        delayed ACK) or 2 ms otherwise; 1 s without an RTT sample; never later than the RTO."""
+        if srtt is None:
+            pto = 1.0  # Linux TCP_TIMEOUT_INIT
+        else:
+            pto = 2 * srtt + (rto_min if packets_out == 1 else 0.002)  # TCP_TIMEOUT_MIN_US
+        return min(pto, rto_left) if rto_left > 0 else pto
 
-    def retransmitted(self, end: int) -> None:
-        self.rexmit_next = end
+    def packets_out(self) -> int:
+        return len(self._queue)
+
+    def probe_sent(self, snd_nxt: int, retransmission: bool) -> None:
+        """A probe left; it is judged when SND.NXT at this moment is acknowledged."""
+        self.tlp_high_seq = snd_nxt
+        self.tlp_retrans = retransmission
+
+    def probe_outcome(self, ack: int, delivery: Delivery, duplicate: bool) -> Probe:
+        """RFC 8985 7.4 (Linux tcp_process_tlp_ack): the verdict on the outstanding probe."""
+        high = self.tlp_high_seq
+        if high is None or sq.lt(ack, high):
+            return Probe.PENDING
+        if not self.tlp_retrans or delivery.dsack:
+            self.tlp_high_seq = None  # new data, or the original and the probe both arrived
+            return Probe.NO_LOSS
+        if sq.gt(ack, high):
+            self.tlp_high_seq = None  # the probe repaired a loss
+            return Probe.REPAIRED
+        if duplicate:
+            self.tlp_high_seq = None  # a pure duplicate: both copies arrived
+            return Probe.NO_LOSS
+        return Probe.PENDING
+
+    def __repr__(self) -> str:
+        return (
+            f"<LossDetector {len(self._queue)} out, sacked {self.sacked_out}, lost {self.lost_out}, "
+            f"retrans {self.retrans_out}, reordering {self.reordering}>"
+        )

@@ -46,6 +46,16 @@ class Reassembly:
         self.bytes = sum(len(b[1]) for b in keep)
         self._recent = merged_start
 
+    def overlap(self, start: int, end: int) -> tuple[int, int] | None:
+        """The first part of ``start:end`` already held, or None."""
+        for b_start, b_data in self._blocks:
+            b_end = sq.add(b_start, len(b_data))
+            lo = b_start if sq.gt(b_start, start) else start
+            hi = b_end if sq.lt(b_end, end) else end
+            if sq.lt(lo, hi):
+                return lo, hi
+        return None
+
     def pop(self, rcv_nxt: int) -> bytes:
         """Remove and return the data that now continues from ``rcv_nxt`` (may be empty)."""
         out = bytearray()
