@@ -10,6 +10,7 @@ tcplab watch --snapshot [--netns NAME]     # the table, like ss -tan, from netli
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import signal
 import sys
@@ -101,8 +102,10 @@ def run(args: argparse.Namespace) -> int:
         previous = None
     seen: list[dict[str, Any]] = []
     try:
-        _watch(args, watcher, seen)
-    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM): stop, then show what was seen
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C (or SIGTERM): stop, then report
+            _watch(args, watcher, seen)
+        _report_still(args, watcher, seen)
+    except KeyboardInterrupt:
         pass
     except (WatchError, WatchUnavailable) as exc:
         raise CLIError(str(exc)) from None
@@ -156,6 +159,16 @@ def _watch(args: argparse.Namespace, watcher: KernelWatcher, seen: list[dict[str
             seen.append(event)
             _print_event(event, args.json, out)
         out.flush()
+
+
+def _report_still(args: argparse.Namespace, watcher: KernelWatcher, seen: list[dict[str, Any]]) -> None:
+    """The connections seen that have not reached CLOSED yet (TIME_WAIT with its timer left)."""
+    if not watcher.mode:
+        return
+    for event in watcher.still_open():
+        seen.append(event)
+        _print_event(event, args.json, sys.stdout)
+    sys.stdout.flush()
 
 
 def _print_event(event: dict[str, Any], as_json: bool, out: Any) -> None:
