@@ -48,6 +48,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--diagram-svg", metavar="FILE", help="also write the state diagram (transitions taken highlighted) as SVG"
     )
+    p.add_argument("--tsg-svg", metavar="FILE", help="also write the time-sequence graph (with cwnd and RTT) as SVG")
     p.add_argument("--pcap", metavar="FILE", help="also write every packet to a pcap file")
     p.add_argument("--json", action="store_true", help="print the trace as JSON Lines instead of the ladder")
     p.add_argument("--all", action="store_true", help="run every scenario (with --report)")
@@ -80,9 +81,9 @@ def _check(args: argparse.Namespace) -> None:
         raise CLIError("give a scenario NAME or --all, not both")
     if args.all and not args.report:
         raise CLIError("--all needs --report DIR (one HTML page per scenario)")
-    if args.all and (args.json or args.ladder_svg or args.diagram_svg or args.pcap):
+    if args.all and (args.json or args.ladder_svg or args.diagram_svg or args.tsg_svg or args.pcap):
         raise CLIError(
-            "--all writes an HTML report only; --json, --ladder-svg, --diagram-svg "
+            "--all writes an HTML report only; --json, --ladder-svg, --diagram-svg, --tsg-svg "
             "and --pcap need a single scenario NAME"
         )
     if args.name is not None and args.name not in _scenarios():
@@ -165,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     if args.all:
         return write_report(args.report, list(_scenarios()), args.seed, args.loss, args.delay, out)
     if args.name is None:
-        if args.report or args.json or args.ladder_svg or args.diagram_svg or args.pcap:
+        if args.report or args.json or args.ladder_svg or args.diagram_svg or args.tsg_svg or args.pcap:
             raise CLIError("which scenario? give a NAME ('tcplab demo' lists them) or --all")
         list_scenarios(out)
         return 0
@@ -202,6 +203,16 @@ def run(args: argparse.Namespace) -> int:
             render_state_diagram_svg(taken, title=f"{sc.name}: the transitions both ends took"),
             "state diagram SVG",
         )
+    if args.tsg_svg:
+        from tcplab.trace.flows import segments_from_events
+        from tcplab.trace.tsg import GraphError, render_tsg_svg
+
+        try:
+            svg = render_tsg_svg(segments_from_events(result.events), result.events,
+                                 title=f"{sc.name}: {sc.description}")  # fmt: skip
+        except GraphError as exc:
+            raise CLIError(f"{sc.name}: {exc}") from None
+        _write(args.tsg_svg, svg, "time-sequence graph")
     if args.report:
         write_report(args.report, [args.name], args.seed, args.loss, args.delay, None, runs={args.name: result})
 

@@ -168,6 +168,10 @@ class Listener:
         return f"<Listener {self.label} backlog={self.backlog}>"
 
 
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
 class Host:
     """An IP host running tcplab's TCP. See the module docstring."""
 
@@ -472,10 +476,10 @@ class Host:
 
     def _on_event(self, ep: Endpoint, ev: Any, now: float) -> None:
         kind = type(ev)
+        if not ep.label:
+            ep.label = conn_label(ep.conn.local, ep.conn.remote)
         if kind is E.StateChanged:
             src, dst = ev.src, ev.dst
-            if not ep.label:
-                ep.label = conn_label(ep.conn.local, ep.conn.remote)
             self.log.record(
                 "state",
                 now,
@@ -515,6 +519,12 @@ class Host:
             self.log.record("outcome", now, host=self.name, outcome="peer closed", conn=ep.label)
         elif kind is E.Closed:
             self._finish(ep, now)
+        elif kind is E.CongestionChanged:
+            self.log.record("cwnd", now, host=self.name, conn=ep.label, cwnd=ev.cwnd, ssthresh=ev.ssthresh,
+                            reason=ev.reason)  # fmt: skip
+        elif kind is E.RttChanged:
+            self.log.record("rtt", now, host=self.name, conn=ep.label, sample=_round(ev.sample),
+                            srtt=_round(ev.srtt), rttvar=_round(ev.rttvar), rto=_round(ev.rto))  # fmt: skip
 
     def _finish(self, ep: Endpoint, now: float) -> None:
         if ep.finished:

@@ -22,11 +22,13 @@ from tcplab.tcp import seq as sq
 from tcplab.tcp.config import Config
 from tcplab.tcp.events import (
     Closed,
+    CongestionChanged,
     Connected,
     DataReadable,
     Event,
     PeerFinished,
     Reset,
+    RttChanged,
     SendSpace,
     StateChanged,
     TimedOut,
@@ -55,6 +57,7 @@ ACK, SYN, FIN, RST, PSH, URG = 0x10, 0x02, 0x01, 0x04, 0x08, 0x20
 Address = tuple[str, int]
 
 _TS_MOD = 1 << 32
+SSTHRESH_INFINITE = 1 << 30  # RFC 5681 3.1: "arbitrarily high" until the first loss
 _PAWS_IDLE = 24 * 24 * 3600  # RFC 7323 5.5: TS.Recent older than 24 days is invalid
 
 
@@ -145,7 +148,7 @@ class Connection:
         self._rtt_seq: int | None = None  # sequence number being timed (Karn's rule)
         self._rtt_time = 0.0
         self.cwnd = 0
-        self.ssthresh = 1 << 30
+        self.ssthresh = SSTHRESH_INFINITE
         self._dupacks = 0
         self._recover: int | None = None  # NewReno recovery point
         self._scoreboard = Scoreboard()  # what the peer SACKed above SND.UNA
@@ -192,6 +195,20 @@ class Connection:
         self.error = code
         self._events.append(event)
         self._enter(S.CLOSED, cause)
+
+    def _set_cwnd(self, cwnd: int, reason: str, ssthresh: int | None = None) -> None:
+        """Every change of cwnd (and ssthresh) goes through here and is told (CongestionChanged)."""
+        if ssthresh is not None:
+            self.ssthresh = ssthresh
+        elif cwnd == self.cwnd:
+            return
+        self.cwnd = cwnd
+        high = self.ssthresh if self.ssthresh < SSTHRESH_INFINITE else None
+        self._events.append(CongestionChanged(cwnd, high, reason))
+
+    def _rtt_changed(self, sample: float | None = None) -> None:
+        rtt = self.rtt
+        self._events.append(RttChanged(sample, rtt.srtt, rtt.rttvar, rtt.rto))
 
     def _select_iss(self, now: float) -> int:
         if self._fixed_iss is not None:
@@ -700,10 +717,18 @@ class Connection:
         acked = sq.sub(ack, self.snd_una)
         # RTT sample: timestamps echo (RFC 7323 4.1) or the timed segment (Karn's rule).
         ts = seg.option(Timestamps) if self.ts_ok else None
+        sample = None
         if ts is not None and ts.ecr:
-            self.rtt.sample((self._ts_now(now) - ts.ecr) % _TS_MOD / self.config.ts_hz)
+            sample = (self._ts_now(now) - ts.ecr) % _TS_MOD / self.config.ts_hz
         elif self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
-            self.rtt.sample(now - self._rtt_time)
+            sample = now - self._rtt_time
+        backed_off = self.rtt.backoff
+        self.rtt.backoff = 0  # RFC 6298 5.7 (Linux keeps the backoff until a new sample)
+        if sample is not None:
+            self.rtt.sample(sample)
+            self._rtt_changed(max(sample, 0.0))
+        elif backed_off:
+            self._rtt_changed()
         if self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
             self._rtt_seq = None
         # Bytes of data acknowledged (SYN and FIN occupy sequence space but not the buffer).
@@ -721,7 +746,6 @@ class Connection:
         self._probe_outstanding = False
         self._retries = 0
         self.retransmits = 0
-        self.rtt.backoff = 0  # RFC 6298 5.7 (Linux keeps the backoff until a new sample)
         self._dupacks = 0
         # Congestion control (RFC 5681 3.1, NewReno RFC 6582 3.2), counting data bytes only.
         mss = self._mss_payload
@@ -730,7 +754,7 @@ class Connection:
             pass
         elif self._recover is not None:
             if sq.ge(ack, self._recover):
-                self.cwnd = min(self.ssthresh, max(self.unacked, mss) + mss)
+                self._set_cwnd(min(self.ssthresh, max(self.unacked, mss) + mss), "recovery done")
                 self._recover = None
             else:
                 # Partial ACK: the next hole. With SACK, the holes the scoreboard shows
@@ -740,11 +764,11 @@ class Connection:
                     self._retransmit_holes(now, 2)
                 else:
                     self._retransmit_head(now)
-                self.cwnd = max(self.cwnd - acked + mss, mss)
+                self._set_cwnd(max(self.cwnd - acked + mss, mss), "partial ACK")
         elif self.cwnd < self.ssthresh:
-            self.cwnd += min(acked, mss)
+            self._set_cwnd(self.cwnd + min(acked, mss), "slow start")
         else:
-            self.cwnd += max(1, mss * mss // max(self.cwnd, 1))
+            self._set_cwnd(self.cwnd + max(1, mss * mss // max(self.cwnd, 1)), "congestion avoidance")
         # RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
         if self.snd_una == self.snd_max:
             self._rtx_deadline = None
@@ -765,17 +789,17 @@ class Connection:
         if self._recover is None and (self._dupacks == 3 or self._scoreboard.bytes >= 3 * mss):
             # RFC 5681 3.2 / RFC 6675 5: three duplicates (or three segments' worth SACKed
             # above SND.UNA) mean the segment at SND.UNA is lost.
-            self.ssthresh = max(self.unacked // 2, 2 * mss)
+            ssthresh = max(self.unacked // 2, 2 * mss)
             self._recover = self.snd_max
             self._retransmit_head(now)
             self._rexmit_next = sq.add(self.snd_una, self._head_len)
-            self.cwnd = self.ssthresh + 3 * mss
+            self._set_cwnd(ssthresh + 3 * mss, "fast retransmit", ssthresh)
         elif self._recover is not None and self._dupacks > 3:
             # Each duplicate means a segment left the network: fill the next SACK hole, or
             # else let new data go (inflate the window).
             filled = self._retransmit_holes(now, 1)
             if not filled:
-                self.cwnd += mss
+                self._set_cwnd(self.cwnd + mss, "recovery: inflated")
 
     def _set_window(self, seg: Segment) -> None:
         shift = 0 if seg.syn else self.snd_wscale  # RFC 7323 2.2: SYN windows are not scaled
@@ -927,11 +951,11 @@ class Connection:
         mss = self._mss_payload
         if st.synchronized:
             # RFC 5681 3.1 (4): after an RTO, ssthresh = max(FlightSize / 2, 2 SMSS), cwnd = 1 SMSS.
-            self.ssthresh = max(self.unacked // 2, 2 * mss)
-            self.cwnd = mss
+            self._set_cwnd(mss, "retransmission timeout", max(self.unacked // 2, 2 * mss))
             self._recover = None
             self._dupacks = 0
         self.rtt.backoff += 1  # RFC 6298 5.5
+        self._rtt_changed()
         self._rtt_seq = None  # Karn: no sample from retransmitted data
         self._scoreboard.clear()
         self._retransmit_head(now)
@@ -1054,7 +1078,7 @@ class Connection:
             self.ts_recent = ts.val
             self._ts_recent_age = now
         self.sack_ok = seg.option(SackPermitted) is not None and c.sack
-        self.cwnd = c.initial_window * self._mss_payload
+        self._set_cwnd(c.initial_window * self._mss_payload, "initial window")
 
     def _send_syn(self, now: float, ack: bool) -> None:
         """SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED): <SEQ=ISS>[<ACK=RCV.NXT>]."""
