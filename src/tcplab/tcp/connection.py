@@ -1101,6 +1101,8 @@ class Connection:
             self._rtx_deadline = now + self.rtt.rto
         if self._rtt_seq is None and self._retries == 0:
             self._rtt_seq, self._rtt_time = sq.add(self.iss, 1), now
+            if not self.rtt.samples:
+                self._rtt_changed()  # the initial RTO (RFC 6298 2.1) the first SYN is timed with
 
     def _emit(self, seq: int, flags: int, now: float, payload: bytes = b"", sack: bool = True) -> None:
         """Put one segment on the output list, with ACK=RCV.NXT and our window."""

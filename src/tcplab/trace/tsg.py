@@ -196,18 +196,21 @@ def _series(flow: Flow) -> _Series:
             near = lo
             if "S" in seg.flags:
                 again = "syn" in s.marks or "syn_rtx" in s.marks
+                lo += 1  # the SYN takes the sequence number before the first data byte
                 s.marks.setdefault("syn_rtx" if again else "syn", []).append((t, lo))
-                continue
             hi = lo + seg.length
             if seg.length:
                 kind = "rtx" if lo < snd_max else "data"
                 s.bars.setdefault(kind, []).append((t, lo, hi))
                 s.counts[kind] = s.counts.get(kind, 0) + 1
-                if seg.fate in ("dropped", "corrupted", "duplicated"):
-                    s.marks.setdefault(seg.fate, []).append((t, hi))
-                    s.counts[seg.fate] = s.counts.get(seg.fate, 0) + 1
             if "F" in seg.flags:
                 s.marks.setdefault("fin" if hi >= snd_max else "fin_rtx", []).append((t, hi))
+            if seg.fate in ("dropped", "corrupted", "duplicated") and (
+                seg.length or "S" in seg.flags or "F" in seg.flags
+            ):
+                s.marks.setdefault(seg.fate, []).append((t, hi))
+                s.counts[seg.fate] = s.counts.get(seg.fate, 0) + 1
+            if "F" in seg.flags:
                 hi += 1
             snd_max = max(snd_max, hi)
             s.top = max(s.top, hi)
@@ -364,15 +367,27 @@ def _tsg_layer(series: _Series, X: Any, Y: Any, t_end: float, cap: float) -> lis
     for t, v in marks.get("duplicated", []):
         out.append(_el("rect", x=X(t) - 3, y=Y(v) - 10, width=6, height=6, fill="none", stroke=INK["data"],
                        stroke_width=1.4, class_="duplicated"))  # fmt: skip
+    labels: list[tuple[float, float, str, str]] = []
     for kind, text, color in (
         ("syn", "SYN", INK["syn"]),
+        ("syn_rtx", "SYN again", INK["rtx"]),
         ("fin", "FIN", INK["fin"]),
         ("fin_rtx", "FIN again", INK["rtx"]),
     ):
         for t, v in marks.get(kind, []):
             x, yy = X(t), Y(v)
             out.append(_el("path", d=f"M{x:.1f},{yy - 5:.1f}l5,5l-5,5l-5,-5z", fill=color, class_=kind))
-            out.append(_el("text", text, x=x + 7, y=yy - 4, font_size=10, fill=color))
+            labels.append((x, yy, text, color))
+    last: dict[float, float] = {}  # per text line (y): where the last label there ends
+    for x, yy, text, color in sorted(labels):
+        row = round(yy)
+        width = len(text) * 10 * SANS_ADVANCE
+        if x + 7 >= last.get(row, -1e9):  # a label only where it does not run into the previous
+            if x + 7 + width > WIDTH - RIGHT:  # at the right edge: left of the mark
+                out.append(_el("text", text, x=x - 7, y=yy - 4, font_size=10, fill=color, text_anchor="end"))
+            else:
+                out.append(_el("text", text, x=x + 7, y=yy - 4, font_size=10, fill=color))
+            last[row] = x + 7 + width + 4
     return out
 
 
@@ -423,7 +438,7 @@ def render_tsg_svg(
         out.append(_el("text", svg_text(line), x=20, y=y, font_size=16, font_weight="bold", fill=INK["text"]))
         y += 20
     n = series.counts
-    sent = sum(hi - lo for _t, lo, hi in series.bars.get("data", []))
+    sent = max((hi for bars in series.bars.values() for _t, _lo, hi in bars), default=0)
     facts = [f"{flow.sender} \u2192 {flow.receiver}",
              f"{sent:,} bytes in {n.get('data', 0)} segments",
              f"{n.get('rtx', 0)} retransmitted"]  # fmt: skip
@@ -441,7 +456,8 @@ def render_tsg_svg(
                        fill=INK["muted"]))  # fmt: skip
         y += 16
     c.y = y + 30
-    window = _zoom_window(series, t0, t1, _rtt_estimate(rtt_events, flow)) if zoom else None
+    has_data = bool(series.bars)
+    window = _zoom_window(series, t0, t1, _rtt_estimate(rtt_events, flow)) if zoom and has_data else None
 
     # -- the whole flow, then a close-up of the first loss ----------------------------------------------
     views = [(whole, "sequence number over time (the sender's view)")]
@@ -450,11 +466,17 @@ def render_tsg_svg(
         step = (b - a) / 10
         views.append(((a, b), f"a closer look: the first loss, {_num(a - t0, step)} to {_num(b - t0, step)} s"))
     for index, ((a, b), heading) in enumerate(views):
-        lo_v, hi_v = (0.0, max(series.top, 1) * 1.04) if index == 0 else _seq_range(series, (a, b))
+        if not has_data:  # SYNs and FINs only: one line of marks
+            lo_v, hi_v, height = -1.0, max(series.top, 1) + 1.0, 110.0
+        elif index == 0:
+            lo_v, hi_v, height = 0.0, max(series.top, 1) * 1.04, TSG_HEIGHT
+        else:
+            (lo_v, hi_v), height = _seq_range(series, (a, b)), TSG_HEIGHT * 0.8
         unit, unit_name = _bytes_unit(hi_v if index == 0 else hi_v - lo_v)
-        panel = Panel(c.y, TSG_HEIGHT if index == 0 else TSG_HEIGHT * 0.8, a - t0, b - t0, lo_v, hi_v)
-        ticks = [v * unit for v in nice_ticks(lo_v / unit, hi_v / unit, 8)]
-        panel.frame(heading, f"relative sequence number ({unit_name})", [v for v in ticks if lo_v <= v <= hi_v],
+        panel = Panel(c.y, height, a - t0, b - t0, lo_v, hi_v)
+        ticks = [v * unit for v in nice_ticks(lo_v / unit, hi_v / unit, 8)] if has_data else [0.0]
+        y_label = f"relative sequence number ({unit_name})" if has_data else "seq"
+        panel.frame(heading, y_label, [v for v in ticks if lo_v <= v <= hi_v],
                     lambda v, unit=unit: _num(v / unit), x_labels=True)  # fmt: skip
         out += panel.parts
         X = lambda t, panel=panel: panel.x(t - t0)  # noqa: E731 - every panel counts time from t0
@@ -464,8 +486,9 @@ def render_tsg_svg(
             out.append(_el("rect", x=X(window[0]), y=panel.top, width=max(X(window[1]) - X(window[0]), 2),
                            height=panel.height, fill="#fab005", opacity=0.12, class_="zoom-region"))  # fmt: skip
         c.y = panel.top + panel.height + 26
-        legend = [("data", "data sent"), ("rtx", "retransmission"), ("ack", "ACK received"),
-                  ("win", "ACK + receive window")]  # fmt: skip
+        legend = [(key, text) for key, text, shown in (
+            ("data", "data sent", "data" in series.bars), ("rtx", "retransmission", "rtx" in series.bars),
+            ("ack", "ACK received", series.ack), ("win", "ACK + receive window", series.win)) if shown]  # fmt: skip
         if series.sack:
             legend.append(("sack", "SACK blocks"))
         if series.marks.get("dropped"):
@@ -541,23 +564,24 @@ def _cwnd_panel(c: _Canvas, series: _Series, cwnd_events: Sequence[dict[str, Any
 def _rtt_panel(c: _Canvas, rtt_events: Sequence[dict[str, Any]], whole: tuple[float, float], t0: float) -> None:
     values = [float(e["rto"]) for e in rtt_events]
     values += [float(e["sample"]) for e in rtt_events if e.get("sample") is not None]
-    top_v = max(values) * 1000 * 1.1
+    scale, unit = (1000.0, "ms") if max(values) < 5 else (1.0, "s")
+    top_v = max(values) * scale * 1.1
     panel = Panel(c.y, RTT_HEIGHT, whole[0] - t0, whole[1] - t0, 0, top_v)
-    panel.frame("round-trip time and retransmission timeout (RFC 6298)", "ms",
+    panel.frame("round-trip time and retransmission timeout (RFC 6298)", unit,
                 [v for v in nice_ticks(0, top_v, 4) if v <= top_v], _num, x_labels=True)  # fmt: skip
     c.parts += panel.parts
     X = lambda t: panel.x(t - t0)  # noqa: E731
     out: list[str] = []
-    rto = [(X(float(e["t"])), panel.y(float(e["rto"]) * 1000)) for e in rtt_events]
+    rto = [(X(float(e["t"])), panel.y(float(e["rto"]) * scale)) for e in rtt_events]
     rto.append((X(whole[1]), rto[-1][1]))
     out.append(_el("path", d=_path(rto), fill="none", stroke=INK["rto"], stroke_width=1.4, stroke_dasharray="5 3",
                    class_="rto"))  # fmt: skip
-    srtt = [(X(float(e["t"])), panel.y(float(e["srtt"]) * 1000)) for e in rtt_events if e.get("srtt") is not None]
+    srtt = [(X(float(e["t"])), panel.y(float(e["srtt"]) * scale)) for e in rtt_events if e.get("srtt") is not None]
     if srtt:
         out.append(_el("path", d=_path(srtt, step=False), fill="none", stroke=INK["srtt"], stroke_width=1.6,
                        class_="srtt"))  # fmt: skip
     d = "".join(
-        f"M{X(float(e['t'])) - 2:.1f},{panel.y(float(e['sample']) * 1000):.1f}a2,2 0 1,0 4,0a2,2 0 1,0 -4,0"
+        f"M{X(float(e['t'])) - 2:.1f},{panel.y(float(e['sample']) * scale):.1f}a2,2 0 1,0 4,0a2,2 0 1,0 -4,0"
         for e in rtt_events
         if e.get("sample") is not None
     )
@@ -565,7 +589,8 @@ def _rtt_panel(c: _Canvas, rtt_events: Sequence[dict[str, Any]], whole: tuple[fl
         out.append(_el("path", d=d, fill=INK["rtt"], stroke="none", class_="rtt-sample"))
     c.clipped(panel, out)
     c.y = panel.top + panel.height + 26
-    _legend(c, [("rtt", "RTT sample"), ("srtt", "SRTT"), ("rto", "RTO (dashed)")])
+    has_samples = any(e.get("sample") is not None for e in rtt_events)
+    _legend(c, [("rtt", "RTT sample"), ("srtt", "SRTT"), ("rto", "RTO (dashed)")][0 if has_samples else 2 :])
     c.y += GAP - 20
 
 
