@@ -303,6 +303,7 @@ class Socket:
         config = host.conn_config(ip, host.config.copy(**self._cfg), self._user_mss)
         self._listener = host.open_listener(ip, port, self.family, backlog, self.reuseaddr, config, self._now())
         self._listener.user_mss = self._user_mss
+        self._listener.owner = self
         host.bound.discard(self)
 
     def host_somaxconn(self) -> int:

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,6 +99,23 @@ CLIENT = f"""
 """
 
 
+def _wait_for_fins(path: Path) -> None:
+    """Until the capture file holds both ends' FINs (the whole connection)."""
+    from tcplab.net.pcap import PcapError
+    from tcplab.trace.flows import segments_from_capture
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            fins = {s.src for s in segments_from_capture(path) if "F" in s.flags}
+        except (OSError, PcapError):  # not written yet, or a record half written
+            fins = set()
+        if len(fins) == 2:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"{path.name} never held both FINs")
+
+
 def _tshark_expected(path: Path, cport: int) -> tuple[int, int, int]:
     """(new data segments, retransmissions, SACK blocks) as tshark reads the file."""
     fields = subprocess.run(
@@ -149,6 +167,8 @@ def test_graph_of_kernel_captures(pair: tuple[str, str], tmp_path: Path, capsys:
                             check=True, capture_output=True, text=True, timeout=60)  # fmt: skip
     cport = int(client.stdout)
     assert int(server.communicate(timeout=60)[0]) == SIZE
+    for name in files:  # a capture stopped early loses what it has not written yet
+        _wait_for_fins(tmp_path / name)
     for proc in captures:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)

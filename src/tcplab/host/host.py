@@ -141,6 +141,7 @@ class Listener:
     ) -> None:
         self.host = host
         self.conn = conn  # an engine Connection in LISTEN (its transitions are logged)
+        self.owner: Any = None  # the listening Socket
         self.local_ip = local_ip  # "0.0.0.0" / "::" for the wildcard
         self.port = port
         self.family = family

@@ -546,6 +546,7 @@ class Network:
         self._isn: dict[tuple[bytes, int, bytes, int], int] = {}
         self._isn_ended: set[tuple[bytes, int, bytes, int]] = set()
         self._running = False
+        self._interrupt: BaseException | None = None
         self._kicked: list[_Slot] | None = None  # nodes to service after the current event
 
     @property
@@ -690,6 +691,17 @@ class Network:
             self._kicked = []
         self._kicked.extend(slots)
 
+    def interrupt(self, exc: BaseException) -> None:
+        """Have the run in progress raise ``exc`` once the event it is processing is done (or
+        the next run raise it before its first event): a clean point to stop a script that
+        drives the network through blocking calls. Every packet the event produced is sent."""
+        self._interrupt = exc
+
+    def _raise_interrupt(self) -> None:
+        if self._interrupt is not None:
+            exc, self._interrupt = self._interrupt, None
+            raise exc
+
     def inject(self, src: Node | str, packet: bytes) -> None:
         """Put ``packet`` on the network now as if node ``src`` had sent it."""
         self._transmit(self._slot(src), bytes(packet))
@@ -737,6 +749,7 @@ class Network:
         done = 0
         try:
             self.poll()  # whatever user calls made since the last event: their packets and timers
+            self._raise_interrupt()
             while heap:
                 if until is not None and heap[0][0] > until:
                     break
@@ -765,6 +778,7 @@ class Network:
                     for slot in dict.fromkeys(kicked):
                         self._service(slot)
                 done += 1
+                self._raise_interrupt()
                 if predicate is not None and predicate():
                     return True, done
                 if done >= max_events:

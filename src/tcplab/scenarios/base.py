@@ -89,18 +89,22 @@ class Scenario:
         but lossy-transfer). Options: ``tap`` (a writer with
         ``write(packet, t)``, e.g. a ``PcapWriter``, that sees every delivered packet),
         ``config`` (a ``Config`` for both hosts) and whatever the story itself takes."""
+        bench = self.bench(seed, loss, delay, **options)
+        summary = self.script(bench)
+        return Run(self.name, bench.log, bench.net, bench.hosts, self.left, self.right, summary, bench.data)
+
+    def bench(self, seed: int = 0, loss: float | None = None, delay: float | None = None, **options: Any) -> Bench:
+        """The story's stage, set up but not played (``run`` plays ``script`` on it)."""
         options = {**self.options, **options}
         if "config" not in options and self.config:
             options["config"] = scenario_config(**self.config)
-        bench = Bench(
+        return Bench(
             seed=seed,
             loss=loss,
             delay=DEFAULT_DELAY if delay is None else delay,
             impairments=dict(self.defaults),
             **options,
         )
-        summary = self.script(bench)
-        return Run(self.name, bench.log, bench.net, bench.hosts, self.left, self.right, summary, bench.data)
 
 
 class Bench:
