@@ -70,11 +70,12 @@ def _find(events: list, name: str) -> dict | None:
 def kernel_to_tcplab(ns: str, nbytes: int) -> float:
     from tcplab.host import Host
     from tcplab.net.tun import TunLink, TunRuntime
+    from tcplab.socket import Socket
 
     with TunLink("tlab0", "198.18.0.1/24", "198.18.0.2/24", netns=ns) as link:
         host = Host("bench", link.host_addresses())
         rt = TunRuntime(link, host)
-        srv = host.socket()
+        srv = Socket(host)
         srv.bind(("198.18.0.2", 9000))
         srv.listen(4)
         srv.settimeout(20)
@@ -105,6 +106,7 @@ def kernel_to_tcplab(ns: str, nbytes: int) -> float:
 def tcplab_to_kernel(ns: str, nbytes: int) -> float:
     from tcplab.host import Host
     from tcplab.net.tun import TunLink, TunRuntime
+    from tcplab.socket import Socket
 
     with TunLink("tlab0", "198.18.0.1/24", "198.18.0.2/24", netns=ns) as link:
         host = Host("bench", link.host_addresses())
@@ -114,7 +116,7 @@ def tcplab_to_kernel(ns: str, nbytes: int) -> float:
         _events_reader(rt, peer, events)
         try:
             rt.run_until(lambda: _find(events, "listening") is not None, 20)
-            sock = host.socket()
+            sock = Socket(host)
             sock.settimeout(120)
             sock.connect(("198.18.0.1", 9001))
             payload = os.urandom(nbytes)

@@ -17,8 +17,9 @@ import sys
 from pathlib import Path
 
 import tcplab.aio
-from tcplab.host import Host, SimRuntime
+from tcplab.host import Host
 from tcplab.net.sim import Network
+from tcplab.net.simhost import SimRuntime
 from tcplab.trace.events import EventLog
 
 PORT = 9527

@@ -19,7 +19,7 @@ the loop raises ``SimulationStalled`` instead of hanging.
 On TUN the ordinary event loop (real clock) is used; the TUN link moves packets from the loop
 (``loop.add_reader``) and the transports here wake through ``loop.call_soon``.
 
-(``tcplab.asyncio`` is the same module under the name the issue asked for.)
+(``tcplab.asyncio`` is another name for this module.)
 """
 
 from __future__ import annotations
@@ -29,11 +29,13 @@ import contextlib
 import errno as _errno
 import os
 import selectors
+import struct
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from tcplab.host.runtime import SimRuntime, SimulationStalled
-from tcplab.socket import AF_INET, AF_INET6, SHUT_WR, SO_ERROR, SO_REUSEADDR, SOL_SOCKET, Socket
+from tcplab.host import Host
+from tcplab.net.simhost import SimRuntime, SimulationStalled
+from tcplab.socket import AF_INET, AF_INET6, SHUT_WR, SO_ERROR, SO_LINGER, SO_REUSEADDR, SOL_SOCKET, Socket
 from tcplab.tcp.states import State
 
 __all__ = [
@@ -51,10 +53,12 @@ __all__ = [
 T = TypeVar("T")
 _LIMIT = 2**16  # asyncio.streams._DEFAULT_LIMIT
 _READ_CHUNK = 256 * 1024
+_CONNECTING = (State.SYN_SENT, State.SYN_RCVD)
+_LINGER_ABORT = struct.pack("ii", 1, 0)  # SO_LINGER {on, 0 s}: close() sends RST
 
 
 # ---- the simulated clock drives the loop --------------------------------------------------------
-class _SimSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _SimSelector(selectors.DefaultSelector):
     """Real file descriptors (the loop's self-pipe) are polled without blocking; waiting is
     spent running the simulated network."""
 
@@ -91,7 +95,7 @@ class SimEventLoop(asyncio.SelectorEventLoop):
         self._tcplab_selector = selector
         self.network = network
         for node in network.nodes.values():
-            if hasattr(node, "runtime") and node.runtime is None:
+            if isinstance(node, Host) and node.runtime is None:
                 node.runtime = SimRuntime(network)
 
     def time(self) -> float:
@@ -122,7 +126,8 @@ class TcplabTransport(asyncio.Transport):
         waiter: asyncio.Future | None = None,
         server: Server | None = None,
     ) -> None:
-        super().__init__({"socket": sock})
+        self._info: dict[str, Any] = {"socket": sock}
+        super().__init__(self._info)  # get_extra_info() reads this dict
         self._loop = loop
         self._sock = sock
         self._protocol = protocol
@@ -138,11 +143,11 @@ class TcplabTransport(asyncio.Transport):
         self._scheduled = False
         self._high = 4 * _LIMIT
         self._low = _LIMIT
-        self._extra["sockname"] = sock.getsockname()
+        self._info["sockname"] = sock.getsockname()
         try:
-            self._extra["peername"] = sock.getpeername()
+            self._info["peername"] = sock.getpeername()
         except OSError:
-            self._extra["peername"] = None
+            self._info["peername"] = None
         sock.setblocking(False)
         sock.add_waker(self._wake)
         if server is not None:
@@ -153,7 +158,7 @@ class TcplabTransport(asyncio.Transport):
         self._wake()  # data or a FIN may already be waiting
 
     def __repr__(self) -> str:
-        return f"<TcplabTransport {self._extra.get('sockname')} -> {self._extra.get('peername')}>"
+        return f"<TcplabTransport {self._info.get('sockname')} -> {self._info.get('peername')}>"
 
     # -- wake-ups from the host ------------------------------------------------------------------
     def _wake(self) -> None:
@@ -167,12 +172,13 @@ class TcplabTransport(asyncio.Transport):
         if self._conn_lost:
             return
         sock = self._sock
-        conn = sock._conn
+        conn = sock.connection
+        assert conn is not None  # a transport is made on a connected socket
         if self._wbuf:
             self._flush()
         if not self._paused_reading and not self._closing:
             while conn.recv_buffered > 0:
-                data = sock._recv_some(_READ_CHUNK)
+                data = sock.recv_some(_READ_CHUNK)
                 if not data:
                     break
                 self._protocol.data_received(data)
@@ -192,7 +198,7 @@ class TcplabTransport(asyncio.Transport):
                     self.close()
         if self._conn_lost:
             return
-        err = sock._take_error()
+        err = sock.getsockopt(SOL_SOCKET, SO_ERROR)
         if err:
             self._fatal(OSError(err, os.strerror(err)))
             return
@@ -209,7 +215,7 @@ class TcplabTransport(asyncio.Transport):
     def _flush(self) -> None:
         sock = self._sock
         while self._wbuf:
-            n = sock._send_some(memoryview(self._wbuf))
+            n = sock.send_some(memoryview(self._wbuf))
             if not n:
                 break
             del self._wbuf[:n]
@@ -229,7 +235,7 @@ class TcplabTransport(asyncio.Transport):
         if not data or self._conn_lost or self._closing:
             return
         if not self._wbuf:
-            n = self._sock._send_some(data)
+            n = self._sock.send_some(data)
             data = memoryview(data)[n:]
         if len(data):
             self._wbuf += data
@@ -304,14 +310,14 @@ class TcplabTransport(asyncio.Transport):
         if self._conn_lost:
             return
         self._wbuf.clear()
-        self._sock._linger = (1, 0)
+        self._sock.setsockopt(SOL_SOCKET, SO_LINGER, _LINGER_ABORT)
         self._finish_close(None)
 
-    def _fatal(self, exc: BaseException | None) -> None:
+    def _fatal(self, exc: Exception | None) -> None:
         self._wbuf.clear()
         self._finish_close(exc)
 
-    def _finish_close(self, exc: BaseException | None) -> None:
+    def _finish_close(self, exc: Exception | None) -> None:
         if self._conn_lost:
             return
         self._conn_lost = True
@@ -320,7 +326,7 @@ class TcplabTransport(asyncio.Transport):
         self._sock.close()
         self._loop.call_soon(self._call_connection_lost, exc)
 
-    def _call_connection_lost(self, exc: BaseException | None) -> None:
+    def _call_connection_lost(self, exc: Exception | None) -> None:
         try:
             self._protocol.connection_lost(exc)
         finally:
@@ -363,12 +369,12 @@ async def create_connection(
     host: str,
     port: int,
     *,
-    stack: Any,
+    stack: Host,
     local_addr: tuple | None = None,
 ) -> tuple[TcplabTransport, asyncio.Protocol]:
     """``loop.create_connection`` on a tcplab host (``stack``)."""
     loop = asyncio.get_running_loop()
-    sock = stack.socket(_family_of(host))
+    sock = Socket(stack, _family_of(host))
     try:
         sock.setblocking(False)
         if local_addr is not None:
@@ -379,11 +385,10 @@ async def create_connection(
         except BlockingIOError as exc:
             if exc.errno != _errno.EINPROGRESS:
                 raise
-        await _wait_socket(sock, lambda: sock._conn is None or sock._conn.state not in (State.SYN_SENT, State.SYN_RCVD))
+        await _wait_socket(sock, lambda: sock.connection is None or sock.connection.state not in _CONNECTING)
         err = sock.getsockopt(SOL_SOCKET, SO_ERROR)
         if err:
             raise OSError(err, f"Connect call failed {(host, port)}: {os.strerror(err)}")
-        sock._connecting = False
         protocol = protocol_factory()
         waiter = loop.create_future()
         transport = TcplabTransport(loop, sock, protocol, waiter)
@@ -395,7 +400,7 @@ async def create_connection(
 
 
 async def open_connection(
-    host: str, port: int, *, stack: Any, limit: int = _LIMIT, local_addr: tuple | None = None
+    host: str, port: int, *, stack: Host, limit: int = _LIMIT, local_addr: tuple | None = None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """``asyncio.open_connection`` on a tcplab host: real StreamReader / StreamWriter."""
     loop = asyncio.get_running_loop()
@@ -544,7 +549,7 @@ async def create_server(
     host: str | None = None,
     port: int = 0,
     *,
-    stack: Any,
+    stack: Host,
     backlog: int = 100,
     reuse_address: bool = True,
     start_serving: bool = True,
@@ -553,14 +558,14 @@ async def create_server(
     family the host has (0.0.0.0 and ::), as asyncio does."""
     loop = asyncio.get_running_loop()
     if host in (None, ""):
-        families = sorted({AF_INET6 if a.version == 6 else AF_INET for a in stack.addresses()})
+        families: list[int] = sorted({AF_INET6 if a.version == 6 else AF_INET for a in stack.addresses()})
         binds = [(f, "0.0.0.0" if f == AF_INET else "::") for f in families]
     else:
         binds = [(_family_of(host), host)]
     sockets: list[Socket] = []
     try:
         for family, addr in binds:
-            sock = stack.socket(family)
+            sock = Socket(stack, family)
             sockets.append(sock)
             if reuse_address:
                 sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
@@ -585,7 +590,7 @@ async def start_server(
     host: str | None = None,
     port: int = 0,
     *,
-    stack: Any,
+    stack: Host,
     limit: int = _LIMIT,
     backlog: int = 100,
     reuse_address: bool = True,

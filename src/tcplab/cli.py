@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from tcplab import __version__
 
@@ -22,7 +23,7 @@ class CLIError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one clear line, exit 2 (argparse prints usage too)
+    def error(self, message: str) -> NoReturn:  # one clear line, exit 2 (argparse prints usage too)
         self.exit(2, f"tcplab: error: {message} (see 'tcplab --help')\n")
 
 

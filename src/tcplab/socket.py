@@ -1,7 +1,7 @@
 """BSD-style sockets on a tcplab host, modelled on Python's ``socket`` module.
 
     from tcplab.socket import AF_INET, SOL_SOCKET, SO_REUSEADDR
-    srv = host.socket()                        # a tcplab.socket.Socket (TCP only)
+    srv = Socket(host)                        # a tcplab.socket.Socket (TCP only)
     srv.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     srv.bind(("198.18.0.2", 9527)); srv.listen(16)
     conn, peer = srv.accept()
@@ -24,9 +24,14 @@ import ipaddress
 import os
 import socket as _socket
 import struct
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from tcplab.host.host import SOMAXCONN as _HOST_SOMAXCONN
+from tcplab.host.host import Binding, Endpoint, Host, Listener
+from tcplab.tcp.config import Config
+from tcplab.tcp.connection import Connection
 from tcplab.tcp.states import State
 
 # ---- constants (the values of Python's socket module on Linux) --------------------------------
@@ -88,6 +93,7 @@ __all__ = [
     "TCP_NODELAY",
     "TCP_USER_TIMEOUT",
     "Socket",
+    "open_sockets",
     "wait",
 ]
 
@@ -104,10 +110,20 @@ def _timeout() -> TimeoutError:
     return TimeoutError("timed out")
 
 
-class Socket:
-    """A TCP socket on a tcplab host. Use ``host.socket(family, type)``."""
+# The sockets applications hold open on each host, oldest first (like a process's descriptors):
+# what a debugger of the host, such as ``tcplab lab``, can act on. A socket leaves at close().
+_OPEN: weakref.WeakKeyDictionary[Host, list[Socket]] = weakref.WeakKeyDictionary()
 
-    def __init__(self, host: Any, family: int = AF_INET, type: int = SOCK_STREAM) -> None:
+
+def open_sockets(host: Host) -> list[Socket]:
+    """The sockets open on ``host``, oldest first (listening ones included)."""
+    return list(_OPEN.get(host, ()))
+
+
+class Socket:
+    """A TCP socket on a tcplab host: ``Socket(host)``, ``Socket(host, AF_INET6)``."""
+
+    def __init__(self, host: Host, family: int = AF_INET, type: int = SOCK_STREAM) -> None:
         if family not in (AF_INET, AF_INET6):
             raise _oserror(_errno.EAFNOSUPPORT)
         if type != SOCK_STREAM:
@@ -117,12 +133,11 @@ class Socket:
         self.type = type
         self.proto = IPPROTO_TCP
         self._timeout: float | None = _socket.getdefaulttimeout()
-        self._ep: Any = None  # host Endpoint once connected / accepted
-        self._listener: Any = None
-        self.bound_ip: str | None = None
-        self.bound_port = 0
+        self._ep: Endpoint | None = None  # host Endpoint once connected / accepted
+        self._listener: Listener | None = None
+        self._binding: Binding | None = None  # the local address bind() (or connect/listen) chose
         self._explicit_bind = False
-        self.reuseaddr = False
+        self._reuseaddr = False
         self._linger: tuple[int, int] = (0, 0)
         self._cfg: dict[str, Any] = {}  # Config fields set by options
         self._user_mss: int | None = None
@@ -133,6 +148,7 @@ class Socket:
         self._err_reported = False
         self._shut_rd = False
         self._shut_wr = False
+        _OPEN.setdefault(host, []).append(self)
 
     # ---- housekeeping --------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -152,8 +168,30 @@ class Socket:
             raise _oserror(_errno.EBADF)
 
     @property
-    def _conn(self) -> Any:
+    def connection(self) -> Connection | None:
+        """The engine's connection behind this socket (None before connect/accept)."""
         return self._ep.conn if self._ep is not None else None
+
+    @property
+    def endpoint(self) -> Endpoint | None:
+        """The host's record of this socket's connection (None before connect/accept)."""
+        return self._ep
+
+    @property
+    def listener(self) -> Listener | None:
+        """The host's listener behind a listening socket (None otherwise)."""
+        return self._listener
+
+    @property
+    def reuseaddr(self) -> bool:
+        """SO_REUSEADDR."""
+        return self._reuseaddr
+
+    @reuseaddr.setter
+    def reuseaddr(self, value: bool) -> None:
+        self._reuseaddr = value
+        if self._binding is not None:
+            self._binding.reuseaddr = value
 
     def _now(self) -> float:
         return self.host.time()
@@ -167,7 +205,7 @@ class Socket:
     def _wait(self, predicate: Callable[[], bool], timeout: float | str | None = "default") -> None:
         if predicate():
             return
-        t = self._timeout if timeout == "default" else timeout
+        t = self._timeout if isinstance(timeout, str) else timeout  # "default": the socket's
         if t == 0.0:
             raise _oserror(_errno.EAGAIN)
         runtime = self.host.runtime
@@ -180,7 +218,7 @@ class Socket:
             raise _timeout()
 
     def _pending_error(self) -> int:
-        conn = self._conn
+        conn = self.connection
         if conn is None or self._err_reported:
             return 0
         return int(getattr(conn, "error", 0) or 0)
@@ -244,8 +282,8 @@ class Socket:
             return self._sockaddr(self._listener.local_ip, self._listener.port)
         if self._ep is not None:
             return self._sockaddr(*self._ep.conn.local)
-        if self.bound_ip is not None:
-            return self._sockaddr(self.bound_ip, self.bound_port)
+        if self._binding is not None:
+            return self._sockaddr(self._binding.ip, self._binding.port)
         return self._sockaddr("0.0.0.0" if self.family == AF_INET else "::", 0)
 
     def getsockname(self) -> tuple:
@@ -254,7 +292,7 @@ class Socket:
 
     def getpeername(self) -> tuple:
         self._check_open()
-        conn = self._conn
+        conn = self.connection
         if conn is None or conn.remote is None or conn.state in (State.CLOSED, State.SYN_SENT):
             raise _oserror(_errno.ENOTCONN)
         return self._sockaddr(*conn.remote)
@@ -263,7 +301,7 @@ class Socket:
     def bind(self, address: Any) -> None:
         self._check_open()
         ip, port = self._parse_address(address, for_bind=True)
-        if self.bound_ip is not None or self._ep is not None or self._listener is not None:
+        if self._binding is not None or self._ep is not None or self._listener is not None:
             raise _oserror(_errno.EINVAL)  # Linux: already bound
         host = self.host
         if not ipaddress.ip_address(ip).is_unspecified and not host.owns(ip):
@@ -273,11 +311,11 @@ class Socket:
             if picked is None:
                 raise _oserror(_errno.EADDRINUSE)
             port = picked
-        elif host.bind_conflict(ip, port, self.reuseaddr, exclude=self):
+        elif host.bind_conflict(ip, port, self.reuseaddr):
             raise _oserror(_errno.EADDRINUSE)
-        self.bound_ip, self.bound_port = ip, port
+        self._binding = Binding(ip, port, self.reuseaddr)
         self._explicit_bind = True
-        host.bound.add(self)
+        host.bound.add(self._binding)
 
     def listen(self, backlog: int | None = None) -> None:
         self._check_open()
@@ -285,31 +323,24 @@ class Socket:
             backlog = min(SOMAXCONN, 128)  # Python's default
         backlog = max(int(backlog), 0)
         if self._listener is not None:
-            self._listener.backlog = min(backlog, self.host_somaxconn())  # Linux: just updates
+            self._listener.backlog = min(backlog, _HOST_SOMAXCONN)  # Linux: just updates
             return
         if self._ep is not None:
             raise _oserror(_errno.EINVAL)  # Linux: listen() on a connected socket
         host = self.host
-        if self.bound_ip is None:
+        if self._binding is None:
             self.bind(("", 0))
             self._explicit_bind = False
-        ip, port = self.bound_ip, self.bound_port
-        assert ip is not None
+        assert self._binding is not None
+        ip, port = self._binding.ip, self._binding.port
         # Linux re-checks at listen() (inet_csk_get_port): two SO_REUSEADDR sockets may share a
         # bound port, but only one of them may listen on it.
-        for listener in host.listeners.values():
-            if listener.port == port and host._overlap(ip, listener.local_ip):
-                raise _oserror(_errno.EADDRINUSE)
+        if host.listener_conflict(ip, port):
+            raise _oserror(_errno.EADDRINUSE)
         config = host.conn_config(ip, host.config.copy(**self._cfg), self._user_mss)
-        self._listener = host.open_listener(ip, port, self.family, backlog, self.reuseaddr, config, self._now())
+        self._listener = host.open_listener(ip, port, backlog, config, self._now())
         self._listener.user_mss = self._user_mss
-        self._listener.owner = self
-        host.bound.discard(self)
-
-    def host_somaxconn(self) -> int:
-        from tcplab.host.host import SOMAXCONN as _MAX
-
-        return _MAX
+        host.bound.discard(self._binding)
 
     def accept(self) -> tuple[Socket, tuple]:
         self._check_open()
@@ -322,7 +353,6 @@ class Socket:
             raise _oserror(_errno.EINVAL)
         sock = Socket(self.host, self.family, self.type)
         sock._ep = ep
-        ep.owner = sock
         # Linux: an accepted socket inherits the listener's options (it is a clone of it).
         sock.reuseaddr = self.reuseaddr
         sock._cfg = dict(self._cfg)
@@ -330,7 +360,9 @@ class Socket:
         sock._linger = self._linger
         sock._sndbuf_opt, sock._rcvbuf_opt = self._sndbuf_opt, self._rcvbuf_opt
         sock._timeout = None if _socket.getdefaulttimeout() is None else _socket.getdefaulttimeout()
-        return sock, sock._sockaddr(*ep.conn.remote)
+        remote = ep.conn.remote
+        assert remote is not None  # an accepted connection knows its peer
+        return sock, sock._sockaddr(*remote)
 
     # ---- connect -------------------------------------------------------------------------------
     def connect(self, address: Any) -> None:
@@ -344,12 +376,12 @@ class Socket:
         host = self.host
         if ipaddress.ip_address(ip).is_unspecified:
             raise _oserror(_errno.ENETUNREACH)
-        local_ip = self.bound_ip
+        local_ip = self._binding.ip if self._binding is not None else None
         if local_ip is None or ipaddress.ip_address(local_ip).is_unspecified:
             local_ip = host.default_address(self.family == AF_INET6)
             if local_ip is None:
                 raise _oserror(_errno.ENETUNREACH)
-        local_port = self.bound_port
+        local_port = self._binding.port if self._binding is not None else 0
         if not local_port:
             picked = host.pick_connect_port(local_ip, (ip, port))
             if picked is None:
@@ -360,8 +392,8 @@ class Socket:
         now = self._now()
         config = host.conn_config(local_ip, host.config.copy(**self._cfg), self._user_mss)
         ep = host.new_connection(config, (local_ip, local_port), (ip, port))
-        ep.owner = self
-        host.bound.discard(self)
+        if self._binding is not None:
+            host.bound.discard(self._binding)
         host.register(ep)
         self._ep = ep
         self._err_reported = False
@@ -375,7 +407,8 @@ class Socket:
         self._finish_connect()
 
     def _connect_again(self) -> None:
-        conn = self._conn
+        conn = self.connection
+        assert conn is not None  # called with an endpoint
         if not self._connecting:
             raise _oserror(_errno.EISCONN)
         if conn.state in _CONNECTING and self._timeout is not None:
@@ -385,7 +418,8 @@ class Socket:
         self._finish_connect()
 
     def _finish_connect(self) -> None:
-        conn = self._conn
+        conn = self.connection
+        assert conn is not None  # called after connect() made the endpoint
         try:
             self._wait(lambda: conn.state not in _CONNECTING)
         except TimeoutError:
@@ -399,10 +433,10 @@ class Socket:
     def _disconnect(self) -> None:
         """Linux tcp_disconnect after a failed connect: the socket may connect again."""
         self._ep = None
-        if self._explicit_bind:
-            self.host.bound.add(self)
+        if self._explicit_bind and self._binding is not None:
+            self.host.bound.add(self._binding)
         else:
-            self.bound_ip, self.bound_port = None, 0
+            self._binding = None
 
     def connect_ex(self, address: Any) -> int:
         try:
@@ -417,8 +451,8 @@ class Socket:
 
     # ---- data ----------------------------------------------------------------------------------
     def _wait_connected(self) -> None:
-        conn = self._conn
-        if conn.state in _CONNECTING:
+        conn = self.connection
+        if conn is not None and conn.state in _CONNECTING:
             self._wait(lambda: conn.state not in _CONNECTING)
             if self._connecting:
                 self._connecting = False
@@ -430,7 +464,7 @@ class Socket:
         self._check_open()
         if flags:
             raise _oserror(_errno.EOPNOTSUPP)
-        conn = self._conn
+        conn = self.connection
         if conn is None:
             raise _oserror(_errno.EPIPE)  # Linux: send() on a socket that never connected
         err = self._take_error()
@@ -476,7 +510,7 @@ class Socket:
             raise ValueError("negative buffersize in recv")
         if flags:
             raise _oserror(_errno.EOPNOTSUPP)
-        conn = self._conn
+        conn = self.connection
         if conn is None:
             raise _oserror(_errno.ENOTCONN)
         if conn.state in _CONNECTING:
@@ -525,7 +559,7 @@ class Socket:
                 self.host.close_listener(self._listener, self._now())
                 self._listener = None
             return
-        conn = self._conn
+        conn = self.connection
         if conn is None or conn.state is State.CLOSED:
             raise _oserror(_errno.ENOTCONN)
         now = self._now()
@@ -547,7 +581,11 @@ class Socket:
             return
         self._closed = True
         host = self.host
-        host.bound.discard(self)
+        held = _OPEN.get(host)
+        if held is not None and self in held:
+            held.remove(self)
+        if self._binding is not None:
+            host.bound.discard(self._binding)
         if self._listener is not None:
             host.close_listener(self._listener, self._now())
             self._listener = None
@@ -556,7 +594,6 @@ class Socket:
         ep = self._ep
         if ep is None:
             return
-        ep.owner = None
         ep.wakers.clear()
         if ep.finished:
             return
@@ -579,19 +616,20 @@ class Socket:
         raise OSError(_errno.EOPNOTSUPP, "tcplab sockets have no file descriptor")
 
     # ---- options -------------------------------------------------------------------------------
-    def _live_config(self) -> Any:
-        conn = self._conn
+    def _live_config(self) -> Config | None:
+        conn = self.connection
         return conn.config if conn is not None and conn.state is not State.CLOSED else None
 
     def _set_cfg(self, **fields: Any) -> None:
         self._cfg.update(fields)
-        live = self._live_config()
-        if live is not None:
+        conn = self.connection
+        if conn is not None and conn.state is not State.CLOSED:
+            live = conn.config
             for k, v in fields.items():
                 setattr(live, k, v)
             if any(k.startswith("keepalive") for k in fields):
                 # (re)arm the keepalive timer with the new settings, as Linux does
-                self._conn.set_keepalive(bool(live.keepalive), self._now())
+                conn.set_keepalive(bool(live.keepalive), self._now())
                 self._after()
         if self._listener is not None:  # children are cloned from the listener's config
             for k, v in fields.items():
@@ -679,7 +717,7 @@ class Socket:
             if optname == TCP_NODELAY:
                 value = int(bool(cfg.nodelay))
             elif optname == TCP_MAXSEG:
-                conn = self._conn
+                conn = self.connection
                 if conn is not None and conn.state.synchronized:
                     value = int(conn.tcp_info().get("snd_mss", _TCP_MSS_DEFAULT))
                 else:
@@ -705,8 +743,8 @@ class Socket:
         self._check_open()
         if self._listener is not None:
             info = dict(self._listener.conn.tcp_info())
-        elif self._conn is not None:
-            info = dict(self._conn.tcp_info())
+        elif self.connection is not None:
+            info = dict(self.connection.tcp_info())
         else:
             return {"state": "CLOSED"}
         state = info.get("state")
@@ -721,7 +759,7 @@ class Socket:
             return True
         if self._listener is not None:
             return bool(self._listener.accept_queue)
-        conn = self._conn
+        conn = self.connection
         if conn is None:
             return True  # recv() fails at once (ENOTCONN)
         if conn.state in _CONNECTING:
@@ -740,7 +778,7 @@ class Socket:
             return True
         if self._listener is not None:
             return False
-        conn = self._conn
+        conn = self.connection
         if conn is None:
             return True
         if conn.state in _CONNECTING:
@@ -765,10 +803,12 @@ class Socket:
             if lst is not None and callback in lst:
                 lst.remove(callback)
 
-    # ---- non-blocking primitives for the asyncio transport --------------------------------------
-    def _send_some(self, data: Any) -> int:
+    # ---- non-blocking primitives (the asyncio transport) ---------------------------------------
+    def send_some(self, data: Any) -> int:
         """Queue as much of ``data`` as fits now; 0 when the send buffer is full."""
-        conn = self._conn
+        conn = self.connection
+        if conn is None:
+            return 0
         free = conn.send_free
         if free <= 0 or conn.state not in _CAN_SEND:
             return 0
@@ -777,8 +817,8 @@ class Socket:
         self._after()
         return n
 
-    def _recv_some(self, limit: int) -> bytes:
-        conn = self._conn
+    def recv_some(self, limit: int) -> bytes:
+        conn = self.connection
         if conn is None or conn.recv_buffered <= 0:
             return b""
         data = conn.receive(limit)

@@ -8,7 +8,7 @@ import pytest
 
 import tcplab.aio
 import tcplab.asyncio
-from tcplab.host import SimulationStalled, two_hosts
+from tcplab.net.simhost import SimulationStalled, two_hosts
 from tcplab.netstat import rows
 from tcplab.tcp.states import State
 
@@ -75,7 +75,7 @@ def test_write_eof_half_close(bench):
         await writer.drain()
         states = []
         reply = await reader.read()
-        states.append(writer.transport.get_extra_info("socket")._conn.state)
+        states.append(writer.transport.get_extra_info("socket").connection.state)
         writer.close()
         await writer.wait_closed()
         srv.close()

@@ -8,6 +8,7 @@ import errno
 import pytest
 
 from tcplab.host import Host
+from tcplab.socket import Socket
 from tcplab.tcp.states import State
 from tcplab.trace.events import EventLog
 from tcplab.wire import Flags, Segment, build_packet, parse_packet
@@ -42,7 +43,7 @@ def host():
 
 
 def listen(host, backlog):
-    sock = host.socket()
+    sock = Socket(host)
     sock.bind((SERVER, 9527))
     sock.listen(backlog)
     sock.setblocking(False)

@@ -6,8 +6,9 @@ import json
 
 from tcplab import control
 from tcplab.cli import main as cli_main
-from tcplab.host import two_hosts
+from tcplab.net.simhost import two_hosts
 from tcplab.netstat import Row, format_counters, format_table, format_timer, rows, snapshot
+from tcplab.socket import Socket
 
 
 def test_format_timer():
@@ -35,10 +36,10 @@ def test_format_table_exact():
 
 def test_rows_snapshot_and_counters():
     net, client, server = two_hosts()
-    srv = server.socket()
+    srv = Socket(server)
     srv.bind(("", 9527))
     srv.listen(16)
-    cli = client.socket()
+    cli = Socket(client)
     cli.connect(("198.18.0.2", 9527))
     conn, _ = srv.accept()
     cli.sendall(b"12345")
@@ -69,7 +70,7 @@ def test_cli_without_a_running_stack(capsys, monkeypatch):
 
 def test_cli_prints_a_running_stacks_table_counters_and_json(capsys, monkeypatch):
     _net, _client, server = two_hosts()
-    srv = server.socket()
+    srv = Socket(server)
     srv.bind(("", 9527))
     srv.listen(16)
     snap = json.loads(json.dumps(snapshot(server)))

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from tcplab.host import Host
+from tcplab.socket import Socket
 from tcplab.tcp.states import State
 from tcplab.trace.events import EventLog
 from tcplab.wire import (
@@ -41,7 +42,7 @@ def host():
 
 
 def listening(host, port=9527, backlog=8):
-    sock = host.socket()
+    sock = Socket(host)
     sock.bind(("", port))
     sock.listen(backlog)
     sock.setblocking(False)
@@ -142,7 +143,7 @@ def test_syn_makes_child_in_syn_rcvd_and_syn_ack(host):
 
 
 def test_ipv6_child_advertises_mss_1440(host):
-    sock = host.socket(10)
+    sock = Socket(host, 10)
     sock.bind(("fd00::2", 9527))
     sock.listen()
     host.deliver(packet(40000, 9527, 1, 0, S, src="fd00::1", dst="fd00::2"), 1.0)

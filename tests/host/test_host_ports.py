@@ -7,8 +7,9 @@ import errno
 
 import pytest
 
-from tcplab.host import EphemeralPorts, Host, two_hosts
-from tcplab.socket import AF_INET6, SO_REUSEADDR, SOL_SOCKET
+from tcplab.host import EphemeralPorts, Host
+from tcplab.net.simhost import two_hosts
+from tcplab.socket import AF_INET6, SO_REUSEADDR, SOL_SOCKET, Socket
 from tcplab.tcp.states import State
 
 
@@ -39,12 +40,12 @@ def test_rfc6056_algorithm_3_sequence():
 
 def test_ephemeral_ports_in_configured_range_and_exhaustion():
     host = Host("client", ["198.18.0.1"], ephemeral_range=(50000, 50001))
-    a = nb_connect(host.socket(), ("198.18.0.2", 80))
-    b = nb_connect(host.socket(), ("198.18.0.2", 80))
+    a = nb_connect(Socket(host), ("198.18.0.2", 80))
+    b = nb_connect(Socket(host), ("198.18.0.2", 80))
     assert {a, b} == {50000, 50001}
-    c = nb_connect(host.socket(), ("198.18.0.3", 80))  # another 4-tuple may reuse a port
+    c = nb_connect(Socket(host), ("198.18.0.3", 80))  # another 4-tuple may reuse a port
     assert c in (50000, 50001)
-    s = host.socket()
+    s = Socket(host)
     s.setblocking(False)
     with pytest.raises(OSError) as exc:
         s.connect(("198.18.0.2", 80))
@@ -53,9 +54,9 @@ def test_ephemeral_ports_in_configured_range_and_exhaustion():
 
 def test_bind_rules():
     host = Host("server", ["198.18.0.2", "fd00::2"])
-    a = host.socket()
+    a = Socket(host)
     a.bind(("198.18.0.2", 8080))
-    b = host.socket()
+    b = Socket(host)
     with pytest.raises(OSError) as exc:
         b.bind(("198.18.0.2", 8080))
     assert exc.value.errno == errno.EADDRINUSE
@@ -63,9 +64,9 @@ def test_bind_rules():
         b.bind(("", 8080))  # the wildcard overlaps
     assert exc.value.errno == errno.EADDRINUSE
     b.bind(("198.18.0.2", 8081))
-    v6 = host.socket(AF_INET6)
+    v6 = Socket(host, AF_INET6)
     v6.bind(("fd00::2", 8080))  # IPv6 sockets are a separate space here
-    c = host.socket()
+    c = Socket(host)
     with pytest.raises(OSError) as exc:
         c.bind(("198.18.0.9", 8080))
     assert exc.value.errno == errno.EADDRNOTAVAIL
@@ -73,7 +74,7 @@ def test_bind_rules():
         b.bind(("198.18.0.2", 8082))  # already bound
     assert exc.value.errno == errno.EINVAL
     # two SO_REUSEADDR sockets may share a bound port, only one may listen on it
-    r1, r2 = host.socket(), host.socket()
+    r1, r2 = Socket(host), Socket(host)
     for r in (r1, r2):
         r.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
         r.bind(("198.18.0.2", 9000))
@@ -82,28 +83,28 @@ def test_bind_rules():
         r2.listen()
     assert exc.value.errno == errno.EADDRINUSE
     # SO_REUSEADDR never binds over a listener
-    r3 = host.socket()
+    r3 = Socket(host)
     r3.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     with pytest.raises(OSError) as exc:
         r3.bind(("198.18.0.2", 9000))
     assert exc.value.errno == errno.EADDRINUSE
     # closing frees the port
     a.close()
-    host.socket().bind(("198.18.0.2", 8080))
+    Socket(host).bind(("198.18.0.2", 8080))
     # port 0 picks a free ephemeral port
-    z = host.socket()
+    z = Socket(host)
     z.bind(("", 0))
     assert 32768 <= z.getsockname()[1] <= 60999
 
 
 def server_closes_first(net, client, server, port=9527, reuse=False):
     """A connection where the server closes first, so the server ends in TIME_WAIT."""
-    srv = server.socket()
+    srv = Socket(server)
     if reuse:
         srv.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     srv.bind(("198.18.0.2", port))
     srv.listen()
-    cli = client.socket()
+    cli = Socket(client)
     cli.connect(("198.18.0.2", port))
     conn, _ = srv.accept()
     conn.sendall(b"bye")
@@ -121,11 +122,11 @@ def server_closes_first(net, client, server, port=9527, reuse=False):
 def test_time_wait_holds_the_port_until_2msl_unless_so_reuseaddr():
     net, client, server = two_hosts()
     server_closes_first(net, client, server)
-    restart = server.socket()
+    restart = Socket(server)
     with pytest.raises(OSError) as exc:
         restart.bind(("198.18.0.2", 9527))
     assert exc.value.errno == errno.EADDRINUSE
-    reuse = server.socket()
+    reuse = Socket(server)
     reuse.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     reuse.bind(("198.18.0.2", 9527))  # Linux: SO_REUSEADDR binds over TIME_WAIT
     reuse.listen()
@@ -142,12 +143,12 @@ def test_new_syn_reopens_time_wait_connection():
     server_closes_first(net, client, server, reuse=True)
     old = next(iter(server.conns.values()))
     cport = old.conn.remote[1]
-    srv = server.socket()
+    srv = Socket(server)
     srv.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     srv.bind(("198.18.0.2", 9527))
     srv.listen()
     net.run(until=net.now + 5)  # a later ISN (and timestamp) than the old incarnation's
-    again = client.socket()
+    again = Socket(client)
     again.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     again.bind(("198.18.0.1", cport))  # the same 4-tuple as the connection in TIME_WAIT
     again.connect(("198.18.0.2", 9527))

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from tcplab.socket import AF_INET, AF_INET6, SHUT_WR, SO_REUSEADDR, SOL_SOCKET
+from tcplab.socket import AF_INET, AF_INET6, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, Socket
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KPEER = os.path.join(HERE, "kpeer.py")
@@ -233,7 +233,7 @@ def exchange(
 
 
 def listen(stack: Stack, ip: str, port: int = PORT, reuseaddr: bool = False):
-    srv = stack.host.socket(AF_INET6 if ":" in ip else AF_INET)
+    srv = Socket(stack.host, AF_INET6 if ":" in ip else AF_INET)
     if reuseaddr:
         srv.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     srv.bind((ip, port))

@@ -10,7 +10,7 @@ import hashlib
 import pytest
 
 from tcplab import netstat
-from tcplab.socket import AF_INET, AF_INET6
+from tcplab.socket import AF_INET, AF_INET6, Socket
 
 from .helpers import H4, H6, K4, K6, MB, Stack, blob, exchange, listen
 
@@ -114,7 +114,7 @@ def test_tcplab_client_kernel_echo_server_client_closes_first(stack: Stack, addr
     kip, hip = addrs
     peer = stack.kpeer("server", kip, PORT, "--echo", "--eof", "--pause")
     peer.wait("listening", 20)
-    sock = stack.host.socket(AF_INET6 if ":" in kip else AF_INET)
+    sock = Socket(stack.host, AF_INET6 if ":" in kip else AF_INET)
     sock.settimeout(10)
     sock.connect((kip, PORT))
     lport = sock.getsockname()[1]
@@ -141,7 +141,7 @@ def test_tcplab_client_kernel_server_closes_first(stack: Stack, addrs) -> None:
     kip, hip = addrs
     peer = stack.kpeer("server", kip, PORT, "--send", BIG, "--recv", BIG)
     peer.wait("listening", 20)
-    sock = stack.host.socket(AF_INET6 if ":" in kip else AF_INET)
+    sock = Socket(stack.host, AF_INET6 if ":" in kip else AF_INET)
     sock.settimeout(10)
     sock.connect((kip, PORT))
     lport = sock.getsockname()[1]
@@ -180,7 +180,7 @@ def test_half_close_kernel_shuts_write_tcplab_keeps_sending(stack: Stack) -> Non
 def test_half_close_tcplab_shuts_write_kernel_keeps_sending(stack: Stack) -> None:
     peer = stack.kpeer("server", K4, PORT, "--after-eof", "--eof", "--send", 5 * MB)
     peer.wait("listening", 20)
-    sock = stack.host.socket()
+    sock = Socket(stack.host)
     sock.settimeout(10)
     sock.connect((K4, PORT))
     lport = sock.getsockname()[1]
@@ -208,7 +208,7 @@ def test_restart_after_server_closed_first_and_time_wait_reuse(stack: Stack) -> 
     assert _tcplab_state(stack, (H4, PORT), (K4, 40000), "TIME_WAIT") == "TIME_WAIT"
     srv.close()
     # Restarted at once on the same port: EADDRINUSE without SO_REUSEADDR ...
-    again = stack.host.socket()
+    again = Socket(stack.host)
     with pytest.raises(OSError) as info:
         again.bind((H4, PORT))
     assert info.value.errno == errno.EADDRINUSE

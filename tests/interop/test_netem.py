@@ -9,6 +9,8 @@ import subprocess
 
 import pytest
 
+from tcplab.socket import Socket
+
 from .helpers import H4, K4, MB, Stack, blob, exchange, listen
 
 BIG = 20 * MB
@@ -74,7 +76,7 @@ def _there_and_back(stack: Stack, size: int) -> None:
 def _tcplab_client(stack: Stack, size: int) -> None:
     peer = stack.kpeer("server", K4, PORT, "--echo", "--eof", "--shut", "--timeout", 600)
     peer.wait("listening", 20)
-    sock = stack.host.socket()
+    sock = Socket(stack.host)
     sock.settimeout(30)
     sock.connect((K4, PORT))
     data = blob(size, seed=13)

@@ -12,6 +12,7 @@ import pytest
 
 from tcplab.net import netns
 from tcplab.net.tun import BadAddress, DeviceBusy, TunLink, parse_interface_address
+from tcplab.socket import Socket
 
 from .helpers import H4, H6, K4, Stack
 
@@ -49,7 +50,7 @@ def test_kernel_connect_to_closed_port_refused(stack: Stack, addr: str) -> None:
 def test_tcplab_connect_to_closed_kernel_port_refused(stack: Stack, addr: str) -> None:
     from tcplab.socket import AF_INET, AF_INET6
 
-    sock = stack.host.socket(AF_INET6 if ":" in addr else AF_INET)
+    sock = Socket(stack.host, AF_INET6 if ":" in addr else AF_INET)
     sock.settimeout(10)
     with pytest.raises(ConnectionRefusedError) as info:
         sock.connect((addr, 9))
@@ -117,7 +118,7 @@ def test_pcap_readable_by_tshark(stack: Stack, tmp_path) -> None:
         pytest.skip("tshark is not installed (apt-get install tshark)")
     from tcplab.socket import SO_REUSEADDR, SOL_SOCKET
 
-    srv = stack.host.socket()
+    srv = Socket(stack.host)
     srv.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     srv.bind((H4, 9527))
     srv.listen(4)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from tcplab.wire import Flags, Segment, build_packet, parse_packet
+from tcplab.wire import Segment, build_packet, parse_flags, parse_packet
 
 __all__ = ["Echo", "Scripted", "Sink", "Ticker", "parse", "tcp"]
 
@@ -23,12 +23,15 @@ def tcp(
     options: tuple = (),
 ) -> bytes:
     """An IPv4 or IPv6 packet carrying one TCP segment; ``flags`` in tcpdump letters."""
-    bits = Flags(0)
-    for ch, bit in (("S", Flags.SYN), ("F", Flags.FIN), ("R", Flags.RST), ("P", Flags.PSH), (".", Flags.ACK)):
-        if ch in flags:
-            bits |= bit
     seg = Segment(
-        src_port=sport, dst_port=dport, seq=seq, ack=ack, flags=bits, window=window, options=options, payload=payload
+        src_port=sport,
+        dst_port=dport,
+        seq=seq,
+        ack=ack,
+        flags=parse_flags(flags),
+        window=window,
+        options=options,
+        payload=payload,
     )
     return build_packet(src, dst, seg)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from tcplab.host import Host, SimRuntime
+from tcplab.host import Host
 from tcplab.net.sim import Match, Network, Rule
+from tcplab.net.simhost import SimRuntime
+from tcplab.socket import Socket
 from tcplab.trace.events import EventLog
 
 C, S = "198.18.0.1", "198.18.0.2"
@@ -16,14 +18,14 @@ def setup(seed=0, **impairments):
     server = net.add(Host("server", [S], log=log, seed=seed))
     net.link(client, server, **impairments)
     SimRuntime.attach(net)
-    listener = server.socket()
+    listener = Socket(server)
     listener.bind((S, 80))
     listener.listen(8)
     return net, log, client, server, listener
 
 
 def transfer(net, client, listener, data, chunk=32768):
-    sock = client.socket()
+    sock = Socket(client)
     sock.connect((S, 80))
     conn, _peer = listener.accept()
     got = bytearray()

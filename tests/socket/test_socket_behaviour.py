@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from tcplab.host import two_hosts
+from tcplab.net.simhost import two_hosts
 from tcplab.netstat import rows
 from tcplab.socket import (
     AF_INET6,
@@ -25,6 +25,7 @@ from tcplab.socket import (
     TCP_KEEPINTVL,
     TCP_MAXSEG,
     TCP_NODELAY,
+    Socket,
     wait,
 )
 from tcplab.tcp.states import State
@@ -37,10 +38,10 @@ def bench():
 
 def pair(bench, port=9527, family=2, server_ip="198.18.0.2", setup=None):
     _net, client, server = bench
-    srv = server.socket(family)
+    srv = Socket(server, family)
     srv.bind((server_ip, port))
     srv.listen()
-    cli = client.socket(family)
+    cli = Socket(client, family)
     if setup:
         setup(cli)
     cli.connect((server_ip, port))
@@ -103,13 +104,13 @@ def test_half_close_with_shutdown(bench):
     cli.shutdown(SHUT_WR)  # FIN after the data; we can still read
     assert conn.recv(100) == b"request"
     assert conn.recv(100) == b""  # the client's FIN
-    assert conn._conn.state is State.CLOSE_WAIT
+    assert conn.connection.state is State.CLOSE_WAIT
     conn.sendall(b"response after your FIN")
     assert cli.recv(100) == b"response after your FIN"
-    assert cli._conn.state is State.FIN_WAIT_2
+    assert cli.connection.state is State.FIN_WAIT_2
     conn.shutdown(SHUT_WR)
     assert cli.recv(100) == b""
-    assert cli._conn.state is State.TIME_WAIT
+    assert cli.connection.state is State.TIME_WAIT
     net.run(until=net.now + 1)
     states = [e["to"] for e in net.log.of_kind("state") if e["host"] == "server" and e["conn"] != "198.18.0.2:9527-*:*"]
     assert states == ["SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"]
@@ -123,12 +124,12 @@ def test_shut_rd_reads_eof_and_sends_nothing(bench):
     net.run(until=net.now + 1)
     assert cli.recv(10) == b""
     assert len(segments(net, "client")) == before
-    assert cli._conn.state is State.ESTABLISHED
+    assert cli.connection.state is State.ESTABLISHED
 
 
 def test_socket_options_values_as_linux(bench):
     _net, client, _server = bench
-    s = client.socket()
+    s = Socket(client)
     assert s.getsockopt(SOL_SOCKET, SO_REUSEADDR) == 0
     s.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     assert s.getsockopt(SOL_SOCKET, SO_REUSEADDR) == 1
@@ -209,7 +210,7 @@ def test_wait_and_readiness(bench):
     r, w = wait([conn, srv], [], timeout=5)
     assert r == [conn] and w == []
     assert conn.readable()
-    other = _client.socket()
+    other = Socket(_client)
     other.connect(("198.18.0.2", 9527))
     r, _ = wait([srv], [], timeout=5)
     assert r == [srv]
@@ -270,4 +271,4 @@ def test_sendall_timeout_bounds_the_whole_call(bench):
     with pytest.raises(TimeoutError):
         cli.sendall(b"z" * 10_000_000)  # the peer never reads: its window closes
     assert net.now - start == pytest.approx(3)
-    assert conn._conn.recv_buffered > 0
+    assert conn.connection.recv_buffered > 0

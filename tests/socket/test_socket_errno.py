@@ -6,7 +6,7 @@ import errno
 
 import pytest
 
-from tcplab.host import two_hosts
+from tcplab.net.simhost import two_hosts
 from tcplab.socket import (
     IPPROTO_TCP,
     SHUT_RDWR,
@@ -17,6 +17,7 @@ from tcplab.socket import (
     SOL_SOCKET,
     TCP_KEEPCNT,
     TCP_USER_TIMEOUT,
+    Socket,
 )
 from tcplab.tcp.states import State
 
@@ -30,10 +31,10 @@ def bench():
 
 def pair(bench, port=9527):
     _net, client, server = bench
-    srv = server.socket()
+    srv = Socket(server)
     srv.bind(("198.18.0.2", port))
     srv.listen()
-    cli = client.socket()
+    cli = Socket(client)
     cli.connect(("198.18.0.2", port))
     conn, _ = srv.accept()
     return srv, cli, conn
@@ -48,7 +49,7 @@ def raises(code, fn, *args):
 
 def test_econnrefused(bench):
     net, client, _server = bench
-    s = client.socket()
+    s = Socket(client)
     e = raises(errno.ECONNREFUSED, s.connect, SERVER)
     assert isinstance(e, ConnectionRefusedError)
     assert s.connect_ex(SERVER) == errno.ECONNREFUSED  # the socket may try again (Linux)
@@ -59,7 +60,7 @@ def test_econnrefused(bench):
 def test_etimedout_connect_after_syn_retries(bench):
     net, client, _server = bench
     net.links[0].set(loss=1.0)
-    s = client.socket()
+    s = Socket(client)
     start = net.now
     raises(errno.ETIMEDOUT, s.connect, SERVER)
     # Linux: 6 SYN retries, RTO 1 s doubling: 1+2+4+8+16+32+64 = 127 s of virtual time
@@ -104,7 +105,7 @@ def test_econnreset_on_send(bench):
 
 def test_epipe(bench):
     _net, client, _server = bench
-    raises(errno.EPIPE, client.socket().send, b"x")  # never connected (Linux: EPIPE)
+    raises(errno.EPIPE, Socket(client).send, b"x")  # never connected (Linux: EPIPE)
     _srv, cli, _conn = pair(bench)
     cli.shutdown(SHUT_WR)
     e = raises(errno.EPIPE, cli.send, b"x")
@@ -113,11 +114,11 @@ def test_epipe(bench):
 
 def test_enotconn(bench):
     _net, client, server = bench
-    s = client.socket()
+    s = Socket(client)
     raises(errno.ENOTCONN, s.recv, 1)
     raises(errno.ENOTCONN, s.getpeername)
     raises(errno.ENOTCONN, s.shutdown, SHUT_WR)
-    listener = server.socket()
+    listener = Socket(server)
     listener.bind(("", 80))
     listener.listen()
     raises(errno.ENOTCONN, listener.recv, 1)
@@ -125,10 +126,10 @@ def test_enotconn(bench):
 
 def test_eaddrinuse_and_eaddrnotavail(bench):
     _net, _client, server = bench
-    a = server.socket()
+    a = Socket(server)
     a.bind(("198.18.0.2", 80))
-    raises(errno.EADDRINUSE, server.socket().bind, ("198.18.0.2", 80))
-    raises(errno.EADDRNOTAVAIL, server.socket().bind, ("198.18.0.1", 80))  # the client's
+    raises(errno.EADDRINUSE, Socket(server).bind, ("198.18.0.2", 80))
+    raises(errno.EADDRNOTAVAIL, Socket(server).bind, ("198.18.0.1", 80))  # the client's
 
 
 def test_einval(bench):
@@ -139,7 +140,7 @@ def test_einval(bench):
     raises(errno.EINVAL, cli.bind, ("198.18.0.1", 0))  # already bound
     raises(errno.EINVAL, cli.shutdown, 7)
     raises(errno.EINVAL, cli.setsockopt, IPPROTO_TCP, TCP_KEEPCNT, 0)
-    raises(errno.EINVAL, client.socket().accept)
+    raises(errno.EINVAL, Socket(client).accept)
 
 
 def test_eisconn(bench):
@@ -151,10 +152,10 @@ def test_eisconn(bench):
 
 def test_einprogress_ealready_then_so_error_and_connect_again(bench):
     net, client, server = bench
-    srv = server.socket()
+    srv = Socket(server)
     srv.bind(SERVER)
     srv.listen()
-    s = client.socket()
+    s = Socket(client)
     s.setblocking(False)
     raises(errno.EINPROGRESS, s.connect, SERVER)
     raises(errno.EALREADY, s.connect, SERVER)
@@ -168,7 +169,7 @@ def test_einprogress_ealready_then_so_error_and_connect_again(bench):
 
 def test_nonblocking_connect_refused_reports_so_error_once(bench):
     net, client, _server = bench
-    s = client.socket()
+    s = Socket(client)
     s.setblocking(False)
     raises(errno.EINPROGRESS, s.connect, SERVER)
     net.run_until(s.writable, timeout=5)
@@ -190,12 +191,12 @@ def test_eagain(bench):
         while True:
             sent += cli.send(b"x" * 1000)
     assert exc.value.errno == errno.EAGAIN
-    assert sent == cli._conn.config.snd_buf  # exactly what the send buffer holds
+    assert sent == cli.connection.config.snd_buf  # exactly what the send buffer holds
 
 
 def test_ebadf(bench):
     _net, client, _server = bench
-    s = client.socket()
+    s = Socket(client)
     s.close()
     s.close()  # closing twice is fine, as in Python
     for call, args in (
@@ -220,7 +221,7 @@ def test_timeouts_raise_timeouterror(bench):
     with pytest.raises(TimeoutError, match="timed out"):
         cli.recv(10)
     assert net.now - start == pytest.approx(2.5)  # virtual time
-    assert cli._conn.state is State.ESTABLISHED
+    assert cli.connection.state is State.ESTABLISHED
     with pytest.raises(ValueError):
         cli.settimeout(-1)
 
@@ -228,7 +229,7 @@ def test_timeouts_raise_timeouterror(bench):
 def test_connect_ex_timeout_is_eagain_then_ealready(bench):
     net, client, _server = bench
     net.links[0].set(loss=1.0)
-    s = client.socket()
+    s = Socket(client)
     s.settimeout(2)
     assert s.connect_ex(SERVER) == errno.EAGAIN  # CPython: EWOULDBLOCK on a timeout
     raises(errno.EALREADY, s.connect, SERVER)
@@ -238,7 +239,7 @@ def test_connect_ex_timeout_is_eagain_then_ealready(bench):
 
 
 def test_blocking_call_that_can_never_finish_raises_simulation_stalled(bench):
-    from tcplab.host import SimulationStalled
+    from tcplab.net.simhost import SimulationStalled
 
     _srv, cli, _conn = pair(bench)
     with pytest.raises(SimulationStalled, match="deadlock"):

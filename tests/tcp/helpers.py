@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tcplab.tcp import Config, Connection, FixedISN, State
 from tcplab.tcp.events import StateChanged
-from tcplab.wire.tcp import MSS, Flags, Segment, flags_str
+from tcplab.wire.tcp import MSS, Segment, flags_str, parse_flags
 
 LOCAL = ("198.18.0.2", 9527)
 REMOTE = ("198.18.0.1", 40000)
@@ -25,17 +25,10 @@ def classic(**changes) -> Config:
     return Config(**base)
 
 
-def flags_of(text: str) -> Flags:
-    f = Flags(0)
-    for ch in text:
-        f |= {"S": Flags.SYN, "F": Flags.FIN, "R": Flags.RST, "P": Flags.PSH, ".": Flags.ACK, "U": Flags.URG}[ch]
-    return f
-
-
 def seg(flags: str, seq: int, ack: int = 0, win: int = WIN, data: bytes = b"", options=(), urgent: int = 0) -> Segment:
     """A segment from the peer (absolute sequence numbers)."""
     return Segment(
-        REMOTE[1], LOCAL[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, flags_of(flags), win, urgent, tuple(options), data
+        REMOTE[1], LOCAL[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, parse_flags(flags), win, urgent, tuple(options), data
     )
 
 

@@ -7,17 +7,15 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-
+from tcplab.host import Host
+from tcplab.net import sim
 from tcplab.net.pcap import PcapWriter, read_pcap
+from tcplab.net.simhost import SimRuntime
+from tcplab.socket import Socket
 from tcplab.trace.diagram import coverage, render_state_diagram_svg, transitions_from_events
 from tcplab.trace.events import EventLog
 from tcplab.trace.ladder import render_ladder
 from tcplab.trace.svg_ladder import render_ladder_svg
-
-host_mod = pytest.importorskip("tcplab.host.host")
-runtime_mod = pytest.importorskip("tcplab.host.runtime")
-sim = pytest.importorskip("tcplab.net.sim")
 
 NS = "{http://www.w3.org/2000/svg}"
 
@@ -25,17 +23,17 @@ NS = "{http://www.w3.org/2000/svg}"
 def _run(pcap_path: Path) -> list[dict]:
     log = EventLog()
     net = sim.Network(seed=7, log=log)
-    client = net.add(host_mod.Host("client", ["198.18.0.1"], log=log))
-    server = net.add(host_mod.Host("server", ["198.18.0.2"], log=log))
+    client = net.add(Host("client", ["198.18.0.1"], log=log))
+    server = net.add(Host("server", ["198.18.0.2"], log=log))
     net.link(client, server, delay=0.05)
     net.add_rule(sim.Rule("drop", sim.Match(src="client", has_flags="S")))  # the first SYN
-    runtime_mod.SimRuntime.attach(net)
+    SimRuntime.attach(net)
     with PcapWriter(pcap_path) as pcap:
         net.capture(pcap)
-        ls = server.socket()
+        ls = Socket(server)
         ls.bind(("198.18.0.2", 80))
         ls.listen(5)
-        cs = client.socket()
+        cs = Socket(client)
         cs.connect(("198.18.0.2", 80))
         conn, _ = ls.accept()
         cs.sendall(b"x" * 3000)

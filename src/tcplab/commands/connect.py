@@ -18,7 +18,7 @@ import sys
 import threading
 from typing import Any
 
-from tcplab.commands.serve import Stack, add_stack_arguments
+from tcplab.commands.tunhost import TunHost, add_tun_arguments
 
 _CHUNK = 65536
 
@@ -26,10 +26,10 @@ _CHUNK = 65536
 class _StdinReader(threading.Thread):
     """Reads standard input in a thread (pipes, files and terminals alike) and wakes the loop."""
 
-    def __init__(self, fd: int, stack: Stack) -> None:
+    def __init__(self, fd: int, tun: TunHost) -> None:
         super().__init__(daemon=True, name="tcplab-stdin")
         self.fd = fd
-        self.stack = stack
+        self.tun = tun
         self.chunks: queue.Queue[bytes] = queue.Queue(maxsize=16)
 
     def run(self) -> None:
@@ -39,14 +39,14 @@ class _StdinReader(threading.Thread):
             except OSError:
                 data = b""
             self.chunks.put(data)
-            self.stack.wake()
+            self.tun.wake()
             if not data:
                 return
 
 
 def run_connect(args: Any) -> int:
     from tcplab.cli import CLIError
-    from tcplab.socket import AF_INET, AF_INET6, SHUT_WR, SO_ERROR, SOL_SOCKET
+    from tcplab.socket import AF_INET, AF_INET6, SHUT_WR, SO_ERROR, SOL_SOCKET, Socket
 
     try:
         remote = ipaddress.ip_address(args.address_to)
@@ -54,11 +54,11 @@ def run_connect(args: Any) -> int:
         raise CLIError(f"bad address {args.address_to!r}: give an IP address") from None
     if not 0 < args.port < 65536:
         raise CLIError(f"bad port {args.port}: 1..65535")
-    stack = Stack(args)
+    tun = TunHost(args)
     try:
-        runtime = stack.runtime
-        stack.catch_signals()
-        sock = stack.host.socket(AF_INET6 if remote.version == 6 else AF_INET)
+        runtime = tun.runtime
+        tun.catch_signals()
+        sock = Socket(tun.host, AF_INET6 if remote.version == 6 else AF_INET)
         if args.source_port:
             sock.bind(("::" if remote.version == 6 else "0.0.0.0", args.source_port))
         sock.setblocking(False)
@@ -68,8 +68,8 @@ def run_connect(args: Any) -> int:
             pass
         except OSError as exc:
             raise CLIError(f"connect to {remote} port {args.port}: {exc.strerror}") from None
-        ok = runtime.run_until(lambda: stack.stopping or sock.writable(), args.timeout)
-        if stack.stopping:
+        ok = runtime.run_until(lambda: tun.stopping or sock.writable(), args.timeout)
+        if tun.stopping:
             sock.close()
             return 130
         err = sock.getsockopt(SOL_SOCKET, SO_ERROR)
@@ -81,7 +81,7 @@ def run_connect(args: Any) -> int:
             raise CLIError(f"connect to {remote} port {args.port}: {os.strerror(err)}")
         if args.verbose:
             print(f"tcplab: connected to {remote} port {args.port}", file=sys.stderr, flush=True)
-        reader = _StdinReader(sys.stdin.fileno(), stack)
+        reader = _StdinReader(sys.stdin.fileno(), tun)
         reader.start()
         out = sys.stdout.buffer
         pending = bytearray()
@@ -89,7 +89,7 @@ def run_connect(args: Any) -> int:
         shut = False
         peer_eof = False
         status = 0
-        while not stack.stopping:
+        while not tun.stopping:
             runtime.step(1.0)
             try:
                 while not peer_eof:
@@ -133,10 +133,10 @@ def run_connect(args: Any) -> int:
                 while sock.recv(_CHUNK):
                     pass
             sock.close()
-        stack.settle(3.0)
-        return 130 if stack.stopping and status == 0 and not peer_eof else status
+        tun.settle(3.0)
+        return 130 if tun.stopping and status == 0 and not peer_eof else status
     finally:
-        stack.close()
+        tun.close()
 
 
 def add_parser(subparsers: Any) -> None:
@@ -151,5 +151,5 @@ def add_parser(subparsers: Any) -> None:
         "--wait-stdin", action="store_true", help="after the peer closes, keep sending standard input until its end"
     )
     p.add_argument("-v", "--verbose", action="store_true")
-    add_stack_arguments(p)
+    add_tun_arguments(p)
     p.set_defaults(func=run_connect)

@@ -93,8 +93,8 @@ def _check(args: argparse.Namespace) -> None:
 def play(name: str, seed: int = 0, loss: float | None = None, delay_ms: float | None = None, tap: Any = None) -> Any:
     """Run scenario ``name``; a story that cannot finish under the given impairments is a
     CLIError (one line)."""
-    from tcplab.host.runtime import SimulationStalled
     from tcplab.net.sim import SimulationError
+    from tcplab.net.simhost import SimulationStalled
 
     sc = _scenarios()[name]
     kwargs: dict[str, Any] = {"seed": seed}
@@ -204,8 +204,8 @@ def run(args: argparse.Namespace) -> int:
             "state diagram SVG",
         )
     if args.tsg_svg:
-        from tcplab.trace.flows import segments_from_events
-        from tcplab.trace.tsg import GraphError, render_tsg_svg
+        from tcplab.graph.flows import segments_from_events
+        from tcplab.graph.tsg import GraphError, render_tsg_svg
 
         try:
             svg = render_tsg_svg(segments_from_events(result.events), result.events,

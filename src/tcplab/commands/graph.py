@@ -35,8 +35,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tcplab.trace.flows import TraceFileError, load
-    from tcplab.trace.tsg import GraphError, render_tsg_svg
+    from tcplab.graph.flows import TraceFileError, load
+    from tcplab.graph.tsg import GraphError, render_tsg_svg
 
     try:
         loaded = load(args.file)

@@ -12,7 +12,7 @@ from tcplab.drill.runner import PROFILES, Outcome, apply_sysctl, describe, run_s
 def run_file(
     path: str,
     profile: str = "strict",
-    defines: dict[str, str] | None = None,
+    defines: dict[str, str | None] | None = None,
     tolerance_usecs: int | None = None,
     strict_segments: bool | None = None,
 ) -> Outcome:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import bisect
 import re
 import textwrap
+from collections.abc import Callable
 
 from tcplab.drill.ast import (
     Array,
     BitOr,
+    Body,
     Ellipsis_,
     Event,
     Expr,
@@ -72,7 +74,12 @@ def _usecs(text: str) -> int:
     return int(text) * 1_000_000
 
 
-def preprocess(text: str, path: str, defines: dict[str, str]) -> str:
+def _literally(value: str) -> Callable[[re.Match[str]], str]:
+    """A re.sub replacement that inserts ``value`` as it is (no backslash escapes)."""
+    return lambda _m: value
+
+
+def preprocess(text: str, path: str, defines: dict[str, str | None]) -> str:
     """Resolve ``#ifdef`` blocks (dropped lines become empty) and replace ``-D`` words."""
     out: list[str] = []
     stack: list[tuple[bool, int]] = []  # (keeping this branch, line of the #if)
@@ -106,7 +113,7 @@ def preprocess(text: str, path: str, defines: dict[str, str]) -> str:
     for name, value in defines.items():
         if value is None:
             continue
-        text = re.sub(r"(?<![\w$])" + re.escape(name) + r"(?![\w])", lambda _m, v=value: v, text)
+        text = re.sub(r"(?<![\w$])" + re.escape(name) + r"(?![\w])", _literally(value), text)
     return text
 
 
@@ -247,6 +254,7 @@ class _Parser:
         line, col = self.where()
         time = self.time()
         self.skip_ws(newlines=False)
+        body: Body
         if self.at("<") or self.at(">"):
             body = self.packet()
         elif self.at("`"):
@@ -598,7 +606,7 @@ class _Parser:
         return tuple(out)
 
 
-def parse_script(text: str, path: str = "script.pkt", defines: dict[str, str] | None = None) -> Script:
+def parse_script(text: str, path: str = "script.pkt", defines: dict[str, str | None] | None = None) -> Script:
     """Parse a whole script. ``defines`` maps -D names to their values (None: defined only)."""
     defines = dict(defines or {})
     source = preprocess(text, path, defines)
@@ -622,6 +630,6 @@ def _check_times(script: Script) -> None:
             raise DrillSyntaxError(script.path, ev.line, ev.column, "empty time range")
 
 
-def parse_file(path: str, defines: dict[str, str] | None = None) -> Script:
+def parse_file(path: str, defines: dict[str, str | None] | None = None) -> Script:
     with open(path, encoding="utf-8") as f:
         return parse_script(f.read(), path, defines)

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tcplab.drill import ast as A
+from tcplab.socket import Socket
 from tcplab.tcp.config import Config
 from tcplab.tcp.states import LINUX_STATE_NUMBER, State
 from tcplab.trace.events import EventLog
@@ -56,6 +57,7 @@ from tcplab.wire.tcp import (
     WindowScale,
     flags_str,
     format_options,
+    parse_flags,
 )
 
 PROFILES = ("strict", "portable")
@@ -66,18 +68,6 @@ SERVER_PORT = 8080  # the port `...` stands for in bind() and connect()
 FIRST_REMOTE_PORT = 40001  # remote ports of the connections the script opens
 LOCAL_NAME = "tcplab"
 REMOTE_NAME = "script"
-
-_FLAG_LETTERS = {
-    ".": Flags.ACK,
-    "F": Flags.FIN,
-    "S": Flags.SYN,
-    "R": Flags.RST,
-    "P": Flags.PSH,
-    "E": Flags.ECE,
-    "W": Flags.CWR,
-    "U": Flags.URG,
-    "C": Flags.CWR,
-}
 
 # Linux's numbers for the symbolic constants scripts use.
 CONSTANTS: dict[str, int] = {
@@ -342,15 +332,6 @@ def _mod(x: int) -> int:
     return x & 0xFFFFFFFF
 
 
-def _flags_of(text: str) -> Flags:
-    out = Flags(0)
-    if text == "-":
-        return out
-    for ch in text:
-        out |= _FLAG_LETTERS[ch]
-    return out
-
-
 class Runner:
     def __init__(
         self,
@@ -497,10 +478,10 @@ class Runner:
 
     def _inbound_flow(self, ev: A.Event, pkt: A.Packet, flags: Flags) -> _Flow:
         if pkt.sport is not None and pkt.dport is not None:
-            for flow in self.flows:
-                if flow.remote_port == pkt.sport and flow.local_port == pkt.dport:
-                    self.flow = flow
-                    return flow
+            for known in self.flows:
+                if known.remote_port == pkt.sport and known.local_port == pkt.dport:
+                    self.flow = known
+                    return known
             return self._new_flow(pkt.sport, pkt.dport, passive=True)
         flow = self.flow
         pure_syn = flags & Flags.SYN and not flags & Flags.ACK
@@ -637,7 +618,7 @@ class Runner:
             raise _Skip(f"line {ev.line}: ECN marks ([{pkt.ecn}]) are not supported")
         if pkt.ip_info:
             raise _Skip(f"line {ev.line}: IP header settings ({pkt.ip_info}) are not supported")
-        flags = _flags_of(pkt.flags)
+        flags = parse_flags(pkt.flags)
         flow = self._inbound_flow(ev, pkt, flags)
         if flags & Flags.SYN:
             seq = pkt.start
@@ -784,7 +765,7 @@ class Runner:
         if (first.version == 6) != self.v6:
             raise _Fail(ev, f"wrong IP version: IPv{first.version}", actual)
 
-        want_flags = _flags_of(pkt.flags)
+        want_flags = parse_flags(pkt.flags)
         got_flags = seg.flags
         if self.profile == "portable":
             want_flags &= ~Flags.PSH
@@ -1073,7 +1054,7 @@ class Runner:
             raise OSError(_errno.EAFNOSUPPORT, "address family not supported")
         if (stype & 0xF) != CONSTANTS["SOCK_STREAM"]:
             raise _Skip(f"line {ev.line}: only SOCK_STREAM sockets are supported")
-        sock = self.host.socket(py_family, _pysocket.SOCK_STREAM)
+        sock = Socket(self.host, py_family, _pysocket.SOCK_STREAM)
         sock.setblocking(not stype & CONSTANTS["SOCK_NONBLOCK"])
         self.current_sock = sock
         return (0, sock)
@@ -1296,7 +1277,7 @@ class Runner:
     def _sys_ioctl(self, ev: A.Event, args: tuple) -> Any:
         sock = self._need(ev, args)
         req = self._value(ev, args[1])
-        conn = getattr(sock, "_conn", None)
+        conn = sock.connection
         if req == CONSTANTS["FIONREAD"]:
             got = int(conn.recv_buffered) if conn is not None else 0
         elif req == CONSTANTS["SIOCOUTQ"]:
@@ -1338,7 +1319,7 @@ class Runner:
                 r |= want & (CONSTANTS["POLLIN"] | CONSTANTS["POLLRDNORM"])
             if sock.writable():
                 r |= want & (CONSTANTS["POLLOUT"] | CONSTANTS["POLLWRNORM"])
-            conn = getattr(sock, "_conn", None)
+            conn = sock.connection
             if conn is not None:
                 if getattr(conn, "error", 0):
                     r |= CONSTANTS["POLLERR"]
@@ -1432,7 +1413,7 @@ def tcpi_vars(sock: Any) -> dict[str, Any]:
         info = sock.tcp_info()
     except OSError:
         # a closed descriptor: the connection it had lives on (FIN-WAIT, TIME-WAIT, ...)
-        conn = getattr(sock, "_conn", None)
+        conn = sock.connection
         if conn is None:
             return {}
         info = dict(conn.tcp_info())

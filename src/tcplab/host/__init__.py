@@ -1,19 +1,18 @@
 """One IP host: addresses, demultiplexing, listeners, ports, RST for what matches nothing."""
 
-from tcplab.host.host import COUNTER_NAMES, SOMAXCONN, Endpoint, Host, Listener, conn_label
+from tcplab.host.host import COUNTER_NAMES, SOMAXCONN, Binding, Endpoint, Host, Listener, conn_label
 from tcplab.host.ports import LINUX_EPHEMERAL_RANGE, EphemeralPorts
-from tcplab.host.runtime import SimRuntime, SimulationStalled, two_hosts
+from tcplab.host.runtime import Runtime
 
 __all__ = [
     "COUNTER_NAMES",
     "LINUX_EPHEMERAL_RANGE",
     "SOMAXCONN",
+    "Binding",
     "Endpoint",
     "EphemeralPorts",
     "Host",
     "Listener",
-    "SimRuntime",
-    "SimulationStalled",
+    "Runtime",
     "conn_label",
-    "two_hosts",
 ]

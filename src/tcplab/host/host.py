@@ -7,7 +7,7 @@ The host is a ``Node`` for whatever carries its packets (the simulated network, 
     next_deadline()           the earliest timer of any connection
     handle_timeout(now)       run the timers that are due
 
-Applications reach it through ``host.socket()`` (``tcplab.socket``) or the asyncio streams
+Applications reach it through ``Socket(host)`` (``tcplab.socket``) or the asyncio streams
 (``tcplab.aio``); both go through the methods in the "for the socket layer" section below.
 """
 
@@ -20,16 +20,22 @@ import ipaddress
 import itertools
 import traceback
 from collections.abc import Callable, Iterable
-from typing import Any
+from dataclasses import dataclass
 
 from tcplab.host.ports import LINUX_EPHEMERAL_RANGE, EphemeralPorts
+from tcplab.host.runtime import Runtime
 from tcplab.tcp import events as E
+from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
-from tcplab.tcp.states import State
+from tcplab.tcp.connection import Connection
+from tcplab.tcp.isn import ISNGenerator
+from tcplab.tcp.states import Cause, State
 from tcplab.trace.events import EventLog
+from tcplab.wire import MalformedPacket, Packet, build_icmp_echo_reply, build_packet, parse_packet
 from tcplab.wire.tcp import Flags, Segment
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+ConnKey = tuple[str, int, str, int]  # (local ip, local port, remote ip, remote port)
 
 # Linux net.core.somaxconn: listen() silently caps the backlog to this.
 SOMAXCONN = 4096
@@ -59,31 +65,6 @@ COUNTER_NAMES = (
 _TW = State.TIME_WAIT
 
 
-def _engine():
-    # The engine modules, imported late so the host module imports before they exist.
-    from tcplab.tcp.connection import Connection
-    from tcplab.tcp.isn import ISNGenerator
-
-    return Connection, ISNGenerator
-
-
-_WIRE: tuple | None = None
-
-
-def _wire():
-    global _WIRE
-    if _WIRE is None:
-        from tcplab.wire import MalformedPacket, build_packet, parse_packet
-
-        _WIRE = (parse_packet, build_packet, MalformedPacket)
-    return _WIRE
-
-
-def _addr(text: str) -> str:
-    """Canonical text of an address ("" and "0.0.0.0" / "::" are kept as given)."""
-    return str(ipaddress.ip_address(text))
-
-
 def conn_label(local: tuple[str, int], remote: tuple[str, int] | None) -> str:
     def one(ep: tuple[str, int] | None) -> str:
         if ep is None:
@@ -94,20 +75,30 @@ def conn_label(local: tuple[str, int], remote: tuple[str, int] | None) -> str:
     return f"{one(local)}-{one(remote)}"
 
 
+@dataclass(eq=False, slots=True)
+class Binding:
+    """A port taken by bind() on a socket that is not (yet) connected or listening: a plain
+    record the host checks new binds against. The socket layer owns it and drops it from
+    ``host.bound`` when the socket connects, listens or closes."""
+
+    ip: str  # "0.0.0.0" / "::" for the wildcard
+    port: int
+    reuseaddr: bool = False  # SO_REUSEADDR, kept current by the socket
+
+
 class Endpoint:
     """The host's record of one connection: the engine's ``Connection`` plus bookkeeping."""
 
-    __slots__ = ("conn", "deadline", "finished", "key", "label", "listener", "outcome", "owner", "wakers")
+    __slots__ = ("conn", "deadline", "finished", "key", "label", "listener", "outcome", "wakers")
 
-    def __init__(self, conn: Any, listener: Listener | None = None) -> None:
+    def __init__(self, conn: Connection, listener: Listener | None = None) -> None:
         self.conn = conn
         self.listener = listener  # the listener a child belongs to until accept()
-        self.key: tuple[str, int, str, int] | None = None
+        self.key: ConnKey | None = None
         self.label = ""
         self.deadline: float | None = None
         self.outcome: str | None = None  # reset / refused / timed out, recorded once
         self.finished = False  # CLOSED (or discarded): gone from the host's tables
-        self.owner: Any = None  # the Socket that owns it (None: orphan after close())
         self.wakers: list[Callable[[], None]] = []
 
     @property
@@ -136,18 +127,12 @@ class Listener:
       after synack_retries.
     """
 
-    def __init__(
-        self, host: Host, conn: Any, local_ip: str, port: int, family: int, backlog: int, reuseaddr: bool
-    ) -> None:
-        self.host = host
+    def __init__(self, conn: Connection, local_ip: str, port: int, backlog: int) -> None:
         self.conn = conn  # an engine Connection in LISTEN (its transitions are logged)
-        self.owner: Any = None  # the listening Socket
         self.local_ip = local_ip  # "0.0.0.0" / "::" for the wildcard
         self.port = port
-        self.family = family
         self.backlog = backlog
-        self.reuseaddr = reuseaddr
-        self.syn_queue: dict[tuple[str, int, str, int], Endpoint] = {}
+        self.syn_queue: dict[ConnKey, Endpoint] = {}
         self.accept_queue: collections.deque[Endpoint] = collections.deque()
         self.wakers: list[Callable[[], None]] = []
         self.closed = False
@@ -202,12 +187,12 @@ class Host:
         self.isn_secret = secret
         self.seed = seed
         self.ports = EphemeralPorts(secret, *ephemeral_range)
-        self._isn = None  # the ISNGenerator, made on first use (engine import)
-        self.runtime: Any = None  # set by SimRuntime / the TUN link
+        self.isn = ISNGenerator(secret)
+        self.runtime: Runtime | None = None  # set by the simulator's runtime / the TUN link
         self.now = 0.0  # the latest time the host has seen
-        self.conns: dict[tuple[str, int, str, int], Endpoint] = {}
+        self.conns: dict[ConnKey, Endpoint] = {}
         self.listeners: dict[tuple[str, int], Listener] = {}
-        self.bound: set[Any] = set()  # sockets bound to a port but not (yet) connected/listening
+        self.bound: set[Binding] = set()  # ports bound by sockets not (yet) connected/listening
         self._out: list[bytes] = []
         self._timers: list[tuple[float, int, Endpoint]] = []
         self._tick = itertools.count()
@@ -215,7 +200,6 @@ class Host:
         self.malformed: collections.Counter[str] = collections.Counter()
         self._retired_retrans = 0
         self.errors: list[str] = []  # tracebacks of exceptions caught at the host boundary
-        self._wake_all: list[Callable[[], None]] = []  # called when anything changed
 
     # ---- Node --------------------------------------------------------------------------------
     def addresses(self) -> list[IPAddress]:
@@ -225,11 +209,10 @@ class Host:
         """An IP packet arrives. Never raises: what cannot be used is counted and dropped."""
         if now > self.now:
             self.now = now
-        parse_packet, _, malformed_error = _wire()
         try:
             pkt = parse_packet(packet)
-        except malformed_error as exc:
-            reason = str(getattr(exc, "reason", None) or exc) or type(exc).__name__
+        except MalformedPacket as exc:
+            reason = exc.reason or type(exc).__name__
             self.malformed[reason] += 1
             self._counters["malformed"] += 1
             if "checksum" in reason:
@@ -246,12 +229,9 @@ class Host:
                 self._segment_arrives(str(pkt.src), str(pkt.dst), seg, now)
         except Exception:
             self._internal_error("processing a segment")
-        self._wake()
 
-    def _other_protocol(self, pkt: Any) -> None:
+    def _other_protocol(self, pkt: Packet) -> None:
         """Not TCP: answer ICMP echo requests to our addresses, drop the rest (counted)."""
-        from tcplab.wire import build_icmp_echo_reply
-
         if str(pkt.dst) not in self._own:
             self._counters["not_for_us"] += 1
             return
@@ -290,7 +270,6 @@ class Host:
                 self.service(ep, now)
             except Exception:
                 self._internal_error("running a timer")
-        self._wake()
 
     # ---- time and wake-ups -------------------------------------------------------------------
     def time(self) -> float:
@@ -306,14 +285,6 @@ class Host:
         if self.runtime is not None and (self._out or self._timers):
             self.runtime.kick()
 
-    def on_change(self, callback: Callable[[], None]) -> None:
-        """Call ``callback()`` after every packet or timer the host processed."""
-        self._wake_all.append(callback)
-
-    def _wake(self) -> None:
-        for cb in self._wake_all:
-            cb()
-
     def _internal_error(self, what: str) -> None:
         self._counters["internal_errors"] += 1
         text = traceback.format_exc()
@@ -324,18 +295,9 @@ class Host:
     # ---- counters ----------------------------------------------------------------------------
     @property
     def counters(self) -> dict[str, int]:
-        live = 0
-        for ep in self.conns.values():
-            live += self._retrans(ep.conn)
+        live = sum(ep.conn.total_retrans for ep in self.conns.values())
         self._counters["segments_retransmitted"] = self._retired_retrans + live
         return self._counters
-
-    @staticmethod
-    def _retrans(conn: Any) -> int:
-        try:
-            return int(conn.tcp_info().get("total_retrans", 0))
-        except Exception:
-            return 0
 
     # ---- demultiplexing ----------------------------------------------------------------------
     def _segment_arrives(self, src: str, dst: str, seg: Segment, now: float) -> None:
@@ -381,8 +343,8 @@ class Host:
         if listener is not None:
             self._listener_arrives(listener, src, dst, seg, now)
             return
-        self._reply_rst(src, dst, seg)
-        if not seg.flags & Flags.RST:
+        # RFC 9293 3.10.7.1: no connection at all (CLOSED).
+        if self._reply_rst(src, dst, seg):
             c["no_listener_resets"] += 1
 
     def find_listener(self, ip: str, port: int) -> Listener | None:
@@ -392,18 +354,13 @@ class Host:
         return self.listeners.get(("::" if ":" in ip else "0.0.0.0", port))
 
     def _listener_arrives(self, listener: Listener, src: str, dst: str, seg: Segment, now: float) -> None:
-        """RFC 9293 3.10.7.2, SEGMENT ARRIVES in LISTEN."""
-        flags = seg.flags
-        # first: check for a RST -- ignored.
-        if flags & Flags.RST:
-            return
-        # second: check for an ACK -- <SEQ=SEG.ACK><CTL=RST>.
-        if flags & Flags.ACK:
+        """RFC 9293 3.10.7.2, SEGMENT ARRIVES in LISTEN: the engine's rule decides; for a SYN
+        the host makes the child connection (if the queues allow) and hands it the SYN."""
+        verdict = listen_verdict(seg)
+        if verdict is ListenVerdict.RESET:
             self._reply_rst(src, dst, seg)
+        if verdict is not ListenVerdict.SYN:
             return
-        # third: check for a SYN -- a child connection in SYN_RCVD, if the queues allow.
-        if not flags & Flags.SYN:
-            return  # fourth: other text or control -- drop
         c = self._counters
         if listener.syn_queue_full():
             c["listen_drops"] += 1  # Linux would send a SYN cookie (tcp_syncookies=1)
@@ -412,8 +369,7 @@ class Host:
             c["listen_overflows"] += 1
             c["listen_drops"] += 1
             return
-        connection_cls, _ = _engine()
-        child = connection_cls(
+        child = Connection(
             self.conn_config(dst, listener.config, listener.user_mss),
             local=(dst, listener.port),
             remote=(src, seg.src_port),
@@ -435,19 +391,17 @@ class Host:
         child.segment_arrives(seg, now)
         self.service(ep, now)
 
-    def _reply_rst(self, src: str, dst: str, seg: Segment) -> None:
-        """RFC 9293 3.10.7.1: a segment for no connection. Never a RST for a RST."""
-        if seg.flags & Flags.RST:
-            return
-        if seg.flags & Flags.ACK:
-            rst = Segment(seg.dst_port, seg.src_port, seg.ack, 0, Flags.RST, 0)
-        else:
-            rst = Segment(seg.dst_port, seg.src_port, 0, (seg.seq + seg.seg_len) & 0xFFFFFFFF, Flags.RST | Flags.ACK, 0)
+    def _reply_rst(self, src: str, dst: str, seg: Segment) -> bool:
+        """Send the engine's reset for a segment that reached no connection (RFC 9293 3.10.7.1);
+        False when there is none to send (never a RST for a RST)."""
+        rst = reset_for(seg)
+        if rst is None:
+            return False
         self._emit(dst, src, rst)
+        return True
 
     # ---- the engine's output -------------------------------------------------------------------
     def _emit(self, src: str, dst: str, seg: Segment) -> None:
-        _, build_packet, _ = _wire()
         self._out.append(build_packet(src, dst, seg))
         self._counters["segments_sent"] += 1
         if seg.flags & Flags.RST:
@@ -460,7 +414,8 @@ class Host:
         segments = conn.segments_to_send()
         if segments:
             local_ip = conn.local[0]
-            remote_ip = conn.remote[0] if conn.remote else None
+            assert conn.remote is not None  # a connection that sends knows its peer
+            remote_ip = conn.remote[0]
             for seg in segments:
                 self._emit(local_ip, remote_ip, seg)
         for ev in events:
@@ -475,87 +430,89 @@ class Host:
             for waker in list(ep.wakers):
                 waker()
 
-    def _on_event(self, ep: Endpoint, ev: Any, now: float) -> None:
-        kind = type(ev)
+    def _log_state(self, label: str, ev: E.StateChanged, now: float) -> None:
+        self.log.record(
+            "state",
+            now,
+            host=self.name,
+            conn=label,
+            **{"from": str(ev.src), "to": str(ev.dst), "cause": str(ev.cause)},
+        )
+
+    def _outcome(self, ep: Endpoint, outcome: str, now: float) -> None:
+        """Record how the connection ended (reset, refused, timed out, closed): once."""
+        if ep.outcome is None:
+            ep.outcome = outcome
+            self.log.record("outcome", now, host=self.name, outcome=outcome, conn=ep.label)
+
+    def _on_event(self, ep: Endpoint, ev: E.Event, now: float) -> None:
         if not ep.label:
             ep.label = conn_label(ep.conn.local, ep.conn.remote)
-        if kind is E.StateChanged:
-            src, dst = ev.src, ev.dst
-            self.log.record(
-                "state",
-                now,
-                host=self.name,
-                conn=ep.label,
-                **{"from": str(src), "to": str(dst), "cause": str(ev.cause)},
-            )
-            if src in (State.SYN_SENT, State.SYN_RCVD) and dst in (State.CLOSED, State.LISTEN):
-                self._counters["failed_attempts"] += 1
-            elif src in (State.ESTABLISHED, State.CLOSE_WAIT) and dst is State.CLOSED and str(ev.cause) == "rcv RST":
-                self._counters["established_resets"] += 1
-            if dst is State.LISTEN and ep.listener is not None:
+        if isinstance(ev, E.StateChanged):
+            self._log_state(ep.label, ev, now)
+            self._count_transition(ev)
+            if ev.dst is State.LISTEN and ep.listener is not None:
                 self._discard(ep)  # a child reset in SYN_RCVD: back to LISTEN, thrown away
-            elif dst is State.CLOSED:
+            elif ev.dst is State.CLOSED:
                 self._finish(ep, now)
-        elif kind is E.Connected:
+        elif isinstance(ev, E.Connected):
             self.log.record("outcome", now, host=self.name, outcome="connected", conn=ep.label)
-            listener = ep.listener
-            if listener is not None and ep.key in listener.syn_queue:
-                del listener.syn_queue[ep.key]
-                if listener.closed:
-                    ep.conn.abort(now)
-                else:
-                    listener.accept_queue.append(ep)
-                    for waker in list(listener.wakers):
-                        waker()
-        elif kind is E.Reset:
-            outcome = "refused" if ev.refused else "reset"
-            if ep.outcome is None:
-                ep.outcome = outcome
-                self.log.record("outcome", now, host=self.name, outcome=outcome, conn=ep.label)
-        elif kind is E.TimedOut:
-            if ep.outcome is None:
-                ep.outcome = "timed out"
-                self.log.record("outcome", now, host=self.name, outcome="timed out", conn=ep.label)
-        elif kind is E.PeerFinished:
+            self._handshake_done(ep, now)
+        elif isinstance(ev, E.Reset):
+            self._outcome(ep, "refused" if ev.refused else "reset", now)
+        elif isinstance(ev, E.TimedOut):
+            self._outcome(ep, "timed out", now)
+        elif isinstance(ev, E.PeerFinished):
             self.log.record("outcome", now, host=self.name, outcome="peer closed", conn=ep.label)
-        elif kind is E.Closed:
+        elif isinstance(ev, E.Closed):
             self._finish(ep, now)
-        elif kind is E.CongestionChanged:
+        elif isinstance(ev, E.CongestionChanged):
             self.log.record("cwnd", now, host=self.name, conn=ep.label, cwnd=ev.cwnd, ssthresh=ev.ssthresh,
                             reason=ev.reason)  # fmt: skip
-        elif kind is E.RttChanged:
+        elif isinstance(ev, E.RttChanged):
             self.log.record("rtt", now, host=self.name, conn=ep.label, sample=_round(ev.sample),
                             srtt=_round(ev.srtt), rttvar=_round(ev.rttvar), rto=_round(ev.rto))  # fmt: skip
+
+    def _count_transition(self, ev: E.StateChanged) -> None:
+        src, dst = ev.src, ev.dst
+        if src in (State.SYN_SENT, State.SYN_RCVD) and dst in (State.CLOSED, State.LISTEN):
+            self._counters["failed_attempts"] += 1
+        elif src in (State.ESTABLISHED, State.CLOSE_WAIT) and ev.cause is Cause.RCV_RST:
+            self._counters["established_resets"] += 1
+
+    def _handshake_done(self, ep: Endpoint, now: float) -> None:
+        """A listener's child reached ESTABLISHED: from the SYN queue to the accept queue."""
+        listener = ep.listener
+        if listener is None or ep.key not in listener.syn_queue:
+            return
+        del listener.syn_queue[ep.key]
+        if listener.closed:
+            ep.conn.abort(now)
+        else:
+            listener.accept_queue.append(ep)
+            for waker in list(listener.wakers):
+                waker()
 
     def _finish(self, ep: Endpoint, now: float) -> None:
         if ep.finished:
             return
-        if ep.outcome is None:
-            ep.outcome = "closed"
-            self.log.record("outcome", now, host=self.name, outcome="closed", conn=ep.label)
+        self._outcome(ep, "closed", now)
         self._discard(ep)
 
     def _discard(self, ep: Endpoint) -> None:
         if ep.finished:
             return
         ep.finished = True
-        self._retired_retrans += self._retrans(ep.conn)
+        self._retired_retrans += ep.conn.total_retrans
         if ep.key is not None and self.conns.get(ep.key) is ep:
             del self.conns[ep.key]
         listener = ep.listener
-        if listener is not None:
+        if listener is not None and ep.key is not None:
             # A child reset while waiting in the accept queue stays there, as on Linux:
             # accept() returns it and the first recv() reports ECONNRESET.
             listener.syn_queue.pop(ep.key, None)
 
     # ---- for the socket layer ----------------------------------------------------------------
-    @property
-    def isn(self) -> Any:
-        if self._isn is None:
-            _, isn_generator = _engine()
-            self._isn = isn_generator(self.isn_secret)
-        return self._isn
-
     def owns(self, ip: str) -> bool:
         return ip in self._own
 
@@ -576,25 +533,31 @@ class Host:
         return cfg
 
     def new_connection(self, config: Config, local: tuple[str, int], remote: tuple[str, int] | None) -> Endpoint:
-        connection_cls, _ = _engine()
-        conn = connection_cls(config, local=local, remote=remote, isn=self.isn, name=self.name)
+        conn = Connection(config, local=local, remote=remote, isn=self.isn, name=self.name)
         ep = Endpoint(conn)
         ep.label = conn_label(local, remote)
         return ep
 
     def register(self, ep: Endpoint) -> None:
         conn = ep.conn
+        if conn.remote is None:
+            raise ValueError(f"{ep!r} has no remote address: only connected endpoints are registered")
         key = (conn.local[0], conn.local[1], conn.remote[0], conn.remote[1])
         ep.key = key
         self.conns[key] = ep
 
     @staticmethod
-    def _overlap(a: str, b: str) -> bool:
+    def overlap(a: str, b: str) -> bool:
+        """Two local addresses that would share a port: equal, or either one a wildcard."""
         if (":" in a) != (":" in b):
             return False  # IPv4 and IPv6 sockets are separate here (no dual-stack v6 sockets)
         return a == b or ipaddress.ip_address(a).is_unspecified or ipaddress.ip_address(b).is_unspecified
 
-    def bind_conflict(self, ip: str, port: int, reuseaddr: bool, exclude: Any = None) -> bool:
+    def listener_conflict(self, ip: str, port: int) -> bool:
+        """A listener on ``port`` at an overlapping address."""
+        return any(lst.port == port and self.overlap(ip, lst.local_ip) for lst in self.listeners.values())
+
+    def bind_conflict(self, ip: str, port: int, reuseaddr: bool) -> bool:
         """Linux's bind rules (inet_csk_bind_conflict), simplified to what TCP sockets do:
 
         - a listener on an overlapping address always conflicts (even with SO_REUSEADDR);
@@ -603,24 +566,22 @@ class Host:
           accepted children of a listener inherit it, which is the common case);
         - another bound-only socket conflicts unless both have SO_REUSEADDR.
         """
-        for listener in self.listeners.values():
-            if listener.port == port and self._overlap(ip, listener.local_ip):
-                return True
+        if self.listener_conflict(ip, port):
+            return True
         if not reuseaddr:
             for ep in self.conns.values():
-                if ep.conn.local[1] == port and self._overlap(ip, ep.conn.local[0]):
+                if ep.conn.local[1] == port and self.overlap(ip, ep.conn.local[0]):
                     return True
-        for sock in self.bound:
-            if sock is exclude or sock.bound_port != port:
-                continue
-            if self._overlap(ip, sock.bound_ip) and not (reuseaddr and sock.reuseaddr):
-                return True
-        return False
+        return any(b.port == port and self.overlap(ip, b.ip) and not (reuseaddr and b.reuseaddr) for b in self.bound)
 
-    def port_in_use(self, port: int) -> bool:
+    def _port_taken(self, port: int) -> bool:
+        """A listener or a bound-only socket has ``port``."""
         if any(listener.port == port for listener in self.listeners.values()):
             return True
-        if any(sock.bound_port == port for sock in self.bound):
+        return any(b.port == port for b in self.bound)
+
+    def port_in_use(self, port: int) -> bool:
+        if self._port_taken(port):
             return True
         return any(ep.conn.local[1] == port for ep in self.conns.values())
 
@@ -634,31 +595,24 @@ class Host:
         rip, rport = remote
 
         def suitable(p: int) -> bool:
-            if (local_ip, p, rip, rport) in self.conns:
-                return False
-            if any(listener.port == p for listener in self.listeners.values()):
-                return False
-            return not any(sock.bound_port == p for sock in self.bound)
+            return (local_ip, p, rip, rport) not in self.conns and not self._port_taken(p)
 
         return self.ports.pick(local_ip, rip, rport, suitable)
 
-    def open_listener(
-        self, ip: str, port: int, family: int, backlog: int, reuseaddr: bool, config: Config, now: float
-    ) -> Listener:
-        connection_cls, _ = _engine()
-        conn = connection_cls(config, local=(ip, port), remote=None, isn=self.isn, name=self.name)
-        listener = Listener(self, conn, ip, port, family, max(0, min(backlog, SOMAXCONN)), reuseaddr)
+    def _log_listener_events(self, listener: Listener, now: float) -> None:
+        """A listener's own engine connection: log its state changes; it sends nothing."""
+        conn = listener.conn
+        for ev in conn.events():
+            if isinstance(ev, E.StateChanged):
+                self._log_state(listener.label, ev, now)
+        conn.segments_to_send()
+
+    def open_listener(self, ip: str, port: int, backlog: int, config: Config, now: float) -> Listener:
+        conn = Connection(config, local=(ip, port), remote=None, isn=self.isn, name=self.name)
+        listener = Listener(conn, ip, port, max(0, min(backlog, SOMAXCONN)))
         self.listeners[(ip, port)] = listener
         conn.listen(now)
-        for ev in conn.events():
-            if type(ev).__name__ == "StateChanged":
-                self.log.record(
-                    "state",
-                    now,
-                    host=self.name,
-                    conn=listener.label,
-                    **{"from": str(ev.src), "to": str(ev.dst), "cause": str(ev.cause)},
-                )
+        self._log_listener_events(listener, now)
         return listener
 
     def close_listener(self, listener: Listener, now: float) -> None:
@@ -677,18 +631,8 @@ class Host:
             ep.listener = None
             ep.conn.abort(now)
             self.service(ep, now)
-        conn = listener.conn
-        conn.close(now)
-        for ev in conn.events():
-            if type(ev).__name__ == "StateChanged":
-                self.log.record(
-                    "state",
-                    now,
-                    host=self.name,
-                    conn=listener.label,
-                    **{"from": str(ev.src), "to": str(ev.dst), "cause": str(ev.cause)},
-                )
-        conn.segments_to_send()
+        listener.conn.close(now)
+        self._log_listener_events(listener, now)
 
     def accept(self, listener: Listener) -> Endpoint | None:
         if not listener.accept_queue:
@@ -696,17 +640,6 @@ class Host:
         ep = listener.accept_queue.popleft()
         ep.listener = None
         return ep
-
-    def socket(self, family: int | None = None, type: int | None = None) -> Any:
-        """A BSD-style socket on this host (see ``tcplab.socket``)."""
-        from tcplab.socket import AF_INET, SOCK_STREAM, Socket
-
-        return Socket(self, AF_INET if family is None else family, SOCK_STREAM if type is None else type)
-
-    def select(self, readers: list, writers: list, timeout: float | None = None):
-        from tcplab.socket import wait
-
-        return wait(readers, writers, timeout)
 
     def __repr__(self) -> str:
         return f"<Host {self.name} {' '.join(self._own)} conns={len(self.conns)}>"

@@ -191,15 +191,13 @@ class Session:
         self.story_ended = recipe.story is None
         self._pcap = io.BytesIO()
         tap = PcapWriter(self._pcap)
-        self._sockets: dict[str, list[Any]] = {h: [] for h in HOSTS}
-        self._listeners: dict[str, list[Any]] = {h: [] for h in HOSTS}
         if recipe.story is None:
             self.bench = Bench(seed=recipe.seed, tap=tap)
         else:
             scenario = SCENARIOS[recipe.story]
             self.bench = scenario.bench(seed=recipe.seed, tap=tap)
             self._play_story(scenario, recipe.at)
-            self._adopt_listeners()
+            self._accept_all()  # the story's listening sockets are the lab's now
         for action in recipe.actions:
             self.apply(action)
 
@@ -228,14 +226,6 @@ class Session:
             self._say(None, f"the story stopped: {type(exc).__name__}: {exc}")
         finally:
             bench.log.unsubscribe(count)
-
-    def _adopt_listeners(self) -> None:
-        """The story's listening sockets become the lab's: it accepts what they queue."""
-        for host in HOSTS:
-            for listener in self.bench.hosts[host].listeners.values():
-                if listener.owner is not None and not listener.closed:
-                    listener.owner.setblocking(False)
-                    self._listeners[host].append(listener.owner)
 
     # -- actions -------------------------------------------------------------------------------
     @property
@@ -278,50 +268,53 @@ class Session:
         self.messages.append({"t": round(self.now, 6), "host": host, "text": text})
 
     def _accept_all(self) -> None:
-        """The lab's listeners accept every connection that is ready (as a server loop would)."""
-        for host, listeners in self._listeners.items():
-            for lsock in listeners:
+        """Every listening socket accepts what is ready (as a server loop would): the lab's own
+        and, once the user took over, the story's."""
+        from tcplab.socket import open_sockets
+
+        for host in HOSTS:
+            for lsock in open_sockets(self.bench.hosts[host]):
+                if lsock.listener is None:
+                    continue
+                lsock.setblocking(False)
                 while True:
                     try:
-                        sock, _peer = lsock.accept()
-                    except (BlockingIOError, OSError):
+                        lsock.accept()
+                    except OSError:  # EAGAIN: nothing (more) to accept
                         break
-                    sock.setblocking(False)
-                    self._sockets[host].append(sock)
 
     def current(self, host: str) -> Any:
         """The socket the host's application holds for its newest connection (a story's own
         sockets too), or None."""
-        node = self.bench.hosts[host]
-        for ep in reversed(list(node.conns.values())):
-            if ep.owner is not None and not ep.finished:
-                return ep.owner
-        for sock in reversed(self._sockets[host]):
-            return sock
-        return None
+        from tcplab.socket import open_sockets
+
+        held = [(s, s.endpoint) for s in open_sockets(self.bench.hosts[host]) if s.endpoint is not None]
+        live = [s for s, ep in held if not ep.finished]
+        if live:
+            return live[-1]
+        return held[-1][0] if held else None
 
     def _call(self, host: str, op: str, n: int) -> None:
         from tcplab.scenarios.base import CLIENT_IP, SERVER_IP
+        from tcplab.socket import Socket
 
         node = self.bench.hosts[host]
         ip = CLIENT_IP if host == "client" else SERVER_IP
         peer = SERVER_IP if host == "client" else CLIENT_IP
         try:
             if op == "listen":
-                sock = node.socket()
+                sock = Socket(node)
                 sock.setblocking(False)
                 from tcplab.socket import SO_REUSEADDR, SOL_SOCKET
 
                 sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
                 sock.bind((ip, PORT))
                 sock.listen(8)
-                self._listeners[host].append(sock)
                 self._say(host, f"listening on port {PORT}")
                 return
             if op == "connect":
-                sock = node.socket()
+                sock = Socket(node)
                 sock.setblocking(False)
-                self._sockets[host].append(sock)
                 err = sock.connect_ex((peer, PORT))
                 self._say(host, f"connect() to {peer}:{PORT}: " + ("in progress" if err in (0, 115) else
                                                                    _strerror(err)))  # fmt: skip

@@ -95,8 +95,8 @@ def read_capture(path: str | os.PathLike[str]) -> Iterator[Captured]:
         raise PcapError(f"{os.fspath(path)} is not a pcap or pcapng file")
     if kind == "pcap":
         with PcapReader(path) as reader:
-            for rec in reader:
-                yield Captured(rec.t, ip_of(reader.linktype, rec.data))
+            for old in reader:
+                yield Captured(old.t, ip_of(reader.linktype, old.data))
         return
     with PcapngReader(path) as ng:
         for rec in ng:

@@ -80,7 +80,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Protocol, runtime_checkable
 
 from tcplab.trace.events import EventLog
-from tcplab.wire.tcp import Flags, flags_str
+from tcplab.wire.errors import MalformedPacket
+from tcplab.wire.tcp import Flags, Segment, flags_str, format_option_bytes, parse_flags, parse_tcp
 
 __all__ = [
     "Link",
@@ -227,21 +228,6 @@ class Link:
 
 
 # ---- fault rules -----------------------------------------------------------------------------
-_FLAG_LETTERS = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, ".": 0x10, "U": 0x20, "E": 0x40, "W": 0x80}
-
-
-def _flag_mask(text: str) -> int:
-    if text == "-":  # flags_str's spelling of "no flags at all"
-        return 0
-    mask = 0
-    for ch in text:
-        bit = _FLAG_LETTERS.get(ch)
-        if bit is None:
-            raise ValueError(f"unknown TCP flag letter {ch!r} in {text!r} (use S F R P U E W, and . for ACK)")
-        mask |= bit
-    return mask
-
-
 def _name_of(node: Any) -> str | None:
     if node is None or isinstance(node, str):
         return node
@@ -308,8 +294,8 @@ class Match:
         self.where = where
         self.nth = nth
         self.count = count
-        self._exact = _flag_mask(flags) if flags is not None else None
-        self._has = _flag_mask(has_flags) if has_flags is not None else None
+        self._exact = int(parse_flags(flags)) if flags is not None else None
+        self._has = int(parse_flags(has_flags)) if has_flags is not None else None
         self._tcp = flags is not None or has_flags is not None or data is not None or where is not None
 
     def __repr__(self) -> str:
@@ -437,74 +423,14 @@ def _tcp_fields(packet: bytes, off: int, end: int) -> tuple[int, ...] | None:
     return sport, dport, seq, ack, flags, win, hlen, end - off - hlen
 
 
-def _format_options(raw: bytes) -> str:
-    """TCP options bytes in tcpdump's words (``mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7``)."""
-    try:
-        return _wire_format_options(_wire_parse_options(raw))
-    except Exception:  # a malformed option list is the receiver's business, not ours
-        return _format_options_here(raw)
-
-
-try:
-    from tcplab.wire.tcp import format_options as _wire_format_options
-    from tcplab.wire.tcp import parse_options as _wire_parse_options
-except ImportError:  # pragma: no cover - an older tcplab.wire: use our own words throughout
-
-    def _wire_format_options(options: Any) -> str:
-        return str(options)
-
-    def _wire_parse_options(raw: bytes) -> Any:
-        raise ValueError("tcplab.wire cannot parse options")
-
-
-def _format_options_here(raw: bytes) -> str:
-    out: list[str] = []
-    i, n = 0, len(raw)
-    while i < n:
-        kind = raw[i]
-        if kind == 0:
-            out.append("eol")
-            break
-        if kind == 1:
-            out.append("nop")
-            i += 1
-            continue
-        if i + 1 >= n or raw[i + 1] < 2 or i + raw[i + 1] > n:
-            out.append("bad opts")
-            break
-        length = raw[i + 1]
-        body = raw[i + 2 : i + length]
-        if kind == 2 and length == 4:
-            out.append(f"mss {int.from_bytes(body, 'big')}")
-        elif kind == 3 and length == 3:
-            out.append(f"wscale {body[0]}")
-        elif kind == 4 and length == 2:
-            out.append("sackOK")
-        elif kind == 5 and (length - 2) % 8 == 0:
-            blocks = " ".join(
-                f"{{{int.from_bytes(body[j : j + 4], 'big')}:{int.from_bytes(body[j + 4 : j + 8], 'big')}}}"
-                for j in range(0, length - 2, 8)
-            )
-            out.append(f"sack {(length - 2) // 8} {blocks}")
-        elif kind == 8 and length == 10:
-            val, ecr = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:], "big")
-            out.append(f"TS val {val} ecr {ecr}")
-        else:
-            out.append(f"unknown-{kind} 0x{body.hex()}" if body else f"unknown-{kind}")
-        i += length
-    return ",".join(out)
-
-
-def _parse_segment(packet: bytes) -> Any:
+def _parse_segment(packet: bytes) -> Segment | None:
     """The ``tcplab.wire`` Segment of a TCP packet (checksum not verified), or None."""
-    from tcplab.wire.tcp import parse_tcp
-
     proto, off, end = _transport(packet)
     if proto != 6:
         return None
     try:
         return parse_tcp(packet[off:end], verify_checksum=False)
-    except Exception:
+    except MalformedPacket:
         return None
 
 
@@ -1040,7 +966,7 @@ class Network:
             rel_ack = (ack - peer_isn) & 0xFFFFFFFF if peer_isn is not None else ack
         else:
             rel_ack = 0
-        options = _format_options(packet[off + 20 : off + hlen]) if hlen > 20 else ""
+        options = format_option_bytes(packet[off + 20 : off + hlen]) if hlen > 20 else ""
         fields_: dict[str, Any] = {
             "src": src,
             "dst": dst,

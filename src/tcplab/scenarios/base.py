@@ -8,13 +8,16 @@ rare moments, the network's fault rules. Everything observable lands in one ``Ev
 
 from __future__ import annotations
 
+import errno
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tcplab.host import Host, SimRuntime
+from tcplab.host import Host
 from tcplab.net.sim import Network
+from tcplab.net.simhost import SimRuntime
+from tcplab.socket import Socket
 from tcplab.tcp.config import Config, profile
 from tcplab.trace.events import EventLog
 
@@ -22,6 +25,11 @@ CLIENT_IP = "198.18.0.1"
 SERVER_IP = "198.18.0.2"
 SERVER_PORT = 8080
 DEFAULT_DELAY = 0.05  # one-way link delay in seconds: round numbers on the ladder
+
+
+def errno_name(exc: OSError) -> str:
+    """The symbolic name of an OSError's errno (``ECONNREFUSED``)."""
+    return errno.errorcode.get(exc.errno or 0, str(exc.errno))
 
 
 def scenario_config(**changes: Any) -> Config:
@@ -167,7 +175,7 @@ class Bench:
 
     # -- sockets ------------------------------------------------------------------------------
     def listen(self, port: int = SERVER_PORT, backlog: int = 16, **opts: Any) -> Any:
-        sock = self.server.socket()
+        sock = Socket(self.server)
         if opts.get("reuseaddr"):
             from tcplab.socket import SO_REUSEADDR, SOL_SOCKET
 
@@ -177,7 +185,7 @@ class Bench:
         return sock
 
     def connect(self, port: int = SERVER_PORT, bind: int | None = None) -> Any:
-        sock = self.client.socket()
+        sock = Socket(self.client)
         if bind is not None:
             sock.bind((CLIENT_IP, bind))
         sock.connect((SERVER_IP, port))
@@ -193,12 +201,12 @@ class Bench:
 
     @staticmethod
     def state(sock: Any) -> str:
-        ep = sock._ep  # the host's endpoint record
+        ep = sock.endpoint
         return str(ep.conn.state) if ep is not None else "CLOSED"
 
     @staticmethod
     def endpoint(sock: Any) -> Any:
-        return sock._ep
+        return sock.endpoint
 
     @staticmethod
     def linger0(sock: Any) -> None:
@@ -227,11 +235,7 @@ class Bench:
     ) -> None:
         """Put a hand-made segment on the wire as if ``src_host`` had sent it."""
         from tcplab.wire import build_packet
-        from tcplab.wire.tcp import Flags, Segment
+        from tcplab.wire.tcp import Segment, parse_flags
 
-        bits = {"F": Flags.FIN, "S": Flags.SYN, "R": Flags.RST, "P": Flags.PSH, ".": Flags.ACK}
-        value = Flags(0)
-        for ch in flags:
-            value |= bits[ch]
-        seg = Segment(src[1], dst[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, value, window, options=options)
+        seg = Segment(src[1], dst[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, parse_flags(flags), window, options=options)
         self.net.inject(src_host.name, build_packet(src[0], dst[0], seg))

@@ -7,14 +7,13 @@ registry in ``tcplab.scenarios`` pairs it with a name, a line of description and
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import random
 from typing import Any
 
 from tcplab.net.sim import Match, Rule
-from tcplab.scenarios.base import CLIENT_IP, SERVER_IP, SERVER_PORT, Bench
-from tcplab.socket import SHUT_WR, wait
+from tcplab.scenarios.base import CLIENT_IP, SERVER_IP, SERVER_PORT, Bench, errno_name
+from tcplab.socket import SHUT_WR, Socket, wait
 
 
 def handshake(b: Bench) -> str:
@@ -87,8 +86,8 @@ def fin_ack_together(b: Bench) -> str:
 
 
 def _simultaneous_open(b: Bench, cport: int = 40000, sport: int = 40001) -> tuple[Any, Any]:
-    csock = b.client.socket()
-    ssock = b.server.socket()
+    csock = Socket(b.client)
+    ssock = Socket(b.server)
     csock.bind((CLIENT_IP, cport))
     ssock.bind((SERVER_IP, sport))
     for sock, peer in ((csock, (SERVER_IP, sport)), (ssock, (CLIENT_IP, cport))):
@@ -115,25 +114,25 @@ def simultaneous_close(b: Bench) -> str:
 
 
 def refused(b: Bench) -> str:
-    csock = b.client.socket()
+    csock = Socket(b.client)
     try:
         csock.connect((SERVER_IP, 9))
     except ConnectionRefusedError as exc:
         b.data["errno"] = exc.errno
-        b.note("client", f"connect() failed: {exc.strerror} (errno {errno.errorcode[exc.errno]})")
+        b.note("client", f"connect() failed: {exc.strerror} (errno {errno_name(exc)})")
     b.settle()
     return "nobody listens on port 9: the server host answered the SYN with RST, connect() got ECONNREFUSED"
 
 
 def syn_timeout(b: Bench) -> str:
     b.net.add_rule(Rule("drop", Match(src="client", flags="S", count=None)))
-    csock = b.client.socket()
+    csock = Socket(b.client)
     csock.settimeout(None)
     try:
         csock.connect((SERVER_IP, SERVER_PORT))
     except OSError as exc:
         b.data["errno"] = exc.errno
-        b.note("client", f"connect() failed after {b.now:.0f} s: {exc.strerror} (errno {errno.errorcode[exc.errno]})")
+        b.note("client", f"connect() failed after {b.now:.0f} s: {exc.strerror} (errno {errno_name(exc)})")
     gave_up = b.now
     b.settle()
     syns = [e["t"] for e in b.log.of_kind("segment") if e["flags"] == "S"]

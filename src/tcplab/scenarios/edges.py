@@ -9,18 +9,17 @@ endpoint's state path in the trace is one act.
 from __future__ import annotations
 
 import contextlib
-import errno
 from typing import Any
 
 from tcplab.net.sim import Match, Rule
-from tcplab.scenarios.base import CLIENT_IP, SERVER_IP, SERVER_PORT, Bench
+from tcplab.scenarios.base import CLIENT_IP, SERVER_IP, SERVER_PORT, Bench, errno_name
 from tcplab.scenarios.classic import _simultaneous_open
-from tcplab.socket import SHUT_WR, SO_REUSEADDR, SOL_SOCKET, SOL_TCP, TCP_USER_TIMEOUT
+from tcplab.socket import SHUT_WR, SO_REUSEADDR, SOL_SOCKET, SOL_TCP, TCP_USER_TIMEOUT, Socket
 
 
 def _child_of(b: Bench, csock: Any) -> Any:
     """The server's endpoint for the client socket's connection."""
-    local = csock._ep.conn.local
+    local = csock.endpoint.conn.local
     key = (SERVER_IP, SERVER_PORT, local[0], local[1])
     return b.server.conns[key]
 
@@ -86,7 +85,7 @@ def rst_everywhere(b: Bench) -> str:
     # retransmitted FIN finds no connection at the client host: RST.
     b.note("client", "act 5: RST in LAST_ACK")
     _, csock, ssock = b.pair(listener=lsock)
-    cep = csock._ep
+    cep = csock.endpoint
     csock.close()
     _eof(ssock)
     b.wait(0.1)
@@ -103,7 +102,7 @@ def rst_everywhere(b: Bench) -> str:
     # TIME_WAIT (Linux net.ipv4.tcp_rfc1337=0).
     b.note("client", "act 6: RST in TIME_WAIT (RFC 1337 TIME-WAIT assassination)")
     _, csock, ssock = b.pair(listener=lsock)
-    cep = csock._ep
+    cep = csock.endpoint
     sconn = _child_of(b, csock).conn
     server_nxt = sconn.snd_nxt
     client_nxt = cep.conn.snd_nxt
@@ -150,7 +149,7 @@ def abort_everywhere(b: Bench) -> str:
     # SYN_SENT: close() while connecting (CLOSE), then SO_LINGER 0 close (ABORT).
     b.note("client", "act 2: CLOSE and ABORT in SYN_SENT")
     for linger in (False, True):
-        csock = b.client.socket()
+        csock = Socket(b.client)
         csock.setblocking(False)
         with contextlib.suppress(BlockingIOError):
             csock.connect((SERVER_IP, 9))
@@ -259,7 +258,7 @@ def unread_data_close(b: Bench) -> str:
     _, csock, ssock = b.pair(listener=lsock)
     csock.shutdown(SHUT_WR)
     ssock.sendall(b"unread reply")  # the same instant: crosses the FIN
-    b.until(lambda: csock._ep.conn.recv_buffered > 0, timeout=5)
+    b.until(lambda: csock.endpoint.conn.recv_buffered > 0, timeout=5)
     csock.close()
     b.wait(0.5)
     ssock.close()
@@ -375,7 +374,7 @@ def syn_in_syn_rcvd(b: Bench) -> str:
     # The handshake's last ACK is lost, so the server's child stays in SYN_RCVD.
     rule = b.net.add_rule(Rule("drop", Match(src="client", flags=".")))
     csock = b.connect()
-    cconn = csock._ep.conn
+    cconn = csock.endpoint.conn
     b.net.remove_rule(rule)
     b.note("client", "a SYN with another ISN from the same port (a restarted client) arrives")
     b.inject(b.client, cconn.local, (SERVER_IP, SERVER_PORT), seq=cconn.snd_nxt + 5000, flags="S")
@@ -402,17 +401,17 @@ def time_wait_restart(b: Bench) -> str:
     lsock.close()  # the server program exits
     b.wait(1.0)
     b.note("server", "the server restarts on port 8080")
-    sock = b.server.socket()
+    sock = Socket(b.server)
     try:
         sock.bind((SERVER_IP, SERVER_PORT))
     except OSError as exc:
         b.data["first_errno"] = exc.errno
         b.note(
             "server",
-            f"bind(8080) failed: {errno.errorcode[exc.errno]} ({exc.strerror}): the old connection is in TIME_WAIT",
+            f"bind(8080) failed: {errno_name(exc)} ({exc.strerror}): the old connection is in TIME_WAIT",
         )
     sock.close()
-    sock = b.server.socket()
+    sock = Socket(b.server)
     sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     sock.bind((SERVER_IP, SERVER_PORT))
     sock.listen(16)
@@ -436,15 +435,15 @@ def backlog(b: Bench) -> str:
     lsock = b.listen(backlog=2)
     clients = []
     for _ in range(5):
-        sock = b.client.socket()
+        sock = Socket(b.client)
         sock.setblocking(False)
         with contextlib.suppress(BlockingIOError):
             sock.connect((SERVER_IP, SERVER_PORT))
         clients.append(sock)
     b.wait(2.0)  # the server is busy: nothing accepted yet
-    accepted = []
+    accepted: list[tuple[float, Socket]] = []
     while len(accepted) < 5:
-        if not b.until(lambda: bool(lsock._listener.accept_queue), timeout=200):
+        if not b.until(lambda: bool(lsock.listener.accept_queue), timeout=200):
             break  # some client gave up (only on very slow or lossy links)
         sock, _ = lsock.accept()
         accepted.append((b.now, sock))

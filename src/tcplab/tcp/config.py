@@ -18,7 +18,7 @@ class Config:
 
     # -- times (seconds) ---------------------------------------------------------------------
     msl: float = 30.0  # TIME_WAIT lasts 2 * msl (Linux: TCP_TIMEWAIT_LEN = 60 s)
-    fin_wait_2_timeout: float = 60.0  # Linux net.ipv4.tcp_fin_timeout; None disables
+    fin_wait_2_timeout: float | None = 60.0  # Linux net.ipv4.tcp_fin_timeout; None disables
     rto_initial: float = 1.0  # RFC 6298 2.1
     rto_min: float = 0.2  # Linux TCP_RTO_MIN (RFC 6298 says 1 s; Linux uses 200 ms)
     rto_max: float = 120.0  # Linux TCP_RTO_MAX
@@ -52,8 +52,15 @@ class Config:
     rfc5961: bool = True  # challenge ACKs for in-window RST and SYN (RFC 5961, Linux default)
     rfc1337: bool = False  # ignore RST in TIME_WAIT (Linux net.ipv4.tcp_rfc1337=0 by default)
 
-    def copy(self, **changes) -> Config:
-        return dataclasses.replace(self, **changes)
+    def copy(self, **changes: object) -> Config:
+        """A copy with ``changes`` (field name -> value) applied; an unknown name is a TypeError."""
+        unknown = changes.keys() - _FIELD_NAMES
+        if unknown:
+            raise TypeError(f"Config has no field {', '.join(sorted(unknown))}")
+        new = dataclasses.replace(self)
+        for name, value in changes.items():
+            setattr(new, name, value)
+        return new
 
     @property
     def wscale(self) -> int:
@@ -65,6 +72,8 @@ class Config:
             shift += 1
         return max(shift, 7) if self.rcv_buf > 0xFFFF else shift  # Linux offers 7 by default
 
+
+_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Config))
 
 PROFILES: dict[str, Config] = {
     # Linux's defaults (what the kernel peer does), the default everywhere.

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import errno as E
 import os
+from typing import TypedDict
 
 from tcplab.tcp import seq as sq
+from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
 from tcplab.tcp.events import (
     Closed,
@@ -42,6 +44,7 @@ from tcplab.wire.tcp import (
     FLAGS,
     MSS,
     NOP,
+    Option,
     Sack,
     SackPermitted,
     Segment,
@@ -59,6 +62,33 @@ Address = tuple[str, int]
 _TS_MOD = 1 << 32
 SSTHRESH_INFINITE = 1 << 30  # RFC 5681 3.1: "arbitrarily high" until the first loss
 _PAWS_IDLE = 24 * 24 * 3600  # RFC 7323 5.5: TS.Recent older than 24 days is invalid
+
+
+class TcpInfo(TypedDict):
+    """``Connection.tcp_info()``: a snapshot in the spirit of Linux's struct tcp_info."""
+
+    state: str
+    tcpi_state: int
+    rto: float
+    snd_mss: int
+    rcv_mss: int
+    cwnd: int
+    cwnd_bytes: int
+    ssthresh: int
+    unacked: int
+    retransmits: int
+    total_retrans: int
+    backoff: int
+    rtt: float
+    rttvar: float
+    snd_wnd: int
+    rcv_wnd: int
+    snd_wscale: int
+    rcv_wscale: int
+    timestamps: bool
+    sack: bool
+    recv_q: int
+    send_q: int
 
 
 def _err(code: int) -> OSError:
@@ -406,7 +436,7 @@ class Connection:
             return ("keepalive", self._keepalive_deadline - now, self._keepalive_probes)
         return None
 
-    def tcp_info(self) -> dict:
+    def tcp_info(self) -> TcpInfo:
         """A snapshot in the spirit of Linux's struct tcp_info (times in seconds)."""
         return {
             "state": self.state.value,
@@ -451,24 +481,16 @@ class Connection:
     # -- 3.10.7.1 CLOSED -----------------------------------------------------------------------
     def _arrives_closed(self, seg: Segment) -> None:
         """All data is discarded; a RST is answered with nothing, anything else with a RST."""
-        if seg.rst:
-            return
-        if seg.has_ack:
-            self._send_rst_now(seg.ack)  # <SEQ=SEG.ACK><CTL=RST>
-        else:
-            self._send_rst_now(0, ack=sq.add(seg.seq, seg.seg_len))  # <SEQ=0><ACK=..><RST,ACK>
+        rst = reset_for(seg)
+        if rst is not None:
+            self._out.append(rst)
 
     # -- 3.10.7.2 LISTEN -----------------------------------------------------------------------
     def _arrives_listen(self, seg: Segment, now: float) -> None:
-        # First, check for a RST: an incoming RST is ignored.
-        if seg.rst:
-            return
-        # Second, check for an ACK: any acknowledgment is bad in LISTEN: <SEQ=SEG.ACK><CTL=RST>.
-        if seg.has_ack:
-            self._send_rst_now(seg.ack)
-            return
-        # Third, check for a SYN.
-        if seg.syn:
+        verdict = listen_verdict(seg)
+        if verdict is ListenVerdict.RESET:
+            self._arrives_closed(seg)  # any acknowledgment is bad in LISTEN: <SEQ=SEG.ACK><CTL=RST>
+        elif verdict is ListenVerdict.SYN:
             if self.remote is None:
                 self.remote = ("", seg.src_port)
             self.rcv_nxt = sq.add(seg.seq, 1)
@@ -481,8 +503,7 @@ class Connection:
             # it is dropped and the peer sends it again after the handshake.
             self._enter(S.SYN_RCVD, C.RCV_SYN)
             self._send_syn(now, ack=True)
-            return
-        # Fourth, other text or control: drop.
+        # IGNORE (a RST) and DROP (other text or control): nothing to do.
 
     # -- 3.10.7.3 SYN-SENT ---------------------------------------------------------------------
     def _arrives_syn_sent(self, seg: Segment, now: float) -> None:
@@ -1031,11 +1052,11 @@ class Connection:
             self._ack_now = True
             self._output(self._now)
 
-    def _options(self, now: float, syn: bool, sack: bool = True) -> tuple:
+    def _options(self, now: float, syn: bool, sack: bool = True) -> tuple[Option, ...]:
         c = self.config
         if syn:
             # Linux order: mss, sackOK, TS, nop, wscale (what Linux sends on SYN and SYN-ACK).
-            opts: list = [MSS(c.mss)]
+            opts: list[Option] = [MSS(c.mss)]
             # Before the peer's SYN we offer everything enabled; after it (SYN-ACK) we answer
             # only what the peer offered (RFC 7323 1.3 and 2.2, RFC 2018 2).
             answering = self.state is not S.SYN_SENT
@@ -1074,7 +1095,7 @@ class Connection:
             self.snd_wscale = self.rcv_wscale = 0
         ts = seg.option(Timestamps)
         self.ts_ok = ts is not None and c.timestamps
-        if self.ts_ok:
+        if ts is not None and self.ts_ok:
             self.ts_recent = ts.val
             self._ts_recent_age = now
         self.sack_ok = seg.option(SackPermitted) is not None and c.sack
@@ -1106,9 +1127,11 @@ class Connection:
 
     def _emit(self, seq: int, flags: int, now: float, payload: bytes = b"", sack: bool = True) -> None:
         """Put one segment on the output list, with ACK=RCV.NXT and our window."""
+        remote = self.remote
+        assert remote is not None  # only a connection with a peer emits
         seg = Segment(
             self.local[1],
-            self.remote[1],
+            remote[1],
             seq,
             self.rcv_nxt if flags & ACK else 0,
             FLAGS[flags],

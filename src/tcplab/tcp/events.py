@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tcplab.tcp.states import Transition
+from tcplab.tcp.states import Cause, State, Transition
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,15 +14,15 @@ class StateChanged:
     transition: Transition
 
     @property
-    def src(self):
+    def src(self) -> State:
         return self.transition.src
 
     @property
-    def dst(self):
+    def dst(self) -> State:
         return self.transition.dst
 
     @property
-    def cause(self):
+    def cause(self) -> Cause:
         return self.transition.cause
 
 

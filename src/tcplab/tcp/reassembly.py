@@ -6,12 +6,12 @@ from tcplab.tcp import seq as sq
 
 
 class Reassembly:
-    """Byte ranges beyond RCV.NXT, as disjoint sorted blocks ``[start, data]``."""
+    """Byte ranges beyond RCV.NXT, as disjoint sorted blocks ``(start, data)``."""
 
     __slots__ = ("_blocks", "_recent", "bytes", "fin_seq")
 
     def __init__(self) -> None:
-        self._blocks: list[list] = []  # [start_seq, bytearray], sorted by distance from rcv_nxt
+        self._blocks: list[tuple[int, bytearray]] = []  # (start_seq, data), by distance from rcv_nxt
         self.bytes = 0
         self.fin_seq: int | None = None  # sequence number of an out-of-order FIN
         self._recent: int | None = None  # start of the block the latest segment went to
@@ -26,11 +26,11 @@ class Reassembly:
         end = sq.add(start, len(data))
         blocks = self._blocks
         merged_start, merged = start, bytearray(data)
-        keep: list[list] = []
+        keep: list[tuple[int, bytearray]] = []
         for b_start, b_data in blocks:
             b_end = sq.add(b_start, len(b_data))
             if sq.lt(b_end, merged_start) or sq.lt(end, b_start):
-                keep.append([b_start, b_data])
+                keep.append((b_start, b_data))
                 continue
             # overlapping or touching: merge (existing bytes win where they overlap; same data)
             new_start = merged_start if sq.le(merged_start, b_start) else b_start
@@ -40,7 +40,7 @@ class Reassembly:
             off = sq.sub(b_start, new_start)
             buf[off : off + len(b_data)] = b_data
             merged_start, merged, end = new_start, buf, new_end
-        keep.append([merged_start, merged])
+        keep.append((merged_start, merged))
         keep.sort(key=lambda b: sq.sub(b[0], rcv_nxt))
         self._blocks = keep
         self.bytes = sum(len(b[1]) for b in keep)

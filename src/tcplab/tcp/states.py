@@ -180,20 +180,3 @@ assert len(_INDEX) == len(TRANSITIONS), "duplicate row in TRANSITIONS"
 def lookup(src: State, dst: State, cause: Cause) -> Transition:
     """Return the row for this transition; raise ``KeyError`` when the table has no such row."""
     return _INDEX[(src, dst, cause)]
-
-
-# The classic layout of RFC 9293 Figure 5 (column, row) for pictures: the client (active) path on
-# the left, the server (passive) path on the right.
-DIAGRAM_LAYOUT: dict[State, tuple[int, int]] = {
-    State.CLOSED: (1, 0),
-    State.LISTEN: (1, 1),
-    State.SYN_RCVD: (0, 2),
-    State.SYN_SENT: (2, 2),
-    State.ESTABLISHED: (1, 3),
-    State.FIN_WAIT_1: (0, 4),
-    State.CLOSE_WAIT: (2, 4),
-    State.FIN_WAIT_2: (0, 5),
-    State.CLOSING: (1, 5),
-    State.LAST_ACK: (2, 5),
-    State.TIME_WAIT: (1, 6),
-}

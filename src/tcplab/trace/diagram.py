@@ -26,10 +26,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tcplab.tcp.states import DIAGRAM_LAYOUT, TRANSITIONS, Cause, State, Transition, lookup
+from tcplab.tcp.states import TRANSITIONS, Cause, State, Transition, lookup
 from tcplab.trace.svg_ladder import FONT_MONO, FONT_SANS, SANS_ADVANCE, _el, svg_attr, svg_text
 
 __all__ = [
+    "DIAGRAM_LAYOUT",
     "UnknownTransitionError",
     "coverage",
     "normalize_taken",
@@ -37,6 +38,23 @@ __all__ = [
     "render_state_summary",
     "transitions_from_events",
 ]
+
+
+# The classic layout of RFC 9293 Figure 5 (column, row) for pictures: the client (active) path on
+# the left, the server (passive) path on the right.
+DIAGRAM_LAYOUT: dict[State, tuple[int, int]] = {
+    State.CLOSED: (1, 0),
+    State.LISTEN: (1, 1),
+    State.SYN_RCVD: (0, 2),
+    State.SYN_SENT: (2, 2),
+    State.ESTABLISHED: (1, 3),
+    State.FIN_WAIT_1: (0, 4),
+    State.CLOSE_WAIT: (2, 4),
+    State.FIN_WAIT_2: (0, 5),
+    State.CLOSING: (1, 5),
+    State.LAST_ACK: (2, 5),
+    State.TIME_WAIT: (1, 6),
+}
 
 
 class UnknownTransitionError(ValueError):

@@ -26,11 +26,11 @@ import os
 import re
 import sys
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-Event = dict[str, Any]
+from tcplab.trace.events import Event
 
 __all__ = [
     "connection_numbers",
@@ -137,7 +137,7 @@ def _short_options(opts: str, event: Event | None = None) -> str:
     return ",".join(out)
 
 
-def event_time(e: Event, key: str = "t") -> float:
+def event_time(e: Mapping[str, Any], key: str = "t") -> float:
     """``e[key]`` as a finite float; 0.0 when missing or unreadable (pictures never fail on a
     damaged trace line)."""
     value = e.get(key, 0.0)

@@ -391,9 +391,9 @@ def render_ladder_svg(
     init: dict[str, str] = {}
     for e in evs:
         if e.get("kind") == "state":
-            side = _side(e.get("host"), left, right)
-            if side and side not in init:
-                init[side] = str(e.get("from", ""))
+            where = _side(e.get("host"), left, right)
+            if where and where not in init:
+                init[where] = str(e.get("from", ""))
     for side, name in init.items():
         out.append(_state_pill(name, side, x_left if side == "left" else x_right, top + 6))
 
@@ -704,7 +704,16 @@ def _segment_svg(
         first: tuple[float, float, str, str, _Box] | None = None
         # An arrow crossed by one going the other way keeps its label near its sender, so the
         # two labels end up on opposite halves.
-        spots = ((0.5, 1), (0.5, -1), (0.32, 1), (0.68, 1), (0.32, -1), (0.68, -1), (0.22, 1), (0.78, 1))
+        spots: tuple[tuple[float, int], ...] = (
+            (0.5, 1),
+            (0.5, -1),
+            (0.32, 1),
+            (0.68, 1),
+            (0.32, -1),
+            (0.68, -1),
+            (0.22, 1),
+            (0.78, 1),
+        )
         if crossed:
             spots = ((0.27, 1), (0.27, -1), *spots)
         for frac, side in spots:

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tcplab.tcp.states import DIAGRAM_LAYOUT, TRANSITIONS, State, Transition
+from tcplab.tcp.states import TRANSITIONS, State, Transition
+from tcplab.trace.diagram import DIAGRAM_LAYOUT
 from tcplab.watch.mapping import transitions_of
 
 Event = dict[str, Any]

@@ -30,11 +30,14 @@ __all__ = [
 ]
 
 IPAddress = IPv4Address | IPv6Address
+BytesLike = bytes | bytearray | memoryview
+# What the functions here accept for an address: text, an ipaddress object, or 4/16 packed bytes.
+AddressLike = str | bytes | bytearray | memoryview | IPv4Address | IPv6Address
 
 _from_bytes = int.from_bytes
 
 
-def raw_sum(data) -> int:
+def raw_sum(data: BytesLike) -> int:
     """An integer congruent (mod 0xFFFF) to the one's complement sum of ``data``'s 16-bit words.
 
     ``data`` is any bytes-like object; odd lengths are padded with one zero byte. The result is 0
@@ -56,7 +59,7 @@ def fold(total: int) -> int:
     return 0xFFFF - r
 
 
-def internet_checksum(data, initial: int = 0) -> int:
+def internet_checksum(data: BytesLike, initial: int = 0) -> int:
     """RFC 1071 checksum of ``data`` (bytes-like), with ``initial`` added to the sum first.
 
     To compute a checksum, pass the data with the checksum field zeroed. To verify, pass the data
@@ -66,41 +69,38 @@ def internet_checksum(data, initial: int = 0) -> int:
 
 
 # ---- addresses ----------------------------------------------------------------------------------
-_addr_cache: dict = {}
+_addr_cache: dict[str | bytes, IPAddress] = {}
 
 
-def as_address(addr) -> IPAddress:
+def as_address(addr: AddressLike) -> IPAddress:
     """An ``ipaddress`` object from a str, an address object, or 4/16 packed bytes (cached)."""
-    if type(addr) is IPv4Address or type(addr) is IPv6Address:
-        return addr
-    try:
-        return _addr_cache[addr]
-    except KeyError:
-        pass
-    except TypeError:  # unhashable (bytearray, memoryview)
-        addr = bytes(addr)
     if isinstance(addr, (IPv4Address, IPv6Address)):
         return addr
-    obj = ipaddress.ip_address(addr)
+    key = addr if isinstance(addr, (str, bytes)) else bytes(addr)
+    try:
+        return _addr_cache[key]
+    except KeyError:
+        pass
+    obj = ipaddress.ip_address(key)
     if len(_addr_cache) > 4096:
         _addr_cache.clear()
-    _addr_cache[addr] = obj
+    _addr_cache[key] = obj
     return obj
 
 
 # ---- pseudo-headers -----------------------------------------------------------------------------
-def pseudo_header_v4(src, dst, protocol: int, length: int) -> bytes:
+def pseudo_header_v4(src: AddressLike, dst: AddressLike, protocol: int, length: int) -> bytes:
     """The 12-byte IPv4 pseudo-header of RFC 9293 3.1: src, dst, zero, PTCL, TCP length."""
     return as_address(src).packed + as_address(dst).packed + bytes((0, protocol)) + length.to_bytes(2, "big")
 
 
-def pseudo_header_v6(src, dst, next_header: int, length: int) -> bytes:
+def pseudo_header_v6(src: AddressLike, dst: AddressLike, next_header: int, length: int) -> bytes:
     """The 40-byte IPv6 pseudo-header of RFC 8200 8.1: src, dst, upper-layer length (32 bits),
     three zero bytes, next header."""
     return as_address(src).packed + as_address(dst).packed + length.to_bytes(4, "big") + bytes((0, 0, 0, next_header))
 
 
-def pseudo_header_sum(src, dst, protocol: int, length: int) -> int:
+def pseudo_header_sum(src: AddressLike, dst: AddressLike, protocol: int, length: int) -> int:
     """:func:`raw_sum` of the pseudo-header (IPv4 or IPv6, chosen by the address family).
 
     The integer value of an address is congruent to the sum of its 16-bit words, so no bytes are
@@ -113,17 +113,17 @@ def pseudo_header_sum(src, dst, protocol: int, length: int) -> int:
     return int(s) + int(d) + protocol + length
 
 
-def transport_checksum(src, dst, protocol: int, data) -> int:
+def transport_checksum(src: AddressLike, dst: AddressLike, protocol: int, data: BytesLike) -> int:
     """Checksum of a TCP/UDP/ICMPv6 message ``data`` (checksum field zeroed, or as received to
     verify: then 0 means correct) including the pseudo-header for ``src``/``dst``."""
     return fold(pseudo_header_sum(src, dst, protocol, len(data)) + raw_sum(data))
 
 
-def icmpv4_checksum(data) -> int:
+def icmpv4_checksum(data: BytesLike) -> int:
     """ICMP (IPv4) checksum: RFC 1071 over the ICMP message alone, no pseudo-header."""
     return fold(raw_sum(data))
 
 
-def icmpv6_checksum(src, dst, data) -> int:
+def icmpv6_checksum(src: AddressLike, dst: AddressLike, data: BytesLike) -> int:
     """ICMPv6 checksum (RFC 4443 2.3): includes the IPv6 pseudo-header, next header 58."""
     return fold(pseudo_header_sum(src, dst, 58, len(data)) + raw_sum(data))

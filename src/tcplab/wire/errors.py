@@ -24,5 +24,5 @@ class MalformedPacket(ValueError):
         self.reason = reason
         self.detail = detail
 
-    def __reduce__(self):  # keep pickling working with the two-argument constructor
+    def __reduce__(self) -> tuple[type[MalformedPacket], tuple[str, str]]:  # pickling: two arguments
         return (type(self), (self.reason, self.detail))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-from .checksum import as_address, fold, icmpv4_checksum, icmpv6_checksum, raw_sum
+from .checksum import AddressLike, BytesLike, as_address, fold, icmpv4_checksum, icmpv6_checksum, raw_sum
 from .ip import Packet, build_ip
 
 __all__ = [
@@ -21,13 +21,17 @@ ICMPV6_PROTOCOL = 58
 _ECHO = struct.Struct("!BBHHH")  # type, code, checksum, identifier, sequence number
 
 
-def _echo_message(version: int, type_: int, ident: int, seq: int, data, src, dst) -> bytes:
+def _echo_message(
+    version: int, type_: int, ident: int, seq: int, data: BytesLike, src: AddressLike, dst: AddressLike
+) -> bytes:
     msg = _ECHO.pack(type_, 0, 0, ident, seq) + bytes(data)
     csum = icmpv4_checksum(msg) if version == 4 else icmpv6_checksum(src, dst, msg)
     return msg[:2] + csum.to_bytes(2, "big") + msg[4:]
 
 
-def build_icmp_echo_request(src, dst, ident: int, seq: int, data: bytes = b"", ttl: int = 64) -> bytes:
+def build_icmp_echo_request(
+    src: AddressLike, dst: AddressLike, ident: int, seq: int, data: BytesLike = b"", ttl: int = 64
+) -> bytes:
     """An echo request packet (ICMP type 8, or ICMPv6 type 128) from ``src`` to ``dst``."""
     s = as_address(src)
     d = as_address(dst)
@@ -36,7 +40,7 @@ def build_icmp_echo_request(src, dst, ident: int, seq: int, data: bytes = b"", t
     return build_ip(s, d, ICMPV6_PROTOCOL, _echo_message(6, 128, ident, seq, data, s, d), ttl)
 
 
-def build_icmp_echo_reply(request: Packet, src=None, ttl: int = 64) -> bytes | None:
+def build_icmp_echo_reply(request: Packet, src: AddressLike | None = None, ttl: int = 64) -> bytes | None:
     """The echo reply to ``request`` (a parsed packet), or None if it is not a valid echo request.
 
     Answers ICMP type 8 code 0 with type 0, and ICMPv6 type 128 code 0 with type 129, copying the

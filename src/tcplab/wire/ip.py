@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 
-from .checksum import as_address, fold
+from .checksum import AddressLike, BytesLike, as_address, fold
 from .errors import MalformedPacket
 from .tcp import TCP_PROTOCOL, Segment, _parse_tcp, build_tcp
 
@@ -126,7 +126,7 @@ class IPv4Header:
         return hdr[:10] + csum.to_bytes(2, "big") + hdr[12:]
 
     @classmethod
-    def parse(cls, data, verify_checksum: bool = True) -> IPv4Header:
+    def parse(cls, data: BytesLike, verify_checksum: bool = True) -> IPv4Header:
         """Parse and check the header at the start of ``data`` (the whole packet; may be longer
         than the total length). Raises only :class:`MalformedPacket`."""
         n = len(data)
@@ -198,7 +198,7 @@ class IPv6Header:
             raise ValueError(f"cannot build IPv6 header {self!r}: {exc}") from None
 
     @classmethod
-    def parse(cls, data) -> IPv6Header:
+    def parse(cls, data: BytesLike) -> IPv6Header:
         """Parse and check the fixed header at the start of ``data`` (may be longer than the
         packet). Raises only :class:`MalformedPacket`."""
         n = len(data)
@@ -225,13 +225,13 @@ class Packet:
 
     __slots__ = ("_buf", "_end", "_payload", "_start", "header", "tcp")
 
-    def __init__(self, header: IPHeader, tcp: Segment | None, buf, start: int, end: int):
+    def __init__(self, header: IPHeader, tcp: Segment | None, buf: BytesLike, start: int, end: int) -> None:
         self.header = header
         self.tcp = tcp
         self._buf = buf
         self._start = start
         self._end = end
-        self._payload = None
+        self._payload: bytes | None = None
 
     @property
     def version(self) -> int:
@@ -272,7 +272,7 @@ class Packet:
         return f"Packet(v{self.version} {self.src} > {self.dst} proto {self.protocol} ttl {self.ttl} {what})"
 
 
-def _parse(packet, verify_checksum: bool) -> Packet:
+def _parse(packet: BytesLike, verify_checksum: bool) -> Packet:
     try:
         first = packet[0]
     except IndexError:
@@ -284,6 +284,7 @@ def _parse(packet, verify_checksum: bool) -> Packet:
             raise MalformedPacket("ip fragment not supported", f"MF {hdr.flags & 1}, offset {hdr.fragment_offset}")
         start = (first & 0x0F) << 2
         end = hdr.total_length
+        assert end is not None  # the parser sets it
         if hdr.protocol == TCP_PROTOCOL:
             data = memoryview(packet)[start:end]
             psum = int.from_bytes(packet[12:20], "big") + TCP_PROTOCOL + end - start if verify_checksum else None
@@ -291,6 +292,7 @@ def _parse(packet, verify_checksum: bool) -> Packet:
         return Packet(hdr, None, packet, start, end)
     if version == 6:
         hdr6 = IPv6Header.parse(packet)
+        assert hdr6.payload_length is not None  # the parser sets it
         end = 40 + hdr6.payload_length
         if hdr6.next_header == TCP_PROTOCOL:
             data = memoryview(packet)[40:end]
@@ -300,7 +302,7 @@ def _parse(packet, verify_checksum: bool) -> Packet:
     raise MalformedPacket("bad ip version", f"version {version}")
 
 
-def parse_packet(packet, verify_checksum: bool = True) -> Packet:
+def parse_packet(packet: BytesLike, verify_checksum: bool = True) -> Packet:
     """Parse an IPv4 or IPv6 packet (bytes-like; trailing bytes past the IP length are ignored).
 
     Verifies the IPv4 header checksum and the TCP checksum unless ``verify_checksum`` is false.
@@ -310,7 +312,7 @@ def parse_packet(packet, verify_checksum: bool = True) -> Packet:
     return _parse(packet, verify_checksum)
 
 
-def parse_tcp_packet(packet, verify_checksum: bool = True) -> Packet:
+def parse_tcp_packet(packet: BytesLike, verify_checksum: bool = True) -> Packet:
     """Like :func:`parse_packet`, but a packet that does not carry TCP raises
     ``MalformedPacket("not tcp")``; the result's ``tcp`` is never None."""
     p = _parse(packet, verify_checksum)
@@ -319,7 +321,7 @@ def parse_tcp_packet(packet, verify_checksum: bool = True) -> Packet:
     return p
 
 
-def parse_ip(packet, verify_checksum: bool = True) -> tuple[IPHeader, Segment | bytes]:
+def parse_ip(packet: BytesLike, verify_checksum: bool = True) -> tuple[IPHeader, Segment | bytes]:
     """``(ip_header, segment)`` for TCP, ``(ip_header, payload_bytes)`` for anything else."""
     p = _parse(packet, verify_checksum)
     return p.header, (p.tcp if p.tcp is not None else p.payload)
@@ -330,11 +332,20 @@ def parse_ip(packet, verify_checksum: bool = True) -> tuple[IPHeader, Segment | 
 # the total length, so the checksum costs one addition).
 _V4_PATCH = struct.Struct("!2sH6sH8s")
 _V6_PATCH = struct.Struct("!4sH34s")
-_v4_templates: dict[tuple, tuple[bytes, bytes, bytes, int]] = {}
-_v6_templates: dict[tuple, tuple[bytes, bytes]] = {}
+_TemplateKey = tuple[int, int, int, int, int, int]
+_v4_templates: dict[_TemplateKey, tuple[bytes, bytes, bytes, int]] = {}
+_v6_templates: dict[_TemplateKey, tuple[bytes, bytes]] = {}
 
 
-def _ip_header(src, dst, protocol: int, ttl: int, tos: int, identification: int, payload_length: int) -> bytes:
+def _ip_header(
+    src: AddressLike,
+    dst: AddressLike,
+    protocol: int,
+    ttl: int,
+    tos: int,
+    identification: int,
+    payload_length: int,
+) -> bytes:
     s = as_address(src)
     d = as_address(dst)
     if s.version != d.version:
@@ -343,6 +354,7 @@ def _ip_header(src, dst, protocol: int, ttl: int, tos: int, identification: int,
     if s.version == 4:
         tmpl = _v4_templates.get(key)
         if tmpl is None:
+            assert isinstance(s, IPv4Address) and isinstance(d, IPv4Address)
             raw = IPv4Header(s, d, protocol, ttl, tos, identification).build(0)  # validates
             raw = raw[:2] + b"\x00\x00" + raw[4:10] + b"\x00\x00" + raw[12:]
             if len(_v4_templates) > 4096:
@@ -354,6 +366,7 @@ def _ip_header(src, dst, protocol: int, ttl: int, tos: int, identification: int,
         return _V4_PATCH.pack(tmpl[0], total, tmpl[1], fold(tmpl[3] + total), tmpl[2])
     tmpl6 = _v6_templates.get(key)
     if tmpl6 is None:
+        assert isinstance(s, IPv6Address) and isinstance(d, IPv6Address)
         raw = IPv6Header(s, d, protocol, ttl, tos).build(0)  # validates
         if len(_v6_templates) > 4096:
             _v6_templates.clear()
@@ -363,7 +376,16 @@ def _ip_header(src, dst, protocol: int, ttl: int, tos: int, identification: int,
     return _V6_PATCH.pack(tmpl6[0], payload_length, tmpl6[1])
 
 
-def build_ip(src, dst, protocol: int, payload, ttl: int = 64, *, tos: int = 0, identification: int = 0) -> bytes:
+def build_ip(
+    src: AddressLike,
+    dst: AddressLike,
+    protocol: int,
+    payload: BytesLike,
+    ttl: int = 64,
+    *,
+    tos: int = 0,
+    identification: int = 0,
+) -> bytes:
     """An IP packet carrying ``payload`` (already complete, checksum included) as ``protocol``.
 
     IPv4 or IPv6 by the address family of ``src``/``dst`` (str or ipaddress objects). IPv4
@@ -372,7 +394,9 @@ def build_ip(src, dst, protocol: int, payload, ttl: int = 64, *, tos: int = 0, i
     return _ip_header(src, dst, protocol, ttl, tos, identification, len(payload)) + bytes(payload)
 
 
-def build_packet(src, dst, seg: Segment, ttl: int = 64, *, tos: int = 0, identification: int = 0) -> bytes:
+def build_packet(
+    src: AddressLike, dst: AddressLike, seg: Segment, ttl: int = 64, *, tos: int = 0, identification: int = 0
+) -> bytes:
     """The IP packet carrying ``seg`` from ``src`` to ``dst`` (TCP checksum computed)."""
     s = as_address(src)
     d = as_address(dst)

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import enum
 import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from .checksum import fold, pseudo_header_sum, raw_sum
+from .checksum import AddressLike, BytesLike, fold, pseudo_header_sum, raw_sum
 from .errors import MalformedPacket
 
 
@@ -94,6 +96,7 @@ class UnknownOption:
 
 
 Option = EOL | NOP | MSS | WindowScale | SackPermitted | Sack | Timestamps | UnknownOption
+_O = TypeVar("_O", EOL, NOP, MSS, WindowScale, SackPermitted, Sack, Timestamps, UnknownOption)
 
 
 @dataclass(slots=True)
@@ -134,14 +137,15 @@ class Segment:
         f = int(self.flags)
         return len(self.payload) + (f & 0x01) + ((f >> 1) & 0x01)
 
-    def option(self, cls: type) -> Option | None:
+    def option(self, cls: type[_O]) -> _O | None:
+        """The first option of class ``cls`` (``seg.option(Timestamps)``), or None."""
         for opt in self.options:
-            if type(opt) is cls:
+            if isinstance(opt, cls):
                 return opt
         return None
 
     # -- bytes --------------------------------------------------------------------------------
-    def build(self, src_ip, dst_ip) -> bytes:
+    def build(self, src_ip: AddressLike, dst_ip: AddressLike) -> bytes:
         """The segment's bytes (header, options, payload) with the checksum for src/dst."""
         return build_tcp(self, src_ip, dst_ip)
 
@@ -171,6 +175,35 @@ def flags_str(flags: Flags) -> str:
     if flags & Flags.ACK:
         out += "."
     return out or "-"
+
+
+# tcpdump's and packetdrill's letters ("." is ACK; packetdrill also writes CWR as "C").
+_FLAG_LETTERS = {
+    "F": Flags.FIN,
+    "S": Flags.SYN,
+    "R": Flags.RST,
+    "P": Flags.PSH,
+    ".": Flags.ACK,
+    "U": Flags.URG,
+    "E": Flags.ECE,
+    "W": Flags.CWR,
+    "C": Flags.CWR,
+}
+
+
+def parse_flags(text: str) -> Flags:
+    """The flags written as tcpdump and packetdrill write them (``S``, ``S.``, ``.``, ``P.``,
+    ``F.``, ``R``, ``R.``): the inverse of :func:`flags_str`. ``-`` (alone) is no flag at all.
+    Raises ValueError for any other letter."""
+    if text == "-":
+        return NONE
+    out = NONE
+    for ch in text:
+        bit = _FLAG_LETTERS.get(ch)
+        if bit is None:
+            raise ValueError(f"unknown TCP flag letter {ch!r} in {text!r} (use S F R P U E W, and . for ACK)")
+        out |= bit
+    return out
 
 
 # ---- bytes --------------------------------------------------------------------------------------
@@ -218,7 +251,7 @@ def _mss(value: int) -> MSS:
         return opt
 
 
-def parse_options(opts) -> tuple[Option, ...]:
+def parse_options(opts: BytesLike) -> tuple[Option, ...]:
     """Parse a TCP option area (bytes-like, the header bytes after the first 20).
 
     Stops after an EOL (reported as ``EOL()``); the rest is padding. Raises
@@ -295,22 +328,21 @@ _TS = struct.Struct("!BBII")
 _KNOWN_KINDS = frozenset((0, 1, 2, 3, 4, 5, 8))
 
 
-def _encode_option(opt) -> bytes:
-    t = type(opt)
+def _encode_option(opt: Option) -> bytes:
     try:
-        if t is NOP:
+        if isinstance(opt, NOP):
             return _NOP_BYTES
-        if t is Timestamps:
+        if isinstance(opt, Timestamps):
             return _TS.pack(8, 10, opt.val, opt.ecr)
-        if t is MSS:
+        if isinstance(opt, MSS):
             return _MSS.pack(2, 4, opt.value)
-        if t is WindowScale:
+        if isinstance(opt, WindowScale):
             return _WS.pack(3, 3, opt.shift)
-        if t is SackPermitted:
+        if isinstance(opt, SackPermitted):
             return _SACKOK_BYTES
-        if t is EOL:
+        if isinstance(opt, EOL):
             return _EOL_BYTES
-        if t is Sack:
+        if isinstance(opt, Sack):
             blocks = opt.blocks
             if not 1 <= len(blocks) <= 4:
                 raise ValueError(f"a SACK option carries 1 to 4 blocks, not {len(blocks)}")
@@ -318,7 +350,7 @@ def _encode_option(opt) -> bytes:
             if len(edges) != 2 * len(blocks):
                 raise ValueError(f"SACK blocks must be (left, right) pairs: {blocks!r}")
             return bytes((5, 2 + 8 * len(blocks))) + _SACK_STRUCTS[len(blocks)].pack(*edges)
-        if t is UnknownOption:
+        if isinstance(opt, UnknownOption):
             if opt.opt_kind in _KNOWN_KINDS or not 0 <= opt.opt_kind <= 255:
                 raise ValueError(f"UnknownOption cannot have kind {opt.opt_kind}")
             data = bytes(opt.data)
@@ -330,7 +362,7 @@ def _encode_option(opt) -> bytes:
     raise TypeError(f"not a TCP option: {opt!r}")
 
 
-def encode_options(options) -> bytes:
+def encode_options(options: Sequence[Option]) -> bytes:
     """The option area for ``options``, in order, zero-padded to a multiple of 4 bytes.
 
     Raises ValueError when a value does not fit or the options exceed 40 bytes.
@@ -346,29 +378,30 @@ def encode_options(options) -> bytes:
     return data
 
 
-def options_length(options) -> int:
+def options_length(options: Iterable[Option]) -> int:
     """Bytes ``options`` take on the wire, before padding."""
     total = 0
     for opt in options:
-        t = type(opt)
-        if t is NOP or t is EOL:
+        if isinstance(opt, (NOP, EOL)):
             total += 1
-        elif t is Timestamps:
+        elif isinstance(opt, Timestamps):
             total += 10
-        elif t is MSS:
+        elif isinstance(opt, MSS):
             total += 4
-        elif t is WindowScale:
+        elif isinstance(opt, WindowScale):
             total += 3
-        elif t is SackPermitted:
+        elif isinstance(opt, SackPermitted):
             total += 2
-        elif t is Sack:
+        elif isinstance(opt, Sack):
             total += 2 + 8 * len(opt.blocks)
         else:
             total += 2 + len(opt.data)
     return total
 
 
-def parse_tcp(data, src_ip=None, dst_ip=None, verify_checksum: bool = True) -> Segment:
+def parse_tcp(
+    data: BytesLike, src_ip: AddressLike | None = None, dst_ip: AddressLike | None = None, verify_checksum: bool = True
+) -> Segment:
     """Parse a TCP segment (header, options and payload) from bytes-like ``data``.
 
     The checksum is verified when both ``src_ip`` and ``dst_ip`` are given (str or ipaddress
@@ -382,7 +415,7 @@ def parse_tcp(data, src_ip=None, dst_ip=None, verify_checksum: bool = True) -> S
     return _parse_tcp(data, psum)
 
 
-def _parse_tcp(data, psum: int | None) -> Segment:
+def _parse_tcp(data: BytesLike, psum: int | None) -> Segment:
     n = len(data)
     if n < 20:
         raise MalformedPacket("truncated tcp header", f"{n} bytes")
@@ -402,7 +435,7 @@ def _parse_tcp(data, psum: int | None) -> Segment:
     return Segment(sport, dport, seq, ack, _FLAGS_TABLE[flags], window, urgent, options, payload, off)
 
 
-def build_tcp(seg: Segment, src_ip, dst_ip) -> bytes:
+def build_tcp(seg: Segment, src_ip: AddressLike, dst_ip: AddressLike) -> bytes:
     """The bytes of ``seg`` with its checksum computed for ``src_ip`` -> ``dst_ip``.
 
     Options are emitted in order and zero-padded to a multiple of 4. Raises ValueError when a
@@ -429,28 +462,36 @@ def build_tcp(seg: Segment, src_ip, dst_ip) -> bytes:
     return hdr
 
 
-def format_option(opt) -> str:
+def format_option(opt: Option) -> str:
     """One option the way tcpdump prints it."""
-    t = type(opt)
-    if t is NOP:
+    if isinstance(opt, NOP):
         return "nop"
-    if t is Timestamps:
+    if isinstance(opt, Timestamps):
         return f"TS val {opt.val} ecr {opt.ecr}"
-    if t is MSS:
+    if isinstance(opt, MSS):
         return f"mss {opt.value}"
-    if t is WindowScale:
+    if isinstance(opt, WindowScale):
         return f"wscale {opt.shift}"
-    if t is SackPermitted:
+    if isinstance(opt, SackPermitted):
         return "sackOK"
-    if t is Sack:
+    if isinstance(opt, Sack):
         return f"sack {len(opt.blocks)} " + "".join(f"{{{a}:{b}}}" for a, b in opt.blocks)
-    if t is EOL:
+    if isinstance(opt, EOL):
         return "eol"
-    if t is UnknownOption:
+    if isinstance(opt, UnknownOption):
         return f"unknown-{opt.opt_kind}" + (f" 0x{bytes(opt.data).hex()}" if opt.data else "")
     return repr(opt)
 
 
-def format_options(options) -> str:
+def format_options(options: Iterable[Option]) -> str:
     """Options in tcpdump style: ``mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7``."""
     return ",".join([format_option(opt) for opt in options])
+
+
+def format_option_bytes(raw: bytes) -> str:
+    """An option area's bytes in tcpdump's words, for traces of packets that may be damaged:
+    ``bad opts`` when they do not parse."""
+    try:
+        return format_options(parse_options(raw))
+    except MalformedPacket:
+        return "bad opts"

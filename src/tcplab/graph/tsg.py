@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tcplab.trace.flows import Flow, Seg, flows
+from tcplab.graph.flows import Flow, Seg, flows
 from tcplab.trace.svg_ladder import COLORS, FONT_SANS, SANS_ADVANCE, _el, svg_text
 
 __all__ = ["GraphError", "pick_flow", "render_tsg_svg"]

@@ -101,8 +101,8 @@ CLIENT = f"""
 
 def _wait_for_fins(path: Path) -> None:
     """Until the capture file holds both ends' FINs (the whole connection)."""
+    from tcplab.graph.flows import segments_from_capture
     from tcplab.net.pcap import PcapError
-    from tcplab.trace.flows import segments_from_capture
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from tcplab.cli import main
+from tcplab.graph.flows import Flow, Seg, TraceFileError, flows, load, segments_from_events
+from tcplab.graph.tsg import GraphError, nice_ticks, render_tsg_svg
 from tcplab.net.pcap import PcapWriter
 from tcplab.net.pcapng import PcapngWriter
 from tcplab.scenarios import SCENARIOS
-from tcplab.trace.flows import Flow, Seg, TraceFileError, flows, load, segments_from_events
-from tcplab.trace.tsg import GraphError, nice_ticks, render_tsg_svg
 from tcplab.wire import MSS, Flags, Sack, SackPermitted, Segment, WindowScale, build_packet
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
