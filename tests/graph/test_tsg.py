@@ -190,7 +190,7 @@ def test_graph_cli_sender_choice_and_errors(tmp_path: Path, capsys: pytest.Captu
     trace.write_text("".join(json.dumps(e) + "\n" for e in lossy))
     out = tmp_path / "g.svg"
     assert main(["graph", str(trace), "-o", str(out), "--sender", "server"]) == 0
-    assert "server:8080 \u2192 client:" in out.read_text()
+    assert "server:9527 \u2192 client:" in out.read_text()
     capsys.readouterr()
     cases = {
         "nope": "tcplab: cannot read {d}/nope: No such file or directory",

@@ -44,7 +44,7 @@ def test_the_same_recipe_builds_the_same_world() -> None:
     recipe = Recipe(actions=[*HANDSHAKE, "net.loss:30", "client.send:20000", "wait:5", "server.read",
                              "net.drop:server>client", "client.close", "wait:3"])  # fmt: skip
     a, b = Session(recipe), Session(recipe)
-    assert a.events == b.events and a.pcap() == b.pcap()
+    assert a.events == b.events and a.capture() == b.capture()
     assert any(e["fate"] == "dropped" for e in a.events if e["kind"] == "segment")
 
 
@@ -157,18 +157,12 @@ def test_cache_extends_a_session_like_a_fresh_build() -> None:
     assert extended.events == Session(longer).events
 
 
-def test_capture_has_every_delivered_packet() -> None:
-    s = Session(Recipe(actions=[*HANDSHAKE, "client.send:1000", "wait:0.5"]))
-    path = "/dev/null"
-    import os
-    import tempfile
-
-    with tempfile.NamedTemporaryFile(suffix=".pcap", delete=False) as f:
-        f.write(s.pcap())
-        path = f.name
-    try:
-        packets = [parse_packet(r.packet).tcp for r in read_capture(path)]
-    finally:
-        os.unlink(path)
-    delivered = [e for e in s.events if e["kind"] == "segment" and e["fate"] != "dropped"]
-    assert [(seg.seq, len(seg.payload)) for seg in packets] == [(e["abs_seq"], e["len"]) for e in delivered]
+def test_capture_has_every_packet_with_its_fate(tmp_path) -> None:
+    s = Session(Recipe(actions=[*HANDSHAKE, "net.drop:client>server", "client.send:1000", "wait:0.5"]))
+    path = tmp_path / "lab.pcapng"
+    path.write_bytes(s.capture())
+    records = list(read_capture(path))
+    sent = [e for e in s.events if e["kind"] == "segment"]
+    assert [(parse_packet(r.packet).tcp.seq, r.interface) for r in records] == [(e["abs_seq"], e["src"]) for e in sent]
+    assert [r.comments for r in records if r.comments] == [("dropped by a fault rule",)]
+    assert [e["fate"] for e in sent].count("dropped") == 1

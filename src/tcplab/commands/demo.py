@@ -49,7 +49,12 @@ def add_parser(subparsers: Any) -> None:
         "--diagram-svg", metavar="FILE", help="also write the state diagram (transitions taken highlighted) as SVG"
     )
     p.add_argument("--tsg-svg", metavar="FILE", help="also write the time-sequence graph (with cwnd and RTT) as SVG")
-    p.add_argument("--pcap", metavar="FILE", help="also write every packet to a pcap file")
+    p.add_argument(
+        "--pcap",
+        metavar="FILE",
+        help="also write every packet, when sent, to a capture: pcapng with a comment on each lost, "
+        "duplicated, corrupted or delayed one (classic pcap, without them, if FILE ends in .pcap)",
+    )
     p.add_argument("--json", action="store_true", help="print the trace as JSON Lines instead of the ladder")
     p.add_argument("--all", action="store_true", help="run every scenario (with --report)")
     p.add_argument(
@@ -173,10 +178,10 @@ def run(args: argparse.Namespace) -> int:
 
     tap = None
     if args.pcap:
-        from tcplab.net.pcap import PcapWriter
+        from tcplab.net.capture import open_writer
 
         try:
-            tap = PcapWriter(args.pcap)
+            tap = open_writer(args.pcap)
         except OSError as exc:
             raise CLIError(f"cannot write the pcap file {args.pcap}: {exc.strerror or exc}") from None
     try:

@@ -3,7 +3,7 @@
 The host and its sockets never sleep or read a clock themselves; they ask ``host.runtime``, which
 owns time and wake-ups:
 
-- ``now()``: the current time (virtual on the simulator, ``time.monotonic()`` on TUN);
+- ``now()``: the run's clock: seconds since it started (virtual on the simulator, real on TUN);
 - ``kick()``: a user call queued packets or changed timers: let them go out now;
 - ``call_later(delay, callback)``: run ``callback()`` ``delay`` seconds from now;
 - ``wait_until(predicate, timeout) -> bool``: make progress (move packets, run timers) until

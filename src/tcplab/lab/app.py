@@ -4,7 +4,7 @@
     GET /api/stories              the ``tcplab demo`` stories
     GET /api/state?QUERY          the session QUERY describes (see ``tcplab.lab.session``)
     GET /api/diagram.svg          RFC 9293's state diagram (the page lights it up)
-    GET /api/capture.pcap?QUERY   what the session sent, for Wireshark
+    GET /api/capture.pcapng?QUERY what the session sent, for Wireshark (comments on the fates)
     GET /api/trace.jsonl?QUERY    the session's events, JSON Lines
 
 A query that cannot be played answers 400 with ``{"error": "..."}`` (the page shows it); the
@@ -76,11 +76,11 @@ def create_app(sessions: Sessions | None = None) -> Flask:
 
         return Response(render_state_diagram_svg(None), mimetype="image/svg+xml")
 
-    @app.get("/api/capture.pcap")
+    @app.get("/api/capture.pcapng")
     def capture() -> Response:
         session = store.get(_recipe())
-        return Response(session.pcap(), mimetype="application/vnd.tcpdump.pcap",
-                        headers={"Content-Disposition": "attachment; filename=tcplab-lab.pcap"})  # fmt: skip
+        return Response(session.capture(), mimetype="application/octet-stream",
+                        headers={"Content-Disposition": "attachment; filename=tcplab-lab.pcapng"})  # fmt: skip
 
     @app.get("/api/trace.jsonl")
     def trace() -> Response:

@@ -182,7 +182,7 @@ class Session:
     ``apply(action)``."""
 
     def __init__(self, recipe: Recipe) -> None:
-        from tcplab.net.pcap import PcapWriter
+        from tcplab.net.pcapng import PcapngWriter
         from tcplab.scenarios import SCENARIOS
         from tcplab.scenarios.base import Bench
 
@@ -190,7 +190,7 @@ class Session:
         self.messages: list[dict[str, Any]] = []  # what the actions answered, with their time
         self.story_ended = recipe.story is None
         self._pcap = io.BytesIO()
-        tap = PcapWriter(self._pcap)
+        tap = PcapngWriter(self._pcap)
         if recipe.story is None:
             self.bench = Bench(seed=recipe.seed, tap=tap)
         else:
@@ -354,7 +354,8 @@ class Session:
             self._say(host, f"{op}: {_strerror(exc.errno)}")
 
     # -- what the page shows ---------------------------------------------------------------------
-    def pcap(self) -> bytes:
+    def capture(self) -> bytes:
+        """Every packet sent so far, pcapng (a comment on each the network did not just deliver)."""
         return self._pcap.getvalue()
 
 

@@ -1,4 +1,4 @@
-"""Read any capture file, pcap or pcapng, as IP packets.
+"""Capture files, pcap or pcapng: read any as IP packets, open the right writer for a name.
 
 ``read_capture(path)`` tells the format by its first bytes and yields one ``Captured`` per
 packet: its time (seconds since 1970), the IP packet (the link layer taken off: Ethernet with
@@ -24,10 +24,11 @@ from tcplab.net.pcap import (
     MAGIC_USEC,
     PcapError,
     PcapReader,
+    PcapWriter,
 )
-from tcplab.net.pcapng import SHB_MAGIC, PcapngReader
+from tcplab.net.pcapng import SHB_MAGIC, PcapngReader, PcapngWriter
 
-__all__ = ["Captured", "capture_format", "read_capture"]
+__all__ = ["Captured", "capture_format", "open_writer", "read_capture"]
 
 LINKTYPE_NULL = 0
 LINKTYPE_LOOP = 108
@@ -101,3 +102,11 @@ def read_capture(path: str | os.PathLike[str]) -> Iterator[Captured]:
     with PcapngReader(path) as ng:
         for rec in ng:
             yield Captured(rec.t, ip_of(rec.interface.linktype, rec.data), rec.interface.name, rec.comments)
+
+
+def open_writer(path: str | os.PathLike[str]) -> PcapWriter | PcapngWriter:
+    """A capture writer for ``path``: classic pcap when the name ends in ``.pcap`` (no comments,
+    no interface names), pcapng (Wireshark's own format, with both) otherwise."""
+    if os.fspath(path).endswith(".pcap"):
+        return PcapWriter(path)
+    return PcapngWriter(path)

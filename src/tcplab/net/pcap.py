@@ -78,9 +78,12 @@ class PcapWriter:
         self._record = struct.Struct(_NATIVE + "IIII")
         self._file.write(struct.pack(_NATIVE + "IHHiIII", MAGIC_USEC, VERSION[0], VERSION[1], 0, 0, snaplen, linktype))
 
-    def write(self, packet: bytes | bytearray | memoryview, t: float) -> None:
-        """Append one packet captured at time ``t`` (seconds since the epoch or since the start
-        of a simulation; negative times are refused)."""
+    def write(
+        self, packet: bytes | bytearray | memoryview, t: float, comment: str | None = None, interface: object = None
+    ) -> None:
+        """Append one packet captured at time ``t`` (seconds since 1970; negative times are
+        refused). Classic pcap has no room for a comment or an interface name: they are
+        dropped (``PcapngWriter`` keeps them)."""
         if self.closed:
             raise ValueError("write to a closed PcapWriter")
         if t < 0:

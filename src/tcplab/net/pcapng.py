@@ -11,8 +11,9 @@ the machine's byte order, bodies padded to 4 bytes):
 - Enhanced Packet Block (6): interface id, 64-bit timestamp in the interface's units, captured
   and original length, the bytes, options ``opt_comment`` (1).
 
-``PcapngWriter.write(packet, t, comment=None, interface=0)`` appends one packet; each interface
-is declared with ``add_interface(name, description)`` (a writer with none gets one "tcplab").
+``PcapngWriter.write(packet, t, comment=None, interface=0)`` appends one packet; an interface
+is declared with ``add_interface(name, description)`` or on first use by name (a writer given
+none gets one "tcplab").
 ``PcapngReader`` reads pcapng files of either byte order (also Simple Packet Blocks and several
 sections), the way tshark/dumpcap write them.
 """
@@ -104,27 +105,38 @@ class PcapngWriter:
         self.interfaces.append(CaptureInterface(name, linktype, description, 1_000_000_000))
         return len(self.interfaces) - 1
 
-    def write(self, packet: bytes | bytearray | memoryview, t: float, comment: str | None = None,
-              interface: int = 0) -> None:  # fmt: skip
-        """Append one packet seen at ``t`` (seconds since 1970) on ``interface``, with an
-        optional comment (Wireshark: ``frame.comment``, shown in the packet details)."""
+    def write(
+        self, packet: bytes | bytearray | memoryview, t: float, comment: str | None = None, interface: int | str = 0
+    ) -> None:
+        """Append one packet seen at ``t`` (seconds since 1970) on ``interface`` (an id, or a
+        name: declared on first use), with an optional comment (Wireshark: ``frame.comment``,
+        shown in the packet details)."""
         if self.closed:
             raise ValueError("write to a closed PcapngWriter")
-        if not self.interfaces:
-            self.add_interface("tcplab")
-        if not 0 <= interface < len(self.interfaces):
-            raise ValueError(f"no interface {interface} (declare it with add_interface)")
+        index = self._interface_index(interface)
         if t < 0:
             raise ValueError(f"pcapng timestamps cannot be negative: {t}")
-        ticks = round(t * self.interfaces[interface].tsresol)
+        ticks = round(t * self.interfaces[index].tsresol)
         length = len(packet)
         data = bytes(packet[: min(length, self.snaplen)])
-        body = struct.pack(_NATIVE + "IIIII", interface, ticks >> 32, ticks & 0xFFFFFFFF, len(data), length)
+        body = struct.pack(_NATIVE + "IIIII", index, ticks >> 32, ticks & 0xFFFFFFFF, len(data), length)
         body += _pad(data)
         if comment:
             body += _options([(OPT_COMMENT, comment.encode())])
         self._file.write(_block(EPB_TYPE, body))
         self.count += 1
+
+    def _interface_index(self, interface: int | str) -> int:
+        if isinstance(interface, str):
+            for i, info in enumerate(self.interfaces):
+                if info.name == interface:
+                    return i
+            return self.add_interface(interface)
+        if not self.interfaces and interface == 0:
+            self.add_interface("tcplab")
+        if not 0 <= interface < len(self.interfaces):
+            raise ValueError(f"no interface {interface} (declare it with add_interface)")
+        return interface
 
     def flush(self) -> None:
         self._file.flush()

@@ -62,8 +62,11 @@ Observation
     ``abs_seq``/``abs_ack``, ``len`` (payload bytes), ``win`` (raw window
     field), ``options`` (tcpdump style), ``fate`` (``delivered``, ``dropped``, ``duplicated``,
     ``corrupted``), ``t_arrive`` (None when dropped) and, for drops, ``why`` (``loss``, ``rule``,
-    ``queue``). ``net.capture(writer)`` calls ``writer.write(packet, t)`` for every packet as it
-    is delivered (corrupted packets as delivered, duplicates twice). ``net.stats`` counts.
+    ``queue``). ``net.capture(writer)`` hands every packet a node sends to a capture writer
+    when it is sent, dropped ones too, with a comment saying what the network did to it and the
+    sender as the interface (``PcapngWriter``: per-packet comments and interface names that
+    Wireshark shows; ``PcapWriter``: classic pcap, which has no room for them). Capture times
+    are ``EPOCH + t`` (2000-01-01T00:00:00Z + virtual time). ``net.stats`` counts.
 
 Standard library only (plus ``tcplab.trace.events`` and ``tcplab.wire``).
 """
@@ -84,6 +87,7 @@ from tcplab.wire.errors import MalformedPacket
 from tcplab.wire.tcp import Flags, Segment, flags_str, format_option_bytes, parse_flags, parse_tcp
 
 __all__ = [
+    "EPOCH",
     "Link",
     "LinkDirection",
     "LinkParams",
@@ -96,6 +100,10 @@ __all__ = [
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: The wall-clock time a capture gives ``net.now == 0``: 2000-01-01T00:00:00Z. Every run starts
+#: there, so captures are the same byte for byte and Wireshark shows a real date (not 1970).
+EPOCH = 946684800.0
 
 
 @runtime_checkable
@@ -373,6 +381,30 @@ _FLAGS_TEXT = [flags_str(Flags(bits)) for bits in range(256)]
 _TCP_PLAIN_BYTES = (*range(12), *range(14, 20))
 
 
+_DROP_WHY = {
+    "loss": "dropped: lost on the link",
+    "rule": "dropped by a fault rule",
+    "queue": "dropped: the link's queue was full",
+}
+
+
+def _fate_note(drop_why: str | None, dup: bool, corrupt: bool, extra: float, reordered_by: float) -> str | None:
+    """What the network did to a packet, for a capture's comment (None: a plain delivery). The
+    first word is the fate, as in the segment events."""
+    if drop_why is not None:
+        return _DROP_WHY[drop_why]
+    notes = []
+    if corrupt:
+        notes.append("corrupted: a byte flipped on the link, the receiver finds a bad checksum")
+    if dup:
+        notes.append("duplicated: the network delivers it twice")
+    if extra:
+        notes.append(f"delayed by {extra * 1000:g} ms (a fault rule)")
+    if reordered_by:
+        notes.append(f"delayed by {reordered_by * 1000:g} ms (reordered: later packets overtake it)")
+    return "; ".join(notes) or None
+
+
 def _route_key(packet: bytes) -> bytes | None:
     """The packed destination address, or None when there is no IP header to read it from."""
     n = len(packet)
@@ -573,7 +605,11 @@ class Network:
         self.rules.remove(rule)
 
     def capture(self, writer: Any) -> Any:
-        """Tap every delivered packet: ``writer.write(packet_bytes, t)``. Returns the writer."""
+        """Tap every packet a node sends, when it is sent, whatever its fate:
+        ``writer.write(packet, EPOCH + t, comment=..., interface=sender)`` (a ``PcapngWriter``
+        or a ``PcapWriter``). ``comment`` says what the network did to it when that was not
+        a plain delivery ("dropped: lost on the link", "duplicated: ...", "corrupted: ...",
+        "delayed by 200 ms ...") and is None otherwise. Returns the writer."""
         self._taps.append(writer)
         return writer
 
@@ -682,8 +718,6 @@ class Network:
                 t, _seq, kind, target, data = pop(heap)
                 if kind == _ARRIVE:
                     self.now = t
-                    for tap in self._taps:
-                        tap.write(data, t)
                     self.stats.delivered += 1
                     target.node.deliver(data, t)
                     self._service(target)
@@ -755,6 +789,7 @@ class Network:
         key = _route_key(packet)
         if key is None:
             stats.malformed += 1
+            self._tap(src.name, packet, "dropped: malformed, no IP header to route by")
             self._note(
                 src.name,
                 f"network dropped a malformed packet from {src.name} ({len(packet)} bytes, no IP header to route by)",
@@ -766,6 +801,7 @@ class Network:
             dst = self._owners.get(key)
         if dst is None:
             stats.unroutable += 1
+            self._tap(src.name, packet, "dropped: nobody owns the destination address")
             self._note(
                 src.name,
                 f"network dropped a packet from {src.name} to {ipaddress.ip_address(key)}: nobody owns that address",
@@ -775,6 +811,7 @@ class Network:
         if d is None:
             if dst is not src:
                 stats.unroutable += 1
+                self._tap(src.name, packet, f"dropped: no link from {src.name} to {dst.name}")
                 self._note(
                     src.name,
                     f"network dropped a packet from {src.name} to {ipaddress.ip_address(key)}: no link to {dst.name}",
@@ -821,6 +858,7 @@ class Network:
                 stats.delayed += 1
 
         arrive: float | None = None
+        reordered_by = 0.0
         if drop_why is None:
             p = d.params
             rng = d.rng
@@ -851,7 +889,8 @@ class Network:
                 if p.reorder and rng.random() < p.reorder:
                     stats.reordered += 1
                     rd = p.reorder_delay
-                    arrive += rd if rd is not None else (p.delay if p.delay > 0.001 else 0.001)
+                    reordered_by = rd if rd is not None else (p.delay if p.delay > 0.001 else 0.001)
+                    arrive += reordered_by
                 if p.jitter:
                     arrive += rng.random() * p.jitter
                 # whole nanoseconds: 0.05 + 0.01 arrives at 0.06, not 0.060000000000000005
@@ -880,6 +919,13 @@ class Network:
 
         if log is not None and tcp is not None:
             self._record(log, src.name, dst.name, packet, off, tcp, fate, arrive, drop_why)
+        if self._taps:
+            self._tap(src.name, packet, _fate_note(drop_why, dup, corrupt, extra, reordered_by))
+
+    def _tap(self, sender: str, packet: bytes, comment: str | None) -> None:
+        t = EPOCH + self.now
+        for tap in self._taps:
+            tap.write(packet, t, comment=comment, interface=sender)
 
     @staticmethod
     def _matches(m: Match, src: str, dst: str, tcp: tuple[int, ...] | None, packet: bytes) -> bool:

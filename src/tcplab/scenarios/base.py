@@ -23,7 +23,7 @@ from tcplab.trace.events import EventLog
 
 CLIENT_IP = "198.18.0.1"
 SERVER_IP = "198.18.0.2"
-SERVER_PORT = 8080
+SERVER_PORT = 9527  # no protocol Wireshark knows: it shows plain TCP (8080 would decode as HTTP)
 DEFAULT_DELAY = 0.05  # one-way link delay in seconds: round numbers on the ladder
 
 
@@ -95,7 +95,8 @@ class Scenario:
         """Play the story. ``delay`` is the one-way link delay in seconds (None: 50 ms);
         ``loss`` a per-packet loss probability on the link (None: the story's own, 0 for all
         but lossy-transfer). Options: ``tap`` (a writer with
-        ``write(packet, t)``, e.g. a ``PcapWriter``, that sees every delivered packet),
+        ``write(packet, t, comment=, interface=)``, a ``PcapngWriter`` or ``PcapWriter``, that sees
+        every packet sent, with its fate),
         ``config`` (a ``Config`` for both hosts) and whatever the story itself takes."""
         bench = self.bench(seed, loss, delay, **options)
         summary = self.script(bench)

@@ -106,7 +106,7 @@ function render(s) {
   $("#loss-out").textContent = s.link.loss + " %";
   $("#latency").value = s.link.latency;
   $("#latency-out").textContent = s.link.latency + " ms";
-  $("#dl-pcap").href = "/api/capture.pcap?" + s.query;
+  $("#dl-pcap").href = "/api/capture.pcapng?" + s.query;
   $("#dl-json").href = "/api/trace.jsonl?" + s.query;
   $("#undo").disabled = !(s.recipe.actions.length || (s.story && s.recipe.at));
   $("#story-select").value = s.recipe.story || "";
