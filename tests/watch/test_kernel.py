@@ -232,6 +232,8 @@ def test_cli_json_duration(netns: Netns) -> None:
     assert proc.returncode == 0, err
     assert not os.path.exists(path)
     events = [json.loads(line) for line in out.splitlines()]
+    clock = events.pop(0)  # what t == 0 is in wall-clock time
+    assert (clock["t"], clock["kind"], clock["source"]) == (0.0, "clock", "watch") and clock["epoch"] > 1.7e9
     assert all(e["kind"] in ("state", "note", "still") and e["host"] == "kernel" for e in events)
     states = [e for e in events if e["kind"] == "state"]
     client, server = _sides(netns, cport)
@@ -397,7 +399,7 @@ def test_cli_without_root_says_what_is_missing_and_polls(netns: Netns) -> None:
     assert lines[0].startswith("tcplab watch: ")
     assert "tracefs" in lines[0] and "needs root" in lines[0]
     assert lines[0].endswith("polling the sock_diag table every 50 ms instead: short-lived states may be missed")
-    assert [json.loads(line)["kind"] for line in res.stdout.splitlines()] == ["note"]
+    assert [json.loads(line)["kind"] for line in res.stdout.splitlines()] == ["clock", "note"]
 
 
 def test_client_first_close_over_ipv6(netns: Netns) -> None:

@@ -222,9 +222,9 @@ def run(args: argparse.Namespace) -> int:
         write_report(args.report, [args.name], args.seed, args.loss, args.delay, None, runs={args.name: result})
 
     if args.json:
-        from tcplab.trace.events import write_jsonl
+        from tcplab.trace.events import EPOCH, clock_event, write_jsonl
 
-        write_jsonl(result.events, out)
+        write_jsonl([clock_event(EPOCH, "simulator"), *result.events], out)
         return 0
     from tcplab.trace.ladder import render_ladder
 

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from tcplab.cli import CLIError
+from tcplab.trace.events import clock_event, dumps
 from tcplab.watch import (
     DiagError,
     KernelWatcher,
@@ -148,8 +149,13 @@ def _watch(args: argparse.Namespace, watcher: KernelWatcher, seen: list[dict[str
             file=sys.stderr,
             flush=True,
         )
-    if not args.json:
+    assert watcher.epoch is not None
+    clock = clock_event(watcher.epoch, "watch")
+    if args.json:
+        out.write(dumps(clock) + "\n")
+    else:
         print(header_line(), file=out, flush=True)
+        print(f"{0.0:>12.6f}  (times are seconds since the watch started, {clock['utc']})", file=out, flush=True)
     deadline = None if args.duration is None else time.monotonic() + args.duration
     while True:
         left = 0.2 if deadline is None else deadline - time.monotonic()
@@ -173,8 +179,6 @@ def _report_still(args: argparse.Namespace, watcher: KernelWatcher, seen: list[d
 
 def _print_event(event: dict[str, Any], as_json: bool, out: Any) -> None:
     if as_json:
-        from tcplab.trace.events import dumps
-
         out.write(dumps(event) + "\n")
         return
     if event.get("kind") == "note" and str(event.get("text", "")).startswith("polling"):

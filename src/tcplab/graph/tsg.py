@@ -450,8 +450,10 @@ def render_tsg_svg(
         facts.append(f"window scale {flow.wscale}")
     out.append(_el("text", svg_text(" \u00b7 ".join(facts)), x=20, y=y, font_size=12, fill=INK["muted"]))
     y += 16
-    if t0 >= _ABSOLUTE:  # a capture's (or a trace's) wall-clock times: say when t = 0 was
-        when = datetime.datetime.fromtimestamp(t0, tz=datetime.UTC)
+    clock = next((e for e in events or () if e.get("kind") == "clock"), None)
+    wall = t0 + float(clock["epoch"]) if clock is not None else t0 if t0 >= _ABSOLUTE else None
+    if wall is not None:  # a capture's wall-clock times, or a trace's clock: say when t = 0 was
+        when = datetime.datetime.fromtimestamp(wall, tz=datetime.UTC)
         out.append(_el("text", svg_text(f"t = 0 at {when:%Y-%m-%d %H:%M:%S.%f} UTC"), x=20, y=y, font_size=12,
                        fill=INK["muted"]))  # fmt: skip
         y += 16

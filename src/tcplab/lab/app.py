@@ -84,10 +84,10 @@ def create_app(sessions: Sessions | None = None) -> Flask:
 
     @app.get("/api/trace.jsonl")
     def trace() -> Response:
-        from tcplab.trace.events import dumps
+        from tcplab.trace.events import EPOCH, clock_event, dumps
 
         session = store.get(_recipe())
-        body = "".join(dumps(e) + "\n" for e in session.events)
+        body = "".join(dumps(e) + "\n" for e in [clock_event(EPOCH, "simulator"), *session.events])
         return Response(body, mimetype="application/x-ndjson",
                         headers={"Content-Disposition": "attachment; filename=tcplab-lab.jsonl"})  # fmt: skip
 

@@ -82,7 +82,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any, Protocol, runtime_checkable
 
-from tcplab.trace.events import EventLog
+from tcplab.trace.events import EPOCH, EventLog
 from tcplab.wire.errors import MalformedPacket
 from tcplab.wire.tcp import Flags, Segment, flags_str, format_option_bytes, parse_flags, parse_tcp
 
@@ -100,10 +100,6 @@ __all__ = [
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-#: The wall-clock time a capture gives ``net.now == 0``: 2000-01-01T00:00:00Z. Every run starts
-#: there, so captures are the same byte for byte and Wireshark shows a real date (not 1970).
-EPOCH = 946684800.0
 
 
 @runtime_checkable

@@ -10,6 +10,18 @@ One object per event: ``t`` in seconds, ``kind``, ``host``, then the kind's fiel
 - ``outcome``: ``outcome`` ("connected", "refused", "reset", "timed out", "closed",
   "peer closed"), optional ``detail`` and ``conn``
 - ``note``: ``text``: a line of narration from a scenario
+- ``cwnd``: ``cwnd``, ``ssthresh`` (bytes; None while "arbitrarily high"), ``reason`` (the
+  engine's CongestionChanged), ``conn``
+- ``rtt``: ``sample`` (None for an RTO backoff), ``srtt``, ``rttvar``, ``rto`` (seconds; the
+  engine's RttChanged), ``conn``
+- ``clock``: ``epoch``, ``utc``, ``source``: what ``t == 0`` is in wall-clock time (written
+  first by the tools that print traces: ``tcplab demo --json``, ``tcplab watch --json``,
+  ``tcplab netstat --watch --json``)
+
+Time. ``t`` is always seconds on the run's clock, from its start: virtual time on the simulator,
+real time since the stack (or the watch) started on a real network. A capture of the same run
+stamps each packet with ``epoch + t``: ``EPOCH`` (2000-01-01T00:00:00Z) on the simulator, the
+wall-clock start on TUN, so a trace and its capture tell the same time.
 
 This module is standard library only, so every layer may emit events.
 """
@@ -21,6 +33,19 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
 Event = dict[str, Any]
+
+#: What ``t == 0`` of a simulated run is in wall-clock time: 2000-01-01T00:00:00Z. Fixed, so every
+#: run (and its capture) is the same byte for byte; not 1970, so Wireshark shows a real date.
+EPOCH = 946684800.0
+
+
+def clock_event(epoch: float, source: str) -> Event:
+    """The ``clock`` event: ``t == 0`` of this run is ``epoch`` (Unix seconds)."""
+    import datetime
+
+    utc = datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
+    return {"t": 0.0, "kind": "clock", "epoch": epoch, "utc": text, "source": source}
 
 
 class EventLog:

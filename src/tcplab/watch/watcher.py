@@ -13,7 +13,8 @@ Each event is a dict in tcplab's JSON event format::
      "local": "198.18.0.1:40000", "remote": "198.18.0.2:9527", "rfc_cause": "rcv SYN-ACK"}
 
 ``t`` is seconds since the watcher started (``t0``), from the trace line's timestamp (the
-instance's clock is ``mono``, the clock of ``time.monotonic()``). ``rfc_cause`` names the
+instance's clock is ``mono``, the clock of ``time.monotonic()``); ``epoch`` is that start in
+wall-clock time (the same kind of time as tcplab's traces: see ``tcplab.trace.events``). ``rfc_cause`` names the
 TRANSITIONS row the change maps to (absent if none). Events the kernel does not report itself
 carry ``linux``: how Linux did it.
 
@@ -171,6 +172,7 @@ class KernelWatcher:
         self.tracefs_root = tracefs
         self.poll_interval = poll_interval
         self.t0 = t0
+        self.epoch: float | None = None  # wall-clock time of t == 0, once started
         self.log: list[Event] = []  # every event emitted, notes included
         self.bad_lines = 0  # malformed inet_sock_set_state lines (counted, skipped)
         self.lost_events = 0  # events the kernel dropped because the buffer was full
@@ -202,6 +204,7 @@ class KernelWatcher:
             return
         if self.t0 is None:
             self.t0 = time.monotonic()
+        self.epoch = time.time() - (time.monotonic() - self.t0)  # t == 0 in wall-clock time
         try:
             self._diag = SockDiag(self.netns)
         except DiagError as exc:
