@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
+from tcplab.trace.fold import LIMIT, fold_events
 from tcplab.trace.ladder import (
     Event,
     connection_numbers,
@@ -41,6 +42,7 @@ FONT_MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 # Per-character advance of the fonts at size 1 (DejaVu; close enough for the others).
 MONO_ADVANCE = 0.602
 SANS_ADVANCE = 0.62
+BOLD_ADVANCE = 0.7
 
 COLORS = {
     "syn": "#2b8a3e",
@@ -126,6 +128,7 @@ class _Row:
     y: float = 0.0
     height: float = 0.0  # extra height (notes)
     below: float = 0.0  # extra room under the row (an outcome under a state label)
+    t_end: float | None = None  # a fold: the time its last folded segment was sent
 
 
 def _side(name: Any, left: str, right: str) -> str | None:
@@ -167,8 +170,8 @@ def _collect(events: Sequence[Event], left: str, right: str) -> tuple[list[_Item
         elif kind == "outcome":
             side = _side(e.get("host"), left, right) or "left"
             items.append(_Item("outcome", side, t, 1, i, str(e.get("outcome", "?"))))
-        elif kind == "note":
-            items.append(_Item("note", None, t, 1, i, str(e.get("text", ""))))
+        elif kind in ("note", "fold"):
+            items.append(_Item(str(kind), None, t, 1, i, str(e.get("text", ""))))
     items.sort(key=lambda it: (it.t, it.phase, it.index, it.kind != "dep"))
     return items, direction
 
@@ -184,9 +187,16 @@ def render_ladder_svg(
     left: str = "client",
     right: str = "server",
     title: str | None = None,
+    fold: bool = True,
 ) -> str:
-    """Draw ``events`` between ``left`` and ``right`` as a standalone SVG document (a string)."""
+    """Draw ``events`` between ``left`` and ``right`` as a standalone SVG document (a string).
+    Beyond half of ``tcplab.trace.fold.LIMIT`` segments, runs of ordinary ones are folded into
+    one summary row each (``fold=False`` draws them all)."""
     evs = list(events)
+    total = sum(1 for e in evs if e.get("kind") == "segment")
+    folded = 0
+    if fold:  # an arrow takes two rows here (one line in text): half the text ladder's budget
+        evs, folded = fold_events(evs, limit=LIMIT // 2, head=8, episode=20, tail=6)
     left, right = resolve_endpoints(evs, left, right)
     items, direction = _collect(evs, left, right)
     numbers = connection_numbers(evs)
@@ -201,7 +211,9 @@ def render_ladder_svg(
     state_names = [it.text for it in items if it.kind in ("state", "outcome")]
     state_names += [str(e.get("from", "")) for e in evs if e.get("kind") == "state"]
     state_w = max([len(s) for s in state_names] + [len(left), len(right), 8]) * 7.2 + 34
-    x_time = 58.0
+    # the time column as wide as its longest time (and the "+23.1 s" of a break)
+    widest = max([len(format_time(event_time(e), dec)) for e in evs] + [7])
+    x_time = max(58.0, widest * 11 * MONO_ADVANCE + 8)
     x_left = x_time + 14 + state_w
     x_right = x_left + lane
     width = x_right + state_w + 24
@@ -209,7 +221,7 @@ def render_ladder_svg(
     # -- rows: pack items that happen at the same instant and do not collide -----------------
     rows: list[_Row] = []
     for it in items:
-        if it.kind == "note":
+        if it.kind in ("note", "fold"):
             slot = "note"
         elif it.kind == "state":
             slot = f"{it.side}-label"
@@ -237,19 +249,41 @@ def render_ladder_svg(
     chars_per_line = int((lane - 40) / (11.5 * SANS_ADVANCE))
     note_lines: dict[int, list[str]] = {}
     for it in items:
-        if it.kind == "note":
+        if it.kind in ("note", "fold"):
             note_lines[it.index] = _wrap(it.text, chars_per_line)
             rows[it.row].height = 15.0 * len(note_lines[it.index]) + 6
+            if it.kind == "fold":  # the rows after it count their time from the fold's end
+                rows[it.row].t_end = float(evs[it.index].get("t_end", it.t))
 
     positive = [b.t - a.t for a, b in itertools.pairwise(rows) if b.t - a.t > 1e-9]
-    dt_ref = min(positive) if positive else 1.0
-    top = 108.0
+    # The unit of the gaps: the shortest step, unless a few tiny ones (jitter) would make every
+    # other step look long: then an eighth of the median step.
+    dt_ref = max(min(positive), statistics.median(positive) / 8) if positive else 1.0
+    heading = xml_safe(title if title is not None else f"{left} ⇄ {right}")  # (before wrapping)
+    # A long title gets a smaller font, then more lines (DejaVu Sans Bold: at most about 0.7 em
+    # a character).
+    title_size = max(13.0, min(20.0, (width - 40) / (BOLD_ADVANCE * max(1, len(heading)))))
+    title_lines = _wrap(heading, int((width - 40) / (BOLD_ADVANCE * title_size)))
+    n_seg = len(direction)
+    n_drop = sum(1 for i in direction if evs[i].get("fate") == "dropped")
+    sub = f"{n_seg} segment{'s' if n_seg != 1 else ''}"
+    if folded:
+        n_folds = sum(1 for it in items if it.kind == "fold")
+        sub = f"{n_seg} of {total} segments drawn, {folded} folded into {n_folds} summary rows"
+    if n_drop:
+        sub += f", {n_drop} dropped"
+    if rtx:
+        sub += f", {len(rtx)} retransmitted"
+    if rows:
+        sub += f" · {format_time(rows[0].t, dec)} s – {format_time(rows[-1].t, dec)} s"
+    sub_lines = _wrap(sub, int((width - 40) / (12 * SANS_ADVANCE)))
+    top = 108.0 + (len(title_lines) - 1) * (title_size + 5) + (len(sub_lines) - 1) * 15
     y = top + 34.0  # first row below the initial states
     breaks: list[tuple[float, float, float]] = []  # (y_from, y_to, dt)
     prev: _Row | None = None
     for row in rows:
         if prev is not None:
-            dt = row.t - prev.t
+            dt = row.t - (prev.t if prev.t_end is None else prev.t_end)
             gap = 24.0 if dt <= 1e-9 else 30.0 + min(56.0, 16.0 * math.log2(1.0 + dt / dt_ref))
             gap += prev.height / 2 + row.height / 2 + prev.below
             if dt > 1e-9 and dt / dt_ref > 24:
@@ -277,7 +311,6 @@ def render_ladder_svg(
     typical = max(typical, 24.0)
 
     out: list[str] = []
-    heading = title if title is not None else f"{left} ⇄ {right}"
     out.append(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="{svg_attr(FONT_SANS)}" '
@@ -300,31 +333,16 @@ def render_ladder_svg(
         )
     )
     out.append(_el("rect", x=0, y=0, width=f"{width:.0f}", height=f"{height:.0f}", fill="#ffffff"))
-    # A long title gets a smaller font rather than running off the picture (bold sans is about
-    # 0.6 em a character).
-    title_size = max(11.0, min(20.0, (width - 40) / (0.6 * max(1, len(heading)))))
-    out.append(
-        _el(
-            "text",
-            svg_text(heading),
-            x=20,
-            y=32,
-            font_size=f"{title_size:.1f}",
-            font_weight="bold",
-            fill=COLORS["text"],
-            class_="title",
-        )
-    )
-    n_seg = len(direction)
-    n_drop = sum(1 for i in direction if evs[i].get("fate") == "dropped")
-    sub = f"{n_seg} segment{'s' if n_seg != 1 else ''}"
-    if n_drop:
-        sub += f", {n_drop} dropped"
-    if rtx:
-        sub += f", {len(rtx)} retransmitted"
-    if rows:
-        sub += f" · {format_time(rows[0].t, dec)} s – {format_time(rows[-1].t, dec)} s"
-    out.append(_el("text", svg_text(sub), x=20, y=52, font_size=12, fill=COLORS["muted"]))
+    # The title and the line under it, wrapped: nothing runs off the picture.
+    y_text = 32.0
+    for line in title_lines:
+        out.append(_el("text", svg_text(line), x=20, y=y_text, font_size=f"{title_size:.1f}", font_weight="bold",
+                       fill=COLORS["text"], class_="title"))  # fmt: skip
+        y_text += title_size + 5
+    y_text += 20 - title_size
+    for line in sub_lines:
+        out.append(_el("text", svg_text(line), x=20, y=y_text, font_size=12, fill=COLORS["muted"]))
+        y_text += 15
 
     # Host headers and timelines.
     line_top = top - 8
@@ -421,14 +439,16 @@ def render_ladder_svg(
             )
             last_t = row.t
 
-    # Notes first (underneath the arrows).
+    # Notes first (underneath the arrows); folds are drawn over the arrows, later.
+    fold_boxes: list[tuple[str, _Box]] = []
     for it in items:
-        if it.kind != "note":
+        if it.kind not in ("note", "fold"):
             continue
         lines = note_lines[it.index]
         h = 15.0 * len(lines) + 8
         yc = row_y(it)
-        out.append(
+        is_fold = it.kind == "fold"
+        parts = [
             _el(
                 "rect",
                 x=x_left + 14,
@@ -436,16 +456,22 @@ def render_ladder_svg(
                 width=lane - 28,
                 height=h,
                 rx=5,
-                fill=COLORS["note_fill"],
-                stroke=COLORS["note_stroke"],
+                fill="#f1f3f5" if is_fold else COLORS["note_fill"],
+                stroke=COLORS["muted"] if is_fold else COLORS["note_stroke"],
                 stroke_width=1,
+                stroke_dasharray="4 3" if is_fold else None,
             )
-        )
+        ]
+        if is_fold:  # the folded stretch on both timelines: dotted
+            for x in (x_left, x_right):
+                parts.append(_el("line", x1=x, y1=yc - h / 2, x2=x, y2=yc + h / 2, stroke="#ffffff", stroke_width=4))
+                parts.append(_el("line", x1=x, y1=yc - h / 2, x2=x, y2=yc + h / 2, stroke=COLORS["muted"],
+                                 stroke_width=2.5, stroke_dasharray="2 4"))  # fmt: skip
         spans = "".join(
             _el("tspan", svg_text(line), x=(x_left + x_right) / 2, dy=(0 if k == 0 else 15))
             for k, line in enumerate(lines)
         )
-        out.append(
+        parts.append(
             _el(
                 "text",
                 spans,
@@ -453,24 +479,40 @@ def render_ladder_svg(
                 y=yc - h / 2 + 16.5,
                 font_size=11.5,
                 font_style="italic",
-                fill="#5c3c00",
+                fill="#495057" if is_fold else "#5c3c00",
                 text_anchor="middle",
-                class_="note",
+                class_="fold-text" if is_fold else "note",
             )
         )
+        if is_fold:
+            box = _Box((x_left + x_right) / 2, yc, (lane - 28) / 2, h / 2, 1.0, 0.0)
+            fold_boxes.append((_el("g", "".join(parts), class_="fold"), box))
+        else:
+            out.append("".join(parts))
 
-    # Segments.
+    # Segments: every arrow first known, so that no label is put across one.
     crossing = _crossing(direction, dep_y, arr_y, typical)
-    placed: list[_Box] = []
+    arrows: list[tuple[int, _Box]] = []
+    for i, src in direction.items():
+        xs, xd = (x_left, x_right) if src == "left" else (x_right, x_left)
+        if evs[i].get("fate") == "dropped":
+            xe, ye = _drop_point(evs[i], xs, xd, dep_y[i], typical, f"#{numbers[i]} " if i in numbers else "")
+            arrows.append((i, _Box(xe, ye + 7, 28.0, 15.0, 1.0, 0.0)))  # the cross and "dropped"
+        else:
+            xe, ye = xd, arr_y.get(i, dep_y[i])
+        arrows.append((i, _line_box(xs, dep_y[i], xe, ye)))
+    placed: list[_Box] = [box for _, box in fold_boxes]
     label_svgs: list[str] = []
     for i, src in direction.items():
         e = evs[i]
         prefix = f"#{numbers[i]} " if i in numbers else ""
         arrow, label_svg = _segment_svg(
-            e, i, src, dep_y[i], arr_y.get(i), x_left, x_right, typical, i in rtx, placed, i in crossing, prefix
-        )
+            e, i, src, dep_y[i], arr_y.get(i), x_left, x_right, typical, i in rtx, placed, i in crossing, prefix,
+            arrows,
+        )  # fmt: skip
         out.append(arrow)
         label_svgs.append(label_svg)
+    out += [svg for svg, _ in fold_boxes]  # over the arrows that fly across a folded stretch
     out.append(_el("g", "".join(label_svgs), class_="labels"))
 
     # State labels and outcomes.
@@ -581,8 +623,11 @@ def _segment_svg(
     placed: list[_Box],
     crossed: bool = False,
     prefix: str = "",
+    arrows: Sequence[tuple[int, _Box]] = (),
 ) -> tuple[str, str]:
-    """The arrow of one segment (a group) and its label (drawn later, above all arrows)."""
+    """The arrow of one segment (a group) and its label (drawn later, above all arrows). The
+    label goes where it overlaps neither a label already ``placed`` nor another of the
+    ``arrows`` (index, box), shortened if it must be."""
     flags = str(e.get("flags", "?"))
     length = int(e.get("len", 0) or 0)
     color = segment_color(flags, length)
@@ -608,12 +653,7 @@ def _segment_svg(
     parts.append(_el("title", svg_text(tooltip)))
     marker = f"url(#lad-{_marker_name(flags, length)})"
     if fate == "dropped":
-        # Far enough for the label to end before the cross, at most 85% of the way.
-        lane_w = abs(xd - xs)
-        label_w = (len(prefix + segment_label(e, options="short")) + 2) * 11 * MONO_ADVANCE
-        frac = min(0.85, max(0.6, (label_w + 36) / lane_w))
-        xe = xs + (xd - xs) * frac
-        ye = y0 + typical / 2
+        xe, ye = _drop_point(e, xs, xd, y0, typical, prefix)
         parts.append(_el("line", x1=xs, y1=y0, x2=xe, y2=ye, stroke=color, stroke_width=1.8, stroke_linecap="round"))
         c = COLORS["drop"]
         parts.append(
@@ -689,19 +729,40 @@ def _segment_svg(
     ux, uy = dx / seg_len, dy / seg_len
     # The label sits 5 px above the line: offset its centre along the line's normal.
     nx, ny = (uy, -ux) if src == "left" else (-uy, ux)
-    choice: tuple[float, float, str, str, _Box] | None = None
+    lo, hi = min(y0, y_end) - 30.0, max(y0, y_end) + 30.0  # (labels stay near their arrow)
+    others = [box for j, box in arrows if j != index and box.ymin <= hi and box.ymax >= lo]
+
+    def clashes(box: _Box) -> int:
+        return sum(1 for other in placed if box.overlaps(other)) + sum(1 for a in others if box.overlaps(a))
+
+    def variants(room_chars: int) -> list[str]:
+        """The label at most ``room_chars`` long, then shorter ones (no options, then cut)."""
+        out: list[str] = []
+        for n in (room_chars, 26, 18, 11, 6):
+            text = prefix + segment_label(e, options="short", max_len=max(n - len(tag_text) - len(prefix), 8))
+            if text not in out and (not out or len(text) < len(out[-1])):
+                out.append(text)
+        return out
+
+    candidates: list[tuple[float, float, str, str, _Box]] = []
     if fate == "dropped":
-        # The label starts at the sender and may run on past the cross.
+        # The label starts at the sender (above the line, else below) and may run on past the
+        # cross; if that meets another arrow, it sits in the middle of the drawn part.
         avail = int((abs(x_right - x_left) * 0.8) / adv)
-        text = prefix + segment_label(e, options="short", max_len=max(avail - len(tag_text) - len(prefix), 8))
-        cx, cy = xs + ux * 14, y0 + uy * 14
         anchor = "start" if src == "left" else "end"
-        w = len(text + tag_text) * adv
-        mid = (cx + ux * w / 2 + nx * 5, cy + uy * w / 2 + ny * 5)
-        choice = (cx, cy, anchor, text, _Box(mid[0], mid[1], w / 2 + 2, 7.0, ux, uy))
+        for text in variants(avail):
+            w = len(text + tag_text) * adv
+            for frac, side in ((0.0, 1), (0.0, -1), (0.5, 1), (0.5, -1)):
+                if frac:
+                    cx, cy, where = xs + dx * frac, y0 + dy * frac, "middle"
+                    mid = (cx, cy)
+                else:
+                    cx, cy, where = xs + ux * 14, y0 + uy * 14, anchor
+                    mid = (cx + ux * w / 2, cy + uy * w / 2)
+                off = 6.0 if side > 0 else -8.5
+                box = _Box(mid[0] + nx * off, mid[1] + ny * off, w / 2 + 2, 7.0, ux, uy)
+                candidates.append((cx, cy, where if side > 0 else where + "-below", text, box))
     else:
-        best_len = -1
-        first: tuple[float, float, str, str, _Box] | None = None
         # An arrow crossed by one going the other way keeps its label near its sender, so the
         # two labels end up on opposite halves.
         spots: tuple[tuple[float, int], ...] = (
@@ -713,32 +774,42 @@ def _segment_svg(
             (0.68, -1),
             (0.22, 1),
             (0.78, 1),
+            (0.15, 1),
+            (0.85, 1),
+            (0.15, -1),
+            (0.85, -1),
+            (0.4, 1),
+            (0.6, 1),
+            (0.4, -1),
+            (0.6, -1),
+            (0.1, 1),
+            (0.9, 1),
+            (0.1, -1),
+            (0.9, -1),
         )
         if crossed:
             spots = ((0.27, 1), (0.27, -1), *spots)
         for frac, side in spots:
             room = min(frac, 1 - frac) * seg_len * 2
             avail = int(min(room - 16, seg_len * 0.74 - 10) / adv)
-            text = prefix + segment_label(e, options="short", max_len=max(avail - len(tag_text) - len(prefix), 8))
             cx, cy = xs + dx * frac, y0 + dy * frac
-            w = len(text + tag_text) * adv
-            off = 6.0 if side > 0 else -8.5
-            box = _Box(cx + nx * off, cy + ny * off, w / 2 + 2, 7.0, ux, uy)
-            cand = (cx, cy, "middle" if side > 0 else "middle-below", text, box)
-            if first is None:
-                first = cand
-            if any(box.overlaps(other) for other in placed):
-                continue
-            if len(text) > best_len:
-                best_len, choice = len(text), cand
-        if choice is None:
-            choice = first
-    assert choice is not None
+            for text in variants(avail):
+                w = len(text + tag_text) * adv
+                off = 6.0 if side > 0 else -8.5
+                box = _Box(cx + nx * off, cy + ny * off, w / 2 + 2, 7.0, ux, uy)
+                candidates.append((cx, cy, "middle" if side > 0 else "middle-below", text, box))
+    # The longest label that meets nothing. Where every place meets another arrow or label (a
+    # crowded burst), the arrow goes unlabelled: its tooltip still says what it is.
+    free = [c for c in candidates if not clashes(c[4])]
+    cls = f"segment fate-{fate}" + (" retransmission" if rtx else "")
+    if not free:
+        return _el("g", "".join(parts), class_=cls + " unlabelled", data_index=index), ""
+    choice = max(free, key=lambda c: len(c[3]))
     cx, cy, anchor, text, box = choice
     placed.append(box)
     baseline = cy - 5
-    if anchor == "middle-below":
-        anchor, baseline = "middle", cy + 13
+    if anchor.endswith("-below"):
+        anchor, baseline = anchor.removesuffix("-below"), cy + 13
     spans = svg_text(text)
     if tag_text:
         tag_color = COLORS["rtx"] if rtx else COLORS["drop"]
@@ -760,8 +831,22 @@ def _segment_svg(
         class_="label",
         data_index=index,
     )
-    cls = f"segment fate-{fate}" + (" retransmission" if rtx else "")
     return _el("g", "".join(parts), class_=cls, data_index=index), label_svg
+
+
+def _drop_point(e: Event, xs: float, xd: float, y0: float, typical: float, prefix: str) -> tuple[float, float]:
+    """Where a dropped segment's arrow stops: far enough for its label to end before the
+    cross, at most 85% of the way."""
+    lane_w = abs(xd - xs)
+    label_w = (len(prefix + segment_label(e, options="short")) + 2) * 11 * MONO_ADVANCE
+    frac = min(0.85, max(0.6, (label_w + 36) / lane_w))
+    return xs + (xd - xs) * frac, y0 + typical / 2
+
+
+def _line_box(x0: float, y0: float, x1: float, y1: float, half_width: float = 1.5) -> _Box:
+    """An arrow as a thin box, for the labels to keep off."""
+    length = max(math.hypot(x1 - x0, y1 - y0), 1.0)
+    return _Box((x0 + x1) / 2, (y0 + y1) / 2, length / 2, half_width, (x1 - x0) / length, (y1 - y0) / length)
 
 
 def _crossing(direction: dict[int, str], dep_y: dict[int, float], arr_y: dict[int, float], typical: float) -> set[int]:
@@ -793,6 +878,10 @@ class _Box:
     @property
     def ymax(self) -> float:
         return self.cy + abs(self.hw * self.uy) + abs(self.hh * self.ux)
+
+    @property
+    def ymin(self) -> float:
+        return self.cy - abs(self.hw * self.uy) - abs(self.hh * self.ux)
 
     def _project(self, ax: float, ay: float) -> tuple[float, float]:
         c = self.cx * ax + self.cy * ay
