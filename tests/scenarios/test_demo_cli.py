@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -187,6 +189,24 @@ def test_all_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         page = (out / f"{name}.html").read_text()
         assert SCENARIOS[name].description.replace("'", "&#x27;") in page
         assert "What happened in this run" in page and page.count("<svg") >= 3
+        # each page links its capture, its trace, its time-sequence graph and the lab
+        for href in (f"{name}.pcapng", f"{name}.jsonl"):
+            assert f'href="{href}"' in page and (out / href).stat().st_size > 0
+        if f'href="{name}-tsg.svg"' in page:
+            assert ET.parse(out / f"{name}-tsg.svg").getroot().get("class") == "tcplab-tsg"
+        lab = re.search(r'href="(http://127\.0\.0\.1:9580/\?[^"]+)">open in the lab<', page)
+        assert lab is not None and html.unescape(lab.group(1)).endswith(f"?story={name}&seed=0&at=0")
+    # the capture is the run's: its packets are the trace's segments, in order
+    from tcplab.net.capture import read_capture
+    from tcplab.wire import parse_packet
+
+    trace = [json.loads(line) for line in (out / "lost-final-ack.jsonl").read_text().splitlines()]
+    assert trace[0]["kind"] == "clock"
+    sent = [(e["abs_seq"], e["fate"]) for e in trace if e["kind"] == "segment"]
+    packets = list(read_capture(out / "lost-final-ack.pcapng"))
+    assert [(parse_packet(r.packet).tcp.seq, (r.comments or ("delivered",))[0].split(" ")[0].rstrip(":"))
+            for r in packets] == sent  # fmt: skip
+    assert "lossy-transfer-tsg.svg" in (out / "lossy-transfer.html").read_text()
 
 
 def test_subprocess_python_m_tcplab(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import shutil
 import sys
 import textwrap
 from typing import Any
+from urllib.parse import urlencode
 
 from tcplab.cli import CLIError
 
@@ -219,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(f"{sc.name}: {exc}") from None
         _write(args.tsg_svg, svg, "time-sequence graph")
     if args.report:
-        write_report(args.report, [args.name], args.seed, args.loss, args.delay, None, runs={args.name: result})
+        write_report(args.report, [args.name], args.seed, args.loss, args.delay, None)
 
     if args.json:
         from tcplab.trace.events import EPOCH, clock_event, write_jsonl
@@ -242,14 +243,48 @@ def write_report(
     loss: float | None,
     delay: float | None,
     out: Any,
-    runs: dict[str, Any] | None = None,
 ) -> int:
+    """One page per story, with its capture (pcapng), JSON trace and time-sequence graph
+    written beside it and linked, and a link that opens the story in ``tcplab lab``."""
+    from tcplab.commands.lab import DEFAULT_PORT
+    from tcplab.graph.flows import segments_from_events
+    from tcplab.graph.tsg import GraphError, render_tsg_svg
+    from tcplab.net.pcapng import PcapngWriter
+    from tcplab.trace.events import EPOCH, clock_event, write_jsonl
+    from tcplab.trace.report import slugify
     from tcplab.trace.report import write_report as _write_report
 
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"cannot write the report into {directory}: {exc.strerror or exc}") from None
     pages = []
     for name in names:
         sc = _scenarios()[name]
-        result = (runs or {}).get(name) or play(name, seed, loss, delay)
+        slug = slugify(sc.name)
+        capture = os.path.join(directory, f"{slug}.pcapng")
+        try:
+            with PcapngWriter(capture) as tap:
+                result = play(name, seed, loss, delay, tap)  # (played again: the capture sees it all)
+            with open(os.path.join(directory, f"{slug}.jsonl"), "w", encoding="utf-8") as f:
+                write_jsonl([clock_event(EPOCH, "simulator"), *result.events], f)
+            graph = render_tsg_svg(segments_from_events(result.events), result.events,
+                                   title=f"{sc.name}: {sc.description}")  # fmt: skip
+            with open(os.path.join(directory, f"{slug}-tsg.svg"), "w", encoding="utf-8") as f:
+                f.write(graph)
+        except GraphError:
+            graph = ""
+        except OSError as exc:
+            raise CLIError(f"cannot write the report into {directory}: {exc.strerror or exc}") from None
+        lab = f"http://127.0.0.1:{DEFAULT_PORT}/?" + urlencode({"story": sc.name, "seed": seed, "at": 0})
+        links = [
+            ("capture (pcapng)", f"{slug}.pcapng", "every packet when sent; Wireshark shows the losses"),
+            ("trace (JSON Lines)", f"{slug}.jsonl", "the events"),
+            ("time-sequence graph (SVG)", f"{slug}-tsg.svg", ""),
+            ("open in the lab", lab, "with tcplab lab running: step it, then play by hand"),
+        ]
+        if not graph:
+            links.pop(2)
         pages.append(
             {
                 "name": sc.name,
@@ -258,6 +293,8 @@ def write_report(
                 "events": result.events,
                 "left": sc.left,
                 "right": sc.right,
+                "links": links,
+                "graph_svg": graph,
             }
         )
     try:
