@@ -97,7 +97,9 @@ function render(s) {
       })
     );
   }
-  $("#ladder").innerHTML = s.ladder || '<p class="hint">No segment yet: listen on one end, connect from the other.</p>';
+  const ladder = $("#ladder");
+  ladder.innerHTML = s.ladder || '<p class="hint">No segment yet: listen on one end, connect from the other.</p>';
+  ladder.scrollTop = ladder.scrollHeight; // the newest segments in view (a live ladder grows down)
   $("#segments").textContent = s.segments ? "(" + s.segments + " segments)" : "";
   renderMessages(s.messages);
   renderDiagram(s);
