@@ -245,7 +245,7 @@ def test_capture_of_unroutable_packets():
     a.outbox += [tcp(C, "198.18.9.9", "S"), b"\x00\x01"]
     net.run()
     assert [c for _t, _p, c, _i in cap.packets] == [
-        "dropped: nobody owns the destination address",
+        "dropped: nobody owns that address",
         "dropped: malformed, no IP header to route by",
     ]
 

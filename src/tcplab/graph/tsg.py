@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tcplab.graph.flows import Flow, Seg, flows
-from tcplab.trace.svg_ladder import COLORS, FONT_SANS, SANS_ADVANCE, _el, svg_text
+from tcplab.trace.svg import FONT_SANS, SANS_ADVANCE, element, svg_text
+from tcplab.trace.svg_ladder import COLORS
 
 __all__ = ["GraphError", "pick_flow", "render_tsg_svg"]
 
@@ -123,12 +124,12 @@ class Panel:
         right = WIDTH - RIGHT
         bottom = self.top + self.height
         p = self.parts
-        p.append(_el("rect", x=LEFT, y=self.top, width=right - LEFT, height=self.height, fill="#ffffff",
+        p.append(element("rect", x=LEFT, y=self.top, width=right - LEFT, height=self.height, fill="#ffffff",
                      stroke=INK["axis"], stroke_width=1))  # fmt: skip
         for v in y_ticks:
             yy = self.y(v)
-            p.append(_el("line", x1=LEFT, y1=yy, x2=right, y2=yy, stroke=INK["grid"], stroke_width=1))
-            p.append(_el("text", svg_text(fmt(v)), x=LEFT - 6, y=yy + 4, font_size=11, text_anchor="end",
+            p.append(element("line", x1=LEFT, y1=yy, x2=right, y2=yy, stroke=INK["grid"], stroke_width=1))
+            p.append(element("text", svg_text(fmt(v)), x=LEFT - 6, y=yy + 4, font_size=11, text_anchor="end",
                          fill=INK["axis"]))  # fmt: skip
         x_ticks = nice_ticks(self.t0, self.t1, 10)
         step = x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 1.0
@@ -136,13 +137,13 @@ class Panel:
             if not self.t0 <= t <= self.t1:
                 continue
             xx = self.x(t)
-            p.append(_el("line", x1=xx, y1=self.top, x2=xx, y2=bottom, stroke=INK["grid"], stroke_width=1))
+            p.append(element("line", x1=xx, y1=self.top, x2=xx, y2=bottom, stroke=INK["grid"], stroke_width=1))
             if x_labels:
-                p.append(_el("text", svg_text(_num(t, step)), x=xx, y=bottom + 15, font_size=11, text_anchor="middle",
-                             fill=INK["axis"]))  # fmt: skip
-        p.append(_el("text", svg_text(title), x=LEFT, y=self.top - 8, font_size=13, font_weight="bold",
+                p.append(element("text", svg_text(_num(t, step)), x=xx, y=bottom + 15, font_size=11,
+                                 text_anchor="middle", fill=INK["axis"]))  # fmt: skip
+        p.append(element("text", svg_text(title), x=LEFT, y=self.top - 8, font_size=13, font_weight="bold",
                      fill=INK["text"]))  # fmt: skip
-        p.append(_el("text", svg_text(y_label), x=18, y=self.top + self.height / 2, font_size=11,
+        p.append(element("text", svg_text(y_label), x=18, y=self.top + self.height / 2, font_size=11,
                      fill=INK["axis"], text_anchor="middle",
                      transform=f"rotate(-90 18 {self.top + self.height / 2:.1f})"))  # fmt: skip
 
@@ -328,7 +329,7 @@ class _Canvas:
         cid = f"tsg-clip-{len(self.defs)}"
         self.defs.append(
             f'<clipPath id="{cid}">'
-            + _el("rect", x=LEFT, y=panel.top, width=WIDTH - LEFT - RIGHT, height=panel.height)
+            + element("rect", x=LEFT, y=panel.top, width=WIDTH - LEFT - RIGHT, height=panel.height)
             + "</clipPath>"
         )
         self.parts.append(f'<g clip-path="url(#{cid})">' + "".join(parts) + "</g>")
@@ -339,13 +340,13 @@ def _tsg_layer(series: _Series, X: Any, Y: Any, t_end: float, cap: float) -> lis
     out: list[str] = []
     if series.win:
         pts = [(X(t), Y(min(v, cap))) for t, v in series.win] + [(X(t_end), Y(min(series.win[-1][1], cap)))]
-        out.append(_el("path", d=_path(pts), fill="none", stroke=INK["win"], stroke_width=1.4, class_="window"))
+        out.append(element("path", d=_path(pts), fill="none", stroke=INK["win"], stroke_width=1.4, class_="window"))
     if series.ack:
         pts = [(X(t), Y(v)) for t, v in series.ack] + [(X(t_end), Y(series.ack[-1][1]))]
-        out.append(_el("path", d=_path(pts), fill="none", stroke=INK["ack"], stroke_width=1.6, class_="ack"))
+        out.append(element("path", d=_path(pts), fill="none", stroke=INK["ack"], stroke_width=1.6, class_="ack"))
     if series.sack:
         d = "".join(f"M{X(t) + 2:.1f},{Y(lo):.1f}V{Y(hi):.1f}" for t, lo, hi in series.sack)
-        out.append(_el("path", d=d, fill="none", stroke=INK["sack"], stroke_width=2.2, class_="sack"))
+        out.append(element("path", d=d, fill="none", stroke=INK["sack"], stroke_width=2.2, class_="sack"))
     for kind in ("data", "rtx"):
         bars = series.bars.get(kind, [])
         if bars:
@@ -353,19 +354,19 @@ def _tsg_layer(series: _Series, X: Any, Y: Any, t_end: float, cap: float) -> lis
                 f"M{X(t):.1f},{Y(lo):.1f}V{Y(hi):.1f}M{X(t) - 2:.1f},{Y(hi):.1f}h4M{X(t) - 2:.1f},{Y(lo):.1f}h4"
                 for t, lo, hi in bars
             )
-            out.append(_el("path", d=d, fill="none", stroke=INK[kind], stroke_width=1.3, class_=kind))
+            out.append(element("path", d=d, fill="none", stroke=INK[kind], stroke_width=1.3, class_=kind))
     marks = series.marks
     if marks.get("dropped"):
         d = "".join(_cross(X(t), Y(v) - 6) for t, v in marks["dropped"])
-        out.append(_el("path", d=d, fill="none", stroke=INK["drop"], stroke_width=2, class_="dropped"))
+        out.append(element("path", d=d, fill="none", stroke=INK["drop"], stroke_width=2, class_="dropped"))
     if marks.get("lost_ack"):
         d = "".join(_cross(X(t), Y(v), 3) for t, v in marks["lost_ack"])
-        out.append(_el("path", d=d, fill="none", stroke=INK["lost_ack"], stroke_width=1.5, class_="lost-ack"))
+        out.append(element("path", d=d, fill="none", stroke=INK["lost_ack"], stroke_width=1.5, class_="lost-ack"))
     for t, v in marks.get("corrupted", []):
-        out.append(_el("circle", cx=X(t), cy=Y(v) - 6, r=4, fill="none", stroke=INK["drop"], stroke_width=1.6,
+        out.append(element("circle", cx=X(t), cy=Y(v) - 6, r=4, fill="none", stroke=INK["drop"], stroke_width=1.6,
                        class_="corrupted"))  # fmt: skip
     for t, v in marks.get("duplicated", []):
-        out.append(_el("rect", x=X(t) - 3, y=Y(v) - 10, width=6, height=6, fill="none", stroke=INK["data"],
+        out.append(element("rect", x=X(t) - 3, y=Y(v) - 10, width=6, height=6, fill="none", stroke=INK["data"],
                        stroke_width=1.4, class_="duplicated"))  # fmt: skip
     labels: list[tuple[float, float, str, str]] = []
     for kind, text, color in (
@@ -376,7 +377,7 @@ def _tsg_layer(series: _Series, X: Any, Y: Any, t_end: float, cap: float) -> lis
     ):
         for t, v in marks.get(kind, []):
             x, yy = X(t), Y(v)
-            out.append(_el("path", d=f"M{x:.1f},{yy - 5:.1f}l5,5l-5,5l-5,-5z", fill=color, class_=kind))
+            out.append(element("path", d=f"M{x:.1f},{yy - 5:.1f}l5,5l-5,5l-5,-5z", fill=color, class_=kind))
             labels.append((x, yy, text, color))
     last: dict[float, float] = {}  # per text line (y): where the last label there ends
     for x, yy, text, color in sorted(labels):
@@ -384,9 +385,9 @@ def _tsg_layer(series: _Series, X: Any, Y: Any, t_end: float, cap: float) -> lis
         width = len(text) * 10 * SANS_ADVANCE
         if x + 7 >= last.get(row, -1e9):  # a label only where it does not run into the previous
             if x + 7 + width > WIDTH - RIGHT:  # at the right edge: left of the mark
-                out.append(_el("text", text, x=x - 7, y=yy - 4, font_size=10, fill=color, text_anchor="end"))
+                out.append(element("text", text, x=x - 7, y=yy - 4, font_size=10, fill=color, text_anchor="end"))
             else:
-                out.append(_el("text", text, x=x + 7, y=yy - 4, font_size=10, fill=color))
+                out.append(element("text", text, x=x + 7, y=yy - 4, font_size=10, fill=color))
             last[row] = x + 7 + width + 4
     return out
 
@@ -401,9 +402,11 @@ def _loss_ticks(cwnd_events: Sequence[dict[str, Any]], X: Any, panel: Panel, win
         if not label or not _in(window, float(e["t"])):
             continue
         x = X(float(e["t"]))
-        out.append(_el("line", x1=x, y1=panel.top, x2=x, y2=panel.top + 7, stroke=INK["ssthresh"], stroke_width=1.5))
+        out.append(
+            element("line", x1=x, y1=panel.top, x2=x, y2=panel.top + 7, stroke=INK["ssthresh"], stroke_width=1.5)
+        )
         if x - last_label >= 26:
-            out.append(_el("text", label, x=x, y=panel.top + 17, font_size=9, text_anchor="middle",
+            out.append(element("text", label, x=x, y=panel.top + 17, font_size=9, text_anchor="middle",
                            fill=INK["ssthresh"], class_="loss-event"))  # fmt: skip
             last_label = x
     return out
@@ -435,7 +438,7 @@ def render_tsg_svg(
     out = c.parts
     y = 26.0
     for line in _title_lines(title, 16):
-        out.append(_el("text", svg_text(line), x=20, y=y, font_size=16, font_weight="bold", fill=INK["text"]))
+        out.append(element("text", svg_text(line), x=20, y=y, font_size=16, font_weight="bold", fill=INK["text"]))
         y += 20
     n = series.counts
     sent = max((hi for bars in series.bars.values() for _t, _lo, hi in bars), default=0)
@@ -448,13 +451,13 @@ def render_tsg_svg(
         facts.append(f"MSS {flow.mss}")
     if flow.wscale:
         facts.append(f"window scale {flow.wscale}")
-    out.append(_el("text", svg_text(" \u00b7 ".join(facts)), x=20, y=y, font_size=12, fill=INK["muted"]))
+    out.append(element("text", svg_text(" \u00b7 ".join(facts)), x=20, y=y, font_size=12, fill=INK["muted"]))
     y += 16
     clock = next((e for e in events or () if e.get("kind") == "clock"), None)
     wall = t0 + float(clock["epoch"]) if clock is not None else t0 if t0 >= _ABSOLUTE else None
     if wall is not None:  # a capture's wall-clock times, or a trace's clock: say when t = 0 was
         when = datetime.datetime.fromtimestamp(wall, tz=datetime.UTC)
-        out.append(_el("text", svg_text(f"t = 0 at {when:%Y-%m-%d %H:%M:%S.%f} UTC"), x=20, y=y, font_size=12,
+        out.append(element("text", svg_text(f"t = 0 at {when:%Y-%m-%d %H:%M:%S.%f} UTC"), x=20, y=y, font_size=12,
                        fill=INK["muted"]))  # fmt: skip
         y += 16
     c.y = y + 30
@@ -485,7 +488,7 @@ def render_tsg_svg(
         c.clipped(panel, _tsg_layer(series, X, panel.y, whole[1], hi_v * 2))
         out += _loss_ticks(cwnd_events, X, panel, (a, b))
         if index == 0 and window is not None:
-            out.append(_el("rect", x=X(window[0]), y=panel.top, width=max(X(window[1]) - X(window[0]), 2),
+            out.append(element("rect", x=X(window[0]), y=panel.top, width=max(X(window[1]) - X(window[0]), 2),
                            height=panel.height, fill="#fab005", opacity=0.12, class_="zoom-region"))  # fmt: skip
         c.y = panel.top + panel.height + 26
         legend = [(key, text) for key, text, shown in (
@@ -510,7 +513,7 @@ def render_tsg_svg(
         note = (
             "cwnd, ssthresh, RTT and RTO come from tcplab's engine events: a JSON trace has them, a capture does not."
         )
-        out.append(_el("text", svg_text(note), x=20, y=c.y, font_size=11, fill=INK["muted"]))
+        out.append(element("text", svg_text(note), x=20, y=c.y, font_size=11, fill=INK["muted"]))
         c.y += 18
     height = math.ceil(c.y)
     label = svg_text("Time-sequence graph: " + title)
@@ -520,7 +523,7 @@ def render_tsg_svg(
         f'aria-label="{label}" class="tcplab-tsg">'
     )
     body = [head, f"<title>{label}</title>", "<defs>" + "".join(c.defs) + "</defs>",
-            _el("rect", x=0, y=0, width=WIDTH, height=height, fill="#ffffff"), *out, "</svg>"]  # fmt: skip
+            element("rect", x=0, y=0, width=WIDTH, height=height, fill="#ffffff"), *out, "</svg>"]  # fmt: skip
     return "\n".join(body) + "\n"
 
 
@@ -541,21 +544,21 @@ def _cwnd_panel(c: _Canvas, series: _Series, cwnd_events: Sequence[dict[str, Any
     if series.flight:
         pts = [(X(t), panel.y(v)) for t, v in series.flight]
         area = _path(pts) + f"V{panel.y(0):.1f}H{pts[0][0]:.1f}Z"
-        out.append(_el("path", d=area, fill=INK["flight"], stroke="none", opacity=0.7, class_="flight"))
+        out.append(element("path", d=area, fill=INK["flight"], stroke="none", opacity=0.7, class_="flight"))
     pts = [(X(float(e["t"])), panel.y(float(e["cwnd"]))) for e in cwnd_events]
     pts.append((X(whole[1]), pts[-1][1]))  # the last value holds to the end
-    out.append(_el("path", d=_path(pts), fill="none", stroke=INK["cwnd"], stroke_width=1.8, class_="cwnd"))
+    out.append(element("path", d=_path(pts), fill="none", stroke=INK["cwnd"], stroke_width=1.8, class_="cwnd"))
     ss = [(X(float(e["t"])), panel.y(float(e["ssthresh"]))) for e in cwnd_events if e.get("ssthresh") is not None]
     if ss:
         ss.append((X(whole[1]), ss[-1][1]))
-        out.append(_el("path", d=_path(ss), fill="none", stroke=INK["ssthresh"], stroke_width=1.4,
+        out.append(element("path", d=_path(ss), fill="none", stroke=INK["ssthresh"], stroke_width=1.4,
                        stroke_dasharray="5 3", class_="ssthresh"))  # fmt: skip
     for e in cwnd_events:
         x, yy = X(float(e["t"])), panel.y(float(e["cwnd"]))
         if e.get("reason") == "fast retransmit":
-            out.append(_el("path", d=f"M{x:.1f},{yy:.1f}l4,-7h-8z", fill=INK["ssthresh"], class_="fast-retransmit"))
+            out.append(element("path", d=f"M{x:.1f},{yy:.1f}l4,-7h-8z", fill=INK["ssthresh"], class_="fast-retransmit"))
         elif e.get("reason") == "retransmission timeout":
-            out.append(_el("circle", cx=x, cy=yy, r=3.5, fill=INK["ssthresh"], class_="timeout"))
+            out.append(element("circle", cx=x, cy=yy, r=3.5, fill=INK["ssthresh"], class_="timeout"))
     c.clipped(panel, out)
     c.y = panel.top + panel.height + 26
     _legend(c, [("cwnd", "cwnd"), ("ssthresh", "ssthresh (dashed)"), ("flight", "bytes in flight"),
@@ -576,11 +579,11 @@ def _rtt_panel(c: _Canvas, rtt_events: Sequence[dict[str, Any]], whole: tuple[fl
     out: list[str] = []
     rto = [(X(float(e["t"])), panel.y(float(e["rto"]) * scale)) for e in rtt_events]
     rto.append((X(whole[1]), rto[-1][1]))
-    out.append(_el("path", d=_path(rto), fill="none", stroke=INK["rto"], stroke_width=1.4, stroke_dasharray="5 3",
+    out.append(element("path", d=_path(rto), fill="none", stroke=INK["rto"], stroke_width=1.4, stroke_dasharray="5 3",
                    class_="rto"))  # fmt: skip
     srtt = [(X(float(e["t"])), panel.y(float(e["srtt"]) * scale)) for e in rtt_events if e.get("srtt") is not None]
     if srtt:
-        out.append(_el("path", d=_path(srtt, step=False), fill="none", stroke=INK["srtt"], stroke_width=1.6,
+        out.append(element("path", d=_path(srtt, step=False), fill="none", stroke=INK["srtt"], stroke_width=1.6,
                        class_="srtt"))  # fmt: skip
     d = "".join(
         f"M{X(float(e['t'])) - 2:.1f},{panel.y(float(e['sample']) * scale):.1f}a2,2 0 1,0 4,0a2,2 0 1,0 -4,0"
@@ -588,7 +591,7 @@ def _rtt_panel(c: _Canvas, rtt_events: Sequence[dict[str, Any]], whole: tuple[fl
         if e.get("sample") is not None
     )
     if d:
-        out.append(_el("path", d=d, fill=INK["rtt"], stroke="none", class_="rtt-sample"))
+        out.append(element("path", d=d, fill=INK["rtt"], stroke="none", class_="rtt-sample"))
     c.clipped(panel, out)
     c.y = panel.top + panel.height + 26
     has_samples = any(e.get("sample") is not None for e in rtt_events)
@@ -605,14 +608,14 @@ def _legend(c: _Canvas, entries: list[tuple[str, str]]) -> None:
             x, y = float(LEFT), y + 18
         color = INK.get(key, INK["ssthresh"])
         if key == "fr":
-            c.parts.append(_el("text", svg_text(text), x=x, y=y + 4, font_size=11, fill=INK["ssthresh"]))
+            c.parts.append(element("text", svg_text(text), x=x, y=y + 4, font_size=11, fill=INK["ssthresh"]))
         else:
             if key == "flight":
-                c.parts.append(_el("rect", x=x, y=y - 5, width=18, height=10, fill=INK["flight"]))
+                c.parts.append(element("rect", x=x, y=y - 5, width=18, height=10, fill=INK["flight"]))
             elif key in ("drop", "lost_ack"):
-                c.parts.append(_el("path", d=_cross(x + 9, y, 4), stroke=color, stroke_width=2, fill="none"))
+                c.parts.append(element("path", d=_cross(x + 9, y, 4), stroke=color, stroke_width=2, fill="none"))
             else:
-                c.parts.append(_el("line", x1=x, y1=y, x2=x + 18, y2=y, stroke=color, stroke_width=2.4))
-            c.parts.append(_el("text", svg_text(text), x=x + 24, y=y + 4, font_size=11, fill=INK["text"]))
+                c.parts.append(element("line", x1=x, y1=y, x2=x + 18, y2=y, stroke=color, stroke_width=2.4))
+            c.parts.append(element("text", svg_text(text), x=x + 24, y=y + 4, font_size=11, fill=INK["text"]))
         x += width + 18
     c.y = y + 18

@@ -1,29 +1,9 @@
 """The event stream: everything observable, as plain dicts (the JSON Lines trace format).
 
-One object per event: ``t`` in seconds, ``kind``, ``host``, then the kind's fields:
-
-- ``state``:   ``from``, ``to``, ``cause`` (and ``conn``: "laddr:lport-raddr:rport")
-- ``segment``: ``src``, ``dst`` (host names), ``flags`` ("S", "S.", ".", "P.", "F.", "R", "R."),
-  ``seq``/``ack`` relative to each side's ISN, ``len``, ``win``, ``fate`` ("sent", "delivered",
-  "dropped", "duplicated", "corrupted"), ``abs_seq``/``abs_ack``, ``options`` (tcpdump style),
-  ``t_arrive`` (arrival time, None when it never arrived)
-- ``outcome``: ``outcome`` ("connected", "refused", "reset", "timed out", "closed",
-  "peer closed"), optional ``detail`` and ``conn``
-- ``note``: ``text``: a line of narration from a scenario
-- ``cwnd``: ``cwnd``, ``ssthresh`` (bytes; None while "arbitrarily high"), ``reason`` (the
-  engine's CongestionChanged), ``conn``
-- ``rtt``: ``sample`` (None for an RTO backoff), ``srtt``, ``rttvar``, ``rto`` (seconds; the
-  engine's RttChanged), ``conn``
-- ``clock``: ``epoch``, ``utc``, ``source``: what ``t == 0`` is in wall-clock time (written
-  first by the tools that print traces: ``tcplab demo --json``, ``tcplab watch --json``,
-  ``tcplab netstat --watch --json``)
-
-Time. ``t`` is always seconds on the run's clock, from its start: virtual time on the simulator,
-real time since the stack (or the watch) started on a real network. A capture of the same run
-stamps each packet with ``epoch + t``: ``EPOCH`` (2000-01-01T00:00:00Z) on the simulator, the
-wall-clock start on TUN, so a trace and its capture tell the same time.
-
-This module is standard library only, so every layer may emit events.
+One object per event: ``t`` in seconds on the run's clock, ``kind`` (``state``, ``segment``,
+``outcome``, ``note``, ``cwnd``, ``rtt``, ``clock``), ``host``, then the kind's fields;
+docs/architecture.md ("The event stream", "Time") lists them. The JSON Lines form is a public
+interface. This module is standard library only, so every layer may emit events.
 """
 
 from __future__ import annotations
