@@ -166,3 +166,14 @@ def test_capture_has_every_packet_with_its_fate(tmp_path) -> None:
     assert [(parse_packet(r.packet).tcp.seq, r.interface) for r in records] == [(e["abs_seq"], e["src"]) for e in sent]
     assert [r.comments for r in records if r.comments] == [("dropped by a fault rule",)]
     assert [e["fate"] for e in sent].count("dropped") == 1
+
+
+def test_step_processes_one_event_at_a_time() -> None:
+    s = Session(Recipe(actions=["server.listen", "client.connect"]))
+    assert [e["flags"] for e in s.events if e["kind"] == "segment"] == ["S"]  # sent, in flight
+    s.apply("step")  # the SYN arrives: the SYN-ACK leaves
+    assert [e["flags"] for e in s.events if e["kind"] == "segment"] == ["S", "S."] and s.now == 0.05
+    s.apply("step")
+    assert describe(s)["hosts"]["client"]["state"] == "ESTABLISHED" and s.now == 0.1
+    s.apply("step")
+    assert describe(s)["hosts"]["server"]["state"] == "ESTABLISHED" and s.now == 0.15

@@ -26,13 +26,18 @@ A recipe that cannot be read (an unknown action, story or host, a number out of 
 
 from __future__ import annotations
 
+import errno
 import io
+import os
 import re
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
+
+from tcplab.scenarios.base import CLIENT_IP, SERVER_IP, SERVER_PORT
+from tcplab.socket import SHUT_WR, SO_LINGER, SO_REUSEADDR, SOL_SOCKET, Socket, open_sockets
 
 __all__ = ["HOSTS", "MAX_ACTIONS", "PORT", "Recipe", "RecipeError", "Session", "StoryPaused"]
 
@@ -50,13 +55,7 @@ _ACTION = re.compile(
 )
 
 
-def _port() -> int:
-    from tcplab.scenarios.base import SERVER_PORT
-
-    return SERVER_PORT
-
-
-PORT = _port()
+PORT = SERVER_PORT  # the demo stories' port: a lab session continues them
 
 
 class RecipeError(ValueError):
@@ -260,8 +259,9 @@ class Session:
                 self.bench.link.set(delay=action["value"] / 1000)
         elif kind == "wait":
             net.run(until=net.now + action["seconds"])
-        else:  # step: one event
-            net.run(until=net.next_event_time() or net.now, max_events=1)
+        else:  # step: the next event only (a packet's arrival, a timer)
+            steps = iter((False, True))
+            net.run_until(lambda: next(steps, True), timeout=None)
         self._accept_all()
 
     def _say(self, host: str | None, text: str) -> None:
@@ -270,8 +270,6 @@ class Session:
     def _accept_all(self) -> None:
         """Every listening socket accepts what is ready (as a server loop would): the lab's own
         and, once the user took over, the story's."""
-        from tcplab.socket import open_sockets
-
         for host in HOSTS:
             for lsock in open_sockets(self.bench.hosts[host]):
                 if lsock.listener is None:
@@ -286,8 +284,6 @@ class Session:
     def current(self, host: str) -> Any:
         """The socket the host's application holds for its newest connection (a story's own
         sockets too), or None."""
-        from tcplab.socket import open_sockets
-
         held = [(s, s.endpoint) for s in open_sockets(self.bench.hosts[host]) if s.endpoint is not None]
         live = [s for s, ep in held if not ep.finished]
         if live:
@@ -295,9 +291,6 @@ class Session:
         return held[-1][0] if held else None
 
     def _call(self, host: str, op: str, n: int) -> None:
-        from tcplab.scenarios.base import CLIENT_IP, SERVER_IP
-        from tcplab.socket import Socket
-
         node = self.bench.hosts[host]
         ip = CLIENT_IP if host == "client" else SERVER_IP
         peer = SERVER_IP if host == "client" else CLIENT_IP
@@ -305,8 +298,6 @@ class Session:
             if op == "listen":
                 sock = Socket(node)
                 sock.setblocking(False)
-                from tcplab.socket import SO_REUSEADDR, SOL_SOCKET
-
                 sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
                 sock.bind((ip, PORT))
                 sock.listen(8)
@@ -316,7 +307,7 @@ class Session:
                 sock = Socket(node)
                 sock.setblocking(False)
                 err = sock.connect_ex((peer, PORT))
-                self._say(host, f"connect() to {peer}:{PORT}: " + ("in progress" if err in (0, 115) else
+                self._say(host, f"connect() to {peer}:{PORT}: " + ("in progress" if err in (0, errno.EINPROGRESS) else
                                                                    _strerror(err)))  # fmt: skip
                 return
             sock = self.current(host)
@@ -335,16 +326,12 @@ class Session:
                 data = sock.recv(1 << 20)
                 self._say(host, f"recv() = {len(data)} bytes" if data else "recv() = 0: end of file (the peer's FIN)")
             elif op == "shutdown":
-                from tcplab.socket import SHUT_WR
-
                 sock.shutdown(SHUT_WR)
                 self._say(host, "shutdown(SHUT_WR): a FIN after the data")
             elif op == "close":
                 sock.close()
                 self._say(host, "close()")
             else:  # abort: SO_LINGER {1, 0} and close: an RST (Linux tcp_close)
-                from tcplab.socket import SO_LINGER, SOL_SOCKET
-
                 sock.setsockopt(SOL_SOCKET, SO_LINGER, struct.pack("ii", 1, 0))
                 sock.close()
                 self._say(host, "abort: close() with SO_LINGER 0")
@@ -360,8 +347,6 @@ class Session:
 
 
 def _strerror(code: int | None) -> str:
-    import errno
-    import os
 
     if not code:
         return "done"

@@ -25,9 +25,9 @@ import struct
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO
+from typing import IO, BinaryIO
 
-from tcplab.net.pcap import DEFAULT_SNAPLEN, LINKTYPE_RAW, PcapError
+from tcplab.net.pcap import DEFAULT_SNAPLEN, LINKTYPE_RAW, CaptureWriter, PcapError, open_binary
 
 __all__ = ["SHB_MAGIC", "CaptureInterface", "PcapngReader", "PcapngRecord", "PcapngWriter"]
 
@@ -68,7 +68,7 @@ class CaptureInterface:
     tsoffset: int = 0  # seconds added to every timestamp
 
 
-class PcapngWriter:
+class PcapngWriter(CaptureWriter):
     """Write packets to a pcapng file (a path, or a binary file object left open on close
     unless ``close_file``)."""
 
@@ -80,16 +80,9 @@ class PcapngWriter:
         application: str = "tcplab",
         close_file: bool | None = None,
     ) -> None:
-        if isinstance(path_or_file, (str, os.PathLike)):
-            self._file: Any = open(path_or_file, "wb")  # noqa: SIM115 - closed by close()
-            self._owns = True
-        else:
-            self._file = path_or_file
-            self._owns = bool(close_file)
+        super().__init__(path_or_file, close_file)
         self.snaplen = snaplen
         self.interfaces: list[CaptureInterface] = []
-        self.count = 0
-        self.closed = False
         body = struct.pack(_NATIVE + "IHHq", BYTE_ORDER_MAGIC, 1, 0, -1)  # section length unknown
         body += _options([(SHB_USERAPPL, application.encode())])
         self._file.write(_block(SHB_TYPE, body))
@@ -138,23 +131,6 @@ class PcapngWriter:
             raise ValueError(f"no interface {interface} (declare it with add_interface)")
         return interface
 
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self._file.flush()
-        if self._owns:
-            self._file.close()
-
-    def __enter__(self) -> PcapngWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 @dataclass(frozen=True, slots=True)
 class PcapngRecord:
@@ -176,12 +152,7 @@ class PcapngReader:
     """Read a pcapng file: ``for rec in PcapngReader(path): rec.t, rec.data, rec.comments``."""
 
     def __init__(self, path_or_file: str | os.PathLike[str] | BinaryIO | IO[bytes]) -> None:
-        if isinstance(path_or_file, (str, os.PathLike)):
-            self._file: Any = open(path_or_file, "rb")  # noqa: SIM115 - closed by close()
-            self._owns = True
-        else:
-            self._file = path_or_file
-            self._owns = False
+        self._file, self._owns = open_binary(path_or_file, "rb", False)
         if self._file.read(4) != SHB_MAGIC:
             self.close()
             raise PcapError("not a pcapng file: no section header block")

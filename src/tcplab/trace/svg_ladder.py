@@ -494,72 +494,48 @@ def _time_labels_svg(evs: list[Event], lay: _Layout) -> list[str]:
     return out
 
 
+def _boxed_text(lay: _Layout, it: _Item, fill: str, stroke: str, text_fill: str, cls: str,
+                dash: str | None = None) -> tuple[str, str, float, float]:  # fmt: skip
+    """A box across the lane with a note's or a fold's lines in it: ``(box, text, centre y,
+    height)``."""
+    lines = lay.note_lines[it.index]
+    h = 15.0 * len(lines) + 8
+    yc = lay.y(it)
+    x_mid = (lay.x_left + lay.x_right) / 2
+    box = element("rect", x=lay.x_left + 14, y=yc - h / 2, width=lay.lane - 28, height=h, rx=5, fill=fill,
+                  stroke=stroke, stroke_width=1, stroke_dasharray=dash)  # fmt: skip
+    spans = "".join(element("tspan", svg_text(line), x=x_mid, dy=(0 if k == 0 else 15)) for k, line in enumerate(lines))
+    text = element("text", spans, x=x_mid, y=yc - h / 2 + 16.5, font_size=11.5, font_style="italic",
+                   fill=text_fill, text_anchor="middle", class_=cls)  # fmt: skip
+    return box, text, yc, h
+
+
 def _folds_svg(items: list[_Item], lay: _Layout) -> list[tuple[str, _Box]]:
     """Each fold's summary row, drawn over the arrows (a dashed box, dotted timelines), and the
     box the labels keep off."""
     out: list[tuple[str, _Box]] = []
-    x_mid = (lay.x_left + lay.x_right) / 2
     for it in items:
         if it.kind != "fold":
             continue
-        lines = lay.note_lines[it.index]
-        h = 15.0 * len(lines) + 8
-        yc = lay.y(it)
-        parts = [element("rect", x=lay.x_left + 14, y=yc - h / 2, width=lay.lane - 28, height=h, rx=5,
-                         fill="#f1f3f5", stroke=COLORS["muted"], stroke_width=1, stroke_dasharray="4 3")]  # fmt: skip
+        box, text, yc, h = _boxed_text(lay, it, "#f1f3f5", COLORS["muted"], "#495057", "fold-text", "4 3")
+        parts = [box]
         for x in (lay.x_left, lay.x_right):
             parts.append(element("line", x1=x, y1=yc - h / 2, x2=x, y2=yc + h / 2, stroke="#ffffff", stroke_width=4))
             parts.append(element("line", x1=x, y1=yc - h / 2, x2=x, y2=yc + h / 2, stroke=COLORS["muted"],
                                  stroke_width=2.5, stroke_dasharray="2 4"))  # fmt: skip
-        spans = "".join(
-            element("tspan", svg_text(line), x=x_mid, dy=(0 if k == 0 else 15)) for k, line in enumerate(lines)
-        )
-        parts.append(element("text", spans, x=x_mid, y=yc - h / 2 + 16.5, font_size=11.5, font_style="italic",
-                             fill="#495057", text_anchor="middle", class_="fold-text"))  # fmt: skip
-        box = _Box(x_mid, yc, (lay.lane - 28) / 2, h / 2, 1.0, 0.0)
-        out.append((element("g", "".join(parts), class_="fold"), box))
+        parts.append(text)
+        keep_off = _Box((lay.x_left + lay.x_right) / 2, yc, (lay.lane - 28) / 2, h / 2, 1.0, 0.0)
+        out.append((element("g", "".join(parts), class_="fold"), keep_off))
     return out
 
 
 def _notes_svg(items: list[_Item], lay: _Layout) -> list[str]:
     """The scenario's narration, in boxes between the timelines."""
     out: list[str] = []
-    x_mid = (lay.x_left + lay.x_right) / 2
     for it in items:
-        if it.kind != "note":
-            continue
-        lines = lay.note_lines[it.index]
-        h = 15.0 * len(lines) + 8
-        yc = lay.y(it)
-        out.append(
-            element(
-                "rect",
-                x=lay.x_left + 14,
-                y=yc - h / 2,
-                width=lay.lane - 28,
-                height=h,
-                rx=5,
-                fill=COLORS["note_fill"],
-                stroke=COLORS["note_stroke"],
-                stroke_width=1,
-            )
-        )
-        spans = "".join(
-            element("tspan", svg_text(line), x=x_mid, dy=(0 if k == 0 else 15)) for k, line in enumerate(lines)
-        )
-        out.append(
-            element(
-                "text",
-                spans,
-                x=x_mid,
-                y=yc - h / 2 + 16.5,
-                font_size=11.5,
-                font_style="italic",
-                fill="#5c3c00",
-                text_anchor="middle",
-                class_="note",
-            )
-        )
+        if it.kind == "note":
+            box, text, _yc, _h = _boxed_text(lay, it, COLORS["note_fill"], COLORS["note_stroke"], "#5c3c00", "note")
+            out += [box, text]
     return out
 
 
