@@ -26,6 +26,8 @@ from typing import ClassVar
 
 from tcplab.tcp import seq as sq
 
+ARBITRARILY_HIGH = 1 << 30  # ssthresh before the first loss (RFC 5681 3.1)
+
 
 class Phase(enum.Enum):
     """Where the sender stands (Linux icsk_ca_state; Open and Disorder are both OPEN here)."""
@@ -108,7 +110,7 @@ class CongestionControl(abc.ABC):
         self.prr = prr  # RFC 6937 during reductions (Linux); else RFC 6675's cwnd = ssthresh
         self.mss = 0
         self.cwnd = 0  # bytes; 0 until start(): no congestion limit before the handshake
-        self.ssthresh = 1 << 30  # RFC 5681 3.1: "arbitrarily high" at first
+        self.ssthresh = ARBITRARILY_HIGH  # RFC 5681 3.1: "arbitrarily high" at first
         self.phase = Phase.OPEN
         self.high_seq = 0  # the reduction ends when this is acknowledged (RFC 6582 "recover")
         self._prior_cwnd = 0
@@ -326,8 +328,9 @@ class NewReno(CongestionControl):
             self.cwnd += max(1, mss * mss // max(self.cwnd, 1))  # equation 3
 
     def loss_ssthresh(self) -> int:
-        # RFC 5681 equation 4 with Linux's choice of cwnd for FlightSize (tcp_reno_ssthresh).
-        return max(self.cwnd // 2, 2 * self.mss)
+        # RFC 5681 equation 4 as Linux's tcp_reno_ssthresh: half the window in segments (cwnd
+        # standing for FlightSize: they are equal while the sender is cwnd-limited), at least 2.
+        return max(self.cwnd // self.mss // 2, 2) * self.mss
 
 
 class Cubic(CongestionControl):

@@ -30,10 +30,11 @@ from tcplab.tcp import fastopen as tfo
 from tcplab.tcp import seq as sq
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
-from tcplab.tcp.congestion import AckSample, CongestionControl, Phase, WindowUse, create
+from tcplab.tcp.congestion import ARBITRARILY_HIGH, AckSample, CongestionControl, Phase, WindowUse, create
 from tcplab.tcp.ecn import Ecn
 from tcplab.tcp.events import (
     Closed,
+    CongestionChanged,
     Connected,
     DataReadable,
     Event,
@@ -41,6 +42,7 @@ from tcplab.tcp.events import (
     FastOpenCookie,
     PeerFinished,
     Reset,
+    RttChanged,
     SendSpace,
     StateChanged,
     TimedOut,
@@ -840,7 +842,9 @@ class Connection:
         self._probe_outstanding = False
         self._retries = 0
         self.retransmits = 0
-        self.rtt.backoff = 0  # RFC 6298 5.7 (Linux keeps the backoff until a new sample)
+        if self.rtt.backoff:
+            self.rtt.backoff = 0  # RFC 6298 5.7 (Linux keeps the backoff until a new sample)
+            self._rtt_changed()
         # RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
         if self.snd_una == self.snd_max:
             self.timers.stop(Timer.RETRANSMISSION)
@@ -863,6 +867,7 @@ class Connection:
         if sample is not None:
             self.rtt.sample(sample)
             self.loss.rtt_sample(sample)
+            self._rtt_changed(max(sample, 0.0))
         if self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
             self._rtt_seq = None
         return sample
@@ -892,17 +897,23 @@ class Connection:
                 delivery.segments = 1
         elif duplicate:
             loss.on_sack_dupack()
+        before = (cc.cwnd, cc.ssthresh)
         if delivery.spurious:
             cc.undo()  # RFC 2883: every retransmission of the episode was a duplicate
+            self._cwnd_told("undo", before)
         if loss.probe_outcome(ack, delivery, duplicate) is Probe.REPAIRED:
             cc.reduce_now(self.snd_max)  # RFC 8985 7.4: the probe repaired a loss
             self.ecn.window_reduced()
+            self._cwnd_told("loss probe", before)
         ece = self.ecn.echo_arrives(seg)
         if ece and cc.phase is Phase.OPEN:
             cc.enter_cwr(self.snd_max)  # RFC 3168 6.1.2: once per window of data
             self.ecn.window_reduced()
+            self._cwnd_told("ECN echo", before)
         in_flight = loss.in_flight(sq.sub(self.snd_nxt, self.snd_una))
+        before = (cc.cwnd, cc.ssthresh)
         cc.end_if_acked(ack, in_flight)
+        self._cwnd_told("recovery done", before)
         if not self.sack_ok and advanced and cc.phase is Phase.RECOVERY:
             loss.partial_ack()  # RFC 6582 3.2 step 5
         lost_before = loss.lost_out
@@ -913,6 +924,11 @@ class Connection:
             advanced_enough = True  # Linux tcp_may_raise_cwnd: forward progress counts then
         else:
             advanced_enough = advanced
+        before = (cc.cwnd, cc.ssthresh)
+        if cc.reducing:
+            reason = "recovery: PRR" if cc.prr else "recovery"
+        else:
+            reason = "slow start" if cc.in_slow_start else "congestion avoidance"
         cc.on_ack(
             AckSample(
                 acked=delivery.acked,
@@ -929,6 +945,7 @@ class Connection:
             ),
             now,
         )
+        self._cwnd_told(reason, before)
         if fast_retransmit:
             self._retransmit_lost(now, force=True)  # RFC 5681 3.2 step 2 / RFC 6675 (4.3)
         if advanced or fast_retransmit:
@@ -945,9 +962,12 @@ class Connection:
     def _maybe_enter_recovery(self, ece: bool = False) -> bool:
         """Linux tcp_time_to_recover: a loss is proven, so fast recovery begins (from OPEN or
         CWR); True when it did (the first retransmission goes whatever the window)."""
-        if not self.loss.lost_out or self.cc.phase not in (Phase.OPEN, Phase.CWR):
+        cc = self.cc
+        if not self.loss.lost_out or cc.phase not in (Phase.OPEN, Phase.CWR):
             return False
-        self.cc.enter_recovery(self.snd_max, ecn=ece)
+        before = (cc.cwnd, cc.ssthresh)
+        cc.enter_recovery(self.snd_max, ecn=ece)
+        self._cwnd_told("fast retransmit", before)
         self.loss.start_episode(self.snd_una)
         self.ecn.window_reduced()
         self.timers.stop(Timer.TLP)
@@ -957,6 +977,19 @@ class Connection:
     def _timer_min(self) -> float:
         """Linux TCP_TIMEOUT_MIN: two jiffies."""
         return 2 / self.config.hz
+
+    def _cwnd_told(self, reason: str, before: tuple[int, int]) -> None:
+        """After the congestion control acted: a change of cwnd or ssthresh is told to the user
+        (CongestionChanged; ``reason`` one of CWND_REASONS)."""
+        cc = self.cc
+        if (cc.cwnd, cc.ssthresh) != before:
+            high = cc.ssthresh if cc.ssthresh < ARBITRARILY_HIGH else None
+            self._events.append(CongestionChanged(cc.cwnd, high, reason))
+
+    def _rtt_changed(self, sample: float | None = None) -> None:
+        """The RTT estimator moved: a sample, or an RTO backoff or its reset (RttChanged)."""
+        rtt = self.rtt
+        self._events.append(RttChanged(sample, rtt.srtt, rtt.rttvar, rtt.rto))
 
     def _set_window(self, seg: Segment) -> None:
         shift = 0 if seg.syn else self.snd_wscale  # RFC 7323 2.2: SYN windows are not scaled
@@ -1106,11 +1139,14 @@ class Connection:
             # Everything outstanding is lost now (Linux tcp_enter_loss): it goes again in
             # order as slow start reopens the window, the head first (5.4).
             self.loss.on_rto()
+            before = (self.cc.cwnd, self.cc.ssthresh)
             self.cc.on_rto(self.snd_max, self.loss.in_flight(sq.sub(self.snd_nxt, self.snd_una)))
+            self._cwnd_told("retransmission timeout", before)
             self.ecn.window_reduced()
             self.timers.stop(Timer.TLP)
             self.timers.stop(Timer.RACK_REORDER)
         self.rtt.backoff += 1  # RFC 6298 5.5
+        self._rtt_changed()
         self._rtt_seq = None  # Karn: no sample from retransmitted data
         self._retransmit_head(now)
         self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # 5.6
@@ -1139,6 +1175,7 @@ class Connection:
         if self.loss.lost_out > lost_before:
             if self.cc.phase is not Phase.RECOVERY and self._maybe_enter_recovery():
                 outstanding = sq.sub(self.snd_nxt, self.snd_una)
+                before = (self.cc.cwnd, self.cc.ssthresh)
                 self.cc.on_ack(
                     AckSample(
                         acked=0,
@@ -1152,6 +1189,7 @@ class Connection:
                     ),
                     now,
                 )
+                self._cwnd_told("recovery: PRR", before)
             self._retransmit_lost(now)
         if self.snd_una != self.snd_max and not self.timers.armed(Timer.RETRANSMISSION):
             self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
@@ -1288,6 +1326,7 @@ class Connection:
         self.sack_ok = seg.option(SackPermitted) is not None and c.sack
         self.loss.sack_ok = self.sack_ok
         self.cc.start(self._mss_payload)
+        self._cwnd_told("initial window", (0, self.cc.ssthresh))
 
     def _send_syn(self, now: float, ack: bool, retransmission: bool = False) -> None:
         """SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED): <SEQ=ISS>[<ACK=RCV.NXT>], with ECN's
@@ -1315,6 +1354,8 @@ class Connection:
         self.timers.arm_if_stopped(Timer.RETRANSMISSION, now + self.rtt.rto)
         if self._rtt_seq is None and self._retries == 0:
             self._rtt_seq, self._rtt_time = sq.add(self.iss, 1), now
+            if not self.rtt.samples:
+                self._rtt_changed()  # the initial RTO (RFC 6298 2.1) the first SYN is timed with
 
     def _syn_data(self) -> bytes:
         """What a Fast Open SYN carries (Linux tcp_send_syn_data): with a cookie (or the

@@ -84,6 +84,49 @@ class Closed:
     """The connection reached CLOSED and its TCB is gone."""
 
 
+@dataclass(frozen=True, slots=True)
+class CongestionChanged:
+    """The congestion window or the slow-start threshold changed (bytes). ``ssthresh`` is None
+    while it is still "arbitrarily high" (RFC 5681 3.1: no loss seen yet). ``reason`` is one of
+    ``CWND_REASONS``."""
+
+    cwnd: int
+    ssthresh: int | None
+    reason: str
+
+
+#: Why cwnd changed: RFC 5681 (slow start, congestion avoidance, fast retransmit, RTO), RFC 6937
+#: (PRR during recovery) or RFC 6675 (cwnd = ssthresh without it), the end of a reduction
+#: (RFC 6582's recovery point), RFC 3168 (an ECN echo), RFC 8985 7.4 (a loss a probe repaired),
+#: RFC 2883 (a spurious reduction undone), RFC 5681 4.1 (restart after idle).
+CWND_REASONS = (
+    "initial window",
+    "slow start",
+    "congestion avoidance",
+    "fast retransmit",
+    "recovery: PRR",
+    "recovery",
+    "recovery done",
+    "retransmission timeout",
+    "ECN echo",
+    "loss probe",
+    "undo",
+    "idle restart",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RttChanged:
+    """The RTT estimator moved (RFC 6298): a new measurement ``sample`` (seconds), or an RTO
+    backoff or its reset (``sample`` None). ``srtt``/``rttvar`` are None before the first
+    sample; ``rto`` is the timeout now in force (backoff included)."""
+
+    sample: float | None
+    srtt: float | None
+    rttvar: float | None
+    rto: float
+
+
 Event = (
     StateChanged
     | Connected
@@ -95,4 +138,6 @@ Event = (
     | FastOpenCookie
     | FastOpenAccepted
     | Closed
+    | CongestionChanged
+    | RttChanged
 )
