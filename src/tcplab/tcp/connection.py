@@ -322,7 +322,7 @@ class Connection:
         n = min(len(data), self.send_free)
         if n:
             self._sndbuf += data[:n]
-            if st in (S.ESTABLISHED, S.CLOSE_WAIT):
+            if st in (S.ESTABLISHED, S.CLOSE_WAIT) or (st is S.SYN_RCVD and self.fastopen):
                 self._output(now)
         return n
 
@@ -1505,7 +1505,11 @@ class Connection:
     def _output(self, now: float) -> None:
         """Send what the windows, Nagle and SWS avoidance allow; then a pure ACK if owed."""
         st = self.state
-        if st in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.LAST_ACK, S.CLOSING):
+        # RFC 7413 4.2.2: after accepting SYN data the server may answer before the handshake
+        # completes (Linux tcp_passive_fastopen).
+        if st in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.LAST_ACK, S.CLOSING) or (
+            st is S.SYN_RCVD and self.fastopen
+        ):
             sent_from = self.snd_nxt
             self._send_data(now)
             self._cwnd_use.after_send(
