@@ -30,6 +30,7 @@ from typing import Any
 
 from tcplab.host.host import SOMAXCONN as _HOST_SOMAXCONN
 from tcplab.host.host import Binding, Endpoint, Host, Listener
+from tcplab.tcp import fastopen as _tfo
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
 from tcplab.tcp.states import State
@@ -59,6 +60,9 @@ TCP_KEEPINTVL = getattr(_socket, "TCP_KEEPINTVL", 5)
 TCP_KEEPCNT = getattr(_socket, "TCP_KEEPCNT", 6)
 TCP_INFO = getattr(_socket, "TCP_INFO", 11)
 TCP_USER_TIMEOUT = getattr(_socket, "TCP_USER_TIMEOUT", 18)
+TCP_FASTOPEN = getattr(_socket, "TCP_FASTOPEN", 23)
+TCP_FASTOPEN_CONNECT = getattr(_socket, "TCP_FASTOPEN_CONNECT", 30)
+MSG_FASTOPEN = getattr(_socket, "MSG_FASTOPEN", 0x20000000)
 
 # Linux: SOCK_MIN_SNDBUF / SOCK_MIN_RCVBUF (2 * (2048 + sizeof(struct sk_buff)) ~ 4608 / 2304)
 _MIN_SNDBUF = 4608
@@ -71,6 +75,7 @@ __all__ = [
     "AF_INET",
     "AF_INET6",
     "IPPROTO_TCP",
+    "MSG_FASTOPEN",
     "SHUT_RD",
     "SHUT_RDWR",
     "SHUT_WR",
@@ -85,6 +90,8 @@ __all__ = [
     "SO_REUSEADDR",
     "SO_SNDBUF",
     "SO_TYPE",
+    "TCP_FASTOPEN",
+    "TCP_FASTOPEN_CONNECT",
     "TCP_INFO",
     "TCP_KEEPCNT",
     "TCP_KEEPIDLE",
@@ -100,6 +107,19 @@ __all__ = [
 _CONNECTING = (State.SYN_SENT, State.SYN_RCVD)
 _CAN_SEND = (State.ESTABLISHED, State.CLOSE_WAIT)
 _DRAINING = (State.FIN_WAIT_1, State.CLOSING, State.LAST_ACK)
+
+
+def _early(conn: Connection) -> bool:
+    """A listener's child that took Fast Open data: usable in SYN-RECEIVED (RFC 7413 4.2.2)."""
+    return conn.passive and conn.fastopen and conn.state is State.SYN_RCVD
+
+
+def _connecting(conn: Connection) -> bool:
+    return conn.state in _CONNECTING and not _early(conn)
+
+
+def _can_send(conn: Connection) -> bool:
+    return conn.state in _CAN_SEND or _early(conn)
 
 
 def _oserror(code: int) -> OSError:
@@ -139,6 +159,8 @@ class Socket:
         self._explicit_bind = False
         self._reuseaddr = False
         self._linger: tuple[int, int] = (0, 0)
+        self._fastopen_connect = False  # TCP_FASTOPEN_CONNECT
+        self._deferred: tuple[str, int] | None = None  # its connect(), waiting for the first write
         self._cfg: dict[str, Any] = {}  # Config fields set by options
         self._user_mss: int | None = None
         self._sndbuf_opt: int | None = None
@@ -373,6 +395,19 @@ class Socket:
             self._connect_again()
             return
         ip, port = self._parse_address(address, for_bind=False)
+        if self._fastopen_connect and self._fastopen_cookie(ip) is not None:
+            # TCP_FASTOPEN_CONNECT with a cookie: connect() returns at once and the SYN leaves
+            # with the first write's data (Linux tcp_fastopen_defer_connect).
+            self._deferred = (ip, port)
+            return
+        self._open(ip, port, fastopen_cookie=b"" if self._fastopen_connect else None)
+        if self._timeout == 0.0:
+            raise _oserror(_errno.EINPROGRESS)
+        self._finish_connect()
+
+    def _open(self, ip: str, port: int, data: bytes = b"", fastopen_cookie: bytes | None = None) -> int:
+        """The active open: a port, the endpoint, the SYN (with Fast Open's ``data`` and
+        ``fastopen_cookie``: see Connection.connect). Returns the bytes of ``data`` queued."""
         host = self.host
         if ipaddress.ip_address(ip).is_unspecified:
             raise _oserror(_errno.ENETUNREACH)
@@ -396,15 +431,55 @@ class Socket:
             host.bound.discard(self._binding)
         host.register(ep)
         self._ep = ep
+        self._deferred = None
         self._err_reported = False
         self._shut_rd = self._shut_wr = False
-        ep.conn.connect(now)
+        queued = ep.conn.connect(now, data=data, fastopen_cookie=fastopen_cookie)
         host.counters["active_opens"] += 1
         self._connecting = True
         self._after()
+        return queued
+
+    # ---- TCP Fast Open (RFC 7413), client side ----------------------------------------------------
+    def _fastopen_cookie(self, ip: str) -> bytes | None:
+        """What a Fast Open SYN to ``ip`` carries: the cookie cached for that server, b"" when
+        the CLIENT_NO_COOKIE bit needs none, None when the data must wait for the handshake."""
+        cookie = self.host.fastopen_cookies.get(ip)
+        if cookie is not None:
+            return cookie
+        return b"" if self.host.config.copy(**self._cfg).fastopen & _tfo.CLIENT_NO_COOKIE else None
+
+    def _send_fastopen(self, data: Any, address: Any) -> int:
+        """sendto(MSG_FASTOPEN) on an unconnected socket, or the first write after a deferred
+        TCP_FASTOPEN_CONNECT (Linux tcp_sendmsg_fastopen): with a cookie the data rides on the
+        SYN; without, the SYN asks for a cookie and the data is sent after the handshake (a
+        non-blocking socket gets EINPROGRESS and writes again)."""
+        if not self.host.config.copy(**self._cfg).fastopen & _tfo.CLIENT:
+            raise _oserror(_errno.EOPNOTSUPP)  # Linux: net.ipv4.tcp_fastopen without bit 0x1
+        ip, port = address if self._deferred is not None else self._parse_address(address, for_bind=False)
+        payload = bytes(memoryview(data).cast("B"))
+        cookie = self._fastopen_cookie(ip)
+        if cookie is not None:
+            queued = self._open(ip, port, data=payload, fastopen_cookie=cookie)
+            if self._timeout != 0.0:
+                self._finish_connect()
+            return queued
+        self._open(ip, port, fastopen_cookie=b"")  # a cookie request; data after the handshake
         if self._timeout == 0.0:
             raise _oserror(_errno.EINPROGRESS)
         self._finish_connect()
+        return self.send(payload)
+
+    def sendto(self, data: Any, flags_or_address: Any, address: Any = None) -> int:
+        """``sendto(data, address)`` / ``sendto(data, flags, address)``: on a TCP socket the
+        address is ignored, except for MSG_FASTOPEN on one not yet connected (RFC 7413)."""
+        flags = 0 if address is None else int(flags_or_address)
+        if address is None:
+            address = flags_or_address
+        self._check_open()
+        if flags & MSG_FASTOPEN and self._ep is None and self._listener is None:
+            return self._send_fastopen(data, address)
+        return self.send(data, flags & ~MSG_FASTOPEN)
 
     def _connect_again(self) -> None:
         conn = self.connection
@@ -452,8 +527,8 @@ class Socket:
     # ---- data ----------------------------------------------------------------------------------
     def _wait_connected(self) -> None:
         conn = self.connection
-        if conn is not None and conn.state in _CONNECTING:
-            self._wait(lambda: conn.state not in _CONNECTING)
+        if conn is not None and _connecting(conn):
+            self._wait(lambda: not _connecting(conn))
             if self._connecting:
                 self._connecting = False
 
@@ -464,6 +539,8 @@ class Socket:
         self._check_open()
         if flags:
             raise _oserror(_errno.EOPNOTSUPP)
+        if self._deferred is not None:
+            return self._send_fastopen(data, self._deferred)
         conn = self.connection
         if conn is None:
             raise _oserror(_errno.EPIPE)  # Linux: send() on a socket that never connected
@@ -476,13 +553,13 @@ class Socket:
         view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
 
         def ready() -> bool:
-            return conn.state not in _CAN_SEND or conn.send_free > 0 or self._pending_error() != 0
+            return not _can_send(conn) or conn.send_free > 0 or self._pending_error() != 0
 
         self._wait(ready, timeout)
         err = self._take_error()
         if err:
             raise _oserror(err)
-        if conn.state not in _CAN_SEND:
+        if not _can_send(conn):
             raise _oserror(_errno.EPIPE)
         if not len(view):
             return 0
@@ -513,7 +590,7 @@ class Socket:
         conn = self.connection
         if conn is None:
             raise _oserror(_errno.ENOTCONN)
-        if conn.state in _CONNECTING:
+        if _connecting(conn):
             if self._timeout == 0.0:
                 raise _oserror(_errno.EAGAIN)
             self._wait_connected()
@@ -676,6 +753,21 @@ class Socket:
                 if v < 0:
                     raise _oserror(_errno.EINVAL)
                 self._set_cfg(user_timeout=(v / 1000.0) if v else None)  # milliseconds
+            elif optname == TCP_FASTOPEN:
+                # The listener's Fast Open queue (RFC 7413 5.1): before or after listen() only.
+                v = _int(value)
+                if v < 0 or self._ep is not None:
+                    raise _oserror(_errno.EINVAL)
+                self._set_cfg(fastopen_queue=v)
+            elif optname == TCP_FASTOPEN_CONNECT:
+                v = _int(value)
+                if v not in (0, 1):
+                    raise _oserror(_errno.EINVAL)
+                if not self.host.config.copy(**self._cfg).fastopen & _tfo.CLIENT:
+                    raise _oserror(_errno.EOPNOTSUPP)
+                if self._ep is not None or self._listener is not None:
+                    raise _oserror(_errno.EINVAL)  # Linux: only on a closed socket
+                self._fastopen_connect = bool(v)
             else:
                 raise _oserror(_errno.ENOPROTOOPT)
         else:
@@ -721,6 +813,10 @@ class Socket:
                 value = int(cfg.keepalive_count)
             elif optname == TCP_USER_TIMEOUT:
                 value = round((cfg.user_timeout or 0) * 1000)
+            elif optname == TCP_FASTOPEN:
+                value = cfg.fastopen_queue
+            elif optname == TCP_FASTOPEN_CONNECT:
+                value = int(self._fastopen_connect)
             else:
                 raise _oserror(_errno.ENOPROTOOPT)
         else:
@@ -753,7 +849,7 @@ class Socket:
         conn = self.connection
         if conn is None:
             return True  # recv() fails at once (ENOTCONN)
-        if conn.state in _CONNECTING:
+        if _connecting(conn):
             return False
         return self._recv_ready(conn)
 
@@ -776,9 +872,9 @@ class Socket:
         conn = self.connection
         if conn is None:
             return True
-        if conn.state in _CONNECTING:
+        if _connecting(conn):
             return False
-        if conn.state not in _CAN_SEND or self._shut_wr or self._pending_error():
+        if not _can_send(conn) or self._shut_wr or self._pending_error():
             return True  # send() fails at once
         return conn.send_free > 0
 
@@ -805,7 +901,7 @@ class Socket:
         if conn is None:
             return 0
         free = conn.send_free
-        if free <= 0 or conn.state not in _CAN_SEND:
+        if free <= 0 or not _can_send(conn):
             return 0
         chunk = data[:free]
         n = conn.send(bytes(chunk), self._now())

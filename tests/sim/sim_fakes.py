@@ -21,8 +21,10 @@ def tcp(
     window: int = 65535,
     payload: bytes = b"",
     options: tuple = (),
+    ecn: int = 0,
 ) -> bytes:
-    """An IPv4 or IPv6 packet carrying one TCP segment; ``flags`` in tcpdump letters."""
+    """An IPv4 or IPv6 packet carrying one TCP segment; ``flags`` in tcpdump letters; ``ecn``
+    the IP header's ECN field."""
     seg = Segment(
         src_port=sport,
         dst_port=dport,
@@ -32,6 +34,7 @@ def tcp(
         window=window,
         options=options,
         payload=payload,
+        ecn=ecn,
     )
     return build_packet(src, dst, seg)
 

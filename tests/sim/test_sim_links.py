@@ -148,9 +148,44 @@ def test_jitter_stays_within_bounds():
     assert len(set(extra)) == 100  # every packet drew its own jitter
 
 
+@pytest.mark.parametrize("version", [4, 6])
+def test_ecn_marking_marks_ect_packets_and_drops_the_others(version):
+    """An AQM's congestion signal (RFC 3168 5): CE on ECN-capable packets, a drop otherwise."""
+    a_ip, b_ip = (A, B) if version == 4 else ("fd00::1", "fd00::2")
+    net = Network(seed=0, log=EventLog())
+    sender = net.add(
+        Scripted(
+            "a",
+            a_ip,
+            script=[(0.0, tcp(a_ip, b_ip, "P.", payload=b"x", ecn=2)), (0.1, tcp(a_ip, b_ip, "P.", payload=b"y"))],
+        )
+    )
+    sink = net.add(Sink("b", b_ip))
+    net.link(sender, sink, ecn_mark=1.0)
+    net.run()
+    [(_, got)] = sink.received
+    pkt = parse(got)  # checksums verified: the IPv4 header checksum was updated
+    assert pkt.tcp.payload == b"x" and pkt.tcp.ecn == 3
+    segs = net.log.of_kind("segment")
+    assert [(e["fate"], e.get("ecn"), e.get("why")) for e in segs] == [
+        ("marked", "ECT(0)", None),
+        ("dropped", None, "aqm"),
+    ]
+    assert (net.stats.marked_ce, net.stats.dropped_aqm, net.stats.dropped) == (1, 1, 1)
+
+
+def test_ecn_marking_probability_draws_from_the_link_stream():
+    script = [(i * 0.01, tcp(A, B, "P.", seq=i, payload=b"z", ecn=2)) for i in range(200)]
+    net, _a, b, _ = pair(script, ecn_mark=0.1)
+    net.run()
+    marked = sum(1 for _, raw in b.received if parse(raw).tcp.ecn == 3)
+    assert marked == net.stats.marked_ce and 5 <= marked <= 40 and len(b.received) == 200
+
+
 @pytest.mark.parametrize(
     "bad",
     [
+        {"ecn_mark": 2},
         {"delay": -1},
         {"loss": 1.5},
         {"duplicate": -0.1},

@@ -288,6 +288,8 @@ def test_stats_as_dict():
         "dropped_loss": 0,
         "dropped_rule": 0,
         "dropped_queue": 0,
+        "dropped_aqm": 0,
+        "marked_ce": 0,
         "duplicated": 0,
         "corrupted": 0,
         "delayed": 0,

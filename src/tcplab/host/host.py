@@ -25,6 +25,7 @@ from tcplab.tcp import events as E
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
+from tcplab.tcp.fastopen import SERVER, SERVER_ALL_LISTENERS, CookieKey
 from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.states import Cause, State
 from tcplab.trace.events import EventLog
@@ -147,6 +148,21 @@ class Listener:
     def syn_queue_full(self) -> bool:
         return len(self.syn_queue) >= self.backlog
 
+    def fastopen_room(self) -> bool:
+        """TCP Fast Open on this listener (Linux: the server bit of net.ipv4.tcp_fastopen and a
+        TCP_FASTOPEN queue, or the all-listeners bit), with fewer Fast Open children still in
+        SYN-RECEIVED than the queue allows (Linux fastopenq, else a plain handshake)."""
+        cfg = self.config
+        if not cfg.fastopen & SERVER:
+            return False
+        qlen = cfg.fastopen_queue or (self.backlog if cfg.fastopen & SERVER_ALL_LISTENERS else 0)
+        pending = sum(
+            1
+            for ep in (*self.syn_queue.values(), *self.accept_queue)
+            if ep.conn.fastopen and ep.conn.state is State.SYN_RCVD
+        )
+        return pending < qlen
+
     def __repr__(self) -> str:
         return f"<Listener {self.label} backlog={self.backlog}>"
 
@@ -185,6 +201,10 @@ class Host:
         self.seed = seed
         self.ports = EphemeralPorts(secret, *ephemeral_range)
         self.isn = ISNGenerator(secret)
+        # TCP Fast Open (RFC 7413): the key of this host's cookies, and the cookies servers
+        # gave us, by server address (Linux keeps them in its tcp_metrics per destination).
+        self.fastopen_key = CookieKey(secret)
+        self.fastopen_cookies: dict[str, bytes] = {}
         self.runtime: Runtime | None = None  # set by the simulator's runtime / the TUN link
         self.now = 0.0  # the latest time the host has seen
         self.conns: dict[ConnKey, Endpoint] = {}
@@ -372,6 +392,7 @@ class Host:
             remote=(src, seg.src_port),
             isn=self.isn,
             name=self.name,
+            fastopen_key=self.fastopen_key if listener.fastopen_room() else None,
         )
         child.listen(now)
         # The child starts life as a copy of the listener (as in Linux): its own CLOSED -> LISTEN
@@ -455,6 +476,12 @@ class Host:
         elif isinstance(ev, E.Connected):
             self.log.record("outcome", now, host=self.name, outcome="connected", conn=ep.label)
             self._handshake_done(ep, now)
+        elif isinstance(ev, E.FastOpenAccepted):
+            self._handshake_done(ep, now)
+        elif isinstance(ev, E.FastOpenCookie):
+            remote = ep.conn.remote
+            if remote is not None:
+                self.fastopen_cookies[remote[0]] = ev.cookie
         elif isinstance(ev, E.Reset):
             self._outcome(ep, "refused" if ev.refused else "reset", now)
         elif isinstance(ev, E.TimedOut):
@@ -478,7 +505,8 @@ class Host:
             self._counters["established_resets"] += 1
 
     def _handshake_done(self, ep: Endpoint, now: float) -> None:
-        """A listener's child reached ESTABLISHED: from the SYN queue to the accept queue."""
+        """A listener's child reached ESTABLISHED, or took Fast Open data (RFC 7413 4.2.2: it
+        may be accepted in SYN-RECEIVED): from the SYN queue to the accept queue."""
         listener = ep.listener
         if listener is None or ep.key not in listener.syn_queue:
             return

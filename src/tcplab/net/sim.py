@@ -23,7 +23,8 @@ Links
     ``len / bandwidth`` seconds to serialise, then ``delay`` (+ jitter, + reorder delay) to
     propagate; arrival times are rounded to whole nanoseconds (never before the send time).
     Impairments are decided when the packet is sent, in this order: queue overflow,
-    loss, corruption, duplication, reordering, jitter. A node may also send to its own address:
+    loss, congestion marking (``ecn_mark``: CE for ECN-capable packets, a drop for others),
+    corruption, duplication, reordering, jitter. A node may also send to its own address:
     that goes over an implicit loopback link with no delay and no impairments.
 
 Routing
@@ -61,8 +62,9 @@ Observation
     SYNs; absolute when the SYN was never seen; ``ack`` is 0 without the ACK flag),
     ``abs_seq``/``abs_ack``, ``len`` (payload bytes), ``win`` (raw window
     field), ``options`` (tcpdump style), ``fate`` (``delivered``, ``dropped``, ``duplicated``,
-    ``corrupted``), ``t_arrive`` (None when dropped) and, for drops, ``why`` (``loss``, ``rule``,
-    ``queue``). ``net.capture(writer)`` hands every packet a node sends to a capture writer
+    ``corrupted``, ``marked``: arrived with CE), ``t_arrive`` (None when dropped), ``ecn`` (the IP
+    ECN field as sent, when not Not-ECT) and, for drops, ``why`` (``loss``, ``rule``, ``queue``,
+    ``aqm``). ``net.capture(writer)`` hands every packet a node sends to a capture writer
     when it is sent, dropped ones too, with a comment saying what the network did to it and the
     sender as the interface (``PcapngWriter``: per-packet comments and interface names that
     Wireshark shows; ``PcapWriter``: classic pcap, which has no room for them). Capture times
@@ -148,6 +150,9 @@ class LinkParams:
       ``max(delay, 1 ms)``), so packets sent after it overtake it.
     - ``queue_limit``: packets the link buffers (including the one being serialised) before it
       tail-drops; only meaningful with a ``bandwidth``.
+    - ``ecn_mark``: probability that a packet meets congestion at an active queue manager that
+      signals it as RFC 3168 5 describes: an ECN-capable packet (ECT) is marked CE and delivered,
+      any other is dropped.
     """
 
     delay: float = 0.01
@@ -159,13 +164,14 @@ class LinkParams:
     corrupt: float = 0.0
     queue_limit: int | None = None
     reorder_delay: float | None = None
+    ecn_mark: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("delay", "jitter"):
             value = getattr(self, name)
             if not value >= 0:
                 raise ValueError(f"link {name} must be >= 0 seconds, got {value!r}")
-        for name in ("loss", "duplicate", "reorder", "corrupt"):
+        for name in ("loss", "duplicate", "reorder", "corrupt", "ecn_mark"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"link {name} is a probability in [0, 1], got {value!r}")
@@ -354,6 +360,8 @@ class NetStats:
     dropped_loss: int = 0  # lost at random (LinkParams.loss)
     dropped_rule: int = 0  # dropped by a Rule
     dropped_queue: int = 0  # tail-dropped by a full link queue
+    dropped_aqm: int = 0  # dropped by the AQM of ``ecn_mark`` (not ECN-capable)
+    marked_ce: int = 0  # marked congestion experienced by that AQM instead
     duplicated: int = 0  # packets that were sent twice
     corrupted: int = 0  # packets with a byte flipped
     delayed: int = 0  # packets a delay rule held back
@@ -363,7 +371,7 @@ class NetStats:
 
     @property
     def dropped(self) -> int:
-        return self.dropped_loss + self.dropped_rule + self.dropped_queue
+        return self.dropped_loss + self.dropped_rule + self.dropped_queue + self.dropped_aqm
 
     def as_dict(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -377,19 +385,26 @@ _FLAGS_TEXT = [flags_str(Flags(bits)) for bits in range(256)]
 _TCP_PLAIN_BYTES = (*range(12), *range(14, 20))
 
 
+_ECN_TEXT = ("Not-ECT", "ECT(1)", "ECT(0)", "CE")  # tcpdump's words for the IP ECN field
+
 _DROP_WHY = {
     "loss": "dropped: lost on the link",
     "rule": "dropped by a fault rule",
     "queue": "dropped: the link's queue was full",
+    "aqm": "dropped: congestion at an AQM, and the packet is not ECN-capable",
 }
 
 
-def _fate_note(drop_why: str | None, dup: bool, corrupt: bool, extra: float, reordered_by: float) -> str | None:
+def _fate_note(
+    drop_why: str | None, dup: bool, corrupt: bool, extra: float, reordered_by: float, marked: bool = False
+) -> str | None:
     """What the network did to a packet, for a capture's comment (None: a plain delivery). The
     first word is the fate, as in the segment events."""
     if drop_why is not None:
         return _DROP_WHY[drop_why]
     notes = []
+    if marked:
+        notes.append("marked CE: congestion experienced at an AQM (RFC 3168 5)")
     if corrupt:
         notes.append("corrupted: a byte flipped on the link, the receiver finds a bad checksum")
     if dup:
@@ -399,6 +414,29 @@ def _fate_note(drop_why: str | None, dup: bool, corrupt: bool, extra: float, reo
     if reordered_by:
         notes.append(f"delayed by {reordered_by * 1000:g} ms (reordered: later packets overtake it)")
     return "; ".join(notes) or None
+
+
+def _ecn_field(packet: bytes) -> int:
+    """The IP header's ECN field (RFC 3168 5): 0 Not-ECT, 1 ECT(1), 2 ECT(0), 3 CE."""
+    if packet[0] >> 4 == 4:
+        return packet[1] & 3
+    return (packet[1] >> 4) & 3
+
+
+def _mark_ce(packet: bytes) -> bytes:
+    """The packet with its ECN field set to CE (the IPv4 header checksum updated)."""
+    out = bytearray(packet)
+    if out[0] >> 4 == 4:
+        out[1] |= 3
+        ihl = (out[0] & 0x0F) * 4
+        out[10:12] = b"\x00\x00"
+        total = sum(struct.unpack_from(f"!{ihl // 2}H", out, 0))
+        while total >> 16:
+            total = (total & 0xFFFF) + (total >> 16)
+        out[10:12] = struct.pack("!H", ~total & 0xFFFF)
+    else:
+        out[1] |= 0x30
+    return bytes(out)
 
 
 def _route_key(packet: bytes) -> bytes | None:
@@ -802,18 +840,21 @@ class Network:
             drop, extra, dup, corrupt = False, 0.0, False, False
         why: str | None = "rule" if drop else None
         held = 0.0
+        marked = False
         if not drop:
-            arrive, why, dup_here, corrupt_here, held = self._impair(d, len(packet), extra)
+            arrive, why, dup_here, corrupt_here, held, marked = self._impair(d, packet, extra)
             dup, corrupt = dup or dup_here, corrupt or corrupt_here
         if arrive is None:
             d.dropped += 1
             fate = "dropped"
         else:
-            fate = self._carry(d, dst, packet, arrive, dup, corrupt)
+            fate = self._carry(d, dst, _mark_ce(packet) if marked else packet, arrive, dup, corrupt)
+            if marked and fate == "delivered":
+                fate = "marked"
         if log is not None and tcp is not None:
             self._record(log, src.name, dst.name, packet, off, tcp, fate, arrive, why)
         if self._taps:
-            self._tap(src.name, packet, _fate_note(why, dup, corrupt, extra, held))
+            self._tap(src.name, packet, _fate_note(why, dup, corrupt, extra, held, marked))
 
     def _tap(self, sender: str, packet: bytes, comment: str | None) -> None:
         """The capture writers get the packet as it was sent, with what happened to it."""
@@ -886,14 +927,17 @@ class Network:
             stats.delayed += 1
         return drop, extra, dup, corrupt
 
-    def _impair(self, d: LinkDirection, size: int, extra: float) -> tuple[float | None, str | None, bool, bool, float]:
-        """The link's own fate for a packet of ``size`` bytes sent now, drawn from its random
-        stream in a fixed order (queue, loss, corruption, duplication, reordering, jitter):
-        ``(arrival time or None, why it was dropped, duplicate, corrupt, reorder delay)``."""
+    def _impair(
+        self, d: LinkDirection, packet: bytes, extra: float
+    ) -> tuple[float | None, str | None, bool, bool, float, bool]:
+        """The link's own fate for a packet sent now, drawn from its random stream in a fixed
+        order (queue, loss, AQM marking, corruption, duplication, reordering, jitter):
+        ``(arrival time or None, why it was dropped, duplicate, corrupt, reorder delay, CE)``."""
         stats = self.stats
         now = self.now
         p = d.params
         rng = d.rng
+        size = len(packet)
         tx_end = now
         if p.bandwidth is not None:
             if p.queue_limit is not None:
@@ -902,7 +946,7 @@ class Network:
                     queue.popleft()
                 if len(queue) >= p.queue_limit:
                     stats.dropped_queue += 1
-                    return None, "queue", False, False, 0.0
+                    return None, "queue", False, False, 0.0, False
             start = d.busy_until if d.busy_until > now else now
             tx_end = start + size / p.bandwidth
             d.busy_until = tx_end
@@ -910,7 +954,14 @@ class Network:
                 d._queue.append(tx_end)
         if p.loss and rng.random() < p.loss:
             stats.dropped_loss += 1
-            return None, "loss", False, False, 0.0
+            return None, "loss", False, False, 0.0, False
+        marked = False
+        if p.ecn_mark and rng.random() < p.ecn_mark:
+            if not _ecn_field(packet):
+                stats.dropped_aqm += 1
+                return None, "aqm", False, False, 0.0, False
+            stats.marked_ce += 1
+            marked = True
         corrupt = bool(p.corrupt) and rng.random() < p.corrupt
         dup = bool(p.duplicate) and rng.random() < p.duplicate
         arrive = tx_end + p.delay + extra
@@ -925,7 +976,7 @@ class Network:
         # whole nanoseconds: 0.05 + 0.01 arrives at 0.06, not 0.060000000000000005
         # (but never before now: time only moves forward)
         rounded = round(arrive, 9)
-        return (rounded if rounded >= now else now), None, dup, corrupt, held
+        return (rounded if rounded >= now else now), None, dup, corrupt, held, marked
 
     def _carry(self, d: LinkDirection, dst: _Slot, packet: bytes, arrive: float, dup: bool, corrupt: bool) -> str:
         """Schedule the packet's arrival (corrupted, twice if duplicated); return its fate."""
@@ -1048,4 +1099,7 @@ class Network:
         }
         if why is not None:
             fields_["why"] = why
+        ecn = _ecn_field(packet)
+        if ecn:
+            fields_["ecn"] = _ECN_TEXT[ecn]  # as sent; fate "marked": it arrived CE
         log.record("segment", self.now, host=src, **fields_)

@@ -124,6 +124,12 @@ class CongestionControl(abc.ABC):
         self.mss = mss
         self.cwnd = self.initial_window * mss
 
+    def take_over(self, old: CongestionControl) -> None:
+        """Continue where ``old`` was (a TCP_CONGESTION change on a live connection: Linux
+        tcp_reinit_congestion_control keeps the window, the threshold and the phase)."""
+        for name in CongestionControl.__slots__:
+            setattr(self, name, getattr(old, name))
+
     @property
     def in_slow_start(self) -> bool:
         return self.cwnd < self.ssthresh

@@ -881,6 +881,8 @@ class Connection:
         acknowledged ends; losses are detected (RACK, thresholds) and start fast recovery; the
         congestion control shrinks (PRR) or grows the window; the timers are set."""
         loss, cc = self.loss, self.cc
+        if cc.name != self.config.congestion_control:
+            cc = self._follow_congestion_setting()
         ack = seg.ack
         advanced = sq.gt(ack, prior_una)
         sack = seg.option(Sack) if self.sack_ok else None
@@ -950,6 +952,15 @@ class Connection:
             self._retransmit_lost(now, force=True)  # RFC 5681 3.2 step 2 / RFC 6675 (4.3)
         if advanced or fast_retransmit:
             self._arm_xmit_timer(now, advancing=True)
+
+    def _follow_congestion_setting(self) -> CongestionControl:
+        """``Config.congestion_control`` changed on a live connection (TCP_CONGESTION): the new
+        algorithm takes over the window (Linux tcp_reinit_congestion_control)."""
+        c = self.config
+        new = create(c.congestion_control, c.initial_window, prr=c.prr)
+        new.take_over(self.cc)
+        self.cc = new
+        return new
 
     def _detect_losses(self, now: float) -> None:
         """The loss detector marks what is lost; the RACK reordering timer follows its word."""
