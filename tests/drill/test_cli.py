@@ -31,13 +31,13 @@ def test_failure_details_and_exit_status(capsys):
 
 
 def test_directory_skip_and_defines(tmp_path, capsys):
-    (tmp_path / "a.pkt").write_text("0 `sysctl -w net.ipv4.tcp_congestion_control=reno`\n")
+    (tmp_path / "a.pkt").write_text("0 `sysctl -w net.ipv4.tcp_tw_reuse=0`\n")
     (tmp_path / "b.pkt").write_text("#ifdef X\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = FD\n#endif\n")
     (tmp_path / "notes.txt").write_text("not a script")
     assert main(["drill", str(tmp_path), "-D", "X", "-D", "FD=3"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        f"SKIP {tmp_path / 'a.pkt'}: sysctl net.ipv4.tcp_congestion_control=reno is not supported by tcplab",
+        f"SKIP {tmp_path / 'a.pkt'}: sysctl net.ipv4.tcp_tw_reuse=0 is not supported by tcplab",
         f"PASS {tmp_path / 'b.pkt'}",
         "1 passed, 0 failed, 1 skipped",
     ]

@@ -260,8 +260,15 @@ def test_sysctl_changes_the_host_config():
     assert apply_sysctl(cfg, "net.inet.tcp.msl", "5000") is None and cfg.msl == 5.0
     assert apply_sysctl(cfg, "net.inet.tcp.insecure_rst", "1") is None and cfg.rfc5961 is False
     assert apply_sysctl(cfg, "net/ipv4/tcp_rfc1337", "1") is None and cfg.rfc1337 is True
-    assert apply_sysctl(cfg, "net.ipv4.tcp_ecn", "0") is None
-    assert apply_sysctl(cfg, "net.ipv4.tcp_ecn", "1") == "sysctl net.ipv4.tcp_ecn=1 is not supported by tcplab"
+    assert apply_sysctl(cfg, "net.ipv4.tcp_ecn", "1") is None and cfg.ecn == 1
+    assert apply_sysctl(cfg, "net.ipv4.tcp_ecn", "3") == "sysctl net.ipv4.tcp_ecn=3: value not understood"
+    assert apply_sysctl(cfg, "net.ipv4.tcp_fastopen", "0x203") is None and cfg.fastopen == 0x203
+    assert apply_sysctl(cfg, "net.ipv4.tcp_congestion_control", "reno") is None and cfg.congestion_control == "reno"
+    assert apply_sysctl(cfg, "net.ipv4.tcp_congestion_control", "bbr") == (
+        "sysctl net.ipv4.tcp_congestion_control=bbr: value not understood"
+    )
+    assert apply_sysctl(cfg, "net.ipv4.tcp_recovery", "0") is None and cfg.rack is False
+    assert apply_sysctl(cfg, "net.ipv4.tcp_early_retrans", "0") is None and cfg.tlp is False
     assert apply_sysctl(cfg, "net.ipv4.tcp_sack", "x") == "sysctl net.ipv4.tcp_sack=x: value not understood"
 
 
@@ -269,8 +276,8 @@ def test_sysctl_changes_the_host_config():
     ("line", "reason"),
     [
         (
-            "0 `sysctl -w net.ipv4.tcp_congestion_control=reno`",
-            "sysctl net.ipv4.tcp_congestion_control=reno is not supported by tcplab",
+            "0 `sysctl -w net.ipv4.tcp_tw_reuse=0`",
+            "sysctl net.ipv4.tcp_tw_reuse=0 is not supported by tcplab",
         ),
         ("0 `ip link set dev lo mtu 1500`", "shell command not supported: ip link set dev lo mtu 1500"),
         ("0 epoll_create(1) = 3", "line 1: system call epoll_create() is not supported"),

@@ -42,6 +42,7 @@ from typing import Any
 from tcplab.drill import ast as A
 from tcplab.socket import Socket
 from tcplab.tcp.config import Config
+from tcplab.tcp.congestion import ALGORITHMS
 from tcplab.tcp.states import LINUX_STATE_NUMBER, State
 from tcplab.trace.events import EPOCH, EventLog
 from tcplab.wire import MalformedPacket, build_packet, parse_packet
@@ -113,6 +114,7 @@ CONSTANTS: dict[str, int] = {
     "TCP_CONGESTION": 13,
     "TCP_USER_TIMEOUT": 18,
     "TCP_FASTOPEN": 23,
+    "TCP_FASTOPEN_CONNECT": 30,
     "TCP_NOTSENT_LOWAT": 25,
     "O_RDONLY": 0,
     "O_WRONLY": 1,
@@ -139,6 +141,7 @@ CONSTANTS: dict[str, int] = {
     "MSG_NOSIGNAL": 0x4000,
     "MSG_MORE": 0x8000,
     "MSG_ZEROCOPY": 0x4000000,
+    "MSG_FASTOPEN": 0x20000000,
     "POLLIN": 0x1,
     "POLLPRI": 0x2,
     "POLLOUT": 0x4,
@@ -163,7 +166,12 @@ for _state, _number in LINUX_STATE_NUMBER.items():
     for _prefix in ("TCP_", "TCPI_"):
         STATE_CONSTANTS[_prefix + _name] = _number
         STATE_CONSTANTS[_prefix + _state.name] = _number
-STATE_CONSTANTS.update({"TCPI_OPT_TIMESTAMPS": 1, "TCPI_OPT_SACK": 2, "TCPI_OPT_WSCALE": 4, "TCPI_OPT_ECN": 8})
+STATE_CONSTANTS.update(
+    {"TCPI_OPT_TIMESTAMPS": 1, "TCPI_OPT_SACK": 2, "TCPI_OPT_WSCALE": 4, "TCPI_OPT_ECN": 8, "TCPI_OPT_SYN_DATA": 32}
+)
+# Linux enum tcp_ca_state, for tcpi_ca_state
+CA_STATES = {"Open": 0, "Disorder": 1, "CWR": 2, "Recovery": 3, "Loss": 4}
+STATE_CONSTANTS.update({f"TCP_CA_{name}": number for name, number in CA_STATES.items()})
 
 
 # ---- results ------------------------------------------------------------------------------------
@@ -1101,6 +1109,16 @@ class Runner:
         addr = args[1] if len(args) > 1 else A.Ellipsis_()
         if not isinstance(addr, A.Ellipsis_):
             raise _Skip(f"line {ev.line}: connect() takes only '...' as its address here")
+        flow = self._active_flow(sock)
+        try:
+            sock.connect((self.remote_ip, SERVER_PORT))
+        finally:
+            with contextlib.suppress(OSError):
+                flow.local_port = sock.getsockname()[1] or flow.local_port
+        return 0
+
+    def _active_flow(self, sock: Any) -> Any:
+        """The flow of an active open on ``sock`` (made on its first connect)."""
         self.current_sock = sock
         flow = None
         for f in self.flows:
@@ -1110,12 +1128,7 @@ class Runner:
             flow = self._new_flow(SERVER_PORT, None, passive=False)
             flow.sock = sock  # type: ignore[attr-defined]
         self.flow = flow
-        try:
-            sock.connect((self.remote_ip, SERVER_PORT))
-        finally:
-            with contextlib.suppress(OSError):
-                flow.local_port = sock.getsockname()[1] or flow.local_port
-        return 0
+        return flow
 
     def _buffer(self, ev: A.Event, expr: A.Expr, length: int) -> bytes:
         if isinstance(expr, A.String):
@@ -1152,7 +1165,20 @@ class Runner:
                 sock.setblocking(was)
         return self._send_all_blocking(sock, data)
 
-    _sys_sendto = _sys_send
+    def _sys_sendto(self, ev: A.Event, args: tuple) -> int:
+        """sendto(); with MSG_FASTOPEN on an unconnected socket, a Fast Open connect (RFC 7413)
+        towards the script's remote address."""
+        flags = self._value(ev, args[3]) if len(args) > 3 else 0
+        if not flags & CONSTANTS["MSG_FASTOPEN"]:
+            return self._sys_send(ev, args)
+        sock = self._need(ev, args)
+        data = self._buffer(ev, args[1], int(self._value(ev, args[2])))
+        flow = self._active_flow(sock)
+        try:
+            return int(sock.sendto(data, CONSTANTS["MSG_FASTOPEN"], (self.remote_ip, SERVER_PORT)))
+        finally:
+            with contextlib.suppress(OSError):
+                flow.local_port = sock.getsockname()[1] or flow.local_port
 
     def _iov_total(self, ev: A.Event, iov) -> int:
         """The sum of the ``iov_len`` fields of an ``[{iov_base=..., iov_len=N}, ...]`` argument."""
@@ -1435,7 +1461,15 @@ def tcpi_vars(sock: Any) -> dict[str, Any]:
     if "cwnd" in info:
         out["tcpi_snd_cwnd"] = info["cwnd"]
     if "ssthresh" in info:
-        out["tcpi_snd_ssthresh"] = info["ssthresh"]
+        # segments, "infinite" (0x7fffffff) before the first reduction, as Linux reports it
+        mss = max(1, int(info.get("snd_mss") or 1))
+        ssthresh = int(info["ssthresh"]) // mss
+        out["tcpi_snd_ssthresh"] = ssthresh if ssthresh < (1 << 30) // mss else 0x7FFFFFFF
+    if "ca_state" in info:
+        out["tcpi_ca_state"] = CA_STATES.get(str(info["ca_state"]), 0)
+    for key, name in (("retrans_out", "tcpi_retrans"), ("sacked", "tcpi_sacked"), ("lost", "tcpi_lost")):
+        if key in info:
+            out[name] = info[key]
     opts = 0
     if info.get("timestamps"):
         opts |= 1
@@ -1443,6 +1477,10 @@ def tcpi_vars(sock: Any) -> dict[str, Any]:
         opts |= 2
     if info.get("snd_wscale") or info.get("rcv_wscale"):
         opts |= 4
+    if info.get("ecn"):
+        opts |= 8
+    if info.get("fastopen"):
+        opts |= 32
     out["tcpi_options"] = opts
     return out
 
@@ -1466,6 +1504,18 @@ def _middle(v: str) -> int:
     return int(parts[1] if len(parts) >= 2 else parts[0])
 
 
+def _ecn(v: str) -> int:
+    if int(v) not in (0, 1, 2):
+        raise ValueError(v)  # Linux here: tcp_ecn accepts 0..2 only (notes/linux-behaviour.md A)
+    return int(v)
+
+
+def _congestion_control(v: str) -> str:
+    if v not in ALGORITHMS:
+        raise ValueError(v)
+    return v
+
+
 # name -> list of (Config field, converter)
 SYSCTLS: dict[str, list[tuple[str, Callable[[str], Any]]]] = {
     # Linux
@@ -1485,6 +1535,14 @@ SYSCTLS: dict[str, list[tuple[str, Callable[[str], Any]]]] = {
     "net.ipv4.tcp_keepalive_intvl": [("keepalive_interval", float)],
     "net.ipv4.tcp_keepalive_probes": [("keepalive_count", int)],
     "net.ipv4.tcp_rto_min_us": [("rto_min", lambda v: int(v) / 1e6)],
+    "net.ipv4.tcp_ecn": [("ecn", _ecn)],
+    "net.ipv4.tcp_fastopen": [("fastopen", lambda v: int(v, 0))],
+    "net.ipv4.tcp_congestion_control": [("congestion_control", _congestion_control)],
+    "net.ipv4.tcp_recovery": [("rack", lambda v: bool(int(v) & 1))],
+    "net.ipv4.tcp_early_retrans": [("tlp", lambda v: int(v) in (3, 4))],
+    "net.ipv4.tcp_reordering": [("reordering", int)],
+    "net.ipv4.tcp_max_reordering": [("max_reordering", int)],
+    "net.ipv4.tcp_dsack": [("dsack", _flag)],
     # FreeBSD
     "net.inet.tcp.rfc1323": [
         ("window_scaling", lambda v: int(v) in (1, 2)),
@@ -1511,19 +1569,14 @@ SYSCTLS: dict[str, list[tuple[str, Callable[[str], Any]]]] = {
 HARMLESS: dict[str, set[str] | None] = {
     "net.ipv4.tcp_no_metrics_save": None,
     "net.ipv4.tcp_autocorking": {"0"},
-    "net.ipv4.tcp_ecn": {"0"},
-    "net.ipv4.tcp_fastopen": {"0"},
     "net.ipv4.tcp_syncookies": {"0"},
     "net.ipv4.tcp_abort_on_overflow": {"0"},
     "net.ipv4.tcp_min_tso_segs": None,
     "net.ipv4.tcp_mtu_probing": {"0"},
     "net.ipv4.tcp_slow_start_after_idle": None,
     "net.ipv4.tcp_moderate_rcvbuf": {"0"},
-    "net.ipv4.tcp_dsack": None,
     "net.ipv4.tcp_fack": None,
     "net.ipv4.tcp_tso_win_divisor": None,
-    "net.ipv4.tcp_early_retrans": None,
-    "net.ipv4.tcp_recovery": None,
     "net.ipv4.tcp_thin_linear_timeouts": {"0"},
     "net.core.default_qdisc": None,
     "net.inet.tcp.ecn.enable": {"0"},

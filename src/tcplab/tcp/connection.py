@@ -1563,6 +1563,8 @@ class Connection:
                     if self.snd_wnd < outstanding + 1 and not outstanding:
                         self._arm_persist(now)  # zero window, nothing in flight: probe later
                     break
+                # data unacknowledged (a SYN-ACK still outstanding, after Fast Open, is no data)
+                outstanding = sq.sub(self.snd_nxt, sq.seq_max(self.snd_una, self._snd_base))
                 if n < mss and n < unsent and outstanding and n < self.max_snd_wnd // 2:
                     # Sender SWS avoidance (3.8.6.2.1): a window-limited small segment waits
                     # until it is half the largest window offered, or nothing is in flight.
