@@ -5,7 +5,11 @@ happened as JSON lines on stdout (``{"event": ...}``) and, with ``--pause``, wai
 stdin before it closes (so the test can look at the kernel's states with ``ss`` first).
 
     kpeer.py client ADDR PORT [--bind-port P] [--send N] [--recv M] [--eof] [--shut]
-    kpeer.py server ADDR PORT [--reuseaddr] ...
+                    [--fastopen] [--cc NAME]
+    kpeer.py server ADDR PORT [--reuseaddr] [--fastopen] [--cc NAME] ...
+
+``--fastopen``: a client opens with sendto(MSG_FASTOPEN) carrying its first data (RFC 7413); a
+server sets TCP_FASTOPEN (queue 16) on its listener. ``--cc``: TCP_CONGESTION.
 
 After the connection: (``--echo``: echo everything until EOF, then ``--shut`` half-closes;
 ``--after-eof``: the sending starts only after EOF) a thread sends N pseudo-random bytes (seed 1; ``--shut``: then
@@ -19,6 +23,7 @@ import errno
 import hashlib
 import json
 import random
+import select
 import socket
 import sys
 import threading
@@ -48,22 +53,37 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--timeout", type=float, default=120.0)
     p.add_argument("--no-hash", action="store_true", help="skip SHA-256 (benchmarks)")
+    p.add_argument("--fastopen", action="store_true", help="TCP Fast Open (see above)")
+    p.add_argument("--cc", default=None, help="TCP_CONGESTION for the socket")
     a = p.parse_args()
     data = random.Random(a.seed).randbytes(a.send) if a.send else b""
     family = socket.AF_INET6 if ":" in a.addr else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
     if a.reuseaddr:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if a.cc:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, a.cc.encode())
     s.settimeout(a.timeout)
+    first = 0
     try:
         if a.role == "client":
             if a.bind_port:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(("", a.bind_port))
-            s.connect((a.addr, a.port))
+            if a.fastopen:
+                try:
+                    first = s.sendto(data[:1000], socket.MSG_FASTOPEN, (a.addr, a.port))
+                except BlockingIOError:
+                    # no cookie yet: the SYN asked for one and the data waits (a socket with a
+                    # timeout is non-blocking underneath: EINPROGRESS)
+                    select.select([], [s], [], a.timeout)
+            else:
+                s.connect((a.addr, a.port))
             conn = s
         else:
             s.bind((a.addr, a.port))
+            if a.fastopen:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16)
             s.listen(8)
             say(event="listening")
             conn, _ = s.accept()
@@ -80,7 +100,7 @@ def main():
 
     def sender():
         try:
-            view = memoryview(data)
+            view = memoryview(data)[first:]
             while view:
                 n = conn.send(view[:262144])
                 view = view[n:]

@@ -216,7 +216,7 @@ class Connection:
         self._fastopen_key = fastopen_key  # a listener's child: accept SYN data with its cookies
         self._fastopen_cookie: bytes | None = None  # active open: the cookie to send (b"": ask)
         self._fastopen_reply: bytes | None = None  # the cookie our SYN-ACK gives
-        self.fastopen = False  # data rode on the SYN and was accepted (TCPI_OPT_SYN_DATA)
+        self.fastopen = False  # data rode on a SYN and was acknowledged (TCPI_OPT_SYN_DATA)
         self._dsack: tuple[int, int] | None = None  # a duplicate to report in the next ACK (RFC 2883)
 
         # -- ACK policy -------------------------------------------------------------------------
@@ -597,6 +597,8 @@ class Connection:
                 # Fast Open data the server did not take goes again at once (Linux
                 # tcp_rcv_fastopen_synack), carrying the ACK of the SYN-ACK.
                 self.loss.mark_head_lost()
+            elif sq.gt(seg.ack, sq.add(self.iss, 1)):
+                self.fastopen = True  # our SYN's data was taken (Linux syn_data_acked)
         if sq.gt(self.snd_una, self.iss):
             # Our SYN has been ACKed: ESTABLISHED, <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
             self._set_window(seg)

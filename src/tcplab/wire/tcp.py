@@ -518,8 +518,8 @@ def format_option(opt: Option) -> str:
     if isinstance(opt, EOL):
         return "eol"
     if isinstance(opt, FastOpen):
-        name = "exp-tfo" if opt.experimental else "tfo"  # tcpdump's words
-        return f"{name} cookie {bytes(opt.cookie).hex()}" if opt.cookie else f"{name} cookiereq"
+        name = "exp-tfo" if opt.experimental else "tfo"  # tcpdump's words (two spaces, as it prints)
+        return f"{name}  cookie {bytes(opt.cookie).hex()}" if opt.cookie else f"{name}  cookiereq"
     if isinstance(opt, UnknownOption):
         return f"unknown-{opt.opt_kind}" + (f" 0x{bytes(opt.data).hex()}" if opt.data else "")
     return repr(opt)
