@@ -48,7 +48,7 @@ from tcplab.tcp.events import (
     TimedOut,
 )
 from tcplab.tcp.isn import ISNGenerator
-from tcplab.tcp.loss import LossDetector, Probe, Sent
+from tcplab.tcp.loss import Delivery, LossDetector, Probe, Sent
 from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.rtt import RTTEstimator
 from tcplab.tcp.states import LINUX_STATE_NUMBER, Cause, State, lookup
@@ -878,10 +878,9 @@ class Connection:
     def _sender_ack(self, seg: Segment, prior_una: int, duplicate: bool, rtt: float | None, now: float) -> None:
         """What an acceptable ACK means for the sender, in Linux's order (tcp_ack,
         tcp_fastretrans_alert, tcp_cong_control): the loss detector takes the cumulative ACK
-        and the SACK blocks; a spurious episode is undone (D-SACK), a tail loss probe judged,
-        an ECN echo answered with a reduction (RFC 3168 6.1.2); a reduction whose data is all
-        acknowledged ends; losses are detected (RACK, thresholds) and start fast recovery; the
-        congestion control shrinks (PRR) or grows the window; the timers are set."""
+        and the SACK blocks; anything beyond data delivered in order is judged
+        (``_judge_ack``); the congestion control shrinks (PRR) or grows the window; the timers
+        are set."""
         loss, cc = self.loss, self.cc
         if cc.name != self.config.congestion_control:
             cc = self._follow_congestion_setting()
@@ -901,33 +900,13 @@ class Connection:
                 delivery.segments = 1
         elif duplicate:
             loss.on_sack_dupack()
-        before = (cc.cwnd, cc.ssthresh)
-        if delivery.spurious:
-            cc.undo()  # RFC 2883: every retransmission of the episode was a duplicate
-            self._cwnd_told("undo", before)
-        if loss.probe_outcome(ack, delivery, duplicate) is Probe.REPAIRED:
-            cc.reduce_now(self.snd_max)  # RFC 8985 7.4: the probe repaired a loss
-            self.ecn.window_reduced()
-            self._cwnd_told("loss probe", before)
         ece = self.ecn.echo_arrives(seg)
-        if ece and cc.phase is Phase.OPEN:
-            cc.enter_cwr(self.snd_max)  # RFC 3168 6.1.2: once per window of data
-            self.ecn.window_reduced()
-            self._cwnd_told("ECN echo", before)
-        in_flight = loss.in_flight(sq.sub(self.snd_nxt, self.snd_una))
-        before = (cc.cwnd, cc.ssthresh)
-        cc.end_if_acked(ack, in_flight)
-        self._cwnd_told("recovery done", before)
-        if not self.sack_ok and advanced and cc.phase is Phase.RECOVERY:
-            loss.partial_ack()  # RFC 6582 3.2 step 5
         lost_before = loss.lost_out
-        self._detect_losses(now)
-        fast_retransmit = self._maybe_enter_recovery(ece)
-        loss.update_reo_wnd(self.snd_una, self.snd_nxt)
-        if self.sack_ok and not advanced and delivery.sacked and loss.reordering > self.config.reordering:
-            advanced_enough = True  # Linux tcp_may_raise_cwnd: forward progress counts then
+        fast_retransmit = False
+        if sack or duplicate or ece or cc.phase is not Phase.OPEN or loss.disorder or loss.tlp_high_seq is not None:
+            fast_retransmit = self._judge_ack(ack, advanced, duplicate, ece, delivery, now)
         else:
-            advanced_enough = advanced
+            self.timers.stop(Timer.RACK_REORDER)  # in order, nothing SACKed: nothing to wait for
         before = (cc.cwnd, cc.ssthresh)
         if cc.reducing:
             reason = "recovery: PRR" if cc.prr else "recovery"
@@ -945,7 +924,9 @@ class Connection:
                 newly_lost=loss.lost_out > lost_before,
                 cwnd_limited=self._cwnd_use.limited(cc),
                 rtt=rtt,
-                may_raise=advanced_enough,
+                # Linux tcp_may_raise_cwnd: once reordering raised the threshold, any forward
+                # progress (SACKed data too) may grow the window; else only SND.UNA moving.
+                may_raise=advanced or bool(delivery.sacked and loss.reordering > self.config.reordering),
             ),
             now,
         )
@@ -954,6 +935,35 @@ class Connection:
             self._retransmit_lost(now, force=True)  # RFC 5681 3.2 step 2 / RFC 6675 (4.3)
         if advanced or fast_retransmit:
             self._arm_xmit_timer(now, advancing=True)
+
+    def _judge_ack(self, ack: int, advanced: bool, duplicate: bool, ece: bool, delivery: Delivery, now: float) -> bool:
+        """An ACK that says more than "delivered in order" (Linux tcp_fastretrans_alert): a
+        spurious episode is undone (D-SACK), a tail loss probe judged, an ECN echo answered
+        with a reduction (RFC 3168 6.1.2); a reduction whose data is all acknowledged ends;
+        losses are detected (RACK, thresholds) and start fast recovery (True: the fast
+        retransmit is due)."""
+        loss, cc = self.loss, self.cc
+        before = (cc.cwnd, cc.ssthresh)
+        if delivery.spurious:
+            cc.undo()  # RFC 2883: every retransmission of the episode was a duplicate
+            self._cwnd_told("undo", before)
+        if loss.probe_outcome(ack, delivery, duplicate) is Probe.REPAIRED:
+            cc.reduce_now(self.snd_max)  # RFC 8985 7.4: the probe repaired a loss
+            self.ecn.window_reduced()
+            self._cwnd_told("loss probe", before)
+        if ece and cc.phase is Phase.OPEN:
+            cc.enter_cwr(self.snd_max)  # RFC 3168 6.1.2: once per window of data
+            self.ecn.window_reduced()
+            self._cwnd_told("ECN echo", before)
+        before = (cc.cwnd, cc.ssthresh)
+        cc.end_if_acked(ack, loss.in_flight(sq.sub(self.snd_nxt, self.snd_una)))
+        self._cwnd_told("recovery done", before)
+        if not self.sack_ok and advanced and cc.phase is Phase.RECOVERY:
+            loss.partial_ack()  # RFC 6582 3.2 step 5
+        self._detect_losses(now)
+        fast_retransmit = self._maybe_enter_recovery(ece)
+        loss.update_reo_wnd(self.snd_una, self.snd_nxt)
+        return fast_retransmit
 
     def _follow_congestion_setting(self) -> CongestionControl:
         """``Config.congestion_control`` changed on a live connection (TCP_CONGESTION): the new
@@ -1390,7 +1400,7 @@ class Connection:
             remote[1],
             seq,
             self.rcv_nxt if flags & ACK else 0,
-            FLAGS[flags | self.ecn.ack_flags()],
+            FLAGS[flags | ECE if self.ecn.echo else flags],
             self._window_field(syn=False),
             0,
             self._options(now, syn=False),
@@ -1477,16 +1487,17 @@ class Connection:
         RTO (the probe timer takes the retransmission timer's place until it fires)."""
         loss = self.loss
         if (
-            not self.config.tlp
-            or not self.sack_ok
+            not self.sack_ok
+            or not self.config.tlp
+            or loss.disorder
             or not loss.outstanding
             or self.cc.phase not in (Phase.OPEN, Phase.CWR)
-            or loss.disorder
             or self.state not in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK)
         ):
             return False
         # Linux tcp_rto_delta_us: when the RTO would fire, reckoned from the oldest segment.
-        rto_left = self.rtt.rto if advancing else self.rtt.rto - (now - loss.head_sent())
+        rto = self.rtt.rto
+        rto_left = rto if advancing else rto - (now - loss.head_sent())
         pto = loss.probe_timeout(self.rtt.srtt, loss.packets_out(), self.config.rto_min, rto_left)
         self.timers.arm(Timer.TLP, now + pto)
         self.timers.stop(Timer.RETRANSMISSION)
@@ -1538,7 +1549,7 @@ class Connection:
         """Retransmissions of what is lost first, then new data as the windows, Nagle and SWS
         avoidance allow. ``probe``: one new segment whatever the congestion window (a tail loss
         probe, Linux tcp_write_xmit push_one=2). True when new data left."""
-        if not probe:
+        if not probe and self.loss.lost_out:
             self._retransmit_lost(now)
         mss = self._mss_payload
         loss, cc = self.loss, self.cc
@@ -1592,7 +1603,7 @@ class Connection:
             payload = bytes(self._sndbuf[off : off + n]) if n else b""
             seq = self.snd_nxt
             retrans = sq.lt(seq, self.snd_max)
-            ecn_flags, ecn = self.ecn.data_marking(new_data=not retrans and bool(n))
+            ecn_flags, ecn = self.ecn.data_marking(new_data=not retrans and bool(n)) if self.ecn.ok else (0, 0)
             if not outstanding and not retrans:
                 cc.on_tx_start(now - self._last_send, now)  # Linux CA_EVENT_TX_START
             self._emit(seq, flags | ecn_flags, now, payload, ecn)
@@ -1604,7 +1615,8 @@ class Connection:
                 loss.on_send(seq, end, now)
                 self._last_send = now
                 sent_new = True
-            cc.on_sent(advance, now)
+            if cc.phase is not Phase.OPEN:
+                cc.on_sent(advance, now)  # PRR counts what a reduction sends
             self.snd_nxt = end
             if fin_here:
                 self._fin_seq = sq.add(seq, n)

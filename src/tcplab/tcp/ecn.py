@@ -25,13 +25,13 @@ ECE, CWR = 0x40, 0x80
 class Ecn:
     """One connection's ECN state."""
 
-    __slots__ = ("_cwr_due", "_echo", "_requested", "mode", "ok")
+    __slots__ = ("_cwr_due", "_requested", "echo", "mode", "ok")
 
     def __init__(self, mode: int) -> None:
         self.mode = mode  # net.ipv4.tcp_ecn: 0, 1 or 2
         self.ok = False  # negotiated (Linux TCP_ECN_OK)
         self._requested = False  # our SYN asked for it
-        self._echo = False  # CE seen: ECE on every ACK until CWR (TCP_ECN_DEMAND_CWR)
+        self.echo = False  # CE seen: ECE on every segment sent until CWR (TCP_ECN_DEMAND_CWR)
         self._cwr_due = False  # set CWR on the next new data segment (TCP_ECN_QUEUE_CWR)
 
     # ---- negotiation (RFC 3168 6.1.1) ----------------------------------------------------------
@@ -61,15 +61,11 @@ class Ecn:
         if not self.ok:
             return False
         if int(seg.flags) & CWR:
-            self._echo = False
-        if seg.ecn == ECN_CE and not self._echo:
-            self._echo = True
+            self.echo = False
+        if seg.ecn == ECN_CE and not self.echo:
+            self.echo = True  # the engine sets ECE on every segment while this holds
             return True
         return False
-
-    def ack_flags(self) -> int:
-        """ECE on every segment we send while echoing."""
-        return ECE if self._echo else 0
 
     # ---- sending (6.1.2, 6.1.4) -------------------------------------------------------------------
     def echo_arrives(self, seg: Segment) -> bool:

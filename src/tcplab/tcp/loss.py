@@ -475,8 +475,8 @@ class LossDetector:
         most recently delivered one is lost once ``RACK.rtt + reo_wnd`` has passed since it was
         sent; ``timer_min`` is added to the timeout as Linux does (TCP_TIMEOUT_MIN). Without
         RACK: the duplicate threshold (RFC 6675 IsLost, Linux tcp_mark_head_lost)."""
-        if not self._queue:
-            return None
+        if not (self.sacked_out or self.retrans_out) or not self._queue:
+            return None  # nothing delivered out of order and nothing resent: nothing to judge
         if not self.sack_ok:
             self._mark_reno(recovering)
             return None
