@@ -167,6 +167,19 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         "client": [f"{EST} CLOSED"],
         "server": [LISTENING, "LISTEN SYN_RCVD LISTEN"],
     },
+    "ecn": {
+        "client": [f"{EST} FIN_WAIT_1 CLOSING TIME_WAIT"],
+        "server": [LISTENING, f"{CHILD} FIN_WAIT_1 CLOSING TIME_WAIT"],
+    },
+    "fast-open": {
+        "client": [f"{EST} FIN_WAIT_1 CLOSING TIME_WAIT"] * 2,
+        # the second child took the request from the SYN and closed before the final ACK
+        "server": [LISTENING, f"{CHILD} FIN_WAIT_1 CLOSING TIME_WAIT", "LISTEN SYN_RCVD FIN_WAIT_1 CLOSING TIME_WAIT"],
+    },
+    "tail-loss-probe": {
+        "client": [f"{EST} FIN_WAIT_1 CLOSING TIME_WAIT"],
+        "server": [LISTENING, f"{CHILD} FIN_WAIT_1 CLOSING TIME_WAIT"],
+    },
 }
 
 _RUNS: dict[str, object] = {}
@@ -380,3 +393,34 @@ def test_same_seed_same_trace() -> None:
     c = SCENARIOS["lossy-transfer"].run(seed=8, size=100_000).events
     assert a == b
     assert a != c
+
+
+def test_ecn_story_marks_echoes_and_reduces_without_loss() -> None:
+    run = run_of("ecn")
+    segs = run.log.of_kind("segment")
+    assert [e["flags"] for e in segs[:2]] == ["SEW", "SE."]
+    assert run.data["marked"] == 2 and run.data["cwr"] == 1 and run.data["retransmitted"] == 0
+    assert run.data["echoes"] >= 1
+    # the echo stops after the client's CWR: no ECE on the server's ACKs after it
+    cwr_at = next(e["t_arrive"] for e in segs if e["src"] == "client" and e["flags"] == "W.")
+    later = [e for e in segs if e["src"] == "server" and e["t"] > cwr_at]
+    assert later and all("E" not in e["flags"] for e in later)
+    reasons = [e["reason"] for e in run.log.of_kind("cwnd") if e["host"] == "client"]
+    assert reasons.count("ECN echo") == 1
+
+
+def test_fast_open_story_saves_a_round_trip() -> None:
+    run = run_of("fast-open")
+    first, second = run.data["times"]
+    assert first == pytest.approx(0.2) and second == pytest.approx(0.1)  # 50 ms each way
+    syns = [e for e in run.log.of_kind("segment") if e["flags"] == "S"]
+    assert [e["len"] for e in syns] == [0, 18]
+    assert "tfo  cookiereq" in syns[0]["options"] and "tfo  cookie " in syns[1]["options"]
+
+
+def test_tail_loss_probe_story_repairs_without_a_timeout() -> None:
+    run = run_of("tail-loss-probe")
+    (probe_t, probe_seq), (rack_t, rack_seq) = run.data["retransmitted"]
+    assert (probe_seq, rack_seq) == (7241, 5793)  # the last segment first, then the hole
+    assert probe_t == pytest.approx(0.302)  # the ACK came 100 ms after; then 2 SRTT + 2 ms
+    assert run.data["rto"] == 0

@@ -16,7 +16,7 @@ of ``tcplab.tcp.states.TRANSITIONS``.
 
 from __future__ import annotations
 
-from tcplab.scenarios import classic, edges
+from tcplab.scenarios import classic, edges, modern
 from tcplab.scenarios.base import SERVER_PORT, Bench, Run, Scenario, scenario_config
 
 __all__ = ["SCENARIOS", "Bench", "Run", "Scenario", "scenario_config"]
@@ -275,6 +275,50 @@ _LIST = [
         "the listener, which answers RST (3.10.7.2, second).",
         edges.syn_in_syn_rcvd,
         config={"rfc5961": False},
+    ),
+]
+
+_LIST += [
+    Scenario(
+        "ecn",
+        "ECN: congestion marked CE instead of a drop; ECE echoed until CWR; one reduction, no loss.",
+        "Both ends negotiate ECN in the handshake (RFC 3168 6.1.1: the client's SYN carries ECE "
+        "and CWR, the SYN-ACK ECE: SEW and SE. in the trace; net.ipv4.tcp_ecn=1 here, Linux's "
+        "default 2 only accepts). Data then travels ECN-capable (ECT(0)). The link's queue "
+        "fills and its AQM marks packets CE instead of dropping them (RFC 3168 5). The receiver "
+        "sets ECE on every ACK until it sees CWR (6.1.3); the sender reduces its window once for "
+        "that window of data, as for a loss but without retransmitting anything, and sets CWR "
+        "on its next new segment (6.1.2; the reduction is PRR's, as Linux).",
+        modern.ecn,
+        config={"ecn": 1},
+    ),
+    Scenario(
+        "fast-open",
+        "TCP Fast Open: a cookie first, then the request rides on the SYN and one round trip is saved.",
+        "The server's listener has a Fast Open queue (TCP_FASTOPEN, net.ipv4.tcp_fastopen=3). "
+        "The client's first sendto(MSG_FASTOPEN) sends a SYN asking for a cookie (RFC 7413 "
+        "4.1.1: an empty option) and the request after the handshake. The SYN-ACK gives the "
+        "cookie, a MAC of the client's address under the server's secret (4.1.2), which the "
+        "client keeps. The second time the request rides on the SYN with the cookie; the server "
+        "checks it, acknowledges the data in its SYN-ACK and hands it to the application at "
+        "once, which answers before the handshake completes (4.2). The reply comes one round "
+        "trip sooner.",
+        modern.fast_open,
+        config={"fastopen": 3},
+    ),
+    Scenario(
+        "tail-loss-probe",
+        "The tail of a reply is lost: a probe after 2 SRTT, then RACK, instead of a retransmission timeout.",
+        "The last two segments of the server's reply are lost. No later segment arrives, so the "
+        "client sends no duplicate ACKs and nothing triggers fast retransmit. Instead of waiting "
+        "for the retransmission timeout, the server sends a tail loss probe 2 SRTT + 2 ms after "
+        "its last segment (RFC 8985 7, Linux tcp_schedule_loss_probe): the last segment again. "
+        "The client SACKs it; now a segment sent after the other missing one has been delivered "
+        "and RACK (RFC 8985 6) marks that one lost once a quarter of the minimum RTT has passed; "
+        "fast recovery retransmits it (PRR, RFC 6937). The reply is complete long before the RTO "
+        "would have fired.",
+        modern.tail_loss_probe,
+        config={"sack": True, "timestamps": True, "rack": True, "tlp": True, "prr": True},
     ),
 ]
 
