@@ -423,4 +423,5 @@ def test_tail_loss_probe_story_repairs_without_a_timeout() -> None:
     (probe_t, probe_seq), (rack_t, rack_seq) = run.data["retransmitted"]
     assert (probe_seq, rack_seq) == (7241, 5793)  # the last segment first, then the hole
     assert probe_t == pytest.approx(0.302)  # the ACK came 100 ms after; then 2 SRTT + 2 ms
+    assert rack_t == pytest.approx(probe_t + 0.1)  # the SACK of the probe: RACK marks the hole
     assert run.data["rto"] == 0
