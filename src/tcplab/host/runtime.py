@@ -6,9 +6,11 @@ owns time and wake-ups:
 - ``now()``: the current time (virtual on the simulator, ``time.monotonic()`` on TUN);
 - ``kick()``: a user call queued packets or changed timers: let them go out now;
 - ``call_later(delay, callback)``: run ``callback()`` ``delay`` seconds from now;
-- ``wait_until(predicate, timeout) -> bool``: make progress (move packets, run timers) until
-  ``predicate()`` is true (True) or ``timeout`` seconds pass (False); ``timeout`` None waits
-  forever.
+- ``wait_until(predicate, timeout, what="") -> bool``: make progress (move packets, run timers)
+  until ``predicate()`` is true (True) or ``timeout`` seconds pass (False); ``timeout`` None waits
+  as long as it takes. ``what`` says who waits for what (``"recv() on ... waits until
+  readable"``): a runtime that can tell the wait will never end (the simulation ran dry, or
+  nothing changed for its horizon of virtual time) raises an error saying so.
 
 Implementations: ``tcplab.net.simhost.SimRuntime`` (the simulated network),
 ``tcplab.net.tun.TunRuntime`` (a TUN device's I/O loop) and the drill's runner.
@@ -30,4 +32,4 @@ class Runtime(Protocol):
 
     def call_later(self, delay: float, callback: Callable[[], object]) -> None: ...
 
-    def wait_until(self, predicate: Callable[[], bool], timeout: float | None) -> bool: ...
+    def wait_until(self, predicate: Callable[[], bool], timeout: float | None, what: str = "") -> bool: ...

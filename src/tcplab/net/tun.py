@@ -417,8 +417,8 @@ class TunRuntime:
         if self._aio is not None:
             self._aio_reschedule()
 
-    def wait_until(self, predicate: Callable[[], bool], timeout: float | None) -> bool:
-        return self.run_until(predicate, timeout)
+    def wait_until(self, predicate: Callable[[], bool], timeout: float | None, what: str = "") -> bool:
+        return self.run_until(predicate, timeout)  # a real peer may answer any time: no horizon
 
     # ---- extra descriptors -------------------------------------------------------------------
     def add_reader(self, fd: Any, callback: Callable[[], Any]) -> None:

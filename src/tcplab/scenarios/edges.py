@@ -13,7 +13,7 @@ from typing import Any
 
 from tcplab.net.sim import Match, Rule
 from tcplab.scenarios.base import CLIENT_IP, SERVER_IP, SERVER_PORT, Bench, errno_name
-from tcplab.scenarios.classic import _simultaneous_open
+from tcplab.scenarios.classic import open_simultaneously
 from tcplab.socket import SHUT_WR, SO_REUSEADDR, SOL_SOCKET, SOL_TCP, TCP_USER_TIMEOUT, Socket
 
 
@@ -121,7 +121,7 @@ def rst_everywhere(b: Bench) -> str:
     # the client aborts in SYN_RCVD.
     b.note("client", "act 7: RST in SYN_RCVD (simultaneous open)")
     rule = b.net.add_rule(Rule("drop", Match(src="client", flags="S.")))
-    csock, ssock = _simultaneous_open(b)
+    csock, ssock = open_simultaneously(b)
     b.until(lambda: b.state(csock) == "SYN_RCVD", timeout=5)
     b.linger0(csock)
     csock.close()
@@ -223,7 +223,7 @@ def abort_everywhere(b: Bench) -> str:
     ssock.close()
 
     b.note("client", "act 8: ABORT in SYN_RCVD (simultaneous open)")
-    csock, ssock = _simultaneous_open(b)
+    csock, ssock = open_simultaneously(b)
     b.until(lambda: b.state(csock) == "SYN_RCVD", timeout=5)
     b.linger0(csock)
     csock.close()

@@ -297,6 +297,10 @@ class Connection:
         self._maybe_window_update()
         return out
 
+    def peek(self, max_bytes: int) -> bytes:
+        """The first ``max_bytes`` of the receive buffer, left in it (MSG_PEEK)."""
+        return bytes(self._rcvbuf[:max_bytes])
+
     def shutdown(self, now: float) -> None:
         """Half-close: no more sending; FIN after the queued data (3.10.4 for the send side)."""
         self._now = now
