@@ -25,11 +25,18 @@ from typing import Any, TypeVar
 from tcplab.host.host import Endpoint, Host, Listener
 from tcplab.socket.constants import (
     AF_INET,
+    F_GETFL,
+    F_SETFL,
+    FIONBIO,
     MSG_DONTWAIT,
     MSG_WAITALL,
+    O_NONBLOCK,
+    O_RDWR,
     SOCK_STREAM,
+    SOL_SOCKET,
 )
 from tcplab.socket.core import RecvCall, SendCall, SocketCore, WouldBlock
+from tcplab.socket.errors import oserror
 from tcplab.tcp.connection import Connection
 
 __all__ = ["Socket", "open_sockets", "wait"]
@@ -251,6 +258,54 @@ class Socket:
         data = self.recv(nbytes, flags)
         view[: len(data)] = data
         return len(data)
+
+    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, None]:
+        return self.recv(bufsize, flags), None  # TCP: no address (Linux returns addrlen 0)
+
+    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, None]:
+        return self.recv_into(buffer, nbytes, flags), None
+
+    def sendto(self, data: Any, flags_or_address: Any, address: Any = None) -> int:
+        """On a TCP socket the address is not used (Linux's tcp_sendmsg ignores it)."""
+        return self.send(data, flags_or_address if address is not None else 0)
+
+    def sendmsg(self, buffers: Iterable[Any], ancdata: Iterable[Any] = (), flags: int = 0, address: Any = None) -> int:
+        for level, kind, _data in ancdata:
+            # Linux __sock_cmsg_send: other levels are not looked at, SCM_RIGHTS/CREDENTIALS are
+            # for Unix sockets and ignored, the SOL_SOCKET ones TCP does not know are EINVAL.
+            if level == SOL_SOCKET and kind not in (1, 2):
+                raise oserror(_errno.EINVAL)
+        return self.send(b"".join(bytes(memoryview(b).cast("B")) for b in buffers), flags)
+
+    def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0) -> tuple[bytes, list, int, None]:
+        return self.recv(bufsize, flags), [], 0, None
+
+    def recvmsg_into(self, buffers: Iterable[Any], ancbufsize: int = 0, flags: int = 0) -> tuple[int, list, int, None]:
+        views = [memoryview(b).cast("B") for b in buffers]
+        data = self.recv(sum(len(v) for v in views), flags)
+        at = 0
+        for v in views:
+            chunk = data[at : at + len(v)]
+            v[: len(chunk)] = chunk
+            at += len(chunk)
+        return len(data), [], 0, None
+
+    def ioctl(self, request: int, arg: int = 0) -> int:
+        """``fcntl.ioctl`` for tcplab sockets: SIOCINQ (FIONREAD), SIOCOUTQ, SIOCOUTQNSD give
+        their count; FIONBIO sets non-blocking mode from ``arg``."""
+        if request == FIONBIO:
+            self.setblocking(not arg)
+            return 0
+        return self.core.ioctl(request)
+
+    def fcntl(self, cmd: int, arg: int = 0) -> int:
+        """``fcntl.fcntl`` for tcplab sockets: F_GETFL / F_SETFL with O_NONBLOCK."""
+        if cmd == F_GETFL:
+            return O_RDWR | (0 if self.getblocking() else O_NONBLOCK)
+        if cmd == F_SETFL:
+            self.setblocking(not arg & O_NONBLOCK)
+            return 0
+        raise oserror(_errno.EINVAL)
 
     def shutdown(self, how: int) -> None:
         self.core.shutdown(how)

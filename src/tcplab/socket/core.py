@@ -29,6 +29,7 @@ from __future__ import annotations
 import enum
 import errno as _errno
 import ipaddress
+import math
 import os
 import socket as _socket
 from collections.abc import Callable
@@ -406,6 +407,7 @@ class SocketCore:
         core._attach(ep=ep)
         # Linux: an accepted socket inherits the listener's options (it is a clone of it).
         core.options = self.options.inherit()
+        _options.apply_to_connection(core, ep.conn)
         remote = ep.conn.remote
         assert remote is not None  # an accepted connection knows its peer
         return core, core.sockaddr(*remote)
@@ -579,7 +581,7 @@ class SocketCore:
         the FIN is acknowledged or the time is over (Linux tcp_close, sk_stream_wait_close)."""
         if self._closed:
             if self._linger_deadline is not None and not self._linger_done():
-                raise WouldBlock(Until.DRAINED, self._linger_deadline)
+                raise WouldBlock(Until.DRAINED, self._deadline_or_none())
             self._linger_deadline = None
             return
         self._closed = True
@@ -605,7 +607,7 @@ class SocketCore:
             return
         conn = ep.conn
         now = self.now()
-        onoff, linger = self.options.linger
+        onoff, linger = self.options.linger_on, self.options.linger_time
         if onoff and linger == 0:
             # SO_LINGER {1, 0}: close() aborts -- a RST, no FIN, no TIME_WAIT (Linux tcp_close).
             if conn.state is not State.CLOSED:
@@ -617,8 +619,12 @@ class SocketCore:
         self._wake()
         if onoff and linger > 0 and conn.state in _DRAINING:
             self._linger_ep = ep
-            self._linger_deadline = now + _options.linger_seconds(linger)
-            raise WouldBlock(Until.DRAINED, self._linger_deadline)
+            self._linger_deadline = now + linger  # inf: SO_LINGER "forever"
+            raise WouldBlock(Until.DRAINED, self._deadline_or_none())
+
+    def _deadline_or_none(self) -> float | None:
+        d = self._linger_deadline
+        return None if d is None or d == math.inf else d
 
     def _linger_done(self) -> bool:
         ep = self._linger_ep
@@ -719,12 +725,9 @@ class RecvCall:
                 raise WouldBlock(Until.READABLE, amount=self.target)
             return data
         while self.got < self.target:
-            try:
-                data = core.recv(self.bufsize - self.got, self.flags, copied=self.got)
-            except WouldBlock:
-                if self.got:
-                    raise WouldBlock(Until.READABLE, amount=1) from None
-                raise
+            # Blocked with some bytes copied, the call waits again for SO_RCVLOWAT new bytes:
+            # Linux wakes a reader only when that many are readable (tcp_data_ready).
+            data = core.recv(self.bufsize - self.got, self.flags, copied=self.got)
             if not data:
                 break
             self.parts.append(data)

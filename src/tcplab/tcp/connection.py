@@ -154,6 +154,10 @@ class Connection:
         self._fin_queued = False  # user asked for FIN (shutdown or close)
         self._fin_seq: int | None = None  # sequence number our FIN occupies, once sent
         self._user_closed = False  # close() called: nobody will read (orphan, as Linux says)
+        # -- what the user asked of segmentation (Linux TCP_CORK, MSG_MORE, MSG_EOR) -------------
+        self.cork = False  # TCP_CORK: hold a partial last segment (see _send_data)
+        self._more = False  # MSG_MORE: the send() now being pushed said more data follows
+        self._eor: list[int] = []  # MSG_EOR: sequence numbers where a record ends (no segment spans one)
 
         # -- timers (absolute deadlines; None when stopped) ---------------------------------------
         self._rtx_deadline: float | None = None
@@ -259,8 +263,10 @@ class Connection:
         self._enter(S.SYN_SENT, C.CONNECT)
         self._send_syn(now, ack=False)
 
-    def send(self, data: bytes, now: float) -> int:
-        """SEND (3.10.2): queue what fits in the send buffer; return how many bytes."""
+    def send(self, data: bytes, now: float, *, more: bool = False, eor: bool = False) -> int:
+        """SEND (3.10.2): queue what fits in the send buffer; return how many bytes.
+        ``more`` (Linux MSG_MORE): more data follows, hold a partial segment as TCP_CORK would;
+        ``eor`` (MSG_EOR): the data ends a record, later data never shares its last segment."""
         self._now = now
         st = self.state
         if st is S.LISTEN:
@@ -281,9 +287,20 @@ class Connection:
         n = min(len(data), self.send_free)
         if n:
             self._sndbuf += data[:n]
+            if eor and n == len(data):
+                self._eor.append(sq.add(self._snd_base, len(self._sndbuf)))
             if st in (S.ESTABLISHED, S.CLOSE_WAIT):
+                self._more = more
                 self._output(now)
+                self._more = False
         return n
+
+    def set_cork(self, on: bool, now: float) -> None:
+        """TCP_CORK: while on, a partial last segment waits (for more data, the FIN, or the
+        persist timer, as Linux's probe timer sends it after one RTO); off sends what waited."""
+        self.cork = on
+        if not on and self.state.synchronized:
+            self._output(now)
 
     def receive(self, max_bytes: int | None = None) -> bytes:
         """RECEIVE (3.10.3): take up to ``max_bytes`` from the receive buffer."""
@@ -377,6 +394,12 @@ class Connection:
     @property
     def send_free(self) -> int:
         return max(0, self.config.snd_buf - len(self._sndbuf))
+
+    @property
+    def unsent(self) -> int:
+        """Queued bytes never sent yet (Linux write_seq - snd_nxt: SIOCOUTQNSD, notsent_bytes)."""
+        data_end = sq.add(self._snd_base, len(self._sndbuf))
+        return sq.sub(data_end, self.snd_max) if sq.gt(data_end, self.snd_max) else 0
 
     @property
     def unacked(self) -> int:
@@ -1189,7 +1212,11 @@ class Connection:
         self._emit(seq, flags, now, payload)
 
     def _send_probe(self, now: float) -> None:
-        """Zero-window probe (RFC 9293 3.8.6.1): one octet of new data, persist timer backed off."""
+        """Zero-window probe (RFC 9293 3.8.6.1): one octet of new data, persist timer backed off.
+        With the window open the timer was holding corked data: send it (Linux tcp_write_wakeup)."""
+        if self.snd_wnd and self.state.synchronized:
+            self._send_data(now, push=self.cork)
+            return
         if not self.state.synchronized or self.snd_wnd:
             return
         if self._probe_outstanding:
@@ -1222,8 +1249,11 @@ class Connection:
             else:
                 self._send_ack_now()
 
-    def _send_data(self, now: float) -> None:
+    def _send_data(self, now: float, push: bool = False) -> None:
         mss = self._mss_payload
+        eor = self._eor
+        while eor and sq.le(eor[0], self.snd_nxt):
+            eor.pop(0)
         while True:
             data_end = sq.add(self._snd_base, len(self._sndbuf))
             unsent = sq.sub(data_end, self.snd_nxt) if sq.lt(self.snd_nxt, data_end) else 0
@@ -1239,16 +1269,27 @@ class Connection:
             in_flight = sq.sub(self.snd_nxt, self.snd_una)
             usable = wnd - in_flight if wnd > in_flight else 0
             n = min(unsent, usable, mss)
+            record_end = bool(eor) and sq.le(eor[0], sq.add(self.snd_nxt, n))
+            if record_end:
+                n = sq.sub(eor[0], self.snd_nxt)  # MSG_EOR: the record's last segment ends here
             if unsent:
                 if n == 0:
                     if self.snd_wnd < in_flight + 1 and not in_flight:
                         self._arm_persist(now)  # zero window, nothing in flight: probe later
                     break
-                if n < mss and n < unsent and in_flight and n < self.max_snd_wnd // 2:
+                partial_tail = n < mss and n == unsent and not self._fin_queued and not push
+                if partial_tail and (self.cork or self._more):
+                    # TCP_CORK / MSG_MORE (Linux tcp_nagle_check with TCP_NAGLE_CORK): a partial
+                    # last segment waits for more data; with nothing in flight the probe timer
+                    # sends it after one RTO at the latest.
+                    if not in_flight:
+                        self._arm_persist(now)
+                    break
+                if n < mss and n < unsent and in_flight and n < self.max_snd_wnd // 2 and not record_end:
                     # Sender SWS avoidance (3.8.6.2.1): a window-limited small segment waits
                     # until it is half the largest window offered, or nothing is in flight.
                     break
-                if n < mss and n == unsent and in_flight and not self.config.nodelay and not self._fin_queued:
+                if partial_tail and in_flight and not self.config.nodelay:
                     # Nagle (3.7.4): while data is unacknowledged, hold back a small segment,
                     # except the last one before our FIN.
                     break
@@ -1277,6 +1318,8 @@ class Connection:
                 self._rtx_deadline = now + self.rtt.rto  # RFC 6298 5.1
                 self._rtx_start = now
             self._persist_deadline = None
+            if record_end:
+                eor.pop(0)
             if fin_here:
                 break
 
