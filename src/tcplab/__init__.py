@@ -1,3 +1,17 @@
-"""tcplab: a TCP/IP stack in pure Python that lives RFC 9293's whole state machine."""
+"""tcplab: a TCP/IP stack in pure Python that lives RFC 9293's whole state machine.
+
+``tcplab.patch(host)`` (from ``tcplab.patching``) runs unmodified ``socket``/``asyncio``
+programs on a tcplab host.
+"""
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("patch", "Patch"):
+        from tcplab import patching
+
+        return getattr(patching, name)
+    raise AttributeError(f"module 'tcplab' has no attribute {name!r}")

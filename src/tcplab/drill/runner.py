@@ -266,6 +266,8 @@ class _Runtime:
     """``host.runtime`` for the drill: virtual time owned by the runner. System calls never wait
     through it: they are parked by the runner (see ``_Call``)."""
 
+    virtual_time = True
+
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
 

@@ -36,6 +36,8 @@ class SimRuntime:
     ``horizon``: how many virtual seconds a call that waits without a timeout may wait before it
     is taken as stuck (:class:`SimulationStalled`); None waits as long as events remain."""
 
+    virtual_time = True  # readiness changes only while the simulation runs
+
     def __init__(self, network: Network, horizon: float | None = DEFAULT_HORIZON) -> None:
         self.network = network
         self.horizon = horizon

@@ -24,8 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from tcplab.socket import tcpinfo
 from tcplab.socket.constants import (
+    AF_INET6,
     FIONREAD,
+    IPPROTO_IPV6,
     IPPROTO_TCP,
+    IPV6_V6ONLY,
     MSG_EOR,
     MSG_MORE,
     SIOCOUTQ,
@@ -91,6 +94,7 @@ class SocketOptions:
     rcvlowat: int = 1  # SO_RCVLOWAT
     notsent_lowat: int = 0  # TCP_NOTSENT_LOWAT (u32); 0: the sysctl's
     cork: bool = False  # TCP_CORK
+    v6only: bool = False  # IPV6_V6ONLY: kept and reported (tcplab's IPv6 sockets are IPv6 only)
 
     def inherit(self) -> SocketOptions:
         """The options of a socket accept() makes (Linux clones the listener)."""
@@ -290,6 +294,8 @@ def setsockopt(core: SocketCore, level: int, optname: int, value: Any, optlen: i
             core.set_config(user_timeout=(v / 1000.0) if v else None)  # milliseconds
         else:
             raise oserror(_errno.ENOPROTOOPT)
+    elif level == IPPROTO_IPV6 and optname == IPV6_V6ONLY and core.family == AF_INET6:
+        opts.v6only = bool(as_int(value))
     else:
         raise oserror(_errno.ENOPROTOOPT)
 
@@ -359,6 +365,8 @@ def getsockopt(core: SocketCore, level: int, optname: int, buflen: int | None = 
             value = round((cfg.user_timeout or 0) * 1000)
         else:
             raise oserror(_errno.ENOPROTOOPT)
+    elif level == IPPROTO_IPV6 and optname == IPV6_V6ONLY and core.family == AF_INET6:
+        value = int(opts.v6only)
     else:
         raise oserror(_errno.ENOPROTOOPT)
     if buflen:
