@@ -17,18 +17,23 @@ socket is tcplab's or the kernel's:
   chosen.
 
 tcplab sockets have a real ``fileno()`` whose readiness mirrors them, so ``select``,
-``selectors`` and asyncio's standard event loop work with them -- where time is real (TUN with
-``runtime.start()``: the loop in a thread of its own, as ``tcplab run --tun`` sets up).
+``selectors`` and asyncio's standard event loop work with them. On TUN, programs with threads
+need the loop in a thread of its own (``runtime.start()``, as ``tcplab run --tun`` sets up). On
+the simulated network the patch also makes ``selectors.DefaultSelector`` a selector that runs the
+simulation while it waits (virtual time): single-threaded programs -- blocking calls, a
+``selectors`` loop, asyncio under ``tcplab.aio.run`` -- run there unchanged.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import selectors
 import socket as _pysocket
 from collections.abc import Iterable
 from typing import Any
 
 from tcplab.host.host import Host
+from tcplab.net.simhost import SimSelector
 from tcplab.socket import Socket
 from tcplab.socket.constants import AF_INET, AF_INET6, IPPROTO_TCP, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM
 
@@ -69,14 +74,19 @@ class Patch:
 
     def start(self) -> Patch:
         if not self.active:
-            self._saved = _pysocket.socket
+            self._saved = (_pysocket.socket, selectors.DefaultSelector)
             _pysocket.socket = _socket_class(self)  # type: ignore[misc,assignment]
+            network = getattr(self.host.runtime, "network", None)
+            if self.host.runtime is not None and self.host.runtime.virtual_time and network is not None:
+                # On the simulated network a selector must run the simulation while it waits.
+                horizon = getattr(self.host.runtime, "horizon", None)
+                selectors.DefaultSelector = lambda: SimSelector(network, horizon)  # type: ignore[misc,assignment]
             self.active = True
         return self
 
     def undo(self) -> None:
         if self.active:
-            _pysocket.socket = self._saved  # type: ignore[misc]
+            _pysocket.socket, selectors.DefaultSelector = self._saved  # type: ignore[misc]
             self.active = False
 
     def __enter__(self) -> Patch:
@@ -106,19 +116,25 @@ def _socket_class(p: Patch) -> type:
             )
             self._impl: Any = None if tcp else _REAL(family, type, proto, fileno)
             self._args = (family, type, proto)
+            # Until bind/connect decides, calls go to a tcplab socket (they fail as tcplab's
+            # would) and are remembered for a kernel socket, should that be chosen.
+            self._draft: Socket | None = Socket(p.host, family) if tcp else None
             self._pending: list[tuple[str, tuple]] = []
             if tcp and type & SOCK_NONBLOCK:
-                self._pending.append(("setblocking", (False,)))
+                self._call("setblocking", (False,))
 
         def _commit(self, tcplab: bool) -> Any:
             if self._impl is None:
-                family, type, proto = self._args
+                draft, self._draft = self._draft, None
+                assert draft is not None
                 if tcplab:
-                    self._impl = Socket(p.host, family)
+                    self._impl = draft
                 else:
+                    draft.close()
+                    family, type, proto = self._args
                     self._impl = _REAL(family, type, proto)
-                for name, args in self._pending:
-                    getattr(self._impl, name)(*args)
+                    for name, args in self._pending:
+                        getattr(self._impl, name)(*args)
                 self._pending = []
             return self._impl
 
@@ -160,9 +176,18 @@ def _socket_class(p: Patch) -> type:
 
         def _call(self, name: str, args: tuple) -> None:
             if self._impl is None:
+                assert self._draft is not None
+                getattr(self._draft, name)(*args)
                 self._pending.append((name, args))
             else:
                 getattr(self._impl, name)(*args)
+
+        @property
+        def stack(self) -> str | None:
+            """Whose TCP this socket is: "tcplab", "kernel", or None before bind/connect."""
+            if self._impl is None:
+                return None
+            return "tcplab" if isinstance(self._impl, Socket) else "kernel"
 
         @property
         def family(self) -> int:
@@ -177,8 +202,9 @@ def _socket_class(p: Patch) -> type:
             return IPPROTO_TCP if self._impl is None else int(self._impl.proto)
 
         def close(self) -> None:
-            if self._impl is not None:
-                self._impl.close()
+            impl = self._impl if self._impl is not None else self._draft
+            if impl is not None:
+                impl.close()
 
         def __enter__(self) -> Any:
             return self

@@ -187,6 +187,7 @@ class Listener:
         self.label = conn_label((local_ip, port), None)
         self.config: Config = conn.config.copy()  # what children are cloned from
         self.user_mss: int | None = None  # TCP_MAXSEG set on the listening socket
+        self.dualstack = False  # "::" with IPV6_V6ONLY 0: IPv4 connections come here too
 
     @property
     def wildcard(self) -> bool:
@@ -396,7 +397,13 @@ class Host:
         listener = self.listeners.get((ip, port))
         if listener is not None:
             return listener
-        return self.listeners.get(("::" if ":" in ip else "0.0.0.0", port))
+        v6 = ":" in ip
+        listener = self.listeners.get(("::" if v6 else "0.0.0.0", port))
+        if listener is None and not v6:
+            dual = self.listeners.get(("::", port))
+            if dual is not None and dual.dualstack:
+                return dual  # an IPv6 wildcard listener that takes IPv4 too (IPV6_V6ONLY 0)
+        return listener
 
     def _listener_arrives(self, listener: Listener, src: str, dst: str, seg: Segment, now: float) -> None:
         """RFC 9293 3.10.7.2, SEGMENT ARRIVES in LISTEN: the engine's rule decides; for a SYN

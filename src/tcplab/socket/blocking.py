@@ -363,19 +363,15 @@ class Socket:
     def fileno(self) -> int:
         """A real file descriptor whose readiness mirrors this socket's (``select``,
         ``selectors``, asyncio's loop wait on it; reads and writes go through this object).
-        Only where time is real (TUN): on the simulated network readiness changes only while
-        the simulation runs -- use ``tcplab.socket.wait()`` or ``tcplab.aio`` there. -1 once
-        closed, as Python's."""
+        On the simulated network readiness changes only while the simulation runs: wait on it
+        with a selector that runs it (``tcplab.net.simhost.SimSelector``, which ``tcplab.patch``
+        installs and ``tcplab.aio.run``'s loop uses), not with ``select.select``. -1 once closed,
+        as Python's."""
         if self.core.closed or self._close_pending:
             return -1
         if self._mirror is None:
-            runtime = self.core.host.runtime
-            if runtime is None or runtime.virtual_time:
-                raise OSError(
-                    _errno.EOPNOTSUPP,
-                    f"fileno(): host {self.core.host.name!r} runs on virtual time, where no file "
-                    "descriptor can follow it; use tcplab.socket.wait() or tcplab.aio.run() there",
-                )
+            if self.core.host.runtime is None:
+                raise OSError(_errno.EOPNOTSUPP, f"fileno(): host {self.core.host.name!r} has no runtime")
             with self._locked():
                 self._mirror = ReadinessFd()
                 self.core.add_waker(self._sync)

@@ -327,7 +327,9 @@ class SocketCore:
         return str(ip), port
 
     def sockaddr(self, ip: str, port: int) -> tuple:
-        return (ip, port) if self.family == AF_INET else (ip, port, 0, 0)
+        if self.family == AF_INET:
+            return (ip, port)
+        return (ip if ":" in ip else f"::ffff:{ip}", port, 0, 0)  # IPv4 on a dual-stack socket
 
     def getsockname(self) -> tuple:
         self.check_open()
@@ -389,6 +391,8 @@ class SocketCore:
         config = host.conn_config(ip, host.config.copy(**self.options.config), self.options.user_mss)
         listener = host.open_listener(ip, port, backlog, config, self.now())
         listener.user_mss = self.options.user_mss
+        # IPV6_V6ONLY 0 on "::": IPv4 connections too, their addresses IPv4-mapped (as Linux)
+        listener.dualstack = self.family == AF_INET6 and ip == "::" and not self.options.v6only
         self._attach(listener=listener)
         host.bound.discard(self._binding)
 

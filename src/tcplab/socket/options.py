@@ -94,7 +94,7 @@ class SocketOptions:
     rcvlowat: int = 1  # SO_RCVLOWAT
     notsent_lowat: int = 0  # TCP_NOTSENT_LOWAT (u32); 0: the sysctl's
     cork: bool = False  # TCP_CORK
-    v6only: bool = False  # IPV6_V6ONLY: kept and reported (tcplab's IPv6 sockets are IPv6 only)
+    v6only: bool = True  # IPV6_V6ONLY: tcplab's IPv6 sockets are IPv6-only unless set to 0
 
     def inherit(self) -> SocketOptions:
         """The options of a socket accept() makes (Linux clones the listener)."""

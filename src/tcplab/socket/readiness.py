@@ -18,9 +18,15 @@ from __future__ import annotations
 import contextlib
 import socket as _socket
 
-__all__ = ["ReadinessFd"]
+__all__ = ["ReadinessFd", "changes"]
 
 _FILL = b"\0" * 4096
+_CHANGES = [0]  # how many times any mirror changed (a simulated selector waits for a change)
+
+
+def changes() -> int:
+    """A counter that moves whenever some ReadinessFd's readiness changes."""
+    return _CHANGES[0]
 
 
 class ReadinessFd:
@@ -38,6 +44,8 @@ class ReadinessFd:
         return self._a.fileno()
 
     def set(self, readable: bool, writable: bool) -> None:
+        if readable != self.readable or writable != self.writable:
+            _CHANGES[0] += 1
         if readable != self.readable:
             if readable:
                 self._b.send(b"r")

@@ -127,7 +127,7 @@ def of(core: Any) -> dict[str, int]:
         "rcv_ssthresh": int(info["rcv_wnd"]),
         "rtt": _us(info["rtt"]),
         "rttvar": _us(info["rttvar"]),
-        "snd_ssthresh": min(int(info["ssthresh"]), TCP_INFINITE_SSTHRESH),
+        "snd_ssthresh": TCP_INFINITE_SSTHRESH if info["ssthresh"] >= 1 << 30 else int(info["ssthresh"]),
         "snd_cwnd": int(info["cwnd"]),
         "advmss": advmss,
         "reordering": 3,  # Linux net.ipv4.tcp_reordering
