@@ -1,5 +1,6 @@
 """tcplab: a TCP/IP stack in pure Python that lives RFC 9293's whole state machine.
 
+How it works (layers, who owns time, a segment's journey, the event stream): docs/architecture.md.
 ``tcplab.patch(host)`` (from ``tcplab.patching``) runs unmodified ``socket``/``asyncio``
 programs on a tcplab host.
 """

@@ -26,7 +26,7 @@ import pytest
 import tcplab
 from tests.socket.test_programs_sim import selectors_echo_server
 
-from .helpers import H4, H6, K4, Stack
+from .helpers import H4, H6, K4, TunBench
 from .test_cli import TUN, _tcplab, _wait_line
 
 BODY = random.Random(7).randbytes(1 << 20)
@@ -47,14 +47,14 @@ def _curl(ns: str, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def threaded(stack: Stack):
-    """The stack with its TUN loop in a thread of its own and the socket module patched."""
-    stack.runtime.start()
-    with tcplab.patch(stack.host) as p:
-        yield stack, p
+def threaded(tun: TunBench):
+    """The TUN bench with its loop in a thread of its own and the socket module patched."""
+    tun.runtime.start()
+    with tcplab.patch(tun.host) as p:
+        yield tun, p
 
 
-def _tcplab_conns(stack: Stack, peer: str) -> set[str]:
+def _tcplab_conns(stack: TunBench, peer: str) -> set[str]:
     """Labels of tcplab's connections with ``peer`` (from the host's event log)."""
     return {e["conn"] for e in stack.host.log.events if e["kind"] == "state" and peer in e.get("conn", "")}
 

@@ -535,7 +535,7 @@ class SocketCore:
             if flags & MSG_PEEK:
                 data = conn.peek(bufsize)
                 return bytes(len(data)) if flags & MSG_TRUNC else data
-            data = conn.receive(bufsize)
+            data = conn.receive(bufsize, now=self.now())
             self.after_call()  # a window update may be due
             return bytes(len(data)) if flags & MSG_TRUNC else data
         # Linux tcp_recvmsg, nothing copied: the peer's FIN first (its error, if any, stays for

@@ -58,6 +58,7 @@ from tcplab.socket.constants import (
 )
 from tcplab.socket.errors import oserror
 from tcplab.tcp.config import Config
+from tcplab.tcp.congestion import ALGORITHMS
 from tcplab.tcp.states import State
 
 if TYPE_CHECKING:
@@ -155,12 +156,12 @@ def _linger(opts: SocketOptions, value: Any) -> None:
 # ---- congestion control (read through these two functions only) ---------------------------------
 def congestion_names() -> tuple[str, ...]:
     """The congestion controls tcplab.tcp offers (what TCP_CONGESTION accepts)."""
-    return tuple(getattr(Config, "CONGESTION_CONTROLS", ("reno",)))
+    return tuple(ALGORITHMS)
 
 
 def congestion_of(config: Config) -> str:
     """The engine Config's congestion-control name."""
-    return str(getattr(config, "congestion_control", "reno"))
+    return config.congestion_control
 
 
 def _set_congestion(core: SocketCore, value: Any) -> None:
@@ -173,8 +174,11 @@ def _set_congestion(core: SocketCore, value: Any) -> None:
     name = bytes(value[: TCP_CA_NAME_MAX - 1]).split(b"\0", 1)[0].decode("latin-1")
     if name not in congestion_names():
         raise oserror(_errno.ENOENT)  # Linux: no such congestion control
-    if "congestion_control" in {f.name for f in dataclasses.fields(Config)}:
-        core.set_config(congestion_control=name)
+    # For connections to come (and a listener's children); a live connection keeps the
+    # algorithm it started with (Linux would switch it: tcplab's engine picks it at creation).
+    core.options.config["congestion_control"] = name
+    if core.listener is not None:
+        core.listener.config.congestion_control = name
 
 
 # ---- the hooks the core calls -----------------------------------------------------------------
