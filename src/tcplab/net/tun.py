@@ -666,6 +666,16 @@ class TunRuntime:
                 os.close(fd)
 
     # ---- asyncio -----------------------------------------------------------------------------
+    @property
+    def threaded(self) -> bool:
+        """The loop runs in a thread of its own (``start()``)."""
+        return self._thread is not None
+
+    @property
+    def asyncio_loop(self) -> Any:
+        """The asyncio loop the link is attached to (None: not attached)."""
+        return self._aio
+
     def attach_asyncio(self, loop: Any) -> None:
         """Drive the link from an asyncio event loop (``loop.add_reader`` on the TUN descriptor;
         timers with ``loop.call_at``). Blocking ``wait_until`` must not be used while attached."""
