@@ -473,14 +473,7 @@ class TunRuntime:
             with self.lock:
                 self._busy = True
                 try:
-                    for key, _ in events:
-                        if key.data is None:
-                            self._read_ready()
-                        else:
-                            key.data()
-                        self._flush()
-                    self._run_due(time.monotonic())
-                    self._flush()
+                    self._handle(events)
                 finally:
                     self._busy = False
                 self._cond.notify_all()
@@ -613,17 +606,21 @@ class TunRuntime:
             if wake is not None:
                 until = max(0.0, wake - now)
                 wait = until if wait is None else min(wait, until)
-            events = self._sel.select(wait)
-            for key, _ in events:
-                if key.data is None:
-                    self._read_ready()
-                else:
-                    key.data()
-                self._flush()
-            self._run_due(time.monotonic())
-            self._flush()
+            self._handle(self._sel.select(wait))
         finally:
             self._busy = False
+
+    def _handle(self, events: list) -> None:
+        """What one round of the loop does with the descriptors that are ready: read packets
+        (or run a reader's callback), fire due timers, send what the node queued."""
+        for key, _ in events:
+            if key.data is None:
+                self._read_ready()
+            else:
+                key.data()
+            self._flush()
+        self._run_due(time.monotonic())
+        self._flush()
 
     def run_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
         """Run the loop until ``predicate()`` is true (True) or ``timeout`` seconds pass."""
