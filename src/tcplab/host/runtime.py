@@ -4,7 +4,8 @@ The host and its sockets never sleep or read a clock themselves; they ask ``host
 owns time and wake-ups:
 
 - ``virtual_time``: True when time (and so readiness) moves only while the runtime runs (the
-  simulator, the drill): a real file descriptor cannot mirror a socket's readiness there;
+  simulator, the drill): a wait on a socket's ``fileno()`` must then go through a selector that
+  runs it (``tcplab.net.simhost.SimSelector``), never a plain ``select()``;
 - ``now()``: the current time (virtual on the simulator, ``time.monotonic()`` on TUN);
 - ``kick()``: a user call queued packets or changed timers: let them go out now;
 - ``call_later(delay, callback)``: run ``callback()`` ``delay`` seconds from now;
