@@ -258,6 +258,9 @@ class SocketCore:
             return False
         if until is Until.READABLE:
             need = amount if amount is not None else self.options.rcvlowat
+            # Linux tcp_epollin_ready: a receive window shrunk to one segment or less wakes the
+            # reader too (the buffer is as full as the peer can make it)
+            need = min(need, max(1, conn.config.rcv_buf - conn.rcv_mss))
             return (
                 conn.recv_buffered >= max(1, need)
                 or conn.eof
