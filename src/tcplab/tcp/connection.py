@@ -184,6 +184,10 @@ class Connection:
         self._fin_queued = False  # user asked for FIN (shutdown or close)
         self._fin_seq: int | None = None  # sequence number our FIN occupies, once sent
         self._user_closed = False  # close() called: nobody will read (orphan, as Linux says)
+        # -- what the user asked of segmentation (Linux TCP_CORK, MSG_MORE, MSG_EOR) -------------
+        self.cork = False  # TCP_CORK: hold a partial last segment (see _send_data)
+        self._more = False  # MSG_MORE: the send() now being pushed said more data follows
+        self._eor: list[int] = []  # MSG_EOR: sequence numbers where a record ends (no segment spans one)
 
         # -- timers ------------------------------------------------------------------------------
         self.timers = Timers()
@@ -301,8 +305,10 @@ class Connection:
         self._send_syn(now, ack=False)
         return queued
 
-    def send(self, data: bytes, now: float) -> int:
-        """SEND (3.10.2): queue what fits in the send buffer; return how many bytes."""
+    def send(self, data: bytes, now: float, *, more: bool = False, eor: bool = False) -> int:
+        """SEND (3.10.2): queue what fits in the send buffer; return how many bytes.
+        ``more`` (Linux MSG_MORE): more data follows, hold a partial segment as TCP_CORK would;
+        ``eor`` (MSG_EOR): the data ends a record, later data never shares its last segment."""
         st = self.state
         if st is S.LISTEN:
             # 3.10.2: LISTEN with the remote socket specified becomes an active open.
@@ -322,9 +328,20 @@ class Connection:
         n = min(len(data), self.send_free)
         if n:
             self._sndbuf += data[:n]
+            if eor and n == len(data):
+                self._eor.append(sq.add(self._snd_base, len(self._sndbuf)))
             if st in (S.ESTABLISHED, S.CLOSE_WAIT) or (st is S.SYN_RCVD and self.fastopen):
+                self._more = more
                 self._output(now)
+                self._more = False
         return n
+
+    def set_cork(self, on: bool, now: float) -> None:
+        """TCP_CORK: while on, a partial last segment waits (for more data, the FIN, or the
+        persist timer, as Linux's probe timer sends it after one RTO); off sends what waited."""
+        self.cork = on
+        if not on and self.state.synchronized:
+            self._output(now)
 
     def receive(self, max_bytes: int | None = None, *, now: float) -> bytes:
         """RECEIVE (3.10.3): take up to ``max_bytes`` from the receive buffer."""
@@ -337,6 +354,10 @@ class Connection:
         del self._rcvbuf[:n]
         self._maybe_window_update(now)
         return out
+
+    def peek(self, max_bytes: int) -> bytes:
+        """The first ``max_bytes`` of the receive buffer, left in it (MSG_PEEK)."""
+        return bytes(self._rcvbuf[:max_bytes])
 
     def shutdown(self, now: float) -> None:
         """Half-close: no more sending; FIN after the queued data (3.10.4 for the send side)."""
@@ -410,6 +431,12 @@ class Connection:
     @property
     def send_free(self) -> int:
         return max(0, self.config.snd_buf - len(self._sndbuf))
+
+    @property
+    def unsent(self) -> int:
+        """Queued bytes never sent yet (Linux write_seq - snd_nxt: SIOCOUTQNSD, notsent_bytes)."""
+        data_end = sq.add(self._snd_base, len(self._sndbuf))
+        return sq.sub(data_end, self.snd_max) if sq.gt(data_end, self.snd_max) else 0
 
     @property
     def unacked(self) -> int:
@@ -1504,7 +1531,11 @@ class Connection:
         return True
 
     def _send_probe(self, now: float) -> None:
-        """Zero-window probe (RFC 9293 3.8.6.1): one octet of new data, persist timer backed off."""
+        """Zero-window probe (RFC 9293 3.8.6.1): one octet of new data, persist timer backed off.
+        With the window open the timer was holding corked data: send it (Linux tcp_write_wakeup)."""
+        if self.snd_wnd and self.state.synchronized:
+            self._send_data(now, push=self.cork)
+            return
         if not self.state.synchronized or self.snd_wnd:
             return
         if self._probe_outstanding:
@@ -1545,15 +1576,19 @@ class Connection:
             else:
                 self._send_ack_now(now)
 
-    def _send_data(self, now: float, probe: bool = False) -> bool:
-        """Retransmissions of what is lost first, then new data as the windows, Nagle and SWS
-        avoidance allow. ``probe``: one new segment whatever the congestion window (a tail loss
-        probe, Linux tcp_write_xmit push_one=2). True when new data left."""
+    def _send_data(self, now: float, push: bool = False, probe: bool = False) -> bool:
+        """Retransmissions of what is lost first, then new data as the windows, Nagle, SWS
+        avoidance, TCP_CORK / MSG_MORE and MSG_EOR allow. ``push``: a corked partial segment
+        may go (the persist timer's); ``probe``: one new segment whatever the congestion window
+        (a tail loss probe, Linux tcp_write_xmit push_one=2). True when new data left."""
         if not probe and self.loss.lost_out:
             self._retransmit_lost(now)
         mss = self._mss_payload
         loss, cc = self.loss, self.cc
         sent_new = False
+        eor = self._eor
+        while eor and sq.le(eor[0], self.snd_nxt):
+            eor.pop(0)
         while True:
             data_end = sq.add(self._snd_base, len(self._sndbuf))
             unsent = sq.sub(data_end, self.snd_nxt) if sq.lt(self.snd_nxt, data_end) else 0
@@ -1571,25 +1606,29 @@ class Connection:
                 in_flight = loss.in_flight(outstanding)
                 usable = min(usable, cwnd - in_flight if cwnd > in_flight else 0)
             n = min(unsent, usable, mss)
+            record_end = bool(eor) and sq.le(eor[0], sq.add(self.snd_nxt, n))
+            if record_end:
+                n = sq.sub(eor[0], self.snd_nxt)  # MSG_EOR: the record's last segment ends here
             if unsent:
                 if n == 0:
                     if self.snd_wnd < outstanding + 1 and not outstanding:
                         self._arm_persist(now)  # zero window, nothing in flight: probe later
                     break
                 # data unacknowledged (a SYN-ACK still outstanding, after Fast Open, is no data)
-                outstanding = sq.sub(self.snd_nxt, sq.seq_max(self.snd_una, self._snd_base))
-                if n < mss and n < unsent and outstanding and n < self.max_snd_wnd // 2:
+                unacked = sq.sub(self.snd_nxt, sq.seq_max(self.snd_una, self._snd_base))
+                partial_tail = n < mss and n == unsent and not self._fin_queued and not push and not probe
+                if partial_tail and (self.cork or self._more):
+                    # TCP_CORK / MSG_MORE (Linux tcp_nagle_check with TCP_NAGLE_CORK): a partial
+                    # last segment waits for more data; with nothing in flight the probe timer
+                    # sends it after one RTO at the latest.
+                    if not unacked:
+                        self._arm_persist(now)
+                    break
+                if n < mss and n < unsent and unacked and n < self.max_snd_wnd // 2 and not record_end:
                     # Sender SWS avoidance (3.8.6.2.1): a window-limited small segment waits
                     # until it is half the largest window offered, or nothing is in flight.
                     break
-                if (
-                    n < mss
-                    and n == unsent
-                    and outstanding
-                    and not self.config.nodelay
-                    and not self._fin_queued
-                    and not probe
-                ):
+                if partial_tail and unacked and not self.config.nodelay:
                     # Nagle (3.7.4): while data is unacknowledged, hold back a small segment,
                     # except the last one before our FIN.
                     break
@@ -1628,6 +1667,8 @@ class Connection:
                 self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
                 self._rtx_start = now
             self.timers.stop(Timer.PERSIST)
+            if record_end:
+                eor.pop(0)
             if fin_here or probe:
                 break
         if sent_new and not probe:
