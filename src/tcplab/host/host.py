@@ -185,6 +185,7 @@ class Host:
         self.ports = EphemeralPorts(secret, *ephemeral_range)
         self.isn = ISNGenerator(secret)
         self.runtime: Runtime | None = None  # set by the simulator's runtime / the TUN link
+        self.mtu = 1500  # the link's MTU: the MSS a connection offers is this less the headers
         self.now = 0.0  # the latest time the host has seen
         self.conns: dict[ConnKey, Endpoint] = {}
         self.listeners: dict[tuple[str, int], Listener] = {}
@@ -513,13 +514,13 @@ class Host:
         return None
 
     def conn_config(self, local_ip: str, base: Config | None = None, user_mss: int | None = None) -> Config:
-        """A connection's own Config: MSS 1460 over IPv4, 1440 over IPv6 (MTU 1500), or what
-        TCP_MAXSEG asked for."""
+        """A connection's own Config: the MSS the link's MTU allows (1460 over IPv4, 1440 over
+        IPv6 with MTU 1500), or what TCP_MAXSEG asked for."""
         cfg = (base or self.config).copy()
         if user_mss:
             cfg.mss = user_mss
         else:
-            cfg.mss = min(cfg.mss, 1440 if ":" in local_ip else 1460)
+            cfg.mss = min(cfg.mss, self.mtu - (60 if ":" in local_ip else 40))
         return cfg
 
     def new_connection(self, config: Config, local: tuple[str, int], remote: tuple[str, int] | None) -> Endpoint:
