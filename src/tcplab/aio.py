@@ -27,13 +27,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import selectors
 import struct
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from tcplab.host import Host
-from tcplab.net.simhost import DEFAULT_HORIZON, SimRuntime, SimulationStalled
+from tcplab.net.simhost import DEFAULT_HORIZON, SimRuntime, SimSelector, SimulationStalled
 from tcplab.socket import (
     AF_INET,
     AF_INET6,
@@ -65,50 +64,11 @@ _LINGER_ABORT = struct.pack("ii", 1, 0)  # SO_LINGER {on, 0 s}: close() sends RS
 
 
 # ---- the simulated clock drives the loop --------------------------------------------------------
-class _SimSelector(selectors.DefaultSelector):
-    """Real file descriptors (the loop's self-pipe) are polled without blocking; waiting is
-    spent running the simulated network."""
-
-    def __init__(self, network: Any, horizon: float | None) -> None:
-        super().__init__()
-        self.network = network
-        self.horizon = horizon
-        self.woken = False
-
-    def select(self, timeout: float | None = None) -> list:
-        ready = super().select(0)
-        net = self.network
-        if ready or self.woken or (timeout is not None and timeout <= 0):
-            self.woken = False
-            net.poll()
-            return ready
-        net.poll()
-        start, horizon = net.now, self.horizon
-        if timeout is not None:
-            stop: Callable[[], bool] = lambda: self.woken  # noqa: E731
-        else:
-            stop = lambda: self.woken or (horizon is not None and net.now - start > horizon)  # noqa: E731
-        net.run_until(stop, timeout=timeout, max_events=1 << 62)
-        if self.woken or timeout is not None:
-            self.woken = False
-            return super().select(0)
-        if net.next_event_time() is None:
-            raise SimulationStalled(
-                f"the simulation ran out of events at t={net.now:.3f} s while every asyncio task "
-                "was waiting (a deadlock: nothing can ever wake them)"
-            )
-        raise SimulationStalled(
-            f"every asyncio task has waited {net.now - start:.0f} virtual seconds (t={net.now:.3f} s) "
-            "and nothing woke one: a peer that never reads, or never answers? (the horizon is "
-            "SimEventLoop(network, horizon=...) / tcplab.aio.run(..., horizon=...))"
-        )
-
-
 class SimEventLoop(asyncio.SelectorEventLoop):
     """An asyncio loop on the simulated network's virtual clock."""
 
     def __init__(self, network: Any, horizon: float | None = DEFAULT_HORIZON) -> None:
-        selector = _SimSelector(network, horizon)
+        selector = SimSelector(network, horizon, who="every asyncio task")
         super().__init__(selector)
         self._tcplab_selector = selector
         self.network = network

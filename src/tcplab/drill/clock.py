@@ -147,6 +147,8 @@ class DrillRuntime:
     """``host.runtime`` for the drill: virtual time owned by the script. System calls never wait
     through it: the runner parks them (``Blocked``)."""
 
+    virtual_time = True
+
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
 

@@ -3,6 +3,8 @@
 The host and its sockets never sleep or read a clock themselves; they ask ``host.runtime``, which
 owns time and wake-ups:
 
+- ``virtual_time``: True when time (and so readiness) moves only while the runtime runs (the
+  simulator, the drill): a real file descriptor cannot mirror a socket's readiness there;
 - ``now()``: the current time (virtual on the simulator, ``time.monotonic()`` on TUN);
 - ``kick()``: a user call queued packets or changed timers: let them go out now;
 - ``call_later(delay, callback)``: run ``callback()`` ``delay`` seconds from now;
@@ -25,6 +27,8 @@ from typing import Protocol
 
 class Runtime(Protocol):
     """The clock and the loop a host's blocking calls run on."""
+
+    virtual_time: bool
 
     def now(self) -> float: ...
 

@@ -7,15 +7,18 @@ what it waits for happens. ``two_hosts()`` builds the bench most examples and te
 
 from __future__ import annotations
 
+import selectors
+import threading
 from collections.abc import Callable
 from typing import Any
 
 from tcplab.host.host import Host
 from tcplab.net.sim import Network
+from tcplab.socket.readiness import changes
 from tcplab.tcp.config import Config
 from tcplab.trace.events import EventLog
 
-__all__ = ["DEFAULT_HORIZON", "SimRuntime", "SimulationStalled", "two_hosts"]
+__all__ = ["DEFAULT_HORIZON", "SimRuntime", "SimSelector", "SimulationStalled", "two_hosts"]
 
 
 # A blocking call on the simulator that waits this long (virtual seconds) without its condition
@@ -23,6 +26,9 @@ __all__ = ["DEFAULT_HORIZON", "SimRuntime", "SimulationStalled", "two_hosts"]
 # connection (keepalive: 7200 s + 9 probes * 75 s), short enough that zero-window probes to a
 # peer that never reads cost milliseconds of real time.
 DEFAULT_HORIZON = 4 * 3600.0
+# How long (real seconds) a selector on the simulated network that has nothing left to simulate
+# waits for its real descriptors (another thread's answer) before calling it a deadlock.
+_REAL_GRACE = 2.0
 
 
 class SimulationStalled(RuntimeError):
@@ -35,6 +41,8 @@ class SimRuntime:
 
     ``horizon``: how many virtual seconds a call that waits without a timeout may wait before it
     is taken as stuck (:class:`SimulationStalled`); None waits as long as events remain."""
+
+    virtual_time = True  # readiness changes only while the simulation runs
 
     def __init__(self, network: Network, horizon: float | None = DEFAULT_HORIZON) -> None:
         self.network = network
@@ -92,6 +100,57 @@ class SimRuntime:
             f"{who}, and nothing brought it about in {network.now - start:.0f} virtual seconds "
             f"(t={network.now:.3f} s): the peer never reads, or never answers? (the horizon is "
             "SimRuntime.horizon / two_hosts(horizon=...); give the call a timeout to wait longer)"
+        )
+
+
+class SimSelector(selectors.DefaultSelector):
+    """A selector for programs on the simulated network: real descriptors (tcplab sockets'
+    ``fileno()`` mirrors, a loop's self-pipe) are polled without blocking, and waiting is spent
+    running the simulation until one of them may be ready (a mirror changed, or ``woken`` was
+    set) or the timeout passes in virtual time. What ``tcplab.patch`` installs as
+    ``selectors.DefaultSelector`` on a simulated host, and the selector of ``tcplab.aio``'s loop.
+    Waiting without a timeout longer than ``horizon`` virtual seconds raises SimulationStalled."""
+
+    def __init__(self, network: Network, horizon: float | None = DEFAULT_HORIZON, who: str = "the selector") -> None:
+        super().__init__()
+        self.network = network
+        self.horizon = horizon
+        self.who = who
+        self.woken = False
+
+    def select(self, timeout: float | None = None) -> list:
+        ready = super().select(0)
+        net = self.network
+        if ready or self.woken or (timeout is not None and timeout <= 0):
+            self.woken = False
+            net.poll()
+            return ready
+        net.poll()
+        start, horizon, seen = net.now, self.horizon, changes()
+
+        def stop() -> bool:
+            if self.woken or changes() != seen:
+                return True
+            return timeout is None and horizon is not None and net.now - start > horizon
+
+        net.run_until(stop, timeout=timeout, max_events=1 << 62)
+        if self.woken or changes() != seen or timeout is not None:
+            self.woken = False
+            return super().select(0)
+        if net.next_event_time() is None:
+            # Nothing left to simulate: only a real descriptor can still wake us (a thread's
+            # answer through the loop's self-pipe, e.g. asyncio's getaddrinfo in an executor).
+            ready = super().select(_REAL_GRACE if threading.active_count() > 1 else 0)
+            if ready:
+                return ready
+            raise SimulationStalled(
+                f"the simulation ran out of events at t={net.now:.3f} s while {self.who} was "
+                "waiting (a deadlock: nothing can ever wake it)"
+            )
+        raise SimulationStalled(
+            f"{self.who} waited {net.now - start:.0f} virtual seconds (t={net.now:.3f} s) and nothing "
+            "woke it: a peer that never reads, or never answers? (the horizon is "
+            "SimEventLoop(network, horizon=...) / tcplab.aio.run(..., horizon=...))"
         )
 
 

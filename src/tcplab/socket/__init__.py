@@ -22,6 +22,15 @@ from tcplab.socket import constants as _constants
 from tcplab.socket.blocking import Socket, open_sockets, wait
 from tcplab.socket.constants import *  # noqa: F403 (the constants are the module's surface)
 from tcplab.socket.core import RecvCall, SendCall, SocketCore, Until, WouldBlock
+from tcplab.socket.module import (
+    create_connection,
+    create_server,
+    default_host,
+    getaddrinfo,
+    has_dualstack_ipv6,
+    set_default_host,
+    socket,
+)
 
 __all__ = [
     "RecvCall",
@@ -30,7 +39,14 @@ __all__ = [
     "SocketCore",
     "Until",
     "WouldBlock",
+    "create_connection",
+    "create_server",
+    "default_host",
+    "getaddrinfo",
+    "has_dualstack_ipv6",
     "open_sockets",
+    "set_default_host",
+    "socket",
     "wait",
     *sorted(name for name in vars(_constants) if name.isupper()),
 ]

@@ -16,7 +16,10 @@ descriptor: ``sock.readable()`` / ``sock.writable()`` and ``wait(readers, writer
 
 from __future__ import annotations
 
+import contextlib
 import errno as _errno
+import io
+import math
 import socket as _socket
 import weakref
 from collections.abc import Callable, Iterable
@@ -25,11 +28,23 @@ from typing import Any, TypeVar
 from tcplab.host.host import Endpoint, Host, Listener
 from tcplab.socket.constants import (
     AF_INET,
+    F_GETFL,
+    F_SETFL,
+    FIONBIO,
     MSG_DONTWAIT,
     MSG_WAITALL,
+    O_NONBLOCK,
+    O_RDWR,
+    POLLERR,
+    POLLHUP,
+    POLLIN,
+    POLLOUT,
     SOCK_STREAM,
+    SOL_SOCKET,
 )
 from tcplab.socket.core import RecvCall, SendCall, SocketCore, WouldBlock
+from tcplab.socket.errors import oserror
+from tcplab.socket.readiness import ReadinessFd
 from tcplab.tcp.connection import Connection
 
 __all__ = ["Socket", "open_sockets", "wait"]
@@ -59,6 +74,9 @@ class Socket:
     def _adopt(self, core: SocketCore) -> None:
         self.core = core
         self._timeout: float | None = _socket.getdefaulttimeout()
+        self._mirror: ReadinessFd | None = None
+        self._io_refs = 0  # makefile() objects still open (the socket closes after them)
+        self._close_pending = False
         _OPEN.setdefault(core.host, []).append(self)
 
     @classmethod
@@ -87,7 +105,7 @@ class Socket:
 
     @property
     def _closed(self) -> bool:  # the name Python's socket uses
-        return self.core.closed
+        return self.core.closed or self._close_pending
 
     def __repr__(self) -> str:
         if self.core.closed:
@@ -126,19 +144,36 @@ class Socket:
         self.core.reuseaddr = value
 
     # ---- the loop ------------------------------------------------------------------------------
+    def _locked(self) -> Any:
+        """The runtime's lock when it has one (a TUN loop in a thread of its own)."""
+        lock = getattr(self.core.host.runtime, "lock", None)
+        return lock if lock is not None else contextlib.nullcontext()
+
+    def _do(self, call: Callable[[], T]) -> T:
+        """One core call that does not wait, under the runtime's lock."""
+        with self._locked():
+            try:
+                return call()
+            finally:
+                self._sync()
+
     def _run(self, call: Callable[[], T], name: str, timeout: float | str | None = "socket") -> T:
         """Make ``call`` until it does not block: wait for what it names, then make it again."""
         t = self._timeout if isinstance(timeout, str) else timeout
-        deadline = None if t is None else self.core.now() + t
-        while True:
-            try:
-                return call()
-            except WouldBlock as wb:
-                if t == 0.0:
-                    raise
-                if t is not None and wb.errno == _errno.EALREADY:
-                    raise  # Python: a socket with a timeout gets EALREADY at once
-                self._wait(wb, deadline, name)
+        with self._locked():
+            deadline = None if t is None else self.core.now() + t
+            while True:
+                try:
+                    result = call()
+                    self._sync()
+                    return result
+                except WouldBlock as wb:
+                    self._sync()
+                    if t == 0.0:
+                        raise
+                    if t is not None and wb.errno == _errno.EALREADY:
+                        raise  # Python: a socket with a timeout gets EALREADY at once
+                    self._wait(wb, deadline, name)
 
     def _wait(self, wb: WouldBlock, deadline: float | None, name: str) -> None:
         core = self.core
@@ -149,7 +184,7 @@ class Socket:
                 "network (tcplab.net.simhost.SimRuntime) or a TUN link first"
             )
         now = core.now()
-        until = [d for d in (deadline, wb.deadline) if d is not None]
+        until = [d for d in (deadline, wb.deadline) if d is not None and d != math.inf]
         limit = min(until) - now if until else None
         if deadline is not None and now >= deadline:
             raise _timeout()
@@ -182,17 +217,17 @@ class Socket:
 
     # ---- addresses -----------------------------------------------------------------------------
     def getsockname(self) -> tuple:
-        return self.core.getsockname()
+        return self._do(self.core.getsockname)
 
     def getpeername(self) -> tuple:
-        return self.core.getpeername()
+        return self._do(self.core.getpeername)
 
     # ---- the calls -----------------------------------------------------------------------------
     def bind(self, address: Any) -> None:
-        self.core.bind(address)
+        self._do(lambda: self.core.bind(address))
 
     def listen(self, backlog: int | None = None) -> None:
-        self.core.listen(backlog)
+        self._do(lambda: self.core.listen(backlog))
 
     def accept(self) -> tuple[Socket, tuple]:
         core, addr = self._run(self.core.accept, "accept")
@@ -215,7 +250,7 @@ class Socket:
     def send(self, data: Any, flags: int = 0) -> int:
         core = self.core
         if flags & MSG_DONTWAIT:
-            return core.send(data, flags)
+            return self._do(lambda: core.send(data, flags))
         if self._timeout is None:
             return self._run(SendCall(core, data, flags), "send")  # Linux queues every byte
         # With a timeout Python waits until writable, then sends what fits (a partial count).
@@ -239,7 +274,7 @@ class Socket:
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         if flags & MSG_DONTWAIT:
-            return self.core.recv(bufsize, flags & ~MSG_WAITALL)
+            return self._do(lambda: self.core.recv(bufsize, flags & ~MSG_WAITALL))
         return self._run(RecvCall(self.core, bufsize, flags), "recv")
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
@@ -252,39 +287,166 @@ class Socket:
         view[: len(data)] = data
         return len(data)
 
+    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, None]:
+        return self.recv(bufsize, flags), None  # TCP: no address (Linux returns addrlen 0)
+
+    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, None]:
+        return self.recv_into(buffer, nbytes, flags), None
+
+    def sendto(self, data: Any, flags_or_address: Any, address: Any = None) -> int:
+        """On a TCP socket the address is not used (Linux's tcp_sendmsg ignores it)."""
+        return self.send(data, flags_or_address if address is not None else 0)
+
+    def sendmsg(self, buffers: Iterable[Any], ancdata: Iterable[Any] = (), flags: int = 0, address: Any = None) -> int:
+        for level, kind, _data in ancdata:
+            # Linux __sock_cmsg_send: other levels are not looked at, SCM_RIGHTS/CREDENTIALS are
+            # for Unix sockets and ignored, the SOL_SOCKET ones TCP does not know are EINVAL.
+            if level == SOL_SOCKET and kind not in (1, 2):
+                raise oserror(_errno.EINVAL)
+        return self.send(b"".join(bytes(memoryview(b).cast("B")) for b in buffers), flags)
+
+    def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0) -> tuple[bytes, list, int, None]:
+        return self.recv(bufsize, flags), [], 0, None
+
+    def recvmsg_into(self, buffers: Iterable[Any], ancbufsize: int = 0, flags: int = 0) -> tuple[int, list, int, None]:
+        views = [memoryview(b).cast("B") for b in buffers]
+        data = self.recv(sum(len(v) for v in views), flags)
+        at = 0
+        for v in views:
+            chunk = data[at : at + len(v)]
+            v[: len(chunk)] = chunk
+            at += len(chunk)
+        return len(data), [], 0, None
+
+    def ioctl(self, request: int, arg: int = 0) -> int:
+        """``fcntl.ioctl`` for tcplab sockets: SIOCINQ (FIONREAD), SIOCOUTQ, SIOCOUTQNSD give
+        their count; FIONBIO sets non-blocking mode from ``arg``."""
+        if request == FIONBIO:
+            self.setblocking(not arg)
+            return 0
+        return self._do(lambda: self.core.ioctl(request))
+
+    def fcntl(self, cmd: int, arg: int = 0) -> int:
+        """``fcntl.fcntl`` for tcplab sockets: F_GETFL / F_SETFL with O_NONBLOCK."""
+        if cmd == F_GETFL:
+            return O_RDWR | (0 if self.getblocking() else O_NONBLOCK)
+        if cmd == F_SETFL:
+            self.setblocking(not arg & O_NONBLOCK)
+            return 0
+        raise oserror(_errno.EINVAL)
+
     def shutdown(self, how: int) -> None:
-        self.core.shutdown(how)
+        self._do(lambda: self.core.shutdown(how))
 
     def close(self) -> None:
+        """As Python's: the connection closes once the makefile() objects are closed too."""
+        self._close_pending = True
+        if self._io_refs > 0:
+            return
         held = _OPEN.get(self.core.host)
         if held is not None and self in held:
             held.remove(self)
-        # SO_LINGER {1, n}: close() waits for the FIN's ACK (or n seconds) -- on Linux whatever
-        # the socket's timeout or O_NONBLOCK (inet_release passes sk_lingertime to tcp_close).
-        self._run(self.core.close, "close", None)
+        try:
+            # SO_LINGER {1, n}: close() waits for the FIN's ACK (or n seconds) -- on Linux
+            # whatever the timeout or O_NONBLOCK (inet_release passes sk_lingertime to tcp_close).
+            self._run(self.core.close, "close", None)
+        finally:
+            if self._mirror is not None:
+                self.core.remove_waker(self._sync)
+                self._mirror.close()
+                self._mirror = None
 
     def detach(self) -> None:
         raise OSError(_errno.EOPNOTSUPP, "tcplab sockets have no file descriptor to detach")
 
+    # ---- a file descriptor and files ------------------------------------------------------------
+    def fileno(self) -> int:
+        """A real file descriptor whose readiness mirrors this socket's (``select``,
+        ``selectors``, asyncio's loop wait on it; reads and writes go through this object).
+        On the simulated network readiness changes only while the simulation runs: wait on it
+        with a selector that runs it (``tcplab.net.simhost.SimSelector``, which ``tcplab.patch``
+        installs and ``tcplab.aio.run``'s loop uses), not with ``select.select``. -1 once closed,
+        as Python's."""
+        if self.core.closed or self._close_pending:
+            return -1
+        if self._mirror is None:
+            if self.core.host.runtime is None:
+                raise OSError(_errno.EOPNOTSUPP, f"fileno(): host {self.core.host.name!r} has no runtime")
+            with self._locked():
+                self._mirror = ReadinessFd()
+                self.core.add_waker(self._sync)
+                self._sync()
+        return self._mirror.fileno()
+
+    def _sync(self) -> None:
+        mirror = self._mirror
+        if mirror is not None:
+            mask = self.core.poll()
+            mirror.set(bool(mask & (POLLIN | POLLHUP | POLLERR)), bool(mask & (POLLOUT | POLLERR)))
+
+    def makefile(
+        self,
+        mode: str = "r",
+        buffering: int | None = None,
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+    ) -> Any:
+        """A file object on the socket, as Python's ``socket.makefile`` (the same classes)."""
+        if not set(mode) <= {"r", "w", "b"}:
+            raise ValueError(f"invalid mode {mode!r} (only r, w, b allowed)")
+        writing = "w" in mode
+        reading = "r" in mode or not writing
+        raw = _socket.SocketIO(self, ("r" if reading else "") + ("w" if writing else ""))  # type: ignore[arg-type]
+        self._io_refs += 1
+        size = io.DEFAULT_BUFFER_SIZE if buffering is None or buffering < 0 else buffering
+        if size == 0:
+            if "b" not in mode:
+                raise ValueError("unbuffered streams must be binary")
+            return raw
+        buffer: Any
+        if reading and writing:
+            buffer = io.BufferedRWPair(raw, raw, size)
+        elif reading:
+            buffer = io.BufferedReader(raw, size)
+        else:
+            buffer = io.BufferedWriter(raw, size)
+        if "b" in mode:
+            return buffer
+        text = io.TextIOWrapper(buffer, io.text_encoding(encoding), errors, newline)
+        text.mode = mode  # type: ignore[misc]
+        return text
+
+    def _decref_socketios(self) -> None:  # called by socket.SocketIO.close()
+        if self._io_refs > 0:
+            self._io_refs -= 1
+        if self._close_pending:
+            self.close()
+
+    @property
+    def timeout(self) -> float | None:
+        return self._timeout
+
     # ---- options -------------------------------------------------------------------------------
     def setsockopt(self, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
-        self.core.setsockopt(level, optname, value, optlen)
+        self._do(lambda: self.core.setsockopt(level, optname, value, optlen))
 
     def getsockopt(self, level: int, optname: int, buflen: int | None = None) -> Any:
-        return self.core.getsockopt(level, optname, buflen)
+        return self._do(lambda: self.core.getsockopt(level, optname, buflen))
 
     def tcp_info(self) -> dict[str, Any]:
         """A snapshot of the engine's ``tcp_info()`` (state, rto, snd_mss, rcv_mss, cwnd, ...)."""
-        return self.core.tcp_info()
+        return self._do(self.core.tcp_info)
 
     # ---- readiness -----------------------------------------------------------------------------
     def readable(self) -> bool:
         """True when recv()/accept() would not block."""
-        return self.core.readable()
+        return self._do(self.core.readable)
 
     def writable(self) -> bool:
         """True when send() would not block (or connect() has finished)."""
-        return self.core.writable()
+        return self._do(self.core.writable)
 
     def add_waker(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` whenever something happens to this socket."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 import enum
 import errno as _errno
 import ipaddress
+import math
 import os
 import socket as _socket
 from collections.abc import Callable
@@ -326,7 +327,9 @@ class SocketCore:
         return str(ip), port
 
     def sockaddr(self, ip: str, port: int) -> tuple:
-        return (ip, port) if self.family == AF_INET else (ip, port, 0, 0)
+        if self.family == AF_INET:
+            return (ip, port)
+        return (ip if ":" in ip else f"::ffff:{ip}", port, 0, 0)  # IPv4 on a dual-stack socket
 
     def getsockname(self) -> tuple:
         self.check_open()
@@ -388,6 +391,8 @@ class SocketCore:
         config = host.conn_config(ip, host.config.copy(**self.options.config), self.options.user_mss)
         listener = host.open_listener(ip, port, backlog, config, self.now())
         listener.user_mss = self.options.user_mss
+        # IPV6_V6ONLY 0 on "::": IPv4 connections too, their addresses IPv4-mapped (as Linux)
+        listener.dualstack = self.family == AF_INET6 and ip == "::" and not self.options.v6only
         self._attach(listener=listener)
         host.bound.discard(self._binding)
 
@@ -406,6 +411,7 @@ class SocketCore:
         core._attach(ep=ep)
         # Linux: an accepted socket inherits the listener's options (it is a clone of it).
         core.options = self.options.inherit()
+        _options.apply_to_connection(core, ep.conn)
         remote = ep.conn.remote
         assert remote is not None  # an accepted connection knows its peer
         return core, core.sockaddr(*remote)
@@ -529,7 +535,7 @@ class SocketCore:
             if flags & MSG_PEEK:
                 data = conn.peek(bufsize)
                 return bytes(len(data)) if flags & MSG_TRUNC else data
-            data = conn.receive(bufsize)
+            data = conn.receive(bufsize, now=self.now())
             self.after_call()  # a window update may be due
             return bytes(len(data)) if flags & MSG_TRUNC else data
         # Linux tcp_recvmsg, nothing copied: the peer's FIN first (its error, if any, stays for
@@ -579,7 +585,7 @@ class SocketCore:
         the FIN is acknowledged or the time is over (Linux tcp_close, sk_stream_wait_close)."""
         if self._closed:
             if self._linger_deadline is not None and not self._linger_done():
-                raise WouldBlock(Until.DRAINED, self._linger_deadline)
+                raise WouldBlock(Until.DRAINED, self._deadline_or_none())
             self._linger_deadline = None
             return
         self._closed = True
@@ -605,7 +611,7 @@ class SocketCore:
             return
         conn = ep.conn
         now = self.now()
-        onoff, linger = self.options.linger
+        onoff, linger = self.options.linger_on, self.options.linger_time
         if onoff and linger == 0:
             # SO_LINGER {1, 0}: close() aborts -- a RST, no FIN, no TIME_WAIT (Linux tcp_close).
             if conn.state is not State.CLOSED:
@@ -617,8 +623,12 @@ class SocketCore:
         self._wake()
         if onoff and linger > 0 and conn.state in _DRAINING:
             self._linger_ep = ep
-            self._linger_deadline = now + _options.linger_seconds(linger)
-            raise WouldBlock(Until.DRAINED, self._linger_deadline)
+            self._linger_deadline = now + linger  # inf: SO_LINGER "forever"
+            raise WouldBlock(Until.DRAINED, self._deadline_or_none())
+
+    def _deadline_or_none(self) -> float | None:
+        d = self._linger_deadline
+        return None if d is None or d == math.inf else d
 
     def _linger_done(self) -> bool:
         ep = self._linger_ep
@@ -719,12 +729,9 @@ class RecvCall:
                 raise WouldBlock(Until.READABLE, amount=self.target)
             return data
         while self.got < self.target:
-            try:
-                data = core.recv(self.bufsize - self.got, self.flags, copied=self.got)
-            except WouldBlock:
-                if self.got:
-                    raise WouldBlock(Until.READABLE, amount=1) from None
-                raise
+            # Blocked with some bytes copied, the call waits again for SO_RCVLOWAT new bytes:
+            # Linux wakes a reader only when that many are readable (tcp_data_ready).
+            data = core.recv(self.bufsize - self.got, self.flags, copied=self.got)
             if not data:
                 break
             self.parts.append(data)
