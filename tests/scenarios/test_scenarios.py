@@ -167,6 +167,18 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         "client": [f"{EST} CLOSED"],
         "server": [LISTENING, "LISTEN SYN_RCVD LISTEN"],
     },
+    "icmp-errors": {
+        "client": [
+            "CLOSED SYN_SENT CLOSED",
+            f"{EST} FIN_WAIT_1 CLOSING TIME_WAIT CLOSED",
+            "CLOSED SYN_SENT SYN_RCVD CLOSED",
+        ],
+        "server": [
+            LISTENING,
+            "LISTEN SYN_RCVD LISTEN SYN_RCVD ESTABLISHED FIN_WAIT_1 CLOSING TIME_WAIT CLOSED",
+            "CLOSED SYN_SENT SYN_RCVD ESTABLISHED CLOSED",
+        ],
+    },
 }
 
 _RUNS: dict[str, object] = {}
@@ -372,6 +384,17 @@ def test_syn_in_syn_rcvd_cause() -> None:
     run = run_of("syn-in-syn-rcvd")
     assert causes(run, "server")[-1] == "SYN_RCVD -> LISTEN: rcv SYN"
     assert run.data["errno"] == errno.ECONNRESET
+
+
+def test_icmp_errors_end_an_opening_connection_at_once() -> None:
+    run = run_of("icmp-errors")
+    assert run.data["errno"] == errno.ECONNREFUSED
+    assert "SYN_SENT -> CLOSED: rcv ICMP error" in causes(run, "client")
+    assert "SYN_RCVD -> CLOSED: rcv ICMP error" in causes(run, "client")
+    assert "SYN_RCVD -> LISTEN: rcv ICMP error" in causes(run, "server")
+    # the rejected SYN was never sent again: connect() failed within the first RTO
+    first = next(e for e in run.events if e["kind"] == "outcome" and e["outcome"] == "unreachable")
+    assert first["t"] < 0.2
 
 
 def test_same_seed_same_trace() -> None:

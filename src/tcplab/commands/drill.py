@@ -231,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
     summary = f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped"
     if counts["ERROR"]:
         summary += f", {counts['ERROR']} broken"
-    lines = [summary] + (skip_report(skipped) if args.skip_report and skipped else [])
+    lines = [summary] + (skip_report(skipped) if args.skip_report else [])
     (sys.stderr if args.json else out).write("\n".join(lines) + "\n")
     if counts["ERROR"]:
         return 2

@@ -19,17 +19,29 @@ from __future__ import annotations
 import errno as _errno
 import socket as _pysocket
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tcplab.drill import ast as A
-from tcplab.drill.clock import Blocked, Step
-from tcplab.drill.flows import SERVER_PORT
+from tcplab.drill.clock import Blocked, Clock, Step
+from tcplab.drill.flows import SERVER_PORT, Flows
 from tcplab.drill.outcome import Broken, Fail, Skip
-from tcplab.drill.symbols import LINUX
+from tcplab.drill.symbols import LINUX, Abi
+from tcplab.host import Host
 from tcplab.socket import MSG_DONTWAIT, RecvCall, SendCall, Socket, Until, WouldBlock
 
-if TYPE_CHECKING:
-    from tcplab.drill.runner import Runner
+
+class Context(Protocol):
+    """What the system calls use of the run (the runner provides it)."""
+
+    abi: Abi  # how the script numbers its constants
+    clock: Clock
+    flows: Flows  # the connection under test
+    host: Host
+    current: Any  # the socket %{ }% looks at
+    local_ip: str
+    remote_ip: str
+    rules: Any  # the matcher's Rules (for v6)
+    v6: bool
 
 Handler = Callable[["Calls", A.Event, tuple[A.Expr, ...]], Any]
 HANDLERS: dict[str, Handler] = {}
@@ -69,7 +81,7 @@ class Calls:
     """The system calls of one run (``ctx``: the runner, for the host, the clock, the ABI, the
     descriptor table and the connection under test)."""
 
-    def __init__(self, ctx: Runner) -> None:
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.fds: dict[int, Any] = {}
         self.cloexec: dict[int, int] = {}  # FD_CLOEXEC, by descriptor
@@ -82,7 +94,12 @@ class Calls:
         if isinstance(expr, A.Symbol):
             number = self.ctx.abi.number(expr.name)
             if number is None:
-                raise Skip(f"{expr.name} is not part of {self.ctx.abi.name}'s headers", ev.line)
+                other = "freebsd" if self.ctx.abi.name == "linux" else "linux"
+                raise Skip(
+                    f"{expr.name} is not in {self.ctx.abi.name}'s headers (a script for {other}? "
+                    f"run it with --profile {other})",
+                    ev.line,
+                )
             return number
         if isinstance(expr, A.BitOr):
             v = 0
@@ -266,7 +283,7 @@ def _listen(c: Calls, ev: A.Event, args: tuple[A.Expr, ...]) -> int:
 @syscall("accept", "accept4")
 def _accept(c: Calls, ev: A.Event, args: tuple[A.Expr, ...]) -> Any:
     sock = c.sock(ev, args)
-    nonblock = False
+    nonblock = c.ctx.abi.accept_inherits_nonblock and not sock.getblocking()
     if ev.body.name == "accept4" and len(args) > 3:  # type: ignore[union-attr]
         flags = c.int_arg(ev, args, 3, "flags")
         nonblock = bool(flags & (c.ctx.abi.number("SOCK_NONBLOCK") or 0))

@@ -84,9 +84,16 @@ def check_script(script: A.Script) -> None:
             raise DrillSyntaxError(
                 script.path,
                 ev.line,
-                ev.column,
+                _column(script, ev, body.errno),
                 f"unknown errno {body.errno}{suggestion(body.errno)}",
             )
+
+
+def _column(script: A.Script, ev: A.Event, word: str) -> int:
+    """The column of the last ``word`` on the event's line (else the event's column)."""
+    text = script.lines[ev.line - 1] if 0 < ev.line <= len(script.lines) else ""
+    at = text.rfind(word)
+    return at + 1 if at >= 0 else ev.column
 
 
 def _check_expr(path: str, ev: A.Event, expr: A.Expr) -> None:

@@ -17,7 +17,19 @@ from tcplab.drill.matcher import line_flags
 from tcplab.drill.outcome import Skip
 from tcplab.drill.parser import ICMPV4_TYPES, ICMPV6_TYPES
 from tcplab.wire import build_icmp_error, build_ip, build_packet
-from tcplab.wire.tcp import EOL, MSS, NOP, Flags, Sack, SackPermitted, Segment, Timestamps, UnknownOption, WindowScale
+from tcplab.wire.tcp import (
+    EOL,
+    MSS,
+    NOP,
+    Flags,
+    Option,
+    Sack,
+    SackPermitted,
+    Segment,
+    Timestamps,
+    UnknownOption,
+    WindowScale,
+)
 
 _ECN_BITS = {"noecn": 0, "ect1": 1, "ect0": 2, "ce": 3}
 _TCP_PROTOCOL = 6
@@ -59,7 +71,7 @@ def tcp_packet(line: A.Packet, ev: A.Event, seg: Segment, ends: Endpoints) -> by
     return build_packet(ends.remote_ip, ends.local_ip, seg, ttl, tos=tos)
 
 
-def _wire_option(opt: A.PacketOption, flow: Flow, syn: bool, ack: bool, ecr_scaled: bool) -> object:
+def _wire_option(opt: A.PacketOption, flow: Flow, syn: bool, ack: bool, ecr_scaled: bool) -> Option:
     if isinstance(opt, A.OptNop):
         return NOP()
     if isinstance(opt, A.OptEol):
@@ -96,7 +108,7 @@ def _ecr(ecr: int, flow: Flow, ack: bool, scaled: bool) -> int:
 def icmp_type_code(line: A.Icmp, v6: bool) -> tuple[int, int]:
     table = ICMPV6_TYPES if v6 else ICMPV4_TYPES
     if line.type_name.startswith("type_"):
-        icmp_type, codes = int(line.type_name[5:]), {}
+        icmp_type, codes = int(line.type_name[5:]), dict[str, int]()
     elif line.type_name in table:
         icmp_type, codes = table[line.type_name]
     else:

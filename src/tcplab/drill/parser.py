@@ -193,7 +193,9 @@ class _Parser(ExprParser):
                 self.skip_ws()
                 if self.pos < self.n:
                     raise self.error(
-                        "an untimed command is allowed only before the first event or after the last", start
+                        "one untimed command is allowed before the first event and one after the last "
+                        "(packetdrill's grammar); give this one a time",
+                        start,
                     )
                 script.cleanup_command = Command(command, line)
                 break

@@ -7,7 +7,9 @@ with -- buffer sizes, window scale, initial window, timers, option layout -- as 
 
 - ``linux`` (default): Linux's numbering; tcplab's defaults, which are Linux's.
 - ``freebsd``: FreeBSD's numbering and defaults (net.inet.tcp.sendspace 32768, recvspace 65536,
-  msl 30 s, delacktime 100 ms, rexmit_min 30 ms, RST ignored in TIME-WAIT).
+  msl 30 s, delacktime 100 ms, an RTO floor of rexmit_min + rexmit_slop = 230 ms, RST ignored
+  in TIME-WAIT, FreeBSD's SYN option layout), and accept() handing on the listener's
+  O_NONBLOCK.
 - ``rfc``: Linux's numbering; RFC 9293/6298's literal values (``tcplab.tcp.config``'s ``rfc``).
 
 A Config field a profile would set that tcplab does not have yet is left at tcplab's value (the
@@ -49,7 +51,7 @@ def _freebsd() -> Config:
         rcv_buf=65536,  # net.inet.tcp.recvspace
         msl=30.0,  # net.inet.tcp.msl = 30000 ms
         delayed_ack=0.1,  # net.inet.tcp.delacktime = 100 ms
-        rto_min=0.03,  # net.inet.tcp.rexmit_min = 30 ms
+        rto_min=0.23,  # net.inet.tcp.rexmit_min 30 ms + rexmit_slop 200 ms (TCP_REXMTVAL adds the slop)
         rto_initial=1.0,  # net.inet.tcp.rexmit_initial = 1000 ms
         fin_wait_2_timeout=60.0,  # net.inet.tcp.finwait2_timeout = 60000 ms
         keepalive_count=8,  # net.inet.tcp.keepcnt

@@ -24,6 +24,7 @@ from __future__ import annotations
 import errno as _errno
 import ipaddress
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -247,6 +248,24 @@ class Runner:
         outcome.duration = self.now
         return outcome
 
+    def _result_text(self, call: A.Syscall, value: Any) -> str:
+        """A result as written: fcntl(F_GETFL)'s file status flags by name (``0x6 (flags
+        O_RDWR|O_NONBLOCK)``), anything else as its number."""
+        cmd = call.args[1] if len(call.args) > 1 else None
+        if call.name != "fcntl" or not isinstance(cmd, A.Symbol) or cmd.name != "F_GETFL" or not isinstance(value, int):
+            return str(value)
+        abi = self.calls.ctx.abi
+        access = {0: "O_RDONLY", 1: "O_WRONLY", 2: "O_RDWR"}.get(value & 3, str(value & 3))
+        names, rest = abi.flag_names("oflags", value & ~3)
+        words = [access, *names] + ([f"0x{rest:x}"] if rest else [])
+        return f"0x{value:x} (flags {'|'.join(words)})"
+
+    def _column_of(self, ev: A.Event, word: str) -> int | None:
+        """The column of ``word`` on the event's first line (else the event's own column)."""
+        text = self.script.lines[ev.line - 1] if 0 < ev.line <= len(self.script.lines) else ""
+        m = re.search(rf"\b{re.escape(word)}\b", text)
+        return m.start() + 1 if m else ev.column
+
     def _line_text(self, line: int) -> str:
         lines = self.script.lines
         return lines[line - 1].strip() if 0 < line <= len(lines) else ""
@@ -451,8 +470,10 @@ class Runner:
             got, code = result, None
             if isinstance(got, tuple):
                 got, post = got
-            got_text = str(got)
+            got_text = self._result_text(call, got)
         expected = f"{want}" + (f" {call.errno}" if call.errno else "")
+        if call.name == "fcntl" and isinstance(want, int) and got_text != str(got):
+            expected = self._result_text(call, want)
         if want is not None and got != want:
             raise Fail(ev, f"{call.name}() returned {got_text}, expected {expected}", got_text)
         if want == -1 or call.errno:
@@ -475,8 +496,8 @@ class Runner:
             name = getattr(exc, "name", None) or str(exc).split("'")[1]
             field = missing_field(name)
             if field is not None:
-                raise Skip(f"tcp_info field tcpi_{field}: tcplab cannot tell it", ev.line) from None
-            raise Broken(f"python snippet: unknown name {name}", ev.line, ev.column) from None
+                raise Skip(f"tcp_info field tcpi_{field}: tcplab's TCP_INFO does not report it", ev.line) from None
+            raise Broken(f"python snippet: unknown name {name}", ev.line, self._column_of(ev, name)) from None
         except SyntaxError as exc:
             raise Broken(f"python snippet: {exc.msg}", ev.line, ev.column) from None
         except Exception as exc:

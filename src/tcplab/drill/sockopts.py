@@ -79,14 +79,13 @@ def _setsockopt(c: Calls, ev: A.Event, args: tuple[A.Expr, ...]) -> int:
     return 0
 
 
-def _getsockopt_value(sock: Any, name: str, level: int, opt: int) -> Any:
+def _getsockopt_value(sock: Any, name: str, level: int, opt: int, text: bool) -> Any:
     if name == "SO_LINGER":
         onoff, linger = struct.unpack("ii", sock.getsockopt(level, opt, 8))
         return {"onoff": onoff, "linger": linger}
-    value = sock.getsockopt(level, opt)
-    if isinstance(value, bytes):
-        return value.rstrip(b"\0").decode("latin-1")
-    return value
+    if text:  # a string option (TCP_CONGESTION): its bytes, up to the NUL
+        return bytes(sock.getsockopt(level, opt, 64)).split(b"\0", 1)[0].decode("latin-1")
+    return sock.getsockopt(level, opt)
 
 
 @syscall("getsockopt")
@@ -95,7 +94,7 @@ def _getsockopt(c: Calls, ev: A.Event, args: tuple[A.Expr, ...]) -> Any:
     name, level, opt = _option(c, ev, args)
     want = args[3] if len(args) > 3 else A.Ellipsis_()
     try:
-        got = _getsockopt_value(sock, name, level, opt)
+        got = _getsockopt_value(sock, name, level, opt, isinstance(want, A.String))
     except OSError as exc:
         if exc.errno == _errno.ENOPROTOOPT:
             raise Skip(f"socket option {name}: tcplab has none", ev.line) from None
@@ -110,7 +109,12 @@ def _getsockopt(c: Calls, ev: A.Event, args: tuple[A.Expr, ...]) -> Any:
         if isinstance(expected, dict) and isinstance(got, dict):
             expected = {k.replace("l_", ""): v for k, v in expected.items()}
         if expected is not ... and expected != got:
-            raise Fail(ev, f"getsockopt({name}) value {got}, expected {expected}", f"value {got}")
+            raise Fail(ev, f"getsockopt({name}) value {_shown(got)}, expected {_shown(expected)}", f"value {got}")
+
+    def _shown(value: Any) -> str:
+        if name in _ERRNO_OPTIONS and isinstance(value, int) and value:
+            return f"{value} ({c.ctx.abi.name_of('errno', value) or 'unknown errno'})"
+        return str(value)
 
     return (0, check)
 

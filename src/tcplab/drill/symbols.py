@@ -485,9 +485,12 @@ def _state_names(states: Namespace) -> Namespace:
 class Abi:
     """One stack's numbering of the names scripts use (see the module docstring)."""
 
-    def __init__(self, name: str, namespaces: dict[str, Namespace]) -> None:
+    def __init__(self, name: str, namespaces: dict[str, Namespace], accept_inherits_nonblock: bool = False) -> None:
         self.name = name
         self.namespaces = namespaces
+        # FreeBSD's accept() gives the new socket the listener's O_NONBLOCK (kern_accept4 with
+        # ACCEPT4_INHERIT); Linux's does not.
+        self.accept_inherits_nonblock = accept_inherits_nonblock
         self.states = namespaces["state"]
         self.values: dict[str, int] = {}
         for ns, table in namespaces.items():
@@ -554,7 +557,7 @@ class Abi:
 
 
 LINUX = Abi("linux", _LINUX)
-FREEBSD = Abi("freebsd", _FREEBSD)
+FREEBSD = Abi("freebsd", _FREEBSD, accept_inherits_nonblock=True)
 ABIS = {"linux": LINUX, "freebsd": FREEBSD}
 
 # Names other headers scripts include define, that neither table above numbers (tcplab has no

@@ -16,6 +16,7 @@ and in small shell scripts made only of such lines. The drill never runs a shell
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import os
 import re
@@ -73,10 +74,8 @@ class Unsupported(ValueError):
 
 
 def _congestion(v: str) -> str:
-    try:
-        from tcplab.tcp.congestion import ALGORITHMS  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        ALGORITHMS = ("reno",)
+    from tcplab.tcp.congestion import ALGORITHMS
+
     name = "reno" if v == "newreno" else v
     if name not in ALGORITHMS:
         raise Unsupported(v)
@@ -101,7 +100,11 @@ _LINUX: dict[str, Setting] = {
     "net.ipv4.tcp_sack": _to("sack", _flag),
     "net.ipv4.tcp_window_scaling": _to("window_scaling", _flag),
     "net.ipv4.tcp_rmem": _to("rcv_buf", _middle),
-    "net.ipv4.tcp_wmem": _to("snd_buf", _middle),
+    # Linux starts a send buffer at tcp_wmem[1] and grows it at the handshake (tcp_sndbuf_expand);
+    # tcplab's send buffer is a fixed size: only the default, which tcplab's sizes follow, is taken.
+    "net.ipv4.tcp_wmem": _only(
+        {"4096 16384 4194304"}, "send buffer sized from tcp_wmem (Linux grows it from tcp_wmem[1])"
+    ),
     "net.ipv4.tcp_rfc1337": _to("rfc1337", _flag),
     "net.ipv4.tcp_fin_timeout": _to("fin_wait_2_timeout", float),
     "net.ipv4.tcp_syn_retries": _to("syn_retries"),
@@ -350,6 +353,43 @@ def _without_redirections(words: list[str]) -> list[str]:
     return out
 
 
+_ARITH = re.compile(r"\$\(\(([^()]*(?:\([^()]*\)[^()]*)*)\)\)")
+
+
+def _arith(expr: str) -> int:
+    """The value of a shell ``$((expr))`` of integers (``15*1024*1024``), without running it."""
+    tree = ast.parse(expr.strip(), mode="eval")
+    ops: dict[type, Callable[[int, int], int]] = {
+        ast.Add: lambda a, b: a + b,
+        ast.Sub: lambda a, b: a - b,
+        ast.Mult: lambda a, b: a * b,
+        ast.FloorDiv: lambda a, b: a // b,
+        ast.Div: lambda a, b: int(a / b),
+        ast.Mod: lambda a, b: a % b,
+        ast.LShift: lambda a, b: a << b,
+        ast.RShift: lambda a, b: a >> b,
+    }
+
+    def value(node: ast.AST) -> int:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return -value(node.operand)
+        if isinstance(node, ast.BinOp) and type(node.op) in ops:
+            return ops[type(node.op)](value(node.left), value(node.right))
+        raise ValueError(expr)
+
+    return value(tree.body)
+
+
+def _expand(command: str) -> str:
+    """Shell arithmetic in values (``"4096 540000 $((15*1024*1024))"``) is worked out."""
+    try:
+        return _ARITH.sub(lambda m: str(_arith(m.group(1).replace("/", "//"))), command)
+    except (ValueError, SyntaxError, ZeroDivisionError):
+        return command
+
+
 class Shell:
     """Runs the shell lines of one script on one Config (see the module docstring)."""
 
@@ -364,7 +404,7 @@ class Shell:
 
     def _command(self, command: str, line: int | None) -> None:
         try:
-            raw = shlex.split(command)
+            raw = shlex.split(_expand(command))
         except ValueError as exc:
             raise Broken(f"shell command '{command}': {exc}", line) from None
         if len(raw) == 4 and raw[0] == "echo" and raw[2] == ">" and _PROC.match(raw[3]):

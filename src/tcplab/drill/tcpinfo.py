@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tcplab.drill.symbols import Abi
+from tcplab.drill.symbols import LINUX, Abi
+from tcplab.socket import tcpinfo
 
 # include/uapi/linux/tcp.h, struct tcp_info (6.x)
 LINUX_FIELDS = frozenset(
@@ -98,56 +99,28 @@ FREEBSD_FIELDS = frozenset(
     ]
 )
 FIELDS = LINUX_FIELDS | FREEBSD_FIELDS
-TCP_INFINITE_SSTHRESH = 0x7FFFFFFF
 
 
 def tcpi_fields(sock: Any, abi: Abi) -> dict[str, int]:
-    """The ``tcp_info`` fields tcplab knows for ``sock`` (names without ``tcpi_``)."""
-    conn = sock.connection if sock is not None else None
+    """The ``tcp_info`` fields tcplab knows for ``sock`` (names without ``tcpi_``): those
+    :func:`tcplab.socket.tcpinfo.of` fills; the rest of the struct reads 0 there, and is left out
+    here (a snippet reading one SKIPs)."""
     if sock is None:
         return {}
-    try:
-        info: dict[str, Any] = dict(sock.tcp_info())
-    except OSError:  # a closed descriptor: its connection lives on (FIN-WAIT, TIME-WAIT, ...)
-        if conn is None:
-            return {}
-        info = dict(conn.tcp_info())
-    state = str(info.get("state", "CLOSED")).replace("-", "_").upper()
-    state = {"SYN_RECEIVED": "SYN_RCVD"}.get(state, state)
-    out: dict[str, int] = {"state": abi.state_number(state)}
-    if "rto" not in info:
-        return out
-    mss = max(1, int(info.get("snd_mss", 1)))
-    out.update(
-        rto=round(info["rto"] * 1_000_000),
-        rtt=round(info["rtt"] * 1_000_000),
-        rttvar=round(info["rttvar"] * 1_000_000),
-        snd_mss=int(info["snd_mss"]),
-        rcv_mss=int(info["rcv_mss"]),
-        unacked=int(info["unacked"]),
-        retransmits=int(info["retransmits"]),
-        total_retrans=int(info["total_retrans"]),
-        backoff=int(info["backoff"]),
-        snd_cwnd=int(info["cwnd"]),
-        snd_ssthresh=TCP_INFINITE_SSTHRESH if info["ssthresh"] >= 1 << 30 else int(info["ssthresh"]) // mss,
-        snd_wscale=int(info["snd_wscale"]),
-        rcv_wscale=int(info["rcv_wscale"]),
-        snd_wnd=int(info["snd_wnd"]),
-        rcv_wnd=int(info["rcv_wnd"]),
-        options=_options(info, abi),
-    )
+    values = dict(tcpinfo.of(sock.core))
+    state = LINUX.name_of("state", values.pop("state"))
+    out = {"state": abi.state_number(_TCPLAB_STATE.get(state or "CLOSE", state or "CLOSED"))}
+    if "wscale" in values:
+        wscale = values.pop("wscale")
+        out.update(snd_wscale=wscale & 0xF, rcv_wscale=wscale >> 4)
+    if "options" in values:
+        out["options"] = abi.flags_from_linux("tcpi_opt", values.pop("options"))
+    out.update(values)
     return out
 
 
-def _options(info: dict[str, Any], abi: Abi) -> int:
-    opts = 0
-    if info.get("timestamps"):
-        opts |= abi.number("TCPI_OPT_TIMESTAMPS") or 0
-    if info.get("sack"):
-        opts |= abi.number("TCPI_OPT_SACK") or 0
-    if info.get("snd_wscale") or info.get("rcv_wscale"):
-        opts |= abi.number("TCPI_OPT_WSCALE") or 0
-    return opts
+# Linux's state names (tcp_states.h) as tcplab's State names them
+_TCPLAB_STATE = {"SYN_RECV": "SYN_RCVD", "FIN_WAIT1": "FIN_WAIT_1", "FIN_WAIT2": "FIN_WAIT_2", "CLOSE": "CLOSED"}
 
 
 def namespace(sock: Any, abi: Abi) -> dict[str, Any]:

@@ -322,7 +322,8 @@ def getsockopt(core: SocketCore, level: int, optname: int, buflen: int | None = 
         if optname == SO_LINGER:
             return _bytes(struct.pack("ii", *opts.linger), buflen)
         if optname == SO_ERROR:
-            value = core.take_error()
+            # Linux sock_getsockopt: the pending error, else the soft one an ICMP error left
+            value = core.take_error() or (conn.take_soft_error() if conn is not None else 0)
         elif optname == SO_REUSEADDR:
             value = int(core.reuseaddr)
         elif optname == SO_KEEPALIVE:

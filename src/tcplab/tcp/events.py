@@ -66,8 +66,15 @@ class TimedOut:
 
 
 @dataclass(frozen=True, slots=True)
+class Unreachable:
+    """An ICMP error ended the connection while it was opening (RFC 1122 4.2.3.9)."""
+
+    errno: int
+
+
+@dataclass(frozen=True, slots=True)
 class Closed:
     """The connection reached CLOSED and its TCB is gone."""
 
 
-Event = StateChanged | Connected | DataReadable | PeerFinished | SendSpace | Reset | TimedOut | Closed
+Event = StateChanged | Connected | DataReadable | PeerFinished | SendSpace | Reset | TimedOut | Unreachable | Closed
