@@ -43,6 +43,7 @@ class Context(Protocol):
     rules: Any  # the matcher's Rules (for v6)
     v6: bool
 
+
 Handler = Callable[["Calls", A.Event, tuple[A.Expr, ...]], Any]
 HANDLERS: dict[str, Handler] = {}
 
