@@ -16,8 +16,9 @@ runs the simulation until a tcplab connection has news or the next asyncio timer
 is ``asyncio.run`` for it. If every task waits for something the simulation can never deliver,
 the loop raises ``SimulationStalled`` instead of hanging.
 
-On TUN the ordinary event loop (real clock) is used; the TUN link moves packets from the loop
-(``loop.add_reader``) and the transports here wake through ``loop.call_soon``.
+On TUN the ordinary event loop (real clock) is used: the first call here attaches the TUN link to
+the running loop (``loop.add_reader`` on its descriptor, timers with ``loop.call_at``), and the
+transports wake through ``loop.call_soon``.
 
 (``tcplab.asyncio`` is another name for this module.)
 """
@@ -33,6 +34,7 @@ from typing import Any, TypeVar
 
 from tcplab.host import Host
 from tcplab.net.simhost import DEFAULT_HORIZON, SimRuntime, SimSelector, SimulationStalled
+from tcplab.net.tun import TunRuntime
 from tcplab.socket import (
     AF_INET,
     AF_INET6,
@@ -334,13 +336,26 @@ def _family_of(host: str) -> int:
 
 
 def _check_loop(stack: Host) -> asyncio.AbstractEventLoop:
-    """The running loop, which must be one that can drive ``stack``'s runtime."""
+    """The running loop, which must be one that can drive ``stack``'s runtime: tcplab's on the
+    simulator; on TUN the standard loop, to which the link is attached here (``add_reader`` on
+    the TUN descriptor) if it is not yet."""
     loop = asyncio.get_running_loop()
-    if isinstance(stack.runtime, SimRuntime) and not isinstance(loop, SimEventLoop):
+    runtime = stack.runtime
+    if isinstance(runtime, SimRuntime) and not isinstance(loop, SimEventLoop):
         raise RuntimeError(
             f"host {stack.name!r} is on a simulated network, whose clock only tcplab's event loop "
             "moves: run the coroutine with tcplab.aio.run(main(), network), not asyncio.run()"
         )
+    if isinstance(runtime, TunRuntime):
+        if runtime.threaded:
+            raise RuntimeError(
+                f"host {stack.name!r} runs its TUN loop in a thread of its own (runtime.start()): "
+                "tcplab.aio needs it in the event loop -- do not start() it, or use asyncio's own "
+                "functions with tcplab.patch(host)"
+            )
+        if runtime.asyncio_loop is not loop:
+            runtime.detach_asyncio()  # attached to a loop that is gone
+            runtime.attach_asyncio(loop)
     return loop
 
 

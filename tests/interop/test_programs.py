@@ -359,3 +359,19 @@ def test_serve_http_answers_curl_with_the_connections_tcp_info(ns: str) -> None:
     assert "connects=1\nHTTP/1.1 200 OK" in text and "connects=0" in text  # one kept-alive connection
     assert head.stdout.startswith(b"HTTP/1.1 200 OK") and b"Content-Length: " in head.stdout
     assert post.stdout.startswith(b"HTTP/1.1 405 Method Not Allowed") and b"Allow: GET, HEAD" in post.stdout
+
+
+def test_tcplab_aio_attaches_the_tun_link_to_the_standard_loop_by_itself(tun: TunBench) -> None:
+    _tools("curl")
+    from tcplab import aio
+
+    async def main() -> bytes:
+        server = await aio.start_server(_upper, None, 8083, stack=tun.host)  # no attach_asyncio()
+        try:
+            return await _curl_async(tun.ns, f"http://{H4}:8083/auto")
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(main()) == b"GET /AUTO HTTP/1.1\n"
+    assert asyncio.run(main()) == b"GET /AUTO HTTP/1.1\n"  # a second loop: attached again

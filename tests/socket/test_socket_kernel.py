@@ -58,7 +58,30 @@ from tcplab.socket import (
 from tcplab.socket import options as tcplab_options
 
 
-class KernelBench:
+class Bench:
+    """What both benches share: a connected pair from a listener."""
+
+    def socket(self) -> Any:
+        raise NotImplementedError
+
+    def listen(self, setup: Callable[[Any], None] | None = None) -> tuple[Any, tuple]:
+        raise NotImplementedError
+
+    def settle(self, seconds: float = 0.05) -> None:
+        raise NotImplementedError
+
+    def pair(self, client_setup=None, listener_setup=None) -> tuple[Any, Any, Any]:
+        lst, addr = self.listen(listener_setup)
+        cli = self.socket()
+        if client_setup:
+            client_setup(cli)
+        cli.connect(addr)
+        srv, _ = lst.accept()
+        self.settle()
+        return lst, cli, srv
+
+
+class KernelBench(Bench):
     """The kernel's TCP on the loopback."""
 
     name = "kernel"
@@ -73,16 +96,6 @@ class KernelBench:
         lst.bind(("127.0.0.1", 0))
         lst.listen()
         return lst, lst.getsockname()
-
-    def pair(self, client_setup=None, listener_setup=None) -> tuple[Any, Any, Any]:
-        lst, addr = self.listen(listener_setup)
-        cli = self.socket()
-        if client_setup:
-            client_setup(cli)
-        cli.connect(addr)
-        srv, _ = lst.accept()
-        self.settle()
-        return lst, cli, srv
 
     def settle(self, seconds: float = 0.05) -> None:
         time.sleep(seconds)
@@ -113,7 +126,7 @@ class KernelBench:
         return bool(select.select([sock], [], [], 0)[0])
 
 
-class TcplabBench:
+class TcplabBench(Bench):
     """tcplab's TCP on the simulated network (virtual time)."""
 
     name = "tcplab"
@@ -121,8 +134,8 @@ class TcplabBench:
     def __init__(self) -> None:
         self.net, self.client, self.server = two_hosts()
 
-    def socket(self, host: Any = None) -> Any:
-        return Socket(host or self.client)
+    def socket(self) -> Any:
+        return Socket(self.client)
 
     def listen(self, setup: Callable[[Any], None] | None = None) -> tuple[Any, tuple]:
         lst = Socket(self.server)
@@ -131,16 +144,6 @@ class TcplabBench:
         lst.bind(("198.18.0.2", 0))
         lst.listen()
         return lst, lst.getsockname()
-
-    def pair(self, client_setup=None, listener_setup=None) -> tuple[Any, Any, Any]:
-        lst, addr = self.listen(listener_setup)
-        cli = self.socket()
-        if client_setup:
-            client_setup(cli)
-        cli.connect(addr)
-        srv, _ = lst.accept()
-        self.settle()
-        return lst, cli, srv
 
     def settle(self, seconds: float = 0.05) -> None:
         self.net.run(until=self.net.now + seconds)

@@ -11,11 +11,13 @@ import pytest
 from tcplab.net.simhost import two_hosts
 from tcplab.socket import (
     IPPROTO_TCP,
+    MSG_DONTWAIT,
     MSG_EOR,
     MSG_MORE,
     SHUT_WR,
     SO_LINGER,
     SO_RCVBUF,
+    SO_RCVLOWAT,
     SOL_SOCKET,
     TCP_CORK,
     TCP_INFO,
@@ -189,3 +191,15 @@ def test_tcp_info_bytes_match_the_engine():
     assert info["snd_wnd"] == eng["snd_wnd"] and info["rcv_wnd"] == eng["rcv_wnd"]
     last = data_segments(net)[-1][0]
     assert info["last_data_sent"] == round((net.now - last) * 1000)  # milliseconds ago
+
+
+def test_so_rcvlowat_above_the_receive_buffer_still_lets_select_see_a_full_buffer():
+    net, cli, srv = bench()
+    srv.setsockopt(SOL_SOCKET, SO_RCVLOWAT, 10_000_000)  # more than the 128 KiB buffer holds
+    assert srv.getsockopt(SOL_SOCKET, SO_RCVLOWAT) == 10_000_000  # (Linux caps at tcp_rmem[2]/2)
+    cli.sendall(b"q" * 200_000)  # more than the window: the rest stays in cli's send buffer
+    net.run(until=net.now + 1)
+    # Linux tcp_epollin_ready: a window down to one segment makes the socket readable anyway
+    assert wait([srv], [], 0) == ([srv], [])
+    got = srv.recv(1 << 20, MSG_DONTWAIT)
+    assert len(got) >= srv.connection.config.rcv_buf - srv.connection.rcv_mss

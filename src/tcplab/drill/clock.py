@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tcplab.drill import ast as A
+from tcplab.trace.events import EPOCH
 
 
 class Blocked(Exception):
@@ -148,6 +149,7 @@ class DrillRuntime:
     through it: the runner parks them (``Blocked``)."""
 
     virtual_time = True
+    epoch = EPOCH  # virtual time, like the simulator's: t = 0 is 2000-01-01
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock

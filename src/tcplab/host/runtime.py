@@ -4,8 +4,12 @@ The host and its sockets never sleep or read a clock themselves; they ask ``host
 owns time and wake-ups:
 
 - ``virtual_time``: True when time (and so readiness) moves only while the runtime runs (the
-  simulator, the drill): a real file descriptor cannot mirror a socket's readiness there;
-- ``now()``: the current time (virtual on the simulator, ``time.monotonic()`` on TUN);
+  simulator, the drill): a wait on a socket's ``fileno()`` must then go through a selector that
+  runs it (``tcplab.net.simhost.SimSelector``), never a plain ``select()``;
+- ``now()``: the run's clock: seconds since it started (virtual on the simulator, real on TUN);
+- ``epoch``: the wall-clock time (Unix seconds) ``now() == 0`` stands for: the fixed
+  ``tcplab.net.sim.EPOCH`` (2000-01-01T00:00:00Z) on the simulator, the start on TUN. Captures
+  are stamped ``epoch + now()``; traces, ``netstat --watch`` and ``tcplab watch`` print ``now()``;
 - ``kick()``: a user call queued packets or changed timers: let them go out now;
 - ``call_later(delay, callback)``: run ``callback()`` ``delay`` seconds from now;
 - ``wait_until(predicate, timeout, what="") -> bool``: make progress (move packets, run timers)
@@ -29,6 +33,7 @@ class Runtime(Protocol):
     """The clock and the loop a host's blocking calls run on."""
 
     virtual_time: bool
+    epoch: float
 
     def now(self) -> float: ...
 

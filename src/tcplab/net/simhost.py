@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tcplab.host.host import Host
-from tcplab.net.sim import Network
+from tcplab.net.sim import EPOCH, Network
 from tcplab.socket.readiness import changes
 from tcplab.tcp.config import Config
 from tcplab.trace.events import EventLog
@@ -47,6 +47,7 @@ class SimRuntime:
     def __init__(self, network: Network, horizon: float | None = DEFAULT_HORIZON) -> None:
         self.network = network
         self.horizon = horizon
+        self.epoch = EPOCH  # a capture's time for network.now == 0
 
     @classmethod
     def attach(cls, network: Network, *hosts: Host, horizon: float | None = DEFAULT_HORIZON) -> SimRuntime:

@@ -130,10 +130,10 @@ def _pair(kernel: str, host: str, what: str):
 
 
 def _open_pcap(path: str) -> Any:
-    from tcplab.net.pcap import PcapWriter
+    from tcplab.net.capture import open_writer
 
     try:
-        return PcapWriter(path)
+        return open_writer(path)
     except OSError as exc:
         raise TunError(exc.errno or errno.EIO, f"cannot write pcap file {path}: {exc.strerror}") from None
 
@@ -144,7 +144,9 @@ class TunLink:
     ``kernel_address``/``host_address`` are IPv4 (``kernel_address6``/``host_address6`` IPv6,
     optional; IPv6 addresses are added with ``nodad`` so they are usable at once). ``netns``: the
     network namespace the device lives in (None: the current one). ``pcap``: a file capturing
-    every packet crossing the link (timestamps are wall-clock, as tcpdump's).
+    every packet crossing the link, pcapng (interface named after the device) unless the name
+    ends in ``.pcap``; stamped by ``clock()``: wall-clock time (a ``TunRuntime`` sets it to its
+    run's clock, so the capture and the host's events tell the same time).
     """
 
     def __init__(
@@ -182,6 +184,7 @@ class TunLink:
         self.mtu = mtu
         self.fd = -1
         self._pcap: Any = None
+        self.clock: Callable[[], float] = time.time
         self.packets_in = 0
         self.packets_out = 0
         self.bytes_in = 0
@@ -316,13 +319,13 @@ class TunLink:
         self.packets_in += 1
         self.bytes_in += len(pkt)
         if self._pcap is not None:
-            self._pcap.write(pkt, time.time())
+            self._pcap.write(pkt, self.clock(), interface=self.name)
         return pkt
 
     def write(self, packet: bytes) -> None:
         """Hand one packet to the kernel (dropped and counted if the kernel refuses it)."""
         if self._pcap is not None:
-            self._pcap.write(packet, time.time())
+            self._pcap.write(packet, self.clock(), interface=self.name)
         try:
             os.write(self.fd, packet)
         except OSError as exc:
@@ -373,10 +376,11 @@ class TunRuntime:
     """The I/O loop that drives a ``Node`` over a :class:`TunLink` with the real clock.
 
     It is also the node's ``runtime`` (installed as ``node.runtime`` when the node has that
-    attribute): ``now()`` is ``time.monotonic()``, ``wait_until(predicate, timeout)`` runs the
-    loop until the predicate holds, ``kick()`` sends what a user call queued, ``call_later`` runs
-    a callback later (from inside the loop). ``add_reader(fd, callback)`` watches other
-    descriptors (the control socket) in the same loop.
+    attribute): ``now()`` is the seconds since the runtime started (``time.monotonic()`` from
+    then; ``epoch`` is that start as wall-clock time, which the link's capture adds),
+    ``wait_until(predicate, timeout)`` runs the loop until the predicate holds, ``kick()`` sends
+    what a user call queued, ``call_later`` runs a callback later (from inside the loop).
+    ``add_reader(fd, callback)`` watches other descriptors (the control socket) in the same loop.
 
     Three ways to run it: in the caller's thread (``run``, ``run_until``, ``step``; blocking
     socket calls run the loop themselves), inside an asyncio loop (``attach_asyncio``), or in a
@@ -411,6 +415,10 @@ class TunRuntime:
         self._aio_timer: Any = None
         self._busy = False
         self.stopped = False
+        # The run's clock: 0 now; captures are stamped epoch + now() (wall-clock time).
+        self._origin = time.monotonic()
+        self.epoch = time.time()
+        link.clock = lambda: self.epoch + self.now()
         self.lock = threading.RLock()
         self._cond = threading.Condition(self.lock)
         self._thread: threading.Thread | None = None
@@ -423,7 +431,7 @@ class TunRuntime:
 
     # ---- the runtime protocol ----------------------------------------------------------------
     def now(self) -> float:
-        return time.monotonic()
+        return time.monotonic() - self._origin
 
     def kick(self) -> None:
         if self._busy:
@@ -468,19 +476,12 @@ class TunRuntime:
                 finally:
                     self._busy = False
                 wake = self._next_wakeup()
-            wait = 1.0 if wake is None else min(1.0, max(0.0, wake - time.monotonic()))
+            wait = 1.0 if wake is None else min(1.0, max(0.0, wake - self.now()))
             events = self._sel.select(wait)
             with self.lock:
                 self._busy = True
                 try:
-                    for key, _ in events:
-                        if key.data is None:
-                            self._read_ready()
-                        else:
-                            key.data()
-                        self._flush()
-                    self._run_due(time.monotonic())
-                    self._flush()
+                    self._handle(events)
                 finally:
                     self._busy = False
                 self._cond.notify_all()
@@ -547,7 +548,7 @@ class TunRuntime:
             if imp is not None and imp.inbound:
                 self._impair(imp, True, pkt)
             else:
-                self._deliver(pkt, time.monotonic())
+                self._deliver(pkt, self.now())
 
     def _impair(self, imp: Impairment, inbound: bool, pkt: bytes) -> None:
         delay = imp.fate()
@@ -555,11 +556,11 @@ class TunRuntime:
             return
         if delay <= 0:  # at once, overtaking the held packets (netem's reordering)
             if inbound:
-                self._deliver(pkt, time.monotonic())
+                self._deliver(pkt, self.now())
             else:
                 self.link.write(pkt)
             return
-        heapq.heappush(self._held, (time.monotonic() + delay, next(self._tick), inbound, pkt))
+        heapq.heappush(self._held, (self.now() + delay, next(self._tick), inbound, pkt))
 
     def _flush(self) -> None:
         out = self.node.poll_transmit()
@@ -607,33 +608,37 @@ class TunRuntime:
         self._busy = True
         try:
             self._flush()
-            now = time.monotonic()
+            now = self.now()
             wake = self._next_wakeup()
             wait = timeout
             if wake is not None:
                 until = max(0.0, wake - now)
                 wait = until if wait is None else min(wait, until)
-            events = self._sel.select(wait)
-            for key, _ in events:
-                if key.data is None:
-                    self._read_ready()
-                else:
-                    key.data()
-                self._flush()
-            self._run_due(time.monotonic())
-            self._flush()
+            self._handle(self._sel.select(wait))
         finally:
             self._busy = False
+
+    def _handle(self, events: list) -> None:
+        """What one round of the loop does with the descriptors that are ready: read packets
+        (or run a reader's callback), fire due timers, send what the node queued."""
+        for key, _ in events:
+            if key.data is None:
+                self._read_ready()
+            else:
+                key.data()
+            self._flush()
+        self._run_due(self.now())
+        self._flush()
 
     def run_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
         """Run the loop until ``predicate()`` is true (True) or ``timeout`` seconds pass."""
         if predicate():
             return True
-        end = None if timeout is None else time.monotonic() + timeout
+        end = None if timeout is None else self.now() + timeout
         while True:
             left = None
             if end is not None:
-                left = end - time.monotonic()
+                left = end - self.now()
                 if left <= 0:
                     self._flush()
                     return predicate()
@@ -666,6 +671,16 @@ class TunRuntime:
                 os.close(fd)
 
     # ---- asyncio -----------------------------------------------------------------------------
+    @property
+    def threaded(self) -> bool:
+        """The loop runs in a thread of its own (``start()``)."""
+        return self._thread is not None
+
+    @property
+    def asyncio_loop(self) -> Any:
+        """The asyncio loop the link is attached to (None: not attached)."""
+        return self._aio
+
     def attach_asyncio(self, loop: Any) -> None:
         """Drive the link from an asyncio event loop (``loop.add_reader`` on the TUN descriptor;
         timers with ``loop.call_at``). Blocking ``wait_until`` must not be used while attached."""
@@ -692,7 +707,7 @@ class TunRuntime:
         self._busy = True
         try:
             callback()
-            self._run_due(time.monotonic())
+            self._run_due(self.now())
             self._flush()
         finally:
             self._busy = False
@@ -709,13 +724,13 @@ class TunRuntime:
         wake = self._next_wakeup()
         timer = self._aio_timer
         if timer is not None:
-            if wake is not None and timer.when() == wake:
+            if wake is not None and timer.when() == wake + self._origin:
                 return
             timer.cancel()
             self._aio_timer = None
         if wake is not None:
-            # asyncio's clock is time.monotonic() (BaseEventLoop.time).
-            self._aio_timer = loop.call_at(wake, self._aio_timeout)
+            # asyncio's clock is time.monotonic() (BaseEventLoop.time); ours starts at _origin.
+            self._aio_timer = loop.call_at(wake + self._origin, self._aio_timeout)
 
 
 def host_for_link(link: TunLink, name: str = "tcplab", **kwargs: Any) -> Any:

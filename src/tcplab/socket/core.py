@@ -43,9 +43,6 @@ from tcplab.socket.constants import (
     AF_INET6,
     IPPROTO_TCP,
     MSG_DONTWAIT,
-    MSG_EOR,
-    MSG_MORE,
-    MSG_NOSIGNAL,
     MSG_OOB,
     MSG_PEEK,
     MSG_TRUNC,
@@ -70,9 +67,6 @@ __all__ = ["RecvCall", "SendCall", "SocketCore", "Until", "WouldBlock", "oserror
 _CONNECTING = (State.SYN_SENT, State.SYN_RCVD)
 _CAN_SEND = (State.ESTABLISHED, State.CLOSE_WAIT)
 _DRAINING = (State.FIN_WAIT_1, State.CLOSING, State.LAST_ACK)
-# The flags recv() and send() understand; Linux ignores the others a TCP socket is given.
-_RECV_FLAGS = MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT | MSG_WAITALL
-_SEND_FLAGS = MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE | MSG_EOR
 
 
 class Until(enum.Enum):
@@ -258,6 +252,9 @@ class SocketCore:
             return False
         if until is Until.READABLE:
             need = amount if amount is not None else self.options.rcvlowat
+            # Linux tcp_epollin_ready: a receive window shrunk to one segment or less wakes the
+            # reader too (the buffer is as full as the peer can make it)
+            need = min(need, max(1, conn.config.rcv_buf - conn.rcv_mss))
             return (
                 conn.recv_buffered >= max(1, need)
                 or conn.eof

@@ -28,14 +28,16 @@ from typing import ClassVar, TypedDict
 from tcplab.tcp import seq as sq
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
-from tcplab.tcp.congestion import CongestionControl, WindowUse, create
+from tcplab.tcp.congestion import ARBITRARILY_HIGH, CongestionControl, WindowUse, create
 from tcplab.tcp.events import (
     Closed,
+    CongestionChanged,
     Connected,
     DataReadable,
     Event,
     PeerFinished,
     Reset,
+    RttChanged,
     SendSpace,
     StateChanged,
     TimedOut,
@@ -859,7 +861,9 @@ class Connection:
         self._probe_outstanding = False
         self._retries = 0
         self.retransmits = 0
-        self.rtt.backoff = 0  # RFC 6298 5.7 (Linux keeps the backoff until a new sample)
+        if self.rtt.backoff:
+            self.rtt.backoff = 0  # RFC 6298 5.7 (Linux keeps the backoff until a new sample)
+            self._rtt_changed()
         self.loss.on_advance(ack)
         if data_acked:
             self._congestion_on_ack(ack, data_acked, now)
@@ -875,21 +879,42 @@ class Connection:
         """An RTT sample from the timestamp echo (RFC 7323 4.1) or the timed segment (Karn)."""
         ack = seg.ack
         ts = seg.option(Timestamps) if self.ts_ok else None
+        sample = None
         if ts is not None and ts.ecr:
-            self.rtt.sample((self._ts_now(now) - ts.ecr) % _TS_MOD / self.config.ts_hz)
+            sample = (self._ts_now(now) - ts.ecr) % _TS_MOD / self.config.ts_hz
         elif self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
-            self.rtt.sample(now - self._rtt_time)
+            sample = now - self._rtt_time
+        if sample is not None:
+            self.rtt.sample(sample)
+            self._rtt_changed(max(sample, 0.0))
         if self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
             self._rtt_seq = None
 
     # -- loss recovery and congestion control (the decisions live in loss.py, congestion.py) --
+    def _cwnd_told(self, reason: str, before: tuple[int, int]) -> None:
+        """After the congestion control acted: a change of cwnd or ssthresh is told to the user
+        (CongestionChanged; ``reason`` one of CWND_REASONS)."""
+        cc = self.cc
+        if (cc.cwnd, cc.ssthresh) != before:
+            high = cc.ssthresh if cc.ssthresh < ARBITRARILY_HIGH else None
+            self._events.append(CongestionChanged(cc.cwnd, high, reason))
+
+    def _rtt_changed(self, sample: float | None = None) -> None:
+        """The RTT estimator moved: a sample, or an RTO backoff or its reset (RttChanged)."""
+        rtt = self.rtt
+        self._events.append(RttChanged(sample, rtt.srtt, rtt.rttvar, rtt.rto))
+
     def _congestion_on_ack(self, ack: int, acked: int, now: float) -> None:
         """``acked`` bytes of new data acknowledged: grow the window, or carry the recovery on."""
         loss, cc = self.loss, self.cc
+        before = (cc.cwnd, cc.ssthresh)
         if not loss.in_recovery:
+            growth = "slow start" if cc.in_slow_start else "congestion avoidance"
             cc.on_ack(acked, self.unacked, now, cwnd_limited=self._cwnd_use.limited(cc))
+            self._cwnd_told(growth, before)
         elif loss.recovery_ends(ack):
             cc.on_exit_recovery(self.unacked, now)
+            self._cwnd_told("recovery done", before)
         else:
             # Partial ACK: the next hole. With SACK, the holes the scoreboard shows (RFC 6675);
             # without, the segment at the new SND.UNA (RFC 6582 3.2 step 5).
@@ -898,6 +923,7 @@ class Connection:
             else:
                 self._retransmit_head(now)
             cc.on_partial_ack(acked, self.unacked, now)
+            self._cwnd_told("partial ACK", before)
 
     def _maybe_dupack(self, seg: Segment, now: float, newly_sacked: int = 0) -> None:
         """An ACK of exactly SND.UNA: the loss detector judges it (RFC 5681 3.2, RFC 6675)."""
@@ -905,14 +931,17 @@ class Connection:
             return
         plain = not (seg.payload or seg.fin) and (seg.window << self.snd_wscale) == self.snd_wnd
         verdict = self.loss.on_duplicate(newly_sacked, plain, self._mss_payload)
+        before = (self.cc.cwnd, self.cc.ssthresh)
         if verdict is DupAck.LOSS:
             # Fast retransmit of the segment at SND.UNA, and recovery until SND.NXT is acked.
             self.cc.on_enter_recovery(self.unacked, now)
+            self._cwnd_told("fast retransmit", before)
             self._retransmit_head(now)
             self.loss.enter_recovery(self.snd_max, sq.add(self.snd_una, self._head_len))
         elif verdict is DupAck.IN_RECOVERY and not self._retransmit_holes(now, 1):
             # A segment left the network and no hole is left to fill: let new data go.
             self.cc.on_recovery_dupack(now)
+            self._cwnd_told("recovery: inflated", before)
 
     def _set_window(self, seg: Segment) -> None:
         shift = 0 if seg.syn else self.snd_wscale  # RFC 7323 2.2: SYN windows are not scaled
@@ -1053,9 +1082,12 @@ class Connection:
         self.retransmits = self._retries
         # R1 (retries1) would ask IP for another route; on one link there is none to ask.
         if st.synchronized:
+            before = (self.cc.cwnd, self.cc.ssthresh)
             self.cc.on_rto(self.unacked, now)
+            self._cwnd_told("retransmission timeout", before)
         self.loss.on_rto()
         self.rtt.backoff += 1  # RFC 6298 5.5
+        self._rtt_changed()
         self._rtt_seq = None  # Karn: no sample from retransmitted data
         self._retransmit_head(now)
         # Go back N: what follows the head is sent again as the window opens.
@@ -1175,6 +1207,7 @@ class Connection:
             self._ts_recent_age = now
         self.sack_ok = seg.option(SackPermitted) is not None and c.sack
         self.cc.start(self._mss_payload)
+        self._cwnd_told("initial window", (0, self.cc.ssthresh))
 
     def _send_syn(self, now: float, ack: bool) -> None:
         """SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED): <SEQ=ISS>[<ACK=RCV.NXT>]."""
@@ -1196,6 +1229,8 @@ class Connection:
         self.timers.arm_if_stopped(Timer.RETRANSMISSION, now + self.rtt.rto)
         if self._rtt_seq is None and self._retries == 0:
             self._rtt_seq, self._rtt_time = sq.add(self.iss, 1), now
+            if not self.rtt.samples:
+                self._rtt_changed()  # the initial RTO (RFC 6298 2.1) the first SYN is timed with
 
     def _emit(self, seq: int, flags: int, now: float, payload: bytes = b"", sack: bool = True) -> None:
         """Put one segment on the output list, with ACK=RCV.NXT and our window."""
