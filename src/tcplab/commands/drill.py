@@ -162,7 +162,11 @@ def skip_report(skipped: list[Any]) -> list[str]:
     groups: dict[str, list[str]] = collections.defaultdict(list)
     for outcome in skipped:
         groups[outcome.reason].append(_where(outcome))
-    lines = [f"skipped, by reason ({len(skipped)} scripts, {len(groups)} reasons):"]
+
+    def n(count: int, word: str) -> str:
+        return f"{count} {word}{'' if count == 1 else 's'}"
+
+    lines = [f"skipped, by reason ({n(len(skipped), 'script')}, {n(len(groups), 'reason')}):"]
     for reason, places in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         lines.append(f"  {len(places):4d}  {reason}")
         shown = places[:3]

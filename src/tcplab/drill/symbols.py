@@ -25,6 +25,20 @@ def _seq(names: str, start: int = 0) -> Namespace:
     return {name: i for i, name in enumerate(names.split(), start) if name != "-"}
 
 
+# IANA's protocol numbers: the same in every stack's headers
+_IP_PROTOCOLS = {
+    "IPPROTO_IP": 0,
+    "IPPROTO_ICMP": 1,
+    "IPPROTO_TCP": 6,
+    "IPPROTO_UDP": 17,
+    "IPPROTO_IPV6": 41,
+    "IPPROTO_GRE": 47,
+    "IPPROTO_ICMPV6": 58,
+    "IPPROTO_SCTP": 132,
+    "IPPROTO_UDPLITE": 136,
+    "IPPROTO_RAW": 255,
+}
+
 # ---- Linux --------------------------------------------------------------------------------------
 _LINUX: dict[str, Namespace] = {
     "family": {
@@ -40,19 +54,7 @@ _LINUX: dict[str, Namespace] = {
     },
     "socktype": {"SOCK_STREAM": 1, "SOCK_DGRAM": 2, "SOCK_RAW": 3, "SOCK_RDM": 4, "SOCK_SEQPACKET": 5},
     "sockflags": {"SOCK_NONBLOCK": 0o4000, "SOCK_CLOEXEC": 0o2000000},
-    "proto": {
-        "IPPROTO_IP": 0,
-        "IPPROTO_ICMP": 1,
-        "IPPROTO_TCP": 6,
-        "IPPROTO_UDP": 17,
-        "IPPROTO_IPV6": 41,
-        "IPPROTO_GRE": 47,
-        "IPPROTO_ICMPV6": 58,
-        "IPPROTO_SCTP": 132,
-        "IPPROTO_UDPLITE": 136,
-        "IPPROTO_RAW": 255,
-        "IPPROTO_MPTCP": 262,
-    },
+    "proto": {**_IP_PROTOCOLS, "IPPROTO_MPTCP": 262},
     "level": {"SOL_IP": 0, "SOL_SOCKET": 1, "SOL_TCP": 6, "SOL_UDP": 17, "SOL_IPV6": 41, "SOL_SCTP": 132},
     "so": {
         **_seq(
@@ -276,18 +278,7 @@ _FREEBSD: dict[str, Namespace] = {
     "family": {"AF_UNSPEC": 0, "AF_UNIX": 1, "AF_LOCAL": 1, "AF_INET": 2, "AF_INET6": 28, "PF_INET": 2, "PF_INET6": 28},
     "socktype": {"SOCK_STREAM": 1, "SOCK_DGRAM": 2, "SOCK_RAW": 3, "SOCK_RDM": 4, "SOCK_SEQPACKET": 5},
     "sockflags": {"SOCK_CLOEXEC": 0x10000000, "SOCK_NONBLOCK": 0x20000000},
-    "proto": {
-        "IPPROTO_IP": 0,
-        "IPPROTO_ICMP": 1,
-        "IPPROTO_TCP": 6,
-        "IPPROTO_UDP": 17,
-        "IPPROTO_IPV6": 41,
-        "IPPROTO_GRE": 47,
-        "IPPROTO_ICMPV6": 58,
-        "IPPROTO_SCTP": 132,
-        "IPPROTO_UDPLITE": 136,
-        "IPPROTO_RAW": 255,
-    },
+    "proto": dict(_IP_PROTOCOLS),
     "level": {"IPPROTO_IP": 0, "SOL_SOCKET": 0xFFFF, "IPPROTO_TCP": 6, "IPPROTO_UDP": 17, "IPPROTO_IPV6": 41},
     "so": {
         "SO_DEBUG": 0x1,
