@@ -167,6 +167,29 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         "client": [f"{EST} CLOSED"],
         "server": [LISTENING, "LISTEN SYN_RCVD LISTEN"],
     },
+    "syn-everywhere": {
+        "client": [
+            f"{EST} CLOSED",
+            f"{EST} FIN_WAIT_1 FIN_WAIT_2 CLOSED",
+            f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED",
+            f"{EST} CLOSE_WAIT CLOSED",
+            f"{EST} CLOSE_WAIT CLOSED",
+            f"{EST} FIN_WAIT_1 CLOSING TIME_WAIT CLOSED",
+            f"{EST} CLOSE_WAIT LAST_ACK CLOSED",
+            "CLOSED SYN_SENT SYN_RCVD CLOSED",
+        ],
+        "server": [
+            LISTENING,
+            f"{CHILD} CLOSED",
+            f"{CHILD} CLOSE_WAIT CLOSED",
+            f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED",
+            f"{CHILD} FIN_WAIT_1 CLOSED",
+            f"{CHILD} FIN_WAIT_1 FIN_WAIT_2 CLOSED",
+            f"{CHILD} FIN_WAIT_1 CLOSING CLOSED",
+            f"{CHILD} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED",
+            "CLOSED SYN_SENT SYN_RCVD ESTABLISHED CLOSED",
+        ],
+    },
 }
 
 _RUNS: dict[str, object] = {}
@@ -372,6 +395,27 @@ def test_syn_in_syn_rcvd_cause() -> None:
     run = run_of("syn-in-syn-rcvd")
     assert causes(run, "server")[-1] == "SYN_RCVD -> LISTEN: rcv SYN"
     assert run.data["errno"] == errno.ECONNRESET
+
+
+def test_syn_everywhere_causes() -> None:
+    run = run_of("syn-everywhere")
+    syn = [c for c in causes(run, "server") + causes(run, "client") if c.endswith("rcv SYN") and "CLOSED:" in c]
+    assert syn == [
+        f"{s} -> CLOSED: rcv SYN"
+        for s in (
+            "ESTABLISHED",
+            "CLOSE_WAIT",
+            "LAST_ACK",
+            "FIN_WAIT_1",
+            "FIN_WAIT_2",
+            "CLOSING",
+            "TIME_WAIT",
+            "SYN_RCVD",
+        )
+    ]
+    # Each SYN was answered <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK> (RFC 9293 3.5.2).
+    rsts = [e for e in run.events if e["kind"] == "segment" and e["flags"] == "R." and e["abs_seq"] == 0]
+    assert len(rsts) == 8
 
 
 def test_same_seed_same_trace() -> None:

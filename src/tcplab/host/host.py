@@ -312,13 +312,14 @@ class Host:
             flags = seg.flags
             if state is _TW and flags & Flags.SYN and not flags & (Flags.ACK | Flags.RST):
                 listener = self.find_listener(dst, seg.dst_port)
-                if listener is not None and conn.time_wait_accepts_syn(seg):
-                    # RFC 9293 3.10.7.4 / RFC 6191, as Linux (tcp_timewait_state_process,
+                if listener is not None and conn.time_wait_accepts_syn(seg, now):
+                    # RFC 9293 3.6.1 / RFC 6191, as Linux (tcp_timewait_state_process,
                     # TCP_TW_SYN): a SYN beyond RCV.NXT (or with a newer timestamp) ends the
-                    # TIME_WAIT incarnation and goes to the listener as a new connection.
-                    conn.reopen(now)
+                    # TIME_WAIT incarnation and goes to the listener as a new connection,
+                    # whose ISS follows the old one's sequence space.
+                    iss = conn.reopen(now)
                     self.service(ep, now)
-                    self._listener_arrives(listener, src, dst, seg, now)
+                    self._listener_arrives(listener, src, dst, seg, now, iss=iss)
                     return
             elif (
                 ep.listener is not None
@@ -349,10 +350,12 @@ class Host:
             return listener
         return self.listeners.get(("::" if ":" in ip else "0.0.0.0", port))
 
-    def _listener_arrives(self, listener: Listener, src: str, dst: str, seg: Segment, now: float) -> None:
+    def _listener_arrives(
+        self, listener: Listener, src: str, dst: str, seg: Segment, now: float, iss: int | None = None
+    ) -> None:
         """RFC 9293 3.10.7.2, SEGMENT ARRIVES in LISTEN: the engine's rule decides; for a SYN
         the host makes the child connection (if the queues allow) and hands it the SYN."""
-        verdict = listen_verdict(seg)
+        verdict = listen_verdict(seg, accept_syn_text=listener.config.accept_syn_text)
         if verdict is ListenVerdict.RESET:
             self._reply_rst(src, dst, seg)
         if verdict is not ListenVerdict.SYN:
@@ -370,6 +373,7 @@ class Host:
             local=(dst, listener.port),
             remote=(src, seg.src_port),
             isn=self.isn,
+            iss=iss,
             name=self.name,
         )
         child.listen(now)

@@ -276,6 +276,22 @@ _LIST = [
         edges.syn_in_syn_rcvd,
         config={"rfc5961": False},
     ),
+    Scenario(
+        "syn-everywhere",
+        "Without RFC 5961, an in-window SYN in every synchronized state: RST, straight to CLOSED.",
+        "RFC 9293 3.10.7.4, fourth check, for implementations that do not follow RFC 5961 (the "
+        "rule of RFC 793): 'If the SYN is in the window it is an error: send a reset, any "
+        "outstanding RECEIVEs and SEND should receive reset responses, all segment queues "
+        "should be flushed, ... enter the CLOSED state'. The reset answers the SYN as one for "
+        "no connection (3.5.2): <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK>. Eight acts: a SYN from the "
+        "client's port, in the server's window, reaches the server's end in ESTABLISHED, "
+        "CLOSE_WAIT, LAST_ACK, FIN_WAIT_1, FIN_WAIT_2, CLOSING and TIME_WAIT (TIME_WAIT by the "
+        "RFC's rules, Config.time_wait_rules='rfc'; Linux's would take it as a new connection), "
+        "and the client's end of a simultaneous open in SYN_RCVD. With RFC 5961 (the default, "
+        "as Linux) each SYN would draw a challenge ACK and change nothing.",
+        edges.syn_everywhere,
+        config={"rfc5961": False, "time_wait_rules": "rfc"},
+    ),
 ]
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in _LIST}

@@ -53,6 +53,21 @@ class Config:
     # -- robustness ----------------------------------------------------------------------------
     rfc5961: bool = True  # challenge ACKs for in-window RST and SYN (RFC 5961, Linux default)
     rfc1337: bool = False  # ignore RST in TIME_WAIT (Linux net.ipv4.tcp_rfc1337=0 by default)
+    # How TIME_WAIT treats what arrives: "linux" (tcp_timewait_state_process: a SYN beyond RCV.NXT
+    # or with a newer timestamp reopens, out-of-window segments are ACKed and restart 2MSL, an
+    # in-window pure ACK restarts it silently, only an exact RST ends it) or "rfc" (RFC 9293
+    # 3.10.7.4 step by step, with RFC 5961 challenge ACKs for SYNs and inexact RSTs).
+    time_wait_rules: str = "linux"
+
+    # -- text on a SYN -------------------------------------------------------------------------
+    # RFC 9293 3.10.7.2/3.10.7.3: text and FIN carried by a SYN are queued and processed once
+    # ESTABLISHED (on a SYN-ACK: at once). Linux without TCP Fast Open drops them (the peer sends
+    # them again) and a listener drops SYN+FIN altogether (measured, notes/linux-behaviour.md G).
+    accept_syn_text: bool = False
+
+    def __post_init__(self) -> None:
+        if self.time_wait_rules not in ("linux", "rfc"):
+            raise ValueError(f"time_wait_rules must be 'linux' or 'rfc', not {self.time_wait_rules!r}")
 
     def copy(self, **changes: object) -> Config:
         """A copy with ``changes`` (field name -> value) applied; an unknown name is a TypeError."""
@@ -81,7 +96,14 @@ PROFILES: dict[str, Config] = {
     # Linux's defaults (what the kernel peer does), the default everywhere.
     "linux": Config(),
     # RFC 9293/6298 literal values: RTO floor 1 s, MSL 2 min, delayed ACK up to 200 ms.
-    "rfc": Config(msl=120.0, rto_min=1.0, delayed_ack=0.2, fin_wait_2_timeout=None),
+    "rfc": Config(
+        msl=120.0,
+        rto_min=1.0,
+        delayed_ack=0.2,
+        fin_wait_2_timeout=None,
+        time_wait_rules="rfc",
+        accept_syn_text=True,
+    ),
     # Small, plain segments for teaching: no options beyond MSS, short MSL.
     "classic": Config(
         msl=30.0,

@@ -67,6 +67,7 @@ Address = tuple[str, int]
 
 _TS_MOD = 1 << 32
 _PAWS_IDLE = 24 * 24 * 3600  # RFC 7323 5.5: TS.Recent older than 24 days is invalid
+_PAWS_MSL = 60.0  # Linux TCP_PAWS_MSL
 
 
 class TcpInfo(TypedDict):
@@ -165,6 +166,7 @@ class Connection:
         self._fin_queued = False  # user asked for FIN (shutdown or close)
         self._fin_seq: int | None = None  # sequence number our FIN occupies, once sent
         self._user_closed = False  # close() called: nobody will read (orphan, as Linux says)
+        self._syn_text: Segment | None = None  # a SYN whose text/FIN waits for ESTABLISHED
 
         # -- timers ------------------------------------------------------------------------------
         self.timers = Timers()
@@ -340,19 +342,30 @@ class Connection:
         self._user_closed = True
         self._enter(S.CLOSED, C.ABORT, now)
 
-    def reopen(self, now: float) -> None:
-        """A new SYN ended this TIME-WAIT incarnation (the host hands the SYN to a listener)."""
+    def reopen(self, now: float) -> int:
+        """A new SYN ended this TIME-WAIT incarnation (the host hands the SYN to a listener).
+        Returns the ISS Linux gives the new incarnation: the old SND.NXT + 65537
+        (tcp_timewait_state_process; measured), beyond anything the old one sent."""
+        iss = sq.add(self.snd_max, 65535 + 2) or 1
         self._enter(S.CLOSED, C.REOPEN, now)
+        return iss
 
-    def time_wait_accepts_syn(self, seg: Segment) -> bool:
-        """RFC 9293 3.10.7.4 / RFC 6191, as Linux: a SYN may reopen TIME-WAIT when its sequence
-        number is beyond RCV.NXT, or its timestamp is newer than TS.Recent."""
+    def time_wait_accepts_syn(self, seg: Segment, now: float) -> bool:
+        """May this SYN end TIME-WAIT and open a new incarnation of the connection?
+
+        ``time_wait_rules="linux"`` (RFC 9293 3.6.1 MAY-2, RFC 6191, as Linux's
+        tcp_timewait_state_process, measured): a SYN without ACK or RST that passes PAWS, and
+        whose sequence number is beyond RCV.NXT or whose timestamp is newer than TS.Recent.
+        ``"rfc"``: never; RFC 5961 4.2 answers a SYN in TIME-WAIT with a challenge ACK (and
+        without RFC 5961, 3.10.7.4 resets the connection: see the fourth step)."""
         if self.state is not S.TIME_WAIT or not seg.syn or seg.has_ack or seg.rst:
             return False
+        if self.config.time_wait_rules != "linux":
+            return False
         ts = seg.option(Timestamps) if self.ts_ok else None
-        if ts is not None:
-            return sq.gt(ts.val, self.ts_recent)
-        return sq.gt(seg.seq, self.rcv_nxt)
+        if ts is not None and self._paws_reject(ts, now):
+            return False
+        return sq.gt(seg.seq, self.rcv_nxt) or (ts is not None and sq.gt(ts.val, self.ts_recent))
 
     # =========================================================================== introspection
     @property
@@ -461,7 +474,7 @@ class Connection:
 
     # -- 3.10.7.2 LISTEN -----------------------------------------------------------------------
     def _arrives_listen(self, seg: Segment, now: float) -> None:
-        verdict = listen_verdict(seg)
+        verdict = listen_verdict(seg, accept_syn_text=self.config.accept_syn_text)
         if verdict is ListenVerdict.RESET:
             self._arrives_closed(seg)  # any acknowledgment is bad in LISTEN: <SEQ=SEG.ACK><CTL=RST>
         elif verdict is ListenVerdict.SYN:
@@ -473,8 +486,9 @@ class Connection:
             self._take_syn_options(seg, now)
             self._init_send(now)
             self._set_window(seg)
-            # Data carried by a SYN is not acknowledged here: like Linux without TCP Fast Open,
-            # it is dropped and the peer sends it again after the handshake.
+            # "Any other control or text should be queued for processing later" (it is not
+            # acknowledged by the SYN-ACK either way); Linux without TCP Fast Open drops it.
+            self._queue_syn_text(seg)
             self._enter(S.SYN_RCVD, C.RCV_SYN, now)
             self._send_syn(now, ack=True)
         # IGNORE (a RST) and DROP (other text or control): nothing to do.
@@ -508,12 +522,18 @@ class Connection:
             self._set_window(seg)
             self._enter(S.ESTABLISHED, C.RCV_SYN_ACK, now)
             self._ack_now = True
-            # "If there are other controls or text in the segment, then continue processing at
-            # the sixth step": data and FIN carried by the SYN-ACK.
-            self._process_text_and_fin(seg, sq.add(seg.seq, 1), now)
+            if self.config.accept_syn_text:
+                # "If there are other controls or text in the segment, then continue processing
+                # at the sixth step": data and FIN carried by the SYN-ACK.
+                self._process_text_and_fin(seg, sq.add(seg.seq, 1), now)
+            # Linux (no TCP Fast Open) ignores them: measured, the ACK says RCV.NXT = IRS + 1
+            # and the peer sends them again (notes/linux-behaviour.md, SYN-ACK text).
         else:
-            # Simultaneous open: enter SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+            # Simultaneous open: enter SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>;
+            # "If there are other controls or text in the segment, queue them for processing
+            # after the ESTABLISHED state has been reached".
             self._set_window(seg)
+            self._queue_syn_text(seg)
             self._enter(S.SYN_RCVD, C.RCV_SYN, now)
             self._send_syn(now, ack=True)
 
@@ -535,10 +555,16 @@ class Connection:
                 self._set_window(seg)
                 self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
                 self._ack_now = True
+                self._process_queued_syn_text(now)
                 return
 
-        # TIME-WAIT (3.10.7.4, eighth): a retransmitted FIN is acknowledged and the 2 MSL timer
-        # restarted. Its sequence number is old, so Linux matches it before the window test.
+        if st is S.TIME_WAIT and self.config.time_wait_rules == "linux":
+            self._arrives_time_wait_linux(seg, now)
+            return
+
+        # TIME-WAIT (3.10.7.4, fifth and eighth): "The only thing that can arrive in this state is
+        # a retransmission of the remote FIN. Acknowledge it, and restart the 2 MSL timeout." Its
+        # sequence number is below RCV.NXT, so the first step would only ACK it: match it first.
         if (
             st is S.TIME_WAIT
             and seg.fin
@@ -591,9 +617,11 @@ class Connection:
                 # "If the connection was initiated with a passive OPEN, then return this
                 # connection to the LISTEN state and return."
                 self._back_to_listen(C.RCV_SYN, now)
-                return
-            # RFC 5961 4.2 (and 3.10.7.4): in synchronized states send a challenge ACK and drop.
-            self._send_ack_now(now)
+            elif self.config.rfc5961:
+                # RFC 5961 4.2 (and 3.10.7.4): in synchronized states send a challenge ACK and drop.
+                self._send_ack_now(now)
+            else:
+                self._syn_is_an_error(seg, now)
             return
 
         # ---- Fifth, check the ACK field ----
@@ -604,7 +632,8 @@ class Connection:
                 self._ack_advances(seg, now)
                 self._set_window(seg)
                 self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
-                st = S.ESTABLISHED
+                self._process_queued_syn_text(now)
+                st = self.state
             else:
                 self._send_rst_now(seg.ack)  # <SEQ=SEG.ACK><CTL=RST>
                 return
@@ -629,7 +658,14 @@ class Connection:
             self._enter(S.CLOSED, C.RCV_ACK_OF_FIN, now)
             return
         elif st is S.TIME_WAIT:
-            return  # only a retransmitted FIN is expected here (handled above)
+            # Fifth and eighth steps: a FIN (at RCV.NXT: the retransmitted one was matched
+            # above) is acknowledged and the 2 MSL timeout restarted. RCV.NXT does not move: the
+            # peer's FIN was received already. Text is ignored (seventh step), an ACK changes
+            # nothing.
+            if seg.fin:
+                self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+                self._send_ack_now(now)
+            return
 
         # ---- Sixth, check the URG bit ----
         if int(seg.flags) & URG and self.state in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
@@ -651,9 +687,70 @@ class Connection:
             return False
         return sq.in_window(seq, rcv_nxt, rcv_wnd) or sq.in_window(sq.add(seq, seg_len - 1), rcv_nxt, rcv_wnd)
 
-    def _paws_reject(self, ts: Timestamps, now: float) -> bool:
+    def _syn_is_an_error(self, seg: Segment, now: float) -> None:
+        """3.10.7.4 fourth, for implementations not following RFC 5961 (RFC 793's rule): "If the
+        SYN is in the window it is an error: send a reset, any outstanding RECEIVEs and SEND
+        should receive 'reset' responses, all segment queues should be flushed, the user should
+        also receive an unsolicited general 'connection reset' signal, enter the CLOSED state,
+        delete the TCB, and return." (Out of the window, the first step has answered it with an
+        ACK already.) The reset is formed as 3.5.2 forms one for a segment that does not belong
+        to the connection: <SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>."""
+        rst = reset_for(seg)
+        assert rst is not None  # the segment is a SYN without RST
+        self._out.append(rst)
+        self._ooo = Reassembly()
+        self._fail(E.ECONNRESET, C.RCV_SYN, Reset(refused=False, errno=E.ECONNRESET), now)
+
+    def _queue_syn_text(self, seg: Segment) -> None:
+        """RFC 9293 3.10.7.2 / 3.10.7.3: keep a SYN's text and FIN until ESTABLISHED (only when
+        ``Config.accept_syn_text``; Linux drops them)."""
+        if self.config.accept_syn_text and (seg.payload or seg.fin):
+            self._syn_text = seg
+
+    def _process_queued_syn_text(self, now: float) -> None:
+        """ESTABLISHED reached: the text and FIN a SYN carried are processed now, as the seventh
+        and eighth steps would have (the SYN occupied IRS, the text starts at IRS + 1)."""
+        seg = self._syn_text
+        if seg is not None:
+            self._syn_text = None
+            self._process_text_and_fin(seg, sq.add(seg.seq, 1), now)
+
+    def _arrives_time_wait_linux(self, seg: Segment, now: float) -> None:
+        """TIME-WAIT as Linux's tcp_timewait_state_process (``Config.time_wait_rules="linux"``;
+        measured on this kernel, notes/linux-behaviour.md E):
+
+        - PAWS first; an old timestamp rejects even a RST while TS.Recent is younger than 60 s;
+        - a segment at exactly RCV.NXT that occupies no sequence space (a pure ACK) restarts
+          the 2 MSL timer silently and updates TS.Recent; a RST there ends TIME-WAIT (unless
+          RFC 1337 protection is on, tcp_rfc1337=1);
+        - anything else (a retransmitted FIN, data, an old or out-of-window segment, a SYN the
+          host did not take as a new incarnation) is acknowledged with <SEQ=SND.NXT><ACK=RCV.NXT>,
+          and restarts the timer when it carries ACK or failed PAWS; a RST there is ignored.
+        """
+        ts = seg.option(Timestamps) if self.ts_ok else None
+        paws_reject = ts is not None and self._paws_reject(ts, now, linux_rst=seg.rst)
+        if not paws_reject and seg.seq == self.rcv_nxt and (seg.seg_len == 0 or seg.rst):
+            if seg.rst:
+                if not self.config.rfc1337:
+                    self._enter(S.CLOSED, C.RCV_RST, now)  # "TIME_WAIT assassination"
+                    return
+            else:
+                self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+            if ts is not None:
+                self.ts_recent = ts.val
+                self._ts_recent_age = now
+            return
+        if seg.rst:
+            return
+        if paws_reject or seg.has_ack:
+            self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+        self._send_ack_now(now)
+
+    def _paws_reject(self, ts: Timestamps, now: float, *, linux_rst: bool = False) -> bool:
         if now - self._ts_recent_age > _PAWS_IDLE:
             return False
+        if linux_rst and now - self._ts_recent_age >= _PAWS_MSL:
+            return False  # Linux tcp_paws_reject: a RST passes once TS.Recent is 60 s old
         return sq.lt(ts.val, self.ts_recent)
 
     def _rst_arrives(self, now: float) -> None:
@@ -664,13 +761,16 @@ class Connection:
                 self._back_to_listen(C.RCV_RST, now)  # "return this connection to LISTEN state"
             else:
                 self._fail(E.ECONNREFUSED, C.RCV_RST, Reset(refused=True, errno=E.ECONNREFUSED), now)
-        elif st in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
-            # "any outstanding RECEIVEs and SEND should receive reset responses"
-            self._fail(E.ECONNRESET, C.RCV_RST, Reset(refused=False, errno=E.ECONNRESET), now)
-        elif st is S.TIME_WAIT and self.config.rfc1337:
-            return  # RFC 1337: ignore RST in TIME-WAIT (Linux net.ipv4.tcp_rfc1337=1)
-        else:  # CLOSING, LAST-ACK, TIME-WAIT: enter CLOSED
-            self._enter(S.CLOSED, C.RCV_RST, now)
+        elif st is S.TIME_WAIT:
+            if not self.config.rfc1337:  # RFC 1337: ignore RST in TIME-WAIT (tcp_rfc1337=1)
+                self._enter(S.CLOSED, C.RCV_RST, now)  # "enter the CLOSED state"
+        else:
+            # ESTABLISHED .. CLOSE-WAIT: "any outstanding RECEIVEs and SEND should receive reset
+            # responses"; CLOSING, LAST-ACK: "enter the CLOSED state". The error the user sees
+            # is Linux's (tcp_reset, measured): EPIPE in CLOSE-WAIT, ECONNRESET in the others,
+            # CLOSING and LAST-ACK included. (A TIME-WAIT's socket has gone: no error.)
+            code = E.EPIPE if st is S.CLOSE_WAIT else E.ECONNRESET
+            self._fail(code, C.RCV_RST, Reset(refused=False, errno=code), now)
 
     def _back_to_listen(self, cause: Cause, now: float) -> None:
         self.timers.stop_all()
