@@ -631,7 +631,8 @@ class Socket:
             elif optname == SO_RCVBUF:
                 v = max(_int(value), 0)
                 self._rcvbuf_opt = max(2 * v, _MIN_RCVBUF)  # Linux doubles it for overhead
-                self._set_cfg(rcv_buf=max(v, _MIN_RCVBUF // 2))
+                # the usable half; a set buffer stops auto-tuning (Linux SOCK_RCVBUF_LOCK)
+                self._set_cfg(rcv_buf=max(v, _MIN_RCVBUF // 2), rcv_autotune=False)
             elif optname == SO_SNDBUF:
                 v = max(_int(value), 0)
                 self._sndbuf_opt = max(2 * v, _MIN_SNDBUF)
@@ -692,7 +693,8 @@ class Socket:
                     return struct.pack("ii", *self._linger)[:buflen]
                 value = self._linger[0]
             elif optname == SO_RCVBUF:
-                value = self._rcvbuf_opt if self._rcvbuf_opt is not None else cfg.rcv_buf
+                # Linux reports the whole buffer: tcp_rmem[1], twice what carries data
+                value = self._rcvbuf_opt if self._rcvbuf_opt is not None else 2 * cfg.rcv_buf
             elif optname == SO_SNDBUF:
                 value = self._sndbuf_opt if self._sndbuf_opt is not None else cfg.snd_buf
             else:

@@ -20,7 +20,15 @@ WIN = 65535
 
 def classic(**changes) -> Config:
     """No window scaling, timestamps or SACK: segments carry only what RFC 9293 shows."""
-    base = dict(window_scaling=False, timestamps=False, sack=False, rcv_buf=65535, snd_buf=65535)
+    base = dict(
+        window_scaling=False,
+        timestamps=False,
+        sack=False,
+        rcv_buf=65535,
+        rcv_window_rules="rfc",
+        rcv_autotune=False,
+        snd_buf=65535,
+    )
     base.update(changes)
     return Config(**base)
 

@@ -90,7 +90,7 @@ def test_rfc_syn_text_is_queued_until_established():
     """3.10.7.2 third: "any other control or text should be queued for processing later": the
     SYN-ACK acknowledges only the SYN; the final ACK makes the connection ESTABLISHED and the
     text is processed then (seventh step): delivered and acknowledged."""
-    p = Peer(classic(accept_syn_text=True)).to_listen()
+    p = Peer(classic(accept_syn_text=True, quickack=0)).to_listen()
     assert p.recv(seg("S", PEER_ISS, data=b"hello", options=(MSS(1460),))) == [("S.", ISS, PEER_ISS + 1, WIN, 0)]
     assert p.conn.recv_buffered == 0
     assert p.recv(seg(".", PEER_ISS + 1, ISS + 1)) == []  # the ACK of the text is delayed
@@ -103,7 +103,7 @@ def test_rfc_syn_text_is_queued_until_established():
 
 
 def test_rfc_syn_fin_is_queued_until_established():
-    p = Peer(classic(accept_syn_text=True)).to_listen()
+    p = Peer(classic(accept_syn_text=True, quickack=0)).to_listen()
     assert p.recv(seg("SF", PEER_ISS, data=b"bye", options=(MSS(1460),))) == [("S.", ISS, PEER_ISS + 1, WIN, 0)]
     # (The window keeps its right edge: RCV.NXT moved over 3 octets and the FIN.)
     assert p.recv(seg(".", PEER_ISS + 1, ISS + 1)) == [(".", ISS + 1, PEER_ISS + 5, WIN - 4, 0)]
@@ -114,7 +114,7 @@ def test_rfc_syn_fin_is_queued_until_established():
 def test_rfc_simultaneous_open_queues_syn_text():
     """3.10.7.3 fourth, SYN without ACK: "If there are other controls or text in the segment,
     queue them for processing after the ESTABLISHED state has been reached"."""
-    p = Peer(classic(accept_syn_text=True)).to_syn_sent()
+    p = Peer(classic(accept_syn_text=True, quickack=0)).to_syn_sent()
     assert p.recv(seg("S", PEER_ISS, data=b"simdata")) == [("S.", ISS, PEER_ISS + 1, WIN, 0)]
     assert p.recv(seg("S.", PEER_ISS, ISS + 1)) == [(".", ISS + 1, PEER_ISS + 8, WIN - 7, 0)]
     assert p.state is S.ESTABLISHED and p.conn.receive(now=p.now) == b"simdata"
@@ -123,7 +123,7 @@ def test_rfc_simultaneous_open_queues_syn_text():
 def test_rfc_syn_ack_text_and_fin_are_processed_at_once():
     """3.10.7.3 fourth, our SYN acknowledged: "If there are other controls or text in the
     segment, then continue processing at the sixth step"."""
-    p = Peer(classic(accept_syn_text=True)).to_syn_sent()
+    p = Peer(classic(accept_syn_text=True, quickack=0)).to_syn_sent()
     out = p.recv(seg("SF.", PEER_ISS, ISS + 1, data=b"hello", options=(MSS(1460),)))
     assert out == [(".", ISS + 1, PEER_ISS + 7, WIN - 6, 0)]
     assert p.state is S.CLOSE_WAIT and p.conn.receive(now=p.now) == b"hello"

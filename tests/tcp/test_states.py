@@ -228,7 +228,7 @@ def test_syn_rcvd_fin_after_ack_goes_to_close_wait():
 
 # ------------------------------------------------------------------------------ ESTABLISHED
 def test_established_data_both_ways_and_ack():
-    p = Peer(classic(delayed_ack=0.04)).to_established()
+    p = Peer(classic(delayed_ack=0.04, quickack=0)).to_established()
     assert p.conn.send(b"hello", 1.0) == 5
     assert p.out() == [("P.", ISS + 1, PEER_ISS + 1, WIN, 5)]
     # The peer's data: acknowledged after the delayed-ACK time (one segment only).

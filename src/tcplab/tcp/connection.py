@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import ClassVar, TypedDict
 
 from tcplab.tcp import seq as sq
+from tcplab.tcp.ackpolicy import AckPolicy
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
 from tcplab.tcp.congestion import CongestionControl, WindowUse, create
@@ -42,6 +43,7 @@ from tcplab.tcp.events import (
 )
 from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.loss import DupAck, LossDetector
+from tcplab.tcp.rcvwindow import ReceiveWindow
 from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.rtt import RTTEstimator
 from tcplab.tcp.states import LINUX_STATE_NUMBER, Cause, State, lookup
@@ -68,6 +70,7 @@ Address = tuple[str, int]
 _TS_MOD = 1 << 32
 _PAWS_IDLE = 24 * 24 * 3600  # RFC 7323 5.5: TS.Recent older than 24 days is invalid
 _PAWS_MSL = 60.0  # Linux TCP_PAWS_MSL
+_RTO_AFTER_SYN_LOSS = 3.0  # RFC 6298 5.7 (Linux TCP_TIMEOUT_FALLBACK)
 
 
 class TcpInfo(TypedDict):
@@ -143,6 +146,8 @@ class Connection:
         self.rcv_nxt = 0
         self.rcv_up = 0
         self._rcv_adv = 0  # right edge of the window we advertised (RCV.NXT + RCV.WND)
+        self._rcv_wup = 0  # RCV.NXT when we last advertised a window (Linux rcv_wup)
+        self._rwin = ReceiveWindow(self.config)  # what the window offers; Linux auto-tuning
 
         # -- negotiated options (RFC 9293 3.7.1, RFC 7323, RFC 2018) --------------------------
         self.snd_mss = self.config.default_peer_mss  # peer's MSS option (536 when absent)
@@ -183,15 +188,18 @@ class Connection:
         self._rtt_seq: int | None = None  # sequence number being timed (Karn's rule)
         self._rtt_time = 0.0
         self.loss = LossDetector()
-        self.cc: CongestionControl = create(c.congestion_control, c.initial_window)
+        self.cc: CongestionControl = create(c)
         self._cwnd_use = WindowUse()
         self._head_len = 0  # sequence space of the segment _retransmit_head sent last
+        self._syn_retransmitted = False  # the retransmission timer expired on our SYN / SYN-ACK
+        self._last_data_sent = 0.0  # when new data last left (Linux lsndtime)
         self.total_retrans = 0
         self.retransmits = 0  # retransmissions of the current head (tcpi_retransmits)
 
         # -- ACK policy -------------------------------------------------------------------------
         self._ack_now = False
-        self._unacked_segs = 0  # full-sized segments received since our last ACK
+        self._acks = AckPolicy(c.quickack)  # delayed ACKs, Linux quick-ACK mode
+        self._copied = 0  # bytes the user has read in all (for auto-tuning)
 
     # ================================================================================== helpers
     def __repr__(self) -> str:
@@ -210,6 +218,13 @@ class Connection:
             self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
         elif new is S.ESTABLISHED:
             self._was_synchronized = True
+            self._rwin.established(self._advmss)
+            self._last_data_sent = now  # Linux tcp_init_transfer: no idle restart before data
+            if self._syn_retransmitted and self.rtt.srtt is None:
+                # RFC 6298 5.7: the SYN (or SYN-ACK) timed out and no RTT sample came from the
+                # handshake: "the RTO MUST be re-initialized to 3 seconds when data
+                # transmission begins" (Linux: TCP_TIMEOUT_FALLBACK, measured).
+                self.rtt.rto_initial = max(self.rtt.rto_initial, _RTO_AFTER_SYN_LOSS)
             self._events.append(Connected())
             self._arm_keepalive(now)
             if self._fin_queued:
@@ -281,6 +296,7 @@ class Connection:
         if n:
             self._sndbuf += data[:n]
             if st in (S.ESTABLISHED, S.CLOSE_WAIT):
+                self._restart_after_idle(now)
                 self._output(now)
         return n
 
@@ -293,7 +309,14 @@ class Connection:
             return b""
         out = bytes(self._rcvbuf[:n])
         del self._rcvbuf[:n]
-        self._maybe_window_update(now)
+        self._copied += n
+        self._rwin.read(self._copied, now, self.rtt.srtt, self._advmss)
+        more_than_one = sq.sub(self.rcv_nxt, self._rcv_wup) > self.rcv_mss
+        if self._acks.ack_on_read(not self._rcvbuf, more_than_one):
+            self._ack_now = True  # Linux tcp_cleanup_rbuf: the pending ACK goes now
+            self._output(now)
+        else:
+            self._maybe_window_update(now)
         return out
 
     def shutdown(self, now: float) -> None:
@@ -383,6 +406,12 @@ class Connection:
     @property
     def unacked(self) -> int:
         return sq.sub(self.snd_max, self.snd_una)
+
+    @property
+    def _advmss(self) -> int:
+        """The payload of a full segment the peer sends us: our MSS less the timestamp option
+        (Linux tp->advmss once timestamps are negotiated)."""
+        return self.config.mss - (12 if self.ts_ok else 0)
 
     @property
     def _mss_payload(self) -> int:
@@ -482,7 +511,7 @@ class Connection:
                 self.remote = ("", seg.src_port)
             self.rcv_nxt = sq.add(seg.seq, 1)
             self.irs = seg.seq
-            self._rcv_adv = self.rcv_nxt
+            self._rcv_adv = self._rcv_wup = self.rcv_nxt
             self._take_syn_options(seg, now)
             self._init_send(now)
             self._set_window(seg)
@@ -513,7 +542,8 @@ class Connection:
             return  # fifth: neither SYN nor RST: drop
         self.rcv_nxt = sq.add(seg.seq, 1)
         self.irs = seg.seq
-        self._rcv_adv = sq.add(self.rcv_nxt, min(self._rcv_free(), 0xFFFF))  # as our SYN said
+        self._rcv_adv = sq.add(self.rcv_nxt, self._rwin.wnd)  # as our SYN said
+        self._rcv_wup = self.rcv_nxt
         self._take_syn_options(seg, now)
         if ack_ok:
             self._ack_advances(seg, now)  # SND.UNA = SEG.ACK; acked segments leave the queue
@@ -936,16 +966,7 @@ class Connection:
                     self.rcv_nxt = sq.add(self.rcv_nxt, len(more))
                 self._ack_now = True  # RFC 5681 4.2: ACK at once when a hole is filled
             self._events.append(DataReadable(len(self._rcvbuf)))
-            # RFC 9293 3.8.6.3 / RFC 1122 4.2.3.2: ACK at least every second full segment.
-            # "Full-sized" is measured against the largest segment seen (Linux's rcv_mss).
-            if len(payload) > self.rcv_mss:
-                self.rcv_mss = len(payload)
-            if len(payload) >= self.rcv_mss:
-                self._unacked_segs += 1
-            if self._unacked_segs >= 2:
-                self._ack_now = True
-            elif not self._ack_now:
-                self.timers.arm_if_stopped(Timer.DELAYED_ACK, now + self.config.delayed_ack)
+            self._data_arrived(len(payload), bool(int(seg.flags) & PSH), now)
             if self._ooo.fin_seq is not None and self._ooo.fin_seq == self.rcv_nxt:
                 self._ooo.fin_seq = None
                 self._fin_arrives(now)
@@ -953,6 +974,32 @@ class Connection:
             # Out of order: keep it, and send a duplicate ACK at once (RFC 5681 4.2).
             self._ooo.add(seq, bytes(payload), rcv_nxt)
             self._ack_now = True
+
+    def _data_arrived(self, length: int, psh: bool, now: float) -> None:
+        """In-order data of ``length`` bytes arrived: acknowledge it now or later (ackpolicy.py).
+
+        RFC 9293 3.8.6.3 / RFC 1122 4.2.3.2: at least every second full-sized segment, i.e.
+        (as Linux counts it, __tcp_ack_snd_check) once more than one segment (rcv_mss, the
+        largest received, tcp_measure_rcv_mss) arrived since our last window announcement,
+        provided (with auto-tuning) the window would not shrink; at once in quick-ACK mode;
+        else after the delayed-ACK time."""
+        mss = self._advmss
+        small_or_pushed = length < self.rcv_mss or psh
+        if length >= self.rcv_mss:
+            self.rcv_mss = min(length, mss)
+        acks, rwin = self._acks, self._rwin
+        acks.data_arrived(small_or_pushed, now, self.rtt.rto, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss)
+        if rwin.grow(length, self._rcv_free(), mss):
+            acks.window_grew()
+        if self._ack_now:
+            return
+        more_than_one = sq.sub(self.rcv_nxt, self._rcv_wup) > self.rcv_mss
+        if more_than_one and rwin.linux:
+            more_than_one = rwin.would_offer(self._rcv_free(), self.rcv_wscale, self.rcv_mss)[0] >= rwin.wnd
+        if more_than_one or acks.immediate:
+            self._ack_now = True
+        else:
+            self.timers.arm_if_stopped(Timer.DELAYED_ACK, now + self.config.delayed_ack)
 
     def _fin_arrives(self, now: float) -> None:
         """Eighth, check the FIN bit (the FIN is in order)."""
@@ -991,6 +1038,7 @@ class Connection:
             self._enter(S.CLOSED, C.TIMEOUT_FIN_WAIT_2, now)
 
     def _delayed_ack_timeout(self, now: float) -> None:
+        self._acks.delayed_ack_fired()
         self._ack_now = True
 
     def _retransmission_timeout(self, now: float) -> None:
@@ -1015,6 +1063,8 @@ class Connection:
             return
         self._retries += 1
         self.retransmits = self._retries
+        if not st.synchronized:
+            self._syn_retransmitted = True
         # R1 (retries1) would ask IP for another route; on one link there is none to ask.
         if st.synchronized:
             self.cc.on_rto(self.unacked, now)
@@ -1061,25 +1111,25 @@ class Connection:
         return (int(now * self.config.ts_hz) + self.iss * 2654435761) & 0xFFFFFFFF
 
     def _rcv_free(self) -> int:
-        return max(0, self.config.rcv_buf - len(self._rcvbuf) - self._ooo.bytes)
+        return self._rwin.free(len(self._rcvbuf) + self._ooo.bytes)
 
     def _window_field(self, syn: bool) -> int:
-        """The window we advertise, never shrinking the right edge (RFC 9293 3.8.6.2.2)."""
+        """The window we advertise (rcvwindow.py), never shrinking the right edge (RFC 9293
+        3.8.6.2.2); a SYN's is not scaled and counts from RCV.NXT (RFC 7323 2.2)."""
         free = self._rcv_free()
         if syn:
-            wnd = min(free, 0xFFFF)
+            # The MSS the window is rounded to: a SYN-ACK's after timestamps were negotiated.
+            wnd = self._rwin.syn_window(free, self.config.mss if self.state is S.SYN_SENT else self._advmss)
             self._rcv_adv = sq.add(self.rcv_nxt, wnd)
+            self._rcv_wup = self.rcv_nxt
             return wnd
         shift = self.rcv_wscale
-        wnd = min(free, 0xFFFF << shift)
-        wnd = (wnd >> shift) << shift
         current = sq.sub(self._rcv_adv, self.rcv_nxt) if sq.ge(self._rcv_adv, self.rcv_nxt) else 0
-        # Receiver SWS avoidance: only move the right edge by at least min(RCV.BUFF/2, MSS).
-        if wnd > current and wnd - current < min(self.config.rcv_buf // 2, self.config.mss):
-            wnd = current
-        if wnd < current:
-            wnd = current  # do not shrink the window (3.8.6.2.2)
+        wnd, pressure = self._rwin.select(free, current, shift, self.rcv_mss, self.config.mss)
+        if pressure:
+            self._acks.under_pressure()
         self._rcv_adv = sq.add(self.rcv_nxt, wnd)
+        self._rcv_wup = self.rcv_nxt
         return min(wnd >> shift, 0xFFFF)
 
     def _maybe_window_update(self, now: float) -> None:
@@ -1087,11 +1137,7 @@ class Connection:
         if not self.state.synchronized or self.state in (S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING, S.TIME_WAIT):
             return
         current = sq.sub(self._rcv_adv, self.rcv_nxt)
-        # What we could advertise: the free space, as far as the window field can carry it.
-        free = min(self._rcv_free(), 0xFFFF << self.rcv_wscale)
-        if free - current >= min(self.config.rcv_buf // 2, self.config.mss) and (
-            current < self.config.mss or current < self.config.rcv_buf // 2
-        ):
+        if self._rwin.update_due(self._rcv_free(), current, self.rcv_wscale, self.rcv_mss, self.config.mss):
             self._ack_now = True
             self._output(now)
 
@@ -1184,7 +1230,7 @@ class Connection:
         if flags & ACK:
             self._last_ack_sent = self.rcv_nxt
             self._ack_now = False
-            self._unacked_segs = 0
+            self._acks.ack_sent()
             self.timers.stop(Timer.DELAYED_ACK)
 
     def _send_ack_now(self, now: float) -> None:
@@ -1324,6 +1370,10 @@ class Connection:
             seq = self.snd_nxt
             retrans = sq.lt(seq, self.snd_max)
             self._emit(seq, flags, now, payload)
+            if n:
+                self._acks.data_sent(now, self.config.delayed_ack)
+                if not retrans:
+                    self._last_data_sent = now
             if retrans:
                 self.total_retrans += 1
             advance = n + (1 if fin_here else 0)
@@ -1340,6 +1390,13 @@ class Connection:
             self.timers.stop(Timer.PERSIST)
             if fin_here:
                 break
+
+    def _restart_after_idle(self, now: float) -> None:
+        """RFC 5681 4.1 (Linux tcp_slow_start_after_idle_check): new data after more than an
+        RTO with nothing sent and nothing in flight starts from a smaller window again."""
+        idle = now - self._last_data_sent
+        if self.config.slow_start_after_idle and self.snd_una == self.snd_max and idle > self.rtt.rto:
+            self.cc.on_idle_restart(idle, self.rtt.rto, now)
 
     def _arm_persist(self, now: float) -> None:
         if not self.timers.armed(Timer.PERSIST) and not self.timers.armed(Timer.RETRANSMISSION):
