@@ -32,13 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tcplab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"tcplab.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"tcplab.commands.{name}":
-                continue  # that command has not been written yet
-            raise
-        module.add_parser(sub)
+        importlib.import_module(f"tcplab.commands.{name}").add_parser(sub)
     return parser
 
 

@@ -1,7 +1,7 @@
 """BSD-style sockets on a tcplab host, modelled on Python's ``socket`` module.
 
-    from tcplab.socket import AF_INET, SOL_SOCKET, SO_REUSEADDR
-    srv = Socket(host)                        # a tcplab.socket.Socket (TCP only)
+    from tcplab.socket import SO_REUSEADDR, SOL_SOCKET, Socket
+    srv = Socket(host)                        # TCP only; Socket(host, AF_INET6) for IPv6
     srv.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     srv.bind(("198.18.0.2", 9527)); srv.listen(16)
     conn, peer = srv.accept()
@@ -507,16 +507,7 @@ class Socket:
         if bufsize == 0:
             return b""
 
-        def ready() -> bool:
-            return (
-                conn.recv_buffered > 0
-                or conn.eof
-                or conn.state is State.CLOSED
-                or self._shut_rd
-                or self._pending_error() != 0
-            )
-
-        self._wait(ready)
+        self._wait(lambda: self._recv_ready(conn))
         if conn.recv_buffered > 0:
             data = conn.receive(bufsize, now=self._now())
             self._after()  # a window update may be due
@@ -750,6 +741,10 @@ class Socket:
             return True  # recv() fails at once (ENOTCONN)
         if conn.state in _CONNECTING:
             return False
+        return self._recv_ready(conn)
+
+    def _recv_ready(self, conn: Connection) -> bool:
+        """recv() on this connected socket returns at once: data, EOF, or an error."""
         return (
             conn.recv_buffered > 0
             or conn.eof

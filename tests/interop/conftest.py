@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import Stack
+from .helpers import TunBench
 
 
 def _why_not() -> str | None:
@@ -54,8 +54,8 @@ def ns() -> Iterator[str]:
 
 
 @pytest.fixture
-def stack(ns: str, tmp_path: Any) -> Iterator[Stack]:
-    s = Stack(ns, pcap=str(tmp_path / "tun.pcap"))
+def tun(ns: str, tmp_path: Any) -> Iterator[TunBench]:
+    s = TunBench(ns, pcap=str(tmp_path / "tun.pcap"))
     try:
         yield s
     finally:

@@ -1,5 +1,5 @@
 """Helpers for the interop suite: a tcplab host on a TUN device inside a network namespace
-(``Stack``), the kernel's TCP as ``kpeer.py`` subprocesses in the same namespace (``KPeer``), and
+(``TunBench``), the kernel's TCP as ``kpeer.py`` subprocesses in the same namespace (``KPeer``), and
 ``exchange`` (send and receive at once on a non-blocking tcplab socket)."""
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ class KPeer:
     """A ``kpeer.py`` subprocess in the namespace; its JSON-line reports are collected by the
     tcplab loop (so waiting for them keeps tcplab's TCP running)."""
 
-    def __init__(self, stack: Stack, *args: Any) -> None:
-        self.stack = stack
+    def __init__(self, tun: TunBench, *args: Any) -> None:
+        self.tun = tun
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", stack.ns, sys.executable, KPEER, *map(str, args)],
+            ["ip", "netns", "exec", tun.ns, sys.executable, KPEER, *map(str, args)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -38,8 +38,8 @@ class KPeer:
         self.events: list[dict[str, Any]] = []
         self._buf = b""
         os.set_blocking(self.proc.stdout.fileno(), False)
-        stack.runtime.add_reader(self.proc.stdout.fileno(), self._readable)
-        stack.peers.append(self)
+        tun.runtime.add_reader(self.proc.stdout.fileno(), self._readable)
+        tun.peers.append(self)
 
     def _readable(self) -> None:
         try:
@@ -47,7 +47,7 @@ class KPeer:
         except BlockingIOError:
             return
         if not data:
-            self.stack.runtime.remove_reader(self.proc.stdout.fileno())
+            self.tun.runtime.remove_reader(self.proc.stdout.fileno())
             return
         self._buf += data
         while b"\n" in self._buf:
@@ -62,7 +62,7 @@ class KPeer:
 
     def wait(self, name: str, timeout: float = 60.0) -> dict[str, Any]:
         """Run tcplab until the peer reports ``name`` (or an error); fail after ``timeout``."""
-        ok = self.stack.runtime.run_until(lambda: self.event(name) is not None, timeout)
+        ok = self.tun.runtime.run_until(lambda: self.event(name) is not None, timeout)
         if not ok:
             err = b""
             if self.proc.poll() is not None:
@@ -77,7 +77,7 @@ class KPeer:
         self.proc.stdin.flush()
 
     def finish(self, timeout: float = 30.0) -> int:
-        self.stack.runtime.run_until(lambda: self.proc.poll() is not None, timeout)
+        self.tun.runtime.run_until(lambda: self.proc.poll() is not None, timeout)
         if self.proc.poll() is None:
             self.proc.kill()
         return self.proc.wait(5)
@@ -92,7 +92,7 @@ class KPeer:
                 f.close()
 
 
-class Stack:
+class TunBench:
     """One test's namespace, TUN link, tcplab host and loop."""
 
     def __init__(self, ns: str, pcap: str | None = None, host_name: str = "tcplab") -> None:
@@ -176,7 +176,7 @@ def blob(n: int, seed: int = 1) -> bytes:
 
 
 def exchange(
-    stack: Stack,
+    tun: TunBench,
     sock,
     payload: bytes,
     nrecv: int | None,
@@ -229,11 +229,11 @@ def exchange(
                 f"exchange stalled: sent {len(payload) - len(out)}/{len(payload)}, received {len(got)}"
             )
         if not progress:
-            stack.runtime.step(0.5)
+            tun.runtime.step(0.5)
 
 
-def listen(stack: Stack, ip: str, port: int = PORT, reuseaddr: bool = False):
-    srv = Socket(stack.host, AF_INET6 if ":" in ip else AF_INET)
+def listen(tun: TunBench, ip: str, port: int = PORT, reuseaddr: bool = False):
+    srv = Socket(tun.host, AF_INET6 if ":" in ip else AF_INET)
     if reuseaddr:
         srv.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
     srv.bind((ip, port))

@@ -1,4 +1,4 @@
-"""The kernel side of an interop test: a TCP client or server on the Linux kernel's stack.
+"""The kernel side of an interop test: a TCP client or server on the Linux kernel's TCP.
 
 Run inside the test's namespace (``ip netns exec NS python3 kpeer.py ...``). It reports what
 happened as JSON lines on stdout (``{"event": ...}``) and, with ``--pause``, waits for a line on

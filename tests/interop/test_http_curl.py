@@ -12,7 +12,7 @@ import pytest
 
 import tcplab.asyncio as tcplab_asyncio
 
-from .helpers import H4, H6, MB, Stack
+from .helpers import H4, H6, MB, TunBench
 
 BODY = random.Random(42).randbytes(2 * MB)
 
@@ -33,16 +33,16 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
     await writer.wait_closed()
 
 
-async def _fetch(stack: Stack, url: str, out: str) -> tuple[int, bytes]:
+async def _fetch(tun: TunBench, url: str, out: str) -> tuple[int, bytes]:
     loop = asyncio.get_running_loop()
-    stack.runtime.attach_asyncio(loop)
+    tun.runtime.attach_asyncio(loop)
     try:
-        server = await tcplab_asyncio.start_server(_handle, None, 8080, stack=stack.host)
+        server = await tcplab_asyncio.start_server(_handle, None, 8080, stack=tun.host)
         proc = await asyncio.create_subprocess_exec(
             "ip",
             "netns",
             "exec",
-            stack.ns,
+            tun.ns,
             "curl",
             "-sS",
             "-g",
@@ -62,17 +62,17 @@ async def _fetch(stack: Stack, url: str, out: str) -> tuple[int, bytes]:
         await asyncio.sleep(0.2)  # let the last ACKs of the close cross the link
         return proc.returncode, stdout + stderr
     finally:
-        stack.runtime.detach_asyncio()
+        tun.runtime.detach_asyncio()
 
 
 @pytest.mark.parametrize("url_host", [H4, f"[{H6}]"], ids=["ipv4", "ipv6"])
-def test_curl_fetches_file_from_tcplab_asyncio_http_server(stack: Stack, tmp_path, url_host: str) -> None:
+def test_curl_fetches_file_from_tcplab_asyncio_http_server(tun: TunBench, tmp_path, url_host: str) -> None:
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed (apt-get install curl)")
     out = str(tmp_path / "got.bin")
-    rc, output = asyncio.run(_fetch(stack, f"http://{url_host}:8080/file.bin", out))
+    rc, output = asyncio.run(_fetch(tun, f"http://{url_host}:8080/file.bin", out))
     assert rc == 0, output
     assert output == b"200"
     with open(out, "rb") as f:
         assert hashlib.sha256(f.read()).hexdigest() == hashlib.sha256(BODY).hexdigest()
-    assert stack.host.counters["internal_errors"] == 0
+    assert tun.host.counters["internal_errors"] == 0

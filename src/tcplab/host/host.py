@@ -1,14 +1,11 @@
 """One IP host: addresses, demultiplexing, listeners, ports, RST for segments that match nothing.
 
-The host is a ``Node`` for whatever carries its packets (the simulated network, a TUN link)::
-
-    deliver(packet, now)      an IP packet arrives (never raises; bad ones are counted, dropped)
-    poll_transmit()           the IP packets to send now
-    next_deadline()           the earliest timer of any connection
-    handle_timeout(now)       run the timers that are due
-
-Applications reach it through ``Socket(host)`` (``tcplab.socket``) or the asyncio streams
-(``tcplab.aio``); both go through the methods in the "for the socket layer" section below.
+The host demultiplexes; the engine (``tcplab.tcp``) decides. It is a ``Node`` (``deliver``,
+``poll_transmit``, ``next_deadline``, ``handle_timeout``) for whatever carries its packets, and
+its user calls wait on a ``Runtime``. Applications reach it through ``Socket(host)``
+(``tcplab.socket``) or the asyncio streams (``tcplab.aio``), which use the methods in the "for the
+socket layer" section below. See docs/architecture.md ("The engine decides; the host
+demultiplexes", "A segment's journey").
 """
 
 from __future__ import annotations

@@ -734,10 +734,44 @@ class Network:
             self.log.record("note", self.now, host=host, text=text)
 
     def _transmit(self, src: _Slot, packet: bytes) -> None:
-        stats = self.stats
-        stats.sent += 1
+        """Put a packet a node sent on its way: routing, the fault rules, the link's
+        impairments, then the trace."""
+        self.stats.sent += 1
         if type(packet) is not bytes:
             packet = bytes(packet)
+        route = self._route(src, packet)
+        if route is None:
+            return
+        dst, d = route
+        d.sent += 1
+        log = self.log
+        tcp: tuple[int, ...] | None = None
+        off = 0
+        if log is not None or self.rules:
+            proto, off, end = _transport(packet)
+            if proto == 6:
+                tcp = _tcp_fields(packet, off, end)
+        arrive: float | None = None
+        if self.rules:
+            drop, extra, dup, corrupt = self._apply_rules(src.name, dst.name, tcp, packet)
+        else:
+            drop, extra, dup, corrupt = False, 0.0, False, False
+        why: str | None = "rule" if drop else None
+        if not drop:
+            arrive, why, dup_here, corrupt_here = self._impair(d, len(packet), extra)
+            dup, corrupt = dup or dup_here, corrupt or corrupt_here
+        if arrive is None:
+            d.dropped += 1
+            fate = "dropped"
+        else:
+            fate = self._carry(d, dst, packet, arrive, dup, corrupt)
+        if log is not None and tcp is not None:
+            self._record(log, src.name, dst.name, packet, off, tcp, fate, arrive, why)
+
+    def _route(self, src: _Slot, packet: bytes) -> tuple[_Slot, LinkDirection] | None:
+        """The node that owns the destination address and the link direction to it (to the
+        sender itself: the loopback); None, counted and noted, when there is none."""
+        stats = self.stats
         key = _route_key(packet)
         if key is None:
             stats.malformed += 1
@@ -745,127 +779,113 @@ class Network:
                 src.name,
                 f"network dropped a malformed packet from {src.name} ({len(packet)} bytes, no IP header to route by)",
             )
-            return
+            return None
         dst = self._owners.get(key)
         if dst is None:
             self.refresh_addresses()
             dst = self._owners.get(key)
         if dst is None:
-            stats.unroutable += 1
-            self._note(
-                src.name,
-                f"network dropped a packet from {src.name} to {ipaddress.ip_address(key)}: nobody owns that address",
-            )
-            return
+            self._unroutable(src, key, "nobody owns that address")
+            return None
         d = self._dirs.get((src, dst))
         if d is None:
             if dst is not src:
-                stats.unroutable += 1
-                self._note(
-                    src.name,
-                    f"network dropped a packet from {src.name} to {ipaddress.ip_address(key)}: no link to {dst.name}",
-                )
-                return
+                self._unroutable(src, key, f"no link to {dst.name}")
+                return None
             d = LinkDirection(src.name, src.name, _LOOPBACK, random.Random(0))
             self._dirs[(src, src)] = d
-        d.sent += 1
+        return dst, d
 
-        rules = self.rules
-        log = self.log
-        tcp: tuple[int, ...] | None = None
-        proto, off, end = -1, 0, 0
-        if log is not None or rules:
-            proto, off, end = _transport(packet)
-            if proto == 6:
-                tcp = _tcp_fields(packet, off, end)
+    def _unroutable(self, src: _Slot, key: bytes, why: str) -> None:
+        self.stats.unroutable += 1
+        self._note(src.name, f"network dropped a packet from {src.name} to {ipaddress.ip_address(key)}: {why}")
 
-        now = self.now
-        drop_why: str | None = None
+    def _apply_rules(
+        self, src: str, dst: str, tcp: tuple[int, ...] | None, packet: bytes
+    ) -> tuple[bool, float, bool, bool]:
+        """Every rule sees the packet; ``(drop, extra delay, duplicate, corrupt)`` from those
+        that act on it."""
+        stats = self.stats
+        drop = dup = corrupt = False
         extra = 0.0
-        dup = corrupt = False
-        if rules:
-            for rule in rules:
-                if not self._matches(rule.match, src.name, dst.name, tcp, packet):
-                    continue
-                rule.seen += 1
-                m = rule.match
-                if rule.seen < m.nth or (m.count is not None and rule.seen >= m.nth + m.count):
-                    continue
-                rule.hits += 1
-                action = rule.action
-                if action == "drop":
-                    drop_why = "rule"
-                elif action == "delay":
-                    extra += rule.delay
-                elif action == "duplicate":
-                    dup = True
-                else:
-                    corrupt = True
-            if drop_why is not None:
-                stats.dropped_rule += 1
-            elif extra:
-                stats.delayed += 1
+        for rule in self.rules:
+            if not self._matches(rule.match, src, dst, tcp, packet):
+                continue
+            rule.seen += 1
+            m = rule.match
+            if rule.seen < m.nth or (m.count is not None and rule.seen >= m.nth + m.count):
+                continue
+            rule.hits += 1
+            action = rule.action
+            if action == "drop":
+                drop = True
+            elif action == "delay":
+                extra += rule.delay
+            elif action == "duplicate":
+                dup = True
+            else:
+                corrupt = True
+        if drop:
+            stats.dropped_rule += 1
+        elif extra:
+            stats.delayed += 1
+        return drop, extra, dup, corrupt
 
-        arrive: float | None = None
-        if drop_why is None:
-            p = d.params
-            rng = d.rng
-            tx_end = now
-            if p.bandwidth is not None:
-                if p.queue_limit is not None:
-                    queue = d._queue
-                    while queue and queue[0] <= now:
-                        queue.popleft()
-                    if len(queue) >= p.queue_limit:
-                        drop_why = "queue"
-                        stats.dropped_queue += 1
-                if drop_why is None:
-                    start = d.busy_until if d.busy_until > now else now
-                    tx_end = start + len(packet) / p.bandwidth
-                    d.busy_until = tx_end
-                    if p.queue_limit is not None:
-                        d._queue.append(tx_end)
-            if drop_why is None and p.loss and rng.random() < p.loss:
-                drop_why = "loss"
-                stats.dropped_loss += 1
-            if drop_why is None:
-                if p.corrupt and rng.random() < p.corrupt:
-                    corrupt = True
-                if p.duplicate and rng.random() < p.duplicate:
-                    dup = True
-                arrive = tx_end + p.delay + extra
-                if p.reorder and rng.random() < p.reorder:
-                    stats.reordered += 1
-                    rd = p.reorder_delay
-                    arrive += rd if rd is not None else (p.delay if p.delay > 0.001 else 0.001)
-                if p.jitter:
-                    arrive += rng.random() * p.jitter
-                # whole nanoseconds: 0.05 + 0.01 arrives at 0.06, not 0.060000000000000005
-                # (but never before now: time only moves forward)
-                rounded = round(arrive, 9)
-                arrive = rounded if rounded >= now else now
+    def _impair(self, d: LinkDirection, size: int, extra: float) -> tuple[float | None, str | None, bool, bool]:
+        """The link's own fate for a packet of ``size`` bytes sent now, drawn from its random
+        stream in a fixed order (queue, loss, corruption, duplication, reordering, jitter):
+        ``(arrival time or None, why it was dropped, duplicate, corrupt)``."""
+        stats = self.stats
+        now = self.now
+        p = d.params
+        rng = d.rng
+        tx_end = now
+        if p.bandwidth is not None:
+            if p.queue_limit is not None:
+                queue = d._queue
+                while queue and queue[0] <= now:
+                    queue.popleft()
+                if len(queue) >= p.queue_limit:
+                    stats.dropped_queue += 1
+                    return None, "queue", False, False
+            start = d.busy_until if d.busy_until > now else now
+            tx_end = start + size / p.bandwidth
+            d.busy_until = tx_end
+            if p.queue_limit is not None:
+                d._queue.append(tx_end)
+        if p.loss and rng.random() < p.loss:
+            stats.dropped_loss += 1
+            return None, "loss", False, False
+        corrupt = bool(p.corrupt) and rng.random() < p.corrupt
+        dup = bool(p.duplicate) and rng.random() < p.duplicate
+        arrive = tx_end + p.delay + extra
+        if p.reorder and rng.random() < p.reorder:
+            stats.reordered += 1
+            rd = p.reorder_delay
+            arrive += rd if rd is not None else (p.delay if p.delay > 0.001 else 0.001)
+        if p.jitter:
+            arrive += rng.random() * p.jitter
+        # whole nanoseconds: 0.05 + 0.01 arrives at 0.06, not 0.060000000000000005
+        # (but never before now: time only moves forward)
+        rounded = round(arrive, 9)
+        return (rounded if rounded >= now else now), None, dup, corrupt
 
-        fate = "dropped"
-        if arrive is not None:
-            sent_packet = packet
-            if corrupt:
-                stats.corrupted += 1
-                sent_packet = self._corrupt(packet, d.rng)
-                fate = "corrupted"
-            d.delivered += 1
-            self._push(arrive, _ARRIVE, dst, sent_packet)
-            if dup:
-                stats.duplicated += 1
-                self._push(arrive, _ARRIVE, dst, sent_packet)
-                if not corrupt:
-                    fate = "duplicated"
-            elif not corrupt:
-                fate = "delivered"
-        else:
-            d.dropped += 1
-
-        if log is not None and tcp is not None:
-            self._record(log, src.name, dst.name, packet, off, tcp, fate, arrive, drop_why)
+    def _carry(self, d: LinkDirection, dst: _Slot, packet: bytes, arrive: float, dup: bool, corrupt: bool) -> str:
+        """Schedule the packet's arrival (corrupted, twice if duplicated); return its fate."""
+        stats = self.stats
+        fate = "delivered"
+        if corrupt:
+            stats.corrupted += 1
+            packet = self._corrupt(packet, d.rng)
+            fate = "corrupted"
+        d.delivered += 1
+        self._push(arrive, _ARRIVE, dst, packet)
+        if dup:
+            stats.duplicated += 1
+            self._push(arrive, _ARRIVE, dst, packet)
+            if not corrupt:
+                fate = "duplicated"
+        return fate
 
     @staticmethod
     def _matches(m: Match, src: str, dst: str, tcp: tuple[int, ...] | None, packet: bytes) -> bool:

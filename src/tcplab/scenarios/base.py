@@ -210,6 +210,19 @@ class Bench:
 
         sock.setsockopt(SOL_SOCKET, SO_LINGER, struct.pack("ii", 1, 0))
 
+    def abort(self, sock: Any) -> None:
+        """close() with SO_LINGER {1, 0}: the connection is aborted (RST, no FIN, no TIME_WAIT)."""
+        self.linger0(sock)
+        sock.close()
+
+    def expect_reset(self, host: str, call: Callable[[], object]) -> None:
+        """Run a socket call that should meet a reset; note how it failed (and keep the errno)."""
+        try:
+            call()
+        except ConnectionResetError as exc:
+            self.data["errno"] = exc.errno
+            self.note(host, f"recv() failed: {exc.strerror}")
+
     def kill(self, host: Any, ep: Any) -> None:
         """Abort a connection from outside its (possibly closed) socket, as ``ss -K`` does: the
         engine's ABORT (RFC 9293 3.10.5) on the host's endpoint."""

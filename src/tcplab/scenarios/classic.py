@@ -208,13 +208,8 @@ def lost_final_ack(b: Bench) -> str:
 def abort(b: Bench) -> str:
     _lsock, csock, ssock = b.pair()
     b.wait(0.1)
-    b.linger0(csock)
-    csock.close()  # RST, no FIN, no TIME_WAIT
-    try:
-        ssock.recv(100)
-    except ConnectionResetError as exc:
-        b.data["errno"] = exc.errno
-        b.note("server", f"recv() failed: {exc.strerror}")
+    b.abort(csock)  # RST, no FIN, no TIME_WAIT
+    b.expect_reset("server", lambda: ssock.recv(100))
     ssock.close()
     b.settle()
     return "close() with SO_LINGER {1, 0} sent RST: both ends CLOSED at once, no TIME_WAIT"

@@ -9,6 +9,7 @@ endpoint's state path in the trace is one act.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from tcplab.net.sim import Match, Rule
@@ -30,45 +31,52 @@ def _eof(sock: Any) -> None:
 
 def rst_everywhere(b: Bench) -> str:
     lsock = b.listen()
-    acts = []
+    acts = [act(b, lsock) for act in _RST_ACTS]
+    b.settle()
+    return "a RST arrived in " + ", ".join(acts) + ": each time straight to CLOSED"
 
-    # FIN_WAIT_1: the ACK of the client's FIN is lost; the server answers with RST (abort).
+
+def _rst_in_fin_wait_1(b: Bench, lsock: Socket) -> str:
+    """The ACK of the client's FIN is lost; the server answers with RST (abort)."""
     b.note("client", "act 1: RST in FIN_WAIT_1")
     _, csock, ssock = b.pair(listener=lsock)
     rule = b.net.add_rule(Rule("drop", Match(src="server", flags=".")))
     csock.close()
     _eof(ssock)
-    b.linger0(ssock)
-    ssock.close()
+    b.abort(ssock)
     b.wait(1.0)
     b.net.remove_rule(rule)
-    acts.append("FIN_WAIT_1")
+    return "FIN_WAIT_1"
 
-    # FIN_WAIT_2: the FIN was acknowledged, then the server aborts.
+
+def _rst_in_fin_wait_2(b: Bench, lsock: Socket) -> str:
+    """The FIN was acknowledged, then the server aborts."""
     b.note("client", "act 2: RST in FIN_WAIT_2")
     _, csock, ssock = b.pair(listener=lsock)
     csock.close()
     _eof(ssock)
     b.wait(0.2)
-    b.linger0(ssock)
-    ssock.close()
+    b.abort(ssock)
     b.wait(1.0)
-    acts.append("FIN_WAIT_2")
+    return "FIN_WAIT_2"
 
-    # CLOSE_WAIT: the client half-closed, then aborts from FIN_WAIT_2.
+
+def _rst_in_close_wait(b: Bench, lsock: Socket) -> str:
+    """The client half-closed, then aborts from FIN_WAIT_2."""
     b.note("client", "act 3: RST in CLOSE_WAIT")
     _, csock, ssock = b.pair(listener=lsock)
     csock.shutdown(SHUT_WR)
     _eof(ssock)
     b.wait(0.2)
-    b.linger0(csock)
-    csock.close()
+    b.abort(csock)
     b.wait(1.0)
     ssock.close()
-    acts.append("CLOSE_WAIT")
+    return "CLOSE_WAIT"
 
-    # CLOSING: simultaneous close, the server's ACK of the client's FIN is lost; the server's
-    # TIME_WAIT is killed (ss -K); the client's retransmitted FIN finds the listener: RST.
+
+def _rst_in_closing(b: Bench, lsock: Socket) -> str:
+    """Simultaneous close, the server's ACK of the client's FIN is lost; the server's TIME_WAIT
+    is killed (ss -K); the client's retransmitted FIN finds the listener: RST."""
     b.note("client", "act 4: RST in CLOSING")
     _, csock, ssock = b.pair(listener=lsock)
     sep = _child_of(b, csock)
@@ -79,10 +87,12 @@ def rst_everywhere(b: Bench) -> str:
     b.net.remove_rule(rule)
     b.kill(b.server, sep)
     b.wait(5.0)
-    acts.append("CLOSING")
+    return "CLOSING"
 
-    # LAST_ACK: the client's last ACK is lost and its TIME_WAIT killed; the server's
-    # retransmitted FIN finds no connection at the client host: RST.
+
+def _rst_in_last_ack(b: Bench, lsock: Socket) -> str:
+    """The client's last ACK is lost and its TIME_WAIT killed; the server's retransmitted FIN
+    finds no connection at the client host: RST."""
     b.note("client", "act 5: RST in LAST_ACK")
     _, csock, ssock = b.pair(listener=lsock)
     cep = csock.endpoint
@@ -95,11 +105,13 @@ def rst_everywhere(b: Bench) -> str:
     b.net.remove_rule(rule)
     b.kill(b.client, cep)
     b.wait(5.0)
-    acts.append("LAST_ACK")
+    return "LAST_ACK"
 
-    # TIME_WAIT: RFC 1337's hazard H1. An old duplicate ACK reaches the client in TIME_WAIT; it
-    # answers with an ACK; the server (connection gone) answers that with RST, which kills the
-    # TIME_WAIT (Linux net.ipv4.tcp_rfc1337=0).
+
+def _rst_in_time_wait(b: Bench, lsock: Socket) -> str:
+    """RFC 1337's hazard H1. An old duplicate ACK reaches the client in TIME_WAIT; it answers
+    with an ACK; the server (connection gone) answers that with RST, which kills the TIME_WAIT
+    (Linux net.ipv4.tcp_rfc1337=0)."""
     b.note("client", "act 6: RST in TIME_WAIT (RFC 1337 TIME-WAIT assassination)")
     _, csock, ssock = b.pair(listener=lsock)
     cep = csock.endpoint
@@ -115,27 +127,46 @@ def rst_everywhere(b: Bench) -> str:
     b.note("server", "an old duplicate ACK from the server's port (sent long ago) arrives")
     b.inject(b.server, (SERVER_IP, SERVER_PORT), (CLIENT_IP, cport), seq=server_nxt - 1000, ack=client_nxt, flags=".")
     b.wait(5.0)
-    acts.append("TIME_WAIT")
+    return "TIME_WAIT"
 
-    # SYN_RCVD (actively opened): a simultaneous open where the client's SYN-ACK is lost and
-    # the client aborts in SYN_RCVD.
+
+def _rst_in_syn_rcvd(b: Bench, lsock: Socket) -> str:
+    """A simultaneous open where the client's SYN-ACK is lost and the client aborts in
+    SYN_RCVD (actively opened)."""
     b.note("client", "act 7: RST in SYN_RCVD (simultaneous open)")
     rule = b.net.add_rule(Rule("drop", Match(src="client", flags="S.")))
     csock, ssock = _simultaneous_open(b)
     b.until(lambda: b.state(csock) == "SYN_RCVD", timeout=5)
-    b.linger0(csock)
-    csock.close()
+    b.abort(csock)
     b.wait(5.0)
     b.net.remove_rule(rule)
     ssock.close()
-    acts.append("SYN_RCVD")
-    b.settle()
-    return "a RST arrived in " + ", ".join(acts) + ": each time straight to CLOSED"
+    return "SYN_RCVD"
+
+
+_RST_ACTS: tuple[Callable[[Bench, Socket], str], ...] = (
+    _rst_in_fin_wait_1,
+    _rst_in_fin_wait_2,
+    _rst_in_close_wait,
+    _rst_in_closing,
+    _rst_in_last_ack,
+    _rst_in_time_wait,
+    _rst_in_syn_rcvd,
+)
 
 
 def abort_everywhere(b: Bench) -> str:
+    _abort_in_listen(b)
+    lsock = b.listen()
+    for act in _ABORT_ACTS:
+        act(b, lsock)
+    b.settle()
+    return "ABORT in every state: RST from the synchronized states up to CLOSE_WAIT, silence elsewhere"
+
+
+def _abort_in_listen(b: Bench) -> None:
+    """An engine-level passive OPEN, then ABORT (sockets close a listener with CLOSE)."""
     now = b.now
-    # LISTEN: an engine-level passive OPEN, then ABORT (sockets close a listener with CLOSE).
     b.note("server", "act 1: ABORT in LISTEN (the engine's call; a socket's close() is CLOSE)")
     host = b.server
     ep = host.new_connection(host.conn_config(SERVER_IP), (SERVER_IP, 7000), None)
@@ -145,8 +176,9 @@ def abort_everywhere(b: Bench) -> str:
     ep.conn.abort(b.now)
     host.service(ep, b.now)
 
-    lsock = b.listen()
-    # SYN_SENT: close() while connecting (CLOSE), then SO_LINGER 0 close (ABORT).
+
+def _abort_in_syn_sent(b: Bench, lsock: Socket) -> None:
+    """close() while connecting (CLOSE), then SO_LINGER 0 close (ABORT)."""
     b.note("client", "act 2: CLOSE and ABORT in SYN_SENT")
     for linger in (False, True):
         csock = Socket(b.client)
@@ -154,60 +186,64 @@ def abort_everywhere(b: Bench) -> str:
         with contextlib.suppress(BlockingIOError):
             csock.connect((SERVER_IP, 9))
         if linger:
-            b.linger0(csock)
-        csock.close()
+            b.abort(csock)
+        else:
+            csock.close()
         b.wait(0.5)
 
-    # ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, LAST_ACK and TIME_WAIT, each on its own
-    # connection, with SO_LINGER {1, 0} on the socket that aborts.
+
+# From here on each act has its own connection, with SO_LINGER {1, 0} on the socket that aborts.
+def _abort_in_fin_wait_1_and_close_wait(b: Bench, lsock: Socket) -> None:
     b.note("client", "act 3: ABORT in FIN_WAIT_1 (client) and CLOSE_WAIT (server)")
     _, csock, ssock = b.pair(listener=lsock)
     csock.shutdown(SHUT_WR)
-    b.linger0(csock)
-    csock.close()  # before the ACK of its FIN arrives
+    b.abort(csock)  # before the ACK of its FIN arrives
     b.wait(0.2)
     ssock.close()
     b.wait(1.0)
 
+
+def _abort_in_fin_wait_2(b: Bench, lsock: Socket) -> None:
     b.note("client", "act 4: ABORT in FIN_WAIT_2 (client)")
     _, csock, ssock = b.pair(listener=lsock)
     csock.shutdown(SHUT_WR)
     _eof(ssock)
     b.wait(0.2)
-    b.linger0(csock)
-    csock.close()
+    b.abort(csock)
     b.wait(0.5)
     ssock.close()
     b.wait(1.0)
 
+
+def _abort_in_last_ack_and_established(b: Bench, lsock: Socket) -> None:
     b.note("server", "act 5: ABORT in LAST_ACK (server) and ESTABLISHED")
     _, csock, ssock = b.pair(listener=lsock)
     csock.shutdown(SHUT_WR)
     _eof(ssock)
     ssock.shutdown(SHUT_WR)  # LAST_ACK
-    b.linger0(ssock)
-    ssock.close()
+    b.abort(ssock)
     b.wait(0.5)
     csock.close()
     _, csock, ssock = b.pair(listener=lsock)
-    b.linger0(ssock)
-    ssock.close()
+    b.abort(ssock)
     b.wait(0.5)
     csock.close()
 
+
+def _abort_in_time_wait_and_closing(b: Bench, lsock: Socket) -> None:
     b.note("client", "act 6: ABORT in TIME_WAIT (client) and CLOSING (server)")
     _, csock, ssock = b.pair(listener=lsock)
     csock.shutdown(SHUT_WR)
     ssock.shutdown(SHUT_WR)  # the FINs cross: both CLOSING
     b.until(lambda: b.state(csock) == "TIME_WAIT", timeout=5)
-    b.linger0(csock)
-    csock.close()
+    b.abort(csock)
     b.until(lambda: b.state(ssock) == "CLOSING" or b.state(ssock) == "TIME_WAIT", timeout=5)
     b.wait(0.2)
-    b.linger0(ssock)
-    ssock.close()
+    b.abort(ssock)
     b.wait(0.5)
 
+
+def _abort_in_closing(b: Bench, lsock: Socket) -> None:
     b.note("client", "act 7: ABORT in CLOSING (client)")
     rule = b.net.add_rule(Rule("drop", Match(src="server", flags=".")))
     _, csock, ssock = b.pair(listener=lsock)
@@ -216,21 +252,30 @@ def abort_everywhere(b: Bench) -> str:
     csock.shutdown(SHUT_WR)
     ssock.shutdown(SHUT_WR)
     b.until(lambda: b.state(csock) == "CLOSING", timeout=5)
-    b.linger0(csock)
-    csock.close()
+    b.abort(csock)
     b.wait(2.0)
     b.net.remove_rule(rule)
     ssock.close()
 
+
+def _abort_in_syn_rcvd(b: Bench, lsock: Socket) -> None:
     b.note("client", "act 8: ABORT in SYN_RCVD (simultaneous open)")
     csock, ssock = _simultaneous_open(b)
     b.until(lambda: b.state(csock) == "SYN_RCVD", timeout=5)
-    b.linger0(csock)
-    csock.close()
+    b.abort(csock)
     b.wait(2.0)
     ssock.close()
-    b.settle()
-    return "ABORT in every state: RST from the synchronized states up to CLOSE_WAIT, silence elsewhere"
+
+
+_ABORT_ACTS: tuple[Callable[[Bench, Socket], None], ...] = (
+    _abort_in_syn_sent,
+    _abort_in_fin_wait_1_and_close_wait,
+    _abort_in_fin_wait_2,
+    _abort_in_last_ack_and_established,
+    _abort_in_time_wait_and_closing,
+    _abort_in_closing,
+    _abort_in_syn_rcvd,
+)
 
 
 def unread_data_close(b: Bench) -> str:
@@ -379,12 +424,12 @@ def syn_in_syn_rcvd(b: Bench) -> str:
     b.note("client", "a SYN with another ISN from the same port (a restarted client) arrives")
     b.inject(b.client, cconn.local, (SERVER_IP, SERVER_PORT), seq=cconn.snd_nxt + 5000, flags="S")
     b.wait(0.2)
-    try:
+
+    def send_then_recv() -> None:
         csock.sendall(b"hello")
         csock.recv(100)
-    except ConnectionResetError as exc:
-        b.data["errno"] = exc.errno
-        b.note("client", f"recv() failed: {exc.strerror}")
+
+    b.expect_reset("client", send_then_recv)
     csock.close()
     b.settle()
     return (

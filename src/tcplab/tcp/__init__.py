@@ -1,4 +1,7 @@
-"""The TCP engine, sans-IO: RFC 9293's connection state machine. Standard library only."""
+"""The TCP engine, sans-IO: RFC 9293's connection state machine. Standard library only.
+
+The API is in docs/engine-api.md; its place among the layers in docs/architecture.md.
+"""
 
 from tcplab.tcp.config import PROFILES, Config, profile
 from tcplab.tcp.connection import Connection

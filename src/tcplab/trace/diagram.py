@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tcplab.tcp.states import TRANSITIONS, Cause, State, Transition, lookup
-from tcplab.trace.svg_ladder import FONT_MONO, FONT_SANS, SANS_ADVANCE, _el, svg_attr, svg_text
+from tcplab.trace.svg import FONT_MONO, FONT_SANS, SANS_ADVANCE, arrow_marker, element, svg_attr, svg_text
 
 __all__ = [
     "DIAGRAM_LAYOUT",
@@ -385,14 +385,6 @@ def _text_width(text: str, size: float) -> float:
     return len(text) * size * SANS_ADVANCE
 
 
-def _marker(name: str, color: str) -> str:
-    return (
-        f'<marker id="sd-{name}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="9" '
-        f'markerHeight="9" orient="auto-start-reverse" markerUnits="userSpaceOnUse">'
-        f'<path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker>'
-    )
-
-
 def _edge_svg(t: Transition, geo: _Edge, count: int, highlight_mode: bool) -> str:
     taken = count > 0
     if taken:
@@ -401,9 +393,9 @@ def _edge_svg(t: Transition, geo: _Edge, count: int, highlight_mode: bool) -> st
         color, width, marker, text_color = EDGE, 1.4, "sd-cold", "#495057"
     else:
         color, width, marker, text_color = EDGE_NEUTRAL, 1.5, "sd-neutral", "#212529"
-    parts = [_el("title", svg_text(f"{t.label()}" + (f" (taken {count}×)" if taken else "")))]
+    parts = [element("title", svg_text(f"{t.label()}" + (f" (taken {count}×)" if taken else "")))]
     parts.append(
-        _el(
+        element(
             "path",
             d=geo.path,
             fill="none",
@@ -417,10 +409,10 @@ def _edge_svg(t: Transition, geo: _Edge, count: int, highlight_mode: bool) -> st
     cause = str(t.cause)
     spans = svg_text(cause)
     if taken:
-        spans += _el("tspan", svg_text(f"×{count}"), dx=4, font_weight="bold", fill=HIGHLIGHT)
+        spans += element("tspan", svg_text(f"×{count}"), dx=4, font_weight="bold", fill=HIGHLIGHT)
     halo = {"stroke": "#ffffff", "stroke_width": 4, "paint_order": "stroke", "stroke_linejoin": "round"}
     parts.append(
-        _el(
+        element(
             "text",
             spans,
             x=x,
@@ -436,7 +428,7 @@ def _edge_svg(t: Transition, geo: _Edge, count: int, highlight_mode: bool) -> st
     if geo.action:
         ay = y + 22 if geo.action_below_line else y + 14
         parts.append(
-            _el(
+            element(
                 "text",
                 svg_text(geo.action),
                 x=x,
@@ -450,7 +442,7 @@ def _edge_svg(t: Transition, geo: _Edge, count: int, highlight_mode: bool) -> st
             )
         )
     cls = "edge taken" if taken else "edge"
-    return _el(
+    return element(
         "g", "".join(parts), class_=cls, data_from=t.src.value, data_to=t.dst.value, data_cause=cause, data_count=count
     )
 
@@ -464,10 +456,10 @@ def _state_box(s: State, pos: tuple[float, float], visited: bool, highlight_mode
     else:
         fill, stroke, text, cls, sw = "#f1f3f5", "#ced4da", "#adb5bd", "state unvisited", 1.4
     name = s.value
-    return _el(
+    return element(
         "g",
-        _el("title", svg_text(name + ("" if visited or not highlight_mode else " (never visited)")))
-        + _el(
+        element("title", svg_text(name + ("" if visited or not highlight_mode else " (never visited)")))
+        + element(
             "rect",
             x=x - HW,
             y=y - HH,
@@ -479,7 +471,7 @@ def _state_box(s: State, pos: tuple[float, float], visited: bool, highlight_mode
             stroke_width=sw,
             stroke_dasharray=None if visited or not highlight_mode else "5 3",
         )
-        + _el(
+        + element(
             "text",
             svg_text(name),
             x=x,
@@ -529,10 +521,12 @@ def _exits_svg(s: State, rows: list[Transition], counts: Mapping[Transition, int
         stub = (f"M{edge_x:.1f},{y + 4:.1f} H{near_x:.1f}",)
     any_taken = any(counts.get(t, 0) for t in rows)
     stub_color = HIGHLIGHT if any_taken else "#ced4da"
-    parts.append(_el("path", d=stub[0], stroke=stub_color, stroke_width=1.2, stroke_dasharray="3 3", fill="none"))
+    parts.append(element("path", d=stub[0], stroke=stub_color, stroke_width=1.2, stroke_dasharray="3 3", fill="none"))
     cx, cy, anchor = caption
     parts.append(
-        _el("text", "→ CLOSED", x=cx, y=cy, font_size=9.5, fill="#868e96", text_anchor=anchor, class_="exit-caption")
+        element(
+            "text", "→ CLOSED", x=cx, y=cy, font_size=9.5, fill="#868e96", text_anchor=anchor, class_="exit-caption"
+        )
     )
     for t, (px, py) in zip(rows, places, strict=True):
         count = counts.get(t, 0)
@@ -557,11 +551,11 @@ def _exits_svg(s: State, rows: list[Transition], counts: Mapping[Transition, int
             tx = px + 7 + (CHIP_W - 7) / 2
         size = 10.0 if _text_width(text, 10.0) < CHIP_W - 10 else 8.8
         parts.append(
-            _el(
+            element(
                 "g",
-                _el("title", svg_text(t.label() + (f" (taken {count}×)" if count else "")))
-                + _el("path", d=d, fill=fill, stroke=stroke, stroke_width=1.1)
-                + _el(
+                element("title", svg_text(t.label() + (f" (taken {count}×)" if count else "")))
+                + element("path", d=d, fill=fill, stroke=stroke, stroke_width=1.1)
+                + element(
                     "text",
                     svg_text(text),
                     x=tx,
@@ -578,7 +572,7 @@ def _exits_svg(s: State, rows: list[Transition], counts: Mapping[Transition, int
                 data_count=count,
             )
         )
-    return _el("g", "".join(parts), class_=f"exits exits-{s.value}")
+    return element("g", "".join(parts), class_=f"exits exits-{s.value}")
 
 
 def render_state_diagram_svg(taken: Any = None, title: str | None = None) -> str:
@@ -609,18 +603,25 @@ def render_state_diagram_svg(taken: Any = None, title: str | None = None) -> str
         f'viewBox="0 0 {WIDTH:.0f} {HEIGHT:.0f}" font-family="{svg_attr(FONT_SANS)}" '
         f'role="img" aria-label="{svg_attr(heading)}" class="tcplab-state-diagram">'
     )
-    out.append(_el("title", svg_text(heading)))
-    out.append(_el("defs", _marker("hot", HIGHLIGHT) + _marker("cold", EDGE) + _marker("neutral", EDGE_NEUTRAL)))
-    out.append(_el("rect", x=0, y=0, width=WIDTH, height=HEIGHT, fill="#ffffff"))
+    out.append(element("title", svg_text(heading)))
     out.append(
-        _el("text", svg_text(heading), x=24, y=36, font_size=20, font_weight="bold", fill="#212529", class_="title")
+        element(
+            "defs",
+            arrow_marker("sd-hot", HIGHLIGHT, 9)
+            + arrow_marker("sd-cold", EDGE, 9)
+            + arrow_marker("sd-neutral", EDGE_NEUTRAL, 9),
+        )
+    )
+    out.append(element("rect", x=0, y=0, width=WIDTH, height=HEIGHT, fill="#ffffff"))
+    out.append(
+        element("text", svg_text(heading), x=24, y=36, font_size=20, font_weight="bold", fill="#212529", class_="title")
     )
     if highlight_mode:
         covered, _ = coverage(counts)
         sub = f"{len(covered)} of {len(TRANSITIONS)} transitions taken · {len(visited)} of {len(State)} states visited"
     else:
         sub = f"{len(TRANSITIONS)} transitions, {len(State)} states"
-    out.append(_el("text", svg_text(sub), x=24, y=58, font_size=12.5, fill="#868e96", class_="subtitle"))
+    out.append(element("text", svg_text(sub), x=24, y=58, font_size=12.5, fill="#868e96", class_="subtitle"))
     # Edges: not taken first, taken on top.
     ordered = sorted(main, key=lambda te: counts.get(te[0], 0) > 0)
     for t, geo in ordered:
@@ -636,10 +637,10 @@ def render_state_diagram_svg(taken: Any = None, title: str | None = None) -> str
     ly = HEIGHT - 58
     legend = []
     if highlight_mode:
-        legend.append(_el("line", x1=24, y1=ly, x2=56, y2=ly, stroke=HIGHLIGHT, stroke_width=3.2))
-        legend.append(_el("text", "transition taken (×count)", x=62, y=ly + 4, font_size=11.5, fill="#495057"))
+        legend.append(element("line", x1=24, y1=ly, x2=56, y2=ly, stroke=HIGHLIGHT, stroke_width=3.2))
+        legend.append(element("text", "transition taken (×count)", x=62, y=ly + 4, font_size=11.5, fill="#495057"))
         legend.append(
-            _el(
+            element(
                 "rect",
                 x=250,
                 y=ly - 9,
@@ -651,9 +652,9 @@ def render_state_diagram_svg(taken: Any = None, title: str | None = None) -> str
                 stroke_dasharray="5 3",
             )
         )
-        legend.append(_el("text", "state never visited", x=298, y=ly + 4, font_size=11.5, fill="#495057"))
+        legend.append(element("text", "state never visited", x=298, y=ly + 4, font_size=11.5, fill="#495057"))
     legend.append(
-        _el(
+        element(
             "text",
             svg_text(
                 "Tags beside a state are its exits straight to CLOSED: RST = rcv RST · abort = ABORT "
@@ -666,7 +667,7 @@ def render_state_diagram_svg(taken: Any = None, title: str | None = None) -> str
         )
     )
     legend.append(
-        _el(
+        element(
             "text",
             svg_text(
                 "unread = close with unread data (sends RST, RFC 1122) · new SYN = a SYN in TIME_WAIT "
@@ -678,6 +679,6 @@ def render_state_diagram_svg(taken: Any = None, title: str | None = None) -> str
             fill="#495057",
         )
     )
-    out.append(_el("g", "".join(legend), class_="legend"))
+    out.append(element("g", "".join(legend), class_="legend"))
     out.append("</svg>")
     return "\n".join(out) + "\n"

@@ -1,17 +1,9 @@
 """The event stream: everything observable, as plain dicts (the JSON Lines trace format).
 
-One object per event: ``t`` in seconds, ``kind``, ``host``, then the kind's fields:
-
-- ``state``:   ``from``, ``to``, ``cause`` (and ``conn``: "laddr:lport-raddr:rport")
-- ``segment``: ``src``, ``dst`` (host names), ``flags`` ("S", "S.", ".", "P.", "F.", "R", "R."),
-  ``seq``/``ack`` relative to each side's ISN, ``len``, ``win``, ``fate`` ("sent", "delivered",
-  "dropped", "duplicated", "corrupted"), ``abs_seq``/``abs_ack``, ``options`` (tcpdump style),
-  ``t_arrive`` (arrival time, None when it never arrived)
-- ``outcome``: ``outcome`` ("connected", "refused", "reset", "timed out", "closed",
-  "peer closed"), optional ``detail`` and ``conn``
-- ``note``: ``text``: a line of narration from a scenario
-
-This module is standard library only, so every layer may emit events.
+One object per event: ``t`` in seconds, ``kind`` (``state``, ``segment``, ``outcome``, ``note``),
+``host``, then the kind's fields; docs/architecture.md ("The event stream") lists them. The JSON
+Lines form is a public interface. This module is standard library only, so every layer may emit
+events.
 """
 
 from __future__ import annotations

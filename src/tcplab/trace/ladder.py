@@ -43,6 +43,7 @@ __all__ = [
     "resolve_endpoints",
     "retransmissions",
     "segment_label",
+    "side_of",
     "want_color",
 ]
 
@@ -336,7 +337,8 @@ _UNICODE = _Glyphs("│", "─", "═", "┈", "▶", "◀", "✗", "✎", "●"
 _ASCII = _Glyphs("|", "-", "=", "~", ">", "<", "x", "#", "*", "...")
 
 
-def _side(name: Any, left: str, right: str) -> str | None:
+def side_of(name: Any, left: str, right: str) -> str | None:
+    """``"left"`` or ``"right"`` for the host ``name`` between ``left`` and ``right``, else None."""
     if name == left:
         return "left"
     if name == right:
@@ -354,7 +356,7 @@ def _build_rows(events: Sequence[Event], left: str, right: str) -> list[_Row]:
         t = event_time(e)
         last = rows[-1] if rows else None
         if kind == "state":
-            side = _side(e.get("host"), left, right)
+            side = side_of(e.get("host"), left, right)
             if side is None:
                 continue
             to = str(e.get("to", "?"))
@@ -367,8 +369,8 @@ def _build_rows(events: Sequence[Event], left: str, right: str) -> list[_Row]:
                 setattr(row, side, to)
                 rows.append(row)
         elif kind == "segment":
-            src = _side(e.get("src"), left, right)
-            dst = _side(e.get("dst"), left, right)
+            src = side_of(e.get("src"), left, right)
+            dst = side_of(e.get("dst"), left, right)
             if src is None and dst is None:
                 continue
             direction = "lr" if (src == "left" or dst == "right") else "rl"
@@ -386,7 +388,7 @@ def _build_rows(events: Sequence[Event], left: str, right: str) -> list[_Row]:
             else:
                 rows.append(_Row(t, "segment", event=e, index=i, extra=extra))
         elif kind == "outcome":
-            side = _side(e.get("host"), left, right) or "left"
+            side = side_of(e.get("host"), left, right) or "left"
             rows.append(_Row(t, "outcome", event=e, index=i, extra={"side": side, "conn": numbers.get(i)}))
         elif kind == "note":
             rows.append(_Row(t, "note", event=e, index=i))
@@ -398,7 +400,7 @@ def _initial_states(events: Sequence[Event], left: str, right: str) -> tuple[str
     for e in sorted(events, key=lambda e: event_time(e)):
         if e.get("kind") != "state":
             continue
-        side = _side(e.get("host"), left, right)
+        side = side_of(e.get("host"), left, right)
         if side and not init[side]:
             init[side] = str(e.get("from", ""))
     return init["left"], init["right"]

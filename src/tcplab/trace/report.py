@@ -33,7 +33,8 @@ from tcplab.trace.ladder import (
     render_ladder,
     time_decimals,
 )
-from tcplab.trace.svg_ladder import render_ladder_svg, xml_safe
+from tcplab.trace.svg import xml_safe
+from tcplab.trace.svg_ladder import render_ladder_svg
 
 __all__ = ["render_page", "slugify", "write_report"]
 

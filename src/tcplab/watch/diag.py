@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass
 
 from tcplab.tcp.states import State
-from tcplab.watch.traceline import KERNEL_STATE_NUMBER, address_text, endpoint
+from tcplab.watch.traceline import KERNEL_STATE_NUMBER, Endpoints, address_text
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -54,7 +54,7 @@ class DiagError(OSError):
 
 
 @dataclass(frozen=True, slots=True)
-class SockEntry:
+class SockEntry(Endpoints):
     """One row of the table."""
 
     family: int  # 4 or 6
@@ -77,14 +77,6 @@ class SockEntry:
     @property
     def key(self) -> tuple[int, str, int, str, int]:
         return (self.family, self.saddr, self.sport, self.daddr, self.dport)
-
-    @property
-    def local(self) -> str:
-        return endpoint(self.saddr, self.sport)
-
-    @property
-    def remote(self) -> str:
-        return endpoint(self.daddr, self.dport)
 
     @property
     def timewait_minisock(self) -> bool:

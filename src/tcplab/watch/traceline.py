@@ -82,8 +82,27 @@ _FIELDS = re.compile(r"\s*" + r"\s+".join(f"{name}=(\\S+)" for name in _FIELD_NA
 _FAMILIES = {"AF_INET": 4, "AF_INET6": 6, "2": 4, "10": 6}
 
 
+class Endpoints:
+    """``local`` and ``remote`` as ``addr:port`` text, for a record of a kernel socket's
+    ``saddr``, ``sport``, ``daddr`` and ``dport``."""
+
+    __slots__ = ()
+    saddr: str
+    sport: int
+    daddr: str
+    dport: int
+
+    @property
+    def local(self) -> str:
+        return endpoint(self.saddr, self.sport)
+
+    @property
+    def remote(self) -> str:
+        return endpoint(self.daddr, self.dport)
+
+
 @dataclass(frozen=True, slots=True)
-class KernelStateChange:
+class KernelStateChange(Endpoints):
     """One ``inet_sock_set_state`` event, addresses as strings, states as the kernel names them."""
 
     ts: float  # seconds, trace clock
@@ -103,14 +122,6 @@ class KernelStateChange:
     @property
     def new(self) -> State:
         return KERNEL_STATE[self.newstate]
-
-    @property
-    def local(self) -> str:
-        return endpoint(self.saddr, self.sport)
-
-    @property
-    def remote(self) -> str:
-        return endpoint(self.daddr, self.dport)
 
     @property
     def conn(self) -> str:
