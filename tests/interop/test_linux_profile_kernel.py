@@ -10,7 +10,7 @@ from tcplab.net.pcap import read_pcap
 from tcplab.wire import parse_packet
 from tcplab.wire.tcp import WindowScale
 
-from .helpers import H4, K4, Stack, listen
+from .helpers import H4, K4, TunBench, listen
 
 PORT = 9527
 SEGMENTS = 20
@@ -30,9 +30,9 @@ s.close()
 """
 
 
-def test_kernel_client_sees_linux_windows_and_quick_acks(stack: Stack, tmp_path) -> None:
-    srv = listen(stack, H4)
-    res = stack.run(["python3", "-c", CLIENT], timeout=60)
+def test_kernel_client_sees_linux_windows_and_quick_acks(tun: TunBench, tmp_path) -> None:
+    srv = listen(tun, H4)
+    res = tun.run(["python3", "-c", CLIENT], timeout=60)
     assert res.returncode == 0, res.stderr
     info = json.loads(res.stdout.strip().splitlines()[-1])
     # The kernel (tcp_rmem[2] 32 MiB) offers 10 and was offered 10 by tcplab.
@@ -41,7 +41,7 @@ def test_kernel_client_sees_linux_windows_and_quick_acks(stack: Stack, tmp_path)
     assert conn.recv(SEGMENTS * 100) != b""
     conn.close()
     srv.close()
-    stack.link.close()  # flushes the capture (the fixture closes the rest)
+    tun.link.close()  # flushes the capture (the fixture closes the rest)
     segs = []
     for rec in read_pcap(str(tmp_path / "tun.pcap")):
         pkt = parse_packet(rec.data)
