@@ -1493,6 +1493,8 @@ SYSCTLS: dict[str, list[tuple[str, Callable[[str], Any]]]] = {
     "net.ipv4.tcp_keepalive_intvl": [("keepalive_interval", float)],
     "net.ipv4.tcp_keepalive_probes": [("keepalive_count", int)],
     "net.ipv4.tcp_rto_min_us": [("rto_min", lambda v: int(v) / 1e6)],
+    "net.ipv4.tcp_challenge_ack_limit": [("challenge_ack_limit", int)],
+    "net.ipv4.tcp_invalid_ratelimit": [("invalid_ratelimit", _ms)],
     # FreeBSD
     "net.inet.tcp.rfc1323": [
         ("window_scaling", lambda v: int(v) in (1, 2)),
@@ -1552,13 +1554,6 @@ def apply_sysctl(config: Config, key: str, value: str) -> str | None:
         except (ValueError, IndexError):
             return f"sysctl {key}={value}: value not understood"
         return None
-    if key == "net.ipv4.tcp_challenge_ack_limit":
-        try:
-            if int(value) >= 1000:
-                return None  # tcplab does not rate-limit challenge ACKs
-        except ValueError:
-            pass
-        return f"sysctl {key}={value}: tcplab does not rate-limit challenge ACKs"
     if key in HARMLESS:
         allowed = HARMLESS[key]
         if allowed is None or value in allowed:

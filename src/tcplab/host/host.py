@@ -15,6 +15,7 @@ import hashlib
 import heapq
 import ipaddress
 import itertools
+import random
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
 from tcplab.tcp.isn import ISNGenerator
+from tcplab.tcp.ratelimit import ChallengeAckLimit
 from tcplab.tcp.states import Cause, State
 from tcplab.trace.events import EventLog
 from tcplab.wire import MalformedPacket, Packet, build_icmp_echo_reply, build_packet, parse_packet
@@ -181,6 +183,9 @@ class Host:
         self.seed = seed
         self.ports = EphemeralPorts(secret, *ephemeral_range)
         self.isn = ISNGenerator(secret)
+        # RFC 5961 section 7: the host-wide challenge-ACK budget its connections share (Linux
+        # tcp_challenge_ack_limit, read from this host's config); seeded from the host's secret.
+        self.challenge_acks = ChallengeAckLimit(self.config, random.Random(secret))
         self.runtime: Runtime | None = None  # set by the simulator's runtime / the TUN link
         self.now = 0.0  # the latest time the host has seen
         self.conns: dict[ConnKey, Endpoint] = {}
@@ -372,6 +377,7 @@ class Host:
             isn=self.isn,
             iss=iss,
             name=self.name,
+            challenge_acks=self.challenge_acks,
         )
         child.listen(now)
         # The child starts life as a copy of the listener (as in Linux): its own CLOSED -> LISTEN
@@ -524,7 +530,9 @@ class Host:
         return cfg
 
     def new_connection(self, config: Config, local: tuple[str, int], remote: tuple[str, int] | None) -> Endpoint:
-        conn = Connection(config, local=local, remote=remote, isn=self.isn, name=self.name)
+        conn = Connection(
+            config, local=local, remote=remote, isn=self.isn, name=self.name, challenge_acks=self.challenge_acks
+        )
         ep = Endpoint(conn)
         ep.label = conn_label(local, remote)
         return ep
@@ -599,7 +607,9 @@ class Host:
         conn.segments_to_send()
 
     def open_listener(self, ip: str, port: int, backlog: int, config: Config, now: float) -> Listener:
-        conn = Connection(config, local=(ip, port), remote=None, isn=self.isn, name=self.name)
+        conn = Connection(
+            config, local=(ip, port), remote=None, isn=self.isn, name=self.name, challenge_acks=self.challenge_acks
+        )
         listener = Listener(conn, ip, port, max(0, min(backlog, SOMAXCONN)))
         self.listeners[(ip, port)] = listener
         conn.listen(now)

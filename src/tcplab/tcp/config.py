@@ -35,6 +35,9 @@ class Config:
     delayed_ack_max: float = 0.2  # Linux TCP_DELACK_MAX
     persist_min: float = 0.2  # zero-window probe interval floor (Linux uses the RTO)
     user_timeout: float | None = None  # TCP_USER_TIMEOUT (RFC 5482); None: use retries2
+    # How the RTO follows the RTT: "linux" (tcp_rtt_estimator: RTO = SRTT + the largest recent
+    # deviation, that term at least rto_min) or "rfc" (RFC 6298: max(SRTT + 4 RTTVAR, rto_min)).
+    rtt_estimator: str = "linux"
 
     # -- keepalive (RFC 9293 3.8.4, RFC 1122 4.2.3.6; Linux defaults) ---------------------------
     keepalive: bool = False
@@ -78,6 +81,12 @@ class Config:
     # -- robustness ----------------------------------------------------------------------------
     rfc5961: bool = True  # challenge ACKs for in-window RST and SYN (RFC 5961, Linux default)
     rfc1337: bool = False  # ignore RST in TIME_WAIT (Linux net.ipv4.tcp_rfc1337=0 by default)
+    # RFC 5961 section 7, ACK throttling as Linux (tcp/ratelimit.py): per connection, at most one
+    # challenge ACK or ACK of an out-of-window / PAWS-rejected segment per interval
+    # (net.ipv4.tcp_invalid_ratelimit, 500 ms; 0: no limit); per host, challenge ACKs per second
+    # (net.ipv4.tcp_challenge_ack_limit; this kernel's default 2^31 - 1 means no limit).
+    invalid_ratelimit: float = 0.5
+    challenge_ack_limit: int = 2147483647
     # How TIME_WAIT treats what arrives: "linux" (tcp_timewait_state_process: a SYN beyond RCV.NXT
     # or with a newer timestamp reopens, out-of-window segments are ACKed and restart 2MSL, an
     # in-window pure ACK restarts it silently, only an exact RST ends it) or "rfc" (RFC 9293
@@ -95,6 +104,8 @@ class Config:
             raise ValueError(f"time_wait_rules must be 'linux' or 'rfc', not {self.time_wait_rules!r}")
         if self.rcv_window_rules not in ("linux", "rfc"):
             raise ValueError(f"rcv_window_rules must be 'linux' or 'rfc', not {self.rcv_window_rules!r}")
+        if self.rtt_estimator not in ("linux", "rfc"):
+            raise ValueError(f"rtt_estimator must be 'linux' or 'rfc', not {self.rtt_estimator!r}")
         if self.cwnd_counting not in ("packets", "bytes"):
             raise ValueError(f"cwnd_counting must be 'packets' or 'bytes', not {self.cwnd_counting!r}")
 
@@ -137,6 +148,7 @@ PROFILES: dict[str, Config] = {
         rcv_window_rules="rfc",
         rcv_autotune=False,
         cwnd_counting="bytes",
+        rtt_estimator="rfc",
     ),
     # Small, plain segments for teaching: no options beyond MSS, short MSL.
     "classic": Config(

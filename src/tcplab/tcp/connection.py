@@ -43,6 +43,7 @@ from tcplab.tcp.events import (
 )
 from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.loss import DupAck, LossDetector
+from tcplab.tcp.ratelimit import ChallengeAckLimit, OutOfWindowLimit
 from tcplab.tcp.rcvwindow import ReceiveWindow
 from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.rtt import RTTEstimator
@@ -116,6 +117,7 @@ class Connection:
         isn: ISNGenerator | None = None,
         iss: int | None = None,
         name: str = "",
+        challenge_acks: ChallengeAckLimit | None = None,
     ) -> None:
         self.config = (config or Config()).copy()
         self.local = local
@@ -180,11 +182,11 @@ class Connection:
         self._persist_backoff = 0
         self._probe_outstanding = False
         self._keepalive_probes = 0
-        self._last_rcv_time = 0.0
 
         # -- RTT, loss detection and congestion control (RFC 6298, RFC 5681, RFC 6582) ---------
         c = self.config
-        self.rtt = RTTEstimator(c.rto_initial, c.rto_min, c.rto_max)
+        self.rtt = RTTEstimator(c.rto_initial, c.rto_min, c.rto_max, linux=c.rtt_estimator == "linux")
+        self._rtx_ts: int | None = None  # the timestamp our latest retransmission carried
         self._rtt_seq: int | None = None  # sequence number being timed (Karn's rule)
         self._rtt_time = 0.0
         self.loss = LossDetector()
@@ -199,6 +201,9 @@ class Connection:
         # -- ACK policy -------------------------------------------------------------------------
         self._ack_now = False
         self._acks = AckPolicy(c.quickack)  # delayed ACKs, Linux quick-ACK mode
+        # -- RFC 5961 section 7: ACK throttling (ratelimit.py) -------------------------------
+        self._oow = OutOfWindowLimit(c.invalid_ratelimit)  # this connection's
+        self._challenge_acks = challenge_acks  # the host's, shared by its connections
         self._copied = 0  # bytes the user has read in all (for auto-tuning)
 
     # ================================================================================== helpers
@@ -220,6 +225,7 @@ class Connection:
             self._was_synchronized = True
             self._rwin.established(self._advmss)
             self._last_data_sent = now  # Linux tcp_init_transfer: no idle restart before data
+            self.rtt.backoff = 0  # the handshake's backoff does not carry over (measured: notes I)
             if self._syn_retransmitted and self.rtt.srtt is None:
                 # RFC 6298 5.7: the SYN (or SYN-ACK) timed out and no RTT sample came from the
                 # handshake: "the RTO MUST be re-initialized to 3 seconds when data
@@ -570,9 +576,6 @@ class Connection:
     # -- 3.10.7.4 other states ------------------------------------------------------------------
     def _arrives_otherwise(self, seg: Segment, now: float) -> None:
         st = self.state
-        self._last_rcv_time = now
-        if self.timers.armed(Timer.KEEPALIVE) or self.config.keepalive:
-            self._arm_keepalive(now)
 
         # Linux: a retransmitted SYN in SYN-RECEIVED is answered with the SYN-ACK again; in a
         # simultaneous open, the peer's SYN-ACK is the acknowledgment of our SYN.
@@ -609,7 +612,7 @@ class Connection:
         # PAWS (RFC 7323 5.3): a segment with an old timestamp is a duplicate: ACK and drop.
         ts = seg.option(Timestamps) if self.ts_ok else None
         if ts is not None and not seg.rst and self._paws_reject(ts, now):
-            self._send_ack_now(now)
+            self._ack_unacceptable(seg, now)
             return
 
         # ---- First, check sequence number (the four cases of 3.10.7.4) ----
@@ -620,7 +623,9 @@ class Connection:
             # RSTs" — a segment at RCV.NXT still has its ACK processed, its text dropped.
             if not (rcv_wnd == 0 and seg.seq == self.rcv_nxt and seg.has_ack):
                 if not seg.rst:
-                    self._send_ack_now(now)  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+                    if ts is not None and self._resends_acked_data(seg):
+                        self._update_ts_recent(seg.seq, ts, now)
+                    self._ack_unacceptable(seg, now)  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
                 return
             seg_text_allowed = False
             if seg.payload or seg.fin:
@@ -628,15 +633,10 @@ class Connection:
         else:
             seg_text_allowed = True
 
-        # RFC 7323 4.3: remember the timestamp of the segment that covers Last.ACK.sent.
-        if ts is not None and sq.le(seg.seq, self._last_ack_sent):
-            self.ts_recent = ts.val
-            self._ts_recent_age = now
-
         # ---- Second, check the RST bit (with RFC 5961 3.2) ----
         if seg.rst:
             if self.config.rfc5961 and seg.seq != self.rcv_nxt:
-                self._send_ack_now(now)  # in window but not exact: challenge ACK
+                self._challenge_ack(now)  # in window but not exact
                 return
             self._rst_arrives(now)
             return
@@ -649,7 +649,7 @@ class Connection:
                 self._back_to_listen(C.RCV_SYN, now)
             elif self.config.rfc5961:
                 # RFC 5961 4.2 (and 3.10.7.4): in synchronized states send a challenge ACK and drop.
-                self._send_ack_now(now)
+                self._challenge_ack(now)
             else:
                 self._syn_is_an_error(seg, now)
             return
@@ -659,6 +659,7 @@ class Connection:
             return  # "if the ACK bit is off drop the segment and return"
         if st is S.SYN_RCVD:
             if sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_max):
+                self._segment_validated(seg, now)
                 self._ack_advances(seg, now)
                 self._set_window(seg)
                 self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
@@ -717,6 +718,57 @@ class Connection:
             return False
         return sq.in_window(seq, rcv_nxt, rcv_wnd) or sq.in_window(sq.add(seq, seg_len - 1), rcv_nxt, rcv_wnd)
 
+    # -- what a valid and an invalid segment leave behind ---------------------------------------
+    def _segment_validated(self, seg: Segment, now: float) -> None:
+        """The segment passed the sequence, RST, SYN and ACK checks. Only now may it count:
+        its timestamp for TS.Recent (RFC 7323 4.3 and Appendix D; Linux updates it in tcp_ack()
+        after the ACK checks, so a spoofed segment with a bad ACK cannot poison PAWS: issue 15),
+        and as a sign of life for the keepalive timer (RFC 9293 3.8.4; Linux rcv_tstamp)."""
+        ts = seg.option(Timestamps) if self.ts_ok else None
+        if ts is not None:
+            self._update_ts_recent(seg.seq, ts, now)
+        if self.timers.armed(Timer.KEEPALIVE):
+            self._arm_keepalive(now)
+
+    def _update_ts_recent(self, seq: int, ts: Timestamps, now: float) -> None:
+        """RFC 7323 4.3 (2): "If SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent then
+        SEG.TSval is copied to TS.Recent" (a TS.Recent older than 24 days is no bound)."""
+        if sq.le(seq, self._last_ack_sent) and (
+            sq.ge(ts.val, self.ts_recent) or now - self._ts_recent_age > _PAWS_IDLE
+        ):
+            self.ts_recent = ts.val
+            self._ts_recent_age = now
+
+    def _resends_acked_data(self, seg: Segment) -> bool:
+        """A duplicate that ends at or after the point our last ACK announced: the peer resent
+        it because that ACK was lost. Linux's sequence check (tcp_sequence: only segments ending
+        before rcv_wup are old) lets it through, so its timestamp, not the original's, is what
+        the duplicate ACK echoes (RFC 7323 4.3: SEG.SEQ <= Last.ACK.sent) — the sender's RTT
+        sample is then the path's, not its retransmission timeout. Its ACK must be acceptable."""
+        end = sq.add(seg.seq, seg.seg_len)
+        return (
+            seg.has_ack and sq.ge(end, self._last_ack_sent) and sq.le(end, self.rcv_nxt) and self._ack_in_range(seg.ack)
+        )
+
+    def _ack_unacceptable(self, seg: Segment, now: float) -> None:
+        """3.10.7.4 first step: "If an incoming segment is not acceptable, an acknowledgment
+        should be sent in reply", throttled as Linux (tcp_oow_rate_limited, RFC 5961 7): a SYN
+        draws a challenge ACK; a segment without data at most one ACK per
+        ``Config.invalid_ratelimit``; data (and FIN) always, its duplicate ACK is information."""
+        if seg.syn:
+            self._challenge_ack(now)
+        elif seg.payload or seg.fin or self._oow.allow(now):
+            self._send_ack_now(now)
+
+    def _challenge_ack(self, now: float) -> None:
+        """RFC 5961 3.2, 4.2, 5.2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, throttled (section 7) by
+        the connection's limit and then the host's (Linux tcp_send_challenge_ack)."""
+        if not self._oow.allow(now):
+            return
+        if self._challenge_acks is not None and not self._challenge_acks.allow(now):
+            return
+        self._send_ack_now(now)
+
     def _syn_is_an_error(self, seg: Segment, now: float) -> None:
         """3.10.7.4 fourth, for implementations not following RFC 5961 (RFC 793's rule): "If the
         SYN is in the window it is an error: send a reset, any outstanding RECEIVEs and SEND
@@ -755,7 +807,9 @@ class Connection:
           RFC 1337 protection is on, tcp_rfc1337=1);
         - anything else (a retransmitted FIN, data, an old or out-of-window segment, a SYN the
           host did not take as a new incarnation) is acknowledged with <SEQ=SND.NXT><ACK=RCV.NXT>,
-          and restarts the timer when it carries ACK or failed PAWS; a RST there is ignored.
+          and restarts the timer when it carries ACK or failed PAWS; a RST there is ignored. The
+          ACK is throttled (tcp_timewait_check_oow_rate_limit) unless the segment carries data
+          or FIN, or is a SYN that would open a new incarnation had a listener been there.
         """
         ts = seg.option(Timestamps) if self.ts_ok else None
         paws_reject = ts is not None and self._paws_reject(ts, now, linux_rst=seg.rst)
@@ -772,9 +826,13 @@ class Connection:
             return
         if seg.rst:
             return
+        if self.time_wait_accepts_syn(seg, now):
+            self._send_ack_now(now)  # TCP_TW_SYN without a listener: TCP_TW_ACK
+            return
         if paws_reject or seg.has_ack:
             self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
-        self._send_ack_now(now)
+        if ((seg.payload or seg.fin) and not seg.syn) or self._oow.allow(now):
+            self._send_ack_now(now)
 
     def _paws_reject(self, ts: Timestamps, now: float, *, linux_rst: bool = False) -> bool:
         if now - self._ts_recent_age > _PAWS_IDLE:
@@ -810,16 +868,23 @@ class Connection:
         self.rtt.backoff = 0
         self._enter(S.LISTEN, cause, now)
 
+    def _ack_in_range(self, ack: int) -> bool:
+        """RFC 5961 5.2: acceptable when SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT (without RFC
+        5961, only the upper bound: 3.10.7.4 fifth, "acks something not yet sent")."""
+        if sq.gt(ack, self.snd_max):
+            return False
+        return not (self.config.rfc5961 and sq.lt(ack, sq.sub(self.snd_una, max(self.max_snd_wnd, 1))))
+
     def _process_ack(self, seg: Segment, now: float) -> bool:
         """3.10.7.4 fifth check for the synchronized states. False: drop the segment."""
         ack = seg.ack
-        # RFC 5961 5.2: acceptable when SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
-        if sq.gt(ack, self.snd_max):
-            self._send_ack_now(now)  # "If the ACK acks something not yet sent: send an ACK, drop"
+        if not self._ack_in_range(ack):
+            # "If the ACK acks something not yet sent (SEG.ACK > SND.NXT) then send an ACK, drop
+            # the segment"; RFC 5961 5.2 likewise for an ACK too old. Both are challenge ACKs,
+            # throttled (RFC 5961 section 7; this kernel, notes/linux-behaviour.md D).
+            self._challenge_ack(now)
             return False
-        if self.config.rfc5961 and sq.lt(ack, sq.sub(self.snd_una, max(self.max_snd_wnd, 1))):
-            self._send_ack_now(now)
-            return False
+        self._segment_validated(seg, now)
         newly_sacked = 0
         if self.sack_ok:
             sack = seg.option(Sack)
@@ -854,28 +919,44 @@ class Connection:
         self._probe_outstanding = False
         self._retries = 0
         self.retransmits = 0
-        self.rtt.backoff = 0  # RFC 6298 5.7 (Linux keeps the backoff until a new sample)
+        # Forward progress ends the backoff. (Karn keeps it until a valid RTT sample; Linux takes
+        # one from nearly every such ACK, from the send time of data never retransmitted or
+        # else from the echo, so in effect the same.)
+        self.rtt.backoff = 0
         self.loss.on_advance(ack)
         if data_acked:
             self._congestion_on_ack(ack, data_acked, now)
         # RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
         if self.snd_una == self.snd_max:
             self.timers.stop(Timer.RETRANSMISSION)
+            self.timers.stop(Timer.USER_TIMEOUT)
             self._rtx_start = None
         else:
             self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
-            self._rtx_start = now
+            self._outstanding_since(now)
 
     def _sample_rtt(self, seg: Segment, now: float) -> None:
-        """An RTT sample from the timestamp echo (RFC 7323 4.1) or the timed segment (Karn)."""
+        """An ACK that advances SND.UNA (RFC 7323 4.1's RTTM rule) may give an RTT sample: from
+        its timestamp echo, or without timestamps from the one timed segment (RFC 6298 3,
+        Karn's rule: never a retransmitted one). An echo older than our latest retransmission
+        is not used: it echoes a transmission before it, so it measures the retransmission
+        timeout rather than the path (the peer acknowledged the original, or its duplicate
+        ACK echoes an old TS.Recent). Such samples fed back into the RTO grow it without bound
+        on a very lossy path (issue 15: 40 % loss stalled at the 120 s ceiling)."""
         ack = seg.ack
+        timed = self._rtt_seq is not None and sq.ge(ack, self._rtt_seq)
+        if timed:
+            self._rtt_seq = None
         ts = seg.option(Timestamps) if self.ts_ok else None
         if ts is not None and ts.ecr:
-            self.rtt.sample((self._ts_now(now) - ts.ecr) % _TS_MOD / self.config.ts_hz)
-        elif self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
-            self.rtt.sample(now - self._rtt_time)
-        if self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
-            self._rtt_seq = None
+            if self._rtx_ts is not None and sq.lt(ts.ecr, self._rtx_ts):
+                return
+            r = (self._ts_now(now) - ts.ecr) % _TS_MOD / self.config.ts_hz
+        elif timed:
+            r = now - self._rtt_time
+        else:
+            return
+        self.rtt.sample(r, now, ack, self.snd_max)
 
     # -- loss recovery and congestion control (the decisions live in loss.py, congestion.py) --
     def _congestion_on_ack(self, ack: int, acked: int, now: float) -> None:
@@ -1054,10 +1135,11 @@ class Connection:
             limit = self.config.orphan_retries
         else:
             limit = self.config.retries2
-        ut = self.config.user_timeout
+        # With TCP_USER_TIMEOUT the time limit replaces the count for data (Linux
+        # retransmits_timed_out); its own timer ends the connection (_user_timeout).
         timed_out = self._retries >= limit
-        if ut is not None and self._rtx_start is not None and now - self._rtx_start >= ut:
-            timed_out = True
+        if self.config.user_timeout is not None and self._rtx_start is not None:
+            timed_out = False
         if timed_out:
             self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT), now)
             return
@@ -1076,6 +1158,19 @@ class Connection:
         if st.synchronized:
             self.snd_nxt = sq.add(self.snd_una, self._head_len)
         self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # 5.6
+
+    def _outstanding_since(self, now: float) -> None:
+        """Data is outstanding from ``now`` on: RFC 5482 / Linux TCP_USER_TIMEOUT gives the
+        connection ``Config.user_timeout`` seconds to have it acknowledged, on a deadline of its
+        own (not checked only when the retransmission timer fires: issue 15, 10 s set, 13.1 s
+        seen)."""
+        self._rtx_start = now
+        if self.config.user_timeout is not None:
+            self.timers.arm(Timer.USER_TIMEOUT, now + self.config.user_timeout)
+
+    def _user_timeout(self, now: float) -> None:
+        if self.snd_una != self.snd_max or self.timers.armed(Timer.PERSIST):
+            self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT), now)
 
     def _keepalive_timeout(self, now: float) -> None:
         c = self.config
@@ -1248,7 +1343,7 @@ class Connection:
 
     def _retransmit_head(self, now: float) -> None:
         """Send the segment at SND.UNA again: SYN, SYN-ACK, data or FIN."""
-        self.total_retrans += 1
+        self._count_retransmission(now)
         st = self.state
         if st in (S.SYN_SENT, S.SYN_RCVD) or (self.snd_una == self.iss):
             self._send_syn(now, ack=st is not S.SYN_SENT)
@@ -1281,6 +1376,12 @@ class Connection:
             sent += 1
         return sent
 
+    def _count_retransmission(self, now: float) -> None:
+        """A segment goes again: counted (tcpi_total_retrans), and its timestamp remembered so
+        that echoes of earlier transmissions give no RTT sample (``_sample_rtt``)."""
+        self.total_retrans += 1
+        self._rtx_ts = self._ts_now(now)
+
     def _send_data_at(self, seq: int, n: int, now: float) -> None:
         """Send ``n`` octets of data from ``seq`` again (a retransmission)."""
         off = sq.sub(seq, self._snd_base)
@@ -1290,7 +1391,7 @@ class Connection:
         flags = ACK
         if off + len(payload) == len(self._sndbuf):
             flags |= PSH
-        self.total_retrans += 1
+        self._count_retransmission(now)
         self._emit(seq, flags, now, payload)
 
     def _send_probe(self, now: float) -> None:
@@ -1311,6 +1412,9 @@ class Connection:
                 self.snd_max = self.snd_nxt
             self._probe_outstanding = True
         self._persist_backoff += 1
+        if self.config.user_timeout is not None:
+            # Linux tcp_probe_timer: the user timeout counts from the first probe.
+            self.timers.arm_if_stopped(Timer.USER_TIMEOUT, now + self.config.user_timeout)
         interval = min(
             max(self.rtt.rto, self.config.persist_min) * (1 << min(self._persist_backoff, 20)), self.config.rto_max
         )
@@ -1375,7 +1479,7 @@ class Connection:
                 if not retrans:
                     self._last_data_sent = now
             if retrans:
-                self.total_retrans += 1
+                self._count_retransmission(now)
             advance = n + (1 if fin_here else 0)
             self.snd_nxt = sq.add(seq, advance)
             if fin_here:
@@ -1386,7 +1490,7 @@ class Connection:
                     self._rtt_seq, self._rtt_time = self.snd_nxt, now
             if not self.timers.armed(Timer.RETRANSMISSION):
                 self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
-                self._rtx_start = now
+                self._outstanding_since(now)
             self.timers.stop(Timer.PERSIST)
             if fin_here:
                 break
@@ -1407,6 +1511,7 @@ class Connection:
     _TIMEOUTS: ClassVar[dict[Timer, Callable[[Connection, float], None]]] = {
         Timer.TIME_WAIT: _time_wait_timeout,
         Timer.FIN_WAIT_2: _fin_wait_2_timeout,
+        Timer.USER_TIMEOUT: _user_timeout,
         Timer.RETRANSMISSION: _retransmission_timeout,
         Timer.PERSIST: _send_probe,
         Timer.KEEPALIVE: _keepalive_timeout,
