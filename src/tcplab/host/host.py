@@ -59,6 +59,7 @@ COUNTER_NAMES = (
     "icmp_echo_replies",  # ping answered
     "other_protocols",  # packets of protocols other than TCP / ICMP echo, dropped
     "internal_errors",  # exceptions caught at the host boundary (a bug; see host.errors)
+    "quiet_time_drops",  # segments not sent during the quiet time after a restart (RFC 9293 3.4.3)
 )
 
 _TW = State.TIME_WAIT
@@ -186,6 +187,7 @@ class Host:
         # RFC 5961 section 7: the host-wide challenge-ACK budget its connections share (Linux
         # tcp_challenge_ack_limit, read from this host's config); seeded from the host's secret.
         self.challenge_acks = ChallengeAckLimit(self.config, random.Random(secret))
+        self.quiet_until: float | None = None  # RFC 9293 3.4.3: no segment leaves before this
         self.runtime: Runtime | None = None  # set by the simulator's runtime / the TUN link
         self.now = 0.0  # the latest time the host has seen
         self.conns: dict[ConnKey, Endpoint] = {}
@@ -269,6 +271,29 @@ class Host:
             except Exception:
                 self._internal_error("running a timer")
 
+    def restart(self, now: float) -> None:
+        """A crash and reboot: every connection, listener and binding is forgotten (no RST
+        goes out: the host was down), and the ISN clock starts again from zero, as a host's
+        clock without stable storage would (RFC 9293 3.4.1). With ``Config.quiet_time`` the host
+        then keeps quiet for MSL (3.4.3): until ``now + MSL`` it takes no arriving TCP segment
+        (so no connection, no sequence number is assigned) and sends none (both counted as
+        quiet_time_drops). (A local active open in that time still picks its ISN at once; its
+        SYN waits for the end of the quiet time.)"""
+        if now > self.now:
+            self.now = now
+        for ep in list(self.conns.values()):
+            self._discard(ep)
+        for listener in list(self.listeners.values()):
+            listener.closed = True
+        self.listeners.clear()
+        self.bound.clear()
+        self._timers.clear()
+        self._out.clear()
+        self.isn = ISNGenerator(self.isn_secret, clock_offset=-now)
+        self.quiet_until = now + self.config.msl if self.config.quiet_time else None
+        quiet = f"; quiet until {self.quiet_until:g} s (MSL)" if self.quiet_until is not None else ""
+        self.log.record("note", now, host=self.name, text=f"host restarted: all connections forgotten{quiet}")
+
     # ---- time and wake-ups -------------------------------------------------------------------
     def time(self) -> float:
         """Now, for user calls: the runtime's clock when there is one."""
@@ -305,6 +330,10 @@ class Host:
             c["resets_received"] += 1
         if dst not in self._own:
             c["not_for_us"] += 1
+            return
+        if self._quiet():
+            # 3.4.3: no sequence number is assigned in the quiet time, so no SYN is taken.
+            c["quiet_time_drops"] += 1
             return
         key = (dst, seg.dst_port, src, seg.src_port)
         ep = self.conns.get(key)
@@ -404,7 +433,18 @@ class Host:
         return True
 
     # ---- the engine's output -------------------------------------------------------------------
+    def _quiet(self) -> bool:
+        """In the quiet time after a restart (RFC 9293 3.4.3)?"""
+        if self.quiet_until is not None:
+            if self.now < self.quiet_until:
+                return True
+            self.quiet_until = None
+        return False
+
     def _emit(self, src: str, dst: str, seg: Segment) -> None:
+        if self._quiet():
+            self._counters["quiet_time_drops"] += 1
+            return
         self._out.append(build_packet(src, dst, seg))
         self._counters["segments_sent"] += 1
         if seg.flags & Flags.RST:

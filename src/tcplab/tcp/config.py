@@ -81,6 +81,10 @@ class Config:
     # -- robustness ----------------------------------------------------------------------------
     rfc5961: bool = True  # challenge ACKs for in-window RST and SYN (RFC 5961, Linux default)
     rfc1337: bool = False  # ignore RST in TIME_WAIT (Linux net.ipv4.tcp_rfc1337=0 by default)
+    # RFC 9293 3.4.3 quiet time: a host that restarts without memory of the sequence numbers it
+    # used keeps quiet for MSL (Host.restart), so that no segment of a new incarnation meets old
+    # duplicates of the previous one. Off, as Linux: it relies on its ISN clock and timestamps.
+    quiet_time: bool = False
     # RFC 5961 section 7, ACK throttling as Linux (tcp/ratelimit.py): per connection, at most one
     # challenge ACK or ACK of an out-of-window / PAWS-rejected segment per interval
     # (net.ipv4.tcp_invalid_ratelimit, 500 ms; 0: no limit); per host, challenge ACKs per second
