@@ -115,6 +115,13 @@ def _inject(b: Bench, port: int, dup: dict[str, Any]) -> None:
     )
 
 
+def _verdict(b: Bench, corrupted: list[bool], story: str) -> str:
+    """Let everything finish; the summary line (``story`` when act 1 was corrupted, act 2 not)."""
+    b.data["corrupted"] = corrupted
+    b.settle()
+    return story if corrupted == [True, False] else f"old duplicate accepted as new, act by act: {corrupted}"
+
+
 def why_time_wait(b: Bench) -> str:
     lsock = b.listen()
     old = _old_stream(1_000_000)
@@ -156,13 +163,11 @@ def why_time_wait(b: Bench) -> str:
         again.close()
         fresh_sock.close()
         b.wait(1.0)
-    b.data["corrupted"] = results
-    b.settle()
-    return (
+    return _verdict(
+        b,
+        results,
         "without TIME_WAIT an old duplicate of the first incarnation was accepted as new data; "
-        "with TIME_WAIT it was rejected and the new connection read its own bytes"
-        if results == [True, False]
-        else f"old duplicate accepted as new: {results}"
+        "with TIME_WAIT it was rejected and the new connection read its own bytes",
     )
 
 
@@ -204,11 +209,9 @@ def quiet_time(b: Bench) -> str:
         fresh_sock.close()
         lsock.close()
         b.wait(1.0)
-    b.data["corrupted"] = results
-    b.settle()
-    return (
+    return _verdict(
+        b,
+        results,
         "restarted at once, the server reused its old ISN and an old duplicate was read as new; "
-        "with quiet time it stayed silent for MSL and the new connection was clean"
-        if results == [True, False]
-        else f"old duplicate accepted as new: {results}"
+        "with quiet time it stayed silent for MSL and the new connection was clean",
     )

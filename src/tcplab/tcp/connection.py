@@ -659,7 +659,7 @@ class Connection:
             return  # "if the ACK bit is off drop the segment and return"
         if st is S.SYN_RCVD:
             if sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_max):
-                self._segment_validated(seg, now)
+                self._segment_validated(ts, seg.seq, now)
                 self._ack_advances(seg, now)
                 self._set_window(seg)
                 self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
@@ -668,7 +668,7 @@ class Connection:
             else:
                 self._send_rst_now(seg.ack)  # <SEQ=SEG.ACK><CTL=RST>
                 return
-        if not self._process_ack(seg, now):
+        if not self._process_ack(seg, ts, now):
             return
         if self.state is S.CLOSED:
             return
@@ -719,14 +719,13 @@ class Connection:
         return sq.in_window(seq, rcv_nxt, rcv_wnd) or sq.in_window(sq.add(seq, seg_len - 1), rcv_nxt, rcv_wnd)
 
     # -- what a valid and an invalid segment leave behind ---------------------------------------
-    def _segment_validated(self, seg: Segment, now: float) -> None:
+    def _segment_validated(self, ts: Timestamps | None, seq: int, now: float) -> None:
         """The segment passed the sequence, RST, SYN and ACK checks. Only now may it count:
         its timestamp for TS.Recent (RFC 7323 4.3 and Appendix D; Linux updates it in tcp_ack()
         after the ACK checks, so a spoofed segment with a bad ACK cannot poison PAWS: issue 15),
         and as a sign of life for the keepalive timer (RFC 9293 3.8.4; Linux rcv_tstamp)."""
-        ts = seg.option(Timestamps) if self.ts_ok else None
         if ts is not None:
-            self._update_ts_recent(seg.seq, ts, now)
+            self._update_ts_recent(seq, ts, now)
         if self.timers.armed(Timer.KEEPALIVE):
             self._arm_keepalive(now)
 
@@ -875,8 +874,9 @@ class Connection:
             return False
         return not (self.config.rfc5961 and sq.lt(ack, sq.sub(self.snd_una, max(self.max_snd_wnd, 1))))
 
-    def _process_ack(self, seg: Segment, now: float) -> bool:
-        """3.10.7.4 fifth check for the synchronized states. False: drop the segment."""
+    def _process_ack(self, seg: Segment, ts: Timestamps | None, now: float) -> bool:
+        """3.10.7.4 fifth check for the synchronized states (``ts``: the segment's timestamps
+        option, if they are in use). False: drop the segment."""
         ack = seg.ack
         if not self._ack_in_range(ack):
             # "If the ACK acks something not yet sent (SEG.ACK > SND.NXT) then send an ACK, drop
@@ -884,7 +884,7 @@ class Connection:
             # throttled (RFC 5961 section 7; this kernel, notes/linux-behaviour.md D).
             self._challenge_ack(now)
             return False
-        self._segment_validated(seg, now)
+        self._segment_validated(ts, seg.seq, now)
         newly_sacked = 0
         if self.sack_ok:
             sack = seg.option(Sack)
