@@ -24,6 +24,7 @@ import ipaddress
 import os
 import socket as _socket
 import struct
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -92,6 +93,7 @@ __all__ = [
     "TCP_NODELAY",
     "TCP_USER_TIMEOUT",
     "Socket",
+    "open_sockets",
     "wait",
 ]
 
@@ -106,6 +108,16 @@ def _oserror(code: int) -> OSError:
 
 def _timeout() -> TimeoutError:
     return TimeoutError("timed out")
+
+
+# The sockets applications hold open on each host, oldest first (like a process's descriptors):
+# what a debugger of the host, such as ``tcplab lab``, can act on. A socket leaves at close().
+_OPEN: weakref.WeakKeyDictionary[Host, list[Socket]] = weakref.WeakKeyDictionary()
+
+
+def open_sockets(host: Host) -> list[Socket]:
+    """The sockets open on ``host``, oldest first (listening ones included)."""
+    return list(_OPEN.get(host, ()))
 
 
 class Socket:
@@ -136,6 +148,7 @@ class Socket:
         self._err_reported = False
         self._shut_rd = False
         self._shut_wr = False
+        _OPEN.setdefault(host, []).append(self)
 
     # ---- housekeeping --------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -559,6 +572,9 @@ class Socket:
             return
         self._closed = True
         host = self.host
+        held = _OPEN.get(host)
+        if held is not None and self in held:
+            held.remove(self)
         if self._binding is not None:
             host.bound.discard(self._binding)
         if self._listener is not None:

@@ -23,6 +23,8 @@ from typing import ClassVar
 from tcplab.tcp import seq as sq
 from tcplab.tcp.config import Config
 
+ARBITRARILY_HIGH = 1 << 30  # ssthresh before the first loss (RFC 5681 3.1)
+
 
 class CongestionControl(abc.ABC):
     """The window of one connection's sender. Subclasses implement an algorithm."""
@@ -36,7 +38,7 @@ class CongestionControl(abc.ABC):
         self.packets = config.cwnd_counting == "packets"  # Linux's counting, else RFC 5681's
         self.mss = 0
         self.cwnd = 0  # bytes; 0 until start(): no congestion limit before the handshake
-        self.ssthresh = 1 << 30  # RFC 5681 3.1: "arbitrarily high" at first
+        self.ssthresh = ARBITRARILY_HIGH  # RFC 5681 3.1: "arbitrarily high" at first
 
     def start(self, mss: int) -> None:
         """The handshake fixed the segment size: open the initial window (RFC 5681 3.1)."""

@@ -29,14 +29,16 @@ from tcplab.tcp import seq as sq
 from tcplab.tcp.ackpolicy import AckPolicy
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
-from tcplab.tcp.congestion import CongestionControl, WindowUse, create
+from tcplab.tcp.congestion import ARBITRARILY_HIGH, CongestionControl, WindowUse, create
 from tcplab.tcp.events import (
     Closed,
+    CongestionChanged,
     Connected,
     DataReadable,
     Event,
     PeerFinished,
     Reset,
+    RttChanged,
     SendSpace,
     StateChanged,
     TimedOut,
@@ -922,7 +924,9 @@ class Connection:
         # Forward progress ends the backoff. (Karn keeps it until a valid RTT sample; Linux takes
         # one from nearly every such ACK, from the send time of data never retransmitted or
         # else from the echo, so in effect the same.)
-        self.rtt.backoff = 0
+        if self.rtt.backoff:
+            self.rtt.backoff = 0
+            self._rtt_changed()
         self.loss.on_advance(ack)
         if data_acked:
             self._congestion_on_ack(ack, data_acked, now)
@@ -948,24 +952,42 @@ class Connection:
         if timed:
             self._rtt_seq = None
         ts = seg.option(Timestamps) if self.ts_ok else None
+        sample = None
         if ts is not None and ts.ecr:
             if self._rtx_ts is not None and sq.lt(ts.ecr, self._rtx_ts):
                 return
-            r = (self._ts_now(now) - ts.ecr) % _TS_MOD / self.config.ts_hz
+            sample = (self._ts_now(now) - ts.ecr) % _TS_MOD / self.config.ts_hz
         elif timed:
-            r = now - self._rtt_time
-        else:
-            return
-        self.rtt.sample(r, now, ack, self.snd_max)
+            sample = now - self._rtt_time
+        if sample is not None:
+            self.rtt.sample(sample, now, ack, self.snd_max)
+            self._rtt_changed(max(sample, 0.0))
 
     # -- loss recovery and congestion control (the decisions live in loss.py, congestion.py) --
+    def _cwnd_told(self, reason: str, before: tuple[int, int]) -> None:
+        """After the congestion control acted: a change of cwnd or ssthresh is told to the user
+        (CongestionChanged; ``reason`` one of CWND_REASONS)."""
+        cc = self.cc
+        if (cc.cwnd, cc.ssthresh) != before:
+            high = cc.ssthresh if cc.ssthresh < ARBITRARILY_HIGH else None
+            self._events.append(CongestionChanged(cc.cwnd, high, reason))
+
+    def _rtt_changed(self, sample: float | None = None) -> None:
+        """The RTT estimator moved: a sample, or an RTO backoff or its reset (RttChanged)."""
+        rtt = self.rtt
+        self._events.append(RttChanged(sample, rtt.srtt, rtt.rttvar, rtt.rto))
+
     def _congestion_on_ack(self, ack: int, acked: int, now: float) -> None:
         """``acked`` bytes of new data acknowledged: grow the window, or carry the recovery on."""
         loss, cc = self.loss, self.cc
+        before = (cc.cwnd, cc.ssthresh)
         if not loss.in_recovery:
+            growth = "slow start" if cc.in_slow_start else "congestion avoidance"
             cc.on_ack(acked, self.unacked, now, cwnd_limited=self._cwnd_use.limited(cc))
+            self._cwnd_told(growth, before)
         elif loss.recovery_ends(ack):
             cc.on_exit_recovery(self.unacked, now)
+            self._cwnd_told("recovery done", before)
         else:
             # Partial ACK: the next hole. With SACK, the holes the scoreboard shows (RFC 6675);
             # without, the segment at the new SND.UNA (RFC 6582 3.2 step 5).
@@ -974,6 +996,7 @@ class Connection:
             else:
                 self._retransmit_head(now)
             cc.on_partial_ack(acked, self.unacked, now)
+            self._cwnd_told("partial ACK", before)
 
     def _maybe_dupack(self, seg: Segment, now: float, newly_sacked: int = 0) -> None:
         """An ACK of exactly SND.UNA: the loss detector judges it (RFC 5681 3.2, RFC 6675)."""
@@ -981,14 +1004,17 @@ class Connection:
             return
         plain = not (seg.payload or seg.fin) and (seg.window << self.snd_wscale) == self.snd_wnd
         verdict = self.loss.on_duplicate(newly_sacked, plain, self._mss_payload)
+        before = (self.cc.cwnd, self.cc.ssthresh)
         if verdict is DupAck.LOSS:
             # Fast retransmit of the segment at SND.UNA, and recovery until SND.NXT is acked.
             self.cc.on_enter_recovery(self.unacked, now)
+            self._cwnd_told("fast retransmit", before)
             self._retransmit_head(now)
             self.loss.enter_recovery(self.snd_max, sq.add(self.snd_una, self._head_len))
         elif verdict is DupAck.IN_RECOVERY and not self._retransmit_holes(now, 1):
             # A segment left the network and no hole is left to fill: let new data go.
             self.cc.on_recovery_dupack(now)
+            self._cwnd_told("recovery: inflated", before)
 
     def _set_window(self, seg: Segment) -> None:
         shift = 0 if seg.syn else self.snd_wscale  # RFC 7323 2.2: SYN windows are not scaled
@@ -1149,9 +1175,12 @@ class Connection:
             self._syn_retransmitted = True
         # R1 (retries1) would ask IP for another route; on one link there is none to ask.
         if st.synchronized:
+            before = (self.cc.cwnd, self.cc.ssthresh)
             self.cc.on_rto(self.unacked, now)
+            self._cwnd_told("retransmission timeout", before)
         self.loss.on_rto()
         self.rtt.backoff += 1  # RFC 6298 5.5
+        self._rtt_changed()
         self._rtt_seq = None  # Karn: no sample from retransmitted data
         self._retransmit_head(now)
         # Go back N: what follows the head is sent again as the window opens.
@@ -1284,6 +1313,7 @@ class Connection:
             self._ts_recent_age = now
         self.sack_ok = seg.option(SackPermitted) is not None and c.sack
         self.cc.start(self._mss_payload)
+        self._cwnd_told("initial window", (0, self.cc.ssthresh))
 
     def _send_syn(self, now: float, ack: bool) -> None:
         """SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED): <SEQ=ISS>[<ACK=RCV.NXT>]."""
@@ -1305,6 +1335,8 @@ class Connection:
         self.timers.arm_if_stopped(Timer.RETRANSMISSION, now + self.rtt.rto)
         if self._rtt_seq is None and self._retries == 0:
             self._rtt_seq, self._rtt_time = sq.add(self.iss, 1), now
+            if not self.rtt.samples:
+                self._rtt_changed()  # the initial RTO (RFC 6298 2.1) the first SYN is timed with
 
     def _emit(self, seq: int, flags: int, now: float, payload: bytes = b"", sack: bool = True) -> None:
         """Put one segment on the output list, with ACK=RCV.NXT and our window."""
@@ -1500,7 +1532,9 @@ class Connection:
         RTO with nothing sent and nothing in flight starts from a smaller window again."""
         idle = now - self._last_data_sent
         if self.config.slow_start_after_idle and self.snd_una == self.snd_max and idle > self.rtt.rto:
+            before = (self.cc.cwnd, self.cc.ssthresh)
             self.cc.on_idle_restart(idle, self.rtt.rto, now)
+            self._cwnd_told("restart after idle", before)
 
     def _arm_persist(self, now: float) -> None:
         if not self.timers.armed(Timer.PERSIST) and not self.timers.armed(Timer.RETRANSMISSION):
