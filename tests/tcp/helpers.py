@@ -38,8 +38,10 @@ def brief(s: Segment) -> tuple:
 class Peer:
     """A Connection under test plus what it said."""
 
-    def __init__(self, config: Config | None = None, iss: int = ISS, remote=REMOTE) -> None:
-        self.conn = Connection(config or classic(), LOCAL, remote, isn=FixedISN(iss), name="local")
+    def __init__(self, config: Config | None = None, iss: int = ISS, remote=REMOTE, challenge_acks=None) -> None:
+        self.conn = Connection(
+            config or classic(), LOCAL, remote, isn=FixedISN(iss), name="local", challenge_acks=challenge_acks
+        )
         self.now = 0.0
         self.transitions: list[tuple[str, str, str]] = []
         self.all_events: list = []

@@ -142,10 +142,8 @@ def test_challenge_ack_limit_per_host():
     cfg.challenge_ack_limit = 2**31 - 1
     assert all(limit.allow(30.0) for _ in range(1000))
     shared = ChallengeAckLimit(Config(challenge_ack_limit=1), random.Random(2))
-    a = Peer(classic(), remote=("198.18.0.1", 40000))
-    a.conn._challenge_acks = shared
-    b = Peer(classic(), remote=("198.18.0.1", 40001))
-    b.conn._challenge_acks = shared
+    a = Peer(classic(), remote=("198.18.0.1", 40000), challenge_acks=shared)
+    b = Peer(classic(), remote=("198.18.0.1", 40001), challenge_acks=shared)
     a.to_established()
     b.to_established()
     assert _count(a, [seg("R", PEER_ISS + 2)], start=5.2) == 1
