@@ -8,8 +8,8 @@ with -- buffer sizes, window scale, initial window, timers, option layout -- as 
 - ``linux`` (default): Linux's numbering; tcplab's defaults, which are Linux's.
 - ``freebsd``: FreeBSD's numbering and defaults (net.inet.tcp.sendspace 32768, recvspace 65536,
   msl 30 s, delacktime 100 ms, an RTO floor of rexmit_min + rexmit_slop = 230 ms, RST ignored
-  in TIME-WAIT, FreeBSD's SYN option layout), and accept() handing on the listener's
-  O_NONBLOCK.
+  in TIME-WAIT, FreeBSD's SYN option layout, the window scale from kern.ipc.maxsockbuf, the
+  free buffer as the window, no quick ACKs), and accept() handing on the listener's O_NONBLOCK.
 - ``rfc``: Linux's numbering; RFC 9293/6298's literal values (``tcplab.tcp.config``'s ``rfc``).
 
 A Config field a profile would set that tcplab does not have yet is left at tcplab's value (the
@@ -57,6 +57,14 @@ def _freebsd() -> Config:
         keepalive_count=8,  # net.inet.tcp.keepcnt
         rfc1337=True,  # tcp_twcheck drops every RST in TIME-WAIT
         syn_option_layout="freebsd",  # tcp_addoptions: mss, nop+wscale, sackOK, TS
+        # The window scale is chosen for kern.ipc.maxsockbuf (2 MiB: 6), with no floor like
+        # Linux's rmem_max; the window offered is the free buffer (no rcv_ssthresh growth),
+        # and no quick-ACK mode (tcp_input ACKs every second segment, else after delacktime).
+        rcv_buf_max=2097152,
+        rmem_max=0,
+        rcv_window_rules="rfc",
+        quickack=0,
+        rtt_estimator="rfc",  # tcp_xmit_timer: RFC 6298
     )
 
 

@@ -64,6 +64,10 @@ def _middle(v: str) -> int:
     return int(parts[1])
 
 
+def _last(v: str) -> int:
+    return int(v.split()[-1])
+
+
 def _to(name: str, convert: Callable[[str], Any] = _int, lacks: str = "", accepts: set[str] | None = None) -> Setting:
     """Into Config field ``name``; while Config has no such field, accepted at ``accepts``."""
     return Setting(((name, convert),), (lambda v: v in accepts) if accepts else None, lacks)
@@ -99,7 +103,15 @@ _LINUX: dict[str, Setting] = {
     "net.ipv4.tcp_timestamps": _to("timestamps", _flag, "timestamps without a per-connection offset (value 2)"),
     "net.ipv4.tcp_sack": _to("sack", _flag),
     "net.ipv4.tcp_window_scaling": _to("window_scaling", _flag),
-    "net.ipv4.tcp_rmem": _to("rcv_buf", _middle),
+    # tcp_rmem[1] is the starting buffer, half of which carries data (tcp_win_from_space,
+    # tcp_adv_win_scale 1); [2] the most auto-tuning grows it to, and what the window scale is
+    # chosen for (tcp_select_initial_window), with net.core.rmem_max as a floor.
+    "net.ipv4.tcp_rmem": Setting((("rcv_buf", lambda v: _middle(v) // 2), ("rcv_buf_max", _last))),
+    "net.core.rmem_max": _to("rmem_max"),
+    "net.ipv4.tcp_moderate_rcvbuf": _to("rcv_autotune", _flag),
+    "net.ipv4.tcp_slow_start_after_idle": _to("slow_start_after_idle", _flag),
+    "net.ipv4.tcp_challenge_ack_limit": _to("challenge_ack_limit"),
+    "net.ipv4.tcp_invalid_ratelimit": _to("invalid_ratelimit", _ms),
     # Linux starts a send buffer at tcp_wmem[1] and grows it at the handshake (tcp_sndbuf_expand);
     # tcplab's send buffer is a fixed size: only the default, which tcplab's sizes follow, is taken.
     "net.ipv4.tcp_wmem": _only(
@@ -125,13 +137,9 @@ _LINUX: dict[str, Setting] = {
     "net.ipv4.tcp_syn_linear_timeouts": _to("syn_linear_timeouts", _int, "linear SYN timeouts", {"0"}),
     "net.ipv4.tcp_notsent_lowat": _to("notsent_lowat", _int, "a default TCP_NOTSENT_LOWAT", {"4294967295", "-1"}),
     "net.ipv4.tcp_min_snd_mss": _to("min_snd_mss", _int, "a floor under the peer's MSS option (tcp_min_snd_mss)"),
-    "net.ipv4.tcp_challenge_ack_limit": _only(lambda n: n >= 1_000_000, "a global challenge-ACK rate limit"),
-    "net.ipv4.tcp_invalid_ratelimit": _only({"0"}, "rate limits on challenge and duplicate ACKs (RFC 5961 7)"),
     "net.ipv4.tcp_abort_on_overflow": _only({"0"}, "resetting connections the accept queue cannot take"),
     "net.ipv4.tcp_autocorking": _only({"0"}, "autocorking"),
-    "net.ipv4.tcp_moderate_rcvbuf": _only({"0"}, "receive-buffer autotuning"),
     "net.ipv4.tcp_no_metrics_save": _only({"1"}, "a per-destination metrics cache"),
-    "net.ipv4.tcp_slow_start_after_idle": _only({"0"}, "slow start after idle (RFC 5681 4.1)"),
     "net.ipv4.tcp_dsack": _only({"0"}, "D-SACK (RFC 2883)"),
     "net.ipv4.tcp_frto": _only({"0"}, "F-RTO (RFC 5682)"),
     "net.ipv4.tcp_early_retrans": _only({"0"}, "tail loss probes and early retransmit"),
@@ -166,7 +174,6 @@ _LINUX: dict[str, Setting] = {
     "net.ipv4.route.min_pmtu": _only({"552"}, "a path-MTU floor other than 552"),
     "net.ipv4.ip_local_port_range": _only({"32768 60999"}, "another ephemeral port range"),
     "net.core.somaxconn": _only({"4096"}, "a listen-backlog cap other than 4096"),
-    "net.core.rmem_max": _only({"4194304"}, "an SO_RCVBUF limit other than 4194304"),
     "net.core.wmem_max": _only({"4194304"}, "an SO_SNDBUF limit other than 4194304"),
     "net.core.default_qdisc": _only({"pfifo_fast", "pfifo"}, "queueing disciplines (fq pacing)"),
     # Knobs that only tune a mechanism that stays off (ECN fallback, MTU probing, pacing without
@@ -246,6 +253,7 @@ _FREEBSD: dict[str, Setting] = {
     "net.inet.tcp.newcwv": _only({"0"}, "new congestion window validation (RFC 7661)"),
     "net.inet.tcp.ts_offset_per_conn": _only({"1"}, "a timestamp clock shared by all connections"),
     "net.inet.tcp.nolocaltimewait": Setting((), _any),  # local connections only; tcplab has none
+    "kern.ipc.maxsockbuf": _to("rcv_buf_max", _maxsockbuf),
     "kern.ipc.somaxconn": _only({"4096"}, "a listen-backlog cap other than 4096"),
     "kern.ipc.soacceptqueue": _only({"4096"}, "a listen-backlog cap other than 4096"),
 }
@@ -253,39 +261,20 @@ _FREEBSD: dict[str, Setting] = {
 SETTINGS: dict[str, Setting] = {**_LINUX, **_FREEBSD}
 
 
-def _wscale_of(space: int) -> int:
-    """The window scale Linux (tcp_select_initial_window) and FreeBSD offer for a buffer limit."""
-    shift = 0
-    while space > 0xFFFF and shift < 14:
-        space >>= 1
+def _maxsockbuf(v: str) -> int:
+    """kern.ipc.maxsockbuf (sb_max) as the buffer limit the window scale is chosen for. FreeBSD
+    takes the smallest scale with TCP_MAXWIN << scale >= sb_max (tcp_connect, syncache_add);
+    Config.wscale takes ilog2(limit) - 15, so the limit is the power of two of that scale."""
+    sb_max, shift = _int(v), 0
+    while shift < 14 and (0xFFFF << shift) < sb_max:
         shift += 1
-    return shift
-
-
-def _limit_reason(name: str, value: str, config: Config) -> str | None:
-    """tcp_rmem's maximum (Linux) and kern.ipc.maxsockbuf (FreeBSD) choose the window scale a
-    stack offers: accepted when that is the scale tcplab offers, else SKIP."""
-    try:
-        limit = int(value.split()[-1]) if name.endswith("tcp_rmem") else int(value)
-    except (ValueError, IndexError):
-        return None
-    if name.endswith("tcp_rmem"):
-        limit = max(limit, 4194304)  # net.core.rmem_max
-    wanted = _wscale_of(limit)
-    if not config.window_scaling or wanted == config.wscale:
-        return None
-    return (
-        f"sysctl {name}={value}: the window scale a stack offers follows it ({wanted} here); "
-        f"tcplab offers {config.wscale}"
-    )
+    return 1 << (shift + 15)
 
 
 def apply_sysctl(config: Config, name: str, value: str) -> str | None:
     """Apply one ``sysctl name=value`` to ``config``; the SKIP reason when tcplab cannot."""
     name = name.replace("/", ".")
     value = " ".join(value.strip().strip("'\"").split())
-    if name == "kern.ipc.maxsockbuf":
-        return _limit_reason(name, value, config)
     setting = SETTINGS.get(name)
     if setting is None:
         if name.startswith(("net.ipv4.tcp", "net.inet.tcp", "net.ipv6", "net.core", "net.ipv4", "kern.ipc")):
@@ -297,7 +286,7 @@ def apply_sysctl(config: Config, name: str, value: str) -> str | None:
             converted = [(f, convert(value)) for f, convert in fields]
             for f, v in converted:
                 setattr(config, f, v)
-            return _limit_reason(name, value, config) if name.endswith("tcp_rmem") else None
+            return None
         if setting.accepts is not None and setting.accepts(value):
             return None
     except Unsupported:
