@@ -327,7 +327,9 @@ def test_shell_lines_and_scripts_of_sysctls(tmp_path):
     assert run_file(str(script)).status == "PASS"
     cfg = Config()
     Shell(cfg, str(tmp_path)).run((tmp_path / "t.pkt").read_text().split("\n")[0].strip("`"), 1)
-    assert (cfg.timestamps, cfg.sack, cfg.rcv_buf) == (False, False, 65536)
+    # tcp_rmem[1]: a buffer half of which carries data; [2]: what the window scale is sized for
+    assert (cfg.timestamps, cfg.sack, cfg.rcv_buf, cfg.rcv_buf_max) == (False, False, 32768, 6291456)
+    assert cfg.wscale == 7
     Shell(cfg, str(tmp_path)).run("sysctl -w net.inet.tcp.msl=5000 net.ipv4.tcp_fin_timeout=7 > /dev/null 2>&1", 2)
     assert (cfg.msl, cfg.fin_wait_2_timeout) == (5.0, 7.0)
 
@@ -394,15 +396,19 @@ def test_freebsd_profile_lays_out_syn_options_as_freebsd_and_numbers_constants_a
 0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
 +0  fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0
 +0  connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
-+0  > S 0:0(0) win 65535 <mss 1460,nop,wscale 7,sackOK,TS val 100 ecr 0>
++0  > S 0:0(0) win 65535 <mss 1460,nop,wscale 6,sackOK,TS val 100 ecr 0>
 """
     ok(active, profile="freebsd")
-    fails(active, 4, "wrong options: <mss 1460,sackOK,TS val", profile="linux")
+    # kern.ipc.maxsockbuf sizes the scale as FreeBSD does: the smallest with 65535 << s >= it
+    ok("0 `sysctl kern.ipc.maxsockbuf=8388608`\n" + active.replace("wscale 6,", "wscale 8,"), profile="freebsd")
+    ok("0 `sysctl kern.ipc.maxsockbuf=4194300`\n" + active.replace("wscale 6,", "wscale 7,"), profile="freebsd")
+    fails(active, 4, "wrong window: 64240, expected 65535", profile="linux")  # Linux: whole segments
     # FreeBSD's accept() hands on the listener's O_NONBLOCK (0x4 there); Linux's does not
-    nonblocking_accept = PASSIVE.replace("+0  bind", "+0  fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n+0  bind")
-    ok(nonblocking_accept + "+0 fcntl(4, F_GETFL) = 0x6 (flags O_RDWR|O_NONBLOCK)\n", profile="freebsd")
-    ok(nonblocking_accept + "+0 fcntl(4, F_GETFL) = O_RDWR\n")
-    ok(PASSIVE + "+0 %{ assert tcpi_state == TCPS_ESTABLISHED == 4 }%\n", profile="freebsd")
+    passive = PASSIVE.replace("+0  bind", "+0  fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0\n+0  bind")
+    freebsd = passive.replace("wscale 10>", "wscale 6>")  # from kern.ipc.maxsockbuf, 2 MiB
+    ok(freebsd + "+0 fcntl(4, F_GETFL) = 0x6 (flags O_RDWR|O_NONBLOCK)\n", profile="freebsd")
+    ok(passive + "+0 fcntl(4, F_GETFL) = O_RDWR\n")
+    ok(freebsd + "+0 %{ assert tcpi_state == TCPS_ESTABLISHED == 4 }%\n", profile="freebsd")
 
 
 def test_icmp_lines_reach_the_host():
@@ -410,7 +416,7 @@ def test_icmp_lines_reach_the_host():
 0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
 +0  fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
 +0  connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
-+0  > S 0:0(0) <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
++0  > S 0:0(0) <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 10>
 +.01 < icmp unreachable port_unreachable [0:0(0)]
 +0  getsockopt(3, SOL_SOCKET, SO_ERROR, [ECONNREFUSED], [4]) = 0
 """

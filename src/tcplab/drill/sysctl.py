@@ -108,7 +108,12 @@ _LINUX: dict[str, Setting] = {
     # chosen for (tcp_select_initial_window), with net.core.rmem_max as a floor.
     "net.ipv4.tcp_rmem": Setting((("rcv_buf", lambda v: _middle(v) // 2), ("rcv_buf_max", _last))),
     "net.core.rmem_max": _to("rmem_max"),
-    "net.ipv4.tcp_moderate_rcvbuf": _to("rcv_autotune", _flag),
+    # Config.rcv_autotune also stands for "no SO_RCVBUF lock", which sizes the window scale
+    # from the buffer itself; Linux with tcp_moderate_rcvbuf=0 still sizes it from tcp_rmem[2]
+    # (tcp_select_initial_window), so only the default is the same meaning.
+    "net.ipv4.tcp_moderate_rcvbuf": _only(
+        {"1"}, "switch for auto-tuning apart from the window scale (Config.rcv_autotune sizes both)"
+    ),
     "net.ipv4.tcp_slow_start_after_idle": _to("slow_start_after_idle", _flag),
     "net.ipv4.tcp_challenge_ack_limit": _to("challenge_ack_limit"),
     "net.ipv4.tcp_invalid_ratelimit": _to("invalid_ratelimit", _ms),
@@ -206,6 +211,23 @@ _LINUX: dict[str, Setting] = {
 }
 
 
+def _zero(v: str) -> float:
+    """Only 0 (no limit) is a value tcplab's setting can take."""
+    if _int(v) != 0:
+        raise Unsupported(v)
+    return 0.0
+
+
+def _maxsockbuf(v: str) -> int:
+    """kern.ipc.maxsockbuf (sb_max) as the buffer limit the window scale is chosen for. FreeBSD
+    takes the smallest scale with TCP_MAXWIN << scale >= sb_max (tcp_connect, syncache_add);
+    Config.wscale takes ilog2(limit) - 15, so the limit is the power of two of that scale."""
+    sb_max, shift = _int(v), 0
+    while shift < 14 and (0xFFFF << shift) < sb_max:
+        shift += 1
+    return 1 << (shift + 15)
+
+
 def _rfc1323(v: str) -> tuple[bool, bool]:
     n = _int(v)
     if not 0 <= n <= 3:
@@ -253,22 +275,13 @@ _FREEBSD: dict[str, Setting] = {
     "net.inet.tcp.newcwv": _only({"0"}, "new congestion window validation (RFC 7661)"),
     "net.inet.tcp.ts_offset_per_conn": _only({"1"}, "a timestamp clock shared by all connections"),
     "net.inet.tcp.nolocaltimewait": Setting((), _any),  # local connections only; tcplab has none
+    "net.inet.tcp.ack_war_cnt": _to("invalid_ratelimit", _zero, "challenge-ACK limit of N per window"),
     "kern.ipc.maxsockbuf": _to("rcv_buf_max", _maxsockbuf),
     "kern.ipc.somaxconn": _only({"4096"}, "a listen-backlog cap other than 4096"),
     "kern.ipc.soacceptqueue": _only({"4096"}, "a listen-backlog cap other than 4096"),
 }
 
 SETTINGS: dict[str, Setting] = {**_LINUX, **_FREEBSD}
-
-
-def _maxsockbuf(v: str) -> int:
-    """kern.ipc.maxsockbuf (sb_max) as the buffer limit the window scale is chosen for. FreeBSD
-    takes the smallest scale with TCP_MAXWIN << scale >= sb_max (tcp_connect, syncache_add);
-    Config.wscale takes ilog2(limit) - 15, so the limit is the power of two of that scale."""
-    sb_max, shift = _int(v), 0
-    while shift < 14 and (0xFFFF << shift) < sb_max:
-        shift += 1
-    return 1 << (shift + 15)
 
 
 def apply_sysctl(config: Config, name: str, value: str) -> str | None:

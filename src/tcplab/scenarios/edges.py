@@ -585,6 +585,8 @@ def icmp_errors(b: Bench) -> str:
         f"an ICMP error ends a connection still opening (connect(): {first}; a simultaneous open in "
         "SYN_RCVD too), and drops a passive SYN_RCVD back to LISTEN"
     )
+
+
 def syn_everywhere(b: Bench) -> str:
     """RFC 793's rule (RFC 5961 off): an in-window SYN in a synchronized state resets."""
     lsock = b.listen()

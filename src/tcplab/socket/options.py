@@ -338,7 +338,8 @@ def getsockopt(core: SocketCore, level: int, optname: int, buflen: int | None = 
         elif optname == SO_ACCEPTCONN:
             value = int(core.listener is not None)
         elif optname == SO_RCVBUF:
-            value = opts.rcvbuf if opts.rcvbuf is not None else TCP_RMEM[1]
+            # unset: tcp_rmem[1], the buffer of which Config.rcv_buf (half) carries data
+            value = opts.rcvbuf if opts.rcvbuf is not None else 2 * core.host.config.rcv_buf
         elif optname == SO_SNDBUF:
             value = opts.sndbuf if opts.sndbuf is not None else sndbuf_reported(core)
         elif optname == SO_RCVLOWAT:

@@ -9,18 +9,20 @@ sysctl -q net.ipv4.tcp_sack=1
 sysctl -q net.ipv4.tcp_window_scaling=1
 sysctl -q net.ipv4.tcp_dsack=0
 
-# receive and send buffers: min, default, max (the max chooses the window scale: 6 MiB -> 7)
-sysctl -q net.ipv4.tcp_rmem="4096 131072 $((6*1024*1024))"
+# receive and send buffers: min, default, max (the receive max chooses the window scale:
+# ilog2(max(15 MiB, rmem_max 4 MiB)) - 15 = 8)
+sysctl -q net.ipv4.tcp_rmem="4096 131072 $((15*1024*1024))"
 sysctl -q net.ipv4.tcp_wmem="4096 16384 4194304"
-sysctl -q net.ipv4.tcp_moderate_rcvbuf=0
+sysctl -q net.core.rmem_max=4194304
 
 # congestion control and its knobs
 sysctl -q net.ipv4.tcp_congestion_control=reno
 sysctl -q net.ipv4.tcp_slow_start_after_idle=0
 sysctl -q net.ipv4.tcp_ecn=0
 
-# timers and retries
+# timers, retries, limits
 sysctl -q net.ipv4.tcp_syn_retries=6
 sysctl -q net.ipv4.tcp_synack_retries=5
 sysctl -q net.ipv4.tcp_fin_timeout=60
 sysctl -q net.ipv4.tcp_rfc1337=0
+sysctl -q net.ipv4.tcp_invalid_ratelimit=500
