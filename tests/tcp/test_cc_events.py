@@ -29,7 +29,7 @@ def test_initial_window_and_first_rtt_sample() -> None:
 
 
 def test_reasons_through_loss_and_timeout() -> None:
-    p = Peer(classic(nodelay=True, initial_window=4, congestion_control="reno")).to_established()
+    p = Peer(classic(nodelay=True, initial_window=4, congestion_control="reno", prr=True)).to_established()
     d = ISS + 1
     p.conn.send(bytes(12 * M), 0.0)
     assert len(p.out()) == 4

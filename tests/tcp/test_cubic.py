@@ -9,7 +9,7 @@ M = 1000
 
 
 def cubic(cwnd: int, rtt: float = 0.1, **kw) -> Cubic:
-    cc = Cubic(initial_window=10, **kw)
+    cc = Cubic(Config(initial_window=10), **kw)
     cc.start(M)
     cc.cwnd = cwnd * M
     cc.pkts_acked(_sample(rtt=rtt), 10.0)  # the minimum delay

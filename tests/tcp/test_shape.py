@@ -69,30 +69,59 @@ def sample(**kw) -> AckSample:
     return AckSample(**base)
 
 
-def test_newreno_slow_start_then_congestion_avoidance():
-    cc = started(NewReno(initial_window=10))
+def reno(counting: str, initial_window: int = 10) -> CongestionControl:
+    return started(NewReno(Config(initial_window=initial_window, cwnd_counting=counting)))
+
+
+def test_newreno_slow_start_then_congestion_avoidance_in_bytes():
+    cc = reno("bytes")
     assert cc.cwnd == 10 * M and cc.in_slow_start
-    cc.on_ack(sample(delivered=2 * M), 0.0)  # RFC 5681 3.1 eq. 2: at most SMSS per ACK
+    cc.on_ack(sample(delivered=2 * M, cwnd_limited=False), 0.0)  # RFC 5681 3.1 eq. 2: at most SMSS per ACK
     assert cc.cwnd == 11 * M
     cc.ssthresh = 11 * M
     cc.on_ack(sample(), 0.0)  # eq. 3: SMSS*SMSS/cwnd
     assert cc.cwnd == 11 * M + M * M // (11 * M)
-    cc.on_ack(sample(cwnd_limited=False), 0.0)  # RFC 7661: no growth when not cwnd-limited
-    assert cc.cwnd == 11 * M + M * M // (11 * M)
+
+
+def test_newreno_counts_segments_as_linux():
+    cc = reno("packets")
+    cc.on_ack(sample(delivered=2 * M, delivered_segs=2), 0.0)  # tcp_slow_start: + segments acknowledged
+    assert cc.cwnd == 12 * M
+    cc.on_ack(sample(delivered=2 * M, delivered_segs=2, cwnd_limited=False), 0.0)  # RFC 7661: no growth
+    assert cc.cwnd == 12 * M
+    cc.ssthresh = 13 * M
+    cc.on_ack(sample(delivered=3 * M, delivered_segs=3), 0.0)  # one segment to ssthresh, two towards CA
+    assert cc.cwnd == 13 * M
+    for _ in range(5):  # tcp_cong_avoid_ai: one more segment per 13 acknowledged
+        cc.on_ack(sample(delivered=2 * M, delivered_segs=2), 0.0)
+    assert cc.cwnd == 13 * M
+    cc.on_ack(sample(), 0.0)
+    assert cc.cwnd == 14 * M
 
 
 def test_a_reduction_has_phases_and_ends_at_ssthresh():
-    cc = started(NewReno(initial_window=10))
-    cc.enter_recovery(high_seq=10 * M)
+    cc = reno("packets")
+    cc.enter_recovery(high_seq=10 * M, flight_size=3 * M)  # tcp_reno_ssthresh: cwnd / 2, whatever is in flight
     assert (cc.phase, cc.ssthresh) == (Phase.RECOVERY, 5 * M)
     cc.end_if_acked(5 * M, 4 * M)  # partial: still recovering
     assert cc.phase is Phase.RECOVERY
     cc.end_if_acked(10 * M, 0)
-    assert (cc.phase, cc.cwnd) == (Phase.OPEN, 5 * M)  # RFC 6937: cwnd = ssthresh at the end
+    assert (cc.phase, cc.cwnd) == (Phase.OPEN, 5 * M)  # RFC 6937 / tcp_end_cwnd_reduction: cwnd = ssthresh
+
+
+def test_newreno_fast_recovery_windows_in_bytes():
+    """RFC 5681 byte counting without PRR (the rfc profile): ssthresh = FlightSize / 2 and cwnd =
+    ssthresh at once (RFC 6675 5, the pipe doing what RFC 5681's inflation did); at the end
+    RFC 6582 3.2 step 3's min(ssthresh, max(FlightSize, SMSS) + SMSS)."""
+    cc = started(NewReno(Config(cwnd_counting="bytes", prr=False)))
+    cc.enter_recovery(high_seq=8 * M, flight_size=8 * M)
+    assert (cc.ssthresh, cc.cwnd) == (4 * M, 4 * M)
+    cc.end_if_acked(8 * M, 2 * M)
+    assert cc.cwnd == 3 * M
 
 
 def test_rto_ecn_undo_and_idle_restart():
-    cc = started(NewReno(initial_window=4))
+    cc = reno("packets", initial_window=4)
     cc.cwnd = 20 * M
     cc.enter_cwr(high_seq=0)
     assert (cc.phase, cc.ssthresh) == (Phase.CWR, 10 * M)  # RFC 3168 6.1.2: halve, once
@@ -107,25 +136,34 @@ def test_rto_ecn_undo_and_idle_restart():
     assert cc.ssthresh == 5 * M
     cc.cwnd = 9 * M
     cc.phase = Phase.OPEN
-    cc.on_idle_restart(0.0)
+    cc.on_idle_restart(5.0, 1.0, 0.0)
     assert cc.cwnd == 4 * M  # RFC 5681 4.1: the restart window is min(IW, cwnd)
 
 
+def test_idle_restart_as_linux_halves_per_rto():
+    cc = reno("packets")
+    cc.cwnd, cc.ssthresh = 80 * M, 50 * M
+    cc.on_idle_restart(2.5, 1.0, 0.0)  # tcp_cwnd_restart: two RTOs elapsed: 80 -> 40 -> 20
+    assert (cc.cwnd, cc.ssthresh) == (20 * M, 60 * M)  # ssthresh keeps 3/4 of the old cwnd
+    cc.on_idle_restart(100.0, 1.0, 0.0)
+    assert cc.cwnd == 10 * M  # never below min(IW, cwnd)
+
+
 def test_congestion_control_is_chosen_by_name():
-    assert isinstance(create("reno", 10), NewReno)
-    assert isinstance(create("cubic", 10), Cubic)
+    assert isinstance(create(Config(congestion_control="reno")), NewReno)
+    assert isinstance(create(Config(congestion_control="cubic")), Cubic)
     assert set(ALGORITHMS) >= {"reno", "cubic"}
     with pytest.raises(ValueError, match="unknown congestion control 'vegas'"):
-        create("vegas", 10)
+        create(Config(congestion_control="vegas"))
     with pytest.raises(ValueError):
         Connection(Config(congestion_control="vegas"))
     p = Peer(classic(congestion_control="reno")).to_established()
     assert isinstance(p.conn.cc, NewReno) and p.conn.cwnd == 10 * 1460
-    assert isinstance(Peer(classic()).conn.cc, Cubic)  # the linux profile's default
+    assert isinstance(Peer(Config()).conn.cc, Cubic)  # the linux profile's default
 
 
 def test_window_use_tracks_cwnd_limited_per_window():
-    cc = started(NewReno(initial_window=10))
+    cc = reno("packets")
     use = WindowUse()
     assert not use.limited(cc)
     use.after_send(10 * M, cc.cwnd, M, 0, 10 * M, sent=True)  # the whole window went out

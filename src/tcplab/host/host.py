@@ -15,6 +15,7 @@ import hashlib
 import heapq
 import ipaddress
 import itertools
+import random
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,11 +27,13 @@ from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
 from tcplab.tcp.fastopen import SERVER, SERVER_ALL_LISTENERS, CookieKey
+from tcplab.tcp.icmp import report as icmp_report
 from tcplab.tcp.isn import ISNGenerator
+from tcplab.tcp.ratelimit import ChallengeAckLimit
 from tcplab.tcp.states import Cause, State
 from tcplab.trace.events import EventLog
-from tcplab.wire import MalformedPacket, Packet, build_icmp_echo_reply, build_packet, parse_packet
-from tcplab.wire.tcp import Flags, Segment
+from tcplab.wire import MalformedPacket, Packet, build_icmp_echo_reply, build_packet, parse_icmp_error, parse_packet
+from tcplab.wire.tcp import TCP_PROTOCOL, Flags, Segment
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 ConnKey = tuple[str, int, str, int]  # (local ip, local port, remote ip, remote port)
@@ -56,8 +59,11 @@ COUNTER_NAMES = (
     "listen_overflows",  # accept queue full (Linux ListenOverflows)
     "listen_drops",  # SYNs / final ACKs dropped by a listener (Linux ListenDrops)
     "icmp_echo_replies",  # ping answered
+    "icmp_errors",  # ICMP errors about our TCP segments, taken by a connection
+    "icmp_out_of_window",  # ... quoting a sequence number out of window (Linux OutOfWindowIcmps)
     "other_protocols",  # packets of protocols other than TCP / ICMP echo, dropped
     "internal_errors",  # exceptions caught at the host boundary (a bug; see host.errors)
+    "quiet_time_drops",  # segments not sent during the quiet time after a restart (RFC 9293 3.4.3)
 )
 
 _TW = State.TIME_WAIT
@@ -254,7 +260,12 @@ class Host:
         # gave us, by server address (Linux keeps them in its tcp_metrics per destination).
         self.fastopen_key = CookieKey(secret)
         self.fastopen_cookies: dict[str, bytes] = {}
+        # RFC 5961 section 7: the host-wide challenge-ACK budget its connections share (Linux
+        # tcp_challenge_ack_limit, read from this host's config); seeded from the host's secret.
+        self.challenge_acks = ChallengeAckLimit(self.config, random.Random(secret))
+        self.quiet_until: float | None = None  # RFC 9293 3.4.3: no segment leaves before this
         self.runtime: Runtime | None = None  # set by the simulator's runtime / the TUN link
+        self.mtu = 1500  # the link's MTU: the MSS a connection offers is this less the headers
         self.now = 0.0  # the latest time the host has seen
         self.conns: dict[ConnKey, Endpoint] = {}
         self.listeners: dict[tuple[str, int], Listener] = {}
@@ -290,14 +301,15 @@ class Host:
         try:
             seg = pkt.tcp
             if seg is None:
-                self._other_protocol(pkt)
+                self._other_protocol(pkt, now)
             else:
                 self._segment_arrives(str(pkt.src), str(pkt.dst), seg, now)
         except Exception:
             self._internal_error("processing a segment")
 
-    def _other_protocol(self, pkt: Packet) -> None:
-        """Not TCP: answer ICMP echo requests to our addresses, drop the rest (counted)."""
+    def _other_protocol(self, pkt: Packet, now: float) -> None:
+        """Not TCP: answer ICMP echo requests to our addresses, hand ICMP errors about our
+        segments to their connection, drop the rest (counted)."""
         if str(pkt.dst) not in self._own:
             self._counters["not_for_us"] += 1
             return
@@ -305,8 +317,25 @@ class Host:
         if reply is not None:
             self._out.append(reply)
             self._counters["icmp_echo_replies"] += 1
-        else:
+        elif not self._icmp_error_arrives(pkt, now):
             self._counters["other_protocols"] += 1
+
+    def _icmp_error_arrives(self, pkt: Packet, now: float) -> bool:
+        """An ICMP error quoting a TCP segment we sent: the connection decides (RFC 1122
+        4.2.3.9, RFC 5927); the host only finds it by the quoted addresses and ports."""
+        err = parse_icmp_error(pkt)
+        if err is None or err.protocol != TCP_PROTOCOL or err.sport is None or err.seq is None:
+            return False
+        rep = icmp_report(err.version, err.type, err.code, err.mtu)
+        ep = self.conns.get((err.src, err.sport, err.dst, err.dport or 0))
+        if rep is None or ep is None or ep.finished:
+            return rep is not None
+        if ep.conn.icmp_arrives(rep, err.seq, now):
+            self._counters["icmp_errors"] += 1
+        else:
+            self._counters["icmp_out_of_window"] += 1
+        self.service(ep, now)
+        return True
 
     def poll_transmit(self) -> list[bytes]:
         out, self._out = self._out, []
@@ -336,6 +365,30 @@ class Host:
                 self.service(ep, now)
             except Exception:
                 self._internal_error("running a timer")
+
+    def restart(self, now: float) -> None:
+        """A crash and reboot: every connection, listener and binding is forgotten (no RST
+        goes out: the host was down), and the ISN clock starts again from zero, as a host's
+        clock without stable storage would (RFC 9293 3.4.1). With ``Config.quiet_time`` the host
+        then keeps quiet for MSL (3.4.3): until ``now + MSL`` it takes no arriving TCP segment
+        (so no connection, no sequence number is assigned) and sends none (both counted as
+        quiet_time_drops). (A local active open in that time still picks its ISN at once; its
+        SYN waits for the end of the quiet time.)"""
+        if now > self.now:
+            self.now = now
+        for ep in list(self.conns.values()):
+            self._discard(ep)
+        for listener in list(self.listeners.values()):
+            listener.closed = True
+        self.listeners.clear()
+        self.bound.clear()
+        self._timers.clear()
+        self._out.clear()
+        self.fastopen_cookies.clear()  # kept in memory (Linux tcp_metrics); the key is configured
+        self.isn = ISNGenerator(self.isn_secret, clock_offset=-now)
+        self.quiet_until = now + self.config.msl if self.config.quiet_time else None
+        quiet = f"; quiet until {self.quiet_until:g} s (MSL)" if self.quiet_until is not None else ""
+        self.log.record("note", now, host=self.name, text=f"host restarted: all connections forgotten{quiet}")
 
     # ---- time and wake-ups -------------------------------------------------------------------
     def time(self) -> float:
@@ -374,6 +427,10 @@ class Host:
         if dst not in self._own:
             c["not_for_us"] += 1
             return
+        if self._quiet():
+            # 3.4.3: no sequence number is assigned in the quiet time, so no SYN is taken.
+            c["quiet_time_drops"] += 1
+            return
         key = (dst, seg.dst_port, src, seg.src_port)
         ep = self.conns.get(key)
         if ep is not None:
@@ -382,13 +439,14 @@ class Host:
             flags = seg.flags
             if state is _TW and flags & Flags.SYN and not flags & (Flags.ACK | Flags.RST):
                 listener = self.find_listener(dst, seg.dst_port)
-                if listener is not None and conn.time_wait_accepts_syn(seg):
-                    # RFC 9293 3.10.7.4 / RFC 6191, as Linux (tcp_timewait_state_process,
+                if listener is not None and conn.time_wait_accepts_syn(seg, now):
+                    # RFC 9293 3.6.1 / RFC 6191, as Linux (tcp_timewait_state_process,
                     # TCP_TW_SYN): a SYN beyond RCV.NXT (or with a newer timestamp) ends the
-                    # TIME_WAIT incarnation and goes to the listener as a new connection.
-                    conn.reopen(now)
+                    # TIME_WAIT incarnation and goes to the listener as a new connection,
+                    # whose ISS follows the old one's sequence space.
+                    iss = conn.reopen(now)
                     self.service(ep, now)
-                    self._listener_arrives(listener, src, dst, seg, now)
+                    self._listener_arrives(listener, src, dst, seg, now, iss=iss)
                     return
             elif (
                 ep.listener is not None
@@ -426,10 +484,12 @@ class Host:
                 return dual  # an IPv6 wildcard listener that takes IPv4 too (IPV6_V6ONLY 0)
         return listener
 
-    def _listener_arrives(self, listener: Listener, src: str, dst: str, seg: Segment, now: float) -> None:
+    def _listener_arrives(
+        self, listener: Listener, src: str, dst: str, seg: Segment, now: float, iss: int | None = None
+    ) -> None:
         """RFC 9293 3.10.7.2, SEGMENT ARRIVES in LISTEN: the engine's rule decides; for a SYN
         the host makes the child connection (if the queues allow) and hands it the SYN."""
-        verdict = listen_verdict(seg)
+        verdict = listen_verdict(seg, accept_syn_text=listener.config.accept_syn_text)
         if verdict is ListenVerdict.RESET:
             self._reply_rst(src, dst, seg)
         if verdict is not ListenVerdict.SYN:
@@ -447,8 +507,10 @@ class Host:
             local=(dst, listener.port),
             remote=(src, seg.src_port),
             isn=self.isn,
+            iss=iss,
             name=self.name,
             fastopen_key=self.fastopen_key if listener.fastopen_room() else None,
+            challenge_acks=self.challenge_acks,
         )
         child.listen(now)
         # The child starts life as a copy of the listener (as in Linux): its own CLOSED -> LISTEN
@@ -476,7 +538,18 @@ class Host:
         return True
 
     # ---- the engine's output -------------------------------------------------------------------
+    def _quiet(self) -> bool:
+        """In the quiet time after a restart (RFC 9293 3.4.3)?"""
+        if self.quiet_until is not None:
+            if self.now < self.quiet_until:
+                return True
+            self.quiet_until = None
+        return False
+
     def _emit(self, src: str, dst: str, seg: Segment) -> None:
+        if self._quiet():
+            self._counters["quiet_time_drops"] += 1
+            return
         self._out.append(build_packet(src, dst, seg))
         self._counters["segments_sent"] += 1
         if seg.flags & Flags.RST:
@@ -545,6 +618,8 @@ class Host:
             self._outcome(ep, "refused" if ev.refused else "reset", now)
         elif isinstance(ev, E.TimedOut):
             self._outcome(ep, "timed out", now)
+        elif isinstance(ev, E.Unreachable):
+            self._outcome(ep, "unreachable", now)
         elif isinstance(ev, E.PeerFinished):
             self.log.record("outcome", now, host=self.name, outcome="peer closed", conn=ep.label)
         elif isinstance(ev, E.Closed):
@@ -607,17 +682,19 @@ class Host:
         return None
 
     def conn_config(self, local_ip: str, base: Config | None = None, user_mss: int | None = None) -> Config:
-        """A connection's own Config: MSS 1460 over IPv4, 1440 over IPv6 (MTU 1500), or what
-        TCP_MAXSEG asked for."""
+        """A connection's own Config: the MSS the link's MTU allows (1460 over IPv4, 1440 over
+        IPv6 with MTU 1500), or what TCP_MAXSEG asked for."""
         cfg = (base or self.config).copy()
         if user_mss:
             cfg.mss = user_mss
         else:
-            cfg.mss = min(cfg.mss, 1440 if ":" in local_ip else 1460)
+            cfg.mss = min(cfg.mss, self.mtu - (60 if ":" in local_ip else 40))
         return cfg
 
     def new_connection(self, config: Config, local: tuple[str, int], remote: tuple[str, int] | None) -> Endpoint:
-        conn = Connection(config, local=local, remote=remote, isn=self.isn, name=self.name)
+        conn = Connection(
+            config, local=local, remote=remote, isn=self.isn, name=self.name, challenge_acks=self.challenge_acks
+        )
         ep = Endpoint(conn)
         ep.label = conn_label(local, remote)
         return ep
@@ -692,7 +769,9 @@ class Host:
         conn.segments_to_send()
 
     def open_listener(self, ip: str, port: int, backlog: int, config: Config, now: float) -> Listener:
-        conn = Connection(config, local=(ip, port), remote=None, isn=self.isn, name=self.name)
+        conn = Connection(
+            config, local=(ip, port), remote=None, isn=self.isn, name=self.name, challenge_acks=self.challenge_acks
+        )
         listener = Listener(conn, ip, port, max(0, min(backlog, SOMAXCONN)))
         self.listeners[(ip, port)] = listener
         conn.listen(now)

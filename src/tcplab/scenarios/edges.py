@@ -514,3 +514,149 @@ def backlog(b: Bench) -> str:
         f"{counters['listen_drops']} dropped by the listener, {len(accepted)} of 5 accepted "
         "in the end"
     )
+
+
+def _icmp_about(b: Bench, to_host: Any, ep: Any, icmp_type: int, code: int) -> None:
+    """An ICMP error about the segment ``ep``'s connection sent last (its SND.UNA), quoting its IP
+    header and first 8 bytes (RFC 792), from the far end of the link as a router would send it."""
+    from tcplab.wire import build_icmp_error, build_packet
+    from tcplab.wire.tcp import Flags, Segment
+
+    conn = ep.conn
+    (lip, lport), (rip, rport) = conn.local, conn.remote
+    quoted = build_packet(lip, rip, Segment(lport, rport, conn.snd_una, 0, Flags.SYN, 65535))[:28]
+    sender = b.server if to_host is b.client else b.client
+    what = {(3, 3): "port unreachable", (3, 1): "host unreachable"}.get((icmp_type, code), f"type {icmp_type}")
+    b.note(to_host.name, f"ICMP {what} arrives, quoting sequence number {conn.snd_una - conn.iss} (relative)")
+    b.net.inject(sender.name, build_icmp_error(rip, lip, icmp_type, code, quoted))
+
+
+def icmp_errors(b: Bench) -> str:
+    # Act 1: a firewall in front of the server rejects the SYN with "port unreachable".
+    b.note("client", "act 1: the SYN is rejected with ICMP port unreachable")
+    rule = b.net.add_rule(Rule("drop", Match(src="client", flags="S")))
+    csock = Socket(b.client)
+    csock.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        csock.connect((SERVER_IP, SERVER_PORT + 1))
+    cep = csock.endpoint
+    b.wait(0.05)
+    _icmp_about(b, b.client, cep, 3, 3)
+    b.wait(0.1)
+    b.net.remove_rule(rule)
+    code = csock.connect_ex((SERVER_IP, SERVER_PORT + 1))
+    first = errno_name(OSError(code, ""))
+    b.note("client", f"connect() failed: {first}, at once (no SYN retransmissions)")
+    b.data["errno"] = code
+    csock.close()
+
+    # Act 2: the SYN-ACK of a passive open meets "host unreachable": the request is dropped
+    # (Linux tcp_req_err) and the client's retransmitted SYN opens the connection after all.
+    b.note("server", "act 2: the SYN-ACK meets ICMP host unreachable")
+    lsock = b.listen()
+    rule = b.net.add_rule(Rule("drop", Match(src="server", flags="S.")))
+    csock = Socket(b.client)
+    csock.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        csock.connect((SERVER_IP, SERVER_PORT))
+    b.wait(0.1)
+    child = _child_of(b, csock)
+    _icmp_about(b, b.server, child, 3, 1)
+    b.wait(0.1)
+    b.net.remove_rule(rule)
+    b.until(lambda: b.state(csock) == "ESTABLISHED", timeout=5)
+    ssock, _ = lsock.accept()
+    ssock.close()
+    csock.close()
+    b.wait(0.5)
+
+    # Act 3: a simultaneous open; one end's SYN-ACK meets "host unreachable" in SYN_RCVD.
+    b.note("client", "act 3: simultaneous open, ICMP host unreachable in SYN_RCVD")
+    rule = b.net.add_rule(Rule("drop", Match(src="server", flags="S.")))
+    asock, bsock = open_simultaneously(b)
+    b.until(lambda: b.state(asock) == "SYN_RCVD", timeout=5)
+    _icmp_about(b, b.client, asock.endpoint, 3, 1)
+    b.wait(0.1)
+    b.net.remove_rule(rule)
+    b.abort(bsock)
+    asock.close()
+    b.settle()
+    return (
+        f"an ICMP error ends a connection still opening (connect(): {first}; a simultaneous open in "
+        "SYN_RCVD too), and drops a passive SYN_RCVD back to LISTEN"
+    )
+
+
+def syn_everywhere(b: Bench) -> str:
+    """RFC 793's rule (RFC 5961 off): an in-window SYN in a synchronized state resets."""
+    lsock = b.listen()
+    acts: list[str] = []
+
+    def syn_to(host: Any, ep: Any, from_host: Any) -> None:
+        conn = ep.conn
+        b.note(from_host.name, f"a SYN from the peer's port, in {host.name}'s window, arrives")
+        b.inject(from_host, conn.remote, conn.local, seq=conn.rcv_nxt, flags="S")
+        b.wait(0.2)
+
+    def act(title: str, state: str, prepare: Any, rule: Any = None) -> None:
+        b.note("server", f"act {len(acts) + 1}: SYN in {title}")
+        _, csock, ssock = b.pair(listener=lsock)
+        sep = _child_of(b, csock)
+        dropping = b.net.add_rule(rule) if rule is not None else None
+        prepare(csock, ssock)
+        b.until(lambda: sep.conn.state.value == state, timeout=5)
+        syn_to(b.server, sep, b.client)
+        if dropping is not None:
+            b.net.remove_rule(dropping)
+        b.linger0(csock)
+        csock.close()
+        ssock.close()
+        b.wait(1.0)
+        acts.append(state)
+
+    def nothing(csock: Any, ssock: Any) -> None:
+        pass
+
+    def client_half_closes(csock: Any, ssock: Any) -> None:
+        csock.shutdown(SHUT_WR)
+        _eof(ssock)
+
+    def both_half_close(csock: Any, ssock: Any) -> None:
+        csock.shutdown(SHUT_WR)
+        _eof(ssock)
+        ssock.shutdown(SHUT_WR)
+
+    def server_half_closes(csock: Any, ssock: Any) -> None:
+        ssock.shutdown(SHUT_WR)
+
+    def both_at_once(csock: Any, ssock: Any) -> None:
+        csock.shutdown(SHUT_WR)
+        ssock.shutdown(SHUT_WR)
+
+    def server_then_client(csock: Any, ssock: Any) -> None:
+        ssock.shutdown(SHUT_WR)
+        _eof(csock)
+        csock.shutdown(SHUT_WR)
+
+    act("ESTABLISHED", "ESTABLISHED", nothing)
+    act("CLOSE_WAIT", "CLOSE_WAIT", client_half_closes)
+    client_acks = Match(src="client", flags=".", count=None)
+    act("LAST_ACK (the last ACK lost)", "LAST_ACK", both_half_close, Rule("drop", client_acks))
+    act("FIN_WAIT_1 (the ACK of the FIN lost)", "FIN_WAIT_1", server_half_closes, Rule("drop", client_acks))
+    act("FIN_WAIT_2", "FIN_WAIT_2", server_half_closes)
+    act("CLOSING (the FINs crossed, the ACKs lost)", "CLOSING", both_at_once, Rule("drop", client_acks))
+    act("TIME_WAIT", "TIME_WAIT", server_then_client)
+
+    # SYN_RCVD of an active open: a simultaneous open whose SYN-ACK to the client is lost.
+    b.note("client", f"act {len(acts) + 1}: SYN in SYN_RCVD (simultaneous open)")
+    rule = b.net.add_rule(Rule("drop", Match(src="server", flags="S.")))
+    csock, ssock = open_simultaneously(b)
+    b.until(lambda: b.state(csock) == "SYN_RCVD", timeout=5)
+    syn_to(b.client, csock.endpoint, b.server)
+    b.net.remove_rule(rule)
+    b.linger0(ssock)
+    ssock.close()
+    csock.close()
+    acts.append("SYN_RCVD")
+    b.settle()
+    return "without RFC 5961, an in-window SYN in " + ", ".join(acts) + " drew a RST and closed the connection"

@@ -449,8 +449,13 @@ class SocketCore:
             # with the first write's data (Linux tcp_fastopen_defer_connect).
             self._deferred = (ip, port)
             return
-        self._open(ip, port, fastopen_cookie=b"" if fastopen else None)
+        # in progress before the SYN leaves: a waker the SYN's events run may call connect() again
         self._connecting = True
+        try:
+            self._open(ip, port, fastopen_cookie=b"" if fastopen else None)
+        except OSError:
+            self._connecting = False
+            raise
         self._connect_again(started=True)
 
     def _open(self, ip: str, port: int, data: bytes = b"", fastopen_cookie: bytes | None = None) -> int:

@@ -249,7 +249,8 @@ def setsockopt(core: SocketCore, level: int, optname: int, value: Any, optlen: i
         elif optname == SO_RCVBUF:
             v = min(v & 0xFFFFFFFF, RMEM_MAX)  # Linux: min_t(u32, val, rmem_max), then doubled
             opts.rcvbuf = max(2 * v, MIN_RCVBUF)
-            core.set_config(rcv_buf=opts.rcvbuf // 2)
+            # the usable half; a set buffer stops auto-tuning (Linux SOCK_RCVBUF_LOCK)
+            core.set_config(rcv_buf=opts.rcvbuf // 2, rcv_autotune=False)
         elif optname == SO_SNDBUF:
             v = min(v & 0xFFFFFFFF, WMEM_MAX)
             opts.sndbuf = max(2 * v, MIN_SNDBUF)
@@ -339,7 +340,8 @@ def getsockopt(core: SocketCore, level: int, optname: int, buflen: int | None = 
         if optname == SO_LINGER:
             return _bytes(struct.pack("ii", *opts.linger), buflen)
         if optname == SO_ERROR:
-            value = core.take_error()
+            # Linux sock_getsockopt: the pending error, else the soft one an ICMP error left
+            value = core.take_error() or (conn.take_soft_error() if conn is not None else 0)
         elif optname == SO_REUSEADDR:
             value = int(core.reuseaddr)
         elif optname == SO_KEEPALIVE:
@@ -353,7 +355,8 @@ def getsockopt(core: SocketCore, level: int, optname: int, buflen: int | None = 
         elif optname == SO_ACCEPTCONN:
             value = int(core.listener is not None)
         elif optname == SO_RCVBUF:
-            value = opts.rcvbuf if opts.rcvbuf is not None else TCP_RMEM[1]
+            # unset: tcp_rmem[1], the buffer of which Config.rcv_buf (half) carries data
+            value = opts.rcvbuf if opts.rcvbuf is not None else 2 * core.host.config.rcv_buf
         elif optname == SO_SNDBUF:
             value = opts.sndbuf if opts.sndbuf is not None else sndbuf_reported(core)
         elif optname == SO_RCVLOWAT:

@@ -60,7 +60,8 @@ for _name, _code in FIELDS:
     _OFFSETS.append((_name, _code, _off))
     _off += struct.calcsize(_code)
 
-TCPI_OPT_TIMESTAMPS, TCPI_OPT_SACK, TCPI_OPT_WSCALE = 1, 2, 4
+TCPI_OPT_TIMESTAMPS, TCPI_OPT_SACK, TCPI_OPT_WSCALE, TCPI_OPT_ECN, TCPI_OPT_SYN_DATA = 1, 2, 4, 8, 32
+CA_STATES = {"Open": 0, "Disorder": 1, "CWR": 2, "Recovery": 3, "Loss": 4}  # Linux enum tcp_ca_state
 TCP_INFINITE_SSTHRESH = 0x7FFFFFFF
 _U32 = 0xFFFFFFFF
 
@@ -110,10 +111,14 @@ def of(core: Any) -> dict[str, int]:
         options |= TCPI_OPT_SACK
     if info["snd_wscale"] or info["rcv_wscale"]:
         options |= TCPI_OPT_WSCALE
+    if info["ecn"]:
+        options |= TCPI_OPT_ECN
+    if info["fastopen"]:
+        options |= TCPI_OPT_SYN_DATA
     advmss = conn.config.mss - (12 if info["timestamps"] else 0)
     values: dict[str, int] = {
         "state": int(info["tcpi_state"]),
-        "ca_state": 4 if info["retransmits"] else 0,  # TCP_CA_Loss while the RTO backs off
+        "ca_state": CA_STATES[str(info["ca_state"])],
         "retransmits": min(int(info["retransmits"]), 255),
         "backoff": min(int(info["backoff"]), 255),
         "options": options,
@@ -123,19 +128,24 @@ def of(core: Any) -> dict[str, int]:
         "snd_mss": mss,
         "rcv_mss": int(info["rcv_mss"]),
         "unacked": math.ceil(int(info["unacked"]) / max(mss, 1)) if synced else 0,
-        "pmtu": 1500,
+        "sacked": int(info["sacked"]),
+        "lost": int(info["lost"]),
+        "retrans": int(info["retrans_out"]),
+        "pmtu": conn.path_mtu,
         "rcv_ssthresh": int(info["rcv_wnd"]),
         "rtt": _us(info["rtt"]),
         "rttvar": _us(info["rttvar"]),
-        "snd_ssthresh": TCP_INFINITE_SSTHRESH if info["ssthresh"] >= 1 << 30 else int(info["ssthresh"]),
+        "snd_ssthresh": TCP_INFINITE_SSTHRESH if info["ssthresh"] >= 1 << 30 else int(info["ssthresh"]) // max(mss, 1),
         "snd_cwnd": int(info["cwnd"]),
         "advmss": advmss,
-        "reordering": 3,  # Linux net.ipv4.tcp_reordering
+        "reordering": int(info["reordering"]),
         "rcv_space": 10 * advmss,  # Linux: TCP_INIT_CWND * advmss until it measures more
         "total_retrans": int(info["total_retrans"]),
         "max_pacing_rate": 0xFFFFFFFFFFFFFFFF,  # ~0: no SO_MAX_PACING_RATE
         "notsent_bytes": conn.unsent,
-        "min_rtt": _us(info["rtt"]) if info["rtt"] else _U32,  # tcplab keeps no minimum: SRTT
+        "min_rtt": _us(conn.rtt.min_rtt) if conn.rtt.min_rtt is not None else _U32,
+        "dsack_dups": int(info["dsack_dups"]),
+        "reord_seen": int(info["reord_seen"]),
         "snd_wnd": int(info["snd_wnd"]),
         "rcv_wnd": int(info["rcv_wnd"]),
     }

@@ -15,7 +15,9 @@ icsk_ca_state), how the window shrinks during one — Proportional Rate Reductio
 PRR-SSRB as Linux's tcp_cwnd_reduction) or, without PRR, straight to ssthresh (RFC 6675 5) — and
 undoing a reduction that proved spurious. An algorithm supplies the growth (Linux cong_avoid)
 and the ssthresh after a loss (Linux ssthresh()). Windows are in bytes; ``mss`` is the sender's
-full-segment payload (SMSS of RFC 5681); CUBIC counts in segments internally, as Linux does.
+full-segment payload (SMSS of RFC 5681). ``Config.cwnd_counting`` says how they grow: "packets"
+as Linux (the window a whole number of segments, grown by segments acknowledged and only while
+the sender uses it all; CUBIC's congestion avoidance always counts so), "bytes" as RFC 5681 3.1.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import enum
 from typing import ClassVar
 
 from tcplab.tcp import seq as sq
+from tcplab.tcp.config import Config
 
 ARBITRARILY_HIGH = 1 << 30  # ssthresh before the first loss (RFC 5681 3.1)
 
@@ -100,14 +103,16 @@ class CongestionControl(abc.ABC):
         "high_seq",
         "initial_window",
         "mss",
+        "packets",
         "phase",
         "prr",
         "ssthresh",
     )
 
-    def __init__(self, initial_window: int, *, prr: bool = True) -> None:
-        self.initial_window = initial_window  # segments (RFC 6928 / Linux TCP_INIT_CWND)
-        self.prr = prr  # RFC 6937 during reductions (Linux); else RFC 6675's cwnd = ssthresh
+    def __init__(self, config: Config) -> None:
+        self.initial_window = config.initial_window  # segments (RFC 6928 / Linux TCP_INIT_CWND)
+        self.packets = config.cwnd_counting == "packets"  # Linux's counting, else RFC 5681's
+        self.prr = config.prr  # RFC 6937 during reductions (Linux); else RFC 6675's cwnd = ssthresh
         self.mss = 0
         self.cwnd = 0  # bytes; 0 until start(): no congestion limit before the handshake
         self.ssthresh = ARBITRARILY_HIGH  # RFC 5681 3.1: "arbitrarily high" at first
@@ -145,8 +150,9 @@ class CongestionControl(abc.ABC):
         """Outside a reduction, an ACK delivered data: grow the window (Linux cong_avoid)."""
 
     @abc.abstractmethod
-    def loss_ssthresh(self) -> int:
-        """The slow start threshold after a congestion signal (Linux ssthresh())."""
+    def loss_ssthresh(self, flight_size: int) -> int:
+        """The slow start threshold after a congestion signal (Linux ssthresh()); ``flight_size``
+        is what was outstanding (RFC 5681's FlightSize)."""
 
     def pkts_acked(self, sample: AckSample, now: float) -> None:  # noqa: B027 (an optional hook)
         """Every ACK, first (Linux pkts_acked); algorithms that watch delay override."""
@@ -160,8 +166,11 @@ class CongestionControl(abc.ABC):
     # ---- per ACK (Linux tcp_cong_control) ---------------------------------------------------------
     def end_if_acked(self, snd_una: int, in_flight: int) -> None:
         """Before loss detection: a reduction or loss phase whose data is all acknowledged
-        ends (Linux tcp_fastretrans_alert, "check state exit conditions")."""
-        if self.phase is not Phase.OPEN and sq.ge(snd_una, self.high_seq):
+        ends (Linux tcp_fastretrans_alert, "check state exit conditions"); CWR is held until
+        something *above* high_seq is acknowledged, so that the CWR flag has reached the peer."""
+        if self.phase is Phase.OPEN or sq.lt(snd_una, self.high_seq):
+            return
+        if self.phase is not Phase.CWR or snd_una != self.high_seq:
             self._exit(in_flight)
 
     def on_ack(self, sample: AckSample, now: float) -> None:
@@ -220,13 +229,13 @@ class CongestionControl(abc.ABC):
             self._prr_out += -(-nbytes // self.mss)
 
     # ---- congestion signals -------------------------------------------------------------------
-    def _begin_reduction(self, high_seq: int) -> None:
+    def _begin_reduction(self, high_seq: int, flight_size: int | None) -> None:
         """Linux tcp_init_cwnd_reduction: remember the window, take the new ssthresh."""
         self.high_seq = high_seq
         self._prior_cwnd = self.cwnd
         self._prr_delivered = self._prr_out = 0
         self._cwnd_cnt = 0
-        self.ssthresh = self.loss_ssthresh()
+        self.ssthresh = self.loss_ssthresh(self.cwnd if flight_size is None else flight_size)
 
     def _current_ssthresh(self) -> int:
         """Linux tcp_current_ssthresh: what an undo restores."""
@@ -234,45 +243,46 @@ class CongestionControl(abc.ABC):
             return self.ssthresh
         return max(self.ssthresh, self.cwnd * 3 // 4)
 
-    def enter_recovery(self, high_seq: int, *, ecn: bool = False) -> None:
+    def enter_recovery(self, high_seq: int, *, flight_size: int | None = None, ecn: bool = False) -> None:
         """A loss was detected: fast recovery until ``high_seq`` (SND.NXT now) is acknowledged
         (RFC 5681 3.2 / RFC 6675 5 / RFC 6937; Linux tcp_enter_recovery). From CWR the window
         is already reducing; ``ecn``: the same ACK echoed congestion, no undo then."""
         if not self.reducing:
             self._prior_ssthresh = 0 if ecn else self._current_ssthresh()
-            self._begin_reduction(high_seq)
+            self._begin_reduction(high_seq, flight_size)
             if not self.prr:
                 self.cwnd = self.ssthresh
         self.high_seq = high_seq
         self.phase = Phase.RECOVERY
 
-    def enter_cwr(self, high_seq: int) -> None:
+    def enter_cwr(self, high_seq: int, flight_size: int | None = None) -> None:
         """Congestion without loss (an ECN echo, RFC 3168 6.1.2; a loss a probe repaired, RFC
         8985 7.4): reduce once for this window of data (Linux tcp_enter_cwr)."""
         if self.phase is not Phase.OPEN:
             return
         self._prior_ssthresh = 0
-        self._begin_reduction(high_seq)
+        self._begin_reduction(high_seq, flight_size)
         self.phase = Phase.CWR
         if not self.prr:
             self.cwnd = self.ssthresh  # RFC 3168 6.1.2: halve at once
 
-    def reduce_now(self, high_seq: int) -> None:
+    def reduce_now(self, high_seq: int, flight_size: int | None = None) -> None:
         """A reduction begun and ended at once (Linux, a loss repaired by a tail loss probe:
         tcp_init_cwnd_reduction + tcp_end_cwnd_reduction)."""
         if self.phase is Phase.OPEN:
             self._prior_ssthresh = 0
-            self._begin_reduction(high_seq)
+            self._begin_reduction(high_seq, flight_size)
             self.cwnd = self.ssthresh
 
-    def on_rto(self, high_seq: int, in_flight: int) -> None:
+    def on_rto(self, high_seq: int, in_flight: int, flight_size: int | None = None) -> None:
         """A retransmission timeout (RFC 5681 3.1 equation 4 and the loss window; Linux
         tcp_enter_loss): ssthresh is taken again only when not already reducing, the window is
-        what is in flight plus one segment, and slow start rebuilds it."""
+        what is in flight (``in_flight``, the pipe after everything outstanding was marked lost)
+        plus one segment, and slow start rebuilds it. ``flight_size``: what was outstanding."""
         if self.phase is Phase.OPEN:
             self._prior_ssthresh = self._current_ssthresh()
             self._prior_cwnd = self.cwnd
-            self.ssthresh = self.loss_ssthresh()
+            self.ssthresh = self.loss_ssthresh(self.cwnd if flight_size is None else flight_size)
         self.cwnd = in_flight + self.mss
         self._cwnd_cnt = 0
         self.high_seq = high_seq
@@ -290,10 +300,22 @@ class CongestionControl(abc.ABC):
         self._prior_ssthresh = 0
         self.phase = Phase.OPEN
 
-    def on_idle_restart(self, now: float) -> None:
-        """The sender is about to send after an idle period longer than the RTO (RFC 5681
-        4.1; Linux tcp_slow_start_after_idle / tcp_cwnd_restart)."""
-        self.cwnd = min(self.cwnd, self.initial_window * self.mss)
+    def on_idle_restart(self, idle: float, rto: float, now: float) -> None:
+        """The sender is about to send new data after ``idle`` seconds without sending, more
+        than the RTO ``rto`` (``Config.slow_start_after_idle``). RFC 5681 4.1: cwnd = min(RW,
+        cwnd) with the restart window RW = min(IW, cwnd). Linux (tcp_cwnd_restart): ssthresh
+        keeps at least 3/4 of cwnd, and cwnd halves for every RTO of idleness, not below
+        min(IW, cwnd)."""
+        restart = min(self.initial_window * self.mss, self.cwnd)
+        if not self.packets:
+            self.cwnd = restart
+            return
+        self.ssthresh = max(self.ssthresh, (self.cwnd >> 1) + (self.cwnd >> 2))
+        cwnd = self.cwnd // self.mss
+        while idle > rto and cwnd * self.mss > restart:
+            idle -= rto
+            cwnd >>= 1
+        self.cwnd = max(cwnd * self.mss, restart)
 
     # ---- Linux's counting, for the algorithms --------------------------------------------------
     def _slow_start(self, segs: int) -> int:
@@ -318,25 +340,40 @@ class CongestionControl(abc.ABC):
 
 
 class NewReno(CongestionControl):
-    """RFC 5681 slow start and congestion avoidance, counting bytes (RFC 5681 3.1: cwnd +=
-    min(N, SMSS) per ACK in slow start); loss recovery as RFC 6582 / RFC 6675 with PRR."""
+    """RFC 5681 slow start and congestion avoidance; loss recovery as RFC 6582 / RFC 6675 with
+    PRR (the base class).
+
+    Counting bytes (RFC 5681 3.1): cwnd += min(N, SMSS) per ACK in slow start, SMSS*SMSS/cwnd
+    after; ssthresh = FlightSize / 2. Counting packets (Linux tcp_reno_cong_avoid): only while
+    cwnd-limited, slow start adds the segments acknowledged (tcp_slow_start) and congestion
+    avoidance one segment per window acknowledged (tcp_cong_avoid_ai); ssthresh = cwnd / 2
+    (tcp_reno_ssthresh)."""
 
     name = "reno"
     __slots__ = ()
 
     def grow(self, sample: AckSample, now: float) -> None:
+        mss = self.mss
+        if not self.packets:
+            if self.cwnd < self.ssthresh:
+                self.cwnd += min(sample.delivered, mss)  # RFC 5681 3.1, equation 2
+            else:
+                self.cwnd += max(1, mss * mss // max(self.cwnd, 1))  # equation 3
+            return
         if not sample.cwnd_limited:
             return  # RFC 7661: no growth while the application leaves the window unused
-        mss = self.mss
-        if self.cwnd < self.ssthresh:
-            self.cwnd += min(sample.delivered, mss)  # RFC 5681 3.1, equation 2
-        else:
-            self.cwnd += max(1, mss * mss // max(self.cwnd, 1))  # equation 3
+        segs = sample.delivered_segs or -(-sample.delivered // mss)
+        if self.in_slow_start:
+            segs = self._slow_start(segs)
+        if segs > 0:
+            self._cong_avoid_ai(self.cwnd // mss, segs)
 
-    def loss_ssthresh(self) -> int:
-        # RFC 5681 equation 4 as Linux's tcp_reno_ssthresh: half the window in segments (cwnd
-        # standing for FlightSize: they are equal while the sender is cwnd-limited), at least 2.
-        return max(self.cwnd // self.mss // 2, 2) * self.mss
+    def loss_ssthresh(self, flight_size: int) -> int:
+        if self.packets:
+            # Linux tcp_reno_ssthresh: half the window in segments (cwnd standing for
+            # FlightSize: they are equal while the sender is cwnd-limited), at least 2.
+            return max(self.cwnd // self.mss // 2, 2) * self.mss
+        return max(flight_size // 2, 2 * self.mss)  # RFC 5681 equation 4
 
 
 class Cubic(CongestionControl):
@@ -380,8 +417,8 @@ class Cubic(CongestionControl):
     HYSTART_ACK_DELTA = 0.002  # seconds between ACKs of one train
     HYSTART_MIN_SAMPLES = 8
 
-    def __init__(self, initial_window: int, *, prr: bool = True, hystart: bool = True) -> None:
-        super().__init__(initial_window, prr=prr)
+    def __init__(self, config: Config, *, hystart: bool = True) -> None:
+        super().__init__(config)
         self.hystart = hystart
         self._reset()
         self._delay_min = 0.0
@@ -410,6 +447,9 @@ class Cubic(CongestionControl):
             return
         segs = max(1, -(-sample.delivered // self.mss))
         if self.in_slow_start:
+            if not self.packets:  # RFC 9438 4.10: RFC 5681's slow start, as it counts
+                self.cwnd += min(sample.delivered, self.mss)
+                return
             segs = self._slow_start(segs)
             if not segs:
                 return
@@ -455,7 +495,7 @@ class Cubic(CongestionControl):
             self._cnt = min(self._cnt, max_cnt)
         self._cnt = max(self._cnt, 2)  # at most 1.5x per RTT
 
-    def loss_ssthresh(self) -> int:
+    def loss_ssthresh(self, flight_size: int) -> int:
         """RFC 9438 4.6/4.7 (Linux cubictcp_recalc_ssthresh): W_max with fast convergence,
         ssthresh = cwnd * beta_cubic."""
         cwnd = self.cwnd // self.mss
@@ -559,10 +599,11 @@ class WindowUse:
 ALGORITHMS: dict[str, type[CongestionControl]] = {cls.name: cls for cls in (NewReno, Cubic)}
 
 
-def create(name: str, initial_window: int, *, prr: bool = True) -> CongestionControl:
-    """The algorithm called ``name`` (ValueError when there is none)."""
+def create(config: Config) -> CongestionControl:
+    """The algorithm ``config.congestion_control`` names (ValueError when there is none)."""
+    name = config.congestion_control
     try:
         cls = ALGORITHMS[name]
     except KeyError:
         raise ValueError(f"unknown congestion control {name!r}; choose from {', '.join(ALGORITHMS)}") from None
-    return cls(initial_window, prr=prr)
+    return cls(config)

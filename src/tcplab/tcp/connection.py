@@ -16,7 +16,9 @@ Collaborators beside it, each behind a small interface: ``timers.Timers`` (one d
 ``Timer``), ``congestion.CongestionControl`` (the window: NewReno or CUBIC, PRR; chosen by
 ``Config.congestion_control``), ``loss.LossDetector`` (what is lost: SACK, RACK, duplicate
 thresholds, D-SACK, tail loss probes), ``ecn.Ecn`` (RFC 3168), ``fastopen`` (RFC 7413 cookies),
-``rtt.RTTEstimator`` (RFC 6298) and ``reassembly.Reassembly`` (out-of-order data).
+``rtt.RTTEstimator`` (RFC 6298 or Linux's; the minimum RTT), ``ackpolicy.AckPolicy`` (delayed
+and quick ACKs), ``rcvwindow.ReceiveWindow`` (the window offered, auto-tuning), ``ratelimit``
+(RFC 5961 7) and ``reassembly.Reassembly`` (out-of-order data).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import ClassVar, TypedDict
 
 from tcplab.tcp import fastopen as tfo
 from tcplab.tcp import seq as sq
+from tcplab.tcp.ackpolicy import AckPolicy
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
 from tcplab.tcp.congestion import ARBITRARILY_HIGH, AckSample, CongestionControl, Phase, WindowUse, create
@@ -46,14 +49,19 @@ from tcplab.tcp.events import (
     SendSpace,
     StateChanged,
     TimedOut,
+    Unreachable,
 )
+from tcplab.tcp.icmp import MIN_PMTU_V4, MIN_PMTU_V6, IcmpReport
 from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.loss import Delivery, LossDetector, Probe, Sent
+from tcplab.tcp.ratelimit import ChallengeAckLimit, OutOfWindowLimit
+from tcplab.tcp.rcvwindow import ReceiveWindow
 from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.rtt import RTTEstimator
 from tcplab.tcp.states import LINUX_STATE_NUMBER, Cause, State, lookup
 from tcplab.tcp.timers import Timer, Timers
 from tcplab.wire.tcp import (
+    EOL,
     FLAGS,
     MSS,
     NOP,
@@ -75,6 +83,8 @@ Address = tuple[str, int]
 
 _TS_MOD = 1 << 32
 _PAWS_IDLE = 24 * 24 * 3600  # RFC 7323 5.5: TS.Recent older than 24 days is invalid
+_PAWS_MSL = 60.0  # Linux TCP_PAWS_MSL
+_RTO_AFTER_SYN_LOSS = 3.0  # RFC 6298 5.7 (Linux TCP_TIMEOUT_FALLBACK)
 
 
 class TcpInfo(TypedDict):
@@ -118,6 +128,44 @@ def _err(code: int) -> OSError:
     return OSError(code, os.strerror(code))
 
 
+def syn_options(
+    layout: str, mss: MSS, sack: bool, ts: Timestamps | None, ws: WindowScale | None, fo: FastOpen | None = None
+) -> tuple[Option, ...]:
+    """The options of a SYN or SYN-ACK, laid out as Linux or FreeBSD lays them out; ``fo``: a
+    Fast Open cookie or cookie request (RFC 7413 4.1.1), last in both."""
+    if layout == "freebsd":
+        # FreeBSD tcp_addoptions: each option aligned with NOPs (window scale at an odd offset,
+        # SACK-permitted at an even one, timestamps at 4n+2), then EOL and padding.
+        out: list[Option] = [mss]
+        n = 4
+        for opt, align in ((ws, (2, 1)), (SackPermitted() if sack else None, (2, 0)), (ts, (4, 2))):
+            if opt is None:
+                continue
+            while n % align[0] != align[1]:
+                out.append(NOP())
+                n += 1
+            out.append(opt)
+            n += {WindowScale: 3, SackPermitted: 2, Timestamps: 10}[type(opt)]
+        if fo is not None:  # tcp_addoptions: TOF_FASTOPEN after the others, unaligned
+            out.append(fo)
+            n += 2 + len(fo.cookie)
+        out += [EOL()] * (-n % 4)
+        return tuple(out)
+    # Linux tcp_options_write: mss, sackOK, TS, nop, wscale (NOPs where an option is absent).
+    opts: list[Option] = [mss]
+    if sack and ts is not None:
+        opts.append(SackPermitted())
+    if ts is not None:
+        opts.append(ts)
+    elif sack:
+        opts += [NOP(), NOP(), SackPermitted()]
+    if ws is not None:
+        opts += [NOP(), ws]
+    if fo is not None:  # after wscale, padded with two NOPs (as this kernel sends it)
+        opts += [fo, NOP(), NOP()]
+    return tuple(opts)
+
+
 class Connection:
     """A TCB and the procedures that act on it."""
 
@@ -131,6 +179,7 @@ class Connection:
         iss: int | None = None,
         name: str = "",
         fastopen_key: tfo.CookieKey | None = None,
+        challenge_acks: ChallengeAckLimit | None = None,
     ) -> None:
         self.config = (config or Config()).copy()
         self.local = local
@@ -143,6 +192,11 @@ class Connection:
         self._listen_remote: Address | None = None  # the remote a passive OPEN named (or None)
         self._was_synchronized = False  # reached ESTABLISHED once (send() then gives EPIPE)
         self.error = 0  # errno of the failure (SO_ERROR)
+        # An ICMP error in a synchronized state (RFC 1122 4.2.3.9: soft, reported to the user,
+        # not fatal): SO_ERROR reads it once, and a timeout reports it instead of ETIMEDOUT
+        # (Linux sk_err_soft, tcp_write_err).
+        self.soft_error = 0
+        self.pmtu: int | None = None  # the path MTU an ICMP error taught (RFC 1191, RFC 8201)
         self._events: list[Event] = []
         self._out: list[Segment] = []
 
@@ -161,6 +215,8 @@ class Connection:
         self.rcv_nxt = 0
         self.rcv_up = 0
         self._rcv_adv = 0  # right edge of the window we advertised (RCV.NXT + RCV.WND)
+        self._rcv_wup = 0  # RCV.NXT when we last advertised a window (Linux rcv_wup)
+        self._rwin = ReceiveWindow(self.config)  # what the window offers; Linux auto-tuning
 
         # -- negotiated options (RFC 9293 3.7.1, RFC 7323, RFC 2018) --------------------------
         self.snd_mss = self.config.default_peer_mss  # peer's MSS option (536 when absent)
@@ -188,6 +244,7 @@ class Connection:
         self.cork = False  # TCP_CORK: hold a partial last segment (see _send_data)
         self._more = False  # MSG_MORE: the send() now being pushed said more data follows
         self._eor: list[int] = []  # MSG_EOR: sequence numbers where a record ends (no segment spans one)
+        self._syn_text: Segment | None = None  # a SYN whose text/FIN waits for ESTABLISHED
 
         # -- timers ------------------------------------------------------------------------------
         self.timers = Timers()
@@ -196,11 +253,11 @@ class Connection:
         self._persist_backoff = 0
         self._probe_outstanding = False
         self._keepalive_probes = 0
-        self._last_rcv_time = 0.0
 
         # -- RTT, loss detection and congestion control (RFC 6298, RFC 5681, RFC 6582) ---------
         c = self.config
-        self.rtt = RTTEstimator(c.rto_initial, c.rto_min, c.rto_max)
+        self.rtt = RTTEstimator(c.rto_initial, c.rto_min, c.rto_max, linux=c.rtt_estimator == "linux")
+        self._rtx_ts: int | None = None  # the timestamp our latest retransmission carried
         self._rtt_seq: int | None = None  # sequence number being timed (Karn's rule)
         self._rtt_time = 0.0
         self.loss = LossDetector(
@@ -208,10 +265,12 @@ class Connection:
             reordering=c.reordering,
             max_reordering=c.max_reordering,
             forget_sack_on_rto=c.forget_sack_on_rto,
+            rtt=self.rtt,
         )
-        self.cc: CongestionControl = create(c.congestion_control, c.initial_window, prr=c.prr)
+        self.cc: CongestionControl = create(c)
         self._cwnd_use = WindowUse()
-        self._last_send = 0.0  # when new data last left (Linux lsndtime)
+        self._syn_retransmitted = False  # the retransmission timer expired on our SYN / SYN-ACK
+        self._last_data_sent = 0.0  # when new data last left (Linux lsndtime)
         self.total_retrans = 0
         self.retransmits = 0  # retransmissions of the current head (tcpi_retransmits)
 
@@ -225,7 +284,11 @@ class Connection:
 
         # -- ACK policy -------------------------------------------------------------------------
         self._ack_now = False
-        self._unacked_segs = 0  # full-sized segments received since our last ACK
+        self._acks = AckPolicy(c.quickack)  # delayed ACKs, Linux quick-ACK mode
+        # -- RFC 5961 section 7: ACK throttling (ratelimit.py) -------------------------------
+        self._oow = OutOfWindowLimit(c.invalid_ratelimit)  # this connection's
+        self._challenge_acks = challenge_acks  # the host's, shared by its connections
+        self._copied = 0  # bytes the user has read in all (for auto-tuning)
 
     # ================================================================================== helpers
     def __repr__(self) -> str:
@@ -244,6 +307,14 @@ class Connection:
             self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
         elif new is S.ESTABLISHED:
             self._was_synchronized = True
+            self._rwin.established(self._advmss)
+            self._last_data_sent = now  # Linux tcp_init_transfer: no idle restart before data
+            self.rtt.backoff = 0  # the handshake's backoff does not carry over (measured: notes I)
+            if self._syn_retransmitted and self.rtt.srtt is None:
+                # RFC 6298 5.7: the SYN (or SYN-ACK) timed out and no RTT sample came from the
+                # handshake: "the RTO MUST be re-initialized to 3 seconds when data
+                # transmission begins" (Linux: TCP_TIMEOUT_FALLBACK, measured).
+                self.rtt.rto_initial = max(self.rtt.rto_initial, _RTO_AFTER_SYN_LOSS)
             self._events.append(Connected())
             self._arm_keepalive(now)
             if self._fin_queued:
@@ -332,6 +403,7 @@ class Connection:
                 self._eor.append(sq.add(self._snd_base, len(self._sndbuf)))
             if st in (S.ESTABLISHED, S.CLOSE_WAIT) or (st is S.SYN_RCVD and self.fastopen):
                 self._more = more
+                self._restart_after_idle(now)
                 self._output(now)
                 self._more = False
         return n
@@ -352,7 +424,14 @@ class Connection:
             return b""
         out = bytes(self._rcvbuf[:n])
         del self._rcvbuf[:n]
-        self._maybe_window_update(now)
+        self._copied += n
+        self._rwin.read(self._copied, now, self.rtt.srtt, self._advmss)
+        more_than_one = sq.sub(self.rcv_nxt, self._rcv_wup) > self.rcv_mss
+        if self._acks.ack_on_read(not self._rcvbuf, more_than_one):
+            self._ack_now = True  # Linux tcp_cleanup_rbuf: the pending ACK goes now
+            self._output(now)
+        else:
+            self._maybe_window_update(now)
         return out
 
     def peek(self, max_bytes: int) -> bytes:
@@ -405,19 +484,30 @@ class Connection:
         self._user_closed = True
         self._enter(S.CLOSED, C.ABORT, now)
 
-    def reopen(self, now: float) -> None:
-        """A new SYN ended this TIME-WAIT incarnation (the host hands the SYN to a listener)."""
+    def reopen(self, now: float) -> int:
+        """A new SYN ended this TIME-WAIT incarnation (the host hands the SYN to a listener).
+        Returns the ISS Linux gives the new incarnation: the old SND.NXT + 65537
+        (tcp_timewait_state_process; measured), beyond anything the old one sent."""
+        iss = sq.add(self.snd_max, 65535 + 2) or 1
         self._enter(S.CLOSED, C.REOPEN, now)
+        return iss
 
-    def time_wait_accepts_syn(self, seg: Segment) -> bool:
-        """RFC 9293 3.10.7.4 / RFC 6191, as Linux: a SYN may reopen TIME-WAIT when its sequence
-        number is beyond RCV.NXT, or its timestamp is newer than TS.Recent."""
+    def time_wait_accepts_syn(self, seg: Segment, now: float) -> bool:
+        """May this SYN end TIME-WAIT and open a new incarnation of the connection?
+
+        ``time_wait_rules="linux"`` (RFC 9293 3.6.1 MAY-2, RFC 6191, as Linux's
+        tcp_timewait_state_process, measured): a SYN without ACK or RST that passes PAWS, and
+        whose sequence number is beyond RCV.NXT or whose timestamp is newer than TS.Recent.
+        ``"rfc"``: never; RFC 5961 4.2 answers a SYN in TIME-WAIT with a challenge ACK (and
+        without RFC 5961, 3.10.7.4 resets the connection: see the fourth step)."""
         if self.state is not S.TIME_WAIT or not seg.syn or seg.has_ack or seg.rst:
             return False
+        if self.config.time_wait_rules != "linux":
+            return False
         ts = seg.option(Timestamps) if self.ts_ok else None
-        if ts is not None:
-            return sq.gt(ts.val, self.ts_recent)
-        return sq.gt(seg.seq, self.rcv_nxt)
+        if ts is not None and self._paws_reject(ts, now):
+            return False
+        return sq.gt(seg.seq, self.rcv_nxt) or (ts is not None and sq.gt(ts.val, self.ts_recent))
 
     # =========================================================================== introspection
     @property
@@ -443,9 +533,28 @@ class Connection:
         return sq.sub(self.snd_max, self.snd_una)
 
     @property
+    def _advmss(self) -> int:
+        """The payload of a full segment the peer sends us: our MSS less the timestamp option
+        (Linux tp->advmss once timestamps are negotiated)."""
+        return self.config.mss - (12 if self.ts_ok else 0)
+
+    @property
     def _mss_payload(self) -> int:
-        """Payload per full segment: the peer's MSS less the options we always send."""
-        return max(1, min(self.snd_mss, self.config.mss) - (12 if self.ts_ok else 0))
+        """Payload per full segment: the peer's MSS, our own and the path's, less the options we
+        always send."""
+        mss = min(self.snd_mss, self.config.mss)
+        if self.pmtu is not None:
+            mss = min(mss, self.pmtu - self._ip_tcp_headers)
+        return max(1, mss - (12 if self.ts_ok else 0))
+
+    @property
+    def _ip_tcp_headers(self) -> int:
+        return 60 if ":" in self.local[0] else 40
+
+    @property
+    def path_mtu(self) -> int:
+        """The MTU of the path: what an ICMP error taught, else what our MSS was made from."""
+        return self.pmtu if self.pmtu is not None else self.config.mss + self._ip_tcp_headers
 
     def events(self) -> list[Event]:
         out, self._events = self._events, []
@@ -528,6 +637,63 @@ class Connection:
             return "Disorder" if self.loss.disorder else "Open"
         return {Phase.CWR: "CWR", Phase.RECOVERY: "Recovery", Phase.LOSS: "Loss"}[phase]
 
+    # ================================================================ ICMP ERRORS ARRIVE
+    def icmp_arrives(self, rep: IcmpReport, seq: int, now: float) -> bool:
+        """An ICMP error quoting a segment of ours with sequence number ``seq``; False when it is
+        ignored as out of window (RFC 5927 4.1: SND.UNA <= seq <= SND.NXT, Linux tcp_v4_err)."""
+        st = self.state
+        if st in (S.LISTEN, S.CLOSED):
+            return False
+        if not (sq.le(self.snd_una, seq) and sq.le(seq, self.snd_nxt)):
+            return False
+        if st is S.SYN_RCVD and self.passive:
+            # Linux tcp_req_err: a request socket is dropped silently for net/host unreachable,
+            # time exceeded or a parameter problem, and left alone otherwise.
+            if rep.drops_request:
+                self._back_to_listen(C.RCV_ICMP, now)
+            return True
+        if rep.mtu is not None:
+            self._path_mtu_lowered(rep.mtu, now)
+            return True
+        if st in (S.SYN_SENT, S.SYN_RCVD):
+            # Linux: any destination unreachable ends a connection still opening (connect()
+            # fails with its errno: ECONNREFUSED, EHOSTUNREACH, ...).
+            self._fail(rep.errno, C.RCV_ICMP, Unreachable(errno=rep.errno), now)
+            return True
+        # RFC 1122 4.2.3.9 and RFC 5927: in a synchronized state even a "hard" error only informs.
+        self.soft_error = rep.errno
+        return True
+
+    def take_soft_error(self) -> int:
+        """The soft error an ICMP error left, now reported (Linux SO_ERROR: sk_err_soft, once)."""
+        err, self.soft_error = self.soft_error, 0
+        return err
+
+    def _path_mtu_lowered(self, mtu: int, now: float) -> None:
+        """RFC 1191 / RFC 8201 on "fragmentation needed": segments now fit the new path MTU
+        (never below Linux's 552, IPv6's 1280), and what was sent larger goes again at once in
+        pieces that fit (Linux tcp_v4_mtu_reduced, tcp_simple_retransmit; measured: 3000 bytes
+        sent as 1448, 1448, 104 with MTU 1200 reported go again as 1148, 1148, 600)."""
+        floor = MIN_PMTU_V6 if ":" in self.local[0] else MIN_PMTU_V4
+        mtu = max(mtu, floor)
+        if mtu >= self.path_mtu:
+            return
+        old = self._mss_payload
+        self.pmtu = mtu
+        new = self._mss_payload
+        if not self.state.synchronized or sq.sub(self.snd_nxt, self.snd_una) == 0:
+            return
+        # The segments in flight were cut at the old size from SND.UNA: what is too big now is
+        # marked lost and cut anew into pieces of the new size (the loss detector), and goes again.
+        outstanding = sq.sub(self.snd_nxt, self.snd_una)
+        oversized_end = 0
+        for start in range(0, outstanding, old):
+            if min(old, outstanding - start) > new:
+                oversized_end = min(start + old, outstanding)
+        if oversized_end:
+            self.loss.resegment(sq.add(self.snd_una, oversized_end), new)
+            self._retransmit_lost(now)
+
     # ============================================================ SEGMENT ARRIVES (3.10.7)
     def segment_arrives(self, seg: Segment, now: float) -> None:
         st = self.state
@@ -551,7 +717,7 @@ class Connection:
 
     # -- 3.10.7.2 LISTEN -----------------------------------------------------------------------
     def _arrives_listen(self, seg: Segment, now: float) -> None:
-        verdict = listen_verdict(seg)
+        verdict = listen_verdict(seg, accept_syn_text=self.config.accept_syn_text)
         if verdict is ListenVerdict.RESET:
             self._arrives_closed(seg)  # any acknowledgment is bad in LISTEN: <SEQ=SEG.ACK><CTL=RST>
         elif verdict is ListenVerdict.SYN:
@@ -559,13 +725,15 @@ class Connection:
                 self.remote = ("", seg.src_port)
             self.rcv_nxt = sq.add(seg.seq, 1)
             self.irs = seg.seq
-            self._rcv_adv = self.rcv_nxt
+            self._rcv_adv = self._rcv_wup = self.rcv_nxt
             self._take_syn_options(seg, now)
             self._init_send(now)
             self._set_window(seg)
             self.ecn.syn_arrives(seg)
-            # Data carried by a SYN is not acknowledged here unless Fast Open accepts it: like
-            # Linux, it is dropped and the peer sends it again after the handshake.
+            # "Any other control or text should be queued for processing later" (it is not
+            # acknowledged by the SYN-ACK either way) in the rfc profile; Linux drops it (the
+            # peer sends it again after the handshake) unless Fast Open accepts it.
+            self._queue_syn_text(seg)
             self._enter(S.SYN_RCVD, C.RCV_SYN, now)
             self._fastopen_syn(seg)
             self._send_syn(now, ack=True)
@@ -584,7 +752,8 @@ class Connection:
         if seg.payload and (valid or self.config.fastopen & tfo.SERVER_NO_COOKIE):
             self._rcvbuf += seg.payload
             self.rcv_nxt = sq.add(self.rcv_nxt, len(seg.payload))
-            self._rcv_adv = self.rcv_nxt
+            self._rcv_adv = self._rcv_wup = self.rcv_nxt
+            self._syn_text = None  # taken now, not queued
             self.fastopen = True
             self._events.append(DataReadable(len(self._rcvbuf)))
             self._events.append(FastOpenAccepted())
@@ -611,7 +780,8 @@ class Connection:
             return  # fifth: neither SYN nor RST: drop
         self.rcv_nxt = sq.add(seg.seq, 1)
         self.irs = seg.seq
-        self._rcv_adv = sq.add(self.rcv_nxt, min(self._rcv_free(), 0xFFFF))  # as our SYN said
+        self._rcv_adv = sq.add(self.rcv_nxt, self._rwin.wnd)  # as our SYN said
+        self._rcv_wup = self.rcv_nxt
         self._take_syn_options(seg, now)
         if seg.has_ack:
             self.ecn.synack_arrives(seg)
@@ -631,12 +801,18 @@ class Connection:
             self._set_window(seg)
             self._enter(S.ESTABLISHED, C.RCV_SYN_ACK, now)
             self._ack_now = True
-            # "If there are other controls or text in the segment, then continue processing at
-            # the sixth step": data and FIN carried by the SYN-ACK.
-            self._process_text_and_fin(seg, sq.add(seg.seq, 1), now)
+            if self.config.accept_syn_text:
+                # "If there are other controls or text in the segment, then continue processing
+                # at the sixth step": data and FIN carried by the SYN-ACK.
+                self._process_text_and_fin(seg, sq.add(seg.seq, 1), now)
+            # Linux (no TCP Fast Open) ignores them: measured, the ACK says RCV.NXT = IRS + 1
+            # and the peer sends them again (notes/linux-behaviour.md, SYN-ACK text).
         else:
-            # Simultaneous open: enter SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+            # Simultaneous open: enter SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>;
+            # "If there are other controls or text in the segment, queue them for processing
+            # after the ESTABLISHED state has been reached".
             self._set_window(seg)
+            self._queue_syn_text(seg)
             self._enter(S.SYN_RCVD, C.RCV_SYN, now)
             self._send_syn(now, ack=True)
 
@@ -649,9 +825,6 @@ class Connection:
     # -- 3.10.7.4 other states ------------------------------------------------------------------
     def _arrives_otherwise(self, seg: Segment, now: float) -> None:
         st = self.state
-        self._last_rcv_time = now
-        if self.timers.armed(Timer.KEEPALIVE) or self.config.keepalive:
-            self._arm_keepalive(now)
 
         # Linux: a retransmitted SYN in SYN-RECEIVED is answered with the SYN-ACK again; in a
         # simultaneous open, the peer's SYN-ACK is the acknowledgment of our SYN.
@@ -664,10 +837,16 @@ class Connection:
                 self._set_window(seg)
                 self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
                 self._ack_now = True
+                self._process_queued_syn_text(now)
                 return
 
-        # TIME-WAIT (3.10.7.4, eighth): a retransmitted FIN is acknowledged and the 2 MSL timer
-        # restarted. Its sequence number is old, so Linux matches it before the window test.
+        if st is S.TIME_WAIT and self.config.time_wait_rules == "linux":
+            self._arrives_time_wait_linux(seg, now)
+            return
+
+        # TIME-WAIT (3.10.7.4, fifth and eighth): "The only thing that can arrive in this state is
+        # a retransmission of the remote FIN. Acknowledge it, and restart the 2 MSL timeout." Its
+        # sequence number is below RCV.NXT, so the first step would only ACK it: match it first.
         if (
             st is S.TIME_WAIT
             and seg.fin
@@ -682,7 +861,7 @@ class Connection:
         # PAWS (RFC 7323 5.3): a segment with an old timestamp is a duplicate: ACK and drop.
         ts = seg.option(Timestamps) if self.ts_ok else None
         if ts is not None and not seg.rst and self._paws_reject(ts, now):
-            self._send_dupack(seg, now)
+            self._ack_unacceptable(seg, now)
             return
 
         # ---- First, check sequence number (the four cases of 3.10.7.4) ----
@@ -693,7 +872,9 @@ class Connection:
             # RSTs" — a segment at RCV.NXT still has its ACK processed, its text dropped.
             if not (rcv_wnd == 0 and seg.seq == self.rcv_nxt and seg.has_ack):
                 if not seg.rst:
-                    self._send_dupack(seg, now)  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+                    if ts is not None and self._resends_acked_data(seg):
+                        self._update_ts_recent(seg.seq, ts, now)
+                    self._ack_unacceptable(seg, now)  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
                 return
             seg_text_allowed = False
             if seg.payload or seg.fin:
@@ -701,15 +882,10 @@ class Connection:
         else:
             seg_text_allowed = True
 
-        # RFC 7323 4.3: remember the timestamp of the segment that covers Last.ACK.sent.
-        if ts is not None and sq.le(seg.seq, self._last_ack_sent):
-            self.ts_recent = ts.val
-            self._ts_recent_age = now
-
         # ---- Second, check the RST bit (with RFC 5961 3.2) ----
         if seg.rst:
             if self.config.rfc5961 and seg.seq != self.rcv_nxt:
-                self._send_ack_now(now)  # in window but not exact: challenge ACK
+                self._challenge_ack(now)  # in window but not exact
                 return
             self._rst_arrives(now)
             return
@@ -720,9 +896,11 @@ class Connection:
                 # "If the connection was initiated with a passive OPEN, then return this
                 # connection to the LISTEN state and return."
                 self._back_to_listen(C.RCV_SYN, now)
-                return
-            # RFC 5961 4.2 (and 3.10.7.4): in synchronized states send a challenge ACK and drop.
-            self._send_ack_now(now)
+            elif self.config.rfc5961:
+                # RFC 5961 4.2 (and 3.10.7.4): in synchronized states send a challenge ACK and drop.
+                self._challenge_ack(now)
+            else:
+                self._syn_is_an_error(seg, now)
             return
 
         # ---- Fifth, check the ACK field ----
@@ -730,14 +908,16 @@ class Connection:
             return  # "if the ACK bit is off drop the segment and return"
         if st is S.SYN_RCVD:
             if sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_max):
+                self._segment_validated(ts, seg.seq, now)
                 self._ack_advances(seg, now)
                 self._set_window(seg)
                 self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
-                st = S.ESTABLISHED
+                self._process_queued_syn_text(now)
+                st = self.state
             else:
                 self._send_rst_now(seg.ack)  # <SEQ=SEG.ACK><CTL=RST>
                 return
-        if not self._process_ack(seg, now):
+        if not self._process_ack(seg, ts, now):
             return
         if self.state is S.CLOSED:
             return
@@ -758,7 +938,14 @@ class Connection:
             self._enter(S.CLOSED, C.RCV_ACK_OF_FIN, now)
             return
         elif st is S.TIME_WAIT:
-            return  # only a retransmitted FIN is expected here (handled above)
+            # Fifth and eighth steps: a FIN (at RCV.NXT: the retransmitted one was matched
+            # above) is acknowledged and the 2 MSL timeout restarted. RCV.NXT does not move: the
+            # peer's FIN was received already. Text is ignored (seventh step), an ACK changes
+            # nothing.
+            if seg.fin:
+                self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+                self._send_ack_now(now)
+            return
 
         # ---- Sixth, check the URG bit ----
         if int(seg.flags) & URG and self.state in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
@@ -794,9 +981,127 @@ class Connection:
             return False
         return sq.in_window(seq, rcv_nxt, rcv_wnd) or sq.in_window(sq.add(seq, seg_len - 1), rcv_nxt, rcv_wnd)
 
-    def _paws_reject(self, ts: Timestamps, now: float) -> bool:
+    # -- what a valid and an invalid segment leave behind ---------------------------------------
+    def _segment_validated(self, ts: Timestamps | None, seq: int, now: float) -> None:
+        """The segment passed the sequence, RST, SYN and ACK checks. Only now may it count:
+        its timestamp for TS.Recent (RFC 7323 4.3 and Appendix D; Linux updates it in tcp_ack()
+        after the ACK checks, so a spoofed segment with a bad ACK cannot poison PAWS: issue 15),
+        and as a sign of life for the keepalive timer (RFC 9293 3.8.4; Linux rcv_tstamp)."""
+        if ts is not None:
+            self._update_ts_recent(seq, ts, now)
+        if self.timers.armed(Timer.KEEPALIVE):
+            self._arm_keepalive(now)
+
+    def _update_ts_recent(self, seq: int, ts: Timestamps, now: float) -> None:
+        """RFC 7323 4.3 (2): "If SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent then
+        SEG.TSval is copied to TS.Recent" (a TS.Recent older than 24 days is no bound)."""
+        if sq.le(seq, self._last_ack_sent) and (
+            sq.ge(ts.val, self.ts_recent) or now - self._ts_recent_age > _PAWS_IDLE
+        ):
+            self.ts_recent = ts.val
+            self._ts_recent_age = now
+
+    def _resends_acked_data(self, seg: Segment) -> bool:
+        """A duplicate that ends at or after the point our last ACK announced: the peer resent
+        it because that ACK was lost. Linux's sequence check (tcp_sequence: only segments ending
+        before rcv_wup are old) lets it through, so its timestamp, not the original's, is what
+        the duplicate ACK echoes (RFC 7323 4.3: SEG.SEQ <= Last.ACK.sent) — the sender's RTT
+        sample is then the path's, not its retransmission timeout. Its ACK must be acceptable."""
+        end = sq.add(seg.seq, seg.seg_len)
+        return (
+            seg.has_ack and sq.ge(end, self._last_ack_sent) and sq.le(end, self.rcv_nxt) and self._ack_in_range(seg.ack)
+        )
+
+    def _ack_unacceptable(self, seg: Segment, now: float) -> None:
+        """3.10.7.4 first step: "If an incoming segment is not acceptable, an acknowledgment
+        should be sent in reply", throttled as Linux (tcp_oow_rate_limited, RFC 5961 7): a SYN
+        draws a challenge ACK; a segment without data at most one ACK per
+        ``Config.invalid_ratelimit``; data (and FIN) always, its duplicate ACK is information
+        (with a D-SACK block for data received already)."""
+        if seg.syn:
+            self._challenge_ack(now)
+        elif seg.payload or seg.fin or self._oow.allow(now):
+            self._send_dupack(seg, now)
+
+    def _challenge_ack(self, now: float) -> None:
+        """RFC 5961 3.2, 4.2, 5.2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, throttled (section 7) by
+        the connection's limit and then the host's (Linux tcp_send_challenge_ack)."""
+        if not self._oow.allow(now):
+            return
+        if self._challenge_acks is not None and not self._challenge_acks.allow(now):
+            return
+        self._send_ack_now(now)
+
+    def _syn_is_an_error(self, seg: Segment, now: float) -> None:
+        """3.10.7.4 fourth, for implementations not following RFC 5961 (RFC 793's rule): "If the
+        SYN is in the window it is an error: send a reset, any outstanding RECEIVEs and SEND
+        should receive 'reset' responses, all segment queues should be flushed, the user should
+        also receive an unsolicited general 'connection reset' signal, enter the CLOSED state,
+        delete the TCB, and return." (Out of the window, the first step has answered it with an
+        ACK already.) The reset is formed as 3.5.2 forms one for a segment that does not belong
+        to the connection: <SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>."""
+        rst = reset_for(seg)
+        assert rst is not None  # the segment is a SYN without RST
+        self._out.append(rst)
+        self._ooo = Reassembly()
+        self._fail(E.ECONNRESET, C.RCV_SYN, Reset(refused=False, errno=E.ECONNRESET), now)
+
+    def _queue_syn_text(self, seg: Segment) -> None:
+        """RFC 9293 3.10.7.2 / 3.10.7.3: keep a SYN's text and FIN until ESTABLISHED (only when
+        ``Config.accept_syn_text``; Linux drops them)."""
+        if self.config.accept_syn_text and (seg.payload or seg.fin):
+            self._syn_text = seg
+
+    def _process_queued_syn_text(self, now: float) -> None:
+        """ESTABLISHED reached: the text and FIN a SYN carried are processed now, as the seventh
+        and eighth steps would have (the SYN occupied IRS, the text starts at IRS + 1)."""
+        seg = self._syn_text
+        if seg is not None:
+            self._syn_text = None
+            self._process_text_and_fin(seg, sq.add(seg.seq, 1), now)
+
+    def _arrives_time_wait_linux(self, seg: Segment, now: float) -> None:
+        """TIME-WAIT as Linux's tcp_timewait_state_process (``Config.time_wait_rules="linux"``;
+        measured on this kernel, notes/linux-behaviour.md E):
+
+        - PAWS first; an old timestamp rejects even a RST while TS.Recent is younger than 60 s;
+        - a segment at exactly RCV.NXT that occupies no sequence space (a pure ACK) restarts
+          the 2 MSL timer silently and updates TS.Recent; a RST there ends TIME-WAIT (unless
+          RFC 1337 protection is on, tcp_rfc1337=1);
+        - anything else (a retransmitted FIN, data, an old or out-of-window segment, a SYN the
+          host did not take as a new incarnation) is acknowledged with <SEQ=SND.NXT><ACK=RCV.NXT>,
+          and restarts the timer when it carries ACK or failed PAWS; a RST there is ignored. The
+          ACK is throttled (tcp_timewait_check_oow_rate_limit) unless the segment carries data
+          or FIN, or is a SYN that would open a new incarnation had a listener been there.
+        """
+        ts = seg.option(Timestamps) if self.ts_ok else None
+        paws_reject = ts is not None and self._paws_reject(ts, now, linux_rst=seg.rst)
+        if not paws_reject and seg.seq == self.rcv_nxt and (seg.seg_len == 0 or seg.rst):
+            if seg.rst:
+                if not self.config.rfc1337:
+                    self._enter(S.CLOSED, C.RCV_RST, now)  # "TIME_WAIT assassination"
+                    return
+            else:
+                self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+            if ts is not None:
+                self.ts_recent = ts.val
+                self._ts_recent_age = now
+            return
+        if seg.rst:
+            return
+        if self.time_wait_accepts_syn(seg, now):
+            self._send_ack_now(now)  # TCP_TW_SYN without a listener: TCP_TW_ACK
+            return
+        if paws_reject or seg.has_ack:
+            self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+        if ((seg.payload or seg.fin) and not seg.syn) or self._oow.allow(now):
+            self._send_ack_now(now)
+
+    def _paws_reject(self, ts: Timestamps, now: float, *, linux_rst: bool = False) -> bool:
         if now - self._ts_recent_age > _PAWS_IDLE:
             return False
+        if linux_rst and now - self._ts_recent_age >= _PAWS_MSL:
+            return False  # Linux tcp_paws_reject: a RST passes once TS.Recent is 60 s old
         return sq.lt(ts.val, self.ts_recent)
 
     def _rst_arrives(self, now: float) -> None:
@@ -807,13 +1112,16 @@ class Connection:
                 self._back_to_listen(C.RCV_RST, now)  # "return this connection to LISTEN state"
             else:
                 self._fail(E.ECONNREFUSED, C.RCV_RST, Reset(refused=True, errno=E.ECONNREFUSED), now)
-        elif st in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
-            # "any outstanding RECEIVEs and SEND should receive reset responses"
-            self._fail(E.ECONNRESET, C.RCV_RST, Reset(refused=False, errno=E.ECONNRESET), now)
-        elif st is S.TIME_WAIT and self.config.rfc1337:
-            return  # RFC 1337: ignore RST in TIME-WAIT (Linux net.ipv4.tcp_rfc1337=1)
-        else:  # CLOSING, LAST-ACK, TIME-WAIT: enter CLOSED
-            self._enter(S.CLOSED, C.RCV_RST, now)
+        elif st is S.TIME_WAIT:
+            if not self.config.rfc1337:  # RFC 1337: ignore RST in TIME-WAIT (tcp_rfc1337=1)
+                self._enter(S.CLOSED, C.RCV_RST, now)  # "enter the CLOSED state"
+        else:
+            # ESTABLISHED .. CLOSE-WAIT: "any outstanding RECEIVEs and SEND should receive reset
+            # responses"; CLOSING, LAST-ACK: "enter the CLOSED state". The error the user sees
+            # is Linux's (tcp_reset, measured): EPIPE in CLOSE-WAIT, ECONNRESET in the others,
+            # CLOSING and LAST-ACK included. (A TIME-WAIT's socket has gone: no error.)
+            code = E.EPIPE if st is S.CLOSE_WAIT else E.ECONNRESET
+            self._fail(code, C.RCV_RST, Reset(refused=False, errno=code), now)
 
     def _back_to_listen(self, cause: Cause, now: float) -> None:
         self.timers.stop_all()
@@ -823,16 +1131,24 @@ class Connection:
         self.rtt.backoff = 0
         self._enter(S.LISTEN, cause, now)
 
-    def _process_ack(self, seg: Segment, now: float) -> bool:
-        """3.10.7.4 fifth check for the synchronized states. False: drop the segment."""
-        ack = seg.ack
-        # RFC 5961 5.2: acceptable when SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
+    def _ack_in_range(self, ack: int) -> bool:
+        """RFC 5961 5.2: acceptable when SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT (without RFC
+        5961, only the upper bound: 3.10.7.4 fifth, "acks something not yet sent")."""
         if sq.gt(ack, self.snd_max):
-            self._send_ack_now(now)  # "If the ACK acks something not yet sent: send an ACK, drop"
             return False
-        if self.config.rfc5961 and sq.lt(ack, sq.sub(self.snd_una, max(self.max_snd_wnd, 1))):
-            self._send_ack_now(now)
+        return not (self.config.rfc5961 and sq.lt(ack, sq.sub(self.snd_una, max(self.max_snd_wnd, 1))))
+
+    def _process_ack(self, seg: Segment, ts: Timestamps | None, now: float) -> bool:
+        """3.10.7.4 fifth check for the synchronized states (``ts``: the segment's timestamps
+        option, if they are in use). False: drop the segment."""
+        ack = seg.ack
+        if not self._ack_in_range(ack):
+            # "If the ACK acks something not yet sent (SEG.ACK > SND.NXT) then send an ACK, drop
+            # the segment"; RFC 5961 5.2 likewise for an ACK too old. Both are challenge ACKs,
+            # throttled (RFC 5961 section 7; this kernel, notes/linux-behaviour.md D).
+            self._challenge_ack(now)
             return False
+        self._segment_validated(ts, seg.seq, now)
         prior_una = self.snd_una
         if sq.lt(ack, prior_una):
             return True  # an old ACK: ignore it (and go on with the segment)
@@ -871,34 +1187,46 @@ class Connection:
         self._probe_outstanding = False
         self._retries = 0
         self.retransmits = 0
+        # Forward progress ends the backoff. (Karn keeps it until a valid RTT sample; Linux takes
+        # one from nearly every such ACK, from the send time of data never retransmitted or
+        # else from the echo, so in effect the same.)
         if self.rtt.backoff:
-            self.rtt.backoff = 0  # RFC 6298 5.7 (Linux keeps the backoff until a new sample)
+            self.rtt.backoff = 0
             self._rtt_changed()
         # RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
         if self.snd_una == self.snd_max:
             self.timers.stop(Timer.RETRANSMISSION)
             self.timers.stop(Timer.TLP)
+            self.timers.stop(Timer.USER_TIMEOUT)
             self._rtx_start = None
         else:
             self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
-            self._rtx_start = now
+            self._outstanding_since(now)
         return rtt
 
     def _sample_rtt(self, seg: Segment, now: float) -> float | None:
-        """An RTT sample from the timestamp echo (RFC 7323 4.1) or the timed segment (Karn)."""
+        """An ACK that advances SND.UNA (RFC 7323 4.1's RTTM rule) may give an RTT sample (it is
+        returned): from its timestamp echo, or without timestamps from the one timed segment
+        (RFC 6298 3, Karn's rule: never a retransmitted one). An echo older than our latest
+        retransmission is not used: it echoes a transmission before it, so it measures the
+        retransmission timeout rather than the path (the peer acknowledged the original, or its
+        duplicate ACK echoes an old TS.Recent). Such samples fed back into the RTO grow it
+        without bound on a very lossy path (issue 15: 40 % loss stalled at the 120 s ceiling)."""
         ack = seg.ack
+        timed = self._rtt_seq is not None and sq.ge(ack, self._rtt_seq)
+        if timed:
+            self._rtt_seq = None
         ts = seg.option(Timestamps) if self.ts_ok else None
         sample: float | None = None
         if ts is not None and ts.ecr:
+            if self._rtx_ts is not None and sq.lt(ts.ecr, self._rtx_ts):
+                return None
             sample = (self._ts_now(now) - ts.ecr) % _TS_MOD / self.config.ts_hz
-        elif self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
+        elif timed:
             sample = now - self._rtt_time
         if sample is not None:
-            self.rtt.sample(sample)
-            self.loss.rtt_sample(sample)
+            self.rtt.sample(sample, now, ack, self.snd_max)
             self._rtt_changed(max(sample, 0.0))
-        if self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
-            self._rtt_seq = None
         return sample
 
     # -- loss recovery and congestion control (the decisions live in loss.py, congestion.py) --
@@ -975,11 +1303,11 @@ class Connection:
             cc.undo()  # RFC 2883: every retransmission of the episode was a duplicate
             self._cwnd_told("undo", before)
         if loss.probe_outcome(ack, delivery, duplicate) is Probe.REPAIRED:
-            cc.reduce_now(self.snd_max)  # RFC 8985 7.4: the probe repaired a loss
+            cc.reduce_now(self.snd_max, self._flight_size)  # RFC 8985 7.4: the probe repaired a loss
             self.ecn.window_reduced()
             self._cwnd_told("loss probe", before)
         if ece and cc.phase is Phase.OPEN:
-            cc.enter_cwr(self.snd_max)  # RFC 3168 6.1.2: once per window of data
+            cc.enter_cwr(self.snd_max, self._flight_size)  # RFC 3168 6.1.2: once per window of data
             self.ecn.window_reduced()
             self._cwnd_told("ECN echo", before)
         before = (cc.cwnd, cc.ssthresh)
@@ -996,7 +1324,7 @@ class Connection:
         """``Config.congestion_control`` changed on a live connection (TCP_CONGESTION): the new
         algorithm takes over the window (Linux tcp_reinit_congestion_control)."""
         c = self.config
-        new = create(c.congestion_control, c.initial_window, prr=c.prr)
+        new = create(c)
         new.take_over(self.cc)
         self.cc = new
         return new
@@ -1016,12 +1344,17 @@ class Connection:
         if not self.loss.lost_out or cc.phase not in (Phase.OPEN, Phase.CWR):
             return False
         before = (cc.cwnd, cc.ssthresh)
-        cc.enter_recovery(self.snd_max, ecn=ece)
+        cc.enter_recovery(self.snd_max, flight_size=self._flight_size, ecn=ece)
         self._cwnd_told("fast retransmit", before)
         self.loss.start_episode(self.snd_una)
         self.ecn.window_reduced()
         self.timers.stop(Timer.TLP)
         return True
+
+    @property
+    def _flight_size(self) -> int:
+        """RFC 5681's FlightSize: data sent and not yet acknowledged."""
+        return sq.sub(self.snd_nxt, self.snd_una)
 
     @property
     def _timer_min(self) -> float:
@@ -1101,16 +1434,7 @@ class Connection:
                     self.rcv_nxt = sq.add(self.rcv_nxt, len(more))
                 self._ack_now = True  # RFC 5681 4.2: ACK at once when a hole is filled
             self._events.append(DataReadable(len(self._rcvbuf)))
-            # RFC 9293 3.8.6.3 / RFC 1122 4.2.3.2: ACK at least every second full segment.
-            # "Full-sized" is measured against the largest segment seen (Linux's rcv_mss).
-            if len(payload) > self.rcv_mss:
-                self.rcv_mss = len(payload)
-            if len(payload) >= self.rcv_mss:
-                self._unacked_segs += 1
-            if self._unacked_segs >= 2:
-                self._ack_now = True
-            elif not self._ack_now:
-                self.timers.arm_if_stopped(Timer.DELAYED_ACK, now + self.config.delayed_ack)
+            self._data_arrived(len(payload), bool(int(seg.flags) & PSH), now)
             if self._ooo.fin_seq is not None and self._ooo.fin_seq == self.rcv_nxt:
                 self._ooo.fin_seq = None
                 self._fin_arrives(now)
@@ -1122,6 +1446,32 @@ class Connection:
                 self._note_duplicate(*overlap)
             self._ooo.add(seq, bytes(payload), rcv_nxt)
             self._ack_now = True
+
+    def _data_arrived(self, length: int, psh: bool, now: float) -> None:
+        """In-order data of ``length`` bytes arrived: acknowledge it now or later (ackpolicy.py).
+
+        RFC 9293 3.8.6.3 / RFC 1122 4.2.3.2: at least every second full-sized segment, i.e.
+        (as Linux counts it, __tcp_ack_snd_check) once more than one segment (rcv_mss, the
+        largest received, tcp_measure_rcv_mss) arrived since our last window announcement,
+        provided (with auto-tuning) the window would not shrink; at once in quick-ACK mode;
+        else after the delayed-ACK time."""
+        mss = self._advmss
+        small_or_pushed = length < self.rcv_mss or psh
+        if length >= self.rcv_mss:
+            self.rcv_mss = min(length, mss)
+        acks, rwin = self._acks, self._rwin
+        acks.data_arrived(small_or_pushed, now, self.rtt.rto, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss)
+        if rwin.grow(length, self._rcv_free(), mss):
+            acks.window_grew()
+        if self._ack_now:
+            return
+        more_than_one = sq.sub(self.rcv_nxt, self._rcv_wup) > self.rcv_mss
+        if more_than_one and rwin.linux:
+            more_than_one = rwin.would_offer(self._rcv_free(), self.rcv_wscale, self.rcv_mss)[0] >= rwin.wnd
+        if more_than_one or acks.immediate:
+            self._ack_now = True
+        else:
+            self.timers.arm_if_stopped(Timer.DELAYED_ACK, now + self.config.delayed_ack)
 
     def _fin_arrives(self, now: float) -> None:
         """Eighth, check the FIN bit (the FIN is in order)."""
@@ -1160,6 +1510,7 @@ class Connection:
             self._enter(S.CLOSED, C.TIMEOUT_FIN_WAIT_2, now)
 
     def _delayed_ack_timeout(self, now: float) -> None:
+        self._acks.delayed_ack_fired()
         self._ack_now = True
 
     def _retransmission_timeout(self, now: float) -> None:
@@ -1175,22 +1526,27 @@ class Connection:
             limit = self.config.orphan_retries
         else:
             limit = self.config.retries2
-        ut = self.config.user_timeout
+        # With TCP_USER_TIMEOUT the time limit replaces the count for data (Linux
+        # retransmits_timed_out); its own timer ends the connection (_user_timeout).
         timed_out = self._retries >= limit
-        if ut is not None and self._rtx_start is not None and now - self._rtx_start >= ut:
-            timed_out = True
+        if self.config.user_timeout is not None and self._rtx_start is not None:
+            timed_out = False
         if timed_out:
-            self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT), now)
+            code = self.soft_error or E.ETIMEDOUT  # Linux tcp_write_err: the soft error if any
+            self._fail(code, C.TIMEOUT, TimedOut(errno=code), now)
             return
         self._retries += 1
         self.retransmits = self._retries
+        if not st.synchronized:
+            self._syn_retransmitted = True
         # R1 (retries1) would ask IP for another route; on one link there is none to ask.
         if st.synchronized:
             # Everything outstanding is lost now (Linux tcp_enter_loss): it goes again in
             # order as slow start reopens the window, the head first (5.4).
+            outstanding = sq.sub(self.snd_nxt, self.snd_una)
             self.loss.on_rto()
             before = (self.cc.cwnd, self.cc.ssthresh)
-            self.cc.on_rto(self.snd_max, self.loss.in_flight(sq.sub(self.snd_nxt, self.snd_una)))
+            self.cc.on_rto(self.snd_max, self.loss.in_flight(outstanding), flight_size=outstanding)
             self._cwnd_told("retransmission timeout", before)
             self.ecn.window_reduced()
             self.timers.stop(Timer.TLP)
@@ -1215,7 +1571,8 @@ class Connection:
                     loss.probe_sent(self.snd_max, retransmission=True)
         if self.snd_una != self.snd_max:
             self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
-            self._rtx_start = now if self._rtx_start is None else self._rtx_start
+            if self._rtx_start is None:
+                self._outstanding_since(now)
 
     def _rack_timeout(self, now: float) -> None:
         """RFC 8985 6.3 (Linux tcp_rack_reo_timeout): the reordering window has passed; what
@@ -1243,6 +1600,19 @@ class Connection:
             self._retransmit_lost(now)
         if self.snd_una != self.snd_max and not self.timers.armed(Timer.RETRANSMISSION):
             self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
+
+    def _outstanding_since(self, now: float) -> None:
+        """Data is outstanding from ``now`` on: RFC 5482 / Linux TCP_USER_TIMEOUT gives the
+        connection ``Config.user_timeout`` seconds to have it acknowledged, on a deadline of its
+        own (not checked only when the retransmission timer fires: issue 15, 10 s set, 13.1 s
+        seen)."""
+        self._rtx_start = now
+        if self.config.user_timeout is not None:
+            self.timers.arm(Timer.USER_TIMEOUT, now + self.config.user_timeout)
+
+    def _user_timeout(self, now: float) -> None:
+        if self.snd_una != self.snd_max or self.timers.armed(Timer.PERSIST):
+            self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT), now)
 
     def _keepalive_timeout(self, now: float) -> None:
         c = self.config
@@ -1278,25 +1648,25 @@ class Connection:
         return (int(now * self.config.ts_hz) + self.iss * 2654435761) & 0xFFFFFFFF
 
     def _rcv_free(self) -> int:
-        return max(0, self.config.rcv_buf - len(self._rcvbuf) - self._ooo.bytes)
+        return self._rwin.free(len(self._rcvbuf) + self._ooo.bytes)
 
     def _window_field(self, syn: bool) -> int:
-        """The window we advertise, never shrinking the right edge (RFC 9293 3.8.6.2.2)."""
+        """The window we advertise (rcvwindow.py), never shrinking the right edge (RFC 9293
+        3.8.6.2.2); a SYN's is not scaled and counts from RCV.NXT (RFC 7323 2.2)."""
         free = self._rcv_free()
         if syn:
-            wnd = min(free, 0xFFFF)
+            # The MSS the window is rounded to: a SYN-ACK's after timestamps were negotiated.
+            wnd = self._rwin.syn_window(free, self.config.mss if self.state is S.SYN_SENT else self._advmss)
             self._rcv_adv = sq.add(self.rcv_nxt, wnd)
+            self._rcv_wup = self.rcv_nxt
             return wnd
         shift = self.rcv_wscale
-        wnd = min(free, 0xFFFF << shift)
-        wnd = (wnd >> shift) << shift
         current = sq.sub(self._rcv_adv, self.rcv_nxt) if sq.ge(self._rcv_adv, self.rcv_nxt) else 0
-        # Receiver SWS avoidance: only move the right edge by at least min(RCV.BUFF/2, MSS).
-        if wnd > current and wnd - current < min(self.config.rcv_buf // 2, self.config.mss):
-            wnd = current
-        if wnd < current:
-            wnd = current  # do not shrink the window (3.8.6.2.2)
+        wnd, pressure = self._rwin.select(free, current, shift, self.rcv_mss, self.config.mss)
+        if pressure:
+            self._acks.under_pressure()
         self._rcv_adv = sq.add(self.rcv_nxt, wnd)
+        self._rcv_wup = self.rcv_nxt
         return min(wnd >> shift, 0xFFFF)
 
     def _maybe_window_update(self, now: float) -> None:
@@ -1304,45 +1674,35 @@ class Connection:
         if not self.state.synchronized or self.state in (S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING, S.TIME_WAIT):
             return
         current = sq.sub(self._rcv_adv, self.rcv_nxt)
-        # What we could advertise: the free space, as far as the window field can carry it.
-        free = min(self._rcv_free(), 0xFFFF << self.rcv_wscale)
-        if free - current >= min(self.config.rcv_buf // 2, self.config.mss) and (
-            current < self.config.mss or current < self.config.rcv_buf // 2
-        ):
+        if self._rwin.update_due(self._rcv_free(), current, self.rcv_wscale, self.rcv_mss, self.config.mss):
             self._ack_now = True
             self._output(now)
 
     def _options(self, now: float, syn: bool, sack: bool = True) -> tuple[Option, ...]:
         c = self.config
         if syn:
-            # Linux order: mss, sackOK, TS, nop, wscale (what Linux sends on SYN and SYN-ACK).
-            opts: list[Option] = [MSS(c.mss)]
             # Before the peer's SYN we offer everything enabled; after it (SYN-ACK) we answer
             # only what the peer offered (RFC 7323 1.3 and 2.2, RFC 2018 2).
             answering = self.state is not S.SYN_SENT
             want_sack = c.sack and (self.sack_ok if answering else True)
             want_ts = c.timestamps and (self.ts_ok if answering else True)
             want_ws = c.window_scaling and (self._peer_ws if answering else True)
-            if want_sack and want_ts:
-                opts.append(SackPermitted())
-            if want_ts:
-                opts.append(Timestamps(self._ts_now(now), self.ts_recent if answering else 0))
-            elif want_sack:
-                opts += [NOP(), NOP(), SackPermitted()]
-            if want_ws:
-                opts += [NOP(), WindowScale(self._offer_wscale)]
-            # RFC 7413 4.1.1, after wscale as Linux: our cookie (or a request), or the cookie
-            # our SYN-ACK gives a client; padded with two NOPs.
+            # RFC 7413 4.1.1: our cookie (or a request), or the cookie our SYN-ACK gives a client.
             if answering:
                 cookie = self._fastopen_reply
             elif c.fastopen & tfo.CLIENT_NO_COOKIE:
                 cookie = None  # Linux 0x4: SYN data without any cookie option
             else:
                 cookie = self._fastopen_cookie
-            if cookie is not None:
-                opts += [FastOpen(cookie), NOP(), NOP()]
-            return tuple(opts)
-        opts = []
+            return syn_options(
+                c.syn_option_layout,
+                MSS(c.mss),
+                want_sack,
+                Timestamps(self._ts_now(now), self.ts_recent if answering else 0) if want_ts else None,
+                WindowScale(self._offer_wscale) if want_ws else None,
+                FastOpen(cookie) if cookie is not None else None,
+            )
+        opts: list[Option] = []
         if self.ts_ok:
             opts += [NOP(), NOP(), Timestamps(self._ts_now(now), self.ts_recent)]
         if self.sack_ok and (self._ooo or self._dsack):
@@ -1439,7 +1799,7 @@ class Connection:
         if flags & ACK:
             self._last_ack_sent = self.rcv_nxt
             self._ack_now = False
-            self._unacked_segs = 0
+            self._acks.ack_sent()
             self.timers.stop(Timer.DELAYED_ACK)
 
     def _send_ack_now(self, now: float) -> None:
@@ -1460,7 +1820,7 @@ class Connection:
         (data or FIN; the loss detector has marked it lost)."""
         st = self.state
         if st in (S.SYN_SENT, S.SYN_RCVD) or (self.snd_una == self.iss):
-            self.total_retrans += 1
+            self._count_retransmission(now)
             self._send_syn(now, ack=st is not S.SYN_SENT, retransmission=True)
             return
         head = self.loss.mark_head_lost()
@@ -1479,7 +1839,7 @@ class Connection:
         flags = ACK | (FIN if fin else 0)
         if payload and end == len(self._sndbuf):
             flags |= PSH
-        self.total_retrans += 1
+        self._count_retransmission(now)
         self._emit(rec.seq, flags, now, payload)
         self.loss.on_retransmit(rec, now)
         self.cc.on_sent(rec.length, now)
@@ -1506,7 +1866,7 @@ class Connection:
             self.timers.stop(Timer.TLP)
             if self.snd_una != self.snd_max and not self.timers.armed(Timer.RETRANSMISSION):
                 self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
-                self._rtx_start = now
+                self._outstanding_since(now)
 
     def _schedule_probe(self, now: float, advancing: bool) -> bool:
         """RFC 8985 7.2 as Linux tcp_schedule_loss_probe: with SACK, data outstanding and no
@@ -1530,6 +1890,12 @@ class Connection:
         self.timers.stop(Timer.RETRANSMISSION)
         return True
 
+    def _count_retransmission(self, now: float) -> None:
+        """A segment goes again: counted (tcpi_total_retrans), and its timestamp remembered so
+        that echoes of earlier transmissions give no RTT sample (``_sample_rtt``)."""
+        self.total_retrans += 1
+        self._rtx_ts = self._ts_now(now)
+
     def _send_probe(self, now: float) -> None:
         """Zero-window probe (RFC 9293 3.8.6.1): one octet of new data, persist timer backed off.
         With the window open the timer was holding corked data: send it (Linux tcp_write_wakeup)."""
@@ -1552,6 +1918,9 @@ class Connection:
                 self.snd_max = self.snd_nxt
             self._probe_outstanding = True
         self._persist_backoff += 1
+        if self.config.user_timeout is not None:
+            # Linux tcp_probe_timer: the user timeout counts from the first probe.
+            self.timers.arm_if_stopped(Timer.USER_TIMEOUT, now + self.config.user_timeout)
         interval = min(
             max(self.rtt.rto, self.config.persist_min) * (1 << min(self._persist_backoff, 20)), self.config.rto_max
         )
@@ -1644,15 +2013,18 @@ class Connection:
             retrans = sq.lt(seq, self.snd_max)
             ecn_flags, ecn = self.ecn.data_marking(new_data=not retrans and bool(n)) if self.ecn.ok else (0, 0)
             if not outstanding and not retrans:
-                cc.on_tx_start(now - self._last_send, now)  # Linux CA_EVENT_TX_START
+                cc.on_tx_start(now - self._last_data_sent, now)  # Linux CA_EVENT_TX_START
             self._emit(seq, flags | ecn_flags, now, payload, ecn)
             advance = n + (1 if fin_here else 0)
             end = sq.add(seq, advance)
+            if n:
+                self._acks.data_sent(now, self.config.delayed_ack)
             if retrans:
-                self.total_retrans += 1
+                self._count_retransmission(now)
             else:
                 loss.on_send(seq, end, now)
-                self._last_send = now
+                if n:
+                    self._last_data_sent = now
                 sent_new = True
             if cc.phase is not Phase.OPEN:
                 cc.on_sent(advance, now)  # PRR counts what a reduction sends
@@ -1665,7 +2037,7 @@ class Connection:
                     self._rtt_seq, self._rtt_time = self.snd_nxt, now
             if not self.timers.armed(Timer.RETRANSMISSION) and not self.timers.armed(Timer.TLP):
                 self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
-                self._rtx_start = now
+                self._outstanding_since(now)
             self.timers.stop(Timer.PERSIST)
             if record_end:
                 eor.pop(0)
@@ -1674,6 +2046,15 @@ class Connection:
         if sent_new and not probe:
             self._schedule_probe(now, advancing=False)  # one probe per tail (Linux tcp_write_xmit)
         return sent_new
+
+    def _restart_after_idle(self, now: float) -> None:
+        """RFC 5681 4.1 (Linux tcp_slow_start_after_idle_check): new data after more than an
+        RTO with nothing sent and nothing in flight starts from a smaller window again."""
+        idle = now - self._last_data_sent
+        if self.config.slow_start_after_idle and self.snd_una == self.snd_max and idle > self.rtt.rto:
+            before = (self.cc.cwnd, self.cc.ssthresh)
+            self.cc.on_idle_restart(idle, self.rtt.rto, now)
+            self._cwnd_told("restart after idle", before)
 
     def _arm_persist(self, now: float) -> None:
         if not self.timers.armed(Timer.PERSIST) and not self.timers.armed(Timer.RETRANSMISSION):
@@ -1684,6 +2065,7 @@ class Connection:
     _TIMEOUTS: ClassVar[dict[Timer, Callable[[Connection, float], None]]] = {
         Timer.TIME_WAIT: _time_wait_timeout,
         Timer.FIN_WAIT_2: _fin_wait_2_timeout,
+        Timer.USER_TIMEOUT: _user_timeout,
         Timer.RETRANSMISSION: _retransmission_timeout,
         Timer.TLP: _tlp_timeout,
         Timer.RACK_REORDER: _rack_timeout,

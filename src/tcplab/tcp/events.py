@@ -66,6 +66,13 @@ class TimedOut:
 
 
 @dataclass(frozen=True, slots=True)
+class Unreachable:
+    """An ICMP error ended the connection while it was opening (RFC 1122 4.2.3.9)."""
+
+    errno: int
+
+
+@dataclass(frozen=True, slots=True)
 class FastOpenCookie:
     """The server gave us a TCP Fast Open cookie (RFC 7413 4.1.3): keep it for that server
     (Linux's tcp_fastopen_cache_set; the host keeps the cache)."""
@@ -111,7 +118,7 @@ CWND_REASONS = (
     "ECN echo",
     "loss probe",
     "undo",
-    "idle restart",
+    "restart after idle",
 )
 
 
@@ -137,6 +144,7 @@ Event = (
     | TimedOut
     | FastOpenCookie
     | FastOpenAccepted
+    | Unreachable
     | Closed
     | CongestionChanged
     | RttChanged

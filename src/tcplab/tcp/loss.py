@@ -34,6 +34,7 @@ import enum
 from collections.abc import Iterable
 
 from tcplab.tcp import seq as sq
+from tcplab.tcp.rtt import RTTEstimator
 
 
 class Sent:
@@ -103,6 +104,7 @@ class LossDetector:
         "_rack_rtt",
         "_rack_xmit",
         "_reordering0",
+        "_rtt",
         "_sacked_count",
         "_undo_marker",
         "_undo_retrans",
@@ -112,7 +114,6 @@ class LossDetector:
         "forget_sack_on_rto",
         "lost_out",
         "max_reordering",
-        "min_rtt",
         "rack",
         "reo_wnd_steps",
         "reord_seen",
@@ -132,6 +133,7 @@ class LossDetector:
         reordering: int = 3,
         max_reordering: int = 300,
         forget_sack_on_rto: bool = False,
+        rtt: RTTEstimator | None = None,
     ) -> None:
         self.rack = rack  # RFC 8985 RACK (Linux net.ipv4.tcp_recovery & 1)
         self.reordering = reordering  # segments: DupThresh (Linux net.ipv4.tcp_reordering)
@@ -151,7 +153,8 @@ class LossDetector:
         self.reord_seen = 0  # reorderings observed (Linux tp->reord_seen)
         self.total_retrans = 0  # segments retransmitted (to tell a D-SACK of a network duplicate)
         self.dsack_dups = 0  # segments the peer reported as duplicates
-        self.min_rtt: float | None = None  # from segments sent once (Karn), for RACK
+        # the connection's RTT estimator, which keeps the minimum RTT (RACK's reordering window)
+        self._rtt = rtt if rtt is not None else RTTEstimator(1.0, 0.2, 120.0)
         # RACK (RFC 8985 6.1): the most recently sent segment that was delivered.
         self._rack_xmit: float | None = None
         self._rack_end = 0
@@ -421,26 +424,27 @@ class LossDetector:
         self.reord_seen += 1
 
     # ===================================================================== RACK (RFC 8985 6)
+    @property
+    def min_rtt(self) -> float | None:
+        """The least RTT seen lately (kept by the RTT estimator: Linux tcp_min_rtt)."""
+        return self._rtt.min_rtt
+
     def _rack_advance(self, rec: Sent, now: float) -> None:
         """RFC 8985 6.2 step 2: remember the most recently sent segment that was delivered.
         A retransmitted segment delivered sooner than min_RTT after the retransmission may be
-        the original's delivery: ambiguous, skipped (Linux tcp_rack_advance)."""
+        the original's delivery: ambiguous, skipped (Linux tcp_rack_advance). A segment sent
+        once times the path: a minimum RTT candidate (Linux ca_rtt, tcp_update_rtt_min)."""
         rtt = now - rec.xmit
+        min_rtt = self._rtt.min_rtt
         if rec.ever_retrans:
-            if self.min_rtt is not None and rtt < self.min_rtt:
+            if min_rtt is not None and rtt < min_rtt:
                 return
-        elif self.min_rtt is None or rtt < self.min_rtt:
-            self.min_rtt = rtt
+        else:
+            self._rtt.update_min(rtt, now)
         self._rack_rtt = rtt
         if self._rack_xmit is None or self._sent_after(rec.xmit, rec.end, self._rack_xmit, self._rack_end):
             self._rack_xmit = rec.xmit
             self._rack_end = rec.end
-
-    def rtt_sample(self, rtt: float) -> None:
-        """Any RTT sample the engine took (the handshake's too): the minimum RTT (Linux
-        tcp_update_rtt_min; tcplab keeps the minimum over the connection's life)."""
-        if self.min_rtt is None or rtt < self.min_rtt:
-            self.min_rtt = rtt
 
     @staticmethod
     def _sent_after(t1: float, end1: int, t2: float, end2: int) -> bool:
@@ -537,6 +541,29 @@ class LossDetector:
             self.lost_out += rec.length
             self._pending += rec.length
         self._by_time.pop(rec, None)
+
+    def resegment(self, end: int, mss: int) -> None:
+        """The path MTU fell (RFC 1191, RFC 8201): the segments outstanding up to ``end`` are lost
+        and go again as one run cut into pieces of ``mss`` (Linux tcp_simple_retransmit marks
+        what is too big lost; the retransmission collapses and cuts it: measured 1448, 1448 go
+        again as 1148, 1148, 600)."""
+        queue = self._queue
+        k = 0
+        while k < len(queue) and sq.le(queue[k].end, end) and not queue[k].sacked:
+            k += 1
+        if not k:
+            return
+        run = queue[:k]
+        for rec in run:
+            self.mark_lost(rec)
+        merged = Sent(run[0].seq, run[-1].end, run[0].xmit)
+        merged.lost = True
+        merged.ever_retrans = any(rec.ever_retrans for rec in run)
+        queue[:k] = [merged]
+        i = 0
+        while queue[i].length > mss:
+            self._split(i, sq.add(queue[i].seq, mss))
+            i += 1
 
     def mark_head_lost(self) -> Sent | None:
         """The retransmission timer's segment: the head (lost, to be sent again)."""
