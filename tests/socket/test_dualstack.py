@@ -176,3 +176,20 @@ def test_bindv6only_sets_the_default() -> None:
     cli = Socket(client, AF_INET)
     assert cli.connect_ex(("198.18.0.2", 81)) == errno.ECONNREFUSED
     assert errno_of(lambda: Socket(client, AF_INET6).connect(("::ffff:198.18.0.2", 80))) == "ENETUNREACH"
+
+
+def test_create_server_is_ipv6_only_unless_dualstack_as_python() -> None:
+    from tcplab.socket import module
+
+    _net, client, server = two_hosts()
+    assert module.has_dualstack_ipv6()
+    only = module.create_server(("::", 80), family=AF_INET6, host=server)
+    assert only.getsockopt(IPPROTO_IPV6, IPV6_V6ONLY) == 1
+    assert Socket(client).connect_ex(("198.18.0.2", 80)) == errno.ECONNREFUSED
+    dual = module.create_server(("::", 81), family=AF_INET6, dualstack_ipv6=True, host=server)
+    cli = Socket(client)
+    cli.connect(("198.18.0.2", 81))
+    _conn, peer = dual.accept()
+    assert peer == ("::ffff:198.18.0.1", cli.getsockname()[1], 0, 0)
+    with pytest.raises(ValueError, match="requires AF_INET6"):
+        module.create_server(("", 82), dualstack_ipv6=True, host=server)
