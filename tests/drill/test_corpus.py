@@ -105,7 +105,6 @@ SKIPS = [
     ("accecn-flags.pkt", 4, "AccECN (RFC 9768: the AE flag and the ACE counter) is not in tcplab"),
     ("gro-mss.pkt", 9, "--mss=1000 makes a segment larger than it a GRO aggregate; tcplab has no GRO"),
     ("freebsd/nopush.pkt", 2, "socket option TCP_NOPUSH (freebsd only): tcplab has Linux's options"),
-    ("mapped-v6.pkt", None, "--ip_version=ipv4-mapped-ipv6 (tcplab has no dual-stack IPv6 sockets)"),
     ("moderate-rcvbuf-off.pkt", 1, "sysctl net.ipv4.tcp_moderate_rcvbuf=0: tcplab has no switch for auto-tuning"),
     ("pipe.pkt", 1, "pipe(): tcplab has no pipes"),
 ]
