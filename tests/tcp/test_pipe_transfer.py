@@ -5,9 +5,8 @@ import random
 
 import pytest
 
+from tcplab.net.pipe import Pipe, lossy_hook
 from tcplab.tcp import Config, State
-
-from .pipe import Pipe, lossy_hook
 
 MB = 1_000_000
 
