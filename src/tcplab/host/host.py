@@ -19,6 +19,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from tcplab.host.link import LinkOffloads
 from tcplab.host.ports import LINUX_EPHEMERAL_RANGE, EphemeralPorts
 from tcplab.host.runtime import Runtime
 from tcplab.tcp import events as E
@@ -60,6 +61,7 @@ COUNTER_NAMES = (
 )
 
 _TW = State.TIME_WAIT
+_DEFAULT_MSS = Config().mss  # Config's default advertised MSS: the one for a 1500-byte MTU
 
 
 def conn_label(local: tuple[str, int], remote: tuple[str, int] | None) -> str:
@@ -168,8 +170,12 @@ class Host:
         isn_secret: bytes | None = None,
         log: EventLog | None = None,
         ephemeral_range: tuple[int, int] = LINUX_EPHEMERAL_RANGE,
+        link: LinkOffloads | None = None,
     ) -> None:
         self.name = name
+        # What the link under the host does (MTU, checksum and segmentation offloads): set by
+        # whatever drives the host (the TUN runtime); the simulator's links do nothing for it.
+        self.link = link if link is not None else LinkOffloads()
         self._addresses: list[IPAddress] = [ipaddress.ip_address(a) for a in addresses]
         if not self._addresses:
             raise ValueError("a host needs at least one address")
@@ -191,6 +197,7 @@ class Host:
         self.listeners: dict[tuple[str, int], Listener] = {}
         self.bound: set[Binding] = set()  # ports bound by sockets not (yet) connected/listening
         self._out: list[bytes] = []
+        self._gso_at: dict[int, int] = {}  # index in _out -> gso_size, for super-segments
         self._timers: list[tuple[float, int, Endpoint]] = []
         self._tick = itertools.count()
         self._counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
@@ -202,12 +209,18 @@ class Host:
     def addresses(self) -> list[IPAddress]:
         return list(self._addresses)
 
-    def deliver(self, packet: bytes, now: float) -> None:
-        """An IP packet arrives. Never raises: what cannot be used is counted and dropped."""
+    def deliver(self, packet: bytes, now: float, *, checksum_ok: bool = False, gso_size: int = 0) -> None:
+        """An IP packet arrives. Never raises: what cannot be used is counted and dropped.
+
+        From a link with offloads: ``checksum_ok``, the link vouches for its checksums (they
+        are not verified again); ``gso_size``, it is a coalesced super-segment (GRO) of parts
+        of that many payload bytes, handed to the engine as such."""
         if now > self.now:
             self.now = now
         try:
-            pkt = parse_packet(packet)
+            pkt = parse_packet(packet, not checksum_ok)
+            if gso_size and pkt.tcp is not None:
+                pkt.tcp.gso_size = gso_size
         except MalformedPacket as exc:
             reason = exc.reason or type(exc).__name__
             self.malformed[reason] += 1
@@ -241,7 +254,15 @@ class Host:
 
     def poll_transmit(self) -> list[bytes]:
         out, self._out = self._out, []
+        self._gso_at = {}
         return out
+
+    def poll_transmit_offloaded(self) -> tuple[list[bytes], dict[int, int]]:
+        """For a link that segments (``link.segmentation``): the packets to send, and which of
+        them are super-segments (index -> gso_size: the payload of each part). With
+        ``link.checksum`` every TCP checksum is left partial for the link to finish."""
+        gso_at = self._gso_at
+        return self.poll_transmit(), gso_at
 
     def next_deadline(self) -> float | None:
         timers = self._timers
@@ -399,7 +420,9 @@ class Host:
 
     # ---- the engine's output -------------------------------------------------------------------
     def _emit(self, src: str, dst: str, seg: Segment) -> None:
-        self._out.append(build_packet(src, dst, seg))
+        if seg.gso_size:
+            self._gso_at[len(self._out)] = seg.gso_size
+        self._out.append(build_packet(src, dst, seg, partial_checksum=self.link.checksum))
         self._counters["segments_sent"] += 1
         if seg.flags & Flags.RST:
             self._counters["resets_sent"] += 1
@@ -520,13 +543,21 @@ class Host:
         return None
 
     def conn_config(self, local_ip: str, base: Config | None = None, user_mss: int | None = None) -> Config:
-        """A connection's own Config: MSS 1460 over IPv4, 1440 over IPv6 (MTU 1500), or what
-        TCP_MAXSEG asked for."""
+        """A connection's own Config: the MSS the link's MTU allows (1460 over IPv4, 1440 over
+        IPv6 on the usual 1500), or less if the Config asks for less, or what TCP_MAXSEG asked
+        for; and how large a segment the link splits itself (``gso_max``)."""
         cfg = (base or self.config).copy()
+        ipv6 = ":" in local_ip
+        link_mss = self.link.mss(ipv6)
         if user_mss:
             cfg.mss = user_mss
+        elif cfg.mss == _DEFAULT_MSS:
+            cfg.mss = link_mss  # the default follows the link, as Linux's follows the route's MTU
         else:
-            cfg.mss = min(cfg.mss, 1440 if ":" in local_ip else 1460)
+            cfg.mss = min(cfg.mss, link_mss)
+        if self.link.segmentation:
+            # Payload room in the largest segment the link splits: less the IP and TCP headers.
+            cfg.gso_max = self.link.segmentation - (40 if ipv6 else 20) - 60
         return cfg
 
     def new_connection(self, config: Config, local: tuple[str, int], remote: tuple[str, int] | None) -> Endpoint:

@@ -15,6 +15,11 @@ class Config:
     # -- segment size (RFC 9293 3.7.1, RFC 879) ---------------------------------------------
     mss: int = 1460  # what we advertise: MTU 1500 - 40 (IPv4); hosts pass 1440 for IPv6
     default_peer_mss: int = 536  # RFC 9293 3.7.1: assumed when the peer sends no MSS option
+    # A link capability, set by the host (``Host.link``), never guessed: the link splits a
+    # segment of up to this many payload bytes into MSS-sized ones itself (TSO/GSO). The engine
+    # then sends one super-segment where it would send several full ones; the MSS on the wire,
+    # cwnd, SACK and retransmission stay in MSS units. 0: every segment goes as it is.
+    gso_max: int = 0
 
     # -- times (seconds) ---------------------------------------------------------------------
     msl: float = 30.0  # TIME_WAIT lasts 2 * msl (Linux: TCP_TIMEWAIT_LEN = 60 s)

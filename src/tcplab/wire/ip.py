@@ -395,10 +395,18 @@ def build_ip(
 
 
 def build_packet(
-    src: AddressLike, dst: AddressLike, seg: Segment, ttl: int = 64, *, tos: int = 0, identification: int = 0
+    src: AddressLike,
+    dst: AddressLike,
+    seg: Segment,
+    ttl: int = 64,
+    *,
+    tos: int = 0,
+    identification: int = 0,
+    partial_checksum: bool = False,
 ) -> bytes:
-    """The IP packet carrying ``seg`` from ``src`` to ``dst`` (TCP checksum computed)."""
+    """The IP packet carrying ``seg`` from ``src`` to ``dst`` (TCP checksum computed, or left
+    partial for a link that computes it: ``partial_checksum``, see :func:`build_tcp`)."""
     s = as_address(src)
     d = as_address(dst)
-    tcp = build_tcp(seg, s, d)
+    tcp = build_tcp(seg, s, d, partial_checksum=partial_checksum)
     return _ip_header(s, d, TCP_PROTOCOL, ttl, tos, identification, len(tcp)) + tcp

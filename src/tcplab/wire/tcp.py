@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from .checksum import AddressLike, BytesLike, fold, pseudo_header_sum, raw_sum
+from .checksum import AddressLike, BytesLike, fold, partial, pseudo_header_sum, raw_sum
 from .errors import MalformedPacket
 
 
@@ -113,6 +113,9 @@ class Segment:
     options: tuple[Option, ...] = ()
     payload: bytes = b""
     data_offset: int | None = field(default=None, compare=False)  # set by the parser
+    # A super-segment standing for parts of this many payload bytes each, which the link
+    # splits (sending, TSO/GSO) or coalesced (receiving, GRO); 0: one segment on the wire.
+    gso_size: int = field(default=0, compare=False)
 
     # -- conveniences the engine uses -------------------------------------------------------
     @property
@@ -435,11 +438,13 @@ def _parse_tcp(data: BytesLike, psum: int | None) -> Segment:
     return Segment(sport, dport, seq, ack, _FLAGS_TABLE[flags], window, urgent, options, payload, off)
 
 
-def build_tcp(seg: Segment, src_ip: AddressLike, dst_ip: AddressLike) -> bytes:
+def build_tcp(seg: Segment, src_ip: AddressLike, dst_ip: AddressLike, *, partial_checksum: bool = False) -> bytes:
     """The bytes of ``seg`` with its checksum computed for ``src_ip`` -> ``dst_ip``.
 
     Options are emitted in order and zero-padded to a multiple of 4. Raises ValueError when a
-    field is out of range or the options exceed 40 bytes.
+    field is out of range or the options exceed 40 bytes. ``partial_checksum``: for a link that
+    computes checksums itself, the field holds only the pseudo-header sum (see
+    :func:`~tcplab.wire.checksum.partial`) and the payload is not summed at all.
     """
     opts = encode_options(seg.options) if seg.options else b""
     payload = seg.payload
@@ -452,10 +457,13 @@ def build_tcp(seg: Segment, src_ip: AddressLike, dst_ip: AddressLike) -> bytes:
         hdr += opts
     hlen = len(hdr)
     plen = len(payload)
-    total = pseudo_header_sum(src_ip, dst_ip, TCP_PROTOCOL, hlen + plen) + int.from_bytes(hdr, "big")
-    if plen:
-        total += raw_sum(payload)
-    csum = fold(total)
+    if partial_checksum:
+        csum = partial(pseudo_header_sum(src_ip, dst_ip, TCP_PROTOCOL, hlen + plen))
+    else:
+        total = pseudo_header_sum(src_ip, dst_ip, TCP_PROTOCOL, hlen + plen) + int.from_bytes(hdr, "big")
+        if plen:
+            total += raw_sum(payload)
+        csum = fold(total)
     hdr = hdr[:16] + _U16.pack(csum) + hdr[18:]
     if plen:
         return hdr + payload if type(payload) is bytes else hdr + bytes(payload)
