@@ -153,6 +153,11 @@ class Listener:
         return f"<Listener {self.label} backlog={self.backlog}>"
 
 
+def _parts(seg: Segment) -> int:
+    """The segments on the wire a super-segment stands for (Linux counts them so: pcount)."""
+    return max(1, -(-len(seg.payload) // seg.gso_size))
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
@@ -320,7 +325,7 @@ class Host:
     # ---- demultiplexing ----------------------------------------------------------------------
     def _segment_arrives(self, src: str, dst: str, seg: Segment, now: float) -> None:
         c = self._counters
-        c["segments_received"] += 1
+        c["segments_received"] += _parts(seg) if seg.gso_size else 1
         if seg.flags & Flags.RST:
             c["resets_received"] += 1
         if dst not in self._own:
@@ -420,10 +425,12 @@ class Host:
 
     # ---- the engine's output -------------------------------------------------------------------
     def _emit(self, src: str, dst: str, seg: Segment) -> None:
+        parts = 1
         if seg.gso_size:
             self._gso_at[len(self._out)] = seg.gso_size
+            parts = _parts(seg)
         self._out.append(build_packet(src, dst, seg, partial_checksum=self.link.checksum))
-        self._counters["segments_sent"] += 1
+        self._counters["segments_sent"] += parts
         if seg.flags & Flags.RST:
             self._counters["resets_sent"] += 1
 

@@ -27,6 +27,7 @@ from typing import ClassVar, TypedDict
 
 from tcplab.tcp import seq as sq
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
+from tcplab.tcp.buffer import ByteQueue
 from tcplab.tcp.config import Config
 from tcplab.tcp.congestion import ARBITRARILY_HIGH, CongestionControl, WindowUse, create
 from tcplab.tcp.events import (
@@ -159,9 +160,9 @@ class Connection:
         self._last_ack_sent = 0
 
         # -- buffers -------------------------------------------------------------------------
-        self._sndbuf = bytearray()  # bytes from _snd_base onward: unacked, then unsent
+        self._sndbuf = ByteQueue()  # bytes from _snd_base onward: unacked, then unsent
         self._snd_base = 0  # sequence number of _sndbuf[0]
-        self._rcvbuf = bytearray()  # in-order data the user has not read
+        self._rcvbuf = ByteQueue()  # in-order data the user has not read
         self._ooo = Reassembly()
         self.eof = False  # the peer's FIN reached the receive buffer
         self._fin_queued = False  # user asked for FIN (shutdown or close)
@@ -291,7 +292,7 @@ class Connection:
         n = len(self._rcvbuf) if max_bytes is None else min(max_bytes, len(self._rcvbuf))
         if not n:
             return b""
-        out = bytes(self._rcvbuf[:n])
+        out = self._rcvbuf[:n]
         del self._rcvbuf[:n]
         self._maybe_window_update(now)
         return out
@@ -377,6 +378,18 @@ class Connection:
     def _mss_payload(self) -> int:
         """Payload per full segment: the peer's MSS less the options we always send."""
         return max(1, min(self.snd_mss, self.config.mss) - (12 if self.ts_ok else 0))
+
+    def _whole_segments(self, n: int, mss: int) -> int:
+        """Link segmentation offload (TSO/GSO, ``Config.gso_max``, a capability the host sets):
+        ``n`` bytes that may go now become one super-segment of as many whole MSS-sized parts as
+        the link splits, the way Linux builds TSO segments (tcp_tso_autosize). A remainder
+        smaller than an MSS is left for the next round of the send loop, which judges it by
+        the same rules (Nagle, SWS avoidance, FIN) as without offload: what reaches the wire is
+        the same segments either way."""
+        gso_max = self.config.gso_max
+        if n <= mss or gso_max < 2 * mss:
+            return min(n, mss)
+        return min(n, gso_max) // mss * mss
 
     def events(self) -> list[Event]:
         out, self._events = self._events, []
@@ -866,11 +879,7 @@ class Connection:
                 self._ack_now = True  # RFC 5681 4.2: ACK at once when a hole is filled
             self._events.append(DataReadable(len(self._rcvbuf)))
             # RFC 9293 3.8.6.3 / RFC 1122 4.2.3.2: ACK at least every second full segment.
-            # "Full-sized" is measured against the largest segment seen (Linux's rcv_mss).
-            if len(payload) > self.rcv_mss:
-                self.rcv_mss = len(payload)
-            if len(payload) >= self.rcv_mss:
-                self._unacked_segs += 1
+            self._unacked_segs += self._full_segments(seg, len(payload))
             if self._unacked_segs >= 2:
                 self._ack_now = True
             elif not self._ack_now:
@@ -882,6 +891,18 @@ class Connection:
             # Out of order: keep it, and send a duplicate ACK at once (RFC 5681 4.2).
             self._ooo.add(seq, bytes(payload), rcv_nxt)
             self._ack_now = True
+
+    def _full_segments(self, seg: Segment, n: int) -> int:
+        """How many full-sized segments ``n`` bytes of in-order text from ``seg`` count for.
+        "Full-sized" is measured against the largest segment seen from the peer (Linux's
+        rcv_mss, tcp_measure_rcv_mss). A super-segment the link coalesced (GRO, ``gso_size``)
+        counts as the parts it stands for, and its parts' size is what rcv_mss learns — as if
+        they had arrived one by one; so a coalesced batch of two or more is ACKed at once, one
+        ACK per batch, as Linux does."""
+        size = seg.gso_size or n
+        if size > self.rcv_mss:
+            self.rcv_mss = size
+        return n // self.rcv_mss
 
     def _fin_arrives(self, now: float) -> None:
         """Eighth, check the FIN bit (the FIN is in order)."""
@@ -1100,8 +1121,11 @@ class Connection:
             if not self.rtt.samples:
                 self._rtt_changed()  # the initial RTO (RFC 6298 2.1) the first SYN is timed with
 
-    def _emit(self, seq: int, flags: int, now: float, payload: bytes = b"", sack: bool = True) -> None:
-        """Put one segment on the output list, with ACK=RCV.NXT and our window."""
+    def _emit(
+        self, seq: int, flags: int, now: float, payload: bytes = b"", sack: bool = True, gso_size: int = 0
+    ) -> None:
+        """Put one segment on the output list, with ACK=RCV.NXT and our window (``gso_size``: a
+        super-segment, for the link to split into parts that big)."""
         remote = self.remote
         assert remote is not None  # only a connection with a peer emits
         seg = Segment(
@@ -1114,6 +1138,7 @@ class Connection:
             0,
             self._options(now, syn=False, sack=sack),
             payload,
+            gso_size=gso_size,
         )
         self._out.append(seg)
         if flags & ACK:
@@ -1234,7 +1259,7 @@ class Connection:
             wnd = min(self.snd_wnd, cwnd) if cwnd else self.snd_wnd
             in_flight = sq.sub(self.snd_nxt, self.snd_una)
             usable = wnd - in_flight if wnd > in_flight else 0
-            n = min(unsent, usable, mss)
+            n = self._whole_segments(min(unsent, usable), mss)
             if unsent:
                 if n == 0:
                     if self.snd_wnd < in_flight + 1 and not in_flight:
@@ -1258,9 +1283,9 @@ class Connection:
             payload = bytes(self._sndbuf[off : off + n]) if n else b""
             seq = self.snd_nxt
             retrans = sq.lt(seq, self.snd_max)
-            self._emit(seq, flags, now, payload)
+            self._emit(seq, flags, now, payload, gso_size=mss if n > mss else 0)
             if retrans:
-                self.total_retrans += 1
+                self.total_retrans += -(-n // mss)  # each part on the wire, as Linux's pcount
             advance = n + (1 if fin_here else 0)
             self.snd_nxt = sq.add(seq, advance)
             if fin_here:
