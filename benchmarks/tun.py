@@ -29,6 +29,9 @@ import netbench
 
 KPEER = str(netbench.ROOT / "tests" / "interop" / "kpeer.py")
 MB = 1 << 20
+# tcplab's buffers: what Linux's autotuning gives its own sockets at most (net.ipv4.tcp_rmem and
+# tcp_wmem maxima are 32 MB and 4 MB on this kernel), so both TCPs may keep as much in flight.
+BUF = 4 * MB
 
 
 def _kpeer(ns: str, *args: object):
@@ -66,13 +69,19 @@ def _report_while_running(rt, proc, name: str) -> dict:
     return found() or {"event": "none"}
 
 
+def _config():
+    from tcplab.tcp import Config
+
+    return Config(rcv_buf=BUF, snd_buf=BUF)
+
+
 def kernel_to_tcplab(ns: str, nbytes: int, mtu: int, offload: bool) -> float:
     from tcplab.host import Host
     from tcplab.net.tun import TunRuntime
     from tcplab.socket import Socket
 
     with _link(ns, mtu, offload) as link:
-        host = Host("bench", link.host_addresses())
+        host = Host("bench", link.host_addresses(), _config())
         rt = TunRuntime(link, host)
         srv = Socket(host)
         srv.bind(("198.18.0.2", 9000))
@@ -106,15 +115,15 @@ def tcplab_to_kernel(ns: str, nbytes: int, mtu: int, offload: bool) -> float:
     from tcplab.socket import Socket
 
     with _link(ns, mtu, offload) as link:
-        host = Host("bench", link.host_addresses())
+        host = Host("bench", link.host_addresses(), _config())
         rt = TunRuntime(link, host)
         peer = _kpeer(ns, "server", "0.0.0.0", 9001, "--eof", "--no-hash")
         try:
             netbench.wait_event(peer, "listening")
+            payload = os.urandom(nbytes)  # before connecting: the kernel's clock starts there
             sock = Socket(host)
             sock.settimeout(120)
             sock.connect(("198.18.0.1", 9001))
-            payload = os.urandom(nbytes)
             sock.sendall(payload)
             sock.close()
             done = _report_while_running(rt, peer, "done")
