@@ -95,13 +95,20 @@ class KPeer:
 class TunBench:
     """One test's namespace, TUN link, tcplab host and loop."""
 
-    def __init__(self, ns: str, pcap: str | None = None, host_name: str = "tcplab") -> None:
+    def __init__(self, ns: str, pcap: str | None = None, host_name: str = "tcplab", *, offload: bool = True) -> None:
         from tcplab.host import Host
         from tcplab.net.tun import TunLink, TunRuntime
 
         self.ns = ns
         self.link = TunLink(
-            "tlab0", f"{K4}/24", f"{H4}/24", kernel_address6=f"{K6}/64", host_address6=f"{H6}/64", netns=ns, pcap=pcap
+            "tlab0",
+            f"{K4}/24",
+            f"{H4}/24",
+            kernel_address6=f"{K6}/64",
+            host_address6=f"{H6}/64",
+            netns=ns,
+            pcap=pcap,
+            offload=offload,
         ).open()
         self.host = Host(host_name, self.link.host_addresses())
         self.runtime = TunRuntime(self.link, self.host)
