@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tcplab.tcp import Config, State
+from tcplab.tcp import Config
 from tcplab.tcp.timers import Timer
 from tcplab.wire.tcp import MSS, Segment, Timestamps
 
