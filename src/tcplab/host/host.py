@@ -153,6 +153,21 @@ class Listener:
         return f"<Listener {self.label} backlog={self.backlog}>"
 
 
+# An address as text, once per address: str() of an ipaddress object costs a microsecond and a
+# new string each time, and every connection keeps its addresses in its key and its endpoints.
+_texts: dict[IPAddress, str] = {}
+
+
+def _text(addr: IPAddress) -> str:
+    try:
+        return _texts[addr]
+    except KeyError:
+        if len(_texts) > 4096:
+            _texts.clear()
+        text = _texts[addr] = str(addr)
+        return text
+
+
 def _parts(seg: Segment) -> int:
     """The segments on the wire a super-segment stands for (Linux counts them so: pcount)."""
     return max(1, -(-len(seg.payload) // seg.gso_size))
@@ -241,7 +256,7 @@ class Host:
             if seg is None:
                 self._other_protocol(pkt)
             else:
-                self._segment_arrives(str(pkt.src), str(pkt.dst), seg, now)
+                self._segment_arrives(_text(pkt.src), _text(pkt.dst), seg, now)
         except Exception:
             self._internal_error("processing a segment")
 

@@ -26,7 +26,9 @@ class ByteQueue:
     __slots__ = ("_at", "_head", "_len", "_pieces")
 
     def __init__(self) -> None:
-        self._pieces: list[bytes | bytearray] = []  # the data, in order; the first is cut by _head
+        # The data, in order; the first piece is cut by _head. An empty queue shares one empty
+        # tuple (an idle connection's two buffers then cost no list each).
+        self._pieces: list[bytes | bytearray] | tuple[()] = ()
         self._head = 0  # bytes of _pieces[0] already taken
         self._len = 0
         self._at = (0, 0)  # (piece index, its offset in the queue) of the last lookup
@@ -42,6 +44,8 @@ class ByteQueue:
         if not n:
             return self
         pieces = self._pieces
+        if not pieces:
+            self._pieces = pieces = []
         if type(data) is bytes and n >= _KEEP:
             pieces.append(data)
         else:
@@ -111,11 +115,11 @@ class ByteQueue:
             head -= len(pieces[dropped])
             dropped += 1
         if dropped:
-            del pieces[:dropped]
+            del pieces[:dropped]  # type: ignore[union-attr]  # (a tuple is empty: nothing dropped)
         self._head = head if pieces else 0
 
     def clear(self) -> None:
-        self._pieces.clear()
+        self._pieces = ()
         self._head = self._len = 0
         self._at = (0, 0)
 
