@@ -281,6 +281,9 @@ def main() -> int:
     ap.add_argument("--memory-only", action="store_true", help="only the memory figures (no root needed)")
     args = ap.parse_args()
     if not args.memory_only:
+        from tcplab.net.allocator import keep_freed_memory
+
+        keep_freed_memory()  # as tcplab serve does (tcplab/net/allocator.py)
         netbench.need_root("connections.py")
         connections_per_second(args)
     est, tw = memory(args.conns)

@@ -14,6 +14,7 @@ import argparse
 import statistics
 import time
 
+from tcplab.net.allocator import keep_freed_memory
 from tcplab.net.pipe import Pipe
 from tcplab.tcp import Config
 
@@ -49,7 +50,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--mb", type=int, default=100)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--malloc-default", action="store_true", help="leave glibc's malloc thresholds as they are")
     args = ap.parse_args()
+    if not args.malloc_default:
+        keep_freed_memory()  # as tcplab serve does (tcplab/net/allocator.py)
     total = args.mb * 1_000_000
     chunk = bytes(range(256)) * 256
     print(f"engine back to back: {args.mb} MB a run, median of {args.runs} runs, per CPU second")

@@ -160,6 +160,9 @@ def main() -> int:
     args = ap.parse_args()
     netbench.need_root("tun.py")
     from tcplab.net import netns
+    from tcplab.net.allocator import keep_freed_memory
+
+    keep_freed_memory()  # as tcplab serve does (tcplab/net/allocator.py)
 
     mtus = [int(m) for m in args.mtu.split(",")]
     nbytes = args.mb * MB

@@ -69,6 +69,7 @@ class TunHost:
         from tcplab.cli import CLIError
         from tcplab.control import ControlError, ControlServer
         from tcplab.host import Host
+        from tcplab.net.allocator import keep_freed_memory
         from tcplab.net.netns import NetnsError
         from tcplab.net.tun import Impairment, TunError, TunLink, TunRuntime
 
@@ -103,6 +104,7 @@ class TunHost:
             raise CLIError(str(exc)) from None
         except OSError as exc:
             raise CLIError(f"cannot set up {args.tun}: {exc}") from None
+        keep_freed_memory()  # 64 KB packets come and go: reuse their memory (net/allocator.py)
         if getattr(args, "verbose", False):
             print(f"tcplab: {args.tun}: {self.link.offload_note}", file=sys.stderr, flush=True)
         try:
