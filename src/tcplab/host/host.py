@@ -11,6 +11,7 @@ demultiplexes", "A segment's journey").
 from __future__ import annotations
 
 import collections
+import functools
 import hashlib
 import heapq
 import ipaddress
@@ -155,17 +156,7 @@ class Listener:
 
 # An address as text, once per address: str() of an ipaddress object costs a microsecond and a
 # new string each time, and every connection keeps its addresses in its key and its endpoints.
-_texts: dict[IPAddress, str] = {}
-
-
-def _text(addr: IPAddress) -> str:
-    try:
-        return _texts[addr]
-    except KeyError:
-        if len(_texts) > 4096:
-            _texts.clear()
-        text = _texts[addr] = str(addr)
-        return text
+_text: Callable[[IPAddress], str] = functools.lru_cache(maxsize=4096)(str)
 
 
 def _parts(seg: Segment) -> int:
