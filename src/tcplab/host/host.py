@@ -86,10 +86,57 @@ class Binding:
     reuseaddr: bool = False  # SO_REUSEADDR, kept current by the socket
 
 
+class Traffic:
+    """What passed through one connection, counted by the host (Linux's tcp_info counters:
+    segs_in/out, data_segs_in/out, bytes_sent/retrans, last_data_sent/recv, last_ack_recv)."""
+
+    __slots__ = (
+        "bytes_retrans",
+        "bytes_sent",
+        "data_segs_in",
+        "data_segs_out",
+        "high_seq",
+        "last_ack_recv",
+        "last_data_recv",
+        "last_data_sent",
+        "segs_in",
+        "segs_out",
+    )
+
+    def __init__(self) -> None:
+        self.segs_in = self.segs_out = self.data_segs_in = self.data_segs_out = 0
+        self.bytes_sent = self.bytes_retrans = 0
+        self.high_seq: int | None = None  # end of the highest data sent (what is below is resent)
+        self.last_data_sent = self.last_data_recv = self.last_ack_recv = 0.0
+
+    def sent(self, seg: Segment, now: float) -> None:
+        self.segs_out += 1
+        n = len(seg.payload)
+        if not n:
+            return
+        self.data_segs_out += 1
+        self.bytes_sent += n
+        self.last_data_sent = now
+        end = (seg.seq + n) & 0xFFFFFFFF
+        high = self.high_seq
+        if high is not None and ((high - end) & 0xFFFFFFFF) < 0x80000000:
+            self.bytes_retrans += n  # ends at or below the highest sent: a retransmission
+        else:
+            self.high_seq = end
+
+    def received(self, seg: Segment, now: float) -> None:
+        self.segs_in += 1
+        if seg.payload:
+            self.data_segs_in += 1
+            self.last_data_recv = now
+        if seg.flags & Flags.ACK:
+            self.last_ack_recv = now
+
+
 class Endpoint:
     """The host's record of one connection: the engine's ``Connection`` plus bookkeeping."""
 
-    __slots__ = ("conn", "deadline", "finished", "key", "label", "listener", "outcome", "wakers")
+    __slots__ = ("conn", "deadline", "finished", "key", "label", "listener", "outcome", "traffic", "wakers")
 
     def __init__(self, conn: Connection, listener: Listener | None = None) -> None:
         self.conn = conn
@@ -100,6 +147,7 @@ class Endpoint:
         self.outcome: str | None = None  # reset / refused / timed out, recorded once
         self.finished = False  # CLOSED (or discarded): gone from the host's tables
         self.wakers: list[Callable[[], None]] = []
+        self.traffic = Traffic()
 
     @property
     def state(self) -> State:
@@ -139,6 +187,7 @@ class Listener:
         self.label = conn_label((local_ip, port), None)
         self.config: Config = conn.config.copy()  # what children are cloned from
         self.user_mss: int | None = None  # TCP_MAXSEG set on the listening socket
+        self.dualstack = False  # "::" with IPV6_V6ONLY 0: IPv4 connections come here too
 
     @property
     def wildcard(self) -> bool:
@@ -365,6 +414,7 @@ class Host:
                 c["listen_overflows"] += 1
                 c["listen_drops"] += 1
                 return
+            ep.traffic.received(seg, now)
             conn.segment_arrives(seg, now)
             self.service(ep, now)
             return
@@ -380,7 +430,13 @@ class Host:
         listener = self.listeners.get((ip, port))
         if listener is not None:
             return listener
-        return self.listeners.get(("::" if ":" in ip else "0.0.0.0", port))
+        v6 = ":" in ip
+        listener = self.listeners.get(("::" if v6 else "0.0.0.0", port))
+        if listener is None and not v6:
+            dual = self.listeners.get(("::", port))
+            if dual is not None and dual.dualstack:
+                return dual  # an IPv6 wildcard listener that takes IPv4 too (IPV6_V6ONLY 0)
+        return listener
 
     def _listener_arrives(self, listener: Listener, src: str, dst: str, seg: Segment, now: float) -> None:
         """RFC 9293 3.10.7.2, SEGMENT ARRIVES in LISTEN: the engine's rule decides; for a SYN
@@ -417,6 +473,7 @@ class Host:
         self.conns[key] = ep
         listener.syn_queue[key] = ep
         c["passive_opens"] += 1
+        ep.traffic.received(seg, now)
         child.segment_arrives(seg, now)
         self.service(ep, now)
 
@@ -449,7 +506,9 @@ class Host:
             local_ip = conn.local[0]
             assert conn.remote is not None  # a connection that sends knows its peer
             remote_ip = conn.remote[0]
+            traffic = ep.traffic
             for seg in segments:
+                traffic.sent(seg, now)
                 self._emit(local_ip, remote_ip, seg)
         for ev in events:
             self._on_event(ep, ev, now)

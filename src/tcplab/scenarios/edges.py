@@ -14,7 +14,7 @@ from typing import Any
 
 from tcplab.net.sim import Match, Rule
 from tcplab.scenarios.base import CLIENT_IP, SERVER_IP, SERVER_PORT, Bench, errno_name
-from tcplab.scenarios.classic import _simultaneous_open
+from tcplab.scenarios.classic import open_simultaneously
 from tcplab.socket import SHUT_WR, SO_REUSEADDR, SOL_SOCKET, SOL_TCP, TCP_USER_TIMEOUT, Socket
 
 
@@ -135,7 +135,7 @@ def _rst_in_syn_rcvd(b: Bench, lsock: Socket) -> str:
     SYN_RCVD (actively opened)."""
     b.note("client", "act 7: RST in SYN_RCVD (simultaneous open)")
     rule = b.net.add_rule(Rule("drop", Match(src="client", flags="S.")))
-    csock, ssock = _simultaneous_open(b)
+    csock, ssock = open_simultaneously(b)
     b.until(lambda: b.state(csock) == "SYN_RCVD", timeout=5)
     b.abort(csock)
     b.wait(5.0)
@@ -260,7 +260,7 @@ def _abort_in_closing(b: Bench, lsock: Socket) -> None:
 
 def _abort_in_syn_rcvd(b: Bench, lsock: Socket) -> None:
     b.note("client", "act 8: ABORT in SYN_RCVD (simultaneous open)")
-    csock, ssock = _simultaneous_open(b)
+    csock, ssock = open_simultaneously(b)
     b.until(lambda: b.state(csock) == "SYN_RCVD", timeout=5)
     b.abort(csock)
     b.wait(2.0)

@@ -110,11 +110,11 @@ class Connection:
     # dict needs (past 30 attributes Python stops sharing the dict's keys between instances),
     # and a field that is not listed here fails loudly (AttributeError) instead of being made.
     __slots__ = (
-        "_ack_now", "_cwnd_use", "_events", "_fin_queued", "_fin_seq", "_fixed_iss", "_head_len", "_isn",
-        "_keepalive_probes", "_last_ack_sent", "_last_rcv_time", "_listen_remote", "_offer_wscale", "_ooo",
+        "_ack_now", "_cwnd_use", "_eor", "_events", "_fin_queued", "_fin_seq", "_fixed_iss", "_head_len", "_isn",
+        "_keepalive_probes", "_last_ack_sent", "_last_rcv_time", "_listen_remote", "_more", "_offer_wscale", "_ooo",
         "_out", "_peer_ws", "_persist_backoff", "_probe_outstanding", "_rcv_adv", "_rcvbuf", "_retries",
         "_rtt_seq", "_rtt_time", "_rtx_start", "_snd_base", "_sndbuf", "_ts_recent_age", "_unacked_segs",
-        "_user_closed", "_was_synchronized", "cc", "config", "eof", "error", "irs", "iss", "local", "loss",
+        "_user_closed", "_was_synchronized", "cc", "config", "cork", "eof", "error", "irs", "iss", "local", "loss",
         "max_snd_wnd", "name", "passive", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale", "remote",
         "retransmits", "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up", "snd_wl1",
         "snd_wl2", "snd_wnd", "snd_wscale", "state", "timers", "total_retrans", "ts_ok", "ts_recent",
@@ -182,6 +182,10 @@ class Connection:
         self._fin_queued = False  # user asked for FIN (shutdown or close)
         self._fin_seq: int | None = None  # sequence number our FIN occupies, once sent
         self._user_closed = False  # close() called: nobody will read (orphan, as Linux says)
+        # -- what the user asked of segmentation (Linux TCP_CORK, MSG_MORE, MSG_EOR) -------------
+        self.cork = False  # TCP_CORK: hold a partial last segment (see _send_data)
+        self._more = False  # MSG_MORE: the send() now being pushed said more data follows
+        self._eor: list[int] = []  # MSG_EOR: sequence numbers where a record ends (no segment spans one)
 
         # -- timers ------------------------------------------------------------------------------
         self.timers = Timers()
@@ -274,8 +278,10 @@ class Connection:
         self._enter(S.SYN_SENT, C.CONNECT, now)
         self._send_syn(now, ack=False)
 
-    def send(self, data: bytes, now: float) -> int:
-        """SEND (3.10.2): queue what fits in the send buffer; return how many bytes."""
+    def send(self, data: bytes, now: float, *, more: bool = False, eor: bool = False) -> int:
+        """SEND (3.10.2): queue what fits in the send buffer; return how many bytes.
+        ``more`` (Linux MSG_MORE): more data follows, hold a partial segment as TCP_CORK would;
+        ``eor`` (MSG_EOR): the data ends a record, later data never shares its last segment."""
         st = self.state
         if st is S.LISTEN:
             # 3.10.2: LISTEN with the remote socket specified becomes an active open.
@@ -295,9 +301,20 @@ class Connection:
         n = min(len(data), self.send_free)
         if n:
             self._sndbuf += data[:n]
+            if eor and n == len(data):
+                self._eor.append(sq.add(self._snd_base, len(self._sndbuf)))
             if st in (S.ESTABLISHED, S.CLOSE_WAIT):
+                self._more = more
                 self._output(now)
+                self._more = False
         return n
+
+    def set_cork(self, on: bool, now: float) -> None:
+        """TCP_CORK: while on, a partial last segment waits (for more data, the FIN, or the
+        persist timer, as Linux's probe timer sends it after one RTO); off sends what waited."""
+        self.cork = on
+        if not on and self.state.synchronized:
+            self._output(now)
 
     def receive(self, max_bytes: int | None = None, *, now: float) -> bytes:
         """RECEIVE (3.10.3): take up to ``max_bytes`` from the receive buffer."""
@@ -310,6 +327,10 @@ class Connection:
         del self._rcvbuf[:n]
         self._maybe_window_update(now)
         return out
+
+    def peek(self, max_bytes: int) -> bytes:
+        """The first ``max_bytes`` of the receive buffer, left in it (MSG_PEEK)."""
+        return bytes(self._rcvbuf[:max_bytes])
 
     def shutdown(self, now: float) -> None:
         """Half-close: no more sending; FIN after the queued data (3.10.4 for the send side)."""
@@ -383,6 +404,12 @@ class Connection:
     @property
     def send_free(self) -> int:
         return max(0, self.config.snd_buf - len(self._sndbuf))
+
+    @property
+    def unsent(self) -> int:
+        """Queued bytes never sent yet (Linux write_seq - snd_nxt: SIOCOUTQNSD, notsent_bytes)."""
+        data_end = sq.add(self._snd_base, len(self._sndbuf))
+        return sq.sub(data_end, self.snd_max) if sq.gt(data_end, self.snd_max) else 0
 
     @property
     def unacked(self) -> int:
@@ -1222,7 +1249,11 @@ class Connection:
         self._emit(seq, flags, now, payload)
 
     def _send_probe(self, now: float) -> None:
-        """Zero-window probe (RFC 9293 3.8.6.1): one octet of new data, persist timer backed off."""
+        """Zero-window probe (RFC 9293 3.8.6.1): one octet of new data, persist timer backed off.
+        With the window open the timer was holding corked data: send it (Linux tcp_write_wakeup)."""
+        if self.snd_wnd and self.state.synchronized:
+            self._send_data(now, push=self.cork)
+            return
         if not self.state.synchronized or self.snd_wnd:
             return
         if self._probe_outstanding:
@@ -1259,8 +1290,11 @@ class Connection:
             else:
                 self._send_ack_now(now)
 
-    def _send_data(self, now: float) -> None:
+    def _send_data(self, now: float, push: bool = False) -> None:
         mss = self._mss_payload
+        eor = self._eor
+        while eor and sq.le(eor[0], self.snd_nxt):
+            eor.pop(0)
         while True:
             data_end = sq.add(self._snd_base, len(self._sndbuf))
             unsent = sq.sub(data_end, self.snd_nxt) if sq.lt(self.snd_nxt, data_end) else 0
@@ -1274,16 +1308,30 @@ class Connection:
             in_flight = sq.sub(self.snd_nxt, self.snd_una)
             usable = wnd - in_flight if wnd > in_flight else 0
             n = self._whole_segments(min(unsent, usable), mss)
+            record_end = bool(eor) and sq.le(eor[0], sq.add(self.snd_nxt, n))
+            if record_end:
+                n = sq.sub(eor[0], self.snd_nxt)  # MSG_EOR: the record's last segment ends here
+                if n > mss and n % mss:  # a super-segment carries whole MSS: the record's tail
+                    n -= n % mss  # goes on the next round, judged as without offload
+                    record_end = False
             if unsent:
                 if n == 0:
                     if self.snd_wnd < in_flight + 1 and not in_flight:
                         self._arm_persist(now)  # zero window, nothing in flight: probe later
                     break
-                if n < mss and n < unsent and in_flight and n < self.max_snd_wnd // 2:
+                partial_tail = n < mss and n == unsent and not self._fin_queued and not push
+                if partial_tail and (self.cork or self._more):
+                    # TCP_CORK / MSG_MORE (Linux tcp_nagle_check with TCP_NAGLE_CORK): a partial
+                    # last segment waits for more data; with nothing in flight the probe timer
+                    # sends it after one RTO at the latest.
+                    if not in_flight:
+                        self._arm_persist(now)
+                    break
+                if n < mss and n < unsent and in_flight and n < self.max_snd_wnd // 2 and not record_end:
                     # Sender SWS avoidance (3.8.6.2.1): a window-limited small segment waits
                     # until it is half the largest window offered, or nothing is in flight.
                     break
-                if n < mss and n == unsent and in_flight and not self.config.nodelay and not self._fin_queued:
+                if partial_tail and in_flight and not self.config.nodelay:
                     # Nagle (3.7.4): while data is unacknowledged, hold back a small segment,
                     # except the last one before our FIN.
                     break
@@ -1312,6 +1360,8 @@ class Connection:
                 self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
                 self._rtx_start = now
             self.timers.stop(Timer.PERSIST)
+            if record_end:
+                eor.pop(0)
             if fin_here:
                 break
 
