@@ -31,7 +31,7 @@ from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.states import Cause, State
 from tcplab.trace.events import EventLog
 from tcplab.wire import MalformedPacket, Packet, build_icmp_echo_reply, build_packet, parse_packet
-from tcplab.wire.tcp import Flags, Segment
+from tcplab.wire.tcp import Segment
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 ConnKey = tuple[str, int, str, int]  # (local ip, local port, remote ip, remote port)
@@ -129,7 +129,7 @@ class Traffic:
         if seg.payload:
             self.data_segs_in += 1
             self.last_data_recv = now
-        if seg.flags & Flags.ACK:
+        if seg.has_ack:  # (Segment's flag properties: plain int tests, not IntFlag arithmetic)
             self.last_ack_recv = now
 
 
@@ -381,7 +381,7 @@ class Host:
     def _segment_arrives(self, src: str, dst: str, seg: Segment, now: float) -> None:
         c = self._counters
         c["segments_received"] += _parts(seg) if seg.gso_size else 1
-        if seg.flags & Flags.RST:
+        if seg.rst:
             c["resets_received"] += 1
         if dst not in self._own:
             c["not_for_us"] += 1
@@ -391,8 +391,7 @@ class Host:
         if ep is not None:
             conn = ep.conn
             state = conn.state
-            flags = seg.flags
-            if state is _TW and flags & Flags.SYN and not flags & (Flags.ACK | Flags.RST):
+            if state is _TW and seg.syn and not (seg.has_ack or seg.rst):
                 listener = self.find_listener(dst, seg.dst_port)
                 if listener is not None and conn.time_wait_accepts_syn(seg):
                     # RFC 9293 3.10.7.4 / RFC 6191, as Linux (tcp_timewait_state_process,
@@ -405,8 +404,8 @@ class Host:
             elif (
                 ep.listener is not None
                 and state is State.SYN_RCVD
-                and flags & Flags.ACK
-                and not flags & (Flags.SYN | Flags.RST)
+                and seg.has_ack
+                and not (seg.syn or seg.rst)
                 and ep.listener.accept_queue_full()
             ):
                 # The handshake's final ACK while the accept queue is full: dropped as Linux
@@ -494,7 +493,7 @@ class Host:
             parts = _parts(seg)
         self._out.append(build_packet(src, dst, seg, partial_checksum=self.link.checksum))
         self._counters["segments_sent"] += parts
-        if seg.flags & Flags.RST:
+        if seg.rst:
             self._counters["resets_sent"] += 1
 
     def service(self, ep: Endpoint, now: float) -> None:
