@@ -18,6 +18,13 @@ from typing import Any
 
 __all__ = ["ByteQueue"]
 
+
+def _copy(piece: bytearray, a: int, b: int) -> bytes:
+    """``bytes(piece[a:b])`` in one copy instead of two (worth it for large slices)."""
+    with memoryview(piece) as view:
+        return bytes(view[a:b])
+
+
 _TAIL = 65536  # pieces smaller than this are gathered into a tail piece up to this size
 _KEEP = 4096  # bytes objects at least this long are kept as they are
 
@@ -59,9 +66,13 @@ class ByteQueue:
 
     def __getitem__(self, key: slice) -> bytes:
         """``buf[a:b]``: a copy of those bytes (or the very piece, when it is exactly one)."""
-        start, stop, step = key.indices(self._len)
-        if step != 1:
-            raise ValueError("ByteQueue slices have no step")
+        start, stop = key.start, key.stop
+        if key.step is None and start is not None and stop is not None and start >= 0 and stop >= 0:
+            stop = min(stop, self._len)  # the engine's own slices: in range, no step
+        else:
+            start, stop, step = key.indices(self._len)
+            if step != 1:
+                raise ValueError("ByteQueue slices have no step")
         if stop <= start:
             return b""
         i, off = self._find(start)
@@ -69,11 +80,10 @@ class ByteQueue:
         piece = pieces[i]
         a = start - off + (self._head if i == 0 else 0)
         b = a + (stop - start)
-        if b <= len(piece):  # within one piece
-            if a == 0 and b == len(piece) and type(piece) is bytes:
-                return piece
-            with memoryview(piece) as view:
-                return bytes(view[a:b])
+        if b <= len(piece):  # within one piece: one copy, or none
+            if type(piece) is bytes:
+                return piece if a == 0 and b == len(piece) else piece[a:b]
+            return bytes(piece[a:b]) if b - a < _TAIL // 8 else _copy(piece, a, b)
         parts = []
         want = stop - start
         while want:
@@ -92,8 +102,7 @@ class ByteQueue:
         i, off = self._at
         if off > pos:
             i, off = 0, 0
-        first = len(pieces[0]) - self._head if pieces else 0
-        size = first if i == 0 else len(pieces[i])
+        size = len(pieces[i]) - (self._head if i == 0 else 0)
         while off + size <= pos:
             off += size
             i += 1
