@@ -12,7 +12,7 @@ import heapq
 import random
 from collections.abc import Callable
 
-from tcplab.tcp import Config, Connection, FixedISN
+from tcplab.tcp import Config, Connection
 from tcplab.tcp.events import StateChanged
 from tcplab.wire.tcp import Segment
 
@@ -35,10 +35,8 @@ class Pipe:
         config = config or Config()
         self.now = 0.0
         self.delay = delay
-        self.a = Connection(config, ("198.18.0.1", 40000), ("198.18.0.2", 9527), isn=FixedISN(a_iss), name="a")
-        self.b = Connection(
-            config_b or config, ("198.18.0.2", 9527), ("198.18.0.1", 40000), isn=FixedISN(b_iss), name="b"
-        )
+        self.a = Connection(config, ("198.18.0.1", 40000), ("198.18.0.2", 9527), iss=a_iss, name="a")
+        self.b = Connection(config_b or config, ("198.18.0.2", 9527), ("198.18.0.1", 40000), iss=b_iss, name="b")
         self.hook = hook
         self._queue: list[tuple[float, int, str, Segment]] = []
         self._n = 0
@@ -104,8 +102,7 @@ class Pipe:
 
     def _next_time(self) -> float | None:
         self.flush()
-        times = [c.next_deadline() for c in (self.a, self.b)]
-        times = [t for t in times if t is not None]
+        times = [t for c in (self.a, self.b) if (t := c.next_deadline()) is not None]
         if self._queue:
             times.append(self._queue[0][0])
         return min(times) if times else None

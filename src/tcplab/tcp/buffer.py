@@ -14,12 +14,10 @@ that code reads the same: ``buf += data``, ``len(buf)``, ``bool(buf)``, ``buf[a:
 
 from __future__ import annotations
 
-from typing import Any
-
 __all__ = ["ByteQueue"]
 
 
-def _copy(piece: bytearray, a: int, b: int) -> bytes:
+def _copy(piece: bytes | bytearray, a: int, b: int) -> bytes:
     """``bytes(piece[a:b])`` in one copy instead of two (worth it for large slices)."""
     with memoryview(piece) as view:
         return bytes(view[a:b])
@@ -46,7 +44,7 @@ class ByteQueue:
     def __bool__(self) -> bool:
         return self._len > 0
 
-    def __iadd__(self, data: Any) -> ByteQueue:
+    def __iadd__(self, data: bytes | bytearray | memoryview) -> ByteQueue:
         n = len(data)
         if not n:
             return self
@@ -64,7 +62,7 @@ class ByteQueue:
         self._len += n
         return self
 
-    def __getitem__(self, key: slice) -> bytes:
+    def __getitem__(self, key: slice[int | None, int | None, int | None]) -> bytes:
         """``buf[a:b]``: a copy of those bytes (or the very piece, when it is exactly one)."""
         start, stop = key.start, key.stop
         if key.step is None and start is not None and stop is not None and start >= 0 and stop >= 0:
@@ -110,7 +108,7 @@ class ByteQueue:
         self._at = (i, off)
         return i, off
 
-    def __delitem__(self, key: slice) -> None:
+    def __delitem__(self, key: slice[int | None, int | None, int | None]) -> None:
         """``del buf[:n]``: drop the first ``n`` bytes (the only deletion the engine makes)."""
         if key.start is not None or key.step is not None:
             raise ValueError("only the front of a ByteQueue can be deleted: del buf[:n]")
