@@ -59,6 +59,7 @@ from tcplab.wire.tcp import (
     Segment,
     Timestamps,
     WindowScale,
+    timestamps_option,
 )
 
 S = State
@@ -67,6 +68,7 @@ C = Cause
 ACK, SYN, FIN, RST, PSH, URG = 0x10, 0x02, 0x01, 0x04, 0x08, 0x20
 
 Address = tuple[str, int]
+_NOP = NOP()  # options are immutable: one NOP serves every segment
 
 _TS_MOD = 1 << 32
 _PAWS_IDLE = 24 * 24 * 3600  # RFC 7323 5.5: TS.Recent older than 24 days is invalid
@@ -1111,7 +1113,8 @@ class Connection:
             return tuple(opts)
         opts = []
         if self.ts_ok:
-            opts += [NOP(), NOP(), Timestamps(self._ts_now(now), self.ts_recent)]
+            # (on every segment: the shared NOP and the wire's fast Timestamps constructor)
+            opts += [_NOP, _NOP, timestamps_option(self._ts_now(now), self.ts_recent)]
         if sack and self.sack_ok and self._ooo:
             blocks = self._ooo.sack_blocks(3 if self.ts_ok else 4)
             if blocks:

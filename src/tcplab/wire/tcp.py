@@ -233,7 +233,9 @@ _set_ts_val = Timestamps.__dict__["val"].__set__
 _set_ts_ecr = Timestamps.__dict__["ecr"].__set__
 
 
-def _timestamps(val: int, ecr: int) -> Timestamps:
+def timestamps_option(val: int, ecr: int) -> Timestamps:
+    """``Timestamps(val, ecr)`` in half the time (the same frozen object): for the hot paths
+    that make one for every segment."""
     ts = _new(Timestamps)
     _set_ts_val(ts, val)
     _set_ts_ecr(ts, ecr)
@@ -265,7 +267,7 @@ def parse_options(opts: BytesLike) -> tuple[Option, ...]:
     # Fast path: Linux's data segments carry exactly "nop,nop,TS val x ecr y".
     if n == 12 and opts[0] == 1 and opts[1] == 1 and opts[2] == 8 and opts[3] == 10:
         val, ecr = _U32X2.unpack_from(opts, 4)
-        return (_NOP, _NOP, _timestamps(val, ecr))
+        return (_NOP, _NOP, timestamps_option(val, ecr))
     out: list[Option] = []
     append = out.append
     i = 0
@@ -290,7 +292,7 @@ def parse_options(opts: BytesLike) -> tuple[Option, ...]:
             if end > n:
                 raise MalformedPacket("tcp option past header", "timestamps")
             val, ecr = _U32X2.unpack_from(opts, i + 2)
-            append(_timestamps(val, ecr))
+            append(timestamps_option(val, ecr))
         elif kind == 2:
             if length != 4:
                 raise MalformedPacket("tcp option length invalid", f"mss length {length}")
