@@ -228,7 +228,7 @@ def test_the_drill_parks_blocking_calls_without_threads(tmp_path):
         "+0 listen(3, 1) = 0\n"
         "+0...0.2 accept(3, ..., ...) = 4\n"
         "+.1 < S 0:0(0) win 65535 <mss 1000>\n"
-        "+0 > S. 0:0(0) ack 1 win 65535 <mss 1460>\n"
+        "+0 > S. 0:0(0) ack 1 <mss 1460>\n"
         "+.1 < . 1:1(0) ack 1 win 65535\n"
     )
     before = threading.active_count()

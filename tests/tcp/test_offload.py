@@ -114,7 +114,7 @@ def _coalesced(seq: int, parts: int, gso: int = 1448, **kw) -> Segment:
 
 
 def test_a_coalesced_batch_is_acked_at_once_and_teaches_rcv_mss_its_parts():
-    p = _established()
+    p = _established(quickack=0)  # (no quick-ACK mode: the every-second-segment rule alone)
     acks = p.recv(_coalesced(PEER_ISS + 1, 4))
     assert [(a[0], a[1], a[2], a[4]) for a in acks] == [(".", ISS + 1, PEER_ISS + 1 + 4 * 1448, 0)]
     assert p.conn.rcv_mss == 1448  # the parts' size (gso_size), not the 5792 bytes that came
@@ -124,7 +124,7 @@ def test_a_coalesced_batch_is_acked_at_once_and_teaches_rcv_mss_its_parts():
 
 
 def test_a_plain_segment_after_a_batch_counts_against_the_parts_size():
-    p = _established()
+    p = _established(quickack=0)
     p.recv(_coalesced(PEER_ISS + 1, 3))
     base = PEER_ISS + 1 + 3 * 1448
     assert p.recv(seg(".", base, ISS + 1, data=bytes(1448))) == []  # first full segment: delayed

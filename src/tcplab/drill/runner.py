@@ -1472,13 +1472,22 @@ def _middle(v: str) -> int:
     return int(parts[1] if len(parts) >= 2 else parts[0])
 
 
+def _last(v: str) -> int:
+    return int(v.split()[-1])
+
+
 # name -> list of (Config field, converter)
 SYSCTLS: dict[str, list[tuple[str, Callable[[str], Any]]]] = {
     # Linux
     "net.ipv4.tcp_timestamps": [("timestamps", _flag)],
     "net.ipv4.tcp_sack": [("sack", _flag)],
     "net.ipv4.tcp_window_scaling": [("window_scaling", _flag)],
-    "net.ipv4.tcp_rmem": [("rcv_buf", _middle)],
+    # tcp_rmem[1] is the buffer, half of which carries data (tcp_win_from_space); [2] the most
+    # auto-tuning grows it to (and what the window scale is chosen for).
+    "net.ipv4.tcp_rmem": [("rcv_buf", lambda v: _middle(v) // 2), ("rcv_buf_max", _last)],
+    "net.core.rmem_max": [("rmem_max", int)],
+    "net.ipv4.tcp_moderate_rcvbuf": [("rcv_autotune", _flag)],
+    "net.ipv4.tcp_slow_start_after_idle": [("slow_start_after_idle", _flag)],
     "net.ipv4.tcp_wmem": [("snd_buf", _middle)],
     "net.ipv4.tcp_rfc1337": [("rfc1337", _flag)],
     "net.ipv4.tcp_fin_timeout": [("fin_wait_2_timeout", float)],
@@ -1491,6 +1500,8 @@ SYSCTLS: dict[str, list[tuple[str, Callable[[str], Any]]]] = {
     "net.ipv4.tcp_keepalive_intvl": [("keepalive_interval", float)],
     "net.ipv4.tcp_keepalive_probes": [("keepalive_count", int)],
     "net.ipv4.tcp_rto_min_us": [("rto_min", lambda v: int(v) / 1e6)],
+    "net.ipv4.tcp_challenge_ack_limit": [("challenge_ack_limit", int)],
+    "net.ipv4.tcp_invalid_ratelimit": [("invalid_ratelimit", _ms)],
     # FreeBSD
     "net.inet.tcp.rfc1323": [
         ("window_scaling", lambda v: int(v) in (1, 2)),
@@ -1523,8 +1534,6 @@ HARMLESS: dict[str, set[str] | None] = {
     "net.ipv4.tcp_abort_on_overflow": {"0"},
     "net.ipv4.tcp_min_tso_segs": None,
     "net.ipv4.tcp_mtu_probing": {"0"},
-    "net.ipv4.tcp_slow_start_after_idle": None,
-    "net.ipv4.tcp_moderate_rcvbuf": {"0"},
     "net.ipv4.tcp_dsack": None,
     "net.ipv4.tcp_fack": None,
     "net.ipv4.tcp_tso_win_divisor": None,
@@ -1552,13 +1561,6 @@ def apply_sysctl(config: Config, key: str, value: str) -> str | None:
         except (ValueError, IndexError):
             return f"sysctl {key}={value}: value not understood"
         return None
-    if key == "net.ipv4.tcp_challenge_ack_limit":
-        try:
-            if int(value) >= 1000:
-                return None  # tcplab does not rate-limit challenge ACKs
-        except ValueError:
-            pass
-        return f"sysctl {key}={value}: tcplab does not rate-limit challenge ACKs"
     if key in HARMLESS:
         allowed = HARMLESS[key]
         if allowed is None or value in allowed:

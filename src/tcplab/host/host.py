@@ -16,6 +16,7 @@ import hashlib
 import heapq
 import ipaddress
 import itertools
+import random
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
 from tcplab.tcp.isn import ISNGenerator
+from tcplab.tcp.ratelimit import ChallengeAckLimit
 from tcplab.tcp.states import Cause, State
 from tcplab.trace.events import EventLog
 from tcplab.wire import MalformedPacket, Packet, build_icmp_echo_reply, build_packet, parse_packet
@@ -59,6 +61,7 @@ COUNTER_NAMES = (
     "icmp_echo_replies",  # ping answered
     "other_protocols",  # packets of protocols other than TCP / ICMP echo, dropped
     "internal_errors",  # exceptions caught at the host boundary (a bug; see host.errors)
+    "quiet_time_drops",  # segments not sent during the quiet time after a restart (RFC 9293 3.4.3)
 )
 
 _TW = State.TIME_WAIT
@@ -251,6 +254,10 @@ class Host:
         self.seed = seed
         self.ports = EphemeralPorts(secret, *ephemeral_range)
         self.isn = ISNGenerator(secret)
+        # RFC 5961 section 7: the host-wide challenge-ACK budget its connections share (Linux
+        # tcp_challenge_ack_limit, read from this host's config); seeded from the host's secret.
+        self.challenge_acks = ChallengeAckLimit(self.config, random.Random(secret))
+        self.quiet_until: float | None = None  # RFC 9293 3.4.3: no segment leaves before this
         self.runtime: Runtime | None = None  # set by the simulator's runtime / the TUN link
         self.now = 0.0  # the latest time the host has seen
         self.conns: dict[ConnKey, Endpoint] = {}
@@ -349,6 +356,29 @@ class Host:
             except Exception:
                 self._internal_error("running a timer")
 
+    def restart(self, now: float) -> None:
+        """A crash and reboot: every connection, listener and binding is forgotten (no RST
+        goes out: the host was down), and the ISN clock starts again from zero, as a host's
+        clock without stable storage would (RFC 9293 3.4.1). With ``Config.quiet_time`` the host
+        then keeps quiet for MSL (3.4.3): until ``now + MSL`` it takes no arriving TCP segment
+        (so no connection, no sequence number is assigned) and sends none (both counted as
+        quiet_time_drops). (A local active open in that time still picks its ISN at once; its
+        SYN waits for the end of the quiet time.)"""
+        if now > self.now:
+            self.now = now
+        for ep in list(self.conns.values()):
+            self._discard(ep)
+        for listener in list(self.listeners.values()):
+            listener.closed = True
+        self.listeners.clear()
+        self.bound.clear()
+        self._timers.clear()
+        self._out.clear()
+        self.isn = ISNGenerator(self.isn_secret, clock_offset=-now)
+        self.quiet_until = now + self.config.msl if self.config.quiet_time else None
+        quiet = f"; quiet until {self.quiet_until:g} s (MSL)" if self.quiet_until is not None else ""
+        self.log.record("note", now, host=self.name, text=f"host restarted: all connections forgotten{quiet}")
+
     # ---- time and wake-ups -------------------------------------------------------------------
     def time(self) -> float:
         """Now, for user calls: the runtime's clock when there is one."""
@@ -386,6 +416,10 @@ class Host:
         if dst not in self._own:
             c["not_for_us"] += 1
             return
+        if self._quiet():
+            # 3.4.3: no sequence number is assigned in the quiet time, so no SYN is taken.
+            c["quiet_time_drops"] += 1
+            return
         key = (dst, seg.dst_port, src, seg.src_port)
         ep = self.conns.get(key)
         if ep is not None:
@@ -393,13 +427,14 @@ class Host:
             state = conn.state
             if state is _TW and seg.syn and not (seg.has_ack or seg.rst):
                 listener = self.find_listener(dst, seg.dst_port)
-                if listener is not None and conn.time_wait_accepts_syn(seg):
-                    # RFC 9293 3.10.7.4 / RFC 6191, as Linux (tcp_timewait_state_process,
+                if listener is not None and conn.time_wait_accepts_syn(seg, now):
+                    # RFC 9293 3.6.1 / RFC 6191, as Linux (tcp_timewait_state_process,
                     # TCP_TW_SYN): a SYN beyond RCV.NXT (or with a newer timestamp) ends the
-                    # TIME_WAIT incarnation and goes to the listener as a new connection.
-                    conn.reopen(now)
+                    # TIME_WAIT incarnation and goes to the listener as a new connection,
+                    # whose ISS follows the old one's sequence space.
+                    iss = conn.reopen(now)
                     self.service(ep, now)
-                    self._listener_arrives(listener, src, dst, seg, now)
+                    self._listener_arrives(listener, src, dst, seg, now, iss=iss)
                     return
             elif (
                 ep.listener is not None
@@ -437,10 +472,12 @@ class Host:
                 return dual  # an IPv6 wildcard listener that takes IPv4 too (IPV6_V6ONLY 0)
         return listener
 
-    def _listener_arrives(self, listener: Listener, src: str, dst: str, seg: Segment, now: float) -> None:
+    def _listener_arrives(
+        self, listener: Listener, src: str, dst: str, seg: Segment, now: float, iss: int | None = None
+    ) -> None:
         """RFC 9293 3.10.7.2, SEGMENT ARRIVES in LISTEN: the engine's rule decides; for a SYN
         the host makes the child connection (if the queues allow) and hands it the SYN."""
-        verdict = listen_verdict(seg)
+        verdict = listen_verdict(seg, accept_syn_text=listener.config.accept_syn_text)
         if verdict is ListenVerdict.RESET:
             self._reply_rst(src, dst, seg)
         if verdict is not ListenVerdict.SYN:
@@ -458,7 +495,9 @@ class Host:
             local=(dst, listener.port),
             remote=(src, seg.src_port),
             isn=self.isn,
+            iss=iss,
             name=self.name,
+            challenge_acks=self.challenge_acks,
         )
         child.listen(now)
         # The child starts life as a copy of the listener (as in Linux): its own CLOSED -> LISTEN
@@ -486,7 +525,18 @@ class Host:
         return True
 
     # ---- the engine's output -------------------------------------------------------------------
+    def _quiet(self) -> bool:
+        """In the quiet time after a restart (RFC 9293 3.4.3)?"""
+        if self.quiet_until is not None:
+            if self.now < self.quiet_until:
+                return True
+            self.quiet_until = None
+        return False
+
     def _emit(self, src: str, dst: str, seg: Segment) -> None:
+        if self._quiet():
+            self._counters["quiet_time_drops"] += 1
+            return
         parts = 1
         if seg.gso_size:
             self._gso_at[len(self._out)] = seg.gso_size
@@ -632,7 +682,9 @@ class Host:
         return cfg
 
     def new_connection(self, config: Config, local: tuple[str, int], remote: tuple[str, int] | None) -> Endpoint:
-        conn = Connection(config, local=local, remote=remote, isn=self.isn, name=self.name)
+        conn = Connection(
+            config, local=local, remote=remote, isn=self.isn, name=self.name, challenge_acks=self.challenge_acks
+        )
         ep = Endpoint(conn)
         ep.label = conn_label(local, remote)
         return ep
@@ -707,7 +759,9 @@ class Host:
         conn.segments_to_send()
 
     def open_listener(self, ip: str, port: int, backlog: int, config: Config, now: float) -> Listener:
-        conn = Connection(config, local=(ip, port), remote=None, isn=self.isn, name=self.name)
+        conn = Connection(
+            config, local=(ip, port), remote=None, isn=self.isn, name=self.name, challenge_acks=self.challenge_acks
+        )
         listener = Listener(conn, ip, port, max(0, min(backlog, SOMAXCONN)))
         self.listeners[(ip, port)] = listener
         conn.listen(now)

@@ -245,7 +245,8 @@ def setsockopt(core: SocketCore, level: int, optname: int, value: Any, optlen: i
         elif optname == SO_RCVBUF:
             v = min(v & 0xFFFFFFFF, RMEM_MAX)  # Linux: min_t(u32, val, rmem_max), then doubled
             opts.rcvbuf = max(2 * v, MIN_RCVBUF)
-            core.set_config(rcv_buf=opts.rcvbuf // 2)
+            # the usable half; a set buffer stops auto-tuning (Linux SOCK_RCVBUF_LOCK)
+            core.set_config(rcv_buf=opts.rcvbuf // 2, rcv_autotune=False)
         elif optname == SO_SNDBUF:
             v = min(v & 0xFFFFFFFF, WMEM_MAX)
             opts.sndbuf = max(2 * v, MIN_SNDBUF)
