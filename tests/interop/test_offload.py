@@ -155,3 +155,46 @@ def test_serve_verbose_says_what_offloads_it_has(ns: str, offload: bool) -> None
         assert "tlab7: offloads on: MTU 1500, offloads: checksum, segmentation up to 65,535 bytes" in text
     else:
         assert "tlab7: offloads off (asked for none)" in text
+
+
+@pytest.mark.parametrize(
+    ("refused", "note", "checksum"),
+    [
+        ({0x07}, "offloads on: MTU 1500, offloads: checksum (segmentation refused by the kernel: EINVAL)", True),
+        ({0x07, 0x01}, "offloads refused by the kernel (EINVAL): plain packets", False),
+    ],
+    ids=["segmentation-refused", "all-refused"],
+)
+def test_a_kernel_that_refuses_offloads(ns: str, monkeypatch, refused, note, checksum) -> None:
+    # This kernel grants every offload; one that does not is played by failing TUNSETOFFLOAD
+    # for the refused feature sets (the only thing patched: the device and the kernel are real).
+    import errno
+    import fcntl
+
+    from tcplab.net import tun as tunmod
+
+    real_ioctl = fcntl.ioctl
+
+    def ioctl(fd, request, arg=0, *rest):
+        if request == tunmod.TUNSETOFFLOAD and arg in refused:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_ioctl(fd, request, arg, *rest)
+
+    monkeypatch.setattr(tunmod.fcntl, "ioctl", ioctl)
+    bench = TunBench(ns)
+    try:
+        assert bench.link.offload_note == note
+        assert (bench.link.offloads.checksum, bench.link.offloads.segmentation) == (checksum, 0)
+        # Data both ways still: checksums left to the kernel (or not), never a super-segment.
+        srv = listen(bench, H4, PORT)
+        peer = bench.kpeer("client", H4, PORT, "--send", MB, "--recv", MB, "--shut", "--eof")
+        conn, _ = srv.accept()
+        got = exchange(bench, conn, blob(MB, seed=4), None, until_eof=True, timeout=120)
+        assert got == blob(MB)
+        conn.close()
+        peer.wait("closed", 60)
+        assert peer.event("done")["recv_sha"] == hashlib.sha256(blob(MB, seed=4)).hexdigest()
+        assert bench.link.packets_in >= bench.host.counters["segments_received"]
+        assert bench.host.counters["bad_checksums"] == 0
+    finally:
+        bench.close()

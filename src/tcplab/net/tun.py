@@ -292,7 +292,7 @@ class TunLink:
         what the kernel grants goes into ``offloads``, and into ``offload_note`` in words."""
         fcntl.ioctl(fd, TUNSETVNETHDRSZ, struct.pack("i", vnet.SIZE))
         self.vnet_header = True
-        refused = ""
+        why = ""
         for features, granted in (
             (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, LinkOffloads(self.mtu, checksum=True, segmentation=GSO_MAX)),
             (TUN_F_CSUM, LinkOffloads(self.mtu, checksum=True)),
@@ -300,12 +300,13 @@ class TunLink:
             try:
                 fcntl.ioctl(fd, TUNSETOFFLOAD, features)
             except OSError as exc:
-                refused = refused or f" (the kernel refused segmentation: {errno.errorcode.get(exc.errno or 0, exc)})"
+                why = errno.errorcode.get(exc.errno or 0, str(exc))
                 continue
             self.offloads = granted
+            refused = f" (segmentation refused by the kernel: {why})" if why else ""
             self.offload_note = f"offloads on: {granted}{refused}"
             return
-        self.offload_note = f"offloads refused by the kernel{refused}: plain packets"
+        self.offload_note = f"offloads refused by the kernel ({why}): plain packets"
 
     def _configure(self) -> None:
         from pyroute2 import IPRoute
