@@ -88,3 +88,10 @@ def test_a_capture_comment_says_what_a_super_segment_stands_for():
     assert (
         vnet.describe(pkt, 1448) == "super-segment: 4 segments of up to 1448 bytes on the wire (GSO/GRO by the kernel)"
     )
+
+
+def test_a_packet_rebuilt_whole_gets_its_checksum_completed():
+    pkt = build_packet(A4, B4, _seg(1000), partial_checksum=True)
+    (whole,) = vnet.segment(pkt, vnet.WHOLE, partial_checksum=False)
+    assert whole == build_packet(A4, B4, _seg(1000))  # the same packet, checksum complete
+    assert vnet.is_tcp(pkt) and not vnet.is_tcp(build_icmp_echo_request(A4, B4, 1, 1, b"x"))

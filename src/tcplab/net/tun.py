@@ -599,15 +599,13 @@ class TunRuntime:
             if reply is not None:
                 self.link.write(reply)
                 return
-        if info is vnet.PLAIN_RX:
+        if info is vnet.PLAIN_RX or not vnet.is_tcp(pkt):
             self.node.deliver(pkt, now)
         elif self._offloads_known:
             self.node.deliver(pkt, now, checksum_ok=info.checksum_ok, gso_size=info.gso_size)
-        elif info.gso_size:
-            for part in vnet.segment(pkt, info.gso_size, partial_checksum=False):
+        else:  # a node that knows no offloads gets wire packets: split, checksums complete
+            for part in vnet.segment(pkt, info.gso_size or vnet.WHOLE, partial_checksum=False):
                 self.node.deliver(part, now)
-        else:
-            self.node.deliver(bytes(pkt), now)  # its checksum may be partial: a plain node would drop it
 
     def _ping_reply(self, pkt: bytes) -> bytes | None:
         from tcplab.wire import MalformedPacket, build_icmp_echo_reply, parse_packet

@@ -37,6 +37,7 @@ __all__ = [
     "RxInfo",
     "describe",
     "header_for",
+    "is_tcp",
     "rx_info",
     "segment",
 ]
@@ -85,14 +86,21 @@ def header_for(packet: bytes, gso_size: int, checksum_partial: bool) -> bytes:
     ``checksum_partial``: its TCP checksum field holds only the pseudo-header sum (the kernel
     finishes it: NEEDS_CSUM). ``gso_size``: it is a super-segment the kernel must split into
     parts of ``gso_size`` bytes of payload (0: send it as it is)."""
-    v6 = packet[0] >> 4 == 6
-    if not checksum_partial or packet[6 if v6 else 9] != _TCP:
+    if not checksum_partial or not is_tcp(packet):
         return PLAIN  # complete checksums (ICMP is always complete)
+    v6 = packet[0] >> 4 == 6
     ip_len = 40 if v6 else (packet[0] & 0x0F) << 2
     if not gso_size:
         return HEADER.pack(NEEDS_CSUM, GSO_NONE, 0, 0, ip_len, _TCP_CSUM_OFFSET)
     hdr_len = ip_len + ((packet[ip_len + 12] >> 4) << 2)
     return HEADER.pack(NEEDS_CSUM, GSO_TCPV6 if v6 else GSO_TCPV4, hdr_len, gso_size, ip_len, _TCP_CSUM_OFFSET)
+
+
+WHOLE = 0x10000  # a gso_size no packet reaches: ``segment(packet, WHOLE, ...)`` rebuilds it whole
+
+
+def is_tcp(packet: bytes | memoryview) -> bool:
+    return bool(packet) and packet[6 if packet[0] >> 4 == 6 else 9] == _TCP
 
 
 def _headers(packet: bytes | memoryview) -> int:
