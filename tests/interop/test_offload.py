@@ -198,3 +198,52 @@ def test_a_kernel_that_refuses_offloads(ns: str, monkeypatch, refused, note, che
         assert bench.host.counters["bad_checksums"] == 0
     finally:
         bench.close()
+
+
+CONNECT = f"import socket; socket.create_connection(('{H4}', 9), 3)"  # nobody answers: SYNs
+
+
+def test_a_node_that_knows_no_offloads_gets_plain_packets(ns: str) -> None:
+    # Not a Host: a bare Node (deliver/poll_transmit/...) on an offloading link gets every TCP
+    # packet with its checksum complete (verified here) and answers no pings (the runtime does).
+    from tcplab.net.tun import TunLink, TunRuntime
+    from tcplab.wire import parse_packet
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.tcp: list = []
+
+        def addresses(self) -> list[str]:
+            return [H4]
+
+        def deliver(self, packet, now: float) -> None:
+            pkt = parse_packet(packet)  # checksums verified: MalformedPacket if partial
+            if pkt.tcp is not None:
+                self.tcp.append(pkt.tcp)
+
+        def poll_transmit(self) -> list[bytes]:
+            return []
+
+        def next_deadline(self) -> None:
+            return None
+
+        def handle_timeout(self, now: float) -> None:
+            pass
+
+    node = Recorder()
+    with TunLink("tlab0", f"{K4}/24", f"{H4}/24", netns=ns) as link:
+        assert link.offloads.checksum
+        rt = TunRuntime(link, node, answer_ping=True)
+        proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", CONNECT], stderr=subprocess.DEVNULL)
+        ping = subprocess.Popen(
+            ["ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "5", H4], stdout=subprocess.DEVNULL
+        )
+        try:
+            assert rt.run_until(lambda: any(s.syn for s in node.tcp) and ping.poll() is not None, 10)
+        finally:
+            for p in (proc, ping):
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
+            rt.close()
+    assert ping.returncode == 0

@@ -95,3 +95,9 @@ def test_a_packet_rebuilt_whole_gets_its_checksum_completed():
     (whole,) = vnet.segment(pkt, vnet.WHOLE, partial_checksum=False)
     assert whole == build_packet(A4, B4, _seg(1000))  # the same packet, checksum complete
     assert vnet.is_tcp(pkt) and not vnet.is_tcp(build_icmp_echo_request(A4, B4, 1, 1, b"x"))
+
+
+def test_a_segment_without_payload_is_one_packet():
+    syn = Segment(40000, 9527, 1, 0, Flags.SYN, 64240)
+    pkt = build_packet(A4, B4, syn, partial_checksum=True)
+    assert vnet.segment(pkt, vnet.WHOLE, partial_checksum=False) == [build_packet(A4, B4, syn)]

@@ -131,7 +131,7 @@ def segment(packet: bytes | memoryview, gso_size: int, partial_checksum: bool) -
     flags = int(seg.flags)
     payload = seg.payload
     out = []
-    for i, off in enumerate(range(0, len(payload), gso_size)):
+    for i, off in enumerate(range(0, len(payload) or 1, gso_size)):  # (no payload: one packet)
         last = off + gso_size >= len(payload)
         part_flags = flags if last else flags & ~0x09  # FIN, PSH: on the last part only
         if off:
