@@ -211,6 +211,11 @@ class Listener:
 _text: Callable[[IPAddress], str] = functools.lru_cache(maxsize=4096)(str)
 
 
+def _immutable(packet: bytes | memoryview) -> bool:
+    """The packet cannot change under a view of it: the payload may be kept without a copy."""
+    return type(packet) is bytes or (type(packet) is memoryview and type(packet.obj) is bytes)
+
+
 def _parts(seg: Segment) -> int:
     """The segments on the wire a super-segment stands for (Linux counts them so: pcount)."""
     return max(1, -(-len(seg.payload) // seg.gso_size))
@@ -285,7 +290,9 @@ class Host:
         if now > self.now:
             self.now = now
         try:
-            pkt = parse_packet(packet, not checksum_ok)
+            # A payload is kept as a view of the packet when the packet cannot change: the
+            # engine's receive buffer then holds it without a copy (one 64 KB copy less a read).
+            pkt = parse_packet(packet, not checksum_ok, copy_payload=not _immutable(packet))
             if gso_size and pkt.tcp is not None:
                 pkt.tcp.gso_size = gso_size
         except MalformedPacket as exc:

@@ -17,7 +17,7 @@ from __future__ import annotations
 __all__ = ["ByteQueue"]
 
 
-def _copy(piece: bytes | bytearray, a: int, b: int) -> bytes:
+def _copy(piece: bytes | bytearray | memoryview, a: int, b: int) -> bytes:
     """``bytes(piece[a:b])`` in one copy instead of two (worth it for large slices)."""
     with memoryview(piece) as view:
         return bytes(view[a:b])
@@ -33,7 +33,7 @@ class ByteQueue:
     def __init__(self) -> None:
         # The data, in order; the first piece is cut by _head. An empty queue shares one empty
         # tuple (an idle connection's two buffers then cost no list each).
-        self._pieces: list[bytes | bytearray] | tuple[()] = ()
+        self._pieces: list[bytes | bytearray | memoryview] | tuple[()] = ()
         self._head = 0  # bytes of _pieces[0] already taken
         self._len = 0
         self._at = (0, 0)  # (piece index, its offset in the queue) of the last lookup
@@ -51,8 +51,8 @@ class ByteQueue:
         pieces = self._pieces
         if not pieces:
             self._pieces = pieces = []
-        if type(data) is bytes and n >= _KEEP:
-            pieces.append(data)
+        if n >= _KEEP and (type(data) is bytes or (type(data) is memoryview and type(data.obj) is bytes)):
+            pieces.append(data)  # (a view of bytes cannot change either: a received payload)
         else:
             tail = pieces[-1] if pieces else None
             if type(tail) is bytearray and len(tail) + n <= _TAIL:

@@ -1104,7 +1104,7 @@ class Connection:
                 self._ooo.fin_seq = fin_seq
                 self._ack_now = True
 
-    def _receive_text(self, seq: int, payload: bytes, seg: Segment, now: float) -> None:
+    def _receive_text(self, seq: int, payload: bytes | memoryview, seg: Segment, now: float) -> None:
         rcv_nxt = self.rcv_nxt
         right = self._rcv_adv
         # Trim to the window: text before RCV.NXT was received already; text beyond the right

@@ -17,7 +17,8 @@
 The one error raised for bad bytes is :class:`MalformedPacket` (a ValueError with ``.reason``);
 no other exception escapes a parse function, whatever the bytes. Build functions raise
 ValueError for values that do not fit their fields. ``Segment.payload`` from the parsers is
-always ``bytes``; ``build_*`` accept any bytes-like payload.
+``bytes`` (a view of the packet with ``parse_packet(..., copy_payload=False)``); ``build_*``
+accept any bytes-like payload.
 """
 
 from .checksum import (

@@ -272,7 +272,7 @@ class Packet:
         return f"Packet(v{self.version} {self.src} > {self.dst} proto {self.protocol} ttl {self.ttl} {what})"
 
 
-def _parse(packet: BytesLike, verify_checksum: bool) -> Packet:
+def _parse(packet: BytesLike, verify_checksum: bool, copy_payload: bool = True) -> Packet:
     try:
         first = packet[0]
     except IndexError:
@@ -288,7 +288,7 @@ def _parse(packet: BytesLike, verify_checksum: bool) -> Packet:
         if hdr.protocol == TCP_PROTOCOL:
             data = memoryview(packet)[start:end]
             psum = int.from_bytes(packet[12:20], "big") + TCP_PROTOCOL + end - start if verify_checksum else None
-            return Packet(hdr, _parse_tcp(data, psum), packet, start, end)
+            return Packet(hdr, _parse_tcp(data, psum, copy_payload), packet, start, end)
         return Packet(hdr, None, packet, start, end)
     if version == 6:
         hdr6 = IPv6Header.parse(packet)
@@ -297,19 +297,21 @@ def _parse(packet: BytesLike, verify_checksum: bool) -> Packet:
         if hdr6.next_header == TCP_PROTOCOL:
             data = memoryview(packet)[40:end]
             psum = int.from_bytes(packet[8:40], "big") + TCP_PROTOCOL + end - 40 if verify_checksum else None
-            return Packet(hdr6, _parse_tcp(data, psum), packet, 40, end)
+            return Packet(hdr6, _parse_tcp(data, psum, copy_payload), packet, 40, end)
         return Packet(hdr6, None, packet, 40, end)
     raise MalformedPacket("bad ip version", f"version {version}")
 
 
-def parse_packet(packet: BytesLike, verify_checksum: bool = True) -> Packet:
+def parse_packet(packet: BytesLike, verify_checksum: bool = True, *, copy_payload: bool = True) -> Packet:
     """Parse an IPv4 or IPv6 packet (bytes-like; trailing bytes past the IP length are ignored).
 
     Verifies the IPv4 header checksum and the TCP checksum unless ``verify_checksum`` is false.
     Non-TCP packets (ICMP, UDP, ...) come back with ``tcp=None`` and their ``payload``. Raises
-    only :class:`MalformedPacket`.
+    only :class:`MalformedPacket`. ``copy_payload=False``: the segment's payload is a view of
+    ``packet`` instead of a copy (no 64 KB copy per super-segment); only for a packet that will
+    not change (``bytes``, or a view of ``bytes``).
     """
-    return _parse(packet, verify_checksum)
+    return _parse(packet, verify_checksum, copy_payload)
 
 
 def parse_tcp_packet(packet: BytesLike, verify_checksum: bool = True) -> Packet:

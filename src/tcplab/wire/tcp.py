@@ -12,7 +12,8 @@ Options on the wire, both ways:
   bytes after the EOL (padding). So ``parse(build(seg)).options == seg.options`` when the options
   fill a multiple of 4 bytes or already end with EOL; otherwise the parsed tuple has one more
   element, ``EOL()`` (the padding, which tcpdump also shows as ``eol``).
-- ``Segment.payload`` from the parser is always ``bytes`` (a copy; the engine may keep it).
+- ``Segment.payload`` from the parser is ``bytes`` (a copy; the engine may keep it), or a
+  read-only view of the packet when ``parse_packet(..., copy_payload=False)`` asks for one.
   ``Segment.data_offset`` from the parser is the header's Data Offset field (32-bit words).
 """
 
@@ -112,7 +113,7 @@ class Segment:
     window: int
     urgent: int = 0
     options: tuple[Option, ...] = ()
-    payload: bytes = b""
+    payload: bytes | memoryview = b""  # a view of the packet only when the parser is asked for one
     data_offset: int | None = field(default=None, compare=False)  # set by the parser
     # A super-segment standing for parts of this many payload bytes each, which the link
     # splits (sending, TSO/GSO) or coalesced (receiving, GRO); 0: one segment on the wire.
@@ -426,7 +427,7 @@ def parse_tcp(
     return _parse_tcp(data, psum)
 
 
-def _parse_tcp(data: BytesLike, psum: int | None) -> Segment:
+def _parse_tcp(data: BytesLike, psum: int | None, copy_payload: bool = True) -> Segment:
     n = len(data)
     if n < 20:
         raise MalformedPacket("truncated tcp header", f"{n} bytes")
@@ -442,7 +443,7 @@ def _parse_tcp(data: BytesLike, psum: int | None) -> Segment:
         if total % 0xFFFF:
             raise MalformedPacket("bad tcp checksum", f"checksum field 0x{_csum:04x}")
     options = parse_options(data[20:hlen]) if hlen > 20 else ()
-    payload = bytes(data[hlen:]) if hlen < n else b""
+    payload = (bytes(data[hlen:]) if copy_payload else memoryview(data)[hlen:]) if hlen < n else b""
     return Segment(sport, dport, seq, ack, _FLAGS_TABLE[flags], window, urgent, options, payload, off)
 
 
