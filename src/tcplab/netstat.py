@@ -157,6 +157,8 @@ COUNTER_TEXT = {
     "listen_overflows": "times the listen queue of a socket overflowed",
     "listen_drops": "SYNs to LISTEN sockets dropped",
     "icmp_echo_replies": "ICMP echo replies sent",
+    "icmp_errors": "ICMP errors taken by a connection",
+    "icmp_out_of_window": "ICMP errors quoting a sequence number out of window",
     "other_protocols": "packets of other protocols dropped",
     "internal_errors": "internal errors (bugs) caught at the host boundary",
 }

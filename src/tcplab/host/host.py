@@ -28,12 +28,13 @@ from tcplab.tcp import events as E
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
+from tcplab.tcp.icmp import report as icmp_report
 from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.ratelimit import ChallengeAckLimit
 from tcplab.tcp.states import Cause, State
 from tcplab.trace.events import EventLog
-from tcplab.wire import MalformedPacket, Packet, build_icmp_echo_reply, build_packet, parse_packet
-from tcplab.wire.tcp import Segment
+from tcplab.wire import MalformedPacket, Packet, build_icmp_echo_reply, build_packet, parse_icmp_error, parse_packet
+from tcplab.wire.tcp import TCP_PROTOCOL, Segment
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 ConnKey = tuple[str, int, str, int]  # (local ip, local port, remote ip, remote port)
@@ -59,6 +60,8 @@ COUNTER_NAMES = (
     "listen_overflows",  # accept queue full (Linux ListenOverflows)
     "listen_drops",  # SYNs / final ACKs dropped by a listener (Linux ListenDrops)
     "icmp_echo_replies",  # ping answered
+    "icmp_errors",  # ICMP errors about our TCP segments, taken by a connection
+    "icmp_out_of_window",  # ... quoting a sequence number out of window (Linux OutOfWindowIcmps)
     "other_protocols",  # packets of protocols other than TCP / ICMP echo, dropped
     "internal_errors",  # exceptions caught at the host boundary (a bug; see host.errors)
     "quiet_time_drops",  # segments not sent during the quiet time after a restart (RFC 9293 3.4.3)
@@ -308,14 +311,15 @@ class Host:
         try:
             seg = pkt.tcp
             if seg is None:
-                self._other_protocol(pkt)
+                self._other_protocol(pkt, now)
             else:
                 self._segment_arrives(_text(pkt.src), _text(pkt.dst), seg, now)
         except Exception:
             self._internal_error("processing a segment")
 
-    def _other_protocol(self, pkt: Packet) -> None:
-        """Not TCP: answer ICMP echo requests to our addresses, drop the rest (counted)."""
+    def _other_protocol(self, pkt: Packet, now: float) -> None:
+        """Not TCP: answer ICMP echo requests to our addresses, hand ICMP errors about our
+        segments to their connection, drop the rest (counted)."""
         if str(pkt.dst) not in self._own:
             self._counters["not_for_us"] += 1
             return
@@ -323,8 +327,25 @@ class Host:
         if reply is not None:
             self._out.append(reply)
             self._counters["icmp_echo_replies"] += 1
-        else:
+        elif not self._icmp_error_arrives(pkt, now):
             self._counters["other_protocols"] += 1
+
+    def _icmp_error_arrives(self, pkt: Packet, now: float) -> bool:
+        """An ICMP error quoting a TCP segment we sent: the connection decides (RFC 1122
+        4.2.3.9, RFC 5927); the host only finds it by the quoted addresses and ports."""
+        err = parse_icmp_error(pkt)
+        if err is None or err.protocol != TCP_PROTOCOL or err.sport is None or err.seq is None:
+            return False
+        rep = icmp_report(err.version, err.type, err.code, err.mtu)
+        ep = self.conns.get((err.src, err.sport, err.dst, err.dport or 0))
+        if rep is None or ep is None or ep.finished:
+            return rep is not None
+        if ep.conn.icmp_arrives(rep, err.seq, now):
+            self._counters["icmp_errors"] += 1
+        else:
+            self._counters["icmp_out_of_window"] += 1
+        self.service(ep, now)
+        return True
 
     def poll_transmit(self) -> list[bytes]:
         out, self._out = self._out, []
@@ -610,6 +631,8 @@ class Host:
             self._outcome(ep, "refused" if ev.refused else "reset", now)
         elif isinstance(ev, E.TimedOut):
             self._outcome(ep, "timed out", now)
+        elif isinstance(ev, E.Unreachable):
+            self._outcome(ep, "unreachable", now)
         elif isinstance(ev, E.PeerFinished):
             self.log.record("outcome", now, host=self.name, outcome="peer closed", conn=ep.label)
         elif isinstance(ev, E.Closed):

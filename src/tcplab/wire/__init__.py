@@ -34,7 +34,15 @@ from .checksum import (
     transport_checksum,
 )
 from .errors import MalformedPacket
-from .icmp import ICMP_PROTOCOL, ICMPV6_PROTOCOL, build_icmp_echo_reply, build_icmp_echo_request
+from .icmp import (
+    ICMP_PROTOCOL,
+    ICMPV6_PROTOCOL,
+    IcmpError,
+    build_icmp_echo_reply,
+    build_icmp_echo_request,
+    build_icmp_error,
+    parse_icmp_error,
+)
 from .ip import (
     IPV4_DONT_FRAGMENT,
     IPv4Header,
@@ -84,6 +92,7 @@ __all__ = [
     "Flags",
     "IPv4Header",
     "IPv6Header",
+    "IcmpError",
     "MalformedPacket",
     "Option",
     "Packet",
@@ -96,6 +105,7 @@ __all__ = [
     "as_address",
     "build_icmp_echo_reply",
     "build_icmp_echo_request",
+    "build_icmp_error",
     "build_ip",
     "build_packet",
     "build_tcp",
@@ -110,6 +120,7 @@ __all__ = [
     "internet_checksum",
     "options_length",
     "parse_flags",
+    "parse_icmp_error",
     "parse_ip",
     "parse_options",
     "parse_packet",
