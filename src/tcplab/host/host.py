@@ -15,6 +15,7 @@ import hashlib
 import heapq
 import ipaddress
 import itertools
+import os
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -60,6 +61,15 @@ COUNTER_NAMES = (
 )
 
 _TW = State.TIME_WAIT
+
+
+def host_secret(name: str, seed: int | None) -> bytes:
+    """The secret a host keys its ISNs and ephemeral ports with: derived from ``seed`` for a
+    reproducible run (simulations, tests), else 32 bytes from ``os.urandom`` (RFC 6528 section 3:
+    the key must be unknown outside the host; a name and a seed are easy to guess)."""
+    if seed is None:
+        return os.urandom(32)
+    return hashlib.sha256(f"tcplab host {name} seed {seed}".encode()).digest()
 
 
 def conn_label(local: tuple[str, int], remote: tuple[str, int] | None) -> str:
@@ -160,11 +170,14 @@ class Host:
         addresses: Iterable[str] = ("198.18.0.2", "fd00::2"),
         config: Config | None = None,
         *,
-        seed: int = 0,
+        seed: int | None = None,
         isn_secret: bytes | None = None,
         log: EventLog | None = None,
         ephemeral_range: tuple[int, int] = LINUX_EPHEMERAL_RANGE,
     ) -> None:
+        """``isn_secret`` keys the ISNs (RFC 6528) and ephemeral ports (RFC 6056). Give it, or a
+        ``seed`` to derive it from (the simulator does: the same seed, the same run); with
+        neither the host draws its own from ``os.urandom``, as a real stack must."""
         self.name = name
         self._addresses: list[IPAddress] = [ipaddress.ip_address(a) for a in addresses]
         if not self._addresses:
@@ -172,12 +185,7 @@ class Host:
         self._own = {str(a) for a in self._addresses}
         self.config = config.copy() if config is not None else Config()
         self.log = log if log is not None else EventLog()
-        secret = (
-            isn_secret
-            if isn_secret is not None
-            else hashlib.sha256(f"tcplab host {name} seed {seed}".encode()).digest()
-        )
-        self.isn_secret = secret
+        self.isn_secret = secret = host_secret(name, seed) if isn_secret is None else isn_secret
         self.seed = seed
         self.ports = EphemeralPorts(secret, *ephemeral_range)
         self.isn = ISNGenerator(secret)

@@ -109,7 +109,9 @@ class Connection:
         self.local = local
         self.remote = remote
         self.name = name
-        self._isn = isn or ISNGenerator(b"tcplab-default-isn-secret")
+        # RFC 6528: without a generator (or a fixed ISS) the connection keys its own from
+        # os.urandom; a constant key would make every ISN predictable.
+        self._isn = isn if isn is not None else ISNGenerator()
         self._fixed_iss = iss
         self.state = S.CLOSED
         self.passive = False  # RFC 9293: "initiated with a passive OPEN"
