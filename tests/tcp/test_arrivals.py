@@ -35,6 +35,8 @@ def test_closed_never_answers_a_rst(flags):
         (".", ListenVerdict.RESET),
         ("F.", ListenVerdict.RESET),
         ("S", ListenVerdict.SYN),
+        ("SF", ListenVerdict.DROP),  # Linux discards a SYN+FIN in LISTEN (measured: no answer)
+        ("SFP", ListenVerdict.DROP),
         ("F", ListenVerdict.DROP),
         ("P", ListenVerdict.DROP),
     ],

@@ -11,6 +11,7 @@ demultiplexes", "A segment's journey").
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import heapq
 import ipaddress
@@ -23,14 +24,16 @@ from dataclasses import dataclass
 from tcplab.host.ports import LINUX_EPHEMERAL_RANGE, EphemeralPorts
 from tcplab.host.runtime import Runtime
 from tcplab.tcp import events as E
+from tcplab.tcp import seq as sq
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
 from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.states import Cause, State
+from tcplab.tcp.syncookies import VALID_AFTER_OVERFLOW, SynCookies, decode_ts_options, encode_ts_options
 from tcplab.trace.events import EventLog
 from tcplab.wire import MalformedPacket, Packet, build_icmp_echo_reply, build_packet, parse_packet
-from tcplab.wire.tcp import Flags, Segment
+from tcplab.wire.tcp import MSS, Flags, Option, SackPermitted, Segment, Timestamps, WindowScale
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 ConnKey = tuple[str, int, str, int]  # (local ip, local port, remote ip, remote port)
@@ -55,6 +58,9 @@ COUNTER_NAMES = (
     "not_for_us",  # packets for an address this host does not own
     "listen_overflows",  # accept queue full (Linux ListenOverflows)
     "listen_drops",  # SYNs / final ACKs dropped by a listener (Linux ListenDrops)
+    "syncookies_sent",  # SYN-ACKs carrying a SYN cookie (Linux SyncookiesSent)
+    "syncookies_recv",  # ACKs that brought a valid cookie back (Linux SyncookiesRecv)
+    "syncookies_failed",  # ACKs to a listener that sent cookies lately, with a bad one (SyncookiesFailed)
     "icmp_echo_replies",  # ping answered
     "other_protocols",  # packets of protocols other than TCP / ICMP echo, dropped
     "internal_errors",  # exceptions caught at the host boundary (a bug; see host.errors)
@@ -124,10 +130,13 @@ class Listener:
     - the accept queue counts as full when it holds MORE than backlog connections
       (``sk_acceptq_is_full``: ``sk_ack_backlog > sk_max_ack_backlog``), so backlog 0 still
       accepts one connection;
-    - a SYN arriving while the accept queue is full is dropped (ListenOverflows, ListenDrops);
-    - a SYN arriving while the SYN queue is full is dropped (ListenDrops). Linux would answer
-      with a SYN cookie (net.ipv4.tcp_syncookies=1); tcplab has no cookies and behaves like
-      tcp_syncookies=0;
+    - the SYN queue counts as full when it holds MORE than backlog children too (measured on
+      Linux 6.18: a backlog-1 listener answers two SYNs, then sends cookies or drops);
+    - a SYN arriving while the SYN queue is full is answered with a SYN cookie
+      (``Config.syncookies`` = net.ipv4.tcp_syncookies 1, the default; 2: every SYN), or
+      dropped with tcp_syncookies=0 (ListenDrops);
+    - a SYN arriving while the accept queue is full is dropped (ListenOverflows, ListenDrops),
+      cookie or not, and so is a cookie's ACK;
     - the final ACK of a handshake arriving while the accept queue is full is dropped
       (net.ipv4.tcp_abort_on_overflow=0: ListenOverflows, ListenDrops); the child stays in
       SYN_RCVD, retransmits its SYN-ACK and is accepted when a later ACK finds room, or expires
@@ -146,6 +155,8 @@ class Listener:
         self.label = conn_label((local_ip, port), None)
         self.config: Config = conn.config.copy()  # what children are cloned from
         self.user_mss: int | None = None  # TCP_MAXSEG set on the listening socket
+        self.last_cookie: float | None = None  # when it last answered with a SYN cookie
+        self.flood_warned = False  # the "possible SYN flooding" note is written once
 
     @property
     def wildcard(self) -> bool:
@@ -155,7 +166,7 @@ class Listener:
         return len(self.accept_queue) > self.backlog
 
     def syn_queue_full(self) -> bool:
-        return len(self.syn_queue) >= self.backlog
+        return len(self.syn_queue) > self.backlog
 
     def __repr__(self) -> str:
         return f"<Listener {self.label} backlog={self.backlog}>"
@@ -189,6 +200,7 @@ class Host:
         self.seed = seed
         self.ports = EphemeralPorts(secret, *ephemeral_range)
         self.isn = ISNGenerator(secret)
+        self.cookies = SynCookies(secret)
         self.runtime: Runtime | None = None  # set by the simulator's runtime / the TUN link
         self.now = 0.0  # the latest time the host has seen
         self.conns: dict[ConnKey, Endpoint] = {}
@@ -356,25 +368,46 @@ class Host:
 
     def _listener_arrives(self, listener: Listener, src: str, dst: str, seg: Segment, now: float) -> None:
         """RFC 9293 3.10.7.2, SEGMENT ARRIVES in LISTEN: the engine's rule decides; for a SYN
-        the host makes the child connection (if the queues allow) and hands it the SYN."""
+        the host makes the child connection (if the queues allow) and hands it the SYN. With
+        SYN cookies (RFC 4987 3.6) it answers instead without keeping anything, and an ACK
+        that brings a cookie back makes the child then (Linux tcp_conn_request, cookie_v4_check)."""
         verdict = listen_verdict(seg)
         if verdict is ListenVerdict.RESET:
+            if not seg.syn and self._cookie_ack(listener, src, dst, seg, now):
+                return
             self._reply_rst(src, dst, seg)
         if verdict is not ListenVerdict.SYN:
             return
         c = self._counters
-        if listener.syn_queue_full():
-            c["listen_drops"] += 1  # Linux would send a SYN cookie (tcp_syncookies=1)
+        mode = self.config.syncookies
+        want_cookie = mode == 2 or (mode == 1 and listener.syn_queue_full())
+        if listener.syn_queue_full() and not want_cookie:
+            c["listen_drops"] += 1
+            self._flood_warning(listener, "Dropping request", now)
             return
         if listener.accept_queue_full():
             c["listen_overflows"] += 1
             c["listen_drops"] += 1
             return
+        if want_cookie:
+            if mode == 1:
+                self._flood_warning(listener, "Sending cookies", now)
+            self._send_cookie(listener, src, dst, seg, now)
+            return
+        self._new_child(listener, src, dst, seg, now).conn.segment_arrives(seg, now)
+        self.service(self.conns[(dst, listener.port, src, seg.src_port)], now)
+
+    def _new_child(
+        self, listener: Listener, src: str, dst: str, syn: Segment, now: float, iss: int | None = None
+    ) -> Endpoint:
+        """A child connection of ``listener`` for the peer that sent ``syn``: in LISTEN, in the
+        SYN queue, waiting for the SYN (or a cookie's rebuilt SYN) to be handed to it."""
         child = Connection(
             self.conn_config(dst, listener.config, listener.user_mss),
             local=(dst, listener.port),
-            remote=(src, seg.src_port),
+            remote=(src, syn.src_port),
             isn=self.isn,
+            iss=iss,
             name=self.name,
         )
         child.listen(now)
@@ -383,14 +416,93 @@ class Host:
         child.events()
         child.segments_to_send()
         ep = Endpoint(child, listener)
-        key = (dst, listener.port, src, seg.src_port)
+        key = (dst, listener.port, src, syn.src_port)
         ep.key = key
-        ep.label = conn_label((dst, listener.port), (src, seg.src_port))
+        ep.label = conn_label((dst, listener.port), (src, syn.src_port))
         self.conns[key] = ep
         listener.syn_queue[key] = ep
-        c["passive_opens"] += 1
-        child.segment_arrives(seg, now)
+        self._counters["passive_opens"] += 1
+        return ep
+
+    def _flood_warning(self, listener: Listener, action: str, now: float) -> None:
+        """Linux's once-per-listener "Possible SYN flooding on port ..." message (tcp_syn_flood_action)."""
+        if not listener.flood_warned:
+            listener.flood_warned = True
+            self.log.record("note", now, host=self.name, text=f"possible SYN flooding on {listener.label}. {action}.")
+
+    def _send_cookie(self, listener: Listener, src: str, dst: str, syn: Segment, now: float) -> None:
+        """Answer ``syn`` with a cookie SYN-ACK and forget it. The SYN-ACK is the one the engine
+        would send for this SYN (built by a child that is then thrown away), with the cookie as
+        its ISS and the SYN's options in its TSval."""
+        cfg = self.conn_config(dst, listener.config, listener.user_mss)
+        mss_opt = syn.option(MSS)
+        peer_mss = mss_opt.value if mss_opt is not None and mss_opt.value > 0 else cfg.default_peer_mss
+        if listener.user_mss:
+            peer_mss = min(peer_mss, listener.user_mss)  # Linux: the SYN's MSS clamped by TCP_MAXSEG
+        cookie, _ = self.cookies.make((dst, listener.port), (src, syn.src_port), syn.seq, peer_mss, now)
+        ts = syn.option(Timestamps)
+        if ts is None or not cfg.timestamps:
+            # Nowhere to keep window scale and SACK-permitted: offer neither (Linux
+            # tcp_conn_request clears the options of a cookie SYN without timestamps).
+            syn = dataclasses.replace(syn, options=(mss_opt,) if mss_opt is not None else (), data_offset=None)
+        probe = Connection(cfg, local=(dst, listener.port), remote=(src, syn.src_port), iss=cookie, name=self.name)
+        probe.listen(now)
+        probe.segment_arrives(syn, now)
+        for seg in probe.segments_to_send():
+            if seg.syn:
+                seg = dataclasses.replace(seg, options=tuple(self._cookie_ts(opt, syn) for opt in seg.options))
+                self._emit(dst, src, seg)
+        self._counters["syncookies_sent"] += 1
+        listener.last_cookie = now
+
+    @staticmethod
+    def _cookie_ts(opt: Option, syn: Segment) -> Option:
+        """The SYN-ACK's timestamp option with the SYN's window scale and SACK-permitted in it."""
+        if not isinstance(opt, Timestamps):
+            return opt
+        ws = syn.option(WindowScale)
+        sack = syn.option(SackPermitted) is not None
+        return Timestamps(encode_ts_options(opt.val, ws.shift if ws is not None else None, sack, False), opt.ecr)
+
+    def _cookie_ack(self, listener: Listener, src: str, dst: str, seg: Segment, now: float) -> bool:
+        """An ACK to a listener that answered with cookies in the last two minutes: when it
+        brings a valid cookie back, rebuild the SYN the cookie stands for, hand it to a new child
+        (LISTEN -> SYN_RCVD, its SYN-ACK already sent) and then this ACK (-> ESTABLISHED, with
+        any data or FIN it carries). False: not a cookie, answer as LISTEN does (RST)."""
+        if self.config.syncookies == 0 or listener.last_cookie is None:
+            return False
+        if now - listener.last_cookie > VALID_AFTER_OVERFLOW:
+            return False
+        c = self._counters
+        mss = self.cookies.check((dst, listener.port), (src, seg.src_port), seg.seq, seg.ack, now)
+        if mss is None:
+            c["syncookies_failed"] += 1
+            return False
+        c["syncookies_recv"] += 1
+        if listener.accept_queue_full():
+            c["listen_overflows"] += 1
+            c["listen_drops"] += 1
+            return True  # dropped (tcp_abort_on_overflow=0); the peer's next segment may retry
+        options: list[Option] = [MSS(mss)]
+        ts = seg.option(Timestamps)
+        if ts is not None:
+            wscale, sack, _ecn = decode_ts_options(ts.ecr)
+            if sack:
+                options.append(SackPermitted())
+            options.append(Timestamps(ts.val, 0))
+            if wscale is not None:
+                options.append(WindowScale(wscale))
+        syn = Segment(seg.src_port, seg.dst_port, sq.sub(seg.seq, 1), 0, Flags.SYN, seg.window, 0, tuple(options))
+        cookie = sq.sub(seg.ack, 1)
+        ep = self._new_child(listener, src, dst, syn, now, iss=cookie)
+        self.log.record(
+            "note", now, host=self.name, text=f"a valid SYN cookie came back: the connection is made (MSS {mss})"
+        )
+        ep.conn.segment_arrives(syn, now)
+        ep.conn.segments_to_send()  # its SYN-ACK went out when the cookie was made
+        ep.conn.segment_arrives(seg, now)
         self.service(ep, now)
+        return True
 
     def _reply_rst(self, src: str, dst: str, seg: Segment) -> bool:
         """Send the engine's reset for a segment that reached no connection (RFC 9293 3.10.7.1);

@@ -45,6 +45,8 @@ def listen_verdict(seg: Segment) -> ListenVerdict:
         return ListenVerdict.IGNORE
     if seg.has_ack:
         return ListenVerdict.RESET
-    if seg.syn:
+    if seg.syn and not seg.fin:
         return ListenVerdict.SYN
+    # A SYN+FIN is dropped too: RFC 9293 is silent, Linux discards it (tcp_rcv_state_process,
+    # LISTEN: "if (th->fin) goto discard"; measured: no answer), and a SYN+FIN is a scan probe.
     return ListenVerdict.DROP

@@ -51,6 +51,9 @@ class Config:
     # -- robustness ----------------------------------------------------------------------------
     rfc5961: bool = True  # challenge ACKs for in-window RST and SYN (RFC 5961, Linux default)
     rfc1337: bool = False  # ignore RST in TIME_WAIT (Linux net.ipv4.tcp_rfc1337=0 by default)
+    # SYN cookies (RFC 4987 3.6, tcplab.tcp.syncookies), a listener's choice (Linux
+    # net.ipv4.tcp_syncookies): 0 never, 1 when the SYN queue overflows, 2 for every SYN.
+    syncookies: int = 1
 
     def copy(self, **changes: object) -> Config:
         """A copy with ``changes`` (field name -> value) applied; an unknown name is a TypeError."""
