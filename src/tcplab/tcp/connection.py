@@ -871,8 +871,10 @@ class Connection:
                 self._ooo.fin_seq = None
                 self._fin_arrives(now)
         else:
-            # Out of order: keep it, and send a duplicate ACK at once (RFC 5681 4.2).
-            self._ooo.add(seq, bytes(payload), rcv_nxt)
+            # Out of order: keep it, and send a duplicate ACK at once (RFC 5681 4.2). The queue
+            # is charged its truesize against twice the buffer (Linux: sk_rcvbuf, of which
+            # tcp_adv_win_scale=1 advertises half), less the in-order data waiting to be read.
+            self._ooo.add(seq, bytes(payload), rcv_nxt, limit=2 * self.config.rcv_buf - len(self._rcvbuf))
             self._ack_now = True
 
     def _fin_arrives(self, now: float) -> None:
