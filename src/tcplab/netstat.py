@@ -154,6 +154,7 @@ COUNTER_TEXT = {
     "bad_checksums": "bad segments received (checksum)",
     "malformed": "malformed packets dropped",
     "not_for_us": "packets for an address this host does not own",
+    "martians": "packets from impossible source addresses (martians) dropped",
     "listen_overflows": "times the listen queue of a socket overflowed",
     "listen_drops": "SYNs to LISTEN sockets dropped",
     "syncookies_sent": "SYN cookies sent",

@@ -56,6 +56,7 @@ COUNTER_NAMES = (
     "bad_checksums",  # packets dropped for a bad checksum (Linux InCsumErrors)
     "malformed",  # packets dropped as malformed (all reasons; per reason in host.malformed)
     "not_for_us",  # packets for an address this host does not own
+    "martians",  # packets from a source no peer can have (LAND, loopback, multicast, ...) dropped
     "listen_overflows",  # accept queue full (Linux ListenOverflows)
     "listen_drops",  # SYNs / final ACKs dropped by a listener (Linux ListenDrops)
     "syncookies_sent",  # SYN-ACKs carrying a SYN cookie (Linux SyncookiesSent)
@@ -211,6 +212,7 @@ class Host:
         self._tick = itertools.count()
         self._counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
         self.malformed: collections.Counter[str] = collections.Counter()
+        self._martian_cache: dict[IPAddress, tuple[bool, bool]] = {}
         self._retired_retrans = 0
         self.errors: list[str] = []  # tracebacks of exceptions caught at the host boundary
 
@@ -218,8 +220,9 @@ class Host:
     def addresses(self) -> list[IPAddress]:
         return list(self._addresses)
 
-    def deliver(self, packet: bytes, now: float) -> None:
-        """An IP packet arrives. Never raises: what cannot be used is counted and dropped."""
+    def deliver(self, packet: bytes, now: float, loopback: bool = False) -> None:
+        """An IP packet arrives (``loopback``: one this host sent to its own address, over its
+        loopback). Never raises: what cannot be used is counted and dropped."""
         if now > self.now:
             self.now = now
         try:
@@ -234,6 +237,9 @@ class Host:
         except Exception:
             self._internal_error("parsing a packet")
             return
+        if self._martian(pkt.src, loopback):
+            self._counters["martians"] += 1
+            return
         try:
             seg = pkt.tcp
             if seg is None:
@@ -242,6 +248,30 @@ class Host:
                 self._segment_arrives(str(pkt.src), str(pkt.dst), seg, now)
         except Exception:
             self._internal_error("processing a segment")
+
+    def deliver_loopback(self, packet: bytes, now: float) -> None:
+        """A packet this host sent to one of its own addresses (the simulator's loopback)."""
+        self.deliver(packet, now, loopback=True)
+
+    def _martian(self, src: IPAddress, loopback: bool) -> bool:
+        """A source address no packet from a link may have, as Linux's martian filter
+        (ip_route_input_slow, ip6_rcv_core): this host's own (a LAND attack: a SYN from our own
+        address and port answers itself forever), loopback, unspecified, multicast, the limited
+        broadcast, an IPv4-mapped IPv6 address. Over the loopback only the last four are."""
+        verdict = self._martian_cache.get(src)
+        if verdict is None:
+            if len(self._martian_cache) > 4096:
+                self._martian_cache.clear()
+            impossible = (
+                src.is_unspecified
+                or src.is_multicast
+                or (src.version == 4 and int(src) == 0xFFFFFFFF)
+                or (isinstance(src, ipaddress.IPv6Address) and src.ipv4_mapped is not None)
+            )
+            local = str(src) in self._own or src.is_loopback
+            verdict = self._martian_cache[src] = (impossible, local)
+        impossible, local = verdict
+        return impossible or (local and not loopback)
 
     def _other_protocol(self, pkt: Packet) -> None:
         """Not TCP: answer ICMP echo requests to our addresses, drop the rest (counted)."""
