@@ -40,6 +40,7 @@ ConnKey = tuple[str, int, str, int]  # (local ip, local port, remote ip, remote 
 
 # Linux net.core.somaxconn: listen() silently caps the backlog to this.
 SOMAXCONN = 4096
+EVENT_RING = 1000  # events a host keeps by default (EventLog(limit=...)): the latest 1000-2000
 
 # The counters, in the order ``format_counters`` prints them (names after ``netstat -s``).
 COUNTER_NAMES = (
@@ -103,7 +104,7 @@ class Binding:
 class Endpoint:
     """The host's record of one connection: the engine's ``Connection`` plus bookkeeping."""
 
-    __slots__ = ("conn", "deadline", "finished", "key", "label", "listener", "outcome", "wakers")
+    __slots__ = ("conn", "deadline", "finished", "key", "label", "listener", "outcome", "retrans_counted", "wakers")
 
     def __init__(self, conn: Connection, listener: Listener | None = None) -> None:
         self.conn = conn
@@ -113,6 +114,7 @@ class Endpoint:
         self.deadline: float | None = None
         self.outcome: str | None = None  # reset / refused / timed out, recorded once
         self.finished = False  # CLOSED (or discarded): gone from the host's tables
+        self.retrans_counted = 0  # the engine's total_retrans already added to the host's counter
         self.wakers: list[Callable[[], None]] = []
 
     @property
@@ -196,7 +198,9 @@ class Host:
             raise ValueError("a host needs at least one address")
         self._own = {str(a) for a in self._addresses}
         self.config = config.copy() if config is not None else Config()
-        self.log = log if log is not None else EventLog()
+        # Without a log asked for, a bounded ring: a long-running host (tcplab serve) must not
+        # keep every event of every connection for ever. Pass EventLog() for a whole trace.
+        self.log = log if log is not None else EventLog(limit=EVENT_RING)
         self.isn_secret = secret = host_secret(name, seed) if isn_secret is None else isn_secret
         self.seed = seed
         self.ports = EphemeralPorts(secret, *ephemeral_range)
@@ -213,7 +217,7 @@ class Host:
         self._counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
         self.malformed: collections.Counter[str] = collections.Counter()
         self._martian_cache: dict[IPAddress, tuple[bool, bool]] = {}
-        self._retired_retrans = 0
+        self._port_users: dict[int, collections.Counter[str]] = {}  # local port -> local IPs of conns
         self.errors: list[str] = []  # tracebacks of exceptions caught at the host boundary
 
     # ---- Node --------------------------------------------------------------------------------
@@ -338,8 +342,7 @@ class Host:
     # ---- counters ----------------------------------------------------------------------------
     @property
     def counters(self) -> dict[str, int]:
-        live = sum(ep.conn.total_retrans for ep in self.conns.values())
-        self._counters["segments_retransmitted"] = self._retired_retrans + live
+        """The counters, kept as things happen (reading them costs nothing per connection)."""
         return self._counters
 
     # ---- demultiplexing ----------------------------------------------------------------------
@@ -424,8 +427,9 @@ class Host:
                 self._flood_warning(listener, "Sending cookies", now)
             self._send_cookie(listener, src, dst, seg, now)
             return
-        self._new_child(listener, src, dst, seg, now).conn.segment_arrives(seg, now)
-        self.service(self.conns[(dst, listener.port, src, seg.src_port)], now)
+        ep = self._new_child(listener, src, dst, seg, now)
+        ep.conn.segment_arrives(seg, now)
+        self.service(ep, now)
 
     def _new_child(
         self, listener: Listener, src: str, dst: str, syn: Segment, now: float, iss: int | None = None
@@ -449,7 +453,7 @@ class Host:
         key = (dst, listener.port, src, syn.src_port)
         ep.key = key
         ep.label = conn_label((dst, listener.port), (src, syn.src_port))
-        self.conns[key] = ep
+        self._remember(key, ep)
         listener.syn_queue[key] = ep
         self._counters["passive_opens"] += 1
         return ep
@@ -555,6 +559,10 @@ class Host:
         conn = ep.conn
         events = conn.events()
         segments = conn.segments_to_send()
+        retrans = conn.total_retrans - ep.retrans_counted
+        if retrans:
+            self._counters["segments_retransmitted"] += retrans
+            ep.retrans_counted = conn.total_retrans
         if segments:
             local_ip = conn.local[0]
             assert conn.remote is not None  # a connection that sends knows its peer
@@ -640,9 +648,8 @@ class Host:
         if ep.finished:
             return
         ep.finished = True
-        self._retired_retrans += ep.conn.total_retrans
         if ep.key is not None and self.conns.get(ep.key) is ep:
-            del self.conns[ep.key]
+            self._forget(ep.key)
         listener = ep.listener
         if listener is not None and ep.key is not None:
             # A child reset while waiting in the accept queue stays there, as on Linux:
@@ -681,7 +688,21 @@ class Host:
             raise ValueError(f"{ep!r} has no remote address: only connected endpoints are registered")
         key = (conn.local[0], conn.local[1], conn.remote[0], conn.remote[1])
         ep.key = key
+        self._remember(key, ep)
+
+    def _remember(self, key: ConnKey, ep: Endpoint) -> None:
+        """A connection joins the table (and the index of local ports bind() checks)."""
         self.conns[key] = ep
+        self._port_users.setdefault(key[1], collections.Counter())[key[0]] += 1
+
+    def _forget(self, key: ConnKey) -> None:
+        del self.conns[key]
+        users = self._port_users[key[1]]
+        users[key[0]] -= 1
+        if not users[key[0]]:
+            del users[key[0]]
+            if not users:
+                del self._port_users[key[1]]
 
     @staticmethod
     def overlap(a: str, b: str) -> bool:
@@ -705,10 +726,8 @@ class Host:
         """
         if self.listener_conflict(ip, port):
             return True
-        if not reuseaddr:
-            for ep in self.conns.values():
-                if ep.conn.local[1] == port and self.overlap(ip, ep.conn.local[0]):
-                    return True
+        if not reuseaddr and any(self.overlap(ip, used) for used in self._port_users.get(port, ())):
+            return True
         return any(b.port == port and self.overlap(ip, b.ip) and not (reuseaddr and b.reuseaddr) for b in self.bound)
 
     def _port_taken(self, port: int) -> bool:
@@ -718,9 +737,7 @@ class Host:
         return any(b.port == port for b in self.bound)
 
     def port_in_use(self, port: int) -> bool:
-        if self._port_taken(port):
-            return True
-        return any(ep.conn.local[1] == port for ep in self.conns.values())
+        return port in self._port_users or self._port_taken(port)
 
     def pick_bind_port(self) -> int | None:
         """bind() to port 0: a free port from the ephemeral range (Linux inet_csk_get_port)."""
