@@ -161,6 +161,11 @@ COUNTER_TEXT = {
     "syncookies_recv": "SYN cookies received",
     "syncookies_failed": "invalid SYN cookies received",
     "icmp_echo_replies": "ICMP echo replies sent",
+    "reasm_fragments": "IP fragments received",
+    "reasm_ok": "IP datagrams reassembled",
+    "reasm_fails": "IP reassemblies failed (overlaps, timeouts, memory)",
+    "reasm_timeouts": "IP reassemblies timed out",
+    "reasm_overlaps": "IP reassemblies dropped for overlapping fragments",
     "other_protocols": "packets of other protocols dropped",
     "internal_errors": "internal errors (bugs) caught at the host boundary",
 }

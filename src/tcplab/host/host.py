@@ -21,6 +21,8 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from tcplab.host.fragments import COUNTER_NAMES as FRAGMENT_COUNTERS
+from tcplab.host.fragments import Reassembler
 from tcplab.host.ports import LINUX_EPHEMERAL_RANGE, EphemeralPorts
 from tcplab.host.runtime import Runtime
 from tcplab.tcp import events as E
@@ -32,7 +34,15 @@ from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.states import Cause, State
 from tcplab.tcp.syncookies import VALID_AFTER_OVERFLOW, SynCookies, decode_ts_options, encode_ts_options
 from tcplab.trace.events import EventLog
-from tcplab.wire import MalformedPacket, Packet, build_icmp_echo_reply, build_packet, parse_packet
+from tcplab.wire import (
+    MalformedPacket,
+    Packet,
+    build_icmp_echo_reply,
+    build_icmp_reassembly_timeout,
+    build_packet,
+    fragment_packet,
+    parse_packet,
+)
 from tcplab.wire.tcp import MSS, Flags, Option, SackPermitted, Segment, Timestamps, WindowScale
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -64,6 +74,7 @@ COUNTER_NAMES = (
     "syncookies_recv",  # ACKs that brought a valid cookie back (Linux SyncookiesRecv)
     "syncookies_failed",  # ACKs to a listener that sent cookies lately, with a bad one (SyncookiesFailed)
     "icmp_echo_replies",  # ping answered
+    *FRAGMENT_COUNTERS,  # IP reassembly: fragments, datagrams rebuilt, failures, timeouts, overlaps
     "other_protocols",  # packets of protocols other than TCP / ICMP echo, dropped
     "internal_errors",  # exceptions caught at the host boundary (a bug; see host.errors)
 )
@@ -188,6 +199,7 @@ class Host:
         isn_secret: bytes | None = None,
         log: EventLog | None = None,
         ephemeral_range: tuple[int, int] = LINUX_EPHEMERAL_RANGE,
+        mtu: int = 1500,
     ) -> None:
         """``isn_secret`` keys the ISNs (RFC 6528) and ephemeral ports (RFC 6056). Give it, or a
         ``seed`` to derive it from (the simulator does: the same seed, the same run); with
@@ -203,6 +215,8 @@ class Host:
         self.log = log if log is not None else EventLog(limit=EVENT_RING)
         self.isn_secret = secret = host_secret(name, seed) if isn_secret is None else isn_secret
         self.seed = seed
+        self.mtu = mtu  # of the link: MSS = MTU - 40 (IPv6: 60); bigger packets of ours are fragmented
+        self._ip_ident = int.from_bytes(secret[:4], "big")  # IP identification of our fragments
         self.ports = EphemeralPorts(secret, *ephemeral_range)
         self.isn = ISNGenerator(secret)
         self.cookies = SynCookies(secret)
@@ -215,6 +229,7 @@ class Host:
         self._timers: list[tuple[float, int, Endpoint]] = []
         self._tick = itertools.count()
         self._counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
+        self.fragments = Reassembler(counters=self._counters)
         self.malformed: collections.Counter[str] = collections.Counter()
         self._martian_cache: dict[IPAddress, tuple[bool, bool]] = {}
         self._port_users: dict[int, collections.Counter[str]] = {}  # local port -> local IPs of conns
@@ -229,29 +244,58 @@ class Host:
         loopback). Never raises: what cannot be used is counted and dropped."""
         if now > self.now:
             self.now = now
+        pkt = self._parse(packet)
+        if pkt is None:
+            return
+        if self._martian(pkt.src, loopback):
+            self._counters["martians"] += 1
+            return
         try:
-            pkt = parse_packet(packet)
+            self._dispatch(pkt, now)
+        except Exception:
+            self._internal_error("processing a segment")
+
+    def _parse(self, packet: bytes) -> Packet | None:
+        try:
+            return parse_packet(packet)
         except MalformedPacket as exc:
             reason = exc.reason or type(exc).__name__
             self.malformed[reason] += 1
             self._counters["malformed"] += 1
             if "checksum" in reason:
                 self._counters["bad_checksums"] += 1
-            return
         except Exception:
             self._internal_error("parsing a packet")
+        return None
+
+    def _dispatch(self, pkt: Packet, now: float) -> None:
+        if pkt.fragment is not None:
+            self._fragment_arrives(pkt, now)
+        elif pkt.tcp is not None:
+            self._segment_arrives(str(pkt.src), str(pkt.dst), pkt.tcp, now)
+        else:
+            self._other_protocol(pkt)
+
+    def _fragment_arrives(self, pkt: Packet, now: float) -> None:
+        """A fragment for us: kept until its datagram is whole (``tcplab.host.fragments``),
+        which is then processed as if it had come in one piece."""
+        if str(pkt.dst) not in self._own:
+            self._counters["not_for_us"] += 1
             return
-        if self._martian(pkt.src, loopback):
-            self._counters["martians"] += 1
-            return
-        try:
-            seg = pkt.tcp
-            if seg is None:
-                self._other_protocol(pkt)
-            else:
-                self._segment_arrives(str(pkt.src), str(pkt.dst), seg, now)
-        except Exception:
-            self._internal_error("processing a segment")
+        assert pkt.fragment is not None
+        datagram = self.fragments.add(pkt.fragment, pkt.raw, now)
+        if datagram is not None:
+            whole = self._parse(datagram)
+            if whole is not None:
+                self._dispatch(whole, now)
+
+    def _send_ip(self, packet: bytes) -> None:
+        """Our own IP packet (not TCP: segments fit the MSS), fragmented when it exceeds the MTU."""
+        if len(packet) > self.mtu:
+            self._ip_ident = (self._ip_ident + 1) & 0xFFFFFFFF
+            self._out.extend(fragment_packet(packet, self.mtu, self._ip_ident))
+        else:
+            self._out.append(packet)
 
     def deliver_loopback(self, packet: bytes, now: float) -> None:
         """A packet this host sent to one of its own addresses (the simulator's loopback)."""
@@ -284,7 +328,7 @@ class Host:
             return
         reply = build_icmp_echo_reply(pkt)
         if reply is not None:
-            self._out.append(reply)
+            self._send_ip(reply)
             self._counters["icmp_echo_replies"] += 1
         else:
             self._counters["other_protocols"] += 1
@@ -295,17 +339,24 @@ class Host:
 
     def next_deadline(self) -> float | None:
         timers = self._timers
+        when: float | None = None
         while timers:
             when, _, ep = timers[0]
             if ep.finished or ep.deadline != when:
                 heapq.heappop(timers)  # stale entry
+                when = None
                 continue
-            return when
-        return None
+            break
+        frag = self.fragments.next_deadline()
+        if frag is not None and (when is None or frag < when):
+            return frag
+        return when
 
     def handle_timeout(self, now: float) -> None:
         if now > self.now:
             self.now = now
+        for first in self.fragments.expire(now):
+            self._send_ip(build_icmp_reassembly_timeout(first))
         timers = self._timers
         while timers and timers[0][0] <= now:
             when, _, ep = heapq.heappop(timers)
@@ -667,13 +718,13 @@ class Host:
         return None
 
     def conn_config(self, local_ip: str, base: Config | None = None, user_mss: int | None = None) -> Config:
-        """A connection's own Config: MSS 1460 over IPv4, 1440 over IPv6 (MTU 1500), or what
-        TCP_MAXSEG asked for."""
+        """A connection's own Config: MSS = MTU - 40 over IPv4, MTU - 60 over IPv6 (1460 and
+        1440 for 1500), or what TCP_MAXSEG asked for."""
         cfg = (base or self.config).copy()
         if user_mss:
             cfg.mss = user_mss
         else:
-            cfg.mss = min(cfg.mss, 1440 if ":" in local_ip else 1460)
+            cfg.mss = min(cfg.mss, self.mtu - (60 if ":" in local_ip else 40))
         return cfg
 
     def new_connection(self, config: Config, local: tuple[str, int], remote: tuple[str, int] | None) -> Endpoint:

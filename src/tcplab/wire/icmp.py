@@ -1,4 +1,6 @@
-"""ICMP echo (ping) for IPv4 (RFC 792) and IPv6 (RFC 4443): enough for a host to answer ping."""
+"""ICMP echo (ping) for IPv4 (RFC 792) and IPv6 (RFC 4443): enough for a host to answer ping; and
+the "fragment reassembly time exceeded" error a host sends when a datagram's fragments stop
+coming."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ __all__ = [
     "ICMP_PROTOCOL",
     "build_icmp_echo_reply",
     "build_icmp_echo_request",
+    "build_icmp_reassembly_timeout",
     "icmpv4_checksum",
     "icmpv6_checksum",
 ]
@@ -89,3 +92,20 @@ def build_icmp_echo_reply(request: Packet, src: AddressLike | None = None, ttl: 
 
 
 _BROADCAST = as_address("255.255.255.255")
+
+
+def build_icmp_reassembly_timeout(first_fragment: BytesLike, ttl: int = 64) -> bytes:
+    """ICMP Time Exceeded, "fragment reassembly time exceeded" (IPv4 type 11 code 1, RFC 792;
+    ICMPv6 type 3 code 1, RFC 4443 3.3) about the datagram whose ``first_fragment`` (the packet
+    as it came) never got its other fragments: from the address it was sent to, back to its
+    source, quoting as much of it as fits in 576 bytes (IPv4, RFC 1812 4.3.2.3) or 1280 (IPv6)."""
+    raw = bytes(first_fragment)
+    if raw[0] >> 4 == 4:
+        src, dst = as_address(raw[16:20]), as_address(raw[12:16])
+        body = bytes((11, 1, 0, 0, 0, 0, 0, 0)) + raw[: 576 - 28]
+        csum = icmpv4_checksum(body)
+        return build_ip(src, dst, ICMP_PROTOCOL, body[:2] + csum.to_bytes(2, "big") + body[4:], ttl)
+    src6, dst6 = as_address(raw[24:40]), as_address(raw[8:24])
+    body = bytes((3, 1, 0, 0, 0, 0, 0, 0)) + raw[: 1280 - 48]
+    csum = icmpv6_checksum(src6, dst6, body)
+    return build_ip(src6, dst6, ICMPV6_PROTOCOL, body[:2] + csum.to_bytes(2, "big") + body[4:], ttl)
