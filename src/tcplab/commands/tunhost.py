@@ -97,7 +97,7 @@ class TunHost:
         except OSError as exc:
             raise CLIError(f"cannot set up {args.tun}: {exc}") from None
         try:
-            self.host = Host(self.name, self.link.host_addresses())
+            self.host = Host(self.name, self.link.host_addresses(), mtu=args.mtu)
             self.runtime = TunRuntime(self.link, self.host, impairment=impairment)
         except BaseException:
             self.link.close()
