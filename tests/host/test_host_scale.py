@@ -3,6 +3,8 @@ its counters and port checks cost nothing per open connection."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from tcplab.host import Host
@@ -122,3 +124,36 @@ def test_retransmissions_are_counted_as_they_happen():
     net.run(until=net.now + 200)
     assert client.conns == {}
     assert client.counters["segments_retransmitted"] == engine.total_retrans  # kept after it is gone
+
+
+def test_the_tables_shrink_back_after_many_connections():
+    # A dict keeps the table it grew to: a host that once had thousands of connections would
+    # hold that memory for ever. The connection table is copied when it empties out.
+    import sys
+
+    net, client, server = _bench()
+    srv = Socket(server)
+    srv.bind(("", 80))
+    srv.listen(4096)
+    srv.setblocking(False)
+    empty = sys.getsizeof(server.conns)
+    socks = []
+    for _ in range(3000):
+        c = Socket(client)
+        c.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            c.connect(("198.18.0.2", 80))
+        socks.append(c)
+    net.run(until=net.now + 1)
+    while True:
+        try:
+            conn, _ = srv.accept()
+        except BlockingIOError:
+            break
+        socks.append(conn)
+    assert sys.getsizeof(server.conns) > 50 * empty
+    for sock in socks:
+        sock.close()
+    net.run(until=net.now + 200)
+    assert client.conns == {} and server.conns == {}
+    assert sys.getsizeof(server.conns) <= 1024 and sys.getsizeof(client.conns) <= 1024

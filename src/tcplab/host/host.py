@@ -233,6 +233,7 @@ class Host:
         self.malformed: collections.Counter[str] = collections.Counter()
         self._martian_cache: dict[IPAddress, tuple[bool, bool]] = {}
         self._port_users: dict[int, collections.Counter[str]] = {}  # local port -> local IPs of conns
+        self._conns_peak = 0  # the most connections the table held since it was last copied
         self.errors: list[str] = []  # tracebacks of exceptions caught at the host boundary
 
     # ---- Node --------------------------------------------------------------------------------
@@ -682,6 +683,8 @@ class Host:
         if listener is None or ep.key not in listener.syn_queue:
             return
         del listener.syn_queue[ep.key]
+        if not listener.syn_queue:
+            listener.syn_queue = {}  # give back what a flood made it grow to
         if listener.closed:
             ep.conn.abort(now)
         else:
@@ -706,6 +709,8 @@ class Host:
             # A child reset while waiting in the accept queue stays there, as on Linux:
             # accept() returns it and the first recv() reports ECONNRESET.
             listener.syn_queue.pop(ep.key, None)
+            if not listener.syn_queue:
+                listener.syn_queue = {}
 
     # ---- for the socket layer ----------------------------------------------------------------
     def owns(self, ip: str) -> bool:
@@ -745,6 +750,8 @@ class Host:
         """A connection joins the table (and the index of local ports bind() checks)."""
         self.conns[key] = ep
         self._port_users.setdefault(key[1], collections.Counter())[key[0]] += 1
+        if len(self.conns) > self._conns_peak:
+            self._conns_peak = len(self.conns)
 
     def _forget(self, key: ConnKey) -> None:
         del self.conns[key]
@@ -754,6 +761,12 @@ class Host:
             del users[key[0]]
             if not users:
                 del self._port_users[key[1]]
+        if self._conns_peak > 8 and len(self.conns) * 4 < self._conns_peak:
+            # A dict never gives back the table it grew to: copy the tables once they hold a
+            # quarter of their peak, so a host that had 100k connections is small again.
+            self.conns = dict(self.conns)
+            self._port_users = dict(self._port_users)
+            self._conns_peak = len(self.conns)
 
     @staticmethod
     def overlap(a: str, b: str) -> bool:
