@@ -32,7 +32,7 @@ def one_run(total: int, chunk: bytes) -> tuple[float, int]:
                 break
             sent += n
         p.step()
-        received += len(p.b.receive())
+        received += len(p.b.receive(now=p.now))
     elapsed = time.perf_counter() - t0
     return elapsed, len(p.log)
 

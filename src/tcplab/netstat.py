@@ -190,9 +190,11 @@ def format_counters(host_or_snapshot: Any) -> str:
 
 def snapshot(host: Any) -> dict[str, Any]:
     """Everything netstat shows, JSON-able (the control socket of a running stack serves it)."""
+    runtime = host.runtime
     return {
         "host": host.name,
-        "time": round(host.time(), 6),
+        "time": round(host.time(), 6),  # seconds on the stack's clock, since it started
+        "epoch": runtime.epoch if runtime is not None else None,  # that start, wall-clock
         "addresses": [str(a) for a in host.addresses()],
         "rows": [r.as_dict() for r in rows(host)],
         "counters": dict(host.counters),

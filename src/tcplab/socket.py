@@ -24,6 +24,7 @@ import ipaddress
 import os
 import socket as _socket
 import struct
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -92,6 +93,7 @@ __all__ = [
     "TCP_NODELAY",
     "TCP_USER_TIMEOUT",
     "Socket",
+    "open_sockets",
     "wait",
 ]
 
@@ -106,6 +108,16 @@ def _oserror(code: int) -> OSError:
 
 def _timeout() -> TimeoutError:
     return TimeoutError("timed out")
+
+
+# The sockets applications hold open on each host, oldest first (like a process's descriptors):
+# what a debugger of the host, such as ``tcplab lab``, can act on. A socket leaves at close().
+_OPEN: weakref.WeakKeyDictionary[Host, list[Socket]] = weakref.WeakKeyDictionary()
+
+
+def open_sockets(host: Host) -> list[Socket]:
+    """The sockets open on ``host``, oldest first (listening ones included)."""
+    return list(_OPEN.get(host, ()))
 
 
 class Socket:
@@ -136,6 +148,7 @@ class Socket:
         self._err_reported = False
         self._shut_rd = False
         self._shut_wr = False
+        _OPEN.setdefault(host, []).append(self)
 
     # ---- housekeeping --------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -509,7 +522,7 @@ class Socket:
 
         self._wait(lambda: self._recv_ready(conn))
         if conn.recv_buffered > 0:
-            data = conn.receive(bufsize)
+            data = conn.receive(bufsize, now=self._now())
             self._after()  # a window update may be due
             return data
         err = self._take_error()
@@ -559,6 +572,9 @@ class Socket:
             return
         self._closed = True
         host = self.host
+        held = _OPEN.get(host)
+        if held is not None and self in held:
+            held.remove(self)
         if self._binding is not None:
             host.bound.discard(self._binding)
         if self._listener is not None:
@@ -800,7 +816,7 @@ class Socket:
         conn = self.connection
         if conn is None or conn.recv_buffered <= 0:
             return b""
-        data = conn.receive(limit)
+        data = conn.receive(limit, now=self._now())
         self._after()
         return data
 

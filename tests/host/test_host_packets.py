@@ -169,8 +169,8 @@ def test_demux_by_four_tuple(host):
     host.deliver(packet(40001, 9527, 101, iss1 + 1, A | Flags.PSH, payload=b"one!"), 2.0)
     one = host.conns[(SERVER, 9527, CLIENT, 40001)].conn
     two = host.conns[(SERVER, 9527, CLIENT, 40002)].conn
-    assert one.receive() == b"one!"
-    assert two.receive() == b"two"
+    assert one.receive(now=2.0) == b"one!"
+    assert two.receive(now=2.0) == b"two"
     # the same ports from another address is another connection: goes to the listener
     host.deliver(packet(40001, 9527, 5, 0, S, src="198.18.0.7"), 2.0)
     assert len(host.conns) == 3

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -187,6 +189,24 @@ def test_all_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         page = (out / f"{name}.html").read_text()
         assert SCENARIOS[name].description.replace("'", "&#x27;") in page
         assert "What happened in this run" in page and page.count("<svg") >= 3
+        # each page links its capture, its trace, its time-sequence graph and the lab
+        for href in (f"{name}.pcapng", f"{name}.jsonl"):
+            assert f'href="{href}"' in page and (out / href).stat().st_size > 0
+        if f'href="{name}-tsg.svg"' in page:
+            assert ET.parse(out / f"{name}-tsg.svg").getroot().get("class") == "tcplab-tsg"
+        lab = re.search(r'href="(http://127\.0\.0\.1:9580/\?[^"]+)">open in the lab<', page)
+        assert lab is not None and html.unescape(lab.group(1)).endswith(f"?story={name}&seed=0&at=0")
+    # the capture is the run's: its packets are the trace's segments, in order
+    from tcplab.net.capture import read_capture
+    from tcplab.wire import parse_packet
+
+    trace = [json.loads(line) for line in (out / "lost-final-ack.jsonl").read_text().splitlines()]
+    assert trace[0]["kind"] == "clock"
+    sent = [(e["abs_seq"], e["fate"]) for e in trace if e["kind"] == "segment"]
+    packets = list(read_capture(out / "lost-final-ack.pcapng"))
+    assert [(parse_packet(r.packet).tcp.seq, (r.comments or ("delivered",))[0].split(" ")[0].rstrip(":"))
+            for r in packets] == sent  # fmt: skip
+    assert "lossy-transfer-tsg.svg" in (out / "lossy-transfer.html").read_text()
 
 
 def test_subprocess_python_m_tcplab(tmp_path: Path) -> None:
@@ -213,3 +233,32 @@ def test_subprocess_python_m_tcplab(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("tcplab: unknown scenario")
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark is not installed (apt-get install tshark)")
+def test_pcapng_shows_every_fate_to_tshark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The default capture: pcapng, every segment when it was sent (the lost ones too), the
+    sending host as the interface, a comment on each one the network did not simply deliver,
+    stamped on the run's clock from 2000-01-01T00:00:00Z."""
+    cap = tmp_path / "lossy.pcapng"
+    assert main(["demo", "lossy-transfer", "--seed", "2", "--pcap", str(cap)]) == 0
+    capsys.readouterr()
+    done = subprocess.run(
+        [TSHARK, "-n", "-r", str(cap), "-o", "tcp.check_checksum:TRUE", "-T", "fields", "-e", "frame.time_epoch",
+         "-e", "frame.interface_name", "-e", "tcp.seq_raw", "-e", "tcp.len", "-e", "frame.comment"],
+        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LC_ALL": "C"},
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stderr.splitlines() if "Running as user" not in line] == []
+    rows = [line.split("\t") for line in done.stdout.splitlines()]
+    events = [e for e in SCENARIOS["lossy-transfer"].run(seed=2).events if e["kind"] == "segment"]
+    assert len(rows) == len(events)
+    for (when, iface, seq, length, comment), e in zip(rows, events, strict=True):
+        assert abs(float(when) - 946684800.0 - e["t"]) < 1e-6  # the trace keeps microseconds
+        assert (iface, int(seq), int(length)) == (e["src"], e["abs_seq"], e["len"])
+        if e["fate"] in ("dropped", "duplicated", "corrupted"):
+            assert comment.startswith(e["fate"]), (comment, e)
+        elif comment:
+            assert comment.startswith("delayed by ")  # reordered on the link
+    assert sum(1 for r in rows if r[4].startswith("dropped")) == sum(e["fate"] == "dropped" for e in events) > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tcplab.net.sim import Match, Network, Rule
+from tcplab.net.sim import EPOCH, Match, Network, Rule
 from tcplab.trace.events import EventLog
 from tcplab.wire import MSS, NOP, MalformedPacket, SackPermitted, Timestamps, WindowScale
 
@@ -199,39 +199,55 @@ def test_no_log_no_events_same_behaviour():
     assert run(None) == run(EventLog())
 
 
-class FakePcap:
+class FakeCapture:
     def __init__(self):
-        self.packets: list[tuple[float, bytes]] = []
+        self.packets: list[tuple[float, bytes, str | None, str]] = []
 
-    def write(self, packet: bytes, t: float) -> None:
-        self.packets.append((t, packet))
+    def write(self, packet: bytes, t: float, comment: str | None = None, interface: str = "") -> None:
+        self.packets.append((t, packet, comment, interface))
 
 
-def test_pcap_tap_sees_deliveries_as_delivered():
+def test_capture_sees_every_packet_when_sent_with_its_fate():
     net = Network()
-    a = net.add(
-        Scripted(
-            "a", C, script=[(0.0, tcp(C, S, "S")), (0.1, tcp(C, S, ".")), (0.2, tcp(C, S, "F.")), (0.3, tcp(C, S, "R"))]
-        )
-    )
+    script = [(0.0, tcp(C, S, "S")), (0.1, tcp(C, S, ".")), (0.2, tcp(C, S, "F.")), (0.3, tcp(C, S, "R"))]
+    a = net.add(Scripted("a", C, script=script))
     b = net.add(Echo("b", S))
     net.link(a, b, delay=0.25)
-    pcap = net.capture(FakePcap())
+    cap = net.capture(FakeCapture())
     net.add_rule(Rule("drop", Match(flags=".")))
     net.add_rule(Rule("corrupt", Match(flags="F.")))
     net.add_rule(Rule("duplicate", Match(flags="R")))
+    net.add_rule(Rule("delay", Match(src="b", flags="S"), delay=0.1))
     net.run()
-    # the dropped ACK never shows; the echoes coming back do; the corrupt FIN as it arrived
-    assert [(t, p) for t, p in pcap.packets] == sorted(b.received + a.received)
-    times = [t for t, _ in pcap.packets]
-    assert times == [0.25, 0.45, 0.5, 0.55, 0.55, 0.7, 0.8, 0.8]
-    corrupt_fin = pcap.packets[1][1]
-    with pytest.raises(MalformedPacket):
-        parse(corrupt_fin)
-    net.stop_capture(pcap)
+    # at send time on the sender's clock (EPOCH + t), dropped ones too, intact as sent; the
+    # comment says what the network did; the interface is the sender
+    assert [(round(t - EPOCH, 6), p, c, i) for t, p, c, i in cap.packets] == [
+        (0.0, script[0][1], None, "a"),
+        (0.1, script[1][1], "dropped by a fault rule", "a"),
+        (0.2, script[2][1], "corrupted: a byte flipped on the link, the receiver finds a bad checksum", "a"),
+        (0.25, a.received[0][1], "delayed by 100 ms (a fault rule)", "b"),  # the SYN's echo
+        (0.3, script[3][1], "duplicated: the network delivers it twice", "a"),
+        (0.45, a.received[1][1], None, "b"),  # the corrupted FIN's echo, as it arrived
+        (0.55, a.received[2][1], None, "b"),
+        (0.55, a.received[3][1], None, "b"),
+    ]
+    assert EPOCH == 946684800.0  # 2000-01-01T00:00:00Z
+    net.stop_capture(cap)
     a.outbox.append(tcp(C, S, "S"))
     net.run()
-    assert len(pcap.packets) == 8
+    assert len(cap.packets) == 8
+
+
+def test_capture_of_unroutable_packets():
+    net = Network()
+    a = net.add(Sink("a", C))
+    cap = net.capture(FakeCapture())
+    a.outbox += [tcp(C, "198.18.9.9", "S"), b"\x00\x01"]
+    net.run()
+    assert [c for _t, _p, c, _i in cap.packets] == [
+        "dropped: nobody owns that address",
+        "dropped: malformed, no IP header to route by",
+    ]
 
 
 @pytest.mark.parametrize(("src", "dst"), [(C, S), (C6, S6)])

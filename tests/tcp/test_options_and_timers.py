@@ -95,7 +95,7 @@ def test_sack_blocks_sent_for_out_of_order_data():
     assert dup.options == (NOP(), NOP(), Sack(((PEER_ISS + 101, PEER_ISS + 201),)))
     (ack,) = p.conn.segment_arrives(seg(".", PEER_ISS + 1, ISS + 1, data=b"x" * 100), 0.0) or p.raw_out()
     assert ack.ack == PEER_ISS + 201 and ack.options == ()
-    assert p.conn.receive() == b"x" * 100 + b"y" * 100
+    assert p.conn.receive(now=p.now) == b"x" * 100 + b"y" * 100
 
 
 # ------------------------------------------------------------------------- retransmission
@@ -189,7 +189,7 @@ def test_receiver_window_shrinks_with_unread_data_and_reopens():
     # Data beyond the window is not accepted.
     assert p.recv(seg(".", PEER_ISS + 4001, ISS + 1, data=b"z")) == [(".", ISS + 1, PEER_ISS + 4001, 0, 0)]
     # The application reads: a window update goes out (it opened by more than one MSS).
-    assert len(p.conn.receive()) == 4000
+    assert len(p.conn.receive(now=p.now)) == 4000
     assert p.out() == [(".", ISS + 1, PEER_ISS + 4001, 4000, 0)]
 
 
@@ -199,7 +199,7 @@ def test_receiver_sws_avoidance_holds_small_openings():
     p.recv(seg(".", PEER_ISS + 1461, ISS + 1, data=bytes(1460)))
     p.recv(seg(".", PEER_ISS + 2921, ISS + 1, data=bytes(1080)))
     p.advance(1.0)
-    p.conn.receive(100)  # 100 bytes free: less than an MSS, so no update
+    p.conn.receive(100, now=p.now)  # 100 bytes free: less than an MSS, so no update
     assert p.out() == []
 
 
@@ -246,7 +246,7 @@ def test_out_of_order_data_acked_at_once_and_reassembled():
     # The duplicate ACK keeps the right edge where it was (the window never shrinks).
     assert p.recv(seg(".", PEER_ISS + 4, ISS + 1, data=b"def")) == [(".", ISS + 1, PEER_ISS + 1, WIN, 0)]
     assert p.recv(seg(".", PEER_ISS + 1, ISS + 1, data=b"abc")) == [(".", ISS + 1, PEER_ISS + 7, WIN - 6, 0)]
-    assert p.conn.receive() == b"abcdef"
+    assert p.conn.receive(now=p.now) == b"abcdef"
 
 
 def test_out_of_order_fin_processed_when_the_gap_fills():
@@ -256,13 +256,13 @@ def test_out_of_order_fin_processed_when_the_gap_fills():
     p.recv(seg(".", PEER_ISS + 1, ISS + 1, data=b"abc"))
     assert p.state is S.CLOSE_WAIT
     assert p.conn.rcv_nxt == PEER_ISS + 8
-    assert p.conn.receive() == b"abcdef"
+    assert p.conn.receive(now=p.now) == b"abcdef"
 
 
 def test_urgent_pointer_does_not_break_inline_delivery():
     p = Peer(classic()).to_established()
     p.recv(seg("P.U", PEER_ISS + 1, ISS + 1, data=b"abc", urgent=60000))
-    assert p.conn.receive() == b"abc"
+    assert p.conn.receive(now=p.now) == b"abc"
     assert p.state is S.ESTABLISHED
 
 
@@ -312,4 +312,4 @@ def test_sequence_numbers_wrap_around_2_32():
     assert p.out() == [("P.", 2**32 - 2, 2**32 - 1, WIN, 6)]
     p.recv(seg("P.", 2**32 - 1, 4, data=b"0123"))
     assert p.conn.snd_una == 4 and p.conn.rcv_nxt == 3
-    assert p.conn.receive() == b"0123"
+    assert p.conn.receive(now=p.now) == b"0123"

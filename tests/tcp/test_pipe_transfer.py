@@ -29,8 +29,8 @@ def _transfer(p: Pipe, size: int, seed: int) -> tuple[bytes, bytes]:
             sent_b += p.b.send(data_b[sent_b : sent_b + 65536], p.now)
             if sent_b == size:
                 p.b.shutdown(p.now)
-        got_a += p.a.receive()
-        got_b += p.b.receive()
+        got_a += p.a.receive(now=p.now)
+        got_b += p.b.receive(now=p.now)
         if p.a.state is State.CLOSED and p.b.state is State.CLOSED:
             break
         if not p.step():

@@ -59,7 +59,7 @@ def test_sack_recovery_retransmits_each_hole_once():
     assert _dupack(p, (d + 4 * M, d + 7 * M), (d + M, d + 3 * M)) == []
     # Both retransmissions arrive: everything is acknowledged, recovery ends.
     p.recv(seg(".", PEER_ISS + 1, d + 8 * M))
-    assert p.conn.snd_una == d + 8 * M and p.conn._recover is None
+    assert p.conn.snd_una == d + 8 * M and not p.conn.loss.in_recovery
     assert p.conn.total_retrans == 2
 
 
@@ -83,6 +83,6 @@ def test_retransmission_timeout_forgets_sack_information():
     p.out()
     d = ISS + 1
     _dupack(p, (d + M, d + 2 * M))
-    assert p.conn._scoreboard.bytes == M
+    assert p.conn.loss.scoreboard.bytes == M
     p.advance(p.conn.next_deadline())
-    assert p.conn._scoreboard.bytes == 0  # RFC 2018 8: the receiver may have reneged
+    assert p.conn.loss.scoreboard.bytes == 0  # RFC 2018 8: the receiver may have reneged

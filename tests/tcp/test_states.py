@@ -234,7 +234,7 @@ def test_established_data_both_ways_and_ack():
     # The peer's data: acknowledged after the delayed-ACK time (one segment only).
     assert p.recv(seg("P.", PEER_ISS + 1, ISS + 6, data=b"world"), at=1.1) == []
     assert p.advance(1.2) == [(1.14, ".", ISS + 6, PEER_ISS + 6, WIN - 5, 0)]
-    assert p.conn.receive() == b"world"
+    assert p.conn.receive(now=p.now) == b"world"
 
 
 def test_established_close_sends_fin():
@@ -464,7 +464,7 @@ def test_fin_wait_2_after_shutdown_waits_for_the_peer():
 def test_half_close_receiving_goes_on_in_fin_wait_2():
     p = Peer().to_fin_wait_2(close=False)
     p.recv(seg("P.", PEER_ISS + 1, ISS + 2, data=b"more data"))
-    assert p.conn.receive() == b"more data"
+    assert p.conn.receive(now=p.now) == b"more data"
     p.recv(seg("F.", PEER_ISS + 10, ISS + 2))
     assert p.state is S.TIME_WAIT
 

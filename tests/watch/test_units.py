@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import Any
 
 import pytest
 
@@ -420,3 +421,157 @@ def test_address_text_like_the_kernel() -> None:
     assert address_text(socket.inet_aton("198.18.0.1")) == "198.18.0.1"
     assert address_text(socket.inet_pton(socket.AF_INET6, "::ffff:198.18.0.1")) == ("::ffff:198.18.0.1")
     assert address_text(socket.inet_pton(socket.AF_INET6, "fd00:0:0::1")) == "fd00::1"
+
+
+# ---- TIME_WAIT followed through a scripted sock_diag and clock (no root) ------------------------
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return 1_700_000_000.0 + self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class _Trace:
+    """A tracefs instance that hands out scripted lines once the clock reaches their time, and
+    runs scripted changes of the socket table (callables) at theirs."""
+
+    def __init__(self, clock: _Clock, script: list[tuple[float, Any]]) -> None:
+        self.clock, self.script, self.path = clock, sorted(script, key=lambda step: step[0]), "scripted"
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def read_lines(self, timeout: float) -> list[str]:
+        if not self.script or self.script[0][0] > self.clock.now:
+            self.clock.now = min(self.clock.now + timeout, self.script[0][0] if self.script else float("inf"))
+        lines = []
+        while self.script and self.script[0][0] <= self.clock.now:
+            _ts, step = self.script.pop(0)
+            if callable(step):
+                step()
+            else:
+                lines.append(step)
+        return lines
+
+
+class _Diag:
+    """sock_diag as the kernel answers: timers count down, a dump filters a minisock by its
+    *substate*."""
+
+    def __init__(self, clock: _Clock) -> None:
+        self.clock = clock
+        self.entries: dict[tuple, tuple[int, float, bool]] = {}  # key -> (state, timer end, minisock)
+        self.hidden: set[tuple] = set()  # left out of dumps (a dump racing with the table)
+
+    def put(self, state: int, sport: int, dport: int, until: float, *, minisock: bool = True) -> None:
+        self.entries[(4, A, sport, A, dport)] = (state, until, minisock)
+
+    def _entry(self, key: tuple) -> SockEntry:
+        state, until, minisock = self.entries[key]
+        expires = max(0, round((until - self.clock.now) * 1000))
+        return SockEntry(4, state, A, key[2], A, key[4], 3 if minisock else 0, 0, expires, 0, 0, 0)
+
+    def dump(self, states: int = (1 << 13) - 1) -> list[SockEntry]:
+        return [self._entry(k) for k, (state, _until, _m) in self.entries.items()
+                if states & (1 << state) and k not in self.hidden]  # fmt: skip
+
+    def find(self, family: int, saddr: str, sport: int, daddr: str, dport: int) -> SockEntry | None:
+        key = (family, saddr, sport, daddr, dport)
+        return self._entry(key) if key in self.entries else None
+
+    def close(self) -> None:
+        pass
+
+
+def _scripted(
+    monkeypatch: pytest.MonkeyPatch, clock: _Clock, diag: _Diag, script: list[tuple[float, Any]]
+) -> KernelWatcher:
+    import tcplab.watch.watcher as watcher_module
+
+    monkeypatch.setattr(watcher_module, "time", clock)
+    monkeypatch.setattr(watcher_module, "SockDiag", lambda netns=None: diag)
+    monkeypatch.setattr(watcher_module, "TraceInstance", lambda port=None, root=None: _Trace(clock, script))
+    w = KernelWatcher(port=9527, t0=100.0)
+    w.start()
+    return w
+
+
+def _run_until(w: KernelWatcher, clock: _Clock, until: float) -> None:
+    while clock.now < until:
+        w.poll(0.05)
+
+
+CL, SV = f"{A}:56308", f"{A}:9527"
+CLIENT_CLOSE_LINES = [
+    (100.10, _line("100.100000", 56308, 9527, A, A, "TCP_ESTABLISHED", "TCP_FIN_WAIT1")),
+    (100.10, _line("100.100010", 9527, 56308, A, A, "TCP_ESTABLISHED", "TCP_CLOSE_WAIT")),
+    (100.14, _line("100.140000", 56308, 9527, A, A, "TCP_FIN_WAIT1", "TCP_FIN_WAIT2")),
+    (100.14, _line("100.140010", 56308, 9527, A, A, "TCP_FIN_WAIT2", "TCP_CLOSE")),  # orphan: minisock
+    (100.60, _line("100.600000", 9527, 56308, A, A, "TCP_CLOSE_WAIT", "TCP_LAST_ACK")),
+    (100.60, _line("100.600100", 9527, 56308, A, A, "TCP_LAST_ACK", "TCP_CLOSE")),
+]
+
+
+def _client_steps(w: KernelWatcher) -> list[tuple[float, str, str, object]]:
+    return [(e["t"], e["from"], e["to"], e.get("rfc_cause", "-")) for e in w.log
+            if e["kind"] == "state" and e["conn"] == f"{CL}-{SV}"]  # fmt: skip
+
+
+def test_orphan_minisock_waits_in_time_wait_until_its_timer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug of issue 12: a dump for TIME_WAIT leaves out a minisock whose substate is still
+    FIN_WAIT2, and the watcher took that for its end 50 ms later."""
+    clock = _Clock(100.0)
+    diag = _Diag(clock)
+    script = [
+        *CLIENT_CLOSE_LINES,
+        (100.14, lambda: diag.put(5, 56308, 9527, until=160.14)),  # FIN_WAIT2, tcp_fin_timeout
+        (100.6, lambda: diag.put(6, 56308, 9527, until=160.6)),  # the server's FIN came
+        (160.6, diag.entries.clear),  # the timer ran out
+    ]
+    w = _scripted(monkeypatch, clock, diag, script)
+    _run_until(w, clock, 100.59)
+    assert _client_steps(w)[-1][1:] == ("FIN_WAIT_1", "FIN_WAIT_2", "rcv ACK of FIN")
+    _run_until(w, clock, 110.0)
+    assert [(e["state"], e.get("timer")) for e in w.still_open()] == [("TIME_WAIT", round(160.6 - clock.now, 3))]
+    _run_until(w, clock, 162.0)
+    assert _client_steps(w)[1:] == [
+        (0.14, "FIN_WAIT_1", "FIN_WAIT_2", "rcv ACK of FIN"),
+        (0.6, "FIN_WAIT_2", "TIME_WAIT", "rcv FIN"),  # the timer's date, kept after the server's FIN
+        (60.6, "TIME_WAIT", "CLOSED", "timeout 2MSL"),
+    ]
+    assert not w.still_open()
+    w.close()
+
+
+def test_dump_race_is_not_an_end_and_a_reused_tuple_is_a_reopen(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = _Clock(100.0)
+    diag = _Diag(clock)
+    key = (4, A, 56308, A, 9527)
+    script = [
+        *CLIENT_CLOSE_LINES,
+        (100.14, lambda: diag.put(5, 56308, 9527, until=160.14)),
+        (100.6, lambda: diag.put(6, 56308, 9527, until=160.6)),
+        (101.0, lambda: diag.hidden.add(key)),  # dumps miss it; the exact lookup finds it
+        (104.0, lambda: diag.put(1, 56308, 9527, until=0, minisock=False)),  # a new SYN took it
+    ]
+    w = _scripted(monkeypatch, clock, diag, script)
+    _run_until(w, clock, 103.0)
+    assert [step[2] for step in _client_steps(w)][-1] == "TIME_WAIT"
+    _run_until(w, clock, 106.0)
+    end = [e for e in w.log if e["kind"] == "state" and e["conn"] == f"{CL}-{SV}"][-1]
+    assert (end["from"], end["to"], end["rfc_cause"]) == ("TIME_WAIT", "CLOSED", "rcv SYN in TIME_WAIT")
+    assert end["linux"].endswith("a new SYN reused the 4-tuple")
+    assert 4.0 <= end["t"] <= 5.1
+    w.close()

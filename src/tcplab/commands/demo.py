@@ -18,6 +18,7 @@ import shutil
 import sys
 import textwrap
 from typing import Any
+from urllib.parse import urlencode
 
 from tcplab.cli import CLIError
 
@@ -48,7 +49,13 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--diagram-svg", metavar="FILE", help="also write the state diagram (transitions taken highlighted) as SVG"
     )
-    p.add_argument("--pcap", metavar="FILE", help="also write every packet to a pcap file")
+    p.add_argument("--tsg-svg", metavar="FILE", help="also write the time-sequence graph (with cwnd and RTT) as SVG")
+    p.add_argument(
+        "--pcap",
+        metavar="FILE",
+        help="also write every packet, when sent, to a capture: pcapng with a comment on each lost, "
+        "duplicated, corrupted or delayed one (classic pcap, without them, if FILE ends in .pcap)",
+    )
     p.add_argument("--json", action="store_true", help="print the trace as JSON Lines instead of the ladder")
     p.add_argument("--all", action="store_true", help="run every scenario (with --report)")
     p.add_argument(
@@ -80,9 +87,9 @@ def _check(args: argparse.Namespace) -> None:
         raise CLIError("give a scenario NAME or --all, not both")
     if args.all and not args.report:
         raise CLIError("--all needs --report DIR (one HTML page per scenario)")
-    if args.all and (args.json or args.ladder_svg or args.diagram_svg or args.pcap):
+    if args.all and (args.json or args.ladder_svg or args.diagram_svg or args.tsg_svg or args.pcap):
         raise CLIError(
-            "--all writes an HTML report only; --json, --ladder-svg, --diagram-svg "
+            "--all writes an HTML report only; --json, --ladder-svg, --diagram-svg, --tsg-svg "
             "and --pcap need a single scenario NAME"
         )
     if args.name is not None and args.name not in _scenarios():
@@ -165,17 +172,17 @@ def run(args: argparse.Namespace) -> int:
     if args.all:
         return write_report(args.report, list(_scenarios()), args.seed, args.loss, args.delay, out)
     if args.name is None:
-        if args.report or args.json or args.ladder_svg or args.diagram_svg or args.pcap:
+        if args.report or args.json or args.ladder_svg or args.diagram_svg or args.tsg_svg or args.pcap:
             raise CLIError("which scenario? give a NAME ('tcplab demo' lists them) or --all")
         list_scenarios(out)
         return 0
 
     tap = None
     if args.pcap:
-        from tcplab.net.pcap import PcapWriter
+        from tcplab.net.capture import open_writer
 
         try:
-            tap = PcapWriter(args.pcap)
+            tap = open_writer(args.pcap)
         except OSError as exc:
             raise CLIError(f"cannot write the pcap file {args.pcap}: {exc.strerror or exc}") from None
     try:
@@ -202,13 +209,23 @@ def run(args: argparse.Namespace) -> int:
             render_state_diagram_svg(taken, title=f"{sc.name}: the transitions both ends took"),
             "state diagram SVG",
         )
+    if args.tsg_svg:
+        from tcplab.graph.flows import segments_from_events
+        from tcplab.graph.tsg import GraphError, render_tsg_svg
+
+        try:
+            svg = render_tsg_svg(segments_from_events(result.events), result.events,
+                                 title=f"{sc.name}: {sc.description}")  # fmt: skip
+        except GraphError as exc:
+            raise CLIError(f"{sc.name}: {exc}") from None
+        _write(args.tsg_svg, svg, "time-sequence graph")
     if args.report:
-        write_report(args.report, [args.name], args.seed, args.loss, args.delay, None, runs={args.name: result})
+        write_report(args.report, [args.name], args.seed, args.loss, args.delay, None)
 
     if args.json:
-        from tcplab.trace.events import write_jsonl
+        from tcplab.trace.events import EPOCH, clock_event, write_jsonl
 
-        write_jsonl(result.events, out)
+        write_jsonl([clock_event(EPOCH, "simulator"), *result.events], out)
         return 0
     from tcplab.trace.ladder import render_ladder
 
@@ -226,14 +243,48 @@ def write_report(
     loss: float | None,
     delay: float | None,
     out: Any,
-    runs: dict[str, Any] | None = None,
 ) -> int:
+    """One page per story, with its capture (pcapng), JSON trace and time-sequence graph
+    written beside it and linked, and a link that opens the story in ``tcplab lab``."""
+    from tcplab.commands.lab import DEFAULT_PORT
+    from tcplab.graph.flows import segments_from_events
+    from tcplab.graph.tsg import GraphError, render_tsg_svg
+    from tcplab.net.pcapng import PcapngWriter
+    from tcplab.trace.events import EPOCH, clock_event, write_jsonl
+    from tcplab.trace.report import slugify
     from tcplab.trace.report import write_report as _write_report
 
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"cannot write the report into {directory}: {exc.strerror or exc}") from None
     pages = []
     for name in names:
         sc = _scenarios()[name]
-        result = (runs or {}).get(name) or play(name, seed, loss, delay)
+        slug = slugify(sc.name)
+        capture = os.path.join(directory, f"{slug}.pcapng")
+        try:
+            with PcapngWriter(capture) as tap:
+                result = play(name, seed, loss, delay, tap)  # (played again: the capture sees it all)
+            with open(os.path.join(directory, f"{slug}.jsonl"), "w", encoding="utf-8") as f:
+                write_jsonl([clock_event(EPOCH, "simulator"), *result.events], f)
+            graph = render_tsg_svg(segments_from_events(result.events), result.events,
+                                   title=f"{sc.name}: {sc.description}")  # fmt: skip
+            with open(os.path.join(directory, f"{slug}-tsg.svg"), "w", encoding="utf-8") as f:
+                f.write(graph)
+        except GraphError:
+            graph = ""
+        except OSError as exc:
+            raise CLIError(f"cannot write the report into {directory}: {exc.strerror or exc}") from None
+        lab = f"http://127.0.0.1:{DEFAULT_PORT}/?" + urlencode({"story": sc.name, "seed": seed, "at": 0})
+        links = [
+            ("capture (pcapng)", f"{slug}.pcapng", "every packet when sent; Wireshark shows the losses"),
+            ("trace (JSON Lines)", f"{slug}.jsonl", "the events"),
+            ("time-sequence graph (SVG)", f"{slug}-tsg.svg", ""),
+            ("open in the lab", lab, "with tcplab lab running: step it, then play by hand"),
+        ]
+        if not graph:
+            links.pop(2)
         pages.append(
             {
                 "name": sc.name,
@@ -242,6 +293,8 @@ def write_report(
                 "events": result.events,
                 "left": sc.left,
                 "right": sc.right,
+                "links": links,
+                "graph_svg": graph,
             }
         )
     try:

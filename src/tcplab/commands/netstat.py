@@ -79,6 +79,7 @@ def format_state_event(event: dict[str, Any]) -> str:
 
 def watch(args: argparse.Namespace) -> int:
     from tcplab import control
+    from tcplab.trace.events import clock_event
 
     name = choose_stack(getattr(args, "stack", None))
     if name is None:
@@ -90,8 +91,13 @@ def watch(args: argparse.Namespace) -> int:
         for message in control.watch(name):
             kind = message.get("type")
             if kind == "snapshot":
-                print(render(message["snapshot"], args), end="", flush=True)
-                print("-- state changes as they happen (Ctrl-C stops) --", flush=True)
+                snap = message["snapshot"]
+                clock = clock_event(snap["epoch"], f"stack {name}") if snap.get("epoch") is not None else None
+                if clock is not None and getattr(args, "json", False):
+                    print(json.dumps(clock), flush=True)
+                print(render(snap, args), end="", flush=True)
+                since = f"; times are seconds since the stack started, {clock['utc']}" if clock else ""
+                print(f"-- state changes as they happen (Ctrl-C stops){since} --", flush=True)
             elif kind == "event":
                 event = message.get("event", {})
                 if getattr(args, "json", False):

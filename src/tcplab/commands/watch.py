@@ -10,6 +10,7 @@ tcplab watch --snapshot [--netns NAME]     # the table, like ss -tan, from netli
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import signal
 import sys
@@ -17,6 +18,7 @@ import time
 from typing import Any
 
 from tcplab.cli import CLIError
+from tcplab.trace.events import clock_event, dumps
 from tcplab.watch import (
     DiagError,
     KernelWatcher,
@@ -101,8 +103,10 @@ def run(args: argparse.Namespace) -> int:
         previous = None
     seen: list[dict[str, Any]] = []
     try:
-        _watch(args, watcher, seen)
-    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM): stop, then show what was seen
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C (or SIGTERM): stop, then report
+            _watch(args, watcher, seen)
+        _report_still(args, watcher, seen)
+    except KeyboardInterrupt:
         pass
     except (WatchError, WatchUnavailable) as exc:
         raise CLIError(str(exc)) from None
@@ -145,8 +149,13 @@ def _watch(args: argparse.Namespace, watcher: KernelWatcher, seen: list[dict[str
             file=sys.stderr,
             flush=True,
         )
-    if not args.json:
+    assert watcher.epoch is not None
+    clock = clock_event(watcher.epoch, "watch")
+    if args.json:
+        out.write(dumps(clock) + "\n")
+    else:
         print(header_line(), file=out, flush=True)
+        print(f"{0.0:>12.6f}  (times are seconds since the watch started, {clock['utc']})", file=out, flush=True)
     deadline = None if args.duration is None else time.monotonic() + args.duration
     while True:
         left = 0.2 if deadline is None else deadline - time.monotonic()
@@ -158,10 +167,18 @@ def _watch(args: argparse.Namespace, watcher: KernelWatcher, seen: list[dict[str
         out.flush()
 
 
+def _report_still(args: argparse.Namespace, watcher: KernelWatcher, seen: list[dict[str, Any]]) -> None:
+    """The connections seen that have not reached CLOSED yet (TIME_WAIT with its timer left)."""
+    if not watcher.mode:
+        return
+    for event in watcher.still_open():
+        seen.append(event)
+        _print_event(event, args.json, sys.stdout)
+    sys.stdout.flush()
+
+
 def _print_event(event: dict[str, Any], as_json: bool, out: Any) -> None:
     if as_json:
-        from tcplab.trace.events import dumps
-
         out.write(dumps(event) + "\n")
         return
     if event.get("kind") == "note" and str(event.get("text", "")).startswith("polling"):

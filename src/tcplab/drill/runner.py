@@ -43,7 +43,7 @@ from tcplab.drill import ast as A
 from tcplab.socket import Socket
 from tcplab.tcp.config import Config
 from tcplab.tcp.states import LINUX_STATE_NUMBER, State
-from tcplab.trace.events import EventLog
+from tcplab.trace.events import EPOCH, EventLog
 from tcplab.wire import MalformedPacket, build_packet, parse_packet
 from tcplab.wire.tcp import (
     EOL,
@@ -288,6 +288,7 @@ class _Runtime:
 
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
+        self.epoch = EPOCH  # virtual time, like the simulator's
 
     def now(self) -> float:
         return self.runner.now

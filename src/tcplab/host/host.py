@@ -186,6 +186,10 @@ class Listener:
         return f"<Listener {self.label} backlog={self.backlog}>"
 
 
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
 class Host:
     """An IP host running tcplab's TCP. See the module docstring."""
 
@@ -649,9 +653,9 @@ class Host:
             self.log.record("outcome", now, host=self.name, outcome=outcome, conn=ep.label)
 
     def _on_event(self, ep: Endpoint, ev: E.Event, now: float) -> None:
+        if not ep.label:
+            ep.label = conn_label(ep.conn.local, ep.conn.remote)
         if isinstance(ev, E.StateChanged):
-            if not ep.label:
-                ep.label = conn_label(ep.conn.local, ep.conn.remote)
             self._log_state(ep.label, ev, now)
             self._count_transition(ev)
             if ev.dst is State.LISTEN and ep.listener is not None:
@@ -669,6 +673,12 @@ class Host:
             self.log.record("outcome", now, host=self.name, outcome="peer closed", conn=ep.label)
         elif isinstance(ev, E.Closed):
             self._finish(ep, now)
+        elif isinstance(ev, E.CongestionChanged):
+            self.log.record("cwnd", now, host=self.name, conn=ep.label, cwnd=ev.cwnd, ssthresh=ev.ssthresh,
+                            reason=ev.reason)  # fmt: skip
+        elif isinstance(ev, E.RttChanged):
+            self.log.record("rtt", now, host=self.name, conn=ep.label, sample=_round(ev.sample),
+                            srtt=_round(ev.srtt), rttvar=_round(ev.rttvar), rto=_round(ev.rto))  # fmt: skip
 
     def _count_transition(self, ev: E.StateChanged) -> None:
         src, dst = ev.src, ev.dst

@@ -3,7 +3,10 @@
 The host and its sockets never sleep or read a clock themselves; they ask ``host.runtime``, which
 owns time and wake-ups:
 
-- ``now()``: the current time (virtual on the simulator, ``time.monotonic()`` on TUN);
+- ``now()``: the run's clock: seconds since it started (virtual on the simulator, real on TUN);
+- ``epoch``: the wall-clock time (Unix seconds) ``now() == 0`` stands for: the fixed
+  ``tcplab.net.sim.EPOCH`` (2000-01-01T00:00:00Z) on the simulator, the start on TUN. Captures
+  are stamped ``epoch + now()``; traces, ``netstat --watch`` and ``tcplab watch`` print ``now()``;
 - ``kick()``: a user call queued packets or changed timers: let them go out now;
 - ``call_later(delay, callback)``: run ``callback()`` ``delay`` seconds from now;
 - ``wait_until(predicate, timeout) -> bool``: make progress (move packets, run timers) until
@@ -23,6 +26,8 @@ from typing import Protocol
 
 class Runtime(Protocol):
     """The clock and the loop a host's blocking calls run on."""
+
+    epoch: float
 
     def now(self) -> float: ...
 

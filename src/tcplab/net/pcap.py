@@ -21,13 +21,14 @@ import struct
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, Self
 
 __all__ = [
     "LINKTYPE_ETHERNET",
     "LINKTYPE_IPV4",
     "LINKTYPE_IPV6",
     "LINKTYPE_RAW",
+    "CaptureWriter",
     "PcapError",
     "PcapReader",
     "PcapRecord",
@@ -52,7 +53,45 @@ class PcapError(ValueError):
     """A pcap file that cannot be read (bad magic, truncated header)."""
 
 
-class PcapWriter:
+def open_binary(
+    path_or_file: str | os.PathLike[str] | BinaryIO | IO[bytes], mode: str, close_file: bool | None
+) -> tuple[Any, bool]:
+    """``(file, owned)``: a path is opened in ``mode`` (owned: closed with the reader or writer);
+    a file object is used as it is (owned only if ``close_file``)."""
+    if isinstance(path_or_file, (str, os.PathLike)):
+        return open(path_or_file, mode), True
+    return path_or_file, bool(close_file)
+
+
+class CaptureWriter:
+    """What every capture writer shares: its file (a path, opened here and closed by
+    ``close()``; or a binary file object, left open unless ``close_file``), ``count`` packets
+    written, ``flush``, ``close`` and use as a context manager."""
+
+    def __init__(self, path_or_file: str | os.PathLike[str] | BinaryIO | IO[bytes], close_file: bool | None) -> None:
+        self._file, self._owns = open_binary(path_or_file, "wb", close_file)
+        self.count = 0
+        self.closed = False
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._file.flush()
+        if self._owns:
+            self._file.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PcapWriter(CaptureWriter):
     """Write packets to a pcap file (a path, or a binary file object that stays open on close
     unless ``close_file`` is true)."""
 
@@ -65,22 +104,18 @@ class PcapWriter:
     ) -> None:
         if not 0 < snaplen <= 0xFFFFFFFF:
             raise ValueError(f"snaplen out of range: {snaplen}")
-        if isinstance(path_or_file, (str, os.PathLike)):
-            self._file: Any = open(path_or_file, "wb")  # noqa: SIM115 - closed by close()
-            self._owns = True
-        else:
-            self._file = path_or_file
-            self._owns = bool(close_file)
+        super().__init__(path_or_file, close_file)
         self.linktype = linktype
         self.snaplen = snaplen
-        self.count = 0
-        self.closed = False
         self._record = struct.Struct(_NATIVE + "IIII")
         self._file.write(struct.pack(_NATIVE + "IHHiIII", MAGIC_USEC, VERSION[0], VERSION[1], 0, 0, snaplen, linktype))
 
-    def write(self, packet: bytes | bytearray | memoryview, t: float) -> None:
-        """Append one packet captured at time ``t`` (seconds since the epoch or since the start
-        of a simulation; negative times are refused)."""
+    def write(
+        self, packet: bytes | bytearray | memoryview, t: float, comment: str | None = None, interface: object = None
+    ) -> None:
+        """Append one packet captured at time ``t`` (seconds since 1970; negative times are
+        refused). Classic pcap has no room for a comment or an interface name: they are
+        dropped (``PcapngWriter`` keeps them)."""
         if self.closed:
             raise ValueError("write to a closed PcapWriter")
         if t < 0:
@@ -95,23 +130,6 @@ class PcapWriter:
         self._file.write(packet[:caplen] if caplen < length else packet)
         self.count += 1
 
-    def flush(self) -> None:
-        self._file.flush()
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self._file.flush()
-        if self._owns:
-            self._file.close()
-
-    def __enter__(self) -> PcapWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 @dataclass(frozen=True, slots=True)
 class PcapRecord:
@@ -124,12 +142,7 @@ class PcapReader:
     """Read a classic pcap file: ``for rec in PcapReader(path): rec.t, rec.data``."""
 
     def __init__(self, path_or_file: str | os.PathLike[str] | BinaryIO | IO[bytes]) -> None:
-        if isinstance(path_or_file, (str, os.PathLike)):
-            self._file: Any = open(path_or_file, "rb")  # noqa: SIM115 - closed by close()
-            self._owns = True
-        else:
-            self._file = path_or_file
-            self._owns = False
+        self._file, self._owns = open_binary(path_or_file, "rb", False)
         head = self._file.read(24)
         if len(head) < 24:
             self.close()

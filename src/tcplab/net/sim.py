@@ -63,8 +63,11 @@ Observation
     ``abs_seq``/``abs_ack``, ``len`` (payload bytes), ``win`` (raw window
     field), ``options`` (tcpdump style), ``fate`` (``delivered``, ``dropped``, ``duplicated``,
     ``corrupted``), ``t_arrive`` (None when dropped) and, for drops, ``why`` (``loss``, ``rule``,
-    ``queue``). ``net.capture(writer)`` calls ``writer.write(packet, t)`` for every packet as it
-    is delivered (corrupted packets as delivered, duplicates twice). ``net.stats`` counts.
+    ``queue``). ``net.capture(writer)`` hands every packet a node sends to a capture writer
+    when it is sent, dropped ones too, with a comment saying what the network did to it and the
+    sender as the interface (``PcapngWriter``: per-packet comments and interface names that
+    Wireshark shows; ``PcapWriter``: classic pcap, which has no room for them). Capture times
+    are ``EPOCH + t`` (2000-01-01T00:00:00Z + virtual time). ``net.stats`` counts.
 
 Standard library only (plus ``tcplab.trace.events`` and ``tcplab.wire``).
 """
@@ -80,11 +83,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any, Protocol, runtime_checkable
 
-from tcplab.trace.events import EventLog
+from tcplab.trace.events import EPOCH, EventLog
 from tcplab.wire.errors import MalformedPacket
 from tcplab.wire.tcp import Flags, Segment, flags_str, format_option_bytes, parse_flags, parse_tcp
 
 __all__ = [
+    "EPOCH",
     "Link",
     "LinkDirection",
     "LinkParams",
@@ -376,6 +380,30 @@ _FLAGS_TEXT = [flags_str(Flags(bits)) for bits in range(256)]
 _TCP_PLAIN_BYTES = (*range(12), *range(14, 20))
 
 
+_DROP_WHY = {
+    "loss": "dropped: lost on the link",
+    "rule": "dropped by a fault rule",
+    "queue": "dropped: the link's queue was full",
+}
+
+
+def _fate_note(drop_why: str | None, dup: bool, corrupt: bool, extra: float, reordered_by: float) -> str | None:
+    """What the network did to a packet, for a capture's comment (None: a plain delivery). The
+    first word is the fate, as in the segment events."""
+    if drop_why is not None:
+        return _DROP_WHY[drop_why]
+    notes = []
+    if corrupt:
+        notes.append("corrupted: a byte flipped on the link, the receiver finds a bad checksum")
+    if dup:
+        notes.append("duplicated: the network delivers it twice")
+    if extra:
+        notes.append(f"delayed by {extra * 1000:g} ms (a fault rule)")
+    if reordered_by:
+        notes.append(f"delayed by {reordered_by * 1000:g} ms (reordered: later packets overtake it)")
+    return "; ".join(notes) or None
+
+
 def _route_key(packet: bytes) -> bytes | None:
     """The packed destination address, or None when there is no IP header to read it from."""
     n = len(packet)
@@ -505,6 +533,7 @@ class Network:
         self._isn: dict[tuple[bytes, int, bytes, int], int] = {}
         self._isn_ended: set[tuple[bytes, int, bytes, int]] = set()
         self._running = False
+        self._interrupt: BaseException | None = None
         self._kicked: list[_Slot] | None = None  # nodes to service after the current event
 
     @property
@@ -605,7 +634,11 @@ class Network:
         self.rules.remove(rule)
 
     def capture(self, writer: Any) -> Any:
-        """Tap every delivered packet: ``writer.write(packet_bytes, t)``. Returns the writer."""
+        """Tap every packet a node sends, when it is sent, whatever its fate:
+        ``writer.write(packet, EPOCH + t, comment=..., interface=sender)`` (a ``PcapngWriter``
+        or a ``PcapWriter``). ``comment`` says what the network did to it when that was not
+        a plain delivery ("dropped: lost on the link", "duplicated: ...", "corrupted: ...",
+        "delayed by 200 ms ...") and is None otherwise. Returns the writer."""
         self._taps.append(writer)
         return writer
 
@@ -648,6 +681,17 @@ class Network:
         if self._kicked is None:
             self._kicked = []
         self._kicked.extend(slots)
+
+    def interrupt(self, exc: BaseException) -> None:
+        """Have the run in progress raise ``exc`` once the event it is processing is done (or
+        the next run raise it before its first event): a clean point to stop a script that
+        drives the network through blocking calls. Every packet the event produced is sent."""
+        self._interrupt = exc
+
+    def _raise_interrupt(self) -> None:
+        if self._interrupt is not None:
+            exc, self._interrupt = self._interrupt, None
+            raise exc
 
     def inject(self, src: Node | str, packet: bytes) -> None:
         """Put ``packet`` on the network now as if node ``src`` had sent it."""
@@ -699,6 +743,7 @@ class Network:
         instant, same = -1.0, 0  # the current instant and how many events it has had
         try:
             self.poll()  # whatever user calls made since the last event: their packets and timers
+            self._raise_interrupt()
             while heap:
                 if until is not None and heap[0][0] > until:
                     break
@@ -713,8 +758,6 @@ class Network:
                         guard.tally(same, t, kind, target.name if target is not None else "")
                 if kind in (_ARRIVE, _LOOP):
                     self.now = t
-                    for tap in self._taps:
-                        tap.write(data, t)
                     self.stats.delivered += 1
                     node = target.node
                     if kind == _LOOP and hasattr(node, "deliver_loopback"):
@@ -739,6 +782,7 @@ class Network:
                     for slot in dict.fromkeys(kicked):
                         self._service(slot)
                 done += 1
+                self._raise_interrupt()
                 if predicate is not None and predicate():
                     return True, done
                 if done >= max_events:
@@ -805,8 +849,9 @@ class Network:
         else:
             drop, extra, dup, corrupt = False, 0.0, False, False
         why: str | None = "rule" if drop else None
+        held = 0.0
         if not drop:
-            arrive, why, dup_here, corrupt_here = self._impair(d, len(packet), extra)
+            arrive, why, dup_here, corrupt_here, held = self._impair(d, len(packet), extra)
             dup, corrupt = dup or dup_here, corrupt or corrupt_here
         if arrive is None:
             d.dropped += 1
@@ -815,6 +860,14 @@ class Network:
             fate = self._carry(d, dst, packet, arrive, dup, corrupt)
         if log is not None and tcp is not None:
             self._record(log, src.name, dst.name, packet, off, tcp, fate, arrive, why)
+        if self._taps:
+            self._tap(src.name, packet, _fate_note(why, dup, corrupt, extra, held))
+
+    def _tap(self, sender: str, packet: bytes, comment: str | None) -> None:
+        """The capture writers get the packet as it was sent, with what happened to it."""
+        t = EPOCH + self.now
+        for tap in self._taps:
+            tap.write(packet, t, comment=comment, interface=sender)
 
     def _route(self, src: _Slot, packet: bytes) -> tuple[_Slot, LinkDirection] | None:
         """The node that owns the destination address and the link direction to it (to the
@@ -823,6 +876,7 @@ class Network:
         key = _route_key(packet)
         if key is None:
             stats.malformed += 1
+            self._tap(src.name, packet, "dropped: malformed, no IP header to route by")
             self._note(
                 src.name,
                 f"network dropped a malformed packet from {src.name} ({len(packet)} bytes, no IP header to route by)",
@@ -833,19 +887,20 @@ class Network:
             self.refresh_addresses()
             dst = self._owners.get(key)
         if dst is None:
-            self._unroutable(src, key, "nobody owns that address")
+            self._unroutable(src, packet, key, "nobody owns that address")
             return None
         d = self._dirs.get((src, dst))
         if d is None:
             if dst is not src:
-                self._unroutable(src, key, f"no link to {dst.name}")
+                self._unroutable(src, packet, key, f"no link to {dst.name}")
                 return None
             d = LinkDirection(src.name, src.name, _LOOPBACK, random.Random(0))
             self._dirs[(src, src)] = d
         return dst, d
 
-    def _unroutable(self, src: _Slot, key: bytes, why: str) -> None:
+    def _unroutable(self, src: _Slot, packet: bytes, key: bytes, why: str) -> None:
         self.stats.unroutable += 1
+        self._tap(src.name, packet, f"dropped: {why}")
         self._note(src.name, f"network dropped a packet from {src.name} to {ipaddress.ip_address(key)}: {why}")
 
     def _apply_rules(
@@ -879,10 +934,10 @@ class Network:
             stats.delayed += 1
         return drop, extra, dup, corrupt
 
-    def _impair(self, d: LinkDirection, size: int, extra: float) -> tuple[float | None, str | None, bool, bool]:
+    def _impair(self, d: LinkDirection, size: int, extra: float) -> tuple[float | None, str | None, bool, bool, float]:
         """The link's own fate for a packet of ``size`` bytes sent now, drawn from its random
         stream in a fixed order (queue, loss, corruption, duplication, reordering, jitter):
-        ``(arrival time or None, why it was dropped, duplicate, corrupt)``."""
+        ``(arrival time or None, why it was dropped, duplicate, corrupt, reorder delay)``."""
         stats = self.stats
         now = self.now
         p = d.params
@@ -895,7 +950,7 @@ class Network:
                     queue.popleft()
                 if len(queue) >= p.queue_limit:
                     stats.dropped_queue += 1
-                    return None, "queue", False, False
+                    return None, "queue", False, False, 0.0
             start = d.busy_until if d.busy_until > now else now
             tx_end = start + size / p.bandwidth
             d.busy_until = tx_end
@@ -903,20 +958,22 @@ class Network:
                 d._queue.append(tx_end)
         if p.loss and rng.random() < p.loss:
             stats.dropped_loss += 1
-            return None, "loss", False, False
+            return None, "loss", False, False, 0.0
         corrupt = bool(p.corrupt) and rng.random() < p.corrupt
         dup = bool(p.duplicate) and rng.random() < p.duplicate
         arrive = tx_end + p.delay + extra
+        held = 0.0
         if p.reorder and rng.random() < p.reorder:
             stats.reordered += 1
             rd = p.reorder_delay
-            arrive += rd if rd is not None else (p.delay if p.delay > 0.001 else 0.001)
+            held = rd if rd is not None else (p.delay if p.delay > 0.001 else 0.001)
+            arrive += held
         if p.jitter:
             arrive += rng.random() * p.jitter
         # whole nanoseconds: 0.05 + 0.01 arrives at 0.06, not 0.060000000000000005
         # (but never before now: time only moves forward)
         rounded = round(arrive, 9)
-        return (rounded if rounded >= now else now), None, dup, corrupt
+        return (rounded if rounded >= now else now), None, dup, corrupt, held
 
     def _carry(self, d: LinkDirection, dst: _Slot, packet: bytes, arrive: float, dup: bool, corrupt: bool) -> str:
         """Schedule the packet's arrival (corrupted, twice if duplicated); return its fate."""

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tcplab.host.host import Host
-from tcplab.net.sim import Network
+from tcplab.net.sim import EPOCH, Network
 from tcplab.tcp.config import Config
 from tcplab.trace.events import EventLog
 
@@ -27,6 +27,7 @@ class SimRuntime:
 
     def __init__(self, network: Network) -> None:
         self.network = network
+        self.epoch = EPOCH  # a capture's time for network.now == 0
 
     @classmethod
     def attach(cls, network: Network, *hosts: Host) -> SimRuntime:

@@ -129,10 +129,10 @@ def _pair(kernel: str, host: str, what: str):
 
 
 def _open_pcap(path: str) -> Any:
-    from tcplab.net.pcap import PcapWriter
+    from tcplab.net.capture import open_writer
 
     try:
-        return PcapWriter(path)
+        return open_writer(path)
     except OSError as exc:
         raise TunError(exc.errno or errno.EIO, f"cannot write pcap file {path}: {exc.strerror}") from None
 
@@ -143,7 +143,9 @@ class TunLink:
     ``kernel_address``/``host_address`` are IPv4 (``kernel_address6``/``host_address6`` IPv6,
     optional; IPv6 addresses are added with ``nodad`` so they are usable at once). ``netns``: the
     network namespace the device lives in (None: the current one). ``pcap``: a file capturing
-    every packet crossing the link (timestamps are wall-clock, as tcpdump's).
+    every packet crossing the link, pcapng (interface named after the device) unless the name
+    ends in ``.pcap``; stamped by ``clock()``: wall-clock time (a ``TunRuntime`` sets it to its
+    run's clock, so the capture and the host's events tell the same time).
     """
 
     def __init__(
@@ -181,6 +183,7 @@ class TunLink:
         self.mtu = mtu
         self.fd = -1
         self._pcap: Any = None
+        self.clock: Callable[[], float] = time.time
         self.packets_in = 0
         self.packets_out = 0
         self.bytes_in = 0
@@ -311,13 +314,13 @@ class TunLink:
         self.packets_in += 1
         self.bytes_in += len(pkt)
         if self._pcap is not None:
-            self._pcap.write(pkt, time.time())
+            self._pcap.write(pkt, self.clock(), interface=self.name)
         return pkt
 
     def write(self, packet: bytes) -> None:
         """Hand one packet to the kernel (dropped and counted if the kernel refuses it)."""
         if self._pcap is not None:
-            self._pcap.write(packet, time.time())
+            self._pcap.write(packet, self.clock(), interface=self.name)
         try:
             os.write(self.fd, packet)
         except OSError as exc:
@@ -368,10 +371,11 @@ class TunRuntime:
     """The I/O loop that drives a ``Node`` over a :class:`TunLink` with the real clock.
 
     It is also the node's ``runtime`` (installed as ``node.runtime`` when the node has that
-    attribute): ``now()`` is ``time.monotonic()``, ``wait_until(predicate, timeout)`` runs the
-    loop until the predicate holds, ``kick()`` sends what a user call queued, ``call_later`` runs
-    a callback later (from inside the loop). ``add_reader(fd, callback)`` watches other
-    descriptors (the control socket) in the same loop.
+    attribute): ``now()`` is the seconds since the runtime started (``time.monotonic()`` from
+    then; ``epoch`` is that start as wall-clock time, which the link's capture adds),
+    ``wait_until(predicate, timeout)`` runs the loop until the predicate holds, ``kick()`` sends
+    what a user call queued, ``call_later`` runs a callback later (from inside the loop).
+    ``add_reader(fd, callback)`` watches other descriptors (the control socket) in the same loop.
     """
 
     def __init__(
@@ -398,12 +402,16 @@ class TunRuntime:
         self._aio_timer: Any = None
         self._busy = False
         self.stopped = False
+        # The run's clock: 0 now; captures are stamped epoch + now() (wall-clock time).
+        self._origin = time.monotonic()
+        self.epoch = time.time()
+        link.clock = lambda: self.epoch + self.now()
         if install and hasattr(node, "runtime"):
             node.runtime = self
 
     # ---- the runtime protocol ----------------------------------------------------------------
     def now(self) -> float:
-        return time.monotonic()
+        return time.monotonic() - self._origin
 
     def kick(self) -> None:
         if self._busy:
@@ -472,7 +480,7 @@ class TunRuntime:
             if imp is not None and imp.inbound:
                 self._impair(imp, True, pkt)
             else:
-                self._deliver(pkt, time.monotonic())
+                self._deliver(pkt, self.now())
 
     def _impair(self, imp: Impairment, inbound: bool, pkt: bytes) -> None:
         delay = imp.fate()
@@ -480,11 +488,11 @@ class TunRuntime:
             return
         if delay <= 0:  # at once, overtaking the held packets (netem's reordering)
             if inbound:
-                self._deliver(pkt, time.monotonic())
+                self._deliver(pkt, self.now())
             else:
                 self.link.write(pkt)
             return
-        heapq.heappush(self._held, (time.monotonic() + delay, next(self._tick), inbound, pkt))
+        heapq.heappush(self._held, (self.now() + delay, next(self._tick), inbound, pkt))
 
     def _flush(self) -> None:
         out = self.node.poll_transmit()
@@ -532,7 +540,7 @@ class TunRuntime:
         self._busy = True
         try:
             self._flush()
-            now = time.monotonic()
+            now = self.now()
             wake = self._next_wakeup()
             wait = timeout
             if wake is not None:
@@ -545,7 +553,7 @@ class TunRuntime:
                 else:
                     key.data()
                 self._flush()
-            self._run_due(time.monotonic())
+            self._run_due(self.now())
             self._flush()
         finally:
             self._busy = False
@@ -554,11 +562,11 @@ class TunRuntime:
         """Run the loop until ``predicate()`` is true (True) or ``timeout`` seconds pass."""
         if predicate():
             return True
-        end = None if timeout is None else time.monotonic() + timeout
+        end = None if timeout is None else self.now() + timeout
         while True:
             left = None
             if end is not None:
-                left = end - time.monotonic()
+                left = end - self.now()
                 if left <= 0:
                     self._flush()
                     return predicate()
@@ -607,7 +615,7 @@ class TunRuntime:
         self._busy = True
         try:
             callback()
-            self._run_due(time.monotonic())
+            self._run_due(self.now())
             self._flush()
         finally:
             self._busy = False
@@ -624,13 +632,13 @@ class TunRuntime:
         wake = self._next_wakeup()
         timer = self._aio_timer
         if timer is not None:
-            if wake is not None and timer.when() == wake:
+            if wake is not None and timer.when() == wake + self._origin:
                 return
             timer.cancel()
             self._aio_timer = None
         if wake is not None:
-            # asyncio's clock is time.monotonic() (BaseEventLoop.time).
-            self._aio_timer = loop.call_at(wake, self._aio_timeout)
+            # asyncio's clock is time.monotonic() (BaseEventLoop.time); ours starts at _origin.
+            self._aio_timer = loop.call_at(wake + self._origin, self._aio_timeout)
 
 
 def host_for_link(link: TunLink, name: str = "tcplab", **kwargs: Any) -> Any:

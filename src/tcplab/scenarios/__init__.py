@@ -17,7 +17,7 @@ of ``tcplab.tcp.states.TRANSITIONS``.
 from __future__ import annotations
 
 from tcplab.scenarios import classic, edges
-from tcplab.scenarios.base import Bench, Run, Scenario, scenario_config
+from tcplab.scenarios.base import SERVER_PORT, Bench, Run, Scenario, scenario_config
 
 __all__ = ["SCENARIOS", "Bench", "Run", "Scenario", "scenario_config"]
 
@@ -192,8 +192,8 @@ _LIST = [
     Scenario(
         "time-wait-restart",
         "The server restarts at once on its port: EADDRINUSE, then SO_REUSEADDR succeeds.",
-        "The server closed first, so its end of the old connection is in TIME_WAIT on port 8080 "
-        "(RFC 9293 3.6). When the server program restarts, bind() to port 8080 fails with "
+        f"The server closed first, so its end of the old connection is in TIME_WAIT on port {SERVER_PORT} "
+        f"(RFC 9293 3.6). When the server program restarts, bind() to port {SERVER_PORT} fails with "
         "EADDRINUSE, as on Linux: a connection still uses the port. With SO_REUSEADDR set "
         "before bind(), Linux allows the bind while the old connection is in TIME_WAIT (the "
         "4-tuple of a new connection cannot collide with it: the new clients come from other "

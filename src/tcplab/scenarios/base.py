@@ -23,7 +23,7 @@ from tcplab.trace.events import EventLog
 
 CLIENT_IP = "198.18.0.1"
 SERVER_IP = "198.18.0.2"
-SERVER_PORT = 8080
+SERVER_PORT = 9527  # no protocol Wireshark knows: it shows plain TCP (8080 would decode as HTTP)
 DEFAULT_DELAY = 0.05  # one-way link delay in seconds: round numbers on the ladder
 
 
@@ -95,20 +95,25 @@ class Scenario:
         """Play the story. ``delay`` is the one-way link delay in seconds (None: 50 ms);
         ``loss`` a per-packet loss probability on the link (None: the story's own, 0 for all
         but lossy-transfer). Options: ``tap`` (a writer with
-        ``write(packet, t)``, e.g. a ``PcapWriter``, that sees every delivered packet),
+        ``write(packet, t, comment=, interface=)``, a ``PcapngWriter`` or ``PcapWriter``, that sees
+        every packet sent, with its fate),
         ``config`` (a ``Config`` for both hosts) and whatever the story itself takes."""
+        bench = self.bench(seed, loss, delay, **options)
+        summary = self.script(bench)
+        return Run(self.name, bench.log, bench.net, bench.hosts, self.left, self.right, summary, bench.data)
+
+    def bench(self, seed: int = 0, loss: float | None = None, delay: float | None = None, **options: Any) -> Bench:
+        """The story's stage, set up but not played (``run`` plays ``script`` on it)."""
         options = {**self.options, **options}
         if "config" not in options and self.config:
             options["config"] = scenario_config(**self.config)
-        bench = Bench(
+        return Bench(
             seed=seed,
             loss=loss,
             delay=DEFAULT_DELAY if delay is None else delay,
             impairments=dict(self.defaults),
             **options,
         )
-        summary = self.script(bench)
-        return Run(self.name, bench.log, bench.net, bench.hosts, self.left, self.right, summary, bench.data)
 
 
 class Bench:

@@ -440,12 +440,12 @@ def syn_in_syn_rcvd(b: Bench) -> str:
 
 def time_wait_restart(b: Bench) -> str:
     lsock, csock, ssock = b.pair()
-    ssock.close()  # the server closes first: TIME_WAIT on port 8080
+    ssock.close()  # the server closes first: TIME_WAIT on its port
     _eof(csock)
     csock.close()
     lsock.close()  # the server program exits
     b.wait(1.0)
-    b.note("server", "the server restarts on port 8080")
+    b.note("server", f"the server restarts on port {SERVER_PORT}")
     sock = Socket(b.server)
     try:
         sock.bind((SERVER_IP, SERVER_PORT))
@@ -453,7 +453,7 @@ def time_wait_restart(b: Bench) -> str:
         b.data["first_errno"] = exc.errno
         b.note(
             "server",
-            f"bind(8080) failed: {errno_name(exc)} ({exc.strerror}): the old connection is in TIME_WAIT",
+            f"bind({SERVER_PORT}) failed: {errno_name(exc)} ({exc.strerror}): the old connection is in TIME_WAIT",
         )
     sock.close()
     sock = Socket(b.server)
@@ -461,7 +461,7 @@ def time_wait_restart(b: Bench) -> str:
     sock.bind((SERVER_IP, SERVER_PORT))
     sock.listen(16)
     b.data["second_bind"] = "ok"
-    b.note("server", "with SO_REUSEADDR bind(8080) and listen() succeed")
+    b.note("server", f"with SO_REUSEADDR bind({SERVER_PORT}) and listen() succeed")
     csock = b.connect()
     ssock, _ = sock.accept()
     b.wait(0.2)

@@ -45,6 +45,8 @@ class Config:
     timestamps: bool = True  # RFC 7323 (Linux net.ipv4.tcp_timestamps)
     sack: bool = True  # RFC 2018 SACK-permitted negotiated (Linux net.ipv4.tcp_sack)
     initial_window: int = 10  # segments; RFC 6928, Linux TCP_INIT_CWND
+    # Linux TCP_CONGESTION / net.ipv4.tcp_congestion_control; a name of tcplab.tcp.congestion.ALGORITHMS
+    congestion_control: str = "reno"
     nodelay: bool = False  # TCP_NODELAY: turn Nagle (RFC 9293 3.7.4) off
     ts_hz: int = 1000  # timestamp clock rate (Linux uses 1 ms ticks)
 

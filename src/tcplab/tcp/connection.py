@@ -11,33 +11,43 @@ This module reads top to bottom in the RFC's order:
 Sending (window, Nagle, silly window avoidance, congestion window) is at the end. The connection
 never reads a clock: ``now`` is an argument of every call. Every state change goes through
 ``_enter``, which names its row of ``tcplab.tcp.states.TRANSITIONS``.
+
+Collaborators beside it, each behind a small interface: ``timers.Timers`` (one deadline per
+``Timer``), ``congestion.CongestionControl`` (the window; chosen by ``Config.congestion_control``),
+``loss.LossDetector`` (duplicate ACKs, SACK scoreboard, recovery), ``rtt.RTTEstimator`` (RFC 6298)
+and ``reassembly.Reassembly`` (out-of-order data).
 """
 
 from __future__ import annotations
 
 import errno as E
 import os
-from typing import TypedDict
+from collections.abc import Callable
+from typing import ClassVar, TypedDict
 
 from tcplab.tcp import seq as sq
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
+from tcplab.tcp.congestion import ARBITRARILY_HIGH, CongestionControl, WindowUse, create
 from tcplab.tcp.events import (
     Closed,
+    CongestionChanged,
     Connected,
     DataReadable,
     Event,
     PeerFinished,
     Reset,
+    RttChanged,
     SendSpace,
     StateChanged,
     TimedOut,
 )
 from tcplab.tcp.isn import ISNGenerator
+from tcplab.tcp.loss import DupAck, LossDetector
 from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.rtt import RTTEstimator
-from tcplab.tcp.sack import Scoreboard
 from tcplab.tcp.states import LINUX_STATE_NUMBER, Cause, State, lookup
+from tcplab.tcp.timers import Timer, Timers
 from tcplab.wire.tcp import (
     FLAGS,
     MSS,
@@ -115,6 +125,8 @@ class Connection:
         self._fixed_iss = iss
         self.state = S.CLOSED
         self.passive = False  # RFC 9293: "initiated with a passive OPEN"
+        self._listen_remote: Address | None = None  # the remote a passive OPEN named (or None)
+        self._was_synchronized = False  # reached ESTABLISHED once (send() then gives EPIPE)
         self.error = 0  # errno of the failure (SO_ERROR)
         self._events: list[Event] = []
         self._out: list[Segment] = []
@@ -141,6 +153,7 @@ class Connection:
         self.snd_wscale = 0  # shift applied to the windows the peer sends
         self.rcv_wscale = 0  # shift applied to the windows we send
         self._offer_wscale = self.config.wscale
+        self._peer_ws = False  # the peer's SYN carried a window scale option
         self.ts_ok = False
         self.sack_ok = False
         self.ts_recent = 0
@@ -157,13 +170,8 @@ class Connection:
         self._fin_seq: int | None = None  # sequence number our FIN occupies, once sent
         self._user_closed = False  # close() called: nobody will read (orphan, as Linux says)
 
-        # -- timers (absolute deadlines; None when stopped) ---------------------------------------
-        self._rtx_deadline: float | None = None
-        self._tw_deadline: float | None = None
-        self._fw2_deadline: float | None = None
-        self._delack_deadline: float | None = None
-        self._persist_deadline: float | None = None
-        self._keepalive_deadline: float | None = None
+        # -- timers ------------------------------------------------------------------------------
+        self.timers = Timers()
         self._retries = 0  # consecutive retransmissions of the same data
         self._rtx_start: float | None = None  # when the oldest unacked data was first sent
         self._persist_backoff = 0
@@ -171,17 +179,15 @@ class Connection:
         self._keepalive_probes = 0
         self._last_rcv_time = 0.0
 
-        # -- RTT and congestion control (RFC 6298, RFC 5681, RFC 6582) -------------------------
+        # -- RTT, loss detection and congestion control (RFC 6298, RFC 5681, RFC 6582) ---------
         c = self.config
         self.rtt = RTTEstimator(c.rto_initial, c.rto_min, c.rto_max)
         self._rtt_seq: int | None = None  # sequence number being timed (Karn's rule)
         self._rtt_time = 0.0
-        self.cwnd = 0
-        self.ssthresh = 1 << 30
-        self._dupacks = 0
-        self._recover: int | None = None  # NewReno recovery point
-        self._scoreboard = Scoreboard()  # what the peer SACKed above SND.UNA
-        self._rexmit_next = 0  # next sequence number to retransmit in this recovery
+        self.loss = LossDetector()
+        self.cc: CongestionControl = create(c.congestion_control, c.initial_window)
+        self._cwnd_use = WindowUse()
+        self._head_len = 0  # sequence space of the segment _retransmit_head sent last
         self.total_retrans = 0
         self.retransmits = 0  # retransmissions of the current head (tcpi_retransmits)
 
@@ -193,7 +199,7 @@ class Connection:
     def __repr__(self) -> str:
         return f"<Connection {self.name or ''} {self.local}->{self.remote} {self.state}>"
 
-    def _enter(self, new: State, cause: Cause) -> None:
+    def _enter(self, new: State, cause: Cause, now: float) -> None:
         """Change state through a row of the transition table (KeyError: not in the table)."""
         row = lookup(self.state, new, cause)
         self.state = new
@@ -202,28 +208,24 @@ class Connection:
             self._delete_tcb()
             self._events.append(Closed())
         elif new is S.TIME_WAIT:
-            self._stop_timers()
-            self._tw_deadline = self._now + 2 * self.config.msl
+            self.timers.stop_all()
+            self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
         elif new is S.ESTABLISHED:
             self._was_synchronized = True
             self._events.append(Connected())
-            self._arm_keepalive(self._now)
+            self._arm_keepalive(now)
             if self._fin_queued:
                 # A CLOSE (or shutdown) queued in SYN-SENT / SYN-RECEIVED is processed now.
-                self._enter(S.FIN_WAIT_1, C.CLOSE)
-
-    def _stop_timers(self) -> None:
-        self._rtx_deadline = self._persist_deadline = self._delack_deadline = None
-        self._keepalive_deadline = self._fw2_deadline = self._tw_deadline = None
+                self._enter(S.FIN_WAIT_1, C.CLOSE, now)
 
     def _delete_tcb(self) -> None:
-        self._stop_timers()
+        self.timers.stop_all()
         self._sndbuf.clear()
 
-    def _fail(self, code: int, cause: Cause, event: Event) -> None:
+    def _fail(self, code: int, cause: Cause, event: Event, now: float) -> None:
         self.error = code
         self._events.append(event)
-        self._enter(S.CLOSED, cause)
+        self._enter(S.CLOSED, cause, now)
 
     def _select_iss(self, now: float) -> int:
         if self._fixed_iss is not None:
@@ -239,16 +241,14 @@ class Connection:
     # ============================================================== user calls (RFC 9293 3.10)
     def listen(self, now: float) -> None:
         """Passive OPEN (3.10.1)."""
-        self._now = now
         if self.state is not S.CLOSED:
             raise _err(E.EINVAL)
         self.passive = True
         self._listen_remote = self.remote
-        self._enter(S.LISTEN, C.LISTEN)
+        self._enter(S.LISTEN, C.LISTEN, now)
 
     def connect(self, now: float, remote: Address | None = None) -> None:
         """Active OPEN (3.10.1): send SYN, enter SYN-SENT."""
-        self._now = now
         if remote is not None:
             self.remote = remote
         if self.state is S.SYN_SENT:
@@ -258,12 +258,11 @@ class Connection:
         if self.remote is None:
             raise _err(E.EDESTADDRREQ)
         self._init_send(now)
-        self._enter(S.SYN_SENT, C.CONNECT)
+        self._enter(S.SYN_SENT, C.CONNECT, now)
         self._send_syn(now, ack=False)
 
     def send(self, data: bytes, now: float) -> int:
         """SEND (3.10.2): queue what fits in the send buffer; return how many bytes."""
-        self._now = now
         st = self.state
         if st is S.LISTEN:
             # 3.10.2: LISTEN with the remote socket specified becomes an active open.
@@ -271,7 +270,7 @@ class Connection:
                 raise _err(E.ENOTCONN)
             self.passive = False
             self._init_send(now)
-            self._enter(S.SYN_SENT, C.SEND)
+            self._enter(S.SYN_SENT, C.SEND, now)
             self._send_syn(now, ack=False)
             st = self.state
         if st is S.CLOSED:
@@ -287,7 +286,7 @@ class Connection:
                 self._output(now)
         return n
 
-    def receive(self, max_bytes: int | None = None) -> bytes:
+    def receive(self, max_bytes: int | None = None, *, now: float) -> bytes:
         """RECEIVE (3.10.3): take up to ``max_bytes`` from the receive buffer."""
         if self.state is S.LISTEN:
             raise _err(E.ENOTCONN)
@@ -296,12 +295,11 @@ class Connection:
             return b""
         out = bytes(self._rcvbuf[:n])
         del self._rcvbuf[:n]
-        self._maybe_window_update()
+        self._maybe_window_update(now)
         return out
 
     def shutdown(self, now: float) -> None:
         """Half-close: no more sending; FIN after the queued data (3.10.4 for the send side)."""
-        self._now = now
         st = self.state
         if st in (S.CLOSED, S.LISTEN):
             raise _err(E.ENOTCONN)
@@ -311,47 +309,44 @@ class Connection:
         if st is S.SYN_RCVD or st is S.ESTABLISHED:
             # 3.10.4: FIN (after any queued data) and FIN-WAIT-1; in SYN-RECEIVED the RFC sends
             # it at once when nothing is queued, and queued data goes first either way.
-            self._enter(S.FIN_WAIT_1, C.CLOSE)
+            self._enter(S.FIN_WAIT_1, C.CLOSE, now)
         elif st is S.CLOSE_WAIT:
-            self._enter(S.LAST_ACK, C.CLOSE)
+            self._enter(S.LAST_ACK, C.CLOSE, now)
         self._output(now)
 
     def close(self, now: float) -> None:
         """CLOSE (3.10.4). With unread data, RST instead of FIN (RFC 1122 4.2.2.13, Linux)."""
-        self._now = now
         st = self.state
         self._user_closed = True
         if st is S.CLOSED:
             return
         if st is S.LISTEN or st is S.SYN_SENT:
-            self._enter(S.CLOSED, C.CLOSE)
+            self._enter(S.CLOSED, C.CLOSE, now)
             return
         if self._rcvbuf and st in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.FIN_WAIT_2):
             # RFC 1122 only says "send a RST"; Linux sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>.
             self._send_rst_now(self.snd_max, ack=self.rcv_nxt)
-            self._enter(S.CLOSED, C.CLOSE_UNREAD)
+            self._enter(S.CLOSED, C.CLOSE_UNREAD, now)
             return
         if st in (S.SYN_RCVD, S.ESTABLISHED, S.CLOSE_WAIT):
             self.shutdown(now)
         if self.state is S.FIN_WAIT_2 and self.config.fin_wait_2_timeout is not None:
-            self._fw2_deadline = now + self.config.fin_wait_2_timeout
+            self.timers.arm(Timer.FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
         self._output(now)
 
     def abort(self, now: float) -> None:
         """ABORT (3.10.5): RST in the synchronized states, then CLOSED."""
-        self._now = now
         st = self.state
         if st is S.CLOSED:
             return
         if st in (S.SYN_RCVD, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
             self._send_rst_now(self.snd_max)  # <SEQ=SND.NXT><CTL=RST>
         self._user_closed = True
-        self._enter(S.CLOSED, C.ABORT)
+        self._enter(S.CLOSED, C.ABORT, now)
 
     def reopen(self, now: float) -> None:
         """A new SYN ended this TIME-WAIT incarnation (the host hands the SYN to a listener)."""
-        self._now = now
-        self._enter(S.CLOSED, C.REOPEN)
+        self._enter(S.CLOSED, C.REOPEN, now)
 
     def time_wait_accepts_syn(self, seg: Segment) -> bool:
         """RFC 9293 3.10.7.4 / RFC 6191, as Linux: a SYN may reopen TIME-WAIT when its sequence
@@ -394,32 +389,31 @@ class Connection:
         return out
 
     def next_deadline(self) -> float | None:
-        best = None
-        for d in (
-            self._rtx_deadline,
-            self._tw_deadline,
-            self._fw2_deadline,
-            self._delack_deadline,
-            self._persist_deadline,
-            self._keepalive_deadline,
-        ):
-            if d is not None and (best is None or d < best):
-                best = d
-        return best
+        return self.timers.earliest()
 
     def timer(self, now: float) -> tuple[str, float, int] | None:
         """What ``ss -o`` shows: ``(name, remaining, count)``."""
-        if self._tw_deadline is not None:
-            return ("timewait", self._tw_deadline - now, 0)
-        if self._rtx_deadline is not None:
-            return ("on", self._rtx_deadline - now, self.rtt.backoff)
-        if self._persist_deadline is not None:
-            return ("persist", self._persist_deadline - now, self._persist_backoff)
-        if self._fw2_deadline is not None:
-            return ("timewait", self._fw2_deadline - now, 0)
-        if self._keepalive_deadline is not None:
-            return ("keepalive", self._keepalive_deadline - now, self._keepalive_probes)
+        timers = self.timers
+        for timer, name, count in (
+            (Timer.TIME_WAIT, "timewait", 0),
+            (Timer.RETRANSMISSION, "on", self.rtt.backoff),
+            (Timer.PERSIST, "persist", self._persist_backoff),
+            (Timer.FIN_WAIT_2, "timewait", 0),
+            (Timer.KEEPALIVE, "keepalive", self._keepalive_probes),
+        ):
+            deadline = timers.deadline(timer)
+            if deadline is not None:
+                return (name, deadline - now, count)
         return None
+
+    @property
+    def cwnd(self) -> int:
+        """The congestion window in bytes (the congestion control's)."""
+        return self.cc.cwnd
+
+    @property
+    def ssthresh(self) -> int:
+        return self.cc.ssthresh
 
     def tcp_info(self) -> TcpInfo:
         """A snapshot in the spirit of Linux's struct tcp_info (times in seconds)."""
@@ -450,7 +444,6 @@ class Connection:
 
     # ============================================================ SEGMENT ARRIVES (3.10.7)
     def segment_arrives(self, seg: Segment, now: float) -> None:
-        self._now = now
         st = self.state
         if st is S.CLOSED:
             self._arrives_closed(seg)
@@ -486,7 +479,7 @@ class Connection:
             self._set_window(seg)
             # Data carried by a SYN is not acknowledged here: like Linux without TCP Fast Open,
             # it is dropped and the peer sends it again after the handshake.
-            self._enter(S.SYN_RCVD, C.RCV_SYN)
+            self._enter(S.SYN_RCVD, C.RCV_SYN, now)
             self._send_syn(now, ack=True)
         # IGNORE (a RST) and DROP (other text or control): nothing to do.
 
@@ -503,7 +496,7 @@ class Connection:
         # Second, check the RST bit: with an acceptable ACK, "connection reset" (refused).
         if seg.rst:
             if ack_ok:
-                self._fail(E.ECONNREFUSED, C.RCV_RST, Reset(refused=True, errno=E.ECONNREFUSED))
+                self._fail(E.ECONNREFUSED, C.RCV_RST, Reset(refused=True, errno=E.ECONNREFUSED), now)
             return
         # Third: security (not implemented). Fourth, check the SYN bit.
         if not seg.syn:
@@ -517,7 +510,7 @@ class Connection:
         if sq.gt(self.snd_una, self.iss):
             # Our SYN has been ACKed: ESTABLISHED, <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
             self._set_window(seg)
-            self._enter(S.ESTABLISHED, C.RCV_SYN_ACK)
+            self._enter(S.ESTABLISHED, C.RCV_SYN_ACK, now)
             self._ack_now = True
             # "If there are other controls or text in the segment, then continue processing at
             # the sixth step": data and FIN carried by the SYN-ACK.
@@ -525,14 +518,14 @@ class Connection:
         else:
             # Simultaneous open: enter SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
             self._set_window(seg)
-            self._enter(S.SYN_RCVD, C.RCV_SYN)
+            self._enter(S.SYN_RCVD, C.RCV_SYN, now)
             self._send_syn(now, ack=True)
 
     # -- 3.10.7.4 other states ------------------------------------------------------------------
     def _arrives_otherwise(self, seg: Segment, now: float) -> None:
         st = self.state
         self._last_rcv_time = now
-        if self._keepalive_deadline is not None or self.config.keepalive:
+        if self.timers.armed(Timer.KEEPALIVE) or self.config.keepalive:
             self._arm_keepalive(now)
 
         # Linux: a retransmitted SYN in SYN-RECEIVED is answered with the SYN-ACK again; in a
@@ -544,7 +537,7 @@ class Connection:
             if seg.has_ack and not self.passive and sq.add(seg.seq, 1) == self.rcv_nxt and seg.ack == self.snd_max:
                 self._ack_advances(seg, now)
                 self._set_window(seg)
-                self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN)
+                self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
                 self._ack_now = True
                 return
 
@@ -557,14 +550,14 @@ class Connection:
             and not seg.syn
             and sq.add(seg.seq, len(seg.payload) + 1) == self.rcv_nxt
         ):
-            self._tw_deadline = now + 2 * self.config.msl
-            self._send_ack_now()
+            self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+            self._send_ack_now(now)
             return
 
         # PAWS (RFC 7323 5.3): a segment with an old timestamp is a duplicate: ACK and drop.
         ts = seg.option(Timestamps) if self.ts_ok else None
         if ts is not None and not seg.rst and self._paws_reject(ts, now):
-            self._send_ack_now()
+            self._send_ack_now(now)
             return
 
         # ---- First, check sequence number (the four cases of 3.10.7.4) ----
@@ -575,7 +568,7 @@ class Connection:
             # RSTs" — a segment at RCV.NXT still has its ACK processed, its text dropped.
             if not (rcv_wnd == 0 and seg.seq == self.rcv_nxt and seg.has_ack):
                 if not seg.rst:
-                    self._send_ack_now()  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+                    self._send_ack_now(now)  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
                 return
             seg_text_allowed = False
             if seg.payload or seg.fin:
@@ -591,9 +584,9 @@ class Connection:
         # ---- Second, check the RST bit (with RFC 5961 3.2) ----
         if seg.rst:
             if self.config.rfc5961 and seg.seq != self.rcv_nxt:
-                self._send_ack_now()  # in window but not exact: challenge ACK
+                self._send_ack_now(now)  # in window but not exact: challenge ACK
                 return
-            self._rst_arrives()
+            self._rst_arrives(now)
             return
 
         # ---- Third: security (not implemented). Fourth, check the SYN bit ----
@@ -601,10 +594,10 @@ class Connection:
             if st is S.SYN_RCVD and self.passive and not self.config.rfc5961:
                 # "If the connection was initiated with a passive OPEN, then return this
                 # connection to the LISTEN state and return."
-                self._back_to_listen(C.RCV_SYN)
+                self._back_to_listen(C.RCV_SYN, now)
                 return
             # RFC 5961 4.2 (and 3.10.7.4): in synchronized states send a challenge ACK and drop.
-            self._send_ack_now()
+            self._send_ack_now(now)
             return
 
         # ---- Fifth, check the ACK field ----
@@ -614,7 +607,7 @@ class Connection:
             if sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_max):
                 self._ack_advances(seg, now)
                 self._set_window(seg)
-                self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN)
+                self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
                 st = S.ESTABLISHED
             else:
                 self._send_rst_now(seg.ack)  # <SEQ=SEG.ACK><CTL=RST>
@@ -630,14 +623,14 @@ class Connection:
         if st is S.FIN_WAIT_1 and fin_acked:
             fin_in_order = seg.fin and seg_text_allowed and sq.add(seg.seq, len(seg.payload)) == self.rcv_nxt
             if not fin_in_order:
-                self._enter(S.FIN_WAIT_2, C.RCV_ACK_OF_FIN)
+                self._enter(S.FIN_WAIT_2, C.RCV_ACK_OF_FIN, now)
                 if self._user_closed and self.config.fin_wait_2_timeout is not None:
-                    self._fw2_deadline = now + self.config.fin_wait_2_timeout
+                    self.timers.arm(Timer.FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
         elif st is S.CLOSING and fin_acked:
-            self._enter(S.TIME_WAIT, C.RCV_ACK_OF_FIN)
+            self._enter(S.TIME_WAIT, C.RCV_ACK_OF_FIN, now)
             return
         elif st is S.LAST_ACK and fin_acked:
-            self._enter(S.CLOSED, C.RCV_ACK_OF_FIN)
+            self._enter(S.CLOSED, C.RCV_ACK_OF_FIN, now)
             return
         elif st is S.TIME_WAIT:
             return  # only a retransmitted FIN is expected here (handled above)
@@ -667,45 +660,45 @@ class Connection:
             return False
         return sq.lt(ts.val, self.ts_recent)
 
-    def _rst_arrives(self) -> None:
+    def _rst_arrives(self, now: float) -> None:
         """3.10.7.4 second check, state by state."""
         st = self.state
         if st is S.SYN_RCVD:
             if self.passive:
-                self._back_to_listen(C.RCV_RST)  # "return this connection to LISTEN state"
+                self._back_to_listen(C.RCV_RST, now)  # "return this connection to LISTEN state"
             else:
-                self._fail(E.ECONNREFUSED, C.RCV_RST, Reset(refused=True, errno=E.ECONNREFUSED))
+                self._fail(E.ECONNREFUSED, C.RCV_RST, Reset(refused=True, errno=E.ECONNREFUSED), now)
         elif st in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
             # "any outstanding RECEIVEs and SEND should receive reset responses"
-            self._fail(E.ECONNRESET, C.RCV_RST, Reset(refused=False, errno=E.ECONNRESET))
+            self._fail(E.ECONNRESET, C.RCV_RST, Reset(refused=False, errno=E.ECONNRESET), now)
         elif st is S.TIME_WAIT and self.config.rfc1337:
             return  # RFC 1337: ignore RST in TIME-WAIT (Linux net.ipv4.tcp_rfc1337=1)
         else:  # CLOSING, LAST-ACK, TIME-WAIT: enter CLOSED
-            self._enter(S.CLOSED, C.RCV_RST)
+            self._enter(S.CLOSED, C.RCV_RST, now)
 
-    def _back_to_listen(self, cause: Cause) -> None:
-        self._stop_timers()
+    def _back_to_listen(self, cause: Cause, now: float) -> None:
+        self.timers.stop_all()
         self._sndbuf.clear()
         self.remote = self._listen_remote
         self._retries = 0
         self.rtt.backoff = 0
-        self._enter(S.LISTEN, cause)
+        self._enter(S.LISTEN, cause, now)
 
     def _process_ack(self, seg: Segment, now: float) -> bool:
         """3.10.7.4 fifth check for the synchronized states. False: drop the segment."""
         ack = seg.ack
         # RFC 5961 5.2: acceptable when SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
         if sq.gt(ack, self.snd_max):
-            self._send_ack_now()  # "If the ACK acks something not yet sent: send an ACK, drop"
+            self._send_ack_now(now)  # "If the ACK acks something not yet sent: send an ACK, drop"
             return False
         if self.config.rfc5961 and sq.lt(ack, sq.sub(self.snd_una, max(self.max_snd_wnd, 1))):
-            self._send_ack_now()
+            self._send_ack_now(now)
             return False
         newly_sacked = 0
         if self.sack_ok:
             sack = seg.option(Sack)
             if sack is not None:
-                newly_sacked = self._scoreboard.update(sack.blocks, self.snd_una, self.snd_max)
+                newly_sacked = self.loss.on_sack(sack.blocks, self.snd_una, self.snd_max)
         if sq.gt(ack, self.snd_una):
             self._ack_advances(seg, now)
         elif ack == self.snd_una:
@@ -720,15 +713,7 @@ class Connection:
     def _ack_advances(self, seg: Segment, now: float) -> None:
         """SND.UNA < SEG.ACK =< SND.NXT: set SND.UNA, drop acknowledged data, time the RTT."""
         ack = seg.ack
-        acked = sq.sub(ack, self.snd_una)
-        # RTT sample: timestamps echo (RFC 7323 4.1) or the timed segment (Karn's rule).
-        ts = seg.option(Timestamps) if self.ts_ok else None
-        if ts is not None and ts.ecr:
-            self.rtt.sample((self._ts_now(now) - ts.ecr) % _TS_MOD / self.config.ts_hz)
-        elif self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
-            self.rtt.sample(now - self._rtt_time)
-        if self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
-            self._rtt_seq = None
+        self._sample_rtt(seg, now)
         # Bytes of data acknowledged (SYN and FIN occupy sequence space but not the buffer).
         data_acked = sq.sub(ack, self._snd_base) if sq.gt(ack, self._snd_base) else 0
         data_acked = min(data_acked, len(self._sndbuf))
@@ -740,65 +725,90 @@ class Connection:
         self.snd_una = ack
         if sq.gt(ack, self.snd_nxt):
             self.snd_nxt = ack
-        self._scoreboard.prune(ack)
         self._probe_outstanding = False
         self._retries = 0
         self.retransmits = 0
-        self.rtt.backoff = 0  # RFC 6298 5.7 (Linux keeps the backoff until a new sample)
-        self._dupacks = 0
-        # Congestion control (RFC 5681 3.1, NewReno RFC 6582 3.2), counting data bytes only.
-        mss = self._mss_payload
-        acked = data_acked
-        if not acked:
-            pass
-        elif self._recover is not None:
-            if sq.ge(ack, self._recover):
-                self.cwnd = min(self.ssthresh, max(self.unacked, mss) + mss)
-                self._recover = None
-            else:
-                # Partial ACK: the next hole. With SACK, the holes the scoreboard shows
-                # (RFC 6675); without, the segment at the new SND.UNA (RFC 6582 3.2).
-                if self._scoreboard:
-                    self._rexmit_next = sq.seq_max(self._rexmit_next, ack)
-                    self._retransmit_holes(now, 2)
-                else:
-                    self._retransmit_head(now)
-                self.cwnd = max(self.cwnd - acked + mss, mss)
-        elif self.cwnd < self.ssthresh:
-            self.cwnd += min(acked, mss)
-        else:
-            self.cwnd += max(1, mss * mss // max(self.cwnd, 1))
+        if self.rtt.backoff:
+            self.rtt.backoff = 0  # RFC 6298 5.7 (Linux keeps the backoff until a new sample)
+            self._rtt_changed()
+        self.loss.on_advance(ack)
+        if data_acked:
+            self._congestion_on_ack(ack, data_acked, now)
         # RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
         if self.snd_una == self.snd_max:
-            self._rtx_deadline = None
+            self.timers.stop(Timer.RETRANSMISSION)
             self._rtx_start = None
         else:
-            self._rtx_deadline = now + self.rtt.rto
+            self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
             self._rtx_start = now
 
+    def _sample_rtt(self, seg: Segment, now: float) -> None:
+        """An RTT sample from the timestamp echo (RFC 7323 4.1) or the timed segment (Karn)."""
+        ack = seg.ack
+        ts = seg.option(Timestamps) if self.ts_ok else None
+        sample = None
+        if ts is not None and ts.ecr:
+            sample = (self._ts_now(now) - ts.ecr) % _TS_MOD / self.config.ts_hz
+        elif self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
+            sample = now - self._rtt_time
+        if sample is not None:
+            self.rtt.sample(sample)
+            self._rtt_changed(max(sample, 0.0))
+        if self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
+            self._rtt_seq = None
+
+    # -- loss recovery and congestion control (the decisions live in loss.py, congestion.py) --
+    def _cwnd_told(self, reason: str, before: tuple[int, int]) -> None:
+        """After the congestion control acted: a change of cwnd or ssthresh is told to the user
+        (CongestionChanged; ``reason`` one of CWND_REASONS)."""
+        cc = self.cc
+        if (cc.cwnd, cc.ssthresh) != before:
+            high = cc.ssthresh if cc.ssthresh < ARBITRARILY_HIGH else None
+            self._events.append(CongestionChanged(cc.cwnd, high, reason))
+
+    def _rtt_changed(self, sample: float | None = None) -> None:
+        """The RTT estimator moved: a sample, or an RTO backoff or its reset (RttChanged)."""
+        rtt = self.rtt
+        self._events.append(RttChanged(sample, rtt.srtt, rtt.rttvar, rtt.rto))
+
+    def _congestion_on_ack(self, ack: int, acked: int, now: float) -> None:
+        """``acked`` bytes of new data acknowledged: grow the window, or carry the recovery on."""
+        loss, cc = self.loss, self.cc
+        before = (cc.cwnd, cc.ssthresh)
+        if not loss.in_recovery:
+            growth = "slow start" if cc.in_slow_start else "congestion avoidance"
+            cc.on_ack(acked, self.unacked, now, cwnd_limited=self._cwnd_use.limited(cc))
+            self._cwnd_told(growth, before)
+        elif loss.recovery_ends(ack):
+            cc.on_exit_recovery(self.unacked, now)
+            self._cwnd_told("recovery done", before)
+        else:
+            # Partial ACK: the next hole. With SACK, the holes the scoreboard shows (RFC 6675);
+            # without, the segment at the new SND.UNA (RFC 6582 3.2 step 5).
+            if loss.scoreboard:
+                self._retransmit_holes(now, 2)
+            else:
+                self._retransmit_head(now)
+            cc.on_partial_ack(acked, self.unacked, now)
+            self._cwnd_told("partial ACK", before)
+
     def _maybe_dupack(self, seg: Segment, now: float, newly_sacked: int = 0) -> None:
-        """RFC 5681 3.2: three duplicate ACKs trigger fast retransmit. An ACK that SACKs new
-        data counts as a duplicate whatever its window says (RFC 6675 2, "DupAck")."""
+        """An ACK of exactly SND.UNA: the loss detector judges it (RFC 5681 3.2, RFC 6675)."""
         if self._probe_outstanding or self.snd_una == self.snd_max:
             return
-        if not newly_sacked and (seg.payload or seg.fin or (seg.window << self.snd_wscale) != self.snd_wnd):
-            return
-        self._dupacks += 1
-        mss = self._mss_payload
-        if self._recover is None and (self._dupacks == 3 or self._scoreboard.bytes >= 3 * mss):
-            # RFC 5681 3.2 / RFC 6675 5: three duplicates (or three segments' worth SACKed
-            # above SND.UNA) mean the segment at SND.UNA is lost.
-            self.ssthresh = max(self.unacked // 2, 2 * mss)
-            self._recover = self.snd_max
+        plain = not (seg.payload or seg.fin) and (seg.window << self.snd_wscale) == self.snd_wnd
+        verdict = self.loss.on_duplicate(newly_sacked, plain, self._mss_payload)
+        before = (self.cc.cwnd, self.cc.ssthresh)
+        if verdict is DupAck.LOSS:
+            # Fast retransmit of the segment at SND.UNA, and recovery until SND.NXT is acked.
+            self.cc.on_enter_recovery(self.unacked, now)
+            self._cwnd_told("fast retransmit", before)
             self._retransmit_head(now)
-            self._rexmit_next = sq.add(self.snd_una, self._head_len)
-            self.cwnd = self.ssthresh + 3 * mss
-        elif self._recover is not None and self._dupacks > 3:
-            # Each duplicate means a segment left the network: fill the next SACK hole, or
-            # else let new data go (inflate the window).
-            filled = self._retransmit_holes(now, 1)
-            if not filled:
-                self.cwnd += mss
+            self.loss.enter_recovery(self.snd_max, sq.add(self.snd_una, self._head_len))
+        elif verdict is DupAck.IN_RECOVERY and not self._retransmit_holes(now, 1):
+            # A segment left the network and no hole is left to fill: let new data go.
+            self.cc.on_recovery_dupack(now)
+            self._cwnd_told("recovery: inflated", before)
 
     def _set_window(self, seg: Segment) -> None:
         shift = 0 if seg.syn else self.snd_wscale  # RFC 7323 2.2: SYN windows are not scaled
@@ -807,8 +817,8 @@ class Connection:
         self.snd_wl2 = seg.ack
         if self.snd_wnd > self.max_snd_wnd:
             self.max_snd_wnd = self.snd_wnd
-        if self.snd_wnd and self._persist_deadline is not None:
-            self._persist_deadline = None
+        if self.snd_wnd and self.timers.armed(Timer.PERSIST):
+            self.timers.stop(Timer.PERSIST)
             self._persist_backoff = 0
             if self._probe_outstanding and self.snd_una != self.snd_nxt:
                 # The window opened but the probe octet was not taken: send it again as data.
@@ -865,8 +875,8 @@ class Connection:
                 self._unacked_segs += 1
             if self._unacked_segs >= 2:
                 self._ack_now = True
-            elif not self._ack_now and self._delack_deadline is None:
-                self._delack_deadline = now + self.config.delayed_ack
+            elif not self._ack_now:
+                self.timers.arm_if_stopped(Timer.DELAYED_ACK, now + self.config.delayed_ack)
             if self._ooo.fin_seq is not None and self._ooo.fin_seq == self.rcv_nxt:
                 self._ooo.fin_seq = None
                 self._fin_arrives(now)
@@ -885,46 +895,36 @@ class Connection:
         self._events.append(PeerFinished())
         st = self.state
         if st in (S.SYN_RCVD, S.ESTABLISHED):
-            self._enter(S.CLOSE_WAIT, C.RCV_FIN)
+            self._enter(S.CLOSE_WAIT, C.RCV_FIN, now)
         elif st is S.FIN_WAIT_1:
             if self._fin_seq is not None and sq.gt(self.snd_una, self._fin_seq):
-                self._enter(S.TIME_WAIT, C.RCV_FIN_ACK)  # our FIN acked (in this segment)
+                self._enter(S.TIME_WAIT, C.RCV_FIN_ACK, now)  # our FIN acked (in this segment)
             else:
-                self._enter(S.CLOSING, C.RCV_FIN)
+                self._enter(S.CLOSING, C.RCV_FIN, now)
         elif st is S.FIN_WAIT_2:
-            self._enter(S.TIME_WAIT, C.RCV_FIN)
+            self._enter(S.TIME_WAIT, C.RCV_FIN, now)
         elif st is S.TIME_WAIT:
-            self._tw_deadline = now + 2 * self.config.msl  # restart the 2 MSL timeout
+            self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)  # restart the 2 MSL timeout
 
     # ============================================================== timeouts (3.10.8)
     def handle_timeout(self, now: float) -> None:
-        self._now = now
-        if self._tw_deadline is not None and now >= self._tw_deadline:
-            self._enter(S.CLOSED, C.TIMEOUT_2MSL)  # time-wait timeout: delete the TCB
-            return
-        if self._fw2_deadline is not None and now >= self._fw2_deadline:
-            if self.state is S.FIN_WAIT_2:
-                # Linux tcp_fin_timeout: an orphaned FIN-WAIT-2 goes away silently.
-                self._enter(S.CLOSED, C.TIMEOUT_FIN_WAIT_2)
-                return
-            self._fw2_deadline = None
-        if self._rtx_deadline is not None and now >= self._rtx_deadline:
-            self._rtx_deadline = None
-            self._retransmission_timeout(now)
+        """Run the timers that are due at ``now`` (in ``Timer`` order), then send."""
+        for timer in self.timers.due(now):
+            self._TIMEOUTS[timer](self, now)
             if self.state is S.CLOSED:
                 return
-        if self._persist_deadline is not None and now >= self._persist_deadline:
-            self._persist_deadline = None
-            self._send_probe(now)
-        if self._keepalive_deadline is not None and now >= self._keepalive_deadline:
-            self._keepalive_deadline = None
-            self._keepalive_timeout(now)
-            if self.state is S.CLOSED:
-                return
-        if self._delack_deadline is not None and now >= self._delack_deadline:
-            self._delack_deadline = None
-            self._ack_now = True
         self._output(now)
+
+    def _time_wait_timeout(self, now: float) -> None:
+        self._enter(S.CLOSED, C.TIMEOUT_2MSL, now)  # time-wait timeout: delete the TCB
+
+    def _fin_wait_2_timeout(self, now: float) -> None:
+        if self.state is S.FIN_WAIT_2:
+            # Linux tcp_fin_timeout: an orphaned FIN-WAIT-2 goes away silently.
+            self._enter(S.CLOSED, C.TIMEOUT_FIN_WAIT_2, now)
+
+    def _delayed_ack_timeout(self, now: float) -> None:
+        self._ack_now = True
 
     def _retransmission_timeout(self, now: float) -> None:
         """RFC 6298 5.4-5.6 with RFC 9293 3.8.3's R2: retransmit the earliest segment or give up."""
@@ -944,26 +944,24 @@ class Connection:
         if ut is not None and self._rtx_start is not None and now - self._rtx_start >= ut:
             timed_out = True
         if timed_out:
-            self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT))
+            self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT), now)
             return
         self._retries += 1
         self.retransmits = self._retries
         # R1 (retries1) would ask IP for another route; on one link there is none to ask.
-        mss = self._mss_payload
         if st.synchronized:
-            # RFC 5681 3.1 (4): after an RTO, ssthresh = max(FlightSize / 2, 2 SMSS), cwnd = 1 SMSS.
-            self.ssthresh = max(self.unacked // 2, 2 * mss)
-            self.cwnd = mss
-            self._recover = None
-            self._dupacks = 0
+            before = (self.cc.cwnd, self.cc.ssthresh)
+            self.cc.on_rto(self.unacked, now)
+            self._cwnd_told("retransmission timeout", before)
+        self.loss.on_rto()
         self.rtt.backoff += 1  # RFC 6298 5.5
+        self._rtt_changed()
         self._rtt_seq = None  # Karn: no sample from retransmitted data
-        self._scoreboard.clear()
         self._retransmit_head(now)
         # Go back N: what follows the head is sent again as the window opens.
         if st.synchronized:
             self.snd_nxt = sq.add(self.snd_una, self._head_len)
-        self._rtx_deadline = now + self.rtt.rto  # 5.6
+        self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # 5.6
 
     def _keepalive_timeout(self, now: float) -> None:
         c = self.config
@@ -974,19 +972,20 @@ class Connection:
                 E.ETIMEDOUT,
                 C.TIMEOUT if self.state is not S.FIN_WAIT_2 else C.TIMEOUT_FIN_WAIT_2,
                 TimedOut(errno=E.ETIMEDOUT),
+                now,
             )
             return
         # RFC 9293 3.8.4: a probe is a segment with SEG.SEQ = SND.NXT - 1 and no data.
         self._keepalive_probes += 1
         self._emit(sq.sub(self.snd_una, 1), ACK, now)
-        self._keepalive_deadline = now + c.keepalive_interval
+        self.timers.arm(Timer.KEEPALIVE, now + c.keepalive_interval)
 
     def _arm_keepalive(self, now: float) -> None:
         if self.config.keepalive and self.state.synchronized:
             self._keepalive_probes = 0
-            self._keepalive_deadline = now + self.config.keepalive_idle
+            self.timers.arm(Timer.KEEPALIVE, now + self.config.keepalive_idle)
         else:
-            self._keepalive_deadline = None
+            self.timers.stop(Timer.KEEPALIVE)
 
     def set_keepalive(self, on: bool, now: float) -> None:
         self.config.keepalive = on
@@ -1019,7 +1018,7 @@ class Connection:
         self._rcv_adv = sq.add(self.rcv_nxt, wnd)
         return min(wnd >> shift, 0xFFFF)
 
-    def _maybe_window_update(self) -> None:
+    def _maybe_window_update(self, now: float) -> None:
         """After the user reads: tell the peer when the window opened enough (3.8.6.2.2)."""
         if not self.state.synchronized or self.state in (S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING, S.TIME_WAIT):
             return
@@ -1030,7 +1029,7 @@ class Connection:
             current < self.config.mss or current < self.config.rcv_buf // 2
         ):
             self._ack_now = True
-            self._output(self._now)
+            self._output(now)
 
     def _options(self, now: float, syn: bool, sack: bool = True) -> tuple[Option, ...]:
         c = self.config
@@ -1079,7 +1078,8 @@ class Connection:
             self.ts_recent = ts.val
             self._ts_recent_age = now
         self.sack_ok = seg.option(SackPermitted) is not None and c.sack
-        self.cwnd = c.initial_window * self._mss_payload
+        self.cc.start(self._mss_payload)
+        self._cwnd_told("initial window", (0, self.cc.ssthresh))
 
     def _send_syn(self, now: float, ack: bool) -> None:
         """SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED): <SEQ=ISS>[<ACK=RCV.NXT>]."""
@@ -1098,10 +1098,11 @@ class Connection:
         if ack:
             self._last_ack_sent = self.rcv_nxt
         self._head_len = 1
-        if self._rtx_deadline is None:
-            self._rtx_deadline = now + self.rtt.rto
+        self.timers.arm_if_stopped(Timer.RETRANSMISSION, now + self.rtt.rto)
         if self._rtt_seq is None and self._retries == 0:
             self._rtt_seq, self._rtt_time = sq.add(self.iss, 1), now
+            if not self.rtt.samples:
+                self._rtt_changed()  # the initial RTO (RFC 6298 2.1) the first SYN is timed with
 
     def _emit(self, seq: int, flags: int, now: float, payload: bytes = b"", sack: bool = True) -> None:
         """Put one segment on the output list, with ACK=RCV.NXT and our window."""
@@ -1123,12 +1124,12 @@ class Connection:
             self._last_ack_sent = self.rcv_nxt
             self._ack_now = False
             self._unacked_segs = 0
-            self._delack_deadline = None
+            self.timers.stop(Timer.DELAYED_ACK)
 
-    def _send_ack_now(self) -> None:
+    def _send_ack_now(self, now: float) -> None:
         # <SEQ=SND.NXT>: RFC 9293's SND.NXT is our snd_max (snd_nxt moves back after an RTO
         # to send the window again; an ACK must still carry the highest sequence number sent).
-        self._emit(self.snd_max, ACK, self._now)
+        self._emit(self.snd_max, ACK, now)
 
     def _send_rst_now(self, seq: int, ack: int | None = None) -> None:
         """A reset: <SEQ=seq><CTL=RST>, or <SEQ=seq><ACK=ack><CTL=RST,ACK> when ack is given."""
@@ -1164,15 +1165,12 @@ class Connection:
     def _retransmit_holes(self, now: float, budget: int) -> int:
         """Send up to ``budget`` segments from the holes of the SACK scoreboard, from where
         this recovery got to; return how many were sent."""
-        if not self._scoreboard:
-            return 0
         sent = 0
-        start = sq.seq_max(self._rexmit_next, self.snd_una)
-        for seq, n in self._scoreboard.holes(start, self._mss_payload):
+        for seq, n in self.loss.holes(self.snd_una, self._mss_payload):
             if sent >= budget:
                 break
             self._send_data_at(seq, n, now)
-            self._rexmit_next = sq.add(seq, n)
+            self.loss.retransmitted(sq.add(seq, n))
             sent += 1
         return sent
 
@@ -1209,18 +1207,22 @@ class Connection:
         interval = min(
             max(self.rtt.rto, self.config.persist_min) * (1 << min(self._persist_backoff, 20)), self.config.rto_max
         )
-        self._persist_deadline = now + interval
+        self.timers.arm(Timer.PERSIST, now + interval)
 
     def _output(self, now: float) -> None:
         """Send what the windows, Nagle and SWS avoidance allow; then a pure ACK if owed."""
         st = self.state
         if st in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.LAST_ACK, S.CLOSING):
+            sent_from = self.snd_nxt
             self._send_data(now)
+            self._cwnd_use.after_send(
+                self.unacked, self.cc.cwnd, self._mss_payload, self.snd_una, self.snd_max, self.snd_nxt != sent_from
+            )
         if self._ack_now and st not in (S.CLOSED, S.LISTEN, S.SYN_SENT):
             if st is S.SYN_RCVD:
                 self._ack_now = False
             else:
-                self._send_ack_now()
+                self._send_ack_now(now)
 
     def _send_data(self, now: float) -> None:
         mss = self._mss_payload
@@ -1232,9 +1234,7 @@ class Connection:
             refin = self._fin_seq is not None and sq.le(self.snd_nxt, self._fin_seq) and unsent == 0
             if unsent == 0 and not send_fin and not refin:
                 break
-            cwnd = self.cwnd
-            if self._recover is None and 0 < self._dupacks < 3:
-                cwnd += self._dupacks * mss  # Limited Transmit (RFC 3042): new data on dupacks 1, 2
+            cwnd = self.cc.cwnd + self.loss.limited_transmit(mss)  # RFC 3042: dupacks 1, 2
             wnd = min(self.snd_wnd, cwnd) if cwnd else self.snd_wnd
             in_flight = sq.sub(self.snd_nxt, self.snd_una)
             usable = wnd - in_flight if wnd > in_flight else 0
@@ -1273,20 +1273,24 @@ class Connection:
                 self.snd_max = self.snd_nxt
                 if self._rtt_seq is None and not retrans and self._retries == 0:
                     self._rtt_seq, self._rtt_time = self.snd_nxt, now
-            if self._rtx_deadline is None:
-                self._rtx_deadline = now + self.rtt.rto  # RFC 6298 5.1
+            if not self.timers.armed(Timer.RETRANSMISSION):
+                self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
                 self._rtx_start = now
-            self._persist_deadline = None
+            self.timers.stop(Timer.PERSIST)
             if fin_here:
                 break
 
     def _arm_persist(self, now: float) -> None:
-        if self._persist_deadline is None and self._rtx_deadline is None:
+        if not self.timers.armed(Timer.PERSIST) and not self.timers.armed(Timer.RETRANSMISSION):
             self._persist_backoff = 0
-            self._persist_deadline = now + max(self.rtt.rto, self.config.persist_min)
+            self.timers.arm(Timer.PERSIST, now + max(self.rtt.rto, self.config.persist_min))
 
-    _now = 0.0
-    _head_len = 0  # sequence space of the segment _retransmit_head sent last
-    _peer_ws = False  # the peer's SYN carried a window scale option
-    _was_synchronized = False
-    _listen_remote: Address | None = None
+    # What each timer does when it expires (``handle_timeout``).
+    _TIMEOUTS: ClassVar[dict[Timer, Callable[[Connection, float], None]]] = {
+        Timer.TIME_WAIT: _time_wait_timeout,
+        Timer.FIN_WAIT_2: _fin_wait_2_timeout,
+        Timer.RETRANSMISSION: _retransmission_timeout,
+        Timer.PERSIST: _send_probe,
+        Timer.KEEPALIVE: _keepalive_timeout,
+        Timer.DELAYED_ACK: _delayed_ack_timeout,
+    }

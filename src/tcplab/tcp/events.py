@@ -70,4 +70,52 @@ class Closed:
     """The connection reached CLOSED and its TCB is gone."""
 
 
-Event = StateChanged | Connected | DataReadable | PeerFinished | SendSpace | Reset | TimedOut | Closed
+@dataclass(frozen=True, slots=True)
+class CongestionChanged:
+    """The congestion window or the slow-start threshold changed (bytes). ``ssthresh`` is None
+    while it is still "arbitrarily high" (RFC 5681 3.1: no loss seen yet). ``reason`` is one of
+    ``CWND_REASONS``."""
+
+    cwnd: int
+    ssthresh: int | None
+    reason: str
+
+
+#: Why cwnd changed: RFC 5681 (slow start, congestion avoidance, fast retransmit, RTO), RFC 6582
+#: (NewReno's partial ACK and the end of recovery), RFC 6675 (window inflation while in recovery).
+CWND_REASONS = (
+    "initial window",
+    "slow start",
+    "congestion avoidance",
+    "fast retransmit",
+    "recovery: inflated",
+    "partial ACK",
+    "recovery done",
+    "retransmission timeout",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RttChanged:
+    """The RTT estimator moved (RFC 6298): a new measurement ``sample`` (seconds), or an RTO
+    backoff or its reset (``sample`` None). ``srtt``/``rttvar`` are None before the first
+    sample; ``rto`` is the timeout now in force (backoff included)."""
+
+    sample: float | None
+    srtt: float | None
+    rttvar: float | None
+    rto: float
+
+
+Event = (
+    StateChanged
+    | Connected
+    | DataReadable
+    | PeerFinished
+    | SendSpace
+    | Reset
+    | TimedOut
+    | Closed
+    | CongestionChanged
+    | RttChanged
+)

@@ -1,9 +1,9 @@
 """The event stream: everything observable, as plain dicts (the JSON Lines trace format).
 
-One object per event: ``t`` in seconds, ``kind`` (``state``, ``segment``, ``outcome``, ``note``),
-``host``, then the kind's fields; docs/architecture.md ("The event stream") lists them. The JSON
-Lines form is a public interface. This module is standard library only, so every layer may emit
-events.
+One object per event: ``t`` in seconds on the run's clock, ``kind`` (``state``, ``segment``,
+``outcome``, ``note``, ``cwnd``, ``rtt``, ``clock``), ``host``, then the kind's fields;
+docs/architecture.md ("The event stream", "Time") lists them. The JSON Lines form is a public
+interface. This module is standard library only, so every layer may emit events.
 """
 
 from __future__ import annotations
@@ -13,6 +13,19 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
 Event = dict[str, Any]
+
+#: What ``t == 0`` of a simulated run is in wall-clock time: 2000-01-01T00:00:00Z. Fixed, so every
+#: run (and its capture) is the same byte for byte; not 1970, so Wireshark shows a real date.
+EPOCH = 946684800.0
+
+
+def clock_event(epoch: float, source: str) -> Event:
+    """The ``clock`` event: ``t == 0`` of this run is ``epoch`` (Unix seconds)."""
+    import datetime
+
+    utc = datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".") + "Z"
+    return {"t": 0.0, "kind": "clock", "epoch": epoch, "utc": text, "source": source}
 
 
 class EventLog:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tcplab.trace.events import Event
+from tcplab.trace.fold import fold_events, retransmissions
 
 __all__ = [
     "connection_numbers",
@@ -229,26 +230,6 @@ def connection_numbers(events: Sequence[Event]) -> dict[int, int]:
     return out if len(keys) > 1 else {}
 
 
-def retransmissions(events: Sequence[Event]) -> set[int]:
-    """Indexes (into ``events``) of segments that repeat an earlier one from the same sender:
-    same flags, sequence number and length, carrying data, SYN or FIN."""
-    seen: set[tuple[Any, ...]] = set()
-    out: set[int] = set()
-    for i, e in enumerate(events):
-        if e.get("kind") != "segment":
-            continue
-        flags = str(e.get("flags", ""))
-        if not (e.get("len") or "S" in flags or "F" in flags) or "R" in flags:
-            continue
-        seq = e.get("abs_seq", e.get("seq"))
-        key = (e.get("src"), e.get("dst"), e.get("sport"), e.get("dport"), flags.replace("P", ""), seq, e.get("len"))
-        if key in seen:
-            out.add(i)
-        else:
-            seen.add(key)
-    return out
-
-
 def describe_event(e: Event) -> str:
     """One line of text for any event (used by the trace table of the report)."""
     kind = e.get("kind")
@@ -331,10 +312,11 @@ class _Glyphs:
     note: str
     bullet: str
     ellipsis: str
+    fold: str
 
 
-_UNICODE = _Glyphs("│", "─", "═", "┈", "▶", "◀", "✗", "✎", "●", "…")
-_ASCII = _Glyphs("|", "-", "=", "~", ">", "<", "x", "#", "*", "...")
+_UNICODE = _Glyphs("│", "─", "═", "┈", "▶", "◀", "✗", "✎", "●", "…", "⋮")
+_ASCII = _Glyphs("|", "-", "=", "~", ">", "<", "x", "#", "*", "...", ":")
 
 
 def side_of(name: Any, left: str, right: str) -> str | None:
@@ -390,8 +372,8 @@ def _build_rows(events: Sequence[Event], left: str, right: str) -> list[_Row]:
         elif kind == "outcome":
             side = side_of(e.get("host"), left, right) or "left"
             rows.append(_Row(t, "outcome", event=e, index=i, extra={"side": side, "conn": numbers.get(i)}))
-        elif kind == "note":
-            rows.append(_Row(t, "note", event=e, index=i))
+        elif kind in ("note", "fold"):
+            rows.append(_Row(t, str(kind), event=e, index=i))
     return rows
 
 
@@ -474,8 +456,14 @@ def _arrow(row: _Row, width: int, g: _Glyphs, rtx: bool) -> list[Piece]:
     ]
 
 
-def _layout(events: Sequence[Event], left: str, right: str, width: int, ascii_only: bool) -> list[list[Piece]]:
+def _layout(
+    events: Sequence[Event], left: str, right: str, width: int, ascii_only: bool, fold: bool = True
+) -> list[list[Piece]]:
     g = _ASCII if ascii_only else _UNICODE
+    total = sum(1 for e in events if e.get("kind") == "segment")
+    folded = 0
+    if fold:
+        events, folded = fold_events(events)
     rows = _build_rows(events, left, right)
     rtx = retransmissions(events)
     init_l, init_r = _initial_states(events, left, right)
@@ -498,6 +486,10 @@ def _layout(events: Sequence[Event], left: str, right: str, width: int, ascii_on
     lines: list[list[Piece]] = []
     header = f"{'time':>{tw}} {left:>{sw}}  {' ' * mid}  {right}"
     lines.append([(header.rstrip(), "bold")])
+    if folded:
+        lines.append(
+            [(f"{'':>{tw}} {total - folded} of {total} segments drawn; {folded} folded into the {g.fold} lines", "dim")]
+        )
     lines.append(frame(None, init_l, init_r, blank, False))
     prev_t: float | None = None
     for row in rows:
@@ -523,12 +515,16 @@ def _layout(events: Sequence[Event], left: str, right: str, width: int, ascii_on
             else:
                 middle = [(" ", ""), (text, style), (" " * (mid - len(text) - 1), "")]
             lines.append(frame(row.t, "", "", middle, show))
-        elif row.kind == "note":
+        elif row.kind in ("note", "fold"):
             e = row.event or {}
-            wrapped = textwrap.wrap(str(e.get("text", "")), width=mid - 4) or [""]
+            text = str(e.get("text", ""))
+            if row.kind == "fold" and g is _ASCII:
+                text = text.replace("\u2026", "...")
+            wrapped = textwrap.wrap(text, width=mid - 4) or [""]
+            glyph, style = (g.note, "yellow") if row.kind == "note" else (g.fold, "dim")
             for k, part in enumerate(wrapped):
-                prefix = f" {g.note} " if k == 0 else "   "
-                middle = [(prefix, "yellow"), (part, "italic yellow"), (" " * (mid - 3 - len(part)), "")]
+                prefix = f" {glyph} " if k == 0 else "   "
+                middle = [(prefix, style), (part, "italic " + style), (" " * (mid - 3 - len(part)), "")]
                 lines.append(frame(row.t, "", "", middle, show and k == 0))
     # Text from a trace file must not reach the terminal as control codes (escape sequences).
     return [[(_CONTROL.sub("\ufffd", chunk), style) for chunk, style in line] for line in lines]
@@ -541,16 +537,19 @@ def render_ladder(
     color: bool | None = None,
     width: int = 100,
     ascii_only: bool = False,
+    fold: bool = True,
 ) -> str:
     """The ladder diagram of ``events`` between ``left`` and ``right`` as text.
 
     ``width`` is the total width in characters (the arrow lane gets what the time and state
     columns leave, at least 30). ``ascii_only`` draws with ``| - > < x`` instead of box drawing
     characters. Plain output (``color=False``) has no trailing spaces and is deterministic.
+    Beyond ``tcplab.trace.fold.LIMIT`` segments, runs of ordinary ones are folded into one
+    summary line each (``fold=False`` draws them all).
     """
     evs = list(events)
     left, right = resolve_endpoints(evs, left, right)
-    lines = _layout(evs, left, right, width, ascii_only)
+    lines = _layout(evs, left, right, width, ascii_only, fold)
     if not want_color(color):
         return "\n".join("".join(p[0] for p in line).rstrip() for line in lines) + "\n"
     from rich.console import Console
@@ -583,6 +582,7 @@ def print_ladder(
     console: Any = None,
     width: int | None = None,
     ascii_only: bool = False,
+    fold: bool = True,
 ) -> None:
     """Print the ladder to a rich ``Console`` (colour when that console supports it)."""
     from rich.console import Console
@@ -592,7 +592,7 @@ def print_ladder(
         console = Console(highlight=False)
     evs = list(events)
     left, right = resolve_endpoints(evs, left, right)
-    lines = _layout(evs, left, right, width or console.width, ascii_only)
+    lines = _layout(evs, left, right, width or console.width, ascii_only, fold)
     for line in lines:
         text = Text()
         for chunk, style in line:

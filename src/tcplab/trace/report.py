@@ -1,9 +1,11 @@
 """HTML reports: one self-contained page per scenario, and an index linking them.
 
-Each page holds the scenario's description and explanation, its ladder diagram (SVG, inline),
-the state diagram of each endpoint with the transitions it took, the text ladder, and the full
-trace as a table. No scripts, no external resources: the directory can be copied anywhere,
-attached to an issue or opened from a file manager.
+Each page holds the scenario's description and explanation, links to its files (``links``: the
+capture, the JSON trace, the time-sequence graph, the lab), its ladder diagram (SVG, inline), its
+time-sequence graph (``graph_svg``, inline, when given), the state diagram of each endpoint with
+the transitions it took, the text ladder, and the trace as a table. No scripts, no external
+resources: the directory can be copied anywhere, attached to an issue or opened from a file
+manager.
 
     write_report("out/", [{"name": "Three-way handshake", "description": "...",
                            "explanation": "...", "events": log.events,
@@ -72,6 +74,8 @@ tr.fate-dropped td.d { color: #c92a2a; text-decoration: line-through; }
 tr.fate-corrupted td.d, tr.fate-duplicated td.d { color: #e8590c; }
 .summary { font-size: 14px; color: #495057; }
 .missing { color: #868e96; font-size: 13px; }
+ul.files { list-style: none; padding: 0; display: flex; gap: 18px; flex-wrap: wrap; }
+ul.files a { font-weight: bold; color: #1864ab; }
 ul.scenarios { list-style: none; padding: 0; }
 ul.scenarios li { background: #fff; border: 1px solid #dee2e6; border-radius: 6px;
                   margin: 10px 0; padding: 10px 16px; }
@@ -106,10 +110,15 @@ def _page(title: str, crumbs: str, body: str) -> str:
     )
 
 
+_TABLE_KINDS = ("segment", "state", "outcome", "note")
+
+
 def _trace_table(events: Sequence[Mapping[str, Any]]) -> str:
     dec = time_decimals(event_time(e) for e in events)
     rows = []
     for e in events:
+        if e.get("kind") not in _TABLE_KINDS:
+            continue  # the engine's cwnd/rtt events: the JSON trace and the graph have them
         kind = str(e.get("kind", ""))
         cls = f"kind-{slugify(kind)}"
         if kind == "segment":
@@ -143,12 +152,28 @@ def render_page(
     if scenario.get("explanation"):
         body.append(f'<div class="explanation">{_paragraphs(str(scenario["explanation"]))}</div>')
 
+    links = scenario.get("links") or []
+    if links:
+        items = "".join(
+            f'<li><a href="{_e(href)}">{_e(label)}</a> <span class="missing">{_e(note)}</span></li>'
+            for label, href, note in links
+        )
+        body.append(f'<ul class="files">{items}</ul>')
+
     body.append("<h2>Ladder diagram</h2>")
     body.append(
         f'<figure class="ladder">{render_ladder_svg(events, left, right, title=name)}'
         f"<figcaption>Time runs down (not to scale: long silences are compressed). "
         f"Hover over an arrow for the full segment.</figcaption></figure>"
     )
+
+    if scenario.get("graph_svg"):
+        body.append("<h2>Time-sequence graph</h2>")
+        body.append(
+            f'<figure class="tsg">{scenario["graph_svg"]}<figcaption>Sequence numbers over time from the '
+            "sender's side, with the ACK and window lines; then its congestion window and RTT/RTO "
+            "from the engine's own events.</figcaption></figure>"
+        )
 
     body.append("<h2>State diagram</h2>")
     for host in (left, right):
@@ -170,7 +195,8 @@ def render_page(
         "</details>"
     )
 
-    body.append(f"<h2>Trace ({len(events)} events)</h2>")
+    shown = sum(1 for e in events if e.get("kind") in _TABLE_KINDS)
+    body.append(f"<h2>Trace ({shown} events)</h2>")
     body.append(_trace_table(events))
 
     pager = ['<nav class="pager">']

@@ -6,8 +6,10 @@ a red cross; duplicated segments are doubled, corrupted ones dashed; each endpoi
 written on its timeline where it changes; notes from the scenario sit between the lines.
 
 Time runs down the page but is not to scale: rows at the same instant are packed tightly and long
-silences (a retransmission timeout, TIME_WAIT) are compressed and marked with a break.
-Drawn with the primitives of ``tcplab.trace.svg``.
+silences (a retransmission timeout, TIME_WAIT) are compressed and marked with a break. Long
+transfers are folded (``tcplab.trace.fold``): a summary row stands for each stretch left out.
+No label lies across another arrow (shortened, or left to the arrow's tooltip in a crowd); the
+title wraps rather than run off. Drawn with the primitives of ``tcplab.trace.svg``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from tcplab.trace.fold import LIMIT, fold_events
 from tcplab.trace.ladder import (
     Event,
     connection_numbers,
@@ -38,9 +41,12 @@ from tcplab.trace.svg import (
     element,
     svg_attr,
     svg_text,
+    xml_safe,
 )
 
 __all__ = ["render_ladder_svg"]
+
+BOLD_ADVANCE = 0.7  # DejaVu Sans Bold: at most about 0.7 em a character
 
 COLORS = {
     "syn": "#2b8a3e",
@@ -65,7 +71,7 @@ COLORS = {
 
 @dataclass
 class _Item:
-    kind: str  # state, dep, arr, note, outcome
+    kind: str  # state, dep, arr, note, fold, outcome
     side: str | None
     t: float
     phase: int
@@ -81,6 +87,7 @@ class _Row:
     y: float = 0.0
     height: float = 0.0  # extra height (notes)
     below: float = 0.0  # extra room under the row (an outcome under a state label)
+    t_end: float | None = None  # a fold: when the last segment it stands for was sent
 
 
 def _collect(events: Sequence[Event], left: str, right: str) -> tuple[list[_Item], dict[int, str]]:
@@ -114,8 +121,8 @@ def _collect(events: Sequence[Event], left: str, right: str) -> tuple[list[_Item
         elif kind == "outcome":
             side = side_of(e.get("host"), left, right) or "left"
             items.append(_Item("outcome", side, t, 1, i, str(e.get("outcome", "?"))))
-        elif kind == "note":
-            items.append(_Item("note", None, t, 1, i, str(e.get("text", ""))))
+        elif kind in ("note", "fold"):
+            items.append(_Item(str(kind), None, t, 1, i, str(e.get("text", ""))))
     items.sort(key=lambda it: (it.t, it.phase, it.index, it.kind != "dep"))
     return items, direction
 
@@ -147,6 +154,9 @@ class _Layout:
     dep_y: dict[int, float]
     arr_y: dict[int, float]
     typical: float  # a typical flight's height: where a dropped segment stops
+    title_lines: list[str]
+    title_size: float
+    sub_lines: list[str]
 
     def y(self, it: _Item) -> float:
         return self.rows[it.row].y
@@ -167,7 +177,10 @@ def _columns(
     state_names = [it.text for it in items if it.kind in ("state", "outcome")]
     state_names += [str(e.get("from", "")) for e in evs if e.get("kind") == "state"]
     state_w = max([len(s) for s in state_names] + [len(left), len(right), 8]) * 7.2 + 34
-    x_time = 58.0
+    # the time column as wide as its longest time
+    dec = time_decimals(event_time(e) for e in evs)
+    widest = max([len(format_time(event_time(e), dec)) for e in evs] + [7])
+    x_time = max(58.0, widest * 11 * MONO_ADVANCE + 8)
     x_left = x_time + 14 + state_w
     x_right = x_left + lane
     width = x_right + state_w + 24
@@ -178,7 +191,7 @@ def _pack_rows(items: list[_Item]) -> list[_Row]:
     """Rows: items that happen at the same instant share one when they do not collide."""
     rows: list[_Row] = []
     for it in items:
-        if it.kind == "note":
+        if it.kind in ("note", "fold"):
             slot = "note"
         elif it.kind == "state":
             slot = f"{it.side}-label"
@@ -210,13 +223,15 @@ def _place_rows(rows: list[_Row], top: float) -> tuple[list[tuple[float, float, 
     """Give each row its height on the page: gaps grow with the log of the time between rows,
     long silences become breaks. Returns the breaks and the bottom of the last row."""
     positive = [b.t - a.t for a, b in itertools.pairwise(rows) if b.t - a.t > 1e-9]
-    dt_ref = min(positive) if positive else 1.0
+    # The unit of the gaps: the shortest step, unless a few tiny ones (jitter) would make every
+    # other step look long: then an eighth of the median step.
+    dt_ref = max(min(positive), statistics.median(positive) / 8) if positive else 1.0
     y = top + 34.0  # first row below the initial states
     breaks: list[tuple[float, float, float]] = []
     prev: _Row | None = None
     for row in rows:
         if prev is not None:
-            dt = row.t - prev.t
+            dt = row.t - (prev.t if prev.t_end is None else prev.t_end)  # a fold's rows: from its end
             gap = 24.0 if dt <= 1e-9 else 30.0 + min(56.0, 16.0 * math.log2(1.0 + dt / dt_ref))
             gap += prev.height / 2 + row.height / 2 + prev.below
             if dt > 1e-9 and dt / dt_ref > 24:
@@ -230,16 +245,24 @@ def _place_rows(rows: list[_Row], top: float) -> tuple[list[tuple[float, float, 
     return breaks, bottom
 
 
-def _layout(evs: list[Event], items: list[_Item], direction: dict[int, str], left: str, right: str) -> _Layout:
+def _layout(
+    evs: list[Event], items: list[_Item], direction: dict[int, str], left: str, right: str, heading: str, total: int
+) -> _Layout:
     x_time, x_left, x_right, lane, state_w, width = _columns(evs, items, direction, left, right)
     rows = _pack_rows(items)
     chars_per_line = int((lane - 40) / (11.5 * SANS_ADVANCE))
     note_lines: dict[int, list[str]] = {}
     for it in items:
-        if it.kind == "note":
+        if it.kind in ("note", "fold"):
             note_lines[it.index] = _wrap(it.text, chars_per_line)
             rows[it.row].height = 15.0 * len(note_lines[it.index]) + 6
-    top = 108.0
+            if it.kind == "fold":
+                rows[it.row].t_end = float(evs[it.index].get("t_end", it.t))
+    # A long title gets a smaller font, then more lines; so does the summary under it.
+    title_size = max(13.0, min(20.0, (width - 40) / (BOLD_ADVANCE * max(1, len(heading)))))
+    title_lines = _wrap(heading, int((width - 40) / (BOLD_ADVANCE * title_size)))
+    sub_lines = _wrap(_summary(evs, items, direction, rows, total), int((width - 40) / (12 * SANS_ADVANCE)))
+    top = 108.0 + (len(title_lines) - 1) * (title_size + 5) + (len(sub_lines) - 1) * 15
     breaks, bottom = _place_rows(rows, top)
     dep_y = {it.index: rows[it.row].y for it in items if it.kind == "dep"}
     arr_y = {it.index: rows[it.row].y for it in items if it.kind == "arr"}
@@ -263,7 +286,29 @@ def _layout(evs: list[Event], items: list[_Item], direction: dict[int, str], lef
         dep_y,
         arr_y,
         typical,
+        title_lines,
+        title_size,
+        sub_lines,
     )
+
+
+def _summary(evs: list[Event], items: list[_Item], direction: dict[int, str], rows: list[_Row], total: int) -> str:
+    """The line under the title: how many segments (and how many folded), lost, sent again."""
+    dec = time_decimals(event_time(e) for e in evs)
+    n_seg = len(direction)
+    n_drop = sum(1 for i in direction if evs[i].get("fate") == "dropped")
+    rtx = retransmissions(evs)
+    sub = f"{n_seg} segment{'s' if n_seg != 1 else ''}"
+    if total > n_seg:
+        folds = sum(1 for it in items if it.kind == "fold")
+        sub = f"{n_seg} of {total} segments drawn, {total - n_seg} folded into {folds} summary rows"
+    if n_drop:
+        sub += f", {n_drop} dropped"
+    if rtx:
+        sub += f", {len(rtx)} retransmitted"
+    if rows:
+        sub += f" · {format_time(rows[0].t, dec)} s – {format_time(rows[-1].t, dec)} s"
+    return sub
 
 
 def render_ladder_svg(
@@ -271,21 +316,31 @@ def render_ladder_svg(
     left: str = "client",
     right: str = "server",
     title: str | None = None,
+    fold: bool = True,
 ) -> str:
-    """Draw ``events`` between ``left`` and ``right`` as a standalone SVG document (a string)."""
+    """Draw ``events`` between ``left`` and ``right`` as a standalone SVG document (a string).
+    Beyond half of ``tcplab.trace.fold.LIMIT`` segments, runs of ordinary ones are folded into
+    one summary row each (``fold=False`` draws them all)."""
     evs = list(events)
+    total = sum(1 for e in evs if e.get("kind") == "segment")
+    if fold:  # an arrow takes two rows here (one line in text): half the text ladder's budget
+        evs, _folded = fold_events(evs, limit=LIMIT // 2, head=8, episode=20, tail=6)
     left, right = resolve_endpoints(evs, left, right)
     items, direction = _collect(evs, left, right)
-    lay = _layout(evs, items, direction, left, right)
-    heading = title if title is not None else f"{left} ⇄ {right}"
+    heading = xml_safe(title if title is not None else f"{left} ⇄ {right}")  # (before wrapping)
+    lay = _layout(evs, items, direction, left, right, heading, total)
+    folds = _folds_svg(items, lay)
+    arrows, labels = _segments_svg(evs, direction, lay, [box for _, box in folds])
     out = [
-        *_heading_svg(evs, direction, lay, heading),
+        *_heading_svg(lay, heading),
         *_timelines_svg(lay),
         *_breaks_svg(lay),
         *_initial_states_svg(evs, lay),
         *_time_labels_svg(evs, lay),
         *_notes_svg(items, lay),  # underneath the arrows
-        *_segments_svg(evs, direction, lay),
+        *arrows,
+        *(svg for svg, _ in folds),  # over the arrows that fly across a folded stretch
+        labels,
         *_states_and_outcomes_svg(evs, items, lay),
         _legend(20, lay.height - 26),
         "</svg>",
@@ -293,7 +348,7 @@ def render_ladder_svg(
     return "\n".join(out) + "\n"
 
 
-def _heading_svg(evs: list[Event], direction: dict[int, str], lay: _Layout, heading: str) -> list[str]:
+def _heading_svg(lay: _Layout, heading: str) -> list[str]:
     """The document's opening, the arrow markers, the background, the title and the summary."""
     width, height = lay.width, lay.height
     out: list[str] = []
@@ -310,34 +365,15 @@ def _heading_svg(evs: list[Event], direction: dict[int, str], lay: _Layout, head
         )
     )
     out.append(element("rect", x=0, y=0, width=f"{width:.0f}", height=f"{height:.0f}", fill="#ffffff"))
-    # A long title gets a smaller font rather than running off the picture (bold sans is about
-    # 0.6 em a character).
-    title_size = max(11.0, min(20.0, (width - 40) / (0.6 * max(1, len(heading)))))
-    out.append(
-        element(
-            "text",
-            svg_text(heading),
-            x=20,
-            y=32,
-            font_size=f"{title_size:.1f}",
-            font_weight="bold",
-            fill=COLORS["text"],
-            class_="title",
-        )
-    )
-    rows = lay.rows
-    dec = time_decimals(event_time(e) for e in evs)
-    n_seg = len(direction)
-    n_drop = sum(1 for i in direction if evs[i].get("fate") == "dropped")
-    rtx = retransmissions(evs)
-    sub = f"{n_seg} segment{'s' if n_seg != 1 else ''}"
-    if n_drop:
-        sub += f", {n_drop} dropped"
-    if rtx:
-        sub += f", {len(rtx)} retransmitted"
-    if rows:
-        sub += f" · {format_time(rows[0].t, dec)} s – {format_time(rows[-1].t, dec)} s"
-    out.append(element("text", svg_text(sub), x=20, y=52, font_size=12, fill=COLORS["muted"]))
+    y = 32.0
+    for line in lay.title_lines:
+        out.append(element("text", svg_text(line), x=20, y=y, font_size=f"{lay.title_size:.1f}", font_weight="bold",
+                           fill=COLORS["text"], class_="title"))  # fmt: skip
+        y += lay.title_size + 5
+    y += 20 - lay.title_size
+    for line in lay.sub_lines:
+        out.append(element("text", svg_text(line), x=20, y=y, font_size=12, fill=COLORS["muted"]))
+        y += 15
     return out
 
 
@@ -458,62 +494,78 @@ def _time_labels_svg(evs: list[Event], lay: _Layout) -> list[str]:
     return out
 
 
-def _notes_svg(items: list[_Item], lay: _Layout) -> list[str]:
-    """The scenario's narration, in boxes between the timelines."""
-    out: list[str] = []
+def _boxed_text(lay: _Layout, it: _Item, fill: str, stroke: str, text_fill: str, cls: str,
+                dash: str | None = None) -> tuple[str, str, float, float]:  # fmt: skip
+    """A box across the lane with a note's or a fold's lines in it: ``(box, text, centre y,
+    height)``."""
+    lines = lay.note_lines[it.index]
+    h = 15.0 * len(lines) + 8
+    yc = lay.y(it)
     x_mid = (lay.x_left + lay.x_right) / 2
+    box = element("rect", x=lay.x_left + 14, y=yc - h / 2, width=lay.lane - 28, height=h, rx=5, fill=fill,
+                  stroke=stroke, stroke_width=1, stroke_dasharray=dash)  # fmt: skip
+    spans = "".join(element("tspan", svg_text(line), x=x_mid, dy=(0 if k == 0 else 15)) for k, line in enumerate(lines))
+    text = element("text", spans, x=x_mid, y=yc - h / 2 + 16.5, font_size=11.5, font_style="italic",
+                   fill=text_fill, text_anchor="middle", class_=cls)  # fmt: skip
+    return box, text, yc, h
+
+
+def _folds_svg(items: list[_Item], lay: _Layout) -> list[tuple[str, _Box]]:
+    """Each fold's summary row, drawn over the arrows (a dashed box, dotted timelines), and the
+    box the labels keep off."""
+    out: list[tuple[str, _Box]] = []
     for it in items:
-        if it.kind != "note":
+        if it.kind != "fold":
             continue
-        lines = lay.note_lines[it.index]
-        h = 15.0 * len(lines) + 8
-        yc = lay.y(it)
-        out.append(
-            element(
-                "rect",
-                x=lay.x_left + 14,
-                y=yc - h / 2,
-                width=lay.lane - 28,
-                height=h,
-                rx=5,
-                fill=COLORS["note_fill"],
-                stroke=COLORS["note_stroke"],
-                stroke_width=1,
-            )
-        )
-        spans = "".join(
-            element("tspan", svg_text(line), x=x_mid, dy=(0 if k == 0 else 15)) for k, line in enumerate(lines)
-        )
-        out.append(
-            element(
-                "text",
-                spans,
-                x=x_mid,
-                y=yc - h / 2 + 16.5,
-                font_size=11.5,
-                font_style="italic",
-                fill="#5c3c00",
-                text_anchor="middle",
-                class_="note",
-            )
-        )
+        box, text, yc, h = _boxed_text(lay, it, "#f1f3f5", COLORS["muted"], "#495057", "fold-text", "4 3")
+        parts = [box]
+        for x in (lay.x_left, lay.x_right):
+            parts.append(element("line", x1=x, y1=yc - h / 2, x2=x, y2=yc + h / 2, stroke="#ffffff", stroke_width=4))
+            parts.append(element("line", x1=x, y1=yc - h / 2, x2=x, y2=yc + h / 2, stroke=COLORS["muted"],
+                                 stroke_width=2.5, stroke_dasharray="2 4"))  # fmt: skip
+        parts.append(text)
+        keep_off = _Box((lay.x_left + lay.x_right) / 2, yc, (lay.lane - 28) / 2, h / 2, 1.0, 0.0)
+        out.append((element("g", "".join(parts), class_="fold"), keep_off))
     return out
 
 
-def _segments_svg(evs: list[Event], direction: dict[int, str], lay: _Layout) -> list[str]:
-    """One arrow per segment, then all their labels in one group (above every arrow)."""
+def _notes_svg(items: list[_Item], lay: _Layout) -> list[str]:
+    """The scenario's narration, in boxes between the timelines."""
+    out: list[str] = []
+    for it in items:
+        if it.kind == "note":
+            box, text, _yc, _h = _boxed_text(lay, it, COLORS["note_fill"], COLORS["note_stroke"], "#5c3c00", "note")
+            out += [box, text]
+    return out
+
+
+def _segments_svg(
+    evs: list[Event], direction: dict[int, str], lay: _Layout, obstacles: list[_Box]
+) -> tuple[list[str], str]:
+    """One arrow per segment, and all their labels in one group (drawn above every arrow): every
+    arrow is known first, so that no label is put across one, nor across an ``obstacle``."""
     numbers = connection_numbers(evs)
     rtx = retransmissions(evs)
     crossing = _crossing(direction, lay.dep_y, lay.arr_y, lay.typical)
-    placed: list[_Box] = []
+    shapes: list[tuple[int, _Box]] = []
+    for i, src in direction.items():
+        xs, xd = (lay.x_left, lay.x_right) if src == "left" else (lay.x_right, lay.x_left)
+        y0 = lay.dep_y[i]
+        if evs[i].get("fate") == "dropped":
+            xe, ye = _drop_point(evs[i], xs, xd, y0, lay.typical, f"#{numbers[i]} " if i in numbers else "")
+            shapes.append((i, _Box(xe, ye + 7, 28.0, 15.0, 1.0, 0.0)))  # the cross and "dropped"
+        else:
+            xe, ye = xd, lay.arr_y.get(i, y0)
+        shapes.append((i, _line_box(xs, y0, xe, ye)))
+    placed: list[_Box] = list(obstacles)
     arrows: list[str] = []
     labels: list[str] = []
     for i, src in direction.items():
         prefix = f"#{numbers[i]} " if i in numbers else ""
-        arrow, label = _segment_svg(evs[i], i, src, lay, i in rtx, placed, i in crossing, prefix)
+        arrow, label = _segment_svg(evs[i], i, src, lay, i in rtx, placed, i in crossing, prefix, shapes)
         arrows.append(arrow)
         labels.append(label)
-    return [*arrows, element("g", "".join(labels), class_="labels")]
+    return arrows, element("g", "".join(labels), class_="labels")
 
 
 def _states_and_outcomes_svg(evs: list[Event], items: list[_Item], lay: _Layout) -> list[str]:
@@ -619,8 +671,11 @@ def _segment_svg(
     placed: list[_Box],
     crossed: bool = False,
     prefix: str = "",
+    shapes: Sequence[tuple[int, _Box]] = (),
 ) -> tuple[str, str]:
-    """The arrow of one segment (a group) and its label (drawn later, above all arrows)."""
+    """The arrow of one segment (a group) and its label (drawn later, above all arrows): where
+    it meets neither a label already ``placed`` nor another arrow (``shapes``); an arrow with no
+    such place is left unlabelled (its tooltip says what it is)."""
     flags = str(e.get("flags", "?"))
     length = int(e.get("len", 0) or 0)
     color = segment_color(flags, length)
@@ -645,16 +700,22 @@ def _segment_svg(
     shown_tags = [t for t in tags if t != "dropped"]
     tag_text = f" ({', '.join(shown_tags)})" if shown_tags else ""
     dx, dy = x_end - xs, y_end - y0
+    lo, hi = min(y0, y_end) - 30.0, max(y0, y_end) + 30.0  # (labels stay near their arrow)
+    others = [*placed, *(box for j, box in shapes if j != index and box.ymin <= hi and box.ymax >= lo)]
     if fate == "dropped":
-        spot = _dropped_label_spot(e, src, xs, y0, dx, dy, lay, tag_text, prefix)
+        spots = _dropped_label_spots(e, src, xs, y0, dx, dy, lay, tag_text, prefix)
     else:
-        spot = _label_spot(e, src, xs, y0, dx, dy, placed, crossed, tag_text, prefix)
+        spots = _label_spots(e, src, xs, y0, dx, dy, crossed, tag_text, prefix)
+    free = [spot for spot in spots if not any(spot[4].overlaps(other) for other in others)]
+    cls = f"segment fate-{fate}" + (" retransmission" if rtx else "")
+    if not free:  # a crowded burst: no place that meets nothing
+        return element("g", "".join(parts), class_=cls + " unlabelled", data_index=index), ""
+    spot = max(free, key=lambda sp: len(sp[3]))  # the longest label that fits (the first of equals)
     placed.append(spot[4])
     angle = math.degrees(math.atan2(dy, dx))
     if src == "right":
         angle -= 180.0
     label_svg = _label_svg(spot, angle, tag_text, color, rtx, index)
-    cls = f"segment fate-{fate}" + (" retransmission" if rtx else "")
     return element("g", "".join(parts), class_=cls, data_index=index), label_svg
 
 
@@ -673,12 +734,7 @@ def _dropped_arrow(
     parts: list[str], e: Event, xs: float, xd: float, y0: float, typical: float, color: str, prefix: str
 ) -> tuple[float, float]:
     """A line that stops short with a red cross; returns where it ends."""
-    # Far enough for the label to end before the cross, at most 85% of the way.
-    lane_w = abs(xd - xs)
-    label_w = (len(prefix + segment_label(e, options="short")) + 2) * 11 * MONO_ADVANCE
-    frac = min(0.85, max(0.6, (label_w + 36) / lane_w))
-    xe = xs + (xd - xs) * frac
-    ye = y0 + typical / 2
+    xe, ye = _drop_point(e, xs, xd, y0, typical, prefix)
     parts.append(element("line", x1=xs, y1=y0, x2=xe, y2=ye, stroke=color, stroke_width=1.8, stroke_linecap="round"))
     c = COLORS["drop"]
     parts.append(_cross(xe, ye, 6, 3, "drop-mark"))
@@ -686,6 +742,15 @@ def _dropped_arrow(
         element("text", "dropped", x=xe, y=ye + 20, font_size=10.5, font_weight="bold", fill=c, text_anchor="middle")
     )
     return xe, ye
+
+
+def _drop_point(e: Event, xs: float, xd: float, y0: float, typical: float, prefix: str) -> tuple[float, float]:
+    """Where a dropped segment's arrow stops: far enough for its label to end before the cross,
+    at most 85% of the way."""
+    lane_w = abs(xd - xs)
+    label_w = (len(prefix + segment_label(e, options="short")) + 2) * 11 * MONO_ADVANCE
+    frac = min(0.85, max(0.6, (label_w + 36) / lane_w))
+    return xs + (xd - xs) * frac, y0 + typical / 2
 
 
 def _cross(x: float, y: float, half: int, width: float, cls: str) -> str:
@@ -750,21 +815,41 @@ def _delivered_arrow(
     return xd, ye
 
 
-def _dropped_label_spot(
+def _label_texts(e: Event, room_chars: int, tag_text: str, prefix: str) -> list[str]:
+    """The label at most ``room_chars`` long, then shorter ones (no options, then cut)."""
+    out: list[str] = []
+    for n in (room_chars, 26, 18, 11, 6):
+        text = prefix + segment_label(e, options="short", max_len=max(n - len(tag_text) - len(prefix), 8))
+        if not out or len(text) < len(out[-1]):
+            out.append(text)
+    return out
+
+
+def _dropped_label_spots(
     e: Event, src: str, xs: float, y0: float, dx: float, dy: float, lay: _Layout, tag_text: str, prefix: str
-) -> _Spot:
-    """A dropped segment's label starts at the sender and may run on past the cross."""
+) -> list[_Spot]:
+    """A dropped segment's label starts at the sender (above the line, else below) and may run
+    on past the cross; else it sits in the middle of the drawn part."""
     adv = 11 * MONO_ADVANCE
     seg_len = max(math.hypot(dx, dy), 1.0)
     ux, uy = dx / seg_len, dy / seg_len
     nx, ny = (uy, -ux) if src == "left" else (-uy, ux)  # the label sits above the line
     avail = int((abs(lay.x_right - lay.x_left) * 0.8) / adv)
-    text = prefix + segment_label(e, options="short", max_len=max(avail - len(tag_text) - len(prefix), 8))
-    cx, cy = xs + ux * 14, y0 + uy * 14
     anchor = "start" if src == "left" else "end"
-    w = len(text + tag_text) * adv
-    mid = (cx + ux * w / 2 + nx * 5, cy + uy * w / 2 + ny * 5)
-    return (cx, cy, anchor, text, _Box(mid[0], mid[1], w / 2 + 2, 7.0, ux, uy))
+    spots: list[_Spot] = []
+    for text in _label_texts(e, avail, tag_text, prefix):
+        w = len(text + tag_text) * adv
+        for frac, side in ((0.0, 1), (0.0, -1), (0.5, 1), (0.5, -1)):
+            if frac:
+                cx, cy, where = xs + dx * frac, y0 + dy * frac, "middle"
+                mid = (cx, cy)
+            else:
+                cx, cy, where = xs + ux * 14, y0 + uy * 14, anchor
+                mid = (cx + ux * w / 2, cy + uy * w / 2)
+            off = 6.0 if side > 0 else -8.5
+            box = _Box(mid[0] + nx * off, mid[1] + ny * off, w / 2 + 2, 7.0, ux, uy)
+            spots.append((cx, cy, where if side > 0 else where + "-below", text, box))
+    return spots
 
 
 # Where along an arrow its label may go (fraction of the way, above (1) or below (-1) the line),
@@ -778,58 +863,59 @@ _SPOTS: tuple[tuple[float, int], ...] = (
     (0.68, -1),
     (0.22, 1),
     (0.78, 1),
+    (0.15, 1),
+    (0.85, 1),
+    (0.15, -1),
+    (0.85, -1),
+    (0.4, 1),
+    (0.6, 1),
+    (0.4, -1),
+    (0.6, -1),
+    (0.1, 1),
+    (0.9, 1),
+    (0.1, -1),
+    (0.9, -1),
 )
 # An arrow crossed by one going the other way keeps its label near its sender first, so the two
 # labels end up on opposite halves.
 _CROSSED_SPOTS = ((0.27, 1), (0.27, -1), *_SPOTS)
 
 
-def _label_spot(
+def _label_spots(
     e: Event,
     src: str,
     xs: float,
     y0: float,
     dx: float,
     dy: float,
-    placed: list[_Box],
     crossed: bool,
     tag_text: str,
     prefix: str,
-) -> _Spot:
-    """The spot along the arrow that shows the most of its label without covering a label
-    already placed (crossing arrows); the middle when every spot collides."""
+) -> list[_Spot]:
+    """The places along the arrow its label may take, in order of preference, each with the
+    label as long as the place allows and shorter ones."""
     adv = 11 * MONO_ADVANCE
     seg_len = max(math.hypot(dx, dy), 1.0)
     ux, uy = dx / seg_len, dy / seg_len
     nx, ny = (uy, -ux) if src == "left" else (-uy, ux)  # the label sits above the line
-    best_len = -1
-    choice: _Spot | None = None
-    first: _Spot | None = None
+    spots: list[_Spot] = []
     for frac, side in _CROSSED_SPOTS if crossed else _SPOTS:
         room = min(frac, 1 - frac) * seg_len * 2
         avail = int(min(room - 16, seg_len * 0.74 - 10) / adv)
-        text = prefix + segment_label(e, options="short", max_len=max(avail - len(tag_text) - len(prefix), 8))
         cx, cy = xs + dx * frac, y0 + dy * frac
-        w = len(text + tag_text) * adv
-        off = 6.0 if side > 0 else -8.5
-        box = _Box(cx + nx * off, cy + ny * off, w / 2 + 2, 7.0, ux, uy)
-        cand = (cx, cy, "middle" if side > 0 else "middle-below", text, box)
-        if first is None:
-            first = cand
-        if any(box.overlaps(other) for other in placed):
-            continue
-        if len(text) > best_len:
-            best_len, choice = len(text), cand
-    spot = choice if choice is not None else first
-    assert spot is not None
-    return spot
+        for text in _label_texts(e, avail, tag_text, prefix):
+            w = len(text + tag_text) * adv
+            off = 6.0 if side > 0 else -8.5
+            box = _Box(cx + nx * off, cy + ny * off, w / 2 + 2, 7.0, ux, uy)
+            spots.append((cx, cy, "middle" if side > 0 else "middle-below", text, box))
+    return spots
 
 
 def _label_svg(spot: _Spot, angle: float, tag_text: str, color: str, rtx: bool, index: int) -> str:
     cx, cy, anchor, text, _box = spot
     baseline = cy - 5
-    if anchor == "middle-below":
-        anchor, baseline = "middle", cy + 13
+    if anchor.endswith("-below"):
+        anchor, baseline = anchor.removesuffix("-below"), cy + 13
     spans = svg_text(text)
     if tag_text:
         tag_color = COLORS["rtx"] if rtx else COLORS["drop"]
@@ -851,6 +937,12 @@ def _label_svg(spot: _Spot, angle: float, tag_text: str, color: str, rtx: bool, 
         class_="label",
         data_index=index,
     )
+
+
+def _line_box(x0: float, y0: float, x1: float, y1: float, half_width: float = 1.5) -> _Box:
+    """An arrow as a thin box, for the labels to keep off."""
+    length = max(math.hypot(x1 - x0, y1 - y0), 1.0)
+    return _Box((x0 + x1) / 2, (y0 + y1) / 2, length / 2, half_width, (x1 - x0) / length, (y1 - y0) / length)
 
 
 def _crossing(direction: dict[int, str], dep_y: dict[int, float], arr_y: dict[int, float], typical: float) -> set[int]:
@@ -882,6 +974,10 @@ class _Box:
     @property
     def ymax(self) -> float:
         return self.cy + abs(self.hw * self.uy) + abs(self.hh * self.ux)
+
+    @property
+    def ymin(self) -> float:
+        return self.cy - abs(self.hw * self.uy) - abs(self.hh * self.ux)
 
     def _project(self, ax: float, ay: float) -> tuple[float, float]:
         c = self.cx * ax + self.cy * ay

@@ -42,7 +42,10 @@ _MSG_TAIL = struct.Struct("=IIIII")
 _MSG_LEN = _MSG_HEAD.size + _SOCKID.size + _SOCKID_TAIL.size + _MSG_TAIL.size  # 72
 
 ALL_STATES = (1 << 13) - 1  # bits 0..12: every TCP state including TCP_NEW_SYN_RECV
-TIMEWAIT_STATES = 1 << 6  # the TIME_WAIT minisocks (whatever their substate)
+# The TIME_WAIT minisocks. The kernel filters a minisock by its *substate* (inet_diag_dump_icsk),
+# so an orphan's minisock still in FIN_WAIT2 needs bit 5 too (it also brings full FIN_WAIT2
+# sockets: keep only ``timewait_minisock`` entries).
+TIMEWAIT_STATES = (1 << 6) | (1 << 5)
 SYN_SENT_STATES = 1 << 2
 
 #: idiag_timer values (as ``ss`` names them).

@@ -4,7 +4,8 @@ The tracepoint says which states a socket went between, not why. For a pair with
 is certain; for a pair with several rows (X -> CLOSED: close, RST, abort or timeout) the first row
 of the table is taken, except SYN_SENT -> CLOSED, which on a real network is almost always a
 refused connection (rcv RST). Events the watcher synthesized know their cause and carry it as
-``rfc_cause``.
+``rfc_cause``; ``"rfc_cause": null`` says the kernel did not tell which of several rows it was
+(a TIME_WAIT ended early by an RST or by ``ss -K``): no row is claimed for it.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def transitions_of(events: Iterable[dict[str, Any]]) -> tuple[list[Transition], 
     taken: list[Transition] = []
     unknown: list[str] = []
     for event in events:
-        if event.get("kind") != "state":
+        if event.get("kind") != "state" or ("rfc_cause" in event and event["rfc_cause"] is None):
             continue
         try:
             src, dst = State(event["from"]), State(event["to"])

@@ -33,8 +33,13 @@ def event_line(e: Event) -> str:
     if e.get("kind") == "note":
         return f"{stamp}  note: {e.get('text', '')}"
     line = f"{stamp}  {e.get('local', '?'):<{loc}} {e.get('remote', '?'):<{rem}} "
-    line += f"{e.get('from')} -> {e.get('to')}"
     extra = []
+    if e.get("kind") == "still":
+        line += f"still {e.get('state')} when the watch ended"
+        if e.get("timer") is not None:
+            line += f"  (timer {e['timer']:.1f}s left)"
+        return line
+    line += f"{e.get('from')} -> {e.get('to')}"
     if e.get("cause") not in (None, "kernel"):
         extra.append(str(e["cause"]))
     if e.get("timer") is not None:

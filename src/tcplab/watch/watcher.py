@@ -13,7 +13,8 @@ Each event is a dict in tcplab's JSON event format::
      "local": "198.18.0.1:40000", "remote": "198.18.0.2:9527", "rfc_cause": "rcv SYN-ACK"}
 
 ``t`` is seconds since the watcher started (``t0``), from the trace line's timestamp (the
-instance's clock is ``mono``, the clock of ``time.monotonic()``). ``rfc_cause`` names the
+instance's clock is ``mono``, the clock of ``time.monotonic()``); ``epoch`` is that start in
+wall-clock time (the same kind of time as tcplab's traces: see ``tcplab.trace.events``). ``rfc_cause`` names the
 TRANSITIONS row the change maps to (absent if none). Events the kernel does not report itself
 carry ``linux``: how Linux did it.
 
@@ -26,8 +27,15 @@ Where Linux differs from the RFC diagram:
   timer) and every second in between (an early end: a new SYN took the 4-tuple, a SOCK_DESTROY).
 - After close() (an orphaned socket) the FIN_WAIT_2 socket itself becomes a minisock whose
   substate is FIN_WAIT_2; its move to TIME_WAIT fires no tracepoint. The watcher polls sock_diag
-  every 50 ms and dates the move from the minisock's timer (TIME_WAIT always lasts 60 s on
-  Linux).
+  every 50 ms (a dump filters minisocks by substate: it asks for FIN_WAIT2 and TIME_WAIT) and
+  dates the move from the minisock's timer (TIME_WAIT always lasts 60 s on Linux), kept between
+  the peer's FIN and the end of the peer's LAST_ACK when the tracepoint showed those.
+- A minisock that leaves the table before its timer's end was ended by a new SYN on its 4-tuple
+  (``rfc_cause`` "rcv SYN in TIME_WAIT"), or by an RST or a SOCK_DESTROY (``ss -K``): the kernel
+  does not say which, so that event has ``"rfc_cause": null``. So does an X -> CLOSE of a
+  closing socket with no minisock behind it (an RST, a timeout, or read too late to tell).
+- ``still_open()`` lists the connections not yet CLOSED (``tcplab watch`` prints them when it
+  ends: typically the active closer, still in TIME_WAIT, with its timer).
 - A connecting socket enters SYN_SENT before it has a local port (``sport=0``); the event is held
   until the port is known (next event of that socket, or sock_diag).
 - The tracepoint does not say which network namespace a socket lives in: with a port or address
@@ -74,6 +82,7 @@ TIME_WAIT_LEN = 60.0  # Linux TCP_TIMEWAIT_LEN (include/net/tcp.h); the RFC says
 _LOST = re.compile(r"\[LOST (\d+) EVENTS\]")
 _TW_POLL = 0.05
 _TW_SLOW_POLL = 1.0
+_MARKS_KEPT = 4096
 _SYN_PORT_WAIT = 0.1  # how long a port-less SYN_SENT waits for its socket's next event
 
 NOTES = {
@@ -163,6 +172,7 @@ class KernelWatcher:
         self.tracefs_root = tracefs
         self.poll_interval = poll_interval
         self.t0 = t0
+        self.epoch: float | None = None  # wall-clock time of t == 0, once started
         self.log: list[Event] = []  # every event emitted, notes included
         self.bad_lines = 0  # malformed inet_sock_set_state lines (counted, skipped)
         self.lost_events = 0  # events the kernel dropped because the buffer was full
@@ -171,6 +181,10 @@ class KernelWatcher:
         self._out: deque[Event] = deque()
         self._notes_done: set[str] = set()
         self._pending_syn: dict[tuple[int, str, str, int], deque[KernelStateChange]] = {}
+        # When each connection entered FIN_WAIT_1 / LAST_ACK (sent its FIN) and CLOSED: a
+        # minisock's move to TIME_WAIT, dated from its timer (in jiffies), lies between the peer
+        # sending its FIN and the peer's LAST_ACK ending on our ACK.
+        self._marks: dict[str, dict[State, float]] = {}
         self._followed: dict[tuple[int, str, int, str, int], _Followed] = {}
         self._table: dict[tuple[int, str, int, str, int], SockEntry] = {}
         self._next_poll = 0.0
@@ -190,6 +204,7 @@ class KernelWatcher:
             return
         if self.t0 is None:
             self.t0 = time.monotonic()
+        self.epoch = time.time() - (time.monotonic() - self.t0)  # t == 0 in wall-clock time
         try:
             self._diag = SockDiag(self.netns)
         except DiagError as exc:
@@ -314,6 +329,33 @@ class KernelWatcher:
         while self._open:
             yield from self.poll(0.2)
 
+    def still_open(self) -> list[Event]:
+        """The connections seen whose last state is not CLOSED, as ``still`` events (a TIME_WAIT
+        one with the seconds left on its timer): what a watch that ends now leaves behind.
+
+        ``{"t": 5.0, "kind": "still", "host": "kernel", "state": "TIME_WAIT", "conn": ...,
+        "local": ..., "remote": ..., "timer": 55.2}``
+        """
+        if self._open and self.mode == "trace" and self._followed:
+            self._poll_followed()  # catch up: a minisock may have moved or gone since the last look
+        last: dict[str, Event] = {}
+        for e in self.log:
+            if e["kind"] == "state":
+                last[e["conn"]] = e
+        followed = {f"{endpoint(k[1], k[2])}-{endpoint(k[3], k[4])}": f for k, f in self._followed.items()}
+        now = time.monotonic()
+        out = []
+        for conn, e in last.items():
+            if e["to"] == str(State.CLOSED):
+                continue
+            still: Event = {"t": self._t(now), "kind": "still", "host": HOST, "state": e["to"],
+                            "conn": conn, "local": e["local"], "remote": e["remote"]}  # fmt: skip
+            if conn in followed:
+                still["timer"] = round(max(0.0, followed[conn].expected_end - now), 3)
+            self._push(still)
+            out.append(still)
+        return out
+
     # -- filtering -----------------------------------------------------------------------------
 
     def _match(self, saddr: str, sport: int, daddr: str, dport: int) -> bool:
@@ -364,6 +406,7 @@ class KernelWatcher:
         *,
         cause: str = "kernel",
         rfc: Cause | None = None,
+        known: bool = True,
         **extra: Any,
     ) -> Event:
         event: Event = {
@@ -377,9 +420,11 @@ class KernelWatcher:
             "local": local,
             "remote": remote,
         }
-        row = rfc_transition(src, dst, rfc)
+        row = rfc_transition(src, dst, rfc) if known else None
         if row is not None:
             event["rfc_cause"] = str(row.cause)
+        elif not known:
+            event["rfc_cause"] = None  # several rows fit and the kernel does not say which
         event.update(extra)
         self._push(event)
         return event
@@ -403,11 +448,14 @@ class KernelWatcher:
                 self._emit(first.ts, first.old, first.new, ch.local, ch.remote)
         if old is State.LISTEN and new is State.SYN_RCVD:
             self._note("synrcvd", ch.ts)
-        if (
-            new is State.CLOSED
-            and old in (State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSING)
-            and self._timewait_handover(ch)
-        ):
+        if new in (State.FIN_WAIT_1, State.LAST_ACK, State.CLOSED):
+            self._marks.setdefault(ch.conn, {})[new] = ch.ts
+            if len(self._marks) > _MARKS_KEPT:
+                del self._marks[next(iter(self._marks))]
+        if new is State.CLOSED and old in (State.FIN_WAIT_1, State.FIN_WAIT_2, State.CLOSING):
+            if not self._timewait_handover(ch):
+                # no minisock: an RST, a timeout, or a minisock already gone when we looked
+                self._emit(ch.ts, old, new, ch.local, ch.remote, known=False)
             return
         self._emit(ch.ts, old, new, ch.local, ch.remote)
 
@@ -426,31 +474,36 @@ class KernelWatcher:
             return False
         linux = f"{ch.oldstate} -> TCP_CLOSE: timewait minisock"
         now = time.monotonic()
-        if entry.state is State.TIME_WAIT:
+        entered = now - (TIME_WAIT_LEN - entry.expires_ms / 1000)  # TIME_WAIT restarts the timer
+        if entry.state is State.TIME_WAIT and entered <= ch.ts + 0.02:  # straight into TIME_WAIT
             self._note("timewait", ch.ts, old=old)
             rfc = Cause.RCV_FIN if old is State.FIN_WAIT_2 else None
-            # Read late, an orphaned FIN_WAIT_2 minisock may have reached TIME_WAIT since the
-            # tracepoint: TIME_WAIT restarts its timer at TIME_WAIT_LEN, so date it from that.
-            entered = now - (TIME_WAIT_LEN - entry.expires_ms / 1000)
-            when = min(entered, now) if entered > ch.ts + 0.02 else ch.ts
             self._emit(
-                when, old, State.TIME_WAIT, ch.local, ch.remote,
+                ch.ts, old, State.TIME_WAIT, ch.local, ch.remote,
                 rfc=rfc, linux=linux, timer=round(entry.expires_ms / 1000, 3),
             )  # fmt: skip
             self._follow(entry, State.TIME_WAIT, now)
             return True
-        if entry.state is State.FIN_WAIT_2:
+        if entry.state in (State.FIN_WAIT_2, State.TIME_WAIT):
+            # An orphan's FIN_WAIT_2 minisock. Read late, it may have entered TIME_WAIT since the
+            # tracepoint: the next look (right after the lines read so far, which may hold the
+            # peer's FIN) reports and dates that move.
             self._note("orphan", ch.ts)
             if old is not State.FIN_WAIT_2:
                 self._emit(ch.ts, old, State.FIN_WAIT_2, ch.local, ch.remote, linux=linux)
-            self._follow(entry, State.FIN_WAIT_2, now)
+            self._follow(entry, State.FIN_WAIT_2, now, seen=ch.ts)
+            if entry.state is State.TIME_WAIT:
+                self._next_poll = now
             return True
         return False
 
-    def _follow(self, entry: SockEntry, state: State, now: float) -> None:
+    def _follow(self, entry: SockEntry, state: State, now: float, *, seen: float | None = None) -> None:
+        """Poll sock_diag for this minisock; ``seen``: when it was last known in ``state``."""
         if not self._followed:
             self._next_poll = float("inf")
-        self._followed[entry.key] = _Followed(entry, state, now)
+        followed = self._followed[entry.key] = _Followed(entry, state, now)
+        if seen is not None:
+            followed.last_seen = seen
         self._next_poll = min(self._next_poll, now + self._follow_interval(state))
 
     @staticmethod
@@ -464,35 +517,37 @@ class KernelWatcher:
         assert self._diag is not None
         now = time.monotonic()
         try:
-            table = {e.key: e for e in self._diag.dump(TIMEWAIT_STATES)}
+            table = {e.key: e for e in self._diag.dump(TIMEWAIT_STATES) if e.timewait_minisock}
         except DiagError:
             self._next_poll = now + _TW_POLL
             return
+        if self.instance is not None:
+            # What the tracepoint said before this dump (the peer's FIN, its LAST_ACK's end)
+            # dates what the dump shows.
+            self._process_lines(self.instance.read_lines(0))
         for key, f in list(self._followed.items()):
             entry = table.get(key)
-            local, remote = endpoint(key[1], key[2]), endpoint(key[3], key[4])
             if entry is None:
-                del self._followed[key]
-                early = now < f.expected_end - 0.5
-                if f.state is State.TIME_WAIT:
-                    rfc: Cause = Cause.TIMEOUT_2MSL
-                    if early and self._diag.find(*key) is not None:
-                        rfc = Cause.REOPEN  # a new connection took over the 4-tuple
+                # Not in the dump: ask for the 4-tuple itself before saying it is gone (a dump
+                # walks the hash table while it changes; a new connection may hold the tuple).
+                try:
+                    found = self._diag.find(*key)
+                except DiagError:
+                    continue
+                if found is not None and found.timewait_minisock:
+                    entry = found
                 else:
-                    rfc = Cause.TIMEOUT_FIN_WAIT_2
-                when = min(max(f.expected_end, f.last_seen), now)
-                if f.state is State.TIME_WAIT:
-                    self._note("timewait_end", when)
-                self._emit(when, f.state, State.CLOSED, local, remote, rfc=rfc,
-                           linux="timewait minisock gone")  # fmt: skip
-                continue
+                    del self._followed[key]
+                    self._minisock_gone(key, f, now, reopened=found is not None)
+                    continue
             if f.state is State.FIN_WAIT_2 and entry.state is State.TIME_WAIT:
                 # TIME_WAIT restarts the minisock's timer at TIME_WAIT_LEN: date the move from it
+                local, remote = endpoint(key[1], key[2]), endpoint(key[3], key[4])
                 entered = now - (TIME_WAIT_LEN - entry.expires_ms / 1000)
-                when = min(max(entered, f.last_seen), now)
+                when = self._date_time_wait(entered, f.last_seen, now, peer=f"{remote}-{local}")
                 self._emit(
-                    when, State.FIN_WAIT_2, State.TIME_WAIT, local, remote,
-                    rfc=Cause.RCV_FIN, linux="timewait minisock substate FIN_WAIT2 -> TIME_WAIT",
+                    when, State.FIN_WAIT_2, State.TIME_WAIT, local, remote, rfc=Cause.RCV_FIN,
+                    linux="timewait minisock substate FIN_WAIT2 -> TIME_WAIT",
                     timer=round(entry.expires_ms / 1000, 3),
                 )  # fmt: skip
                 f.state = State.TIME_WAIT
@@ -504,6 +559,35 @@ class KernelWatcher:
             due = min(now + self._follow_interval(f.state), f.expected_end + 0.01)
             next_poll = min(next_poll, max(due, now + _TW_POLL))
         self._next_poll = next_poll
+
+    def _date_time_wait(self, entered: float, last_seen: float, now: float, *, peer: str) -> float:
+        """When a minisock entered TIME_WAIT: its timer's estimate, kept after we last saw it
+        in FIN_WAIT_2 and after the peer's FIN, and before the peer's LAST_ACK ended."""
+        marks = self._marks.pop(peer, {})
+        fin = max(marks.get(State.FIN_WAIT_1, last_seen), marks.get(State.LAST_ACK, last_seen))
+        latest = marks.get(State.CLOSED, now) if State.LAST_ACK in marks else now
+        return min(max(entered, last_seen, fin), latest, now)
+
+    def _minisock_gone(self, key: tuple[int, str, int, str, int], f: _Followed, now: float, *, reopened: bool) -> None:
+        """A followed minisock left the table: at its timer's end, or early (say how)."""
+        local, remote = endpoint(key[1], key[2]), endpoint(key[3], key[4])
+        timeout = Cause.TIMEOUT_2MSL if f.state is State.TIME_WAIT else Cause.TIMEOUT_FIN_WAIT_2
+        if now >= f.expected_end - 0.5:  # its timer ran out (seen at most one poll later)
+            when = min(max(f.expected_end, f.last_seen), now)
+            if f.state is State.TIME_WAIT:
+                self._note("timewait_end", when)
+            self._emit(when, f.state, State.CLOSED, local, remote, rfc=timeout,
+                       linux="timewait minisock gone")  # fmt: skip
+            return
+        left = f"{f.expected_end - now:.1f} s before its timer's end"
+        if reopened:  # a new connection took the 4-tuple (RFC 9293 3.10.7.4; RFC 6191)
+            self._emit(now, f.state, State.CLOSED, local, remote, rfc=Cause.REOPEN,
+                       linux=f"timewait minisock gone {left}: a new SYN reused the 4-tuple")  # fmt: skip
+            return
+        # An RST (Linux honours it in TIME_WAIT unless tcp_rfc1337=1) or a SOCK_DESTROY (ss -K):
+        # the kernel does not say which, so no row of the diagram is claimed.
+        self._emit(now, f.state, State.CLOSED, local, remote, known=False,
+                   linux=f"timewait minisock gone {left}: an RST or SOCK_DESTROY (ss -K) ended it")  # fmt: skip
 
     def _resolve_stale_syn(self) -> None:
         """A port-less SYN_SENT whose socket said nothing more for a while: ask sock_diag."""

@@ -1,0 +1,78 @@
+"""A connection's timers as one table: a deadline per ``Timer``, absolute, in seconds.
+
+The engine arms and stops timers by name; ``earliest()`` is what ``Connection.next_deadline``
+reports, and ``due(now)`` yields the expired ones in the order ``Timer`` lists them (that order is
+the order ``Connection.handle_timeout`` runs them in). Nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+
+
+class Timer(enum.IntEnum):
+    """The timers of one connection, in the order their expiries are handled."""
+
+    TIME_WAIT = 0  # RFC 9293 3.10.8: 2 MSL, then delete the TCB
+    FIN_WAIT_2 = 1  # Linux tcp_fin_timeout for an orphaned FIN-WAIT-2
+    USER_TIMEOUT = 2  # RFC 9293 3.8.3 / RFC 5482 (TCP_USER_TIMEOUT): give up at this time
+    RETRANSMISSION = 3  # RFC 6298
+    TLP = 4  # RFC 8985 tail loss probe
+    RACK_REORDER = 5  # RFC 8985 reordering window
+    PERSIST = 6  # RFC 9293 3.8.6.1 zero-window probes
+    KEEPALIVE = 7  # RFC 9293 3.8.4
+    DELAYED_ACK = 8  # RFC 9293 3.8.6.3
+
+
+_ORDER = tuple(Timer)
+
+
+class Timers:
+    """Deadlines keyed by ``Timer``; ``None`` is a stopped timer."""
+
+    __slots__ = ("_deadline",)
+
+    def __init__(self) -> None:
+        self._deadline: list[float | None] = [None] * len(_ORDER)
+
+    def arm(self, timer: Timer, when: float) -> None:
+        self._deadline[timer] = when
+
+    def arm_if_stopped(self, timer: Timer, when: float) -> None:
+        if self._deadline[timer] is None:
+            self._deadline[timer] = when
+
+    def stop(self, timer: Timer) -> None:
+        self._deadline[timer] = None
+
+    def stop_all(self) -> None:
+        self._deadline[:] = [None] * len(_ORDER)  # in place: a running ``due`` sees it
+
+    def deadline(self, timer: Timer) -> float | None:
+        return self._deadline[timer]
+
+    def armed(self, timer: Timer) -> bool:
+        return self._deadline[timer] is not None
+
+    def earliest(self) -> float | None:
+        best: float | None = None
+        for d in self._deadline:
+            if d is not None and (best is None or d < best):
+                best = d
+        return best
+
+    def due(self, now: float) -> Iterator[Timer]:
+        """The timers expired at ``now``, in ``Timer`` order, each stopped as it is yielded.
+        Lazy: a timer that the handling of an earlier one stopped or re-armed is judged by its
+        deadline at that moment."""
+        deadline = self._deadline
+        for timer in _ORDER:
+            d = deadline[timer]
+            if d is not None and d <= now:
+                deadline[timer] = None
+                yield timer
+
+    def __repr__(self) -> str:
+        armed = ", ".join(f"{t.name}={d:g}" for t, d in zip(_ORDER, self._deadline, strict=True) if d is not None)
+        return f"<Timers {armed or 'none'}>"
