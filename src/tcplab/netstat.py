@@ -157,6 +157,7 @@ COUNTER_TEXT = {
     "martians": "packets from impossible source addresses (martians) dropped",
     "listen_overflows": "times the listen queue of a socket overflowed",
     "listen_drops": "SYNs to LISTEN sockets dropped",
+    "aborts_on_memory": "connections aborted because of too many orphans",
     "syncookies_sent": "SYN cookies sent",
     "syncookies_recv": "SYN cookies received",
     "syncookies_failed": "invalid SYN cookies received",

@@ -70,6 +70,7 @@ COUNTER_NAMES = (
     "martians",  # packets from a source no peer can have (LAND, loopback, multicast, ...) dropped
     "listen_overflows",  # accept queue full (Linux ListenOverflows)
     "listen_drops",  # SYNs / final ACKs dropped by a listener (Linux ListenDrops)
+    "aborts_on_memory",  # closed connections reset because there were too many orphans (TCPAbortOnMemory)
     "syncookies_sent",  # SYN-ACKs carrying a SYN cookie (Linux SyncookiesSent)
     "syncookies_recv",  # ACKs that brought a valid cookie back (Linux SyncookiesRecv)
     "syncookies_failed",  # ACKs to a listener that sent cookies lately, with a bad one (SyncookiesFailed)
@@ -115,7 +116,18 @@ class Binding:
 class Endpoint:
     """The host's record of one connection: the engine's ``Connection`` plus bookkeeping."""
 
-    __slots__ = ("conn", "deadline", "finished", "key", "label", "listener", "outcome", "retrans_counted", "wakers")
+    __slots__ = (
+        "conn",
+        "deadline",
+        "finished",
+        "key",
+        "label",
+        "listener",
+        "orphan",
+        "outcome",
+        "retrans_counted",
+        "wakers",
+    )
 
     def __init__(self, conn: Connection, listener: Listener | None = None) -> None:
         self.conn = conn
@@ -126,6 +138,7 @@ class Endpoint:
         self.outcome: str | None = None  # reset / refused / timed out, recorded once
         self.finished = False  # CLOSED (or discarded): gone from the host's tables
         self.retrans_counted = 0  # the engine's total_retrans already added to the host's counter
+        self.orphan = False  # counted among the host's orphans
         self.wakers: list[Callable[[], None]] = []
 
     @property
@@ -238,6 +251,7 @@ class Host:
         self._martian_cache: dict[IPAddress, tuple[bool, bool]] = {}
         self._port_users: dict[int, collections.Counter[str]] = {}  # local port -> local IPs of conns
         self._conns_peak = 0  # the most connections the table held since it was last copied
+        self.orphans = 0  # connections closed by their application and not gone yet
         self.errors: list[str] = []  # tracebacks of exceptions caught at the host boundary
 
     # ---- Node --------------------------------------------------------------------------------
@@ -636,6 +650,19 @@ class Host:
         if events:
             for waker in list(ep.wakers):
                 waker()
+        if ep.orphan != (conn.orphaned and not ep.finished):
+            self._orphan_changed(ep, now)
+
+    def _orphan_changed(self, ep: Endpoint, now: float) -> None:
+        """Keep count of the orphans; one too many is reset at once, as Linux's tcp_close does
+        when tcp_max_orphans is exceeded ("too many orphaned sockets", TCPAbortOnMemory)."""
+        ep.orphan = not ep.orphan
+        self.orphans += 1 if ep.orphan else -1
+        if ep.orphan and self.orphans > self.config.max_orphans:
+            self._counters["aborts_on_memory"] += 1
+            self.log.record("note", now, host=self.name, text=f"too many orphaned sockets: {ep.label} reset")
+            ep.conn.abort(now)
+            self.service(ep, now)
 
     def _log_state(self, label: str, ev: E.StateChanged, now: float) -> None:
         self.log.record(
@@ -712,6 +739,9 @@ class Host:
         if ep.finished:
             return
         ep.finished = True
+        if ep.orphan:
+            ep.orphan = False
+            self.orphans -= 1
         if ep.key is not None and self.conns.get(ep.key) is ep:
             self._forget(ep.key)
         listener = ep.listener

@@ -15,6 +15,7 @@ class Config:
     # -- segment size (RFC 9293 3.7.1, RFC 879) ---------------------------------------------
     mss: int = 1460  # what we advertise: MTU 1500 - 40 (IPv4); hosts pass 1440 for IPv6
     default_peer_mss: int = 536  # RFC 9293 3.7.1: assumed when the peer sends no MSS option
+    min_snd_mss: int = 48  # Linux net.ipv4.tcp_min_snd_mss: the peer's MSS is raised to this
 
     # -- times (seconds) ---------------------------------------------------------------------
     msl: float = 30.0  # TIME_WAIT lasts 2 * msl (Linux: TCP_TIMEWAIT_LEN = 60 s)
@@ -56,6 +57,10 @@ class Config:
     # SYN cookies (RFC 4987 3.6, tcplab.tcp.syncookies), a listener's choice (Linux
     # net.ipv4.tcp_syncookies): 0 never, 1 when the SYN queue overflows, 2 for every SYN.
     syncookies: int = 1
+    # Connections closed by their application and not gone yet (orphans) a host keeps, beyond
+    # which a closed connection is reset at once (Linux net.ipv4.tcp_max_orphans: 131072 on the
+    # machine measured; Linux scales it with memory).
+    max_orphans: int = 131072
 
     def copy(self, **changes: object) -> Config:
         """A copy with ``changes`` (field name -> value) applied; an unknown name is a TypeError."""

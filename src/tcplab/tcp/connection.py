@@ -176,6 +176,8 @@ class Connection:
         self._rtx_start: float | None = None  # when the oldest unacked data was first sent
         self._persist_backoff = 0
         self._probe_outstanding = False
+        self._probes_out = 0  # zero-window probes since the peer last sent an acceptable ACK
+        self._probe_start: float | None = None  # first probe of this closed window (Linux icsk_probes_tstamp)
         self._keepalive_probes = 0
         self._last_rcv_time = 0.0
 
@@ -370,6 +372,12 @@ class Connection:
     @property
     def send_free(self) -> int:
         return max(0, self.config.snd_buf - len(self._sndbuf))
+
+    @property
+    def orphaned(self) -> bool:
+        """Closed by its application and not gone yet: what Linux counts against
+        tcp_max_orphans (a connection in TIME_WAIT is not one)."""
+        return self._user_closed and self.state is not S.CLOSED and self.state is not S.TIME_WAIT
 
     @property
     def unacked(self) -> int:
@@ -703,6 +711,7 @@ class Connection:
             self._ack_advances(seg, now)
         elif ack == self.snd_una:
             self._maybe_dupack(seg, now, newly_sacked)
+        self._probes_out = 0  # the peer answers (Linux tcp_ack: icsk_probes_out = 0)
         # Window update (3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
         if sq.le(self.snd_una, ack) and (
             sq.lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, ack))
@@ -820,6 +829,7 @@ class Connection:
         if self.snd_wnd and self.timers.armed(Timer.PERSIST):
             self.timers.stop(Timer.PERSIST)
             self._persist_backoff = 0
+            self._probe_start = None
             if self._probe_outstanding and self.snd_una != self.snd_nxt:
                 # The window opened but the probe octet was not taken: send it again as data.
                 self.snd_nxt = self.snd_una
@@ -1064,7 +1074,11 @@ class Connection:
         """Negotiate MSS, window scale, timestamps and SACK-permitted from the peer's SYN."""
         c = self.config
         mss = seg.option(MSS)
-        self.snd_mss = mss.value if mss is not None and mss.value > 0 else c.default_peer_mss
+        peer_mss = mss.value if mss is not None and mss.value > 0 else c.default_peer_mss
+        # Linux tcp_min_snd_mss (CVE-2019-11479): a peer asking for tiny segments would make us
+        # send a byte per segment. The floor applies before the timestamp option is taken off
+        # (measured: peer MSS 1..48 gives 36-byte segments with timestamps, 48 without).
+        self.snd_mss = max(peer_mss, c.min_snd_mss)
         ws = seg.option(WindowScale)
         self._peer_ws = ws is not None
         if ws is not None and c.window_scaling:
@@ -1187,8 +1201,12 @@ class Connection:
         self._emit(seq, flags, now, payload)
 
     def _send_probe(self, now: float) -> None:
-        """Zero-window probe (RFC 9293 3.8.6.1): one octet of new data, persist timer backed off."""
+        """Zero-window probe (RFC 9293 3.8.6.1): one octet of new data, persist timer backed off.
+        A window that stays closed is given up on as Linux does (tcp_probe_timer)."""
         if not self.state.synchronized or self.snd_wnd:
+            return
+        if self._persist_gives_up(now):
+            self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT), now)
             return
         if self._probe_outstanding:
             # The previous probe was refused: send the same octet again.
@@ -1203,11 +1221,37 @@ class Connection:
             if sq.gt(self.snd_nxt, self.snd_max):
                 self.snd_max = self.snd_nxt
             self._probe_outstanding = True
+        self._probes_out += 1
         self._persist_backoff += 1
-        interval = min(
-            max(self.rtt.rto, self.config.persist_min) * (1 << min(self._persist_backoff, 20)), self.config.rto_max
-        )
+        interval = self._persist_interval()
+        ut = self.config.user_timeout
+        if ut is not None and self._probe_start is not None:
+            # Linux tcp_clamp_probe0_to_user_timeout: the last wait ends at the user timeout.
+            interval = min(interval, max(self._probe_start + ut - now, 0.002))
         self.timers.arm(Timer.PERSIST, now + interval)
+
+    def _persist_interval(self) -> float:
+        """The wait before the next probe: the RTO (at least ``persist_min``), doubled per probe."""
+        c = self.config
+        return min(max(self.rtt.rto, c.persist_min) * (1 << min(self._persist_backoff, 20)), c.rto_max)
+
+    def _persist_gives_up(self, now: float) -> bool:
+        """Linux tcp_probe_timer (measured: /work/notes/linux-behaviour.md I): RFC 1122 4.2.2.17
+        keeps a connection open as long as the receiver answers its probes, so only probes
+        left unanswered count, up to tcp_retries2; TCP_USER_TIMEOUT ends it that long after the
+        first probe even if they are answered; an orphan (closed by its application) gets
+        tcp_orphan_retries probes, and none once the backoff reached the RTO ceiling."""
+        c = self.config
+        if self._probe_start is None:
+            self._probe_start = now
+        elif c.user_timeout is not None and now - self._probe_start >= c.user_timeout:
+            return True
+        limit = c.retries2
+        if self._user_closed:
+            if self._persist_interval() >= c.rto_max:
+                return True
+            limit = c.orphan_retries
+        return self._probes_out >= limit
 
     def _output(self, now: float) -> None:
         """Send what the windows, Nagle and SWS avoidance allow; then a pure ACK if owed."""
