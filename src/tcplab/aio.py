@@ -16,8 +16,9 @@ runs the simulation until a tcplab connection has news or the next asyncio timer
 is ``asyncio.run`` for it. If every task waits for something the simulation can never deliver,
 the loop raises ``SimulationStalled`` instead of hanging.
 
-On TUN the ordinary event loop (real clock) is used; the TUN link moves packets from the loop
-(``loop.add_reader``) and the transports here wake through ``loop.call_soon``.
+On TUN the ordinary event loop (real clock) is used: the first call here attaches the TUN link to
+the running loop (``loop.add_reader`` on its descriptor, timers with ``loop.call_at``), and the
+transports wake through ``loop.call_soon``.
 
 (``tcplab.asyncio`` is another name for this module.)
 """
@@ -26,17 +27,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno as _errno
 import os
-import selectors
 import struct
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from tcplab.host import Host
-from tcplab.net.simhost import SimRuntime, SimulationStalled
-from tcplab.socket import AF_INET, AF_INET6, SHUT_WR, SO_ERROR, SO_LINGER, SO_REUSEADDR, SOL_SOCKET, Socket
-from tcplab.tcp.states import State
+from tcplab.net.simhost import DEFAULT_HORIZON, SimRuntime, SimSelector, SimulationStalled
+from tcplab.net.tun import TunRuntime
+from tcplab.socket import (
+    AF_INET,
+    AF_INET6,
+    SHUT_WR,
+    SO_LINGER,
+    SO_REUSEADDR,
+    SOL_SOCKET,
+    Socket,
+    SocketCore,
+    WouldBlock,
+)
 
 __all__ = [
     "Server",
@@ -53,50 +62,21 @@ __all__ = [
 T = TypeVar("T")
 _LIMIT = 2**16  # asyncio.streams._DEFAULT_LIMIT
 _READ_CHUNK = 256 * 1024
-_CONNECTING = (State.SYN_SENT, State.SYN_RCVD)
 _LINGER_ABORT = struct.pack("ii", 1, 0)  # SO_LINGER {on, 0 s}: close() sends RST
 
 
 # ---- the simulated clock drives the loop --------------------------------------------------------
-class _SimSelector(selectors.DefaultSelector):
-    """Real file descriptors (the loop's self-pipe) are polled without blocking; waiting is
-    spent running the simulated network."""
-
-    def __init__(self, network: Any) -> None:
-        super().__init__()
-        self.network = network
-        self.woken = False
-
-    def select(self, timeout: float | None = None) -> list:
-        ready = super().select(0)
-        net = self.network
-        if ready or self.woken or (timeout is not None and timeout <= 0):
-            self.woken = False
-            net.poll()
-            return ready
-        net.poll()
-        if net.run_until(lambda: self.woken, timeout=timeout, max_events=1 << 62):
-            self.woken = False
-            return super().select(0)
-        if timeout is None:
-            raise SimulationStalled(
-                f"the simulation ran out of events at t={net.now:.3f} s while every asyncio task "
-                "was waiting (a deadlock: nothing can ever wake them)"
-            )
-        return super().select(0)
-
-
 class SimEventLoop(asyncio.SelectorEventLoop):
     """An asyncio loop on the simulated network's virtual clock."""
 
-    def __init__(self, network: Any) -> None:
-        selector = _SimSelector(network)
+    def __init__(self, network: Any, horizon: float | None = DEFAULT_HORIZON) -> None:
+        selector = SimSelector(network, horizon, who="every asyncio task")
         super().__init__(selector)
         self._tcplab_selector = selector
         self.network = network
         for node in network.nodes.values():
             if isinstance(node, Host) and node.runtime is None:
-                node.runtime = SimRuntime(network)
+                node.runtime = SimRuntime(network, horizon)
 
     def time(self) -> float:
         return self.network.now
@@ -108,9 +88,11 @@ def _notify(loop: asyncio.AbstractEventLoop) -> None:
         selector.woken = True
 
 
-def run(main: Coroutine[Any, Any, T], network: Any, *, debug: bool | None = None) -> T:
+def run(
+    main: Coroutine[Any, Any, T], network: Any, *, debug: bool | None = None, horizon: float | None = DEFAULT_HORIZON
+) -> T:
     """``asyncio.run(main)`` on ``SimEventLoop(network)``."""
-    with asyncio.Runner(debug=debug, loop_factory=lambda: SimEventLoop(network)) as runner:
+    with asyncio.Runner(debug=debug, loop_factory=lambda: SimEventLoop(network, horizon)) as runner:
         return runner.run(main)
 
 
@@ -130,6 +112,7 @@ class TcplabTransport(asyncio.Transport):
         super().__init__(self._info)  # get_extra_info() reads this dict
         self._loop = loop
         self._sock = sock
+        self._core = sock.core
         self._protocol = protocol
         self._server = server
         self._wbuf = bytearray()
@@ -149,7 +132,7 @@ class TcplabTransport(asyncio.Transport):
         except OSError:
             self._info["peername"] = None
         sock.setblocking(False)
-        sock.add_waker(self._wake)
+        self._core.add_waker(self._wake)
         if server is not None:
             server._attach(self)
         loop.call_soon(protocol.connection_made, self)
@@ -171,39 +154,16 @@ class TcplabTransport(asyncio.Transport):
         self._scheduled = False
         if self._conn_lost:
             return
-        sock = self._sock
-        conn = sock.connection
-        assert conn is not None  # a transport is made on a connected socket
-        if self._wbuf:
-            self._flush()
-        if not self._paused_reading and not self._closing:
-            while conn.recv_buffered > 0:
-                data = sock.recv_some(_READ_CHUNK)
-                if not data:
-                    break
-                self._protocol.data_received(data)
-                if self._paused_reading or self._conn_lost or self._closing:
-                    break
-            if (
-                not self._paused_reading
-                and not self._eof_received
-                and not self._closing
-                and not self._conn_lost
-                and conn.eof
-                and conn.recv_buffered == 0
-            ):
-                self._eof_received = True
-                keep_open = self._protocol.eof_received()
-                if not keep_open:
-                    self.close()
+        exc = self._flush()
+        if exc is None and not self._paused_reading and not self._closing:
+            exc = self._read()
         if self._conn_lost:
             return
-        err = sock.getsockopt(SOL_SOCKET, SO_ERROR)
-        if err:
-            self._fatal(OSError(err, os.strerror(err)))
-            return
-        if conn.state is State.CLOSED and self._wbuf:
-            self._fatal(ConnectionResetError(_errno.EPIPE, "connection closed with data unsent"))
+        if exc is None:
+            err = self._core.take_error()
+            exc = OSError(err, os.strerror(err)) if err else None
+        if exc is not None:
+            self._fatal(exc)
             return
         self._maybe_resume_protocol()
         if not self._wbuf:
@@ -212,13 +172,37 @@ class TcplabTransport(asyncio.Transport):
             if self._closing:
                 self._finish_close(None)
 
-    def _flush(self) -> None:
-        sock = self._sock
+    def _read(self) -> OSError | None:
+        """Hand the protocol what the socket has: data, then EOF; the error that ends it."""
+        core = self._core
+        while not (self._paused_reading or self._conn_lost or self._closing or self._eof_received):
+            try:
+                data = core.recv(_READ_CHUNK)
+            except WouldBlock:
+                return None
+            except OSError as exc:
+                return exc
+            if data:
+                self._protocol.data_received(data)
+                continue
+            if core.pending_error():
+                return None  # reported by _service
+            self._eof_received = True
+            if not self._protocol.eof_received():
+                self.close()
+        return None
+
+    def _flush(self) -> OSError | None:
+        """Send what is buffered, as far as the socket takes it now; the error that stops it."""
         while self._wbuf:
-            n = sock.send_some(memoryview(self._wbuf))
-            if not n:
-                break
+            try:
+                n = self._core.send(memoryview(self._wbuf))
+            except WouldBlock:
+                return None
+            except OSError as exc:
+                return exc
             del self._wbuf[:n]
+        return None
 
     def _send_eof(self) -> None:
         self._eof_sent = True
@@ -235,7 +219,13 @@ class TcplabTransport(asyncio.Transport):
         if not data or self._conn_lost or self._closing:
             return
         if not self._wbuf:
-            n = self._sock.send_some(data)
+            try:
+                n = self._core.send(data)
+            except WouldBlock:
+                n = 0
+            except OSError as exc:
+                self._fatal(exc)  # as asyncio's transports: "Fatal write error"
+                return
             data = memoryview(data)[n:]
         if len(data):
             self._wbuf += data
@@ -322,7 +312,7 @@ class TcplabTransport(asyncio.Transport):
             return
         self._conn_lost = True
         self._closing = True
-        self._sock.remove_waker(self._wake)
+        self._core.remove_waker(self._wake)
         self._sock.close()
         self._loop.call_soon(self._call_connection_lost, exc)
 
@@ -345,23 +335,56 @@ def _family_of(host: str) -> int:
     return AF_INET6 if ":" in host else AF_INET
 
 
-async def _wait_socket(sock: Socket, predicate: Callable[[], bool]) -> None:
+def _check_loop(stack: Host) -> asyncio.AbstractEventLoop:
+    """The running loop, which must be one that can drive ``stack``'s runtime: tcplab's on the
+    simulator; on TUN the standard loop, to which the link is attached here (``add_reader`` on
+    the TUN descriptor) if it is not yet."""
     loop = asyncio.get_running_loop()
-    while not predicate():
-        fut = loop.create_future()
+    runtime = stack.runtime
+    if isinstance(runtime, SimRuntime) and not isinstance(loop, SimEventLoop):
+        raise RuntimeError(
+            f"host {stack.name!r} is on a simulated network, whose clock only tcplab's event loop "
+            "moves: run the coroutine with tcplab.aio.run(main(), network), not asyncio.run()"
+        )
+    if isinstance(runtime, TunRuntime):
+        if runtime.threaded:
+            raise RuntimeError(
+                f"host {stack.name!r} runs its TUN loop in a thread of its own (runtime.start()): "
+                "tcplab.aio needs it in the event loop -- do not start() it, or use asyncio's own "
+                "functions with tcplab.patch(host)"
+            )
+        if runtime.asyncio_loop is not loop:
+            runtime.detach_asyncio()  # attached to a loop that is gone
+            runtime.attach_asyncio(loop)
+    return loop
 
-        def waker(fut: asyncio.Future = fut) -> None:
-            if not fut.done():
-                fut.set_result(None)
-            _notify(loop)
 
-        sock.add_waker(waker)
+T2 = TypeVar("T2")
+
+
+async def _call(core: SocketCore, call: Callable[[], T2]) -> T2:
+    """Make a core call the asyncio way: when it would block, await the socket's wake-ups until
+    what it waits for can hold, then make it again."""
+    loop = asyncio.get_running_loop()
+    while True:
         try:
-            if predicate():
-                break
-            await fut
-        finally:
-            sock.remove_waker(waker)
+            return call()
+        except WouldBlock as wb:
+            if core.ready(wb.until, wb.amount):
+                continue
+            fut = loop.create_future()
+
+            def waker(fut: asyncio.Future = fut) -> None:
+                if not fut.done():
+                    fut.set_result(None)
+                _notify(loop)
+
+            core.add_waker(waker)
+            try:
+                if not core.ready(wb.until, wb.amount):
+                    await fut
+            finally:
+                core.remove_waker(waker)
 
 
 async def create_connection(
@@ -373,22 +396,20 @@ async def create_connection(
     local_addr: tuple | None = None,
 ) -> tuple[TcplabTransport, asyncio.Protocol]:
     """``loop.create_connection`` on a tcplab host (``stack``)."""
-    loop = asyncio.get_running_loop()
+    loop = _check_loop(stack)
     sock = Socket(stack, _family_of(host))
+    core = sock.core
     try:
         sock.setblocking(False)
         if local_addr is not None:
             sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
             sock.bind(local_addr)
         try:
-            sock.connect((host, port))
-        except BlockingIOError as exc:
-            if exc.errno != _errno.EINPROGRESS:
+            await _call(core, lambda: core.connect((host, port)))
+        except OSError as exc:
+            if exc.errno is None:
                 raise
-        await _wait_socket(sock, lambda: sock.connection is None or sock.connection.state not in _CONNECTING)
-        err = sock.getsockopt(SOL_SOCKET, SO_ERROR)
-        if err:
-            raise OSError(err, f"Connect call failed {(host, port)}: {os.strerror(err)}")
+            raise OSError(exc.errno, f"Connect call failed {(host, port)}: {os.strerror(exc.errno)}") from None
         protocol = protocol_factory()
         waiter = loop.create_future()
         transport = TcplabTransport(loop, sock, protocol, waiter)
@@ -465,11 +486,10 @@ class Server(asyncio.AbstractServer):
         for sock in self._sockets:
             while True:
                 try:
-                    conn, _addr = sock.accept()
-                except BlockingIOError:
+                    core, _addr = sock.core.accept()
+                except OSError:  # WouldBlock: the queue is empty
                     break
-                except OSError:
-                    break
+                conn = Socket.from_core(core)
                 conn.setblocking(False)
                 TcplabTransport(self._loop, conn, self._factory(), server=self)
 
@@ -556,7 +576,7 @@ async def create_server(
 ) -> Server:
     """``loop.create_server`` on a tcplab host. ``host`` None or "" listens on every address
     family the host has (0.0.0.0 and ::), as asyncio does."""
-    loop = asyncio.get_running_loop()
+    loop = _check_loop(stack)
     if host in (None, ""):
         families: list[int] = sorted({AF_INET6 if a.version == 6 else AF_INET for a in stack.addresses()})
         binds = [(f, "0.0.0.0" if f == AF_INET else "::") for f in families]

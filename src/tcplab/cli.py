@@ -15,7 +15,7 @@ from typing import NoReturn
 from tcplab import __version__
 
 # Order of appearance in `tcplab --help`.
-COMMANDS = ("demo", "graph", "lab", "netstat", "serve", "connect", "drill", "watch")
+COMMANDS = ("demo", "graph", "lab", "netstat", "serve", "connect", "run", "drill", "watch")
 
 
 class CLIError(Exception):

@@ -24,9 +24,9 @@ def test_failure_details_and_exit_status(capsys):
     assert out[0] == f"PASS {PASSING}"
     assert out[1] == f"FAIL {FAILING}:10: wrong sequence number: 1, expected 2"
     assert out[2] == "    script:  +0  > P. 2:12(10) ack 1"
-    assert out[3] == "    tcplab:  0.100000 > P. 1:11(10) ack 1 win 1024"
+    assert out[3] == "    tcplab:  0.100000 > P. 1:11(10) ack 1 win 63"
     assert out[4] == "    last events:"
-    assert "0.100000 > P. 1:11(10) ack 1 win 1024" in out[-2]
+    assert "0.100000 > P. 1:11(10) ack 1 win 63" in out[-2]
     assert out[-1] == "1 passed, 1 failed, 0 skipped"
 
 
@@ -65,14 +65,14 @@ def test_profile_and_tolerance_flags(tmp_path, capsys):
     script = tmp_path / "s.pkt"
     script.write_text(
         PASSING.read_text().replace(
-            "> S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 1000 ecr 100,nop,wscale 7>",
-            "> S. 0:0(0) ack 1 <nop,wscale 7,sackOK,mss 1460,TS val 1000 ecr 100>",
+            "> S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 1000 ecr 100,nop,wscale 10>",
+            "> S. 0:0(0) ack 1 <nop,wscale 10,sackOK,mss 1460,TS val 1000 ecr 100>",
         )
     )
     assert main(["drill", str(script)]) == 1
     assert main(["drill", "--profile", "portable", str(script)]) == 0
     late = tmp_path / "late.pkt"
-    late.write_text(PASSING.read_text().replace("+.04~+.2 > .", "+.03 > ."))
+    late.write_text(PASSING.read_text().replace("+0  > . 1:1(0) ack 101", "+.01 > . 1:1(0) ack 101"))
     assert main(["drill", str(late)]) == 1
     assert main(["drill", "--tolerance-usecs", "20000", str(late)]) == 0
     capsys.readouterr()

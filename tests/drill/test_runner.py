@@ -13,7 +13,7 @@ PASSIVE = """\
 +0  bind(3, ..., ...) = 0
 +0  listen(3, 1) = 0
 +0  < S 0:0(0) win 65535 <mss 1000,nop,wscale 7>
-+0  > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>
++0  > S. 0:0(0) ack 1 <mss 1460,nop,wscale 10>
 +.1 < . 1:1(0) ack 1 win 512
 +0  accept(3, ..., ...) = 4
 """
@@ -23,10 +23,18 @@ ACTIVE_NO_TS = """\
 0   socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
 +0  fcntl(3, F_SETFL, O_RDWR|O_NONBLOCK) = 0
 +0  connect(3, ..., ...) = -1 EINPROGRESS (Operation now in progress)
-+0  > S 0:0(0) <mss 1460,nop,nop,sackOK,nop,wscale 7>
++0  > S 0:0(0) <mss 1460,nop,nop,sackOK,nop,wscale 10>
 +.1 < S. 0:0(0) ack 1 win 65535 <mss 1000,nop,wscale 7>
 +0  > . 1:1(0) ack 1
 """
+
+
+# PASSIVE, then 16 one-byte segments, each acknowledged at once: Linux's quick-ACK mode is
+# used up, so the next segment waits for the 40 ms delayed-ACK timer.
+QUICK_ACKS_USED = PASSIVE + "".join(
+    f"+0  < . {1 + i}:{2 + i}(1) ack 1 win 512\n+0  > . 1:1(0) ack {2 + i}\n" for i in range(16)
+)
+DELAYED_LINE = QUICK_ACKS_USED.count("\n") + 2  # the script line of the delayed ACK
 
 
 def run(text: str, **kw):
@@ -50,23 +58,24 @@ def fails(text: str, line: int, reason: str, **kw):
 # ---- timing -------------------------------------------------------------------------------------
 def test_delayed_ack_within_default_tolerance():
     # the delayed ACK leaves at +40 ms; 4 ms tolerance either way
-    ok(PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.036 > . 1:1(0) ack 1001\n")
-    ok(PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.044 > . 1:1(0) ack 1001\n")
+    data = "+.1 < . 17:117(100) ack 1 win 512\n"
+    ok(QUICK_ACKS_USED + data + "+.036 > . 1:1(0) ack 117\n")
+    ok(QUICK_ACKS_USED + data + "+.044 > . 1:1(0) ack 117\n")
     fails(
-        PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.035 > . 1:1(0) ack 1001\n",
-        9,
+        QUICK_ACKS_USED + data + "+.035 > . 1:1(0) ack 117\n",
+        DELAYED_LINE,
         "segment too late: sent at 0.240000, expected between 0.230625 and 0.239375",
     )
     fails(
-        PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.046 > . 1:1(0) ack 1001\n",
-        9,
+        QUICK_ACKS_USED + data + "+.046 > . 1:1(0) ack 117\n",
+        DELAYED_LINE,
         "segment too early: sent at 0.240000",
     )
 
 
 def test_tolerance_from_option_and_argument():
-    text = PASSIVE + "+.1 < . 1:1001(1000) ack 1 win 512\n+.03 > . 1:1(0) ack 1001\n"
-    fails(text, 9, "too late")
+    text = QUICK_ACKS_USED + "+.1 < . 17:117(100) ack 1 win 512\n+.03 > . 1:1(0) ack 117\n"
+    fails(text, DELAYED_LINE, "too late")
     ok("--tolerance_usecs=10000\n" + text)
     ok(text, tolerance_usecs=10000)
 
@@ -74,16 +83,16 @@ def test_tolerance_from_option_and_argument():
 def test_tolerance_grows_with_the_gap():
     # 12.5 % of a 1.1 s gap is 137.5 ms: the SYN-ACK retransmission at +1.0 s matches +1.1
     head = PASSIVE.split("+.1 <")[0]
-    ok(head + "+1.1 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n")
-    fails(head + "+1.2 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n", 6, "too early")
+    ok(head + "+1.1 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 10>\n")
+    fails(head + "+1.2 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 10>\n", 6, "too early")
 
 
 def test_absolute_times_and_ranges_and_any():
     head = PASSIVE.split("+.1 <")[0]
-    ok(head + "1 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n")
-    ok(head + "0.5~1.5 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n")
-    fails(head + "+0.1~+0.5 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n", 6, "too late")
-    ok(head + "* > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n* > S. 0:0(0) ack 1 <mss 1460,nop,wscale 7>\n")
+    ok(head + "1 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 10>\n")
+    ok(head + "0.5~1.5 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 10>\n")
+    fails(head + "+0.1~+0.5 > S. 0:0(0) ack 1 <mss 1460,nop,wscale 10>\n", 6, "too late")
+    ok(head + "* > S. 0:0(0) ack 1 <mss 1460,nop,wscale 10>\n* > S. 0:0(0) ack 1 <mss 1460,nop,wscale 10>\n")
 
 
 def test_blocking_call_returns_when_the_socket_call_would():
@@ -124,14 +133,15 @@ def test_several_segments_match_one_line_unless_strict_segments():
 
 def test_portable_profile_compares_options_by_meaning_and_ignores_psh_and_window():
     head = PASSIVE.split("+0  > S.")[0]
-    text = head + "+0 > S. 0:0(0) ack 1 win 1000 <nop,wscale 7,mss 1460>\n"
-    fails(text, 5, "wrong window: 65535, expected 1000")
+    text = head + "+0 > S. 0:0(0) ack 1 win 1000 <nop,wscale 10,mss 1460>\n"
+    fails(text, 5, "wrong window: 64240, expected 1000")
     ok(text, profile="portable")
-    fails(text.replace("win 1000 ", ""), 5, "wrong options: <mss 1460,nop,wscale 7>, expected <nop,wscale 7,mss 1460>")
+    wrong = "wrong options: <mss 1460,nop,wscale 10>, expected <nop,wscale 10,mss 1460>"
+    fails(text.replace("win 1000 ", ""), 5, wrong)
     fails(
-        head + "+0 > S. 0:0(0) ack 1 <mss 1460,sackOK,wscale 7,nop,nop,nop>\n",
+        head + "+0 > S. 0:0(0) ack 1 <mss 1460,sackOK,wscale 10,nop,nop,nop>\n",
         5,
-        "wrong options: <mss 1460,nop,wscale 7>, expected <mss 1460,sackOK,wscale 7>",
+        "wrong options: <mss 1460,nop,wscale 10>, expected <mss 1460,sackOK,wscale 10>",
         profile="portable",
     )
     data = PASSIVE + "+0 write(4, ..., 10) = 10\n+0 > . 1:11(10) ack 1\n"
@@ -141,7 +151,7 @@ def test_portable_profile_compares_options_by_meaning_and_ignores_psh_and_window
 
 def test_no_option_list_means_no_options_and_any_options():
     head = PASSIVE.split("+0  > S.")[0]
-    fails(head + "+0 > S. 0:0(0) ack 1\n", 5, "wrong options: <mss 1460,nop,wscale 7>, expected <none>")
+    fails(head + "+0 > S. 0:0(0) ack 1\n", 5, "wrong options: <mss 1460,nop,wscale 10>, expected <none>")
     ok(head + "+0 > S. 0:0(0) ack 1 <...>\n")
 
 
@@ -151,7 +161,7 @@ def test_timestamp_ecr_is_rewritten_to_what_tcplab_sent():
 +0  bind(3, ..., ...) = 0
 +0  listen(3, 1) = 0
 +0  < S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>
-+0  > S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 5 ecr 100,nop,wscale 7>
++0  > S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 5 ecr 100,nop,wscale 10>
 +.1 < . 1:1(0) ack 1 win 512 <nop,nop,TS val 200 ecr 5>
 +0  accept(3, ..., ...) = 4
 """
@@ -250,7 +260,7 @@ def test_sysctl_changes_the_host_config():
     cfg = Config()
     assert apply_sysctl(cfg, "net.ipv4.tcp_sack", "0") is None and cfg.sack is False
     assert apply_sysctl(cfg, "net.ipv4.tcp_rmem", "4096 87380 6291456") is None
-    assert cfg.rcv_buf == 87380
+    assert (cfg.rcv_buf, cfg.rcv_buf_max, cfg.wscale) == (43690, 6291456, 7)
     assert apply_sysctl(cfg, "net.ipv4.tcp_fin_timeout", "30") is None
     assert cfg.fin_wait_2_timeout == 30.0
     assert apply_sysctl(cfg, "net.inet.tcp.rfc1323", "0") is None
@@ -307,6 +317,6 @@ def test_python_snippets_see_tcp_info_and_constants():
 
 
 def test_ipv6():
-    text = "--ip_version=ipv6\n" + PASSIVE.replace("<mss 1460,nop,wscale 7>", "<mss 1440,nop,wscale 7>")
+    text = "--ip_version=ipv6\n" + PASSIVE.replace("<mss 1460,nop,wscale 10>", "<mss 1440,nop,wscale 10>")
     outcome = ok(text)
     assert any("fd00::2" in str(e.get("conn", "")) for e in outcome.events)

@@ -92,7 +92,7 @@ def test_cookie_synack_exact_and_the_ack_rebuilds_the_connection(host):
     [synack] = sent(host)
     assert synack.flags == S | A and synack.ack == 5001
     mss, sackok, ts, nop, ws = synack.options  # Linux's order, our own MSS (not the table's)
-    assert (mss, sackok, nop, ws) == (MSS(1460), SackPermitted(), NOP(), WindowScale(7))
+    assert (mss, sackok, nop, ws) == (MSS(1460), SackPermitted(), NOP(), WindowScale(host.config.wscale))
     assert ts.ecr == 1000 and decode_ts_options(ts.val) == (7, True, False)
     # Nothing kept: no child, an empty SYN queue.
     assert host.conns == {} and host.listeners[("0.0.0.0", PORT)].syn_queue == {}

@@ -171,6 +171,57 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         "client": [f"{EST} CLOSED"],
         "server": [LISTENING, "LISTEN SYN_RCVD LISTEN"],
     },
+    "syn-everywhere": {
+        "client": [
+            f"{EST} CLOSED",
+            f"{EST} FIN_WAIT_1 FIN_WAIT_2 CLOSED",
+            f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED",
+            f"{EST} CLOSE_WAIT CLOSED",
+            f"{EST} CLOSE_WAIT CLOSED",
+            f"{EST} FIN_WAIT_1 CLOSING TIME_WAIT CLOSED",
+            f"{EST} CLOSE_WAIT LAST_ACK CLOSED",
+            "CLOSED SYN_SENT SYN_RCVD CLOSED",
+        ],
+        "server": [
+            LISTENING,
+            f"{CHILD} CLOSED",
+            f"{CHILD} CLOSE_WAIT CLOSED",
+            f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED",
+            f"{CHILD} FIN_WAIT_1 CLOSED",
+            f"{CHILD} FIN_WAIT_1 FIN_WAIT_2 CLOSED",
+            f"{CHILD} FIN_WAIT_1 CLOSING CLOSED",
+            f"{CHILD} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED",
+            "CLOSED SYN_SENT SYN_RCVD ESTABLISHED CLOSED",
+        ],
+    },
+    "why-time-wait": {
+        "client": [
+            f"{EST} CLOSED",  # act 1: SO_LINGER 0, no TIME_WAIT
+            f"{EST} CLOSED",  # the new incarnation, stale bytes unread at close: RST
+            f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED",  # act 2: TIME_WAIT kept
+            f"{EST} FIN_WAIT_1 CLOSING TIME_WAIT CLOSED",
+        ],
+        "server": [
+            LISTENING,
+            f"{CHILD} CLOSED",
+            f"{CHILD} FIN_WAIT_1 CLOSED",
+            f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED",
+            f"{CHILD} FIN_WAIT_1 CLOSING TIME_WAIT CLOSED",
+        ],
+    },
+    "quiet-time": {
+        "client": [f"{EST} CLOSED", f"{EST} CLOSED", f"{EST} CLOSED", f"{EST} FIN_WAIT_1 CLOSING TIME_WAIT CLOSED"],
+        "server": [
+            LISTENING,
+            CHILD,  # forgotten in the crash
+            f"{LISTENING} CLOSED",
+            f"{CHILD} FIN_WAIT_1 CLOSED",
+            LISTENING,
+            CHILD,
+            f"{LISTENING} CLOSED",
+            f"{CHILD} FIN_WAIT_1 CLOSING TIME_WAIT CLOSED",
+        ],
+    },
 }
 
 _RUNS: dict[str, object] = {}
@@ -398,6 +449,54 @@ def test_syn_in_syn_rcvd_cause() -> None:
     run = run_of("syn-in-syn-rcvd")
     assert causes(run, "server")[-1] == "SYN_RCVD -> LISTEN: rcv SYN"
     assert run.data["errno"] == errno.ECONNRESET
+
+
+def test_syn_everywhere_causes() -> None:
+    run = run_of("syn-everywhere")
+    syn = [c for c in causes(run, "server") + causes(run, "client") if c.endswith("rcv SYN") and "CLOSED:" in c]
+    assert syn == [
+        f"{s} -> CLOSED: rcv SYN"
+        for s in (
+            "ESTABLISHED",
+            "CLOSE_WAIT",
+            "LAST_ACK",
+            "FIN_WAIT_1",
+            "FIN_WAIT_2",
+            "CLOSING",
+            "TIME_WAIT",
+            "SYN_RCVD",
+        )
+    ]
+    # Each SYN was answered <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK> (RFC 9293 3.5.2).
+    rsts = [e for e in run.events if e["kind"] == "segment" and e["flags"] == "R." and e["abs_seq"] == 0]
+    assert len(rsts) == 8
+
+
+def test_why_time_wait_shows_the_old_duplicate_hazard() -> None:
+    run = run_of("why-time-wait")
+    # act 1 (no TIME_WAIT): the new connection's first bytes are the old incarnation's;
+    # act 2 (TIME_WAIT kept): the old copy changed nothing.
+    assert run.data["corrupted"] == [True, False]
+    stale, fresh = run.data["read"]
+    assert b"old incarnation data" in stale and fresh == b"fresh data of the new incarnation\n"
+    notes = [e["text"] for e in run.events if e["kind"] == "note"]
+    assert any("EADDRINUSE" in t for t in notes)  # act 2: the port is held by TIME_WAIT
+
+
+def test_quiet_time_keeps_a_restarted_host_silent_for_msl() -> None:
+    run = run_of("quiet-time")
+    assert run.data["corrupted"] == [True, False]
+    shift_now, shift_quiet = run.data["isn_shift"]
+    assert shift_now < 100_000  # restarted at once: the old sequence space again
+    assert shift_quiet > 30 * 250_000  # after MSL (30 s) of the ISN clock
+    server = run.hosts["server"]
+    assert server.counters["quiet_time_drops"] > 0
+    # Nothing left the server during the quiet time of act 2.
+    restart = max(e["t"] for e in run.events if e["kind"] == "note" and "quiet until" in e["text"])
+    sent = [
+        e for e in run.events if e["kind"] == "segment" and e["src"] == "server" and restart < e["t"] < restart + 30
+    ]
+    assert [e["len"] for e in sent] == [1460]  # only the late old copy the story put on the wire
 
 
 def test_same_seed_same_trace() -> None:

@@ -7,7 +7,7 @@ plays the peer 198.18.0.1:40000 (its ISN is 5000). Segments are compared as tupl
 
 from __future__ import annotations
 
-from tcplab.tcp import Config, Connection, FixedISN, State
+from tcplab.tcp import Config, Connection, FixedISN, State, profile
 from tcplab.tcp.events import StateChanged
 from tcplab.wire.tcp import MSS, Segment, flags_str, parse_flags
 
@@ -19,10 +19,9 @@ WIN = 65535
 
 
 def classic(**changes) -> Config:
-    """No window scaling, timestamps or SACK: segments carry only what RFC 9293 shows."""
-    base = dict(window_scaling=False, timestamps=False, sack=False, rcv_buf=65535, snd_buf=65535)
-    base.update(changes)
-    return Config(**base)
+    """The classic profile: no window scaling, timestamps or SACK, the RFC's plain receive
+    window: segments carry only what RFC 9293 shows."""
+    return profile("classic").copy(**changes)
 
 
 def seg(flags: str, seq: int, ack: int = 0, win: int = WIN, data: bytes = b"", options=(), urgent: int = 0) -> Segment:
@@ -39,8 +38,10 @@ def brief(s: Segment) -> tuple:
 class Peer:
     """A Connection under test plus what it said."""
 
-    def __init__(self, config: Config | None = None, iss: int = ISS, remote=REMOTE) -> None:
-        self.conn = Connection(config or classic(), LOCAL, remote, isn=FixedISN(iss), name="local")
+    def __init__(self, config: Config | None = None, iss: int = ISS, remote=REMOTE, challenge_acks=None) -> None:
+        self.conn = Connection(
+            config or classic(), LOCAL, remote, isn=FixedISN(iss), name="local", challenge_acks=challenge_acks
+        )
         self.now = 0.0
         self.transitions: list[tuple[str, str, str]] = []
         self.all_events: list = []

@@ -35,11 +35,17 @@ def test_closed_never_answers_a_rst(flags):
         (".", ListenVerdict.RESET),
         ("F.", ListenVerdict.RESET),
         ("S", ListenVerdict.SYN),
-        ("SF", ListenVerdict.DROP),  # Linux discards a SYN+FIN in LISTEN (measured: no answer)
-        ("SFP", ListenVerdict.DROP),
         ("F", ListenVerdict.DROP),
         ("P", ListenVerdict.DROP),
     ],
 )
 def test_listen_verdicts_follow_the_checks_in_order(flags, verdict):
-    assert listen_verdict(_seg(flags, ack=9)) is verdict
+    for accept_syn_text in (False, True):
+        assert listen_verdict(_seg(flags, ack=9), accept_syn_text=accept_syn_text) is verdict
+
+
+def test_syn_fin_to_a_listener_per_profile():
+    # Linux drops SYN+FIN at a listener (measured: no reply, no connection); RFC 9293 3.10.7.2
+    # third check takes the SYN and queues the FIN ("any other control or text").
+    assert listen_verdict(_seg("SF"), accept_syn_text=False) is ListenVerdict.DROP
+    assert listen_verdict(_seg("SF"), accept_syn_text=True) is ListenVerdict.SYN

@@ -20,8 +20,10 @@ def test_syn_offers_options_in_linux_order():
     p.conn.connect(2.0)
     (syn,) = p.raw_out()
     ts = p.conn._ts_now(2.0)
-    assert syn.options == (MSS(1460), SackPermitted(), Timestamps(ts, 0), NOP(), WindowScale(7))
-    assert syn.window == 65535
+    # Measured on this kernel: the same layout, wscale 10 (tcp_rmem[2] 32 MiB: ilog2 - 15) and
+    # the buffer's 65536 rounded down to whole segments: 44 * 1460 = 64240.
+    assert syn.options == (MSS(1460), SackPermitted(), Timestamps(ts, 0), NOP(), WindowScale(10))
+    assert syn.window == 64240
 
 
 def test_syn_ack_answers_only_what_the_peer_offered():
@@ -29,8 +31,9 @@ def test_syn_ack_answers_only_what_the_peer_offered():
     assert p.raw_out() == []
     p.conn.segment_arrives(seg("S", PEER_ISS, options=(MSS(1400), WindowScale(2))), 0.0)
     (synack,) = p.raw_out()
-    assert synack.options == (MSS(1460), NOP(), WindowScale(7))
-    assert p.conn.snd_mss == 1400 and p.conn.snd_wscale == 2 and p.conn.rcv_wscale == 7
+    assert synack.options == (MSS(1460), NOP(), WindowScale(10))
+    assert synack.window == 64240  # no timestamps: whole 1460-byte segments
+    assert p.conn.snd_mss == 1400 and p.conn.snd_wscale == 2 and p.conn.rcv_wscale == 10
     assert not p.conn.ts_ok and not p.conn.sack_ok
 
 
@@ -42,8 +45,9 @@ def test_window_scaling_applied_both_ways():
     assert p.conn.snd_wnd == 8000
     p.conn.send(b"x", p.now)
     (data,) = p.raw_out()
-    # We offered 7: 131072 bytes of buffer advertised as 1024.
-    assert data.window == 131072 >> 7
+    # We offered 10: the SYN's 64240 rounded up to whole 1024-byte units, 63 (as the kernel's
+    # third ACK: `win 63`, notes/linux-behaviour.md B).
+    assert data.window == 63
 
 
 def test_no_window_scale_unless_both_offer_it():
@@ -52,7 +56,7 @@ def test_no_window_scale_unless_both_offer_it():
     assert p.conn.snd_wscale == 0 and p.conn.rcv_wscale == 0
     p.conn.send(b"x", p.now)
     (data,) = p.raw_out()
-    assert data.window == 65535  # 131072 does not fit in 16 bits unscaled
+    assert data.window == 64240  # unscaled: the SYN's window, whole segments (measured)
 
 
 def test_mss_defaults_to_536_when_absent_and_segments_follow():
@@ -185,7 +189,7 @@ def test_zero_window_does_not_time_out_while_peer_answers():
 
 
 def test_receiver_window_shrinks_with_unread_data_and_reopens():
-    p = Peer(classic(rcv_buf=4000)).to_established()
+    p = Peer(classic(rcv_buf=4000, quickack=0)).to_established()
     assert p.recv(seg(".", PEER_ISS + 1, ISS + 1, data=bytes(1460))) == []
     assert p.recv(seg(".", PEER_ISS + 1461, ISS + 1, data=bytes(1460))) == [(".", ISS + 1, PEER_ISS + 2921, 1080, 0)]
     p.recv(seg(".", PEER_ISS + 2921, ISS + 1, data=bytes(1080)))
@@ -233,7 +237,7 @@ def test_send_buffer_limits_what_send_accepts():
 
 # ------------------------------------------------------------------------------ ACK policy
 def test_delayed_ack_every_second_full_segment():
-    p = Peer(classic()).to_established()
+    p = Peer(classic(quickack=0)).to_established()
     assert p.recv(seg(".", PEER_ISS + 1, ISS + 1, data=bytes(1460))) == []
     assert p.recv(seg(".", PEER_ISS + 1461, ISS + 1, data=bytes(1460))) == [
         (".", ISS + 1, PEER_ISS + 2921, WIN - 2920, 0)
@@ -241,7 +245,7 @@ def test_delayed_ack_every_second_full_segment():
 
 
 def test_delayed_ack_timer():
-    p = Peer(classic(delayed_ack=0.2)).to_established()
+    p = Peer(classic(delayed_ack=0.2, quickack=0)).to_established()
     assert p.recv(seg("P.", PEER_ISS + 1, ISS + 1, data=b"hi"), at=1.0) == []
     assert p.advance(1.3) == [(1.2, ".", ISS + 1, PEER_ISS + 3, WIN - 2, 0)]
 

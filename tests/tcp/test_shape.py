@@ -63,18 +63,38 @@ def started(cc: CongestionControl) -> CongestionControl:
     return cc
 
 
-def test_newreno_slow_start_then_congestion_avoidance():
-    cc = started(NewReno(initial_window=10))
+def reno(counting: str, initial_window: int = 10) -> CongestionControl:
+    return started(NewReno(Config(initial_window=initial_window, cwnd_counting=counting)))
+
+
+def test_newreno_slow_start_then_congestion_avoidance_in_bytes():
+    cc = reno("bytes")
     assert cc.cwnd == 10 * M and cc.in_slow_start
-    cc.on_ack(2 * M, 0, 0.0, cwnd_limited=True)  # RFC 5681 3.1 eq. 2: at most SMSS per ACK
+    cc.on_ack(2 * M, 0, 0.0, cwnd_limited=False)  # RFC 5681 3.1 eq. 2: at most SMSS per ACK
     assert cc.cwnd == 11 * M
     cc.ssthresh = 11 * M
     cc.on_ack(M, 0, 0.0, cwnd_limited=True)  # eq. 3: SMSS*SMSS/cwnd
     assert cc.cwnd == 11 * M + M * M // (11 * M)
 
 
-def test_newreno_fast_recovery_windows():
-    cc = started(NewReno(initial_window=10))
+def test_newreno_counts_segments_as_linux():
+    cc = reno("packets")
+    cc.on_ack(2 * M, 0, 0.0, cwnd_limited=True)  # tcp_slow_start: + segments acknowledged
+    assert cc.cwnd == 12 * M
+    cc.on_ack(2 * M, 0, 0.0, cwnd_limited=False)  # RFC 7661: not cwnd-limited, no growth
+    assert cc.cwnd == 12 * M
+    cc.ssthresh = 13 * M
+    cc.on_ack(3 * M, 0, 0.0, cwnd_limited=True)  # one segment to ssthresh, two towards CA
+    assert cc.cwnd == 13 * M
+    for _ in range(5):  # tcp_cong_avoid_ai: one more segment per 13 acknowledged
+        cc.on_ack(2 * M, 0, 0.0, cwnd_limited=True)
+    assert cc.cwnd == 13 * M
+    cc.on_ack(M, 0, 0.0, cwnd_limited=True)
+    assert cc.cwnd == 14 * M
+
+
+def test_newreno_fast_recovery_windows_in_bytes():
+    cc = reno("bytes")
     cc.on_enter_recovery(8 * M, 0.0)
     assert (cc.ssthresh, cc.cwnd) == (4 * M, 7 * M)  # FlightSize/2, then + 3 SMSS
     cc.on_recovery_dupack(0.0)
@@ -85,23 +105,40 @@ def test_newreno_fast_recovery_windows():
     assert cc.cwnd == 3 * M  # min(ssthresh, max(FlightSize, SMSS) + SMSS)
 
 
-def test_newreno_rto_ecn_and_idle_restart():
-    cc = started(NewReno(initial_window=4))
+def test_newreno_loss_in_packets_halves_cwnd():
+    cc = reno("packets")
+    cc.on_enter_recovery(3 * M, 0.0)  # tcp_reno_ssthresh: cwnd / 2, whatever is in flight
+    assert (cc.ssthresh, cc.cwnd) == (5 * M, 8 * M)
+    cc.on_exit_recovery(M, 0.0)
+    assert cc.cwnd == 5 * M  # tcp_end_cwnd_reduction: back to ssthresh
+
+
+def test_newreno_rto_ecn_and_idle_restart_in_bytes():
+    cc = reno("bytes", initial_window=4)
     cc.cwnd = 20 * M
     cc.on_ecn_echo(12 * M, 0.0)
     assert (cc.ssthresh, cc.cwnd) == (6 * M, 6 * M)  # RFC 3168 6.1.2: halve, no loss window
     cc.on_rto(3 * M, 0.0)
     assert (cc.ssthresh, cc.cwnd) == (2 * M, M)  # floor 2 SMSS; loss window 1 SMSS
     cc.cwnd = 9 * M
-    cc.on_idle_restart(0.0)
+    cc.on_idle_restart(5.0, 1.0, 0.0)
     assert cc.cwnd == 4 * M  # RFC 5681 4.1: the restart window is min(IW, cwnd)
 
 
+def test_idle_restart_as_linux_halves_per_rto():
+    cc = reno("packets")
+    cc.cwnd, cc.ssthresh = 80 * M, 50 * M
+    cc.on_idle_restart(2.5, 1.0, 0.0)  # tcp_cwnd_restart: two RTOs elapsed: 80 -> 40 -> 20
+    assert (cc.cwnd, cc.ssthresh) == (20 * M, 60 * M)  # ssthresh keeps 3/4 of the old cwnd
+    cc.on_idle_restart(100.0, 1.0, 0.0)
+    assert cc.cwnd == 10 * M  # never below min(IW, cwnd)
+
+
 def test_congestion_control_is_chosen_by_name():
-    assert isinstance(create("reno", 10), NewReno)
+    assert isinstance(create(Config(congestion_control="reno")), NewReno)
     assert set(ALGORITHMS) >= {"reno"}
     with pytest.raises(ValueError, match="unknown congestion control 'vegas'"):
-        create("vegas", 10)
+        create(Config(congestion_control="vegas"))
     with pytest.raises(ValueError):
         Connection(Config(congestion_control="vegas"))
     p = Peer(classic(congestion_control="reno")).to_established()
@@ -109,7 +146,7 @@ def test_congestion_control_is_chosen_by_name():
 
 
 def test_window_use_tracks_cwnd_limited_per_window():
-    cc = started(NewReno(initial_window=10))
+    cc = reno("packets")
     use = WindowUse()
     assert not use.limited(cc)
     use.after_send(10 * M, cc.cwnd, M, 0, 10 * M, sent=True)  # the whole window went out

@@ -153,6 +153,26 @@ for _state in (S.ESTABLISHED, S.CLOSE_WAIT):
 _way(S.FIN_WAIT_2, S.CLOSED, C.TIMEOUT_FIN_WAIT_2, _timeout(S.FIN_WAIT_2))
 # -- a new SYN ends TIME_WAIT --
 _way(S.TIME_WAIT, S.CLOSED, C.REOPEN, _then(S.TIME_WAIT, lambda p: p.conn.reopen(p.now)))
+# -- without RFC 5961, an in-window SYN is an error: RST and CLOSED --
+
+
+def _syn_without_rfc5961(state: State) -> Callable[[Peer], None]:
+    def way(p: Peer) -> None:
+        p.conn.config.rfc5961 = False
+        p.conn.config.time_wait_rules = "rfc"  # Linux's TIME_WAIT has rules of its own
+        if state is S.SYN_RCVD:  # actively opened: a simultaneous open
+            p.to_syn_sent()
+            p.recv(seg("S", PEER_ISS))
+        else:
+            INTO[state](p)
+        p.recv(seg("S", p.conn.rcv_nxt))
+
+    return way
+
+
+for _state in (S.SYN_RCVD, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK):
+    _way(_state, S.CLOSED, C.RCV_SYN, _syn_without_rfc5961(_state))
+_way(S.TIME_WAIT, S.CLOSED, C.RCV_SYN, _syn_without_rfc5961(S.TIME_WAIT))
 
 
 def test_every_row_has_a_way():

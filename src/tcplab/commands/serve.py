@@ -1,7 +1,13 @@
-"""``tcplab serve echo|discard|chargen``: a tcplab host serving on a TUN device until interrupted.
+"""``tcplab serve echo|discard|chargen|http``: a tcplab host serving on a TUN device until
+interrupted.
 
     sudo tcplab serve echo --tun tlab0 --address 198.18.0.2/24 --peer-address 198.18.0.1/24
     nc 198.18.0.2 9527            # from another terminal: the kernel's TCP talks to tcplab
+    sudo tcplab serve http --port 8080 ...; curl -i http://198.18.0.2:8080/
+
+``http`` answers every GET (and HEAD) with a small HTTP/1.1 page: the request, both ends'
+addresses and the connection's TCP_INFO as tcplab sees it (state, RTT, RTO, cwnd, MSS, bytes);
+connections are kept alive as HTTP/1.1 says unless the client asks to close.
 
 Ctrl-C (SIGINT) or SIGTERM closes every connection cleanly (FINs out, a short wait for the
 peers' answers). While it runs, ``tcplab netstat --stack NAME`` shows its connection table (the
@@ -16,8 +22,26 @@ from typing import Any
 
 from tcplab.commands.tunhost import TunHost, add_tun_arguments
 
-SERVICES = ("echo", "discard", "chargen")
+SERVICES = ("echo", "discard", "chargen", "http")
 _CHUNK = 65536
+_MAX_HEAD = 16384
+_INFO_FIELDS = (
+    "state",
+    "rtt",
+    "rttvar",
+    "rto",
+    "snd_cwnd",
+    "snd_ssthresh",
+    "snd_mss",
+    "rcv_mss",
+    "snd_wscale",
+    "rcv_wscale",
+    "bytes_acked",
+    "bytes_received",
+    "segs_in",
+    "segs_out",
+    "total_retrans",
+)
 
 
 def _chargen_block(offset: int, nlines: int) -> tuple[bytes, int]:
@@ -32,14 +56,75 @@ def _chargen_block(offset: int, nlines: int) -> tuple[bytes, int]:
 
 
 class Session:
-    __slots__ = ("done", "eof", "offset", "pending", "sock")
+    __slots__ = ("closing", "done", "eof", "inbox", "offset", "pending", "sock")
 
     def __init__(self, sock: Any) -> None:
         self.sock = sock
         self.pending = bytearray()
+        self.inbox = bytearray()  # http: what arrived and was not answered yet
         self.eof = False
+        self.closing = False  # http: close once the pending answer is out
         self.done = False
         self.offset = 0
+
+
+def http_page(sock: Any, head: bytes) -> tuple[bytes, bool]:
+    """The answer to one request ``head`` (request line and headers): ``(bytes, close)``."""
+    from tcplab.socket import IPPROTO_TCP, TCP_INFO, tcpinfo
+
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split()
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ":" in ln)}
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        return _http(400, "Bad Request", b"bad request line\n", close=True, head=False), True
+    method, target, version = parts
+    close = headers.get("connection", "").lower() == "close" or (
+        version == "HTTP/1.0" and headers.get("connection", "").lower() != "keep-alive"
+    )
+    if method not in ("GET", "HEAD"):
+        return _http(405, "Method Not Allowed", b"GET or HEAD\n", close=close, head=False, allow=True), close
+    info = tcpinfo.unpack(sock.getsockopt(IPPROTO_TCP, TCP_INFO, 512))
+    peer, local = sock.getpeername(), sock.getsockname()
+    body = [
+        "tcplab answers over its own TCP",
+        f"request: {method} {target} {version}",
+        f"client: {peer[0]} port {peer[1]}",
+        f"server: {local[0]} port {local[1]}",
+        "tcp_info (Linux's struct tcp_info, times in microseconds):",
+        *(f"  {name}: {info[name]}" for name in _INFO_FIELDS),
+        "",
+    ]
+    return _http(200, "OK", "\n".join(body).encode(), close=close, head=method == "HEAD"), close
+
+
+def _http(code: int, reason: str, body: bytes, *, close: bool, head: bool, allow: bool = False) -> bytes:
+    out = [
+        f"HTTP/1.1 {code} {reason}",
+        "Server: tcplab",
+        "Content-Type: text/plain; charset=utf-8",
+        f"Content-Length: {len(body)}",
+    ]
+    if allow:
+        out.append("Allow: GET, HEAD")
+    if close:
+        out.append("Connection: close")
+    return ("\r\n".join(out) + "\r\n\r\n").encode() + (b"" if head else body)
+
+
+def _http_service(s: Session) -> None:
+    """Answer every complete request that arrived (HTTP/1.1, pipelining allowed)."""
+    while not s.closing:
+        end = s.inbox.find(b"\r\n\r\n")
+        if end < 0:
+            if len(s.inbox) > _MAX_HEAD:
+                s.pending += _http(431, "Request Header Fields Too Large", b"", close=True, head=False)
+                s.closing = True
+            return
+        head = bytes(s.inbox[:end])
+        del s.inbox[: end + 4]
+        page, close = http_page(s.sock, head)
+        s.pending += page
+        s.closing = close
 
 
 def _service(service: str, s: Session) -> None:
@@ -55,6 +140,10 @@ def _service(service: str, s: Session) -> None:
                 break
             if service == "echo":
                 s.pending += data
+            elif service == "http":
+                s.inbox += data
+        if service == "http":
+            _http_service(s)
         if service == "chargen" and not s.eof:
             while len(s.pending) < _CHUNK:
                 block, s.offset = _chargen_block(s.offset, 64)
@@ -67,7 +156,7 @@ def _service(service: str, s: Session) -> None:
             if n <= 0:
                 break
             del s.pending[:n]
-        if s.eof and (not s.pending or service == "chargen"):
+        if (s.eof or s.closing) and (not s.pending or service == "chargen"):
             sock.close()  # FIN after the echoed data (or RST if unread data remains, as Linux)
             s.done = True
     except OSError:

@@ -140,7 +140,7 @@ class TunHost:
         def settled() -> bool:
             return all(ep.conn.state in (State.TIME_WAIT, State.CLOSED) for ep in self.host.conns.values())
 
-        self.runtime.run_until(settled, timeout)
+        self.runtime.wait_until(settled, timeout)
 
     def close(self) -> None:
         for sig, old in self._old.items():

@@ -34,13 +34,12 @@ import contextlib
 import errno as _errno
 import ipaddress
 import shlex
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from tcplab.drill import ast as A
-from tcplab.socket import Socket
+from tcplab.socket import MSG_DONTWAIT, RecvCall, SendCall, Socket, Until, WouldBlock
 from tcplab.tcp.config import Config
 from tcplab.tcp.states import LINUX_STATE_NUMBER, State
 from tcplab.trace.events import EPOCH, EventLog
@@ -207,84 +206,67 @@ class _Skip(Exception):
     pass
 
 
-class _Abandoned(BaseException):
-    """Raised inside a parked system call when the script ends without it returning."""
-
-
 # ---- resumable system calls -----------------------------------------------------------------------
-class _Call:
-    """One system call running in its own thread, one thread running at a time: when the socket
-    layer waits (``runtime.wait_until``) the call parks and control returns to the runner, which
-    resumes it once the condition holds (or its timeout passes) in virtual time."""
+class _Blocked(Exception):
+    """A system call has to wait: park it until ``ready()`` holds or virtual time reaches
+    ``deadline``, then make it again (the way the kernel restarts a blocked system call)."""
 
-    def __init__(self, runner: Runner, fn: Callable[[], Any], event: A.Event) -> None:
-        self.runner = runner
+    def __init__(self, ready: Callable[[], bool], deadline: float | None) -> None:
+        super().__init__("blocked")
+        self.ready = ready
+        self.deadline = deadline
+
+
+class _Step:
+    """The restartable rest of a system call (what a handler returns when the call may block)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
         self.fn = fn
+
+
+class _Call:
+    """One system call: made at once, and when it blocks, parked and made again as virtual time
+    advances -- so a blocking call (``T...E``) returns exactly when the socket call would."""
+
+    def __init__(self, make: Callable[[], Any], event: A.Event, start_base: float) -> None:
+        self.make = make
         self.event = event
+        self.start_base = start_base  # the base of its time (for E)
+        self.step: Callable[[], Any] | None = None
         self.done = False
         self.result: Any = None
         self.exc: BaseException | None = None
-        self.pred: Callable[[], bool] | None = None
+        self.ready: Callable[[], bool] | None = None
         self.deadline: float | None = None
-        self.abandon = False
-        self.start_time = runner.now
-        self.start_base = 0.0  # the base of its time (for E)
-        self._to_worker = threading.Semaphore(0)
-        self._to_runner = threading.Semaphore(0)
-        self._thread = threading.Thread(target=self._main, daemon=True, name="drill-call")
 
-    def _main(self) -> None:
+    def attempt(self) -> None:
         try:
-            self.result = self.fn()
-        except _Abandoned:
-            pass
-        except BaseException as exc:
-            self.exc = exc
-        self.done = True
-        self._to_runner.release()
+            if self.step is None:
+                out = self.make()
+                if not isinstance(out, _Step):
+                    self.result, self.done = out, True
+                    return
+                self.step = out.fn
+            self.result = self.step()
+            self.done = True
+        except _Blocked as blocked:
+            self.ready, self.deadline = blocked.ready, blocked.deadline
+        except Exception as exc:
+            self.exc, self.done = exc, True
 
-    def start(self) -> None:
-        self.runner._active = self
-        self._thread.start()
-        self._to_runner.acquire()
-        self.runner._active = None
-
-    def wait_until(self, predicate: Callable[[], bool], timeout: float | None) -> bool:
-        """Called in the call's thread by the socket layer."""
-        deadline = None if timeout is None else self.runner.now + timeout
-        while True:
-            if predicate():
-                return True
-            if deadline is not None and self.runner.now >= deadline:
-                return False
-            self.pred, self.deadline = predicate, deadline
-            self._to_runner.release()
-            self._to_worker.acquire()
-            self.pred = self.deadline = None
-            if self.abandon:
-                raise _Abandoned()
-
-    def ready(self) -> bool:
-        if self.done:
+    def can_go_on(self, now: float) -> bool:
+        if self.deadline is not None and now >= self.deadline:
             return True
-        if self.deadline is not None and self.runner.now >= self.deadline:
-            return True
-        return self.pred is not None and bool(self.pred())
-
-    def resume(self) -> None:
-        self.runner._active = self
-        self._to_worker.release()
-        self._to_runner.acquire()
-        self.runner._active = None
-
-    def kill(self) -> None:
-        if not self.done:
-            self.abandon = True
-            self.resume()
+        return self.ready is not None and bool(self.ready())
 
 
 class _Runtime:
-    """``host.runtime`` for the drill: virtual time owned by the runner."""
+    """``host.runtime`` for the drill: virtual time owned by the runner. System calls never wait
+    through it: they are parked by the runner (see ``_Call``)."""
+
+    virtual_time = True
 
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
@@ -297,15 +279,12 @@ class _Runtime:
         pass  # the runner collects the host's output after every call
 
     def call_later(self, delay: float, callback: Callable[[], Any]) -> None:
-        self.runner._later.append((self.runner.now + delay, callback))
+        self.runner.call_later(delay, callback)
 
-    def wait_until(self, predicate: Callable[[], bool], timeout: float | None) -> bool:
-        call = self.runner._active
-        if call is None:
-            if predicate():
-                return True
-            raise RuntimeError("a socket call waited outside the drill's call machinery")
-        return call.wait_until(predicate, timeout)
+    def wait_until(self, predicate: Callable[[], bool], timeout: float | None, what: str = "") -> bool:
+        if predicate():
+            return True
+        raise RuntimeError(f"{what or 'a socket call'} waited outside the drill's call machinery")
 
 
 # ---- connections the script plays ---------------------------------------------------------------
@@ -374,7 +353,6 @@ class Runner:
         self.host.runtime = self.runtime
         self.now = 0.0
         self._later: list[tuple[float, Callable[[], Any]]] = []
-        self._active: _Call | None = None
         self.pending: _Call | None = None
         self.fds: dict[int, Any] = {}
         self.flows: list[_Flow] = []
@@ -386,6 +364,9 @@ class Runner:
         self.current_sock: Any = None
 
     # ---- virtual time ---------------------------------------------------------------------------
+    def call_later(self, delay: float, callback: Callable[[], Any]) -> None:
+        self._later.append((self.now + delay, callback))
+
     def _collect(self) -> None:
         for raw in self.host.poll_transmit():
             try:
@@ -418,8 +399,8 @@ class Runner:
         """After a packet, timer or call: collect output, resume a parked call that can go on."""
         self._collect()
         call = self.pending
-        if call is not None and not call.done and call.ready():
-            call.resume()
+        if call is not None and not call.done and call.can_go_on(self.now):
+            call.attempt()
             self._collect()
         if call is not None and call.done:
             self.pending = None
@@ -549,9 +530,7 @@ class Runner:
                     call = self.pending
                     raise _Fail(call.event, "the blocking call never returned")
             finally:
-                if self.pending is not None:
-                    self.pending.kill()
-                    self.pending = None
+                self.pending = None
         except _Fail as exc:
             outcome.status = "FAIL"
             outcome.reason = exc.reason
@@ -946,9 +925,8 @@ class Runner:
         if self.pending is not None and ev.time.blocking:
             raise _Fail(ev, "a blocking call is already in flight (only one at a time)")
         fn = self._syscall_fn(ev, call)
-        job = _Call(self, fn, ev)
-        job.start_base = when
-        job.start()
+        job = _Call(fn, ev, when)
+        job.attempt()
         self._collect()
         if job.done:
             if ev.time.blocking:
@@ -957,7 +935,6 @@ class Runner:
             self._after_change()
             return
         if self.pending is not None:
-            job.kill()
             raise _Fail(ev, "the call blocked while another blocking call was in flight")
         self.pending = job
 
@@ -1041,8 +1018,20 @@ class Runner:
             raise _Skip(f"line {ev.line}: system call {name}() is not supported")
         return lambda: handler(ev, args)
 
-    # Each _sys_ function runs in the call's thread; it returns the result (or (result, check)
-    # where check() runs after the result matched) or raises OSError.
+    # Each _sys_ function returns the result (or (result, check) where check() runs after the
+    # result matched), raises OSError, or -- for a call that may block -- returns a _Step, the
+    # restartable rest of the call (see _op).
+    def _op(self, sock: Socket, call: Callable[[], Any], dontwait: bool = False) -> Any:
+        """Make a socket core call: a non-blocking socket (or MSG_DONTWAIT) gets its EAGAIN /
+        EINPROGRESS; on a blocking one the call is parked until what it waits for can hold."""
+        try:
+            return call()
+        except WouldBlock as wb:
+            if dontwait or not sock.getblocking():
+                raise
+            core, until, amount = sock.core, wb.until, wb.amount
+            raise _Blocked(lambda: core.ready(until, amount), wb.deadline) from None
+
     def _sys_socket(self, ev: A.Event, args: tuple) -> Any:
         family = CONSTANTS["AF_INET6"] if self.v6 else CONSTANTS["AF_INET"]
         if args and not isinstance(args[0], A.Ellipsis_):
@@ -1082,7 +1071,9 @@ class Runner:
 
     def _sys_accept(self, ev: A.Event, args: tuple) -> Any:
         sock = self._need(ev, args)
-        new, _addr = sock.accept()
+        return _Step(lambda: self._accepted(Socket.from_core(self._op(sock, sock.core.accept)[0])))
+
+    def _accepted(self, new: Socket) -> Any:
         flow = None
         port = new.getpeername()[1]
         for f in self.flows:
@@ -1096,7 +1087,7 @@ class Runner:
 
     _sys_accept4 = _sys_accept
 
-    def _sys_connect(self, ev: A.Event, args: tuple) -> int:
+    def _sys_connect(self, ev: A.Event, args: tuple) -> Any:
         sock = self._need(ev, args)
         addr = args[1] if len(args) > 1 else A.Ellipsis_()
         if not isinstance(addr, A.Ellipsis_):
@@ -1110,12 +1101,18 @@ class Runner:
             flow = self._new_flow(SERVER_PORT, None, passive=False)
             flow.sock = sock  # type: ignore[attr-defined]
         self.flow = flow
-        try:
-            sock.connect((self.remote_ip, SERVER_PORT))
-        finally:
-            with contextlib.suppress(OSError):
-                flow.local_port = sock.getsockname()[1] or flow.local_port
-        return 0
+        core = sock.core
+        remote = (self.remote_ip, SERVER_PORT)
+
+        def connect() -> int:
+            try:
+                self._op(sock, lambda: core.connect(remote))
+            finally:
+                with contextlib.suppress(OSError):
+                    flow.local_port = sock.getsockname()[1] or flow.local_port
+            return 0
+
+        return _Step(connect)
 
     def _buffer(self, ev: A.Event, expr: A.Expr, length: int) -> bytes:
         if isinstance(expr, A.String):
@@ -1123,34 +1120,34 @@ class Runner:
             return expr.value.encode("latin-1")[:length].ljust(length, b"\0")
         return bytes(length)
 
-    def _send_all_blocking(self, sock: Any, data: bytes) -> int:
-        if not sock.getblocking():
-            return sock.send(data)
-        sent = 0
-        while sent < len(data):
-            sent += sock.send(data[sent:])
-        return sent
+    def _sending(self, sock: Socket, data: bytes, flags: int = 0) -> _Step:
+        """send(): a blocking socket queues every byte (Linux), a non-blocking one what fits."""
+        dontwait = bool(flags & MSG_DONTWAIT)
+        if dontwait or not sock.getblocking():
+            return _Step(lambda: self._op(sock, lambda: sock.core.send(data, flags), dontwait))
+        call = SendCall(sock.core, data, flags)
+        return _Step(lambda: self._op(sock, call))
 
-    def _sys_write(self, ev: A.Event, args: tuple) -> int:
+    def _receiving(self, sock: Socket, length: int, flags: int = 0) -> _Step:
+        """recv(): the number of bytes read (a blocking socket waits for some)."""
+        dontwait = bool(flags & MSG_DONTWAIT)
+        if dontwait or not sock.getblocking():
+            return _Step(lambda: len(self._op(sock, lambda: sock.core.recv(length, flags), dontwait)))
+        call = RecvCall(sock.core, length, flags)
+        return _Step(lambda: len(self._op(sock, call)))
+
+    def _sys_write(self, ev: A.Event, args: tuple) -> Any:
         sock = self._need(ev, args)
         length = self._value(ev, args[2]) if len(args) > 2 else 0
-        return self._send_all_blocking(sock, self._buffer(ev, args[1], int(length)))
+        return self._sending(sock, self._buffer(ev, args[1], int(length)))
 
-    def _sys_send(self, ev: A.Event, args: tuple) -> int:
+    def _sys_send(self, ev: A.Event, args: tuple) -> Any:
         flags = self._value(ev, args[3]) if len(args) > 3 else 0
         if flags & ~(CONSTANTS["MSG_NOSIGNAL"] | CONSTANTS["MSG_DONTWAIT"]):
             raise _Skip(f"line {ev.line}: send() flags {flags:#x} are not supported")
         sock = self._need(ev, args)
         length = int(self._value(ev, args[2]))
-        data = self._buffer(ev, args[1], length)
-        if flags & CONSTANTS["MSG_DONTWAIT"]:
-            was = sock.getblocking()
-            sock.setblocking(False)
-            try:
-                return sock.send(data)
-            finally:
-                sock.setblocking(was)
-        return self._send_all_blocking(sock, data)
+        return self._sending(sock, self._buffer(ev, args[1], length), flags)
 
     _sys_sendto = _sys_send
 
@@ -1164,17 +1161,17 @@ class Runner:
                     total += int(self._value(ev, n)) if n is not None else 0
         return total
 
-    def _sys_writev(self, ev: A.Event, args: tuple) -> int:
+    def _sys_writev(self, ev: A.Event, args: tuple) -> Any:
         sock = self._need(ev, args)
         total = self._iov_total(ev, args[1] if len(args) > 1 else None)
-        return self._send_all_blocking(sock, bytes(total))
+        return self._sending(sock, bytes(total))
 
-    def _sys_read(self, ev: A.Event, args: tuple) -> int:
+    def _sys_read(self, ev: A.Event, args: tuple) -> Any:
         sock = self._need(ev, args)
         length = int(self._value(ev, args[2])) if len(args) > 2 else 0
-        return len(sock.recv(length))
+        return self._receiving(sock, length)
 
-    def _sys_recv(self, ev: A.Event, args: tuple) -> int:
+    def _sys_recv(self, ev: A.Event, args: tuple) -> Any:
         flags = self._value(ev, args[3]) if len(args) > 3 else 0
         sock = self._need(ev, args)
         length = int(self._value(ev, args[2]))
@@ -1182,29 +1179,31 @@ class Runner:
             raise _Skip(f"line {ev.line}: recv(MSG_PEEK) is not supported")
         if flags & ~CONSTANTS["MSG_DONTWAIT"]:
             raise _Skip(f"line {ev.line}: recv() flags {flags:#x} are not supported")
-        if flags & CONSTANTS["MSG_DONTWAIT"]:
-            was = sock.getblocking()
-            sock.setblocking(False)
-            try:
-                return len(sock.recv(length))
-            finally:
-                sock.setblocking(was)
-        return len(sock.recv(length))
+        return self._receiving(sock, length, flags)
 
     _sys_recvfrom = _sys_recv
 
-    def _sys_readv(self, ev: A.Event, args: tuple) -> int:
+    def _sys_readv(self, ev: A.Event, args: tuple) -> Any:
         sock = self._need(ev, args)
         total = self._iov_total(ev, args[1] if len(args) > 1 else None)
-        return len(sock.recv(total))
+        return self._receiving(sock, total)
 
-    def _sys_close(self, ev: A.Event, args: tuple) -> int:
+    def _sys_close(self, ev: A.Event, args: tuple) -> Any:
         fd, sock = self._sock(ev, args)
         if sock is None:
             raise OSError(_errno.EBADF, "bad file descriptor")
         del self.fds[fd]
-        sock.close()
-        return 0
+        core = sock.core
+
+        def close() -> int:
+            # SO_LINGER {1, n} waits for the FIN's ACK even with O_NONBLOCK (Linux inet_release).
+            try:
+                core.close()
+            except WouldBlock as wb:
+                raise _Blocked(lambda: core.ready(Until.DRAINED), wb.deadline) from None
+            return 0
+
+        return _Step(close)
 
     def _sys_shutdown(self, ev: A.Event, args: tuple) -> int:
         sock = self._need(ev, args)
@@ -1333,19 +1332,26 @@ class Runner:
         def ready() -> bool:
             return any(revents_of(d) for d in entries)
 
-        if not ready() and timeout_ms != 0:
-            self.runtime.wait_until(ready, None if timeout_ms < 0 else timeout_ms / 1000)
-        got = [revents_of(d) for d in entries]
-        count = sum(1 for r in got if r)
+        deadline = None if timeout_ms < 0 else self.now + timeout_ms / 1000
 
-        def check() -> None:
-            for d, r in zip(entries, got, strict=True):
-                if "revents" in d and d["revents"] is not ... and d["revents"] != r:
-                    raise _Fail(
-                        ev, f"poll() revents {r:#x} for fd {d.get('fd')}, expected {d['revents']:#x}", f"revents {r:#x}"
-                    )
+        def poll() -> Any:
+            if timeout_ms != 0 and not ready() and (deadline is None or self.now < deadline):
+                raise _Blocked(ready, deadline)
+            got = [revents_of(d) for d in entries]
+            count = sum(1 for r in got if r)
 
-        return (count, check)
+            def check() -> None:
+                for d, r in zip(entries, got, strict=True):
+                    if "revents" in d and d["revents"] is not ... and d["revents"] != r:
+                        raise _Fail(
+                            ev,
+                            f"poll() revents {r:#x} for fd {d.get('fd')}, expected {d['revents']:#x}",
+                            f"revents {r:#x}",
+                        )
+
+            return (count, check)
+
+        return _Step(poll)
 
     # ---- shell and python -----------------------------------------------------------------------
     def _shell(self, ev: A.Event | None, command: str, init: bool = False) -> None:
@@ -1466,13 +1472,22 @@ def _middle(v: str) -> int:
     return int(parts[1] if len(parts) >= 2 else parts[0])
 
 
+def _last(v: str) -> int:
+    return int(v.split()[-1])
+
+
 # name -> list of (Config field, converter)
 SYSCTLS: dict[str, list[tuple[str, Callable[[str], Any]]]] = {
     # Linux
     "net.ipv4.tcp_timestamps": [("timestamps", _flag)],
     "net.ipv4.tcp_sack": [("sack", _flag)],
     "net.ipv4.tcp_window_scaling": [("window_scaling", _flag)],
-    "net.ipv4.tcp_rmem": [("rcv_buf", _middle)],
+    # tcp_rmem[1] is the buffer, half of which carries data (tcp_win_from_space); [2] the most
+    # auto-tuning grows it to (and what the window scale is chosen for).
+    "net.ipv4.tcp_rmem": [("rcv_buf", lambda v: _middle(v) // 2), ("rcv_buf_max", _last)],
+    "net.core.rmem_max": [("rmem_max", int)],
+    "net.ipv4.tcp_moderate_rcvbuf": [("rcv_autotune", _flag)],
+    "net.ipv4.tcp_slow_start_after_idle": [("slow_start_after_idle", _flag)],
     "net.ipv4.tcp_wmem": [("snd_buf", _middle)],
     "net.ipv4.tcp_rfc1337": [("rfc1337", _flag)],
     "net.ipv4.tcp_fin_timeout": [("fin_wait_2_timeout", float)],
@@ -1485,6 +1500,8 @@ SYSCTLS: dict[str, list[tuple[str, Callable[[str], Any]]]] = {
     "net.ipv4.tcp_keepalive_intvl": [("keepalive_interval", float)],
     "net.ipv4.tcp_keepalive_probes": [("keepalive_count", int)],
     "net.ipv4.tcp_rto_min_us": [("rto_min", lambda v: int(v) / 1e6)],
+    "net.ipv4.tcp_challenge_ack_limit": [("challenge_ack_limit", int)],
+    "net.ipv4.tcp_invalid_ratelimit": [("invalid_ratelimit", _ms)],
     # FreeBSD
     "net.inet.tcp.rfc1323": [
         ("window_scaling", lambda v: int(v) in (1, 2)),
@@ -1517,8 +1534,6 @@ HARMLESS: dict[str, set[str] | None] = {
     "net.ipv4.tcp_abort_on_overflow": {"0"},
     "net.ipv4.tcp_min_tso_segs": None,
     "net.ipv4.tcp_mtu_probing": {"0"},
-    "net.ipv4.tcp_slow_start_after_idle": None,
-    "net.ipv4.tcp_moderate_rcvbuf": {"0"},
     "net.ipv4.tcp_dsack": None,
     "net.ipv4.tcp_fack": None,
     "net.ipv4.tcp_tso_win_divisor": None,
@@ -1546,13 +1561,6 @@ def apply_sysctl(config: Config, key: str, value: str) -> str | None:
         except (ValueError, IndexError):
             return f"sysctl {key}={value}: value not understood"
         return None
-    if key == "net.ipv4.tcp_challenge_ack_limit":
-        try:
-            if int(value) >= 1000:
-                return None  # tcplab does not rate-limit challenge ACKs
-        except ValueError:
-            pass
-        return f"sysctl {key}={value}: tcplab does not rate-limit challenge ACKs"
     if key in HARMLESS:
         allowed = HARMLESS[key]
         if allowed is None or value in allowed:

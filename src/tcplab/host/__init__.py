@@ -1,6 +1,6 @@
 """One IP host: addresses, demultiplexing, listeners, ports, RST for what matches nothing."""
 
-from tcplab.host.host import COUNTER_NAMES, SOMAXCONN, Binding, Endpoint, Host, Listener, conn_label
+from tcplab.host.host import COUNTER_NAMES, SOMAXCONN, Binding, Endpoint, Host, Listener, Traffic, conn_label
 from tcplab.host.ports import LINUX_EPHEMERAL_RANGE, EphemeralPorts
 from tcplab.host.runtime import Runtime
 
@@ -14,5 +14,6 @@ __all__ = [
     "Host",
     "Listener",
     "Runtime",
+    "Traffic",
     "conn_label",
 ]

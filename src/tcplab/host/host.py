@@ -17,6 +17,7 @@ import heapq
 import ipaddress
 import itertools
 import os
+import random
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
 from tcplab.tcp.isn import ISNGenerator
+from tcplab.tcp.ratelimit import ChallengeAckLimit
 from tcplab.tcp.states import Cause, State
 from tcplab.tcp.syncookies import VALID_AFTER_OVERFLOW, SynCookies, decode_ts_options, encode_ts_options
 from tcplab.trace.events import EventLog
@@ -78,6 +80,7 @@ COUNTER_NAMES = (
     *FRAGMENT_COUNTERS,  # IP reassembly: fragments, datagrams rebuilt, failures, timeouts, overlaps
     "other_protocols",  # packets of protocols other than TCP / ICMP echo, dropped
     "internal_errors",  # exceptions caught at the host boundary (a bug; see host.errors)
+    "quiet_time_drops",  # segments not sent during the quiet time after a restart (RFC 9293 3.4.3)
 )
 
 _TW = State.TIME_WAIT
@@ -113,6 +116,53 @@ class Binding:
     reuseaddr: bool = False  # SO_REUSEADDR, kept current by the socket
 
 
+class Traffic:
+    """What passed through one connection, counted by the host (Linux's tcp_info counters:
+    segs_in/out, data_segs_in/out, bytes_sent/retrans, last_data_sent/recv, last_ack_recv)."""
+
+    __slots__ = (
+        "bytes_retrans",
+        "bytes_sent",
+        "data_segs_in",
+        "data_segs_out",
+        "high_seq",
+        "last_ack_recv",
+        "last_data_recv",
+        "last_data_sent",
+        "segs_in",
+        "segs_out",
+    )
+
+    def __init__(self) -> None:
+        self.segs_in = self.segs_out = self.data_segs_in = self.data_segs_out = 0
+        self.bytes_sent = self.bytes_retrans = 0
+        self.high_seq: int | None = None  # end of the highest data sent (what is below is resent)
+        self.last_data_sent = self.last_data_recv = self.last_ack_recv = 0.0
+
+    def sent(self, seg: Segment, now: float) -> None:
+        self.segs_out += 1
+        n = len(seg.payload)
+        if not n:
+            return
+        self.data_segs_out += 1
+        self.bytes_sent += n
+        self.last_data_sent = now
+        end = (seg.seq + n) & 0xFFFFFFFF
+        high = self.high_seq
+        if high is not None and ((high - end) & 0xFFFFFFFF) < 0x80000000:
+            self.bytes_retrans += n  # ends at or below the highest sent: a retransmission
+        else:
+            self.high_seq = end
+
+    def received(self, seg: Segment, now: float) -> None:
+        self.segs_in += 1
+        if seg.payload:
+            self.data_segs_in += 1
+            self.last_data_recv = now
+        if seg.flags & Flags.ACK:
+            self.last_ack_recv = now
+
+
 class Endpoint:
     """The host's record of one connection: the engine's ``Connection`` plus bookkeeping."""
 
@@ -126,6 +176,7 @@ class Endpoint:
         "orphan",
         "outcome",
         "retrans_counted",
+        "traffic",
         "wakers",
     )
 
@@ -140,6 +191,7 @@ class Endpoint:
         self.retrans_counted = 0  # the engine's total_retrans already added to the host's counter
         self.orphan = False  # counted among the host's orphans
         self.wakers: list[Callable[[], None]] = []
+        self.traffic = Traffic()
 
     @property
     def state(self) -> State:
@@ -184,6 +236,7 @@ class Listener:
         self.user_mss: int | None = None  # TCP_MAXSEG set on the listening socket
         self.last_cookie: float | None = None  # when it last answered with a SYN cookie
         self.flood_warned = False  # the "possible SYN flooding" note is written once
+        self.dualstack = False  # "::" with IPV6_V6ONLY 0: IPv4 connections come here too
 
     @property
     def wildcard(self) -> bool:
@@ -237,6 +290,10 @@ class Host:
         self.ports = EphemeralPorts(secret, *ephemeral_range)
         self.isn = ISNGenerator(secret)
         self.cookies = SynCookies(secret)
+        # RFC 5961 section 7: the host-wide challenge-ACK budget its connections share (Linux
+        # tcp_challenge_ack_limit, read from this host's config); seeded from the host's secret.
+        self.challenge_acks = ChallengeAckLimit(self.config, random.Random(secret))
+        self.quiet_until: float | None = None  # RFC 9293 3.4.3: no segment leaves before this
         self.runtime: Runtime | None = None  # set by the simulator's runtime / the TUN link
         self.now = 0.0  # the latest time the host has seen
         self.conns: dict[ConnKey, Endpoint] = {}
@@ -388,6 +445,30 @@ class Host:
             except Exception:
                 self._internal_error("running a timer")
 
+    def restart(self, now: float) -> None:
+        """A crash and reboot: every connection, listener and binding is forgotten (no RST
+        goes out: the host was down), and the ISN clock starts again from zero, as a host's
+        clock without stable storage would (RFC 9293 3.4.1). With ``Config.quiet_time`` the host
+        then keeps quiet for MSL (3.4.3): until ``now + MSL`` it takes no arriving TCP segment
+        (so no connection, no sequence number is assigned) and sends none (both counted as
+        quiet_time_drops). (A local active open in that time still picks its ISN at once; its
+        SYN waits for the end of the quiet time.)"""
+        if now > self.now:
+            self.now = now
+        for ep in list(self.conns.values()):
+            self._discard(ep)
+        for listener in list(self.listeners.values()):
+            listener.closed = True
+        self.listeners.clear()
+        self.bound.clear()
+        self._timers.clear()
+        self._out.clear()
+        self.fragments = Reassembler(counters=self._counters)  # fragments are forgotten too
+        self.isn = ISNGenerator(self.isn_secret, clock_offset=-now)
+        self.quiet_until = now + self.config.msl if self.config.quiet_time else None
+        quiet = f"; quiet until {self.quiet_until:g} s (MSL)" if self.quiet_until is not None else ""
+        self.log.record("note", now, host=self.name, text=f"host restarted: all connections forgotten{quiet}")
+
     # ---- time and wake-ups -------------------------------------------------------------------
     def time(self) -> float:
         """Now, for user calls: the runtime's clock when there is one."""
@@ -424,6 +505,10 @@ class Host:
         if dst not in self._own:
             c["not_for_us"] += 1
             return
+        if self._quiet():
+            # 3.4.3: no sequence number is assigned in the quiet time, so no SYN is taken.
+            c["quiet_time_drops"] += 1
+            return
         key = (dst, seg.dst_port, src, seg.src_port)
         ep = self.conns.get(key)
         if ep is not None:
@@ -432,13 +517,14 @@ class Host:
             flags = seg.flags
             if state is _TW and flags & Flags.SYN and not flags & (Flags.ACK | Flags.RST):
                 listener = self.find_listener(dst, seg.dst_port)
-                if listener is not None and conn.time_wait_accepts_syn(seg):
-                    # RFC 9293 3.10.7.4 / RFC 6191, as Linux (tcp_timewait_state_process,
+                if listener is not None and conn.time_wait_accepts_syn(seg, now):
+                    # RFC 9293 3.6.1 / RFC 6191, as Linux (tcp_timewait_state_process,
                     # TCP_TW_SYN): a SYN beyond RCV.NXT (or with a newer timestamp) ends the
-                    # TIME_WAIT incarnation and goes to the listener as a new connection.
-                    conn.reopen(now)
+                    # TIME_WAIT incarnation and goes to the listener as a new connection,
+                    # whose ISS follows the old one's sequence space.
+                    iss = conn.reopen(now)
                     self.service(ep, now)
-                    self._listener_arrives(listener, src, dst, seg, now)
+                    self._listener_arrives(listener, src, dst, seg, now, iss=iss)
                     return
             elif (
                 ep.listener is not None
@@ -452,6 +538,7 @@ class Host:
                 c["listen_overflows"] += 1
                 c["listen_drops"] += 1
                 return
+            ep.traffic.received(seg, now)
             conn.segment_arrives(seg, now)
             self.service(ep, now)
             return
@@ -467,14 +554,24 @@ class Host:
         listener = self.listeners.get((ip, port))
         if listener is not None:
             return listener
-        return self.listeners.get(("::" if ":" in ip else "0.0.0.0", port))
+        v6 = ":" in ip
+        listener = self.listeners.get(("::" if v6 else "0.0.0.0", port))
+        if listener is None and not v6:
+            dual = self.listeners.get(("::", port))
+            if dual is not None and dual.dualstack:
+                return dual  # an IPv6 wildcard listener that takes IPv4 too (IPV6_V6ONLY 0)
+        return listener
 
-    def _listener_arrives(self, listener: Listener, src: str, dst: str, seg: Segment, now: float) -> None:
+    def _listener_arrives(
+        self, listener: Listener, src: str, dst: str, seg: Segment, now: float, iss: int | None = None
+    ) -> None:
         """RFC 9293 3.10.7.2, SEGMENT ARRIVES in LISTEN: the engine's rule decides; for a SYN
         the host makes the child connection (if the queues allow) and hands it the SYN. With
         SYN cookies (RFC 4987 3.6) it answers instead without keeping anything, and an ACK
-        that brings a cookie back makes the child then (Linux tcp_conn_request, cookie_v4_check)."""
-        verdict = listen_verdict(seg)
+        that brings a cookie back makes the child then (Linux tcp_conn_request, cookie_v4_check).
+        A SYN that ends a TIME_WAIT incarnation comes with its ``iss`` and skips both queue checks
+        and cookies, as in Linux ("TW buckets are converted to open requests without limitations")."""
+        verdict = listen_verdict(seg, accept_syn_text=listener.config.accept_syn_text)
         if verdict is ListenVerdict.RESET:
             if not seg.syn and self._cookie_ack(listener, src, dst, seg, now):
                 return
@@ -483,11 +580,13 @@ class Host:
             return
         c = self._counters
         mode = self.config.syncookies
-        want_cookie = mode == 2 or (mode == 1 and listener.syn_queue_full())
-        if listener.syn_queue_full() and not want_cookie:
-            c["listen_drops"] += 1
-            self._flood_warning(listener, "Dropping request", now)
-            return
+        want_cookie = False
+        if iss is None and (mode == 2 or listener.syn_queue_full()):
+            want_cookie = mode != 0
+            if not want_cookie:
+                c["listen_drops"] += 1
+                self._flood_warning(listener, "Dropping request", now)
+                return
         if listener.accept_queue_full():
             c["listen_overflows"] += 1
             c["listen_drops"] += 1
@@ -497,7 +596,8 @@ class Host:
                 self._flood_warning(listener, "Sending cookies", now)
             self._send_cookie(listener, src, dst, seg, now)
             return
-        ep = self._new_child(listener, src, dst, seg, now)
+        ep = self._new_child(listener, src, dst, seg, now, iss)
+        ep.traffic.received(seg, now)
         ep.conn.segment_arrives(seg, now)
         self.service(ep, now)
 
@@ -513,6 +613,7 @@ class Host:
             isn=self.isn,
             iss=iss,
             name=self.name,
+            challenge_acks=self.challenge_acks,
         )
         child.listen(now)
         # The child starts life as a copy of the listener (as in Linux): its own CLOSED -> LISTEN
@@ -604,6 +705,7 @@ class Host:
         )
         ep.conn.segment_arrives(syn, now)
         ep.conn.segments_to_send()  # its SYN-ACK went out when the cookie was made
+        ep.traffic.received(seg, now)
         ep.conn.segment_arrives(seg, now)
         self.service(ep, now)
         return True
@@ -618,7 +720,18 @@ class Host:
         return True
 
     # ---- the engine's output -------------------------------------------------------------------
+    def _quiet(self) -> bool:
+        """In the quiet time after a restart (RFC 9293 3.4.3)?"""
+        if self.quiet_until is not None:
+            if self.now < self.quiet_until:
+                return True
+            self.quiet_until = None
+        return False
+
     def _emit(self, src: str, dst: str, seg: Segment) -> None:
+        if self._quiet():
+            self._counters["quiet_time_drops"] += 1
+            return
         self._out.append(build_packet(src, dst, seg))
         self._counters["segments_sent"] += 1
         if seg.flags & Flags.RST:
@@ -637,7 +750,9 @@ class Host:
             local_ip = conn.local[0]
             assert conn.remote is not None  # a connection that sends knows its peer
             remote_ip = conn.remote[0]
+            traffic = ep.traffic
             for seg in segments:
+                traffic.sent(seg, now)
                 self._emit(local_ip, remote_ip, seg)
         for ev in events:
             self._on_event(ep, ev, now)
@@ -773,7 +888,9 @@ class Host:
         return cfg
 
     def new_connection(self, config: Config, local: tuple[str, int], remote: tuple[str, int] | None) -> Endpoint:
-        conn = Connection(config, local=local, remote=remote, isn=self.isn, name=self.name)
+        conn = Connection(
+            config, local=local, remote=remote, isn=self.isn, name=self.name, challenge_acks=self.challenge_acks
+        )
         ep = Endpoint(conn)
         ep.label = conn_label(local, remote)
         return ep
@@ -866,7 +983,9 @@ class Host:
         conn.segments_to_send()
 
     def open_listener(self, ip: str, port: int, backlog: int, config: Config, now: float) -> Listener:
-        conn = Connection(config, local=(ip, port), remote=None, isn=self.isn, name=self.name)
+        conn = Connection(
+            config, local=(ip, port), remote=None, isn=self.isn, name=self.name, challenge_acks=self.challenge_acks
+        )
         listener = Listener(conn, ip, port, max(0, min(backlog, SOMAXCONN)))
         self.listeners[(ip, port)] = listener
         conn.listen(now)

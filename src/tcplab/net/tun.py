@@ -37,6 +37,7 @@ import itertools
 import os
 import selectors
 import struct
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -197,6 +198,10 @@ class TunLink:
 
     def kernel_addresses(self) -> list[str]:
         return [str(k.ip) for k, _ in self.pairs]
+
+    def networks(self) -> list[Any]:
+        """The subnets the link reaches (what goes through tcplab rather than the kernel)."""
+        return [h.network for _, h in self.pairs]
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def open(self) -> TunLink:
@@ -376,7 +381,15 @@ class TunRuntime:
     ``wait_until(predicate, timeout)`` runs the loop until the predicate holds, ``kick()`` sends
     what a user call queued, ``call_later`` runs a callback later (from inside the loop).
     ``add_reader(fd, callback)`` watches other descriptors (the control socket) in the same loop.
+
+    Three ways to run it: in the caller's thread (``run``, ``run_until``, ``step``; blocking
+    socket calls run the loop themselves), inside an asyncio loop (``attach_asyncio``), or in a
+    thread of its own (``start()``) for programs with threads of their own: then every access to
+    the node holds ``runtime.lock`` (tcplab's sockets take it) and a blocking call in another
+    thread waits on a condition the loop signals after each round.
     """
+
+    virtual_time = False  # real time: readiness may change while nobody calls in (fileno() works)
 
     def __init__(
         self,
@@ -406,6 +419,13 @@ class TunRuntime:
         self._origin = time.monotonic()
         self.epoch = time.time()
         link.clock = lambda: self.epoch + self.now()
+        self.lock = threading.RLock()
+        self._cond = threading.Condition(self.lock)
+        self._thread: threading.Thread | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._sel.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
         if install and hasattr(node, "runtime"):
             node.runtime = self
 
@@ -416,6 +436,11 @@ class TunRuntime:
     def kick(self) -> None:
         if self._busy:
             return  # the loop flushes after the current callback
+        if self._thread is not None:
+            with self.lock:
+                self._flush()
+            self._wake_loop()  # its timers may have changed
+            return
         self._flush()
         if self._aio is not None:
             self._aio_reschedule()
@@ -424,9 +449,52 @@ class TunRuntime:
         heapq.heappush(self._calls, (self.now() + max(0.0, delay), next(self._tick), callback))
         if self._aio is not None:
             self._aio_reschedule()
+        self._wake_loop()
 
-    def wait_until(self, predicate: Callable[[], bool], timeout: float | None) -> bool:
+    def wait_until(self, predicate: Callable[[], bool], timeout: float | None, what: str = "") -> bool:
+        # A real peer may answer any time: no horizon.
+        if self._thread is not None and threading.current_thread() is not self._thread:
+            with self.lock:
+                return self._cond.wait_for(predicate, timeout)
         return self.run_until(predicate, timeout)
+
+    # ---- the loop in a thread of its own -------------------------------------------------------
+    def start(self) -> None:
+        """Run the loop in a background thread until :meth:`close` (see the class docstring)."""
+        if self._thread is not None:
+            return
+        self.stopped = False
+        self._thread = threading.Thread(target=self._serve, name="tcplab-tun", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopped:
+            with self.lock:
+                self._busy = True
+                try:
+                    self._flush()
+                finally:
+                    self._busy = False
+                wake = self._next_wakeup()
+            wait = 1.0 if wake is None else min(1.0, max(0.0, wake - self.now()))
+            events = self._sel.select(wait)
+            with self.lock:
+                self._busy = True
+                try:
+                    self._handle(events)
+                finally:
+                    self._busy = False
+                self._cond.notify_all()
+
+    def _wake_loop(self) -> None:
+        if self._thread is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
+
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self._wake_r, 512):
+                pass
 
     # ---- extra descriptors -------------------------------------------------------------------
     def add_reader(self, fd: Any, callback: Callable[[], Any]) -> None:
@@ -546,17 +614,21 @@ class TunRuntime:
             if wake is not None:
                 until = max(0.0, wake - now)
                 wait = until if wait is None else min(wait, until)
-            events = self._sel.select(wait)
-            for key, _ in events:
-                if key.data is None:
-                    self._read_ready()
-                else:
-                    key.data()
-                self._flush()
-            self._run_due(self.now())
-            self._flush()
+            self._handle(self._sel.select(wait))
         finally:
             self._busy = False
+
+    def _handle(self, events: list) -> None:
+        """What one round of the loop does with the descriptors that are ready: read packets
+        (or run a reader's callback), fire due timers, send what the node queued."""
+        for key, _ in events:
+            if key.data is None:
+                self._read_ready()
+            else:
+                key.data()
+            self._flush()
+        self._run_due(self.now())
+        self._flush()
 
     def run_until(self, predicate: Callable[[], bool], timeout: float | None = None) -> bool:
         """Run the loop until ``predicate()`` is true (True) or ``timeout`` seconds pass."""
@@ -585,10 +657,30 @@ class TunRuntime:
         self.stopped = True
 
     def close(self) -> None:
+        thread = self._thread
+        if thread is not None:
+            self.stopped = True
+            self._wake_loop()
+            if thread is not threading.current_thread():
+                thread.join(5)
+            self._thread = None
         self.detach_asyncio()
         self._sel.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     # ---- asyncio -----------------------------------------------------------------------------
+    @property
+    def threaded(self) -> bool:
+        """The loop runs in a thread of its own (``start()``)."""
+        return self._thread is not None
+
+    @property
+    def asyncio_loop(self) -> Any:
+        """The asyncio loop the link is attached to (None: not attached)."""
+        return self._aio
+
     def attach_asyncio(self, loop: Any) -> None:
         """Drive the link from an asyncio event loop (``loop.add_reader`` on the TUN descriptor;
         timers with ``loop.call_at``). Blocking ``wait_until`` must not be used while attached."""

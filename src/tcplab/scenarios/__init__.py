@@ -16,7 +16,7 @@ of ``tcplab.tcp.states.TRANSITIONS``.
 
 from __future__ import annotations
 
-from tcplab.scenarios import classic, edges
+from tcplab.scenarios import classic, edges, incarnations
 from tcplab.scenarios.base import SERVER_PORT, Bench, Run, Scenario, scenario_config
 
 __all__ = ["SCENARIOS", "Bench", "Run", "Scenario", "scenario_config"]
@@ -294,6 +294,59 @@ _LIST = [
         "from the client's port, the child is discarded, and the client's data then reaches "
         "the listener, which answers RST (3.10.7.2, second).",
         edges.syn_in_syn_rcvd,
+        config={"rfc5961": False},
+    ),
+    Scenario(
+        "syn-everywhere",
+        "Without RFC 5961, an in-window SYN in every synchronized state: RST, straight to CLOSED.",
+        "RFC 9293 3.10.7.4, fourth check, for implementations that do not follow RFC 5961 (the "
+        "rule of RFC 793): 'If the SYN is in the window it is an error: send a reset, any "
+        "outstanding RECEIVEs and SEND should receive reset responses, all segment queues "
+        "should be flushed, ... enter the CLOSED state'. The reset answers the SYN as one for "
+        "no connection (3.5.2): <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK>. Eight acts: a SYN from the "
+        "client's port, in the server's window, reaches the server's end in ESTABLISHED, "
+        "CLOSE_WAIT, LAST_ACK, FIN_WAIT_1, FIN_WAIT_2, CLOSING and TIME_WAIT (TIME_WAIT by the "
+        "RFC's rules, Config.time_wait_rules='rfc'; Linux's would take it as a new connection), "
+        "and the client's end of a simultaneous open in SYN_RCVD. With RFC 5961 (the default, "
+        "as Linux) each SYN would draw a challenge ACK and change nothing.",
+        edges.syn_everywhere,
+        config={"rfc5961": False, "time_wait_rules": "rfc"},
+    ),
+    Scenario(
+        "why-time-wait",
+        "An old duplicate corrupts a new incarnation when TIME_WAIT is cut short; TIME_WAIT rejects it.",
+        "TIME_WAIT lasts 2 MSL for two reasons (RFC 9293 3.6 and 3.4): the last ACK may be lost "
+        "and must be repeatable, and old duplicates of the connection must die out before the "
+        "same 4-tuple is used again. This story shows the second. The server sends 1 MB fast "
+        "enough that its sequence numbers run ahead of the ISN clock (RFC 6528: 4 microsecond "
+        "ticks), so the ISN of the next incarnation falls inside the old sequence space. Act 1: "
+        "the client closes with SO_LINGER 0 (RST, no TIME_WAIT) and connects again at once "
+        "from the same port; a late copy of an old segment that covers the new connection's "
+        "first byte arrives and is accepted: the application reads stale bytes of the first "
+        "incarnation as new data. Act 2: the client closes normally and holds TIME_WAIT; the "
+        "same reconnect is refused (EADDRINUSE), the old copy meets TIME_WAIT and is only "
+        "acknowledged, and 2 MSL later the new connection reads its own data. The TCP here "
+        "has neither timestamps (PAWS, RFC 7323) nor RFC 5961's ACK check, the later defences "
+        "that would also reject the old copy.",
+        incarnations.why_time_wait,
+        config={"rfc5961": False},
+    ),
+    Scenario(
+        "quiet-time",
+        "A crashed host that restarts at once reuses old sequence numbers; quiet time (MSL) prevents it.",
+        "RFC 9293 3.4.3: a host that loses its memory of the sequence numbers it used (a crash) "
+        "'must keep quiet for an MSL before assigning any sequence numbers upon starting up', "
+        "because segments of its previous connections may still be in the network. Here the "
+        "server's ISN clock restarts with the host, as on a machine without stable storage. "
+        "Act 1 (quiet time off, the default, as Linux): the server crashes and restarts, the "
+        "client connects again from the same port at the same uptime, the server picks the very "
+        "ISN it used before, and a late copy of its old first segment is read by the client as "
+        "new data. Act 2 (Config.quiet_time): the restarted server sends nothing for MSL (30 s "
+        "here); the client's SYNs are retransmitted until the quiet time ends, the old copy "
+        "arrives while the client is still in SYN_SENT and is reset, and the new connection "
+        "(with an ISN 30 s of clock further on) reads its own data. No timestamps and no "
+        "RFC 5961 ACK check here, as in the TCP the RFC describes.",
+        incarnations.quiet_time,
         config={"rfc5961": False},
     ),
 ]

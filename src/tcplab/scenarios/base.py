@@ -246,10 +246,20 @@ class Bench:
         flags: str = "S",
         window: int = 65535,
         options: tuple = (),
+        payload: bytes = b"",
     ) -> None:
         """Put a hand-made segment on the wire as if ``src_host`` had sent it."""
         from tcplab.wire import build_packet
         from tcplab.wire.tcp import Segment, parse_flags
 
-        seg = Segment(src[1], dst[1], seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, parse_flags(flags), window, options=options)
+        seg = Segment(
+            src[1],
+            dst[1],
+            seq & 0xFFFFFFFF,
+            ack & 0xFFFFFFFF,
+            parse_flags(flags),
+            window,
+            options=options,
+            payload=payload,
+        )
         self.net.inject(src_host.name, build_packet(src[0], dst[0], seg))

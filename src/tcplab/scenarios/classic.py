@@ -85,7 +85,7 @@ def fin_ack_together(b: Bench) -> str:
     return "the server's FIN carried the ACK of the client's FIN: FIN_WAIT_1 straight to TIME_WAIT"
 
 
-def _simultaneous_open(b: Bench, cport: int = 40000, sport: int = 40001) -> tuple[Any, Any]:
+def open_simultaneously(b: Bench, cport: int = 40000, sport: int = 40001) -> tuple[Any, Any]:
     csock = Socket(b.client)
     ssock = Socket(b.server)
     csock.bind((CLIENT_IP, cport))
@@ -98,7 +98,7 @@ def _simultaneous_open(b: Bench, cport: int = 40000, sport: int = 40001) -> tupl
 
 
 def simultaneous_open(b: Bench) -> str:
-    csock, ssock = _simultaneous_open(b)
+    csock, ssock = open_simultaneously(b)
     b.until(lambda: b.state(csock) == b.state(ssock) == "ESTABLISHED", timeout=10)
     b.wait(0.2)
     return "both SYNs crossed: each end went SYN_SENT -> SYN_RCVD -> ESTABLISHED, one connection"
@@ -157,7 +157,7 @@ def reset_in_syn_rcvd(b: Bench) -> str:
 
 
 def close_in_syn_rcvd(b: Bench) -> str:
-    csock, ssock = _simultaneous_open(b)
+    csock, ssock = open_simultaneously(b)
     b.until(lambda: b.state(csock) == "SYN_RCVD", timeout=10)
     csock.close()  # SYN_RCVD: FIN
     b.until(lambda: b.state(ssock) == "CLOSE_WAIT", timeout=10)
@@ -283,6 +283,7 @@ def lossy_transfer(b: Bench) -> str:
     size = int(b.options.get("size", 1 << 20))
     data = random.Random(b.seed).randbytes(size)
     _lsock, csock, ssock = b.pair()
+    csock.setblocking(False)  # select-style: send() takes what fits, never waits for the rest
     sent = 0
     got = bytearray()
     while len(got) < size:

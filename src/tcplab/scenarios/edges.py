@@ -14,7 +14,7 @@ from typing import Any
 
 from tcplab.net.sim import Match, Rule
 from tcplab.scenarios.base import CLIENT_IP, SERVER_IP, SERVER_PORT, Bench, errno_name
-from tcplab.scenarios.classic import _simultaneous_open
+from tcplab.scenarios.classic import open_simultaneously
 from tcplab.socket import SHUT_WR, SO_REUSEADDR, SOL_SOCKET, SOL_TCP, TCP_USER_TIMEOUT, Socket
 
 
@@ -135,7 +135,7 @@ def _rst_in_syn_rcvd(b: Bench, lsock: Socket) -> str:
     SYN_RCVD (actively opened)."""
     b.note("client", "act 7: RST in SYN_RCVD (simultaneous open)")
     rule = b.net.add_rule(Rule("drop", Match(src="client", flags="S.")))
-    csock, ssock = _simultaneous_open(b)
+    csock, ssock = open_simultaneously(b)
     b.until(lambda: b.state(csock) == "SYN_RCVD", timeout=5)
     b.abort(csock)
     b.wait(5.0)
@@ -260,7 +260,7 @@ def _abort_in_closing(b: Bench, lsock: Socket) -> None:
 
 def _abort_in_syn_rcvd(b: Bench, lsock: Socket) -> None:
     b.note("client", "act 8: ABORT in SYN_RCVD (simultaneous open)")
-    csock, ssock = _simultaneous_open(b)
+    csock, ssock = open_simultaneously(b)
     b.until(lambda: b.state(csock) == "SYN_RCVD", timeout=5)
     b.abort(csock)
     b.wait(2.0)
@@ -546,3 +546,78 @@ def syn_flood(b: Bench) -> str:
         f"(SyncookiesSent {counters['syncookies_sent']}, SyncookiesRecv {counters['syncookies_recv']}) "
         "and the ACK that brought it back made the connection"
     )
+
+
+def syn_everywhere(b: Bench) -> str:
+    """RFC 793's rule (RFC 5961 off): an in-window SYN in a synchronized state resets."""
+    lsock = b.listen()
+    acts: list[str] = []
+
+    def syn_to(host: Any, ep: Any, from_host: Any) -> None:
+        conn = ep.conn
+        b.note(from_host.name, f"a SYN from the peer's port, in {host.name}'s window, arrives")
+        b.inject(from_host, conn.remote, conn.local, seq=conn.rcv_nxt, flags="S")
+        b.wait(0.2)
+
+    def act(title: str, state: str, prepare: Any, rule: Any = None) -> None:
+        b.note("server", f"act {len(acts) + 1}: SYN in {title}")
+        _, csock, ssock = b.pair(listener=lsock)
+        sep = _child_of(b, csock)
+        dropping = b.net.add_rule(rule) if rule is not None else None
+        prepare(csock, ssock)
+        b.until(lambda: sep.conn.state.value == state, timeout=5)
+        syn_to(b.server, sep, b.client)
+        if dropping is not None:
+            b.net.remove_rule(dropping)
+        b.linger0(csock)
+        csock.close()
+        ssock.close()
+        b.wait(1.0)
+        acts.append(state)
+
+    def nothing(csock: Any, ssock: Any) -> None:
+        pass
+
+    def client_half_closes(csock: Any, ssock: Any) -> None:
+        csock.shutdown(SHUT_WR)
+        _eof(ssock)
+
+    def both_half_close(csock: Any, ssock: Any) -> None:
+        csock.shutdown(SHUT_WR)
+        _eof(ssock)
+        ssock.shutdown(SHUT_WR)
+
+    def server_half_closes(csock: Any, ssock: Any) -> None:
+        ssock.shutdown(SHUT_WR)
+
+    def both_at_once(csock: Any, ssock: Any) -> None:
+        csock.shutdown(SHUT_WR)
+        ssock.shutdown(SHUT_WR)
+
+    def server_then_client(csock: Any, ssock: Any) -> None:
+        ssock.shutdown(SHUT_WR)
+        _eof(csock)
+        csock.shutdown(SHUT_WR)
+
+    act("ESTABLISHED", "ESTABLISHED", nothing)
+    act("CLOSE_WAIT", "CLOSE_WAIT", client_half_closes)
+    client_acks = Match(src="client", flags=".", count=None)
+    act("LAST_ACK (the last ACK lost)", "LAST_ACK", both_half_close, Rule("drop", client_acks))
+    act("FIN_WAIT_1 (the ACK of the FIN lost)", "FIN_WAIT_1", server_half_closes, Rule("drop", client_acks))
+    act("FIN_WAIT_2", "FIN_WAIT_2", server_half_closes)
+    act("CLOSING (the FINs crossed, the ACKs lost)", "CLOSING", both_at_once, Rule("drop", client_acks))
+    act("TIME_WAIT", "TIME_WAIT", server_then_client)
+
+    # SYN_RCVD of an active open: a simultaneous open whose SYN-ACK to the client is lost.
+    b.note("client", f"act {len(acts) + 1}: SYN in SYN_RCVD (simultaneous open)")
+    rule = b.net.add_rule(Rule("drop", Match(src="server", flags="S.")))
+    csock, ssock = open_simultaneously(b)
+    b.until(lambda: b.state(csock) == "SYN_RCVD", timeout=5)
+    syn_to(b.client, csock.endpoint, b.server)
+    b.net.remove_rule(rule)
+    b.linger0(ssock)
+    ssock.close()
+    csock.close()
+    acts.append("SYN_RCVD")
+    b.settle()
+    return "without RFC 5961, an in-window SYN in " + ", ".join(acts) + " drew a RST and closed the connection"

@@ -13,7 +13,7 @@ import enum
 from tcplab.tcp import seq as sq
 from tcplab.wire.tcp import FLAGS, Segment
 
-_ACK, _RST = 0x10, 0x04
+_ACK, _RST, _SYN, _FIN = 0x10, 0x04, 0x02, 0x01
 
 
 def reset_for(seg: Segment) -> Segment | None:
@@ -39,14 +39,20 @@ class ListenVerdict(enum.Enum):
     DROP = "drop"  # fourth: "Any other control or text-bearing segment ... drop it"
 
 
-def listen_verdict(seg: Segment) -> ListenVerdict:
-    """The check of RFC 9293 3.10.7.2 that decides ``seg``'s fate in LISTEN."""
-    if seg.rst:
+def listen_verdict(seg: Segment, *, accept_syn_text: bool) -> ListenVerdict:
+    """The check of RFC 9293 3.10.7.2 that decides ``seg``'s fate in LISTEN.
+
+    ``accept_syn_text`` is ``Config.accept_syn_text``: without it (Linux), a SYN that also
+    carries FIN is dropped silently (tcp_rcv_state_process in LISTEN, measured on this kernel);
+    with it, the RFC's third check takes the SYN and queues its FIN with its text.
+    """
+    flags = int(seg.flags)
+    if flags & _RST:
         return ListenVerdict.IGNORE
-    if seg.has_ack:
+    if flags & _ACK:
         return ListenVerdict.RESET
-    if seg.syn and not seg.fin:
+    if flags & _SYN:
+        if flags & _FIN and not accept_syn_text:
+            return ListenVerdict.DROP
         return ListenVerdict.SYN
-    # A SYN+FIN is dropped too: RFC 9293 is silent, Linux discards it (tcp_rcv_state_process,
-    # LISTEN: "if (th->fin) goto discard"; measured: no answer), and a SYN+FIN is a scan probe.
     return ListenVerdict.DROP

@@ -29,9 +29,16 @@ class Config:
     retries2: int = 15  # RFC 9293 3.8.3 R2 (Linux net.ipv4.tcp_retries2)
     orphan_retries: int = 8  # Linux tcp_orphan_retries default for FIN of a closed socket
     delayed_ack: float = 0.04  # Linux TCP_DELACK_MIN; RFC 9293 3.8.6.3 bounds it at 0.5 s
+    # Linux's quick-ACK mode (TCP_MAX_QUICKACKS): the first segments of a connection, and those
+    # after an idle period longer than the RTO, are acknowledged at once, up to this many (and
+    # at most RCV.WND / (2 * rcv_mss)); 0: RFC 9293 3.8.6.3 delayed ACKs from the start.
+    quickack: int = 16
     delayed_ack_max: float = 0.2  # Linux TCP_DELACK_MAX
     persist_min: float = 0.2  # zero-window probe interval floor (Linux uses the RTO)
     user_timeout: float | None = None  # TCP_USER_TIMEOUT (RFC 5482); None: use retries2
+    # How the RTO follows the RTT: "linux" (tcp_rtt_estimator: RTO = SRTT + the largest recent
+    # deviation, that term at least rto_min) or "rfc" (RFC 6298: max(SRTT + 4 RTTVAR, rto_min)).
+    rtt_estimator: str = "linux"
 
     # -- keepalive (RFC 9293 3.8.4, RFC 1122 4.2.3.6; Linux defaults) ---------------------------
     keepalive: bool = False
@@ -40,7 +47,19 @@ class Config:
     keepalive_count: int = 9
 
     # -- buffers and windows -------------------------------------------------------------------
-    rcv_buf: int = 131072  # receive buffer; the window we advertise comes from its free space
+    # The receive buffer: what the window may offer. Linux: tcp_rmem[1] = 131072 of which half
+    # carries data (tcp_win_from_space), so 65536; SO_RCVBUF v gives v.
+    rcv_buf: int = 65536
+    # The window offered: "linux" (a SYN offers the buffer in whole segments, the window then
+    # opens by about two segments per segment received: rcv_ssthresh, tcp_grow_window) or "rfc"
+    # (the free buffer, RFC 9293 3.8.6.2.2 receiver SWS avoidance).
+    rcv_window_rules: str = "linux"
+    # Linux receive-buffer auto-tuning (net.ipv4.tcp_moderate_rcvbuf; SO_RCVBUF turns it off):
+    # the buffer follows what the application reads per round trip (tcp_rcv_space_adjust), up
+    # to half of rcv_buf_max. Needs rcv_window_rules="linux".
+    rcv_autotune: bool = True
+    rcv_buf_max: int = 33554432  # Linux net.ipv4.tcp_rmem[2] on this kernel (32 MiB)
+    rmem_max: int = 4194304  # Linux net.core.rmem_max (this machine): floor of the scale choice
     snd_buf: int = 131072
     window_scaling: bool = True  # RFC 7323 (Linux net.ipv4.tcp_window_scaling)
     timestamps: bool = True  # RFC 7323 (Linux net.ipv4.tcp_timestamps)
@@ -48,12 +67,36 @@ class Config:
     initial_window: int = 10  # segments; RFC 6928, Linux TCP_INIT_CWND
     # Linux TCP_CONGESTION / net.ipv4.tcp_congestion_control; a name of tcplab.tcp.congestion.ALGORITHMS
     congestion_control: str = "reno"
+    # How the congestion window is counted: "packets" as Linux (cwnd in segments, grown by the
+    # segments acknowledged, tcp_slow_start / tcp_cong_avoid_ai, only while the sender is
+    # cwnd-limited: RFC 7661; ssthresh = cwnd / 2) or "bytes" as RFC 5681 3.1 (min(N, SMSS) per
+    # ACK in slow start, SMSS*SMSS/cwnd after; ssthresh = FlightSize / 2).
+    cwnd_counting: str = "packets"
+    # RFC 5681 4.1 restart after idle (Linux net.ipv4.tcp_slow_start_after_idle): after more than
+    # an RTO without sending, cwnd goes back towards the initial window (Linux halves it once
+    # per RTO of idleness, not below it; RFC 5681: min(IW, cwnd)).
+    slow_start_after_idle: bool = True
     nodelay: bool = False  # TCP_NODELAY: turn Nagle (RFC 9293 3.7.4) off
     ts_hz: int = 1000  # timestamp clock rate (Linux uses 1 ms ticks)
 
     # -- robustness ----------------------------------------------------------------------------
     rfc5961: bool = True  # challenge ACKs for in-window RST and SYN (RFC 5961, Linux default)
     rfc1337: bool = False  # ignore RST in TIME_WAIT (Linux net.ipv4.tcp_rfc1337=0 by default)
+    # RFC 9293 3.4.3 quiet time: a host that restarts without memory of the sequence numbers it
+    # used keeps quiet for MSL (Host.restart), so that no segment of a new incarnation meets old
+    # duplicates of the previous one. Off, as Linux: it relies on its ISN clock and timestamps.
+    quiet_time: bool = False
+    # RFC 5961 section 7, ACK throttling as Linux (tcp/ratelimit.py): per connection, at most one
+    # challenge ACK or ACK of an out-of-window / PAWS-rejected segment per interval
+    # (net.ipv4.tcp_invalid_ratelimit, 500 ms; 0: no limit); per host, challenge ACKs per second
+    # (net.ipv4.tcp_challenge_ack_limit; this kernel's default 2^31 - 1 means no limit).
+    invalid_ratelimit: float = 0.5
+    challenge_ack_limit: int = 2147483647
+    # How TIME_WAIT treats what arrives: "linux" (tcp_timewait_state_process: a SYN beyond RCV.NXT
+    # or with a newer timestamp reopens, out-of-window segments are ACKed and restart 2MSL, an
+    # in-window pure ACK restarts it silently, only an exact RST ends it) or "rfc" (RFC 9293
+    # 3.10.7.4 step by step, with RFC 5961 challenge ACKs for SYNs and inexact RSTs).
+    time_wait_rules: str = "linux"
     # SYN cookies (RFC 4987 3.6, tcplab.tcp.syncookies), a listener's choice (Linux
     # net.ipv4.tcp_syncookies): 0 never, 1 when the SYN queue overflows, 2 for every SYN.
     syncookies: int = 1
@@ -61,6 +104,22 @@ class Config:
     # which a closed connection is reset at once (Linux net.ipv4.tcp_max_orphans: 131072 on the
     # machine measured; Linux scales it with memory).
     max_orphans: int = 131072
+
+    # -- text on a SYN -------------------------------------------------------------------------
+    # RFC 9293 3.10.7.2/3.10.7.3: text and FIN carried by a SYN are queued and processed once
+    # ESTABLISHED (on a SYN-ACK: at once). Linux without TCP Fast Open drops them (the peer sends
+    # them again) and a listener drops SYN+FIN altogether (measured, notes/linux-behaviour.md G).
+    accept_syn_text: bool = False
+
+    def __post_init__(self) -> None:
+        if self.time_wait_rules not in ("linux", "rfc"):
+            raise ValueError(f"time_wait_rules must be 'linux' or 'rfc', not {self.time_wait_rules!r}")
+        if self.rcv_window_rules not in ("linux", "rfc"):
+            raise ValueError(f"rcv_window_rules must be 'linux' or 'rfc', not {self.rcv_window_rules!r}")
+        if self.rtt_estimator not in ("linux", "rfc"):
+            raise ValueError(f"rtt_estimator must be 'linux' or 'rfc', not {self.rtt_estimator!r}")
+        if self.cwnd_counting not in ("packets", "bytes"):
+            raise ValueError(f"cwnd_counting must be 'packets' or 'bytes', not {self.cwnd_counting!r}")
 
     def copy(self, **changes: object) -> Config:
         """A copy with ``changes`` (field name -> value) applied; an unknown name is a TypeError."""
@@ -74,13 +133,14 @@ class Config:
 
     @property
     def wscale(self) -> int:
-        """The shift we offer: the smallest that lets the whole receive buffer be advertised."""
+        """The window scale we offer (RFC 7323 2.2 leaves the choice to us), as Linux chooses it
+        (tcp_select_initial_window): room for the largest buffer the connection may get, i.e.
+        ilog2(max(tcp_rmem[2], rmem_max)) - 15 with auto-tuning, else for the buffer itself;
+        at most 14. Measured on this kernel: 32 MiB gives 10; 6 MiB (with rmem_max 4 MiB) 7."""
         if not self.window_scaling:
             return 0
-        shift = 0
-        while (self.rcv_buf >> shift) > 0xFFFF and shift < 14:
-            shift += 1
-        return max(shift, 7) if self.rcv_buf > 0xFFFF else shift  # Linux offers 7 by default
+        space = max(self.rcv_buf, self.rcv_buf_max, self.rmem_max) if self.rcv_autotune else self.rcv_buf
+        return min(max(space.bit_length() - 1 - 15, 0), 14)
 
 
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Config))
@@ -89,7 +149,19 @@ PROFILES: dict[str, Config] = {
     # Linux's defaults (what the kernel peer does), the default everywhere.
     "linux": Config(),
     # RFC 9293/6298 literal values: RTO floor 1 s, MSL 2 min, delayed ACK up to 200 ms.
-    "rfc": Config(msl=120.0, rto_min=1.0, delayed_ack=0.2, fin_wait_2_timeout=None),
+    "rfc": Config(
+        msl=120.0,
+        rto_min=1.0,
+        delayed_ack=0.2,
+        fin_wait_2_timeout=None,
+        time_wait_rules="rfc",
+        accept_syn_text=True,
+        quickack=0,
+        rcv_window_rules="rfc",
+        rcv_autotune=False,
+        cwnd_counting="bytes",
+        rtt_estimator="rfc",
+    ),
     # Small, plain segments for teaching: no options beyond MSS, short MSL.
     "classic": Config(
         msl=30.0,
@@ -97,6 +169,8 @@ PROFILES: dict[str, Config] = {
         timestamps=False,
         sack=False,
         rcv_buf=65535,
+        rcv_window_rules="rfc",
+        rcv_autotune=False,
         snd_buf=65535,
     ),
 }

@@ -10,7 +10,9 @@ net.ipv4.tcp_congestion_control do).
 
 Every call gets ``now`` and the quantities it may need (bytes acknowledged, bytes in flight);
 the object keeps only its own state. Windows are in bytes; ``mss`` is the sender's full-segment
-payload (SMSS of RFC 5681).
+payload (SMSS of RFC 5681). ``Config.cwnd_counting`` says how they are counted: "packets" as
+Linux (the window is a whole number of segments, grown by segments acknowledged and only while
+the sender uses it all), "bytes" as RFC 5681 3.1.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import abc
 from typing import ClassVar
 
 from tcplab.tcp import seq as sq
+from tcplab.tcp.config import Config
 
 ARBITRARILY_HIGH = 1 << 30  # ssthresh before the first loss (RFC 5681 3.1)
 
@@ -28,10 +31,11 @@ class CongestionControl(abc.ABC):
 
     name: ClassVar[str]
 
-    __slots__ = ("cwnd", "initial_window", "mss", "ssthresh")
+    __slots__ = ("cwnd", "initial_window", "mss", "packets", "ssthresh")
 
-    def __init__(self, initial_window: int) -> None:
-        self.initial_window = initial_window  # segments (RFC 6928 / Linux TCP_INIT_CWND)
+    def __init__(self, config: Config) -> None:
+        self.initial_window = config.initial_window  # segments (RFC 6928 / Linux TCP_INIT_CWND)
+        self.packets = config.cwnd_counting == "packets"  # Linux's counting, else RFC 5681's
         self.mss = 0
         self.cwnd = 0  # bytes; 0 until start(): no congestion limit before the handshake
         self.ssthresh = ARBITRARILY_HIGH  # RFC 5681 3.1: "arbitrarily high" at first
@@ -76,31 +80,76 @@ class CongestionControl(abc.ABC):
         """The peer echoed a congestion experienced mark (RFC 3168 6.1.2): react as to a
         loss, at most once per window of data (the caller ensures that)."""
 
-    @abc.abstractmethod
-    def on_idle_restart(self, now: float) -> None:
-        """The sender is about to send after an idle period longer than the RTO (RFC 5681
-        4.1; Linux tcp_slow_start_after_idle)."""
+    def on_idle_restart(self, idle: float, rto: float, now: float) -> None:
+        """The sender is about to send new data after ``idle`` seconds without sending, more
+        than the RTO ``rto`` (``Config.slow_start_after_idle``). RFC 5681 4.1: cwnd = min(RW,
+        cwnd) with the restart window RW = min(IW, cwnd). Linux (tcp_cwnd_restart): ssthresh
+        keeps at least 3/4 of cwnd, and cwnd halves for every RTO of idleness, not below
+        min(IW, cwnd). Algorithms with more state (an epoch) extend this."""
+        restart = min(self.initial_window * self.mss, self.cwnd)
+        if not self.packets:
+            self.cwnd = restart
+            return
+        self.ssthresh = max(self.ssthresh, (self.cwnd >> 1) + (self.cwnd >> 2))
+        cwnd = self.cwnd // self.mss
+        while idle > rto and cwnd * self.mss > restart:
+            idle -= rto
+            cwnd >>= 1
+        self.cwnd = max(cwnd * self.mss, restart)
 
     def on_sent(self, nbytes: int, now: float) -> None:  # noqa: B027 (an optional hook)
         """``nbytes`` of data left (new or retransmitted); algorithms that count it override."""
 
 
 class NewReno(CongestionControl):
-    """RFC 5681 slow start and congestion avoidance with RFC 6582's NewReno fast recovery,
-    counting bytes (RFC 5681 3.1: cwnd += min(N, SMSS) per ACK in slow start)."""
+    """RFC 5681 slow start and congestion avoidance with RFC 6582's NewReno fast recovery.
+
+    Counting bytes (RFC 5681 3.1): cwnd += min(N, SMSS) per ACK in slow start, SMSS*SMSS/cwnd
+    after; ssthresh = FlightSize / 2. Counting packets (Linux tcp_reno_cong_avoid): only while
+    cwnd-limited, slow start adds the segments acknowledged (tcp_slow_start) and congestion
+    avoidance one segment per window acknowledged (tcp_cong_avoid_ai); ssthresh = cwnd / 2
+    (tcp_reno_ssthresh)."""
 
     name = "reno"
-    __slots__ = ()
+    __slots__ = ("_cnt",)
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config)
+        self._cnt = 0  # Linux snd_cwnd_cnt: segments acknowledged towards the next increase
 
     def on_ack(self, acked: int, in_flight: int, now: float, *, cwnd_limited: bool) -> None:
         mss = self.mss
-        if self.cwnd < self.ssthresh:
-            self.cwnd += min(acked, mss)  # RFC 5681 3.1, equation 2
-        else:
-            self.cwnd += max(1, mss * mss // max(self.cwnd, 1))  # equation 3
+        if not self.packets:
+            if self.cwnd < self.ssthresh:
+                self.cwnd += min(acked, mss)  # RFC 5681 3.1, equation 2
+            else:
+                self.cwnd += max(1, mss * mss // max(self.cwnd, 1))  # equation 3
+            return
+        if not cwnd_limited:
+            return  # RFC 7661: an application-limited sender does not grow its window
+        segs = -(-acked // mss)
+        cwnd, ssthresh = self.cwnd // mss, self.ssthresh // mss
+        if cwnd < ssthresh:  # tcp_slow_start
+            grown = min(cwnd + segs, ssthresh)
+            segs -= grown - cwnd
+            cwnd = grown
+        if segs > 0:  # tcp_cong_avoid_ai(w = cwnd)
+            if self._cnt >= cwnd:
+                self._cnt = 0
+                cwnd += 1
+            self._cnt += segs
+            if self._cnt >= cwnd:
+                delta = self._cnt // cwnd
+                self._cnt -= delta * cwnd
+                cwnd += delta
+        self.cwnd = cwnd * mss
 
     def _halve(self, in_flight: int) -> None:
-        self.ssthresh = max(in_flight // 2, 2 * self.mss)  # RFC 5681 equation 4
+        self._cnt = 0
+        if self.packets:
+            self.ssthresh = max(self.cwnd // self.mss >> 1, 2) * self.mss  # tcp_reno_ssthresh
+        else:
+            self.ssthresh = max(in_flight // 2, 2 * self.mss)  # RFC 5681 equation 4
 
     def on_enter_recovery(self, in_flight: int, now: float) -> None:
         self._halve(in_flight)
@@ -114,8 +163,11 @@ class NewReno(CongestionControl):
         self.cwnd += self.mss  # RFC 5681 3.2 step 4: inflate
 
     def on_exit_recovery(self, in_flight: int, now: float) -> None:
-        # RFC 6582 3.2 step 3, option 2: min(ssthresh, max(FlightSize, SMSS) + SMSS).
-        self.cwnd = min(self.ssthresh, max(in_flight, self.mss) + self.mss)
+        if self.packets:
+            self.cwnd = self.ssthresh  # Linux tcp_end_cwnd_reduction
+        else:
+            # RFC 6582 3.2 step 3, option 2: min(ssthresh, max(FlightSize, SMSS) + SMSS).
+            self.cwnd = min(self.ssthresh, max(in_flight, self.mss) + self.mss)
 
     def on_rto(self, in_flight: int, now: float) -> None:
         self._halve(in_flight)
@@ -124,10 +176,6 @@ class NewReno(CongestionControl):
     def on_ecn_echo(self, in_flight: int, now: float) -> None:
         self._halve(in_flight)
         self.cwnd = self.ssthresh  # RFC 3168 6.1.2: halve the window, no retransmission
-
-    def on_idle_restart(self, now: float) -> None:
-        # RFC 5681 4.1: cwnd = min(RW, cwnd) with the restart window RW = min(IW, cwnd).
-        self.cwnd = min(self.cwnd, self.initial_window * self.mss)
 
 
 class WindowUse:
@@ -162,10 +210,11 @@ class WindowUse:
 ALGORITHMS: dict[str, type[CongestionControl]] = {cls.name: cls for cls in (NewReno,)}
 
 
-def create(name: str, initial_window: int) -> CongestionControl:
-    """The algorithm called ``name`` (ValueError when there is none)."""
+def create(config: Config) -> CongestionControl:
+    """The algorithm ``config.congestion_control`` names (ValueError when there is none)."""
+    name = config.congestion_control
     try:
         cls = ALGORITHMS[name]
     except KeyError:
         raise ValueError(f"unknown congestion control {name!r}; choose from {', '.join(ALGORITHMS)}") from None
-    return cls(initial_window)
+    return cls(config)

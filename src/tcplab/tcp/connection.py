@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import ClassVar, TypedDict
 
 from tcplab.tcp import seq as sq
+from tcplab.tcp.ackpolicy import AckPolicy
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
 from tcplab.tcp.congestion import ARBITRARILY_HIGH, CongestionControl, WindowUse, create
@@ -44,6 +45,8 @@ from tcplab.tcp.events import (
 )
 from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.loss import DupAck, LossDetector
+from tcplab.tcp.ratelimit import ChallengeAckLimit, OutOfWindowLimit
+from tcplab.tcp.rcvwindow import ReceiveWindow
 from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.rtt import RTTEstimator
 from tcplab.tcp.states import LINUX_STATE_NUMBER, Cause, State, lookup
@@ -69,6 +72,8 @@ Address = tuple[str, int]
 
 _TS_MOD = 1 << 32
 _PAWS_IDLE = 24 * 24 * 3600  # RFC 7323 5.5: TS.Recent older than 24 days is invalid
+_PAWS_MSL = 60.0  # Linux TCP_PAWS_MSL
+_RTO_AFTER_SYN_LOSS = 3.0  # RFC 6298 5.7 (Linux TCP_TIMEOUT_FALLBACK)
 
 
 class TcpInfo(TypedDict):
@@ -114,6 +119,7 @@ class Connection:
         isn: ISNGenerator | None = None,
         iss: int | None = None,
         name: str = "",
+        challenge_acks: ChallengeAckLimit | None = None,
     ) -> None:
         self.config = (config or Config()).copy()
         self.local = local
@@ -146,6 +152,8 @@ class Connection:
         self.rcv_nxt = 0
         self.rcv_up = 0
         self._rcv_adv = 0  # right edge of the window we advertised (RCV.NXT + RCV.WND)
+        self._rcv_wup = 0  # RCV.NXT when we last advertised a window (Linux rcv_wup)
+        self._rwin = ReceiveWindow(self.config)  # what the window offers; Linux auto-tuning
 
         # -- negotiated options (RFC 9293 3.7.1, RFC 7323, RFC 2018) --------------------------
         self.snd_mss = self.config.default_peer_mss  # peer's MSS option (536 when absent)
@@ -169,6 +177,11 @@ class Connection:
         self._fin_queued = False  # user asked for FIN (shutdown or close)
         self._fin_seq: int | None = None  # sequence number our FIN occupies, once sent
         self._user_closed = False  # close() called: nobody will read (orphan, as Linux says)
+        # -- what the user asked of segmentation (Linux TCP_CORK, MSG_MORE, MSG_EOR) -------------
+        self.cork = False  # TCP_CORK: hold a partial last segment (see _send_data)
+        self._more = False  # MSG_MORE: the send() now being pushed said more data follows
+        self._eor: list[int] = []  # MSG_EOR: sequence numbers where a record ends (no segment spans one)
+        self._syn_text: Segment | None = None  # a SYN whose text/FIN waits for ESTABLISHED
 
         # -- timers ------------------------------------------------------------------------------
         self.timers = Timers()
@@ -177,25 +190,30 @@ class Connection:
         self._persist_backoff = 0
         self._probe_outstanding = False
         self._probes_out = 0  # zero-window probes since the peer last sent an acceptable ACK
-        self._probe_start: float | None = None  # first probe of this closed window (Linux icsk_probes_tstamp)
         self._keepalive_probes = 0
-        self._last_rcv_time = 0.0
 
         # -- RTT, loss detection and congestion control (RFC 6298, RFC 5681, RFC 6582) ---------
         c = self.config
-        self.rtt = RTTEstimator(c.rto_initial, c.rto_min, c.rto_max)
+        self.rtt = RTTEstimator(c.rto_initial, c.rto_min, c.rto_max, linux=c.rtt_estimator == "linux")
+        self._rtx_ts: int | None = None  # the timestamp our latest retransmission carried
         self._rtt_seq: int | None = None  # sequence number being timed (Karn's rule)
         self._rtt_time = 0.0
         self.loss = LossDetector()
-        self.cc: CongestionControl = create(c.congestion_control, c.initial_window)
+        self.cc: CongestionControl = create(c)
         self._cwnd_use = WindowUse()
         self._head_len = 0  # sequence space of the segment _retransmit_head sent last
+        self._syn_retransmitted = False  # the retransmission timer expired on our SYN / SYN-ACK
+        self._last_data_sent = 0.0  # when new data last left (Linux lsndtime)
         self.total_retrans = 0
         self.retransmits = 0  # retransmissions of the current head (tcpi_retransmits)
 
         # -- ACK policy -------------------------------------------------------------------------
         self._ack_now = False
-        self._unacked_segs = 0  # full-sized segments received since our last ACK
+        self._acks = AckPolicy(c.quickack)  # delayed ACKs, Linux quick-ACK mode
+        # -- RFC 5961 section 7: ACK throttling (ratelimit.py) -------------------------------
+        self._oow = OutOfWindowLimit(c.invalid_ratelimit)  # this connection's
+        self._challenge_acks = challenge_acks  # the host's, shared by its connections
+        self._copied = 0  # bytes the user has read in all (for auto-tuning)
 
     # ================================================================================== helpers
     def __repr__(self) -> str:
@@ -214,6 +232,14 @@ class Connection:
             self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
         elif new is S.ESTABLISHED:
             self._was_synchronized = True
+            self._rwin.established(self._advmss)
+            self._last_data_sent = now  # Linux tcp_init_transfer: no idle restart before data
+            self.rtt.backoff = 0  # the handshake's backoff does not carry over (measured: notes I)
+            if self._syn_retransmitted and self.rtt.srtt is None:
+                # RFC 6298 5.7: the SYN (or SYN-ACK) timed out and no RTT sample came from the
+                # handshake: "the RTO MUST be re-initialized to 3 seconds when data
+                # transmission begins" (Linux: TCP_TIMEOUT_FALLBACK, measured).
+                self.rtt.rto_initial = max(self.rtt.rto_initial, _RTO_AFTER_SYN_LOSS)
             self._events.append(Connected())
             self._arm_keepalive(now)
             if self._fin_queued:
@@ -263,8 +289,10 @@ class Connection:
         self._enter(S.SYN_SENT, C.CONNECT, now)
         self._send_syn(now, ack=False)
 
-    def send(self, data: bytes, now: float) -> int:
-        """SEND (3.10.2): queue what fits in the send buffer; return how many bytes."""
+    def send(self, data: bytes, now: float, *, more: bool = False, eor: bool = False) -> int:
+        """SEND (3.10.2): queue what fits in the send buffer; return how many bytes.
+        ``more`` (Linux MSG_MORE): more data follows, hold a partial segment as TCP_CORK would;
+        ``eor`` (MSG_EOR): the data ends a record, later data never shares its last segment."""
         st = self.state
         if st is S.LISTEN:
             # 3.10.2: LISTEN with the remote socket specified becomes an active open.
@@ -284,9 +312,21 @@ class Connection:
         n = min(len(data), self.send_free)
         if n:
             self._sndbuf += data[:n]
+            if eor and n == len(data):
+                self._eor.append(sq.add(self._snd_base, len(self._sndbuf)))
             if st in (S.ESTABLISHED, S.CLOSE_WAIT):
+                self._more = more
+                self._restart_after_idle(now)
                 self._output(now)
+                self._more = False
         return n
+
+    def set_cork(self, on: bool, now: float) -> None:
+        """TCP_CORK: while on, a partial last segment waits (for more data, the FIN, or the
+        persist timer, as Linux's probe timer sends it after one RTO); off sends what waited."""
+        self.cork = on
+        if not on and self.state.synchronized:
+            self._output(now)
 
     def receive(self, max_bytes: int | None = None, *, now: float) -> bytes:
         """RECEIVE (3.10.3): take up to ``max_bytes`` from the receive buffer."""
@@ -297,8 +337,19 @@ class Connection:
             return b""
         out = bytes(self._rcvbuf[:n])
         del self._rcvbuf[:n]
-        self._maybe_window_update(now)
+        self._copied += n
+        self._rwin.read(self._copied, now, self.rtt.srtt, self._advmss)
+        more_than_one = sq.sub(self.rcv_nxt, self._rcv_wup) > self.rcv_mss
+        if self._acks.ack_on_read(not self._rcvbuf, more_than_one):
+            self._ack_now = True  # Linux tcp_cleanup_rbuf: the pending ACK goes now
+            self._output(now)
+        else:
+            self._maybe_window_update(now)
         return out
+
+    def peek(self, max_bytes: int) -> bytes:
+        """The first ``max_bytes`` of the receive buffer, left in it (MSG_PEEK)."""
+        return bytes(self._rcvbuf[:max_bytes])
 
     def shutdown(self, now: float) -> None:
         """Half-close: no more sending; FIN after the queued data (3.10.4 for the send side)."""
@@ -346,19 +397,30 @@ class Connection:
         self._user_closed = True
         self._enter(S.CLOSED, C.ABORT, now)
 
-    def reopen(self, now: float) -> None:
-        """A new SYN ended this TIME-WAIT incarnation (the host hands the SYN to a listener)."""
+    def reopen(self, now: float) -> int:
+        """A new SYN ended this TIME-WAIT incarnation (the host hands the SYN to a listener).
+        Returns the ISS Linux gives the new incarnation: the old SND.NXT + 65537
+        (tcp_timewait_state_process; measured), beyond anything the old one sent."""
+        iss = sq.add(self.snd_max, 65535 + 2) or 1
         self._enter(S.CLOSED, C.REOPEN, now)
+        return iss
 
-    def time_wait_accepts_syn(self, seg: Segment) -> bool:
-        """RFC 9293 3.10.7.4 / RFC 6191, as Linux: a SYN may reopen TIME-WAIT when its sequence
-        number is beyond RCV.NXT, or its timestamp is newer than TS.Recent."""
+    def time_wait_accepts_syn(self, seg: Segment, now: float) -> bool:
+        """May this SYN end TIME-WAIT and open a new incarnation of the connection?
+
+        ``time_wait_rules="linux"`` (RFC 9293 3.6.1 MAY-2, RFC 6191, as Linux's
+        tcp_timewait_state_process, measured): a SYN without ACK or RST that passes PAWS, and
+        whose sequence number is beyond RCV.NXT or whose timestamp is newer than TS.Recent.
+        ``"rfc"``: never; RFC 5961 4.2 answers a SYN in TIME-WAIT with a challenge ACK (and
+        without RFC 5961, 3.10.7.4 resets the connection: see the fourth step)."""
         if self.state is not S.TIME_WAIT or not seg.syn or seg.has_ack or seg.rst:
             return False
+        if self.config.time_wait_rules != "linux":
+            return False
         ts = seg.option(Timestamps) if self.ts_ok else None
-        if ts is not None:
-            return sq.gt(ts.val, self.ts_recent)
-        return sq.gt(seg.seq, self.rcv_nxt)
+        if ts is not None and self._paws_reject(ts, now):
+            return False
+        return sq.gt(seg.seq, self.rcv_nxt) or (ts is not None and sq.gt(ts.val, self.ts_recent))
 
     # =========================================================================== introspection
     @property
@@ -380,8 +442,20 @@ class Connection:
         return self._user_closed and self.state is not S.CLOSED and self.state is not S.TIME_WAIT
 
     @property
+    def unsent(self) -> int:
+        """Queued bytes never sent yet (Linux write_seq - snd_nxt: SIOCOUTQNSD, notsent_bytes)."""
+        data_end = sq.add(self._snd_base, len(self._sndbuf))
+        return sq.sub(data_end, self.snd_max) if sq.gt(data_end, self.snd_max) else 0
+
+    @property
     def unacked(self) -> int:
         return sq.sub(self.snd_max, self.snd_una)
+
+    @property
+    def _advmss(self) -> int:
+        """The payload of a full segment the peer sends us: our MSS less the timestamp option
+        (Linux tp->advmss once timestamps are negotiated)."""
+        return self.config.mss - (12 if self.ts_ok else 0)
 
     @property
     def _mss_payload(self) -> int:
@@ -473,7 +547,7 @@ class Connection:
 
     # -- 3.10.7.2 LISTEN -----------------------------------------------------------------------
     def _arrives_listen(self, seg: Segment, now: float) -> None:
-        verdict = listen_verdict(seg)
+        verdict = listen_verdict(seg, accept_syn_text=self.config.accept_syn_text)
         if verdict is ListenVerdict.RESET:
             self._arrives_closed(seg)  # any acknowledgment is bad in LISTEN: <SEQ=SEG.ACK><CTL=RST>
         elif verdict is ListenVerdict.SYN:
@@ -481,12 +555,13 @@ class Connection:
                 self.remote = ("", seg.src_port)
             self.rcv_nxt = sq.add(seg.seq, 1)
             self.irs = seg.seq
-            self._rcv_adv = self.rcv_nxt
+            self._rcv_adv = self._rcv_wup = self.rcv_nxt
             self._take_syn_options(seg, now)
             self._init_send(now)
             self._set_window(seg)
-            # Data carried by a SYN is not acknowledged here: like Linux without TCP Fast Open,
-            # it is dropped and the peer sends it again after the handshake.
+            # "Any other control or text should be queued for processing later" (it is not
+            # acknowledged by the SYN-ACK either way); Linux without TCP Fast Open drops it.
+            self._queue_syn_text(seg)
             self._enter(S.SYN_RCVD, C.RCV_SYN, now)
             self._send_syn(now, ack=True)
         # IGNORE (a RST) and DROP (other text or control): nothing to do.
@@ -511,7 +586,8 @@ class Connection:
             return  # fifth: neither SYN nor RST: drop
         self.rcv_nxt = sq.add(seg.seq, 1)
         self.irs = seg.seq
-        self._rcv_adv = sq.add(self.rcv_nxt, min(self._rcv_free(), 0xFFFF))  # as our SYN said
+        self._rcv_adv = sq.add(self.rcv_nxt, self._rwin.wnd)  # as our SYN said
+        self._rcv_wup = self.rcv_nxt
         self._take_syn_options(seg, now)
         if ack_ok:
             self._ack_advances(seg, now)  # SND.UNA = SEG.ACK; acked segments leave the queue
@@ -520,21 +596,24 @@ class Connection:
             self._set_window(seg)
             self._enter(S.ESTABLISHED, C.RCV_SYN_ACK, now)
             self._ack_now = True
-            # "If there are other controls or text in the segment, then continue processing at
-            # the sixth step": data and FIN carried by the SYN-ACK.
-            self._process_text_and_fin(seg, sq.add(seg.seq, 1), now)
+            if self.config.accept_syn_text:
+                # "If there are other controls or text in the segment, then continue processing
+                # at the sixth step": data and FIN carried by the SYN-ACK.
+                self._process_text_and_fin(seg, sq.add(seg.seq, 1), now)
+            # Linux (no TCP Fast Open) ignores them: measured, the ACK says RCV.NXT = IRS + 1
+            # and the peer sends them again (notes/linux-behaviour.md, SYN-ACK text).
         else:
-            # Simultaneous open: enter SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>.
+            # Simultaneous open: enter SYN-RECEIVED, send <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>;
+            # "If there are other controls or text in the segment, queue them for processing
+            # after the ESTABLISHED state has been reached".
             self._set_window(seg)
+            self._queue_syn_text(seg)
             self._enter(S.SYN_RCVD, C.RCV_SYN, now)
             self._send_syn(now, ack=True)
 
     # -- 3.10.7.4 other states ------------------------------------------------------------------
     def _arrives_otherwise(self, seg: Segment, now: float) -> None:
         st = self.state
-        self._last_rcv_time = now
-        if self.timers.armed(Timer.KEEPALIVE) or self.config.keepalive:
-            self._arm_keepalive(now)
 
         # Linux: a retransmitted SYN in SYN-RECEIVED is answered with the SYN-ACK again; in a
         # simultaneous open, the peer's SYN-ACK is the acknowledgment of our SYN.
@@ -547,10 +626,16 @@ class Connection:
                 self._set_window(seg)
                 self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
                 self._ack_now = True
+                self._process_queued_syn_text(now)
                 return
 
-        # TIME-WAIT (3.10.7.4, eighth): a retransmitted FIN is acknowledged and the 2 MSL timer
-        # restarted. Its sequence number is old, so Linux matches it before the window test.
+        if st is S.TIME_WAIT and self.config.time_wait_rules == "linux":
+            self._arrives_time_wait_linux(seg, now)
+            return
+
+        # TIME-WAIT (3.10.7.4, fifth and eighth): "The only thing that can arrive in this state is
+        # a retransmission of the remote FIN. Acknowledge it, and restart the 2 MSL timeout." Its
+        # sequence number is below RCV.NXT, so the first step would only ACK it: match it first.
         if (
             st is S.TIME_WAIT
             and seg.fin
@@ -565,7 +650,7 @@ class Connection:
         # PAWS (RFC 7323 5.3): a segment with an old timestamp is a duplicate: ACK and drop.
         ts = seg.option(Timestamps) if self.ts_ok else None
         if ts is not None and not seg.rst and self._paws_reject(ts, now):
-            self._send_ack_now(now)
+            self._ack_unacceptable(seg, now)
             return
 
         # ---- First, check sequence number (the four cases of 3.10.7.4) ----
@@ -576,7 +661,9 @@ class Connection:
             # RSTs" — a segment at RCV.NXT still has its ACK processed, its text dropped.
             if not (rcv_wnd == 0 and seg.seq == self.rcv_nxt and seg.has_ack):
                 if not seg.rst:
-                    self._send_ack_now(now)  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+                    if ts is not None and self._resends_acked_data(seg):
+                        self._update_ts_recent(seg.seq, ts, now)
+                    self._ack_unacceptable(seg, now)  # <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
                 return
             seg_text_allowed = False
             if seg.payload or seg.fin:
@@ -584,15 +671,10 @@ class Connection:
         else:
             seg_text_allowed = True
 
-        # RFC 7323 4.3: remember the timestamp of the segment that covers Last.ACK.sent.
-        if ts is not None and sq.le(seg.seq, self._last_ack_sent):
-            self.ts_recent = ts.val
-            self._ts_recent_age = now
-
         # ---- Second, check the RST bit (with RFC 5961 3.2) ----
         if seg.rst:
             if self.config.rfc5961 and seg.seq != self.rcv_nxt:
-                self._send_ack_now(now)  # in window but not exact: challenge ACK
+                self._challenge_ack(now)  # in window but not exact
                 return
             self._rst_arrives(now)
             return
@@ -603,9 +685,11 @@ class Connection:
                 # "If the connection was initiated with a passive OPEN, then return this
                 # connection to the LISTEN state and return."
                 self._back_to_listen(C.RCV_SYN, now)
-                return
-            # RFC 5961 4.2 (and 3.10.7.4): in synchronized states send a challenge ACK and drop.
-            self._send_ack_now(now)
+            elif self.config.rfc5961:
+                # RFC 5961 4.2 (and 3.10.7.4): in synchronized states send a challenge ACK and drop.
+                self._challenge_ack(now)
+            else:
+                self._syn_is_an_error(seg, now)
             return
 
         # ---- Fifth, check the ACK field ----
@@ -613,14 +697,16 @@ class Connection:
             return  # "if the ACK bit is off drop the segment and return"
         if st is S.SYN_RCVD:
             if sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_max):
+                self._segment_validated(ts, seg.seq, now)
                 self._ack_advances(seg, now)
                 self._set_window(seg)
                 self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
-                st = S.ESTABLISHED
+                self._process_queued_syn_text(now)
+                st = self.state
             else:
                 self._send_rst_now(seg.ack)  # <SEQ=SEG.ACK><CTL=RST>
                 return
-        if not self._process_ack(seg, now):
+        if not self._process_ack(seg, ts, now):
             return
         if self.state is S.CLOSED:
             return
@@ -641,7 +727,14 @@ class Connection:
             self._enter(S.CLOSED, C.RCV_ACK_OF_FIN, now)
             return
         elif st is S.TIME_WAIT:
-            return  # only a retransmitted FIN is expected here (handled above)
+            # Fifth and eighth steps: a FIN (at RCV.NXT: the retransmitted one was matched
+            # above) is acknowledged and the 2 MSL timeout restarted. RCV.NXT does not move: the
+            # peer's FIN was received already. Text is ignored (seventh step), an ACK changes
+            # nothing.
+            if seg.fin:
+                self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+                self._send_ack_now(now)
+            return
 
         # ---- Sixth, check the URG bit ----
         if int(seg.flags) & URG and self.state in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
@@ -663,9 +756,126 @@ class Connection:
             return False
         return sq.in_window(seq, rcv_nxt, rcv_wnd) or sq.in_window(sq.add(seq, seg_len - 1), rcv_nxt, rcv_wnd)
 
-    def _paws_reject(self, ts: Timestamps, now: float) -> bool:
+    # -- what a valid and an invalid segment leave behind ---------------------------------------
+    def _segment_validated(self, ts: Timestamps | None, seq: int, now: float) -> None:
+        """The segment passed the sequence, RST, SYN and ACK checks. Only now may it count:
+        its timestamp for TS.Recent (RFC 7323 4.3 and Appendix D; Linux updates it in tcp_ack()
+        after the ACK checks, so a spoofed segment with a bad ACK cannot poison PAWS: issue 15),
+        and as a sign of life for the keepalive timer (RFC 9293 3.8.4; Linux rcv_tstamp)."""
+        if ts is not None:
+            self._update_ts_recent(seq, ts, now)
+        if self.timers.armed(Timer.KEEPALIVE):
+            self._arm_keepalive(now)
+
+    def _update_ts_recent(self, seq: int, ts: Timestamps, now: float) -> None:
+        """RFC 7323 4.3 (2): "If SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent then
+        SEG.TSval is copied to TS.Recent" (a TS.Recent older than 24 days is no bound)."""
+        if sq.le(seq, self._last_ack_sent) and (
+            sq.ge(ts.val, self.ts_recent) or now - self._ts_recent_age > _PAWS_IDLE
+        ):
+            self.ts_recent = ts.val
+            self._ts_recent_age = now
+
+    def _resends_acked_data(self, seg: Segment) -> bool:
+        """A duplicate that ends at or after the point our last ACK announced: the peer resent
+        it because that ACK was lost. Linux's sequence check (tcp_sequence: only segments ending
+        before rcv_wup are old) lets it through, so its timestamp, not the original's, is what
+        the duplicate ACK echoes (RFC 7323 4.3: SEG.SEQ <= Last.ACK.sent) — the sender's RTT
+        sample is then the path's, not its retransmission timeout. Its ACK must be acceptable."""
+        end = sq.add(seg.seq, seg.seg_len)
+        return (
+            seg.has_ack and sq.ge(end, self._last_ack_sent) and sq.le(end, self.rcv_nxt) and self._ack_in_range(seg.ack)
+        )
+
+    def _ack_unacceptable(self, seg: Segment, now: float) -> None:
+        """3.10.7.4 first step: "If an incoming segment is not acceptable, an acknowledgment
+        should be sent in reply", throttled as Linux (tcp_oow_rate_limited, RFC 5961 7): a SYN
+        draws a challenge ACK; a segment without data at most one ACK per
+        ``Config.invalid_ratelimit``; data (and FIN) always, its duplicate ACK is information."""
+        if seg.syn:
+            self._challenge_ack(now)
+        elif seg.payload or seg.fin or self._oow.allow(now):
+            self._send_ack_now(now)
+
+    def _challenge_ack(self, now: float) -> None:
+        """RFC 5961 3.2, 4.2, 5.2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, throttled (section 7) by
+        the connection's limit and then the host's (Linux tcp_send_challenge_ack)."""
+        if not self._oow.allow(now):
+            return
+        if self._challenge_acks is not None and not self._challenge_acks.allow(now):
+            return
+        self._send_ack_now(now)
+
+    def _syn_is_an_error(self, seg: Segment, now: float) -> None:
+        """3.10.7.4 fourth, for implementations not following RFC 5961 (RFC 793's rule): "If the
+        SYN is in the window it is an error: send a reset, any outstanding RECEIVEs and SEND
+        should receive 'reset' responses, all segment queues should be flushed, the user should
+        also receive an unsolicited general 'connection reset' signal, enter the CLOSED state,
+        delete the TCB, and return." (Out of the window, the first step has answered it with an
+        ACK already.) The reset is formed as 3.5.2 forms one for a segment that does not belong
+        to the connection: <SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>."""
+        rst = reset_for(seg)
+        assert rst is not None  # the segment is a SYN without RST
+        self._out.append(rst)
+        self._ooo = Reassembly()
+        self._fail(E.ECONNRESET, C.RCV_SYN, Reset(refused=False, errno=E.ECONNRESET), now)
+
+    def _queue_syn_text(self, seg: Segment) -> None:
+        """RFC 9293 3.10.7.2 / 3.10.7.3: keep a SYN's text and FIN until ESTABLISHED (only when
+        ``Config.accept_syn_text``; Linux drops them)."""
+        if self.config.accept_syn_text and (seg.payload or seg.fin):
+            self._syn_text = seg
+
+    def _process_queued_syn_text(self, now: float) -> None:
+        """ESTABLISHED reached: the text and FIN a SYN carried are processed now, as the seventh
+        and eighth steps would have (the SYN occupied IRS, the text starts at IRS + 1)."""
+        seg = self._syn_text
+        if seg is not None:
+            self._syn_text = None
+            self._process_text_and_fin(seg, sq.add(seg.seq, 1), now)
+
+    def _arrives_time_wait_linux(self, seg: Segment, now: float) -> None:
+        """TIME-WAIT as Linux's tcp_timewait_state_process (``Config.time_wait_rules="linux"``;
+        measured on this kernel, notes/linux-behaviour.md E):
+
+        - PAWS first; an old timestamp rejects even a RST while TS.Recent is younger than 60 s;
+        - a segment at exactly RCV.NXT that occupies no sequence space (a pure ACK) restarts
+          the 2 MSL timer silently and updates TS.Recent; a RST there ends TIME-WAIT (unless
+          RFC 1337 protection is on, tcp_rfc1337=1);
+        - anything else (a retransmitted FIN, data, an old or out-of-window segment, a SYN the
+          host did not take as a new incarnation) is acknowledged with <SEQ=SND.NXT><ACK=RCV.NXT>,
+          and restarts the timer when it carries ACK or failed PAWS; a RST there is ignored. The
+          ACK is throttled (tcp_timewait_check_oow_rate_limit) unless the segment carries data
+          or FIN, or is a SYN that would open a new incarnation had a listener been there.
+        """
+        ts = seg.option(Timestamps) if self.ts_ok else None
+        paws_reject = ts is not None and self._paws_reject(ts, now, linux_rst=seg.rst)
+        if not paws_reject and seg.seq == self.rcv_nxt and (seg.seg_len == 0 or seg.rst):
+            if seg.rst:
+                if not self.config.rfc1337:
+                    self._enter(S.CLOSED, C.RCV_RST, now)  # "TIME_WAIT assassination"
+                    return
+            else:
+                self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+            if ts is not None:
+                self.ts_recent = ts.val
+                self._ts_recent_age = now
+            return
+        if seg.rst:
+            return
+        if self.time_wait_accepts_syn(seg, now):
+            self._send_ack_now(now)  # TCP_TW_SYN without a listener: TCP_TW_ACK
+            return
+        if paws_reject or seg.has_ack:
+            self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+        if ((seg.payload or seg.fin) and not seg.syn) or self._oow.allow(now):
+            self._send_ack_now(now)
+
+    def _paws_reject(self, ts: Timestamps, now: float, *, linux_rst: bool = False) -> bool:
         if now - self._ts_recent_age > _PAWS_IDLE:
             return False
+        if linux_rst and now - self._ts_recent_age >= _PAWS_MSL:
+            return False  # Linux tcp_paws_reject: a RST passes once TS.Recent is 60 s old
         return sq.lt(ts.val, self.ts_recent)
 
     def _rst_arrives(self, now: float) -> None:
@@ -676,13 +886,16 @@ class Connection:
                 self._back_to_listen(C.RCV_RST, now)  # "return this connection to LISTEN state"
             else:
                 self._fail(E.ECONNREFUSED, C.RCV_RST, Reset(refused=True, errno=E.ECONNREFUSED), now)
-        elif st in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
-            # "any outstanding RECEIVEs and SEND should receive reset responses"
-            self._fail(E.ECONNRESET, C.RCV_RST, Reset(refused=False, errno=E.ECONNRESET), now)
-        elif st is S.TIME_WAIT and self.config.rfc1337:
-            return  # RFC 1337: ignore RST in TIME-WAIT (Linux net.ipv4.tcp_rfc1337=1)
-        else:  # CLOSING, LAST-ACK, TIME-WAIT: enter CLOSED
-            self._enter(S.CLOSED, C.RCV_RST, now)
+        elif st is S.TIME_WAIT:
+            if not self.config.rfc1337:  # RFC 1337: ignore RST in TIME-WAIT (tcp_rfc1337=1)
+                self._enter(S.CLOSED, C.RCV_RST, now)  # "enter the CLOSED state"
+        else:
+            # ESTABLISHED .. CLOSE-WAIT: "any outstanding RECEIVEs and SEND should receive reset
+            # responses"; CLOSING, LAST-ACK: "enter the CLOSED state". The error the user sees
+            # is Linux's (tcp_reset, measured): EPIPE in CLOSE-WAIT, ECONNRESET in the others,
+            # CLOSING and LAST-ACK included. (A TIME-WAIT's socket has gone: no error.)
+            code = E.EPIPE if st is S.CLOSE_WAIT else E.ECONNRESET
+            self._fail(code, C.RCV_RST, Reset(refused=False, errno=code), now)
 
     def _back_to_listen(self, cause: Cause, now: float) -> None:
         self.timers.stop_all()
@@ -692,16 +905,24 @@ class Connection:
         self.rtt.backoff = 0
         self._enter(S.LISTEN, cause, now)
 
-    def _process_ack(self, seg: Segment, now: float) -> bool:
-        """3.10.7.4 fifth check for the synchronized states. False: drop the segment."""
-        ack = seg.ack
-        # RFC 5961 5.2: acceptable when SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
+    def _ack_in_range(self, ack: int) -> bool:
+        """RFC 5961 5.2: acceptable when SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT (without RFC
+        5961, only the upper bound: 3.10.7.4 fifth, "acks something not yet sent")."""
         if sq.gt(ack, self.snd_max):
-            self._send_ack_now(now)  # "If the ACK acks something not yet sent: send an ACK, drop"
             return False
-        if self.config.rfc5961 and sq.lt(ack, sq.sub(self.snd_una, max(self.max_snd_wnd, 1))):
-            self._send_ack_now(now)
+        return not (self.config.rfc5961 and sq.lt(ack, sq.sub(self.snd_una, max(self.max_snd_wnd, 1))))
+
+    def _process_ack(self, seg: Segment, ts: Timestamps | None, now: float) -> bool:
+        """3.10.7.4 fifth check for the synchronized states (``ts``: the segment's timestamps
+        option, if they are in use). False: drop the segment."""
+        ack = seg.ack
+        if not self._ack_in_range(ack):
+            # "If the ACK acks something not yet sent (SEG.ACK > SND.NXT) then send an ACK, drop
+            # the segment"; RFC 5961 5.2 likewise for an ACK too old. Both are challenge ACKs,
+            # throttled (RFC 5961 section 7; this kernel, notes/linux-behaviour.md D).
+            self._challenge_ack(now)
             return False
+        self._segment_validated(ts, seg.seq, now)
         newly_sacked = 0
         if self.sack_ok:
             sack = seg.option(Sack)
@@ -737,8 +958,11 @@ class Connection:
         self._probe_outstanding = False
         self._retries = 0
         self.retransmits = 0
+        # Forward progress ends the backoff. (Karn keeps it until a valid RTT sample; Linux takes
+        # one from nearly every such ACK, from the send time of data never retransmitted or
+        # else from the echo, so in effect the same.)
         if self.rtt.backoff:
-            self.rtt.backoff = 0  # RFC 6298 5.7 (Linux keeps the backoff until a new sample)
+            self.rtt.backoff = 0
             self._rtt_changed()
         self.loss.on_advance(ack)
         if data_acked:
@@ -746,25 +970,35 @@ class Connection:
         # RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
         if self.snd_una == self.snd_max:
             self.timers.stop(Timer.RETRANSMISSION)
+            self.timers.stop(Timer.USER_TIMEOUT)
             self._rtx_start = None
         else:
             self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
-            self._rtx_start = now
+            self._outstanding_since(now)
 
     def _sample_rtt(self, seg: Segment, now: float) -> None:
-        """An RTT sample from the timestamp echo (RFC 7323 4.1) or the timed segment (Karn)."""
+        """An ACK that advances SND.UNA (RFC 7323 4.1's RTTM rule) may give an RTT sample: from
+        its timestamp echo, or without timestamps from the one timed segment (RFC 6298 3,
+        Karn's rule: never a retransmitted one). An echo older than our latest retransmission
+        is not used: it echoes a transmission before it, so it measures the retransmission
+        timeout rather than the path (the peer acknowledged the original, or its duplicate
+        ACK echoes an old TS.Recent). Such samples fed back into the RTO grow it without bound
+        on a very lossy path (issue 15: 40 % loss stalled at the 120 s ceiling)."""
         ack = seg.ack
+        timed = self._rtt_seq is not None and sq.ge(ack, self._rtt_seq)
+        if timed:
+            self._rtt_seq = None
         ts = seg.option(Timestamps) if self.ts_ok else None
         sample = None
         if ts is not None and ts.ecr:
+            if self._rtx_ts is not None and sq.lt(ts.ecr, self._rtx_ts):
+                return
             sample = (self._ts_now(now) - ts.ecr) % _TS_MOD / self.config.ts_hz
-        elif self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
+        elif timed:
             sample = now - self._rtt_time
         if sample is not None:
-            self.rtt.sample(sample)
+            self.rtt.sample(sample, now, ack, self.snd_max)
             self._rtt_changed(max(sample, 0.0))
-        if self._rtt_seq is not None and sq.ge(ack, self._rtt_seq):
-            self._rtt_seq = None
 
     # -- loss recovery and congestion control (the decisions live in loss.py, congestion.py) --
     def _cwnd_told(self, reason: str, before: tuple[int, int]) -> None:
@@ -829,7 +1063,6 @@ class Connection:
         if self.snd_wnd and self.timers.armed(Timer.PERSIST):
             self.timers.stop(Timer.PERSIST)
             self._persist_backoff = 0
-            self._probe_start = None
             if self._probe_outstanding and self.snd_una != self.snd_nxt:
                 # The window opened but the probe octet was not taken: send it again as data.
                 self.snd_nxt = self.snd_una
@@ -877,16 +1110,7 @@ class Connection:
                     self.rcv_nxt = sq.add(self.rcv_nxt, len(more))
                 self._ack_now = True  # RFC 5681 4.2: ACK at once when a hole is filled
             self._events.append(DataReadable(len(self._rcvbuf)))
-            # RFC 9293 3.8.6.3 / RFC 1122 4.2.3.2: ACK at least every second full segment.
-            # "Full-sized" is measured against the largest segment seen (Linux's rcv_mss).
-            if len(payload) > self.rcv_mss:
-                self.rcv_mss = len(payload)
-            if len(payload) >= self.rcv_mss:
-                self._unacked_segs += 1
-            if self._unacked_segs >= 2:
-                self._ack_now = True
-            elif not self._ack_now:
-                self.timers.arm_if_stopped(Timer.DELAYED_ACK, now + self.config.delayed_ack)
+            self._data_arrived(len(payload), bool(int(seg.flags) & PSH), now)
             if self._ooo.fin_seq is not None and self._ooo.fin_seq == self.rcv_nxt:
                 self._ooo.fin_seq = None
                 self._fin_arrives(now)
@@ -896,6 +1120,32 @@ class Connection:
             # tcp_adv_win_scale=1 advertises half), less the in-order data waiting to be read.
             self._ooo.add(seq, bytes(payload), rcv_nxt, limit=2 * self.config.rcv_buf - len(self._rcvbuf))
             self._ack_now = True
+
+    def _data_arrived(self, length: int, psh: bool, now: float) -> None:
+        """In-order data of ``length`` bytes arrived: acknowledge it now or later (ackpolicy.py).
+
+        RFC 9293 3.8.6.3 / RFC 1122 4.2.3.2: at least every second full-sized segment, i.e.
+        (as Linux counts it, __tcp_ack_snd_check) once more than one segment (rcv_mss, the
+        largest received, tcp_measure_rcv_mss) arrived since our last window announcement,
+        provided (with auto-tuning) the window would not shrink; at once in quick-ACK mode;
+        else after the delayed-ACK time."""
+        mss = self._advmss
+        small_or_pushed = length < self.rcv_mss or psh
+        if length >= self.rcv_mss:
+            self.rcv_mss = min(length, mss)
+        acks, rwin = self._acks, self._rwin
+        acks.data_arrived(small_or_pushed, now, self.rtt.rto, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss)
+        if rwin.grow(length, self._rcv_free(), mss):
+            acks.window_grew()
+        if self._ack_now:
+            return
+        more_than_one = sq.sub(self.rcv_nxt, self._rcv_wup) > self.rcv_mss
+        if more_than_one and rwin.linux:
+            more_than_one = rwin.would_offer(self._rcv_free(), self.rcv_wscale, self.rcv_mss)[0] >= rwin.wnd
+        if more_than_one or acks.immediate:
+            self._ack_now = True
+        else:
+            self.timers.arm_if_stopped(Timer.DELAYED_ACK, now + self.config.delayed_ack)
 
     def _fin_arrives(self, now: float) -> None:
         """Eighth, check the FIN bit (the FIN is in order)."""
@@ -934,6 +1184,7 @@ class Connection:
             self._enter(S.CLOSED, C.TIMEOUT_FIN_WAIT_2, now)
 
     def _delayed_ack_timeout(self, now: float) -> None:
+        self._acks.delayed_ack_fired()
         self._ack_now = True
 
     def _retransmission_timeout(self, now: float) -> None:
@@ -949,15 +1200,18 @@ class Connection:
             limit = self.config.orphan_retries
         else:
             limit = self.config.retries2
-        ut = self.config.user_timeout
+        # With TCP_USER_TIMEOUT the time limit replaces the count for data (Linux
+        # retransmits_timed_out); its own timer ends the connection (_user_timeout).
         timed_out = self._retries >= limit
-        if ut is not None and self._rtx_start is not None and now - self._rtx_start >= ut:
-            timed_out = True
+        if self.config.user_timeout is not None and self._rtx_start is not None:
+            timed_out = False
         if timed_out:
             self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT), now)
             return
         self._retries += 1
         self.retransmits = self._retries
+        if not st.synchronized:
+            self._syn_retransmitted = True
         # R1 (retries1) would ask IP for another route; on one link there is none to ask.
         if st.synchronized:
             before = (self.cc.cwnd, self.cc.ssthresh)
@@ -972,6 +1226,19 @@ class Connection:
         if st.synchronized:
             self.snd_nxt = sq.add(self.snd_una, self._head_len)
         self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # 5.6
+
+    def _outstanding_since(self, now: float) -> None:
+        """Data is outstanding from ``now`` on: RFC 5482 / Linux TCP_USER_TIMEOUT gives the
+        connection ``Config.user_timeout`` seconds to have it acknowledged, on a deadline of its
+        own (not checked only when the retransmission timer fires: issue 15, 10 s set, 13.1 s
+        seen)."""
+        self._rtx_start = now
+        if self.config.user_timeout is not None:
+            self.timers.arm(Timer.USER_TIMEOUT, now + self.config.user_timeout)
+
+    def _user_timeout(self, now: float) -> None:
+        if self.snd_una != self.snd_max or self.timers.armed(Timer.PERSIST):
+            self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT), now)
 
     def _keepalive_timeout(self, now: float) -> None:
         c = self.config
@@ -1007,25 +1274,25 @@ class Connection:
         return (int(now * self.config.ts_hz) + self.iss * 2654435761) & 0xFFFFFFFF
 
     def _rcv_free(self) -> int:
-        return max(0, self.config.rcv_buf - len(self._rcvbuf) - self._ooo.bytes)
+        return self._rwin.free(len(self._rcvbuf) + self._ooo.bytes)
 
     def _window_field(self, syn: bool) -> int:
-        """The window we advertise, never shrinking the right edge (RFC 9293 3.8.6.2.2)."""
+        """The window we advertise (rcvwindow.py), never shrinking the right edge (RFC 9293
+        3.8.6.2.2); a SYN's is not scaled and counts from RCV.NXT (RFC 7323 2.2)."""
         free = self._rcv_free()
         if syn:
-            wnd = min(free, 0xFFFF)
+            # The MSS the window is rounded to: a SYN-ACK's after timestamps were negotiated.
+            wnd = self._rwin.syn_window(free, self.config.mss if self.state is S.SYN_SENT else self._advmss)
             self._rcv_adv = sq.add(self.rcv_nxt, wnd)
+            self._rcv_wup = self.rcv_nxt
             return wnd
         shift = self.rcv_wscale
-        wnd = min(free, 0xFFFF << shift)
-        wnd = (wnd >> shift) << shift
         current = sq.sub(self._rcv_adv, self.rcv_nxt) if sq.ge(self._rcv_adv, self.rcv_nxt) else 0
-        # Receiver SWS avoidance: only move the right edge by at least min(RCV.BUFF/2, MSS).
-        if wnd > current and wnd - current < min(self.config.rcv_buf // 2, self.config.mss):
-            wnd = current
-        if wnd < current:
-            wnd = current  # do not shrink the window (3.8.6.2.2)
+        wnd, pressure = self._rwin.select(free, current, shift, self.rcv_mss, self.config.mss)
+        if pressure:
+            self._acks.under_pressure()
         self._rcv_adv = sq.add(self.rcv_nxt, wnd)
+        self._rcv_wup = self.rcv_nxt
         return min(wnd >> shift, 0xFFFF)
 
     def _maybe_window_update(self, now: float) -> None:
@@ -1033,11 +1300,7 @@ class Connection:
         if not self.state.synchronized or self.state in (S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING, S.TIME_WAIT):
             return
         current = sq.sub(self._rcv_adv, self.rcv_nxt)
-        # What we could advertise: the free space, as far as the window field can carry it.
-        free = min(self._rcv_free(), 0xFFFF << self.rcv_wscale)
-        if free - current >= min(self.config.rcv_buf // 2, self.config.mss) and (
-            current < self.config.mss or current < self.config.rcv_buf // 2
-        ):
+        if self._rwin.update_due(self._rcv_free(), current, self.rcv_wscale, self.rcv_mss, self.config.mss):
             self._ack_now = True
             self._output(now)
 
@@ -1137,7 +1400,7 @@ class Connection:
         if flags & ACK:
             self._last_ack_sent = self.rcv_nxt
             self._ack_now = False
-            self._unacked_segs = 0
+            self._acks.ack_sent()
             self.timers.stop(Timer.DELAYED_ACK)
 
     def _send_ack_now(self, now: float) -> None:
@@ -1155,7 +1418,7 @@ class Connection:
 
     def _retransmit_head(self, now: float) -> None:
         """Send the segment at SND.UNA again: SYN, SYN-ACK, data or FIN."""
-        self.total_retrans += 1
+        self._count_retransmission(now)
         st = self.state
         if st in (S.SYN_SENT, S.SYN_RCVD) or (self.snd_una == self.iss):
             self._send_syn(now, ack=st is not S.SYN_SENT)
@@ -1188,6 +1451,12 @@ class Connection:
             sent += 1
         return sent
 
+    def _count_retransmission(self, now: float) -> None:
+        """A segment goes again: counted (tcpi_total_retrans), and its timestamp remembered so
+        that echoes of earlier transmissions give no RTT sample (``_sample_rtt``)."""
+        self.total_retrans += 1
+        self._rtx_ts = self._ts_now(now)
+
     def _send_data_at(self, seq: int, n: int, now: float) -> None:
         """Send ``n`` octets of data from ``seq`` again (a retransmission)."""
         off = sq.sub(seq, self._snd_base)
@@ -1197,15 +1466,19 @@ class Connection:
         flags = ACK
         if off + len(payload) == len(self._sndbuf):
             flags |= PSH
-        self.total_retrans += 1
+        self._count_retransmission(now)
         self._emit(seq, flags, now, payload)
 
     def _send_probe(self, now: float) -> None:
         """Zero-window probe (RFC 9293 3.8.6.1): one octet of new data, persist timer backed off.
+        With the window open the timer was holding corked data: send it (Linux tcp_write_wakeup).
         A window that stays closed is given up on as Linux does (tcp_probe_timer)."""
+        if self.snd_wnd and self.state.synchronized:
+            self._send_data(now, push=self.cork)
+            return
         if not self.state.synchronized or self.snd_wnd:
             return
-        if self._persist_gives_up(now):
+        if self._persist_gives_up():
             self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT), now)
             return
         if self._probe_outstanding:
@@ -1223,29 +1496,23 @@ class Connection:
             self._probe_outstanding = True
         self._probes_out += 1
         self._persist_backoff += 1
-        interval = self._persist_interval()
-        ut = self.config.user_timeout
-        if ut is not None and self._probe_start is not None:
-            # Linux tcp_clamp_probe0_to_user_timeout: the last wait ends at the user timeout.
-            interval = min(interval, max(self._probe_start + ut - now, 0.002))
-        self.timers.arm(Timer.PERSIST, now + interval)
+        if self.config.user_timeout is not None:
+            # Linux tcp_probe_timer: the user timeout counts from the first probe.
+            self.timers.arm_if_stopped(Timer.USER_TIMEOUT, now + self.config.user_timeout)
+        self.timers.arm(Timer.PERSIST, now + self._persist_interval())
 
     def _persist_interval(self) -> float:
         """The wait before the next probe: the RTO (at least ``persist_min``), doubled per probe."""
         c = self.config
         return min(max(self.rtt.rto, c.persist_min) * (1 << min(self._persist_backoff, 20)), c.rto_max)
 
-    def _persist_gives_up(self, now: float) -> bool:
-        """Linux tcp_probe_timer (measured: /work/notes/linux-behaviour.md I): RFC 1122 4.2.2.17
-        keeps a connection open as long as the receiver answers its probes, so only probes
-        left unanswered count, up to tcp_retries2; TCP_USER_TIMEOUT ends it that long after the
-        first probe even if they are answered; an orphan (closed by its application) gets
-        tcp_orphan_retries probes, and none once the backoff reached the RTO ceiling."""
+    def _persist_gives_up(self) -> bool:
+        """Linux tcp_probe_timer (measured: /work/notes/persist.md): RFC 1122 4.2.2.17 keeps a
+        connection open as long as the receiver answers its probes, so only probes left
+        unanswered count, up to tcp_retries2; an orphan (closed by its application) gets
+        tcp_orphan_retries probes, and none once its backoff reached the RTO ceiling. (The
+        user timeout, which answers do not stop, has its own timer: ``_user_timeout``.)"""
         c = self.config
-        if self._probe_start is None:
-            self._probe_start = now
-        elif c.user_timeout is not None and now - self._probe_start >= c.user_timeout:
-            return True
         limit = c.retries2
         if self._user_closed:
             if self._persist_interval() >= c.rto_max:
@@ -1268,8 +1535,11 @@ class Connection:
             else:
                 self._send_ack_now(now)
 
-    def _send_data(self, now: float) -> None:
+    def _send_data(self, now: float, push: bool = False) -> None:
         mss = self._mss_payload
+        eor = self._eor
+        while eor and sq.le(eor[0], self.snd_nxt):
+            eor.pop(0)
         while True:
             data_end = sq.add(self._snd_base, len(self._sndbuf))
             unsent = sq.sub(data_end, self.snd_nxt) if sq.lt(self.snd_nxt, data_end) else 0
@@ -1283,16 +1553,27 @@ class Connection:
             in_flight = sq.sub(self.snd_nxt, self.snd_una)
             usable = wnd - in_flight if wnd > in_flight else 0
             n = min(unsent, usable, mss)
+            record_end = bool(eor) and sq.le(eor[0], sq.add(self.snd_nxt, n))
+            if record_end:
+                n = sq.sub(eor[0], self.snd_nxt)  # MSG_EOR: the record's last segment ends here
             if unsent:
                 if n == 0:
                     if self.snd_wnd < in_flight + 1 and not in_flight:
                         self._arm_persist(now)  # zero window, nothing in flight: probe later
                     break
-                if n < mss and n < unsent and in_flight and n < self.max_snd_wnd // 2:
+                partial_tail = n < mss and n == unsent and not self._fin_queued and not push
+                if partial_tail and (self.cork or self._more):
+                    # TCP_CORK / MSG_MORE (Linux tcp_nagle_check with TCP_NAGLE_CORK): a partial
+                    # last segment waits for more data; with nothing in flight the probe timer
+                    # sends it after one RTO at the latest.
+                    if not in_flight:
+                        self._arm_persist(now)
+                    break
+                if n < mss and n < unsent and in_flight and n < self.max_snd_wnd // 2 and not record_end:
                     # Sender SWS avoidance (3.8.6.2.1): a window-limited small segment waits
                     # until it is half the largest window offered, or nothing is in flight.
                     break
-                if n < mss and n == unsent and in_flight and not self.config.nodelay and not self._fin_queued:
+                if partial_tail and in_flight and not self.config.nodelay:
                     # Nagle (3.7.4): while data is unacknowledged, hold back a small segment,
                     # except the last one before our FIN.
                     break
@@ -1307,8 +1588,12 @@ class Connection:
             seq = self.snd_nxt
             retrans = sq.lt(seq, self.snd_max)
             self._emit(seq, flags, now, payload)
+            if n:
+                self._acks.data_sent(now, self.config.delayed_ack)
+                if not retrans:
+                    self._last_data_sent = now
             if retrans:
-                self.total_retrans += 1
+                self._count_retransmission(now)
             advance = n + (1 if fin_here else 0)
             self.snd_nxt = sq.add(seq, advance)
             if fin_here:
@@ -1319,10 +1604,21 @@ class Connection:
                     self._rtt_seq, self._rtt_time = self.snd_nxt, now
             if not self.timers.armed(Timer.RETRANSMISSION):
                 self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
-                self._rtx_start = now
+                self._outstanding_since(now)
             self.timers.stop(Timer.PERSIST)
+            if record_end:
+                eor.pop(0)
             if fin_here:
                 break
+
+    def _restart_after_idle(self, now: float) -> None:
+        """RFC 5681 4.1 (Linux tcp_slow_start_after_idle_check): new data after more than an
+        RTO with nothing sent and nothing in flight starts from a smaller window again."""
+        idle = now - self._last_data_sent
+        if self.config.slow_start_after_idle and self.snd_una == self.snd_max and idle > self.rtt.rto:
+            before = (self.cc.cwnd, self.cc.ssthresh)
+            self.cc.on_idle_restart(idle, self.rtt.rto, now)
+            self._cwnd_told("restart after idle", before)
 
     def _arm_persist(self, now: float) -> None:
         if not self.timers.armed(Timer.PERSIST) and not self.timers.armed(Timer.RETRANSMISSION):
@@ -1333,6 +1629,7 @@ class Connection:
     _TIMEOUTS: ClassVar[dict[Timer, Callable[[Connection, float], None]]] = {
         Timer.TIME_WAIT: _time_wait_timeout,
         Timer.FIN_WAIT_2: _fin_wait_2_timeout,
+        Timer.USER_TIMEOUT: _user_timeout,
         Timer.RETRANSMISSION: _retransmission_timeout,
         Timer.PERSIST: _send_probe,
         Timer.KEEPALIVE: _keepalive_timeout,

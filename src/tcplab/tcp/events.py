@@ -81,8 +81,9 @@ class CongestionChanged:
     reason: str
 
 
-#: Why cwnd changed: RFC 5681 (slow start, congestion avoidance, fast retransmit, RTO), RFC 6582
-#: (NewReno's partial ACK and the end of recovery), RFC 6675 (window inflation while in recovery).
+#: Why cwnd changed: RFC 5681 (slow start, congestion avoidance, fast retransmit, RTO, restart
+#: after idle), RFC 6582 (NewReno's partial ACK and the end of recovery), RFC 6675 (window
+#: inflation while in recovery).
 CWND_REASONS = (
     "initial window",
     "slow start",
@@ -92,6 +93,7 @@ CWND_REASONS = (
     "partial ACK",
     "recovery done",
     "retransmission timeout",
+    "restart after idle",
 )
 
 

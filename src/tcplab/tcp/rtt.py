@@ -1,41 +1,114 @@
-"""Retransmission timer computation per RFC 6298."""
+"""Round-trip time and the retransmission timeout: RFC 6298, or Linux's estimator.
+
+``Config.rtt_estimator`` chooses:
+
+- "rfc": RFC 6298 2.2-2.5: SRTT and RTTVAR with gains 1/8 and 1/4, RTO = max(SRTT + 4 RTTVAR,
+  RTO.min), at most RTO.max;
+- "linux" (tcp_rtt_estimator, __tcp_set_rto): the same SRTT; the deviation gains 1/4 when the
+  RTT grows but only 1/32 when it falls (a sudden drop must not inflate the timeout); the
+  variance term of the RTO is the largest deviation seen over the last window of data, decayed
+  once per window and never below RTO.min; RTO = SRTT + that term. So RTO.min is the floor of
+  the variance term, not of the RTO: on a 4 ms path the kernel's RTO is 204 ms (measured,
+  notes/linux-behaviour.md I), RFC 6298's would be 200 ms.
+
+Both back off exponentially (RFC 6298 5.5) and keep the running minimum RTT over a window
+(Linux tcp_update_rtt_min, net.ipv4.tcp_min_rtt_wlen = 300 s), which loss detection (RACK) uses.
+"""
 
 from __future__ import annotations
 
+from tcplab.tcp import seq as sq
+
+MIN_RTT_WINDOW = 300.0  # Linux net.ipv4.tcp_min_rtt_wlen
+
 
 class RTTEstimator:
-    """SRTT/RTTVAR and the RTO of RFC 6298 section 2, with exponential backoff (5.5)."""
+    __slots__ = (
+        "_mdev4",
+        "_mdev_max4",
+        "_min_time",
+        "_rtt_seq",
+        "_var4",
+        "backoff",
+        "linux",
+        "min_rtt",
+        "rto_initial",
+        "rto_max",
+        "rto_min",
+        "rttvar",
+        "samples",
+        "srtt",
+    )
 
-    __slots__ = ("backoff", "rto_initial", "rto_max", "rto_min", "rttvar", "samples", "srtt")
-
-    def __init__(self, rto_initial: float, rto_min: float, rto_max: float) -> None:
+    def __init__(self, rto_initial: float, rto_min: float, rto_max: float, *, linux: bool = False) -> None:
         self.rto_initial = rto_initial
         self.rto_min = rto_min
         self.rto_max = rto_max
+        self.linux = linux
         self.srtt: float | None = None
-        self.rttvar: float | None = None
+        self.rttvar: float | None = None  # RFC 6298 RTTVAR (Linux: mdev)
         self.backoff = 0
         self.samples = 0
+        self.min_rtt: float | None = None  # the least RTT seen over the last MIN_RTT_WINDOW
+        self._min_time = 0.0
+        # Linux's variance terms, scaled by 4 as the kernel keeps them (mdev_us, mdev_max_us,
+        # rttvar_us), and the end of the current window of data (rtt_seq).
+        self._mdev4 = 0.0
+        self._mdev_max4 = 0.0
+        self._var4 = 0.0
+        self._rtt_seq = 0
 
-    def sample(self, r: float) -> None:
-        """A new RTT measurement ``r`` (RFC 6298 2.2 and 2.3; K = 4, alpha 1/8, beta 1/4)."""
+    def sample(self, r: float, now: float = 0.0, snd_una: int = 0, snd_nxt: int = 0) -> None:
+        """A new RTT measurement ``r`` at ``now``. ``snd_una``/``snd_nxt`` (after the ACK that
+        gave it) delimit Linux's per-window decay of the variance term."""
         r = max(r, 0.0)
-        if self.srtt is None or self.rttvar is None:
-            self.srtt = r
+        self.samples += 1
+        if self.min_rtt is None or r <= self.min_rtt or now - self._min_time > MIN_RTT_WINDOW:
+            self.min_rtt, self._min_time = r, now
+        if self.linux:
+            self._sample_linux(r, snd_una, snd_nxt)
+        elif self.srtt is None or self.rttvar is None:
+            self.srtt = r  # RFC 6298 2.2
             self.rttvar = r / 2
-        else:
+        else:  # 2.3, K = 4, alpha 1/8, beta 1/4
             self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - r)
             self.srtt = 0.875 * self.srtt + 0.125 * r
-        self.samples += 1
+
+    def _sample_linux(self, m: float, snd_una: int, snd_nxt: int) -> None:
+        """tcp_rtt_estimator, in seconds (the ``4`` names are the kernel's 4x scaled terms)."""
+        if self.srtt is None:
+            self.srtt = m
+            self._mdev4 = 2 * m  # "make sure rto = 3*rtt"
+            self._var4 = self._mdev_max4 = max(self._mdev4, self.rto_min)
+            self._rtt_seq = snd_nxt
+        else:
+            err = m - self.srtt
+            self.srtt += err / 8
+            if err < 0:
+                d = -err - self._mdev4 / 4
+                if d > 0:
+                    d /= 8  # the RTT fell: a much smaller gain (like Eifel, but gentler)
+            else:
+                d = err - self._mdev4 / 4
+            self._mdev4 += d
+            if self._mdev4 > self._mdev_max4:
+                self._mdev_max4 = self._mdev4
+                self._var4 = max(self._var4, self._mdev_max4)
+            if sq.gt(snd_una, self._rtt_seq):  # a window of data went by: decay, start over
+                if self._mdev_max4 < self._var4:
+                    self._var4 -= (self._var4 - self._mdev_max4) / 4
+                self._rtt_seq = snd_nxt
+                self._mdev_max4 = self.rto_min
+        self.rttvar = self._mdev4 / 4
 
     @property
     def base_rto(self) -> float:
         if self.srtt is None or self.rttvar is None:
-            rto = self.rto_initial  # RFC 6298 2.1
-        else:
-            # RFC 6298 2.3 with G (clock granularity) taken as 1 ms.
-            rto = self.srtt + max(0.001, 4 * self.rttvar)
-        return min(max(rto, self.rto_min), self.rto_max)  # 2.4 floor, 2.5 ceiling
+            return min(max(self.rto_initial, self.rto_min), self.rto_max)  # RFC 6298 2.1
+        if self.linux:
+            return min(self.srtt + self._var4, self.rto_max)  # __tcp_set_rto, tcp_bound_rto
+        # RFC 6298 2.3 with G (clock granularity) taken as 1 ms; 2.4 floor, 2.5 ceiling.
+        return min(max(self.srtt + max(0.001, 4 * self.rttvar), self.rto_min), self.rto_max)
 
     @property
     def rto(self) -> float:

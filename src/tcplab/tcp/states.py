@@ -106,7 +106,7 @@ S = State
 C = Cause
 
 #: Every transition the engine can make. Order: the diagram's edges first (client path, server
-#: path, the special edges), then the RST, abort and timeout exits.
+#: path, the special edges), then the RST, abort and timeout exits, then the SYN exits.
 TRANSITIONS: tuple[Transition, ...] = tuple(
     Transition(*row)
     for row in (
@@ -168,8 +168,19 @@ TRANSITIONS: tuple[Transition, ...] = tuple(
         (S.CLOSING, S.CLOSED, C.TIMEOUT),
         (S.LAST_ACK, S.CLOSED, C.TIMEOUT),
         (S.FIN_WAIT_2, S.CLOSED, C.TIMEOUT_FIN_WAIT_2),
-        # -- a new SYN ends a TIME_WAIT incarnation (RFC 9293 3.10.7.4, RFC 6191, Linux) --
+        # -- a new SYN ends a TIME_WAIT incarnation (RFC 9293 3.6.1, RFC 6191, Linux; the
+        #    time_wait_rules="linux" choice) --
         (S.TIME_WAIT, S.CLOSED, C.REOPEN),
+        # -- an in-window SYN is an error without RFC 5961 (Config.rfc5961=False): RFC 9293
+        #    3.10.7.4 fourth step, RFC 793's rule: send a reset, flush, enter CLOSED --
+        (S.SYN_RCVD, S.CLOSED, C.RCV_SYN),  # actively opened (passively: back to LISTEN)
+        (S.ESTABLISHED, S.CLOSED, C.RCV_SYN),
+        (S.FIN_WAIT_1, S.CLOSED, C.RCV_SYN),
+        (S.FIN_WAIT_2, S.CLOSED, C.RCV_SYN),
+        (S.CLOSE_WAIT, S.CLOSED, C.RCV_SYN),
+        (S.CLOSING, S.CLOSED, C.RCV_SYN),
+        (S.LAST_ACK, S.CLOSED, C.RCV_SYN),
+        (S.TIME_WAIT, S.CLOSED, C.RCV_SYN),
     )
 )
 

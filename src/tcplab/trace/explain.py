@@ -148,6 +148,11 @@ _BY_CAUSE: dict[Cause, tuple[str, str]] = {
         "the connection is dropped (ETIMEDOUT).",
         "RFC 9293 3.8.3",
     ),
+    C.RCV_SYN: (
+        "An in-window SYN on a TCP without RFC 5961 is an error: a reset, the queues flushed, the "
+        "connection closed (ECONNRESET); with RFC 5961 it would only draw a challenge ACK.",
+        "RFC 9293 3.10.7.4 (fourth check)",
+    ),
 }
 
 
