@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from tcplab.socket import AF_INET, AF_INET6, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, Socket
+from tcplab.trace.events import EventLog
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KPEER = os.path.join(HERE, "kpeer.py")
@@ -103,7 +104,7 @@ class TunBench:
         self.link = TunLink(
             "tlab0", f"{K4}/24", f"{H4}/24", kernel_address6=f"{K6}/64", host_address6=f"{H6}/64", netns=ns, pcap=pcap
         ).open()
-        self.host = Host(host_name, self.link.host_addresses())
+        self.host = Host(host_name, self.link.host_addresses(), log=EventLog())  # a whole trace: tests read it
         self.runtime = TunRuntime(self.link, self.host)
         self.peers: list[KPeer] = []
 
