@@ -126,6 +126,7 @@ def test_without_timestamps_the_cookie_keeps_only_the_mss(host):
     info = conn.connection.tcp_info()
     # MSS 100 is below the table: 536 (Linux sends 524-byte segments with TS, 536 without)
     assert info["snd_mss"] == 536
+    assert conn.connection.rtt.samples == 0  # the cookie's SYN-ACK was not timed: no RTT sample
     assert (info["snd_wscale"], info["rcv_wscale"], info["sack"], info["timestamps"]) == (0, 0, False, False)
 
 

@@ -705,6 +705,7 @@ class Host:
         )
         ep.conn.segment_arrives(syn, now)
         ep.conn.segments_to_send()  # its SYN-ACK went out when the cookie was made
+        ep.conn.synack_untimed()
         ep.traffic.received(seg, now)
         ep.conn.segment_arrives(seg, now)
         self.service(ep, now)

@@ -422,6 +422,12 @@ class Connection:
             return False
         return sq.gt(seg.seq, self.rcv_nxt) or (ts is not None and sq.gt(ts.val, self.ts_recent))
 
+    def synack_untimed(self) -> None:
+        """The SYN-ACK answering this connection's SYN went out before the connection existed
+        (a SYN cookie's: its host kept nothing), so its round trip cannot be timed from our
+        clock; Linux takes no RTT sample from a cookie's handshake without timestamps."""
+        self._rtt_seq = None
+
     # =========================================================================== introspection
     @property
     def recv_buffered(self) -> int:
