@@ -167,6 +167,8 @@ COUNTER_TEXT = {
     "reasm_fails": "IP reassemblies failed (overlaps, timeouts, memory)",
     "reasm_timeouts": "IP reassemblies timed out",
     "reasm_overlaps": "IP reassemblies dropped for overlapping fragments",
+    "icmp_errors": "ICMP errors taken by a connection",
+    "icmp_out_of_window": "ICMP errors quoting a sequence number out of window",
     "other_protocols": "packets of other protocols dropped",
     "internal_errors": "internal errors (bugs) caught at the host boundary",
 }

@@ -31,24 +31,58 @@ def test_failure_details_and_exit_status(capsys):
 
 
 def test_directory_skip_and_defines(tmp_path, capsys):
-    (tmp_path / "a.pkt").write_text("0 `sysctl -w net.ipv4.tcp_congestion_control=reno`\n")
+    (tmp_path / "a.pkt").write_text("0 `sysctl -w net.ipv4.tcp_congestion_control=vegas`\n")
     (tmp_path / "b.pkt").write_text("#ifdef X\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = FD\n#endif\n")
     (tmp_path / "notes.txt").write_text("not a script")
     assert main(["drill", str(tmp_path), "-D", "X", "-D", "FD=3"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        f"SKIP {tmp_path / 'a.pkt'}: sysctl net.ipv4.tcp_congestion_control=reno is not supported by tcplab",
+        f"SKIP {tmp_path / 'a.pkt'}:1: sysctl net.ipv4.tcp_congestion_control=vegas: "
+        "tcplab has no vegas congestion control",
         f"PASS {tmp_path / 'b.pkt'}",
         "1 passed, 0 failed, 1 skipped",
     ]
 
 
-def test_syntax_error_is_a_failure_naming_the_place(tmp_path, capsys):
+def test_a_broken_script_is_an_error_naming_file_line_and_column_and_exits_2(tmp_path, capsys):
     bad = tmp_path / "bad.pkt"
     bad.write_text("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 > . 1:1(0) ack\n")
-    assert main(["drill", str(bad)]) == 1
+    typo = tmp_path / "typo.pkt"
+    typo.write_text(
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 setsockopt(3, SOL_SOCKET, SO_REUSEADR, [1], 4) = 0\n"
+    )
+    assert main(["drill", str(PASSING), str(bad), str(typo), str(FAILING)]) == 2
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == (f"FAIL {bad}:2: syntax error: {bad}:2:18: expected 'ack' value, found end of file")
+    assert f"ERROR {bad}:2:18: expected 'ack' value, found end of file" in out
+    assert (
+        f"ERROR {typo}:2:30: unknown constant SO_REUSEADR (did you mean SO_REUSEADDR?) (no packetdrill knows it)" in out
+    )
+    assert out[-1] == "1 passed, 1 failed, 0 skipped, 2 broken"
+
+
+def test_skip_report_groups_and_counts_the_reasons(tmp_path, capsys):
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.pkt").write_text("0 `sysctl -q net.ipv4.tcp_ecn=1`\n")
+    (tmp_path / "d.pkt").write_text("0 pipe([3, 4]) = 0\n")
+    assert main(["drill", "--skip-report", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-6:] == [
+        "0 passed, 0 failed, 4 skipped",
+        "skipped, by reason (4 scripts, 2 reasons):",
+        "     3  sysctl net.ipv4.tcp_ecn=1: tcplab has no ECN (RFC 3168)",
+        f"        {tmp_path / 'a.pkt'}:1, {tmp_path / 'b.pkt'}:1, {tmp_path / 'c.pkt'}:1",
+        "     1  pipe(): tcplab has no pipes",
+        f"        {tmp_path / 'd.pkt'}:1",
+    ]
+
+
+def test_verbose_prints_every_packet_as_tcpdump_would(capsys):
+    assert main(["drill", "-v", str(PASSING)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{PASSING}:"
+    assert out[1].startswith("  0.000000 < IP 198.18.0.1.40001 > 198.18.0.2.8080: Flags [S], seq 0, win 65535")
+    assert out[2].startswith("  0.000000 > IP 198.18.0.2.8080 > 198.18.0.1.40001: Flags [S.], seq 0, ack 1,")
+    assert out[-1] == "1 passed, 0 failed, 0 skipped"
 
 
 def test_json_lines(capsys):
@@ -61,7 +95,7 @@ def test_json_lines(capsys):
     assert captured.err.strip() == "1 passed, 1 failed, 0 skipped"
 
 
-def test_profile_and_tolerance_flags(tmp_path, capsys):
+def test_profile_compare_and_tolerance_flags(tmp_path, capsys):
     script = tmp_path / "s.pkt"
     script.write_text(
         PASSING.read_text().replace(
@@ -70,12 +104,32 @@ def test_profile_and_tolerance_flags(tmp_path, capsys):
         )
     )
     assert main(["drill", str(script)]) == 1
+    assert main(["drill", "--compare", "portable", str(script)]) == 0
+    capsys.readouterr()
+    # the old spelling still works, and says what it is now
     assert main(["drill", "--profile", "portable", str(script)]) == 0
+    assert "note: --profile portable is now --compare portable" in capsys.readouterr().err
+    assert main(["drill", "--profile", "portable", "--compare", "strict", str(script)]) == 2
+    assert "old spelling of --compare portable" in capsys.readouterr().err
     late = tmp_path / "late.pkt"
     late.write_text(PASSING.read_text().replace("+0  > . 1:1(0) ack 101", "+.01 > . 1:1(0) ack 101"))
     assert main(["drill", str(late)]) == 1
     assert main(["drill", "--tolerance-usecs", "20000", str(late)]) == 0
+    assert main(["drill", "--tolerance_usecs=20000", str(late)]) == 0
     capsys.readouterr()
+
+
+def test_freebsd_profile_numbers_constants_as_freebsd(tmp_path, capsys):
+    script = tmp_path / "f.pkt"
+    script.write_text(
+        "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+        "+0 fcntl(3, F_SETFL, O_RDWR | O_NONBLOCK) = 0\n"
+        "+0 fcntl(3, F_GETFL) = 0x6 (flags O_RDWR|O_NONBLOCK)\n"
+    )
+    assert main(["drill", "--profile", "freebsd", str(script)]) == 0
+    assert main(["drill", str(script)]) == 1
+    out = capsys.readouterr().out
+    assert "fcntl() returned 0x802 (flags O_RDWR|O_NONBLOCK), expected 0x6 (flags O_RDWR|0x4)" in out
 
 
 def test_trace_writes_svg_and_jsonl(tmp_path, capsys):

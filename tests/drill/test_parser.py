@@ -8,16 +8,23 @@ from tcplab.drill import DrillSyntaxError, parse_script
 from tcplab.drill.ast import (
     Array,
     BitOr,
+    Call,
+    Command,
     Ellipsis_,
+    Icmp,
+    IcmpEchoed,
     Int,
+    IpInfo,
     OptEol,
+    OptFastOpen,
+    OptMd5,
     OptMss,
     OptNop,
-    OptOther,
     OptSack,
     OptSackOK,
     OptTimestamp,
     OptWscale,
+    OtherPacket,
     Packet,
     Python,
     Shell,
@@ -42,6 +49,13 @@ def error(text: str, **kw) -> DrillSyntaxError:
 
 
 # ---- file layout ----------------------------------------------------------------------------
+def test_header_options_with_dashes_several_per_line_and_unknown_ones():
+    script = parse_script("--tolerance-usecs=10000 --mss=1000\n--mtu=1500 --define=X=`y`\n0 close(3) = 0\n", "t.pkt")
+    assert script.options == {"tolerance_usecs": "10000", "mss": "1000", "mtu": "1500", "define": "X=`y`"}
+    e = error("--tolerence_usecs=1\n0 close(3) = 0\n")
+    assert (e.line, e.column, e.message) == (1, 1, "unknown option --tolerence_usecs (no packetdrill has it)")
+
+
 def test_options_init_cleanup_and_comments():
     script = parse_script(
         "--ip_version=ipv4\n--tolerance_usecs=10000\n--strict_segments\n"
@@ -51,8 +65,8 @@ def test_options_init_cleanup_and_comments():
         "t.pkt",
     )
     assert script.options == {"ip_version": "ipv4", "tolerance_usecs": "10000", "strict_segments": None}
-    assert script.init_command == "sysctl -w net.ipv4.tcp_sack=1"
-    assert script.cleanup_command == "echo done"
+    assert script.init_command == Command("sysctl -w net.ipv4.tcp_sack=1", 4)
+    assert script.cleanup_command == Command("echo done", 8)
     assert len(script.events) == 1
     ev = script.events[0]
     assert (ev.line, ev.column) == (7, 11)
@@ -103,7 +117,10 @@ def test_ifdef_errors():
         ("0.1~0.3", Time("range", 100_000, False, 300_000, False)),
         ("+.1~+.3", Time("range", 100_000, True, 300_000, True)),
         ("+0...0.100", Time("rel", 0, True, 100_000, True, True)),
+        ("+0 ... 0.100", Time("rel", 0, True, 100_000, True, True)),
         ("1...2.5", Time("abs", 1_000_000, False, 2_500_000, False, True)),
+        ("1 ... 2.5", Time("abs", 1_000_000, False, 2_500_000, False, True)),
+        ("+.1 ~ +.3", Time("range", 100_000, True, 300_000, True)),
     ],
 )
 def test_time_forms(text, time):
@@ -162,6 +179,31 @@ def test_syscall_result_errno_and_text():
     ev = one("0 read(3, ..., 10) = -1 EAGAIN\n")
     assert (ev.body.errno, ev.body.errno_text) == ("EAGAIN", None)
     assert one("0 f() = 0\n").body.args == ()
+    ev = one("0 read(4, ..., 512) = -1 EHOSTUNREACH(No route to host)\n")
+    assert (ev.body.errno, ev.body.errno_text) == ("EHOSTUNREACH", "No route to host")
+    ev = one("0 fcntl(3, F_GETFL) = 0x02 (flags O_RDWR)\n")
+    assert (ev.body.result, ev.body.errno, ev.body.errno_text) == (Int(2), None, "flags O_RDWR")
+
+
+def test_msghdr_sockaddr_and_epoll_structs():
+    ev = one(
+        "0 sendmsg(4, {msg_name(...)=..., msg_iov(2)=[{..., 10}, {iov_base=..., iov_len=20}], msg_flags=0}, 0) = 30\n"
+    )
+    msg = ev.body.args[1]
+    assert msg.size("msg_iov") == Int(2)
+    assert msg.size("msg_name") == Ellipsis_()
+    assert msg.get("msg_iov") == Array(
+        (
+            Struct((("0", Ellipsis_()), ("1", Int(10)))),
+            Struct((("iov_base", Ellipsis_()), ("iov_len", Int(20)))),
+        )
+    )
+    ev = one('0 bind(3, {sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("192.0.2.1")}, 16) = 0\n')
+    assert ev.body.args[1].get("sin_port") == Call("htons", (Int(8080),))
+    ev = one("0 epoll_wait(5, {events=EPOLLIN, fd=4}, 1, 0) = 1\n")
+    assert ev.body.args[1] == Struct((("events", Symbol("EPOLLIN")), ("fd", Int(4))))
+    ev = one('0 write(4, "ab" "cd"..., 10) = 10\n')
+    assert ev.body.args[1] == String("abcd", more=True)
 
 
 def test_syscall_arguments_may_span_lines():
@@ -215,16 +257,48 @@ def test_sack_eol_and_other_options():
     p = one("0 < S 0:0(0) win 100 <mss 1460,eol,eol,eol,eol>\n").body
     assert p.options == (OptMss(1460), OptEol(), OptEol(), OptEol(), OptEol())
     p = one("0 < S 0:0(0) win 100 <FO abcd1234,nop,nop>\n").body
-    assert p.options == (OptOther("FO", "abcd1234", 0), OptNop(), OptNop())
+    assert p.options == (OptFastOpen(bytes.fromhex("abcd1234")), OptNop(), OptNop())
+    p = one("0 < S 0:0(0) win 100 <FOEXP>\n").body
+    assert p.options == (OptFastOpen(b"", experimental=True),)
+    p = one("0 < S 0:0(0) win 100 <md5 000102030405060708090a0b0c0d0e0f,nop,nop>\n").body
+    assert p.options == (OptMd5(bytes(range(16))), OptNop(), OptNop())
+    p = one("0 > S 0:0(0) <mss 1460, nop,wscale 6,sackOK,TS val ... ecr 0>\n").body
+    assert p.options[-1] == OptTimestamp(None, 0)
 
 
 def test_flags_ports_ip_info_ecn():
     p = one("0 < 40000>8080 F. 1:1(0) ack 1 win 10\n").body
     assert (p.sport, p.dport, p.flags) == (40000, 8080, "F.")
-    p = one("0 < (tos 0x2) [ect0] - 1:1(0) win 10\n").body
-    assert (p.ip_info, p.ecn, p.flags) == ("tos 0x2", "ect0", "-")
-    p = one("0 > SEW 0:0(0) <...>\n").body
-    assert p.flags == "SEW"
+    p = one("0 < [ect0] - 1:1(0) win 10\n").body
+    assert (p.ip, p.flags) == (IpInfo(ecn="ect0"), "-")
+    p = one("0 < (tos 0x2) . 1:1(0) win 10\n").body
+    assert p.ip == IpInfo(tos=2)
+    p = one("0 > [ce, flowlabel 0x12] . 1:1(0)\n").body
+    assert p.ip == IpInfo(ecn="ce", flowlabel=0x12)
+    p = one("0 <[noecn] SEWA 0:0(0) win 10\n").body
+    assert (p.ip, p.flags) == (IpInfo(ecn="noecn"), "SEWA")
+    p = one("0 > [ect0]  5. 1:1461(1460) ack 1\n").body  # an AccECN ACE value, FreeBSD style
+    assert p.flags == "5."
+    assert "ect01" in error("0 < [ect01] . 1:1(0) win 1\n").message
+    assert "unknown IP setting" in error("0 < [ecn0] . 1:1(0) win 1\n").message
+    assert "conflicting TCP flag" in error("0 > 56. 1:1(0)\n").message
+    assert "cannot be combined" in error("0 > E5. 1:1(0)\n").message
+
+
+def test_icmp_lines():
+    ev = one("0 < icmp unreachable frag_needed mtu 1200 [1:1461(1460)]\n")
+    assert ev.body == Icmp("<", "unreachable", "frag_needed", 1200, None, IcmpEchoed("tcp", 1, 1460))
+    ev = one("0 < [ect0] icmp unreachable [5000:6000(1000)]\n")
+    assert ev.body == Icmp("<", "unreachable", None, echoed=IcmpEchoed("tcp", 5000, 1000), ip=IpInfo(ecn="ect0"))
+    assert one("0 < icmp packet_too_big mtu 1280 [1:1(0)]\n").body.mtu == 1280
+    assert one("0 < icmp type_3 code_4 [udp (8)]\n").body.echoed == IcmpEchoed("udp", 0, 8)
+    assert "unknown ICMP type" in error("0 < icmp unreachabel [1:1(0)]\n").message
+    assert "unknown code" in error("0 < icmp unreachable frag_neded [1:1(0)]\n").message
+
+
+def test_other_packets_are_kept_for_the_runner():
+    assert one("0 < udp (100)\n").body == OtherPacket("<", "UDP")
+    assert one("0 < ipv4 192.0.2.1 > 192.0.2.2: < . 1:1(0) win 1\n").body == OtherPacket("<", "IPv4 encapsulation")
 
 
 def test_packet_spanning_lines_and_comments():
@@ -258,6 +332,14 @@ def test_packet_spanning_lines_and_comments():
         ("0 < S 0:0(0) win 70000\n", 1, 13, "'win' value 70000 out of range"),
         ("0 < 70000>1 S 0:0(0) win 1\n", 1, 5, "port 70000 out of range"),
         ("0 > S. 0:0(0) <wscale 7,\n", 2, 1, "expected a TCP option, found end of file"),
+        (
+            "0 > S. 0:0(0) <exp 1>\n",
+            1,
+            16,
+            "unknown TCP option 'exp' (nop, eol, mss, wscale, sackOK, sack, TS, FO, FOEXP, md5)",
+        ),
+        ("0 < S 0:0(0) win 1 <FO abc>\n", 1, 24, "the cookie has an odd number of hex digits"),
+        ("0 < S 0:0(0) win 1 <FO zz,nop,nop>\n", 1, 24, "the cookie 'zz' is not hex"),
     ],
 )
 def test_packet_errors_name_line_and_column(text, line, column, message):
@@ -290,5 +372,5 @@ def test_event_text_and_lines_kept():
 
 
 def test_unknown_body():
-    e = error("0 ~ x\n")
+    e = error("0 ^ x\n")
     assert e.message.startswith("expected a packet, a system call")

@@ -228,3 +228,23 @@ def test_node_shape(host):
     host.handle_timeout(2.0)
     [p] = sent(host)
     assert p.tcp.flags == S | A
+
+
+def test_icmp_error_reaches_the_connection_it_quotes(host):
+    """RFC 1122 4.2.3.9 / RFC 5927: the host finds the connection by the quoted addresses and
+    ports; the connection checks the quoted sequence number."""
+    from tcplab.wire import build_icmp_error
+
+    sock = Socket(host)
+    sock.setblocking(False)
+    assert sock.connect_ex((CLIENT, 80)) != 0
+    [syn] = host.poll_transmit()
+    quoted = syn[:28]  # IP header and 8 bytes of TCP (RFC 792)
+    bad = bytearray(quoted)
+    bad[24:28] = ((parse_packet(syn).tcp.seq + 5000) % 2**32).to_bytes(4, "big")
+    host.deliver(build_icmp_error(CLIENT, SERVER, 3, 3, bytes(bad)), 1.0)
+    assert host.counters["icmp_out_of_window"] == 1
+    host.deliver(build_icmp_error(CLIENT, SERVER, 3, 3, quoted), 1.0)
+    assert host.counters["icmp_errors"] == 1
+    assert sock.connect_ex((CLIENT, 80)) == 111  # ECONNREFUSED
+    assert host.errors == []

@@ -222,6 +222,18 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
             f"{CHILD} FIN_WAIT_1 CLOSING TIME_WAIT CLOSED",
         ],
     },
+    "icmp-errors": {
+        "client": [
+            "CLOSED SYN_SENT CLOSED",
+            f"{EST} FIN_WAIT_1 CLOSING TIME_WAIT CLOSED",
+            "CLOSED SYN_SENT SYN_RCVD CLOSED",
+        ],
+        "server": [
+            LISTENING,
+            "LISTEN SYN_RCVD LISTEN SYN_RCVD ESTABLISHED FIN_WAIT_1 CLOSING TIME_WAIT CLOSED",
+            "CLOSED SYN_SENT SYN_RCVD ESTABLISHED CLOSED",
+        ],
+    },
 }
 
 _RUNS: dict[str, object] = {}
@@ -497,6 +509,17 @@ def test_quiet_time_keeps_a_restarted_host_silent_for_msl() -> None:
         e for e in run.events if e["kind"] == "segment" and e["src"] == "server" and restart < e["t"] < restart + 30
     ]
     assert [e["len"] for e in sent] == [1460]  # only the late old copy the story put on the wire
+
+
+def test_icmp_errors_end_an_opening_connection_at_once() -> None:
+    run = run_of("icmp-errors")
+    assert run.data["errno"] == errno.ECONNREFUSED
+    assert "SYN_SENT -> CLOSED: rcv ICMP error" in causes(run, "client")
+    assert "SYN_RCVD -> CLOSED: rcv ICMP error" in causes(run, "client")
+    assert "SYN_RCVD -> LISTEN: rcv ICMP error" in causes(run, "server")
+    # the rejected SYN was never sent again: connect() failed within the first RTO
+    first = next(e for e in run.events if e["kind"] == "outcome" and e["outcome"] == "unreachable")
+    assert first["t"] < 0.2
 
 
 def test_same_seed_same_trace() -> None:

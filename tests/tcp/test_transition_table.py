@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 
+from tcplab.tcp.icmp import report as icmp_report
 from tcplab.tcp.states import TRANSITIONS, Cause, State, Transition
 
 from .helpers import ISS, PEER_ISS, Peer, classic, seg
@@ -173,6 +174,30 @@ def _syn_without_rfc5961(state: State) -> Callable[[Peer], None]:
 for _state in (S.SYN_RCVD, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK):
     _way(_state, S.CLOSED, C.RCV_SYN, _syn_without_rfc5961(_state))
 _way(S.TIME_WAIT, S.CLOSED, C.RCV_SYN, _syn_without_rfc5961(S.TIME_WAIT))
+
+
+# -- an ICMP error while opening --
+def _icmp(unreach_code: int) -> Callable[[Peer], None]:
+    def way(p: Peer) -> None:
+        rep = icmp_report(4, 3, unreach_code)
+        assert rep is not None
+        p.conn.icmp_arrives(rep, p.conn.snd_una, p.now)
+
+    return way
+
+
+def _simultaneous_open_then(action: Callable[[Peer], None]) -> Callable[[Peer], None]:
+    def way(p: Peer) -> None:
+        p.to_syn_sent()
+        p.recv(seg("S", PEER_ISS))
+        action(p)
+
+    return way
+
+
+_way(S.SYN_SENT, S.CLOSED, C.RCV_ICMP, _then(S.SYN_SENT, _icmp(3)))  # port unreachable
+_way(S.SYN_RCVD, S.CLOSED, C.RCV_ICMP, _simultaneous_open_then(_icmp(3)))
+_way(S.SYN_RCVD, S.LISTEN, C.RCV_ICMP, _then(S.SYN_RCVD, _icmp(1)))  # host unreachable
 
 
 def test_every_row_has_a_way():

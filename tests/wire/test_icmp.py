@@ -8,11 +8,14 @@ from hypothesis import strategies as st
 
 from tcplab.wire import (
     Flags,
+    IcmpError,
     Segment,
     build_icmp_echo_reply,
     build_icmp_echo_request,
+    build_icmp_error,
     build_ip,
     build_packet,
+    parse_icmp_error,
     parse_packet,
 )
 
@@ -97,3 +100,43 @@ def test_echo_roundtrip(addrs, ident, seq, data):
     reply = parse_packet(build_icmp_echo_reply(request))
     assert reply.payload[4:] == struct.pack("!HH", ident, seq) + data
     assert (reply.src, reply.dst) == (request.dst, request.src)
+
+
+# ---- error messages (RFC 792, RFC 1191, RFC 4443) ------------------------------------------------
+def _offending(src: str, dst: str) -> bytes:
+    """A TCP segment we sent, as a router quotes it: the IP header and 8 bytes (RFC 792)."""
+    raw = build_packet(src, dst, Segment(8080, 40001, 0x01020304, 5, Flags.ACK | Flags.PSH, 1000, payload=b"x" * 100))
+    return raw[: (40 if ":" in src else 20) + 8]
+
+
+def test_ipv4_frag_needed_carries_the_next_hop_mtu_and_quotes_the_segment():
+    raw = build_icmp_error("198.18.0.1", "198.18.0.2", 3, 4, _offending("198.18.0.2", "198.18.0.1"), mtu=1200)
+    msg = raw[20:]
+    assert msg[:2] == b"\x03\x04" and msg[6:8] == (1200).to_bytes(2, "big")  # RFC 1191 4
+    assert refimpl.checksum(msg) == 0
+    err = parse_icmp_error(parse_packet(raw))
+    assert err == IcmpError(4, 3, 4, 1200, "198.18.0.2", "198.18.0.1", 6, 8080, 40001, 0x01020304)
+
+
+def test_ipv6_packet_too_big_and_unreachable():
+    quoted = _offending("fd00::2", "fd00::1")
+    err = parse_icmp_error(parse_packet(build_icmp_error("fd00::1", "fd00::2", 2, 0, quoted, mtu=1280)))
+    assert err is not None and (err.type, err.mtu, err.sport, err.seq) == (2, 1280, 8080, 0x01020304)
+    err = parse_icmp_error(parse_packet(build_icmp_error("fd00::1", "fd00::2", 1, 4, quoted)))
+    assert err is not None and (err.type, err.code, err.mtu, err.dport) == (1, 4, 0, 40001)
+
+
+def test_what_is_not_an_error_message_is_none():
+    quoted = _offending("198.18.0.2", "198.18.0.1")
+    echo = parse_packet(build_icmp_echo_request("198.18.0.1", "198.18.0.2", 1, 1))
+    assert parse_icmp_error(echo) is None
+    tcp = parse_packet(build_packet("198.18.0.1", "198.18.0.2", Segment(1, 2, 3, 4, Flags.ACK, 5)))
+    assert parse_icmp_error(tcp) is None
+    bad = bytearray(build_icmp_error("198.18.0.1", "198.18.0.2", 3, 3, quoted))
+    bad[-1] ^= 1
+    assert parse_icmp_error(parse_packet(bytes(bad))) is None  # bad checksum
+    # too little quoted to know whose segment it was
+    assert parse_icmp_error(parse_packet(build_icmp_error("198.18.0.1", "198.18.0.2", 3, 3, quoted[:12]))) is None
+    # ports but no sequence number: still an error, the sequence number unknown
+    err = parse_icmp_error(parse_packet(build_icmp_error("198.18.0.1", "198.18.0.2", 3, 3, quoted[:24])))
+    assert err is not None and (err.sport, err.seq) == (8080, None)

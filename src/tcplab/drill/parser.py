@@ -2,68 +2,155 @@
 
 ``parse_script(text, path="script.pkt", defines=None) -> Script``; syntax errors raise
 :class:`DrillSyntaxError` whose message names the place: ``file.pkt:12:7: expected 'ack' value``.
-
-Before parsing, ``#ifdef NAME`` / ``#ifndef NAME`` / ``#else`` / ``#endif`` blocks are resolved
-(lines dropped keep their place, so line numbers stay right) and every ``-D NAME=value`` replaces
-the word ``NAME``.
+The grammar is packetdrill's (Linux's and FreeBSD's packetdrill): header options, untimed init and
+cleanup commands, timed events (packets, system calls, `shell`, ``%{ python }%``).
+:mod:`tcplab.drill.check` then rejects names no packetdrill knows.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
 import textwrap
-from collections.abc import Callable
 
 from tcplab.drill.ast import (
-    Array,
-    BitOr,
     Body,
-    Ellipsis_,
+    Command,
     Event,
-    Expr,
-    Int,
+    Icmp,
+    IcmpEchoed,
+    IpInfo,
     OptEol,
+    OptFastOpen,
+    OptMd5,
     OptMss,
     OptNop,
-    OptOther,
     OptSack,
     OptSackOK,
     OptTimestamp,
     OptWscale,
+    OtherPacket,
     Packet,
     PacketOption,
     Python,
     Script,
     Shell,
-    String,
-    Struct,
-    Symbol,
     Syscall,
     Time,
     option_length,
 )
+from tcplab.drill.exprs import ExprParser
+from tcplab.drill.scanner import DrillSyntaxError, preprocess
 
+__all__ = ["DrillSyntaxError", "parse_file", "parse_script"]
 
-class DrillSyntaxError(ValueError):
-    """A script that does not parse; ``str()`` is ``path:line:column: message``."""
-
-    def __init__(self, path: str, line: int, column: int, message: str) -> None:
-        super().__init__(f"{path}:{line}:{column}: {message}")
-        self.path = path
-        self.line = line
-        self.column = column
-        self.message = message
-
-
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
-_NUMBER = re.compile(r"-?(0[xX][0-9a-fA-F]+|\d+)")
 _TIME = re.compile(r"\d+\.\d+|\d+\.(?!\.)|\d+|\.\d+")
-_FLAGS = re.compile(r"[.FSRPEWUC-]+")
-_PORTS = re.compile(r"(\d+)\s*>\s*(\d+)")
-_SEQ = re.compile(r"(\d+):(\d+)\((\d+)\)")
-_DIRECTIVE = re.compile(r"^\s*#\s*(ifdef|ifndef|else|endif)\b\s*(\S*)")
-_OTHER_OPTION_LENGTH = {"md5": 18, "ECN": 0, "FO": 0, "exp": 0}
+_FLAGS = re.compile(r"[.FSRPEWAUC0-7-]+")
+_PORTS = re.compile(r"(\d+)[ \t]*>[ \t]*(\d+)")
+_SEQ = re.compile(r"(\d+)[ \t]*:[ \t]*(\d+)[ \t]*\([ \t]*(\d+)[ \t]*\)")
+_HEX = re.compile(r"[0-9A-Za-z_]*")
+_OPTION = re.compile(r"--([A-Za-z0-9_-]+)(?:=(\"[^\"\n]*\"|`[^`\n]*`|\S*))?")
+_ECN_WORDS = ("noecn", "ect0", "ect1", "ce", "ect01")
+
+# Header options of Linux's and FreeBSD's packetdrill (names with '_'; '-' is accepted too).
+KNOWN_OPTIONS = frozenset(
+    [
+        "ip_version",
+        "bind_port",
+        "code_command",
+        "code_format",
+        "code_sockopt",
+        "connect_port",
+        "remote_ip",
+        "local_ip",
+        "gateway_ip",
+        "netmask_ip",
+        "speed",
+        "mss",
+        "mtu",
+        "init_scripts",
+        "tolerance_usecs",
+        "tolerance_percent",
+        "wire_client",
+        "wire_server",
+        "wire_server_ip",
+        "wire_server_at",
+        "wire_server_port",
+        "wire_client_dev",
+        "wire_server_dev",
+        "so_filename",
+        "so_flags",
+        "tcp_ts_ecr_scaled",
+        "tcp_ts_tick_usecs",
+        "strict_segments",
+        "non_fatal",
+        "dry_run",
+        "is_anyip",
+        "send_omit_free",
+        "debug",
+        "define",
+        "verbose",
+    ]
+)
+
+# ICMP type and code names (RFC 792, RFC 1812 5.2.7.1, RFC 4443): (type, {code name: code}).
+ICMPV4_TYPES: dict[str, tuple[int, dict[str, int]]] = {
+    "echo_reply": (0, {}),
+    "unreachable": (
+        3,
+        {
+            name: code
+            for code, name in enumerate(
+                [
+                    "net_unreachable",
+                    "host_unreachable",
+                    "protocol_unreachable",
+                    "port_unreachable",
+                    "frag_needed",
+                    "source_route_failed",
+                    "net_unknown",
+                    "host_unknown",
+                    "source_host_isolated",
+                    "net_prohibited",
+                    "host_prohibited",
+                    "net_unreachable_for_tos",
+                    "host_unreachable_for_tos",
+                    "packet_filtered",
+                    "precedence_violation",
+                    "precedence_cutoff",
+                ]
+            )
+        },
+    ),
+    "source_quench": (4, {}),
+    "redirect": (5, {}),
+    "echo_request": (8, {}),
+    "time_exceeded": (11, {}),
+    "parameter_problem": (12, {}),
+    "timestamp_request": (13, {}),
+    "timestamp_reply": (14, {}),
+    "information_request": (15, {}),
+    "information_reply": (16, {}),
+    "address_mask_request": (17, {}),
+    "address_mask_reply": (18, {}),
+}
+ICMPV6_TYPES: dict[str, tuple[int, dict[str, int]]] = {
+    "unreachable": (
+        1,
+        {
+            "net_unreachable": 0,
+            "no_route": 0,
+            "admin_prohibited": 1,
+            "not_neighbour": 2,
+            "address_unreachable": 3,
+            "port_unreachable": 4,
+        },
+    ),
+    "packet_too_big": (2, {}),
+    "time_exceeded": (3, {"exceeded_hop_limit": 0, "exceeded_frag_time": 1}),
+    "parameter_problem": (4, {"header_field": 0, "unknown_next_header": 1, "unknown_option": 2}),
+    "echo_request": (128, {}),
+    "echo_reply": (129, {}),
+}
 
 
 def _usecs(text: str) -> int:
@@ -74,179 +161,81 @@ def _usecs(text: str) -> int:
     return int(text) * 1_000_000
 
 
-def _literally(value: str) -> Callable[[re.Match[str]], str]:
-    """A re.sub replacement that inserts ``value`` as it is (no backslash escapes)."""
-    return lambda _m: value
+def parse_flags_text(text: str) -> tuple[str, int | None]:
+    """Check a flags word as packetdrill does; (the letters, the AccECN ACE value or None).
+    Raises ValueError with the reason."""
+    if text == "-":
+        return "", None
+    if "-" in text:
+        raise ValueError("'-' means no flags and cannot be combined with others")
+    digits = [c for c in text if c.isdigit()]
+    if len(digits) > 1:
+        raise ValueError(f"conflicting TCP flag '{digits[1]}' (one AccECN ACE value at most)")
+    if digits and any(c in "EWAC" for c in text):
+        raise ValueError("an AccECN ACE value cannot be combined with E, W or A")
+    return "".join(c for c in text if not c.isdigit()), int(digits[0]) if digits else None
 
 
-def preprocess(text: str, path: str, defines: dict[str, str | None]) -> str:
-    """Resolve ``#ifdef`` blocks (dropped lines become empty) and replace ``-D`` words."""
-    out: list[str] = []
-    stack: list[tuple[bool, int]] = []  # (keeping this branch, line of the #if)
-    for number, line in enumerate(text.split("\n"), 1):
-        m = _DIRECTIVE.match(line)
-        if m:
-            word, name = m.group(1), m.group(2)
-            if word in ("ifdef", "ifndef"):
-                if not name:
-                    raise DrillSyntaxError(path, number, m.start(2) + 1, f"#{word} needs a name")
-                keep = (name in defines) == (word == "ifdef")
-                stack.append((keep, number))
-            elif word == "else":
-                if not stack:
-                    raise DrillSyntaxError(path, number, 1, "#else without #ifdef")
-                keep, start = stack.pop()
-                stack.append((not keep, start))
-            else:
-                if not stack:
-                    raise DrillSyntaxError(path, number, 1, "#endif without #ifdef")
-                stack.pop()
-            out.append("")
-            continue
-        if not all(keep for keep, _ in stack):
-            out.append("")
-            continue
-        out.append(line)
-    if stack:
-        raise DrillSyntaxError(path, stack[-1][1], 1, "#ifdef without #endif")
-    text = "\n".join(out)
-    for name, value in defines.items():
-        if value is None:
-            continue
-        text = re.sub(r"(?<![\w$])" + re.escape(name) + r"(?![\w])", _literally(value), text)
-    return text
-
-
-class _Parser:
-    def __init__(self, text: str, path: str) -> None:
-        self.text = text
-        self.path = path
-        self.pos = 0
-        self.n = len(text)
-        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-
-    # -- positions and errors -----------------------------------------------------------------
-    def where(self, pos: int | None = None) -> tuple[int, int]:
-        pos = self.pos if pos is None else pos
-        line = bisect.bisect_right(self.line_starts, pos) - 1
-        return line + 1, pos - self.line_starts[line] + 1
-
-    def error(self, message: str, pos: int | None = None) -> DrillSyntaxError:
-        line, col = self.where(pos)
-        return DrillSyntaxError(self.path, line, col, message)
-
-    def found(self) -> str:
-        rest = self.text[self.pos :]
-        if not rest.strip():
-            return "end of file"
-        if not rest.split("\n", 1)[0].strip():
-            return "end of line"
-        m = re.compile(r"\S+").match(self.text, self.pos)
-        word = m.group(0) if m else self.text[self.pos]
-        return f"'{word[:20]}'"
-
-    # -- scanning -----------------------------------------------------------------------------
-    def skip_ws(self, newlines: bool = True) -> None:
-        text, n = self.text, self.n
-        while self.pos < n:
-            c = text[self.pos]
-            if c == "\n" and not newlines:
-                return
-            if c in " \t\r\n\f\v":
-                self.pos += 1
-            elif text.startswith("//", self.pos):
-                end = text.find("\n", self.pos)
-                self.pos = n if end < 0 else end
-            elif text.startswith("/*", self.pos):
-                end = text.find("*/", self.pos + 2)
-                if end < 0:
-                    raise self.error("unterminated /* comment")
-                if not newlines and "\n" in text[self.pos : end]:
-                    return
-                self.pos = end + 2
-            else:
-                return
-
-    def at(self, s: str) -> bool:
-        return self.text.startswith(s, self.pos)
-
-    def eat(self, s: str) -> bool:
-        if self.text.startswith(s, self.pos):
-            self.pos += len(s)
-            return True
-        return False
-
-    def expect(self, s: str, what: str | None = None) -> None:
-        if not self.eat(s):
-            raise self.error(f"expected {what or repr(s)}, found {self.found()}")
-
-    def match(self, pattern: re.Pattern) -> re.Match | None:
-        m = pattern.match(self.text, self.pos)
-        if m:
-            self.pos = m.end()
-        return m
-
-    def ident(self) -> str | None:
-        m = self.match(_IDENT)
-        return m.group(0) if m else None
-
-    def number(self, what: str) -> int:
-        m = self.match(_NUMBER)
-        if not m:
-            raise self.error(f"expected {what}, found {self.found()}")
-        return int(m.group(0), 0)
-
-    def keyword_ahead(self, word: str) -> bool:
-        return self.at(word) and not (
-            self.pos + len(word) < self.n
-            and (self.text[self.pos + len(word)].isalnum() or self.text[self.pos + len(word)] == "_")
-        )
-
+class _Parser(ExprParser):
     # -- the script -----------------------------------------------------------------------------
     def script(self) -> Script:
         script = Script(path=self.path, lines=self.text.split("\n"))
-        # options: --name[=value], each on its own line, before anything else
-        while True:
-            self.skip_ws()
-            if not self.at("--"):
-                break
-            start = self.pos
-            end = self.text.find("\n", start)
-            end = self.n if end < 0 else end
-            item = self.text[start + 2 : end].strip()
-            if not item or not re.match(r"[A-Za-z_][\w-]*", item):
-                raise self.error("expected an option name after '--'", start + 2)
-            name, eq, value = item.partition("=")
-            script.options[name.strip()] = value.strip() if eq else None
-            self.pos = end
+        self.header_options(script)
         self.skip_ws()
         if self.at("`"):
-            script.init_command = self.backquoted()
+            script.init_command = Command(self.backquoted(), self.where()[0])
             self.skip_ws()
         while self.pos < self.n:
             if self.at("`"):
                 start = self.pos
+                line = self.where()[0]
                 command = self.backquoted()
                 self.skip_ws()
                 if self.pos < self.n:
                     raise self.error(
-                        "an untimed command is allowed only before the first event or after the last", start
+                        "one untimed command is allowed before the first event and one after the last "
+                        "(packetdrill's grammar); give this one a time",
+                        start,
                     )
-                script.cleanup_command = command
+                script.cleanup_command = Command(command, line)
                 break
             script.events.append(self.event())
             self.skip_ws()
         return script
 
+    def header_options(self, script: Script) -> None:
+        """``--name[=value]``, several per line if wanted, before anything else."""
+        while True:
+            self.skip_ws()
+            if not self.at("--"):
+                return
+            start = self.pos
+            m = self.match(_OPTION)
+            if not m:
+                raise self.error("expected an option name after '--'", start + 2)
+            name = m.group(1).replace("-", "_")
+            if name not in KNOWN_OPTIONS:
+                raise self.error(f"unknown option --{m.group(1)} (no packetdrill has it)", start)
+            value = m.group(2)
+            if value is not None and len(value) >= 2 and value[0] == value[-1] and value[0] in '"`':
+                value = value[1:-1]
+            script.options[name] = value
+
     def backquoted(self) -> str:
         start = self.pos
         self.expect("`")
-        end = self.text.find("`", self.pos)
-        if end < 0:
-            raise self.error("unterminated `command`", start)
-        command = self.text[self.pos : end]
-        self.pos = end + 1
-        return command
+        out: list[str] = []
+        while self.pos < self.n:
+            c = self.text[self.pos]
+            if c == "\\" and self.pos + 1 < self.n and self.text[self.pos + 1] == "`":
+                out.append("`")
+                self.pos += 2
+                continue
+            self.pos += 1
+            if c == "`":
+                return "".join(out)
+            out.append(c)
+        raise self.error("unterminated `command`", start)
 
     # -- events -------------------------------------------------------------------------------
     def event(self) -> Event:
@@ -269,7 +258,8 @@ class _Parser:
                     f"expected a packet, a system call, a `command` or %{{ }}% after the time, found {self.found()}"
                 )
             body = self.syscall(name, name_pos)
-        if not isinstance(body, Packet) and time.kind in ("any", "range"):
+        outbound = isinstance(body, Packet | Icmp | OtherPacket) and body.direction == ">"
+        if not outbound and time.kind in ("any", "range"):
             raise self.error("'*' and time ranges are allowed only for outbound packets", start)
         if time.blocking and not isinstance(body, Syscall):
             raise self.error("'T...E' is allowed only for system calls", start)
@@ -288,14 +278,21 @@ class _Parser:
         if self.eat("*"):
             return Time("any")
         usecs, relative = self.one_time()
-        if self.eat("..."):
+        save = self.pos
+        self.skip_ws(newlines=False)
+        if self.eat("..."):  # a blocking call: T...E (E with T's base), spaces allowed
+            self.skip_ws(newlines=False)
             end, end_relative = self.one_time()
             if end_relative:
                 raise self.error("the end E of 'T...E' has the base of T: write it without '+'")
             return Time("rel" if relative else "abs", usecs, relative, end, relative, True)
         if self.eat("~"):
+            self.skip_ws(newlines=False)
             end, end_relative = self.one_time()
-            return Time("range", usecs, relative, end, end_relative or relative)
+            if relative != end_relative:
+                raise self.error("a time range is T1~T2 or +T1~+T2")
+            return Time("range", usecs, relative, end, end_relative)
+        self.pos = save
         return Time("rel" if relative else "abs", usecs, relative)
 
     def python(self) -> Python:
@@ -311,162 +308,64 @@ class _Parser:
         rest = textwrap.dedent("\n".join(lines[1:]))
         return Python((first + "\n" + rest).strip("\n") + "\n")
 
-    # -- system calls ---------------------------------------------------------------------------
-    def syscall(self, name: str, name_pos: int) -> Syscall:
-        self.skip_ws()
-        self.expect("(", f"'(' after system call name '{name}'")
-        args: list[Expr] = []
-        self.skip_ws()
-        if not self.eat(")"):
-            while True:
-                self.skip_ws()
-                args.append(self.expr())
-                self.skip_ws()
-                if self.eat(")"):
-                    break
-                self.expect(",", "',' or ')' in the argument list")
-        self.skip_ws(newlines=False)
-        self.expect("=", f"'= result' after {name}(...)")
-        self.skip_ws(newlines=False)
-        result = self.expr()
-        errno = text = None
-        self.skip_ws(newlines=False)
-        m = re.compile(r"E[A-Z0-9]+\b").match(self.text, self.pos)
-        if m:
-            errno = m.group(0)
-            self.pos = m.end()
-            self.skip_ws(newlines=False)
-        if self.at("("):
-            text = self.parenthesized()
-        return Syscall(name, tuple(args), result, errno, text)
-
-    def parenthesized(self) -> str:
-        start = self.pos
-        self.expect("(")
-        depth = 1
-        i = self.pos
-        while i < self.n and depth:
-            c = self.text[i]
-            if c == "(":
-                depth += 1
-            elif c == ")":
-                depth -= 1
-            elif c == "\n":
-                break
-            i += 1
-        if depth:
-            raise self.error("unbalanced '(' (expected ')' on the same line)", start)
-        inner = self.text[self.pos : i - 1]
-        self.pos = i
-        return inner.strip()
-
-    def expr(self) -> Expr:
-        terms = [self.term()]
-        while True:
-            save = self.pos
-            self.skip_ws()
-            if self.at("|"):
-                self.pos += 1
-                self.skip_ws()
-                terms.append(self.term())
-            else:
-                self.pos = save
-                break
-        return terms[0] if len(terms) == 1 else BitOr(tuple(terms))
-
-    def term(self) -> Expr:
-        if self.eat("..."):
-            return Ellipsis_()
-        if self.at("["):
-            self.pos += 1
-            items: list[Expr] = []
-            self.skip_ws()
-            if not self.eat("]"):
-                while True:
-                    self.skip_ws()
-                    items.append(self.expr())
-                    self.skip_ws()
-                    if self.eat("]"):
-                        break
-                    self.expect(",", "',' or ']'")
-            return Array(tuple(items))
-        if self.at("{"):
-            self.pos += 1
-            fields: list[tuple[str, Expr]] = []
-            self.skip_ws()
-            if not self.eat("}"):
-                while True:
-                    self.skip_ws()
-                    save = self.pos
-                    name = self.ident()
-                    self.skip_ws()
-                    if name is not None and self.eat("="):
-                        self.skip_ws()
-                        fields.append((name, self.expr()))
-                    else:
-                        self.pos = save
-                        fields.append((str(len(fields)), self.expr()))
-                    self.skip_ws()
-                    if self.eat("}"):
-                        break
-                    self.expect(",", "',' or '}'")
-            return Struct(tuple(fields))
-        if self.at('"'):
-            return String(self.string())
-        m = self.match(_NUMBER)
-        if m:
-            return Int(int(m.group(0), 0))
-        name = self.ident()
-        if name is not None:
-            return Symbol(name)
-        raise self.error(f"expected a value, found {self.found()}")
-
-    def string(self) -> str:
-        start = self.pos
-        self.expect('"')
-        out: list[str] = []
-        while True:
-            if self.pos >= self.n or self.text[self.pos] == "\n":
-                raise self.error("unterminated string", start)
-            c = self.text[self.pos]
-            self.pos += 1
-            if c == '"':
-                return "".join(out)
-            if c == "\\" and self.pos < self.n:
-                e = self.text[self.pos]
-                self.pos += 1
-                if e == "x":
-                    digits = self.text[self.pos : self.pos + 2]
-                    try:
-                        out.append(chr(int(digits, 16)))
-                    except ValueError:
-                        raise self.error("bad \\x escape", self.pos - 2) from None
-                    self.pos += 2
-                else:
-                    out.append({"n": "\n", "t": "\t", "r": "\r", "0": "\0"}.get(e, e))
-            else:
-                out.append(c)
-
     # -- packets --------------------------------------------------------------------------------
-    def packet(self) -> Packet:
+    def packet(self) -> Packet | Icmp | OtherPacket:
         direction = self.text[self.pos]
         self.pos += 1
         self.skip_ws(newlines=False)
-        ip_info = ecn = None
-        sport = dport = None
-        while True:
-            if self.at("("):
-                ip_info = self.parenthesized()
-            elif self.at("["):
-                end = self.text.find("]", self.pos)
-                nl = self.text.find("\n", self.pos)
-                if end < 0 or (0 <= nl < end):
-                    raise self.error("unbalanced '['")
-                ecn = self.text[self.pos + 1 : end].strip()
-                self.pos = end + 1
-            else:
-                break
+        ip = self.ip_info()
+        word_pos = self.pos
+        word = self.ident()
+        if word in ("ipv4", "ipv6", "gre", "GREv0", "mpls"):
+            self.pos = word_pos
+            return self.encapsulated(direction)
+        if word == "icmp":
+            return self.icmp(direction, ip)
+        if word in ("udp", "udplite"):
             self.skip_ws(newlines=False)
+            if self.match(_PORTS):
+                self.skip_ws(newlines=False)
+            self.enclosed("(", ")", "the UDP length")
+            return OtherPacket(direction, "UDP")
+        self.pos = word_pos
+        return self.tcp(direction, ip)
+
+    def encapsulated(self, direction: str) -> OtherPacket:
+        """``ipv4 192.0.2.1 > 192.168.0.1: < tcp >`` and GRE/MPLS prefixes: kept as what they are."""
+        word = self.ident() or ""
+        end = self.text.find("\n", self.pos)
+        self.pos = self.n if end < 0 else end
+        what = {"ipv4": "IPv4 encapsulation", "ipv6": "IPv6 encapsulation", "mpls": "MPLS"}.get(word, "GRE")
+        return OtherPacket(direction, what)
+
+    def ip_info(self) -> IpInfo | None:
+        """``[ect0]``, ``(tos 0x2)``, ``[ce, flowlabel 0x1]``, ``(ttl 64)`` after the direction."""
+        if not (self.at("(") or self.at("[")):
+            return None
+        start = self.pos
+        closing = ")" if self.at("(") else "]"
+        inner = self.enclosed(self.text[self.pos], closing, "the IP settings")
+        self.skip_ws(newlines=False)
+        ecn = None
+        values: dict[str, int] = {}
+        for part in (p.strip() for p in inner.split(",")):
+            words = part.split()
+            if len(words) == 1 and words[0] in _ECN_WORDS:
+                ecn = words[0]
+            elif len(words) == 2 and words[0] in ("tos", "ttl", "hlim", "flowlabel", "dscp", "class"):
+                try:
+                    values[words[0]] = int(words[1], 0)
+                except ValueError:
+                    raise self.error(f"'{words[0]}' needs a number, not '{words[1]}'", start) from None
+            else:
+                raise self.error(f"unknown IP setting '{part}' (ect0, ect1, ce, noecn, tos N, ttl N, ...)", start)
+        tos = values.get("tos")
+        if tos is None and ("dscp" in values or "class" in values):
+            tos = values.get("dscp", values.get("class", 0)) << 2
+        return IpInfo(ecn, tos, values.get("ttl", values.get("hlim")), values.get("flowlabel"))
+
+    def tcp(self, direction: str, ip: IpInfo | None) -> Packet:
+        sport = dport = None
         m = _PORTS.match(self.text, self.pos)
         if m:
             sport, dport = int(m.group(1)), int(m.group(2))
@@ -475,12 +374,15 @@ class _Parser:
                     raise self.error(f"port {port} out of range", m.start(g))
             self.pos = m.end()
             self.skip_ws(newlines=False)
+        flags_pos = self.pos
         m = _FLAGS.match(self.text, self.pos)
         if not m or (m.end() < self.n and not self.text[m.end()].isspace()):
             raise self.error(f"expected TCP flags (like S, S., ., P., F., R), found {self.found()}")
         flags = m.group(0)
-        if "-" in flags and flags != "-":
-            raise self.error("'-' means no flags and cannot be combined with others")
+        try:
+            parse_flags_text(flags)
+        except ValueError as exc:
+            raise self.error(str(exc), flags_pos) from None
         self.pos = m.end()
         self.skip_ws(newlines=False)
         seq_pos = self.pos
@@ -491,6 +393,8 @@ class _Parser:
         for value, g in ((start, 1), (end, 2)):
             if value > 0xFFFFFFFF:
                 raise self.error(f"sequence number {value} out of range", m.start(g))
+        if length > 0xFFFF:
+            raise self.error(f"payload length {length} out of range", m.start(3))
         if (end - start) % (1 << 32) != length:
             raise self.error(f"start:end(len) disagree: {end} - {start} is not {length}", seq_pos)
         ack = win = urg = None
@@ -499,39 +403,86 @@ class _Parser:
         while True:
             save = self.pos
             self.skip_ws()
-            for word in ("ack", "win", "urg"):
-                if self.keyword_ahead(word):
-                    self.pos += len(word)
-                    self.skip_ws(newlines=False)
-                    value = self.number(f"'{word}' value")
-                    limit = 0xFFFFFFFF if word == "ack" else 0xFFFF
-                    if not 0 <= value <= limit:
-                        raise self.error(f"'{word}' value {value} out of range", save)
-                    if word == "ack":
-                        ack = value
-                    elif word == "win":
-                        win = value
-                    else:
-                        urg = value
-                    break
+            word = next((w for w in ("ack", "win", "urg") if self.keyword_ahead(w)), None)
+            if word is not None:
+                self.pos += len(word)
+                self.skip_ws(newlines=False)
+                value = self.number(f"'{word}' value")
+                if not 0 <= value <= (0xFFFFFFFF if word == "ack" else 0xFFFF):
+                    raise self.error(f"'{word}' value {value} out of range", save)
+                if word == "ack":
+                    ack = value
+                elif word == "win":
+                    win = value
+                else:
+                    urg = value
+            elif self.at("<") and options is None and not any_options:
+                if re.compile(r"<\s*\.\.\.\s*>").match(self.text, self.pos):
+                    if direction == "<":
+                        raise self.error("'<...>' (any options) is allowed only on outbound packets")
+                    self.pos = self.text.index(">", self.pos) + 1
+                    any_options = True
+                else:
+                    options = self.options()
             else:
-                if self.at("<") and options is None and not any_options:
-                    if self.text.startswith("<...>", self.pos):
-                        if direction == "<":
-                            raise self.error("'<...>' (any options) is allowed only on outbound packets")
-                        self.pos += 5
-                        any_options = True
-                    else:
-                        options = self.options()
-                    continue
                 self.pos = save
                 break
         if direction == "<" and win is None:
             raise self.error("an inbound packet needs 'win N'")
-        return Packet(
-            direction, flags, start, end, length, ack, win, urg, options, any_options, ip_info, ecn, sport, dport
-        )
+        if ip is not None and ip.ecn == "ect01" and direction == "<":
+            raise self.error("[ect01] can only be used with outbound packets")
+        return Packet(direction, flags, start, end, length, ack, win, urg, options, any_options, ip, sport, dport)
 
+    def icmp(self, direction: str, ip: IpInfo | None) -> Icmp:
+        """``icmp TYPE [CODE] [mtu N] [id N] [[start:end(len)] | [udp (N)] | [raw (N)]]``."""
+        self.skip_ws(newlines=False)
+        type_pos = self.pos
+        type_name = self.ident()
+        if type_name is None:
+            raise self.error(f"expected an ICMP type (like unreachable), found {self.found()}")
+        codes = {**ICMPV4_TYPES.get(type_name, (0, {}))[1], **ICMPV6_TYPES.get(type_name, (0, {}))[1]}
+        if type_name not in ICMPV4_TYPES and type_name not in ICMPV6_TYPES and not re.fullmatch(r"type_\d+", type_name):
+            raise self.error(f"unknown ICMP type '{type_name}'", type_pos)
+        self.skip_ws(newlines=False)
+        code_name = None
+        save = self.pos
+        word = self.ident()
+        if word is not None and word not in ("mtu", "id"):
+            if word not in codes and not re.fullmatch(r"code_\d+", word):
+                raise self.error(f"unknown code '{word}' for ICMP {type_name}", save)
+            code_name = word
+            self.skip_ws(newlines=False)
+        else:
+            self.pos = save
+        mtu = echo_id = None
+        if self.eat_keyword("mtu"):
+            self.skip_ws(newlines=False)
+            mtu = self.number("the MTU")
+            self.skip_ws(newlines=False)
+        if self.eat_keyword("id"):
+            self.skip_ws(newlines=False)
+            echo_id = self.number("the echo id")
+            self.skip_ws(newlines=False)
+        echoed = None
+        if self.at("["):
+            echoed = self.icmp_echoed()
+        return Icmp(direction, type_name, code_name, mtu, echo_id, echoed, ip)
+
+    def icmp_echoed(self) -> IcmpEchoed:
+        start = self.pos
+        inner = self.enclosed("[", "]", "what the ICMP message quotes")
+        m = _SEQ.fullmatch(inner)
+        if m:
+            s, e, n = (int(m.group(i)) for i in (1, 2, 3))
+            if (e - s) % (1 << 32) != n:
+                raise self.error(f"start:end(len) disagree: {e} - {s} is not {n}", start)
+            return IcmpEchoed("tcp", s, n)
+        m = re.fullmatch(r"(udp|raw)\s*\(\s*(\d+)\s*\)", inner)
+        if m:
+            return IcmpEchoed(m.group(1), 0, int(m.group(2)))
+        raise self.error("expected [start:end(len)], [udp (N)] or [raw (N)] after the ICMP type", start)
+
+    # -- TCP options ----------------------------------------------------------------------------
     def options(self) -> tuple[PacketOption, ...]:
         list_pos = self.pos
         self.expect("<")
@@ -541,69 +492,81 @@ class _Parser:
             return ()
         while True:
             self.skip_ws()
-            name_pos = self.pos
-            name = self.ident()
-            if name is None:
-                raise self.error(f"expected a TCP option, found {self.found()}")
-            self.skip_ws(newlines=False)
-            if name == "nop":
-                out.append(OptNop())
-            elif name == "eol":
-                out.append(OptEol())
-            elif name == "mss":
-                value = self.number("'mss' value")
-                if not 0 <= value <= 0xFFFF:
-                    raise self.error(f"mss {value} out of range", name_pos)
-                out.append(OptMss(value))
-            elif name == "wscale":
-                value = self.number("'wscale' value")
-                if not 0 <= value <= 255:
-                    raise self.error(f"wscale {value} out of range", name_pos)
-                out.append(OptWscale(value))
-            elif name == "sackOK":
-                out.append(OptSackOK())
-            elif name == "sack":
-                blocks: list[tuple[int, int]] = []
-                while True:
-                    m = re.compile(r"(\d+):(\d+)").match(self.text, self.pos)
-                    if not m:
-                        break
-                    blocks.append((int(m.group(1)), int(m.group(2))))
-                    self.pos = m.end()
-                    self.skip_ws(newlines=False)
-                if not 1 <= len(blocks) <= 4:
-                    raise self.error("expected 1 to 4 'left:right' blocks after 'sack'", name_pos)
-                out.append(OptSack(tuple(blocks)))
-            elif name == "TS":
-                if not self.keyword_ahead("val"):
-                    raise self.error(f"expected 'val' after 'TS', found {self.found()}")
-                self.pos += 3
-                self.skip_ws(newlines=False)
-                val = self.number("'val' value")
-                self.skip_ws(newlines=False)
-                if not self.keyword_ahead("ecr"):
-                    raise self.error(f"expected 'ecr' after 'TS val N', found {self.found()}")
-                self.pos += 3
-                self.skip_ws(newlines=False)
-                ecr = self.number("'ecr' value")
-                out.append(OptTimestamp(val & 0xFFFFFFFF, ecr & 0xFFFFFFFF))
-            else:
-                # md5, FO, ECN, exp, ...: kept as text up to ',' or '>'
-                m = re.compile(r"[^,>\n]*").match(self.text, self.pos)
-                text = m.group(0).strip() if m else ""
-                self.pos = m.end() if m else self.pos
-                out.append(OptOther(name, text, _OTHER_OPTION_LENGTH.get(name, 0)))
+            out.append(self.option())
             self.skip_ws()
             if self.eat(">"):
                 break
             self.expect(",", "',' or '>' in the option list")
-        if not any(isinstance(o, OptOther) and not o.length for o in out):
-            total = sum(option_length(o) for o in out)
-            if total % 4:
-                raise self.error(f"the options take {total} bytes, not a multiple of 4 (pad with nop)", list_pos)
-            if total > 40:
-                raise self.error(f"the options take {total} bytes, more than 40", list_pos)
+        total = sum(option_length(o) for o in out)
+        if total % 4:
+            raise self.error(f"the options take {total} bytes, not a multiple of 4 (pad with nop)", list_pos)
+        if total > 40:
+            raise self.error(f"the options take {total} bytes, more than 40", list_pos)
         return tuple(out)
+
+    def option(self) -> PacketOption:
+        name_pos = self.pos
+        name = self.ident()
+        self.skip_ws(newlines=False)
+        if name == "nop":
+            return OptNop()
+        if name == "eol":
+            return OptEol()
+        if name in ("mss", "wscale"):
+            value = self.number(f"'{name}' value")
+            if not 0 <= value <= (0xFFFF if name == "mss" else 0xFF):
+                raise self.error(f"{name} {value} out of range", name_pos)
+            return OptMss(value) if name == "mss" else OptWscale(value)
+        if name == "sackOK":
+            return OptSackOK()
+        if name == "sack":
+            blocks: list[tuple[int, int]] = []
+            while m := re.compile(r"(\d+):(\d+)").match(self.text, self.pos):
+                blocks.append((int(m.group(1)), int(m.group(2))))
+                self.pos = m.end()
+                self.skip_ws(newlines=False)
+            if not 1 <= len(blocks) <= 4:
+                raise self.error("expected 1 to 4 'left:right' blocks after 'sack'", name_pos)
+            return OptSack(tuple(blocks))
+        if name == "TS":
+            val = self.ts_value("val", "'TS'")
+            ecr = self.ts_value("ecr", "'TS val N'")
+            return OptTimestamp(val, ecr)
+        if name in ("FO", "FOEXP"):
+            cookie = self.hex_blob("cookie", 16 if name == "FO" else 14)
+            return OptFastOpen(cookie, experimental=name == "FOEXP")
+        if name == "md5":
+            return OptMd5(self.hex_blob("digest", 16))
+        if name is None:
+            raise self.error(f"expected a TCP option, found {self.found()}", name_pos)
+        raise self.error(
+            f"unknown TCP option '{name}' (nop, eol, mss, wscale, sackOK, sack, TS, FO, FOEXP, md5)", name_pos
+        )
+
+    def ts_value(self, word: str, after: str) -> int | None:
+        if not self.eat_keyword(word):
+            raise self.error(f"expected '{word}' after {after}, found {self.found()}")
+        self.skip_ws(newlines=False)
+        if self.eat("..."):
+            value = None
+        else:
+            value = self.number(f"'{word}' value") & 0xFFFFFFFF
+        self.skip_ws(newlines=False)
+        return value
+
+    def hex_blob(self, what: str, limit: int) -> bytes:
+        start = self.pos
+        m = self.match(_HEX)
+        text = m.group(0) if m else ""
+        if len(text) % 2:
+            raise self.error(f"the {what} has an odd number of hex digits", start)
+        try:
+            blob = bytes.fromhex(text)
+        except ValueError:
+            raise self.error(f"the {what} '{text}' is not hex", start) from None
+        if len(blob) > limit:
+            raise self.error(f"the {what} is {len(blob)} bytes, at most {limit}", start)
+        return blob
 
 
 def parse_script(text: str, path: str = "script.pkt", defines: dict[str, str | None] | None = None) -> Script:
@@ -626,7 +589,7 @@ def _check_times(script: Script) -> None:
             last_abs = t.usecs
         if t.blocking and t.end_usecs is not None and t.end_usecs < t.usecs:
             raise DrillSyntaxError(script.path, ev.line, ev.column, "a blocking call cannot end before it starts")
-        if t.kind == "range" and not t.relative and t.end_usecs is not None and t.end_usecs < t.usecs:
+        if t.kind == "range" and t.end_usecs is not None and t.end_usecs < t.usecs:
             raise DrillSyntaxError(script.path, ev.line, ev.column, "empty time range")
 
 

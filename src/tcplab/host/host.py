@@ -31,6 +31,7 @@ from tcplab.tcp import seq as sq
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
+from tcplab.tcp.icmp import report as icmp_report
 from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.ratelimit import ChallengeAckLimit
 from tcplab.tcp.states import Cause, State
@@ -43,9 +44,10 @@ from tcplab.wire import (
     build_icmp_reassembly_timeout,
     build_packet,
     fragment_packet,
+    parse_icmp_error,
     parse_packet,
 )
-from tcplab.wire.tcp import MSS, Flags, Option, SackPermitted, Segment, Timestamps, WindowScale
+from tcplab.wire.tcp import MSS, TCP_PROTOCOL, Flags, Option, SackPermitted, Segment, Timestamps, WindowScale
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 ConnKey = tuple[str, int, str, int]  # (local ip, local port, remote ip, remote port)
@@ -77,6 +79,8 @@ COUNTER_NAMES = (
     "syncookies_recv",  # ACKs that brought a valid cookie back (Linux SyncookiesRecv)
     "syncookies_failed",  # ACKs to a listener that sent cookies lately, with a bad one (SyncookiesFailed)
     "icmp_echo_replies",  # ping answered
+    "icmp_errors",  # ICMP errors about our TCP segments, taken by a connection
+    "icmp_out_of_window",  # ... quoting a sequence number out of window (Linux OutOfWindowIcmps)
     *FRAGMENT_COUNTERS,  # IP reassembly: fragments, datagrams rebuilt, failures, timeouts, overlaps
     "other_protocols",  # packets of protocols other than TCP / ICMP echo, dropped
     "internal_errors",  # exceptions caught at the host boundary (a bug; see host.errors)
@@ -350,7 +354,7 @@ class Host:
         elif pkt.tcp is not None:
             self._segment_arrives(str(pkt.src), str(pkt.dst), pkt.tcp, now)
         else:
-            self._other_protocol(pkt)
+            self._other_protocol(pkt, now)
 
     def _fragment_arrives(self, pkt: Packet, now: float) -> None:
         """A fragment for us: kept until its datagram is whole (``tcplab.host.fragments``),
@@ -397,8 +401,9 @@ class Host:
         impossible, local = verdict
         return impossible or (local and not loopback)
 
-    def _other_protocol(self, pkt: Packet) -> None:
-        """Not TCP: answer ICMP echo requests to our addresses, drop the rest (counted)."""
+    def _other_protocol(self, pkt: Packet, now: float) -> None:
+        """Not TCP: answer ICMP echo requests to our addresses, hand ICMP errors about our
+        segments to their connection, drop the rest (counted)."""
         if str(pkt.dst) not in self._own:
             self._counters["not_for_us"] += 1
             return
@@ -406,8 +411,25 @@ class Host:
         if reply is not None:
             self._send_ip(reply)
             self._counters["icmp_echo_replies"] += 1
-        else:
+        elif not self._icmp_error_arrives(pkt, now):
             self._counters["other_protocols"] += 1
+
+    def _icmp_error_arrives(self, pkt: Packet, now: float) -> bool:
+        """An ICMP error quoting a TCP segment we sent: the connection decides (RFC 1122
+        4.2.3.9, RFC 5927); the host only finds it by the quoted addresses and ports."""
+        err = parse_icmp_error(pkt)
+        if err is None or err.protocol != TCP_PROTOCOL or err.sport is None or err.seq is None:
+            return False
+        rep = icmp_report(err.version, err.type, err.code, err.mtu)
+        ep = self.conns.get((err.src, err.sport, err.dst, err.dport or 0))
+        if rep is None or ep is None or ep.finished:
+            return rep is not None
+        if ep.conn.icmp_arrives(rep, err.seq, now):
+            self._counters["icmp_errors"] += 1
+        else:
+            self._counters["icmp_out_of_window"] += 1
+        self.service(ep, now)
+        return True
 
     def poll_transmit(self) -> list[bytes]:
         out, self._out = self._out, []
@@ -812,6 +834,8 @@ class Host:
             self._outcome(ep, "refused" if ev.refused else "reset", now)
         elif isinstance(ev, E.TimedOut):
             self._outcome(ep, "timed out", now)
+        elif isinstance(ev, E.Unreachable):
+            self._outcome(ep, "unreachable", now)
         elif isinstance(ev, E.PeerFinished):
             self.log.record("outcome", now, host=self.name, outcome="peer closed", conn=ep.label)
         elif isinstance(ev, E.Closed):
@@ -879,8 +903,8 @@ class Host:
         return None
 
     def conn_config(self, local_ip: str, base: Config | None = None, user_mss: int | None = None) -> Config:
-        """A connection's own Config: MSS = MTU - 40 over IPv4, MTU - 60 over IPv6 (1460 and
-        1440 for 1500), or what TCP_MAXSEG asked for."""
+        """A connection's own Config: the MSS the link's MTU allows (1460 over IPv4, 1440 over
+        IPv6 with MTU 1500), or what TCP_MAXSEG asked for."""
         cfg = (base or self.config).copy()
         if user_mss:
             cfg.mss = user_mss

@@ -349,6 +349,22 @@ _LIST = [
         incarnations.quiet_time,
         config={"rfc5961": False},
     ),
+    Scenario(
+        "icmp-errors",
+        "ICMP errors: a rejected SYN ends connect() at once; a SYN_RCVD goes back to LISTEN.",
+        "A TCP host reads the ICMP errors routers and hosts send about its segments (RFC 1122 "
+        "4.2.3.9, RFC 5927): it finds the connection by the addresses and ports the message "
+        "quotes and believes it only if the quoted sequence number is one it has sent and not "
+        "had acknowledged. While a connection is still opening, an error ends it: a firewall "
+        "that rejects the SYN with 'port unreachable' makes connect() fail with ECONNREFUSED at "
+        "once, without the minutes of SYN retransmissions a silent drop costs. A passive "
+        "connection in SYN_RCVD whose SYN-ACK meets 'host unreachable' is dropped and its "
+        "listener keeps LISTENing (Linux tcp_req_err); the client's retransmitted SYN then "
+        "opens the connection after all. In a simultaneous open the SYN_RCVD end is closed. "
+        "Once synchronized, an error only informs (SO_ERROR), and 'fragmentation needed' lowers "
+        "the segment size (RFC 1191).",
+        edges.icmp_errors,
+    ),
 ]
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in _LIST}

@@ -548,6 +548,77 @@ def syn_flood(b: Bench) -> str:
     )
 
 
+def _icmp_about(b: Bench, to_host: Any, ep: Any, icmp_type: int, code: int) -> None:
+    """An ICMP error about the segment ``ep``'s connection sent last (its SND.UNA), quoting its IP
+    header and first 8 bytes (RFC 792), from the far end of the link as a router would send it."""
+    from tcplab.wire import build_icmp_error, build_packet
+    from tcplab.wire.tcp import Flags, Segment
+
+    conn = ep.conn
+    (lip, lport), (rip, rport) = conn.local, conn.remote
+    quoted = build_packet(lip, rip, Segment(lport, rport, conn.snd_una, 0, Flags.SYN, 65535))[:28]
+    sender = b.server if to_host is b.client else b.client
+    what = {(3, 3): "port unreachable", (3, 1): "host unreachable"}.get((icmp_type, code), f"type {icmp_type}")
+    b.note(to_host.name, f"ICMP {what} arrives, quoting sequence number {conn.snd_una - conn.iss} (relative)")
+    b.net.inject(sender.name, build_icmp_error(rip, lip, icmp_type, code, quoted))
+
+
+def icmp_errors(b: Bench) -> str:
+    # Act 1: a firewall in front of the server rejects the SYN with "port unreachable".
+    b.note("client", "act 1: the SYN is rejected with ICMP port unreachable")
+    rule = b.net.add_rule(Rule("drop", Match(src="client", flags="S")))
+    csock = Socket(b.client)
+    csock.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        csock.connect((SERVER_IP, SERVER_PORT + 1))
+    cep = csock.endpoint
+    b.wait(0.05)
+    _icmp_about(b, b.client, cep, 3, 3)
+    b.wait(0.1)
+    b.net.remove_rule(rule)
+    code = csock.connect_ex((SERVER_IP, SERVER_PORT + 1))
+    first = errno_name(OSError(code, ""))
+    b.note("client", f"connect() failed: {first}, at once (no SYN retransmissions)")
+    b.data["errno"] = code
+    csock.close()
+
+    # Act 2: the SYN-ACK of a passive open meets "host unreachable": the request is dropped
+    # (Linux tcp_req_err) and the client's retransmitted SYN opens the connection after all.
+    b.note("server", "act 2: the SYN-ACK meets ICMP host unreachable")
+    lsock = b.listen()
+    rule = b.net.add_rule(Rule("drop", Match(src="server", flags="S.")))
+    csock = Socket(b.client)
+    csock.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        csock.connect((SERVER_IP, SERVER_PORT))
+    b.wait(0.1)
+    child = _child_of(b, csock)
+    _icmp_about(b, b.server, child, 3, 1)
+    b.wait(0.1)
+    b.net.remove_rule(rule)
+    b.until(lambda: b.state(csock) == "ESTABLISHED", timeout=5)
+    ssock, _ = lsock.accept()
+    ssock.close()
+    csock.close()
+    b.wait(0.5)
+
+    # Act 3: a simultaneous open; one end's SYN-ACK meets "host unreachable" in SYN_RCVD.
+    b.note("client", "act 3: simultaneous open, ICMP host unreachable in SYN_RCVD")
+    rule = b.net.add_rule(Rule("drop", Match(src="server", flags="S.")))
+    asock, bsock = open_simultaneously(b)
+    b.until(lambda: b.state(asock) == "SYN_RCVD", timeout=5)
+    _icmp_about(b, b.client, asock.endpoint, 3, 1)
+    b.wait(0.1)
+    b.net.remove_rule(rule)
+    b.abort(bsock)
+    asock.close()
+    b.settle()
+    return (
+        f"an ICMP error ends a connection still opening (connect(): {first}; a simultaneous open in "
+        "SYN_RCVD too), and drops a passive SYN_RCVD back to LISTEN"
+    )
+
+
 def syn_everywhere(b: Bench) -> str:
     """RFC 793's rule (RFC 5961 off): an in-window SYN in a synchronized state resets."""
     lsock = b.listen()

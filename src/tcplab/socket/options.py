@@ -323,7 +323,8 @@ def getsockopt(core: SocketCore, level: int, optname: int, buflen: int | None = 
         if optname == SO_LINGER:
             return _bytes(struct.pack("ii", *opts.linger), buflen)
         if optname == SO_ERROR:
-            value = core.take_error()
+            # Linux sock_getsockopt: the pending error, else the soft one an ICMP error left
+            value = core.take_error() or (conn.take_soft_error() if conn is not None else 0)
         elif optname == SO_REUSEADDR:
             value = int(core.reuseaddr)
         elif optname == SO_KEEPALIVE:
@@ -337,7 +338,8 @@ def getsockopt(core: SocketCore, level: int, optname: int, buflen: int | None = 
         elif optname == SO_ACCEPTCONN:
             value = int(core.listener is not None)
         elif optname == SO_RCVBUF:
-            value = opts.rcvbuf if opts.rcvbuf is not None else TCP_RMEM[1]
+            # unset: tcp_rmem[1], the buffer of which Config.rcv_buf (half) carries data
+            value = opts.rcvbuf if opts.rcvbuf is not None else 2 * core.host.config.rcv_buf
         elif optname == SO_SNDBUF:
             value = opts.sndbuf if opts.sndbuf is not None else sndbuf_reported(core)
         elif optname == SO_RCVLOWAT:

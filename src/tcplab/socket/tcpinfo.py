@@ -123,11 +123,11 @@ def of(core: Any) -> dict[str, int]:
         "snd_mss": mss,
         "rcv_mss": int(info["rcv_mss"]),
         "unacked": math.ceil(int(info["unacked"]) / max(mss, 1)) if synced else 0,
-        "pmtu": 1500,
+        "pmtu": conn.path_mtu,
         "rcv_ssthresh": int(info["rcv_wnd"]),
         "rtt": _us(info["rtt"]),
         "rttvar": _us(info["rttvar"]),
-        "snd_ssthresh": TCP_INFINITE_SSTHRESH if info["ssthresh"] >= 1 << 30 else int(info["ssthresh"]),
+        "snd_ssthresh": TCP_INFINITE_SSTHRESH if info["ssthresh"] >= 1 << 30 else int(info["ssthresh"]) // max(mss, 1),
         "snd_cwnd": int(info["cwnd"]),
         "advmss": advmss,
         "reordering": 3,  # Linux net.ipv4.tcp_reordering

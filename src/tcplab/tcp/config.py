@@ -78,6 +78,10 @@ class Config:
     slow_start_after_idle: bool = True
     nodelay: bool = False  # TCP_NODELAY: turn Nagle (RFC 9293 3.7.4) off
     ts_hz: int = 1000  # timestamp clock rate (Linux uses 1 ms ticks)
+    # How a SYN and a SYN-ACK lay their options out (RFC 9293 3.1 leaves the order free):
+    # "linux" (tcp_options_write: mss, sackOK, TS, nop, wscale) or "freebsd" (tcp_addoptions:
+    # mss, nop+wscale, sackOK, TS aligned with nops, EOL padding).
+    syn_option_layout: str = "linux"
 
     # -- robustness ----------------------------------------------------------------------------
     rfc5961: bool = True  # challenge ACKs for in-window RST and SYN (RFC 5961, Linux default)

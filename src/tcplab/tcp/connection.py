@@ -42,7 +42,9 @@ from tcplab.tcp.events import (
     SendSpace,
     StateChanged,
     TimedOut,
+    Unreachable,
 )
+from tcplab.tcp.icmp import MIN_PMTU_V4, MIN_PMTU_V6, IcmpReport
 from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.loss import DupAck, LossDetector
 from tcplab.tcp.ratelimit import ChallengeAckLimit, OutOfWindowLimit
@@ -52,6 +54,7 @@ from tcplab.tcp.rtt import RTTEstimator
 from tcplab.tcp.states import LINUX_STATE_NUMBER, Cause, State, lookup
 from tcplab.tcp.timers import Timer, Timers
 from tcplab.wire.tcp import (
+    EOL,
     FLAGS,
     MSS,
     NOP,
@@ -107,6 +110,36 @@ def _err(code: int) -> OSError:
     return OSError(code, os.strerror(code))
 
 
+def syn_options(layout: str, mss: MSS, sack: bool, ts: Timestamps | None, ws: WindowScale | None) -> tuple[Option, ...]:
+    """The options of a SYN or SYN-ACK, laid out as Linux or FreeBSD lays them out."""
+    if layout == "freebsd":
+        # FreeBSD tcp_addoptions: each option aligned with NOPs (window scale at an odd offset,
+        # SACK-permitted at an even one, timestamps at 4n+2), then EOL and padding.
+        out: list[Option] = [mss]
+        n = 4
+        for opt, align in ((ws, (2, 1)), (SackPermitted() if sack else None, (2, 0)), (ts, (4, 2))):
+            if opt is None:
+                continue
+            while n % align[0] != align[1]:
+                out.append(NOP())
+                n += 1
+            out.append(opt)
+            n += {WindowScale: 3, SackPermitted: 2, Timestamps: 10}[type(opt)]
+        out += [EOL()] * (-n % 4)
+        return tuple(out)
+    # Linux tcp_options_write: mss, sackOK, TS, nop, wscale (NOPs where an option is absent).
+    opts: list[Option] = [mss]
+    if sack and ts is not None:
+        opts.append(SackPermitted())
+    if ts is not None:
+        opts.append(ts)
+    elif sack:
+        opts += [NOP(), NOP(), SackPermitted()]
+    if ws is not None:
+        opts += [NOP(), ws]
+    return tuple(opts)
+
+
 class Connection:
     """A TCB and the procedures that act on it."""
 
@@ -134,6 +167,11 @@ class Connection:
         self._listen_remote: Address | None = None  # the remote a passive OPEN named (or None)
         self._was_synchronized = False  # reached ESTABLISHED once (send() then gives EPIPE)
         self.error = 0  # errno of the failure (SO_ERROR)
+        # An ICMP error in a synchronized state (RFC 1122 4.2.3.9: soft, reported to the user,
+        # not fatal): SO_ERROR reads it once, and a timeout reports it instead of ETIMEDOUT
+        # (Linux sk_err_soft, tcp_write_err).
+        self.soft_error = 0
+        self.pmtu: int | None = None  # the path MTU an ICMP error taught (RFC 1191, RFC 8201)
         self._events: list[Event] = []
         self._out: list[Segment] = []
 
@@ -465,8 +503,21 @@ class Connection:
 
     @property
     def _mss_payload(self) -> int:
-        """Payload per full segment: the peer's MSS less the options we always send."""
-        return max(1, min(self.snd_mss, self.config.mss) - (12 if self.ts_ok else 0))
+        """Payload per full segment: the peer's MSS, our own and the path's, less the options we
+        always send."""
+        mss = min(self.snd_mss, self.config.mss)
+        if self.pmtu is not None:
+            mss = min(mss, self.pmtu - self._ip_tcp_headers)
+        return max(1, mss - (12 if self.ts_ok else 0))
+
+    @property
+    def _ip_tcp_headers(self) -> int:
+        return 60 if ":" in self.local[0] else 40
+
+    @property
+    def path_mtu(self) -> int:
+        """The MTU of the path: what an ICMP error taught, else what our MSS was made from."""
+        return self.pmtu if self.pmtu is not None else self.config.mss + self._ip_tcp_headers
 
     def events(self) -> list[Event]:
         out, self._events = self._events, []
@@ -529,6 +580,63 @@ class Connection:
             "recv_q": len(self._rcvbuf),
             "send_q": len(self._sndbuf),
         }
+
+    # ================================================================ ICMP ERRORS ARRIVE
+    def icmp_arrives(self, rep: IcmpReport, seq: int, now: float) -> bool:
+        """An ICMP error quoting a segment of ours with sequence number ``seq``; False when it is
+        ignored as out of window (RFC 5927 4.1: SND.UNA <= seq <= SND.NXT, Linux tcp_v4_err)."""
+        st = self.state
+        if st in (S.LISTEN, S.CLOSED):
+            return False
+        if not (sq.le(self.snd_una, seq) and sq.le(seq, self.snd_nxt)):
+            return False
+        if st is S.SYN_RCVD and self.passive:
+            # Linux tcp_req_err: a request socket is dropped silently for net/host unreachable,
+            # time exceeded or a parameter problem, and left alone otherwise.
+            if rep.drops_request:
+                self._back_to_listen(C.RCV_ICMP, now)
+            return True
+        if rep.mtu is not None:
+            self._path_mtu_lowered(rep.mtu, now)
+            return True
+        if st in (S.SYN_SENT, S.SYN_RCVD):
+            # Linux: any destination unreachable ends a connection still opening (connect()
+            # fails with its errno: ECONNREFUSED, EHOSTUNREACH, ...).
+            self._fail(rep.errno, C.RCV_ICMP, Unreachable(errno=rep.errno), now)
+            return True
+        # RFC 1122 4.2.3.9 and RFC 5927: in a synchronized state even a "hard" error only informs.
+        self.soft_error = rep.errno
+        return True
+
+    def take_soft_error(self) -> int:
+        """The soft error an ICMP error left, now reported (Linux SO_ERROR: sk_err_soft, once)."""
+        err, self.soft_error = self.soft_error, 0
+        return err
+
+    def _path_mtu_lowered(self, mtu: int, now: float) -> None:
+        """RFC 1191 / RFC 8201 on "fragmentation needed": segments now fit the new path MTU
+        (never below Linux's 552, IPv6's 1280), and what was sent larger goes again at once in
+        pieces that fit (Linux tcp_v4_mtu_reduced, tcp_simple_retransmit; measured: 3000 bytes
+        sent as 1448, 1448, 104 with MTU 1200 reported go again as 1148, 1148, 600)."""
+        floor = MIN_PMTU_V6 if ":" in self.local[0] else MIN_PMTU_V4
+        mtu = max(mtu, floor)
+        if mtu >= self.path_mtu:
+            return
+        old = self._mss_payload
+        self.pmtu = mtu
+        new = self._mss_payload
+        if not self.state.synchronized or sq.sub(self.snd_nxt, self.snd_una) == 0:
+            return
+        # The segments in flight were cut at the old size from SND.UNA: resend each that is too
+        # big now, in pieces of the new size; the last piece carries PSH, as Linux's do.
+        outstanding = sq.sub(self.snd_nxt, self.snd_una)
+        oversized_end = 0
+        for start in range(0, outstanding, old):
+            if min(old, outstanding - start) > new:
+                oversized_end = min(start + old, outstanding)
+        pieces = [(off, min(new, oversized_end - off)) for off in range(0, oversized_end, new)]
+        for i, (off, n) in enumerate(pieces):
+            self._send_data_at(sq.add(self.snd_una, off), n, now, push=i == len(pieces) - 1)
 
     # ============================================================ SEGMENT ARRIVES (3.10.7)
     def segment_arrives(self, seg: Segment, now: float) -> None:
@@ -1212,7 +1320,8 @@ class Connection:
         if self.config.user_timeout is not None and self._rtx_start is not None:
             timed_out = False
         if timed_out:
-            self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT), now)
+            code = self.soft_error or E.ETIMEDOUT  # Linux tcp_write_err: the soft error if any
+            self._fail(code, C.TIMEOUT, TimedOut(errno=code), now)
             return
         self._retries += 1
         self.retransmits = self._retries
@@ -1313,24 +1422,20 @@ class Connection:
     def _options(self, now: float, syn: bool, sack: bool = True) -> tuple[Option, ...]:
         c = self.config
         if syn:
-            # Linux order: mss, sackOK, TS, nop, wscale (what Linux sends on SYN and SYN-ACK).
-            opts: list[Option] = [MSS(c.mss)]
             # Before the peer's SYN we offer everything enabled; after it (SYN-ACK) we answer
             # only what the peer offered (RFC 7323 1.3 and 2.2, RFC 2018 2).
             answering = self.state is not S.SYN_SENT
             want_sack = c.sack and (self.sack_ok if answering else True)
             want_ts = c.timestamps and (self.ts_ok if answering else True)
             want_ws = c.window_scaling and (self._peer_ws if answering else True)
-            if want_sack and want_ts:
-                opts.append(SackPermitted())
-            if want_ts:
-                opts.append(Timestamps(self._ts_now(now), self.ts_recent if answering else 0))
-            elif want_sack:
-                opts += [NOP(), NOP(), SackPermitted()]
-            if want_ws:
-                opts += [NOP(), WindowScale(self._offer_wscale)]
-            return tuple(opts)
-        opts = []
+            return syn_options(
+                c.syn_option_layout,
+                MSS(c.mss),
+                want_sack,
+                Timestamps(self._ts_now(now), self.ts_recent if answering else 0) if want_ts else None,
+                WindowScale(self._offer_wscale) if want_ws else None,
+            )
+        opts: list[Option] = []
         if self.ts_ok:
             opts += [NOP(), NOP(), Timestamps(self._ts_now(now), self.ts_recent)]
         if sack and self.sack_ok and self._ooo:
@@ -1463,14 +1568,14 @@ class Connection:
         self.total_retrans += 1
         self._rtx_ts = self._ts_now(now)
 
-    def _send_data_at(self, seq: int, n: int, now: float) -> None:
+    def _send_data_at(self, seq: int, n: int, now: float, push: bool = False) -> None:
         """Send ``n`` octets of data from ``seq`` again (a retransmission)."""
         off = sq.sub(seq, self._snd_base)
         payload = bytes(self._sndbuf[off : off + n])
         if not payload:
             return
         flags = ACK
-        if off + len(payload) == len(self._sndbuf):
+        if push or off + len(payload) == len(self._sndbuf):
             flags |= PSH
         self._count_retransmission(now)
         self._emit(seq, flags, now, payload)

@@ -66,6 +66,13 @@ class TimedOut:
 
 
 @dataclass(frozen=True, slots=True)
+class Unreachable:
+    """An ICMP error ended the connection while it was opening (RFC 1122 4.2.3.9)."""
+
+    errno: int
+
+
+@dataclass(frozen=True, slots=True)
 class Closed:
     """The connection reached CLOSED and its TCB is gone."""
 
@@ -117,6 +124,7 @@ Event = (
     | SendSpace
     | Reset
     | TimedOut
+    | Unreachable
     | Closed
     | CongestionChanged
     | RttChanged

@@ -88,6 +88,7 @@ class Cause(enum.StrEnum):
     TIMEOUT_FIN_WAIT_2 = "timeout FIN_WAIT_2"  # Linux tcp_fin_timeout
     TIMEOUT_2MSL = "timeout 2MSL"
     REOPEN = "rcv SYN in TIME_WAIT"  # RFC 9293 3.10.7.4 / RFC 6191: new incarnation
+    RCV_ICMP = "rcv ICMP error"  # RFC 1122 4.2.3.9, RFC 5927: an opening connection gives up
 
     def __str__(self) -> str:
         return self.value
@@ -171,6 +172,10 @@ TRANSITIONS: tuple[Transition, ...] = tuple(
         # -- a new SYN ends a TIME_WAIT incarnation (RFC 9293 3.6.1, RFC 6191, Linux; the
         #    time_wait_rules="linux" choice) --
         (S.TIME_WAIT, S.CLOSED, C.REOPEN),
+        # -- an ICMP error while opening (Linux tcp_v4_err, tcp_req_err) --
+        (S.SYN_SENT, S.CLOSED, C.RCV_ICMP),
+        (S.SYN_RCVD, S.CLOSED, C.RCV_ICMP),  # actively opened (simultaneous open)
+        (S.SYN_RCVD, S.LISTEN, C.RCV_ICMP),  # passively opened: the request is dropped
         # -- an in-window SYN is an error without RFC 5961 (Config.rfc5961=False): RFC 9293
         #    3.10.7.4 fourth step, RFC 793's rule: send a reset, flush, enter CLOSED --
         (S.SYN_RCVD, S.CLOSED, C.RCV_SYN),  # actively opened (passively: back to LISTEN)

@@ -130,6 +130,26 @@ _ROWS: dict[tuple[State, State, Cause], tuple[str, str]] = {
     ),
 }
 
+_ROWS.update(
+    {
+        (S.SYN_SENT, S.CLOSED, C.RCV_ICMP): (
+            "An ICMP error about our SYN (port or host unreachable, ...) ends the attempt at once: "
+            "connect() fails with its errno (ECONNREFUSED, EHOSTUNREACH), as Linux does.",
+            "RFC 1122 4.2.3.9, RFC 5927",
+        ),
+        (S.SYN_RCVD, S.CLOSED, C.RCV_ICMP): (
+            "An ICMP error about our SYN-ACK in a simultaneous open ends the connection, as in SYN_SENT.",
+            "RFC 1122 4.2.3.9, RFC 5927",
+        ),
+        (S.SYN_RCVD, S.LISTEN, C.RCV_ICMP): (
+            "Host or net unreachable about the SYN-ACK of a passive open: the half-open connection "
+            "is dropped and the listener keeps listening (Linux tcp_req_err); the peer's SYN may "
+            "come again.",
+            "Linux, RFC 5927",
+        ),
+    }
+)
+
 _BY_CAUSE: dict[Cause, tuple[str, str]] = {
     C.RCV_RST: (
         "An acceptable RST: the peer reset the connection; it is gone at once (ECONNRESET for the application).",

@@ -508,7 +508,7 @@ def _layout(
             if row.extra.get("conn"):
                 text += f" #{row.extra['conn']}"
             text = text[: mid - 2]
-            bad = str(e.get("outcome")) in ("refused", "reset", "timed out")
+            bad = str(e.get("outcome")) in ("refused", "reset", "timed out", "unreachable")
             style = "bold red" if bad else "bold green"
             if row.extra.get("side") == "right":
                 middle = [(" " * (mid - len(text) - 1), ""), (text, style), (" ", "")]

@@ -583,7 +583,7 @@ def _states_and_outcomes_svg(evs: list[Event], items: list[_Item], lay: _Layout)
                 text += f" ({e.get('detail')})"
             if it.index in numbers:
                 text += f" #{numbers[it.index]}"
-            bad = it.text in ("refused", "reset", "timed out")
+            bad = it.text in ("refused", "reset", "timed out", "unreachable")
             dy = 23 if f"{it.side}-label" in lay.rows[it.row].slots else 4
             anchor = "end" if it.side == "left" else "start"
             xt = x - 10 if it.side == "left" else x + 10

@@ -38,9 +38,12 @@ from .fragment import build_datagram, fragment_packet
 from .icmp import (
     ICMP_PROTOCOL,
     ICMPV6_PROTOCOL,
+    IcmpError,
     build_icmp_echo_reply,
     build_icmp_echo_request,
+    build_icmp_error,
     build_icmp_reassembly_timeout,
+    parse_icmp_error,
 )
 from .ip import (
     IPV4_DONT_FRAGMENT,
@@ -93,6 +96,7 @@ __all__ = [
     "Fragment",
     "IPv4Header",
     "IPv6Header",
+    "IcmpError",
     "MalformedPacket",
     "Option",
     "Packet",
@@ -106,6 +110,7 @@ __all__ = [
     "build_datagram",
     "build_icmp_echo_reply",
     "build_icmp_echo_request",
+    "build_icmp_error",
     "build_icmp_reassembly_timeout",
     "build_ip",
     "build_packet",
@@ -122,6 +127,7 @@ __all__ = [
     "internet_checksum",
     "options_length",
     "parse_flags",
+    "parse_icmp_error",
     "parse_ip",
     "parse_options",
     "parse_packet",

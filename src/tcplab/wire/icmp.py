@@ -1,10 +1,13 @@
-"""ICMP echo (ping) for IPv4 (RFC 792) and IPv6 (RFC 4443): enough for a host to answer ping; and
-the "fragment reassembly time exceeded" error a host sends when a datagram's fragments stop
-coming."""
+"""ICMP for IPv4 (RFC 792) and IPv6 (RFC 4443): echo (ping); the error messages a TCP host
+reacts to (destination unreachable, time exceeded, parameter problem, packet too big): built with
+:func:`build_icmp_error`, read with :func:`parse_icmp_error` (which returns the quoted packet's
+addresses, ports and TCP sequence number, the part RFC 5927 4.1 checks); and the "fragment
+reassembly time exceeded" error a host sends when a datagram's fragments stop coming."""
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 from .checksum import AddressLike, BytesLike, as_address, fold, icmpv4_checksum, icmpv6_checksum, raw_sum
 from .ip import Packet, build_ip
@@ -12,11 +15,14 @@ from .ip import Packet, build_ip
 __all__ = [
     "ICMPV6_PROTOCOL",
     "ICMP_PROTOCOL",
+    "IcmpError",
     "build_icmp_echo_reply",
     "build_icmp_echo_request",
+    "build_icmp_error",
     "build_icmp_reassembly_timeout",
     "icmpv4_checksum",
     "icmpv6_checksum",
+    "parse_icmp_error",
 ]
 
 ICMP_PROTOCOL = 1
@@ -94,6 +100,92 @@ def build_icmp_echo_reply(request: Packet, src: AddressLike | None = None, ttl: 
 _BROADCAST = as_address("255.255.255.255")
 
 
+# The error types: IPv4 destination unreachable, source quench, redirect, time exceeded, parameter
+# problem (RFC 792); IPv6 destination unreachable, packet too big, time exceeded, parameter
+# problem (RFC 4443).
+ICMPV4_ERRORS = frozenset((3, 4, 5, 11, 12))
+ICMPV6_ERRORS = frozenset((1, 2, 3, 4))
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpError:
+    """An ICMP error message and what it quotes of the packet that caused it."""
+
+    version: int
+    type: int
+    code: int
+    mtu: int  # next-hop MTU (IPv4 frag needed, RFC 1191) or the MTU of IPv6 packet too big; else 0
+    src: str  # the quoted packet's source (our address) and destination
+    dst: str
+    protocol: int
+    sport: int | None  # the quoted transport header's ports, when at least 4 bytes are quoted
+    dport: int | None
+    seq: int | None  # the quoted TCP sequence number, when 8 bytes are quoted
+
+
+def build_icmp_error(
+    src: AddressLike,
+    dst: AddressLike,
+    type_: int,
+    code: int,
+    quoted: BytesLike,
+    *,
+    mtu: int = 0,
+    ident: int = 0,
+    ttl: int = 64,
+    tos: int = 0,
+) -> bytes:
+    """An ICMP message of ``type_``/``code`` from ``src`` to ``dst`` quoting ``quoted`` (the IP
+    header and first bytes of the offending packet). ``mtu`` goes where RFC 1191 (IPv4) and RFC
+    4443 3.2 (IPv6) put it; ``ident`` is an echo identifier."""
+    s, d = as_address(src), as_address(dst)
+    if s.version == 4:
+        rest = struct.pack("!HH", ident, mtu & 0xFFFF) if mtu or ident else bytes(4)
+        msg = struct.pack("!BBH", type_, code, 0) + rest + bytes(quoted)
+        csum = icmpv4_checksum(msg)
+        return build_ip(s, d, ICMP_PROTOCOL, msg[:2] + csum.to_bytes(2, "big") + msg[4:], ttl, tos=tos)
+    rest = struct.pack("!I", mtu) if mtu else struct.pack("!HH", ident, 0)
+    msg = struct.pack("!BBH", type_, code, 0) + rest + bytes(quoted)
+    csum = icmpv6_checksum(s, d, msg)
+    return build_ip(s, d, ICMPV6_PROTOCOL, msg[:2] + csum.to_bytes(2, "big") + msg[4:], ttl, tos=tos)
+
+
+def parse_icmp_error(packet: Packet) -> IcmpError | None:
+    """The ICMP error ``packet`` carries, or None (not ICMP, not an error type, a bad checksum,
+    or too little of the offending packet quoted to know whose it was)."""
+    msg = packet.payload
+    version = packet.version
+    if len(msg) < 8 or packet.protocol != (ICMP_PROTOCOL if version == 4 else ICMPV6_PROTOCOL):
+        return None
+    type_, code = msg[0], msg[1]
+    if version == 4:
+        if type_ not in ICMPV4_ERRORS or icmpv4_checksum(msg) != 0:
+            return None
+        mtu = int.from_bytes(msg[6:8], "big") if type_ == 3 and code == 4 else 0
+        quoted = msg[8:]
+        if len(quoted) < 20 or quoted[0] >> 4 != 4:
+            return None
+        hlen = (quoted[0] & 0x0F) * 4
+        if hlen < 20 or len(quoted) < hlen:
+            return None
+        proto = quoted[9]
+        qsrc, qdst = str(as_address(bytes(quoted[12:16]))), str(as_address(bytes(quoted[16:20])))
+    else:
+        if type_ not in ICMPV6_ERRORS or icmpv6_checksum(packet.src, packet.dst, msg) != 0:
+            return None
+        mtu = int.from_bytes(msg[4:8], "big") if type_ == 2 else 0
+        quoted = msg[8:]
+        if len(quoted) < 40 or quoted[0] >> 4 != 6:
+            return None
+        hlen, proto = 40, quoted[6]
+        qsrc, qdst = str(as_address(bytes(quoted[8:24]))), str(as_address(bytes(quoted[24:40])))
+    l4 = quoted[hlen:]
+    sport = int.from_bytes(l4[0:2], "big") if len(l4) >= 4 else None
+    dport = int.from_bytes(l4[2:4], "big") if len(l4) >= 4 else None
+    seq = int.from_bytes(l4[4:8], "big") if len(l4) >= 8 else None
+    return IcmpError(version, type_, code, mtu, qsrc, qdst, proto, sport, dport, seq)
+
+
 def build_icmp_reassembly_timeout(first_fragment: BytesLike, ttl: int = 64) -> bytes:
     """ICMP Time Exceeded, "fragment reassembly time exceeded" (IPv4 type 11 code 1, RFC 792;
     ICMPv6 type 3 code 1, RFC 4443 3.3) about the datagram whose ``first_fragment`` (the packet
@@ -101,11 +193,5 @@ def build_icmp_reassembly_timeout(first_fragment: BytesLike, ttl: int = 64) -> b
     source, quoting as much of it as fits in 576 bytes (IPv4, RFC 1812 4.3.2.3) or 1280 (IPv6)."""
     raw = bytes(first_fragment)
     if raw[0] >> 4 == 4:
-        src, dst = as_address(raw[16:20]), as_address(raw[12:16])
-        body = bytes((11, 1, 0, 0, 0, 0, 0, 0)) + raw[: 576 - 28]
-        csum = icmpv4_checksum(body)
-        return build_ip(src, dst, ICMP_PROTOCOL, body[:2] + csum.to_bytes(2, "big") + body[4:], ttl)
-    src6, dst6 = as_address(raw[24:40]), as_address(raw[8:24])
-    body = bytes((3, 1, 0, 0, 0, 0, 0, 0)) + raw[: 1280 - 48]
-    csum = icmpv6_checksum(src6, dst6, body)
-    return build_ip(src6, dst6, ICMPV6_PROTOCOL, body[:2] + csum.to_bytes(2, "big") + body[4:], ttl)
+        return build_icmp_error(raw[16:20], raw[12:16], 11, 1, raw[: 576 - 28], ttl=ttl)
+    return build_icmp_error(raw[24:40], raw[8:24], 3, 1, raw[: 1280 - 48], ttl=ttl)
