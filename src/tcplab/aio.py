@@ -38,6 +38,8 @@ from tcplab.net.tun import TunRuntime
 from tcplab.socket import (
     AF_INET,
     AF_INET6,
+    IPPROTO_IPV6,
+    IPV6_V6ONLY,
     SHUT_WR,
     SO_LINGER,
     SO_REUSEADDR,
@@ -589,6 +591,8 @@ async def create_server(
             sockets.append(sock)
             if reuse_address:
                 sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+            if family == AF_INET6:  # asyncio's create_server: one socket per family
+                sock.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 1)
             sock.bind((addr, port))
             if port == 0:
                 port = sock.getsockname()[1]  # the same port on every family

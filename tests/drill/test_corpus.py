@@ -109,7 +109,6 @@ SKIPS = [
     ("fastopen-sendto.pkt", 3, "MSG_FASTOPEN: tcplab has no TCP Fast Open (RFC 7413)"),
     ("gro-mss.pkt", 9, "--mss=1000 makes a segment larger than it a GRO aggregate; tcplab has no GRO"),
     ("freebsd/nopush.pkt", 2, "socket option TCP_NOPUSH (freebsd only): tcplab has Linux's options"),
-    ("mapped-v6.pkt", None, "--ip_version=ipv4-mapped-ipv6 (tcplab has no dual-stack IPv6 sockets)"),
     ("moderate-rcvbuf-off.pkt", 1, "sysctl net.ipv4.tcp_moderate_rcvbuf=0: tcplab has no switch for auto-tuning"),
     ("pipe.pkt", 1, "pipe(): tcplab has no pipes"),
 ]

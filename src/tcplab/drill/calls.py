@@ -41,7 +41,8 @@ class Context(Protocol):
     local_ip: str
     remote_ip: str
     rules: Any  # the matcher's Rules (for v6)
-    v6: bool
+    v6: bool  # IPv6 on the wire
+    mapped: bool  # --ip_version=ipv4-mapped-ipv6: AF_INET6 sockets, IPv4-mapped addresses
 
 
 Handler = Callable[["Calls", A.Event, tuple[A.Expr, ...]], Any]
@@ -229,7 +230,8 @@ def _strerror(code: int) -> str:
 @syscall("socket")
 def _socket(c: Calls, ev: A.Event, args: tuple[A.Expr, ...]) -> Any:
     abi = c.ctx.abi
-    family = abi.number("AF_INET6" if c.ctx.v6 else "AF_INET")
+    v6_socket = c.ctx.v6 or c.ctx.mapped
+    family = abi.number("AF_INET6" if v6_socket else "AF_INET")
     if args and not isinstance(args[0], A.Ellipsis_):
         family = c.int_arg(ev, args, 0, "the address family")
     stype = c.int_arg(ev, args, 1, "the socket type")
@@ -243,8 +245,8 @@ def _socket(c: Calls, ev: A.Event, args: tuple[A.Expr, ...]) -> Any:
     proto = c.int_arg(ev, args, 2, "the protocol") if len(args) > 2 else 0
     if abi.name_of("proto", proto) not in ("IPPROTO_TCP", "IPPROTO_IP"):
         raise Skip(f"{abi.name_of('proto', proto) or proto} sockets (tcplab has TCP only)", ev.line)
-    if (fam == "AF_INET6") != c.ctx.v6:
-        raise Skip(f"an {fam} socket in an {'IPv6' if c.ctx.v6 else 'IPv4'} script (no dual stack)", ev.line)
+    if (fam == "AF_INET6") != v6_socket:
+        raise Skip(f"an {fam} socket in an {'IPv4' if fam == 'AF_INET6' else 'IPv6'} script", ev.line)
     sock = Socket(c.ctx.host, _pysocket.AF_INET6 if fam == "AF_INET6" else _pysocket.AF_INET, _pysocket.SOCK_STREAM)
     nonblock = abi.number("SOCK_NONBLOCK") or 0
     sock.setblocking(not stype & nonblock)
@@ -266,10 +268,15 @@ def _address(c: Calls, ev: A.Event, args: tuple[A.Expr, ...], default: tuple[str
     raise Broken('the address must be ... or {sa_family=..., sin_port=htons(N), sin_addr=inet_addr("A")}', ev.line)
 
 
+def _sock_ip(c: Calls, ip: str) -> str:
+    """An address as the script's sockets name it: IPv4-mapped in ipv4-mapped-ipv6 mode."""
+    return f"::ffff:{ip}" if c.ctx.mapped else ip
+
+
 @syscall("bind")
 def _bind(c: Calls, ev: A.Event, args: tuple[A.Expr, ...]) -> int:
     sock = c.sock(ev, args)
-    sock.bind(_address(c, ev, args, (c.ctx.local_ip, SERVER_PORT)))
+    sock.bind(_address(c, ev, args, (_sock_ip(c, c.ctx.local_ip), SERVER_PORT)))
     return 0
 
 
@@ -302,7 +309,7 @@ def _accept(c: Calls, ev: A.Event, args: tuple[A.Expr, ...]) -> Any:
 @syscall("connect")
 def _connect(c: Calls, ev: A.Event, args: tuple[A.Expr, ...]) -> Any:
     sock = c.sock(ev, args)
-    remote = _address(c, ev, args, (c.ctx.remote_ip, SERVER_PORT))
+    remote = _address(c, ev, args, (_sock_ip(c, c.ctx.remote_ip), SERVER_PORT))
     core = sock.core
     if core.connection is None:
         c.ctx.flows.connect(sock, remote[1])

@@ -129,9 +129,8 @@ class Runner:
         ip_version = opts.get("ip_version") or "ipv4"
         if ip_version not in ("ipv4", "ipv6", "ipv4-mapped-ipv6"):
             raise Broken(f"--ip_version={ip_version}: ipv4, ipv6 or ipv4-mapped-ipv6")
-        if ip_version == "ipv4-mapped-ipv6":
-            raise Skip("--ip_version=ipv4-mapped-ipv6 (tcplab has no dual-stack IPv6 sockets)")
-        self.v6 = self.rules.v6 = ip_version == "ipv6"
+        self.v6 = self.rules.v6 = ip_version == "ipv6"  # on the wire
+        self.mapped = ip_version == "ipv4-mapped-ipv6"  # AF_INET6 sockets, IPv4 packets
         self.local_ip = str(ipaddress.ip_address(opts.get("local_ip") or ("fd00::2" if self.v6 else "198.18.0.2")))
         self.remote_ip = str(ipaddress.ip_address(opts.get("remote_ip") or ("fd00::1" if self.v6 else "198.18.0.1")))
         self.gro_mss = mss if mss is not None else _usecs_option(opts, "mss", None)

@@ -116,6 +116,7 @@ _LINUX: dict[str, Setting] = {
     ),
     "net.ipv4.tcp_slow_start_after_idle": _to("slow_start_after_idle", _flag),
     "net.ipv4.tcp_challenge_ack_limit": _to("challenge_ack_limit"),
+    "net.ipv6.bindv6only": _to("bindv6only", _flag),
     "net.ipv4.tcp_invalid_ratelimit": _to("invalid_ratelimit", _ms),
     # Linux starts a send buffer at tcp_wmem[1] and grows it at the handshake (tcp_sndbuf_expand);
     # tcplab's send buffer is a fixed size: only the default, which tcplab's sizes follow, is taken.

@@ -115,9 +115,10 @@ class Binding:
     record the host checks new binds against. The socket layer owns it and drops it from
     ``host.bound`` when the socket connects, listens or closes."""
 
-    ip: str  # "0.0.0.0" / "::" for the wildcard
+    ip: str  # "0.0.0.0" / "::" for the wildcard; an IPv4-mapped address is kept as IPv4
     port: int
     reuseaddr: bool = False  # SO_REUSEADDR, kept current by the socket
+    dualstack: bool = False  # "::" with IPV6_V6ONLY 0: the IPv4 port too
 
 
 class Traffic:
@@ -951,17 +952,22 @@ class Host:
             self._conns_peak = len(self.conns)
 
     @staticmethod
-    def overlap(a: str, b: str) -> bool:
-        """Two local addresses that would share a port: equal, or either one a wildcard."""
+    def overlap(a: str, b: str, a_dual: bool = False, b_dual: bool = False) -> bool:
+        """Two local addresses that would share a port: equal, or either one a wildcard. An IPv4
+        address and an IPv6 one overlap only when the IPv6 one is a dual-stack "::" (``a_dual``,
+        ``b_dual``: IPV6_V6ONLY 0), which holds every IPv4 address too (Linux
+        inet_rcv_saddr_equal: "::" dual conflicts with 0.0.0.0 and 198.18.0.2 alike)."""
         if (":" in a) != (":" in b):
-            return False  # IPv4 and IPv6 sockets are separate here (no dual-stack v6 sockets)
+            return (a == "::" and a_dual) or (b == "::" and b_dual)
         return a == b or ipaddress.ip_address(a).is_unspecified or ipaddress.ip_address(b).is_unspecified
 
-    def listener_conflict(self, ip: str, port: int) -> bool:
-        """A listener on ``port`` at an overlapping address."""
-        return any(lst.port == port and self.overlap(ip, lst.local_ip) for lst in self.listeners.values())
+    def listener_conflict(self, ip: str, port: int, dual: bool = False) -> bool:
+        """A listener on ``port`` at an overlapping address (``dual``: ``ip`` is a dual "::")."""
+        return any(
+            lst.port == port and self.overlap(ip, lst.local_ip, dual, lst.dualstack) for lst in self.listeners.values()
+        )
 
-    def bind_conflict(self, ip: str, port: int, reuseaddr: bool) -> bool:
+    def bind_conflict(self, ip: str, port: int, reuseaddr: bool, dual: bool = False) -> bool:
         """Linux's bind rules (inet_csk_bind_conflict), simplified to what TCP sockets do:
 
         - a listener on an overlapping address always conflicts (even with SO_REUSEADDR);
@@ -970,11 +976,14 @@ class Host:
           accepted children of a listener inherit it, which is the common case);
         - another bound-only socket conflicts unless both have SO_REUSEADDR.
         """
-        if self.listener_conflict(ip, port):
+        if self.listener_conflict(ip, port, dual):
             return True
-        if not reuseaddr and any(self.overlap(ip, used) for used in self._port_users.get(port, ())):
+        if not reuseaddr and any(self.overlap(ip, used, dual) for used in self._port_users.get(port, ())):
             return True
-        return any(b.port == port and self.overlap(ip, b.ip) and not (reuseaddr and b.reuseaddr) for b in self.bound)
+        return any(
+            b.port == port and self.overlap(ip, b.ip, dual, b.dualstack) and not (reuseaddr and b.reuseaddr)
+            for b in self.bound
+        )
 
     def _port_taken(self, port: int) -> bool:
         """A listener or a bound-only socket has ``port``."""

@@ -107,6 +107,8 @@ class SocketCore:
         self.type = type
         self.proto = IPPROTO_TCP
         self.options = _options.SocketOptions()
+        # IPV6_V6ONLY starts at net.ipv6.bindv6only (Linux: 0, dual-stack)
+        self.options.v6only = family == AF_INET6 and bool(host.config.bindv6only)
         self._ep: Endpoint | None = None  # host Endpoint once connected / accepted
         self._listener: Listener | None = None
         self._binding: Binding | None = None  # the local address bind() (or connect/listen) chose
@@ -321,6 +323,14 @@ class SocketCore:
             ) from None
         if (ip.version == 4) != (self.family == AF_INET):
             raise _socket.gaierror(_socket.EAI_ADDRFAMILY, "Address family for hostname not supported")
+        mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+        if mapped is not None:
+            # ::ffff:a.b.c.d on an AF_INET6 socket is IPv4 (on the wire too): kept as a.b.c.d,
+            # shown mapped again by sockaddr(). Linux: EINVAL to bind it with IPV6_V6ONLY
+            # (inet6_bind), ENETUNREACH to connect to it (tcp_v6_connect).
+            if self.options.v6only:
+                raise oserror(_errno.EINVAL if for_bind else _errno.ENETUNREACH)
+            return str(mapped), port
         return str(ip), port
 
     def sockaddr(self, ip: str, port: int) -> tuple:
@@ -337,6 +347,10 @@ class SocketCore:
         if self._binding is not None:
             return self.sockaddr(self._binding.ip, self._binding.port)
         return self.sockaddr("0.0.0.0" if self.family == AF_INET else "::", 0)
+
+    def _dualstack(self, ip: str) -> bool:
+        """Whether a bind to ``ip`` takes the IPv4 port too: "::" with IPV6_V6ONLY 0."""
+        return ip == "::" and not self.options.v6only
 
     def getpeername(self) -> tuple:
         self.check_open()
@@ -359,9 +373,9 @@ class SocketCore:
             if picked is None:
                 raise oserror(_errno.EADDRINUSE)
             port = picked
-        elif host.bind_conflict(ip, port, self.reuseaddr):
+        elif host.bind_conflict(ip, port, self.reuseaddr, self._dualstack(ip)):
             raise oserror(_errno.EADDRINUSE)
-        self._binding = Binding(ip, port, self.reuseaddr)
+        self._binding = Binding(ip, port, self.reuseaddr, self._dualstack(ip))
         self._explicit_bind = True
         host.bound.add(self._binding)
 
@@ -383,13 +397,13 @@ class SocketCore:
         ip, port = self._binding.ip, self._binding.port
         # Linux re-checks at listen() (inet_csk_get_port): two SO_REUSEADDR sockets may share a
         # bound port, but only one of them may listen on it.
-        if host.listener_conflict(ip, port):
+        if host.listener_conflict(ip, port, self._binding.dualstack):
             raise oserror(_errno.EADDRINUSE)
         config = host.conn_config(ip, host.config.copy(**self.options.config), self.options.user_mss)
         listener = host.open_listener(ip, port, backlog, config, self.now())
         listener.user_mss = self.options.user_mss
         # IPV6_V6ONLY 0 on "::": IPv4 connections too, their addresses IPv4-mapped (as Linux)
-        listener.dualstack = self.family == AF_INET6 and ip == "::" and not self.options.v6only
+        listener.dualstack = self._binding.dualstack
         self._attach(listener=listener)
         host.bound.discard(self._binding)
 
@@ -428,8 +442,13 @@ class SocketCore:
         if ipaddress.ip_address(ip).is_unspecified:
             raise oserror(_errno.ENETUNREACH)
         local_ip = self._binding.ip if self._binding is not None else None
+        to_v6 = ":" in ip  # False for an IPv4-mapped address: the connection is IPv4
+        if local_ip is not None and (":" in local_ip) != to_v6 and local_ip != "::":
+            # Linux: bound to an IPv6 address, a mapped peer is ENETUNREACH (tcp_v6_connect);
+            # bound to a mapped one, an IPv6 peer is EAFNOSUPPORT
+            raise oserror(_errno.EAFNOSUPPORT if to_v6 else _errno.ENETUNREACH)
         if local_ip is None or ipaddress.ip_address(local_ip).is_unspecified:
-            local_ip = host.default_address(self.family == AF_INET6)
+            local_ip = host.default_address(to_v6)
             if local_ip is None:
                 raise oserror(_errno.ENETUNREACH)
         local_port = self._binding.port if self._binding is not None else 0

@@ -23,7 +23,9 @@ from tcplab.socket.constants import (
     AF_INET,
     AF_INET6,
     AF_UNSPEC,
+    IPPROTO_IPV6,
     IPPROTO_TCP,
+    IPV6_V6ONLY,
     SO_REUSEADDR,
     SO_REUSEPORT,
     SOCK_CLOEXEC,
@@ -80,7 +82,7 @@ def socket(
 
 
 def has_dualstack_ipv6() -> bool:
-    return False  # tcplab's IPv6 sockets are IPv6 only
+    return True  # AF_INET6 sockets take IPv4 too unless IPV6_V6ONLY (Config.bindv6only)
 
 
 def getaddrinfo(
@@ -154,11 +156,13 @@ def create_server(
     host: Host | None = None,
 ) -> Socket:
     """``socket.create_server`` on a tcplab host (SO_REUSEADDR set, as Python does on POSIX)."""
-    if dualstack_ipv6:
-        raise ValueError("dualstack_ipv6 not supported on this platform")
+    if dualstack_ipv6 and family != AF_INET6:
+        raise ValueError("dualstack_ipv6 requires AF_INET6 family")
     sock = socket(family, SOCK_STREAM, host=host)
     try:
         sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)
+        if family == AF_INET6:  # Python: IPv6 only unless dualstack_ipv6
+            sock.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, int(not dualstack_ipv6))
         if reuse_port:
             sock.setsockopt(SOL_SOCKET, SO_REUSEPORT, 1)
         sock.bind(address)

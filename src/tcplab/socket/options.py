@@ -95,7 +95,7 @@ class SocketOptions:
     rcvlowat: int = 1  # SO_RCVLOWAT
     notsent_lowat: int = 0  # TCP_NOTSENT_LOWAT (u32); 0: the sysctl's
     cork: bool = False  # TCP_CORK
-    v6only: bool = True  # IPV6_V6ONLY: tcplab's IPv6 sockets are IPv6-only unless set to 0
+    v6only: bool = False  # IPV6_V6ONLY (a new socket takes net.ipv6.bindv6only: Config.bindv6only)
 
     def inherit(self) -> SocketOptions:
         """The options of a socket accept() makes (Linux clones the listener)."""
@@ -300,7 +300,10 @@ def setsockopt(core: SocketCore, level: int, optname: int, value: Any, optlen: i
         else:
             raise oserror(_errno.ENOPROTOOPT)
     elif level == IPPROTO_IPV6 and optname == IPV6_V6ONLY and core.family == AF_INET6:
-        opts.v6only = bool(as_int(value))
+        v = as_int(value)
+        if core.getsockname()[1]:
+            raise oserror(_errno.EINVAL)  # Linux: not once the socket has a port (inet_num)
+        opts.v6only = bool(v)
     else:
         raise oserror(_errno.ENOPROTOOPT)
 

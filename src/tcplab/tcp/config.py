@@ -109,6 +109,11 @@ class Config:
     # machine measured; Linux scales it with memory).
     max_orphans: int = 131072
 
+    # -- sockets (read by tcplab.socket, host-wide like the sysctl) -------------------------------
+    # net.ipv6.bindv6only: the IPV6_V6ONLY an AF_INET6 socket starts with. 0, as Linux: "::"
+    # takes IPv4 too and IPv4-mapped addresses (::ffff:a.b.c.d) speak IPv4 on the wire.
+    bindv6only: int = 0
+
     # -- text on a SYN -------------------------------------------------------------------------
     # RFC 9293 3.10.7.2/3.10.7.3: text and FIN carried by a SYN are queued and processed once
     # ESTABLISHED (on a SYN-ACK: at once). Linux without TCP Fast Open drops them (the peer sends
