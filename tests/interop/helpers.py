@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from tcplab.socket import AF_INET, AF_INET6, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, Socket
+from tcplab.trace.events import EventLog
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KPEER = os.path.join(HERE, "kpeer.py")
@@ -110,7 +111,7 @@ class TunBench:
             pcap=pcap,
             offload=offload,
         ).open()
-        self.host = Host(host_name, self.link.host_addresses())
+        self.host = Host(host_name, self.link.host_addresses(), log=EventLog())  # a whole trace: tests read it
         self.runtime = TunRuntime(self.link, self.host)
         self.peers: list[KPeer] = []
 

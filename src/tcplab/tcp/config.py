@@ -15,6 +15,7 @@ class Config:
     # -- segment size (RFC 9293 3.7.1, RFC 879) ---------------------------------------------
     mss: int = 1460  # what we advertise: MTU 1500 - 40 (IPv4); hosts pass 1440 for IPv6
     default_peer_mss: int = 536  # RFC 9293 3.7.1: assumed when the peer sends no MSS option
+    min_snd_mss: int = 48  # Linux net.ipv4.tcp_min_snd_mss: the peer's MSS is raised to this
     # A link capability, set by the host (``Host.link``), never guessed: the link splits a
     # segment of up to this many payload bytes into MSS-sized ones itself (TSO/GSO). The engine
     # then sends one super-segment where it would send several full ones; the MSS on the wire,
@@ -105,6 +106,13 @@ class Config:
     # in-window pure ACK restarts it silently, only an exact RST ends it) or "rfc" (RFC 9293
     # 3.10.7.4 step by step, with RFC 5961 challenge ACKs for SYNs and inexact RSTs).
     time_wait_rules: str = "linux"
+    # SYN cookies (RFC 4987 3.6, tcplab.tcp.syncookies), a listener's choice (Linux
+    # net.ipv4.tcp_syncookies): 0 never, 1 when the SYN queue overflows, 2 for every SYN.
+    syncookies: int = 1
+    # Connections closed by their application and not gone yet (orphans) a host keeps, beyond
+    # which a closed connection is reset at once (Linux net.ipv4.tcp_max_orphans: 131072 on the
+    # machine measured; Linux scales it with memory).
+    max_orphans: int = 131072
 
     # -- sockets (read by tcplab.socket, host-wide like the sysctl) -------------------------------
     # net.ipv6.bindv6only: the IPV6_V6ONLY an AF_INET6 socket starts with. 0, as Linux: "::"

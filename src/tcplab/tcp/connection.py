@@ -153,8 +153,8 @@ class Connection:
         "_ack_now", "_acks", "_challenge_acks", "_copied", "_cwnd_use", "_eor", "_events", "_fin_queued",
         "_fin_seq", "_fixed_iss", "_head_len", "_isn", "_keepalive_probes", "_last_ack_sent", "_last_data_sent",
         "_listen_remote", "_more", "_offer_wscale", "_ooo", "_oow", "_out", "_peer_ws", "_persist_backoff",
-        "_probe_outstanding", "_rcv_adv", "_rcv_wup", "_rcvbuf", "_retries", "_rtt_seq", "_rtt_time", "_rtx_start",
-        "_rtx_ts", "_rwin", "_snd_base", "_sndbuf", "_syn_retransmitted", "_syn_text", "_ts_recent_age",
+        "_probe_outstanding", "_probes_out", "_rcv_adv", "_rcv_wup", "_rcvbuf", "_retries", "_rtt_seq", "_rtt_time",
+        "_rtx_start", "_rtx_ts", "_rwin", "_snd_base", "_sndbuf", "_syn_retransmitted", "_syn_text", "_ts_recent_age",
         "_user_closed", "_was_synchronized", "cc", "config", "cork", "eof", "error", "irs", "iss", "local", "loss",
         "max_snd_wnd", "name", "passive", "pmtu", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale", "remote", "retransmits",
         "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up", "snd_wl1", "snd_wl2", "snd_wnd",
@@ -176,7 +176,9 @@ class Connection:
         self.local = local
         self.remote = remote
         self.name = name
-        self._isn = isn or ISNGenerator(b"tcplab-default-isn-secret")
+        # RFC 6528: without a generator (or a fixed ISS) the connection keys its own from
+        # os.urandom; a constant key would make every ISN predictable.
+        self._isn = isn if isn is not None else ISNGenerator()
         self._fixed_iss = iss
         self.state = S.CLOSED
         self.passive = False  # RFC 9293: "initiated with a passive OPEN"
@@ -243,6 +245,7 @@ class Connection:
         self._rtx_start: float | None = None  # when the oldest unacked data was first sent
         self._persist_backoff = 0
         self._probe_outstanding = False
+        self._probes_out = 0  # zero-window probes since the peer last sent an acceptable ACK
         self._keepalive_probes = 0
 
         # -- RTT, loss detection and congestion control (RFC 6298, RFC 5681, RFC 6582) ---------
@@ -475,6 +478,12 @@ class Connection:
             return False
         return sq.gt(seg.seq, self.rcv_nxt) or (ts is not None and sq.gt(ts.val, self.ts_recent))
 
+    def synack_untimed(self) -> None:
+        """The SYN-ACK answering this connection's SYN went out before the connection existed
+        (a SYN cookie's: its host kept nothing), so its round trip cannot be timed from our
+        clock; Linux takes no RTT sample from a cookie's handshake without timestamps."""
+        self._rtt_seq = None
+
     # =========================================================================== introspection
     @property
     def recv_buffered(self) -> int:
@@ -487,6 +496,12 @@ class Connection:
     @property
     def send_free(self) -> int:
         return max(0, self.config.snd_buf - len(self._sndbuf))
+
+    @property
+    def orphaned(self) -> bool:
+        """Closed by its application and not gone yet: what Linux counts against
+        tcp_max_orphans (a connection in TIME_WAIT is not one)."""
+        return self._user_closed and self.state is not S.CLOSED and self.state is not S.TIME_WAIT
 
     @property
     def unsent(self) -> int:
@@ -1061,6 +1076,7 @@ class Connection:
             self._ack_advances(seg, now)
         elif ack == self.snd_una:
             self._maybe_dupack(seg, now, newly_sacked)
+        self._probes_out = 0  # the peer answers (Linux tcp_ack: icsk_probes_out = 0)
         # Window update (3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
         if sq.le(self.snd_una, ack) and (
             sq.lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, ack))
@@ -1243,8 +1259,10 @@ class Connection:
                 self._ooo.fin_seq = None
                 self._fin_arrives(now)
         else:
-            # Out of order: keep it, and send a duplicate ACK at once (RFC 5681 4.2).
-            self._ooo.add(seq, bytes(payload), rcv_nxt)
+            # Out of order: keep it, and send a duplicate ACK at once (RFC 5681 4.2). The queue
+            # is charged its truesize against twice the buffer (Linux: sk_rcvbuf, of which
+            # tcp_adv_win_scale=1 advertises half), less the in-order data waiting to be read.
+            self._ooo.add(seq, bytes(payload), rcv_nxt, limit=2 * self.config.rcv_buf - len(self._rcvbuf))
             self._ack_now = True
 
     def _data_arrived(self, length: int, psh: bool, now: float, gso_size: int = 0) -> None:
@@ -1467,7 +1485,11 @@ class Connection:
         """Negotiate MSS, window scale, timestamps and SACK-permitted from the peer's SYN."""
         c = self.config
         mss = seg.option(MSS)
-        self.snd_mss = mss.value if mss is not None and mss.value > 0 else c.default_peer_mss
+        peer_mss = mss.value if mss is not None and mss.value > 0 else c.default_peer_mss
+        # Linux tcp_min_snd_mss (CVE-2019-11479): a peer asking for tiny segments would make us
+        # send a byte per segment. The floor applies before the timestamp option is taken off
+        # (measured: peer MSS 1..48 gives 36-byte segments with timestamps, 48 without).
+        self.snd_mss = max(peer_mss, c.min_snd_mss)
         ws = seg.option(WindowScale)
         self._peer_ws = ws is not None
         if ws is not None and c.window_scaling:
@@ -1602,11 +1624,15 @@ class Connection:
 
     def _send_probe(self, now: float) -> None:
         """Zero-window probe (RFC 9293 3.8.6.1): one octet of new data, persist timer backed off.
-        With the window open the timer was holding corked data: send it (Linux tcp_write_wakeup)."""
+        With the window open the timer was holding corked data: send it (Linux tcp_write_wakeup).
+        A window that stays closed is given up on as Linux does (tcp_probe_timer)."""
         if self.snd_wnd and self.state.synchronized:
             self._send_data(now, push=self.cork)
             return
         if not self.state.synchronized or self.snd_wnd:
+            return
+        if self._persist_gives_up():
+            self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT), now)
             return
         if self._probe_outstanding:
             # The previous probe was refused: send the same octet again.
@@ -1621,14 +1647,31 @@ class Connection:
             if sq.gt(self.snd_nxt, self.snd_max):
                 self.snd_max = self.snd_nxt
             self._probe_outstanding = True
+        self._probes_out += 1
         self._persist_backoff += 1
         if self.config.user_timeout is not None:
             # Linux tcp_probe_timer: the user timeout counts from the first probe.
             self.timers.arm_if_stopped(Timer.USER_TIMEOUT, now + self.config.user_timeout)
-        interval = min(
-            max(self.rtt.rto, self.config.persist_min) * (1 << min(self._persist_backoff, 20)), self.config.rto_max
-        )
-        self.timers.arm(Timer.PERSIST, now + interval)
+        self.timers.arm(Timer.PERSIST, now + self._persist_interval())
+
+    def _persist_interval(self) -> float:
+        """The wait before the next probe: the RTO (at least ``persist_min``), doubled per probe."""
+        c = self.config
+        return min(max(self.rtt.rto, c.persist_min) * (1 << min(self._persist_backoff, 20)), c.rto_max)
+
+    def _persist_gives_up(self) -> bool:
+        """Linux tcp_probe_timer (measured: /work/notes/persist.md): RFC 1122 4.2.2.17 keeps a
+        connection open as long as the receiver answers its probes, so only probes left
+        unanswered count, up to tcp_retries2; an orphan (closed by its application) gets
+        tcp_orphan_retries probes, and none once its backoff reached the RTO ceiling. (The
+        user timeout, which answers do not stop, has its own timer: ``_user_timeout``.)"""
+        c = self.config
+        limit = c.retries2
+        if self._user_closed:
+            if self._persist_interval() >= c.rto_max:
+                return True
+            limit = c.orphan_retries
+        return self._probes_out >= limit
 
     def _output(self, now: float) -> None:
         """Send what the windows, Nagle and SWS avoidance allow; then a pure ACK if owed."""
