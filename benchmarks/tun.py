@@ -2,7 +2,7 @@
 device, in both directions, and kernel to kernel over a veth pair between two namespaces as the
 yardstick. Prints MB/s for each and the ratio tcplab / kernel. A figure, not a test.
 
-    sudo python benchmarks/tun.py [--mb 20] [--runs 3]
+    sudo python benchmarks/tun.py [--mb 20] [--runs 3] [--mtu 1500,9000,65535] [--no-offload]
     sudo python benchmarks/tun.py --lossy [--lossy-mb 4] [--loss 1,5,20]
 
 ``--lossy`` measures loss recovery on a real lossy path (issue 11): ``tcplab serve echo`` on a
@@ -15,73 +15,82 @@ yardstick. The figure to watch: the tcplab-sender MB/s against the kernel-sender
 The kernel side is the same small Python program in every case (tests/interop/kpeer.py: one
 ``send``/``recv`` loop of 256 KB calls), so the yardstick is "the kernel's TCP with a Python
 application", and tcplab's figure includes its whole per-packet path: TUN read/write, parsing,
-the host, the engine, the socket layer. Only 198.18.0.0/15 addresses inside namespaces created
-(and removed) here are used.
+the host, the engine, the socket layer. The ratios are against the veth pair at MTU 1500 (the
+kernel's usual MTU), measured in the same run; the TUN figures are printed for every MTU asked
+for (the first is the one the ratios use). Only 198.18.0.0/15 addresses inside namespaces
+created (and removed) here are used.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
-import statistics
 import subprocess
 import sys
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-KPEER = str(ROOT / "tests" / "interop" / "kpeer.py")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import netbench
+
+KPEER = str(netbench.ROOT / "tests" / "interop" / "kpeer.py")
 MB = 1 << 20
+# tcplab's buffers: what Linux's autotuning gives its own sockets at most (net.ipv4.tcp_rmem and
+# tcp_wmem maxima are 32 MB and 4 MB on this kernel), so both TCPs may keep as much in flight.
+BUF = 4 * MB
 
 
-def _kpeer(ns: str, *args: object) -> subprocess.Popen:
-    return subprocess.Popen(
-        ["ip", "netns", "exec", ns, sys.executable, KPEER, *map(str, args)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def _kpeer(ns: str, *args: object):
+    return netbench.python_in_ns(ns, KPEER, *args)
 
 
-def _events_reader(stack_runtime, proc: subprocess.Popen, events: list) -> None:
-    buf = bytearray()
+def _link(ns: str, mtu: int, offload: bool):
+    from tcplab.net.tun import TunLink
+
+    kwargs = {} if offload else {"offload": False}
+    return TunLink("tlab0", "198.18.0.1/24", "198.18.0.2/24", netns=ns, mtu=mtu, **kwargs)
+
+
+def _report_while_running(rt, proc, name: str) -> dict:
+    """The kernel peer's JSON event ``name``, read from its pipe while the TUN loop runs."""
+    assert proc.stdout is not None
     fd = proc.stdout.fileno()
     os.set_blocking(fd, False)
+    buf = bytearray()
 
     def readable() -> None:
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
-            return
-        if not data:
-            stack_runtime.remove_reader(fd)
-            return
-        buf.extend(data)
-        while b"\n" in buf:
-            i = buf.index(b"\n")
-            events.append(json.loads(bytes(buf[:i])))
-            del buf[: i + 1]
+        with contextlib.suppress(BlockingIOError):
+            buf.extend(os.read(fd, 65536) or b"\n")
 
-    stack_runtime.add_reader(fd, readable)
+    def found() -> dict | None:
+        for line in bytes(buf).splitlines():
+            ev = json.loads(line) if line.strip() else {}
+            if ev.get("event") in (name, "error"):
+                return ev
+        return None
 
-
-def _find(events: list, name: str) -> dict | None:
-    for e in events:
-        if e["event"] in (name, "error"):
-            return e
-    return None
+    rt.add_reader(fd, readable)
+    rt.run_until(lambda: found() is not None or proc.poll() is not None, 120)
+    rt.remove_reader(fd)
+    return found() or {"event": "none"}
 
 
-def kernel_to_tcplab(ns: str, nbytes: int) -> float:
+def _config():
+    from tcplab.tcp import Config
+
+    return Config(rcv_buf=BUF, snd_buf=BUF)
+
+
+def kernel_to_tcplab(ns: str, nbytes: int, mtu: int, offload: bool) -> float:
     from tcplab.host import Host
-    from tcplab.net.tun import TunLink, TunRuntime
+    from tcplab.net.tun import TunRuntime
     from tcplab.socket import Socket
 
-    with TunLink("tlab0", "198.18.0.1/24", "198.18.0.2/24", netns=ns) as link:
-        host = Host("bench", link.host_addresses())
+    with _link(ns, mtu, offload) as link:
+        host = Host("bench", link.host_addresses(), _config())
         rt = TunRuntime(link, host)
         srv = Socket(host)
         srv.bind(("198.18.0.2", 9000))
@@ -102,67 +111,51 @@ def kernel_to_tcplab(ns: str, nbytes: int) -> float:
             conn.close()
             rt.run_until(lambda: peer.poll() is not None, 10)
         finally:
-            if peer.poll() is None:
-                peer.kill()
-            peer.wait()
+            netbench.stop(peer)
             rt.close()
         if got != nbytes:
             raise SystemExit(f"kernel -> tcplab: received {got} of {nbytes} bytes")
         return nbytes / dt / MB
 
 
-def tcplab_to_kernel(ns: str, nbytes: int) -> float:
+def tcplab_to_kernel(ns: str, nbytes: int, mtu: int, offload: bool) -> float:
     from tcplab.host import Host
-    from tcplab.net.tun import TunLink, TunRuntime
+    from tcplab.net.tun import TunRuntime
     from tcplab.socket import Socket
 
-    with TunLink("tlab0", "198.18.0.1/24", "198.18.0.2/24", netns=ns) as link:
-        host = Host("bench", link.host_addresses())
+    with _link(ns, mtu, offload) as link:
+        host = Host("bench", link.host_addresses(), _config())
         rt = TunRuntime(link, host)
         peer = _kpeer(ns, "server", "0.0.0.0", 9001, "--eof", "--no-hash")
-        events: list = []
-        _events_reader(rt, peer, events)
         try:
-            rt.run_until(lambda: _find(events, "listening") is not None, 20)
+            netbench.wait_event(peer, "listening")
+            payload = os.urandom(nbytes)  # before connecting: the kernel's clock starts there
             sock = Socket(host)
             sock.settimeout(120)
             sock.connect(("198.18.0.1", 9001))
-            payload = os.urandom(nbytes)
             sock.sendall(payload)
             sock.close()
-            rt.run_until(lambda: _find(events, "done") is not None, 120)
-            done = _find(events, "done")
+            done = _report_while_running(rt, peer, "done")
         finally:
-            if peer.poll() is None:
-                peer.kill()
-            peer.wait()
+            netbench.stop(peer)
             rt.close()
-        if not done or done.get("recv") != nbytes:
+        if done.get("recv") != nbytes:
             raise SystemExit(f"tcplab -> kernel: the kernel reported {done}")
         return nbytes / done["elapsed"] / MB
 
 
-def kernel_to_kernel_veth(ns_a: str, ns_b: str, nbytes: int) -> float:
-    _veth(ns_a, ns_b)
+def kernel_to_kernel_veth(ns_a: str, ns_b: str, nbytes: int, mtu: int) -> float:
+    netbench.veth(ns_a, "198.19.0.1", ns_b, "198.19.0.2", mtu)
     server = _kpeer(ns_b, "server", "198.19.0.2", 9002, "--eof", "--no-hash")
     try:
-        line = server.stdout.readline()
-        if "listening" not in line:
-            raise SystemExit(f"veth server: {line!r} {server.stderr.read()!r}")
+        netbench.wait_event(server, "listening")
         client = _kpeer(ns_a, "client", "198.19.0.2", 9002, "--send", nbytes, "--shut", "--no-hash")
         client.wait(120)
-        done = None
-        for line in server.stdout:
-            ev = json.loads(line)
-            if ev["event"] == "done":
-                done = ev
-                break
+        done = netbench.wait_event(server, "done")
         server.wait(30)
     finally:
-        for p in (server,):
-            if p.poll() is None:
-                p.kill()
-    if not done or done["recv"] != nbytes:
+        netbench.stop(server)
+    if done.get("recv") != nbytes:
         raise SystemExit(f"veth: the server reported {done}")
     return nbytes / done["elapsed"] / MB
 
@@ -178,7 +171,7 @@ def nft_loss(ns: str, hooks: tuple[str, ...], percent: float) -> None:
 
 
 def _serve_echo(ns: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    env = dict(os.environ, PYTHONPATH=str(netbench.ROOT / "src"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "tcplab", "serve", "echo", "--netns", ns, "--tun", "tlab0", "--port", "9527"],
         stderr=subprocess.PIPE,
@@ -229,7 +222,7 @@ def echo_kernel_veth(nbytes: int, percent: float, timeout: float) -> float:
     from tcplab.net import netns
 
     with netns.temporary("tcplab-t-") as ns_a, netns.temporary("tcplab-t-") as ns_b:
-        _veth(ns_a, ns_b)
+        netbench.veth(ns_a, "198.19.0.1", ns_b, "198.19.0.2")
         server = _kpeer(ns_b, "server", "198.19.0.2", 9003, "--echo", "--eof", "--shut", "--timeout", timeout)
         try:
             line = server.stdout.readline()
@@ -256,58 +249,44 @@ def lossy(nbytes: int, losses: list[float], timeout: float) -> None:
         print(f"  {pct:>4g}%  {tcplab_sends:13.1f}  {kernel_sends:13.1f}  {veth:15.1f}  {ratio:5.2f}", flush=True)
 
 
-def _veth(ns_a: str, ns_b: str) -> None:
-    from pyroute2 import IPRoute
-
-    from tcplab.net import netns
-
-    with netns.entered(ns_a), IPRoute() as ipr:
-        ipr.link("add", ifname="vbench0", kind="veth", peer={"ifname": "vbench1", "net_ns_fd": f"/run/netns/{ns_b}"})
-        idx = ipr.link_lookup(ifname="vbench0")[0]
-        ipr.addr("add", index=idx, address="198.19.0.1", prefixlen=24)
-        ipr.link("set", index=idx, state="up")
-    with netns.entered(ns_b), IPRoute() as ipr:
-        idx = ipr.link_lookup(ifname="vbench1")[0]
-        ipr.addr("add", index=idx, address="198.19.0.2", prefixlen=24)
-        ipr.link("set", index=idx, state="up")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=int, default=20, help="megabytes per transfer (default 20)")
     ap.add_argument("--runs", type=int, default=3, help="runs of each (median shown)")
+    ap.add_argument("--mtu", default="1500,9000,65535", help="TUN MTUs, comma-separated (the first gives the ratios)")
+    ap.add_argument("--no-offload", dest="offload", action="store_false", help="TUN without offloads")
     ap.add_argument("--lossy", action="store_true", help="measure loss recovery instead (see above)")
     ap.add_argument("--lossy-mb", type=int, default=4, help="megabytes echoed per lossy run (default 4)")
     ap.add_argument("--loss", default="1,5,20", help="loss percentages for --lossy (default 1,5,20)")
     args = ap.parse_args()
-    if os.geteuid() != 0:
-        print("benchmarks/tun.py needs root (TUN devices, namespaces): run with sudo", file=sys.stderr)
-        return 2
+    netbench.need_root("tun.py")
     if args.lossy:
         lossy(args.lossy_mb * MB, [float(x) for x in args.loss.split(",")], timeout=600)
         return 0
     from tcplab.net import netns
+    from tcplab.net.allocator import keep_freed_memory
 
+    keep_freed_memory()  # as tcplab serve does (tcplab/net/allocator.py)
+
+    mtus = [int(m) for m in args.mtu.split(",")]
     nbytes = args.mb * MB
-    results: dict[str, list[float]] = {
-        "kernel -> tcplab (TUN)": [],
-        "tcplab -> kernel (TUN)": [],
-        "kernel -> kernel (veth)": [],
-    }
+    tun: dict[tuple[str, int], list[float]] = {}
+    yard: list[float] = []
     for _ in range(args.runs):
-        with netns.temporary("tcplab-t-") as ns:
-            results["kernel -> tcplab (TUN)"].append(kernel_to_tcplab(ns, nbytes))
-        with netns.temporary("tcplab-t-") as ns:
-            results["tcplab -> kernel (TUN)"].append(tcplab_to_kernel(ns, nbytes))
+        for mtu in mtus:
+            for name, fn in (("kernel -> tcplab", kernel_to_tcplab), ("tcplab -> kernel", tcplab_to_kernel)):
+                with netns.temporary("tcplab-t-") as ns:
+                    tun.setdefault((name, mtu), []).append(fn(ns, nbytes, mtu, args.offload))
         with netns.temporary("tcplab-t-") as a, netns.temporary("tcplab-t-") as b:
-            results["kernel -> kernel (veth)"].append(kernel_to_kernel_veth(a, b, nbytes))
-    med = {k: statistics.median(v) for k, v in results.items()}
-    print(f"bulk transfer of {args.mb} MB, median of {args.runs} runs")
-    for k, v in med.items():
-        print(f"  {k:26s} {v:10.1f} MB/s")
-    yard = med["kernel -> kernel (veth)"]
-    for k in ("kernel -> tcplab (TUN)", "tcplab -> kernel (TUN)"):
-        print(f"  ratio {k:20s} {med[k] / yard:10.4f} of kernel -> kernel")
+            yard.append(kernel_to_kernel_veth(a, b, nbytes, 1500))
+    k = netbench.median(yard)
+    offload = "with offloads" if args.offload else "without offloads"
+    print(f"bulk transfer of {args.mb} MB, median of {args.runs} runs; TUN {offload}")
+    print(f"  {'kernel -> kernel (veth, MTU 1500)':34s} {k:9.1f} MB/s")
+    for (name, mtu), values in tun.items():
+        v = netbench.median(values)
+        ratio = f"   ratio {v / k:.3f} of kernel -> kernel" if mtu == mtus[0] else ""
+        print(f"  {name + f' (TUN, MTU {mtu})':34s} {v:9.1f} MB/s{ratio}")
     return 0
 
 

@@ -66,10 +66,43 @@ def main() -> None:
             rate(f"parse_packet {fam} {name}", lambda p=pkt: parse_packet(p))
             rate(f"parse_tcp    {fam} {name}", lambda t=tcp, s=s, d=d: parse_tcp(t, s, d))
             rate(f"build_packet {fam} {name}", lambda seg=seg, s=s, d=d: build_packet(s, d, seg))
+        pkt = build_packet(src, dst, seg, partial_checksum=True)
+        rate(
+            f"build_packet v4 {name}, checksum left to the link",
+            lambda s=seg: build_packet(src, dst, s, partial_checksum=True),
+        )
+    # The checksum's pure-Python forms: tcplab's (one big integer, mod 0xFFFF, in C) against the
+    # usual alternatives; the first is what tcplab.wire.checksum uses.
     for size in (40, 1500, 65535):
         buf = bytes(range(256)) * (size // 256 + 1)
         buf = buf[:size]
         rate(f"internet_checksum {size} bytes", lambda b=buf: internet_checksum(b))
+        rate(f"  (array('H') sum, folded) {size} bytes", lambda b=buf: _array_sum(b))
+        rate(f"  (struct words sum, folded) {size} bytes", lambda b=buf: _struct_sum(b))
+
+
+def _fold16(total: int) -> int:
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _array_sum(data: bytes) -> int:
+    import array
+    import sys
+
+    words = array.array("H", data + b"\0" * (len(data) & 1))
+    if sys.byteorder == "little":
+        words.byteswap()
+    return _fold16(sum(words))
+
+
+def _struct_sum(data: bytes) -> int:
+    import struct
+
+    if len(data) & 1:
+        data += b"\0"
+    return _fold16(sum(struct.unpack(f"!{len(data) // 2}H", data)))
 
 
 if __name__ == "__main__":

@@ -50,13 +50,18 @@ def listen(host, backlog):
     return sock, host.listeners[(SERVER, 9527)]
 
 
-def test_syn_queue_full_drops_syn(host):
+def test_syn_queue_full_drops_syn_without_cookies(host):
+    host.config.syncookies = 0  # net.ipv4.tcp_syncookies=0
     _sock, lst = listen(host, 1)
     assert syn(host, 40001) is not None
-    assert syn(host, 40002) is None  # SYN queue holds `backlog` children: dropped, no answer
+    assert syn(host, 40002) is not None
+    # The SYN queue holds backlog + 1 children, as Linux 6.18 measured (full when MORE than
+    # backlog); the next SYN is dropped without an answer.
+    assert syn(host, 40003) is None
     assert host.counters["listen_drops"] == 1
     assert host.counters["listen_overflows"] == 0
-    assert list(lst.syn_queue) == [(SERVER, 9527, CLIENT, 40001)]
+    assert host.counters["syncookies_sent"] == 0
+    assert list(lst.syn_queue) == [(SERVER, 9527, CLIENT, 40001), (SERVER, 9527, CLIENT, 40002)]
 
 
 def test_accept_queue_holds_backlog_plus_one_then_drops_syns(host):
@@ -168,3 +173,12 @@ def test_child_reset_in_accept_queue_is_still_accepted_then_econnreset(host):
     with pytest.raises(ConnectionResetError):
         conn.recv(10)
     assert conn.recv(10) == b""
+
+
+def test_syn_fin_to_a_listener_is_dropped(host):
+    # Linux (tcp_rcv_state_process, LISTEN): a SYN+FIN is discarded silently, no child, no RST.
+    _sock, lst = listen(host, 4)
+    host.deliver(packet(40001, 1000, 0, S | Flags.FIN), 1.0)
+    assert sent(host) == []
+    assert lst.syn_queue == {} and host.conns == {}
+    assert host.counters["passive_opens"] == 0

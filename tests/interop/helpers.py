@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from tcplab.socket import AF_INET, AF_INET6, SHUT_WR, SO_REUSEADDR, SOL_SOCKET, Socket
+from tcplab.trace.events import EventLog
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KPEER = os.path.join(HERE, "kpeer.py")
@@ -95,15 +96,22 @@ class KPeer:
 class TunBench:
     """One test's namespace, TUN link, tcplab host and loop."""
 
-    def __init__(self, ns: str, pcap: str | None = None, host_name: str = "tcplab") -> None:
+    def __init__(self, ns: str, pcap: str | None = None, host_name: str = "tcplab", *, offload: bool = True) -> None:
         from tcplab.host import Host
         from tcplab.net.tun import TunLink, TunRuntime
 
         self.ns = ns
         self.link = TunLink(
-            "tlab0", f"{K4}/24", f"{H4}/24", kernel_address6=f"{K6}/64", host_address6=f"{H6}/64", netns=ns, pcap=pcap
+            "tlab0",
+            f"{K4}/24",
+            f"{H4}/24",
+            kernel_address6=f"{K6}/64",
+            host_address6=f"{H6}/64",
+            netns=ns,
+            pcap=pcap,
+            offload=offload,
         ).open()
-        self.host = Host(host_name, self.link.host_addresses())
+        self.host = Host(host_name, self.link.host_addresses(), log=EventLog())  # a whole trace: tests read it
         self.runtime = TunRuntime(self.link, self.host)
         self.peers: list[KPeer] = []
 

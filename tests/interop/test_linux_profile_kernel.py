@@ -44,7 +44,9 @@ def test_kernel_client_sees_linux_windows_and_quick_acks(tun: TunBench, tmp_path
     tun.link.close()  # flushes the capture (the fixture closes the rest)
     segs = []
     for rec in read_pcap(str(tmp_path / "tun.pcap")):
-        pkt = parse_packet(rec.data)
+        # (not verified: with the TUN offloads the capture keeps the checksums the kernel
+        # finishes partial, as tcpdump on the device shows them)
+        pkt = parse_packet(rec.data, verify_checksum=False)
         if pkt.tcp is not None and PORT in (pkt.tcp.src_port, pkt.tcp.dst_port):
             segs.append((str(pkt.src), pkt.tcp))
     synack = next(s for src, s in segs if src == H4 and s.syn)

@@ -81,6 +81,10 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         "client": [f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"] * 5,
         "server": ["CLOSED LISTEN CLOSED"] + [f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED"] * 5,
     },
+    "syn-flood": {
+        "client": [f"{EST} FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED"],
+        "server": ["CLOSED LISTEN CLOSED"] + ["LISTEN SYN_RCVD CLOSED"] * 3 + [f"{CHILD} CLOSE_WAIT LAST_ACK CLOSED"],
+    },
     "rst-everywhere": {
         "client": [
             f"{EST} FIN_WAIT_1 CLOSED",
@@ -411,9 +415,31 @@ def test_time_wait_restart_errnos() -> None:
 
 def test_backlog_linux_behaviour() -> None:
     d = run_of("backlog").data
-    assert d["syns"] == 9  # 5 first SYNs, 4 retransmissions of the dropped ones
-    assert d["listen_drops"] == 5
+    # 5 first SYNs (3 fit the SYN queue, which is full above the backlog), 2 dropped and
+    # retransmitted, dropped again by the full accept queue, and accepted at the third try.
+    assert d["syns"] == 9
+    assert d["listen_drops"] == 4
+    assert d["listen_overflows"] == 2
     assert d["accept_times"] == [2.0, 2.5, 3.0, 3.5, 4.0]
+
+
+def test_syn_flood_a_cookie_serves_the_client() -> None:
+    run = run_of("syn-flood")
+    d = run.data
+    assert d["syn_queue"] == 3  # listen(2): full above the backlog
+    assert (d["syncookies_sent"], d["syncookies_recv"]) == (2, 1)  # the 4th spoofed SYN and the client's
+    assert d["received"] == b"served during a flood"
+    # The cookie's SYN-ACK is stateless: the server's child appears only when the ACK comes back.
+    segments = [e for e in run.events if e["kind"] == "segment"]
+    client_syn = next(e for e in segments if e["flags"] == "S" and e["sport"] >= 32768)  # not a spoofed one
+    synack = next(e for e in segments if e["flags"] == "S." and e["dport"] == client_syn["sport"])
+    child = [
+        e
+        for e in run.events
+        if e["kind"] == "state" and e["conn"].endswith(f":{client_syn['sport']}") and e["host"] == "server"
+    ]
+    assert child[0]["t"] > synack["t_arrive"]
+    assert (child[0]["from"], child[0]["to"], child[1]["to"]) == ("LISTEN", "SYN_RCVD", "ESTABLISHED")
 
 
 def test_rst_everywhere_causes() -> None:

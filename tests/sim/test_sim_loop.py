@@ -386,3 +386,29 @@ def test_rounding_arrivals_never_moves_time_backwards():
     net.call_at(t, lambda: a.outbox.append(tcp(A, B, "S")))
     net.run()
     assert seen == [t] and net.now == t
+
+
+def test_a_livelock_at_one_instant_is_an_error_not_a_hang():
+    # Two nodes that answer each other with no delay keep the clock at t=0 for ever; a
+    # blocking call (which runs with no event limit) used to spin there for good.
+    net = Network(spin_limit=5000)
+    a = net.add(Echo("a", A))
+    b = net.add(Echo("b", B))
+    net.link(a, b, delay=0.0)
+    a.outbox.append(tcp(A, B, "S"))
+    with pytest.raises(SimulationError) as exc:
+        net.run_until(lambda: False, timeout=None, max_events=1 << 62)
+    text = str(exc.value)
+    assert "5000 events at t=0.000000 without the clock moving: a livelock" in text
+    assert "packets to a" in text and "packets to b" in text
+    assert net.now == 0.0
+
+
+def test_many_events_at_one_instant_below_the_limit_are_fine():
+    net = Network(spin_limit=5000)
+    a = net.add(Sink("a", A))
+    b = net.add(Sink("b", B))
+    net.link(a, b, delay=0.0)
+    a.outbox.extend(tcp(A, B, "S", seq=k) for k in range(4000))
+    net.run()
+    assert len(b.received) == 4000

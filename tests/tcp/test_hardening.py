@@ -11,6 +11,7 @@ import random
 
 import pytest
 
+from tcplab.net.pipe import Pipe
 from tcplab.net.simhost import two_hosts
 from tcplab.socket import Socket
 from tcplab.tcp import Config, State
@@ -21,7 +22,6 @@ from tcplab.tcp.timers import Timer
 from tcplab.wire.tcp import MSS, NOP, SackPermitted, Timestamps, WindowScale
 
 from .helpers import ISS, PEER_ISS, Peer, classic, seg
-from .pipe import Pipe
 
 S = State
 SYN_OPTS = (MSS(1460), SackPermitted(), Timestamps(100, 0), NOP(), WindowScale(7))

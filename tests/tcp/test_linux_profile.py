@@ -12,12 +12,12 @@ import itertools
 
 import pytest
 
+from tcplab.net.pipe import Pipe
 from tcplab.tcp import Config, profile
 from tcplab.tcp.timers import Timer
 from tcplab.wire.tcp import MSS, NOP, SackPermitted, Timestamps, WindowScale
 
 from .helpers import ISS, PEER_ISS, Peer, seg
-from .pipe import Pipe
 
 SYN_OPTS = (MSS(1460), SackPermitted(), Timestamps(1000, 0), NOP(), WindowScale(7))
 M = 1448  # payload of a full segment with timestamps

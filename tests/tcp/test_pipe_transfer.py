@@ -5,9 +5,8 @@ import random
 
 import pytest
 
+from tcplab.net.pipe import Pipe, lossy_hook
 from tcplab.tcp import Config, State
-
-from .pipe import Pipe, lossy_hook
 
 MB = 1_000_000
 
@@ -78,3 +77,18 @@ def test_clean_pipe_transfer_has_no_retransmissions():
         "TIME_WAIT",
         "CLOSED",
     ]
+
+
+def test_super_segments_through_a_lossy_pipe():
+    # Both ends on links that segment (Config.gso_max): super-segments are lost, duplicated and
+    # reordered whole, as a burst of their parts would be; recovery works in MSS units.
+    p = Pipe(Config(gso_max=65000), hook=lossy_hook(3, loss=0.03, dup=0.02, reorder=0.05))
+    p.b.listen(0.0)
+    p.a.connect(0.0)
+    at_b, at_a = _transfer(p, 4 * MB, 3)
+    rng = random.Random(3)
+    assert at_b == rng.randbytes(4 * MB) and at_a == rng.randbytes(4 * MB)
+    mss = 1460 - 12  # less the timestamps option
+    assert {s.gso_size for _, _, s in p.log} == {0, mss}
+    assert max(len(s.payload) for _, _, s in p.log) > 10 * mss
+    assert p.a.total_retrans > 0 and p.b.total_retrans > 0

@@ -56,6 +56,8 @@ def test_sack_blocks_most_recent_first():
     r.add(100, b"a" * 10, 0)
     r.add(300, b"b" * 10, 0)
     r.add(200, b"c" * 10, 0)
-    assert r.sack_blocks(3) == [(200, 210), (100, 110), (300, 310)]
+    # RFC 2018 section 4: the block of the latest segment, then the most recently reported
+    # ones (300 was reported before 200 arrived, 100 before that), as Linux orders them.
+    assert r.sack_blocks(3) == [(200, 210), (300, 310), (100, 110)]
     r.add(110, b"d" * 5, 0)  # joins the first block
     assert r.sack_blocks(3)[0] == (100, 115)

@@ -4,6 +4,7 @@ shape rules of the sans-IO core (time is an argument, no state hidden at class l
 from __future__ import annotations
 
 import inspect
+import types
 
 import pytest
 
@@ -238,10 +239,15 @@ def test_no_instance_state_at_class_level():
     data = {
         k
         for k, v in vars(Connection).items()
-        if not k.startswith("__") and not callable(v) and not isinstance(v, (property, staticmethod, classmethod))
+        if not k.startswith("__")
+        and not callable(v)
+        and not isinstance(v, (property, staticmethod, classmethod, types.MemberDescriptorType))
     }
     assert data == {"_TIMEOUTS"}
     assert set(Connection._TIMEOUTS) <= set(Timer)
+    # The TCB's fields are slots (Connection.__slots__), every one of them set by __init__.
+    fresh = Connection()
+    assert [name for name in Connection.__slots__ if not hasattr(fresh, name)] == []
 
 
 def test_receive_needs_the_time():

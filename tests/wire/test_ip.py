@@ -135,9 +135,10 @@ def test_non_tcp_is_returned_with_payload():
     assert pkt.payload == b"\x00\x35\x00\x35\x00\x0c\x00\x00abcd"
     assert parse_ip(raw) == (pkt.header, pkt.payload)
     assert _reason(parse_tcp_packet, raw) == "not tcp"
-    raw6 = build_ip("fd00::1", "fd00::2", 0, b"\x3a\x00" + bytes(6))  # hop-by-hop header
+    raw6 = build_ip("fd00::1", "fd00::2", 0, b"\x3a\x00" + bytes(6) + b"icmp")  # hop-by-hop header
     pkt6 = parse_packet(raw6)
-    assert pkt6.tcp is None and pkt6.protocol == 0 and pkt6.payload == b"\x3a\x00" + bytes(6)
+    # the extension header is walked: the upper layer is ICMPv6 (58), its message the payload
+    assert pkt6.tcp is None and pkt6.protocol == 58 and pkt6.payload == b"icmp"
     assert _reason(parse_tcp_packet, raw6) == "not tcp"
 
 
@@ -205,9 +206,20 @@ def test_bad_ip_header_checksum():
     assert _reason(parse_packet, bytes(raw)) == "bad ip header checksum"
 
 
-@pytest.mark.parametrize("flags_frag", [0x2000, 0x0001, 0x2001, 0x1FFF, 0x4001])
-def test_ip_fragment_not_supported(flags_frag):
-    assert _reason(parse_packet, _v4(flags_frag=flags_frag)) == "ip fragment not supported"
+@pytest.mark.parametrize("flags_frag", [0x2000, 0x0001, 0x2001, 0x1F00, 0x4001])
+def test_ipv4_fragments_come_back_as_fragments(flags_frag):
+    pkt = parse_packet(_v4(flags_frag=flags_frag, payload=b"12345678"))
+    assert pkt.tcp is None and pkt.fragment is not None
+    frag = pkt.fragment
+    assert frag.key == (4, bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2]), 6, 0x1234)
+    assert (frag.offset, frag.more, frag.data) == ((flags_frag & 0x1FFF) * 8, bool(flags_frag & 0x2000), b"12345678")
+    assert (frag.head is not None) == (frag.offset == 0)
+
+
+def test_ipv4_fragment_rules():
+    # RFC 791: all but the last fragment carry a multiple of 8 bytes; none ends past 65535.
+    assert _reason(parse_packet, _v4(flags_frag=0x2000, payload=b"1234567")) == "bad ip fragment length"
+    assert _reason(parse_packet, _v4(flags_frag=0x1FFF, payload=b"12345678" * 2)) == "ip fragment past 65535"
 
 
 def test_bad_tcp_checksum_in_packet():
@@ -305,7 +317,7 @@ def test_ipv6_header_roundtrip(hdr, payload):
     got = IPv6Header.parse(raw)
     assert got == hdr
     assert got.payload_length == len(payload)
-    if hdr.next_header != 6:
+    if hdr.next_header not in (6, 0, 43, 44, 60):  # TCP and the extension headers parse further
         pkt = parse_packet(raw)
         assert pkt.tcp is None and pkt.payload == payload and pkt.protocol == hdr.next_header
 

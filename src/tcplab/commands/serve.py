@@ -235,5 +235,6 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("service", choices=SERVICES)
     p.add_argument("--port", type=int, default=9527, help="TCP port (default 9527)")
+    p.add_argument("-v", "--verbose", action="store_true", help="say what the link does (offloads granted or refused)")
     add_tun_arguments(p)
     p.set_defaults(func=run_serve)

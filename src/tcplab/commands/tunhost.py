@@ -30,6 +30,12 @@ def add_tun_arguments(p: Any) -> None:
     p.add_argument("--netns", metavar="NS", default=None, help="create the TUN device in this network namespace")
     p.add_argument("--mtu", type=int, default=1500, help="link MTU (default 1500)")
     p.add_argument(
+        "--no-offload",
+        dest="offload",
+        action="store_false",
+        help="plain packets: no checksum or segmentation offloads on the TUN device (-v says which are on)",
+    )
+    p.add_argument(
         "--name", metavar="STACK", default=None, help="stack name for 'tcplab netstat --stack' (default: the TUN name)"
     )
     p.add_argument(
@@ -63,6 +69,7 @@ class TunHost:
         from tcplab.cli import CLIError
         from tcplab.control import ControlError, ControlServer
         from tcplab.host import Host
+        from tcplab.net.allocator import keep_freed_memory
         from tcplab.net.netns import NetnsError
         from tcplab.net.tun import Impairment, TunError, TunLink, TunRuntime
 
@@ -90,12 +97,16 @@ class TunHost:
                 netns=args.netns,
                 pcap=args.pcap,
                 mtu=args.mtu,
+                offload=args.offload,
             )
             self.link.open()
         except (TunError, NetnsError) as exc:
             raise CLIError(str(exc)) from None
         except OSError as exc:
             raise CLIError(f"cannot set up {args.tun}: {exc}") from None
+        keep_freed_memory()  # 64 KB packets come and go: reuse their memory (net/allocator.py)
+        if getattr(args, "verbose", False):
+            print(f"tcplab: {args.tun}: {self.link.offload_note}", file=sys.stderr, flush=True)
         try:
             self.host = Host(self.name, self.link.host_addresses())
             self.runtime = TunRuntime(self.link, self.host, impairment=impairment)

@@ -42,7 +42,7 @@ from tcplab.drill.symbols import LINUX
 from tcplab.drill.sysctl import Shell
 from tcplab.drill.tcpinfo import missing_field, namespace
 from tcplab.drill.text import LOCAL_NAME, REMOTE_NAME, Sent, describe, script_notation, tcpdump_line
-from tcplab.host import Host
+from tcplab.host import Host, LinkOffloads
 from tcplab.tcp.config import Config
 from tcplab.trace.events import EventLog
 from tcplab.wire import MalformedPacket, Packet, parse_icmp_error, parse_packet
@@ -142,9 +142,8 @@ class Runner:
         cfg = config.copy() if config is not None else self.profile.config()
         if self.mtu is not None:
             cfg.mss = self.mtu - (60 if self.v6 else 40)
-        self.host = Host(LOCAL_NAME, [self.local_ip], cfg, log=self.log)
-        if self.mtu is not None:
-            self.host.mtu = self.mtu
+        link = LinkOffloads(mtu=self.mtu) if self.mtu is not None else None
+        self.host = Host(LOCAL_NAME, [self.local_ip], cfg, log=self.log, link=link)
         self.clock = Clock(self.host, self._collect, self._finish_blocking)
         self.host.runtime = DrillRuntime(self.clock)
         self.ends = Endpoints(self.local_ip, self.remote_ip)

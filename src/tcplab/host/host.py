@@ -11,18 +11,25 @@ demultiplexes", "A segment's journey").
 from __future__ import annotations
 
 import collections
+import dataclasses
+import functools
 import hashlib
 import heapq
 import ipaddress
 import itertools
+import os
 import random
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from tcplab.host.fragments import COUNTER_NAMES as FRAGMENT_COUNTERS
+from tcplab.host.fragments import Reassembler
+from tcplab.host.link import LinkOffloads
 from tcplab.host.ports import LINUX_EPHEMERAL_RANGE, EphemeralPorts
 from tcplab.host.runtime import Runtime
 from tcplab.tcp import events as E
+from tcplab.tcp import seq as sq
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config
 from tcplab.tcp.connection import Connection
@@ -31,15 +38,26 @@ from tcplab.tcp.icmp import report as icmp_report
 from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.ratelimit import ChallengeAckLimit
 from tcplab.tcp.states import Cause, State
+from tcplab.tcp.syncookies import VALID_AFTER_OVERFLOW, SynCookies, decode_ts_options, encode_ts_options
 from tcplab.trace.events import EventLog
-from tcplab.wire import MalformedPacket, Packet, build_icmp_echo_reply, build_packet, parse_icmp_error, parse_packet
-from tcplab.wire.tcp import TCP_PROTOCOL, Flags, Segment
+from tcplab.wire import (
+    MalformedPacket,
+    Packet,
+    build_icmp_echo_reply,
+    build_icmp_reassembly_timeout,
+    build_packet,
+    fragment_packet,
+    parse_icmp_error,
+    parse_packet,
+)
+from tcplab.wire.tcp import MSS, TCP_PROTOCOL, Flags, Option, SackPermitted, Segment, Timestamps, WindowScale
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 ConnKey = tuple[str, int, str, int]  # (local ip, local port, remote ip, remote port)
 
 # Linux net.core.somaxconn: listen() silently caps the backlog to this.
 SOMAXCONN = 4096
+EVENT_RING = 1000  # events a host keeps by default (EventLog(limit=...)): the latest 1000-2000
 
 # The counters, in the order ``format_counters`` prints them (names after ``netstat -s``).
 COUNTER_NAMES = (
@@ -56,17 +74,33 @@ COUNTER_NAMES = (
     "bad_checksums",  # packets dropped for a bad checksum (Linux InCsumErrors)
     "malformed",  # packets dropped as malformed (all reasons; per reason in host.malformed)
     "not_for_us",  # packets for an address this host does not own
+    "martians",  # packets from a source no peer can have (LAND, loopback, multicast, ...) dropped
     "listen_overflows",  # accept queue full (Linux ListenOverflows)
     "listen_drops",  # SYNs / final ACKs dropped by a listener (Linux ListenDrops)
+    "aborts_on_memory",  # closed connections reset because there were too many orphans (TCPAbortOnMemory)
+    "syncookies_sent",  # SYN-ACKs carrying a SYN cookie (Linux SyncookiesSent)
+    "syncookies_recv",  # ACKs that brought a valid cookie back (Linux SyncookiesRecv)
+    "syncookies_failed",  # ACKs to a listener that sent cookies lately, with a bad one (SyncookiesFailed)
     "icmp_echo_replies",  # ping answered
     "icmp_errors",  # ICMP errors about our TCP segments, taken by a connection
     "icmp_out_of_window",  # ... quoting a sequence number out of window (Linux OutOfWindowIcmps)
+    *FRAGMENT_COUNTERS,  # IP reassembly: fragments, datagrams rebuilt, failures, timeouts, overlaps
     "other_protocols",  # packets of protocols other than TCP / ICMP echo, dropped
     "internal_errors",  # exceptions caught at the host boundary (a bug; see host.errors)
     "quiet_time_drops",  # segments not sent during the quiet time after a restart (RFC 9293 3.4.3)
 )
 
 _TW = State.TIME_WAIT
+_DEFAULT_MSS = Config().mss  # Config's default advertised MSS: the one for a 1500-byte MTU
+
+
+def host_secret(name: str, seed: int | None) -> bytes:
+    """The secret a host keys its ISNs and ephemeral ports with: derived from ``seed`` for a
+    reproducible run (simulations, tests), else 32 bytes from ``os.urandom`` (RFC 6528 section 3:
+    the key must be unknown outside the host; a name and a seed are easy to guess)."""
+    if seed is None:
+        return os.urandom(32)
+    return hashlib.sha256(f"tcplab host {name} seed {seed}".encode()).digest()
 
 
 def conn_label(local: tuple[str, int], remote: tuple[str, int] | None) -> str:
@@ -134,14 +168,26 @@ class Traffic:
         if seg.payload:
             self.data_segs_in += 1
             self.last_data_recv = now
-        if seg.flags & Flags.ACK:
+        if seg.has_ack:  # (Segment's flag properties: plain int tests, not IntFlag arithmetic)
             self.last_ack_recv = now
 
 
 class Endpoint:
     """The host's record of one connection: the engine's ``Connection`` plus bookkeeping."""
 
-    __slots__ = ("conn", "deadline", "finished", "key", "label", "listener", "outcome", "traffic", "wakers")
+    __slots__ = (
+        "conn",
+        "deadline",
+        "finished",
+        "key",
+        "label",
+        "listener",
+        "orphan",
+        "outcome",
+        "retrans_counted",
+        "traffic",
+        "wakers",
+    )
 
     def __init__(self, conn: Connection, listener: Listener | None = None) -> None:
         self.conn = conn
@@ -151,6 +197,8 @@ class Endpoint:
         self.deadline: float | None = None
         self.outcome: str | None = None  # reset / refused / timed out, recorded once
         self.finished = False  # CLOSED (or discarded): gone from the host's tables
+        self.retrans_counted = 0  # the engine's total_retrans already added to the host's counter
+        self.orphan = False  # counted among the host's orphans
         self.wakers: list[Callable[[], None]] = []
         self.traffic = Traffic()
 
@@ -170,10 +218,13 @@ class Listener:
     - the accept queue counts as full when it holds MORE than backlog connections
       (``sk_acceptq_is_full``: ``sk_ack_backlog > sk_max_ack_backlog``), so backlog 0 still
       accepts one connection;
-    - a SYN arriving while the accept queue is full is dropped (ListenOverflows, ListenDrops);
-    - a SYN arriving while the SYN queue is full is dropped (ListenDrops). Linux would answer
-      with a SYN cookie (net.ipv4.tcp_syncookies=1); tcplab has no cookies and behaves like
-      tcp_syncookies=0;
+    - the SYN queue counts as full when it holds MORE than backlog children too (measured on
+      Linux 6.18: a backlog-1 listener answers two SYNs, then sends cookies or drops);
+    - a SYN arriving while the SYN queue is full is answered with a SYN cookie
+      (``Config.syncookies`` = net.ipv4.tcp_syncookies 1, the default; 2: every SYN), or
+      dropped with tcp_syncookies=0 (ListenDrops);
+    - a SYN arriving while the accept queue is full is dropped (ListenOverflows, ListenDrops),
+      cookie or not, and so is a cookie's ACK;
     - the final ACK of a handshake arriving while the accept queue is full is dropped
       (net.ipv4.tcp_abort_on_overflow=0: ListenOverflows, ListenDrops); the child stays in
       SYN_RCVD, retransmits its SYN-ACK and is accepted when a later ACK finds room, or expires
@@ -192,6 +243,8 @@ class Listener:
         self.label = conn_label((local_ip, port), None)
         self.config: Config = conn.config.copy()  # what children are cloned from
         self.user_mss: int | None = None  # TCP_MAXSEG set on the listening socket
+        self.last_cookie: float | None = None  # when it last answered with a SYN cookie
+        self.flood_warned = False  # the "possible SYN flooding" note is written once
         self.dualstack = False  # "::" with IPV6_V6ONLY 0: IPv4 connections come here too
 
     @property
@@ -202,7 +255,7 @@ class Listener:
         return len(self.accept_queue) > self.backlog
 
     def syn_queue_full(self) -> bool:
-        return len(self.syn_queue) >= self.backlog
+        return len(self.syn_queue) > self.backlog
 
     def fastopen_room(self) -> bool:
         """TCP Fast Open on this listener (Linux: the server bit of net.ipv4.tcp_fastopen and a
@@ -223,6 +276,21 @@ class Listener:
         return f"<Listener {self.label} backlog={self.backlog}>"
 
 
+# An address as text, once per address: str() of an ipaddress object costs a microsecond and a
+# new string each time, and every connection keeps its addresses in its key and its endpoints.
+_text: Callable[[IPAddress], str] = functools.lru_cache(maxsize=4096)(str)
+
+
+def _immutable(packet: bytes | memoryview) -> bool:
+    """The packet cannot change under a view of it: the payload may be kept without a copy."""
+    return type(packet) is bytes or (type(packet) is memoryview and type(packet.obj) is bytes)
+
+
+def _parts(seg: Segment) -> int:
+    """The segments on the wire a super-segment stands for (Linux counts them so: pcount)."""
+    return max(1, -(-len(seg.payload) // seg.gso_size))
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
@@ -236,77 +304,161 @@ class Host:
         addresses: Iterable[str] = ("198.18.0.2", "fd00::2"),
         config: Config | None = None,
         *,
-        seed: int = 0,
+        seed: int | None = None,
         isn_secret: bytes | None = None,
         log: EventLog | None = None,
         ephemeral_range: tuple[int, int] = LINUX_EPHEMERAL_RANGE,
+        link: LinkOffloads | None = None,
     ) -> None:
+        """``isn_secret`` keys the ISNs (RFC 6528) and ephemeral ports (RFC 6056). Give it, or a
+        ``seed`` to derive it from (the simulator does: the same seed, the same run); with
+        neither the host draws its own from ``os.urandom``, as a real stack must."""
         self.name = name
+        # What the link under the host does (MTU, checksum and segmentation offloads): set by
+        # whatever drives the host (the TUN runtime); the simulator's links do nothing for it.
+        self.link = link if link is not None else LinkOffloads()
         self._addresses: list[IPAddress] = [ipaddress.ip_address(a) for a in addresses]
         if not self._addresses:
             raise ValueError("a host needs at least one address")
         self._own = {str(a) for a in self._addresses}
         self.config = config.copy() if config is not None else Config()
-        self.log = log if log is not None else EventLog()
-        secret = (
-            isn_secret
-            if isn_secret is not None
-            else hashlib.sha256(f"tcplab host {name} seed {seed}".encode()).digest()
-        )
-        self.isn_secret = secret
+        # Without a log asked for, a bounded ring: a long-running host (tcplab serve) must not
+        # keep every event of every connection for ever. Pass EventLog() for a whole trace.
+        self.log = log if log is not None else EventLog(limit=EVENT_RING)
+        self.isn_secret = secret = host_secret(name, seed) if isn_secret is None else isn_secret
         self.seed = seed
+        self._ip_ident = int.from_bytes(secret[:4], "big")  # IP identification of our fragments
         self.ports = EphemeralPorts(secret, *ephemeral_range)
         self.isn = ISNGenerator(secret)
         # TCP Fast Open (RFC 7413): the key of this host's cookies, and the cookies servers
         # gave us, by server address (Linux keeps them in its tcp_metrics per destination).
         self.fastopen_key = CookieKey(secret)
         self.fastopen_cookies: dict[str, bytes] = {}
+        self.cookies = SynCookies(secret)
         # RFC 5961 section 7: the host-wide challenge-ACK budget its connections share (Linux
         # tcp_challenge_ack_limit, read from this host's config); seeded from the host's secret.
         self.challenge_acks = ChallengeAckLimit(self.config, random.Random(secret))
         self.quiet_until: float | None = None  # RFC 9293 3.4.3: no segment leaves before this
         self.runtime: Runtime | None = None  # set by the simulator's runtime / the TUN link
-        self.mtu = 1500  # the link's MTU: the MSS a connection offers is this less the headers
         self.now = 0.0  # the latest time the host has seen
         self.conns: dict[ConnKey, Endpoint] = {}
         self.listeners: dict[tuple[str, int], Listener] = {}
         self.bound: set[Binding] = set()  # ports bound by sockets not (yet) connected/listening
         self._out: list[bytes] = []
+        self._gso_at: dict[int, int] = {}  # index in _out -> gso_size, for super-segments
         self._timers: list[tuple[float, int, Endpoint]] = []
         self._tick = itertools.count()
         self._counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
+        self.fragments = Reassembler(counters=self._counters)
         self.malformed: collections.Counter[str] = collections.Counter()
-        self._retired_retrans = 0
+        self._martian_cache: dict[IPAddress, tuple[bool, bool]] = {}
+        self._port_users: dict[int, collections.Counter[str]] = {}  # local port -> local IPs of conns
+        self._conns_peak = 0  # the most connections the table held since it was last copied
+        self.orphans = 0  # connections closed by their application and not gone yet
         self.errors: list[str] = []  # tracebacks of exceptions caught at the host boundary
+
+    @property
+    def mtu(self) -> int:
+        """The link's MTU: the MSS a connection offers is this less the headers, and bigger IP
+        packets of ours (ICMP replies) are fragmented to it."""
+        return self.link.mtu
 
     # ---- Node --------------------------------------------------------------------------------
     def addresses(self) -> list[IPAddress]:
         return list(self._addresses)
 
-    def deliver(self, packet: bytes, now: float) -> None:
-        """An IP packet arrives. Never raises: what cannot be used is counted and dropped."""
+    def deliver(
+        self, packet: bytes, now: float, loopback: bool = False, *, checksum_ok: bool = False, gso_size: int = 0
+    ) -> None:
+        """An IP packet arrives (``loopback``: one this host sent to its own address, over its
+        loopback). Never raises: what cannot be used is counted and dropped.
+
+        From a link with offloads: ``checksum_ok``, the link vouches for its checksums (they
+        are not verified again); ``gso_size``, it is a coalesced super-segment (GRO) of parts
+        of that many payload bytes, handed to the engine as such."""
         if now > self.now:
             self.now = now
+        pkt = self._parse(packet, checksum_ok, gso_size)
+        if pkt is None:
+            return
+        if self._martian(pkt.src, loopback):
+            self._counters["martians"] += 1
+            return
         try:
-            pkt = parse_packet(packet)
+            self._dispatch(pkt, now)
+        except Exception:
+            self._internal_error("processing a segment")
+
+    def _parse(self, packet: bytes, checksum_ok: bool = False, gso_size: int = 0) -> Packet | None:
+        try:
+            # A payload is kept as a view of the packet when the packet cannot change: the
+            # engine's receive buffer then holds it without a copy (one 64 KB copy less a read).
+            pkt = parse_packet(packet, not checksum_ok, copy_payload=not _immutable(packet))
+            if gso_size and pkt.tcp is not None:
+                pkt.tcp.gso_size = gso_size
+            return pkt
         except MalformedPacket as exc:
             reason = exc.reason or type(exc).__name__
             self.malformed[reason] += 1
             self._counters["malformed"] += 1
             if "checksum" in reason:
                 self._counters["bad_checksums"] += 1
-            return
         except Exception:
             self._internal_error("parsing a packet")
+        return None
+
+    def _dispatch(self, pkt: Packet, now: float) -> None:
+        if pkt.fragment is not None:
+            self._fragment_arrives(pkt, now)
+        elif pkt.tcp is not None:
+            self._segment_arrives(_text(pkt.src), _text(pkt.dst), pkt.tcp, now)
+        else:
+            self._other_protocol(pkt, now)
+
+    def _fragment_arrives(self, pkt: Packet, now: float) -> None:
+        """A fragment for us: kept until its datagram is whole (``tcplab.host.fragments``),
+        which is then processed as if it had come in one piece."""
+        if str(pkt.dst) not in self._own:
+            self._counters["not_for_us"] += 1
             return
-        try:
-            seg = pkt.tcp
-            if seg is None:
-                self._other_protocol(pkt, now)
-            else:
-                self._segment_arrives(str(pkt.src), str(pkt.dst), seg, now)
-        except Exception:
-            self._internal_error("processing a segment")
+        assert pkt.fragment is not None
+        datagram = self.fragments.add(pkt.fragment, pkt.raw, now)
+        if datagram is not None:
+            whole = self._parse(datagram)
+            if whole is not None:
+                self._dispatch(whole, now)
+
+    def _send_ip(self, packet: bytes) -> None:
+        """Our own IP packet (not TCP: segments fit the MSS), fragmented when it exceeds the MTU."""
+        if len(packet) > self.mtu:
+            self._ip_ident = (self._ip_ident + 1) & 0xFFFFFFFF
+            self._out.extend(fragment_packet(packet, self.mtu, self._ip_ident))
+        else:
+            self._out.append(packet)
+
+    def deliver_loopback(self, packet: bytes, now: float) -> None:
+        """A packet this host sent to one of its own addresses (the simulator's loopback)."""
+        self.deliver(packet, now, loopback=True)
+
+    def _martian(self, src: IPAddress, loopback: bool) -> bool:
+        """A source address no packet from a link may have, as Linux's martian filter
+        (ip_route_input_slow, ip6_rcv_core): this host's own (a LAND attack: a SYN from our own
+        address and port answers itself forever), loopback, unspecified, multicast, the limited
+        broadcast, an IPv4-mapped IPv6 address. Over the loopback only the last four are."""
+        verdict = self._martian_cache.get(src)
+        if verdict is None:
+            if len(self._martian_cache) > 4096:
+                self._martian_cache.clear()
+            impossible = (
+                src.is_unspecified
+                or src.is_multicast
+                or (src.version == 4 and int(src) == 0xFFFFFFFF)
+                or (isinstance(src, ipaddress.IPv6Address) and src.ipv4_mapped is not None)
+            )
+            local = str(src) in self._own or src.is_loopback
+            verdict = self._martian_cache[src] = (impossible, local)
+        impossible, local = verdict
+        return impossible or (local and not loopback)
 
     def _other_protocol(self, pkt: Packet, now: float) -> None:
         """Not TCP: answer ICMP echo requests to our addresses, hand ICMP errors about our
@@ -316,7 +468,7 @@ class Host:
             return
         reply = build_icmp_echo_reply(pkt)
         if reply is not None:
-            self._out.append(reply)
+            self._send_ip(reply)
             self._counters["icmp_echo_replies"] += 1
         elif not self._icmp_error_arrives(pkt, now):
             self._counters["other_protocols"] += 1
@@ -340,21 +492,36 @@ class Host:
 
     def poll_transmit(self) -> list[bytes]:
         out, self._out = self._out, []
+        self._gso_at = {}
         return out
+
+    def poll_transmit_offloaded(self) -> tuple[list[bytes], dict[int, int]]:
+        """For a link that segments (``link.segmentation``): the packets to send, and which of
+        them are super-segments (index -> gso_size: the payload of each part). With
+        ``link.checksum`` every TCP checksum is left partial for the link to finish."""
+        gso_at = self._gso_at
+        return self.poll_transmit(), gso_at
 
     def next_deadline(self) -> float | None:
         timers = self._timers
+        when: float | None = None
         while timers:
             when, _, ep = timers[0]
             if ep.finished or ep.deadline != when:
                 heapq.heappop(timers)  # stale entry
+                when = None
                 continue
-            return when
-        return None
+            break
+        frag = self.fragments.next_deadline()
+        if frag is not None and (when is None or frag < when):
+            return frag
+        return when
 
     def handle_timeout(self, now: float) -> None:
         if now > self.now:
             self.now = now
+        for first in self.fragments.expire(now):
+            self._send_ip(build_icmp_reassembly_timeout(first))
         timers = self._timers
         while timers and timers[0][0] <= now:
             when, _, ep = heapq.heappop(timers)
@@ -386,6 +553,7 @@ class Host:
         self._timers.clear()
         self._out.clear()
         self.fastopen_cookies.clear()  # kept in memory (Linux tcp_metrics); the key is configured
+        self.fragments = Reassembler(counters=self._counters)  # fragments are forgotten too
         self.isn = ISNGenerator(self.isn_secret, clock_offset=-now)
         self.quiet_until = now + self.config.msl if self.config.quiet_time else None
         quiet = f"; quiet until {self.quiet_until:g} s (MSL)" if self.quiet_until is not None else ""
@@ -415,15 +583,14 @@ class Host:
     # ---- counters ----------------------------------------------------------------------------
     @property
     def counters(self) -> dict[str, int]:
-        live = sum(ep.conn.total_retrans for ep in self.conns.values())
-        self._counters["segments_retransmitted"] = self._retired_retrans + live
+        """The counters, kept as things happen (reading them costs nothing per connection)."""
         return self._counters
 
     # ---- demultiplexing ----------------------------------------------------------------------
     def _segment_arrives(self, src: str, dst: str, seg: Segment, now: float) -> None:
         c = self._counters
-        c["segments_received"] += 1
-        if seg.flags & Flags.RST:
+        c["segments_received"] += _parts(seg) if seg.gso_size else 1
+        if seg.rst:
             c["resets_received"] += 1
         if dst not in self._own:
             c["not_for_us"] += 1
@@ -437,8 +604,7 @@ class Host:
         if ep is not None:
             conn = ep.conn
             state = conn.state
-            flags = seg.flags
-            if state is _TW and flags & Flags.SYN and not flags & (Flags.ACK | Flags.RST):
+            if state is _TW and seg.syn and not (seg.has_ack or seg.rst):
                 listener = self.find_listener(dst, seg.dst_port)
                 if listener is not None and conn.time_wait_accepts_syn(seg, now):
                     # RFC 9293 3.6.1 / RFC 6191, as Linux (tcp_timewait_state_process,
@@ -452,8 +618,8 @@ class Host:
             elif (
                 ep.listener is not None
                 and state is State.SYN_RCVD
-                and flags & Flags.ACK
-                and not flags & (Flags.SYN | Flags.RST)
+                and seg.has_ack
+                and not (seg.syn or seg.rst)
                 and ep.listener.accept_queue_full()
             ):
                 # The handshake's final ACK while the accept queue is full: dropped as Linux
@@ -489,24 +655,50 @@ class Host:
         self, listener: Listener, src: str, dst: str, seg: Segment, now: float, iss: int | None = None
     ) -> None:
         """RFC 9293 3.10.7.2, SEGMENT ARRIVES in LISTEN: the engine's rule decides; for a SYN
-        the host makes the child connection (if the queues allow) and hands it the SYN."""
+        the host makes the child connection (if the queues allow) and hands it the SYN. With
+        SYN cookies (RFC 4987 3.6) it answers instead without keeping anything, and an ACK
+        that brings a cookie back makes the child then (Linux tcp_conn_request, cookie_v4_check).
+        A SYN that ends a TIME_WAIT incarnation comes with its ``iss`` and skips both queue checks
+        and cookies, as in Linux ("TW buckets are converted to open requests without limitations")."""
         verdict = listen_verdict(seg, accept_syn_text=listener.config.accept_syn_text)
         if verdict is ListenVerdict.RESET:
+            if not seg.syn and self._cookie_ack(listener, src, dst, seg, now):
+                return
             self._reply_rst(src, dst, seg)
         if verdict is not ListenVerdict.SYN:
             return
         c = self._counters
-        if listener.syn_queue_full():
-            c["listen_drops"] += 1  # Linux would send a SYN cookie (tcp_syncookies=1)
-            return
+        mode = self.config.syncookies
+        want_cookie = False
+        if iss is None and (mode == 2 or listener.syn_queue_full()):
+            want_cookie = mode != 0
+            if not want_cookie:
+                c["listen_drops"] += 1
+                self._flood_warning(listener, "Dropping request", now)
+                return
         if listener.accept_queue_full():
             c["listen_overflows"] += 1
             c["listen_drops"] += 1
             return
+        if want_cookie:
+            if mode == 1:
+                self._flood_warning(listener, "Sending cookies", now)
+            self._send_cookie(listener, src, dst, seg, now)
+            return
+        ep = self._new_child(listener, src, dst, seg, now, iss)
+        ep.traffic.received(seg, now)
+        ep.conn.segment_arrives(seg, now)
+        self.service(ep, now)
+
+    def _new_child(
+        self, listener: Listener, src: str, dst: str, syn: Segment, now: float, iss: int | None = None
+    ) -> Endpoint:
+        """A child connection of ``listener`` for the peer that sent ``syn``: in LISTEN, in the
+        SYN queue, waiting for the SYN (or a cookie's rebuilt SYN) to be handed to it."""
         child = Connection(
             self.conn_config(dst, listener.config, listener.user_mss),
             local=(dst, listener.port),
-            remote=(src, seg.src_port),
+            remote=(src, syn.src_port),
             isn=self.isn,
             iss=iss,
             name=self.name,
@@ -519,15 +711,95 @@ class Host:
         child.events()
         child.segments_to_send()
         ep = Endpoint(child, listener)
-        key = (dst, listener.port, src, seg.src_port)
+        key = (dst, listener.port, src, syn.src_port)
         ep.key = key
-        ep.label = conn_label((dst, listener.port), (src, seg.src_port))
-        self.conns[key] = ep
+        ep.label = conn_label((dst, listener.port), (src, syn.src_port))
+        self._remember(key, ep)
         listener.syn_queue[key] = ep
-        c["passive_opens"] += 1
+        self._counters["passive_opens"] += 1
+        return ep
+
+    def _flood_warning(self, listener: Listener, action: str, now: float) -> None:
+        """Linux's once-per-listener "Possible SYN flooding on port ..." message (tcp_syn_flood_action)."""
+        if not listener.flood_warned:
+            listener.flood_warned = True
+            self.log.record("note", now, host=self.name, text=f"possible SYN flooding on {listener.label}. {action}.")
+
+    def _send_cookie(self, listener: Listener, src: str, dst: str, syn: Segment, now: float) -> None:
+        """Answer ``syn`` with a cookie SYN-ACK and forget it. The SYN-ACK is the one the engine
+        would send for this SYN (built by a child that is then thrown away), with the cookie as
+        its ISS and the SYN's options in its TSval."""
+        cfg = self.conn_config(dst, listener.config, listener.user_mss)
+        mss_opt = syn.option(MSS)
+        peer_mss = mss_opt.value if mss_opt is not None and mss_opt.value > 0 else cfg.default_peer_mss
+        if listener.user_mss:
+            peer_mss = min(peer_mss, listener.user_mss)  # Linux: the SYN's MSS clamped by TCP_MAXSEG
+        cookie, _ = self.cookies.make((dst, listener.port), (src, syn.src_port), syn.seq, peer_mss, now)
+        ts = syn.option(Timestamps)
+        if ts is None or not cfg.timestamps:
+            # Nowhere to keep window scale and SACK-permitted: offer neither (Linux
+            # tcp_conn_request clears the options of a cookie SYN without timestamps).
+            syn = dataclasses.replace(syn, options=(mss_opt,) if mss_opt is not None else (), data_offset=None)
+        probe = Connection(cfg, local=(dst, listener.port), remote=(src, syn.src_port), iss=cookie, name=self.name)
+        probe.listen(now)
+        probe.segment_arrives(syn, now)
+        for seg in probe.segments_to_send():
+            if seg.syn:
+                seg = dataclasses.replace(seg, options=tuple(self._cookie_ts(opt, syn) for opt in seg.options))
+                self._emit(dst, src, seg)
+        self._counters["syncookies_sent"] += 1
+        listener.last_cookie = now
+
+    @staticmethod
+    def _cookie_ts(opt: Option, syn: Segment) -> Option:
+        """The SYN-ACK's timestamp option with the SYN's window scale and SACK-permitted in it."""
+        if not isinstance(opt, Timestamps):
+            return opt
+        ws = syn.option(WindowScale)
+        sack = syn.option(SackPermitted) is not None
+        return Timestamps(encode_ts_options(opt.val, ws.shift if ws is not None else None, sack, False), opt.ecr)
+
+    def _cookie_ack(self, listener: Listener, src: str, dst: str, seg: Segment, now: float) -> bool:
+        """An ACK to a listener that answered with cookies in the last two minutes: when it
+        brings a valid cookie back, rebuild the SYN the cookie stands for, hand it to a new child
+        (LISTEN -> SYN_RCVD, its SYN-ACK already sent) and then this ACK (-> ESTABLISHED, with
+        any data or FIN it carries). False: not a cookie, answer as LISTEN does (RST)."""
+        if self.config.syncookies == 0 or listener.last_cookie is None:
+            return False
+        if now - listener.last_cookie > VALID_AFTER_OVERFLOW:
+            return False
+        c = self._counters
+        mss = self.cookies.check((dst, listener.port), (src, seg.src_port), seg.seq, seg.ack, now)
+        if mss is None:
+            c["syncookies_failed"] += 1
+            return False
+        c["syncookies_recv"] += 1
+        if listener.accept_queue_full():
+            c["listen_overflows"] += 1
+            c["listen_drops"] += 1
+            return True  # dropped (tcp_abort_on_overflow=0); the peer's next segment may retry
+        options: list[Option] = [MSS(mss)]
+        ts = seg.option(Timestamps)
+        if ts is not None:
+            wscale, sack, _ecn = decode_ts_options(ts.ecr)
+            if sack:
+                options.append(SackPermitted())
+            options.append(Timestamps(ts.val, 0))
+            if wscale is not None:
+                options.append(WindowScale(wscale))
+        syn = Segment(seg.src_port, seg.dst_port, sq.sub(seg.seq, 1), 0, Flags.SYN, seg.window, 0, tuple(options))
+        cookie = sq.sub(seg.ack, 1)
+        ep = self._new_child(listener, src, dst, syn, now, iss=cookie)
+        self.log.record(
+            "note", now, host=self.name, text=f"a valid SYN cookie came back: the connection is made (MSS {mss})"
+        )
+        ep.conn.segment_arrives(syn, now)
+        ep.conn.segments_to_send()  # its SYN-ACK went out when the cookie was made
+        ep.conn.synack_untimed()
         ep.traffic.received(seg, now)
-        child.segment_arrives(seg, now)
+        ep.conn.segment_arrives(seg, now)
         self.service(ep, now)
+        return True
 
     def _reply_rst(self, src: str, dst: str, seg: Segment) -> bool:
         """Send the engine's reset for a segment that reached no connection (RFC 9293 3.10.7.1);
@@ -551,9 +823,13 @@ class Host:
         if self._quiet():
             self._counters["quiet_time_drops"] += 1
             return
-        self._out.append(build_packet(src, dst, seg))
-        self._counters["segments_sent"] += 1
-        if seg.flags & Flags.RST:
+        parts = 1
+        if seg.gso_size:
+            self._gso_at[len(self._out)] = seg.gso_size
+            parts = _parts(seg)
+        self._out.append(build_packet(src, dst, seg, partial_checksum=self.link.checksum))
+        self._counters["segments_sent"] += parts
+        if seg.rst:
             self._counters["resets_sent"] += 1
 
     def service(self, ep: Endpoint, now: float) -> None:
@@ -561,6 +837,10 @@ class Host:
         conn = ep.conn
         events = conn.events()
         segments = conn.segments_to_send()
+        retrans = conn.total_retrans - ep.retrans_counted
+        if retrans:
+            self._counters["segments_retransmitted"] += retrans
+            ep.retrans_counted = conn.total_retrans
         if segments:
             local_ip = conn.local[0]
             assert conn.remote is not None  # a connection that sends knows its peer
@@ -580,6 +860,19 @@ class Host:
         if events:
             for waker in list(ep.wakers):
                 waker()
+        if ep.orphan != (conn.orphaned and not ep.finished):
+            self._orphan_changed(ep, now)
+
+    def _orphan_changed(self, ep: Endpoint, now: float) -> None:
+        """Keep count of the orphans; one too many is reset at once, as Linux's tcp_close does
+        when tcp_max_orphans is exceeded ("too many orphaned sockets", TCPAbortOnMemory)."""
+        ep.orphan = not ep.orphan
+        self.orphans += 1 if ep.orphan else -1
+        if ep.orphan and self.orphans > self.config.max_orphans:
+            self._counters["aborts_on_memory"] += 1
+            self.log.record("note", now, host=self.name, text=f"too many orphaned sockets: {ep.label} reset")
+            ep.conn.abort(now)
+            self.service(ep, now)
 
     def _log_state(self, label: str, ev: E.StateChanged, now: float) -> None:
         self.log.record(
@@ -646,6 +939,8 @@ class Host:
         if listener is None or ep.key not in listener.syn_queue:
             return
         del listener.syn_queue[ep.key]
+        if not listener.syn_queue:
+            listener.syn_queue = {}  # give back what a flood made it grow to
         if listener.closed:
             ep.conn.abort(now)
         else:
@@ -663,14 +958,18 @@ class Host:
         if ep.finished:
             return
         ep.finished = True
-        self._retired_retrans += ep.conn.total_retrans
+        if ep.orphan:
+            ep.orphan = False
+            self.orphans -= 1
         if ep.key is not None and self.conns.get(ep.key) is ep:
-            del self.conns[ep.key]
+            self._forget(ep.key)
         listener = ep.listener
         if listener is not None and ep.key is not None:
             # A child reset while waiting in the accept queue stays there, as on Linux:
             # accept() returns it and the first recv() reports ECONNRESET.
             listener.syn_queue.pop(ep.key, None)
+            if not listener.syn_queue:
+                listener.syn_queue = {}
 
     # ---- for the socket layer ----------------------------------------------------------------
     def owns(self, ip: str) -> bool:
@@ -684,12 +983,20 @@ class Host:
 
     def conn_config(self, local_ip: str, base: Config | None = None, user_mss: int | None = None) -> Config:
         """A connection's own Config: the MSS the link's MTU allows (1460 over IPv4, 1440 over
-        IPv6 with MTU 1500), or what TCP_MAXSEG asked for."""
+        IPv6 on the usual 1500), or less if the Config asks for less, or what TCP_MAXSEG asked
+        for; and how large a segment the link splits itself (``gso_max``)."""
         cfg = (base or self.config).copy()
+        ipv6 = ":" in local_ip
+        link_mss = self.link.mss(ipv6)
         if user_mss:
             cfg.mss = user_mss
+        elif cfg.mss == _DEFAULT_MSS:
+            cfg.mss = link_mss  # the default follows the link, as Linux's follows the route's MTU
         else:
-            cfg.mss = min(cfg.mss, self.mtu - (60 if ":" in local_ip else 40))
+            cfg.mss = min(cfg.mss, link_mss)
+        if self.link.segmentation:
+            # Payload room in the largest segment the link splits: less the IP and TCP headers.
+            cfg.gso_max = self.link.segmentation - (40 if ipv6 else 20) - 60
         return cfg
 
     def new_connection(self, config: Config, local: tuple[str, int], remote: tuple[str, int] | None) -> Endpoint:
@@ -706,7 +1013,29 @@ class Host:
             raise ValueError(f"{ep!r} has no remote address: only connected endpoints are registered")
         key = (conn.local[0], conn.local[1], conn.remote[0], conn.remote[1])
         ep.key = key
+        self._remember(key, ep)
+
+    def _remember(self, key: ConnKey, ep: Endpoint) -> None:
+        """A connection joins the table (and the index of local ports bind() checks)."""
         self.conns[key] = ep
+        self._port_users.setdefault(key[1], collections.Counter())[key[0]] += 1
+        if len(self.conns) > self._conns_peak:
+            self._conns_peak = len(self.conns)
+
+    def _forget(self, key: ConnKey) -> None:
+        del self.conns[key]
+        users = self._port_users[key[1]]
+        users[key[0]] -= 1
+        if not users[key[0]]:
+            del users[key[0]]
+            if not users:
+                del self._port_users[key[1]]
+        if self._conns_peak > 8 and len(self.conns) * 4 < self._conns_peak:
+            # A dict never gives back the table it grew to: copy the tables once they hold a
+            # quarter of their peak, so a host that had 100k connections is small again.
+            self.conns = dict(self.conns)
+            self._port_users = dict(self._port_users)
+            self._conns_peak = len(self.conns)
 
     @staticmethod
     def overlap(a: str, b: str, a_dual: bool = False, b_dual: bool = False) -> bool:
@@ -735,10 +1064,8 @@ class Host:
         """
         if self.listener_conflict(ip, port, dual):
             return True
-        if not reuseaddr:
-            for ep in self.conns.values():
-                if ep.conn.local[1] == port and self.overlap(ip, ep.conn.local[0], dual):
-                    return True
+        if not reuseaddr and any(self.overlap(ip, used, dual) for used in self._port_users.get(port, ())):
+            return True
         return any(
             b.port == port and self.overlap(ip, b.ip, dual, b.dualstack) and not (reuseaddr and b.reuseaddr)
             for b in self.bound
@@ -751,9 +1078,7 @@ class Host:
         return any(b.port == port for b in self.bound)
 
     def port_in_use(self, port: int) -> bool:
-        if self._port_taken(port):
-            return True
-        return any(ep.conn.local[1] == port for ep in self.conns.values())
+        return port in self._port_users or self._port_taken(port)
 
     def pick_bind_port(self) -> int | None:
         """bind() to port 0: a free port from the ephemeral range (Linux inet_csk_get_port)."""

@@ -25,7 +25,8 @@ Links
     Impairments are decided when the packet is sent, in this order: queue overflow,
     loss, congestion marking (``ecn_mark``: CE for ECN-capable packets, a drop for others),
     corruption, duplication, reordering, jitter. A node may also send to its own address:
-    that goes over an implicit loopback link with no delay and no impairments.
+    that goes over an implicit loopback link with no delay and no impairments (and arrives
+    through the node's ``deliver_loopback`` when it has one).
 
 Routing
     A packet goes to the node that owns its destination address (``node.addresses()``). Only the
@@ -115,7 +116,9 @@ class Node(Protocol):
         ...
 
     def deliver(self, packet: bytes, now: float) -> None:
-        """An IP packet arrives (it may be corrupt: the node parses, counts and drops)."""
+        """An IP packet arrives (it may be corrupt: the node parses, counts and drops). A node
+        may also have ``deliver_loopback(packet, now)``: then a packet it sent to its own
+        address arrives there instead (a host accepts its own source address only so)."""
         ...
 
     def poll_transmit(self) -> list[bytes]:
@@ -501,8 +504,37 @@ def _parse_segment(packet: bytes) -> Segment | None:
 
 
 # ---- the simulator -----------------------------------------------------------------------------
-_ARRIVE, _TIMER, _CALL = 0, 1, 2
+_ARRIVE, _TIMER, _CALL, _LOOP = 0, 1, 2, 3  # _LOOP: an arrival over a node's own loopback
 _LOOPBACK = LinkParams(delay=0.0)
+SPIN_LIMIT = 200_000  # events at one instant before the network calls it a livelock
+
+
+class _SpinGuard:
+    """Who keeps the clock frozen: nodes that answer each other with zero delay for ever (an ACK
+    war over a zero-delay link, a packet a node keeps answering itself) would run for ever at
+    one instant. The loop counts events in a row at one instant; over its last 1000 before
+    ``limit`` this tallies them, and at ``limit`` raises SimulationError naming the busiest."""
+
+    __slots__ = ("busy", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.busy: dict[str, int] = {}
+
+    def tally(self, count: int, t: float, kind: int, name: str) -> None:
+        what = f"{_KIND_TEXT[kind]} {name}"
+        self.busy[what] = self.busy.get(what, 0) + 1
+        if count >= self.limit:
+            top = sorted(self.busy.items(), key=lambda kv: -kv[1])[:3]
+            raise SimulationError(
+                f"{count} events at t={t:.6f} without the clock moving: a livelock (nodes "
+                "answering each other with no delay); the last 1000 were "
+                + ", ".join(f"{n} {w}" for w, n in top)
+                + " (Network(spin_limit=...) sets the limit)"
+            )
+
+
+_KIND_TEXT = {_ARRIVE: "packets to", _TIMER: "timers of", _CALL: "calls", _LOOP: "loopback packets to"}
 
 
 class _Slot:
@@ -520,9 +552,10 @@ class _Slot:
 class Network:
     """The simulated network. See the module docstring for a tour."""
 
-    def __init__(self, seed: int = 0, log: EventLog | None = None) -> None:
+    def __init__(self, seed: int = 0, log: EventLog | None = None, spin_limit: int = SPIN_LIMIT) -> None:
         self.seed = seed
         self.log = log
+        self.spin_limit = spin_limit  # events in a row without the clock moving: SimulationError
         self.now = 0.0
         self.stats = NetStats()
         self.random = random.Random(f"tcplab.net.sim/{seed}")  # for callers' own choices
@@ -743,6 +776,9 @@ class Network:
         heap = self._heap
         pop = heapq.heappop
         done = 0
+        guard = _SpinGuard(self.spin_limit)
+        watch_from = self.spin_limit - 1000
+        instant, same = -1.0, 0  # the current instant and how many events it has had
         try:
             self.poll()  # whatever user calls made since the last event: their packets and timers
             self._raise_interrupt()
@@ -750,10 +786,22 @@ class Network:
                 if until is not None and heap[0][0] > until:
                     break
                 t, _seq, kind, target, data = pop(heap)
-                if kind == _ARRIVE:
+                if t != instant:
+                    instant, same = t, 0
+                    if guard.busy:
+                        guard.busy.clear()
+                else:
+                    same += 1
+                    if same >= watch_from:
+                        guard.tally(same, t, kind, target.name if target is not None else "")
+                if kind in (_ARRIVE, _LOOP):
                     self.now = t
                     self.stats.delivered += 1
-                    target.node.deliver(data, t)
+                    node = target.node
+                    if kind == _LOOP and hasattr(node, "deliver_loopback"):
+                        node.deliver_loopback(data, t)
+                    else:
+                        node.deliver(data, t)
                     self._service(target)
                 elif kind == _TIMER:
                     if target.timer_token != data:
@@ -987,10 +1035,11 @@ class Network:
             packet = self._corrupt(packet, d.rng)
             fate = "corrupted"
         d.delivered += 1
-        self._push(arrive, _ARRIVE, dst, packet)
+        kind = _LOOP if d.params is _LOOPBACK else _ARRIVE
+        self._push(arrive, kind, dst, packet)
         if dup:
             stats.duplicated += 1
-            self._push(arrive, _ARRIVE, dst, packet)
+            self._push(arrive, kind, dst, packet)
             if not corrupt:
                 fate = "duplicated"
         return fate

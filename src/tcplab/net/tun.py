@@ -42,7 +42,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tcplab.host.link import LinkOffloads
 from tcplab.net import netns as _netns
+from tcplab.net import vnet
 
 __all__ = [
     "BadAddress",
@@ -57,11 +59,18 @@ __all__ = [
 ]
 
 TUNSETIFF = 0x400454CA
+TUNSETOFFLOAD = 0x400454D0
+TUNSETVNETHDRSZ = 0x400454D8
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
+IFF_VNET_HDR = 0x4000
+TUN_F_CSUM = 0x01
+TUN_F_TSO4 = 0x02
+TUN_F_TSO6 = 0x04
 IFA_F_NODAD = 0x02
 IFNAMSIZ = 16
-_READ_SIZE = 65536
+GSO_MAX = 65535  # the largest super-segment, headers included (an IPv4 packet's length field)
+_READ_SIZE = 65536 + 128  # a super-segment of 64 KB, its IPv6 header and the virtio-net header
 _READ_BATCH = 256  # packets read per readable event before timers and output get a turn
 
 
@@ -147,6 +156,13 @@ class TunLink:
     every packet crossing the link, pcapng (interface named after the device) unless the name
     ends in ``.pcap``; stamped by ``clock()``: wall-clock time (a ``TunRuntime`` sets it to its
     run's clock, so the capture and the host's events tell the same time).
+
+    ``offload`` (default True): open the device with a virtio-net header and ask the kernel for
+    checksum and segmentation offloads (``tcplab.net.vnet``); ``offloads`` then says what it
+    granted (``LinkOffloads``: the host's ``link``) and ``offload_note`` says it in words, with
+    the reason when the kernel refused. The capture records packets as they cross the device:
+    super-segments whole (as ``tcpdump -i`` on the kernel side shows them, with a comment giving
+    their parts) and checksums the kernel finishes left partial.
     """
 
     def __init__(
@@ -160,6 +176,7 @@ class TunLink:
         netns: str | None = None,
         pcap: str | None = None,
         mtu: int = 1500,
+        offload: bool = True,
     ) -> None:
         if not name or len(name.encode()) >= IFNAMSIZ or "/" in name or " " in name:
             raise BadAddress(errno.EINVAL, f"bad device name {name!r}: at most 15 characters, no '/' or spaces")
@@ -182,6 +199,10 @@ class TunLink:
         self.netns = netns
         self.pcap_path = pcap
         self.mtu = mtu
+        self.offload = offload
+        self.offloads = LinkOffloads(mtu)  # what the kernel granted, once open
+        self.vnet_header = False  # every packet on the descriptor starts with a virtio-net header
+        self.offload_note = "offloads off (asked for none)"
         self.fd = -1
         self._pcap: Any = None
         self.clock: Callable[[], float] = time.time
@@ -235,9 +256,16 @@ class TunLink:
             raise NotPermitted(
                 errno.EPERM, "cannot open /dev/net/tun: a TUN device needs root or CAP_NET_ADMIN (run with sudo)"
             ) from None
-        ifr = struct.pack("16sH22x", self.name.encode(), IFF_TUN | IFF_NO_PI)
+        flags = IFF_TUN | IFF_NO_PI | (IFF_VNET_HDR if self.offload else 0)
         try:
-            fcntl.ioctl(fd, TUNSETIFF, ifr)
+            try:
+                fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", self.name.encode(), flags))
+            except OSError as exc:
+                if not flags & IFF_VNET_HDR or exc.errno != errno.EINVAL:
+                    raise
+                fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH22x", self.name.encode(), IFF_TUN | IFF_NO_PI))
+                self.offload_note = "offloads refused: the kernel has no virtio-net header for TUN (EINVAL)"
+                return fd
         except OSError as exc:
             os.close(fd)
             if exc.errno == errno.EPERM:
@@ -255,7 +283,30 @@ class TunLink:
                     f"an interface named {self.name} exists and is not a TUN device: choose another --tun name",
                 ) from None
             raise TunError(exc.errno, f"TUNSETIFF {self.name}: {exc.strerror}") from None
+        if flags & IFF_VNET_HDR:
+            self._enable_offloads(fd)
         return fd
+
+    def _enable_offloads(self, fd: int) -> None:
+        """Ask for checksum and TCP segmentation offloads, then checksum alone, then nothing:
+        what the kernel grants goes into ``offloads``, and into ``offload_note`` in words."""
+        fcntl.ioctl(fd, TUNSETVNETHDRSZ, struct.pack("i", vnet.SIZE))
+        self.vnet_header = True
+        why = ""
+        for features, granted in (
+            (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, LinkOffloads(self.mtu, checksum=True, segmentation=GSO_MAX)),
+            (TUN_F_CSUM, LinkOffloads(self.mtu, checksum=True)),
+        ):
+            try:
+                fcntl.ioctl(fd, TUNSETOFFLOAD, features)
+            except OSError as exc:
+                why = errno.errorcode.get(exc.errno or 0, str(exc))
+                continue
+            self.offloads = granted
+            refused = f" (segmentation refused by the kernel: {why})" if why else ""
+            self.offload_note = f"offloads on: {granted}{refused}"
+            return
+        self.offload_note = f"offloads refused by the kernel ({why}): plain packets"
 
     def _configure(self) -> None:
         from pyroute2 import IPRoute
@@ -307,27 +358,43 @@ class TunLink:
 
     # ---- packets -----------------------------------------------------------------------------
     def read(self) -> bytes | None:
-        """One packet the kernel sent, or None when none is waiting."""
+        """One packet the kernel sent (the IP packet alone), or None when none is waiting."""
+        got = self.receive()
+        return None if got is None else bytes(got[0])
+
+    def receive(self) -> tuple[bytes | memoryview, vnet.RxInfo] | None:
+        """One packet the kernel sent and what its virtio-net header says (checksum vouched
+        for, super-segment), or None when none is waiting."""
         try:
-            pkt = os.read(self.fd, _READ_SIZE)
+            data = os.read(self.fd, _READ_SIZE)
         except BlockingIOError:
             return None
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EINTR):
                 return None
             raise
+        if self.vnet_header:
+            info = vnet.rx_info(data)
+            pkt: bytes | memoryview = memoryview(data)[vnet.SIZE :]
+        else:
+            info, pkt = vnet.PLAIN_RX, data
         self.packets_in += 1
         self.bytes_in += len(pkt)
         if self._pcap is not None:
-            self._pcap.write(pkt, self.clock(), interface=self.name)
-        return pkt
+            self._capture(pkt, info.gso_size)
+        return pkt, info
 
-    def write(self, packet: bytes) -> None:
-        """Hand one packet to the kernel (dropped and counted if the kernel refuses it)."""
+    def write(self, packet: bytes, gso_size: int = 0) -> None:
+        """Hand one packet to the kernel (dropped and counted if the kernel refuses it).
+        ``gso_size``: a super-segment for the kernel to split into parts of that much payload
+        (only where ``offloads.segmentation`` allows it)."""
         if self._pcap is not None:
-            self._pcap.write(packet, self.clock(), interface=self.name)
+            self._capture(packet, gso_size)
         try:
-            os.write(self.fd, packet)
+            if self.vnet_header:
+                os.writev(self.fd, (vnet.header_for(packet, gso_size, self.offloads.checksum), packet))
+            else:
+                os.write(self.fd, packet)
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EINVAL, errno.EIO, errno.ENOBUFS, errno.EMSGSIZE):
                 self.write_drops += 1
@@ -335,6 +402,10 @@ class TunLink:
             raise
         self.packets_out += 1
         self.bytes_out += len(packet)
+
+    def _capture(self, packet: bytes | memoryview, gso_size: int) -> None:
+        comment = vnet.describe(packet, gso_size) if gso_size else None
+        self._pcap.write(packet, self.clock(), comment=comment, interface=self.name)
 
 
 class Impairment:
@@ -372,6 +443,10 @@ class Impairment:
         return self.delay
 
 
+_NO_GSO: dict[int, int] = {}
+_TRUSTED = vnet.RxInfo(True, 0)
+
+
 class TunRuntime:
     """The I/O loop that drives a ``Node`` over a :class:`TunLink` with the real clock.
 
@@ -402,8 +477,11 @@ class TunRuntime:
     ) -> None:
         self.link = link
         self.impairment = impairment
-        self._held: list[tuple[float, int, bool, bytes]] = []  # (due, tick, inbound, packet)
+        self._held: list[tuple[float, int, bool, Any]] = []  # (due, tick, inbound, packet)
         self.node = node
+        # A node that knows links (a Host) gets the link's offloads and its super-segments
+        # whole; any other node gets plain packets, super-segments split here.
+        self._offloads_known = hasattr(node, "link")
         self.answer_ping = answer_ping
         self._own = {str(a) for a in node.addresses()}
         self._sel = selectors.DefaultSelector()
@@ -428,6 +506,8 @@ class TunRuntime:
         self._sel.register(self._wake_r, selectors.EVENT_READ, self._drain_wake)
         if install and hasattr(node, "runtime"):
             node.runtime = self
+        if self._offloads_known:
+            node.link = link.offloads
 
     # ---- the runtime protocol ----------------------------------------------------------------
     def now(self) -> float:
@@ -513,13 +593,19 @@ class TunRuntime:
                 self._aio.remove_reader(fileno)
 
     # ---- the loop ----------------------------------------------------------------------------
-    def _deliver(self, pkt: bytes, now: float) -> None:
+    def _deliver(self, pkt: Any, info: vnet.RxInfo, now: float) -> None:
         if self.answer_ping:
-            reply = self._ping_reply(pkt)
+            reply = self._ping_reply(bytes(pkt))
             if reply is not None:
                 self.link.write(reply)
                 return
-        self.node.deliver(pkt, now)
+        if info is vnet.PLAIN_RX or not vnet.is_tcp(pkt):
+            self.node.deliver(pkt, now)
+        elif self._offloads_known:
+            self.node.deliver(pkt, now, checksum_ok=info.checksum_ok, gso_size=info.gso_size)
+        else:  # a node that knows no offloads gets wire packets: split, checksums complete
+            for part in vnet.segment(pkt, info.gso_size or vnet.WHOLE, partial_checksum=False):
+                self.node.deliver(part, now)
 
     def _ping_reply(self, pkt: bytes) -> bytes | None:
         from tcplab.wire import MalformedPacket, build_icmp_echo_reply, parse_packet
@@ -539,50 +625,74 @@ class TunRuntime:
         return build_icmp_echo_reply(parsed)
 
     def _read_ready(self) -> None:
-        link = self.link
+        """Read what the kernel sent, until the device is empty (or a batch is done)."""
+        receive = self.link.receive
+        imp = self.impairment
+        if imp is not None and not imp.inbound:
+            imp = None
         for _ in range(_READ_BATCH):
-            pkt = link.read()
-            if pkt is None:
+            got = receive()
+            if got is None:
                 break
-            imp = self.impairment
-            if imp is not None and imp.inbound:
-                self._impair(imp, True, pkt)
+            pkt, info = got
+            if imp is None:
+                self._deliver(pkt, info, self.now())
+            elif info.gso_size:  # loss strikes wire packets: the parts of a super-segment
+                trusted = self._offloads_known
+                for part in vnet.segment(pkt, info.gso_size, partial_checksum=trusted):
+                    self._impair(imp, True, (part, _TRUSTED if trusted else vnet.PLAIN_RX))
             else:
-                self._deliver(pkt, self.now())
+                self._impair(imp, True, (bytes(pkt), info))
 
-    def _impair(self, imp: Impairment, inbound: bool, pkt: bytes) -> None:
+    def _impair(self, imp: Impairment, inbound: bool, item: Any) -> None:
+        """``item``: (packet, RxInfo) coming in, (packet, gso_size) going out."""
         delay = imp.fate()
         if delay is None:
             return
         if delay <= 0:  # at once, overtaking the held packets (netem's reordering)
-            if inbound:
-                self._deliver(pkt, self.now())
-            else:
-                self.link.write(pkt)
+            self._carry(inbound, item, self.now())
             return
-        heapq.heappush(self._held, (self.now() + delay, next(self._tick), inbound, pkt))
+        heapq.heappush(self._held, (self.now() + delay, next(self._tick), inbound, item))
+
+    def _carry(self, inbound: bool, item: Any, now: float) -> None:
+        if inbound:
+            self._deliver(item[0], item[1], now)
+        else:
+            self.link.write(*item)
+
+    def _poll(self) -> tuple[list[bytes], dict[int, int]]:
+        """The node's packets, and which are super-segments (index -> gso_size)."""
+        if self.link.offloads.segmentation and self._offloads_known:
+            out, gso_at = self.node.poll_transmit_offloaded()
+            return out, gso_at
+        return self.node.poll_transmit(), _NO_GSO
 
     def _flush(self) -> None:
-        out = self.node.poll_transmit()
         imp = self.impairment
+        if imp is not None and not imp.outbound:
+            imp = None
+        write = self.link.write
+        partial = self.link.offloads.checksum
+        out, gso_at = self._poll()
         while out:
-            if imp is not None and imp.outbound:
-                for pkt in out:
-                    self._impair(imp, False, pkt)
+            if imp is not None:
+                for i, pkt in enumerate(out):
+                    gso_size = gso_at.get(i, 0)
+                    for part in vnet.segment(pkt, gso_size, partial) if gso_size else (pkt,):
+                        self._impair(imp, False, (part, 0))
+            elif gso_at:
+                for i, pkt in enumerate(out):
+                    write(pkt, gso_at.get(i, 0))
             else:
-                write = self.link.write
                 for pkt in out:
                     write(pkt)
-            out = self.node.poll_transmit()
+            out, gso_at = self._poll()
 
     def _run_due(self, now: float) -> None:
         held = self._held
         while held and held[0][0] <= now:
-            _, _, inbound, pkt = heapq.heappop(held)
-            if inbound:
-                self._deliver(pkt, now)
-            else:
-                self.link.write(pkt)
+            _, _, inbound, item = heapq.heappop(held)
+            self._carry(inbound, item, now)
         node = self.node
         deadline = node.next_deadline()
         if deadline is not None and deadline <= now:

@@ -203,13 +203,33 @@ _LIST = [
     Scenario(
         "backlog",
         "Listener with backlog 2, five clients at once: SYNs dropped, retried, accepted as the queue drains.",
-        "listen(2) bounds the listener's queues as Linux does: at most 2 half-open connections "
-        "in the SYN queue and an accept queue that counts as full above 2. Five SYNs arrive "
-        "together: two are taken, three are dropped without an answer (tcp_syncookies off), so "
-        "their clients retransmit the SYN after 1 s (RFC 6298). The server accepts one "
-        "connection every 0.5 s; as the queue drains, retransmitted SYNs find room, and all "
-        "five connections are established in the end.",
+        "listen(2) bounds the listener's queues as Linux does: a SYN queue and an accept queue "
+        "that each count as full above 2. Five SYNs arrive together: three are taken, two are "
+        "dropped without an answer (net.ipv4.tcp_syncookies=0 here; with Linux's default 1 they "
+        "would get SYN cookies: see syn-flood), so their clients retransmit the SYN after 1 s "
+        "(RFC 6298). The server accepts one connection every 0.5 s; as the queue drains, "
+        "retransmitted SYNs find room, and all five connections are established in the end.",
         edges.backlog,
+        config={"syncookies": 0},
+    ),
+    Scenario(
+        "syn-flood",
+        "A SYN flood fills the listener's queue; a SYN cookie still lets a real client in.",
+        "Spoofed SYNs from addresses that never answer each make a half-open child that waits "
+        "in SYN_RCVD, retransmitting its SYN-ACK for a minute: a few of them fill a listen(2) "
+        "queue, and without defence every real client's SYN is dropped. With "
+        "net.ipv4.tcp_syncookies=1 (Linux's default) a full SYN queue answers with a SYN cookie "
+        "(RFC 4987 3.6) and keeps nothing: the SYN-ACK's sequence number is a keyed hash of the "
+        "addresses, ports, the client's ISN and the minute, with the MSS coded in it (Linux's "
+        "table: 536, 1300, 1440, 1460). The client's ACK brings it back plus one; the server "
+        "checks it, rebuilds the SYN it stands for, and only now makes the connection: LISTEN, "
+        "SYN_RCVD and ESTABLISHED at once. What a cookie cannot carry is lost unless timestamps "
+        "are on (then window scale and SACK ride in the TSval's low bits); here, without them, "
+        "the connection goes on with the table's MSS. The spoofed children give up after two "
+        "SYN-ACK retransmissions (tcp_synack_retries=2 here to keep the story short; Linux's 5 "
+        "take a minute).",
+        edges.syn_flood,
+        config={"synack_retries": 2},
     ),
     Scenario(
         "rst-everywhere",

@@ -516,6 +516,38 @@ def backlog(b: Bench) -> str:
     )
 
 
+def syn_flood(b: Bench) -> str:
+    lsock = b.listen(backlog=2)
+    spoofed = 4
+    b.note("server", f"listen(2); {spoofed} SYNs come from spoofed addresses that will never answer")
+    for i in range(spoofed):
+        b.inject(b.client, (f"203.0.113.{i + 1}", 1024 + i), (SERVER_IP, SERVER_PORT), seq=1000 * (i + 1), flags="S")
+    b.wait(0.2)
+    children = len(lsock.listener.syn_queue)
+    b.note("server", f"{children} half-open children fill the SYN queue: a new SYN gets a cookie, nothing is kept")
+    csock = b.connect()
+    ssock, _ = lsock.accept()
+    csock.sendall(b"served during a flood")
+    b.data["received"] = ssock.recv(100)
+    csock.close()
+    _eof(ssock)
+    ssock.close()
+    b.until(lambda: not lsock.listener.syn_queue, timeout=60)  # the spoofed children give up
+    counters = b.server.counters
+    b.data.update(
+        syn_queue=children,
+        syncookies_sent=counters["syncookies_sent"],
+        syncookies_recv=counters["syncookies_recv"],
+    )
+    lsock.close()
+    b.settle()
+    return (
+        f"{spoofed} spoofed SYNs filled the SYN queue; the client's SYN got a SYN cookie "
+        f"(SyncookiesSent {counters['syncookies_sent']}, SyncookiesRecv {counters['syncookies_recv']}) "
+        "and the ACK that brought it back made the connection"
+    )
+
+
 def _icmp_about(b: Bench, to_host: Any, ep: Any, icmp_type: int, code: int) -> None:
     """An ICMP error about the segment ``ep``'s connection sent last (its SND.UNA), quoting its IP
     header and first 8 bytes (RFC 792), from the far end of the link as a router would send it."""

@@ -15,6 +15,12 @@ class Config:
     # -- segment size (RFC 9293 3.7.1, RFC 879) ---------------------------------------------
     mss: int = 1460  # what we advertise: MTU 1500 - 40 (IPv4); hosts pass 1440 for IPv6
     default_peer_mss: int = 536  # RFC 9293 3.7.1: assumed when the peer sends no MSS option
+    min_snd_mss: int = 48  # Linux net.ipv4.tcp_min_snd_mss: the peer's MSS is raised to this
+    # A link capability, set by the host (``Host.link``), never guessed: the link splits a
+    # segment of up to this many payload bytes into MSS-sized ones itself (TSO/GSO). The engine
+    # then sends one super-segment where it would send several full ones; the MSS on the wire,
+    # cwnd, SACK and retransmission stay in MSS units. 0: every segment goes as it is.
+    gso_max: int = 0
 
     # -- times (seconds) ---------------------------------------------------------------------
     msl: float = 30.0  # TIME_WAIT lasts 2 * msl (Linux: TCP_TIMEWAIT_LEN = 60 s)
@@ -118,6 +124,13 @@ class Config:
     # in-window pure ACK restarts it silently, only an exact RST ends it) or "rfc" (RFC 9293
     # 3.10.7.4 step by step, with RFC 5961 challenge ACKs for SYNs and inexact RSTs).
     time_wait_rules: str = "linux"
+    # SYN cookies (RFC 4987 3.6, tcplab.tcp.syncookies), a listener's choice (Linux
+    # net.ipv4.tcp_syncookies): 0 never, 1 when the SYN queue overflows, 2 for every SYN.
+    syncookies: int = 1
+    # Connections closed by their application and not gone yet (orphans) a host keeps, beyond
+    # which a closed connection is reset at once (Linux net.ipv4.tcp_max_orphans: 131072 on the
+    # machine measured; Linux scales it with memory).
+    max_orphans: int = 131072
 
     # -- sockets (read by tcplab.socket, host-wide like the sysctl) -------------------------------
     # net.ipv6.bindv6only: the IPV6_V6ONLY an AF_INET6 socket starts with. 0, as Linux: "::"
@@ -145,7 +158,11 @@ class Config:
         unknown = changes.keys() - _FIELD_NAMES
         if unknown:
             raise TypeError(f"Config has no field {', '.join(sorted(unknown))}")
-        new = dataclasses.replace(self)
+        # Field by field into a bare instance: every connection gets its own copy, and
+        # dataclasses.replace (which validates by calling __init__) costs ten times as much.
+        new = _new_config(Config)
+        for name in _FIELD_NAMES_IN_ORDER:
+            setattr(new, name, getattr(self, name))
         for name, value in changes.items():
             setattr(new, name, value)
         return new
@@ -162,7 +179,9 @@ class Config:
         return min(max(space.bit_length() - 1 - 15, 0), 14)
 
 
-_FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Config))
+_FIELD_NAMES_IN_ORDER = tuple(f.name for f in dataclasses.fields(Config))
+_FIELD_NAMES = frozenset(_FIELD_NAMES_IN_ORDER)
+_new_config = object.__new__
 
 PROFILES: dict[str, Config] = {
     # Linux's defaults (what the kernel peer does), the default everywhere.

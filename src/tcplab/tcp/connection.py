@@ -32,6 +32,7 @@ from tcplab.tcp import fastopen as tfo
 from tcplab.tcp import seq as sq
 from tcplab.tcp.ackpolicy import AckPolicy
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
+from tcplab.tcp.buffer import ByteQueue
 from tcplab.tcp.config import Config
 from tcplab.tcp.congestion import ARBITRARILY_HIGH, AckSample, CongestionControl, Phase, WindowUse, create
 from tcplab.tcp.ecn import Ecn
@@ -72,6 +73,7 @@ from tcplab.wire.tcp import (
     Segment,
     Timestamps,
     WindowScale,
+    timestamps_option,
 )
 
 S = State
@@ -80,6 +82,7 @@ C = Cause
 ACK, SYN, FIN, RST, PSH, URG, ECE, CWR = 0x10, 0x02, 0x01, 0x04, 0x08, 0x20, 0x40, 0x80
 
 Address = tuple[str, int]
+_NOP = NOP()  # options are immutable: one NOP serves every segment
 
 _TS_MOD = 1 << 32
 _PAWS_IDLE = 24 * 24 * 3600  # RFC 7323 5.5: TS.Recent older than 24 days is invalid
@@ -169,6 +172,22 @@ def syn_options(
 class Connection:
     """A TCB and the procedures that act on it."""
 
+    # Every field of the TCB, named: a connection then takes a third of the memory an instance
+    # dict needs (past 30 attributes Python stops sharing the dict's keys between instances),
+    # and a field that is not listed here fails loudly (AttributeError) instead of being made.
+    __slots__ = (
+        "_ack_now", "_acks", "_challenge_acks", "_copied", "_cwnd_use", "_dsack", "_eor", "_events",
+        "_fastopen_cookie", "_fastopen_key", "_fastopen_reply", "_fin_queued", "_fin_seq", "_fixed_iss",
+        "_isn", "_keepalive_probes", "_last_ack_sent", "_last_data_sent", "_listen_remote", "_more", "_offer_wscale",
+        "_ooo", "_oow", "_out", "_peer_ws", "_persist_backoff", "_probe_outstanding", "_probes_out", "_rcv_adv",
+        "_rcv_wup", "_rcvbuf", "_retries", "_rtt_seq", "_rtt_time", "_rtx_start", "_rtx_ts", "_rwin", "_snd_base",
+        "_sndbuf", "_syn_retransmitted", "_syn_text", "_ts_recent_age", "_user_closed", "_was_synchronized", "cc",
+        "config", "cork", "ecn", "eof", "error", "fastopen", "irs", "iss", "local", "loss", "max_snd_wnd", "name",
+        "passive", "pmtu", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale", "remote", "retransmits", "rtt", "sack_ok",
+        "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale",
+        "soft_error", "state", "timers", "total_retrans", "ts_ok", "ts_recent",
+    )  # fmt: skip
+
     def __init__(
         self,
         config: Config | None = None,
@@ -185,7 +204,9 @@ class Connection:
         self.local = local
         self.remote = remote
         self.name = name
-        self._isn = isn or ISNGenerator(b"tcplab-default-isn-secret")
+        # RFC 6528: without a generator (or a fixed ISS) the connection keys its own from
+        # os.urandom; a constant key would make every ISN predictable.
+        self._isn = isn if isn is not None else ISNGenerator()
         self._fixed_iss = iss
         self.state = S.CLOSED
         self.passive = False  # RFC 9293: "initiated with a passive OPEN"
@@ -232,9 +253,9 @@ class Connection:
         self._last_ack_sent = 0
 
         # -- buffers -------------------------------------------------------------------------
-        self._sndbuf = bytearray()  # bytes from _snd_base onward: unacked, then unsent
+        self._sndbuf = ByteQueue()  # bytes from _snd_base onward: unacked, then unsent
         self._snd_base = 0  # sequence number of _sndbuf[0]
-        self._rcvbuf = bytearray()  # in-order data the user has not read
+        self._rcvbuf = ByteQueue()  # in-order data the user has not read
         self._ooo = Reassembly()
         self.eof = False  # the peer's FIN reached the receive buffer
         self._fin_queued = False  # user asked for FIN (shutdown or close)
@@ -252,6 +273,7 @@ class Connection:
         self._rtx_start: float | None = None  # when the oldest unacked data was first sent
         self._persist_backoff = 0
         self._probe_outstanding = False
+        self._probes_out = 0  # zero-window probes since the peer last sent an acceptable ACK
         self._keepalive_probes = 0
 
         # -- RTT, loss detection and congestion control (RFC 6298, RFC 5681, RFC 6582) ---------
@@ -422,7 +444,7 @@ class Connection:
         n = len(self._rcvbuf) if max_bytes is None else min(max_bytes, len(self._rcvbuf))
         if not n:
             return b""
-        out = bytes(self._rcvbuf[:n])
+        out = self._rcvbuf[:n]
         del self._rcvbuf[:n]
         self._copied += n
         self._rwin.read(self._copied, now, self.rtt.srtt, self._advmss)
@@ -509,6 +531,12 @@ class Connection:
             return False
         return sq.gt(seg.seq, self.rcv_nxt) or (ts is not None and sq.gt(ts.val, self.ts_recent))
 
+    def synack_untimed(self) -> None:
+        """The SYN-ACK answering this connection's SYN went out before the connection existed
+        (a SYN cookie's: its host kept nothing), so its round trip cannot be timed from our
+        clock; Linux takes no RTT sample from a cookie's handshake without timestamps."""
+        self._rtt_seq = None
+
     # =========================================================================== introspection
     @property
     def recv_buffered(self) -> int:
@@ -521,6 +549,12 @@ class Connection:
     @property
     def send_free(self) -> int:
         return max(0, self.config.snd_buf - len(self._sndbuf))
+
+    @property
+    def orphaned(self) -> bool:
+        """Closed by its application and not gone yet: what Linux counts against
+        tcp_max_orphans (a connection in TIME_WAIT is not one)."""
+        return self._user_closed and self.state is not S.CLOSED and self.state is not S.TIME_WAIT
 
     @property
     def unsent(self) -> int:
@@ -555,6 +589,30 @@ class Connection:
     def path_mtu(self) -> int:
         """The MTU of the path: what an ICMP error taught, else what our MSS was made from."""
         return self.pmtu if self.pmtu is not None else self.config.mss + self._ip_tcp_headers
+
+    def _whole_segments(self, n: int, mss: int) -> int:
+        """Link segmentation offload (TSO/GSO, ``Config.gso_max``, a capability the host sets):
+        ``n`` bytes that may go now become one super-segment of as many whole MSS-sized parts as
+        the link splits, the way Linux builds TSO segments (tcp_tso_autosize). A remainder
+        smaller than an MSS is left for the next round of the send loop, which judges it by
+        the same rules (Nagle, SWS avoidance, FIN) as without offload: what reaches the wire is
+        the same segments either way."""
+        gso_max = self.config.gso_max
+        if n <= mss or gso_max < 2 * mss:
+            return min(n, mss)
+        return min(n, gso_max) // mss * mss
+
+    def _sent_new(self, seq: int, n: int, fin: bool, mss: int, now: float) -> None:
+        """New data (``n`` octets from ``seq``, and a FIN after it) left: the loss detector
+        keeps it in MSS-sized records even when it left as one super-segment, so that SACK,
+        RACK and retransmission stay in MSS units (Linux splits a TSO skb the same way,
+        tcp_fragment)."""
+        if n <= mss:
+            self.loss.on_send(seq, sq.add(seq, n + fin), now)
+            return
+        for off in range(0, n, mss):
+            end = min(off + mss, n)
+            self.loss.on_send(sq.add(seq, off), sq.add(seq, end + (fin and end == n)), now)
 
     def events(self) -> list[Event]:
         out, self._events = self._events, []
@@ -1162,6 +1220,7 @@ class Connection:
             and not self._probe_outstanding
         )
         rtt = self._ack_advances(seg, now) if ack != prior_una else None
+        self._probes_out = 0  # the peer answers (Linux tcp_ack: icsk_probes_out = 0)
         # Window update (3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
         if sq.lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, ack)):
             self._set_window(seg)
@@ -1407,7 +1466,7 @@ class Connection:
                 self._ooo.fin_seq = fin_seq
                 self._ack_now = True
 
-    def _receive_text(self, seq: int, payload: bytes, seg: Segment, now: float) -> None:
+    def _receive_text(self, seq: int, payload: bytes | memoryview, seg: Segment, now: float) -> None:
         rcv_nxt = self.rcv_nxt
         right = self._rcv_adv
         # Trim to the window: text before RCV.NXT was received already; text beyond the right
@@ -1434,31 +1493,39 @@ class Connection:
                     self.rcv_nxt = sq.add(self.rcv_nxt, len(more))
                 self._ack_now = True  # RFC 5681 4.2: ACK at once when a hole is filled
             self._events.append(DataReadable(len(self._rcvbuf)))
-            self._data_arrived(len(payload), bool(int(seg.flags) & PSH), now)
+            self._data_arrived(len(payload), bool(int(seg.flags) & PSH), now, seg.gso_size)
             if self._ooo.fin_seq is not None and self._ooo.fin_seq == self.rcv_nxt:
                 self._ooo.fin_seq = None
                 self._fin_arrives(now)
         else:
             # Out of order: keep it, and send a duplicate ACK at once (RFC 5681 4.2); what was
             # held already is reported as a duplicate (RFC 2883 4.2, Linux tcp_data_queue_ofo).
+            # The queue is charged its truesize against twice the buffer (Linux: sk_rcvbuf, of
+            # which tcp_adv_win_scale=1 advertises half), less the in-order data waiting to be read.
             overlap = self._ooo.overlap(seq, sq.add(seq, len(payload)))
             if overlap is not None:
                 self._note_duplicate(*overlap)
-            self._ooo.add(seq, bytes(payload), rcv_nxt)
+            self._ooo.add(seq, bytes(payload), rcv_nxt, limit=2 * self.config.rcv_buf - len(self._rcvbuf))
             self._ack_now = True
 
-    def _data_arrived(self, length: int, psh: bool, now: float) -> None:
+    def _data_arrived(self, length: int, psh: bool, now: float, gso_size: int = 0) -> None:
         """In-order data of ``length`` bytes arrived: acknowledge it now or later (ackpolicy.py).
 
         RFC 9293 3.8.6.3 / RFC 1122 4.2.3.2: at least every second full-sized segment, i.e.
         (as Linux counts it, __tcp_ack_snd_check) once more than one segment (rcv_mss, the
         largest received, tcp_measure_rcv_mss) arrived since our last window announcement,
         provided (with auto-tuning) the window would not shrink; at once in quick-ACK mode;
-        else after the delayed-ACK time."""
+        else after the delayed-ACK time.
+
+        A super-segment the link coalesced (GRO, ``gso_size``) is judged by its parts' size, as
+        Linux's tcp_measure_rcv_mss takes ``gso_size ?: len``: rcv_mss learns the parts, not
+        the 64 KB that came, and a batch of two parts or more is more than one segment, so it
+        gets one ACK at once, as the parts would have had."""
         mss = self._advmss
-        small_or_pushed = length < self.rcv_mss or psh
-        if length >= self.rcv_mss:
-            self.rcv_mss = min(length, mss)
+        size = gso_size or length
+        small_or_pushed = size < self.rcv_mss or psh
+        if size >= self.rcv_mss:
+            self.rcv_mss = min(size, mss)
         acks, rwin = self._acks, self._rwin
         acks.data_arrived(small_or_pushed, now, self.rtt.rto, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss)
         if rwin.grow(length, self._rcv_free(), mss):
@@ -1704,7 +1771,8 @@ class Connection:
             )
         opts: list[Option] = []
         if self.ts_ok:
-            opts += [NOP(), NOP(), Timestamps(self._ts_now(now), self.ts_recent)]
+            # (on every segment: the shared NOP and the wire's fast Timestamps constructor)
+            opts += [_NOP, _NOP, timestamps_option(self._ts_now(now), self.ts_recent)]
         if self.sack_ok and (self._ooo or self._dsack):
             room = 3 if self.ts_ok else 4
             blocks = []
@@ -1720,7 +1788,11 @@ class Connection:
         """Negotiate MSS, window scale, timestamps and SACK-permitted from the peer's SYN."""
         c = self.config
         mss = seg.option(MSS)
-        self.snd_mss = mss.value if mss is not None and mss.value > 0 else c.default_peer_mss
+        peer_mss = mss.value if mss is not None and mss.value > 0 else c.default_peer_mss
+        # Linux tcp_min_snd_mss (CVE-2019-11479): a peer asking for tiny segments would make us
+        # send a byte per segment. The floor applies before the timestamp option is taken off
+        # (measured: peer MSS 1..48 gives 36-byte segments with timestamps, 48 without).
+        self.snd_mss = max(peer_mss, c.min_snd_mss)
         ws = seg.option(WindowScale)
         self._peer_ws = ws is not None
         if ws is not None and c.window_scaling:
@@ -1777,9 +1849,10 @@ class Connection:
             return b""
         return bytes(self._sndbuf[: max(0, self.config.mss - 40)])
 
-    def _emit(self, seq: int, flags: int, now: float, payload: bytes = b"", ecn: int = 0) -> None:
+    def _emit(self, seq: int, flags: int, now: float, payload: bytes = b"", ecn: int = 0, gso_size: int = 0) -> None:
         """Put one segment on the output list, with ACK=RCV.NXT, our window, ECE while
-        echoing congestion (RFC 3168 6.1.3) and ``ecn`` as its IP ECN codepoint."""
+        echoing congestion (RFC 3168 6.1.3) and ``ecn`` as its IP ECN codepoint (``gso_size``: a
+        super-segment, for the link to split into parts that big)."""
         remote = self.remote
         assert remote is not None  # only a connection with a peer emits
         seg = Segment(
@@ -1792,8 +1865,8 @@ class Connection:
             0,
             self._options(now, syn=False),
             payload,
-            None,
-            ecn,
+            ecn=ecn,
+            gso_size=gso_size,
         )
         self._out.append(seg)
         if flags & ACK:
@@ -1890,19 +1963,24 @@ class Connection:
         self.timers.stop(Timer.RETRANSMISSION)
         return True
 
-    def _count_retransmission(self, now: float) -> None:
-        """A segment goes again: counted (tcpi_total_retrans), and its timestamp remembered so
-        that echoes of earlier transmissions give no RTT sample (``_sample_rtt``)."""
-        self.total_retrans += 1
+    def _count_retransmission(self, now: float, parts: int = 1) -> None:
+        """A segment goes again: counted (tcpi_total_retrans; a super-segment as its ``parts``),
+        and its timestamp remembered so that echoes of earlier transmissions give no RTT sample
+        (``_sample_rtt``)."""
+        self.total_retrans += parts
         self._rtx_ts = self._ts_now(now)
 
     def _send_probe(self, now: float) -> None:
         """Zero-window probe (RFC 9293 3.8.6.1): one octet of new data, persist timer backed off.
-        With the window open the timer was holding corked data: send it (Linux tcp_write_wakeup)."""
+        With the window open the timer was holding corked data: send it (Linux tcp_write_wakeup).
+        A window that stays closed is given up on as Linux does (tcp_probe_timer)."""
         if self.snd_wnd and self.state.synchronized:
             self._send_data(now, push=self.cork)
             return
         if not self.state.synchronized or self.snd_wnd:
+            return
+        if self._persist_gives_up():
+            self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT), now)
             return
         if self._probe_outstanding:
             # The previous probe was refused: send the same octet again.
@@ -1917,14 +1995,31 @@ class Connection:
             if sq.gt(self.snd_nxt, self.snd_max):
                 self.snd_max = self.snd_nxt
             self._probe_outstanding = True
+        self._probes_out += 1
         self._persist_backoff += 1
         if self.config.user_timeout is not None:
             # Linux tcp_probe_timer: the user timeout counts from the first probe.
             self.timers.arm_if_stopped(Timer.USER_TIMEOUT, now + self.config.user_timeout)
-        interval = min(
-            max(self.rtt.rto, self.config.persist_min) * (1 << min(self._persist_backoff, 20)), self.config.rto_max
-        )
-        self.timers.arm(Timer.PERSIST, now + interval)
+        self.timers.arm(Timer.PERSIST, now + self._persist_interval())
+
+    def _persist_interval(self) -> float:
+        """The wait before the next probe: the RTO (at least ``persist_min``), doubled per probe."""
+        c = self.config
+        return min(max(self.rtt.rto, c.persist_min) * (1 << min(self._persist_backoff, 20)), c.rto_max)
+
+    def _persist_gives_up(self) -> bool:
+        """Linux tcp_probe_timer (measured: /work/notes/persist.md): RFC 1122 4.2.2.17 keeps a
+        connection open as long as the receiver answers its probes, so only probes left
+        unanswered count, up to tcp_retries2; an orphan (closed by its application) gets
+        tcp_orphan_retries probes, and none once its backoff reached the RTO ceiling. (The
+        user timeout, which answers do not stop, has its own timer: ``_user_timeout``.)"""
+        c = self.config
+        limit = c.retries2
+        if self._user_closed:
+            if self._persist_interval() >= c.rto_max:
+                return True
+            limit = c.orphan_retries
+        return self._probes_out >= limit
 
     def _output(self, now: float) -> None:
         """Send what the windows, Nagle and SWS avoidance allow; then a pure ACK if owed."""
@@ -1974,10 +2069,14 @@ class Connection:
             if cwnd and not probe:
                 in_flight = loss.in_flight(outstanding)
                 usable = min(usable, cwnd - in_flight if cwnd > in_flight else 0)
-            n = min(unsent, usable, mss)
+            # A tail loss probe is one segment; else as many whole MSS as the link splits.
+            n = min(unsent, usable, mss) if probe else self._whole_segments(min(unsent, usable), mss)
             record_end = bool(eor) and sq.le(eor[0], sq.add(self.snd_nxt, n))
             if record_end:
                 n = sq.sub(eor[0], self.snd_nxt)  # MSG_EOR: the record's last segment ends here
+                if n > mss and n % mss:  # a super-segment carries whole MSS: the record's tail
+                    n -= n % mss  # goes on the next round, judged as without offload
+                    record_end = False
             if unsent:
                 if n == 0:
                     if self.snd_wnd < outstanding + 1 and not outstanding:
@@ -2014,15 +2113,15 @@ class Connection:
             ecn_flags, ecn = self.ecn.data_marking(new_data=not retrans and bool(n)) if self.ecn.ok else (0, 0)
             if not outstanding and not retrans:
                 cc.on_tx_start(now - self._last_data_sent, now)  # Linux CA_EVENT_TX_START
-            self._emit(seq, flags | ecn_flags, now, payload, ecn)
+            self._emit(seq, flags | ecn_flags, now, payload, ecn, gso_size=mss if n > mss else 0)
             advance = n + (1 if fin_here else 0)
             end = sq.add(seq, advance)
             if n:
                 self._acks.data_sent(now, self.config.delayed_ack)
             if retrans:
-                self._count_retransmission(now)
+                self._count_retransmission(now, -(-n // mss))  # each part on the wire (pcount)
             else:
-                loss.on_send(seq, end, now)
+                self._sent_new(seq, n, fin_here, mss, now)
                 if n:
                     self._last_data_sent = now
                 sent_new = True

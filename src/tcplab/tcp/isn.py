@@ -1,8 +1,8 @@
 """Initial sequence numbers per RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, key).
 
 M is a timer ticking every 4 microseconds (RFC 6528 section 3) taken from ``now``; F is a keyed
-hash (BLAKE2s, keyed with the injected secret). Both the secret and the clock are injected, so a
-run can be replayed exactly.
+hash (BLAKE2s). The key is 32 bytes from ``os.urandom`` unless one is injected: a simulation or
+a test injects one (with the clock, which is always injected) to replay a run exactly.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 
 class ISNGenerator:
     def __init__(self, secret: bytes | None = None, *, clock_offset: float = 0.0) -> None:
-        self.secret = secret if secret is not None else os.urandom(16)
+        self.secret = secret if secret is not None else os.urandom(32)
         self.clock_offset = clock_offset
 
     def __call__(self, local: tuple[str, int], remote: tuple[str, int], now: float) -> int:

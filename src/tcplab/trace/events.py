@@ -29,10 +29,19 @@ def clock_event(epoch: float, source: str) -> Event:
 
 
 class EventLog:
-    """An append-only list of events with subscribers (for live views like ``--watch``)."""
+    """An append-only list of events with subscribers (for live views like ``--watch``).
 
-    def __init__(self) -> None:
+    ``EventLog()`` keeps every event: a trace. ``EventLog(limit=N)`` is a ring that keeps the
+    latest ``N`` or more (at most ``2 N``; ``dropped`` counts what it let go): what a
+    long-running host keeps when nobody asked for a trace. Subscribers see every event either way.
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError(f"an event log limit is at least 1 event, got {limit!r}")
         self.events: list[Event] = []
+        self.limit = limit
+        self.dropped = 0
         self._subscribers: list[Callable[[Event], None]] = []
 
     def record(self, kind: str, t: float, host: str | None = None, **fields: Any) -> Event:
@@ -40,7 +49,11 @@ class EventLog:
         if host is not None:
             event["host"] = host
         event.update(fields)
-        self.events.append(event)
+        events = self.events
+        events.append(event)
+        if self.limit is not None and len(events) >= 2 * self.limit:
+            self.dropped += len(events) - self.limit
+            del events[: len(events) - self.limit]  # amortized: once per `limit` events
         for callback in self._subscribers:
             callback(event)
         return event

@@ -8,7 +8,8 @@
         counters[exc.reason] += 1           # short stable reason, e.g. "bad tcp checksum"
     else:
         pkt.src, pkt.dst, pkt.protocol, pkt.ttl   # ipaddress objects, ints
-        pkt.tcp                             # a Segment, or None for ICMP, UDP, ...
+        pkt.tcp                             # a Segment, or None for ICMP, UDP, ..., fragments
+        pkt.fragment                        # a Fragment of a datagram (the host reassembles)
         pkt.payload                         # transport bytes (the ICMP message, ...)
 
     out = build_packet("198.18.0.1", "198.18.0.2", segment)   # bytes, checksums filled in
@@ -17,7 +18,8 @@
 The one error raised for bad bytes is :class:`MalformedPacket` (a ValueError with ``.reason``);
 no other exception escapes a parse function, whatever the bytes. Build functions raise
 ValueError for values that do not fit their fields. ``Segment.payload`` from the parsers is
-always ``bytes``; ``build_*`` accept any bytes-like payload.
+``bytes`` (a view of the packet with ``parse_packet(..., copy_payload=False)``); ``build_*``
+accept any bytes-like payload.
 """
 
 from .checksum import (
@@ -33,6 +35,7 @@ from .checksum import (
     transport_checksum,
 )
 from .errors import MalformedPacket
+from .fragment import build_datagram, fragment_packet
 from .icmp import (
     ICMP_PROTOCOL,
     ICMPV6_PROTOCOL,
@@ -40,10 +43,12 @@ from .icmp import (
     build_icmp_echo_reply,
     build_icmp_echo_request,
     build_icmp_error,
+    build_icmp_reassembly_timeout,
     parse_icmp_error,
 )
 from .ip import (
     IPV4_DONT_FRAGMENT,
+    Fragment,
     IPv4Header,
     IPv6Header,
     Packet,
@@ -99,6 +104,7 @@ __all__ = [
     "TCP_PROTOCOL",
     "FastOpen",
     "Flags",
+    "Fragment",
     "IPv4Header",
     "IPv6Header",
     "IcmpError",
@@ -112,9 +118,11 @@ __all__ = [
     "UnknownOption",
     "WindowScale",
     "as_address",
+    "build_datagram",
     "build_icmp_echo_reply",
     "build_icmp_echo_request",
     "build_icmp_error",
+    "build_icmp_reassembly_timeout",
     "build_ip",
     "build_packet",
     "build_tcp",
@@ -124,6 +132,7 @@ __all__ = [
     "format_option",
     "format_option_bytes",
     "format_options",
+    "fragment_packet",
     "icmpv4_checksum",
     "icmpv6_checksum",
     "internet_checksum",

@@ -22,6 +22,7 @@ __all__ = [
     "icmpv4_checksum",
     "icmpv6_checksum",
     "internet_checksum",
+    "partial",
     "pseudo_header_sum",
     "pseudo_header_v4",
     "pseudo_header_v6",
@@ -57,6 +58,14 @@ def fold(total: int) -> int:
     if r == 0 and total:
         return 0  # the sum is "negative zero", 0xFFFF
     return 0xFFFF - r
+
+
+def partial(total: int) -> int:
+    """The one's complement sum of ``total`` folded to 16 bits, not complemented: what a packet
+    whose checksum is left to the link carries in its checksum field (Linux CHECKSUM_PARTIAL,
+    virtio-net NEEDS_CSUM): the pseudo-header sum, from which the link finishes the checksum."""
+    r = total % 0xFFFF
+    return r if r or not total else 0xFFFF
 
 
 def internet_checksum(data: BytesLike, initial: int = 0) -> int:

@@ -13,8 +13,10 @@ class MalformedPacket(ValueError):
     (may be empty). ``str(exc)`` is ``"reason (detail)"`` or just ``"reason"``.
 
     Stable reasons: ``truncated ip header``, ``bad ip version``, ``bad ip header length``,
-    ``ip total length inconsistent``, ``bad ip header checksum``, ``ip fragment not supported``,
-    ``not tcp``, ``truncated tcp header``, ``tcp data offset too small``,
+    ``ip total length inconsistent``, ``bad ip header checksum``, ``bad ip fragment length``,
+    ``ip fragment past 65535``, ``truncated ipv6 extension header``, ``ipv6 routing header not
+    supported``, ``ipv6 first fragment without the upper-layer header``, ``reassembled datagram
+    too long``, ``not tcp``, ``truncated tcp header``, ``tcp data offset too small``,
     ``tcp data offset past end``, ``tcp option length invalid``, ``tcp option past header``,
     ``bad tcp checksum``.
     """

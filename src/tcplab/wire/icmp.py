@@ -1,7 +1,8 @@
-"""ICMP for IPv4 (RFC 792) and IPv6 (RFC 4443): echo (ping), and the error messages a TCP host
+"""ICMP for IPv4 (RFC 792) and IPv6 (RFC 4443): echo (ping); the error messages a TCP host
 reacts to (destination unreachable, time exceeded, parameter problem, packet too big): built with
 :func:`build_icmp_error`, read with :func:`parse_icmp_error` (which returns the quoted packet's
-addresses, ports and TCP sequence number, the part RFC 5927 4.1 checks)."""
+addresses, ports and TCP sequence number, the part RFC 5927 4.1 checks); and the "fragment
+reassembly time exceeded" error a host sends when a datagram's fragments stop coming."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ __all__ = [
     "build_icmp_echo_reply",
     "build_icmp_echo_request",
     "build_icmp_error",
+    "build_icmp_reassembly_timeout",
     "icmpv4_checksum",
     "icmpv6_checksum",
     "parse_icmp_error",
@@ -182,3 +184,14 @@ def parse_icmp_error(packet: Packet) -> IcmpError | None:
     dport = int.from_bytes(l4[2:4], "big") if len(l4) >= 4 else None
     seq = int.from_bytes(l4[4:8], "big") if len(l4) >= 8 else None
     return IcmpError(version, type_, code, mtu, qsrc, qdst, proto, sport, dport, seq)
+
+
+def build_icmp_reassembly_timeout(first_fragment: BytesLike, ttl: int = 64) -> bytes:
+    """ICMP Time Exceeded, "fragment reassembly time exceeded" (IPv4 type 11 code 1, RFC 792;
+    ICMPv6 type 3 code 1, RFC 4443 3.3) about the datagram whose ``first_fragment`` (the packet
+    as it came) never got its other fragments: from the address it was sent to, back to its
+    source, quoting as much of it as fits in 576 bytes (IPv4, RFC 1812 4.3.2.3) or 1280 (IPv6)."""
+    raw = bytes(first_fragment)
+    if raw[0] >> 4 == 4:
+        return build_icmp_error(raw[16:20], raw[12:16], 11, 1, raw[: 576 - 28], ttl=ttl)
+    return build_icmp_error(raw[24:40], raw[8:24], 3, 1, raw[: 1280 - 48], ttl=ttl)

@@ -4,9 +4,11 @@
 :class:`MalformedPacket`. ``build_packet(src, dst, seg)`` makes the bytes of a TCP packet, choosing
 IPv4 or IPv6 from the address family; ``build_ip`` does the same for any other payload (ICMP).
 
-Not supported (reported as MalformedPacket or as a non-TCP packet): IPv4 fragments; IPv6
-extension headers (a packet whose next header is not 6 is returned as non-TCP with that
-protocol number and the bytes after the fixed header as payload).
+IPv6 extension headers are walked (hop-by-hop, routing with no segments left, destination
+options, fragment) to the upper-layer header; ``Packet.protocol`` is that header's number. A
+fragment (IPv4 MF or offset, an IPv6 fragment header) comes back with ``tcp=None`` and its
+``fragment`` set: the host puts fragments together (``tcplab.host.fragments``) and parses the
+datagram ``tcplab.wire.fragment.build_datagram`` rebuilds (RFC 791 3.2, RFC 8200 4.5).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from .tcp import TCP_PROTOCOL, Segment, _parse_tcp, build_tcp
 
 __all__ = [
     "IPV4_DONT_FRAGMENT",
+    "IPV6_FRAGMENT",
+    "Fragment",
     "IPv4Header",
     "IPv6Header",
     "Packet",
@@ -33,6 +37,8 @@ __all__ = [
 
 IPV4_DONT_FRAGMENT = 0b010
 IPV4_MORE_FRAGMENTS = 0b001
+IPV6_HOP_BY_HOP, IPV6_ROUTING, IPV6_FRAGMENT, IPV6_DEST_OPTIONS = 0, 43, 44, 60
+_IPV6_EXTENSIONS = frozenset((IPV6_HOP_BY_HOP, IPV6_ROUTING, IPV6_FRAGMENT, IPV6_DEST_OPTIONS))
 
 _V4 = struct.Struct("!BBHHHBBH4s4s")
 _V6 = struct.Struct("!IHBB16s16s")
@@ -215,23 +221,57 @@ class IPv6Header:
 IPHeader = IPv4Header | IPv6Header
 
 
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    """One fragment of an IP datagram (RFC 791 3.2, RFC 8200 4.5).
+
+    ``key`` names the datagram: ``(version, source, destination, protocol, identification)``
+    (IPv6: protocol 0; RFC 8200 keys by the addresses and the identification). ``offset`` is in
+    bytes from the start of the fragmentable part; ``data`` is this fragment's share of it.
+    ``head`` comes with the first fragment (offset 0) only: the header the whole datagram is
+    rebuilt with (the IPv4 header; the IPv6 header and unfragmentable extension headers, their
+    last Next Header already naming the fragmentable part's first header)."""
+
+    key: tuple[int, bytes, bytes, int, int]
+    offset: int
+    more: bool
+    data: bytes
+    head: bytes | None = None
+
+    @property
+    def end(self) -> int:
+        return self.offset + len(self.data)
+
+
 class Packet:
     """A parsed IP packet: the header, and the TCP segment if it carries TCP.
 
     ``payload`` is the transport-layer bytes (for TCP: the whole TCP segment; for ICMP: the ICMP
-    message), computed on first access. ``raw`` is the packet's bytes (without trailing bytes
-    beyond the IP length).
+    message), computed on first access; ``protocol`` is the upper-layer protocol (after any
+    IPv6 extension headers). ``fragment`` is set (and ``tcp`` None) for a fragment. ``raw`` is
+    the packet's bytes (without trailing bytes beyond the IP length).
     """
 
-    __slots__ = ("_buf", "_end", "_payload", "_start", "header", "tcp")
+    __slots__ = ("_buf", "_end", "_payload", "_start", "fragment", "header", "protocol", "tcp")
 
-    def __init__(self, header: IPHeader, tcp: Segment | None, buf: BytesLike, start: int, end: int) -> None:
+    def __init__(
+        self,
+        header: IPHeader,
+        tcp: Segment | None,
+        buf: BytesLike,
+        start: int,
+        end: int,
+        protocol: int | None = None,
+        fragment: Fragment | None = None,
+    ) -> None:
         self.header = header
         self.tcp = tcp
         self._buf = buf
         self._start = start
         self._end = end
         self._payload: bytes | None = None
+        self.protocol = header.protocol if protocol is None else protocol
+        self.fragment = fragment
 
     @property
     def version(self) -> int:
@@ -244,10 +284,6 @@ class Packet:
     @property
     def dst(self) -> IPv4Address | IPv6Address:
         return self.header.dst
-
-    @property
-    def protocol(self) -> int:
-        return self.header.protocol
 
     @property
     def ttl(self) -> int:
@@ -272,7 +308,7 @@ class Packet:
         return f"Packet(v{self.version} {self.src} > {self.dst} proto {self.protocol} ttl {self.ttl} {what})"
 
 
-def _parse(packet: BytesLike, verify_checksum: bool) -> Packet:
+def _parse(packet: BytesLike, verify_checksum: bool, copy_payload: bool = True) -> Packet:
     try:
         first = packet[0]
     except IndexError:
@@ -280,15 +316,15 @@ def _parse(packet: BytesLike, verify_checksum: bool) -> Packet:
     version = first >> 4
     if version == 4:
         hdr = IPv4Header.parse(packet, verify_checksum)
-        if hdr.flags & IPV4_MORE_FRAGMENTS or hdr.fragment_offset:
-            raise MalformedPacket("ip fragment not supported", f"MF {hdr.flags & 1}, offset {hdr.fragment_offset}")
         start = (first & 0x0F) << 2
         end = hdr.total_length
         assert end is not None  # the parser sets it
+        if hdr.flags & IPV4_MORE_FRAGMENTS or hdr.fragment_offset:
+            return Packet(hdr, None, packet, start, end, fragment=_v4_fragment(packet, hdr, start, end))
         if hdr.protocol == TCP_PROTOCOL:
             data = memoryview(packet)[start:end]
             psum = int.from_bytes(packet[12:20], "big") + TCP_PROTOCOL + end - start if verify_checksum else None
-            seg = _parse_tcp(data, psum)
+            seg = _parse_tcp(data, psum, copy_payload)
             seg.ecn = hdr.tos & 3  # RFC 3168 5: the ECN field travels with the segment
             return Packet(hdr, seg, packet, start, end)
         return Packet(hdr, None, packet, start, end)
@@ -296,24 +332,99 @@ def _parse(packet: BytesLike, verify_checksum: bool) -> Packet:
         hdr6 = IPv6Header.parse(packet)
         assert hdr6.payload_length is not None  # the parser sets it
         end = 40 + hdr6.payload_length
-        if hdr6.next_header == TCP_PROTOCOL:
-            data = memoryview(packet)[40:end]
-            psum = int.from_bytes(packet[8:40], "big") + TCP_PROTOCOL + end - 40 if verify_checksum else None
-            seg = _parse_tcp(data, psum)
+        nh, start = hdr6.next_header, 40
+        if nh in _IPV6_EXTENSIONS:
+            nh, start, frag = _v6_chain(packet, end)
+            if frag is not None:
+                return Packet(hdr6, None, packet, start, end, nh, frag)
+        if nh == TCP_PROTOCOL:
+            data = memoryview(packet)[start:end]
+            psum = int.from_bytes(packet[8:40], "big") + TCP_PROTOCOL + end - start if verify_checksum else None
+            seg = _parse_tcp(data, psum, copy_payload)
             seg.ecn = hdr6.traffic_class & 3
-            return Packet(hdr6, seg, packet, 40, end)
-        return Packet(hdr6, None, packet, 40, end)
+            return Packet(hdr6, seg, packet, start, end, nh)
+        return Packet(hdr6, None, packet, start, end, nh)
     raise MalformedPacket("bad ip version", f"version {version}")
 
 
-def parse_packet(packet: BytesLike, verify_checksum: bool = True) -> Packet:
+def _v4_fragment(packet: BytesLike, hdr: IPv4Header, start: int, end: int) -> Fragment:
+    """RFC 791 3.2: every fragment but the last carries a multiple of 8 bytes, and none reaches
+    past 65535."""
+    offset = hdr.fragment_offset * 8
+    more = bool(hdr.flags & IPV4_MORE_FRAGMENTS)
+    size = end - start
+    if (more and size % 8) or not size:
+        raise MalformedPacket("bad ip fragment length", f"{size} bytes, MF {int(more)}")
+    if start + offset + size > 0xFFFF:
+        raise MalformedPacket("ip fragment past 65535", f"offset {offset} + {size} bytes")
+    key = (4, bytes(packet[12:16]), bytes(packet[16:20]), hdr.protocol, hdr.identification)
+    return Fragment(key, offset, more, bytes(packet[start:end]), bytes(packet[:start]) if not offset else None)
+
+
+def _v6_chain(packet: BytesLike, end: int) -> tuple[int, int, Fragment | None]:
+    """Walk the IPv6 extension headers (RFC 8200 4): ``(upper-layer protocol, its offset,
+    the fragment if there is a fragment header)``. An atomic fragment (offset 0, M 0, RFC 6946)
+    is no fragment: what follows it is processed as is."""
+    nh, off, prev_nh_at = packet[6], 40, 6
+    seen = 0
+    while nh in _IPV6_EXTENSIONS:
+        seen += 1
+        if off + 8 > end or seen > 16:
+            raise MalformedPacket("truncated ipv6 extension header", f"header {nh} at {off}, payload ends at {end}")
+        if nh == IPV6_FRAGMENT:
+            frag_nh, field, ident = (
+                packet[off],
+                int.from_bytes(packet[off + 2 : off + 4], "big"),
+                packet[off + 4 : off + 8],
+            )
+            offset, more = field & ~7, bool(field & 1)
+            data_at = off + 8
+            if not offset and not more:
+                nh, prev_nh_at, off = frag_nh, off, data_at
+                continue
+            return frag_nh, data_at, _v6_fragment(packet, prev_nh_at, off, frag_nh, offset, more, ident, end)
+        if nh == IPV6_ROUTING and packet[off + 3]:
+            # RFC 8200 4.4: a routing header with segments left names another hop; tcplab is
+            # an end host and routes nothing (Linux drops type 0, RFC 5095).
+            raise MalformedPacket("ipv6 routing header not supported", f"type {packet[off + 2]}, segments left")
+        prev_nh_at, nh, off = off, packet[off], off + (packet[off + 1] + 1) * 8
+    if off > end:
+        raise MalformedPacket("truncated ipv6 extension header", f"upper layer at {off}, payload ends at {end}")
+    return nh, off, None
+
+
+def _v6_fragment(
+    packet: BytesLike, prev_nh_at: int, frag_at: int, frag_nh: int, offset: int, more: bool, ident: BytesLike, end: int
+) -> Fragment:
+    data_at = frag_at + 8
+    size = end - data_at
+    if (more and size % 8) or not size:
+        # RFC 8200 4.5: M set and a length not a multiple of 8 octets: discard.
+        raise MalformedPacket("bad ip fragment length", f"{size} bytes, M {int(more)}")
+    if offset + size > 0xFFFF - (frag_at - 40):
+        raise MalformedPacket("ip fragment past 65535", f"offset {offset} + {size} bytes")
+    head = None
+    if not offset:
+        if frag_nh == TCP_PROTOCOL and size < 20:
+            # RFC 8200 4.5 / RFC 7112: the first fragment must hold the whole header chain.
+            raise MalformedPacket("ipv6 first fragment without the upper-layer header", f"{size} bytes")
+        raw = bytearray(packet[:frag_at])
+        raw[prev_nh_at] = frag_nh
+        head = bytes(raw)
+    key = (6, bytes(packet[8:24]), bytes(packet[24:40]), 0, int.from_bytes(ident, "big"))
+    return Fragment(key, offset, more, bytes(packet[data_at:end]), head)
+
+
+def parse_packet(packet: BytesLike, verify_checksum: bool = True, *, copy_payload: bool = True) -> Packet:
     """Parse an IPv4 or IPv6 packet (bytes-like; trailing bytes past the IP length are ignored).
 
     Verifies the IPv4 header checksum and the TCP checksum unless ``verify_checksum`` is false.
     Non-TCP packets (ICMP, UDP, ...) come back with ``tcp=None`` and their ``payload``. Raises
-    only :class:`MalformedPacket`.
+    only :class:`MalformedPacket`. ``copy_payload=False``: the segment's payload is a view of
+    ``packet`` instead of a copy (no 64 KB copy per super-segment); only for a packet that will
+    not change (``bytes``, or a view of ``bytes``).
     """
-    return _parse(packet, verify_checksum)
+    return _parse(packet, verify_checksum, copy_payload)
 
 
 def parse_tcp_packet(packet: BytesLike, verify_checksum: bool = True) -> Packet:
@@ -399,11 +510,19 @@ def build_ip(
 
 
 def build_packet(
-    src: AddressLike, dst: AddressLike, seg: Segment, ttl: int = 64, *, tos: int = 0, identification: int = 0
+    src: AddressLike,
+    dst: AddressLike,
+    seg: Segment,
+    ttl: int = 64,
+    *,
+    tos: int = 0,
+    identification: int = 0,
+    partial_checksum: bool = False,
 ) -> bytes:
-    """The IP packet carrying ``seg`` from ``src`` to ``dst`` (TCP checksum computed). The ECN
+    """The IP packet carrying ``seg`` from ``src`` to ``dst`` (TCP checksum computed, or left
+    partial for a link that computes it: ``partial_checksum``, see :func:`build_tcp`). The ECN
     field of the IP header is ``seg.ecn`` (RFC 3168 5); ``tos`` gives the DSCP bits above it."""
     s = as_address(src)
     d = as_address(dst)
-    tcp = build_tcp(seg, s, d)
+    tcp = build_tcp(seg, s, d, partial_checksum=partial_checksum)
     return _ip_header(s, d, TCP_PROTOCOL, ttl, (tos & ~3) | seg.ecn, identification, len(tcp)) + tcp

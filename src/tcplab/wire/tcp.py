@@ -12,19 +12,21 @@ Options on the wire, both ways:
   bytes after the EOL (padding). So ``parse(build(seg)).options == seg.options`` when the options
   fill a multiple of 4 bytes or already end with EOL; otherwise the parsed tuple has one more
   element, ``EOL()`` (the padding, which tcpdump also shows as ``eol``).
-- ``Segment.payload`` from the parser is always ``bytes`` (a copy; the engine may keep it).
+- ``Segment.payload`` from the parser is ``bytes`` (a copy; the engine may keep it), or a
+  read-only view of the packet when ``parse_packet(..., copy_payload=False)`` asks for one.
   ``Segment.data_offset`` from the parser is the header's Data Offset field (32-bit words).
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from .checksum import AddressLike, BytesLike, fold, pseudo_header_sum, raw_sum
+from .checksum import AddressLike, BytesLike, fold, partial, pseudo_header_sum, raw_sum
 from .errors import MalformedPacket
 
 
@@ -131,12 +133,15 @@ class Segment:
     window: int
     urgent: int = 0
     options: tuple[Option, ...] = ()
-    payload: bytes = b""
+    payload: bytes | memoryview = b""  # a view of the packet only when the parser is asked for one
     data_offset: int | None = field(default=None, compare=False)  # set by the parser
     # The IP header's ECN field the segment travels with (RFC 3168 5; ``ECN_*``): not part of the
     # TCP header, but the engine's word to the IP layer (``build_packet`` writes it into the IP
     # header) and the IP layer's to the engine (``parse_packet`` sets it).
     ecn: int = 0
+    # A super-segment standing for parts of this many payload bytes each, which the link
+    # splits (sending, TSO/GSO) or coalesced (receiving, GRO); 0: one segment on the wire.
+    gso_size: int = field(default=0, compare=False)
 
     # -- conveniences the engine uses -------------------------------------------------------
     @property
@@ -253,7 +258,9 @@ _set_ts_val = Timestamps.__dict__["val"].__set__
 _set_ts_ecr = Timestamps.__dict__["ecr"].__set__
 
 
-def _timestamps(val: int, ecr: int) -> Timestamps:
+def timestamps_option(val: int, ecr: int) -> Timestamps:
+    """``Timestamps(val, ecr)`` in half the time (the same frozen object): for the hot paths
+    that make one for every segment."""
     ts = _new(Timestamps)
     _set_ts_val(ts, val)
     _set_ts_ecr(ts, ecr)
@@ -285,7 +292,7 @@ def parse_options(opts: BytesLike) -> tuple[Option, ...]:
     # Fast path: Linux's data segments carry exactly "nop,nop,TS val x ecr y".
     if n == 12 and opts[0] == 1 and opts[1] == 1 and opts[2] == 8 and opts[3] == 10:
         val, ecr = _U32X2.unpack_from(opts, 4)
-        return (_NOP, _NOP, _timestamps(val, ecr))
+        return (_NOP, _NOP, timestamps_option(val, ecr))
     out: list[Option] = []
     append = out.append
     i = 0
@@ -310,7 +317,7 @@ def parse_options(opts: BytesLike) -> tuple[Option, ...]:
             if end > n:
                 raise MalformedPacket("tcp option past header", "timestamps")
             val, ecr = _U32X2.unpack_from(opts, i + 2)
-            append(_timestamps(val, ecr))
+            append(timestamps_option(val, ecr))
         elif kind == 2:
             if length != 4:
                 raise MalformedPacket("tcp option length invalid", f"mss length {length}")
@@ -354,6 +361,7 @@ _SACKOK_BYTES = b"\x04\x02"
 _MSS = struct.Struct("!BBH")
 _WS = struct.Struct("!BBB")
 _TS = struct.Struct("!BBII")
+_NOP_NOP_TS = struct.Struct("!BBBBII")
 _KNOWN_KINDS = frozenset((0, 1, 2, 3, 4, 5, 8, 34))
 _TFO_MAGIC = b"\xf9\x89"  # RFC 6994 experiment identifier of TCP Fast Open
 
@@ -406,6 +414,10 @@ def encode_options(options: Sequence[Option]) -> bytes:
     """
     if not options:
         return b""
+    if len(options) == 3 and type(options[2]) is Timestamps and type(options[0]) is NOP and type(options[1]) is NOP:
+        # Fast path: what a connection with timestamps puts on almost every segment.
+        with contextlib.suppress(struct.error):  # (a bad value: the general path says which)
+            return _NOP_NOP_TS.pack(1, 1, 8, 10, options[2].val, options[2].ecr)
     data = b"".join([_encode_option(opt) for opt in options])
     pad = -len(data) & 3
     if pad:
@@ -454,7 +466,7 @@ def parse_tcp(
     return _parse_tcp(data, psum)
 
 
-def _parse_tcp(data: BytesLike, psum: int | None) -> Segment:
+def _parse_tcp(data: BytesLike, psum: int | None, copy_payload: bool = True) -> Segment:
     n = len(data)
     if n < 20:
         raise MalformedPacket("truncated tcp header", f"{n} bytes")
@@ -470,15 +482,17 @@ def _parse_tcp(data: BytesLike, psum: int | None) -> Segment:
         if total % 0xFFFF:
             raise MalformedPacket("bad tcp checksum", f"checksum field 0x{_csum:04x}")
     options = parse_options(data[20:hlen]) if hlen > 20 else ()
-    payload = bytes(data[hlen:]) if hlen < n else b""
+    payload = (bytes(data[hlen:]) if copy_payload else memoryview(data)[hlen:]) if hlen < n else b""
     return Segment(sport, dport, seq, ack, _FLAGS_TABLE[flags], window, urgent, options, payload, off)
 
 
-def build_tcp(seg: Segment, src_ip: AddressLike, dst_ip: AddressLike) -> bytes:
+def build_tcp(seg: Segment, src_ip: AddressLike, dst_ip: AddressLike, *, partial_checksum: bool = False) -> bytes:
     """The bytes of ``seg`` with its checksum computed for ``src_ip`` -> ``dst_ip``.
 
     Options are emitted in order and zero-padded to a multiple of 4. Raises ValueError when a
-    field is out of range or the options exceed 40 bytes.
+    field is out of range or the options exceed 40 bytes. ``partial_checksum``: for a link that
+    computes checksums itself, the field holds only the pseudo-header sum (see
+    :func:`~tcplab.wire.checksum.partial`) and the payload is not summed at all.
     """
     opts = encode_options(seg.options) if seg.options else b""
     payload = seg.payload
@@ -491,10 +505,13 @@ def build_tcp(seg: Segment, src_ip: AddressLike, dst_ip: AddressLike) -> bytes:
         hdr += opts
     hlen = len(hdr)
     plen = len(payload)
-    total = pseudo_header_sum(src_ip, dst_ip, TCP_PROTOCOL, hlen + plen) + int.from_bytes(hdr, "big")
-    if plen:
-        total += raw_sum(payload)
-    csum = fold(total)
+    if partial_checksum:
+        csum = partial(pseudo_header_sum(src_ip, dst_ip, TCP_PROTOCOL, hlen + plen))
+    else:
+        total = pseudo_header_sum(src_ip, dst_ip, TCP_PROTOCOL, hlen + plen) + int.from_bytes(hdr, "big")
+        if plen:
+            total += raw_sum(payload)
+        csum = fold(total)
     hdr = hdr[:16] + _U16.pack(csum) + hdr[18:]
     if plen:
         return hdr + payload if type(payload) is bytes else hdr + bytes(payload)

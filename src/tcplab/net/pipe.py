@@ -1,0 +1,122 @@
+"""Two engines back to back through an in-memory pipe, on a virtual clock.
+
+A tool for tests and benchmarks (``benchmarks/engine.py``): two ``Connection`` objects, no host,
+no bytes on a wire. Segments pass as objects, after ``delay`` seconds, through a ``hook`` that may
+drop, duplicate, delay or reorder them (``lossy_hook``). ``step()`` runs the next arrival or
+timer; ``run()`` runs until a time, a condition or quiet.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable
+
+from tcplab.tcp import Config, Connection
+from tcplab.tcp.events import StateChanged
+from tcplab.wire.tcp import Segment
+
+Hook = Callable[[str, Segment], list[float] | None]
+
+
+class Pipe:
+    """``a`` (client, 198.18.0.1:40000) and ``b`` (server, 198.18.0.2:9527) joined by a link."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        delay: float = 0.01,
+        a_iss: int = 1000,
+        b_iss: int = 5000,
+        hook: Hook | None = None,
+        config_b: Config | None = None,
+    ) -> None:
+        config = config or Config()
+        self.now = 0.0
+        self.delay = delay
+        self.a = Connection(config, ("198.18.0.1", 40000), ("198.18.0.2", 9527), iss=a_iss, name="a")
+        self.b = Connection(config_b or config, ("198.18.0.2", 9527), ("198.18.0.1", 40000), iss=b_iss, name="b")
+        self.hook = hook
+        self._queue: list[tuple[float, int, str, Segment]] = []
+        self._n = 0
+        self.log: list[tuple[float, str, Segment]] = []  # (send time, sender, segment)
+        self.states: dict[str, list[str]] = {"a": [], "b": []}
+        self.events: dict[str, list] = {"a": [], "b": []}
+
+    def conn(self, name: str) -> Connection:
+        return self.a if name == "a" else self.b
+
+    def flush(self) -> None:
+        for name in ("a", "b"):
+            c = self.conn(name)
+            for seg in c.segments_to_send():
+                self.log.append((self.now, name, seg))
+                delays = [self.delay] if self.hook is None else self.hook(name, seg)
+                if delays is None:
+                    delays = [self.delay]
+                for d in delays:
+                    self._n += 1
+                    heapq.heappush(self._queue, (self.now + d, self._n, name, seg))
+            for ev in c.events():
+                self.events[name].append(ev)
+                if isinstance(ev, StateChanged):
+                    if not self.states[name]:
+                        self.states[name].append(ev.src.value)
+                    self.states[name].append(ev.dst.value)
+
+    def step(self) -> bool:
+        """Run the next event (arrival or timer). False when nothing is left."""
+        self.flush()
+        deadlines = [(d, n) for n, c in (("a", self.a), ("b", self.b)) if (d := c.next_deadline()) is not None]
+        t_arr = self._queue[0][0] if self._queue else None
+        t_tmr = min(deadlines)[0] if deadlines else None
+        if t_arr is None and t_tmr is None:
+            return False
+        if t_tmr is not None and (t_arr is None or t_tmr < t_arr):
+            self.now = max(self.now, t_tmr)
+            for d, n in deadlines:
+                if d <= self.now:
+                    self.conn(n).handle_timeout(self.now)
+        else:
+            t, _, sender, seg = heapq.heappop(self._queue)
+            self.now = max(self.now, t)
+            self.conn("b" if sender == "a" else "a").segment_arrives(seg, self.now)
+        self.flush()
+        return True
+
+    def run(
+        self, until: float | None = None, max_steps: int = 10_000_000, stop: Callable[[], bool] | None = None
+    ) -> None:
+        for _ in range(max_steps):
+            if stop is not None and stop():
+                return
+            if until is not None:
+                nxt = self._next_time()
+                if nxt is None or nxt > until:
+                    self.now = max(self.now, until)
+                    return
+            if not self.step():
+                return
+        raise AssertionError("pipe did not settle")
+
+    def _next_time(self) -> float | None:
+        self.flush()
+        times = [t for c in (self.a, self.b) if (t := c.next_deadline()) is not None]
+        if self._queue:
+            times.append(self._queue[0][0])
+        return min(times) if times else None
+
+
+def lossy_hook(seed: int, loss: float = 0.05, dup: float = 0.02, reorder: float = 0.05, delay: float = 0.01) -> Hook:
+    rng = random.Random(seed)
+
+    def hook(sender: str, seg: Segment) -> list[float]:
+        if rng.random() < loss:
+            return []
+        d = delay + (rng.random() * 0.02 if rng.random() < reorder else 0.0)
+        if rng.random() < dup:
+            return [d, d + 0.001]
+        return [d]
+
+    return hook

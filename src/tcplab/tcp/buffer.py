@@ -1,0 +1,134 @@
+"""The send and receive buffers: a queue of bytes taken from the front and added at the end.
+
+A ``bytearray`` used that way copies everything it holds each time its end outgrows its
+allocation (deleting from its front only moves its start), about eight times every byte for a
+buffer kept full; and every slice of it is a copy. ``ByteQueue`` keeps the pieces it is given:
+a ``bytes`` object is kept as it is (no copy; a ``bytes`` object cannot change), small or
+mutable pieces are copied into a tail of at most ``_TAIL`` bytes. A slice that is exactly one
+kept piece comes back without a copy; any other costs one copy.
+
+It answers the few operations the engine uses on its buffers, with a bytearray's spelling, so
+that code reads the same: ``buf += data``, ``len(buf)``, ``bool(buf)``, ``buf[a:b]`` (bytes),
+``del buf[:n]``, ``buf.clear()``. Standard library only, like the rest of the engine.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ByteQueue"]
+
+
+def _copy(piece: bytes | bytearray | memoryview, a: int, b: int) -> bytes:
+    """``bytes(piece[a:b])`` in one copy instead of two (worth it for large slices)."""
+    with memoryview(piece) as view:
+        return bytes(view[a:b])
+
+
+_TAIL = 65536  # pieces smaller than this are gathered into a tail piece up to this size
+_KEEP = 4096  # bytes objects at least this long are kept as they are
+
+
+class ByteQueue:
+    __slots__ = ("_at", "_head", "_len", "_pieces")
+
+    def __init__(self) -> None:
+        # The data, in order; the first piece is cut by _head. An empty queue shares one empty
+        # tuple (an idle connection's two buffers then cost no list each).
+        self._pieces: list[bytes | bytearray | memoryview] | tuple[()] = ()
+        self._head = 0  # bytes of _pieces[0] already taken
+        self._len = 0
+        self._at = (0, 0)  # (piece index, its offset in the queue) of the last lookup
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __bool__(self) -> bool:
+        return self._len > 0
+
+    def __iadd__(self, data: bytes | bytearray | memoryview) -> ByteQueue:
+        n = len(data)
+        if not n:
+            return self
+        pieces = self._pieces
+        if not pieces:
+            self._pieces = pieces = []
+        if n >= _KEEP and (type(data) is bytes or (type(data) is memoryview and type(data.obj) is bytes)):
+            pieces.append(data)  # (a view of bytes cannot change either: a received payload)
+        else:
+            tail = pieces[-1] if pieces else None
+            if type(tail) is bytearray and len(tail) + n <= _TAIL:
+                tail += data
+            else:
+                pieces.append(bytearray(data))
+        self._len += n
+        return self
+
+    def __getitem__(self, key: slice[int | None, int | None, int | None]) -> bytes:
+        """``buf[a:b]``: a copy of those bytes (or the very piece, when it is exactly one)."""
+        start, stop = key.start, key.stop
+        if key.step is None and start is not None and stop is not None and start >= 0 and stop >= 0:
+            stop = min(stop, self._len)  # the engine's own slices: in range, no step
+        else:
+            start, stop, step = key.indices(self._len)
+            if step != 1:
+                raise ValueError("ByteQueue slices have no step")
+        if stop <= start:
+            return b""
+        i, off = self._find(start)
+        pieces = self._pieces
+        piece = pieces[i]
+        a = start - off + (self._head if i == 0 else 0)
+        b = a + (stop - start)
+        if b <= len(piece):  # within one piece: one copy, or none
+            if type(piece) is bytes:
+                return piece if a == 0 and b == len(piece) else piece[a:b]
+            return bytes(piece[a:b]) if b - a < _TAIL // 8 else _copy(piece, a, b)
+        parts = []
+        want = stop - start
+        while want:
+            with memoryview(pieces[i]) as view:
+                chunk = view[a : a + want]
+                parts.append(bytes(chunk))
+                want -= len(chunk)
+            i += 1
+            a = 0
+        return b"".join(parts)
+
+    def _find(self, pos: int) -> tuple[int, int]:
+        """The piece holding byte ``pos`` and that piece's offset in the queue. Lookups mostly
+        move forward (the sender's next segment), so each starts from the last one."""
+        pieces = self._pieces
+        i, off = self._at
+        if off > pos:
+            i, off = 0, 0
+        size = len(pieces[i]) - (self._head if i == 0 else 0)
+        while off + size <= pos:
+            off += size
+            i += 1
+            size = len(pieces[i])
+        self._at = (i, off)
+        return i, off
+
+    def __delitem__(self, key: slice[int | None, int | None, int | None]) -> None:
+        """``del buf[:n]``: drop the first ``n`` bytes (the only deletion the engine makes)."""
+        if key.start is not None or key.step is not None:
+            raise ValueError("only the front of a ByteQueue can be deleted: del buf[:n]")
+        n = min(self._len, max(0, key.stop if key.stop is not None else self._len))
+        self._len -= n
+        self._at = (0, 0)
+        pieces = self._pieces
+        head = self._head + n
+        dropped = 0
+        while dropped < len(pieces) and head >= len(pieces[dropped]):
+            head -= len(pieces[dropped])
+            dropped += 1
+        if dropped:
+            del pieces[:dropped]  # type: ignore[union-attr]  # (a tuple is empty: nothing dropped)
+        self._head = head if pieces else 0
+
+    def clear(self) -> None:
+        self._pieces = ()
+        self._head = self._len = 0
+        self._at = (0, 0)
+
+    def __repr__(self) -> str:
+        return f"<ByteQueue {self._len} bytes in {len(self._pieces)} pieces>"
