@@ -19,9 +19,11 @@ Standard library only (it runs with the system python3).
 """
 
 import argparse
+import contextlib
 import errno
 import hashlib
 import json
+import os
 import random
 import select
 import socket
@@ -71,12 +73,17 @@ def main():
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(("", a.bind_port))
             if a.fastopen:
-                try:
+                # No cookie yet: the SYN asks for one, the data waits and sendto() fails with
+                # EINPROGRESS (a socket with a timeout is non-blocking underneath).
+                with contextlib.suppress(BlockingIOError):
                     first = s.sendto(data[:1000], socket.MSG_FASTOPEN, (a.addr, a.port))
-                except BlockingIOError:
-                    # no cookie yet: the SYN asked for one and the data waits (a socket with a
-                    # timeout is non-blocking underneath: EINPROGRESS)
-                    select.select([], [s], [], a.timeout)
+                # Either way sendto() returns with the SYN sent and the socket still SYN-SENT,
+                # where getpeername() is ENOTCONN (Linux inet_getname): wait for the handshake
+                # (writable once ESTABLISHED, or on error) before reporting "connected".
+                select.select([], [s], [], a.timeout)
+                err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    raise OSError(err, os.strerror(err))
             else:
                 s.connect((a.addr, a.port))
             conn = s
