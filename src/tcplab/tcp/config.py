@@ -137,6 +137,12 @@ class Config:
     # takes IPv4 too and IPv4-mapped addresses (::ffff:a.b.c.d) speak IPv4 on the wire.
     bindv6only: int = 0
 
+    # The RST of an ABORT (SO_LINGER {1, 0}, or a close with unread data: RFC 1122 4.2.2.13):
+    # "linux" (tcp_send_active_reset: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> with the window and
+    # timestamps, measured: notes/linux-behaviour.md I) or "rfc" (RFC 9293 3.10.5:
+    # <SEQ=SND.NXT><CTL=RST>).
+    abort_rst: str = "linux"
+
     # -- text on a SYN -------------------------------------------------------------------------
     # RFC 9293 3.10.7.2/3.10.7.3: text and FIN carried by a SYN are queued and processed once
     # ESTABLISHED (on a SYN-ACK: at once). Linux without TCP Fast Open drops them (the peer sends
@@ -150,6 +156,8 @@ class Config:
             raise ValueError(f"rcv_window_rules must be 'linux' or 'rfc', not {self.rcv_window_rules!r}")
         if self.rtt_estimator not in ("linux", "rfc"):
             raise ValueError(f"rtt_estimator must be 'linux' or 'rfc', not {self.rtt_estimator!r}")
+        if self.abort_rst not in ("linux", "rfc"):
+            raise ValueError(f"abort_rst must be 'linux' or 'rfc', not {self.abort_rst!r}")
         if self.cwnd_counting not in ("packets", "bytes"):
             raise ValueError(f"cwnd_counting must be 'packets' or 'bytes', not {self.cwnd_counting!r}")
 
@@ -205,6 +213,7 @@ PROFILES: dict[str, Config] = {
         rcv_autotune=False,
         cwnd_counting="bytes",
         rtt_estimator="rfc",
+        abort_rst="rfc",
     ),
     # Small, plain segments for teaching: no options beyond MSS, short MSL.
     "classic": Config(

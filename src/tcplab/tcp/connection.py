@@ -486,8 +486,9 @@ class Connection:
             self._enter(S.CLOSED, C.CLOSE, now)
             return
         if self._rcvbuf and st in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.FIN_WAIT_2):
-            # RFC 1122 only says "send a RST"; Linux sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>.
-            self._send_rst_now(self.snd_max, ack=self.rcv_nxt)
+            # RFC 1122 4.2.2.13 "SHOULD send a RST to show that data was lost": an abort
+            # (Linux tcp_close: tcp_send_active_reset, no FIN; measured `R. 1:1(0) ack 6`).
+            self._send_active_reset(now)
             self._enter(S.CLOSED, C.CLOSE_UNREAD, now)
             return
         if st in (S.SYN_RCVD, S.ESTABLISHED, S.CLOSE_WAIT):
@@ -502,7 +503,7 @@ class Connection:
         if st is S.CLOSED:
             return
         if st in (S.SYN_RCVD, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
-            self._send_rst_now(self.snd_max)  # <SEQ=SND.NXT><CTL=RST>
+            self._send_active_reset(now)  # (Linux tcp_need_reset: the same five states)
         self._user_closed = True
         self._enter(S.CLOSED, C.ABORT, now)
 
@@ -1887,6 +1888,17 @@ class Connection:
             self._out.append(Segment(self.local[1], remote_port, seq, 0, FLAGS[RST], 0))
         else:
             self._out.append(Segment(self.local[1], remote_port, seq, ack, FLAGS[RST | ACK], 0))
+
+    def _send_active_reset(self, now: float) -> None:
+        """The RST of an ABORT. RFC 9293 3.10.5: <SEQ=SND.NXT><CTL=RST>. Linux
+        (tcp_send_active_reset, ``Config.abort_rst="linux"``) builds it as any segment of the
+        connection: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> with the window and timestamps
+        (measured, notes/linux-behaviour.md I: `R. 4:4(0) ack 3 win 64 <nop,nop,TS>`, SEQ =
+        SND.NXT also with data unacknowledged)."""
+        if self.config.abort_rst == "linux":
+            self._emit(self.snd_max, RST | ACK, now)
+        else:
+            self._send_rst_now(self.snd_max)
 
     def _retransmit_head(self, now: float) -> None:
         """The retransmission timer's segment: SYN, SYN-ACK, or the first segment outstanding
