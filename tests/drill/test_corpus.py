@@ -120,7 +120,6 @@ BROKEN = [
 ]
 
 DIFFERENCES = [
-    ("nagle-minshall.pkt", 15, "segment too late: sent at 0.302000"),  # as the tail loss probe
     ("freebsd/close-wait-rst-errno.pkt", 32, "write() failed with -1 EPIPE (Broken pipe), expected ECONNRESET"),
 ]
 

@@ -85,6 +85,11 @@ class Config:
     # per RTO of idleness, not below it; RFC 5681: min(IW, cwnd)).
     slow_start_after_idle: bool = True
     nodelay: bool = False  # TCP_NODELAY: turn Nagle (RFC 9293 3.7.4) off
+    # Which small segment Nagle holds back: "linux" (Minshall's variant, tcp_nagle_check /
+    # tcp_minshall_check: only while a small segment sent earlier is unacknowledged, so the short
+    # tail of a write goes with the full segments before it; measured) or "rfc" (RFC 9293 3.7.4,
+    # RFC 1122 4.2.3.4: while any data is unacknowledged).
+    nagle_rules: str = "linux"
     ts_hz: int = 1000  # timestamp clock rate (Linux uses 1 ms ticks)
     # How a SYN and a SYN-ACK lay their options out (RFC 9293 3.1 leaves the order free):
     # "linux" (tcp_options_write: mss, sackOK, TS, nop, wscale) or "freebsd" (tcp_addoptions:
@@ -156,6 +161,8 @@ class Config:
             raise ValueError(f"rcv_window_rules must be 'linux' or 'rfc', not {self.rcv_window_rules!r}")
         if self.rtt_estimator not in ("linux", "rfc"):
             raise ValueError(f"rtt_estimator must be 'linux' or 'rfc', not {self.rtt_estimator!r}")
+        if self.nagle_rules not in ("linux", "rfc"):
+            raise ValueError(f"nagle_rules must be 'linux' or 'rfc', not {self.nagle_rules!r}")
         if self.abort_rst not in ("linux", "rfc"):
             raise ValueError(f"abort_rst must be 'linux' or 'rfc', not {self.abort_rst!r}")
         if self.cwnd_counting not in ("packets", "bytes"):
@@ -214,6 +221,7 @@ PROFILES: dict[str, Config] = {
         cwnd_counting="bytes",
         rtt_estimator="rfc",
         abort_rst="rfc",
+        nagle_rules="rfc",
     ),
     # Small, plain segments for teaching: no options beyond MSS, short MSL.
     "classic": Config(
