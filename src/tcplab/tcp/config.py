@@ -84,6 +84,10 @@ class Config:
     # an RTO without sending, cwnd goes back towards the initial window (Linux halves it once
     # per RTO of idleness, not below it; RFC 5681: min(IW, cwnd)).
     slow_start_after_idle: bool = True
+    # The window after a retransmitted SYN or SYN-ACK: "linux" (tcp_init_transfer: 1 segment once
+    # two or more were retransmitted, unless tcp_try_undo_spurious_syn sees the first one echoed;
+    # measured) or "rfc" (RFC 5681 3.1, RFC 6928 2: 1 segment when the SYN or SYN-ACK was lost).
+    syn_loss_window: str = "linux"
     nodelay: bool = False  # TCP_NODELAY: turn Nagle (RFC 9293 3.7.4) off
     # Which small segment Nagle holds back: "linux" (Minshall's variant, tcp_nagle_check /
     # tcp_minshall_check: only while a small segment sent earlier is unacknowledged, so the short
@@ -161,6 +165,8 @@ class Config:
             raise ValueError(f"rcv_window_rules must be 'linux' or 'rfc', not {self.rcv_window_rules!r}")
         if self.rtt_estimator not in ("linux", "rfc"):
             raise ValueError(f"rtt_estimator must be 'linux' or 'rfc', not {self.rtt_estimator!r}")
+        if self.syn_loss_window not in ("linux", "rfc"):
+            raise ValueError(f"syn_loss_window must be 'linux' or 'rfc', not {self.syn_loss_window!r}")
         if self.nagle_rules not in ("linux", "rfc"):
             raise ValueError(f"nagle_rules must be 'linux' or 'rfc', not {self.nagle_rules!r}")
         if self.abort_rst not in ("linux", "rfc"):
@@ -222,6 +228,7 @@ PROFILES: dict[str, Config] = {
         rtt_estimator="rfc",
         abort_rst="rfc",
         nagle_rules="rfc",
+        syn_loss_window="rfc",
     ),
     # Small, plain segments for teaching: no options beyond MSS, short MSL.
     "classic": Config(

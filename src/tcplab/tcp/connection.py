@@ -177,16 +177,15 @@ class Connection:
     # and a field that is not listed here fails loudly (AttributeError) instead of being made.
     __slots__ = (
         "_ack_now", "_acks", "_challenge_acks", "_copied", "_cwnd_use", "_dsack", "_eor", "_events",
-        "_fastopen_cookie", "_fastopen_key", "_fastopen_reply", "_fin_queued", "_fin_seq", "_fixed_iss",
-        "_isn", "_keepalive_probes", "_last_ack_sent", "_last_data_sent", "_listen_remote", "_more", "_offer_wscale",
-        "_ooo", "_oow", "_out", "_peer_ws", "_persist_backoff", "_probe_outstanding", "_probes_out", "_rcv_adv",
-        "_rcv_wup", "_rcvbuf", "_retries", "_rtt_seq", "_rtt_time", "_rtx_start", "_rtx_ts", "_rwin", "_snd_base",
-        "_snd_sml", "_sndbuf", "_syn_retransmitted", "_syn_text", "_ts_recent_age", "_user_closed",
-        "_was_synchronized", "cc", "config", "cork", "ecn", "eof", "error", "fastopen", "irs", "iss", "local",
-        "loss", "max_snd_wnd", "name",
-        "passive", "pmtu", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale", "remote", "retransmits", "rtt", "sack_ok",
-        "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale",
-        "soft_error", "state", "timers", "total_retrans", "ts_ok", "ts_recent",
+        "_fastopen_cookie", "_fastopen_key", "_fastopen_reply", "_fin_queued", "_fin_seq", "_fixed_iss", "_isn",
+        "_keepalive_probes", "_last_ack_sent", "_last_data_sent", "_listen_remote", "_more", "_offer_wscale", "_ooo",
+        "_oow", "_out", "_peer_ws", "_persist_backoff", "_probe_outstanding", "_probes_out", "_rcv_adv", "_rcv_wup",
+        "_rcvbuf", "_retries", "_rtt_seq", "_rtt_time", "_rtx_start", "_rtx_ts", "_rwin", "_snd_base", "_snd_sml",
+        "_sndbuf", "_syn_retransmitted", "_syn_text", "_syn_tsval", "_ts_recent_age", "_user_closed",
+        "_was_synchronized", "cc", "config", "cork", "ecn", "eof", "error", "fastopen", "irs", "iss", "local", "loss",
+        "max_snd_wnd", "name", "passive", "pmtu", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale", "remote",
+        "retransmits", "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up", "snd_wl1", "snd_wl2",
+        "snd_wnd", "snd_wscale", "soft_error", "state", "timers", "total_retrans", "ts_ok", "ts_recent",
     )  # fmt: skip
 
     def __init__(
@@ -293,6 +292,7 @@ class Connection:
         self.cc: CongestionControl = create(c)
         self._cwnd_use = WindowUse()
         self._syn_retransmitted = False  # the retransmission timer expired on our SYN / SYN-ACK
+        self._syn_tsval: int | None = None  # the TSval of our first SYN / SYN-ACK
         self._snd_sml: int | None = None  # the end of the last small segment sent (Linux snd_sml)
         self._last_data_sent = 0.0  # when new data last left (Linux lsndtime)
         self.total_retrans = 0
@@ -860,6 +860,7 @@ class Connection:
         if sq.gt(self.snd_una, self.iss):
             # Our SYN has been ACKed: ESTABLISHED, <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
             self._set_window(seg)
+            self._window_after_handshake(seg)
             self._enter(S.ESTABLISHED, C.RCV_SYN_ACK, now)
             self._ack_now = True
             if self.config.accept_syn_text:
@@ -876,6 +877,24 @@ class Connection:
             self._queue_syn_text(seg)
             self._enter(S.SYN_RCVD, C.RCV_SYN, now)
             self._send_syn(now, ack=True)
+
+    def _window_after_handshake(self, seg: Segment) -> None:
+        """The congestion window the transfer starts with, now that ``seg`` completed the
+        handshake. RFC 5681 3.1 (and RFC 6928 2): one segment when the SYN or SYN-ACK was lost.
+        Linux (tcp_init_transfer; measured, notes/linux-engine-notes.md): one segment only once
+        two or more SYNs / SYN-ACKs were retransmitted (tp->total_retrans > 1: "in light of RFC
+        6298's more aggressive 1 s initial RTO"), and not when the peer echoes the first one's
+        timestamp (tcp_try_undo_spurious_syn: it was only delayed); ssthresh stays."""
+        if self.config.syn_loss_window == "rfc":
+            lost = self._syn_retransmitted
+        else:
+            ts = seg.option(Timestamps) if self.ts_ok else None
+            spurious = ts is not None and ts.ecr == self._syn_tsval
+            lost = self.total_retrans > 1 and not spurious
+        if lost and self.cc.cwnd > self._mss_payload:
+            before = (self.cc.cwnd, self.cc.ssthresh)
+            self.cc.cwnd = self._mss_payload
+            self._cwnd_told("initial window", before)
 
     def _fastopen_synack(self, seg: Segment) -> None:
         """RFC 7413 4.1.3: a cookie in the SYN-ACK is for the client to keep."""
@@ -896,6 +915,7 @@ class Connection:
             if seg.has_ack and not self.passive and sq.add(seg.seq, 1) == self.rcv_nxt and seg.ack == self.snd_max:
                 self._ack_advances(seg, now)
                 self._set_window(seg)
+                self._window_after_handshake(seg)
                 self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
                 self._ack_now = True
                 self._process_queued_syn_text(now)
@@ -972,6 +992,7 @@ class Connection:
                 self._segment_validated(ts, seg.seq, now)
                 self._ack_advances(seg, now)
                 self._set_window(seg)
+                self._window_after_handshake(seg)
                 self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
                 self._process_queued_syn_text(now)
                 st = self.state
@@ -1830,6 +1851,8 @@ class Connection:
             payload,
         )
         self._out.append(seg)
+        if self._syn_tsval is None and self.config.timestamps:
+            self._syn_tsval = self._ts_now(now)  # (the TSval _options gave the first one)
         if ack:
             self._last_ack_sent = self.rcv_nxt
         if payload:
