@@ -33,6 +33,12 @@ class Config:
     retries1: int = 3  # RFC 9293 3.8.3 R1 (Linux net.ipv4.tcp_retries1)
     retries2: int = 15  # RFC 9293 3.8.3 R2 (Linux net.ipv4.tcp_retries2)
     orphan_retries: int = 8  # Linux tcp_orphan_retries default for FIN of a closed socket
+    # How retries2 and orphan_retries end a connection: "time" as Linux (retransmits_timed_out:
+    # once the time since the first retransmission reaches what that many doublings of
+    # TCP_RTO_MIN, capped at rto_max, would take: 924.6 s for 15, 102.2 s for 8; so a long RTO
+    # does not wait longer) or "count" (RFC 9293 3.8.3 R2: that many retransmissions). SYNs and
+    # SYN-ACKs are counted either way (Linux: tcp_syn_retries / tcp_synack_retries counts).
+    retries_by: str = "time"
     delayed_ack: float = 0.04  # Linux TCP_DELACK_MIN; RFC 9293 3.8.6.3 bounds it at 0.5 s
     # Linux's quick-ACK mode (TCP_MAX_QUICKACKS): the first segments of a connection, and those
     # after an idle period longer than the RTO, are acknowledged at once, up to this many (and
@@ -165,6 +171,8 @@ class Config:
             raise ValueError(f"rcv_window_rules must be 'linux' or 'rfc', not {self.rcv_window_rules!r}")
         if self.rtt_estimator not in ("linux", "rfc"):
             raise ValueError(f"rtt_estimator must be 'linux' or 'rfc', not {self.rtt_estimator!r}")
+        if self.retries_by not in ("time", "count"):
+            raise ValueError(f"retries_by must be 'time' or 'count', not {self.retries_by!r}")
         if self.syn_loss_window not in ("linux", "rfc"):
             raise ValueError(f"syn_loss_window must be 'linux' or 'rfc', not {self.syn_loss_window!r}")
         if self.nagle_rules not in ("linux", "rfc"):
@@ -229,6 +237,7 @@ PROFILES: dict[str, Config] = {
         abort_rst="rfc",
         nagle_rules="rfc",
         syn_loss_window="rfc",
+        retries_by="count",
     ),
     # Small, plain segments for teaching: no options beyond MSS, short MSL.
     "classic": Config(
