@@ -165,22 +165,10 @@ class Config:
     accept_syn_text: bool = False
 
     def __post_init__(self) -> None:
-        if self.time_wait_rules not in ("linux", "rfc"):
-            raise ValueError(f"time_wait_rules must be 'linux' or 'rfc', not {self.time_wait_rules!r}")
-        if self.rcv_window_rules not in ("linux", "rfc"):
-            raise ValueError(f"rcv_window_rules must be 'linux' or 'rfc', not {self.rcv_window_rules!r}")
-        if self.rtt_estimator not in ("linux", "rfc"):
-            raise ValueError(f"rtt_estimator must be 'linux' or 'rfc', not {self.rtt_estimator!r}")
-        if self.retries_by not in ("time", "count"):
-            raise ValueError(f"retries_by must be 'time' or 'count', not {self.retries_by!r}")
-        if self.syn_loss_window not in ("linux", "rfc"):
-            raise ValueError(f"syn_loss_window must be 'linux' or 'rfc', not {self.syn_loss_window!r}")
-        if self.nagle_rules not in ("linux", "rfc"):
-            raise ValueError(f"nagle_rules must be 'linux' or 'rfc', not {self.nagle_rules!r}")
-        if self.abort_rst not in ("linux", "rfc"):
-            raise ValueError(f"abort_rst must be 'linux' or 'rfc', not {self.abort_rst!r}")
-        if self.cwnd_counting not in ("packets", "bytes"):
-            raise ValueError(f"cwnd_counting must be 'packets' or 'bytes', not {self.cwnd_counting!r}")
+        for name, allowed in _CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"{name} must be {' or '.join(map(repr, allowed))}, not {value!r}")
 
     def copy(self, **changes: object) -> Config:
         """A copy with ``changes`` (field name -> value) applied; an unknown name is a TypeError."""
@@ -208,6 +196,17 @@ class Config:
         return min(max(space.bit_length() - 1 - 15, 0), 14)
 
 
+# The fields that name a choice, and the values each may take.
+_CHOICES = {
+    "time_wait_rules": ("linux", "rfc"),
+    "rcv_window_rules": ("linux", "rfc"),
+    "rtt_estimator": ("linux", "rfc"),
+    "retries_by": ("time", "count"),
+    "syn_loss_window": ("linux", "rfc"),
+    "nagle_rules": ("linux", "rfc"),
+    "abort_rst": ("linux", "rfc"),
+    "cwnd_counting": ("packets", "bytes"),
+}
 _FIELD_NAMES_IN_ORDER = tuple(f.name for f in dataclasses.fields(Config))
 _FIELD_NAMES = frozenset(_FIELD_NAMES_IN_ORDER)
 _new_config = object.__new__
