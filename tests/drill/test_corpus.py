@@ -120,8 +120,6 @@ BROKEN = [
 ]
 
 DIFFERENCES = [
-    ("abort-rst-has-ack.pkt", 13, "wrong flags: R, expected R."),
-    ("nagle-minshall.pkt", 15, "segment too late: sent at 0.302000"),  # as the tail loss probe
     ("tfo-server-shutdown-in-syn-recv.pkt", 21, "segment too early: sent at 0.000000"),  # FIN at once
     ("freebsd/close-wait-rst-errno.pkt", 32, "write() failed with -1 EPIPE (Broken pipe), expected ECONNRESET"),
 ]

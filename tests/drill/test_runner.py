@@ -249,7 +249,7 @@ def test_syscall_results_errnos_and_values():
         "+0 poll([{fd=4, events=POLLIN|POLLOUT, revents=POLLOUT}], 1, 0) = 1\n"
         "+0 getsockopt(4, SOL_SOCKET, SO_ERROR, [0], [4]) = 0\n"
         "+0 close(4) = 0\n"
-        "+0 > R 1:1(0)\n"
+        "+0 > R. 1:1(0) ack 1\n"
         "+0 close(4) = -1 EBADF (Bad file descriptor)\n"
     )
     fails(

@@ -138,7 +138,8 @@ def test_closing_listener_resets_unaccepted_children(host):
     syn(host, 40002)  # in the SYN queue
     sock.close()
     out = sent(host)
-    assert [(seg.dst_port, seg.flags, seg.seq) for seg in out] == [(40001, R, iss1 + 1)]
+    # measured (notes/linux-behaviour.md I): `R. 1:1(0) ack 1 win 64 <TS>` to the accepted child
+    assert [(seg.dst_port, seg.flags, seg.seq, seg.ack) for seg in out] == [(40001, R | A, iss1 + 1, 1001)]
     assert host.conns == {}
     assert host.listeners == {}
     # the port now answers with RST

@@ -8,12 +8,14 @@ The connection under test plays the kernel's part; the test is the peer, whose S
 
 from __future__ import annotations
 
+import errno
 import itertools
 
 import pytest
 
 from tcplab.net.pipe import Pipe
-from tcplab.tcp import Config, profile
+from tcplab.tcp import Config, State, profile
+from tcplab.tcp.congestion import ARBITRARILY_HIGH
 from tcplab.tcp.timers import Timer
 from tcplab.wire.tcp import MSS, NOP, SackPermitted, Timestamps, WindowScale
 
@@ -296,6 +298,93 @@ def test_rto_is_3s_after_a_lost_syn_without_an_rtt_sample(timestamps):
         assert timers.deadline(Timer.TLP) == pytest.approx(1.1 + 1.0)
         assert [f for _t, f, *_ in p.advance(2.11)] == ["P."]
         assert timers.deadline(Timer.RETRANSMISSION) == pytest.approx(2.1 + 3.0, abs=0.06)
+
+
+# ------------------------------------------------------------- the window after a lost SYN
+def _client_after_lost_syns(config: Config, lost: int, echo_first: bool = False) -> Peer:
+    """A client whose first ``lost`` SYNs went unanswered (1 s, 1 + 2 s); the SYN-ACK echoes the
+    latest SYN's timestamp, or the first one's. Then it writes 40 segments."""
+    p = Peer(config).to_syn_sent()
+    first = p.conn._ts_now(0.0)
+    p.advance(lost and 2**lost - 1)
+    assert p.conn.total_retrans == lost
+    echo = first if echo_first else p.conn._ts_now(p.now)
+    options = (MSS(1460), SackPermitted(), Timestamps(1000, echo), NOP(), WindowScale(7))
+    p.recv(seg("S.", PEER_ISS, ISS + 1, options=options), at=p.now + 0.05)
+    p.conn.send(bytes(40 * M), p.now)
+    return p
+
+
+@pytest.mark.parametrize(
+    ("lost", "echo_first", "flight"), [(0, False, 10), (1, False, 10), (2, False, 1), (3, False, 1), (2, True, 10)]
+)
+def test_window_after_lost_syns_is_one_segment_from_the_second_retransmission(lost, echo_first, flight):
+    """Measured (notes/linux-engine-notes.md, t_syncwnd.py), client and server, cubic and reno:
+    cwnd 10 after one lost SYN, 1 after two or more (tcp_init_transfer), 10 again when the
+    SYN-ACK echoes the first SYN's timestamp (tcp_try_undo_spurious_syn); ssthresh unchanged."""
+    p = _client_after_lost_syns(Config(), lost, echo_first)
+    sent = p.raw_out()
+    assert [(s.seq, len(s.payload)) for s in sent if s.payload] == [(ISS + 1 + i * M, M) for i in range(flight)]
+    assert p.conn.cwnd == flight * M
+    assert p.conn.ssthresh == ARBITRARILY_HIGH
+
+
+def test_window_after_lost_syn_acks_on_the_server():
+    """The server side, measured the same: two SYN-ACKs retransmitted, then the ACK: cwnd 1."""
+    p = Peer(Config()).to_listen()
+    p.recv(seg("S", PEER_ISS, options=SYN_OPTS))
+    p.advance(3.0)  # SYN-ACKs again at 1 s and 3 s
+    assert p.conn.total_retrans == 2
+    p.recv(seg(".", PEER_ISS + 1, ISS + 1, win=512, options=ts(1001, p.conn._ts_now(3.0))), at=3.05)
+    p.conn.send(bytes(20 * M), p.now)
+    assert [len(s.payload) for s in p.raw_out()] == [M]
+
+
+def test_window_after_one_lost_syn_is_one_segment_in_the_rfc_profile():
+    """RFC 5681 3.1 / RFC 6928 2: after a lost SYN the initial window is one segment."""
+    p = _client_after_lost_syns(profile("rfc").copy(nodelay=True), 1)
+    assert [len(s.payload) for s in p.raw_out() if s.payload] == [M]
+
+
+# ------------------------------------------------------------- giving up: tcp_retries2 by time
+def _silent_peer_after_a_slow_handshake(retries_by: str) -> Peer:
+    """A client whose handshake took 1 s (RTO 3 s: Linux's first sample gives SRTT + 2 SRTT)
+    writes 100 bytes at t=1 that the peer never acknowledges (no SACK, so no loss probe)."""
+    p = Peer(Config(timestamps=False, retries_by=retries_by)).to_syn_sent()
+    p.recv(seg("S.", PEER_ISS, ISS + 1, options=(MSS(1460),)), at=1.0)
+    assert p.conn.rtt.base_rto == pytest.approx(3.0)
+    p.conn.send(b"x" * 100, 1.0)
+    p.out()
+    return p
+
+
+def test_retries2_is_a_time_as_linux_counts_it():
+    """Linux retransmits_timed_out: tcp_retries2 = 15 means the 924.6 s that 15 doublings of
+    TCP_RTO_MIN (200 ms, capped at 120 s) take, from the first transmission of the data
+    retransmitted. With an RTO of 3 s that is 12 retransmissions; the connection ends at the
+    first timeout past 924.6 s (t = 1 + 1029), not after 15 retransmissions (1269 s)."""
+    p = _silent_peer_after_a_slow_handshake("time")
+    sent = p.advance(1030.0 - 1e-6)
+    assert [t for t, *_ in sent] == [4, 10, 22, 46, 94, 190, 310, 430, 550, 670, 790, 910]
+    assert all(s[1:] == ("P.", ISS + 1, PEER_ISS + 1, 64240, 100) for s in sent)
+    assert p.state is State.ESTABLISHED
+    assert p.advance(1030.0) == []  # no segment: a timeout abort sends no RST (measured)
+    assert p.state is State.CLOSED and p.transitions[-1] == ("ESTABLISHED", "CLOSED", "timeout")
+    assert p.conn.error == errno.ETIMEDOUT
+
+
+def test_retries2_as_a_count():
+    """Config.retries_by="count" (RFC 9293 3.8.3 R2 read literally): 15 retransmissions."""
+    p = _silent_peer_after_a_slow_handshake("count")
+    sent = p.advance(2000.0)
+    assert len(sent) == 15 and sent[-1][0] == 1270
+    assert p.state is State.CLOSED
+
+
+@pytest.mark.parametrize(("boundary", "seconds"), [(15, 924.6), (8, 102.2), (5, 12.6), (2, 1.4)])
+def test_model_timeout(boundary, seconds):
+    """tcp_model_timeout: ((2 << n) - 1) * 200 ms up to the 120 s cap, then 120 s each."""
+    assert Peer(Config()).conn._model_timeout(boundary) == pytest.approx(seconds)
 
 
 def test_rfc_profile_keeps_the_rfc_rules():

@@ -58,16 +58,29 @@ def test_initial_window_goes_as_one_super_segment_of_whole_mss_parts():
 
 
 def test_a_remainder_smaller_than_an_mss_is_judged_by_nagle_as_without_offload():
+    full = [(".", ISS + 1, MSS_), (".", ISS + 1 + MSS_, MSS_), (".", ISS + 1 + 2 * MSS_, MSS_)]
     for gso in (0, 65000):
-        p = _established(gso_max=gso)
+        # RFC 9293 3.7.4: 3 full segments go (as one super-segment with offload); the 620-byte
+        # tail waits for an ACK either way.
+        p = _established(gso_max=gso, nagle_rules="rfc")
         p.conn.send(bytes(5000), p.now)
         sent = p.raw_out()
-        # 3 full segments go (as one super-segment with offload); the 620-byte tail waits for
-        # an ACK (Nagle, RFC 9293 3.7.4) either way.
-        assert _wire(sent) == [(".", ISS + 1, MSS_), (".", ISS + 1 + MSS_, MSS_), (".", ISS + 1 + 2 * MSS_, MSS_)]
+        assert _wire(sent) == full
         assert [s.gso_size for s in sent] == ([MSS_] if gso else [0, 0, 0])
         assert p.recv(seg(".", PEER_ISS + 1, ISS + 1 + 3 * MSS_, win=65535)) == [
             ("P.", ISS + 1 + 3 * MSS_, PEER_ISS + 1, 65535, 620)
+        ]
+        # Linux (Minshall): no small segment in flight, so the tail goes with them either way;
+        # a second small write waits for the ACK of that tail.
+        p = _established(gso_max=gso)
+        p.conn.send(bytes(5000), p.now)
+        sent = p.raw_out()
+        assert _wire(sent) == [*full, ("P.", ISS + 1 + 3 * MSS_, 620)]
+        assert [s.gso_size for s in sent] == ([MSS_, 0] if gso else [0, 0, 0, 0])
+        p.conn.send(bytes(10), p.now)
+        assert p.out() == []
+        assert p.recv(seg(".", PEER_ISS + 1, ISS + 1 + 5000, win=65535)) == [
+            ("P.", ISS + 1 + 5000, PEER_ISS + 1, 65535, 10)
         ]
 
 
@@ -79,9 +92,10 @@ def test_data_then_close_goes_on_the_wire_as_without_offload():
         p.conn.close(p.now)
         wires.append(_wire(p.raw_out()))
     assert wires[0] == wires[1]
-    # Three full segments, then the tail with the FIN (Nagle lets the last one before our FIN go).
+    # Three full segments and the tail, sent by send() (Linux's Nagle: no small segment in
+    # flight), then the FIN alone, as Linux's tcp_send_fin when the tail has left.
     full = [(".", ISS + 1 + i * MSS_, MSS_) for i in range(3)]
-    assert wires[1] == [*full, ("PF.", ISS + 1 + 3 * MSS_, 100)]
+    assert wires[1] == [*full, ("P.", ISS + 1 + 3 * MSS_, 100), ("F.", ISS + 1 + 3 * MSS_ + 100, 0)]
 
 
 def test_retransmissions_stay_in_mss_units():

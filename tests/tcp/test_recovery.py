@@ -238,6 +238,20 @@ def test_retransmission_timeout_forgets_sack_marks_in_the_rfc_profile():
     assert ack(p, 1) == data(2, 1)  # segment 2 goes again too
 
 
+def test_a_receiver_that_reneged_on_the_sacked_head_gets_it_again_at_the_timeout():
+    # Segment 0 SACKed, then the cumulative ACK stays below it and the SACK is gone: the receiver
+    # dropped that out-of-order data (RFC 2018 8). Linux tcp_timeout_mark_lost: at the RTO a
+    # SACKed head means reneging, so every SACK mark is forgotten and the head goes again.
+    p = sender(linux(tlp=False, rack=False), rtt=0.05)
+    p.conn.send(bytes(2 * M), p.now)
+    p.out()
+    p.recv(seg(".", A, D, options=(NOP(), NOP(), Sack(((D, D + M),)))))
+    assert p.conn.loss.sacked_out == M
+    sent = p.advance(0.05 + 0.25 + 0.001)
+    assert sent == [(pytest.approx(0.30), ".", D, A, WIN, M)]
+    assert p.conn.loss.sacked_out == 0
+
+
 # ------------------------------------------------------------------------------- D-SACK, reordering
 def test_dsack_of_every_retransmission_undoes_the_reduction():
     """RFC 2883: the peer reports the retransmission as a duplicate, so the original was only

@@ -212,10 +212,13 @@ def test_syn_ack_retransmitted_then_timed_out():
     assert p.transitions[-1] == ("SYN_RCVD", "CLOSED", "timeout")
 
 
-def test_syn_rcvd_abort_sends_rst():
-    p = Peer().to_syn_rcvd()
+@pytest.mark.parametrize(
+    ("abort_rst", "rst"), [("linux", ("R.", ISS + 1, PEER_ISS + 1, WIN, 0)), ("rfc", ("R", ISS + 1, 0, 0, 0))]
+)
+def test_syn_rcvd_abort_sends_rst(abort_rst, rst):
+    p = Peer(classic(abort_rst=abort_rst)).to_syn_rcvd()
     p.conn.abort(0.0)
-    assert p.out() == [("R", ISS + 1, 0, 0, 0)]
+    assert p.out() == [rst]
     assert p.state is S.CLOSED
 
 
@@ -339,25 +342,29 @@ def test_segment_without_ack_is_dropped_in_established():
     assert p.conn.recv_buffered == 0
 
 
+@pytest.mark.parametrize("abort_rst", ["linux", "rfc"])
 @pytest.mark.parametrize(
-    "state,rst",
+    "state,window",
     [
-        ("ESTABLISHED", True),
-        ("FIN_WAIT_1", True),
-        ("FIN_WAIT_2", True),
-        ("CLOSE_WAIT", True),
-        ("CLOSING", False),
-        ("LAST_ACK", False),
-        ("TIME_WAIT", False),
+        ("ESTABLISHED", WIN),
+        ("FIN_WAIT_1", WIN),
+        ("FIN_WAIT_2", WIN),
+        ("CLOSE_WAIT", WIN - 1),
+        ("CLOSING", None),
+        ("LAST_ACK", None),
+        ("TIME_WAIT", None),
     ],
 )
-def test_abort_in_every_synchronized_state(state, rst):
-    p = Peer()
+def test_abort_in_every_synchronized_state(state, window, abort_rst):
+    p = Peer(classic(abort_rst=abort_rst))
     SYNCHRONIZED_WAYS[state](p)
-    snd_nxt = p.conn.snd_nxt
+    p.out()
+    snd_nxt, rcv_nxt = p.conn.snd_nxt, p.conn.rcv_nxt
     p.conn.abort(p.now)
     # RFC 9293 3.10.5: <SEQ=SND.NXT><CTL=RST> in ESTABLISHED..CLOSE-WAIT; nothing later on.
-    assert p.out() == ([("R", snd_nxt, 0, 0, 0)] if rst else [])
+    # Linux (tcp_send_active_reset): <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> and the window.
+    rst = ("R.", snd_nxt, rcv_nxt, window, 0) if abort_rst == "linux" else ("R", snd_nxt, 0, 0, 0)
+    assert p.out() == ([rst] if window is not None else [])
     assert p.state is S.CLOSED
     assert p.transitions[-1] == (state, "CLOSED", "abort")
     assert isinstance(p.events()[-1], Closed)
@@ -380,7 +387,8 @@ def test_close_with_unread_data_sends_rst(state):
     snd_nxt = p.conn.snd_nxt
     rcv_nxt = p.conn.rcv_nxt
     p.conn.close(p.now)
-    assert p.out() == [("R.", snd_nxt, rcv_nxt, 0, 0)]  # Linux's form: RST+ACK
+    # Linux's form (tcp_send_active_reset): RST+ACK with the window, here 6 octets unread
+    assert p.out() == [("R.", snd_nxt, rcv_nxt, WIN - 6 - (state == "CLOSE_WAIT"), 0)]
     assert p.state is S.CLOSED
     assert p.transitions[-1] == (state, "CLOSED", "close, unread data")
 

@@ -65,6 +65,7 @@ def _freebsd() -> Config:
         rcv_window_rules="rfc",
         quickack=0,
         rtt_estimator="rfc",  # tcp_xmit_timer: RFC 6298
+        nagle_rules="rfc",  # tcp_output: a small segment only when idle (snd_max == snd_una)
         # tcp_send_challenge_ack allows net.inet.tcp.ack_war_cnt (5) per ack_war_timewindow
         # (1 s); tcplab's limit is one per interval, so none here (the grids send two or three).
         invalid_ratelimit=0.0,

@@ -162,7 +162,8 @@ _LIST = [
         "abort",
         "Abortive close (SO_LINGER 0): RST, both ends CLOSED, no TIME_WAIT.",
         "close() with SO_LINGER {on, 0 s} is ABORT (RFC 9293 3.10.5): the client sends "
-        "<SEQ=SND.NXT><CTL=RST>, discards its queues and goes straight to CLOSED, without FIN "
+        "<SEQ=SND.NXT><CTL=RST> (as Linux does, with an ACK of RCV.NXT and its window: "
+        "tcp_send_active_reset), discards its queues and goes straight to CLOSED, without FIN "
         "and without TIME_WAIT. The server's connection accepts the in-window RST (3.10.7.4, "
         "second check) and goes to CLOSED; its next recv() fails with ECONNRESET.",
         classic.abort,
@@ -249,9 +250,9 @@ _LIST = [
         "ABORT in every state: RST where the peer may hold state, silence elsewhere.",
         "RFC 9293 3.10.5: ABORT in LISTEN and SYN_SENT just deletes the TCB (and in SYN_SENT "
         "close() does the same: 3.10.4); in SYN_RCVD, ESTABLISHED, FIN_WAIT_1/2 and CLOSE_WAIT "
-        "it sends <SEQ=SND.NXT><CTL=RST>; in CLOSING, LAST_ACK and TIME_WAIT it only deletes "
-        "the TCB. Sockets abort with close() under SO_LINGER {1, 0}; the LISTEN act calls the "
-        "engine directly.",
+        "it sends <SEQ=SND.NXT><CTL=RST> (Linux's carries an ACK of RCV.NXT too); in CLOSING, "
+        "LAST_ACK and TIME_WAIT it only deletes the TCB. Sockets abort with close() under "
+        "SO_LINGER {1, 0}; the LISTEN act calls the engine directly.",
         edges.abort_everywhere,
     ),
     Scenario(

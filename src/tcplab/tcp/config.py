@@ -33,6 +33,12 @@ class Config:
     retries1: int = 3  # RFC 9293 3.8.3 R1 (Linux net.ipv4.tcp_retries1)
     retries2: int = 15  # RFC 9293 3.8.3 R2 (Linux net.ipv4.tcp_retries2)
     orphan_retries: int = 8  # Linux tcp_orphan_retries default for FIN of a closed socket
+    # How retries2 and orphan_retries end a connection: "time" as Linux (retransmits_timed_out:
+    # once the time since the first retransmission reaches what that many doublings of
+    # TCP_RTO_MIN, capped at rto_max, would take: 924.6 s for 15, 102.2 s for 8; so a long RTO
+    # does not wait longer) or "count" (RFC 9293 3.8.3 R2: that many retransmissions). SYNs and
+    # SYN-ACKs are counted either way (Linux: tcp_syn_retries / tcp_synack_retries counts).
+    retries_by: str = "time"
     delayed_ack: float = 0.04  # Linux TCP_DELACK_MIN; RFC 9293 3.8.6.3 bounds it at 0.5 s
     # Linux's quick-ACK mode (TCP_MAX_QUICKACKS): the first segments of a connection, and those
     # after an idle period longer than the RTO, are acknowledged at once, up to this many (and
@@ -84,7 +90,16 @@ class Config:
     # an RTO without sending, cwnd goes back towards the initial window (Linux halves it once
     # per RTO of idleness, not below it; RFC 5681: min(IW, cwnd)).
     slow_start_after_idle: bool = True
+    # The window after a retransmitted SYN or SYN-ACK: "linux" (tcp_init_transfer: 1 segment once
+    # two or more were retransmitted, unless tcp_try_undo_spurious_syn sees the first one echoed;
+    # measured) or "rfc" (RFC 5681 3.1, RFC 6928 2: 1 segment when the SYN or SYN-ACK was lost).
+    syn_loss_window: str = "linux"
     nodelay: bool = False  # TCP_NODELAY: turn Nagle (RFC 9293 3.7.4) off
+    # Which small segment Nagle holds back: "linux" (Minshall's variant, tcp_nagle_check /
+    # tcp_minshall_check: only while a small segment sent earlier is unacknowledged, so the short
+    # tail of a write goes with the full segments before it; measured) or "rfc" (RFC 9293 3.7.4,
+    # RFC 1122 4.2.3.4: while any data is unacknowledged).
+    nagle_rules: str = "linux"
     ts_hz: int = 1000  # timestamp clock rate (Linux uses 1 ms ticks)
     # How a SYN and a SYN-ACK lay their options out (RFC 9293 3.1 leaves the order free):
     # "linux" (tcp_options_write: mss, sackOK, TS, nop, wscale) or "freebsd" (tcp_addoptions:
@@ -137,6 +152,12 @@ class Config:
     # takes IPv4 too and IPv4-mapped addresses (::ffff:a.b.c.d) speak IPv4 on the wire.
     bindv6only: int = 0
 
+    # The RST of an ABORT (SO_LINGER {1, 0}, or a close with unread data: RFC 1122 4.2.2.13):
+    # "linux" (tcp_send_active_reset: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> with the window and
+    # timestamps, measured: notes/linux-behaviour.md I) or "rfc" (RFC 9293 3.10.5:
+    # <SEQ=SND.NXT><CTL=RST>).
+    abort_rst: str = "linux"
+
     # -- text on a SYN -------------------------------------------------------------------------
     # RFC 9293 3.10.7.2/3.10.7.3: text and FIN carried by a SYN are queued and processed once
     # ESTABLISHED (on a SYN-ACK: at once). Linux without TCP Fast Open drops them (the peer sends
@@ -144,14 +165,10 @@ class Config:
     accept_syn_text: bool = False
 
     def __post_init__(self) -> None:
-        if self.time_wait_rules not in ("linux", "rfc"):
-            raise ValueError(f"time_wait_rules must be 'linux' or 'rfc', not {self.time_wait_rules!r}")
-        if self.rcv_window_rules not in ("linux", "rfc"):
-            raise ValueError(f"rcv_window_rules must be 'linux' or 'rfc', not {self.rcv_window_rules!r}")
-        if self.rtt_estimator not in ("linux", "rfc"):
-            raise ValueError(f"rtt_estimator must be 'linux' or 'rfc', not {self.rtt_estimator!r}")
-        if self.cwnd_counting not in ("packets", "bytes"):
-            raise ValueError(f"cwnd_counting must be 'packets' or 'bytes', not {self.cwnd_counting!r}")
+        for name, allowed in _CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"{name} must be {' or '.join(map(repr, allowed))}, not {value!r}")
 
     def copy(self, **changes: object) -> Config:
         """A copy with ``changes`` (field name -> value) applied; an unknown name is a TypeError."""
@@ -179,6 +196,17 @@ class Config:
         return min(max(space.bit_length() - 1 - 15, 0), 14)
 
 
+# The fields that name a choice, and the values each may take.
+_CHOICES = {
+    "time_wait_rules": ("linux", "rfc"),
+    "rcv_window_rules": ("linux", "rfc"),
+    "rtt_estimator": ("linux", "rfc"),
+    "retries_by": ("time", "count"),
+    "syn_loss_window": ("linux", "rfc"),
+    "nagle_rules": ("linux", "rfc"),
+    "abort_rst": ("linux", "rfc"),
+    "cwnd_counting": ("packets", "bytes"),
+}
 _FIELD_NAMES_IN_ORDER = tuple(f.name for f in dataclasses.fields(Config))
 _FIELD_NAMES = frozenset(_FIELD_NAMES_IN_ORDER)
 _new_config = object.__new__
@@ -205,6 +233,10 @@ PROFILES: dict[str, Config] = {
         rcv_autotune=False,
         cwnd_counting="bytes",
         rtt_estimator="rfc",
+        abort_rst="rfc",
+        nagle_rules="rfc",
+        syn_loss_window="rfc",
+        retries_by="count",
     ),
     # Small, plain segments for teaching: no options beyond MSS, short MSL.
     "classic": Config(

@@ -88,6 +88,7 @@ _TS_MOD = 1 << 32
 _PAWS_IDLE = 24 * 24 * 3600  # RFC 7323 5.5: TS.Recent older than 24 days is invalid
 _PAWS_MSL = 60.0  # Linux TCP_PAWS_MSL
 _RTO_AFTER_SYN_LOSS = 3.0  # RFC 6298 5.7 (Linux TCP_TIMEOUT_FALLBACK)
+_TCP_RTO_MIN = 0.2  # Linux TCP_RTO_MIN, the base of tcp_model_timeout whatever rto_min says
 
 
 class TcpInfo(TypedDict):
@@ -177,15 +178,15 @@ class Connection:
     # and a field that is not listed here fails loudly (AttributeError) instead of being made.
     __slots__ = (
         "_ack_now", "_acks", "_challenge_acks", "_copied", "_cwnd_use", "_dsack", "_eor", "_events",
-        "_fastopen_cookie", "_fastopen_key", "_fastopen_reply", "_fin_queued", "_fin_seq", "_fixed_iss",
-        "_isn", "_keepalive_probes", "_last_ack_sent", "_last_data_sent", "_listen_remote", "_more", "_offer_wscale",
-        "_ooo", "_oow", "_out", "_peer_ws", "_persist_backoff", "_probe_outstanding", "_probes_out", "_rcv_adv",
-        "_rcv_wup", "_rcvbuf", "_retries", "_rtt_seq", "_rtt_time", "_rtx_start", "_rtx_ts", "_rwin", "_snd_base",
-        "_sndbuf", "_syn_retransmitted", "_syn_text", "_ts_recent_age", "_user_closed", "_was_synchronized", "cc",
-        "config", "cork", "ecn", "eof", "error", "fastopen", "irs", "iss", "local", "loss", "max_snd_wnd", "name",
-        "passive", "pmtu", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale", "remote", "retransmits", "rtt", "sack_ok",
-        "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale",
-        "soft_error", "state", "timers", "total_retrans", "ts_ok", "ts_recent",
+        "_fastopen_cookie", "_fastopen_key", "_fastopen_reply", "_fin_queued", "_fin_seq", "_fixed_iss", "_isn",
+        "_keepalive_probes", "_last_ack_sent", "_last_data_sent", "_listen_remote", "_more", "_offer_wscale", "_ooo",
+        "_oow", "_out", "_peer_ws", "_persist_backoff", "_probe_outstanding", "_probes_out", "_rcv_adv", "_rcv_wup",
+        "_rcvbuf", "_retrans_stamp", "_retries", "_rtt_seq", "_rtt_time", "_rtx_start", "_rtx_ts", "_rwin",
+        "_snd_base", "_snd_sml", "_sndbuf", "_syn_retransmitted", "_syn_text", "_syn_tsval", "_ts_recent_age",
+        "_user_closed", "_was_synchronized", "cc", "config", "cork", "ecn", "eof", "error", "fastopen", "irs", "iss",
+        "local", "loss", "max_snd_wnd", "name", "passive", "pmtu", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale",
+        "remote", "retransmits", "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up", "snd_wl1",
+        "snd_wl2", "snd_wnd", "snd_wscale", "soft_error", "state", "timers", "total_retrans", "ts_ok", "ts_recent",
     )  # fmt: skip
 
     def __init__(
@@ -270,6 +271,7 @@ class Connection:
         # -- timers ------------------------------------------------------------------------------
         self.timers = Timers()
         self._retries = 0  # consecutive retransmissions of the same data
+        self._retrans_stamp = 0.0  # when the data retransmitted first was sent (Linux retrans_stamp)
         self._rtx_start: float | None = None  # when the oldest unacked data was first sent
         self._persist_backoff = 0
         self._probe_outstanding = False
@@ -292,6 +294,8 @@ class Connection:
         self.cc: CongestionControl = create(c)
         self._cwnd_use = WindowUse()
         self._syn_retransmitted = False  # the retransmission timer expired on our SYN / SYN-ACK
+        self._syn_tsval: int | None = None  # the TSval of our first SYN / SYN-ACK
+        self._snd_sml: int | None = None  # the end of the last small segment sent (Linux snd_sml)
         self._last_data_sent = 0.0  # when new data last left (Linux lsndtime)
         self.total_retrans = 0
         self.retransmits = 0  # retransmissions of the current head (tcpi_retransmits)
@@ -486,8 +490,9 @@ class Connection:
             self._enter(S.CLOSED, C.CLOSE, now)
             return
         if self._rcvbuf and st in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.FIN_WAIT_2):
-            # RFC 1122 only says "send a RST"; Linux sends <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>.
-            self._send_rst_now(self.snd_max, ack=self.rcv_nxt)
+            # RFC 1122 4.2.2.13 "SHOULD send a RST to show that data was lost": an abort
+            # (Linux tcp_close: tcp_send_active_reset, no FIN; measured `R. 1:1(0) ack 6`).
+            self._send_active_reset(now)
             self._enter(S.CLOSED, C.CLOSE_UNREAD, now)
             return
         if st in (S.SYN_RCVD, S.ESTABLISHED, S.CLOSE_WAIT):
@@ -502,7 +507,7 @@ class Connection:
         if st is S.CLOSED:
             return
         if st in (S.SYN_RCVD, S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT):
-            self._send_rst_now(self.snd_max)  # <SEQ=SND.NXT><CTL=RST>
+            self._send_active_reset(now)  # (Linux tcp_need_reset: the same five states)
         self._user_closed = True
         self._enter(S.CLOSED, C.ABORT, now)
 
@@ -857,6 +862,7 @@ class Connection:
         if sq.gt(self.snd_una, self.iss):
             # Our SYN has been ACKed: ESTABLISHED, <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
             self._set_window(seg)
+            self._window_after_handshake(seg)
             self._enter(S.ESTABLISHED, C.RCV_SYN_ACK, now)
             self._ack_now = True
             if self.config.accept_syn_text:
@@ -873,6 +879,24 @@ class Connection:
             self._queue_syn_text(seg)
             self._enter(S.SYN_RCVD, C.RCV_SYN, now)
             self._send_syn(now, ack=True)
+
+    def _window_after_handshake(self, seg: Segment) -> None:
+        """The congestion window the transfer starts with, now that ``seg`` completed the
+        handshake. RFC 5681 3.1 (and RFC 6928 2): one segment when the SYN or SYN-ACK was lost.
+        Linux (tcp_init_transfer; measured, notes/linux-engine-notes.md): one segment only once
+        two or more SYNs / SYN-ACKs were retransmitted (tp->total_retrans > 1: "in light of RFC
+        6298's more aggressive 1 s initial RTO"), and not when the peer echoes the first one's
+        timestamp (tcp_try_undo_spurious_syn: it was only delayed); ssthresh stays."""
+        if self.config.syn_loss_window == "rfc":
+            lost = self._syn_retransmitted
+        else:
+            ts = seg.option(Timestamps) if self.ts_ok else None
+            spurious = ts is not None and ts.ecr == self._syn_tsval
+            lost = self.total_retrans > 1 and not spurious
+        if lost and self.cc.cwnd > self._mss_payload:
+            before = (self.cc.cwnd, self.cc.ssthresh)
+            self.cc.cwnd = self._mss_payload
+            self._cwnd_told("initial window", before)
 
     def _fastopen_synack(self, seg: Segment) -> None:
         """RFC 7413 4.1.3: a cookie in the SYN-ACK is for the client to keep."""
@@ -893,6 +917,7 @@ class Connection:
             if seg.has_ack and not self.passive and sq.add(seg.seq, 1) == self.rcv_nxt and seg.ack == self.snd_max:
                 self._ack_advances(seg, now)
                 self._set_window(seg)
+                self._window_after_handshake(seg)
                 self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
                 self._ack_now = True
                 self._process_queued_syn_text(now)
@@ -969,6 +994,7 @@ class Connection:
                 self._segment_validated(ts, seg.seq, now)
                 self._ack_advances(seg, now)
                 self._set_window(seg)
+                self._window_after_handshake(seg)
                 self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
                 self._process_queued_syn_text(now)
                 st = self.state
@@ -1585,18 +1611,22 @@ class Connection:
         st = self.state
         if st.synchronized and self.snd_una == self.snd_max:
             return  # nothing outstanding
+        c = self.config
         if st is S.SYN_SENT:
-            limit = self.config.syn_retries
+            timed_out = self._retries >= c.syn_retries
         elif st is S.SYN_RCVD:
-            limit = self.config.synack_retries
-        elif self._user_closed:
-            limit = self.config.orphan_retries
+            timed_out = self._retries >= c.synack_retries
         else:
-            limit = self.config.retries2
+            limit = c.orphan_retries if self._user_closed else c.retries2
+            if self._retries == 0:
+                self._retrans_stamp = self.loss.head_sent()  # Linux tcp_retransmit_skb
+            if c.retries_by == "count":
+                timed_out = self._retries >= limit
+            else:
+                timed_out = self._retries > 0 and now - self._retrans_stamp >= self._model_timeout(limit)
         # With TCP_USER_TIMEOUT the time limit replaces the count for data (Linux
         # retransmits_timed_out); its own timer ends the connection (_user_timeout).
-        timed_out = self._retries >= limit
-        if self.config.user_timeout is not None and self._rtx_start is not None:
+        if c.user_timeout is not None and self._rtx_start is not None:
             timed_out = False
         if timed_out:
             code = self.soft_error or E.ETIMEDOUT  # Linux tcp_write_err: the soft error if any
@@ -1623,6 +1653,18 @@ class Connection:
         self._rtt_seq = None  # Karn: no sample from retransmitted data
         self._retransmit_head(now)
         self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # 5.6
+
+    def _model_timeout(self, boundary: int) -> float:
+        """Linux tcp_model_timeout: how long ``boundary`` retransmissions take when the RTO
+        starts at TCP_RTO_MIN (200 ms) and doubles up to rto_max; retransmits_timed_out gives
+        up once that long has passed since the first retransmission, whatever the real RTO
+        (15: 924.6 s, measured: the kernel's 17th transmission at 817.9 s, ETIMEDOUT at the next
+        timer, 938.7 s)."""
+        base = _TCP_RTO_MIN
+        thresh = int(self.config.rto_max / base).bit_length() - 1  # ilog2(TCP_RTO_MAX / base)
+        if boundary <= thresh:
+            return ((2 << boundary) - 1) * base
+        return ((2 << thresh) - 1) * base + (boundary - thresh) * self.config.rto_max
 
     def _tlp_timeout(self, now: float) -> None:
         """RFC 8985 7.3 (Linux tcp_send_loss_probe): send one new segment if the peer's window
@@ -1827,6 +1869,8 @@ class Connection:
             payload,
         )
         self._out.append(seg)
+        if self._syn_tsval is None and self.config.timestamps:
+            self._syn_tsval = self._ts_now(now)  # (the TSval _options gave the first one)
         if ack:
             self._last_ack_sent = self.rcv_nxt
         if payload:
@@ -1887,6 +1931,17 @@ class Connection:
             self._out.append(Segment(self.local[1], remote_port, seq, 0, FLAGS[RST], 0))
         else:
             self._out.append(Segment(self.local[1], remote_port, seq, ack, FLAGS[RST | ACK], 0))
+
+    def _send_active_reset(self, now: float) -> None:
+        """The RST of an ABORT. RFC 9293 3.10.5: <SEQ=SND.NXT><CTL=RST>. Linux
+        (tcp_send_active_reset, ``Config.abort_rst="linux"``) builds it as any segment of the
+        connection: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> with the window and timestamps
+        (measured, notes/linux-behaviour.md I: `R. 4:4(0) ack 3 win 64 <nop,nop,TS>`, SEQ =
+        SND.NXT also with data unacknowledged)."""
+        if self.config.abort_rst == "linux":
+            self._emit(self.snd_max, RST | ACK, now)
+        else:
+            self._send_rst_now(self.snd_max)
 
     def _retransmit_head(self, now: float) -> None:
         """The retransmission timer's segment: SYN, SYN-ACK, or the first segment outstanding
@@ -2096,9 +2151,7 @@ class Connection:
                     # Sender SWS avoidance (3.8.6.2.1): a window-limited small segment waits
                     # until it is half the largest window offered, or nothing is in flight.
                     break
-                if partial_tail and unacked and not self.config.nodelay:
-                    # Nagle (3.7.4): while data is unacknowledged, hold back a small segment,
-                    # except the last one before our FIN.
+                if partial_tail and unacked and not self.config.nodelay and self._nagle_holds():
                     break
             flags = ACK
             fin_here = (send_fin or refin) and n == unsent
@@ -2124,6 +2177,8 @@ class Connection:
                 self._sent_new(seq, n, fin_here, mss, now)
                 if n:
                     self._last_data_sent = now
+                    if n % mss:
+                        self._snd_sml = sq.add(seq, n)  # Linux tcp_minshall_update
                 sent_new = True
             if cc.phase is not Phase.OPEN:
                 cc.on_sent(advance, now)  # PRR counts what a reduction sends
@@ -2145,6 +2200,18 @@ class Connection:
         if sent_new and not probe:
             self._schedule_probe(now, advancing=False)  # one probe per tail (Linux tcp_write_xmit)
         return sent_new
+
+    def _nagle_holds(self) -> bool:
+        """Data is unacknowledged: does Nagle hold back the small segment at the end of what is
+        queued (never the last one before our FIN)? RFC 9293 3.7.4: yes. Linux (tcp_nagle_check
+        with tcp_minshall_check, Minshall's variant): only while a small segment sent earlier is
+        unacknowledged; the tail of a write goes with the full segments before it (measured:
+        3000 bytes leave as 1448, 1448 and 104 together; a 100-byte write after them waits for
+        the ACK of the 104, not of the full ones)."""
+        if self.config.nagle_rules == "rfc":
+            return True
+        sml = self._snd_sml
+        return sml is not None and sq.gt(sml, self.snd_una) and sq.le(sml, self.snd_max)
 
     def _restart_after_idle(self, now: float) -> None:
         """RFC 5681 4.1 (Linux tcp_slow_start_after_idle_check): new data after more than an

@@ -594,7 +594,11 @@ class LossDetector:
         self.dupacks = 0
         self._undo_retrans = None
         self.tlp_high_seq = None
-        if self.forget_sack_on_rto:
+        # A SACKed head at a timeout means the receiver reneged (dropped out-of-order data it had
+        # SACKed: RFC 2018 8): Linux tcp_timeout_mark_lost then forgets every SACK mark, else
+        # nothing would ever send the head again.
+        reneged = bool(self._queue) and self._queue[0].sacked
+        if self.forget_sack_on_rto or reneged:
             for rec in self._queue:
                 rec.sacked = False
             self._sacked_count = 0
