@@ -20,7 +20,7 @@ import itertools
 import os
 import random
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
@@ -92,6 +92,7 @@ COUNTER_NAMES = (
 )
 
 _TW = State.TIME_WAIT
+_NO_CHANGES: Mapping[str, object] = {}
 
 
 def _transition_counter(t: Transition) -> str | None:
@@ -1013,11 +1014,18 @@ class Host:
                 return _text(a)  # one string per address, not one per connection
         return None
 
-    def conn_config(self, local_ip: str, base: Config | None = None, user_mss: int | None = None) -> Config:
-        """A connection's own Config: the MSS the link's MTU allows (1460 over IPv4, 1440 over
-        IPv6 on the usual 1500), or less if the Config asks for less, or what TCP_MAXSEG asked
-        for; and how large a segment the link splits itself (``gso_max``)."""
-        cfg = (base or self.config).copy()
+    def conn_config(
+        self,
+        local_ip: str,
+        base: Config | None = None,
+        user_mss: int | None = None,
+        changes: Mapping[str, object] = _NO_CHANGES,
+    ) -> Config:
+        """A connection's own Config: ``base`` (the host's) with ``changes`` (what socket options
+        set); the MSS the link's MTU allows (1460 over IPv4, 1440 over IPv6 on the usual 1500),
+        or less if the Config asks for less, or what TCP_MAXSEG asked for; and how large a
+        segment the link splits itself (``gso_max``). One copy of ``base``."""
+        cfg = (base or self.config).copy(**changes)
         ipv6 = ":" in local_ip
         link_mss = self.link.mss(ipv6)
         if user_mss:

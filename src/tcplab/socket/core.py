@@ -441,7 +441,7 @@ class SocketCore:
         # bound port, but only one of them may listen on it.
         if host.listener_conflict(ip, port, self._binding.dualstack):
             raise oserror(_errno.EADDRINUSE)
-        config = host.conn_config(ip, host.config.copy(**self.options.config), self.options.user_mss)
+        config = host.conn_config(ip, None, self.options.user_mss, self.options.config)
         listener = host.open_listener(ip, port, backlog, config, self.now())
         listener.user_mss = self.options.user_mss
         # IPV6_V6ONLY 0 on "::": IPv4 connections too, their addresses IPv4-mapped (as Linux)
@@ -522,7 +522,7 @@ class SocketCore:
         elif (local_ip, local_port, ip, port) in host.conns:
             raise oserror(_errno.EADDRNOTAVAIL)  # that 4-tuple is taken (Linux: EADDRNOTAVAIL)
         now = self.now()
-        config = host.conn_config(local_ip, host.config.copy(**self.options.config), self.options.user_mss)
+        config = host.conn_config(local_ip, None, self.options.user_mss, self.options.config)
         ep = host.new_connection(config, (local_ip, local_port), (ip, port))
         if self._binding is not None:
             host.bound.discard(self._binding)
