@@ -20,8 +20,9 @@ import itertools
 import os
 import random
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from tcplab.host.fragments import COUNTER_NAMES as FRAGMENT_COUNTERS
 from tcplab.host.fragments import Reassembler
@@ -37,7 +38,7 @@ from tcplab.tcp.fastopen import SERVER, SERVER_ALL_LISTENERS, CookieKey
 from tcplab.tcp.icmp import report as icmp_report
 from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.ratelimit import ChallengeAckLimit
-from tcplab.tcp.states import Cause, State
+from tcplab.tcp.states import TRANSITIONS, Cause, State, Transition
 from tcplab.tcp.syncookies import VALID_AFTER_OVERFLOW, SynCookies, decode_ts_options, encode_ts_options
 from tcplab.trace.events import EventLog
 from tcplab.wire import (
@@ -91,6 +92,24 @@ COUNTER_NAMES = (
 )
 
 _TW = State.TIME_WAIT
+_NO_CHANGES: Mapping[str, object] = {}
+
+
+def _transition_counter(t: Transition) -> str | None:
+    """The host counter a transition counts in (Linux's TCP MIB): a failed attempt, an
+    established connection reset, or none."""
+    if t.src in (State.SYN_SENT, State.SYN_RCVD) and t.dst in (State.CLOSED, State.LISTEN):
+        return "failed_attempts"
+    if t.src in (State.ESTABLISHED, State.CLOSE_WAIT) and t.cause is Cause.RCV_RST:
+        return "established_resets"
+    return None
+
+
+# Per row of TRANSITIONS, worked out once: the "state" event's fields as traces print them and
+# the counter it counts in (a connection takes five or six rows; each str() of an enum member
+# and each property of StateChanged is a Python-level call).
+_ROW_FIELDS = {t: {"from": str(t.src), "to": str(t.dst), "cause": str(t.cause)} for t in TRANSITIONS}
+_ROW_COUNTER = {t: _transition_counter(t) for t in TRANSITIONS}
 _DEFAULT_MSS = Config().mss  # Config's default advertised MSS: the one for a 1500-byte MTU
 
 
@@ -352,7 +371,7 @@ class Host:
         self.fragments = Reassembler(counters=self._counters)
         self.malformed: collections.Counter[str] = collections.Counter()
         self._martian_cache: dict[IPAddress, tuple[bool, bool]] = {}
-        self._port_users: dict[int, collections.Counter[str]] = {}  # local port -> local IPs of conns
+        self._port_users: dict[int, dict[str, int]] = {}  # local port -> local IP -> connections
         self._conns_peak = 0  # the most connections the table held since it was last copied
         self.orphans = 0  # connections closed by their application and not gone yet
         self.errors: list[str] = []  # tracebacks of exceptions caught at the host boundary
@@ -880,7 +899,7 @@ class Host:
             now,
             host=self.name,
             conn=label,
-            **{"from": str(ev.src), "to": str(ev.dst), "cause": str(ev.cause)},
+            **_ROW_FIELDS[ev.transition],
         )
 
     def _outcome(self, ep: Endpoint, outcome: str, now: float) -> None:
@@ -892,45 +911,59 @@ class Host:
     def _on_event(self, ep: Endpoint, ev: E.Event, now: float) -> None:
         if not ep.label:
             ep.label = conn_label(ep.conn.local, ep.conn.remote)
-        if isinstance(ev, E.StateChanged):
-            self._log_state(ep.label, ev, now)
-            self._count_transition(ev)
-            if ev.dst is State.LISTEN and ep.listener is not None:
-                self._discard(ep)  # a child reset in SYN_RCVD: back to LISTEN, thrown away
-            elif ev.dst is State.CLOSED:
-                self._finish(ep, now)
-        elif isinstance(ev, E.Connected):
-            self.log.record("outcome", now, host=self.name, outcome="connected", conn=ep.label)
-            self._handshake_done(ep, now)
-        elif isinstance(ev, E.FastOpenAccepted):
-            self._handshake_done(ep, now)
-        elif isinstance(ev, E.FastOpenCookie):
-            remote = ep.conn.remote
-            if remote is not None:
-                self.fastopen_cookies[remote[0]] = ev.cookie
-        elif isinstance(ev, E.Reset):
-            self._outcome(ep, "refused" if ev.refused else "reset", now)
-        elif isinstance(ev, E.TimedOut):
-            self._outcome(ep, "timed out", now)
-        elif isinstance(ev, E.Unreachable):
-            self._outcome(ep, "unreachable", now)
-        elif isinstance(ev, E.PeerFinished):
-            self.log.record("outcome", now, host=self.name, outcome="peer closed", conn=ep.label)
-        elif isinstance(ev, E.Closed):
+        # One dict lookup by the event's type (a connection's events are a dozen or so; an
+        # isinstance chain cost a microsecond each): the handlers are in _EVENT_HANDLERS below.
+        handler = _EVENT_HANDLERS.get(type(ev))
+        if handler is not None:
+            handler(self, ep, ev, now)
+
+    def _state_changed(self, ep: Endpoint, ev: E.StateChanged, now: float) -> None:
+        self._log_state(ep.label, ev, now)
+        self._count_transition(ev)
+        if ev.dst is State.LISTEN and ep.listener is not None:
+            self._discard(ep)  # a child reset in SYN_RCVD: back to LISTEN, thrown away
+        elif ev.dst is State.CLOSED:
             self._finish(ep, now)
-        elif isinstance(ev, E.CongestionChanged):
-            self.log.record("cwnd", now, host=self.name, conn=ep.label, cwnd=ev.cwnd, ssthresh=ev.ssthresh,
-                            reason=ev.reason)  # fmt: skip
-        elif isinstance(ev, E.RttChanged):
-            self.log.record("rtt", now, host=self.name, conn=ep.label, sample=_round(ev.sample),
-                            srtt=_round(ev.srtt), rttvar=_round(ev.rttvar), rto=_round(ev.rto))  # fmt: skip
+
+    def _connected(self, ep: Endpoint, ev: E.Connected, now: float) -> None:
+        self.log.record("outcome", now, host=self.name, outcome="connected", conn=ep.label)
+        self._handshake_done(ep, now)
+
+    def _fastopen_accepted(self, ep: Endpoint, ev: E.FastOpenAccepted, now: float) -> None:
+        self._handshake_done(ep, now)
+
+    def _fastopen_cookie(self, ep: Endpoint, ev: E.FastOpenCookie, now: float) -> None:
+        remote = ep.conn.remote
+        if remote is not None:
+            self.fastopen_cookies[remote[0]] = ev.cookie
+
+    def _reset(self, ep: Endpoint, ev: E.Reset, now: float) -> None:
+        self._outcome(ep, "refused" if ev.refused else "reset", now)
+
+    def _timed_out(self, ep: Endpoint, ev: E.TimedOut, now: float) -> None:
+        self._outcome(ep, "timed out", now)
+
+    def _unreachable(self, ep: Endpoint, ev: E.Unreachable, now: float) -> None:
+        self._outcome(ep, "unreachable", now)
+
+    def _peer_finished(self, ep: Endpoint, ev: E.PeerFinished, now: float) -> None:
+        self.log.record("outcome", now, host=self.name, outcome="peer closed", conn=ep.label)
+
+    def _closed(self, ep: Endpoint, ev: E.Closed, now: float) -> None:
+        self._finish(ep, now)
+
+    def _congestion_changed(self, ep: Endpoint, ev: E.CongestionChanged, now: float) -> None:
+        self.log.record("cwnd", now, host=self.name, conn=ep.label, cwnd=ev.cwnd, ssthresh=ev.ssthresh,
+                        reason=ev.reason)  # fmt: skip
+
+    def _rtt_changed(self, ep: Endpoint, ev: E.RttChanged, now: float) -> None:
+        self.log.record("rtt", now, host=self.name, conn=ep.label, sample=_round(ev.sample),
+                        srtt=_round(ev.srtt), rttvar=_round(ev.rttvar), rto=_round(ev.rto))  # fmt: skip
 
     def _count_transition(self, ev: E.StateChanged) -> None:
-        src, dst = ev.src, ev.dst
-        if src in (State.SYN_SENT, State.SYN_RCVD) and dst in (State.CLOSED, State.LISTEN):
-            self._counters["failed_attempts"] += 1
-        elif src in (State.ESTABLISHED, State.CLOSE_WAIT) and ev.cause is Cause.RCV_RST:
-            self._counters["established_resets"] += 1
+        counter = _ROW_COUNTER[ev.transition]
+        if counter is not None:
+            self._counters[counter] += 1
 
     def _handshake_done(self, ep: Endpoint, now: float) -> None:
         """A listener's child reached ESTABLISHED, or took Fast Open data (RFC 7413 4.2.2: it
@@ -978,14 +1011,21 @@ class Host:
     def default_address(self, family_v6: bool) -> str | None:
         for a in self._addresses:
             if (a.version == 6) == family_v6:
-                return str(a)
+                return _text(a)  # one string per address, not one per connection
         return None
 
-    def conn_config(self, local_ip: str, base: Config | None = None, user_mss: int | None = None) -> Config:
-        """A connection's own Config: the MSS the link's MTU allows (1460 over IPv4, 1440 over
-        IPv6 on the usual 1500), or less if the Config asks for less, or what TCP_MAXSEG asked
-        for; and how large a segment the link splits itself (``gso_max``)."""
-        cfg = (base or self.config).copy()
+    def conn_config(
+        self,
+        local_ip: str,
+        base: Config | None = None,
+        user_mss: int | None = None,
+        changes: Mapping[str, object] = _NO_CHANGES,
+    ) -> Config:
+        """A connection's own Config: ``base`` (the host's) with ``changes`` (what socket options
+        set); the MSS the link's MTU allows (1460 over IPv4, 1440 over IPv6 on the usual 1500),
+        or less if the Config asks for less, or what TCP_MAXSEG asked for; and how large a
+        segment the link splits itself (``gso_max``). One copy of ``base``."""
+        cfg = (base or self.config).copy(**changes)
         ipv6 = ":" in local_ip
         link_mss = self.link.mss(ipv6)
         if user_mss:
@@ -1018,7 +1058,11 @@ class Host:
     def _remember(self, key: ConnKey, ep: Endpoint) -> None:
         """A connection joins the table (and the index of local ports bind() checks)."""
         self.conns[key] = ep
-        self._port_users.setdefault(key[1], collections.Counter())[key[0]] += 1
+        users = self._port_users.get(key[1])
+        if users is None:
+            self._port_users[key[1]] = {key[0]: 1}  # (a plain dict: a Counter costs 1 us to make)
+        else:
+            users[key[0]] = users.get(key[0], 0) + 1
         if len(self.conns) > self._conns_peak:
             self._conns_peak = len(self.conns)
 
@@ -1140,3 +1184,23 @@ class Host:
 
     def __repr__(self) -> str:
         return f"<Host {self.name} {' '.join(self._own)} conns={len(self.conns)}>"
+
+
+# What the host does with each kind of engine event (the others, such as DataReadable and
+# SendSpace, only wake the socket): Host._on_event looks the handler up by the event's type.
+_EVENT_HANDLERS = cast(
+    "dict[type, Callable[[Host, Endpoint, E.Event, float], None]]",  # each takes its own type
+    {
+        E.StateChanged: Host._state_changed,
+        E.Connected: Host._connected,
+        E.FastOpenAccepted: Host._fastopen_accepted,
+        E.FastOpenCookie: Host._fastopen_cookie,
+        E.Reset: Host._reset,
+        E.TimedOut: Host._timed_out,
+        E.Unreachable: Host._unreachable,
+        E.PeerFinished: Host._peer_finished,
+        E.Closed: Host._closed,
+        E.CongestionChanged: Host._congestion_changed,
+        E.RttChanged: Host._rtt_changed,
+    },
+)

@@ -69,6 +69,9 @@ def _timeout() -> TimeoutError:
 class Socket:
     """A TCP socket on a tcplab host: ``Socket(host)``, ``Socket(host, AF_INET6)``."""
 
+    # As Python's socket.socket: slots (no per-socket __dict__), weak references allowed.
+    __slots__ = ("__weakref__", "_close_pending", "_io_refs", "_mirror", "_timeout", "core")
+
     def __init__(self, host: Host, family: int = AF_INET, type: int = SOCK_STREAM) -> None:
         self._adopt(SocketCore(host, family, type))
 

@@ -113,6 +113,28 @@ class WouldBlock(BlockingIOError):
 class SocketCore:
     """A TCP socket on a tcplab host, every call non-blocking. See the module docstring."""
 
+    # A host may hold tens of thousands of these: no per-socket __dict__.
+    __slots__ = (
+        "_binding",
+        "_closed",
+        "_connecting",
+        "_deferred",
+        "_ep",
+        "_err_reported",
+        "_explicit_bind",
+        "_linger_deadline",
+        "_linger_ep",
+        "_listener",
+        "_shut_rd",
+        "_shut_wr",
+        "_wakers",
+        "family",
+        "host",
+        "options",
+        "proto",
+        "type",
+    )
+
     def __init__(self, host: Host, family: int = AF_INET, type: int = SOCK_STREAM) -> None:
         if family not in (AF_INET, AF_INET6):
             raise oserror(_errno.EAFNOSUPPORT)
@@ -137,7 +159,7 @@ class SocketCore:
         self._shut_wr = False
         self._linger_deadline: float | None = None  # close() waiting for the FIN's ACK
         self._linger_ep: Endpoint | None = None
-        self._wakers: list[Callable[[], None]] = []
+        self._wakers: list[Callable[[], None]] | None = None  # made by the first add_waker()
 
     # ---- what the socket is ----------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -228,15 +250,18 @@ class SocketCore:
     def add_waker(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` whenever something happens to this socket (data, state change, room
         to send, a connection to accept): the moment a parked call can be made again."""
+        if self._wakers is None:
+            self._wakers = []
         self._wakers.append(callback)
 
     def remove_waker(self, callback: Callable[[], None]) -> None:
-        if callback in self._wakers:
+        if self._wakers is not None and callback in self._wakers:
             self._wakers.remove(callback)
 
     def _wake(self) -> None:
-        for waker in list(self._wakers):
-            waker()
+        if self._wakers:
+            for waker in list(self._wakers):
+                waker()
 
     def _attach(self, ep: Endpoint | None = None, listener: Listener | None = None) -> None:
         if ep is not None:
@@ -416,7 +441,7 @@ class SocketCore:
         # bound port, but only one of them may listen on it.
         if host.listener_conflict(ip, port, self._binding.dualstack):
             raise oserror(_errno.EADDRINUSE)
-        config = host.conn_config(ip, host.config.copy(**self.options.config), self.options.user_mss)
+        config = host.conn_config(ip, None, self.options.user_mss, self.options.config)
         listener = host.open_listener(ip, port, backlog, config, self.now())
         listener.user_mss = self.options.user_mss
         # IPV6_V6ONLY 0 on "::": IPv4 connections too, their addresses IPv4-mapped (as Linux)
@@ -497,7 +522,7 @@ class SocketCore:
         elif (local_ip, local_port, ip, port) in host.conns:
             raise oserror(_errno.EADDRNOTAVAIL)  # that 4-tuple is taken (Linux: EADDRNOTAVAIL)
         now = self.now()
-        config = host.conn_config(local_ip, host.config.copy(**self.options.config), self.options.user_mss)
+        config = host.conn_config(local_ip, None, self.options.user_mss, self.options.config)
         ep = host.new_connection(config, (local_ip, local_port), (ip, port))
         if self._binding is not None:
             host.bound.discard(self._binding)
@@ -756,7 +781,7 @@ class SocketCore:
     def set_config(self, **fields: Any) -> None:
         """Engine settings an option changed: remembered for connections to come, applied to the
         live connection and to a listener's future children."""
-        self.options.config.update(fields)
+        self.options.config = {**self.options.config, **fields}  # a new dict: sockets share theirs
         conn = self.connection
         if conn is not None and conn.state is not State.CLOSED:
             live = conn.config

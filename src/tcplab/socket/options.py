@@ -19,7 +19,9 @@ import dataclasses
 import errno as _errno
 import math
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from tcplab.socket import tcpinfo
@@ -83,15 +85,19 @@ TCP_CA_NAME_MAX = 16
 HZ = 250  # CONFIG_HZ: SO_LINGER is kept in jiffies
 MAX_SCHEDULE_TIMEOUT = (1 << 63) - 1  # "forever" in jiffies
 
+_NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
 
-@dataclass
+
+@dataclass(slots=True)
 class SocketOptions:
     """What setsockopt() stored on one socket (an accepted socket starts with its listener's)."""
 
     reuseaddr: bool = False
     linger_on: bool = False  # SO_LINGER l_onoff
     linger_jiffies: int = 0  # SO_LINGER l_linger as Linux keeps it (sk_lingertime)
-    config: dict[str, Any] = field(default_factory=dict)  # engine Config fields set by options
+    # engine Config fields set by options; never changed in place (replaced), so a socket shares
+    # it with the listener it was accepted from and every new socket shares the empty one
+    config: Mapping[str, Any] = field(default_factory=lambda: _NO_FIELDS)
     user_mss: int | None = None  # TCP_MAXSEG
     sndbuf: int | None = None  # SO_SNDBUF as Linux reports it, once set (SOCK_SNDBUF_LOCK)
     rcvbuf: int | None = None  # SO_RCVBUF, once set (SOCK_RCVBUF_LOCK)
@@ -103,7 +109,7 @@ class SocketOptions:
 
     def inherit(self) -> SocketOptions:
         """The options of a socket accept() makes (Linux clones the listener)."""
-        return dataclasses.replace(self, config=dict(self.config))
+        return dataclasses.replace(self)
 
     @property
     def linger(self) -> tuple[int, int]:
@@ -180,7 +186,7 @@ def _set_congestion(core: SocketCore, value: Any) -> None:
         raise oserror(_errno.ENOENT)  # Linux: no such congestion control
     # For connections to come (and a listener's children); a live connection keeps the
     # algorithm it started with (Linux would switch it: tcplab's engine picks it at creation).
-    core.options.config["congestion_control"] = name
+    core.options.config = {**core.options.config, "congestion_control": name}  # (shared: not changed in place)
     if core.listener is not None:
         core.listener.config.congestion_control = name
 
