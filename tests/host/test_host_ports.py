@@ -161,7 +161,7 @@ def test_new_syn_reopens_time_wait_connection():
         if e["host"] == "server" and e["conn"] == f"198.18.0.2:9527-198.18.0.1:{cport}"
     ]
     assert states[-4:] == [
-        ("FIN_WAIT_2", "TIME_WAIT", "rcv FIN"),
+        ("FIN_WAIT_1", "TIME_WAIT", "rcv FIN+ACK of FIN"),  # the ACK rides on the FIN
         ("TIME_WAIT", "CLOSED", "rcv SYN in TIME_WAIT"),
         ("LISTEN", "SYN_RCVD", "rcv SYN"),
         ("SYN_RCVD", "ESTABLISHED", "rcv ACK of SYN"),

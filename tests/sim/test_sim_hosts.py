@@ -62,9 +62,12 @@ def test_dropped_fin_is_retransmitted_and_time_wait_passes_in_virtual_time():
     net.run(until=net.now + 200)
     assert rule.hits == 1
     fins = [(e["src"], e["fate"]) for e in log.of_kind("segment") if "F" in e["flags"]]
-    assert fins[0] == ("client", "delivered")
-    assert fins[1:3] == [("server", "dropped"), ("server", "delivered")]
-    assert log.states("client")[-3:] == ["FIN_WAIT_2", "TIME_WAIT", "CLOSED"]
+    # The server closes within the delayed-ACK time of the client's FIN, so that FIN's ACK
+    # rides on the server's FIN (Linux: tcp_fin only schedules it) and is lost with it: both
+    # FINs go again on their retransmission timers.
+    assert fins[:2] == [("client", "delivered"), ("server", "dropped")]
+    assert sorted(fins[2:]) == [("client", "delivered"), ("server", "delivered")]
+    assert log.states("client")[-3:] == ["FIN_WAIT_1", "TIME_WAIT", "CLOSED"]
     assert log.states("server")[-3:] == ["CLOSE_WAIT", "LAST_ACK", "CLOSED"]
     assert client.conns == {} and server.conns == {}
     assert net.now > 60  # the 2MSL wait happened, in no real time

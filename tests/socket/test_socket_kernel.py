@@ -504,7 +504,7 @@ def test_tcp_info_bytes_and_fields():
         seen.append((c["bytes_acked"], c["bytes_sent"], c["data_segs_out"], c["bytes_retrans"]))
         seen.append((s_["bytes_received"], s_["data_segs_in"], s_["state"], s_["bytes_acked"]))
         cli.shutdown(socket.SHUT_WR)
-        b.settle()
+        b.settle(0.1)  # the FIN's ACK waits for the delayed-ACK timer (40 ms after data)
         c = tcpinfo.unpack(cli.getsockopt(IPPROTO_TCP, TCP_INFO, 512))
         s_ = tcpinfo.unpack(srv.getsockopt(IPPROTO_TCP, TCP_INFO, 512))
         seen.append((c["state"], c["bytes_acked"], s_["bytes_received"]))
@@ -532,7 +532,7 @@ def test_ioctl_siocinq_siocoutq_siocoutqnsd_and_fcntl_nonblock():
         seen.append(lst.getsockopt(SOL_SOCKET, SO_ACCEPTCONN))
         cli.send(b"a" * 10)
         cli.shutdown(socket.SHUT_WR)
-        b.settle()
+        b.settle(0.1)  # the FIN's ACK waits for the delayed-ACK timer (40 ms after data)
         seen.append([b.ioctl(srv, FIONREAD), b.ioctl(cli, SIOCOUTQ), b.ioctl(cli, SIOCOUTQNSD)])
         return seen
 

@@ -194,6 +194,75 @@ def test_reading_a_pushed_segment_acks_at_once():
     assert not p.conn.timers.armed(Timer.DELAYED_ACK)
 
 
+# --------------------------------------------------------------------------- the ACK of a FIN
+def test_fin_on_a_fresh_connection_is_acked_at_the_next_jiffy():
+    """notes C: a bare FIN in ESTABLISHED before any data is ACKed 1.2-4.7 ms later: tcp_fin
+    only schedules the ACK, in ping-pong mode; the delayed-ACK timeout (ato) is still 0, so
+    the timer fires at the next jiffy (4 ms at HZ=250)."""
+    p = server()
+    assert p.recv(seg("F.", PEER_ISS + 1, ISS + 1, win=512, options=ts()), at=0.1) == []
+    assert p.state is State.CLOSE_WAIT
+    assert p.advance(0.5) == [(0.104, ".", ISS + 1, PEER_ISS + 2, 64, 0)]
+
+
+def test_fin_after_data_waits_the_delayed_ack_time():
+    """notes C: after data (its ACKs were quick ones), a bare FIN's ACK comes 43 ms later: no
+    quick ACK in the ping-pong mode tcp_fin enters, and ato is TCP_ATO_MIN (40 ms) now."""
+    p = server()
+    assert ack_delays(p, [10] * 3, 0.06, 0.1) == [0.0] * 3
+    fin = PEER_ISS + 31
+    assert p.recv(seg("F.", fin, ISS + 1, win=512, options=ts()), at=0.5) == []
+    assert p.advance(1.0) == [(0.54, ".", ISS + 1, fin + 1, 64, 0)]
+
+
+def test_data_with_fin_on_a_fresh_connection_is_acked_after_40ms():
+    """notes C: data+FIN as the first data: 44 ms. The data would have had a quick ACK, but
+    tcp_fin's ping-pong mode comes before __tcp_ack_snd_check decides."""
+    p = server()
+    assert p.recv(seg("FP.", PEER_ISS + 1, ISS + 1, win=512, data=b"bye", options=ts()), at=0.1) == []
+    assert p.state is State.CLOSE_WAIT
+    assert p.advance(0.5) == [(0.14, ".", ISS + 1, PEER_ISS + 5, 64, 0)]
+
+
+def test_the_fin_ack_rides_on_our_fin_when_we_close_at_once():
+    """Closing within the delay: one FIN+ACK, no ACK alone (the three-segment close Linux
+    shows in captures: FIN, FIN+ACK, ACK)."""
+    p = server()
+    assert p.recv(seg("F.", PEER_ISS + 1, ISS + 1, win=512, options=ts()), at=0.1) == []
+    p.conn.close(0.101)
+    assert p.out() == [("F.", ISS + 1, PEER_ISS + 2, 64, 0)]
+    assert not p.conn.timers.armed(Timer.DELAYED_ACK)
+    assert p.state is State.LAST_ACK
+
+
+def test_fin_in_fin_wait_states_is_acked_at_once():
+    """notes C: FIN_WAIT_1 (-> CLOSING) and FIN_WAIT_2 (-> TIME_WAIT): ACKed at once (tcp_fin:
+    tcp_send_ack)."""
+    p = server()
+    p.conn.close(0.1)
+    assert [f for f, *_ in p.out()] == ["F."]
+    assert p.recv(seg("F.", PEER_ISS + 1, ISS + 1, win=512, options=ts()), at=0.2) == [
+        (".", ISS + 2, PEER_ISS + 2, 64, 0)
+    ]
+    assert p.state is State.CLOSING
+    q = server()
+    q.conn.close(0.1)
+    q.out()
+    assert q.recv(seg(".", PEER_ISS + 1, ISS + 2, win=512, options=ts()), at=0.2) == []
+    assert q.state is State.FIN_WAIT_2
+    assert q.recv(seg("F.", PEER_ISS + 1, ISS + 2, win=512, options=ts()), at=0.3) == [
+        (".", ISS + 2, PEER_ISS + 2, 64, 0)
+    ]
+    assert q.state is State.TIME_WAIT
+
+
+def test_rfc_profile_acknowledges_a_fin_at_once():
+    """RFC 9293 3.10.7.4, eighth step (ESTABLISHED): "acknowledge the FIN" -- no delay asked."""
+    p = server(profile("rfc"))
+    assert [f for f, *_ in p.recv(seg("F.", PEER_ISS + 1, ISS + 1, win=512, options=ts()), at=0.1)] == ["."]
+    assert p.state is State.CLOSE_WAIT
+
+
 def test_replies_carry_the_ack_in_ping_pong_mode():
     """A reply sent within the delayed-ACK time of a request makes the exchange interactive
     ("ping-pong"): the next request gets no quick ACK, its ACK rides on the reply. A request

@@ -74,6 +74,12 @@ class AckPolicy:
         if self.linux and self.last_rcv is not None and now - self.last_rcv < ato:
             self.pingpong = True
 
+    def fin_arrived(self) -> None:
+        """The peer's FIN arrived in ESTABLISHED: Linux tcp_fin enters ping-pong mode
+        (inet_csk_enter_pingpong_mode), so its ACK waits for the delayed-ACK timer."""
+        if self.linux:
+            self.pingpong = True
+
     def delayed_ack_fired(self) -> None:
         """The delayed ACK had to go out alone: not ping-pong after all."""
         self.pingpong = False

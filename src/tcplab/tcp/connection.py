@@ -1480,11 +1480,15 @@ class Connection:
         payload = seg.payload
         if payload and self.ecn.data_arrives(seg):
             self._ack_now = True  # RFC 3168 6.1.3: congestion experienced; echo it at once
+        fin_seq = sq.add(seq, len(payload))
+        if seg.fin and st is S.ESTABLISHED and seq == self.rcv_nxt and sq.le(fin_seq, self._rcv_adv):
+            # Linux tcp_fin enters ping-pong mode before the ACK is decided (__tcp_ack_snd_check
+            # runs after tcp_data_queue): no quick ACK for this segment's data either.
+            self._acks.fin_arrived()
         if payload and st in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
             self._receive_text(seq, payload, seg, now)
         elif payload:
             self._ack_now = True  # CLOSE-WAIT and later: the peer sent its FIN already; ignore
-        fin_seq = sq.add(seq, len(payload))
         if seg.fin:
             if fin_seq == self.rcv_nxt:
                 self._fin_arrives(now)
@@ -1570,9 +1574,14 @@ class Connection:
         """Eighth, check the FIN bit (the FIN is in order)."""
         self.rcv_nxt = sq.add(self.rcv_nxt, 1)
         self.eof = True
-        self._ack_now = True
         self._events.append(PeerFinished())
         st = self.state
+        if st in (S.SYN_RCVD, S.ESTABLISHED) and self._acks.linux:
+            self._fin_ack_later(now)
+        else:
+            # RFC 9293 3.10.7.4 eighth step: "acknowledge the FIN" (no delay asked for). In
+            # FIN-WAIT-1/2 Linux too sends it at once (tcp_fin: tcp_send_ack).
+            self._ack_now = True
         if st in (S.SYN_RCVD, S.ESTABLISHED):
             self._enter(S.CLOSE_WAIT, C.RCV_FIN, now)
         elif st is S.FIN_WAIT_1:
@@ -1584,6 +1593,18 @@ class Connection:
             self._enter(S.TIME_WAIT, C.RCV_FIN, now)
         elif st is S.TIME_WAIT:
             self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)  # restart the 2 MSL timeout
+
+    def _fin_ack_later(self, now: float) -> None:
+        """The linux profile's ACK of a FIN in ESTABLISHED (notes/linux-behaviour.md C): Linux
+        tcp_fin only schedules it (inet_csk_schedule_ack) and enters ping-pong mode, so no
+        quick ACK; it goes on the delayed-ACK timer, whose timeout (icsk_ack.ato) is 0 until the
+        first data arrived (the timer fires at the next jiffy: measured 1.2-4.7 ms at HZ=250)
+        and the delayed-ACK time (40 ms) after; sooner when data or our FIN carries it."""
+        self._acks.fin_arrived()
+        if self._ack_now:
+            return  # this segment's data asked for an ACK now (more than one segment, a hole)
+        ato = self.config.delayed_ack if self._acks.last_rcv is not None else 1 / self.config.hz
+        self.timers.arm_if_stopped(Timer.DELAYED_ACK, now + ato)
 
     # ============================================================== timeouts (3.10.8)
     def handle_timeout(self, now: float) -> None:
