@@ -375,7 +375,7 @@ def _client_after_lost_syns(config: Config, lost: int, echo_first: bool = False)
     latest SYN's timestamp, or the first one's. Then it writes 40 segments."""
     p = Peer(config).to_syn_sent()
     first = p.conn._ts_now(0.0)
-    p.advance(lost and 2**lost - 1)
+    p.advance(lost)  # tcp_syn_linear_timeouts: the first SYN timeouts are 1 s each
     assert p.conn.total_retrans == lost
     echo = first if echo_first else p.conn._ts_now(p.now)
     options = (MSS(1460), SackPermitted(), Timestamps(1000, echo), NOP(), WindowScale(7))
@@ -459,3 +459,23 @@ def test_model_timeout(boundary, seconds):
 def test_rfc_profile_keeps_the_rfc_rules():
     cfg = profile("rfc")
     assert (cfg.quickack, cfg.rcv_window_rules, cfg.cwnd_counting) == (0, "rfc", "bytes")
+
+
+def test_syn_linear_timeouts_then_doubling_then_etimedout():
+    """Linux 6.x tcp_syn_linear_timeouts=4 (this kernel's default; tcp_retransmit_timer,
+    tcp_write_timeout): SYNs again at 1, 2, 3, 4, 5 s, then the RTO doubles (7, 11, 19, 35, 67 s),
+    and after tcp_syn_retries 6 + 4 retransmissions connect() fails at 67 + 64 = 131 s."""
+    p = Peer(Config()).to_syn_sent()
+    sent = p.advance(200.0)
+    assert [t for t, flags, *_ in sent] == [1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 11.0, 19.0, 35.0, 67.0]
+    assert {flags for _, flags, *_ in sent} == {"S"}
+    assert p.state is State.CLOSED and p.conn.error == errno.ETIMEDOUT
+    assert p.transitions[-1] == ("SYN_SENT", "CLOSED", "timeout")
+
+
+def test_syn_timeouts_double_from_the_first_in_the_rfc_profile():
+    """RFC 6298 5.5: every timeout doubles the RTO; tcp_syn_retries retransmissions, no more."""
+    p = Peer(profile("rfc")).to_syn_sent()
+    sent = p.advance(200.0)
+    assert [t for t, *_ in sent] == [1.0, 3.0, 7.0, 15.0, 31.0, 63.0]
+    assert p.state is State.CLOSED and p.conn.error == errno.ETIMEDOUT

@@ -157,7 +157,7 @@ _LINUX: dict[str, Setting] = {
     "net.ipv4.tcp_fastopen": _to("fastopen", _int, "TCP Fast Open (RFC 7413) on the server side", {"0", "1"}),
     "net.ipv4.tcp_fastopen_key": _to("fastopen_key", str, "TCP Fast Open (RFC 7413) cookies"),
     "net.ipv4.tcp_syncookies": _to("syncookies", _int, "SYN cookies (RFC 4987)", {"0"}),
-    "net.ipv4.tcp_syn_linear_timeouts": _to("syn_linear_timeouts", _int, "linear SYN timeouts", {"0"}),
+    "net.ipv4.tcp_syn_linear_timeouts": _to("syn_linear_timeouts"),
     "net.ipv4.tcp_notsent_lowat": _to("notsent_lowat", _int, "a default TCP_NOTSENT_LOWAT", {"4294967295", "-1"}),
     "net.ipv4.tcp_min_snd_mss": _to("min_snd_mss", _int, "a floor under the peer's MSS option (tcp_min_snd_mss)"),
     "net.ipv4.tcp_abort_on_overflow": _only({"0"}, "resetting connections the accept queue cannot take"),

@@ -30,6 +30,11 @@ class Config:
     rto_max: float = 120.0  # Linux TCP_RTO_MAX
     syn_retries: int = 6  # Linux net.ipv4.tcp_syn_retries (R2 for SYN)
     synack_retries: int = 5  # Linux net.ipv4.tcp_synack_retries
+    # Linux net.ipv4.tcp_syn_linear_timeouts (4 on this kernel): the first this many SYN
+    # retransmissions keep the initial RTO (1 s) instead of doubling it, and the SYN is given
+    # up after syn_retries + this many (tcp_retransmit_timer, tcp_write_timeout; measured: 11
+    # SYNs at 0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67 s). SYN-ACKs back off as before. 0: RFC 6298 5.5.
+    syn_linear_timeouts: int = 4
     retries1: int = 3  # RFC 9293 3.8.3 R1 (Linux net.ipv4.tcp_retries1)
     retries2: int = 15  # RFC 9293 3.8.3 R2 (Linux net.ipv4.tcp_retries2)
     orphan_retries: int = 8  # Linux tcp_orphan_retries default for FIN of a closed socket
@@ -237,6 +242,7 @@ PROFILES: dict[str, Config] = {
         nagle_rules="rfc",
         syn_loss_window="rfc",
         retries_by="count",
+        syn_linear_timeouts=0,
     ),
     # Small, plain segments for teaching: no options beyond MSS, short MSL.
     "classic": Config(
@@ -254,6 +260,7 @@ PROFILES: dict[str, Config] = {
         tlp=False,
         ecn=0,
         fastopen=0,
+        syn_linear_timeouts=0,  # the textbook's doubling from the first SYN timeout (RFC 6298 5.5)
     ),
 }
 

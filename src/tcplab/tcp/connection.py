@@ -1634,7 +1634,7 @@ class Connection:
             return  # nothing outstanding
         c = self.config
         if st is S.SYN_SENT:
-            timed_out = self._retries >= c.syn_retries
+            timed_out = self._retries >= c.syn_retries + c.syn_linear_timeouts  # Linux tcp_write_timeout
         elif st is S.SYN_RCVD:
             timed_out = self._retries >= c.synack_retries
         else:
@@ -1669,7 +1669,8 @@ class Connection:
             self.ecn.window_reduced()
             self.timers.stop(Timer.TLP)
             self.timers.stop(Timer.RACK_REORDER)
-        self.rtt.backoff += 1  # RFC 6298 5.5
+        if st is not S.SYN_SENT or self._retries > c.syn_linear_timeouts:
+            self.rtt.backoff += 1  # RFC 6298 5.5 (Linux: not for the first linear SYN timeouts)
         self._rtt_changed()
         self._rtt_seq = None  # Karn: no sample from retransmitted data
         self._retransmit_head(now)
