@@ -14,7 +14,7 @@ from tcplab.host import Host
 from tcplab.host.fragments import FRAGMENT_OVERHEAD, MEMORY_LIMIT
 from tcplab.net.sim import Network
 from tcplab.net.simhost import SimRuntime
-from tcplab.socket import AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, Socket
+from tcplab.socket import AF_INET6, Socket
 from tcplab.trace.events import EventLog
 from tcplab.wire import (
     MSS,
@@ -27,21 +27,14 @@ from tcplab.wire import (
     parse_packet,
 )
 
-SERVER, CLIENT = "198.18.0.2", "198.18.0.1"
-SERVER6, CLIENT6 = "fd00::2", "fd00::1"
-PORT = 9527
+from .listening import PORT, SERVER, SERVER6, listening_host
+
+CLIENT, CLIENT6 = "198.18.0.1", "fd00::1"
 
 
 @pytest.fixture
 def host():
-    h = Host("server", [SERVER, SERVER6], log=EventLog(), seed=1)
-    for family, ip in ((None, ""), (AF_INET6, "::")):
-        sock = Socket(h) if family is None else Socket(h, family)
-        if family == AF_INET6:
-            sock.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 1)  # beside the IPv4 listener, as Python's create_server
-        sock.bind((ip, PORT))
-        sock.listen(8)
-    return h
+    return listening_host()
 
 
 def syn(src, dst, sport=40000, pad=0):

@@ -6,25 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from tcplab.host import Host
 from tcplab.net.simhost import two_hosts
-from tcplab.socket import AF_INET6, IPPROTO_IPV6, IPV6_V6ONLY, Socket
-from tcplab.trace.events import EventLog
+from tcplab.socket import Socket
 from tcplab.wire import Flags, Segment, build_icmp_echo_request, build_packet
 
-SERVER, SERVER6 = "198.18.0.2", "fd00::2"
-PORT = 9527
-
-
-def listening_host() -> Host:
-    host = Host("server", [SERVER, SERVER6], log=EventLog(), seed=1)
-    for family, ip in ((None, ""), (AF_INET6, "::")):
-        sock = Socket(host) if family is None else Socket(host, family)
-        if family == AF_INET6:
-            sock.setsockopt(IPPROTO_IPV6, IPV6_V6ONLY, 1)  # beside the IPv4 listener, as Python's create_server
-        sock.bind((ip, PORT))
-        sock.listen(8)
-    return host
+from .listening import PORT, SERVER, SERVER6, listening_host
 
 
 @pytest.mark.parametrize(
