@@ -603,7 +603,7 @@ class Connection:
         the link splits, the way Linux builds TSO segments (tcp_tso_autosize). A remainder
         smaller than an MSS is left for the next round of the send loop, which judges it by
         the same rules (Nagle, SWS avoidance, FIN) as without offload: what reaches the wire is
-        the same segments either way."""
+        the same segments either way (only their timing may differ: ``_tso_defers``)."""
         gso_max = self.config.gso_max
         if n <= mss or gso_max < 2 * mss:
             return min(n, mss)
