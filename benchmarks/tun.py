@@ -10,7 +10,9 @@ TUN device, a kernel client echoing 4 MB through it, with random loss from nftab
 namespace (``numgen random mod 100 < N drop``) on the kernel's *input* hook only (what tcplab
 sends is lost: tcplab is the sender that recovers), then on its *output* hook only (the kernel is
 the sender that recovers); and kernel to kernel over veth with the same loss both ways, as the
-yardstick. The figure to watch: the tcplab-sender MB/s against the kernel-sender MB/s at 5 %.
+yardstick. The figure to watch: the tcplab-sender MB/s against the kernel-sender MB/s with real
+loss (below) at 5 %; single runs vary tenfold (one retransmission timeout costs 200 ms, about
+twice the whole echo without one): compare several runs.
 
 Beware the output hook: a packet netfilter drops there never left, and the kernel's TCP knows it
 (ip_local_out fails, tcp_write_xmit keeps the segment unsent and sends it again at the next
