@@ -126,6 +126,7 @@ class TcpInfo(TypedDict):
     retrans_out: int
     dsack_dups: int
     reord_seen: int
+    ato: float
 
 
 def _err(code: int) -> OSError:
@@ -310,7 +311,7 @@ class Connection:
 
         # -- ACK policy -------------------------------------------------------------------------
         self._ack_now = False
-        self._acks = AckPolicy(c.quickack)  # delayed ACKs, Linux quick-ACK mode
+        self._acks = AckPolicy(c)  # delayed ACKs, Linux quick-ACK mode and ato
         # -- RFC 5961 section 7: ACK throttling (ratelimit.py) -------------------------------
         self._oow = OutOfWindowLimit(c.invalid_ratelimit)  # this connection's
         self._challenge_acks = challenge_acks  # the host's, shared by its connections
@@ -459,6 +460,22 @@ class Connection:
         else:
             self._maybe_window_update(now)
         return out
+
+    @property
+    def quickack(self) -> bool:
+        """TCP_QUICKACK as getsockopt reads it: not in ping-pong (interactive) mode."""
+        return not self._acks.pingpong
+
+    def set_quickack(self, value: int, now: float) -> None:
+        """TCP_QUICKACK (Linux __tcp_sock_set_quickack): 0 enters ping-pong mode (ACKs wait
+        for a reply or the timer); non-zero leaves it and, in ESTABLISHED or CLOSE-WAIT, sends
+        a pending ACK when the application has read everything (tcp_cleanup_rbuf). A hint, not
+        a mode: the kernel's own rules change it again (notes/linux-behaviour.md C)."""
+        more_than_one = sq.sub(self.rcv_nxt, self._rcv_wup) > self.rcv_mss
+        open_ = self.state in (S.ESTABLISHED, S.CLOSE_WAIT)
+        if self._acks.set_quickack(value, open_, not self._rcvbuf, more_than_one):
+            self._ack_now = True
+            self._output(now)
 
     def peek(self, max_bytes: int) -> bytes:
         """The first ``max_bytes`` of the receive buffer, left in it (MSG_PEEK)."""
@@ -691,6 +708,7 @@ class Connection:
             "retrans_out": self.loss.retrans_out // max(1, self._mss_payload),
             "dsack_dups": self.loss.dsack_dups,
             "reord_seen": self.loss.reord_seen,
+            "ato": self._acks.reported_ato,
         }
 
     def _ca_state(self) -> str:
@@ -1568,7 +1586,15 @@ class Connection:
         if more_than_one or acks.immediate:
             self._ack_now = True
         else:
-            self.timers.arm_if_stopped(Timer.DELAYED_ACK, now + self.config.delayed_ack)
+            self._delay_ack(now)
+
+    def _delay_ack(self, now: float) -> None:
+        """Schedule the pending ACK (Linux tcp_send_delayed_ack; ackpolicy.py says when)."""
+        due = self._acks.deadline(now, self.rtt.srtt, self.timers.deadline(Timer.DELAYED_ACK))
+        if due is None:
+            self._ack_now = True
+        else:
+            self.timers.arm(Timer.DELAYED_ACK, due)
 
     def _fin_arrives(self, now: float) -> None:
         """Eighth, check the FIN bit (the FIN is in order)."""
@@ -1599,12 +1625,11 @@ class Connection:
         tcp_fin only schedules it (inet_csk_schedule_ack) and enters ping-pong mode, so no
         quick ACK; it goes on the delayed-ACK timer, whose timeout (icsk_ack.ato) is 0 until the
         first data arrived (the timer fires at the next jiffy: measured 1.2-4.7 ms at HZ=250)
-        and the delayed-ACK time (40 ms) after; sooner when data or our FIN carries it."""
+        and ato after; sooner when data or our FIN carries it."""
         self._acks.fin_arrived()
         if self._ack_now:
             return  # this segment's data asked for an ACK now (more than one segment, a hole)
-        ato = self.config.delayed_ack if self._acks.last_rcv is not None else 1 / self.config.hz
-        self.timers.arm_if_stopped(Timer.DELAYED_ACK, now + ato)
+        self._delay_ack(now)
 
     # ============================================================== timeouts (3.10.8)
     def handle_timeout(self, now: float) -> None:
@@ -1624,7 +1649,7 @@ class Connection:
             self._enter(S.CLOSED, C.TIMEOUT_FIN_WAIT_2, now)
 
     def _delayed_ack_timeout(self, now: float) -> None:
-        self._acks.delayed_ack_fired()
+        self._acks.delayed_ack_fired(self.rtt.rto)
         self._ack_now = True
 
     def _retransmission_timeout(self, now: float) -> None:
@@ -2192,7 +2217,7 @@ class Connection:
             advance = n + (1 if fin_here else 0)
             end = sq.add(seq, advance)
             if n:
-                self._acks.data_sent(now, self.config.delayed_ack)
+                self._acks.data_sent(now)
             if retrans:
                 self._count_retransmission(now, -(-n // mss))  # each part on the wire (pcount)
             else:
