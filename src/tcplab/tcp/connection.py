@@ -488,7 +488,18 @@ class Connection:
             raise _err(E.ENOTCONN)
         if self._fin_queued:
             return
-        self._fin_queued = True  # in SYN-SENT the FIN waits for ESTABLISHED (see _enter)
+        if st is S.SYN_RCVD and self.config.syn_rcvd_shutdown == "linux":
+            # Linux tcp_shutdown: no FIN from SYN-RECEIVED; it leaves when the handshake
+            # completes (_enter: on to FIN-WAIT-1; _arrives_otherwise sends it).
+            self._fin_queued = True
+            return
+        self._queue_fin(now)
+
+    def _queue_fin(self, now: float) -> None:
+        """CLOSE's FIN (3.10.4), after any queued data: FIN-WAIT-1 or LAST-ACK now, or in
+        SYN-SENT once ESTABLISHED (see _enter)."""
+        st = self.state
+        self._fin_queued = True
         if st is S.SYN_RCVD or st is S.ESTABLISHED:
             # 3.10.4: FIN (after any queued data) and FIN-WAIT-1; in SYN-RECEIVED the RFC sends
             # it at once when nothing is queued, and queued data goes first either way.
@@ -512,8 +523,9 @@ class Connection:
             self._send_active_reset(now)
             self._enter(S.CLOSED, C.CLOSE_UNREAD, now)
             return
-        if st in (S.SYN_RCVD, S.ESTABLISHED, S.CLOSE_WAIT):
-            self.shutdown(now)
+        if st is S.SYN_RCVD or (st in (S.ESTABLISHED, S.CLOSE_WAIT) and not self._fin_queued):
+            # (in SYN-RECEIVED also after a shutdown() that held the FIN: Linux tcp_close sends it)
+            self._queue_fin(now)
         if self.state is S.FIN_WAIT_2 and self.config.fin_wait_2_timeout is not None:
             self.timers.arm(Timer.FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
         self._output(now)
@@ -1013,7 +1025,10 @@ class Connection:
                 self._ack_advances(seg, now)
                 self._set_window(seg)
                 self._window_after_handshake(seg)
-                self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
+                self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)  # a held FIN: FIN-WAIT-1
+                if self._fin_queued and self._fin_seq is None:
+                    # Linux: tcp_shutdown sends it now, before this segment's data is ACKed
+                    self._output(now)
                 self._process_queued_syn_text(now)
                 st = self.state
             else:
@@ -2158,7 +2173,8 @@ class Connection:
         while True:
             data_end = sq.add(self._snd_base, len(self._sndbuf))
             unsent = sq.sub(data_end, self.snd_nxt) if sq.lt(self.snd_nxt, data_end) else 0
-            send_fin = self._fin_queued and self._fin_seq is None
+            # (a FIN shutdown() asked for in SYN-RECEIVED waits for ESTABLISHED: Config.syn_rcvd_shutdown)
+            send_fin = self._fin_queued and self._fin_seq is None and self.state is not S.SYN_RCVD
             # a FIN already sent but rolled back (a zero-window probe) goes again with the data
             refin = self._fin_seq is not None and sq.le(self.snd_nxt, self._fin_seq) and unsent == 0
             if unsent == 0 and not send_fin and not refin:
