@@ -922,7 +922,9 @@ class Connection:
         else:
             ts = seg.option(Timestamps) if self.ts_ok else None
             spurious = ts is not None and ts.ecr == self._syn_tsval
-            lost = self.total_retrans > 1 and not spurious
+            # (Linux: undo_marker is set only when a SYN / SYN-ACK timed out; SYN-ACKs sent again
+            # for duplicate SYNs count in total_retrans but alone do not shrink the window)
+            lost = self._syn_retransmitted and self.total_retrans > 1 and not spurious
         if lost and self.cc.cwnd > self._mss_payload:
             before = (self.cc.cwnd, self.cc.ssthresh)
             self.cc.cwnd = self._mss_payload
@@ -942,7 +944,12 @@ class Connection:
         # simultaneous open, the peer's SYN-ACK is the acknowledgment of our SYN.
         if st is S.SYN_RCVD and seg.syn and not seg.rst:
             if not seg.has_ack and seg.seq == self.irs:
-                self._send_syn(now, ack=True)
+                # At most one per tcp_invalid_ratelimit (Linux tcp_check_req: tcp_oow_rate_limited),
+                # counted as a retransmission as tcp_rtx_synack counts it (RetransSegs,
+                # TCPSynRetrans, the child's tcpi_total_retrans; measured, notes/delack-ato.md)
+                if self._oow.allow(now):
+                    self._count_retransmission(now)
+                    self._send_syn(now, ack=True)
                 return
             if seg.has_ack and not self.passive and sq.add(seg.seq, 1) == self.rcv_nxt and seg.ack == self.snd_max:
                 self._ack_advances(seg, now)
