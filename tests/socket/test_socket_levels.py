@@ -29,8 +29,8 @@ def test_levels_an_ipv4_socket_lacks():
                 (
                     level,
                     name,
-                    errno_of(lambda: s.getsockopt(level, name)),
-                    errno_of(lambda: s.setsockopt(level, name, 1)),
+                    errno_of(lambda level=level, name=name: s.getsockopt(level, name)),
+                    errno_of(lambda level=level, name=name: s.setsockopt(level, name, 1)),
                 )
             )
         seen.append(errno_of(lambda: s.getsockopt(socket.SOL_SOCKET, 9999)))
@@ -55,7 +55,7 @@ def test_tcp_quickack_reads_back_what_ping_pong_mode_is():
         for v in (0, 1, 0, 2, 0, 5):
             s.setsockopt(IPPROTO_TCP, TCP_QUICKACK, v)
             seen.append((v, s.getsockopt(IPPROTO_TCP, TCP_QUICKACK)))
-        _lst, cli, srv = b.pair()
+        _lst, _cli, srv = b.pair()
         seen.append(srv.getsockopt(IPPROTO_TCP, TCP_QUICKACK))
         for v in (0, 2, 0, 1):
             srv.setsockopt(IPPROTO_TCP, TCP_QUICKACK, v)
