@@ -202,8 +202,10 @@ def tc_egress_loss(ns: str, dev: str, percent: float) -> None:
 
 def _serve_echo(ns: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(netbench.ROOT / "src"))
+    name = f"lossy{os.getpid()}"  # a stack name of its own: other tcplab stacks may be running
+    args = ["serve", "echo", "--netns", ns, "--tun", "tlab0", "--port", "9527", "--name", name]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tcplab", "serve", "echo", "--netns", ns, "--tun", "tlab0", "--port", "9527"],
+        [sys.executable, "-m", "tcplab", *args],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
