@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import pytest
 
-from tcplab.tcp import profile
-from tcplab.wire.tcp import Sack
+from tcplab.tcp import Config, State, profile
+from tcplab.tcp.timers import Timer
+from tcplab.wire.tcp import Sack, parse_flags
 
-from .helpers import ISS, seg
+from .helpers import ISS, PEER_ISS, Peer, seg
 from .test_delayed_ack import server
-from .test_linux_profile import ack_delays, ts
+from .test_linux_profile import SYN_OPTS, ack_delays, ts
 
 QUICK16 = [0.0] * 16
 
@@ -55,7 +56,7 @@ def test_an_older_duplicate_leaves_all_sixteen():
     p.conn.segment_arrives(seg("P.", rcv - 150, ISS + 1, win=512, data=bytes(10), options=ts()), p.now)
     (ack,) = p.raw_out()
     assert (ack.ack, ack.option(Sack)) == (rcv, Sack(((rcv - 150, rcv - 140),)))
-    assert ack_delays(p, [10] * 17, 0.05, 0.39) == QUICK16 + [0.04]
+    assert ack_delays(p, [10] * 17, 0.05, 0.39) == [*QUICK16, 0.04]
 
 
 def test_a_duplicate_ends_ping_pong_mode():
@@ -115,3 +116,63 @@ def test_rfc_profile_acknowledges_a_duplicate_and_nothing_more():
         (".", ISS + 1, rcv, 32752, 0)
     ]
     assert ack_delays(p, [10] * 2, 0.3, 1.1) == [0.2, 0.2]
+
+
+# ------------------------------------------------------------ TCP_QUICKACK 0 before connect()
+def client_delaying_its_ack():
+    """An active open with TCP_QUICKACK 0 set before connect(); the SYN-ACK arrives at 10 ms."""
+    p = Peer(Config())
+    p.conn.set_quickack(0, 0.0)
+    p.conn.connect(0.0)
+    (syn,) = p.raw_out()
+    assert syn.flags == parse_flags("S")
+    assert p.recv(seg("S.", PEER_ISS, ISS + 1, win=512, options=SYN_OPTS), at=0.01) == []
+    assert p.state is State.ESTABLISHED
+    return p
+
+
+def test_tcp_quickack_zero_before_connect_delays_the_ack_of_the_syn_ack():
+    """tcp_rcv_synsent_state_process in ping-pong mode: the ACK waits on a TCP_DELACK_MAX
+    timer (measured 204 ms: 200 ms and a jiffy), then quick-ACK mode (entered with it: ping-pong
+    mode over, getsockopt reads 1) acknowledges the first data at once; the timer doubled ato
+    (tcpi_ato 80 ms)."""
+    p = client_delaying_its_ack()
+    assert p.conn.quickack
+    assert p.advance(1.0) == [(pytest.approx(0.21), ".", ISS + 1, PEER_ISS + 1, 63, 0)]
+    assert p.conn.tcp_info()["ato"] == pytest.approx(0.08)
+    assert p.recv(seg("P.", PEER_ISS + 1, ISS + 1, win=512, data=bytes(10), options=ts()), at=1.5) == [
+        (".", ISS + 1, PEER_ISS + 11, 63, 0)
+    ]
+
+
+def test_data_sent_meanwhile_carries_the_ack_of_the_syn_ack():
+    """Measured: the application's 20 bytes 50 ms after connect() returned are the third
+    segment, `P. 1:21(20) ack 1`; no bare ACK before or after."""
+    p = client_delaying_its_ack()
+    p.conn.send(bytes(20), 0.06)
+    assert p.out() == [("P.", ISS + 1, PEER_ISS + 1, 63, 20)]
+    assert not p.conn.timers.armed(Timer.DELAYED_ACK)
+    assert p.recv(seg(".", PEER_ISS + 1, ISS + 21, win=512, options=ts()), at=0.07) == []
+    # the quick ACKs of quick-ACK mode
+    assert ack_delays(p, [10] * 3, 0.05, 0.1) == [0.0] * 3
+
+
+def test_data_sent_at_once_enters_ping_pong_mode_again():
+    """tcp_finish_connect set lrcvtime: data sent within ato (40 ms) of the SYN-ACK is a reply
+    (tcp_event_data_sent): the first data's ACK waits for the timer (measured 44 ms), which
+    leaves ping-pong mode; the next are quick."""
+    p = client_delaying_its_ack()
+    p.conn.send(bytes(20), 0.011)
+    assert p.out() == [("P.", ISS + 1, PEER_ISS + 1, 63, 20)]
+    assert not p.conn.quickack
+    assert p.recv(seg(".", PEER_ISS + 1, ISS + 21, win=512, options=ts()), at=0.02) == []
+    assert ack_delays(p, [10] * 3, 0.05, 0.03) == [0.04, 0.0, 0.0]
+
+
+def test_without_tcp_quickack_zero_the_syn_ack_is_acknowledged_at_once():
+    p = Peer(Config())
+    p.conn.connect(0.0)
+    p.raw_out()
+    assert p.recv(seg("S.", PEER_ISS, ISS + 1, win=512, options=SYN_OPTS), at=0.01) == [
+        (".", ISS + 1, PEER_ISS + 1, 63, 0)
+    ]

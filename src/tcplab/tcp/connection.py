@@ -894,7 +894,10 @@ class Connection:
             self._set_window(seg)
             self._window_after_handshake(seg)
             self._enter(S.ESTABLISHED, C.RCV_SYN_ACK, now)
-            self._ack_now = True
+            if self._acks.synack_arrived(now, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss):
+                self.timers.arm(Timer.DELAYED_ACK, now + self.config.delayed_ack_max)
+            else:
+                self._ack_now = True
             if self.config.accept_syn_text:
                 # "If there are other controls or text in the segment, then continue processing
                 # at the sixth step": data and FIN carried by the SYN-ACK.
