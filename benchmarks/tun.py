@@ -3,7 +3,7 @@ device, in both directions, and kernel to kernel over a veth pair between two na
 yardstick. Prints MB/s for each and the ratio tcplab / kernel. A figure, not a test.
 
     sudo python benchmarks/tun.py [--mb 20] [--runs 3] [--mtu 1500,9000,65535] [--no-offload]
-    sudo python benchmarks/tun.py --lossy [--lossy-mb 4] [--loss 1,5,20]
+    sudo python benchmarks/tun.py --lossy [--lossy-mb 4] [--loss 1,5,20] [--cc cubic]
 
 ``--lossy`` measures loss recovery on a real lossy path (issue 11): ``tcplab serve echo`` on a
 TUN device, a kernel client echoing 4 MB through it, with random loss from nftables in the
