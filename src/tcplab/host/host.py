@@ -17,6 +17,7 @@ import hashlib
 import heapq
 import ipaddress
 import itertools
+import operator
 import os
 import random
 import traceback
@@ -93,6 +94,9 @@ COUNTER_NAMES = (
 
 _TW = State.TIME_WAIT
 _NO_CHANGES: Mapping[str, object] = {}
+# Every field of a Config, as one tuple (conn_config's key); and how many shared configs a host keeps.
+_config_values = operator.attrgetter(*(f.name for f in dataclasses.fields(Config)))
+_CONN_CONFIGS_KEPT = 64
 
 
 def _transition_counter(t: Transition) -> str | None:
@@ -341,6 +345,7 @@ class Host:
             raise ValueError("a host needs at least one address")
         self._own = {str(a) for a in self._addresses}
         self.config = config.copy() if config is not None else Config()
+        self._conn_configs: dict[tuple[object, ...], Config] = {}  # conn_config's, shared
         # Without a log asked for, a bounded ring: a long-running host (tcplab serve) must not
         # keep every event of every connection for ever. Pass EventLog() for a whole trace.
         self.log = log if log is not None else EventLog(limit=EVENT_RING)
@@ -1021,22 +1026,33 @@ class Host:
         user_mss: int | None = None,
         changes: Mapping[str, object] = _NO_CHANGES,
     ) -> Config:
-        """A connection's own Config: ``base`` (the host's) with ``changes`` (what socket options
+        """A connection's Config: ``base`` (the host's) with ``changes`` (what socket options
         set); the MSS the link's MTU allows (1460 over IPv4, 1440 over IPv6 on the usual 1500),
         or less if the Config asks for less, or what TCP_MAXSEG asked for; and how large a
-        segment the link splits itself (``gso_max``). One copy of ``base``."""
-        cfg = (base or self.config).copy(**changes)
+        segment the link splits itself (``gso_max``). Read-only and shared: connections made with
+        the same settings get the same object (``Config.read_only``), not ~500 bytes each."""
+        base = base or self.config
         ipv6 = ":" in local_ip
         link_mss = self.link.mss(ipv6)
+        # Keyed by every value it is made of: a base changed in place (a sysctl, a listener's
+        # socket option) simply makes another key.
+        key = (_config_values(base), link_mss, self.link.segmentation, ipv6, user_mss, tuple(changes.items()))
+        cfg = self._conn_configs.get(key)
+        if cfg is not None:
+            return cfg
+        new = base.copy(**changes)
         if user_mss:
-            cfg.mss = user_mss
-        elif cfg.mss == _DEFAULT_MSS:
-            cfg.mss = link_mss  # the default follows the link, as Linux's follows the route's MTU
+            new.mss = user_mss
+        elif new.mss == _DEFAULT_MSS:
+            new.mss = link_mss  # the default follows the link, as Linux's follows the route's MTU
         else:
-            cfg.mss = min(cfg.mss, link_mss)
+            new.mss = min(new.mss, link_mss)
         if self.link.segmentation:
             # Payload room in the largest segment the link splits: less the IP and TCP headers.
-            cfg.gso_max = self.link.segmentation - (40 if ipv6 else 20) - 60
+            new.gso_max = self.link.segmentation - (40 if ipv6 else 20) - 60
+        if len(self._conn_configs) >= _CONN_CONFIGS_KEPT:
+            self._conn_configs.clear()
+        cfg = self._conn_configs[key] = new.read_only()
         return cfg
 
     def new_connection(self, config: Config, local: tuple[str, int], remote: tuple[str, int] | None) -> Endpoint:

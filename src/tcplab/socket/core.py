@@ -784,12 +784,10 @@ class SocketCore:
         self.options.config = {**self.options.config, **fields}  # a new dict: sockets share theirs
         conn = self.connection
         if conn is not None and conn.state is not State.CLOSED:
-            live = conn.config
-            for k, v in fields.items():
-                setattr(live, k, v)
+            conn.reconfigure(**fields)
             if any(k.startswith("keepalive") for k in fields):
                 # (re)arm the keepalive timer with the new settings, as Linux does
-                conn.set_keepalive(bool(live.keepalive), self.now())
+                conn.set_keepalive(bool(conn.config.keepalive), self.now())
                 self.after_call()
         if self._listener is not None:  # children are cloned from the listener's config
             for k, v in fields.items():

@@ -33,7 +33,7 @@ from tcplab.tcp import seq as sq
 from tcplab.tcp.ackpolicy import AckPolicy
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.buffer import ByteQueue
-from tcplab.tcp.config import Config
+from tcplab.tcp.config import Config, ReadOnlyConfig
 from tcplab.tcp.congestion import ARBITRARILY_HIGH, AckSample, CongestionControl, Phase, WindowUse, create
 from tcplab.tcp.ecn import Ecn
 from tcplab.tcp.events import (
@@ -201,7 +201,9 @@ class Connection:
         fastopen_key: tfo.CookieKey | None = None,
         challenge_acks: ChallengeAckLimit | None = None,
     ) -> None:
-        self.config = (config or Config()).copy()
+        # A shared read-only Config (a host's, Config.read_only()) is kept as it is; any other is
+        # copied, so that changing it later changes nobody else's connection.
+        self.config = config if isinstance(config, ReadOnlyConfig) else (config or Config()).copy()
         self.local = local
         self.remote = remote
         self.name = name
@@ -1770,8 +1772,15 @@ class Connection:
             self.timers.stop(Timer.KEEPALIVE)
 
     def set_keepalive(self, on: bool, now: float) -> None:
-        self.config.keepalive = on
+        if bool(self.config.keepalive) != on:
+            self.reconfigure(keepalive=on)
         self._arm_keepalive(now)
+
+    def reconfigure(self, **changes: object) -> None:
+        """Change settings of this connection alone (socket options): copy-on-write, since the
+        Config may be shared with other connections (``Config.read_only``). What the
+        collaborators took from the Config when the connection was made stays as it was."""
+        self.config = self.config.copy(**changes)
 
     # ================================================================================ sending
     def _ts_now(self, now: float) -> int:
