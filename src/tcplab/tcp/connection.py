@@ -84,6 +84,7 @@ ACK, SYN, FIN, RST, PSH, URG, ECE, CWR = 0x10, 0x02, 0x01, 0x04, 0x08, 0x20, 0x4
 Address = tuple[str, int]
 _NOP = NOP()  # options are immutable: one NOP serves every segment
 
+_NO_OOO = Reassembly()  # the empty out-of-order queue connections share until they need their own
 _TS_MOD = 1 << 32
 _PAWS_IDLE = 24 * 24 * 3600  # RFC 7323 5.5: TS.Recent older than 24 days is invalid
 _PAWS_MSL = 60.0  # Linux TCP_PAWS_MSL
@@ -259,7 +260,7 @@ class Connection:
         self._sndbuf = ByteQueue()  # bytes from _snd_base onward: unacked, then unsent
         self._snd_base = 0  # sequence number of _sndbuf[0]
         self._rcvbuf = ByteQueue()  # in-order data the user has not read
-        self._ooo = Reassembly()
+        self._ooo = _NO_OOO  # made by _ooo_queue when first needed
         self.eof = False  # the peer's FIN reached the receive buffer
         self._fin_queued = False  # user asked for FIN (shutdown or close)
         self._fin_seq: int | None = None  # sequence number our FIN occupies, once sent
@@ -1129,8 +1130,15 @@ class Connection:
         rst = reset_for(seg)
         assert rst is not None  # the segment is a SYN without RST
         self._out.append(rst)
-        self._ooo = Reassembly()
+        self._ooo = _NO_OOO
         self._fail(E.ECONNRESET, C.RCV_SYN, Reset(refused=False, errno=E.ECONNRESET), now)
+
+    def _ooo_queue(self) -> Reassembly:
+        """The out-of-order queue, made when something first needs queueing: most connections
+        never do, and until then they share one empty queue (``_NO_OOO``, never changed)."""
+        if self._ooo is _NO_OOO:
+            self._ooo = Reassembly()
+        return self._ooo
 
     def _queue_syn_text(self, seg: Segment) -> None:
         """RFC 9293 3.10.7.2 / 3.10.7.3: keep a SYN's text and FIN until ESTABLISHED (only when
@@ -1495,7 +1503,7 @@ class Connection:
             if fin_seq == self.rcv_nxt:
                 self._fin_arrives(now)
             elif sq.gt(fin_seq, self.rcv_nxt):
-                self._ooo.fin_seq = fin_seq
+                self._ooo_queue().fin_seq = fin_seq
                 self._ack_now = True
 
     def _receive_text(self, seq: int, payload: bytes | memoryview, seg: Segment, now: float) -> None:
@@ -1537,7 +1545,7 @@ class Connection:
             overlap = self._ooo.overlap(seq, sq.add(seq, len(payload)))
             if overlap is not None:
                 self._note_duplicate(*overlap)
-            self._ooo.add(seq, bytes(payload), rcv_nxt, limit=2 * self.config.rcv_buf - len(self._rcvbuf))
+            self._ooo_queue().add(seq, bytes(payload), rcv_nxt, limit=2 * self.config.rcv_buf - len(self._rcvbuf))
             self._ack_now = True
 
     def _data_arrived(self, length: int, psh: bool, now: float, gso_size: int = 0) -> None:
