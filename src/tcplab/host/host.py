@@ -41,6 +41,7 @@ from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.ratelimit import ChallengeAckLimit
 from tcplab.tcp.states import TRANSITIONS, Cause, State, Transition
 from tcplab.tcp.syncookies import VALID_AFTER_OVERFLOW, SynCookies, decode_ts_options, encode_ts_options
+from tcplab.tcp.timewait import TimeWait
 from tcplab.trace.events import EventLog
 from tcplab.wire import (
     MalformedPacket,
@@ -213,7 +214,9 @@ class Endpoint:
     )
 
     def __init__(self, conn: Connection, listener: Listener | None = None) -> None:
-        self.conn = conn
+        # The engine's connection; in TIME-WAIT, once the application has gone, the small
+        # record that replaces it (Host._keep_time_wait_record).
+        self.conn: Connection | TimeWait = conn
         self.listener = listener  # the listener a child belongs to until accept()
         self.key: ConnKey | None = None
         self.label = ""
@@ -228,6 +231,13 @@ class Endpoint:
     @property
     def state(self) -> State:
         return self.conn.state
+
+    def live(self) -> Connection:
+        """The engine's connection, for an endpoint that cannot be a TIME-WAIT record (one an
+        application holds, a listener's child)."""
+        conn = self.conn
+        assert isinstance(conn, Connection), f"{self!r}: a TIME-WAIT record, not a connection"
+        return conn
 
     def __repr__(self) -> str:
         return f"<Endpoint {self.label} {self.conn.state}>"
@@ -291,7 +301,7 @@ class Listener:
         pending = sum(
             1
             for ep in (*self.syn_queue.values(), *self.accept_queue)
-            if ep.conn.fastopen and ep.conn.state is State.SYN_RCVD
+            if isinstance(ep.conn, Connection) and ep.conn.fastopen and ep.conn.state is State.SYN_RCVD
         )
         return pending < qlen
 
@@ -817,11 +827,12 @@ class Host:
         self.log.record(
             "note", now, host=self.name, text=f"a valid SYN cookie came back: the connection is made (MSS {mss})"
         )
-        ep.conn.segment_arrives(syn, now)
-        ep.conn.segments_to_send()  # its SYN-ACK went out when the cookie was made
-        ep.conn.synack_untimed()
+        child = ep.live()
+        child.segment_arrives(syn, now)
+        child.segments_to_send()  # its SYN-ACK went out when the cookie was made
+        child.synack_untimed()
         ep.traffic.received(seg, now)
-        ep.conn.segment_arrives(seg, now)
+        child.segment_arrives(seg, now)
         self.service(ep, now)
         return True
 
@@ -886,6 +897,16 @@ class Host:
                 waker()
         if ep.orphan != (conn.orphaned and not ep.finished):
             self._orphan_changed(ep, now)
+        if conn.state is _TW and isinstance(conn, Connection):
+            self._keep_time_wait_record(ep, conn)
+
+    @staticmethod
+    def _keep_time_wait_record(ep: Endpoint, conn: Connection) -> None:
+        """A closed connection in TIME-WAIT: keep only the small record (tcplab.tcp.timewait,
+        Linux's inet_timewait_sock) in the connection's place, and let the rest go."""
+        record = conn.time_wait_record()
+        if record is not None:
+            ep.conn = record
 
     def _orphan_changed(self, ep: Endpoint, now: float) -> None:
         """Keep count of the orphans; one too many is reset at once, as Linux's tcp_close does

@@ -183,7 +183,9 @@ class SocketCore:
     @property
     def connection(self) -> Connection | None:
         """The engine's connection behind this socket (None before connect/accept)."""
-        return self._ep.conn if self._ep is not None else None
+        if self._ep is None or not isinstance(self._ep.conn, Connection):
+            return None  # (closed, and in TIME-WAIT as a record: tcplab.tcp.timewait)
+        return self._ep.conn
 
     @property
     def endpoint(self) -> Endpoint | None:
@@ -464,7 +466,7 @@ class SocketCore:
         core._attach(ep=ep)
         # Linux: an accepted socket inherits the listener's options (it is a clone of it).
         core.options = self.options.inherit()
-        _options.apply_to_connection(core, ep.conn)
+        _options.apply_to_connection(core, ep.live())
         remote = ep.conn.remote
         assert remote is not None  # an accepted connection knows its peer
         return core, core.sockaddr(*remote)
@@ -531,8 +533,9 @@ class SocketCore:
         self._deferred = None
         self._err_reported = False
         self._shut_rd = self._shut_wr = False
-        _options.apply_to_connection(self, ep.conn)
-        queued = ep.conn.connect(now, data=data, fastopen_cookie=fastopen_cookie)
+        conn = ep.live()
+        _options.apply_to_connection(self, conn)
+        queued = conn.connect(now, data=data, fastopen_cookie=fastopen_cookie)
         host.counters["active_opens"] += 1
         self.after_call()
         return queued
@@ -737,7 +740,7 @@ class SocketCore:
         if ep.finished:
             self._wake()
             return
-        conn = ep.conn
+        conn = ep.live()
         now = self.now()
         onoff, linger = self.options.linger_on, self.options.linger_time
         if onoff and linger == 0:
