@@ -92,3 +92,17 @@ def test_super_segments_through_a_lossy_pipe():
     assert {s.gso_size for _, _, s in p.log} == {0, mss}
     assert max(len(s.payload) for _, _, s in p.log) > 10 * mss
     assert p.a.total_retrans > 0 and p.b.total_retrans > 0
+
+
+def test_pipe_without_a_log_counts_what_the_logged_pipe_logs():
+    # keep_log=False (benchmarks): no segment is kept, the count is the logged pipe's count.
+    counts = []
+    for keep in (True, False):
+        p = Pipe(Config(), keep_log=keep)
+        p.b.listen(0.0)
+        p.a.connect(0.0)
+        _transfer(p, MB, 5)
+        p.run()
+        counts.append(p.sent)
+        assert len(p.log) == (p.sent if keep else 0)
+    assert counts[0] == counts[1] > 2 * MB // 1460
