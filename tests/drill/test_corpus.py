@@ -120,7 +120,6 @@ BROKEN = [
 ]
 
 DIFFERENCES = [
-    ("tfo-server-shutdown-in-syn-recv.pkt", 21, "segment too early: sent at 0.000000"),  # FIN at once
     ("freebsd/close-wait-rst-errno.pkt", 32, "write() failed with -1 EPIPE (Broken pipe), expected ECONNRESET"),
 ]
 

@@ -166,3 +166,68 @@ def test_option_layout_with_sack_timestamps_and_window_scale():
     [syn] = p.raw_out()
     kinds = [type(o) for o in syn.options]
     assert kinds == [MSS, SackPermitted, Timestamps, NOP, WindowScale, FastOpen, NOP, NOP]
+
+
+# ------------------------------------------------------ the application closes in SYN-RECEIVED
+def _child_in_syn_rcvd(**changes) -> Connection:
+    """A Fast Open child that took 1000 bytes of SYN data (the application read them)."""
+    conn = _server(**changes)
+    conn.segment_arrives(_syn(FastOpen(COOKIE), NOP(), NOP(), data=bytes(1000)), 0.0)
+    [synack] = conn.segments_to_send()
+    assert synack.ack == A + 1000 and conn.receive(now=0.0) == bytes(1000)
+    return conn
+
+
+def sent(conn: Connection) -> list[tuple]:
+    return [(flags_str(s.flags), s.seq, s.ack, len(s.payload)) for s in conn.segments_to_send()]
+
+
+def test_shutdown_in_syn_received_holds_the_fin_until_the_handshake_completes():
+    """Linux (notes/tfo-syn-recv.md B): tcp_shutdown sends no FIN from SYN_RECV; the ACK that
+    completes the handshake brings `F. 1:1(0) ack 1001` (before its own data is processed),
+    then `. 2:2(0) ack 2001`, FIN-WAIT-1; the data and FIN after it: `. 2:2(0) ack 3002`."""
+    conn = _child_in_syn_rcvd()
+    conn.shutdown(0.01)
+    assert sent(conn) == [] and conn.state is State.SYN_RCVD
+    conn.segment_arrives(seg(".", A + 1000, D, data=bytes(1000)), 0.2)
+    assert sent(conn) == [("F.", D, A + 1000, 0), (".", D + 1, A + 2000, 0)]
+    assert conn.state is State.FIN_WAIT_1
+    conn.segment_arrives(seg("F.", A + 2000, D + 1, data=bytes(1000)), 0.5)
+    assert sent(conn) == [(".", D + 1, A + 3001, 0)]
+    assert conn.state is State.TIME_WAIT
+    assert conn.receive(now=0.5) == bytes(1000) * 2 and conn.eof
+
+
+def test_data_sent_in_syn_received_goes_at_once_and_the_held_fin_after_it():
+    """Measured (D): send(500) in SYN_RECV leaves at once, `P. 1:501(500)`; shutdown() holds the
+    FIN; the handshake's ACK (acknowledging the data) brings `F. 501:501(0) ack 1001`."""
+    conn = _child_in_syn_rcvd()
+    conn.send(bytes(500), 0.01)
+    assert sent(conn) == [("P.", D, A + 1000, 500)]
+    conn.shutdown(0.02)
+    assert sent(conn) == []
+    conn.segment_arrives(seg(".", A + 1000, D + 500), 0.3)
+    assert sent(conn) == [("F.", D + 500, A + 1000, 0)]
+    assert conn.state is State.FIN_WAIT_1
+
+
+def test_close_in_syn_received_sends_the_fin_at_once():
+    """Measured (C): close() in SYN_RECV is tcp_close, whose FIN goes at once (FIN_WAIT1) -- also
+    after a shutdown() that held it."""
+    for shutdown_first in (False, True):
+        conn = _child_in_syn_rcvd()
+        if shutdown_first:
+            conn.shutdown(0.01)
+            assert sent(conn) == []
+        conn.close(0.02)
+        assert sent(conn) == [("F.", D, A + 1000, 0)]
+        assert conn.state is State.FIN_WAIT_1
+
+
+def test_rfc_profile_sends_the_fin_of_a_shutdown_in_syn_received_at_once():
+    """RFC 9293 3.10.4, CLOSE in SYN-RECEIVED: "If no SENDs have been issued and there is no
+    pending data to send, then form a FIN segment and send it, and enter FIN-WAIT-1 state"."""
+    conn = _child_in_syn_rcvd(syn_rcvd_shutdown="rfc")
+    conn.shutdown(0.01)
+    assert sent(conn) == [("F.", D, A + 1000, 0)]
+    assert conn.state is State.FIN_WAIT_1

@@ -28,6 +28,7 @@ from tcplab.socket import tcpinfo
 from tcplab.socket.constants import (
     AF_INET6,
     FIONREAD,
+    IPPROTO_IP,
     IPPROTO_IPV6,
     IPPROTO_TCP,
     IPV6_V6ONLY,
@@ -58,6 +59,7 @@ from tcplab.socket.constants import (
     TCP_MAXSEG,
     TCP_NODELAY,
     TCP_NOTSENT_LOWAT,
+    TCP_QUICKACK,
     TCP_USER_TIMEOUT,
 )
 from tcplab.socket.errors import oserror
@@ -106,6 +108,7 @@ class SocketOptions:
     cork: bool = False  # TCP_CORK
     v6only: bool = False  # IPV6_V6ONLY (a new socket takes net.ipv6.bindv6only: Config.bindv6only)
     fastopen_connect: bool = False  # TCP_FASTOPEN_CONNECT
+    quickack: bool = True  # TCP_QUICKACK before a connection exists (0: ping-pong mode from the start)
 
     def inherit(self) -> SocketOptions:
         """The options of a socket accept() makes (Linux clones the listener)."""
@@ -208,6 +211,8 @@ def apply_to_connection(core: SocketCore, conn: Connection) -> None:
     """Options that live in the engine's connection, for a connection just made or accepted."""
     if core.options.cork:
         conn.cork = True
+    if not core.options.quickack:
+        conn.set_quickack(0, core.now())
 
 
 def ioctl(core: SocketCore, request: int) -> int:
@@ -285,6 +290,13 @@ def setsockopt(core: SocketCore, level: int, optname: int, value: Any, optlen: i
                 core.after_call()
         elif optname == TCP_NOTSENT_LOWAT:
             opts.notsent_lowat = v & 0xFFFFFFFF
+        elif optname == TCP_QUICKACK:
+            conn = core.connection
+            if conn is not None and conn.state is not State.CLOSED:
+                conn.set_quickack(v, core.now())
+                core.after_call()
+            else:
+                opts.quickack = bool(v)
         elif optname == TCP_MAXSEG:
             if v and (v < TCP_MIN_MSS or v > MAX_TCP_WINDOW):
                 raise oserror(_errno.EINVAL)
@@ -383,6 +395,8 @@ def getsockopt(core: SocketCore, level: int, optname: int, buflen: int | None = 
             value = int(opts.cork)
         elif optname == TCP_NOTSENT_LOWAT:
             value = _int32(opts.notsent_lowat)
+        elif optname == TCP_QUICKACK:
+            value = int(conn.quickack if live is not None and conn is not None else opts.quickack)
         elif optname == TCP_MAXSEG:
             if conn is not None and conn.state.synchronized:
                 value = int(conn.tcp_info()["snd_mss"])
@@ -404,6 +418,10 @@ def getsockopt(core: SocketCore, level: int, optname: int, buflen: int | None = 
             raise oserror(_errno.ENOPROTOOPT)
     elif level == IPPROTO_IPV6 and optname == IPV6_V6ONLY and core.family == AF_INET6:
         value = int(opts.v6only)
+    elif core.family != AF_INET6 and level != IPPROTO_IP:
+        # Linux ip_getsockopt, where an AF_INET socket's levels other than SOL_SOCKET and
+        # SOL_TCP go: EOPNOTSUPP for any level but SOL_IP (setsockopt: ENOPROTOOPT; measured)
+        raise oserror(_errno.EOPNOTSUPP)
     else:
         raise oserror(_errno.ENOPROTOOPT)
     if buflen:

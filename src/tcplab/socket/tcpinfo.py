@@ -127,7 +127,7 @@ def of(core: Any) -> dict[str, int]:
         "options": options,
         "wscale": (int(info["snd_wscale"]) & 0xF) | ((int(info["rcv_wscale"]) & 0xF) << 4),
         "rto": _us(info["rto"]),
-        "ato": _us(conn.config.delayed_ack) if synced else 0,
+        "ato": _us(info["ato"]) if synced else 0,  # min(icsk_ack.ato, tcp_delack_max)
         "snd_mss": mss,
         "rcv_mss": int(info["rcv_mss"]),
         "unacked": math.ceil(int(info["unacked"]) / max(mss, 1)) if synced else 0,

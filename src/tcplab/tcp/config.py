@@ -168,6 +168,13 @@ class Config:
     # ESTABLISHED (on a SYN-ACK: at once). Linux without TCP Fast Open drops them (the peer sends
     # them again) and a listener drops SYN+FIN altogether (measured, notes/linux-behaviour.md G).
     accept_syn_text: bool = False
+    # shutdown(SHUT_WR) in SYN-RECEIVED (a Fast Open child accepted early, a simultaneous open):
+    # "linux" holds the FIN until the ACK that completes the handshake, and sends it then, before
+    # that segment's data is acknowledged (tcp_shutdown sends a FIN only from ESTABLISHED,
+    # SYN-SENT and CLOSE-WAIT; tcp_rcv_state_process calls it again on entering ESTABLISHED;
+    # measured, notes/tfo-syn-recv.md); "rfc": RFC 9293 3.10.4, the FIN now and FIN-WAIT-1.
+    # close() sends it at once either way (Linux tcp_close, measured).
+    syn_rcvd_shutdown: str = "linux"
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():
@@ -230,6 +237,7 @@ _CHOICES = {
     "nagle_rules": ("linux", "rfc"),
     "abort_rst": ("linux", "rfc"),
     "cwnd_counting": ("packets", "bytes"),
+    "syn_rcvd_shutdown": ("linux", "rfc"),
 }
 _FIELD_NAMES_IN_ORDER = tuple(f.name for f in dataclasses.fields(Config))
 _FIELD_NAMES = frozenset(_FIELD_NAMES_IN_ORDER)
@@ -262,6 +270,7 @@ PROFILES: dict[str, Config] = {
         syn_loss_window="rfc",
         retries_by="count",
         syn_linear_timeouts=0,
+        syn_rcvd_shutdown="rfc",
     ),
     # Small, plain segments for teaching: no options beyond MSS, short MSL.
     "classic": Config(

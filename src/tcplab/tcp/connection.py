@@ -127,6 +127,7 @@ class TcpInfo(TypedDict):
     retrans_out: int
     dsack_dups: int
     reord_seen: int
+    ato: float
 
 
 def _err(code: int) -> OSError:
@@ -313,7 +314,7 @@ class Connection:
 
         # -- ACK policy -------------------------------------------------------------------------
         self._ack_now = False
-        self._acks = AckPolicy(c.quickack)  # delayed ACKs, Linux quick-ACK mode
+        self._acks = AckPolicy(c)  # delayed ACKs, Linux quick-ACK mode and ato
         # -- RFC 5961 section 7: ACK throttling (ratelimit.py) -------------------------------
         self._oow = OutOfWindowLimit(c.invalid_ratelimit)  # this connection's
         self._challenge_acks = challenge_acks  # the host's, shared by its connections
@@ -463,6 +464,22 @@ class Connection:
             self._maybe_window_update(now)
         return out
 
+    @property
+    def quickack(self) -> bool:
+        """TCP_QUICKACK as getsockopt reads it: not in ping-pong (interactive) mode."""
+        return not self._acks.pingpong
+
+    def set_quickack(self, value: int, now: float) -> None:
+        """TCP_QUICKACK (Linux __tcp_sock_set_quickack): 0 enters ping-pong mode (ACKs wait
+        for a reply or the timer); non-zero leaves it and, in ESTABLISHED or CLOSE-WAIT, sends
+        a pending ACK when the application has read everything (tcp_cleanup_rbuf). A hint, not
+        a mode: the kernel's own rules change it again (notes/linux-behaviour.md C)."""
+        more_than_one = sq.sub(self.rcv_nxt, self._rcv_wup) > self.rcv_mss
+        open_ = self.state in (S.ESTABLISHED, S.CLOSE_WAIT)
+        if self._acks.set_quickack(value, open_, not self._rcvbuf, more_than_one):
+            self._ack_now = True
+            self._output(now)
+
     def peek(self, max_bytes: int) -> bytes:
         """The first ``max_bytes`` of the receive buffer, left in it (MSG_PEEK)."""
         return bytes(self._rcvbuf[:max_bytes])
@@ -474,7 +491,18 @@ class Connection:
             raise _err(E.ENOTCONN)
         if self._fin_queued:
             return
-        self._fin_queued = True  # in SYN-SENT the FIN waits for ESTABLISHED (see _enter)
+        if st is S.SYN_RCVD and self.config.syn_rcvd_shutdown == "linux":
+            # Linux tcp_shutdown: no FIN from SYN-RECEIVED; it leaves when the handshake
+            # completes (_enter: on to FIN-WAIT-1; _arrives_otherwise sends it).
+            self._fin_queued = True
+            return
+        self._queue_fin(now)
+
+    def _queue_fin(self, now: float) -> None:
+        """CLOSE's FIN (3.10.4), after any queued data: FIN-WAIT-1 or LAST-ACK now, or in
+        SYN-SENT once ESTABLISHED (see _enter)."""
+        st = self.state
+        self._fin_queued = True
         if st is S.SYN_RCVD or st is S.ESTABLISHED:
             # 3.10.4: FIN (after any queued data) and FIN-WAIT-1; in SYN-RECEIVED the RFC sends
             # it at once when nothing is queued, and queued data goes first either way.
@@ -498,8 +526,9 @@ class Connection:
             self._send_active_reset(now)
             self._enter(S.CLOSED, C.CLOSE_UNREAD, now)
             return
-        if st in (S.SYN_RCVD, S.ESTABLISHED, S.CLOSE_WAIT):
-            self.shutdown(now)
+        if st is S.SYN_RCVD or (st in (S.ESTABLISHED, S.CLOSE_WAIT) and not self._fin_queued):
+            # (in SYN-RECEIVED also after a shutdown() that held the FIN: Linux tcp_close sends it)
+            self._queue_fin(now)
         if self.state is S.FIN_WAIT_2 and self.config.fin_wait_2_timeout is not None:
             self.timers.arm(Timer.FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
         self._output(now)
@@ -690,6 +719,7 @@ class Connection:
             "retrans_out": self.loss.retrans_out // max(1, self._mss_payload),
             "dsack_dups": self.loss.dsack_dups,
             "reord_seen": self.loss.reord_seen,
+            "ato": self._acks.reported_ato,
         }
 
     def _ca_state(self) -> str:
@@ -891,7 +921,9 @@ class Connection:
         else:
             ts = seg.option(Timestamps) if self.ts_ok else None
             spurious = ts is not None and ts.ecr == self._syn_tsval
-            lost = self.total_retrans > 1 and not spurious
+            # (Linux: undo_marker is set only when a SYN / SYN-ACK timed out; SYN-ACKs sent again
+            # for duplicate SYNs count in total_retrans but alone do not shrink the window)
+            lost = self._syn_retransmitted and self.total_retrans > 1 and not spurious
         if lost and self.cc.cwnd > self._mss_payload:
             before = (self.cc.cwnd, self.cc.ssthresh)
             self.cc.cwnd = self._mss_payload
@@ -911,7 +943,12 @@ class Connection:
         # simultaneous open, the peer's SYN-ACK is the acknowledgment of our SYN.
         if st is S.SYN_RCVD and seg.syn and not seg.rst:
             if not seg.has_ack and seg.seq == self.irs:
-                self._send_syn(now, ack=True)
+                # At most one per tcp_invalid_ratelimit (Linux tcp_check_req: tcp_oow_rate_limited),
+                # counted as a retransmission as tcp_rtx_synack counts it (RetransSegs,
+                # TCPSynRetrans, the child's tcpi_total_retrans; measured, notes/delack-ato.md)
+                if self._oow.allow(now):
+                    self._count_retransmission(now)
+                    self._send_syn(now, ack=True)
                 return
             if seg.has_ack and not self.passive and sq.add(seg.seq, 1) == self.rcv_nxt and seg.ack == self.snd_max:
                 self._ack_advances(seg, now)
@@ -994,7 +1031,10 @@ class Connection:
                 self._ack_advances(seg, now)
                 self._set_window(seg)
                 self._window_after_handshake(seg)
-                self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
+                self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)  # a held FIN: FIN-WAIT-1
+                if self._fin_queued and self._fin_seq is None:
+                    # Linux: tcp_shutdown sends it now, before this segment's data is ACKed
+                    self._output(now)
                 self._process_queued_syn_text(now)
                 st = self.state
             else:
@@ -1589,7 +1629,15 @@ class Connection:
         if more_than_one or acks.immediate:
             self._ack_now = True
         else:
-            self.timers.arm_if_stopped(Timer.DELAYED_ACK, now + self.config.delayed_ack)
+            self._delay_ack(now)
+
+    def _delay_ack(self, now: float) -> None:
+        """Schedule the pending ACK (Linux tcp_send_delayed_ack; ackpolicy.py says when)."""
+        due = self._acks.deadline(now, self.rtt.srtt, self.timers.deadline(Timer.DELAYED_ACK))
+        if due is None:
+            self._ack_now = True
+        else:
+            self.timers.arm(Timer.DELAYED_ACK, due)
 
     def _fin_arrives(self, now: float) -> None:
         """Eighth, check the FIN bit (the FIN is in order)."""
@@ -1620,12 +1668,11 @@ class Connection:
         tcp_fin only schedules it (inet_csk_schedule_ack) and enters ping-pong mode, so no
         quick ACK; it goes on the delayed-ACK timer, whose timeout (icsk_ack.ato) is 0 until the
         first data arrived (the timer fires at the next jiffy: measured 1.2-4.7 ms at HZ=250)
-        and the delayed-ACK time (40 ms) after; sooner when data or our FIN carries it."""
+        and ato after; sooner when data or our FIN carries it."""
         self._acks.fin_arrived()
         if self._ack_now:
             return  # this segment's data asked for an ACK now (more than one segment, a hole)
-        ato = self.config.delayed_ack if self._acks.last_rcv is not None else 1 / self.config.hz
-        self.timers.arm_if_stopped(Timer.DELAYED_ACK, now + ato)
+        self._delay_ack(now)
 
     # ============================================================== timeouts (3.10.8)
     def handle_timeout(self, now: float) -> None:
@@ -1645,7 +1692,7 @@ class Connection:
             self._enter(S.CLOSED, C.TIMEOUT_FIN_WAIT_2, now)
 
     def _delayed_ack_timeout(self, now: float) -> None:
-        self._acks.delayed_ack_fired()
+        self._acks.delayed_ack_fired(self.rtt.rto)
         self._ack_now = True
 
     def _retransmission_timeout(self, now: float) -> None:
@@ -1797,9 +1844,11 @@ class Connection:
 
     def reconfigure(self, **changes: object) -> None:
         """Change settings of this connection alone (socket options): copy-on-write, since the
-        Config may be shared with other connections (``Config.read_only``). What the
-        collaborators took from the Config when the connection was made stays as it was."""
+        Config may be shared with other connections (``Config.read_only``). Collaborators that
+        read the Config as they go (the ACK policy) read the new one; what the others took from
+        it when the connection was made stays as it was."""
         self.config = self.config.copy(**changes)
+        self._acks.config = self.config
 
     # ================================================================================ sending
     def _ts_now(self, now: float) -> int:
@@ -2161,7 +2210,8 @@ class Connection:
         while True:
             data_end = sq.add(self._snd_base, len(self._sndbuf))
             unsent = sq.sub(data_end, self.snd_nxt) if sq.lt(self.snd_nxt, data_end) else 0
-            send_fin = self._fin_queued and self._fin_seq is None
+            # (a FIN shutdown() asked for in SYN-RECEIVED waits for ESTABLISHED: Config.syn_rcvd_shutdown)
+            send_fin = self._fin_queued and self._fin_seq is None and self.state is not S.SYN_RCVD
             # a FIN already sent but rolled back (a zero-window probe) goes again with the data
             refin = self._fin_seq is not None and sq.le(self.snd_nxt, self._fin_seq) and unsent == 0
             if unsent == 0 and not send_fin and not refin:
@@ -2220,7 +2270,7 @@ class Connection:
             advance = n + (1 if fin_here else 0)
             end = sq.add(seq, advance)
             if n:
-                self._acks.data_sent(now, self.config.delayed_ack)
+                self._acks.data_sent(now)
             if retrans:
                 self._count_retransmission(now, -(-n // mss))  # each part on the wire (pcount)
             else:
