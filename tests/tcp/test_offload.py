@@ -122,6 +122,70 @@ def test_cwnd_grows_by_what_is_acknowledged_not_by_segments_sent():
     assert plain.conn.tcp_info()["snd_mss"] == offload.conn.tcp_info()["snd_mss"] == MSS_
 
 
+def _established_after(rtt: float, **config) -> Peer:
+    """Established when the SYN-ACK came ``rtt`` after the SYN: SRTT is ``rtt``."""
+    p = Peer(Config(window_scaling=False, timestamps=False, sack=False, rcv_buf=1 << 20, snd_buf=1 << 20, **config))
+    p.to_syn_sent()
+    p.recv(seg("S.", PEER_ISS, ISS + 1, options=(MSS(1460),)), at=rtt)
+    p.out()
+    return p
+
+
+def _ack(p: Peer, ack: int, at: float) -> list[Segment]:
+    p.now = at
+    p.conn.segment_arrives(seg(".", PEER_ISS + 1, ack, win=65535), at)
+    return p.raw_out()
+
+
+def test_a_small_super_segment_waits_for_the_ack_due_within_a_millisecond():
+    """Linux tcp_tso_should_defer (tcp_tso_win_divisor 3): while sending continuously, with the
+    next ACK due within min(SRTT/2, 1 ms), data the windows let go in less than a third of a
+    window waits for that ACK; without offload each ACK's segments go at once."""
+    wires = {}
+    for gso in (0, 65000):
+        p = _established_after(0.010, gso_max=gso)
+        assert p.conn.rtt.srtt == 0.010
+        p.conn.send(bytes(100_000), p.now)  # t = 10 ms: IW 10
+        assert _wire(p.raw_out()) == [(".", ISS + 1 + i * MSS_, MSS_) for i in range(10)]
+        got = []
+        # ACKs of one segment each, from 19.5 ms on (the first one's RTT is 9.5 ms): slow start
+        # gives one segment more per ACK, so two may go each time.
+        for k, t in enumerate((0.0195, 0.0198, 0.0200, 0.0201), start=1):
+            got.append((t, [(len(s.payload), s.gso_size) for s in _ack(p, ISS + 1 + k * MSS_, t)]))
+        wires[gso] = got
+    # Without offload: two segments per ACK.
+    assert [g for _, g in wires[0]] == [[(MSS_, 0), (MSS_, 0)]] * 4
+    # With it: the first ACK comes 9.5 ms after the last send, so its two segments go (as one
+    # super-segment). At 19.8 and 20.0 ms the head's ACK is due (sent at 10 ms, SRTT 10 ms) and
+    # the last send was under 1 ms ago: 2 and then 4 segments (less than a third of cwnd 12,
+    # 13) wait. At 20.1 ms six may go (a third of cwnd 14 is 4.7): one super-segment.
+    assert wires[65000] == [
+        (0.0195, [(2 * MSS_, MSS_)]),
+        (0.0198, []),
+        (0.0200, []),
+        (0.0201, [(6 * MSS_, MSS_)]),
+    ]
+
+
+def test_no_deferral_in_recovery_or_once_a_third_of_the_window_may_go():
+    p = _established_after(0.010, gso_max=65000)
+    p.conn.send(bytes(100_000), p.now)
+    p.out()
+    # An ACK of five segments at 19.9 ms, 0.1 ms before the rest's ACK is due: cwnd 15, 5 in
+    # flight, so 10 may go (more than 15 / 3): at once.
+    sent = _ack(p, ISS + 1 + 5 * MSS_, 0.0199)
+    assert [(s.seq, len(s.payload), s.gso_size) for s in sent] == [(ISS + 1 + 10 * MSS_, 10 * MSS_, MSS_)]
+    # Three duplicate ACKs: fast recovery (NewReno without SACK). The retransmission goes, and
+    # PRR's new data is never deferred, however small.
+    base = ISS + 1 + 5 * MSS_
+    out = [s for t in (0.0200, 0.0201, 0.0202) for s in _ack(p, base, t)]
+    assert p.conn.tcp_info()["ca_state"] == "Recovery"
+    assert [(s.seq, len(s.payload)) for s in out] == [(base, MSS_)]  # the fast retransmit
+    # The next duplicate ACK: PRR lets one new segment go; the head's ACK is overdue and the
+    # last send was 0.1 ms ago, which outside recovery would hold it back.
+    assert [(s.seq, len(s.payload)) for s in _ack(p, base, 0.0203)] == [(ISS + 1 + 20 * MSS_, MSS_)]
+
+
 def _coalesced(seq: int, parts: int, gso: int = 1448, **kw) -> Segment:
     s = seg(".", seq, ISS + 1, data=bytes(parts * gso), **kw)
     return dataclasses.replace(s, gso_size=gso)

@@ -172,6 +172,12 @@ def test_window_use_tracks_cwnd_limited_per_window():
     cc.ssthresh = cc.cwnd  # out of slow start
     use.after_send(3 * M, cc.cwnd, M, 10 * M, 13 * M, sent=True)  # a new window, 3 of 10 used
     assert not use.limited(cc)
+    # Data held back to send a larger super-segment later (TSO deferral) is using it all.
+    use.deferred()
+    use.after_send(3 * M, cc.cwnd, M, 10 * M, 13 * M, sent=False)
+    assert use.limited(cc)
+    use.after_send(3 * M, cc.cwnd, M, 13 * M, 16 * M, sent=True)  # the next window: not deferred
+    assert not use.limited(cc)
 
 
 # ---------------------------------------------------------------------------- loss detection

@@ -569,16 +569,24 @@ class WindowUse:
     "cwnd-limited"), tracked per window of data as Linux's tcp_cwnd_validate does: limited for
     the current window once a send found the window full; otherwise the most it had in flight."""
 
-    __slots__ = ("_limited", "_max_out", "_until")
+    __slots__ = ("_deferred", "_limited", "_max_out", "_until")
 
     def __init__(self) -> None:
         self._limited = False
         self._max_out = 0  # the most in flight (bytes) in the current window
         self._until = 0  # the current window ends when SND.UNA reaches this
+        self._deferred = False  # this send held data back for the window (TSO deferral)
+
+    def deferred(self) -> None:
+        """The sender held data back to send a larger super-segment when the congestion window
+        opens further (Linux tcp_tso_should_defer sets is_cwnd_limited): that is using it all."""
+        self._deferred = True
 
     def after_send(self, in_flight: int, cwnd: int, mss: int, snd_una: int, snd_nxt: int, sent: bool) -> None:
         """The sender just sent what it could; ``in_flight`` bytes are now outstanding."""
-        limited = cwnd > 0 and in_flight + mss > cwnd  # not one more full segment fits
+        # not one more full segment fits, or data waits for the window to open further
+        limited = cwnd > 0 and (in_flight + mss > cwnd or self._deferred)
+        self._deferred = False
         if not (sent or limited):
             return
         if sq.ge(snd_una, self._until) or limited or (not self._limited and in_flight > self._max_out):

@@ -90,6 +90,8 @@ _NO_OOO = Reassembly()  # the empty out-of-order queue connections share until t
 _TS_MOD = 1 << 32
 _RTO_AFTER_SYN_LOSS = 3.0  # RFC 6298 5.7 (Linux TCP_TIMEOUT_FALLBACK)
 _TCP_RTO_MIN = 0.2  # Linux TCP_RTO_MIN, the base of tcp_model_timeout whatever rto_min says
+_TSO_WIN_DIVISOR = 3  # Linux net.ipv4.tcp_tso_win_divisor (3 on this kernel)
+_TSO_DEFER_RECENT = 0.001  # Linux tcp_tso_should_defer: 1 ms (NSEC_PER_MSEC)
 
 
 class TcpInfo(TypedDict):
@@ -629,7 +631,7 @@ class Connection:
         the link splits, the way Linux builds TSO segments (tcp_tso_autosize). A remainder
         smaller than an MSS is left for the next round of the send loop, which judges it by
         the same rules (Nagle, SWS avoidance, FIN) as without offload: what reaches the wire is
-        the same segments either way."""
+        the same segments either way (only their timing may differ: ``_tso_defers``)."""
         gso_max = self.config.gso_max
         if n <= mss or gso_max < 2 * mss:
             return min(n, mss)
@@ -2226,6 +2228,8 @@ class Connection:
                 usable = min(usable, cwnd - in_flight if cwnd > in_flight else 0)
             # A tail loss probe is one segment; else as many whole MSS as the link splits.
             n = min(unsent, usable, mss) if probe else self._whole_segments(min(unsent, usable), mss)
+            if 0 < n < unsent and not probe and self._tso_defers(usable, now):
+                break
             record_end = bool(eor) and sq.le(eor[0], sq.add(self.snd_nxt, n))
             if record_end:
                 n = sq.sub(eor[0], self.snd_nxt)  # MSG_EOR: the record's last segment ends here
@@ -2300,6 +2304,34 @@ class Connection:
         if sent_new and not probe:
             self._schedule_probe(now, advancing=False)  # one probe per tail (Linux tcp_write_xmit)
         return sent_new
+
+    def _tso_defers(self, usable: int, now: float) -> bool:
+        """Linux tcp_tso_should_defer, on a link that segments (``Config.gso_max``): the windows
+        let only ``usable`` octets of more data waiting go now; wait for the ACK expected soon
+        rather than send a small super-segment, so that fewer and larger ones leave. Deferred
+        when, all at once: no recovery or loss phase; the last data left within 1 ms; ``usable``
+        is less than a full super-segment and less than a third (net.ipv4.tcp_tso_win_divisor,
+        3 on this kernel) of min(peer's window, cwnd); and the oldest segment outstanding is to
+        be acknowledged within min(SRTT/2, 1 ms). (Linux defers an application-limited tail
+        too, hoping for more data; not done here.) Deferring for the congestion window still
+        counts as using it all (Linux sets is_cwnd_limited)."""
+        mss = self._mss_payload
+        gso_max = self.config.gso_max
+        srtt = self.rtt.srtt
+        cc = self.cc
+        if gso_max < 2 * mss or srtt is None or cc.phase in (Phase.RECOVERY, Phase.LOSS) or not self.loss.outstanding:
+            return False
+        if now - self._last_data_sent > _TSO_DEFER_RECENT or usable >= gso_max // mss * mss:
+            return False
+        cwnd = cc.cwnd or self.snd_wnd
+        if usable >= min(self.snd_wnd, cwnd) // _TSO_WIN_DIVISOR:
+            return False  # a third of a window may go: use it
+        if self.loss.head_sent() + srtt - now > min(srtt / 2, _TSO_DEFER_RECENT):
+            return False  # the next ACK is not due soon enough
+        outstanding = sq.sub(self.snd_nxt, self.snd_una)
+        if cwnd - self.loss.in_flight(outstanding) < self.snd_wnd - outstanding:
+            self._cwnd_use.deferred()  # the congestion window, not the peer's, holds it back
+        return True
 
     def _nagle_holds(self) -> bool:
         """Data is unacknowledged: does Nagle hold back the small segment at the end of what is
