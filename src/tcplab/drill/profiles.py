@@ -56,6 +56,9 @@ def _freebsd() -> Config:
         fin_wait_2_timeout=60.0,  # net.inet.tcp.finwait2_timeout = 60000 ms
         keepalive_count=8,  # net.inet.tcp.keepcnt
         rfc1337=True,  # tcp_twcheck drops every RST in TIME-WAIT
+        # the socket keeps its tcpcb in TIME-WAIT (FreeBSD 14 has no compressed tcptw): tcp_info
+        # reads TCPS_TIME_WAIT (not checked on a FreeBSD machine)
+        time_wait_socket="time_wait",
         syn_option_layout="freebsd",  # tcp_addoptions: mss, nop+wscale, sackOK, TS
         # The window scale is chosen for kern.ipc.maxsockbuf (2 MiB: 6), with no floor like
         # Linux's rmem_max; the window offered is the free buffer (no rcv_ssthresh growth),

@@ -19,6 +19,7 @@ from tcplab.net.sim import Network
 from tcplab.net.simhost import SimRuntime
 from tcplab.socket import Socket
 from tcplab.tcp.config import Config, profile
+from tcplab.tcp.states import State
 from tcplab.trace.events import EventLog
 
 CLIENT_IP = "198.18.0.1"
@@ -216,9 +217,17 @@ class Bench:
         sock.setsockopt(SOL_SOCKET, SO_LINGER, struct.pack("ii", 1, 0))
 
     def abort(self, sock: Any) -> None:
-        """close() with SO_LINGER {1, 0}: the connection is aborted (RST, no FIN, no TIME_WAIT)."""
+        """close() with SO_LINGER {1, 0}: the connection is aborted (RST, no FIN, no TIME_WAIT).
+        A connection in TIME_WAIT is out of a Linux socket's reach (the socket reads CLOSED and
+        its close() leaves the TIME_WAIT alone): RFC 9293 3.10.5's ABORT is then the engine's
+        call, made after the close()."""
+        ep = sock.endpoint
+        waiting = ep is not None and ep.conn.state is State.TIME_WAIT
         self.linger0(sock)
         sock.close()
+        if waiting and ep.conn.state is State.TIME_WAIT:
+            ep.conn.abort(self.now)
+            sock.host.service(ep, self.now)
 
     def expect_reset(self, host: str, call: Callable[[], object]) -> None:
         """Run a socket call that should meet a reset; note how it failed (and keep the errno)."""

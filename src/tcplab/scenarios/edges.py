@@ -640,8 +640,7 @@ def syn_everywhere(b: Bench) -> str:
         syn_to(b.server, sep, b.client)
         if dropping is not None:
             b.net.remove_rule(dropping)
-        b.linger0(csock)
-        csock.close()
+        b.abort(csock)
         ssock.close()
         b.wait(1.0)
         acts.append(state)

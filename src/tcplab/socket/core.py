@@ -188,6 +188,22 @@ class SocketCore:
         return self._ep.conn
 
     @property
+    def shown_state(self) -> State | None:
+        """The connection's state as this socket shows it (tcp_info, poll, recv, getpeername,
+        shutdown); None before connect/accept. The engine's, except for TIME-WAIT in the linux
+        profile (``Config.time_wait_socket``): Linux's full socket is done once its connection
+        enters TIME-WAIT (tcp_time_wait -> tcp_done; a timewait minisock lives on), so a socket
+        the application still holds reads TCP_CLOSE. After close() no application can ask:
+        the drill's snippets then see the connection's own state, as ``ss`` would."""
+        conn = self.connection
+        if conn is None:
+            return None
+        state = conn.state
+        if state is State.TIME_WAIT and not self._closed and conn.config.time_wait_socket == "closed":
+            return State.CLOSED
+        return state
+
+    @property
     def endpoint(self) -> Endpoint | None:
         """The host's record of this socket's connection (None before connect/accept)."""
         return self._ep
@@ -304,7 +320,7 @@ class SocketCore:
             return (
                 conn.recv_buffered >= max(1, need)
                 or conn.eof
-                or conn.state is State.CLOSED
+                or self.shown_state is State.CLOSED
                 or self._shut_rd
                 or self.pending_error() != 0
             )
@@ -324,7 +340,7 @@ class SocketCore:
         if conn is None:
             return POLLOUT | POLLHUP  # Linux: an unconnected TCP socket is "hung up"
         mask = 0
-        state = conn.state
+        state = self.shown_state
         if self.pending_error():
             mask |= POLLERR
         if state is State.CLOSED or (self._shut_rd and self._shut_wr):
@@ -399,7 +415,7 @@ class SocketCore:
     def getpeername(self) -> tuple:
         self.check_open()
         conn = self.connection
-        if conn is None or conn.remote is None or conn.state in (State.CLOSED, State.SYN_SENT):
+        if conn is None or conn.remote is None or self.shown_state in (State.CLOSED, State.SYN_SENT):
             raise oserror(_errno.ENOTCONN)
         return self.sockaddr(*conn.remote)
 
@@ -675,7 +691,7 @@ class SocketCore:
             return b""
         if self.pending_error():
             return b"" if copied else self._raise_error()
-        if conn.state is State.CLOSED or self._shut_rd:
+        if self.shown_state is State.CLOSED or self._shut_rd:
             return b""
         raise WouldBlock(Until.READABLE)
 
@@ -693,7 +709,7 @@ class SocketCore:
                 self._listener = None
             return
         conn = self.connection
-        if conn is None or conn.state is State.CLOSED:
+        if conn is None or self.shown_state is State.CLOSED:
             raise oserror(_errno.ENOTCONN)
         now = self.now()
         if conn.state is State.SYN_SENT:
@@ -719,6 +735,7 @@ class SocketCore:
                 raise WouldBlock(Until.DRAINED, self._deadline_or_none())
             self._linger_deadline = None
             return
+        shown = self.shown_state
         self._closed = True
         host = self.host
         if self._binding is not None:
@@ -744,8 +761,10 @@ class SocketCore:
         now = self.now()
         onoff, linger = self.options.linger_on, self.options.linger_time
         if onoff and linger == 0:
-            # SO_LINGER {1, 0}: close() aborts -- a RST, no FIN, no TIME_WAIT (Linux tcp_close).
-            if conn.state is not State.CLOSED:
+            # SO_LINGER {1, 0}: close() aborts -- a RST, no FIN, no TIME_WAIT (Linux tcp_close);
+            # in the linux profile not a TIME-WAIT: its socket is closed already (measured:
+            # the timewait sock stays, nothing is sent; notes/quickack-reentry.md).
+            if shown is not State.CLOSED:
                 conn.abort(now)
         else:
             conn.close(now)

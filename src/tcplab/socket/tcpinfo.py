@@ -104,8 +104,7 @@ def of(core: Any) -> dict[str, int]:
         ep = core.endpoint
         return {"state": LINUX_STATE_NUMBER[ep.state if ep is not None else State.CLOSED]}
     info = conn.tcp_info()
-    state: State = conn.state
-    synced = state.synchronized
+    synced = conn.state.synchronized
     mss = int(info["snd_mss"])
     options = 0
     if info["timestamps"]:
@@ -120,7 +119,7 @@ def of(core: Any) -> dict[str, int]:
         options |= TCPI_OPT_SYN_DATA
     advmss = conn.config.mss - (12 if info["timestamps"] else 0)
     values: dict[str, int] = {
-        "state": int(info["tcpi_state"]),
+        "state": LINUX_STATE_NUMBER[core.shown_state if listener is None else conn.state],
         "ca_state": CA_STATES[str(info["ca_state"])],
         "retransmits": min(int(info["retransmits"]), 255),
         "backoff": min(int(info["backoff"]), 255),

@@ -8,7 +8,11 @@ to those). Linux adds, measured on this kernel (notes/linux-behaviour.md C, note
 - quick-ACK mode (tcp_incr_quickack): the first data of a connection, and data after more than
   an RTO without any, are acknowledged at once, for up to ``Config.quickack`` (16) ACKs, fewer
   when the window is small (RCV.WND / (2 * rcv_mss), at least 2); a segment that lets the
-  window grow buys one more (tcp_grow_window); a buffer more than half full ends the mode;
+  window grow buys one more (tcp_grow_window); a buffer more than half full ends the mode; a
+  duplicate (data received already) enters it again, leaving ping-pong mode, with ato back to
+  40 ms (tcp_enter_quickack_mode: the peer missed our ACKs; notes/quickack-reentry.md);
+- the ACK of a SYN-ACK goes at once, unless TCP_QUICKACK 0 was set before connect(): then it
+  waits up to 200 ms (TCP_DELACK_MAX) for data to carry it, and quick-ACK mode starts;
 - the delayed-ACK timeout ``ato`` (icsk_ack.ato) adapts: it starts at TCP_ATO_MIN (40 ms,
   ``Config.delayed_ack``) with the first data and again when quick-ACK mode ends; each data
   segment moves it towards the gap since the previous one (tcp_event_data_recv); a delayed ACK
@@ -82,6 +86,39 @@ class AckPolicy:
         self.last_rcv = now
         self.scheduled = True
         self.pushed = self.pushed or small_or_pushed
+
+    def _enter_quickack_mode(self, rcv_wnd: int, rcv_mss: int) -> None:
+        """tcp_enter_quickack_mode(sk, TCP_MAX_QUICKACKS): quick ACKs refilled, ping-pong mode
+        left, ato back to TCP_ATO_MIN."""
+        self._enter_quick(rcv_wnd, rcv_mss)
+        self.pingpong = False
+        self.ato = self.config.delayed_ack
+
+    def duplicate_arrived(self, scheduled: bool, rcv_wnd: int, rcv_mss: int) -> None:
+        """Data (or a FIN) we had received already arrived again: the peer missed our ACKs, so
+        this one and the next ones go at once (Linux tcp_enter_quickack_mode in tcp_send_dupack
+        and tcp_data_queue). ``scheduled``: its ACK uses up one of them (tcp_data_queue
+        schedules it, for a segment ending at or after rcv_wup; tcp_send_dupack, for one ending
+        before, sends it unscheduled). Measured: 15 and 16 quick ACKs after."""
+        if not self.linux:
+            return
+        self._enter_quickack_mode(rcv_wnd, rcv_mss)
+        self.scheduled = self.scheduled or scheduled
+
+    def synack_arrived(self, now: float, rcv_wnd: int, rcv_mss: int) -> bool:
+        """The SYN-ACK completed our active open: True to delay its ACK (by
+        ``Config.delayed_ack_max``) rather than send it now. Linux tcp_rcv_synsent_state_process
+        does so in ping-pong mode (TCP_QUICKACK 0 before connect()): the ACK is scheduled on a
+        TCP_DELACK_MAX timer and quick-ACK mode entered, which leaves ping-pong mode; data the
+        application sends meanwhile carries it. tcp_finish_connect sets lrcvtime, so data sent
+        within ato (40 ms) enters ping-pong mode again (tcp_event_data_sent). Measured
+        (notes/quickack-reentry.md): the ACK 204 ms after the SYN-ACK, tcpi_ato 80 ms then."""
+        if not (self.linux and self.pingpong):
+            return False
+        self._enter_quickack_mode(rcv_wnd, rcv_mss)
+        self.scheduled = True
+        self.last_rcv = now
+        return True
 
     def window_grew(self) -> None:
         if self.linux:

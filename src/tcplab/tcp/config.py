@@ -156,6 +156,13 @@ class Config:
     # net.ipv6.bindv6only: the IPV6_V6ONLY an AF_INET6 socket starts with. 0, as Linux: "::"
     # takes IPv4 too and IPv4-mapped addresses (::ffff:a.b.c.d) speak IPv4 on the wire.
     bindv6only: int = 0
+    # What a socket the application still holds shows once its connection enters TIME-WAIT:
+    # "closed" as Linux (tcp_time_wait hands the connection to a timewait minisock and
+    # tcp_done closes the full socket: tcp_info reads TCP_CLOSE, poll POLLHUP, getpeername and
+    # shutdown fail ENOTCONN; measured, notes/quickack-reentry.md) or "time_wait" (the
+    # connection's own state, as RFC 9293's STATUS call and FreeBSD's tcp_info report it).
+    # The connection is in TIME-WAIT either way (traces, the connection table).
+    time_wait_socket: str = "closed"
 
     # The RST of an ABORT (SO_LINGER {1, 0}, or a close with unread data: RFC 1122 4.2.2.13):
     # "linux" (tcp_send_active_reset: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> with the window and
@@ -238,6 +245,7 @@ _CHOICES = {
     "abort_rst": ("linux", "rfc"),
     "cwnd_counting": ("packets", "bytes"),
     "syn_rcvd_shutdown": ("linux", "rfc"),
+    "time_wait_socket": ("closed", "time_wait"),
 }
 _FIELD_NAMES_IN_ORDER = tuple(f.name for f in dataclasses.fields(Config))
 _FIELD_NAMES = frozenset(_FIELD_NAMES_IN_ORDER)
@@ -271,6 +279,7 @@ PROFILES: dict[str, Config] = {
         retries_by="count",
         syn_linear_timeouts=0,
         syn_rcvd_shutdown="rfc",
+        time_wait_socket="time_wait",
     ),
     # Small, plain segments for teaching: no options beyond MSS, short MSL.
     "classic": Config(

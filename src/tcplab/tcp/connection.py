@@ -895,7 +895,10 @@ class Connection:
             self._set_window(seg)
             self._window_after_handshake(seg)
             self._enter(S.ESTABLISHED, C.RCV_SYN_ACK, now)
-            self._ack_now = True
+            if self._acks.synack_arrived(now, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss):
+                self.timers.arm(Timer.DELAYED_ACK, now + self.config.delayed_ack_max)
+            else:
+                self._ack_now = True
             if self.config.accept_syn_text:
                 # "If there are other controls or text in the segment, then continue processing
                 # at the sixth step": data and FIN carried by the SYN-ACK.
@@ -1084,10 +1087,14 @@ class Connection:
     def _send_dupack(self, seg: Segment, now: float) -> None:
         """The ACK for a segment that is dropped as a duplicate or out of the window; data
         already received is reported with a D-SACK block (RFC 2883 4.1.1; Linux
-        tcp_send_dupack)."""
-        if seg.payload and sq.lt(seg.seq, self.rcv_nxt):
+        tcp_send_dupack); a duplicate also puts the receiver back in quick-ACK mode
+        (ackpolicy.py)."""
+        if seg.seg_len and sq.lt(seg.seq, self.rcv_nxt):
             end = sq.add(seg.seq, len(seg.payload))
-            self._note_duplicate(seg.seq, end if sq.le(end, self.rcv_nxt) else self.rcv_nxt)
+            if seg.payload:
+                self._note_duplicate(seg.seq, end if sq.le(end, self.rcv_nxt) else self.rcv_nxt)
+            scheduled = not sq.lt(sq.add(seg.seq, seg.seg_len), self._rcv_wup)
+            self._acks.duplicate_arrived(scheduled, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss)
         self._send_ack_now(now)
 
     def _note_duplicate(self, start: int, end: int) -> None:
