@@ -258,15 +258,81 @@ def test_timeouts_during_recovery_keep_ssthresh_and_back_off_until_an_ack():
     p.conn.send(bytes(30 * M), p.now)
     p.out()
     assert ack(p, 0, (1, 4), at=0.1) == data(1) + data(1, 10)  # fast retransmit; ssthresh 5
-    # RTO 250 ms (SRTT 50 ms + Linux's 200 ms floor) from the first transmission at 50 ms.
-    assert p.advance(0.5) == [(pytest.approx(0.3), ".", D, A, WIN, M)]
+    # RTO 250 ms (SRTT 50 ms + Linux's 200 ms floor) from the fast retransmission of the head
+    # at 100 ms (Linux tcp_xmit_retransmit_queue restarts it then).
+    assert p.advance(0.5) == [(pytest.approx(0.35), ".", D, A, WIN, M)]
     assert p.conn.cc.phase is Phase.LOSS and p.conn.cwnd == M and p.conn.ssthresh == 5 * M
     assert p.conn.loss.sacked_out == 3 * M
-    assert p.advance(0.9) == [(pytest.approx(0.8), ".", D, A, WIN, M)]  # backed off: 500 ms
+    assert p.advance(0.9) == [(pytest.approx(0.85), ".", D, A, WIN, M)]  # backed off: 500 ms
     assert p.conn.ssthresh == 5 * M and p.conn.rtt.backoff == 2
     # 0 arrives, 1-3 were SACKed: slow start (cwnd 2) resends 4 and 5, the backoff is gone.
     assert ack(p, 4, at=0.95) == data(2, 4)
     assert p.conn.rtt.backoff == 0 and p.conn.cwnd == 2 * M and p.conn.cc.phase is Phase.LOSS
+
+
+@pytest.mark.parametrize("rules", ["linux", "rfc"])
+def test_retransmitting_the_head_restarts_the_retransmission_timer(rules):
+    """Linux tcp_xmit_retransmit_queue: when the segment retransmitted is the head, the RTO
+    restarts from that moment (measured on this kernel, notes/kprobe-modern/out_rack.txt: the
+    timeout 273 ms after a fast retransmission at SRTT 50 ms, not 250 ms after the original).
+    RFC 6298 5.3 (recovery_rules "rfc") runs it from the last ACK that advanced SND.UNA."""
+    p = sender(linux(tlp=False, recovery_rules=rules), rtt=0.05)
+    p.conn.send(bytes(10 * M), p.now)
+    p.out()
+    assert p.conn.timers.deadline(Timer.RETRANSMISSION) == pytest.approx(0.05 + 0.25)
+    assert ack(p, 0, (1, 4), at=0.1) == data(1)  # the fast retransmission of the head
+    first = 0.1 + 0.25 if rules == "linux" else 0.05 + 0.25
+    assert p.conn.timers.deadline(Timer.RETRANSMISSION) == pytest.approx(first)
+    assert p.advance(first + 0.01) == [(pytest.approx(first), ".", D, A, WIN, M)]
+
+
+@pytest.mark.parametrize("rules", ["linux", "rfc"])
+def test_a_timeout_in_loss_after_an_ack_takes_a_new_ssthresh(rules):
+    """Linux tcp_enter_loss recomputes ssthresh on a timeout in Loss when an ACK advanced
+    SND.UNA since the last one (icsk_retransmits is 0 again): half the window slow start had
+    rebuilt (Reno: 2 segments), not the episode's 5. RFC 5681 keeps it for the episode.
+    Measured on this kernel, the same steps (notes/kprobe-lossfid/out_loss_state.txt part 1):
+    ssthresh 5 -> 2, cwnd 1, segment 1 again one RTO after the ACK."""
+    p = sender(linux(congestion_control="reno", initial_window=10, tlp=False, recovery_rules=rules), rtt=0.05)
+    p.conn.send(bytes(30 * M), p.now)
+    assert p.out() == data(10)
+    assert p.advance(0.31) == [(pytest.approx(0.3), ".", D, A, WIN, M)]  # RTO 250 ms
+    assert p.conn.cc.phase is Phase.LOSS and p.conn.cwnd == M and p.conn.ssthresh == 5 * M
+    # The retransmission arrives: slow start (cwnd 2) resends 1 and 2; the backoff is gone.
+    assert ack(p, 1, at=0.35) == data(2, 1)
+    assert p.conn.cwnd == 2 * M and p.conn.timers.deadline(Timer.RETRANSMISSION) == pytest.approx(0.6)
+    assert p.advance(0.7) == [(pytest.approx(0.6), ".", D + M, A, WIN, M)]
+    assert p.conn.cc.phase is Phase.LOSS and p.conn.cwnd == M
+    assert p.conn.ssthresh == (2 * M if rules == "linux" else 5 * M)
+    assert p.conn.tcp_info()["ssthresh"] == p.conn.ssthresh
+
+
+@pytest.mark.parametrize("rules", ["linux", "rfc"])
+def test_a_lost_retransmission_in_loss_starts_recovery_with_a_new_reduction(rules):
+    """Linux tcp_fastretrans_alert, case TCP_CA_Loss: RACK finding a retransmission lost
+    (FLAG_LOST_RETRANS) falls through to tcp_enter_recovery, and since Loss is not a cwnd
+    reduction, tcp_init_cwnd_reduction takes ssthresh from the current window (Reno: 4 -> 2)
+    and PRR begins. RFC 5681 / 6675 stay in Loss and slow start goes on. Measured on this
+    kernel, the same steps (notes/kprobe-lossfid/out_loss_state.txt part 2): Recovery,
+    ssthresh 2, cwnd 2, segments 3 and 7 sent."""
+    p = sender(linux(congestion_control="reno", initial_window=10, tlp=False, recovery_rules=rules), rtt=0.05)
+    p.conn.send(bytes(30 * M), p.now)
+    p.out()
+    assert p.advance(0.31) == [(pytest.approx(0.3), ".", D, A, WIN, M)]
+    assert ack(p, 1, at=0.35) == data(2, 1)
+    assert ack(p, 3, at=0.40) == data(4, 3)  # cwnd 4: segments 3-6 again
+    # One RTT later 4-6 are SACKed and 3 is not: the retransmission of 3 is lost.
+    out = ack(p, 3, (4, 7), at=0.46)
+    if rules == "linux":
+        # PRR from cwnd 4: pipe 1 (segments 7-9 lost), ssthresh 2: 3 again, then 7.
+        assert out == data(1, 3) + data(1, 7)
+        assert p.conn.cc.phase is Phase.RECOVERY and p.conn.ssthresh == 2 * M and p.conn.cwnd == 2 * M
+        assert p.conn.tcp_info()["ca_state"] == "Recovery"
+        assert p.conn.timers.deadline(Timer.RETRANSMISSION) == pytest.approx(0.46 + 0.25)  # head resent
+    else:
+        # Loss: slow start (cwnd 4) resends 3 and the rest marked lost by the timeout, 7-9.
+        assert out == data(1, 3) + data(3, 7)
+        assert p.conn.cc.phase is Phase.LOSS and p.conn.ssthresh == 5 * M and p.conn.cwnd == 4 * M
 
 
 def test_retransmission_timeout_forgets_sack_marks_in_the_rfc_profile():

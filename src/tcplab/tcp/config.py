@@ -182,6 +182,13 @@ class Config:
     # measured, notes/tfo-syn-recv.md); "rfc": RFC 9293 3.10.4, the FIN now and FIN-WAIT-1.
     # close() sends it at once either way (Linux tcp_close, measured).
     syn_rcvd_shutdown: str = "linux"
+    # Where Linux's loss states go beyond RFC 5681 / 6675 / 8985: "linux" (tcp_enter_loss takes a
+    # new ssthresh on a timeout in Loss once an ACK advanced SND.UNA since the last one; a
+    # retransmission RACK finds lost in Loss starts Recovery with a new reduction,
+    # tcp_fastretrans_alert's FLAG_LOST_RETRANS; retransmitting the head restarts the RTO,
+    # tcp_xmit_retransmit_queue) or "rfc" (ssthresh once per episode, Loss until its data is
+    # acknowledged, the RTO from the last ACK that advanced: RFC 6298 5.3).
+    recovery_rules: str = "linux"
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():
@@ -245,6 +252,7 @@ _CHOICES = {
     "abort_rst": ("linux", "rfc"),
     "cwnd_counting": ("packets", "bytes"),
     "syn_rcvd_shutdown": ("linux", "rfc"),
+    "recovery_rules": ("linux", "rfc"),
     "time_wait_socket": ("closed", "time_wait"),
 }
 _FIELD_NAMES_IN_ORDER = tuple(f.name for f in dataclasses.fields(Config))
@@ -279,6 +287,7 @@ PROFILES: dict[str, Config] = {
         retries_by="count",
         syn_linear_timeouts=0,
         syn_rcvd_shutdown="rfc",
+        recovery_rules="rfc",
         time_wait_socket="time_wait",
     ),
     # Small, plain segments for teaching: no options beyond MSS, short MSL.

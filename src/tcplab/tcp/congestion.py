@@ -274,12 +274,18 @@ class CongestionControl(abc.ABC):
             self._begin_reduction(high_seq, flight_size)
             self.cwnd = self.ssthresh
 
-    def on_rto(self, high_seq: int, in_flight: int, flight_size: int | None = None) -> None:
+    def on_rto(
+        self, high_seq: int, in_flight: int, flight_size: int | None = None, *, renew_in_loss: bool = False
+    ) -> None:
         """A retransmission timeout (RFC 5681 3.1 equation 4 and the loss window; Linux
-        tcp_enter_loss): ssthresh is taken again only when not already reducing, the window is
+        tcp_enter_loss): ssthresh is taken again when not already reducing, the window is
         what is in flight (``in_flight``, the pipe after everything outstanding was marked lost)
-        plus one segment, and slow start rebuilds it. ``flight_size``: what was outstanding."""
-        if self.phase is Phase.OPEN:
+        plus one segment, and slow start rebuilds it. ``flight_size``: what was outstanding.
+        ``renew_in_loss`` (Config.recovery_rules "linux": an ACK advanced SND.UNA since the last
+        timeout, icsk_retransmits 0): a timeout in LOSS takes a new ssthresh too, from the
+        window slow start rebuilt (tcp_enter_loss: ``icsk_ca_state == TCP_CA_Loss &&
+        !icsk_retransmits``)."""
+        if self.phase is Phase.OPEN or (renew_in_loss and self.phase is Phase.LOSS):
             self._prior_ssthresh = self._current_ssthresh()
             self._prior_cwnd = self.cwnd
             self.ssthresh = self.loss_ssthresh(self.cwnd if flight_size is None else flight_size)

@@ -1470,8 +1470,9 @@ class Connection:
         self._cwnd_told("recovery done", before)
         if not self.sack_ok and advanced and cc.phase is Phase.RECOVERY:
             loss.partial_ack()  # RFC 6582 3.2 step 5
+        retrans_before = loss.retrans_out
         self._detect_losses(now)
-        fast_retransmit = self._maybe_enter_recovery(ece)
+        fast_retransmit = self._maybe_enter_recovery(ece, lost_retrans=loss.retrans_out < retrans_before)
         loss.update_reo_wnd(self.snd_una, self.snd_nxt)
         return fast_retransmit
 
@@ -1492,11 +1493,19 @@ class Connection:
         else:
             self.timers.arm(Timer.RACK_REORDER, now + wait)
 
-    def _maybe_enter_recovery(self, ece: bool = False) -> bool:
+    def _maybe_enter_recovery(self, ece: bool = False, lost_retrans: bool = False) -> bool:
         """Linux tcp_time_to_recover: a loss is proven, so fast recovery begins (from OPEN or
-        CWR); True when it did (the first retransmission goes whatever the window)."""
+        CWR); True when it did (the first retransmission goes whatever the window).
+        ``lost_retrans``: loss detection just found a retransmission lost, which in LOSS starts
+        Recovery too with Config.recovery_rules "linux" (tcp_fastretrans_alert, case
+        TCP_CA_Loss: FLAG_LOST_RETRANS falls through to tcp_enter_recovery; Loss is no cwnd
+        reduction, so tcp_init_cwnd_reduction takes a new ssthresh from the current window)."""
         cc = self.cc
-        if not self.loss.lost_out or cc.phase not in (Phase.OPEN, Phase.CWR):
+        if not self.loss.lost_out:
+            return False
+        if cc.phase not in (Phase.OPEN, Phase.CWR) and not (
+            lost_retrans and cc.phase is Phase.LOSS and self.config.recovery_rules == "linux"
+        ):
             return False
         before = (cc.cwnd, cc.ssthresh)
         cc.enter_recovery(self.snd_max, flight_size=self._flight_size, ecn=ece)
@@ -1741,7 +1750,14 @@ class Connection:
             outstanding = sq.sub(self.snd_nxt, self.snd_una)
             self.loss.on_rto()
             before = (self.cc.cwnd, self.cc.ssthresh)
-            self.cc.on_rto(self.snd_max, self.loss.in_flight(outstanding), flight_size=outstanding)
+            self.cc.on_rto(
+                self.snd_max,
+                self.loss.in_flight(outstanding),
+                flight_size=outstanding,
+                # Linux tcp_enter_loss: in Loss, a new ssthresh when no timeout came since an
+                # ACK advanced SND.UNA (icsk_retransmits 0; _retries counts this one already).
+                renew_in_loss=c.recovery_rules == "linux" and self._retries == 1,
+            )
             self._cwnd_told("retransmission timeout", before)
             self.ecn.window_reduced()
             self.timers.stop(Timer.TLP)
@@ -1785,10 +1801,13 @@ class Connection:
     def _rack_timeout(self, now: float) -> None:
         """RFC 8985 6.3 (Linux tcp_rack_reo_timeout): the reordering window has passed; what
         is lost now starts a recovery (PRR counts one segment delivered) and goes again."""
-        lost_before = self.loss.lost_out
+        loss = self.loss
+        lost_before, retrans_before = loss.lost_out, loss.retrans_out
         self._detect_losses(now)
-        if self.loss.lost_out > lost_before:
-            if self.cc.phase is not Phase.RECOVERY and self._maybe_enter_recovery():
+        # Linux: when packets in flight changed (a lost retransmission leaves lost_out as it
+        # was), Recovery begins from any other state, LOSS included.
+        if loss.lost_out > lost_before or loss.retrans_out < retrans_before:
+            if self.cc.phase is not Phase.RECOVERY and self._maybe_enter_recovery(lost_retrans=True):
                 outstanding = sq.sub(self.snd_nxt, self.snd_una)
                 before = (self.cc.cwnd, self.cc.ssthresh)
                 self.cc.on_ack(
@@ -2085,15 +2104,23 @@ class Connection:
         congestion window allows (RFC 6675 NextSeg rule 1, Linux tcp_xmit_retransmit_queue);
         ``force``: the first one goes whatever the window (the fast retransmit)."""
         loss, mss = self.loss, self._mss_payload
+        head = False
         while True:
             rec = loss.next_lost()
             if rec is None:
-                return
+                break
             cwnd = self.cc.cwnd
             if not force and cwnd and loss.in_flight(sq.sub(self.snd_nxt, self.snd_una)) + mss > cwnd:
-                return
+                break
             force = False
+            head = head or rec.seq == self.snd_una
             self._resend(rec, now)
+        # Linux tcp_xmit_retransmit_queue: retransmitting the head restarts the RTO from now
+        # (unless the RACK reordering timer holds Linux's one timer); RFC 6298 5.3 runs it from
+        # the last ACK that advanced.
+        if head and self.config.recovery_rules == "linux" and not self.timers.armed(Timer.RACK_REORDER):
+            self.timers.stop(Timer.TLP)
+            self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
 
     def _arm_xmit_timer(self, now: float, advancing: bool) -> None:
         """Linux tcp_set_xmit_timer: a tail loss probe if one may be scheduled (RFC 8985 7.2),
