@@ -1499,7 +1499,9 @@ class Connection:
         ``lost_retrans``: loss detection just found a retransmission lost, which in LOSS starts
         Recovery too with Config.recovery_rules "linux" (tcp_fastretrans_alert, case
         TCP_CA_Loss: FLAG_LOST_RETRANS falls through to tcp_enter_recovery; Loss is no cwnd
-        reduction, so tcp_init_cwnd_reduction takes a new ssthresh from the current window)."""
+        reduction, so tcp_init_cwnd_reduction takes a new ssthresh from the current window).
+        The RACK timer passes True for anything it finds lost (tcp_rack_reo_timeout enters
+        Recovery from every other state)."""
         cc = self.cc
         if not self.loss.lost_out:
             return False
