@@ -612,10 +612,16 @@ class Connection:
     def _mss_payload(self) -> int:
         """Payload per full segment: the peer's MSS, our own and the path's, less the options we
         always send."""
-        mss = min(self.snd_mss, self.config.mss)
-        if self.pmtu is not None:
-            mss = min(mss, self.pmtu - self._ip_tcp_headers)
-        return max(1, mss - (12 if self.ts_ok else 0))
+        # (comparisons rather than min()/max(): read several times per segment)
+        mss = self.snd_mss
+        ours = self.config.mss
+        if ours < mss:
+            mss = ours
+        if self.pmtu is not None and self.pmtu - self._ip_tcp_headers < mss:
+            mss = self.pmtu - self._ip_tcp_headers
+        if self.ts_ok:
+            mss -= 12
+        return mss if mss > 1 else 1
 
     @property
     def _ip_tcp_headers(self) -> int:
@@ -645,10 +651,8 @@ class Connection:
         tcp_fragment)."""
         if n <= mss:
             self.loss.on_send(seq, sq.add(seq, n + fin), now)
-            return
-        for off in range(0, n, mss):
-            end = min(off + mss, n)
-            self.loss.on_send(sq.add(seq, off), sq.add(seq, end + (fin and end == n)), now)
+        else:
+            self.loss.on_send_split(seq, n, fin, mss, now)
 
     def events(self) -> list[Event]:
         out, self._events = self._events, []
