@@ -14,22 +14,13 @@ that code reads the same: ``buf += data``, ``len(buf)``, ``bool(buf)``, ``buf[a:
 
 from __future__ import annotations
 
-__all__ = ["ByteQueue", "head"]
+__all__ = ["ByteQueue"]
 
 
 def _copy(piece: bytes | bytearray | memoryview, a: int, b: int) -> bytes:
     """``bytes(piece[a:b])`` in one copy instead of two (worth it for large slices)."""
     with memoryview(piece) as view:
         return bytes(view[a:b])
-
-
-def head(data: bytes, n: int) -> bytes | memoryview:
-    """``data[:n]`` to append to a ByteQueue, without copying: a view of a ``bytes`` object
-    (which cannot change, so the queue may keep it) when only part of it is taken (a send
-    that the send buffer cuts short); the very object when all of it is."""
-    if n == len(data) or type(data) is not bytes:
-        return data[:n]
-    return memoryview(data)[:n]
 
 
 _TAIL = 65536  # pieces smaller than this are gathered into a tail piece up to this size
@@ -91,22 +82,16 @@ class ByteQueue:
             if type(piece) is bytes:
                 return piece if a == 0 and b == len(piece) else piece[a:b]
             return bytes(piece[a:b]) if b - a < _TAIL // 8 else _copy(piece, a, b)
-        # Across pieces: views of them joined, one copy (a view is released at once after, so
-        # that the tail bytearray may grow again).
-        views = []
+        parts = []
         want = stop - start
-        try:
-            while want:
-                with memoryview(pieces[i]) as whole:
-                    view = whole[a : a + want]
-                views.append(view)
-                want -= len(view)
-                i += 1
-                a = 0
-            return b"".join(views)
-        finally:
-            for view in views:
-                view.release()
+        while want:
+            with memoryview(pieces[i]) as view:
+                chunk = view[a : a + want]
+                parts.append(bytes(chunk))
+                want -= len(chunk)
+            i += 1
+            a = 0
+        return b"".join(parts)
 
     def _find(self, pos: int) -> tuple[int, int]:
         """The piece holding byte ``pos`` and that piece's offset in the queue. Lookups mostly

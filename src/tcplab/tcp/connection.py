@@ -32,7 +32,7 @@ from tcplab.tcp import fastopen as tfo
 from tcplab.tcp import seq as sq
 from tcplab.tcp.ackpolicy import AckPolicy
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
-from tcplab.tcp.buffer import ByteQueue, head
+from tcplab.tcp.buffer import ByteQueue
 from tcplab.tcp.config import Config
 from tcplab.tcp.congestion import ARBITRARILY_HIGH, AckSample, CongestionControl, Phase, WindowUse, create
 from tcplab.tcp.ecn import Ecn
@@ -437,7 +437,7 @@ class Connection:
             raise _err(E.EPIPE)
         n = min(len(data), self.send_free)
         if n:
-            self._sndbuf += head(data, n)
+            self._sndbuf += data[:n]
             if eor and n == len(data):
                 self._eor.append(sq.add(self._snd_base, len(self._sndbuf)))
             if st in _SEND_CALL_OUTPUT or (st is S.SYN_RCVD and self.fastopen):
