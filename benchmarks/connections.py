@@ -289,7 +289,7 @@ def main() -> int:
     est, tw = memory(args.conns)
     print(f"memory in the simulator, {args.conns:,} connections (tracemalloc)")
     print(f"  per idle ESTABLISHED endpoint {est:8,.0f} bytes  (target <= 2,048)")
-    print(f"  per TIME_WAIT entry           {tw:8,.0f} bytes")
+    print(f"  per TIME_WAIT entry           {tw:8,.0f} bytes  (target <= 2,048)")
     return 0
 
 

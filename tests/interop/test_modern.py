@@ -55,13 +55,14 @@ def _sha(data: bytes) -> str:
 # ---------------------------------------------------------------------------- ECN
 def test_ecn_kernel_client_asks_tcplab_accepts_and_ce_is_answered(tun: TunBench) -> None:
     """The kernel with tcp_ecn=1 sends SEW; tcplab (tcp_ecn=2, Linux's default) answers SE.;
-    CE marks put on the kernel's data (nftables: ip ecn set ce) are echoed by tcplab until the
+    CE marks put on every tenth of the kernel's data packets (nftables: numgen inc, ip ecn set ce;
+    a random tenth could mark none of the few 64 KB packets of 1 MB) are echoed by tcplab until the
     kernel's CWR: the kernel shows ecn, and counts the CE deliveries tcplab echoed."""
     sysctl(tun, "net.ipv4.tcp_ecn", 1)
     nft(
         tun,
         hook("output"),
-        "add rule inet tlab output meta l4proto tcp ip ecn ect0 numgen random mod 100 < 10 ip ecn set ce",
+        "add rule inet tlab output meta l4proto tcp ip ecn ect0 numgen inc mod 10 == 0 ip ecn set ce",
     )
     srv = listen(tun, H4, PORT)
     peer = tun.kpeer("client", H4, PORT, "--send", MB, "--shut", "--recv", 0, "--pause")
@@ -85,7 +86,7 @@ def test_ecn_tcplab_client_asks_the_kernel_and_reduces_on_its_echo(tun: TunBench
     nft(
         tun,
         hook("input"),
-        "add rule inet tlab input meta l4proto tcp ip ecn ect0 numgen random mod 100 < 10 ip ecn set ce",
+        "add rule inet tlab input meta l4proto tcp ip ecn ect0 numgen inc mod 10 == 0 ip ecn set ce",
     )
     tun.host.config.ecn = 1
     peer = tun.kpeer("server", K4, PORT, "--recv", MB, "--pause")

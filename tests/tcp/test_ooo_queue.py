@@ -110,3 +110,17 @@ def test_sack_options_in_the_acks_during_the_attack():
     assert sack is not None
     # the latest segment's block first, then the most recently reported (3 of them: 4 without TS)
     assert sack.blocks == ((nxt + 11, nxt + 12), (nxt + 9, nxt + 10), (nxt + 7, nxt + 8), (nxt + 5, nxt + 6))
+
+
+def test_connections_share_the_empty_queue_until_data_arrives_out_of_order():
+    a, b = Peer().to_established(), Peer().to_established()
+    assert a.conn._ooo is b.conn._ooo and not a.conn._ooo  # one empty queue, made once
+    nxt = PEER_ISS + 1
+    # A hole, then data after it: a duplicate ACK of RCV.NXT, and a queue of a's own.
+    assert a.recv(seg("P.", nxt + 100, ISS + 1, data=b"x" * 10)) == [(".", ISS + 1, nxt, 65535, 0)]
+    assert a.conn._ooo is not b.conn._ooo
+    assert (a.conn._ooo.bytes, b.conn._ooo.bytes) == (10, 0) and not b.conn._ooo
+    # The hole filled: everything is delivered; the shared empty queue never held anything.
+    a.recv(seg("P.", nxt, ISS + 1, data=b"y" * 100))
+    assert a.conn.receive(now=a.now) == b"y" * 100 + b"x" * 10
+    assert not b.conn._ooo and Peer().conn._ooo is b.conn._ooo

@@ -95,6 +95,26 @@ def test_rack_retransmits_every_segment_sent_before_the_one_delivered():
     assert ack(p, 0, (5, 10), at=0.11) == data(1, 4)  # the fifth with the next delivery
 
 
+def test_rack_finds_a_lost_retransmission_and_the_episode_goes_on():
+    """RFC 8985 6.2: a retransmission is lost when a segment sent after it is delivered and its
+    RTT has passed (Linux tcp_rack_detect_loss, counted as TCPLostRetransmit). It goes again at
+    once, in the same recovery episode: no second reduction until SND.UNA reaches the recovery
+    point (Linux tcp_fastretrans_alert only enters Recovery from Open, Disorder or CWR)."""
+    p = sender(linux(congestion_control="reno", initial_window=10), rtt=0.05)
+    p.conn.send(bytes(30 * M), p.now)
+    assert p.out() == data(10)
+    # Three SACKed: 0 is lost; PRR: ceil(ssthresh 5 * delivered 3 / RecoverFS 10) = 2 segments,
+    # the retransmission of 0 and then new segment 10.
+    assert ack(p, 0, (1, 4), at=0.1) == data(1) + data(1, 10)
+    assert p.conn.ssthresh == 5 * M
+    assert [ack(p, 0, (1, k), at=0.1) for k in range(5, 11)] == [[], data(1, 11), [], [], data(1, 12), data(1, 13)]
+    # Segment 10, sent right after the retransmission, is SACKed one RTT later and 0 still is
+    # not: the retransmission is lost. It goes again, then new data (PRR: one per delivery).
+    assert ack(p, 0, (1, 11), at=0.155) == data(1) + data(1, 14)
+    assert p.conn.cc.phase is Phase.RECOVERY and p.conn.ssthresh == 5 * M
+    assert p.conn.loss.retrans_out == M and p.conn.loss.lost_out == M
+
+
 # ------------------------------------------------------------------------------- TLP (RFC 8985 7)
 def test_tail_loss_probe_resends_the_last_segment_after_two_rtts():
     """Three segments and silence: the probe is the last segment again at 2*SRTT + 2 ms (Linux
@@ -226,6 +246,27 @@ def test_retransmission_timeout_keeps_sack_marks_as_linux_does():
     assert p.conn.cc.phase is Phase.LOSS and p.conn.cwnd == M
     # Slow start resends the rest, skipping what the peer SACKed (segment 2).
     assert ack(p, 1, (2, 3)) == [data(1, 1)[0], data(1, 3, written=4)[0]]
+
+
+def test_timeouts_during_recovery_keep_ssthresh_and_back_off_until_an_ack():
+    """Linux tcp_enter_loss: a timeout inside a recovery episode takes no new ssthresh (it was
+    set when the episode began), cwnd becomes what is in flight plus one (everything not SACKed
+    is lost: one segment), the SACK marks stay; a second timeout with no progress doubles the
+    RTO and still keeps ssthresh; the first ACK that advances SND.UNA resets the backoff
+    (RFC 6298 5.5-5.7) and slow start resends what is lost."""
+    p = sender(linux(congestion_control="reno", initial_window=10, tlp=False), rtt=0.05)
+    p.conn.send(bytes(30 * M), p.now)
+    p.out()
+    assert ack(p, 0, (1, 4), at=0.1) == data(1) + data(1, 10)  # fast retransmit; ssthresh 5
+    # RTO 250 ms (SRTT 50 ms + Linux's 200 ms floor) from the first transmission at 50 ms.
+    assert p.advance(0.5) == [(pytest.approx(0.3), ".", D, A, WIN, M)]
+    assert p.conn.cc.phase is Phase.LOSS and p.conn.cwnd == M and p.conn.ssthresh == 5 * M
+    assert p.conn.loss.sacked_out == 3 * M
+    assert p.advance(0.9) == [(pytest.approx(0.8), ".", D, A, WIN, M)]  # backed off: 500 ms
+    assert p.conn.ssthresh == 5 * M and p.conn.rtt.backoff == 2
+    # 0 arrives, 1-3 were SACKed: slow start (cwnd 2) resends 4 and 5, the backoff is gone.
+    assert ack(p, 4, at=0.95) == data(2, 4)
+    assert p.conn.rtt.backoff == 0 and p.conn.cwnd == 2 * M and p.conn.cc.phase is Phase.LOSS
 
 
 def test_retransmission_timeout_forgets_sack_marks_in_the_rfc_profile():

@@ -17,6 +17,7 @@ stack name defaults to the TUN device's name).
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 from typing import Any
 
@@ -165,6 +166,20 @@ def _service(service: str, s: Session) -> None:
         s.done = True
 
 
+def _accept_all(lsock: Any, sessions: dict[Session, None], ready: dict[Any, None]) -> None:
+    """Every connection waiting on ``lsock``: a session each, to be serviced at once."""
+    while True:
+        try:
+            conn, _ = lsock.accept()
+        except (BlockingIOError, OSError):
+            return
+        conn.setblocking(False)
+        s = Session(conn)
+        sessions[s] = None
+        ready[s] = None
+        conn.add_waker(functools.partial(ready.__setitem__, s, None))
+
+
 def open_listeners(host: Any, addresses: list[str], port: int, reuseaddr: bool = True) -> list:
     from tcplab.socket import AF_INET, AF_INET6, SO_REUSEADDR, SOL_SOCKET, Socket
 
@@ -198,21 +213,24 @@ def run_serve(args: Any) -> int:
             file=sys.stderr,
             flush=True,
         )
-        sessions: list[Session] = []
+        sessions: dict[Session, None] = {}
+        # Readiness: a session (or listener) is serviced only when something happened to its
+        # socket (data, a state change, room to send: the socket's wakers), not on every step.
+        ready: dict[Any, None] = dict.fromkeys(listeners)
+        for lsock in listeners:
+            lsock.add_waker(functools.partial(ready.__setitem__, lsock, None))
         runtime = tun.runtime
         while not tun.stopping:
             runtime.step(1.0)
-            for lsock in listeners:
-                while True:
-                    try:
-                        conn, _ = lsock.accept()
-                    except (BlockingIOError, OSError):
-                        break
-                    conn.setblocking(False)
-                    sessions.append(Session(conn))
-            for s in sessions:
-                _service(args.service, s)
-            sessions = [s for s in sessions if not s.done]
+            todo = list(ready)
+            ready.clear()
+            for item in todo:
+                if not isinstance(item, Session):
+                    _accept_all(item, sessions, ready)
+                elif not item.done:
+                    _service(args.service, item)
+                    if item.done:
+                        del sessions[item]
         # Interrupted: close everything cleanly.
         for lsock in listeners:
             lsock.close()

@@ -17,6 +17,7 @@ import hashlib
 import heapq
 import ipaddress
 import itertools
+import operator
 import os
 import random
 import traceback
@@ -40,6 +41,7 @@ from tcplab.tcp.isn import ISNGenerator
 from tcplab.tcp.ratelimit import ChallengeAckLimit
 from tcplab.tcp.states import TRANSITIONS, Cause, State, Transition
 from tcplab.tcp.syncookies import VALID_AFTER_OVERFLOW, SynCookies, decode_ts_options, encode_ts_options
+from tcplab.tcp.timewait import TimeWait
 from tcplab.trace.events import EventLog
 from tcplab.wire import (
     MalformedPacket,
@@ -93,6 +95,9 @@ COUNTER_NAMES = (
 
 _TW = State.TIME_WAIT
 _NO_CHANGES: Mapping[str, object] = {}
+# Every field of a Config, as one tuple (conn_config's key); and how many shared configs a host keeps.
+_config_values = operator.attrgetter(*(f.name for f in dataclasses.fields(Config)))
+_CONN_CONFIGS_KEPT = 64
 
 
 def _transition_counter(t: Transition) -> str | None:
@@ -209,7 +214,9 @@ class Endpoint:
     )
 
     def __init__(self, conn: Connection, listener: Listener | None = None) -> None:
-        self.conn = conn
+        # The engine's connection; in TIME-WAIT, once the application has gone, the small
+        # record that replaces it (Host._keep_time_wait_record).
+        self.conn: Connection | TimeWait = conn
         self.listener = listener  # the listener a child belongs to until accept()
         self.key: ConnKey | None = None
         self.label = ""
@@ -224,6 +231,13 @@ class Endpoint:
     @property
     def state(self) -> State:
         return self.conn.state
+
+    def live(self) -> Connection:
+        """The engine's connection, for an endpoint that cannot be a TIME-WAIT record (one an
+        application holds, a listener's child)."""
+        conn = self.conn
+        assert isinstance(conn, Connection), f"{self!r}: a TIME-WAIT record, not a connection"
+        return conn
 
     def __repr__(self) -> str:
         return f"<Endpoint {self.label} {self.conn.state}>"
@@ -287,7 +301,7 @@ class Listener:
         pending = sum(
             1
             for ep in (*self.syn_queue.values(), *self.accept_queue)
-            if ep.conn.fastopen and ep.conn.state is State.SYN_RCVD
+            if isinstance(ep.conn, Connection) and ep.conn.fastopen and ep.conn.state is State.SYN_RCVD
         )
         return pending < qlen
 
@@ -341,6 +355,7 @@ class Host:
             raise ValueError("a host needs at least one address")
         self._own = {str(a) for a in self._addresses}
         self.config = config.copy() if config is not None else Config()
+        self._conn_configs: dict[tuple[object, ...], Config] = {}  # conn_config's, shared
         # Without a log asked for, a bounded ring: a long-running host (tcplab serve) must not
         # keep every event of every connection for ever. Pass EventLog() for a whole trace.
         self.log = log if log is not None else EventLog(limit=EVENT_RING)
@@ -812,11 +827,12 @@ class Host:
         self.log.record(
             "note", now, host=self.name, text=f"a valid SYN cookie came back: the connection is made (MSS {mss})"
         )
-        ep.conn.segment_arrives(syn, now)
-        ep.conn.segments_to_send()  # its SYN-ACK went out when the cookie was made
-        ep.conn.synack_untimed()
+        child = ep.live()
+        child.segment_arrives(syn, now)
+        child.segments_to_send()  # its SYN-ACK went out when the cookie was made
+        child.synack_untimed()
         ep.traffic.received(seg, now)
-        ep.conn.segment_arrives(seg, now)
+        child.segment_arrives(seg, now)
         self.service(ep, now)
         return True
 
@@ -881,6 +897,16 @@ class Host:
                 waker()
         if ep.orphan != (conn.orphaned and not ep.finished):
             self._orphan_changed(ep, now)
+        if conn.state is _TW and isinstance(conn, Connection):
+            self._keep_time_wait_record(ep, conn)
+
+    @staticmethod
+    def _keep_time_wait_record(ep: Endpoint, conn: Connection) -> None:
+        """A closed connection in TIME-WAIT: keep only the small record (tcplab.tcp.timewait,
+        Linux's inet_timewait_sock) in the connection's place, and let the rest go."""
+        record = conn.time_wait_record()
+        if record is not None:
+            ep.conn = record
 
     def _orphan_changed(self, ep: Endpoint, now: float) -> None:
         """Keep count of the orphans; one too many is reset at once, as Linux's tcp_close does
@@ -1021,22 +1047,33 @@ class Host:
         user_mss: int | None = None,
         changes: Mapping[str, object] = _NO_CHANGES,
     ) -> Config:
-        """A connection's own Config: ``base`` (the host's) with ``changes`` (what socket options
+        """A connection's Config: ``base`` (the host's) with ``changes`` (what socket options
         set); the MSS the link's MTU allows (1460 over IPv4, 1440 over IPv6 on the usual 1500),
         or less if the Config asks for less, or what TCP_MAXSEG asked for; and how large a
-        segment the link splits itself (``gso_max``). One copy of ``base``."""
-        cfg = (base or self.config).copy(**changes)
+        segment the link splits itself (``gso_max``). Read-only and shared: connections made with
+        the same settings get the same object (``Config.read_only``), not ~500 bytes each."""
+        base = base or self.config
         ipv6 = ":" in local_ip
         link_mss = self.link.mss(ipv6)
+        # Keyed by every value it is made of: a base changed in place (a sysctl, a listener's
+        # socket option) simply makes another key.
+        key = (_config_values(base), link_mss, self.link.segmentation, ipv6, user_mss, tuple(changes.items()))
+        cfg = self._conn_configs.get(key)
+        if cfg is not None:
+            return cfg
+        new = base.copy(**changes)
         if user_mss:
-            cfg.mss = user_mss
-        elif cfg.mss == _DEFAULT_MSS:
-            cfg.mss = link_mss  # the default follows the link, as Linux's follows the route's MTU
+            new.mss = user_mss
+        elif new.mss == _DEFAULT_MSS:
+            new.mss = link_mss  # the default follows the link, as Linux's follows the route's MTU
         else:
-            cfg.mss = min(cfg.mss, link_mss)
+            new.mss = min(new.mss, link_mss)
         if self.link.segmentation:
             # Payload room in the largest segment the link splits: less the IP and TCP headers.
-            cfg.gso_max = self.link.segmentation - (40 if ipv6 else 20) - 60
+            new.gso_max = self.link.segmentation - (40 if ipv6 else 20) - 60
+        if len(self._conn_configs) >= _CONN_CONFIGS_KEPT:
+            self._conn_configs.clear()
+        cfg = self._conn_configs[key] = new.read_only()
         return cfg
 
     def new_connection(self, config: Config, local: tuple[str, int], remote: tuple[str, int] | None) -> Endpoint:

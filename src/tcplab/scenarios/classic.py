@@ -175,10 +175,10 @@ def listen_then_send(b: Bench) -> str:
     host.register(ep)
     # The engine's OPEN/SEND directly (the sockets have no such call): a passive OPEN that names
     # its remote socket, then a SEND.
-    ep.conn.listen(now)
+    ep.live().listen(now)
     host.service(ep, now)
     b.wait(0.2)
-    ep.conn.send(b"hello", b.now)
+    ep.live().send(b"hello", b.now)
     host.service(ep, b.now)
     b.net.kick(host)
     ssock, _ = lsock.accept()

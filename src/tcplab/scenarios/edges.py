@@ -170,7 +170,7 @@ def _abort_in_listen(b: Bench) -> None:
     b.note("server", "act 1: ABORT in LISTEN (the engine's call; a socket's close() is CLOSE)")
     host = b.server
     ep = host.new_connection(host.conn_config(SERVER_IP), (SERVER_IP, 7000), None)
-    ep.conn.listen(now)
+    ep.live().listen(now)
     host.service(ep, now)
     b.wait(0.1)
     ep.conn.abort(b.now)

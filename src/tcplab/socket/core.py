@@ -183,7 +183,9 @@ class SocketCore:
     @property
     def connection(self) -> Connection | None:
         """The engine's connection behind this socket (None before connect/accept)."""
-        return self._ep.conn if self._ep is not None else None
+        if self._ep is None or not isinstance(self._ep.conn, Connection):
+            return None  # (closed, and in TIME-WAIT as a record: tcplab.tcp.timewait)
+        return self._ep.conn
 
     @property
     def shown_state(self) -> State | None:
@@ -480,7 +482,7 @@ class SocketCore:
         core._attach(ep=ep)
         # Linux: an accepted socket inherits the listener's options (it is a clone of it).
         core.options = self.options.inherit()
-        _options.apply_to_connection(core, ep.conn)
+        _options.apply_to_connection(core, ep.live())
         remote = ep.conn.remote
         assert remote is not None  # an accepted connection knows its peer
         return core, core.sockaddr(*remote)
@@ -547,8 +549,9 @@ class SocketCore:
         self._deferred = None
         self._err_reported = False
         self._shut_rd = self._shut_wr = False
-        _options.apply_to_connection(self, ep.conn)
-        queued = ep.conn.connect(now, data=data, fastopen_cookie=fastopen_cookie)
+        conn = ep.live()
+        _options.apply_to_connection(self, conn)
+        queued = conn.connect(now, data=data, fastopen_cookie=fastopen_cookie)
         host.counters["active_opens"] += 1
         self.after_call()
         return queued
@@ -754,7 +757,7 @@ class SocketCore:
         if ep.finished:
             self._wake()
             return
-        conn = ep.conn
+        conn = ep.live()
         now = self.now()
         onoff, linger = self.options.linger_on, self.options.linger_time
         if onoff and linger == 0:
@@ -803,12 +806,10 @@ class SocketCore:
         self.options.config = {**self.options.config, **fields}  # a new dict: sockets share theirs
         conn = self.connection
         if conn is not None and conn.state is not State.CLOSED:
-            live = conn.config
-            for k, v in fields.items():
-                setattr(live, k, v)
+            conn.reconfigure(**fields)
             if any(k.startswith("keepalive") for k in fields):
                 # (re)arm the keepalive timer with the new settings, as Linux does
-                conn.set_keepalive(bool(live.keepalive), self.now())
+                conn.set_keepalive(bool(conn.config.keepalive), self.now())
                 self.after_call()
         if self._listener is not None:  # children are cloned from the listener's config
             for k, v in fields.items():

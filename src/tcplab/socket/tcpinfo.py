@@ -99,7 +99,10 @@ def of(core: Any) -> dict[str, int]:
     listener = core.listener
     conn = listener.conn if listener is not None else core.connection
     if conn is None:
-        return {"state": LINUX_STATE_NUMBER[State.CLOSED]}
+        # Closed, or in TIME-WAIT as the host's small record (which, like Linux's timewait
+        # sockets, knows its state and little else).
+        ep = core.endpoint
+        return {"state": LINUX_STATE_NUMBER[ep.state if ep is not None else State.CLOSED]}
     info = conn.tcp_info()
     synced = conn.state.synchronized
     mss = int(info["snd_mss"])

@@ -203,6 +203,14 @@ class Config:
             setattr(new, name, value)
         return new
 
+    def read_only(self) -> ReadOnlyConfig:
+        """A read-only copy that many connections may share: a ``Connection`` given one keeps it
+        instead of copying it (a per-connection change is copy-on-write: ``reconfigure``)."""
+        new = _new_config(ReadOnlyConfig)
+        for name in _FIELD_NAMES_IN_ORDER:
+            object.__setattr__(new, name, getattr(self, name))
+        return new
+
     @property
     def wscale(self) -> int:
         """The window scale we offer (RFC 7323 2.2 leaves the choice to us), as Linux chooses it
@@ -213,6 +221,17 @@ class Config:
             return 0
         space = max(self.rcv_buf, self.rcv_buf_max, self.rmem_max) if self.rcv_autotune else self.rcv_buf
         return min(max(space.bit_length() - 1 - 15, 0), 14)
+
+
+class ReadOnlyConfig(Config):
+    """A ``Config`` nobody may change (``Config.read_only()``): one object shared by every
+    connection a host makes with the same settings, instead of ~500 bytes of copy each.
+    ``copy()`` gives a writable ``Config``."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a shared (read-only) Config cannot change {name}: copy() it")
 
 
 # The fields that name a choice, and the values each may take.

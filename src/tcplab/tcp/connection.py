@@ -30,10 +30,11 @@ from typing import ClassVar, TypedDict
 
 from tcplab.tcp import fastopen as tfo
 from tcplab.tcp import seq as sq
+from tcplab.tcp import timewait as tw
 from tcplab.tcp.ackpolicy import AckPolicy
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.buffer import ByteQueue
-from tcplab.tcp.config import Config
+from tcplab.tcp.config import Config, ReadOnlyConfig
 from tcplab.tcp.congestion import ARBITRARILY_HIGH, AckSample, CongestionControl, Phase, WindowUse, create
 from tcplab.tcp.ecn import Ecn
 from tcplab.tcp.events import (
@@ -61,6 +62,7 @@ from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.rtt import RTTEstimator
 from tcplab.tcp.states import LINUX_STATE_NUMBER, Cause, State, lookup
 from tcplab.tcp.timers import Timer, Timers
+from tcplab.tcp.timewait import TimeWait
 from tcplab.wire.tcp import (
     EOL,
     FLAGS,
@@ -84,9 +86,8 @@ ACK, SYN, FIN, RST, PSH, URG, ECE, CWR = 0x10, 0x02, 0x01, 0x04, 0x08, 0x20, 0x4
 Address = tuple[str, int]
 _NOP = NOP()  # options are immutable: one NOP serves every segment
 
+_NO_OOO = Reassembly()  # the empty out-of-order queue connections share until they need their own
 _TS_MOD = 1 << 32
-_PAWS_IDLE = 24 * 24 * 3600  # RFC 7323 5.5: TS.Recent older than 24 days is invalid
-_PAWS_MSL = 60.0  # Linux TCP_PAWS_MSL
 _RTO_AFTER_SYN_LOSS = 3.0  # RFC 6298 5.7 (Linux TCP_TIMEOUT_FALLBACK)
 _TCP_RTO_MIN = 0.2  # Linux TCP_RTO_MIN, the base of tcp_model_timeout whatever rto_min says
 _TSO_WIN_DIVISOR = 3  # Linux net.ipv4.tcp_tso_win_divisor (3 on this kernel)
@@ -214,7 +215,9 @@ class Connection:
         fastopen_key: tfo.CookieKey | None = None,
         challenge_acks: ChallengeAckLimit | None = None,
     ) -> None:
-        self.config = (config or Config()).copy()
+        # A shared read-only Config (a host's, Config.read_only()) is kept as it is; any other is
+        # copied, so that changing it later changes nobody else's connection.
+        self.config = config if isinstance(config, ReadOnlyConfig) else (config or Config()).copy()
         self.local = local
         self.remote = remote
         self.name = name
@@ -270,7 +273,7 @@ class Connection:
         self._sndbuf = ByteQueue()  # bytes from _snd_base onward: unacked, then unsent
         self._snd_base = 0  # sequence number of _sndbuf[0]
         self._rcvbuf = ByteQueue()  # in-order data the user has not read
-        self._ooo = Reassembly()
+        self._ooo = _NO_OOO  # made by _ooo_queue when first needed
         self.eof = False  # the peer's FIN reached the receive buffer
         self._fin_queued = False  # user asked for FIN (shutdown or close)
         self._fin_seq: int | None = None  # sequence number our FIN occupies, once sent
@@ -568,14 +571,10 @@ class Connection:
         whose sequence number is beyond RCV.NXT or whose timestamp is newer than TS.Recent.
         ``"rfc"``: never; RFC 5961 4.2 answers a SYN in TIME-WAIT with a challenge ACK (and
         without RFC 5961, 3.10.7.4 resets the connection: see the fourth step)."""
-        if self.state is not S.TIME_WAIT or not seg.syn or seg.has_ack or seg.rst:
-            return False
-        if self.config.time_wait_rules != "linux":
+        if self.state is not S.TIME_WAIT or self.config.time_wait_rules != "linux":
             return False
         ts = seg.option(Timestamps) if self.ts_ok else None
-        if ts is not None and self._paws_reject(ts, now):
-            return False
-        return sq.gt(seg.seq, self.rcv_nxt) or (ts is not None and sq.gt(ts.val, self.ts_recent))
+        return tw.accepts_syn(seg, ts, now, self.rcv_nxt, self.ts_recent, self._ts_recent_age)
 
     def synack_untimed(self) -> None:
         """The SYN-ACK answering this connection's SYN went out before the connection existed
@@ -1143,7 +1142,7 @@ class Connection:
         """RFC 7323 4.3 (2): "If SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent then
         SEG.TSval is copied to TS.Recent" (a TS.Recent older than 24 days is no bound)."""
         if sq.le(seq, self._last_ack_sent) and (
-            sq.ge(ts.val, self.ts_recent) or now - self._ts_recent_age > _PAWS_IDLE
+            sq.ge(ts.val, self.ts_recent) or now - self._ts_recent_age > tw.PAWS_IDLE
         ):
             self.ts_recent = ts.val
             self._ts_recent_age = now
@@ -1190,8 +1189,15 @@ class Connection:
         rst = reset_for(seg)
         assert rst is not None  # the segment is a SYN without RST
         self._out.append(rst)
-        self._ooo = Reassembly()
+        self._ooo = _NO_OOO
         self._fail(E.ECONNRESET, C.RCV_SYN, Reset(refused=False, errno=E.ECONNRESET), now)
+
+    def _ooo_queue(self) -> Reassembly:
+        """The out-of-order queue, made when something first needs queueing: most connections
+        never do, and until then they share one empty queue (``_NO_OOO``, never changed)."""
+        if self._ooo is _NO_OOO:
+            self._ooo = Reassembly()
+        return self._ooo
 
     def _queue_syn_text(self, seg: Segment) -> None:
         """RFC 9293 3.10.7.2 / 3.10.7.3: keep a SYN's text and FIN until ESTABLISHED (only when
@@ -1208,48 +1214,63 @@ class Connection:
             self._process_text_and_fin(seg, sq.add(seg.seq, 1), now)
 
     def _arrives_time_wait_linux(self, seg: Segment, now: float) -> None:
-        """TIME-WAIT as Linux's tcp_timewait_state_process (``Config.time_wait_rules="linux"``;
-        measured on this kernel, notes/linux-behaviour.md E):
-
-        - PAWS first; an old timestamp rejects even a RST while TS.Recent is younger than 60 s;
-        - a segment at exactly RCV.NXT that occupies no sequence space (a pure ACK) restarts
-          the 2 MSL timer silently and updates TS.Recent; a RST there ends TIME-WAIT (unless
-          RFC 1337 protection is on, tcp_rfc1337=1);
-        - anything else (a retransmitted FIN, data, an old or out-of-window segment, a SYN the
-          host did not take as a new incarnation) is acknowledged with <SEQ=SND.NXT><ACK=RCV.NXT>,
-          and restarts the timer when it carries ACK or failed PAWS; a RST there is ignored. The
-          ACK is throttled (tcp_timewait_check_oow_rate_limit) unless the segment carries data
-          or FIN, or is a SYN that would open a new incarnation had a listener been there.
-        """
+        """TIME-WAIT as Linux's tcp_timewait_state_process (``Config.time_wait_rules="linux"``):
+        timewait.arrival decides, for this connection as for the record a host keeps once the
+        application has gone (``time_wait_record``)."""
         ts = seg.option(Timestamps) if self.ts_ok else None
-        paws_reject = ts is not None and self._paws_reject(ts, now, linux_rst=seg.rst)
-        if not paws_reject and seg.seq == self.rcv_nxt and (seg.seg_len == 0 or seg.rst):
-            if seg.rst:
-                if not self.config.rfc1337:
-                    self._enter(S.CLOSED, C.RCV_RST, now)  # "TIME_WAIT assassination"
-                    return
-            else:
-                self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
-            if ts is not None:
-                self.ts_recent = ts.val
-                self._ts_recent_age = now
+        todo = tw.arrival(seg, ts, now, self.rcv_nxt, self.ts_recent, self._ts_recent_age, self.config.rfc1337)
+        if todo & tw.CLOSE:
+            self._enter(S.CLOSED, C.RCV_RST, now)  # "TIME_WAIT assassination"
             return
-        if seg.rst:
-            return
-        if self.time_wait_accepts_syn(seg, now):
-            self._send_ack_now(now)  # TCP_TW_SYN without a listener: TCP_TW_ACK
-            return
-        if paws_reject or seg.has_ack:
+        if todo & tw.RESTART:
             self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
-        if ((seg.payload or seg.fin) and not seg.syn) or self._oow.allow(now):
+        if todo & tw.TS_RECENT and ts is not None:
+            self.ts_recent = ts.val
+            self._ts_recent_age = now
+        if todo & tw.ACK or (todo & tw.ACK_IF_ALLOWED and self._oow.allow(now)):
             self._send_ack_now(now)
 
+    def time_wait_record(self) -> TimeWait | None:
+        """This connection as the small record a host keeps in its place (timewait.py, Linux's
+        inet_timewait_sock): once it is in TIME-WAIT under Linux's rules, its application has
+        closed it, and nothing but the 2 MSL timer is left to run; else None. The record's
+        window is the one this connection advertises now (it can no longer change)."""
+        if (
+            self.state is not S.TIME_WAIT
+            or not self._user_closed
+            or self.config.time_wait_rules != "linux"
+            or self._out
+            or self._events
+            or self._dsack is not None
+            or self._ooo
+            or self.remote is None
+        ):
+            return None
+        deadline = self.timers.deadline(Timer.TIME_WAIT)
+        if deadline is None or self.timers.earliest() != deadline:
+            return None
+        return TimeWait(
+            self.local,
+            self.remote,
+            name=self.name,
+            snd_nxt=self.snd_max,  # RFC 9293's SND.NXT (see _send_ack_now)
+            rcv_nxt=self.rcv_nxt,
+            ts_ok=self.ts_ok,
+            ts_recent=self.ts_recent,
+            ts_recent_age=self._ts_recent_age,
+            ts_hz=self.config.ts_hz,
+            ts_offset=(self.iss * 2654435761) & 0xFFFFFFFF,  # as _ts_now
+            window=self._window_field(syn=False),
+            ece=self.ecn.echo,
+            msl=self.config.msl,
+            rfc1337=self.config.rfc1337,
+            deadline=deadline,
+            oow=self._oow,
+            total_retrans=self.total_retrans,
+        )
+
     def _paws_reject(self, ts: Timestamps, now: float, *, linux_rst: bool = False) -> bool:
-        if now - self._ts_recent_age > _PAWS_IDLE:
-            return False
-        if linux_rst and now - self._ts_recent_age >= _PAWS_MSL:
-            return False  # Linux tcp_paws_reject: a RST passes once TS.Recent is 60 s old
-        return sq.lt(ts.val, self.ts_recent)
+        return tw.paws_reject(ts.val, self.ts_recent, self._ts_recent_age, now, linux_rst=linux_rst)
 
     def _rst_arrives(self, now: float) -> None:
         """3.10.7.4 second check, state by state."""
@@ -1556,7 +1577,7 @@ class Connection:
             if fin_seq == self.rcv_nxt:
                 self._fin_arrives(now)
             elif sq.gt(fin_seq, self.rcv_nxt):
-                self._ooo.fin_seq = fin_seq
+                self._ooo_queue().fin_seq = fin_seq
                 self._ack_now = True
 
     def _receive_text(self, seq: int, payload: bytes | memoryview, seg: Segment, now: float) -> None:
@@ -1598,7 +1619,7 @@ class Connection:
             overlap = self._ooo.overlap(seq, sq.add(seq, len(payload)))
             if overlap is not None:
                 self._note_duplicate(*overlap)
-            self._ooo.add(seq, bytes(payload), rcv_nxt, limit=2 * self.config.rcv_buf - len(self._rcvbuf))
+            self._ooo_queue().add(seq, bytes(payload), rcv_nxt, limit=2 * self.config.rcv_buf - len(self._rcvbuf))
             self._ack_now = True
 
     def _data_arrived(self, length: int, psh: bool, now: float, gso_size: int = 0) -> None:
@@ -1840,8 +1861,17 @@ class Connection:
             self.timers.stop(Timer.KEEPALIVE)
 
     def set_keepalive(self, on: bool, now: float) -> None:
-        self.config.keepalive = on
+        if bool(self.config.keepalive) != on:
+            self.reconfigure(keepalive=on)
         self._arm_keepalive(now)
+
+    def reconfigure(self, **changes: object) -> None:
+        """Change settings of this connection alone (socket options): copy-on-write, since the
+        Config may be shared with other connections (``Config.read_only``). Collaborators that
+        read the Config as they go (the ACK policy) read the new one; what the others took from
+        it when the connection was made stays as it was."""
+        self.config = self.config.copy(**changes)
+        self._acks.config = self.config
 
     # ================================================================================ sending
     def _ts_now(self, now: float) -> int:
