@@ -53,42 +53,54 @@ class Pipe:
         return self.a if name == "a" else self.b
 
     def flush(self) -> None:
-        for name in ("a", "b"):
-            c = self.conn(name)
-            for seg in c.segments_to_send():
-                self.sent += 1
-                if self.keep_log:
-                    self.log.append((self.now, name, seg))
-                delays = [self.delay] if self.hook is None else self.hook(name, seg)
-                if delays is None:
-                    delays = [self.delay]
-                for d in delays:
-                    self._n += 1
-                    heapq.heappush(self._queue, (self.now + d, self._n, name, seg))
-            for ev in c.events():
-                self.events[name].append(ev)
-                if isinstance(ev, StateChanged):
-                    if not self.states[name]:
-                        self.states[name].append(ev.src.value)
-                    self.states[name].append(ev.dst.value)
+        for name, c in (("a", self.a), ("b", self.b)):
+            segs = c.segments_to_send()
+            if segs:
+                self._enqueue(name, segs)
+            events = c.events()
+            if events:
+                self._record(name, events)
+
+    def _enqueue(self, name: str, segs: list[Segment]) -> None:
+        """Put what ``name`` sent on the link (through the hook, if any)."""
+        self.sent += len(segs)
+        queue, now, hook = self._queue, self.now, self.hook
+        for seg in segs:
+            if self.keep_log:
+                self.log.append((now, name, seg))
+            delays = [self.delay] if hook is None else hook(name, seg)
+            if delays is None:
+                delays = [self.delay]
+            for d in delays:
+                self._n += 1
+                heapq.heappush(queue, (now + d, self._n, name, seg))
+
+    def _record(self, name: str, events: list) -> None:
+        self.events[name].extend(events)
+        for ev in events:
+            if isinstance(ev, StateChanged):
+                if not self.states[name]:
+                    self.states[name].append(ev.src.value)
+                self.states[name].append(ev.dst.value)
 
     def step(self) -> bool:
         """Run the next event (arrival or timer). False when nothing is left."""
         self.flush()
-        deadlines = [(d, n) for n, c in (("a", self.a), ("b", self.b)) if (d := c.next_deadline()) is not None]
+        da, db = self.a.next_deadline(), self.b.next_deadline()
+        t_tmr = db if da is None else da if db is None or da <= db else db
         t_arr = self._queue[0][0] if self._queue else None
-        t_tmr = min(deadlines)[0] if deadlines else None
         if t_arr is None and t_tmr is None:
             return False
         if t_tmr is not None and (t_arr is None or t_tmr < t_arr):
             self.now = max(self.now, t_tmr)
-            for d, n in deadlines:
-                if d <= self.now:
-                    self.conn(n).handle_timeout(self.now)
+            if da is not None and da <= self.now:
+                self.a.handle_timeout(self.now)
+            if db is not None and db <= self.now:
+                self.b.handle_timeout(self.now)
         else:
             t, _, sender, seg = heapq.heappop(self._queue)
             self.now = max(self.now, t)
-            self.conn("b" if sender == "a" else "a").segment_arrives(seg, self.now)
+            (self.b if sender == "a" else self.a).segment_arrives(seg, self.now)
         self.flush()
         return True
 

@@ -93,6 +93,16 @@ _TCP_RTO_MIN = 0.2  # Linux TCP_RTO_MIN, the base of tcp_model_timeout whatever 
 _TSO_WIN_DIVISOR = 3  # Linux net.ipv4.tcp_tso_win_divisor (3 on this kernel)
 _TSO_DEFER_RECENT = 0.001  # Linux tcp_tso_should_defer: 1 ms (NSEC_PER_MSEC)
 
+# Sets of states the per-segment path asks about, named once (a frozenset answers ``in`` with one
+# hash; a tuple of ``State.X`` looks each member up on the enum class, slow on Python 3.11).
+_SENDING = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.LAST_ACK, S.CLOSING})  # data or FIN may go
+_ACKING = frozenset(S) - {S.CLOSED, S.LISTEN, S.SYN_SENT}  # an owed ACK goes
+_SEND_CALL_OK = frozenset({S.SYN_SENT, S.SYN_RCVD, S.ESTABLISHED, S.CLOSE_WAIT})  # SEND queues (3.10.2)
+_SEND_CALL_OUTPUT = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})  # SEND sends at once
+_SEND_SPACE_TOLD = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.SYN_RCVD, S.SYN_SENT})  # SendSpace events
+_PROBE_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK})  # a TLP may go
+_PROBE_PHASES = frozenset({Phase.OPEN, Phase.CWR})
+
 
 class TcpInfo(TypedDict):
     """``Connection.tcp_info()``: a snapshot in the spirit of Linux's struct tcp_info."""
@@ -426,14 +436,14 @@ class Connection:
             raise _err(E.EPIPE if self._was_synchronized else E.ENOTCONN)
         if self._fin_queued:
             raise _err(E.EPIPE)  # 3.10.2: "connection closing", Linux: EPIPE
-        if st not in (S.SYN_SENT, S.SYN_RCVD, S.ESTABLISHED, S.CLOSE_WAIT):
+        if st not in _SEND_CALL_OK:
             raise _err(E.EPIPE)
         n = min(len(data), self.send_free)
         if n:
             self._sndbuf += data[:n]
             if eor and n == len(data):
                 self._eor.append(sq.add(self._snd_base, len(self._sndbuf)))
-            if st in (S.ESTABLISHED, S.CLOSE_WAIT) or (st is S.SYN_RCVD and self.fastopen):
+            if st in _SEND_CALL_OUTPUT or (st is S.SYN_RCVD and self.fastopen):
                 self._more = more
                 self._restart_after_idle(now)
                 self._output(now)
@@ -611,10 +621,16 @@ class Connection:
     def _mss_payload(self) -> int:
         """Payload per full segment: the peer's MSS, our own and the path's, less the options we
         always send."""
-        mss = min(self.snd_mss, self.config.mss)
-        if self.pmtu is not None:
-            mss = min(mss, self.pmtu - self._ip_tcp_headers)
-        return max(1, mss - (12 if self.ts_ok else 0))
+        # (comparisons rather than min()/max(): read several times per segment)
+        mss = self.snd_mss
+        ours = self.config.mss
+        if ours < mss:
+            mss = ours
+        if self.pmtu is not None and self.pmtu - self._ip_tcp_headers < mss:
+            mss = self.pmtu - self._ip_tcp_headers
+        if self.ts_ok:
+            mss -= 12
+        return mss if mss > 1 else 1
 
     @property
     def _ip_tcp_headers(self) -> int:
@@ -644,10 +660,8 @@ class Connection:
         tcp_fragment)."""
         if n <= mss:
             self.loss.on_send(seq, sq.add(seq, n + fin), now)
-            return
-        for off in range(0, n, mss):
-            end = min(off + mss, n)
-            self.loss.on_send(sq.add(seq, off), sq.add(seq, end + (fin and end == n)), now)
+        else:
+            self.loss.on_send_split(seq, n, fin, mss, now)
 
     def events(self) -> list[Event]:
         out, self._events = self._events, []
@@ -1334,7 +1348,7 @@ class Connection:
         if data_acked:
             del self._sndbuf[:data_acked]
             self._snd_base = sq.add(self._snd_base, data_acked)
-            if self.state in (S.ESTABLISHED, S.CLOSE_WAIT, S.SYN_RCVD, S.SYN_SENT):
+            if self.state in _SEND_SPACE_TOLD:
                 self._events.append(SendSpace(self.send_free))
         self.snd_una = ack
         if sq.gt(ack, self.snd_nxt):
@@ -2143,8 +2157,8 @@ class Connection:
             or not self.config.tlp
             or loss.disorder
             or not loss.outstanding
-            or self.cc.phase not in (Phase.OPEN, Phase.CWR)
-            or self.state not in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK)
+            or self.cc.phase not in _PROBE_PHASES
+            or self.state not in _PROBE_STATES
         ):
             return False
         # Linux tcp_rto_delta_us: when the RTO would fire, reckoned from the oldest segment.
@@ -2218,15 +2232,13 @@ class Connection:
         st = self.state
         # RFC 7413 4.2.2: after accepting SYN data the server may answer before the handshake
         # completes (Linux tcp_passive_fastopen).
-        if st in (S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.LAST_ACK, S.CLOSING) or (
-            st is S.SYN_RCVD and self.fastopen
-        ):
+        if st in _SENDING or (st is S.SYN_RCVD and self.fastopen):
             sent_from = self.snd_nxt
             self._send_data(now)
             self._cwnd_use.after_send(
                 self.unacked, self.cc.cwnd, self._mss_payload, self.snd_una, self.snd_max, self.snd_nxt != sent_from
             )
-        if self._ack_now and st not in (S.CLOSED, S.LISTEN, S.SYN_SENT):
+        if self._ack_now and st in _ACKING:
             if st is S.SYN_RCVD:
                 self._ack_now = False
             else:

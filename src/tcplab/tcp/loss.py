@@ -178,6 +178,19 @@ class LossDetector:
         self._queue.append(rec)
         self._by_time[rec] = None
 
+    def on_send_split(self, seq: int, n: int, fin: bool, mss: int, now: float) -> None:
+        """New data ``n`` octets from ``seq`` (and a FIN after it) left as one super-segment:
+        kept as records of ``mss`` octets, the FIN in the last (Linux splits a TSO skb the same
+        way, tcp_fragment). ``on_send`` per part, without a call per part."""
+        queue, by_time = self._queue, self._by_time
+        if not queue and not self.sacked_out:
+            self.fack = seq
+        for off in range(0, n, mss):
+            end = off + mss if off + mss < n else n + fin
+            rec = Sent((seq + off) & sq.MASK, (seq + end) & sq.MASK, now)
+            queue.append(rec)
+            by_time[rec] = None
+
     def on_retransmit(self, rec: Sent, now: float) -> None:
         """``rec`` was sent again."""
         rec.xmit = now
@@ -277,6 +290,8 @@ class LossDetector:
         queue = self._queue
         n = 0
         reord_low: int | None = None
+        # RACK learns once from a run of parts sent together (see _rack_advance_run)
+        run: Sent | None = None
         for rec in queue:
             if sq.gt(rec.end, ack):
                 if sq.lt(rec.seq, ack):
@@ -291,7 +306,7 @@ class LossDetector:
             else:
                 out.acked += length
                 out.segments += 1
-                self._rack_advance(rec, now)
+                run = self._rack_advance_run(run, rec, now)
                 if not rec.ever_retrans and reord_low is None:
                     reord_low = rec.seq
             if rec.lost:
@@ -300,6 +315,8 @@ class LossDetector:
                     self._pending -= length
             if rec.retrans:
                 self.retrans_out -= length
+        if run is not None:
+            self._rack_advance(run, now)
         if n:
             del queue[:n]
         if not self.sacked_out:
@@ -445,6 +462,21 @@ class LossDetector:
         if self._rack_xmit is None or self._sent_after(rec.xmit, rec.end, self._rack_xmit, self._rack_end):
             self._rack_xmit = rec.xmit
             self._rack_end = rec.end
+
+    def _rack_advance_run(self, run: Sent | None, rec: Sent, now: float) -> Sent | None:
+        """A hot-path shortcut for ``_prune``, deciding nothing differently: ``_rack_advance``
+        for ``rec`` delivered, in sequence order, deferred while it extends ``run``, the last
+        of a run of parts sent once at the same time (one super-segment's records). For such a
+        run only its last part's call changes anything: each part gives the same RTT (the
+        same minimum-RTT candidate, the same latest RTT), and the last has the highest end.
+        Returns the run to pass with the next part (None: nothing deferred)."""
+        if run is not None and (rec.ever_retrans or rec.xmit != run.xmit):
+            self._rack_advance(run, now)  # the run ended: its call, in order
+            run = None
+        if rec.ever_retrans:
+            self._rack_advance(rec, now)
+            return None
+        return rec
 
     @staticmethod
     def _sent_after(t1: float, end1: int, t2: float, end2: int) -> bool:

@@ -24,15 +24,16 @@ MIN_RTT_WINDOW = 300.0  # Linux net.ipv4.tcp_min_rtt_wlen
 
 class RTTEstimator:
     __slots__ = (
+        "_backoff",
         "_mdev4",
         "_mdev_max4",
         "_min_time",
+        "_rto",
+        "_rto_initial",
         "_rtt_seq",
         "_var4",
-        "backoff",
         "linux",
         "min_rtt",
-        "rto_initial",
         "rto_max",
         "rto_min",
         "rttvar",
@@ -41,13 +42,17 @@ class RTTEstimator:
     )
 
     def __init__(self, rto_initial: float, rto_min: float, rto_max: float, *, linux: bool = False) -> None:
-        self.rto_initial = rto_initial
+        # The timeout is read on nearly every segment and changes only with what it is
+        # computed from (a sample, the backoff, the initial RTO): kept until then (None: to
+        # compute). The attributes it depends on are written here only, or through setters.
+        self._rto: float | None = None
+        self._rto_initial = rto_initial
         self.rto_min = rto_min
         self.rto_max = rto_max
         self.linux = linux
         self.srtt: float | None = None
         self.rttvar: float | None = None  # RFC 6298 RTTVAR (Linux: mdev)
-        self.backoff = 0
+        self._backoff = 0
         self.samples = 0
         self.min_rtt: float | None = None  # the least RTT seen over the last MIN_RTT_WINDOW
         self._min_time = 0.0
@@ -62,6 +67,7 @@ class RTTEstimator:
         """A new RTT measurement ``r`` at ``now``. ``snd_una``/``snd_nxt`` (after the ACK that
         gave it) delimit Linux's per-window decay of the variance term."""
         r = max(r, 0.0)
+        self._rto = None
         self.samples += 1
         self.update_min(r, now)
         if self.linux:
@@ -108,6 +114,25 @@ class RTTEstimator:
         self.rttvar = self._mdev4 / 4
 
     @property
+    def backoff(self) -> int:
+        """RTO backoffs since the last forward progress (RFC 6298 5.5)."""
+        return self._backoff
+
+    @backoff.setter
+    def backoff(self, n: int) -> None:
+        self._backoff = n
+        self._rto = None
+
+    @property
+    def rto_initial(self) -> float:
+        return self._rto_initial
+
+    @rto_initial.setter
+    def rto_initial(self, rto: float) -> None:
+        self._rto_initial = rto
+        self._rto = None
+
+    @property
     def base_rto(self) -> float:
         if self.srtt is None or self.rttvar is None:
             return min(max(self.rto_initial, self.rto_min), self.rto_max)  # RFC 6298 2.1
@@ -119,4 +144,7 @@ class RTTEstimator:
     @property
     def rto(self) -> float:
         """The current timeout, backed off (RFC 6298 5.5: double on each expiry)."""
-        return min(self.base_rto * (1 << min(self.backoff, 30)), self.rto_max)
+        rto = self._rto
+        if rto is None:
+            rto = self._rto = min(self.base_rto * (1 << min(self._backoff, 30)), self.rto_max)
+        return rto

@@ -35,11 +35,11 @@ def le(a: int, b: int) -> bool:
 
 
 def gt(a: int, b: int) -> bool:
-    return lt(b, a)
+    return a != b and ((a - b) & MASK) < HALF  # lt(b, a), written out: called per segment
 
 
 def ge(a: int, b: int) -> bool:
-    return le(b, a)
+    return ((a - b) & MASK) < HALF  # le(b, a)
 
 
 def in_window(x: int, start: int, size: int) -> bool:
@@ -48,4 +48,4 @@ def in_window(x: int, start: int, size: int) -> bool:
 
 
 def seq_max(a: int, b: int) -> int:
-    return b if lt(a, b) else a
+    return b if a != b and ((b - a) & MASK) < HALF else a  # lt(a, b)
