@@ -125,8 +125,9 @@ def test_bulk_transfer_through_kernel_side_loss(tun: TunBench, family, direction
         transfer(tun, family, direction)
         if nft_dropped(tun.ns, data_only=True) > 0:
             break
-    assert nft_dropped(tun.ns, data_only=True) > 0  # the kernel really dropped data packets
+    seen = f"drops {nft_dropped(tun.ns)}, of data {nft_dropped(tun.ns, data_only=True)}; {tun.host.counters}"
+    assert nft_dropped(tun.ns, data_only=True) > 0, seen  # the kernel really dropped data packets
     if direction == "tcplab-to-kernel":
         # tcplab's data lost on the kernel's input hook: tcplab retransmitted it.
         lost = nft_dropped(tun.ns, "input", data_only=True)
-        assert (tun.host.counters["segments_retransmitted"] > 0) or not lost
+        assert (tun.host.counters["segments_retransmitted"] > 0) or not lost, seen
