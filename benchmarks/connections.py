@@ -9,7 +9,8 @@ time, for ``--seconds``, in three set-ups measured in the same run:
 
 - kernel -> tcplab: the kernel's TCP (benchmarks/churn.py) against ``tcplab serve discard`` on
   a TUN device (a separate process, as a user runs it);
-- tcplab -> kernel: tcplab's sockets on a TUN device (this process) against the kernel's TCP;
+- tcplab -> kernel: tcplab's sockets on a TUN device (this process) against the kernel's TCP,
+  the host built as ``tcplab serve`` builds its own (events for subscribers only: none here);
 - kernel -> kernel over a veth pair between two namespaces: the yardstick.
 
 Memory (no root; the simulator): ``--conns`` connections between two simulated hosts, measured
@@ -79,6 +80,7 @@ def tcplab_to_kernel(ns: str, seconds: float, parallel: int, offload: bool) -> f
     from tcplab.host import Host
     from tcplab.net.tun import TunLink, TunRuntime
     from tcplab.socket import SHUT_WR, SO_ERROR, SOL_SOCKET, Socket
+    from tcplab.trace.events import EventLog
 
     with TunLink(
         "tlabc0", "198.18.0.1/24", "198.18.0.2/24", netns=ns, **({} if offload else {"offload": False})
@@ -86,7 +88,7 @@ def tcplab_to_kernel(ns: str, seconds: float, parallel: int, offload: bool) -> f
         server = netbench.python_in_ns(ns, CHURN, "server", "198.18.0.1", PORT)
         try:
             netbench.wait_event(server, "listening")
-            host = Host("bench", link.host_addresses())
+            host = Host("bench", link.host_addresses(), log=EventLog(limit=0))  # as tcplab serve's
             rt = TunRuntime(link, host)
             live: dict[Socket, bool] = {}  # socket -> connected (FIN sent)
             done = failed = 0
@@ -202,15 +204,11 @@ def _sim_hosts():
     from tcplab.net.simhost import SimRuntime
     from tcplab.trace.events import EventLog
 
-    class Unrecorded(EventLog):
-        """Events go nowhere: the log is the trace's memory, not the connections'."""
-
-        def record(self, kind, t, host=None, **fields):  # type: ignore[no-untyped-def]
-            return {}
-
+    # Logs that keep no events (nobody listens, as in tcplab serve): the log is the trace's
+    # memory, not the connections'.
     net = Network(seed=0, log=None)
-    c = Host("client", ("198.18.0.1",), log=Unrecorded())
-    s = Host("server", ("198.18.0.2",), log=Unrecorded())
+    c = Host("client", ("198.18.0.1",), log=EventLog(limit=0))
+    s = Host("server", ("198.18.0.2",), log=EventLog(limit=0))
     net.add(c)
     net.add(s)
     net.link(c, s, delay=0.001)

@@ -113,7 +113,9 @@ class ControlServer:
         self.sock.listen(16)
         self.sock.setblocking(False)
         runtime.add_reader(self.sock, self._accept)
-        host.log.subscribe(self._on_event)
+        # Subscribed to the host's events only while a client watches: a stack nobody watches
+        # builds no events at all (Host: the log is not listening).
+        self._subscribed = False
 
     def _accept(self) -> None:
         while True:
@@ -155,6 +157,9 @@ class ControlServer:
             self._reply(client, _snapshot(self.host), close=True)
         elif cmd == "watch":
             client.watching = True
+            if not self._subscribed:
+                self.host.log.subscribe(self._on_event)
+                self._subscribed = True
             self._reply(client, {"type": "snapshot", "snapshot": _snapshot(self.host)})
         else:
             self._reply(client, {"type": "error", "error": "unknown request"}, close=True)
@@ -200,10 +205,17 @@ class ControlServer:
             self._clients.pop(fileno, None)
         with contextlib.suppress(OSError):
             client.sock.close()
+        if self._subscribed and not any(c.watching for c in self._clients.values()):
+            self._unsubscribe()
 
-    def close(self) -> None:
+    def _unsubscribe(self) -> None:
+        self._subscribed = False
         with contextlib.suppress(ValueError):
             self.host.log.unsubscribe(self._on_event)
+
+    def close(self) -> None:
+        if self._subscribed:
+            self._unsubscribe()
         for client in list(self._clients.values()):
             if client.watching:
                 client.outbuf += b'{"type":"end"}\n'

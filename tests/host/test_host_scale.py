@@ -26,7 +26,20 @@ def test_event_log_ring_keeps_the_latest():
     assert [e["text"] for e in log.events][-10:] == [str(k) for k in range(90, 100)]
     assert len(seen) == 100  # live views see everything
     with pytest.raises(ValueError):
-        EventLog(limit=0)
+        EventLog(limit=-1)
+
+
+def test_event_log_without_a_ring_is_for_subscribers_only():
+    log = EventLog(limit=0)
+    assert not log.listening  # nothing kept, nobody subscribed: an event would reach no one
+    seen: list[dict] = []
+    log.subscribe(seen.append)
+    assert log.listening
+    log.record("note", 1.0, text="x")
+    assert len(log) == 0 and [e["text"] for e in seen] == ["x"]
+    log.unsubscribe(seen.append)
+    assert not log.listening
+    assert EventLog().listening and EventLog(limit=5).listening  # they keep what they get
 
 
 def _bench():

@@ -72,6 +72,7 @@ class TunHost:
         from tcplab.net.allocator import keep_freed_memory
         from tcplab.net.netns import NetnsError
         from tcplab.net.tun import Impairment, TunError, TunLink, TunRuntime
+        from tcplab.trace.events import EventLog
 
         if (args.address6 is None) != (args.peer_address6 is None):
             raise CLIError("give both --address6 and --peer-address6 (or neither)")
@@ -108,7 +109,10 @@ class TunHost:
         if getattr(args, "verbose", False):
             print(f"tcplab: {args.tun}: {self.link.offload_note}", file=sys.stderr, flush=True)
         try:
-            self.host = Host(self.name, self.link.host_addresses())
+            # Its events go to whoever watches (tcplab netstat --watch, through the control
+            # socket) and are kept nowhere: nothing reads a ring here, and a host nobody
+            # watches then builds no events at all.
+            self.host = Host(self.name, self.link.host_addresses(), log=EventLog(limit=0))
             self.runtime = TunRuntime(self.link, self.host, impairment=impairment)
         except BaseException:
             self.link.close()

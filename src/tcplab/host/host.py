@@ -23,7 +23,7 @@ import random
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 from tcplab.host.fragments import COUNTER_NAMES as FRAGMENT_COUNTERS
 from tcplab.host.fragments import Reassembler
@@ -196,37 +196,38 @@ class Traffic:
             self.last_ack_recv = now
 
 
-class Endpoint:
-    """The host's record of one connection: the engine's ``Connection`` plus bookkeeping."""
+class Waker(Protocol):
+    """Whoever holds an endpoint or a listener (a socket): told when something happened to it."""
 
-    __slots__ = (
-        "conn",
-        "deadline",
-        "finished",
-        "key",
-        "label",
-        "listener",
-        "orphan",
-        "outcome",
-        "retrans_counted",
-        "traffic",
-        "wakers",
-    )
+    def wake(self) -> None: ...
 
-    def __init__(self, conn: Connection, listener: Listener | None = None) -> None:
+
+class Endpoint(Traffic):
+    """The host's record of one connection: the engine's ``Connection`` plus bookkeeping, and
+    what passed through it (the ``Traffic`` counters, kept in the endpoint itself). A host
+    holds one per connection, tens of thousands of them: every slot counts; what can be worked
+    out (the label) is, when asked for."""
+
+    __slots__ = ("conn", "deadline", "finished", "key", "listener", "orphan", "outcome", "owner", "retrans_counted")
+
+    def __init__(self, conn: Connection, listener: Listener | None = None, key: ConnKey | None = None) -> None:
+        Traffic.__init__(self)
         # The engine's connection; in TIME-WAIT, once the application has gone, the small
         # record that replaces it (Host._keep_time_wait_record).
         self.conn: Connection | TimeWait = conn
         self.listener = listener  # the listener a child belongs to until accept()
-        self.key: ConnKey | None = None
-        self.label = ""
+        self.key = key  # its key in host.conns, once registered
         self.deadline: float | None = None
         self.outcome: str | None = None  # reset / refused / timed out, recorded once
         self.finished = False  # CLOSED (or discarded): gone from the host's tables
         self.retrans_counted = 0  # the engine's total_retrans already added to the host's counter
         self.orphan = False  # counted among the host's orphans
-        self.wakers: list[Callable[[], None]] = []
-        self.traffic = Traffic()
+        self.owner: Waker | None = None  # the socket holding it: woken after its events
+
+    @property
+    def label(self) -> str:
+        """``laddr:lport-raddr:rport``, as events name the connection (made when asked for)."""
+        return conn_label(self.conn.local, self.conn.remote)
 
     @property
     def state(self) -> State:
@@ -271,7 +272,7 @@ class Listener:
         self.backlog = backlog
         self.syn_queue: dict[ConnKey, Endpoint] = {}
         self.accept_queue: collections.deque[Endpoint] = collections.deque()
-        self.wakers: list[Callable[[], None]] = []
+        self.owner: Waker | None = None  # the listening socket: woken when a child is ready
         self.closed = False
         self.label = conn_label((local_ip, port), None)
         self.config: Config = conn.config.copy()  # what children are cloned from
@@ -386,7 +387,10 @@ class Host:
         self.fragments = Reassembler(counters=self._counters)
         self.malformed: collections.Counter[str] = collections.Counter()
         self._martian_cache: dict[IPAddress, tuple[bool, bool]] = {}
-        self._port_users: dict[int, dict[str, int]] = {}  # local port -> local IP -> connections
+        # The local-port index bind() and port picking read: local IP -> local port ->
+        # connections. By address first: a host has a few addresses and thousands of ports, and
+        # a port's entry is then a dict slot, not a dict of its own (~200 bytes a client port).
+        self._ports_by_ip: dict[str, dict[int, int]] = {}
         self._conns_peak = 0  # the most connections the table held since it was last copied
         self.orphans = 0  # connections closed by their application and not gone yet
         self.errors: list[str] = []  # tracebacks of exceptions caught at the host boundary
@@ -591,7 +595,7 @@ class Host:
         self.isn = ISNGenerator(self.isn_secret, clock_offset=-now)
         self.quiet_until = now + self.config.msl if self.config.quiet_time else None
         quiet = f"; quiet until {self.quiet_until:g} s (MSL)" if self.quiet_until is not None else ""
-        self.log.record("note", now, host=self.name, text=f"host restarted: all connections forgotten{quiet}")
+        self._note(now, f"host restarted: all connections forgotten{quiet}")
 
     # ---- time and wake-ups -------------------------------------------------------------------
     def time(self) -> float:
@@ -612,7 +616,7 @@ class Host:
         text = traceback.format_exc()
         self.errors.append(text)
         last = text.strip().splitlines()[-1]
-        self.log.record("note", self.now, host=self.name, text=f"internal error {what}: {last}")
+        self._note(self.now, f"internal error {what}: {last}")
 
     # ---- counters ----------------------------------------------------------------------------
     @property
@@ -661,7 +665,7 @@ class Host:
                 c["listen_overflows"] += 1
                 c["listen_drops"] += 1
                 return
-            ep.traffic.received(seg, now)
+            ep.received(seg, now)
             conn.segment_arrives(seg, now)
             self.service(ep, now)
             return
@@ -720,7 +724,7 @@ class Host:
             self._send_cookie(listener, src, dst, seg, now)
             return
         ep = self._new_child(listener, src, dst, seg, now, iss)
-        ep.traffic.received(seg, now)
+        ep.received(seg, now)
         ep.conn.segment_arrives(seg, now)
         self.service(ep, now)
 
@@ -747,7 +751,6 @@ class Host:
         ep = Endpoint(child, listener)
         key = (dst, listener.port, src, syn.src_port)
         ep.key = key
-        ep.label = conn_label((dst, listener.port), (src, syn.src_port))
         self._remember(key, ep)
         listener.syn_queue[key] = ep
         self._counters["passive_opens"] += 1
@@ -757,7 +760,7 @@ class Host:
         """Linux's once-per-listener "Possible SYN flooding on port ..." message (tcp_syn_flood_action)."""
         if not listener.flood_warned:
             listener.flood_warned = True
-            self.log.record("note", now, host=self.name, text=f"possible SYN flooding on {listener.label}. {action}.")
+            self._note(now, f"possible SYN flooding on {listener.label}. {action}.")
 
     def _send_cookie(self, listener: Listener, src: str, dst: str, syn: Segment, now: float) -> None:
         """Answer ``syn`` with a cookie SYN-ACK and forget it. The SYN-ACK is the one the engine
@@ -824,14 +827,12 @@ class Host:
         syn = Segment(seg.src_port, seg.dst_port, sq.sub(seg.seq, 1), 0, Flags.SYN, seg.window, 0, tuple(options))
         cookie = sq.sub(seg.ack, 1)
         ep = self._new_child(listener, src, dst, syn, now, iss=cookie)
-        self.log.record(
-            "note", now, host=self.name, text=f"a valid SYN cookie came back: the connection is made (MSS {mss})"
-        )
+        self._note(now, f"a valid SYN cookie came back: the connection is made (MSS {mss})")
         child = ep.live()
         child.segment_arrives(syn, now)
         child.segments_to_send()  # its SYN-ACK went out when the cookie was made
         child.synack_untimed()
-        ep.traffic.received(seg, now)
+        ep.received(seg, now)
         child.segment_arrives(seg, now)
         self.service(ep, now)
         return True
@@ -880,21 +881,25 @@ class Host:
             local_ip = conn.local[0]
             assert conn.remote is not None  # a connection that sends knows its peer
             remote_ip = conn.remote[0]
-            traffic = ep.traffic
             for seg in segments:
-                traffic.sent(seg, now)
+                ep.sent(seg, now)
                 self._emit(local_ip, remote_ip, seg)
-        for ev in events:
-            self._on_event(ep, ev, now)
+        if events:
+            # One dict lookup by the event's type (an isinstance chain cost a microsecond each);
+            # unheard, the events that only make a record are skipped (_EVENT_HANDLERS below).
+            handlers = _EVENT_HANDLERS if self.log.listening else _UNHEARD_HANDLERS
+            for ev in events:
+                handler = handlers.get(type(ev))
+                if handler is not None:
+                    handler(self, ep, ev, now)
         if not ep.finished:
             deadline = conn.next_deadline()
             if deadline != ep.deadline:
                 ep.deadline = deadline
                 if deadline is not None:
                     heapq.heappush(self._timers, (deadline, next(self._tick), ep))
-        if events:
-            for waker in list(ep.wakers):
-                waker()
+        if events and ep.owner is not None:
+            ep.owner.wake()
         if ep.orphan != (conn.orphaned and not ep.finished):
             self._orphan_changed(ep, now)
         if conn.state is _TW and isinstance(conn, Connection):
@@ -915,36 +920,30 @@ class Host:
         self.orphans += 1 if ep.orphan else -1
         if ep.orphan and self.orphans > self.config.max_orphans:
             self._counters["aborts_on_memory"] += 1
-            self.log.record("note", now, host=self.name, text=f"too many orphaned sockets: {ep.label} reset")
+            self._note(now, f"too many orphaned sockets: {ep.label} reset")
             ep.conn.abort(now)
             self.service(ep, now)
 
+    # Events are built only when the log is listening (it keeps them, or a trace, ``watch`` or
+    # the control socket subscribes): a host nobody watches spends nothing on them, and one
+    # that is watched records exactly the same events.
+    def _note(self, now: float, text: str) -> None:
+        if self.log.listening:
+            self.log.record("note", now, host=self.name, text=text)
+
     def _log_state(self, label: str, ev: E.StateChanged, now: float) -> None:
-        self.log.record(
-            "state",
-            now,
-            host=self.name,
-            conn=label,
-            **_ROW_FIELDS[ev.transition],
-        )
+        self.log.record("state", now, host=self.name, conn=label, **_ROW_FIELDS[ev.transition])
 
     def _outcome(self, ep: Endpoint, outcome: str, now: float) -> None:
         """Record how the connection ended (reset, refused, timed out, closed): once."""
         if ep.outcome is None:
             ep.outcome = outcome
-            self.log.record("outcome", now, host=self.name, outcome=outcome, conn=ep.label)
-
-    def _on_event(self, ep: Endpoint, ev: E.Event, now: float) -> None:
-        if not ep.label:
-            ep.label = conn_label(ep.conn.local, ep.conn.remote)
-        # One dict lookup by the event's type (a connection's events are a dozen or so; an
-        # isinstance chain cost a microsecond each): the handlers are in _EVENT_HANDLERS below.
-        handler = _EVENT_HANDLERS.get(type(ev))
-        if handler is not None:
-            handler(self, ep, ev, now)
+            if self.log.listening:
+                self.log.record("outcome", now, host=self.name, outcome=outcome, conn=ep.label)
 
     def _state_changed(self, ep: Endpoint, ev: E.StateChanged, now: float) -> None:
-        self._log_state(ep.label, ev, now)
+        if self.log.listening:
+            self._log_state(ep.label, ev, now)
         self._count_transition(ev)
         if ev.dst is State.LISTEN and ep.listener is not None:
             self._discard(ep)  # a child reset in SYN_RCVD: back to LISTEN, thrown away
@@ -952,7 +951,8 @@ class Host:
             self._finish(ep, now)
 
     def _connected(self, ep: Endpoint, ev: E.Connected, now: float) -> None:
-        self.log.record("outcome", now, host=self.name, outcome="connected", conn=ep.label)
+        if self.log.listening:
+            self.log.record("outcome", now, host=self.name, outcome="connected", conn=ep.label)
         self._handshake_done(ep, now)
 
     def _fastopen_accepted(self, ep: Endpoint, ev: E.FastOpenAccepted, now: float) -> None:
@@ -1004,8 +1004,8 @@ class Host:
             ep.conn.abort(now)
         else:
             listener.accept_queue.append(ep)
-            for waker in list(listener.wakers):
-                waker()
+            if listener.owner is not None:
+                listener.owner.wake()
 
     def _finish(self, ep: Endpoint, now: float) -> None:
         if ep.finished:
@@ -1080,9 +1080,7 @@ class Host:
         conn = Connection(
             config, local=local, remote=remote, isn=self.isn, name=self.name, challenge_acks=self.challenge_acks
         )
-        ep = Endpoint(conn)
-        ep.label = conn_label(local, remote)
-        return ep
+        return Endpoint(conn)
 
     def register(self, ep: Endpoint) -> None:
         conn = ep.conn
@@ -1095,27 +1093,26 @@ class Host:
     def _remember(self, key: ConnKey, ep: Endpoint) -> None:
         """A connection joins the table (and the index of local ports bind() checks)."""
         self.conns[key] = ep
-        users = self._port_users.get(key[1])
-        if users is None:
-            self._port_users[key[1]] = {key[0]: 1}  # (a plain dict: a Counter costs 1 us to make)
-        else:
-            users[key[0]] = users.get(key[0], 0) + 1
+        ports = self._ports_by_ip.get(key[0])
+        if ports is None:
+            ports = self._ports_by_ip[key[0]] = {}
+        ports[key[1]] = ports.get(key[1], 0) + 1  # (a plain dict: a Counter costs 1 us to make)
         if len(self.conns) > self._conns_peak:
             self._conns_peak = len(self.conns)
 
     def _forget(self, key: ConnKey) -> None:
         del self.conns[key]
-        users = self._port_users[key[1]]
-        users[key[0]] -= 1
-        if not users[key[0]]:
-            del users[key[0]]
-            if not users:
-                del self._port_users[key[1]]
+        ports = self._ports_by_ip[key[0]]
+        left = ports[key[1]] - 1
+        if left:
+            ports[key[1]] = left
+        else:
+            del ports[key[1]]
         if self._conns_peak > 8 and len(self.conns) * 4 < self._conns_peak:
             # A dict never gives back the table it grew to: copy the tables once they hold a
             # quarter of their peak, so a host that had 100k connections is small again.
             self.conns = dict(self.conns)
-            self._port_users = dict(self._port_users)
+            self._ports_by_ip = {ip: dict(ports) for ip, ports in self._ports_by_ip.items() if ports}
             self._conns_peak = len(self.conns)
 
     @staticmethod
@@ -1145,7 +1142,9 @@ class Host:
         """
         if self.listener_conflict(ip, port, dual):
             return True
-        if not reuseaddr and any(self.overlap(ip, used, dual) for used in self._port_users.get(port, ())):
+        if not reuseaddr and any(
+            port in ports and self.overlap(ip, used, dual) for used, ports in self._ports_by_ip.items()
+        ):
             return True
         return any(
             b.port == port and self.overlap(ip, b.ip, dual, b.dualstack) and not (reuseaddr and b.reuseaddr)
@@ -1159,7 +1158,7 @@ class Host:
         return any(b.port == port for b in self.bound)
 
     def port_in_use(self, port: int) -> bool:
-        return port in self._port_users or self._port_taken(port)
+        return any(port in ports for ports in self._ports_by_ip.values()) or self._port_taken(port)
 
     def pick_bind_port(self) -> int | None:
         """bind() to port 0: a free port from the ephemeral range (Linux inet_csk_get_port)."""
@@ -1179,7 +1178,7 @@ class Host:
         """A listener's own engine connection: log its state changes; it sends nothing."""
         conn = listener.conn
         for ev in conn.events():
-            if isinstance(ev, E.StateChanged):
+            if isinstance(ev, E.StateChanged) and self.log.listening:
                 self._log_state(listener.label, ev, now)
         conn.segments_to_send()
 
@@ -1224,7 +1223,7 @@ class Host:
 
 
 # What the host does with each kind of engine event (the others, such as DataReadable and
-# SendSpace, only wake the socket): Host._on_event looks the handler up by the event's type.
+# SendSpace, only wake the socket): Host.service looks the handler up by the event's type.
 _EVENT_HANDLERS = cast(
     "dict[type, Callable[[Host, Endpoint, E.Event, float], None]]",  # each takes its own type
     {
@@ -1241,3 +1240,6 @@ _EVENT_HANDLERS = cast(
         E.RttChanged: Host._rtt_changed,
     },
 )
+# ... and when the log is not listening: without the events that would only make a record.
+_RECORD_ONLY = (E.PeerFinished, E.CongestionChanged, E.RttChanged)
+_UNHEARD_HANDLERS = {kind: h for kind, h in _EVENT_HANDLERS.items() if kind not in _RECORD_ONLY}

@@ -123,7 +123,6 @@ class SocketCore:
         "_err_reported",
         "_explicit_bind",
         "_linger_deadline",
-        "_linger_ep",
         "_listener",
         "_shut_rd",
         "_shut_wr",
@@ -131,9 +130,10 @@ class SocketCore:
         "family",
         "host",
         "options",
-        "proto",
-        "type",
     )
+    # TCP only: the same for every socket (class attributes, not slots)
+    type = SOCK_STREAM
+    proto = IPPROTO_TCP
 
     def __init__(self, host: Host, family: int = AF_INET, type: int = SOCK_STREAM) -> None:
         if family not in (AF_INET, AF_INET6):
@@ -142,11 +142,8 @@ class SocketCore:
             raise oserror(_errno.EPROTONOSUPPORT, "tcplab sockets are TCP only (SOCK_STREAM)")
         self.host = host
         self.family = family
-        self.type = type
-        self.proto = IPPROTO_TCP
-        self.options = _options.SocketOptions()
         # IPV6_V6ONLY starts at net.ipv6.bindv6only (Linux: 0, dual-stack)
-        self.options.v6only = family == AF_INET6 and bool(host.config.bindv6only)
+        self.options = _options.defaults(v6only=family == AF_INET6 and bool(host.config.bindv6only))
         self._ep: Endpoint | None = None  # host Endpoint once connected / accepted
         self._listener: Listener | None = None
         self._binding: Binding | None = None  # the local address bind() (or connect/listen) chose
@@ -158,7 +155,6 @@ class SocketCore:
         self._shut_rd = False
         self._shut_wr = False
         self._linger_deadline: float | None = None  # close() waiting for the FIN's ACK
-        self._linger_ep: Endpoint | None = None
         self._wakers: list[Callable[[], None]] | None = None  # made by the first add_waker()
 
     # ---- what the socket is ----------------------------------------------------------------------
@@ -224,7 +220,7 @@ class SocketCore:
 
     @reuseaddr.setter
     def reuseaddr(self, value: bool) -> None:
-        self.options.reuseaddr = value
+        self.writable_options().reuseaddr = value
         if self._binding is not None:
             self._binding.reuseaddr = value
 
@@ -276,7 +272,9 @@ class SocketCore:
         if self._wakers is not None and callback in self._wakers:
             self._wakers.remove(callback)
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
+        """Something happened to the socket (the host calls it: this socket owns the endpoint
+        or the listener): call the wakers."""
         if self._wakers:
             for waker in list(self._wakers):
                 waker()
@@ -284,10 +282,10 @@ class SocketCore:
     def _attach(self, ep: Endpoint | None = None, listener: Listener | None = None) -> None:
         if ep is not None:
             self._ep = ep
-            ep.wakers.append(self._wake)
+            ep.owner = self
         if listener is not None:
             self._listener = listener
-            listener.wakers.append(self._wake)
+            listener.owner = self
 
     # ---- readiness -------------------------------------------------------------------------------
     def readable(self) -> bool:
@@ -619,8 +617,8 @@ class SocketCore:
 
     def _disconnect(self) -> None:
         """Linux tcp_disconnect after a failed connect: the socket may connect again."""
-        if self._ep is not None and self._wake in self._ep.wakers:
-            self._ep.wakers.remove(self._wake)
+        if self._ep is not None and self._ep.owner is self:
+            self._ep.owner = None
         self._ep = None
         if self._explicit_bind and self._binding is not None:
             self.host.bound.add(self._binding)
@@ -724,7 +722,7 @@ class SocketCore:
         if how in (SHUT_RD, SHUT_RDWR):
             self._shut_rd = True  # Linux sends nothing for SHUT_RD
         self.after_call()
-        self._wake()
+        self.wake()
 
     def close(self) -> None:
         """Close the socket. With SO_LINGER {1, n} on a connection still sending, the close is
@@ -741,21 +739,21 @@ class SocketCore:
         if self._binding is not None:
             host.bound.discard(self._binding)
         if self._listener is not None:
-            if self._wake in self._listener.wakers:
-                self._listener.wakers.remove(self._wake)
+            if self._listener.owner is self:
+                self._listener.owner = None
             host.close_listener(self._listener, self.now())
             self._listener = None
             host.kick()
-            self._wake()
+            self.wake()
             return
         ep = self._ep
         if ep is None:
-            self._wake()
+            self.wake()
             return
-        if self._wake in ep.wakers:
-            ep.wakers.remove(self._wake)
+        if ep.owner is self:
+            ep.owner = None
         if ep.finished:
-            self._wake()
+            self.wake()
             return
         conn = ep.live()
         now = self.now()
@@ -770,9 +768,8 @@ class SocketCore:
             conn.close(now)
         host.service(ep, now)
         host.kick()
-        self._wake()
+        self.wake()
         if onoff and linger > 0 and conn.state in _DRAINING:
-            self._linger_ep = ep
             self._linger_deadline = now + linger  # inf: SO_LINGER "forever"
             raise WouldBlock(Until.DRAINED, self._deadline_or_none())
 
@@ -781,7 +778,7 @@ class SocketCore:
         return None if d is None or d == math.inf else d
 
     def _linger_done(self) -> bool:
-        ep = self._linger_ep
+        ep = self._ep  # (the connection the lingering close() waits on)
         if self._linger_deadline is None or ep is None:
             return True
         return ep.finished or ep.conn.state not in _DRAINING or self.now() >= self._linger_deadline
@@ -800,10 +797,16 @@ class SocketCore:
         self.check_open()
         return _options.ioctl(self, request)
 
+    def writable_options(self) -> _options.SocketOptions:
+        """This socket's options, to change in place: its own copy once another socket shares them."""
+        self.options = opts = self.options.private()
+        return opts
+
     def set_config(self, **fields: Any) -> None:
         """Engine settings an option changed: remembered for connections to come, applied to the
         live connection and to a listener's future children."""
-        self.options.config = {**self.options.config, **fields}  # a new dict: sockets share theirs
+        opts = self.writable_options()
+        opts.config = {**opts.config, **fields}  # a new dict: options share theirs
         conn = self.connection
         if conn is not None and conn.state is not State.CLOSED:
             conn.reconfigure(**fields)

@@ -92,7 +92,12 @@ _NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
 
 @dataclass(slots=True)
 class SocketOptions:
-    """What setsockopt() stored on one socket (an accepted socket starts with its listener's)."""
+    """What setsockopt() stored on one socket (an accepted socket starts with its listener's).
+
+    Shared until changed: a new socket holds one of the two ``defaults()``, an accepted socket
+    its listener's very object (``inherit``), and a socket about to change one makes its own
+    copy first (``SocketCore.writable_options``): the options of ten thousand sockets that set
+    none cost nothing each. Never change one in place without that."""
 
     reuseaddr: bool = False
     linger_on: bool = False  # SO_LINGER l_onoff
@@ -109,10 +114,18 @@ class SocketOptions:
     v6only: bool = False  # IPV6_V6ONLY (a new socket takes net.ipv6.bindv6only: Config.bindv6only)
     fastopen_connect: bool = False  # TCP_FASTOPEN_CONNECT
     quickack: bool = True  # TCP_QUICKACK before a connection exists (0: ping-pong mode from the start)
+    # held by more than one socket (or one of the defaults): copied before a change
+    shared: bool = field(default=False, compare=False, repr=False)
 
     def inherit(self) -> SocketOptions:
-        """The options of a socket accept() makes (Linux clones the listener)."""
-        return dataclasses.replace(self)
+        """The options of a socket accept() makes (Linux clones the listener): these, shared
+        by both sockets until either changes one."""
+        self.shared = True
+        return self
+
+    def private(self) -> SocketOptions:
+        """Options a socket may change in place: these if no other socket holds them, else a copy."""
+        return dataclasses.replace(self, shared=False) if self.shared else self
 
     @property
     def linger(self) -> tuple[int, int]:
@@ -126,6 +139,15 @@ class SocketOptions:
         if self.linger_jiffies >= MAX_SCHEDULE_TIMEOUT:
             return math.inf
         return self.linger_jiffies / HZ
+
+
+_DEFAULTS = SocketOptions(shared=True)
+_DEFAULTS_V6ONLY = SocketOptions(v6only=True, shared=True)
+
+
+def defaults(v6only: bool) -> SocketOptions:
+    """A new socket's options (shared by every new socket until it sets one)."""
+    return _DEFAULTS_V6ONLY if v6only else _DEFAULTS
 
 
 def _int32(v: int) -> int:
@@ -189,7 +211,8 @@ def _set_congestion(core: SocketCore, value: Any) -> None:
         raise oserror(_errno.ENOENT)  # Linux: no such congestion control
     # For connections to come (and a listener's children); a live connection keeps the
     # algorithm it started with (Linux would switch it: tcplab's engine picks it at creation).
-    core.options.config = {**core.options.config, "congestion_control": name}  # (shared: not changed in place)
+    opts = core.writable_options()
+    opts.config = {**opts.config, "congestion_control": name}  # (a new dict: options share theirs)
     if core.listener is not None:
         core.listener.config.congestion_control = name
 
@@ -247,7 +270,7 @@ def sndbuf_reported(core: SocketCore) -> int:
 
 # ---- setsockopt / getsockopt ------------------------------------------------------------------
 def setsockopt(core: SocketCore, level: int, optname: int, value: Any, optlen: int | None = None) -> None:
-    opts = core.options
+    opts = core.writable_options()
     if level == SOL_SOCKET:
         if optname == SO_LINGER:
             _linger(opts, value)

@@ -159,7 +159,7 @@ def of(core: Any) -> dict[str, int]:
         values["bytes_received"] = max(0, ((conn.rcv_nxt - conn.irs) & _U32) - 1)
     ep = core.endpoint
     if ep is not None:
-        t = ep.traffic
+        t = ep  # the host's counters (Traffic) of this connection
         values.update(
             segs_out=t.segs_out & _U32,
             segs_in=t.segs_in & _U32,

@@ -33,36 +33,54 @@ class EventLog:
 
     ``EventLog()`` keeps every event: a trace. ``EventLog(limit=N)`` is a ring that keeps the
     latest ``N`` or more (at most ``2 N``; ``dropped`` counts what it let go): what a
-    long-running host keeps when nobody asked for a trace. Subscribers see every event either way.
+    long-running host keeps when nobody asked for a trace. ``EventLog(limit=0)`` keeps none: its
+    events are for its subscribers only (``tcplab serve``'s host, whose events only a watching
+    ``tcplab netstat`` sees). Subscribers see every event either way.
+
+    ``listening`` says whether an event recorded now would reach anyone (kept, or a subscriber):
+    producers check it first and build no event when it would go nowhere.
     """
 
     def __init__(self, limit: int | None = None) -> None:
-        if limit is not None and limit < 1:
-            raise ValueError(f"an event log limit is at least 1 event, got {limit!r}")
+        if limit is not None and limit < 0:
+            raise ValueError(f"an event log limit is at least 0 events, got {limit!r}")
         self.events: list[Event] = []
         self.limit = limit
         self.dropped = 0
-        self._subscribers: list[Callable[[Event], None]] = []
+        # a tuple, replaced when it changes: a subscriber may unsubscribe while it is called
+        self._subscribers: tuple[Callable[[Event], None], ...] = ()
+        self.listening = limit != 0  # kept as subscribers come and go: a plain attribute to test
 
     def record(self, kind: str, t: float, host: str | None = None, **fields: Any) -> Event:
         event: Event = {"t": round(float(t), 6), "kind": kind}
         if host is not None:
             event["host"] = host
         event.update(fields)
-        events = self.events
-        events.append(event)
-        if self.limit is not None and len(events) >= 2 * self.limit:
-            self.dropped += len(events) - self.limit
-            del events[: len(events) - self.limit]  # amortized: once per `limit` events
+        limit = self.limit
+        if limit is None:
+            self.events.append(event)
+        elif limit:
+            events = self.events
+            events.append(event)
+            if len(events) >= 2 * limit:
+                self.dropped += len(events) - limit
+                del events[: len(events) - limit]  # amortized: once per `limit` events
+        else:
+            self.dropped += 1
         for callback in self._subscribers:
             callback(event)
         return event
 
     def subscribe(self, callback: Callable[[Event], None]) -> None:
-        self._subscribers.append(callback)
+        self._subscribers += (callback,)
+        self.listening = True
 
     def unsubscribe(self, callback: Callable[[Event], None]) -> None:
-        self._subscribers.remove(callback)
+        """Stop calling ``callback`` (ValueError if it is not subscribed)."""
+        subscribers = list(self._subscribers)
+        subscribers.remove(callback)
+        self._subscribers = tuple(subscribers)
+        self.listening = self.limit != 0 or bool(subscribers)
 
     def of_kind(self, kind: str) -> list[Event]:
         return [e for e in self.events if e["kind"] == kind]
