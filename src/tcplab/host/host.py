@@ -315,6 +315,14 @@ class Listener:
 _text: Callable[[IPAddress], str] = functools.lru_cache(maxsize=4096)(str)
 
 
+def address_text(ip: IPAddress) -> str:
+    """``str(ip)``, the same string object for the same address (connections keep it)."""
+    return _text(ip)
+
+
+_SHARED_ADDRESSES = 1024  # (ip, port) tuples a host keeps for its connections to share
+
+
 def _immutable(packet: bytes | memoryview) -> bool:
     """The packet cannot change under a view of it: the payload may be kept without a copy."""
     return type(packet) is bytes or (type(packet) is memoryview and type(packet.obj) is bytes)
@@ -392,6 +400,7 @@ class Host:
         # a port's entry is then a dict slot, not a dict of its own (~200 bytes a client port).
         self._ports_by_ip: dict[str, dict[int, int]] = {}
         self._conns_peak = 0  # the most connections the table held since it was last copied
+        self._addresses_shared: dict[tuple[str, int], tuple[str, int]] = {}  # see _shared
         self.orphans = 0  # connections closed by their application and not gone yet
         self.errors: list[str] = []  # tracebacks of exceptions caught at the host boundary
 
@@ -735,7 +744,7 @@ class Host:
         SYN queue, waiting for the SYN (or a cookie's rebuilt SYN) to be handed to it."""
         child = Connection(
             self.conn_config(dst, listener.config, listener.user_mss),
-            local=(dst, listener.port),
+            local=self._shared((dst, listener.port)),
             remote=(src, syn.src_port),
             isn=self.isn,
             iss=iss,
@@ -1077,10 +1086,22 @@ class Host:
         return cfg
 
     def new_connection(self, config: Config, local: tuple[str, int], remote: tuple[str, int] | None) -> Endpoint:
+        if remote is not None:
+            remote = self._shared(remote)
         conn = Connection(
             config, local=local, remote=remote, isn=self.isn, name=self.name, challenge_acks=self.challenge_acks
         )
         return Endpoint(conn)
+
+    def _shared(self, address: tuple[str, int]) -> tuple[str, int]:
+        """One ``(ip, port)`` tuple for the connections that have it in common (a client's
+        server, a listener's own address), not one each (56 bytes a connection)."""
+        shared = self._addresses_shared.get(address)
+        if shared is None:
+            if len(self._addresses_shared) >= _SHARED_ADDRESSES:
+                self._addresses_shared.clear()
+            shared = self._addresses_shared[address] = address
+        return shared
 
     def register(self, ep: Endpoint) -> None:
         conn = ep.conn

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tcplab.host.host import SOMAXCONN as _HOST_SOMAXCONN
-from tcplab.host.host import Binding, Endpoint, Host, Listener
+from tcplab.host.host import Binding, Endpoint, Host, Listener, address_text
 from tcplab.socket import options as _options
 from tcplab.socket.constants import (
     AF_INET,
@@ -388,8 +388,8 @@ class SocketCore:
             # (inet6_bind), ENETUNREACH to connect to it (tcp_v6_connect).
             if self.options.v6only:
                 raise oserror(_errno.EINVAL if for_bind else _errno.ENETUNREACH)
-            return str(mapped), port
-        return str(ip), port
+            return address_text(mapped), port
+        return address_text(ip), port  # (one string per address: connections keep it)
 
     def sockaddr(self, ip: str, port: int) -> tuple:
         if self.family == AF_INET:
