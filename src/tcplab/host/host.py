@@ -110,11 +110,10 @@ def _transition_counter(t: Transition) -> str | None:
     return None
 
 
-# Per row of TRANSITIONS, worked out once: the "state" event's fields as traces print them and
-# the counter it counts in (a connection takes five or six rows; each str() of an enum member
-# and each property of StateChanged is a Python-level call).
+# Per row of TRANSITIONS, worked out once: the "state" event's fields as traces print them (a
+# connection takes five or six rows; each str() of an enum member is a Python-level call). The
+# counter is not looked up so: hashing a row hashes its three enum members, in Python.
 _ROW_FIELDS = {t: {"from": str(t.src), "to": str(t.dst), "cause": str(t.cause)} for t in TRANSITIONS}
-_ROW_COUNTER = {t: _transition_counter(t) for t in TRANSITIONS}
 _DEFAULT_MSS = Config().mss  # Config's default advertised MSS: the one for a 1500-byte MTU
 
 
@@ -996,7 +995,7 @@ class Host:
                         srtt=_round(ev.srtt), rttvar=_round(ev.rttvar), rto=_round(ev.rto))  # fmt: skip
 
     def _count_transition(self, ev: E.StateChanged) -> None:
-        counter = _ROW_COUNTER[ev.transition]
+        counter = _transition_counter(ev.transition)
         if counter is not None:
             self._counters[counter] += 1
 
