@@ -168,3 +168,30 @@ def test_new_syn_reopens_time_wait_connection():
     ]
     again.sendall(b"second life")
     assert conn.recv(100) == b"second life"
+
+
+def test_a_port_connections_use_is_taken_on_their_address_only():
+    # The local-port index is kept per local address: a port an IPv4 connection uses is taken
+    # for that address and the wildcards that cover it, not for the host's IPv6 address.
+    net, client, server = two_hosts()
+    srv = Socket(server)
+    srv.bind(("", 80))
+    srv.listen()
+    cli = Socket(client)
+    cli.connect(("198.18.0.2", 80))
+    port = cli.getsockname()[1]
+    for ip in ("198.18.0.1", ""):
+        with pytest.raises(OSError) as exc:
+            Socket(client).bind((ip, port))
+        assert exc.value.errno == errno.EADDRINUSE
+    dual = Socket(client, AF_INET6)  # "::" with IPV6_V6ONLY 0 holds the IPv4 port too
+    with pytest.raises(OSError) as exc:
+        dual.bind(("::", port))
+    assert exc.value.errno == errno.EADDRINUSE
+    assert client.port_in_use(port) and not client.port_in_use(port + 1 if port < 60999 else port - 1)
+    Socket(client, AF_INET6).bind(("fd00::1", port))
+    cli.close()
+    srv.accept()[0].close()
+    net.run(until=net.now + 200)  # TIME_WAIT over
+    assert not client.conns
+    Socket(client).bind(("198.18.0.1", port))
