@@ -205,9 +205,20 @@ class Endpoint(Traffic):
     """The host's record of one connection: the engine's ``Connection`` plus bookkeeping, and
     what passed through it (the ``Traffic`` counters, kept in the endpoint itself). A host
     holds one per connection, tens of thousands of them: every slot counts; what can be worked
-    out (the label) is, when asked for."""
+    out (the label) is, when first asked for."""
 
-    __slots__ = ("conn", "deadline", "finished", "key", "listener", "orphan", "outcome", "owner", "retrans_counted")
+    __slots__ = (
+        "_label",
+        "conn",
+        "deadline",
+        "finished",
+        "key",
+        "listener",
+        "orphan",
+        "outcome",
+        "owner",
+        "retrans_counted",
+    )
 
     def __init__(self, conn: Connection, listener: Listener | None = None, key: ConnKey | None = None) -> None:
         Traffic.__init__(self)
@@ -222,11 +233,16 @@ class Endpoint(Traffic):
         self.retrans_counted = 0  # the engine's total_retrans already added to the host's counter
         self.orphan = False  # counted among the host's orphans
         self.owner: Waker | None = None  # the socket holding it: woken after its events
+        self._label: str | None = None
 
     @property
     def label(self) -> str:
-        """``laddr:lport-raddr:rport``, as events name the connection (made when asked for)."""
-        return conn_label(self.conn.local, self.conn.remote)
+        """``laddr:lport-raddr:rport``, as events name the connection: made when first asked
+        for (only a host whose events someone listens to names every connection)."""
+        label = self._label
+        if label is None:
+            label = self._label = conn_label(self.conn.local, self.conn.remote)
+        return label
 
     @property
     def state(self) -> State:
