@@ -33,10 +33,10 @@ from tcplab.tcp import seq as sq
 from tcplab.tcp import timewait as tw
 from tcplab.tcp.ackpolicy import AckPolicy
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
-from tcplab.tcp.buffer import ByteQueue
+from tcplab.tcp import buffer
 from tcplab.tcp.config import Config, ReadOnlyConfig
 from tcplab.tcp.congestion import ARBITRARILY_HIGH, AckSample, CongestionControl, Phase, WindowUse, create
-from tcplab.tcp.ecn import Ecn
+from tcplab.tcp.ecn import NOT_NEGOTIATED, Ecn
 from tcplab.tcp.events import (
     Closed,
     CongestionChanged,
@@ -270,9 +270,10 @@ class Connection:
         self._last_ack_sent = 0
 
         # -- buffers -------------------------------------------------------------------------
-        self._sndbuf = ByteQueue()  # bytes from _snd_base onward: unacked, then unsent
+        # (both shared and empty until data comes: buffer.EMPTY)
+        self._sndbuf = buffer.EMPTY  # bytes from _snd_base onward: unacked, then unsent
         self._snd_base = 0  # sequence number of _sndbuf[0]
-        self._rcvbuf = ByteQueue()  # in-order data the user has not read
+        self._rcvbuf = buffer.EMPTY  # in-order data the user has not read
         self._ooo = _NO_OOO  # made by _ooo_queue when first needed
         self.eof = False  # the peer's FIN reached the receive buffer
         self._fin_queued = False  # user asked for FIN (shutdown or close)
@@ -281,7 +282,8 @@ class Connection:
         # -- what the user asked of segmentation (Linux TCP_CORK, MSG_MORE, MSG_EOR) -------------
         self.cork = False  # TCP_CORK: hold a partial last segment (see _send_data)
         self._more = False  # MSG_MORE: the send() now being pushed said more data follows
-        self._eor: list[int] = []  # MSG_EOR: sequence numbers where a record ends (no segment spans one)
+        # MSG_EOR: sequence numbers where a record ends (no segment spans one); a list from the first
+        self._eor: list[int] | tuple[()] = ()
         self._syn_text: Segment | None = None  # a SYN whose text/FIN waits for ESTABLISHED
 
         # -- timers ------------------------------------------------------------------------------
@@ -328,7 +330,7 @@ class Connection:
         self._ack_now = False
         self._acks = AckPolicy(c)  # delayed ACKs, Linux quick-ACK mode and ato
         # -- RFC 5961 section 7: ACK throttling (ratelimit.py) -------------------------------
-        self._oow = OutOfWindowLimit(c.invalid_ratelimit)  # this connection's
+        self._oow: OutOfWindowLimit | None = None  # this connection's: see _oow_allow
         self._challenge_acks = challenge_acks  # the host's, shared by its connections
         self._copied = 0  # bytes the user has read in all (for auto-tuning)
 
@@ -349,6 +351,8 @@ class Connection:
             self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
         elif new is S.ESTABLISHED:
             self._was_synchronized = True
+            if not self.ecn.ok:
+                self.ecn = NOT_NEGOTIATED  # nothing of ECN left to keep for this connection
             self._rwin.established(self._advmss)
             self._last_data_sent = now  # Linux tcp_init_transfer: no idle restart before data
             self.rtt.backoff = 0  # the handshake's backoff does not carry over (measured: notes I)
@@ -442,7 +446,7 @@ class Connection:
         if n:
             self._sndbuf += data[:n]
             if eor and n == len(data):
-                self._eor.append(sq.add(self._snd_base, len(self._sndbuf)))
+                self._eor = [*self._eor, sq.add(self._snd_base, len(self._sndbuf))]
             if st in _SEND_CALL_OUTPUT or (st is S.SYN_RCVD and self.fastopen):
                 self._more = more
                 self._restart_after_idle(now)
@@ -965,7 +969,7 @@ class Connection:
                 # At most one per tcp_invalid_ratelimit (Linux tcp_check_req: tcp_oow_rate_limited),
                 # counted as a retransmission as tcp_rtx_synack counts it (RetransSegs,
                 # TCPSynRetrans, the child's tcpi_total_retrans; measured, notes/delack-ato.md)
-                if self._oow.allow(now):
+                if self._oow_allow(now):
                     self._count_retransmission(now)
                     self._send_syn(now, ack=True)
                 return
@@ -1166,13 +1170,24 @@ class Connection:
         (with a D-SACK block for data received already)."""
         if seg.syn:
             self._challenge_ack(now)
-        elif seg.payload or seg.fin or self._oow.allow(now):
+        elif seg.payload or seg.fin or self._oow_allow(now):
             self._send_dupack(seg, now)
+
+    def _out_of_window_limit(self) -> OutOfWindowLimit:
+        """This connection's RFC 5961 7 limit, made at the first out-of-window segment (most
+        connections never see one)."""
+        if self._oow is None:
+            self._oow = OutOfWindowLimit(self.config.invalid_ratelimit)
+        return self._oow
+
+    def _oow_allow(self, now: float) -> bool:
+        """May an ACK answer an out-of-window segment now (Linux tcp_oow_rate_limited)?"""
+        return self._out_of_window_limit().allow(now)
 
     def _challenge_ack(self, now: float) -> None:
         """RFC 5961 3.2, 4.2, 5.2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, throttled (section 7) by
         the connection's limit and then the host's (Linux tcp_send_challenge_ack)."""
-        if not self._oow.allow(now):
+        if not self._oow_allow(now):
             return
         if self._challenge_acks is not None and not self._challenge_acks.allow(now):
             return
@@ -1227,7 +1242,7 @@ class Connection:
         if todo & tw.TS_RECENT and ts is not None:
             self.ts_recent = ts.val
             self._ts_recent_age = now
-        if todo & tw.ACK or (todo & tw.ACK_IF_ALLOWED and self._oow.allow(now)):
+        if todo & tw.ACK or (todo & tw.ACK_IF_ALLOWED and self._oow_allow(now)):
             self._send_ack_now(now)
 
     def time_wait_record(self) -> TimeWait | None:
@@ -1265,7 +1280,7 @@ class Connection:
             msl=self.config.msl,
             rfc1337=self.config.rfc1337,
             deadline=deadline,
-            oow=self._oow,
+            oow=self._out_of_window_limit(),
             total_retrans=self.total_retrans,
         )
 
