@@ -407,8 +407,7 @@ class Connection:
     def _init_send(self, now: float) -> None:
         self.iss = self._select_iss(now)
         self.snd_una = self.iss
-        self.snd_nxt = self.snd_max = sq.add(self.iss, 1)
-        self._snd_base = sq.add(self.iss, 1)
+        self.snd_nxt = self.snd_max = self._snd_base = sq.add(self.iss, 1)  # (one int object)
 
     # ============================================================== user calls (RFC 9293 3.10)
     def listen(self, now: float) -> None:
