@@ -772,9 +772,8 @@ class Host:
         # is not part of the story, so the events of listen() are dropped.
         child.events()
         child.segments_to_send()
-        ep = Endpoint(child, listener)
         key = (dst, listener.port, src, syn.src_port)
-        ep.key = key
+        ep = Endpoint(child, listener, key)
         self._remember(key, ep)
         listener.syn_queue[key] = ep
         self._counters["passive_opens"] += 1

@@ -159,16 +159,15 @@ def of(core: Any) -> dict[str, int]:
         values["bytes_received"] = max(0, ((conn.rcv_nxt - conn.irs) & _U32) - 1)
     ep = core.endpoint
     if ep is not None:
-        t = ep  # the host's counters (Traffic) of this connection
-        values.update(
-            segs_out=t.segs_out & _U32,
-            segs_in=t.segs_in & _U32,
-            data_segs_in=t.data_segs_in & _U32,
-            data_segs_out=t.data_segs_out & _U32,
-            bytes_sent=t.bytes_sent,
-            bytes_retrans=t.bytes_retrans,
-            last_data_sent=_ms_since(t.last_data_sent, now) if t.data_segs_out else 0,
-            last_data_recv=_ms_since(t.last_data_recv, now) if t.data_segs_in else 0,
-            last_ack_recv=_ms_since(t.last_ack_recv, now) if t.segs_in else 0,
+        values.update(  # the host's Traffic counters, kept in its endpoint
+            segs_out=ep.segs_out & _U32,
+            segs_in=ep.segs_in & _U32,
+            data_segs_in=ep.data_segs_in & _U32,
+            data_segs_out=ep.data_segs_out & _U32,
+            bytes_sent=ep.bytes_sent,
+            bytes_retrans=ep.bytes_retrans,
+            last_data_sent=_ms_since(ep.last_data_sent, now) if ep.data_segs_out else 0,
+            last_data_recv=_ms_since(ep.last_data_recv, now) if ep.data_segs_in else 0,
+            last_ack_recv=_ms_since(ep.last_ack_recv, now) if ep.segs_in else 0,
         )
     return values
