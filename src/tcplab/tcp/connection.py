@@ -102,6 +102,12 @@ _SEND_CALL_OUTPUT = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})  # SEND sends at on
 _SEND_SPACE_TOLD = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.SYN_RCVD, S.SYN_SENT})  # SendSpace events
 _PROBE_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK})  # a TLP may go
 _PROBE_PHASES = frozenset({Phase.OPEN, Phase.CWR})
+_ESTABLISHED = S.ESTABLISHED
+
+# Header prediction (``Connection._predicted``): on by default; the differential test turns it
+# off to check that both paths do the same.
+HEADER_PREDICTION = True
+_NOT_PREDICTED = SYN | FIN | RST | URG | ECE  # flags that send a segment down the general path
 
 
 class TcpInfo(TypedDict):
@@ -805,6 +811,9 @@ class Connection:
     # ============================================================ SEGMENT ARRIVES (3.10.7)
     def segment_arrives(self, seg: Segment, now: float) -> None:
         st = self.state
+        if st is _ESTABLISHED and HEADER_PREDICTION and self._predicted(seg, now):
+            self._output(now)
+            return
         if st is S.CLOSED:
             self._arrives_closed(seg)
         elif st is S.LISTEN:
@@ -815,6 +824,72 @@ class Connection:
             self._arrives_otherwise(seg, now)
         if self.state is not S.CLOSED:
             self._output(now)
+
+    # -- header prediction: the fast path ---------------------------------------------------------
+    def _predicted(self, seg: Segment, now: float) -> bool:
+        """Van Jacobson's header prediction (Linux tcp_rcv_established's fast path): in
+        ESTABLISHED, most segments are (a) a pure ACK of new data or (b) the next data in
+        order, carrying no news for the sender. For those this does exactly what
+        ``_arrives_otherwise`` does, step by step, without the checks that cannot fire; False
+        (nothing done) sends every other segment down the general path. The segment must:
+
+        - have ACK, and none of SYN, FIN, RST, URG, ECE;
+        - start at RCV.NXT (so it is acceptable: 3.10.7.4 first check), with SND.UNA =< SEG.ACK
+          =< SND.MAX (acceptable, not old: fifth check), and carry either data that fits the
+          window with no out-of-order data queued, or no data and an ACK of new data (a
+          duplicate ACK and a window update take the general path);
+        - carry exactly the options in use on every segment: nothing, or NOP NOP TS with a
+          TSval not older than TS.Recent (PAWS passes); no SACK blocks;
+        - find the congestion control the one configured (no TCP_CONGESTION change to apply).
+
+        ``HEADER_PREDICTION = False`` (tests only) sends every segment down the general path."""
+        flags = int(seg.flags)
+        if flags & _NOT_PREDICTED or not flags & ACK or seg.seq != self.rcv_nxt:
+            return False
+        opts = seg.options
+        ts: Timestamps | None = None
+        if self.ts_ok:
+            if (
+                len(opts) != 3
+                or type(ts := opts[2]) is not Timestamps
+                or type(opts[0]) is not NOP
+                or type(opts[1]) is not NOP
+            ):
+                return False
+            if (ts.val - self.ts_recent) & sq.MASK >= sq.HALF:  # TSval < TS.Recent: PAWS decides
+                return False
+        elif opts:
+            return False
+        if self.cc.name != self.config.congestion_control:
+            return False
+        ack = seg.ack
+        snd_una = self.snd_una
+        acked = (ack - snd_una) & sq.MASK
+        if acked > sq.sub(self.snd_max, snd_una):
+            return False  # an old ACK, or one of something not sent
+        payload = seg.payload
+        if payload:
+            if self._ooo or len(payload) > sq.sub(self._rcv_adv, self.rcv_nxt):
+                return False
+        elif not acked:
+            return False  # a duplicate ACK or a window update
+        # Fifth, check the ACK field (_process_ack): acceptable; TS.Recent; SND.UNA moves.
+        self._segment_validated(ts, seg.seq, now)
+        rtt = self._ack_advances(seg, now) if acked else None
+        self._probes_out = 0
+        if sq.lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, ack)):
+            self._set_window(seg)
+        if acked or self.loss.outstanding:
+            self._sender_ack(seg, snd_una, False, rtt, now)
+        # Seventh, the segment text (_process_text_and_fin, _receive_text): in order, in the window.
+        if payload:
+            if self.ecn.data_arrives(seg):
+                self._ack_now = True
+            self._rcvbuf += payload
+            self.rcv_nxt = sq.add(self.rcv_nxt, len(payload))
+            self._events.append(DataReadable(len(self._rcvbuf)))
+            self._data_arrived(len(payload), bool(flags & PSH), now, seg.gso_size)
+        return True
 
     # -- 3.10.7.1 CLOSED -----------------------------------------------------------------------
     def _arrives_closed(self, seg: Segment) -> None:
