@@ -10,6 +10,7 @@ import pytest
 from tcplab.net.pipe import Pipe, lossy_hook
 from tcplab.tcp import Config, State
 from tcplab.tcp import connection as engine
+from tcplab.tcp.events import CongestionChanged, DataReadable, RttChanged, SendSpace
 from tcplab.wire.tcp import ECN_CE, ECN_ECT0, Segment
 
 # (name, Config fields): timestamps and SACK on and off, ECN, Linux's and the RFC's receiver,
@@ -44,10 +45,11 @@ def _record(seg: Segment) -> tuple:
             bytes(seg.payload), seg.ecn, seg.gso_size)  # fmt: skip
 
 
-def _run(fields: dict, seed: int, fast: bool, monkeypatch) -> dict:
+def _run(fields: dict, seed: int, fast: bool, monkeypatch, events: bool = True) -> dict:
     monkeypatch.setattr(engine, "HEADER_PREDICTION", fast)
     rng = random.Random(seed)
     p = Pipe(Config(**fields), delay=0.02, hook=_hook(seed, 0.02 if fields.get("ecn") else 0.0))
+    p.a.per_segment_events = p.b.per_segment_events = events
     p.b.listen(0.0)
     p.a.connect(0.0)
     p.run(stop=lambda: p.a.state is State.ESTABLISHED and p.b.state is State.ESTABLISHED)
@@ -71,7 +73,7 @@ def _run(fields: dict, seed: int, fast: bool, monkeypatch) -> dict:
                     conn.close(p.now)
         if p.a.state is State.CLOSED and p.b.state is State.CLOSED:
             break
-        if not p.step():
+        if not p.step() and sent["a"] == sent["b"] == size:
             break
     p.run()
     for name in "ab":
@@ -103,6 +105,22 @@ def test_the_fast_path_changes_nothing(name, seed, monkeypatch):
         assert f == s, f"segment {i} differs"
     assert fast["events"] == slow["events"]
     assert fast["info"] == slow["info"]
+
+
+@pytest.mark.parametrize("name", ["default", "ecn", "no-sack"])
+def test_without_per_segment_events_the_segments_are_the_same(name, monkeypatch):
+    """Connection.per_segment_events = False (the benchmark's pipe) leaves out the events that
+    narrate each segment, and changes nothing else."""
+    told = _run(CONFIGS[name], 4, True, monkeypatch)
+    quiet = _run(CONFIGS[name], 4, True, monkeypatch, events=False)
+    assert quiet["segments"] == told["segments"]
+    assert quiet["states"] == told["states"]
+    assert quiet["info"] == told["info"]
+    narrating = (DataReadable, SendSpace, RttChanged, CongestionChanged)
+    for side in "ab":
+        kept = [ev for ev in told["events"][side] if not isinstance(ev, narrating)]
+        assert quiet["events"][side] == kept
+        assert len(kept) < len(told["events"][side])
 
 
 def test_the_workload_takes_both_paths(monkeypatch):

@@ -41,10 +41,13 @@ class Pipe:
         self.hook = hook
         self._queue: list[tuple[float, int, str, Segment]] = []
         self._n = 0
-        # (send time, sender, segment) of every segment sent; a benchmark that moves gigabytes
-        # passes keep_log=False and reads only the count ``sent``.
+        # (send time, sender, segment) of every segment sent, and each side's events; a
+        # benchmark that moves gigabytes passes keep_log=False: it reads only the count ``sent``
+        # and the states, and the engines do not make the events that narrate each segment
+        # (Connection.per_segment_events).
         self.log: list[tuple[float, str, Segment]] = []
         self.keep_log = keep_log
+        self.a.per_segment_events = self.b.per_segment_events = keep_log
         self.sent = 0
         self.states: dict[str, list[str]] = {"a": [], "b": []}
         self.events: dict[str, list] = {"a": [], "b": []}
@@ -76,7 +79,8 @@ class Pipe:
                 heapq.heappush(queue, (now + d, self._n, name, seg))
 
     def _record(self, name: str, events: list) -> None:
-        self.events[name].extend(events)
+        if self.keep_log:
+            self.events[name].extend(events)
         for ev in events:
             if isinstance(ev, StateChanged):
                 if not self.states[name]:

@@ -40,6 +40,8 @@ class Phase(enum.Enum):
     RECOVERY = "recovery"  # fast recovery (RFC 5681 3.2, RFC 6675, RFC 6937)
     LOSS = "loss"  # after a retransmission timeout, until what was outstanding is acknowledged
 
+    __hash__ = object.__hash__  # by identity, in C (as State: looked up in sets per segment)
+
 
 class AckSample:
     """What one ACK tells the congestion control."""

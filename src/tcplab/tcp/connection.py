@@ -102,7 +102,14 @@ _SEND_CALL_OUTPUT = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})  # SEND sends at on
 _SEND_SPACE_TOLD = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.SYN_RCVD, S.SYN_SENT})  # SendSpace events
 _PROBE_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK})  # a TLP may go
 _PROBE_PHASES = frozenset({Phase.OPEN, Phase.CWR})
-_ESTABLISHED = S.ESTABLISHED
+# Enum members the per-segment path names, as module names: looking a member up on its enum
+# class costs 140-170 ns on Python 3.11 (three times a plain class attribute), and each segment
+# names a dozen of them.
+_CLOSED, _SYN_RCVD, _ESTABLISHED = S.CLOSED, S.SYN_RCVD, S.ESTABLISHED
+_OPEN = Phase.OPEN
+_T_TIME_WAIT, _T_FIN_WAIT_2, _T_USER_TIMEOUT = Timer.TIME_WAIT, Timer.FIN_WAIT_2, Timer.USER_TIMEOUT
+_T_RETRANSMISSION, _T_TLP, _T_RACK_REORDER = Timer.RETRANSMISSION, Timer.TLP, Timer.RACK_REORDER
+_T_PERSIST, _T_KEEPALIVE, _T_DELAYED_ACK = Timer.PERSIST, Timer.KEEPALIVE, Timer.DELAYED_ACK
 
 # Header prediction (``Connection._predicted``): on by default; the differential test turns it
 # off to check that both paths do the same.
@@ -204,9 +211,10 @@ class Connection:
         "_rcvbuf", "_retrans_stamp", "_retries", "_rtt_seq", "_rtt_time", "_rtx_start", "_rtx_ts", "_rwin",
         "_snd_base", "_snd_sml", "_sndbuf", "_syn_retransmitted", "_syn_text", "_syn_tsval", "_ts_recent_age",
         "_user_closed", "_was_synchronized", "cc", "config", "cork", "ecn", "eof", "error", "fastopen", "irs", "iss",
-        "local", "loss", "max_snd_wnd", "name", "passive", "pmtu", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale",
-        "remote", "retransmits", "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up", "snd_wl1",
-        "snd_wl2", "snd_wnd", "snd_wscale", "soft_error", "state", "timers", "total_retrans", "ts_ok", "ts_recent",
+        "local", "loss", "max_snd_wnd", "name", "passive", "per_segment_events", "pmtu", "rcv_mss", "rcv_nxt",
+        "rcv_up", "rcv_wscale", "remote", "retransmits", "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una",
+        "snd_up", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "soft_error", "state", "timers", "total_retrans",
+        "ts_ok", "ts_recent",
     )  # fmt: skip
 
     def __init__(
@@ -242,6 +250,11 @@ class Connection:
         self.soft_error = 0
         self.pmtu: int | None = None  # the path MTU an ICMP error taught (RFC 1191, RFC 8201)
         self._events: list[Event] = []
+        # False: the events that only narrate a transfer, several per segment (DataReadable,
+        # SendSpace, RttChanged, CongestionChanged), are not made, for an owner that reads the
+        # buffers and tcp_info() instead (the benchmark's pipe, tcplab.net.pipe with
+        # keep_log=False). State changes and how the connection ends are always told.
+        self.per_segment_events = True
         self._out: list[Segment] = []
 
         # -- send sequence variables (RFC 9293 3.3.1) ----------------------------------------
@@ -352,7 +365,7 @@ class Connection:
             self._events.append(Closed())
         elif new is S.TIME_WAIT:
             self.timers.stop_all()
-            self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
         elif new is S.ESTABLISHED:
             self._was_synchronized = True
             self._rwin.established(self._advmss)
@@ -438,7 +451,7 @@ class Connection:
             self._enter(S.SYN_SENT, C.SEND, now)
             self._send_syn(now, ack=False)
             st = self.state
-        if st is S.CLOSED:
+        if st is _CLOSED:
             raise _err(E.EPIPE if self._was_synchronized else E.ENOTCONN)
         if self._fin_queued:
             raise _err(E.EPIPE)  # 3.10.2: "connection closing", Linux: EPIPE
@@ -449,7 +462,7 @@ class Connection:
             self._sndbuf += data[:n]
             if eor and n == len(data):
                 self._eor.append(sq.add(self._snd_base, len(self._sndbuf)))
-            if st in _SEND_CALL_OUTPUT or (st is S.SYN_RCVD and self.fastopen):
+            if st in _SEND_CALL_OUTPUT or (st is _SYN_RCVD and self.fastopen):
                 self._more = more
                 self._restart_after_idle(now)
                 self._output(now)
@@ -548,7 +561,7 @@ class Connection:
             # (in SYN-RECEIVED also after a shutdown() that held the FIN: Linux tcp_close sends it)
             self._queue_fin(now)
         if self.state is S.FIN_WAIT_2 and self.config.fin_wait_2_timeout is not None:
-            self.timers.arm(Timer.FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
+            self.timers.arm(_T_FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
         self._output(now)
 
     def abort(self, now: float) -> None:
@@ -814,7 +827,7 @@ class Connection:
         if st is _ESTABLISHED and HEADER_PREDICTION and self._predicted(seg, now):
             self._output(now)
             return
-        if st is S.CLOSED:
+        if st is _CLOSED:
             self._arrives_closed(seg)
         elif st is S.LISTEN:
             self._arrives_listen(seg, now)
@@ -822,7 +835,7 @@ class Connection:
             self._arrives_syn_sent(seg, now)
         else:
             self._arrives_otherwise(seg, now)
-        if self.state is not S.CLOSED:
+        if self.state is not _CLOSED:
             self._output(now)
 
     # -- header prediction: the fast path ---------------------------------------------------------
@@ -887,7 +900,8 @@ class Connection:
                 self._ack_now = True
             self._rcvbuf += payload
             self.rcv_nxt = sq.add(self.rcv_nxt, len(payload))
-            self._events.append(DataReadable(len(self._rcvbuf)))
+            if self.per_segment_events:
+                self._events.append(DataReadable(len(self._rcvbuf)))
             self._data_arrived(len(payload), bool(flags & PSH), now, seg.gso_size)
         return True
 
@@ -985,7 +999,7 @@ class Connection:
             self._window_after_handshake(seg)
             self._enter(S.ESTABLISHED, C.RCV_SYN_ACK, now)
             if self._acks.synack_arrived(now, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss):
-                self.timers.arm(Timer.DELAYED_ACK, now + self.config.delayed_ack_max)
+                self.timers.arm(_T_DELAYED_ACK, now + self.config.delayed_ack_max)
             else:
                 self._ack_now = True
             if self.config.accept_syn_text:
@@ -1035,7 +1049,7 @@ class Connection:
 
         # Linux: a retransmitted SYN in SYN-RECEIVED is answered with the SYN-ACK again; in a
         # simultaneous open, the peer's SYN-ACK is the acknowledgment of our SYN.
-        if st is S.SYN_RCVD and seg.syn and not seg.rst:
+        if st is _SYN_RCVD and seg.syn and not seg.rst:
             if not seg.has_ack and seg.seq == self.irs:
                 # At most one per tcp_invalid_ratelimit (Linux tcp_check_req: tcp_oow_rate_limited),
                 # counted as a retransmission as tcp_rtx_synack counts it (RetransSegs,
@@ -1048,7 +1062,7 @@ class Connection:
                 self._ack_advances(seg, now)
                 self._set_window(seg)
                 self._window_after_handshake(seg)
-                self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
+                self._enter(_ESTABLISHED, C.RCV_ACK_OF_SYN, now)
                 self._ack_now = True
                 self._process_queued_syn_text(now)
                 return
@@ -1067,7 +1081,7 @@ class Connection:
             and not seg.syn
             and sq.add(seg.seq, len(seg.payload) + 1) == self.rcv_nxt
         ):
-            self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
             self._send_ack_now(now)
             return
 
@@ -1105,7 +1119,7 @@ class Connection:
 
         # ---- Third: security (not implemented). Fourth, check the SYN bit ----
         if seg.syn:
-            if st is S.SYN_RCVD and self.passive and not self.config.rfc5961:
+            if st is _SYN_RCVD and self.passive and not self.config.rfc5961:
                 # "If the connection was initiated with a passive OPEN, then return this
                 # connection to the LISTEN state and return."
                 self._back_to_listen(C.RCV_SYN, now)
@@ -1119,13 +1133,13 @@ class Connection:
         # ---- Fifth, check the ACK field ----
         if not seg.has_ack:
             return  # "if the ACK bit is off drop the segment and return"
-        if st is S.SYN_RCVD:
+        if st is _SYN_RCVD:
             if sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_max):
                 self._segment_validated(ts, seg.seq, now)
                 self._ack_advances(seg, now)
                 self._set_window(seg)
                 self._window_after_handshake(seg)
-                self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)  # a held FIN: FIN-WAIT-1
+                self._enter(_ESTABLISHED, C.RCV_ACK_OF_SYN, now)  # a held FIN: FIN-WAIT-1
                 if self._fin_queued and self._fin_seq is None:
                     # Linux: tcp_shutdown sends it now, before this segment's data is ACKed
                     self._output(now)
@@ -1136,7 +1150,7 @@ class Connection:
                 return
         if not self._process_ack(seg, ts, now):
             return
-        if self.state is S.CLOSED:
+        if self.state is _CLOSED:
             return
         # FIN-WAIT-1: our FIN acknowledged. When this very segment carries the peer's FIN in
         # order, the FIN step takes us straight to TIME-WAIT (eighth step, FIN-WAIT-1).
@@ -1147,12 +1161,12 @@ class Connection:
             if not fin_in_order:
                 self._enter(S.FIN_WAIT_2, C.RCV_ACK_OF_FIN, now)
                 if self._user_closed and self.config.fin_wait_2_timeout is not None:
-                    self.timers.arm(Timer.FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
+                    self.timers.arm(_T_FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
         elif st is S.CLOSING and fin_acked:
             self._enter(S.TIME_WAIT, C.RCV_ACK_OF_FIN, now)
             return
         elif st is S.LAST_ACK and fin_acked:
-            self._enter(S.CLOSED, C.RCV_ACK_OF_FIN, now)
+            self._enter(_CLOSED, C.RCV_ACK_OF_FIN, now)
             return
         elif st is S.TIME_WAIT:
             # Fifth and eighth steps: a FIN (at RCV.NXT: the retransmitted one was matched
@@ -1160,12 +1174,12 @@ class Connection:
             # peer's FIN was received already. Text is ignored (seventh step), an ACK changes
             # nothing.
             if seg.fin:
-                self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+                self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
                 self._send_ack_now(now)
             return
 
         # ---- Sixth, check the URG bit ----
-        if int(seg.flags) & URG and self.state in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
+        if int(seg.flags) & URG and self.state in (_ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
             # Urgent data is delivered inline; only the pointer is remembered (RFC 6093).
             self.rcv_up = sq.seq_max(self.rcv_up, sq.add(seg.seq, seg.urgent))
 
@@ -1210,7 +1224,7 @@ class Connection:
         and as a sign of life for the keepalive timer (RFC 9293 3.8.4; Linux rcv_tstamp)."""
         if ts is not None:
             self._update_ts_recent(seq, ts, now)
-        if self.timers.armed(Timer.KEEPALIVE):
+        if self.timers.armed(_T_KEEPALIVE):
             self._arm_keepalive(now)
 
     def _update_ts_recent(self, seq: int, ts: Timestamps, now: float) -> None:
@@ -1298,7 +1312,7 @@ class Connection:
             self._enter(S.CLOSED, C.RCV_RST, now)  # "TIME_WAIT assassination"
             return
         if todo & tw.RESTART:
-            self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
         if todo & tw.TS_RECENT and ts is not None:
             self.ts_recent = ts.val
             self._ts_recent_age = now
@@ -1321,7 +1335,7 @@ class Connection:
             or self.remote is None
         ):
             return None
-        deadline = self.timers.deadline(Timer.TIME_WAIT)
+        deadline = self.timers.deadline(_T_TIME_WAIT)
         if deadline is None or self.timers.earliest() != deadline:
             return None
         return TimeWait(
@@ -1423,7 +1437,7 @@ class Connection:
         if data_acked:
             del self._sndbuf[:data_acked]
             self._snd_base = sq.add(self._snd_base, data_acked)
-            if self.state in _SEND_SPACE_TOLD:
+            if self.per_segment_events and self.state in _SEND_SPACE_TOLD:
                 self._events.append(SendSpace(self.send_free))
         self.snd_una = ack
         if sq.gt(ack, self.snd_nxt):
@@ -1439,12 +1453,12 @@ class Connection:
             self._rtt_changed()
         # RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
         if self.snd_una == self.snd_max:
-            self.timers.stop(Timer.RETRANSMISSION)
-            self.timers.stop(Timer.TLP)
-            self.timers.stop(Timer.USER_TIMEOUT)
+            self.timers.stop(_T_RETRANSMISSION)
+            self.timers.stop(_T_TLP)
+            self.timers.stop(_T_USER_TIMEOUT)
             self._rtx_start = None
         else:
-            self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
+            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
             self._outstanding_since(now)
         return rtt
 
@@ -1502,10 +1516,10 @@ class Connection:
         ece = self.ecn.echo_arrives(seg)
         lost_before = loss.lost_out
         fast_retransmit = False
-        if sack or duplicate or ece or cc.phase is not Phase.OPEN or loss.disorder or loss.tlp_high_seq is not None:
+        if sack or duplicate or ece or cc.phase is not _OPEN or loss.disorder or loss.tlp_high_seq is not None:
             fast_retransmit = self._judge_ack(ack, advanced, duplicate, ece, delivery, now)
         else:
-            self.timers.stop(Timer.RACK_REORDER)  # in order, nothing SACKed: nothing to wait for
+            self.timers.stop(_T_RACK_REORDER)  # in order, nothing SACKed: nothing to wait for
         before = (cc.cwnd, cc.ssthresh)
         if cc.reducing:
             reason = "recovery: PRR" if cc.prr else "recovery"
@@ -1578,9 +1592,9 @@ class Connection:
         """The loss detector marks what is lost; the RACK reordering timer follows its word."""
         wait = self.loss.detect(now, self.rtt.srtt, self.cc.phase in (Phase.RECOVERY, Phase.LOSS), self._timer_min)
         if wait is None:
-            self.timers.stop(Timer.RACK_REORDER)
+            self.timers.stop(_T_RACK_REORDER)
         else:
-            self.timers.arm(Timer.RACK_REORDER, now + wait)
+            self.timers.arm(_T_RACK_REORDER, now + wait)
 
     def _maybe_enter_recovery(self, ece: bool = False, lost_retrans: bool = False) -> bool:
         """Linux tcp_time_to_recover: a loss is proven, so fast recovery begins (from OPEN or
@@ -1603,7 +1617,7 @@ class Connection:
         self._cwnd_told("fast retransmit", before)
         self.loss.start_episode(self.snd_una)
         self.ecn.window_reduced()
-        self.timers.stop(Timer.TLP)
+        self.timers.stop(_T_TLP)
         return True
 
     @property
@@ -1620,14 +1634,15 @@ class Connection:
         """After the congestion control acted: a change of cwnd or ssthresh is told to the user
         (CongestionChanged; ``reason`` one of CWND_REASONS)."""
         cc = self.cc
-        if (cc.cwnd, cc.ssthresh) != before:
+        if (cc.cwnd, cc.ssthresh) != before and self.per_segment_events:
             high = cc.ssthresh if cc.ssthresh < ARBITRARILY_HIGH else None
             self._events.append(CongestionChanged(cc.cwnd, high, reason))
 
     def _rtt_changed(self, sample: float | None = None) -> None:
         """The RTT estimator moved: a sample, or an RTO backoff or its reset (RttChanged)."""
-        rtt = self.rtt
-        self._events.append(RttChanged(sample, rtt.srtt, rtt.rttvar, rtt.rto))
+        if self.per_segment_events:
+            rtt = self.rtt
+            self._events.append(RttChanged(sample, rtt.srtt, rtt.rttvar, rtt.rto))
 
     def _set_window(self, seg: Segment) -> None:
         shift = 0 if seg.syn else self.snd_wscale  # RFC 7323 2.2: SYN windows are not scaled
@@ -1636,8 +1651,8 @@ class Connection:
         self.snd_wl2 = seg.ack
         if self.snd_wnd > self.max_snd_wnd:
             self.max_snd_wnd = self.snd_wnd
-        if self.snd_wnd and self.timers.armed(Timer.PERSIST):
-            self.timers.stop(Timer.PERSIST)
+        if self.snd_wnd and self.timers.armed(_T_PERSIST):
+            self.timers.stop(_T_PERSIST)
             self._persist_backoff = 0
             if self._probe_outstanding and self.snd_una != self.snd_nxt:
                 # The window opened but the probe octet was not taken: send it again as data.
@@ -1651,11 +1666,11 @@ class Connection:
         if payload and self.ecn.data_arrives(seg):
             self._ack_now = True  # RFC 3168 6.1.3: congestion experienced; echo it at once
         fin_seq = sq.add(seq, len(payload))
-        if seg.fin and st is S.ESTABLISHED and seq == self.rcv_nxt and sq.le(fin_seq, self._rcv_adv):
+        if seg.fin and st is _ESTABLISHED and seq == self.rcv_nxt and sq.le(fin_seq, self._rcv_adv):
             # Linux tcp_fin enters ping-pong mode before the ACK is decided (__tcp_ack_snd_check
             # runs after tcp_data_queue): no quick ACK for this segment's data either.
             self._acks.fin_arrived()
-        if payload and st in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
+        if payload and st in (_ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
             self._receive_text(seq, payload, seg, now)
         elif payload:
             self._ack_now = True  # CLOSE-WAIT and later: the peer sent its FIN already; ignore
@@ -1692,7 +1707,8 @@ class Connection:
                     self._rcvbuf += more
                     self.rcv_nxt = sq.add(self.rcv_nxt, len(more))
                 self._ack_now = True  # RFC 5681 4.2: ACK at once when a hole is filled
-            self._events.append(DataReadable(len(self._rcvbuf)))
+            if self.per_segment_events:
+                self._events.append(DataReadable(len(self._rcvbuf)))
             self._data_arrived(len(payload), bool(int(seg.flags) & PSH), now, seg.gso_size)
             if self._ooo.fin_seq is not None and self._ooo.fin_seq == self.rcv_nxt:
                 self._ooo.fin_seq = None
@@ -1742,11 +1758,11 @@ class Connection:
 
     def _delay_ack(self, now: float) -> None:
         """Schedule the pending ACK (Linux tcp_send_delayed_ack; ackpolicy.py says when)."""
-        due = self._acks.deadline(now, self.rtt.srtt, self.timers.deadline(Timer.DELAYED_ACK))
+        due = self._acks.deadline(now, self.rtt.srtt, self.timers.deadline(_T_DELAYED_ACK))
         if due is None:
             self._ack_now = True
         else:
-            self.timers.arm(Timer.DELAYED_ACK, due)
+            self.timers.arm(_T_DELAYED_ACK, due)
 
     def _fin_arrives(self, now: float) -> None:
         """Eighth, check the FIN bit (the FIN is in order)."""
@@ -1770,7 +1786,7 @@ class Connection:
         elif st is S.FIN_WAIT_2:
             self._enter(S.TIME_WAIT, C.RCV_FIN, now)
         elif st is S.TIME_WAIT:
-            self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)  # restart the 2 MSL timeout
+            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)  # restart the 2 MSL timeout
 
     def _fin_ack_later(self, now: float) -> None:
         """The linux profile's ACK of a FIN in ESTABLISHED (notes/linux-behaviour.md C): Linux
@@ -1851,14 +1867,14 @@ class Connection:
             )
             self._cwnd_told("retransmission timeout", before)
             self.ecn.window_reduced()
-            self.timers.stop(Timer.TLP)
-            self.timers.stop(Timer.RACK_REORDER)
+            self.timers.stop(_T_TLP)
+            self.timers.stop(_T_RACK_REORDER)
         if st is not S.SYN_SENT or self._retries > c.syn_linear_timeouts:
             self.rtt.backoff += 1  # RFC 6298 5.5 (Linux: not for the first linear SYN timeouts)
         self._rtt_changed()
         self._rtt_seq = None  # Karn: no sample from retransmitted data
         self._retransmit_head(now)
-        self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # 5.6
+        self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)  # 5.6
 
     def _model_timeout(self, boundary: int) -> float:
         """Linux tcp_model_timeout: how long ``boundary`` retransmissions take when the RTO
@@ -1885,7 +1901,7 @@ class Connection:
                     self._resend(last, now)
                     loss.probe_sent(self.snd_max, retransmission=True)
         if self.snd_una != self.snd_max:
-            self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
+            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
             if self._rtx_start is None:
                 self._outstanding_since(now)
 
@@ -1916,8 +1932,8 @@ class Connection:
                 )
                 self._cwnd_told("recovery: PRR", before)
             self._retransmit_lost(now)
-        if self.snd_una != self.snd_max and not self.timers.armed(Timer.RETRANSMISSION):
-            self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
+        if self.snd_una != self.snd_max and not self.timers.armed(_T_RETRANSMISSION):
+            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
 
     def _outstanding_since(self, now: float) -> None:
         """Data is outstanding from ``now`` on: RFC 5482 / Linux TCP_USER_TIMEOUT gives the
@@ -1926,10 +1942,10 @@ class Connection:
         seen)."""
         self._rtx_start = now
         if self.config.user_timeout is not None:
-            self.timers.arm(Timer.USER_TIMEOUT, now + self.config.user_timeout)
+            self.timers.arm(_T_USER_TIMEOUT, now + self.config.user_timeout)
 
     def _user_timeout(self, now: float) -> None:
-        if self.snd_una != self.snd_max or self.timers.armed(Timer.PERSIST):
+        if self.snd_una != self.snd_max or self.timers.armed(_T_PERSIST):
             self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT), now)
 
     def _keepalive_timeout(self, now: float) -> None:
@@ -1947,14 +1963,14 @@ class Connection:
         # RFC 9293 3.8.4: a probe is a segment with SEG.SEQ = SND.NXT - 1 and no data.
         self._keepalive_probes += 1
         self._emit(sq.sub(self.snd_una, 1), ACK, now)
-        self.timers.arm(Timer.KEEPALIVE, now + c.keepalive_interval)
+        self.timers.arm(_T_KEEPALIVE, now + c.keepalive_interval)
 
     def _arm_keepalive(self, now: float) -> None:
         if self.config.keepalive and self.state.synchronized:
             self._keepalive_probes = 0
-            self.timers.arm(Timer.KEEPALIVE, now + self.config.keepalive_idle)
+            self.timers.arm(_T_KEEPALIVE, now + self.config.keepalive_idle)
         else:
-            self.timers.stop(Timer.KEEPALIVE)
+            self.timers.stop(_T_KEEPALIVE)
 
     def set_keepalive(self, on: bool, now: float) -> None:
         if bool(self.config.keepalive) != on:
@@ -2029,20 +2045,17 @@ class Connection:
                 WindowScale(self._offer_wscale) if want_ws else None,
                 FastOpen(cookie) if cookie is not None else None,
             )
-        opts: list[Option] = []
-        if self.ts_ok:
-            # (on every segment: the shared NOP and the wire's fast Timestamps constructor)
-            opts += [_NOP, _NOP, timestamps_option(self._ts_now(now), self.ts_recent)]
-        if self.sack_ok and (self._ooo or self._dsack):
-            room = 3 if self.ts_ok else 4
-            blocks = []
-            if self._dsack is not None:
-                blocks.append(self._dsack)  # RFC 2883 4: the duplicate first, reported once
-                self._dsack = None
-            blocks += self._ooo.sack_blocks(room - len(blocks))
-            if blocks:
-                opts += [NOP(), NOP(), Sack(tuple(blocks))]
-        return tuple(opts)
+        # The timestamps (on every segment once negotiated: the shared NOP and the wire's fast
+        # Timestamps constructor), then SACK blocks when something is out of order or duplicated.
+        ts = (_NOP, _NOP, timestamps_option(self._ts_now(now), self.ts_recent)) if self.ts_ok else ()
+        if not (self.sack_ok and (self._ooo or self._dsack)):
+            return ts
+        blocks = []
+        if self._dsack is not None:
+            blocks.append(self._dsack)  # RFC 2883 4: the duplicate first, reported once
+            self._dsack = None
+        blocks += self._ooo.sack_blocks((3 if self.ts_ok else 4) - len(blocks))
+        return (*ts, NOP(), NOP(), Sack(tuple(blocks))) if blocks else ts
 
     def _take_syn_options(self, seg: Segment, now: float) -> None:
         """Negotiate MSS, window scale, timestamps and SACK-permitted from the peer's SYN."""
@@ -2095,7 +2108,7 @@ class Connection:
             end = sq.add(self.snd_nxt, len(payload))
             self.loss.on_send(self.snd_nxt, end, now)
             self.snd_nxt = self.snd_max = end
-        self.timers.arm_if_stopped(Timer.RETRANSMISSION, now + self.rtt.rto)
+        self.timers.arm_if_stopped(_T_RETRANSMISSION, now + self.rtt.rto)
         if self._rtt_seq is None and self._retries == 0:
             self._rtt_seq, self._rtt_time = sq.add(self.iss, 1), now
             if not self.rtt.samples:
@@ -2127,15 +2140,18 @@ class Connection:
             0,
             self._options(now, syn=False),
             payload,
-            ecn=ecn,
-            gso_size=gso_size,
         )
+        # (set after: keyword arguments to the dataclass's __init__ cost as much as the rest)
+        if ecn:
+            seg.ecn = ecn
+        if gso_size:
+            seg.gso_size = gso_size
         self._out.append(seg)
         if flags & ACK:
             self._last_ack_sent = self.rcv_nxt
             self._ack_now = False
             self._acks.ack_sent()
-            self.timers.stop(Timer.DELAYED_ACK)
+            self.timers.stop(_T_DELAYED_ACK)
 
     def _send_ack_now(self, now: float) -> None:
         # <SEQ=SND.NXT>: RFC 9293's SND.NXT is our snd_max (snd_nxt moves back after an RTO
@@ -2209,17 +2225,17 @@ class Connection:
         # Linux tcp_xmit_retransmit_queue: retransmitting the head restarts the RTO from now
         # (unless the RACK reordering timer holds Linux's one timer); RFC 6298 5.3 runs it from
         # the last ACK that advanced.
-        if head and self.config.recovery_rules == "linux" and not self.timers.armed(Timer.RACK_REORDER):
-            self.timers.stop(Timer.TLP)
-            self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
+        if head and self.config.recovery_rules == "linux" and not self.timers.armed(_T_RACK_REORDER):
+            self.timers.stop(_T_TLP)
+            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
 
     def _arm_xmit_timer(self, now: float, advancing: bool) -> None:
         """Linux tcp_set_xmit_timer: a tail loss probe if one may be scheduled (RFC 8985 7.2),
         else the retransmission timer (which RFC 6298 5.1-5.3 have armed already)."""
         if not self._schedule_probe(now, advancing):
-            self.timers.stop(Timer.TLP)
-            if self.snd_una != self.snd_max and not self.timers.armed(Timer.RETRANSMISSION):
-                self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
+            self.timers.stop(_T_TLP)
+            if self.snd_una != self.snd_max and not self.timers.armed(_T_RETRANSMISSION):
+                self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
                 self._outstanding_since(now)
 
     def _schedule_probe(self, now: float, advancing: bool) -> bool:
@@ -2240,8 +2256,8 @@ class Connection:
         rto = self.rtt.rto
         rto_left = rto if advancing else rto - (now - loss.head_sent())
         pto = loss.probe_timeout(self.rtt.srtt, loss.packets_out(), self.config.rto_min, rto_left)
-        self.timers.arm(Timer.TLP, now + pto)
-        self.timers.stop(Timer.RETRANSMISSION)
+        self.timers.arm(_T_TLP, now + pto)
+        self.timers.stop(_T_RETRANSMISSION)
         return True
 
     def _count_retransmission(self, now: float, parts: int = 1) -> None:
@@ -2280,8 +2296,8 @@ class Connection:
         self._persist_backoff += 1
         if self.config.user_timeout is not None:
             # Linux tcp_probe_timer: the user timeout counts from the first probe.
-            self.timers.arm_if_stopped(Timer.USER_TIMEOUT, now + self.config.user_timeout)
-        self.timers.arm(Timer.PERSIST, now + self._persist_interval())
+            self.timers.arm_if_stopped(_T_USER_TIMEOUT, now + self.config.user_timeout)
+        self.timers.arm(_T_PERSIST, now + self._persist_interval())
 
     def _persist_interval(self) -> float:
         """The wait before the next probe: the RTO (at least ``persist_min``), doubled per probe."""
@@ -2307,14 +2323,15 @@ class Connection:
         st = self.state
         # RFC 7413 4.2.2: after accepting SYN data the server may answer before the handshake
         # completes (Linux tcp_passive_fastopen).
-        if st in _SENDING or (st is S.SYN_RCVD and self.fastopen):
+        if st in _SENDING or (st is _SYN_RCVD and self.fastopen):
             sent_from = self.snd_nxt
             self._send_data(now)
+            snd_una, snd_max = self.snd_una, self.snd_max
             self._cwnd_use.after_send(
-                self.unacked, self.cc.cwnd, self._mss_payload, self.snd_una, self.snd_max, self.snd_nxt != sent_from
+                sq.sub(snd_max, snd_una), self.cc.cwnd, self._mss_payload, snd_una, snd_max, self.snd_nxt != sent_from
             )
         if self._ack_now and st in _ACKING:
-            if st is S.SYN_RCVD:
+            if st is _SYN_RCVD:
                 self._ack_now = False
             else:
                 self._send_ack_now(now)
@@ -2332,11 +2349,13 @@ class Connection:
         eor = self._eor
         while eor and sq.le(eor[0], self.snd_nxt):
             eor.pop(0)
+        st = self.state
+        gso = self.config.gso_max >= 2 * mss  # the link segments: super-segments, TSO deferral
         while True:
             data_end = sq.add(self._snd_base, len(self._sndbuf))
             unsent = sq.sub(data_end, self.snd_nxt) if sq.lt(self.snd_nxt, data_end) else 0
             # (a FIN shutdown() asked for in SYN-RECEIVED waits for ESTABLISHED: Config.syn_rcvd_shutdown)
-            send_fin = self._fin_queued and self._fin_seq is None and self.state is not S.SYN_RCVD
+            send_fin = self._fin_queued and self._fin_seq is None and st is not _SYN_RCVD
             # a FIN already sent but rolled back (a zero-window probe) goes again with the data
             refin = self._fin_seq is not None and sq.le(self.snd_nxt, self._fin_seq) and unsent == 0
             if unsent == 0 and not send_fin and not refin:
@@ -2350,9 +2369,12 @@ class Connection:
                 in_flight = loss.in_flight(outstanding)
                 usable = min(usable, cwnd - in_flight if cwnd > in_flight else 0)
             # A tail loss probe is one segment; else as many whole MSS as the link splits.
-            n = min(unsent, usable, mss) if probe else self._whole_segments(min(unsent, usable), mss)
-            if 0 < n < unsent and not probe and self._tso_defers(usable, now):
-                break
+            if gso and not probe:
+                n = self._whole_segments(min(unsent, usable), mss)
+                if 0 < n < unsent and self._tso_defers(usable, now):
+                    break
+            else:
+                n = min(unsent, usable, mss)
             record_end = bool(eor) and sq.le(eor[0], sq.add(self.snd_nxt, n))
             if record_end:
                 n = sq.sub(eor[0], self.snd_nxt)  # MSG_EOR: the record's last segment ends here
@@ -2407,7 +2429,7 @@ class Connection:
                     if n % mss:
                         self._snd_sml = sq.add(seq, n)  # Linux tcp_minshall_update
                 sent_new = True
-            if cc.phase is not Phase.OPEN:
+            if cc.phase is not _OPEN:
                 cc.on_sent(advance, now)  # PRR counts what a reduction sends
             self.snd_nxt = end
             if fin_here:
@@ -2416,10 +2438,10 @@ class Connection:
                 self.snd_max = self.snd_nxt
                 if self._rtt_seq is None and not retrans and self._retries == 0:
                     self._rtt_seq, self._rtt_time = self.snd_nxt, now
-            if not self.timers.armed(Timer.RETRANSMISSION) and not self.timers.armed(Timer.TLP):
-                self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
+            if not self.timers.armed(_T_RETRANSMISSION) and not self.timers.armed(_T_TLP):
+                self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
                 self._outstanding_since(now)
-            self.timers.stop(Timer.PERSIST)
+            self.timers.stop(_T_PERSIST)
             if record_end:
                 eor.pop(0)
             if fin_here or probe:
@@ -2478,9 +2500,9 @@ class Connection:
             self._cwnd_told("restart after idle", before)
 
     def _arm_persist(self, now: float) -> None:
-        if not self.timers.armed(Timer.PERSIST) and not self.timers.armed(Timer.RETRANSMISSION):
+        if not self.timers.armed(_T_PERSIST) and not self.timers.armed(_T_RETRANSMISSION):
             self._persist_backoff = 0
-            self.timers.arm(Timer.PERSIST, now + max(self.rtt.rto, self.config.persist_min))
+            self.timers.arm(_T_PERSIST, now + max(self.rtt.rto, self.config.persist_min))
 
     # What each timer does when it expires (``handle_timeout``).
     _TIMEOUTS: ClassVar[dict[Timer, Callable[[Connection, float], None]]] = {
