@@ -1,14 +1,15 @@
-"""Header prediction (``Connection._predicted``) changes nothing but speed: the same seeded
-workloads through a lossy, duplicating, reordering pipe, once with the fast path and once with
-every segment down the general path, give the very same segments (every field), states, events
-and final ``tcp_info``."""
+"""The engine's fast paths change nothing but speed: header prediction (``Connection._predicted``)
+and one loss record per super-segment (``loss.LAZY_SPLIT``). The same seeded workloads through a
+lossy, duplicating, reordering pipe, once with both and once with every segment down the general
+path and a record per part, give the very same segments (every field), states, events and final
+``tcp_info``."""
 
 import random
 
 import pytest
 
 from tcplab.net.pipe import Pipe, lossy_hook
-from tcplab.tcp import Config, State
+from tcplab.tcp import Config, State, loss
 from tcplab.tcp import connection as engine
 from tcplab.tcp.events import CongestionChanged, DataReadable, RttChanged, SendSpace
 from tcplab.wire.tcp import ECN_CE, ECN_ECT0, Segment
@@ -23,6 +24,16 @@ CONFIGS = {
     "ecn": {"ecn": 1},
     "rfc": {"quickack": 0, "rcv_window_rules": "rfc", "congestion_control": "reno", "rack": False, "tlp": False},
     "gso": {"gso_max": 65000, "rcv_buf": 1 << 18},
+    # the link splits super-segments: ACKs and SACKs of some of their parts
+    "gso-split": {"gso_max": 65000, "rcv_buf": 1 << 18, "split": True},
+    "gso-split-no-sack": {"gso_max": 65000, "sack": False, "rcv_buf": 1 << 18, "split": True},
+    "gso-split-dupthresh": {
+        "gso_max": 20000,
+        "rack": False,
+        "timestamps": False,
+        "congestion_control": "reno",
+        "split": True,
+    },
     "small-buffers": {"rcv_buf": 8192, "snd_buf": 16384, "mss": 536},
 }
 
@@ -47,8 +58,11 @@ def _record(seg: Segment) -> tuple:
 
 def _run(fields: dict, seed: int, fast: bool, monkeypatch, events: bool = True) -> dict:
     monkeypatch.setattr(engine, "HEADER_PREDICTION", fast)
+    monkeypatch.setattr(loss, "LAZY_SPLIT", fast)
     rng = random.Random(seed)
-    p = Pipe(Config(**fields), delay=0.02, hook=_hook(seed, 0.02 if fields.get("ecn") else 0.0))
+    fields = dict(fields)
+    split = fields.pop("split", False)
+    p = Pipe(Config(**fields), delay=0.02, hook=_hook(seed, 0.02 if fields.get("ecn") else 0.0), split=split)
     p.a.per_segment_events = p.b.per_segment_events = events
     p.b.listen(0.0)
     p.a.connect(0.0)
