@@ -102,6 +102,8 @@ _SEND_CALL_OUTPUT = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})  # SEND sends at on
 _SEND_SPACE_TOLD = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.SYN_RCVD, S.SYN_SENT})  # SendSpace events
 _PROBE_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK})  # a TLP may go
 _PROBE_PHASES = frozenset({Phase.OPEN, Phase.CWR})
+_WINDOW_UPDATES = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2})  # a read may announce a window
+_LOSS_PHASES = frozenset({Phase.RECOVERY, Phase.LOSS})
 # Enum members the per-segment path names, as module names: looking a member up on its enum
 # class costs 140-170 ns on Python 3.11 (three times a plain class attribute), and each segment
 # names a dozen of them.
@@ -888,12 +890,12 @@ class Connection:
             return False  # a duplicate ACK or a window update
         # Fifth, check the ACK field (_process_ack): acceptable; TS.Recent; SND.UNA moves.
         self._segment_validated(ts, seg.seq, now)
-        rtt = self._ack_advances(seg, now) if acked else None
+        rtt = self._ack_advances(seg, ts, now) if acked else None
         self._probes_out = 0
         if sq.lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, ack)):
             self._set_window(seg)
         if acked or self.loss.outstanding:
-            self._sender_ack(seg, snd_una, False, rtt, now)
+            self._sender_ack(seg, None, snd_una, False, rtt, now)
         # Seventh, the segment text (_process_text_and_fin, _receive_text): in order, in the window.
         if payload:
             if self.ecn.data_arrives(seg):
@@ -985,8 +987,9 @@ class Connection:
             self._fastopen_synack(seg)
         if ack_ok:
             prior_una = self.snd_una
-            rtt = self._ack_advances(seg, now)  # SND.UNA = SEG.ACK; acked segments leave the queue
-            self._sender_ack(seg, prior_una, False, rtt, now)
+            ts = seg.option(Timestamps) if self.ts_ok else None
+            rtt = self._ack_advances(seg, ts, now)  # SND.UNA = SEG.ACK; acked segments leave the queue
+            self._sender_ack(seg, seg.option(Sack) if self.sack_ok else None, prior_una, False, rtt, now)
             if self.loss.outstanding:
                 # Fast Open data the server did not take goes again at once (Linux
                 # tcp_rcv_fastopen_synack), carrying the ACK of the SYN-ACK.
@@ -1059,7 +1062,7 @@ class Connection:
                     self._send_syn(now, ack=True)
                 return
             if seg.has_ack and not self.passive and sq.add(seg.seq, 1) == self.rcv_nxt and seg.ack == self.snd_max:
-                self._ack_advances(seg, now)
+                self._ack_advances(seg, seg.option(Timestamps) if self.ts_ok else None, now)
                 self._set_window(seg)
                 self._window_after_handshake(seg)
                 self._enter(_ESTABLISHED, C.RCV_ACK_OF_SYN, now)
@@ -1136,7 +1139,7 @@ class Connection:
         if st is _SYN_RCVD:
             if sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_max):
                 self._segment_validated(ts, seg.seq, now)
-                self._ack_advances(seg, now)
+                self._ack_advances(seg, ts, now)
                 self._set_window(seg)
                 self._window_after_handshake(seg)
                 self._enter(_ESTABLISHED, C.RCV_ACK_OF_SYN, now)  # a held FIN: FIN-WAIT-1
@@ -1418,19 +1421,19 @@ class Connection:
             and (seg.window << self.snd_wscale) == self.snd_wnd
             and not self._probe_outstanding
         )
-        rtt = self._ack_advances(seg, now) if ack != prior_una else None
+        rtt = self._ack_advances(seg, ts, now) if ack != prior_una else None
         self._probes_out = 0  # the peer answers (Linux tcp_ack: icsk_probes_out = 0)
         # Window update (3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
         if sq.lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, ack)):
             self._set_window(seg)
-        self._sender_ack(seg, prior_una, duplicate, rtt, now)
+        self._sender_ack(seg, seg.option(Sack) if self.sack_ok else None, prior_una, duplicate, rtt, now)
         return True
 
-    def _ack_advances(self, seg: Segment, now: float) -> float | None:
+    def _ack_advances(self, seg: Segment, ts: Timestamps | None, now: float) -> float | None:
         """SND.UNA < SEG.ACK =< SND.NXT: set SND.UNA, drop acknowledged data, time the RTT
         (the sample is returned)."""
         ack = seg.ack
-        rtt = self._sample_rtt(seg, now)
+        rtt = self._sample_rtt(seg, ts, now)
         # Bytes of data acknowledged (SYN and FIN occupy sequence space but not the buffer).
         data_acked = sq.sub(ack, self._snd_base) if sq.gt(ack, self._snd_base) else 0
         data_acked = min(data_acked, len(self._sndbuf))
@@ -1462,7 +1465,7 @@ class Connection:
             self._outstanding_since(now)
         return rtt
 
-    def _sample_rtt(self, seg: Segment, now: float) -> float | None:
+    def _sample_rtt(self, seg: Segment, ts: Timestamps | None, now: float) -> float | None:
         """An ACK that advances SND.UNA (RFC 7323 4.1's RTTM rule) may give an RTT sample (it is
         returned): from its timestamp echo, or without timestamps from the one timed segment
         (RFC 6298 3, Karn's rule: never a retransmitted one). An echo older than our latest
@@ -1474,7 +1477,6 @@ class Connection:
         timed = self._rtt_seq is not None and sq.ge(ack, self._rtt_seq)
         if timed:
             self._rtt_seq = None
-        ts = seg.option(Timestamps) if self.ts_ok else None
         sample: float | None = None
         if ts is not None and ts.ecr:
             if self._rtx_ts is not None and sq.lt(ts.ecr, self._rtx_ts):
@@ -1488,7 +1490,9 @@ class Connection:
         return sample
 
     # -- loss recovery and congestion control (the decisions live in loss.py, congestion.py) --
-    def _sender_ack(self, seg: Segment, prior_una: int, duplicate: bool, rtt: float | None, now: float) -> None:
+    def _sender_ack(
+        self, seg: Segment, sack: Sack | None, prior_una: int, duplicate: bool, rtt: float | None, now: float
+    ) -> None:
         """What an acceptable ACK means for the sender, in Linux's order (tcp_ack,
         tcp_fastretrans_alert, tcp_cong_control): the loss detector takes the cumulative ACK
         and the SACK blocks; anything beyond data delivered in order is judged
@@ -1499,7 +1503,6 @@ class Connection:
             cc = self._follow_congestion_setting()
         ack = seg.ack
         advanced = sq.gt(ack, prior_una)
-        sack = seg.option(Sack) if self.sack_ok else None
         if not (advanced or loss.outstanding or sack):
             return
         mss = self._mss_payload
@@ -1521,10 +1524,7 @@ class Connection:
         else:
             self.timers.stop(_T_RACK_REORDER)  # in order, nothing SACKed: nothing to wait for
         before = (cc.cwnd, cc.ssthresh)
-        if cc.reducing:
-            reason = "recovery: PRR" if cc.prr else "recovery"
-        else:
-            reason = "slow start" if cc.in_slow_start else "congestion avoidance"
+        reducing = cc.reducing
         cc.on_ack(
             AckSample(
                 acked=delivery.acked,
@@ -1543,7 +1543,12 @@ class Connection:
             ),
             now,
         )
-        self._cwnd_told(reason, before)
+        if (cc.cwnd, cc.ssthresh) != before:  # (the reason named only when there is news)
+            if reducing:
+                reason = "recovery: PRR" if cc.prr else "recovery"
+            else:
+                reason = "slow start" if before[0] < before[1] else "congestion avoidance"  # (cc.in_slow_start)
+            self._cwnd_told(reason, before)
         if fast_retransmit:
             self._retransmit_lost(now, force=True)  # RFC 5681 3.2 step 2 / RFC 6675 (4.3)
         if advanced or fast_retransmit:
@@ -1590,7 +1595,7 @@ class Connection:
 
     def _detect_losses(self, now: float) -> None:
         """The loss detector marks what is lost; the RACK reordering timer follows its word."""
-        wait = self.loss.detect(now, self.rtt.srtt, self.cc.phase in (Phase.RECOVERY, Phase.LOSS), self._timer_min)
+        wait = self.loss.detect(now, self.rtt.srtt, self.cc.phase in _LOSS_PHASES, self._timer_min)
         if wait is None:
             self.timers.stop(_T_RACK_REORDER)
         else:
@@ -2014,7 +2019,7 @@ class Connection:
 
     def _maybe_window_update(self, now: float) -> None:
         """After the user reads: tell the peer when the window opened enough (3.8.6.2.2)."""
-        if not self.state.synchronized or self.state in (S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING, S.TIME_WAIT):
+        if self.state not in _WINDOW_UPDATES:
             return
         current = sq.sub(self._rcv_adv, self.rcv_nxt)
         if self._rwin.update_due(self._rcv_free(), current, self.rcv_wscale, self.rcv_mss, self.config.mss):
@@ -2343,6 +2348,8 @@ class Connection:
         (a tail loss probe, Linux tcp_write_xmit push_one=2). True when new data left."""
         if not probe and self.loss.lost_out:
             self._retransmit_lost(now)
+        elif not (self._fin_queued or sq.lt(self.snd_nxt, sq.add(self._snd_base, len(self._sndbuf)))):
+            return False  # nothing lost, nothing new, no FIN: nothing to send (the receiver's case)
         mss = self._mss_payload
         loss, cc = self.loss, self.cc
         sent_new = False
@@ -2464,7 +2471,7 @@ class Connection:
         gso_max = self.config.gso_max
         srtt = self.rtt.srtt
         cc = self.cc
-        if gso_max < 2 * mss or srtt is None or cc.phase in (Phase.RECOVERY, Phase.LOSS) or not self.loss.outstanding:
+        if gso_max < 2 * mss or srtt is None or cc.phase in _LOSS_PHASES or not self.loss.outstanding:
             return False
         if now - self._last_data_sent > _TSO_DEFER_RECENT or usable >= gso_max // mss * mss:
             return False
