@@ -2,8 +2,9 @@
 
 A tool for tests and benchmarks (``benchmarks/engine.py``): two ``Connection`` objects, no host,
 no bytes on a wire. Segments pass as objects, after ``delay`` seconds, through a ``hook`` that may
-drop, duplicate, delay or reorder them (``lossy_hook``). ``step()`` runs the next arrival or
-timer; ``run()`` runs until a time, a condition or quiet.
+drop, duplicate, delay or reorder them (``lossy_hook``); super-segments (``Config.gso_max``)
+travel whole, or with ``split=True`` as the parts a link's GSO makes of them (``gso_parts``).
+``step()`` runs the next arrival or timer; ``run()`` runs until a time, a condition or quiet.
 """
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ _LOSS_PHASES = frozenset({Phase.RECOVERY, Phase.LOSS})
 # Enum members the per-segment path names, as module names: looking a member up on its enum
 # class costs 140-170 ns on Python 3.11 (three times a plain class attribute), and each segment
 # names a dozen of them.
-_CLOSED, _SYN_RCVD, _ESTABLISHED = S.CLOSED, S.SYN_RCVD, S.ESTABLISHED
+_CLOSED, _LISTEN, _SYN_RCVD, _ESTABLISHED = S.CLOSED, S.LISTEN, S.SYN_RCVD, S.ESTABLISHED
 _OPEN = Phase.OPEN
 _T_TIME_WAIT, _T_FIN_WAIT_2, _T_USER_TIMEOUT = Timer.TIME_WAIT, Timer.FIN_WAIT_2, Timer.USER_TIMEOUT
 _T_RETRANSMISSION, _T_TLP, _T_RACK_REORDER = Timer.RETRANSMISSION, Timer.TLP, Timer.RACK_REORDER
@@ -444,7 +444,7 @@ class Connection:
         ``more`` (Linux MSG_MORE): more data follows, hold a partial segment as TCP_CORK would;
         ``eor`` (MSG_EOR): the data ends a record, later data never shares its last segment."""
         st = self.state
-        if st is S.LISTEN:
+        if st is _LISTEN:
             # 3.10.2: LISTEN with the remote socket specified becomes an active open.
             if self.remote is None:
                 raise _err(E.ENOTCONN)
@@ -480,7 +480,7 @@ class Connection:
 
     def receive(self, max_bytes: int | None = None, *, now: float) -> bytes:
         """RECEIVE (3.10.3): take up to ``max_bytes`` from the receive buffer."""
-        if self.state is S.LISTEN:
+        if self.state is _LISTEN:
             raise _err(E.ENOTCONN)
         n = len(self._rcvbuf) if max_bytes is None else min(max_bytes, len(self._rcvbuf))
         if not n:
@@ -2501,7 +2501,7 @@ class Connection:
         """RFC 5681 4.1 (Linux tcp_slow_start_after_idle_check): new data after more than an
         RTO with nothing sent and nothing in flight starts from a smaller window again."""
         idle = now - self._last_data_sent
-        if self.config.slow_start_after_idle and self.snd_una == self.snd_max and idle > self.rtt.rto:
+        if self.snd_una == self.snd_max and self.config.slow_start_after_idle and idle > self.rtt.rto:
             before = (self.cc.cwnd, self.cc.ssthresh)
             self.cc.on_idle_restart(idle, self.rtt.rto, now)
             self._cwnd_told("restart after idle", before)
