@@ -74,16 +74,18 @@ class Pipe:
 
     def _enqueue(self, name: str, segs: list[Segment]) -> None:
         """Put what ``name`` sent on the link (through the hook, if any)."""
-        self.sent += len(segs)
-        queue, now, hook = self._queue, self.now, self.hook
         if self.split:
             segs = [part for seg in segs for part in (gso_parts(seg) if seg.gso_size else (seg,))]
+        self.sent += len(segs)
+        queue, now, hook = self._queue, self.now, self.hook
         for seg in segs:
             if self.keep_log:
                 self.log.append((now, name, seg))
-            delays = [self.delay] if hook is None else hook(name, seg)
+            delays = None if hook is None else hook(name, seg)
             if delays is None:
-                delays = [self.delay]
+                self._n += 1
+                heapq.heappush(queue, (now + self.delay, self._n, name, seg))
+                continue
             for d in delays:
                 self._n += 1
                 heapq.heappush(queue, (now + d, self._n, name, seg))

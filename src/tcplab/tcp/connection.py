@@ -461,7 +461,8 @@ class Connection:
             raise _err(E.EPIPE)
         n = min(len(data), self.send_free)
         if n:
-            self._sndbuf += data[:n]
+            # Part of a bytes object: a view of it, which the buffer may keep without a copy.
+            self._sndbuf += data[:n] if n == len(data) or type(data) is not bytes else memoryview(data)[:n]
             if eor and n == len(data):
                 self._eor.append(sq.add(self._snd_base, len(self._sndbuf)))
             if st in _SEND_CALL_OUTPUT or (st is _SYN_RCVD and self.fastopen):
