@@ -1053,7 +1053,7 @@ class Connection:
 
         # Linux: a retransmitted SYN in SYN-RECEIVED is answered with the SYN-ACK again; in a
         # simultaneous open, the peer's SYN-ACK is the acknowledgment of our SYN.
-        if st is _SYN_RCVD and seg.syn and not seg.rst:
+        if st is S.SYN_RCVD and seg.syn and not seg.rst:
             if not seg.has_ack and seg.seq == self.irs:
                 # At most one per tcp_invalid_ratelimit (Linux tcp_check_req: tcp_oow_rate_limited),
                 # counted as a retransmission as tcp_rtx_synack counts it (RetransSegs,
@@ -1066,7 +1066,7 @@ class Connection:
                 self._ack_advances(seg, seg.option(Timestamps) if self.ts_ok else None, now)
                 self._set_window(seg)
                 self._window_after_handshake(seg)
-                self._enter(_ESTABLISHED, C.RCV_ACK_OF_SYN, now)
+                self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
                 self._ack_now = True
                 self._process_queued_syn_text(now)
                 return
@@ -1123,7 +1123,7 @@ class Connection:
 
         # ---- Third: security (not implemented). Fourth, check the SYN bit ----
         if seg.syn:
-            if st is _SYN_RCVD and self.passive and not self.config.rfc5961:
+            if st is S.SYN_RCVD and self.passive and not self.config.rfc5961:
                 # "If the connection was initiated with a passive OPEN, then return this
                 # connection to the LISTEN state and return."
                 self._back_to_listen(C.RCV_SYN, now)
@@ -1137,13 +1137,13 @@ class Connection:
         # ---- Fifth, check the ACK field ----
         if not seg.has_ack:
             return  # "if the ACK bit is off drop the segment and return"
-        if st is _SYN_RCVD:
+        if st is S.SYN_RCVD:
             if sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_max):
                 self._segment_validated(ts, seg.seq, now)
                 self._ack_advances(seg, ts, now)
                 self._set_window(seg)
                 self._window_after_handshake(seg)
-                self._enter(_ESTABLISHED, C.RCV_ACK_OF_SYN, now)  # a held FIN: FIN-WAIT-1
+                self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)  # a held FIN: FIN-WAIT-1
                 if self._fin_queued and self._fin_seq is None:
                     # Linux: tcp_shutdown sends it now, before this segment's data is ACKed
                     self._output(now)
@@ -1154,7 +1154,7 @@ class Connection:
                 return
         if not self._process_ack(seg, ts, now):
             return
-        if self.state is _CLOSED:
+        if self.state is S.CLOSED:
             return
         # FIN-WAIT-1: our FIN acknowledged. When this very segment carries the peer's FIN in
         # order, the FIN step takes us straight to TIME-WAIT (eighth step, FIN-WAIT-1).
@@ -1170,7 +1170,7 @@ class Connection:
             self._enter(S.TIME_WAIT, C.RCV_ACK_OF_FIN, now)
             return
         elif st is S.LAST_ACK and fin_acked:
-            self._enter(_CLOSED, C.RCV_ACK_OF_FIN, now)
+            self._enter(S.CLOSED, C.RCV_ACK_OF_FIN, now)
             return
         elif st is S.TIME_WAIT:
             # Fifth and eighth steps: a FIN (at RCV.NXT: the retransmitted one was matched
@@ -1183,7 +1183,7 @@ class Connection:
             return
 
         # ---- Sixth, check the URG bit ----
-        if int(seg.flags) & URG and self.state in (_ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
+        if int(seg.flags) & URG and self.state in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
             # Urgent data is delivered inline; only the pointer is remembered (RFC 6093).
             self.rcv_up = sq.seq_max(self.rcv_up, sq.add(seg.seq, seg.urgent))
 
@@ -1498,7 +1498,7 @@ class Connection:
         tcp_fastretrans_alert, tcp_cong_control): the loss detector takes the cumulative ACK
         and the SACK blocks; anything beyond data delivered in order is judged
         (``_judge_ack``); the congestion control shrinks (PRR) or grows the window; the timers
-        are set."""
+        are set. ``sack``: the segment's SACK option, when SACK is in use."""
         loss, cc = self.loss, self.cc
         if cc.name != self.config.congestion_control:
             cc = self._follow_congestion_setting()
@@ -1672,11 +1672,11 @@ class Connection:
         if payload and self.ecn.data_arrives(seg):
             self._ack_now = True  # RFC 3168 6.1.3: congestion experienced; echo it at once
         fin_seq = sq.add(seq, len(payload))
-        if seg.fin and st is _ESTABLISHED and seq == self.rcv_nxt and sq.le(fin_seq, self._rcv_adv):
+        if seg.fin and st is S.ESTABLISHED and seq == self.rcv_nxt and sq.le(fin_seq, self._rcv_adv):
             # Linux tcp_fin enters ping-pong mode before the ACK is decided (__tcp_ack_snd_check
             # runs after tcp_data_queue): no quick ACK for this segment's data either.
             self._acks.fin_arrived()
-        if payload and st in (_ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
+        if payload and st in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
             self._receive_text(seq, payload, seg, now)
         elif payload:
             self._ack_now = True  # CLOSE-WAIT and later: the peer sent its FIN already; ignore
