@@ -24,7 +24,7 @@ def test_a_duplicate_syn_gets_the_syn_ack_again_counted_as_a_retransmission(dups
     info = p.conn.tcp_info()
     assert (info["total_retrans"], info["retransmits"]) == (dups, 0)
     # The ACK echoes the first SYN-ACK's timestamp (as the kernel peer's did): established
-    p.recv(seg(".", PEER_ISS + 1, ISS + 1, win=512, options=ts(1001, p.conn._syn_tsval)), at=1.5)
+    p.recv(seg(".", PEER_ISS + 1, ISS + 1, win=512, options=ts(1001, p.conn._opening.syn_tsval)), at=1.5)
     assert p.state is State.ESTABLISHED and p.conn.tcp_info()["total_retrans"] == dups
 
 

@@ -10,11 +10,15 @@ kept piece comes back without a copy; any other costs one copy.
 It answers the few operations the engine uses on its buffers, with a bytearray's spelling, so
 that code reads the same: ``buf += data``, ``len(buf)``, ``bool(buf)``, ``buf[a:b]`` (bytes),
 ``del buf[:n]``, ``buf.clear()``. Standard library only, like the rest of the engine.
+
+``EMPTY`` is one empty queue that connections share until they have data: ``buf += data`` on it
+gives a new queue (which is why adding is always written ``buf += data``: the name is rebound),
+and nothing else changes it.
 """
 
 from __future__ import annotations
 
-__all__ = ["ByteQueue"]
+__all__ = ["EMPTY", "ByteQueue"]
 
 
 def _copy(piece: bytes | bytearray | memoryview, a: int, b: int) -> bytes:
@@ -50,6 +54,8 @@ class ByteQueue:
             return self
         pieces = self._pieces
         if not pieces:
+            if self is EMPTY:
+                return ByteQueue().__iadd__(data)
             self._pieces = pieces = []
         if n >= _KEEP and (type(data) is bytes or (type(data) is memoryview and type(data.obj) is bytes)):
             pieces.append(data)  # (a view of bytes cannot change either: a received payload)
@@ -126,9 +132,14 @@ class ByteQueue:
         self._head = head if pieces else 0
 
     def clear(self) -> None:
+        if self is EMPTY:
+            return
         self._pieces = ()
         self._head = self._len = 0
         self._at = (0, 0)
 
     def __repr__(self) -> str:
         return f"<ByteQueue {self._len} bytes in {len(self._pieces)} pieces>"
+
+
+EMPTY = ByteQueue()  # the shared empty queue (see the module's docstring)

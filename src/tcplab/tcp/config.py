@@ -230,6 +230,17 @@ class Config:
         return min(max(space.bit_length() - 1 - 15, 0), 14)
 
 
+_SHARED_INTS: dict[int, int] = {}
+
+
+def shared_int(n: int) -> int:
+    """``n`` as one int object that every connection shares. For the sizes a connection
+    derives at set-up from its configuration and MSS (buffer limits, the first windows), which
+    take a few values across thousands of connections: Python shares only -5..256, and any other
+    int a connection keeps is 28-32 bytes of its own."""
+    return _SHARED_INTS.setdefault(n, n)
+
+
 class ReadOnlyConfig(Config):
     """A ``Config`` nobody may change (``Config.read_only()``): one object shared by every
     connection a host makes with the same settings, instead of ~500 bytes of copy each.

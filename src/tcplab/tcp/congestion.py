@@ -27,7 +27,7 @@ import enum
 from typing import ClassVar
 
 from tcplab.tcp import seq as sq
-from tcplab.tcp.config import Config
+from tcplab.tcp.config import Config, shared_int
 
 ARBITRARILY_HIGH = 1 << 30  # ssthresh before the first loss (RFC 5681 3.1)
 
@@ -131,8 +131,8 @@ class CongestionControl(abc.ABC):
 
     def start(self, mss: int) -> None:
         """The handshake fixed the segment size: open the initial window (RFC 5681 3.1)."""
-        self.mss = mss
-        self.cwnd = self.initial_window * mss
+        self.mss = shared_int(mss)  # (set-up sizes: one int object for all connections)
+        self.cwnd = shared_int(self.initial_window * mss)
 
     def take_over(self, old: CongestionControl) -> None:
         """Continue where ``old`` was (a TCP_CONGESTION change on a live connection: Linux
@@ -388,6 +388,9 @@ class NewReno(CongestionControl):
         return max(flight_size // 2, 2 * self.mss)  # RFC 5681 equation 4
 
 
+_NO_RTT = float("inf")  # no RTT sample in this round yet (one float all connections share)
+
+
 class Cubic(CongestionControl):
     """CUBIC (RFC 9438) as Linux's tcp_cubic.c computes it: beta 717/1024, C 0.4, fast
     convergence and the Reno-friendly region on, the window counted in segments, the cubic
@@ -437,7 +440,7 @@ class Cubic(CongestionControl):
         self._found = False
         self._round_start = self._last_ack = 0.0
         self._end_seq = 0
-        self._curr_rtt = float("inf")
+        self._curr_rtt = _NO_RTT
         self._sample_cnt = 0
 
     def _reset(self) -> None:
@@ -539,7 +542,7 @@ class Cubic(CongestionControl):
         """Linux bictcp_hystart_reset: a new round of slow start begins."""
         self._round_start = self._last_ack = now
         self._end_seq = snd_nxt
-        self._curr_rtt = float("inf")
+        self._curr_rtt = _NO_RTT
         self._sample_cnt = 0
 
     def pkts_acked(self, sample: AckSample, now: float) -> None:

@@ -28,15 +28,15 @@ import os
 from collections.abc import Callable
 from typing import ClassVar, TypedDict
 
+from tcplab.tcp import buffer
 from tcplab.tcp import fastopen as tfo
 from tcplab.tcp import seq as sq
 from tcplab.tcp import timewait as tw
 from tcplab.tcp.ackpolicy import AckPolicy
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
-from tcplab.tcp.buffer import ByteQueue
 from tcplab.tcp.config import Config, ReadOnlyConfig
 from tcplab.tcp.congestion import ARBITRARILY_HIGH, AckSample, CongestionControl, Phase, WindowUse, create
-from tcplab.tcp.ecn import Ecn
+from tcplab.tcp.ecn import NOT_NEGOTIATED, Ecn
 from tcplab.tcp.events import (
     Closed,
     CongestionChanged,
@@ -87,6 +87,7 @@ Address = tuple[str, int]
 _NOP = NOP()  # options are immutable: one NOP serves every segment
 
 _NO_OOO = Reassembly()  # the empty out-of-order queue connections share until they need their own
+_NO_RECORDS: list[int] = []  # the MSG_EOR record ends connections share until their first
 _TS_MOD = 1 << 32
 _RTO_AFTER_SYN_LOSS = 3.0  # RFC 6298 5.7 (Linux TCP_TIMEOUT_FALLBACK)
 _TCP_RTO_MIN = 0.2  # Linux TCP_RTO_MIN, the base of tcp_model_timeout whatever rto_min says
@@ -199,6 +200,32 @@ def syn_options(
     return tuple(opts)
 
 
+class _Opening:
+    """What only the opening handshake needs (RFC 9293 3.5, RFC 7323's window scale offer,
+    RFC 7413's cookies): a connection keeps it until ESTABLISHED, then shares ``OPENED``."""
+
+    __slots__ = (
+        "fastopen_cookie", "fastopen_key", "fastopen_reply", "fixed_iss", "listen_remote", "offer_wscale", "peer_ws",
+        "syn_retransmitted", "syn_tsval",
+    )  # fmt: skip
+
+    def __init__(self, fixed_iss: int | None, fastopen_key: tfo.CookieKey | None, offer_wscale: int) -> None:
+        self.fixed_iss = fixed_iss  # an ISS the caller chose (tests, SYN cookies)
+        self.listen_remote: Address | None = None  # the remote a passive OPEN named (or None)
+        self.offer_wscale = offer_wscale  # the window scale our SYN / SYN-ACK offers
+        self.peer_ws = False  # the peer's SYN carried a window scale option
+        self.syn_retransmitted = False  # the retransmission timer expired on our SYN / SYN-ACK
+        self.syn_tsval: int | None = None  # the TSval of our first SYN / SYN-ACK
+        self.fastopen_key = fastopen_key  # a listener's child: accept SYN data with its cookies
+        self.fastopen_cookie: bytes | None = None  # active open: the cookie to send (b"": ask)
+        self.fastopen_reply: bytes | None = None  # the cookie our SYN-ACK gives
+
+
+# Every established connection's: one object for all. Nothing writes to it: every write above is
+# made in a state before ESTABLISHED (the OPEN calls, SYN arrival and SYN retransmission).
+OPENED = _Opening(None, None, 0)
+
+
 class Connection:
     """A TCB and the procedures that act on it."""
 
@@ -206,17 +233,15 @@ class Connection:
     # dict needs (past 30 attributes Python stops sharing the dict's keys between instances),
     # and a field that is not listed here fails loudly (AttributeError) instead of being made.
     __slots__ = (
-        "_ack_now", "_acks", "_challenge_acks", "_copied", "_cwnd_use", "_dsack", "_eor", "_events",
-        "_fastopen_cookie", "_fastopen_key", "_fastopen_reply", "_fin_queued", "_fin_seq", "_fixed_iss", "_isn",
-        "_keepalive_probes", "_last_ack_sent", "_last_data_sent", "_listen_remote", "_more", "_offer_wscale", "_ooo",
-        "_oow", "_out", "_peer_ws", "_persist_backoff", "_probe_outstanding", "_probes_out", "_rcv_adv", "_rcv_wup",
+        "_ack_now", "_acks", "_challenge_acks", "_copied", "_cwnd_use", "_dsack", "_eor", "_events", "_fin_queued",
+        "_fin_seq", "_isn", "_keepalive_probes", "_last_ack_sent", "_last_data_sent", "_more", "_ooo", "_oow",
+        "_opening", "_out", "_persist_backoff", "_probe_outstanding", "_probes_out", "_rcv_adv", "_rcv_wup",
         "_rcvbuf", "_retrans_stamp", "_retries", "_rtt_seq", "_rtt_time", "_rtx_start", "_rtx_ts", "_rwin",
-        "_snd_base", "_snd_sml", "_sndbuf", "_syn_retransmitted", "_syn_text", "_syn_tsval", "_ts_recent_age",
-        "_user_closed", "_was_synchronized", "cc", "config", "cork", "ecn", "eof", "error", "fastopen", "irs", "iss",
-        "local", "loss", "max_snd_wnd", "name", "passive", "per_segment_events", "pmtu", "rcv_mss", "rcv_nxt",
-        "rcv_up", "rcv_wscale", "remote", "retransmits", "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una",
-        "snd_up", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale", "soft_error", "state", "timers", "total_retrans",
-        "ts_ok", "ts_recent",
+        "_snd_base", "_snd_sml", "_sndbuf", "_syn_text", "_ts_recent_age", "_user_closed", "_was_synchronized", "cc",
+        "config", "cork", "ecn", "eof", "error", "fastopen", "irs", "iss", "local", "loss", "max_snd_wnd", "name",
+        "passive", "per_segment_events", "pmtu", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale", "remote", "retransmits",
+        "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up", "snd_wl1", "snd_wl2", "snd_wnd",
+        "snd_wscale", "soft_error", "state", "timers", "total_retrans", "ts_ok", "ts_recent",
     )  # fmt: skip
 
     def __init__(
@@ -240,10 +265,10 @@ class Connection:
         # RFC 6528: without a generator (or a fixed ISS) the connection keys its own from
         # os.urandom; a constant key would make every ISN predictable.
         self._isn = isn if isn is not None else ISNGenerator()
-        self._fixed_iss = iss
+        # What only the opening handshake needs; the shared OPENED once ESTABLISHED (see _enter).
+        self._opening = _Opening(iss, fastopen_key, self.config.wscale)
         self.state = S.CLOSED
         self.passive = False  # RFC 9293: "initiated with a passive OPEN"
-        self._listen_remote: Address | None = None  # the remote a passive OPEN named (or None)
         self._was_synchronized = False  # reached ESTABLISHED once (send() then gives EPIPE)
         self.error = 0  # errno of the failure (SO_ERROR)
         # An ICMP error in a synchronized state (RFC 1122 4.2.3.9: soft, reported to the user,
@@ -282,8 +307,6 @@ class Connection:
         self.rcv_mss = self.config.default_peer_mss  # largest segment seen from the peer
         self.snd_wscale = 0  # shift applied to the windows the peer sends
         self.rcv_wscale = 0  # shift applied to the windows we send
-        self._offer_wscale = self.config.wscale
-        self._peer_ws = False  # the peer's SYN carried a window scale option
         self.ts_ok = False
         self.sack_ok = False
         self.ts_recent = 0
@@ -291,9 +314,10 @@ class Connection:
         self._last_ack_sent = 0
 
         # -- buffers -------------------------------------------------------------------------
-        self._sndbuf = ByteQueue()  # bytes from _snd_base onward: unacked, then unsent
+        # (both shared and empty until data comes: buffer.EMPTY)
+        self._sndbuf = buffer.EMPTY  # bytes from _snd_base onward: unacked, then unsent
         self._snd_base = 0  # sequence number of _sndbuf[0]
-        self._rcvbuf = ByteQueue()  # in-order data the user has not read
+        self._rcvbuf = buffer.EMPTY  # in-order data the user has not read
         self._ooo = _NO_OOO  # made by _ooo_queue when first needed
         self.eof = False  # the peer's FIN reached the receive buffer
         self._fin_queued = False  # user asked for FIN (shutdown or close)
@@ -302,7 +326,9 @@ class Connection:
         # -- what the user asked of segmentation (Linux TCP_CORK, MSG_MORE, MSG_EOR) -------------
         self.cork = False  # TCP_CORK: hold a partial last segment (see _send_data)
         self._more = False  # MSG_MORE: the send() now being pushed said more data follows
-        self._eor: list[int] = []  # MSG_EOR: sequence numbers where a record ends (no segment spans one)
+        # MSG_EOR: sequence numbers where a record ends (no segment spans one). send() gives the
+        # connection a list of its own at the first; _send_data takes from a non-empty one only.
+        self._eor: list[int] = _NO_RECORDS
         self._syn_text: Segment | None = None  # a SYN whose text/FIN waits for ESTABLISHED
 
         # -- timers ------------------------------------------------------------------------------
@@ -330,8 +356,6 @@ class Connection:
         )
         self.cc: CongestionControl = create(c)
         self._cwnd_use = WindowUse()
-        self._syn_retransmitted = False  # the retransmission timer expired on our SYN / SYN-ACK
-        self._syn_tsval: int | None = None  # the TSval of our first SYN / SYN-ACK
         self._snd_sml: int | None = None  # the end of the last small segment sent (Linux snd_sml)
         self._last_data_sent = 0.0  # when new data last left (Linux lsndtime)
         self.total_retrans = 0
@@ -339,9 +363,6 @@ class Connection:
 
         # -- ECN (RFC 3168) and Fast Open (RFC 7413) ----------------------------------------------
         self.ecn = Ecn(c.ecn)
-        self._fastopen_key = fastopen_key  # a listener's child: accept SYN data with its cookies
-        self._fastopen_cookie: bytes | None = None  # active open: the cookie to send (b"": ask)
-        self._fastopen_reply: bytes | None = None  # the cookie our SYN-ACK gives
         self.fastopen = False  # data rode on a SYN and was acknowledged (TCPI_OPT_SYN_DATA)
         self._dsack: tuple[int, int] | None = None  # a duplicate to report in the next ACK (RFC 2883)
 
@@ -349,7 +370,7 @@ class Connection:
         self._ack_now = False
         self._acks = AckPolicy(c)  # delayed ACKs, Linux quick-ACK mode and ato
         # -- RFC 5961 section 7: ACK throttling (ratelimit.py) -------------------------------
-        self._oow = OutOfWindowLimit(c.invalid_ratelimit)  # this connection's
+        self._oow: OutOfWindowLimit | None = None  # this connection's: see _oow_allow
         self._challenge_acks = challenge_acks  # the host's, shared by its connections
         self._copied = 0  # bytes the user has read in all (for auto-tuning)
 
@@ -370,14 +391,17 @@ class Connection:
             self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
         elif new is S.ESTABLISHED:
             self._was_synchronized = True
+            if not self.ecn.ok:
+                self.ecn = NOT_NEGOTIATED  # nothing of ECN left to keep for this connection
             self._rwin.established(self._advmss)
             self._last_data_sent = now  # Linux tcp_init_transfer: no idle restart before data
             self.rtt.backoff = 0  # the handshake's backoff does not carry over (measured: notes I)
-            if self._syn_retransmitted and self.rtt.srtt is None:
+            if self._opening.syn_retransmitted and self.rtt.srtt is None:
                 # RFC 6298 5.7: the SYN (or SYN-ACK) timed out and no RTT sample came from the
                 # handshake: "the RTO MUST be re-initialized to 3 seconds when data
                 # transmission begins" (Linux: TCP_TIMEOUT_FALLBACK, measured).
                 self.rtt.rto_initial = max(self.rtt.rto_initial, _RTO_AFTER_SYN_LOSS)
+            self._opening = OPENED  # nothing reads the handshake's own state from here on
             self._events.append(Connected())
             self._arm_keepalive(now)
             if self._fin_queued:
@@ -395,15 +419,15 @@ class Connection:
         self._enter(S.CLOSED, cause, now)
 
     def _select_iss(self, now: float) -> int:
-        if self._fixed_iss is not None:
-            return self._fixed_iss & sq.MASK
+        fixed = self._opening.fixed_iss
+        if fixed is not None:
+            return fixed & sq.MASK
         return self._isn(self.local, self.remote or ("", 0), now)
 
     def _init_send(self, now: float) -> None:
         self.iss = self._select_iss(now)
         self.snd_una = self.iss
-        self.snd_nxt = self.snd_max = sq.add(self.iss, 1)
-        self._snd_base = sq.add(self.iss, 1)
+        self.snd_nxt = self.snd_max = self._snd_base = sq.add(self.iss, 1)  # (one int object)
 
     # ============================================================== user calls (RFC 9293 3.10)
     def listen(self, now: float) -> None:
@@ -411,7 +435,7 @@ class Connection:
         if self.state is not S.CLOSED:
             raise _err(E.EINVAL)
         self.passive = True
-        self._listen_remote = self.remote
+        self._opening.listen_remote = self.remote
         self._enter(S.LISTEN, C.LISTEN, now)
 
     def connect(
@@ -434,7 +458,7 @@ class Connection:
         queued = min(len(data), self.send_free)
         self._sndbuf += data[:queued]
         if self.config.fastopen & tfo.CLIENT:
-            self._fastopen_cookie = fastopen_cookie
+            self._opening.fastopen_cookie = fastopen_cookie
         self._enter(S.SYN_SENT, C.CONNECT, now)
         self._send_syn(now, ack=False)
         return queued
@@ -464,7 +488,7 @@ class Connection:
             # Part of a bytes object: a view of it, which the buffer may keep without a copy.
             self._sndbuf += data[:n] if n == len(data) or type(data) is not bytes else memoryview(data)[:n]
             if eor and n == len(data):
-                self._eor.append(sq.add(self._snd_base, len(self._sndbuf)))
+                self._eor = [*self._eor, sq.add(self._snd_base, len(self._sndbuf))]
             if st in _SEND_CALL_OUTPUT or (st is _SYN_RCVD and self.fastopen):
                 self._more = more
                 self._restart_after_idle(now)
@@ -943,7 +967,7 @@ class Connection:
         """RFC 7413 4.2 on a listener's child (Linux tcp_try_fastopen): data in a SYN with a
         valid cookie (or any, with SERVER_NO_COOKIE) is accepted at once; a SYN asking for a
         cookie, or with a wrong one, gets the right one in the SYN-ACK and its data dropped."""
-        key = self._fastopen_key
+        key = self._opening.fastopen_key
         if key is None or self.remote is None:
             return
         opt = seg.option(FastOpen)
@@ -958,7 +982,7 @@ class Connection:
             self._events.append(DataReadable(len(self._rcvbuf)))
             self._events.append(FastOpenAccepted())
         elif opt is not None:
-            self._fastopen_reply = key.cookie(client, server)
+            self._opening.fastopen_reply = key.cookie(client, server)
 
     # -- 3.10.7.3 SYN-SENT ---------------------------------------------------------------------
     def _arrives_syn_sent(self, seg: Segment, now: float) -> None:
@@ -1029,13 +1053,13 @@ class Connection:
         6298's more aggressive 1 s initial RTO"), and not when the peer echoes the first one's
         timestamp (tcp_try_undo_spurious_syn: it was only delayed); ssthresh stays."""
         if self.config.syn_loss_window == "rfc":
-            lost = self._syn_retransmitted
+            lost = self._opening.syn_retransmitted
         else:
             ts = seg.option(Timestamps) if self.ts_ok else None
-            spurious = ts is not None and ts.ecr == self._syn_tsval
+            spurious = ts is not None and ts.ecr == self._opening.syn_tsval
             # (Linux: undo_marker is set only when a SYN / SYN-ACK timed out; SYN-ACKs sent again
             # for duplicate SYNs count in total_retrans but alone do not shrink the window)
-            lost = self._syn_retransmitted and self.total_retrans > 1 and not spurious
+            lost = self._opening.syn_retransmitted and self.total_retrans > 1 and not spurious
         if lost and self.cc.cwnd > self._mss_payload:
             before = (self.cc.cwnd, self.cc.ssthresh)
             self.cc.cwnd = self._mss_payload
@@ -1044,7 +1068,7 @@ class Connection:
     def _fastopen_synack(self, seg: Segment) -> None:
         """RFC 7413 4.1.3: a cookie in the SYN-ACK is for the client to keep."""
         opt = seg.option(FastOpen)
-        if self._fastopen_cookie is not None and opt is not None and tfo.usable_cookie(opt.cookie):
+        if self._opening.fastopen_cookie is not None and opt is not None and tfo.usable_cookie(opt.cookie):
             self._events.append(FastOpenCookie(opt.cookie))
 
     # -- 3.10.7.4 other states ------------------------------------------------------------------
@@ -1058,7 +1082,7 @@ class Connection:
                 # At most one per tcp_invalid_ratelimit (Linux tcp_check_req: tcp_oow_rate_limited),
                 # counted as a retransmission as tcp_rtx_synack counts it (RetransSegs,
                 # TCPSynRetrans, the child's tcpi_total_retrans; measured, notes/delack-ato.md)
-                if self._oow.allow(now):
+                if self._oow_allow(now):
                     self._count_retransmission(now)
                     self._send_syn(now, ack=True)
                 return
@@ -1259,13 +1283,24 @@ class Connection:
         (with a D-SACK block for data received already)."""
         if seg.syn:
             self._challenge_ack(now)
-        elif seg.payload or seg.fin or self._oow.allow(now):
+        elif seg.payload or seg.fin or self._oow_allow(now):
             self._send_dupack(seg, now)
+
+    def _out_of_window_limit(self) -> OutOfWindowLimit:
+        """This connection's RFC 5961 7 limit, made at the first out-of-window segment (most
+        connections never see one)."""
+        if self._oow is None:
+            self._oow = OutOfWindowLimit(self.config.invalid_ratelimit)
+        return self._oow
+
+    def _oow_allow(self, now: float) -> bool:
+        """May an ACK answer an out-of-window segment now (Linux tcp_oow_rate_limited)?"""
+        return self._out_of_window_limit().allow(now)
 
     def _challenge_ack(self, now: float) -> None:
         """RFC 5961 3.2, 4.2, 5.2: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, throttled (section 7) by
         the connection's limit and then the host's (Linux tcp_send_challenge_ack)."""
-        if not self._oow.allow(now):
+        if not self._oow_allow(now):
             return
         if self._challenge_acks is not None and not self._challenge_acks.allow(now):
             return
@@ -1320,7 +1355,7 @@ class Connection:
         if todo & tw.TS_RECENT and ts is not None:
             self.ts_recent = ts.val
             self._ts_recent_age = now
-        if todo & tw.ACK or (todo & tw.ACK_IF_ALLOWED and self._oow.allow(now)):
+        if todo & tw.ACK or (todo & tw.ACK_IF_ALLOWED and self._oow_allow(now)):
             self._send_ack_now(now)
 
     def time_wait_record(self) -> TimeWait | None:
@@ -1358,7 +1393,7 @@ class Connection:
             msl=self.config.msl,
             rfc1337=self.config.rfc1337,
             deadline=deadline,
-            oow=self._oow,
+            oow=self._out_of_window_limit(),
             total_retrans=self.total_retrans,
         )
 
@@ -1387,7 +1422,7 @@ class Connection:
     def _back_to_listen(self, cause: Cause, now: float) -> None:
         self.timers.stop_all()
         self._sndbuf.clear()
-        self.remote = self._listen_remote
+        self.remote = self._opening.listen_remote
         self._retries = 0
         self.rtt.backoff = 0
         self._enter(S.LISTEN, cause, now)
@@ -1855,7 +1890,7 @@ class Connection:
         self._retries += 1
         self.retransmits = self._retries
         if not st.synchronized:
-            self._syn_retransmitted = True
+            self._opening.syn_retransmitted = True
         # R1 (retries1) would ask IP for another route; on one link there is none to ask.
         if st.synchronized:
             # Everything outstanding is lost now (Linux tcp_enter_loss): it goes again in
@@ -2035,20 +2070,20 @@ class Connection:
             answering = self.state is not S.SYN_SENT
             want_sack = c.sack and (self.sack_ok if answering else True)
             want_ts = c.timestamps and (self.ts_ok if answering else True)
-            want_ws = c.window_scaling and (self._peer_ws if answering else True)
+            want_ws = c.window_scaling and (self._opening.peer_ws if answering else True)
             # RFC 7413 4.1.1: our cookie (or a request), or the cookie our SYN-ACK gives a client.
             if answering:
-                cookie = self._fastopen_reply
+                cookie = self._opening.fastopen_reply
             elif c.fastopen & tfo.CLIENT_NO_COOKIE:
                 cookie = None  # Linux 0x4: SYN data without any cookie option
             else:
-                cookie = self._fastopen_cookie
+                cookie = self._opening.fastopen_cookie
             return syn_options(
                 c.syn_option_layout,
                 MSS(c.mss),
                 want_sack,
                 Timestamps(self._ts_now(now), self.ts_recent if answering else 0) if want_ts else None,
-                WindowScale(self._offer_wscale) if want_ws else None,
+                WindowScale(self._opening.offer_wscale) if want_ws else None,
                 FastOpen(cookie) if cookie is not None else None,
             )
         # The timestamps (on every segment once negotiated: the shared NOP and the wire's fast
@@ -2073,10 +2108,10 @@ class Connection:
         # (measured: peer MSS 1..48 gives 36-byte segments with timestamps, 48 without).
         self.snd_mss = max(peer_mss, c.min_snd_mss)
         ws = seg.option(WindowScale)
-        self._peer_ws = ws is not None
+        self._opening.peer_ws = ws is not None
         if ws is not None and c.window_scaling:
             self.snd_wscale = min(ws.shift, 14)  # RFC 7323 2.3: larger than 14 is taken as 14
-            self.rcv_wscale = self._offer_wscale
+            self.rcv_wscale = self._opening.offer_wscale
         else:
             self.snd_wscale = self.rcv_wscale = 0
         ts = seg.option(Timestamps)
@@ -2106,8 +2141,9 @@ class Connection:
             payload,
         )
         self._out.append(seg)
-        if self._syn_tsval is None and self.config.timestamps:
-            self._syn_tsval = self._ts_now(now)  # (the TSval _options gave the first one)
+        opening = self._opening
+        if opening.syn_tsval is None and self.config.timestamps:
+            opening.syn_tsval = self._ts_now(now)  # (the TSval _options gave the first one)
         if ack:
             self._last_ack_sent = self.rcv_nxt
         if payload:
@@ -2123,7 +2159,7 @@ class Connection:
     def _syn_data(self) -> bytes:
         """What a Fast Open SYN carries (Linux tcp_send_syn_data): with a cookie (or the
         CLIENT_NO_COOKIE bit), as much queued data as fits in the MSS less 40 octets of options."""
-        cookie = self._fastopen_cookie
+        cookie = self._opening.fastopen_cookie
         if cookie is None or not self._sndbuf:
             return b""  # not a Fast Open connect
         if not cookie and not self.config.fastopen & tfo.CLIENT_NO_COOKIE:

@@ -86,3 +86,9 @@ class Ecn:
             self._cwr_due = False
             return CWR, ECN_ECT0
         return 0, ECN_ECT0
+
+
+# The ECN state of every connection whose handshake did not negotiate ECN (the connection drops
+# its own then): off, and never changed again (each method above changes nothing unless ``ok``;
+# the SYN methods are not called once synchronized).
+NOT_NEGOTIATED = Ecn(0)

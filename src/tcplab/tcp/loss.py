@@ -106,6 +106,14 @@ class Delivery:
         return self.acked + self.sacked
 
 
+# What a detector that has sent nothing holds: two empty containers all of them share (an idle
+# connection then keeps no list or dict of its own). Only on_send and on_send_split add to a
+# detector's queues, and they first give it its own; everything else reads them or, empty, finds
+# nothing to remove.
+_NOTHING_SENT: list[Sent] = []
+_NOTHING_SENT_BY_TIME: dict[Sent, None] = {}
+
+
 class LossDetector:
     """The sender's view of what it sent, what the peer holds and what is lost."""
 
@@ -158,8 +166,10 @@ class LossDetector:
         self.max_reordering = max_reordering  # Linux net.ipv4.tcp_max_reordering
         self.forget_sack_on_rto = forget_sack_on_rto  # RFC 2018 8 (Linux keeps the SACKed marks)
         self.sack_ok = False  # SACK negotiated: RACK or RFC 6675; else NewReno marking
-        self._queue: list[Sent] = []  # outstanding segments in sequence order
-        self._by_time: dict[Sent, None] = {}  # the same, oldest transmission first (tsorted)
+        # outstanding segments in sequence order, and the same oldest transmission first (Linux
+        # tsorted): shared empty ones until the first data leaves (on_send, on_send_split)
+        self._queue: list[Sent] = _NOTHING_SENT
+        self._by_time: dict[Sent, None] = _NOTHING_SENT_BY_TIME
         self._extra = 0  # segments the queue's records stand for beyond one each (Sent.part)
         self.sacked_out = 0  # octets SACKed above SND.UNA (without SACK: duplicate ACKs, as Linux)
         self.lost_out = 0  # octets marked lost
@@ -190,6 +200,8 @@ class LossDetector:
     # ===================================================================== what was sent
     def on_send(self, seq: int, end: int, now: float) -> None:
         """New data ``seq:end`` left (appended in sequence order)."""
+        if self._queue is _NOTHING_SENT:
+            self._queue, self._by_time = [], {}
         rec = Sent(seq, end, now)
         if not self._queue and not self.sacked_out:
             self.fack = seq
@@ -202,6 +214,8 @@ class LossDetector:
         way, tcp_fragment). Without a FIN, one record stands for them all until one of them
         needs a mark of its own (``Sent.part``, ``_parts``): a super-segment costs one record,
         not forty-four, when nothing happens to it but its acknowledgment."""
+        if self._queue is _NOTHING_SENT:
+            self._queue, self._by_time = [], {}
         queue, by_time = self._queue, self._by_time
         if not queue and not self.sacked_out:
             self.fack = seq

@@ -17,7 +17,7 @@ data received and read; nothing here reads a clock or sends.
 
 from __future__ import annotations
 
-from tcplab.tcp.config import Config
+from tcplab.tcp.config import Config, shared_int
 
 _MIN_GROW_SEGMENT = 128  # tcp_event_data_recv: segments below this do not grow the window
 
@@ -43,7 +43,7 @@ class ReceiveWindow:
         self.linux = config.rcv_window_rules == "linux"
         self.autotune = self.linux and config.rcv_autotune
         self.space = config.rcv_buf  # what the buffer can hold now (bytes of data)
-        self.space_max = max(config.rcv_buf, config.rcv_buf_max // 2) if self.autotune else config.rcv_buf
+        self.space_max = shared_int(max(config.rcv_buf, config.rcv_buf_max // 2)) if self.autotune else config.rcv_buf
         self.ssthresh = self.space  # Linux rcv_ssthresh: how far the window may open for now
         self.wnd = 0  # the window last offered (Linux rcv_wnd)
         self._drs_space = 0  # tcp_rcv_space_adjust: bytes read in the last measured round trip
@@ -61,12 +61,12 @@ class ReceiveWindow:
         wnd = self.space
         if wnd > mss:
             wnd -= wnd % mss
-        self.wnd = self.ssthresh = wnd
+        self.wnd = self.ssthresh = shared_int(wnd)
         return min(wnd, 0xFFFF)
 
     def established(self, advmss: int) -> None:
         """tcp_init_buffer_space: the first round trip's expectation is ten segments."""
-        self._drs_space = min(self.ssthresh, self.wnd or self.space, 10 * advmss)
+        self._drs_space = shared_int(min(self.ssthresh, self.wnd or self.space, 10 * advmss))
 
     # -- every other segment ----------------------------------------------------------------
     def free(self, queued: int) -> int:

@@ -28,36 +28,38 @@ class Timer(enum.IntEnum):
 _ORDER = tuple(Timer)
 
 
-class Timers:
-    """Deadlines keyed by ``Timer``; ``None`` is a stopped timer."""
+class Timers(list[float | None]):
+    """Deadlines keyed by ``Timer``; ``None`` is a stopped timer. The table is the object itself,
+    a list indexed by ``Timer`` (one object per connection instead of an object and its list);
+    the engine uses only the methods below."""
 
-    __slots__ = ("_deadline",)
+    __slots__ = ()
 
     def __init__(self) -> None:
-        self._deadline: list[float | None] = [None] * len(_ORDER)
+        super().__init__([None] * len(_ORDER))
 
     def arm(self, timer: Timer, when: float) -> None:
-        self._deadline[timer] = when
+        self[timer] = when
 
     def arm_if_stopped(self, timer: Timer, when: float) -> None:
-        if self._deadline[timer] is None:
-            self._deadline[timer] = when
+        if self[timer] is None:
+            self[timer] = when
 
     def stop(self, timer: Timer) -> None:
-        self._deadline[timer] = None
+        self[timer] = None
 
     def stop_all(self) -> None:
-        self._deadline[:] = [None] * len(_ORDER)  # in place: a running ``due`` sees it
+        self[:] = [None] * len(_ORDER)  # in place: a running ``due`` sees it
 
     def deadline(self, timer: Timer) -> float | None:
-        return self._deadline[timer]
+        return self[timer]
 
     def armed(self, timer: Timer) -> bool:
-        return self._deadline[timer] is not None
+        return self[timer] is not None
 
     def earliest(self) -> float | None:
         best: float | None = None
-        for d in self._deadline:
+        for d in self:
             if d is not None and (best is None or d < best):
                 best = d
         return best
@@ -66,7 +68,7 @@ class Timers:
         """The timers expired at ``now``, in ``Timer`` order, each stopped as it is yielded.
         Lazy: a timer that the handling of an earlier one stopped or re-armed is judged by its
         deadline at that moment."""
-        deadline = self._deadline
+        deadline = self
         for timer in _ORDER:
             d = deadline[timer]
             if d is not None and d <= now:
@@ -74,5 +76,5 @@ class Timers:
                 yield timer
 
     def __repr__(self) -> str:
-        armed = ", ".join(f"{t.name}={d:g}" for t, d in zip(_ORDER, self._deadline, strict=True) if d is not None)
+        armed = ", ".join(f"{t.name}={d:g}" for t, d in zip(_ORDER, self, strict=True) if d is not None)
         return f"<Timers {armed or 'none'}>"
