@@ -889,15 +889,12 @@ class Connection:
         opts = seg.options
         ts: Timestamps | None = None
         if self.ts_ok:
-            if (
-                len(opts) != 3
-                or type(ts := opts[2]) is not Timestamps
-                or type(opts[0]) is not NOP
-                or type(opts[1]) is not NOP
-            ):
+            if len(opts) != 3 or type(opts[0]) is not NOP or type(opts[1]) is not NOP:
                 return False
-            if (ts.val - self.ts_recent) & sq.MASK >= sq.HALF:  # TSval < TS.Recent: PAWS decides
-                return False
+            last = opts[2]
+            if type(last) is not Timestamps or (last.val - self.ts_recent) & sq.MASK >= sq.HALF:
+                return False  # not the timestamps, or TSval < TS.Recent: PAWS decides
+            ts = last
         elif opts:
             return False
         if self.cc.name != self.config.congestion_control:
