@@ -906,7 +906,8 @@ class Connection:
             return False  # an old ACK, or one of something not sent
         payload = seg.payload
         if payload:
-            if self._ooo or len(payload) > sq.sub(self._rcv_adv, self.rcv_nxt):
+            room = sq.sub(self._rcv_adv, self.rcv_nxt)  # (the window's right edge never moves back)
+            if self._ooo or len(payload) > room or room >= sq.HALF:
                 return False
         elif not acked:
             return False  # a duplicate ACK or a window update
