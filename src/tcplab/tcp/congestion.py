@@ -399,25 +399,7 @@ class Cubic(CongestionControl):
     not implement HyStart++."""
 
     name = "cubic"
-    __slots__ = (
-        "_ack_cnt",
-        "_cnt",
-        "_curr_rtt",
-        "_delay_min",
-        "_end_seq",
-        "_epoch_start",
-        "_found",
-        "_k",
-        "_last_ack",
-        "_last_cwnd",
-        "_last_max_cwnd",
-        "_last_time",
-        "_origin",
-        "_round_start",
-        "_sample_cnt",
-        "_tcp_cwnd",
-        "hystart",
-    )
+    __slots__ = ("_curve", "_delay_min", "_epoch_start", "_found", "_last_max_cwnd", "_round", "hystart")
 
     BETA = 717 / 1024  # RFC 9438 4.6 beta_cubic = 0.7 (Linux beta = 717 of 1024)
     C = 0.4  # RFC 9438 4.2 (Linux bic_scale 41 / 1024 * 10)
@@ -432,22 +414,17 @@ class Cubic(CongestionControl):
         self._reset()
         self._delay_min = 0.0
         self._found = False
-        self._round_start = self._last_ack = 0.0
-        self._end_seq = 0
-        self._curr_rtt = _NO_RTT
-        self._sample_cnt = 0
+        # HyStart's current round (``_Round``), made by the first ACK HyStart looks at: None
+        # stands for a fresh one (an idle or small-window connection never needs it).
+        self._round: _Round | None = None
 
     def _reset(self) -> None:
         """Linux bictcp_reset: a new epoch starts at the next growth."""
-        self._cnt = 0
         self._last_max_cwnd = 0  # W_max, segments
-        self._last_cwnd = 0
-        self._last_time = -1.0
-        self._origin = 0  # W_max of the current epoch's curve
-        self._k = 0.0  # RFC 9438 4.2 K, seconds
         self._epoch_start: float | None = None
-        self._ack_cnt = 0
-        self._tcp_cwnd = 0  # RFC 9438 4.3 W_est, segments
+        # The rest of the curve (``_Curve``), made by the first growth in congestion
+        # avoidance: None stands for a fresh one (Linux's values after bictcp_reset).
+        self._curve: _Curve | None = None
 
     # ---- growth --------------------------------------------------------------------------
     def grow(self, sample: AckSample, now: float) -> None:
@@ -463,46 +440,49 @@ class Cubic(CongestionControl):
             if not segs:
                 return
         cwnd = self.cwnd // self.mss
-        self._update(cwnd, segs, now)
-        self._cong_avoid_ai(self._cnt, segs)
+        curve = self._curve
+        if curve is None:
+            curve = self._curve = _Curve()
+        self._update(curve, cwnd, segs, now)
+        self._cong_avoid_ai(curve.cnt, segs)
 
-    def _update(self, cwnd: int, acked: int, now: float) -> None:
+    def _update(self, c: _Curve, cwnd: int, acked: int, now: float) -> None:
         """Linux bictcp_update: how many segments must be acknowledged per segment of growth
-        (``_cnt``) to follow W_cubic(t) = C*(t-K)^3 + W_max (RFC 9438 4.2), never slower than
+        (``c.cnt``) to follow W_cubic(t) = C*(t-K)^3 + W_max (RFC 9438 4.2), never slower than
         the Reno estimate W_est (4.3)."""
-        self._ack_cnt += acked
-        if not (self._last_cwnd == cwnd and now - self._last_time <= 1 / 32):
-            self._last_cwnd = cwnd
-            self._last_time = now
+        c.ack_cnt += acked
+        if not (c.last_cwnd == cwnd and now - c.last_time <= 1 / 32):
+            c.last_cwnd = cwnd
+            c.last_time = now
             if self._epoch_start is None:
                 self._epoch_start = now  # RFC 9438 4.2: the epoch begins
-                self._ack_cnt = acked
-                self._tcp_cwnd = cwnd
+                c.ack_cnt = acked
+                c.tcp_cwnd = cwnd
                 if self._last_max_cwnd <= cwnd:
-                    self._k = 0.0
-                    self._origin = cwnd
+                    c.k = 0.0
+                    c.origin = cwnd
                 else:
-                    self._k = ((self._last_max_cwnd - cwnd) / self.C) ** (1 / 3)
-                    self._origin = self._last_max_cwnd
+                    c.k = ((self._last_max_cwnd - cwnd) / self.C) ** (1 / 3)
+                    c.origin = self._last_max_cwnd
             # t is the time since the epoch plus the minimum RTT: the target one RTT ahead
             t = now - self._epoch_start + self._delay_min
-            target = int(self._origin + self.C * (t - self._k) ** 3)
+            target = int(c.origin + self.C * (t - c.k) ** 3)
             if target > cwnd:
-                self._cnt = max(1, int(cwnd / (target - cwnd)))
+                c.cnt = max(1, int(cwnd / (target - cwnd)))
             else:
-                self._cnt = 100 * cwnd  # very small increment
-            if self._last_max_cwnd == 0 and self._cnt > 20:
-                self._cnt = 20  # the first epoch: grow 5 % per RTT while W_max is unknown
+                c.cnt = 100 * cwnd  # very small increment
+            if self._last_max_cwnd == 0 and c.cnt > 20:
+                c.cnt = 20  # the first epoch: grow 5 % per RTT while W_max is unknown
         # RFC 9438 4.3 Reno-friendly region (Linux tcp_friendliness).
         delta = cwnd * self.FRIENDLY_ACKS >> 3
         if delta:
-            while self._ack_cnt > delta:
-                self._ack_cnt -= delta
-                self._tcp_cwnd += 1
-        if self._tcp_cwnd > cwnd:
-            max_cnt = cwnd // (self._tcp_cwnd - cwnd)
-            self._cnt = min(self._cnt, max_cnt)
-        self._cnt = max(self._cnt, 2)  # at most 1.5x per RTT
+            while c.ack_cnt > delta:
+                c.ack_cnt -= delta
+                c.tcp_cwnd += 1
+        if c.tcp_cwnd > cwnd:
+            max_cnt = cwnd // (c.tcp_cwnd - cwnd)
+            c.cnt = min(c.cnt, max_cnt)
+        c.cnt = max(c.cnt, 2)  # at most 1.5x per RTT
 
     def loss_ssthresh(self, flight_size: int) -> int:
         """RFC 9438 4.6/4.7 (Linux cubictcp_recalc_ssthresh): W_max with fast convergence,
@@ -519,7 +499,8 @@ class Cubic(CongestionControl):
         """Linux cubictcp_state(TCP_CA_Loss): a timeout forgets the curve and restarts HyStart."""
         self._reset()
         self._found = False
-        self._end_seq = 0
+        if self._round is not None:
+            self._round.end_seq = 0
 
     def undo(self) -> None:
         super().undo()
@@ -532,13 +513,6 @@ class Cubic(CongestionControl):
             self._epoch_start = min(self._epoch_start + idle, now)
 
     # ---- HyStart -------------------------------------------------------------------------
-    def _hystart_round(self, snd_nxt: int, now: float) -> None:
-        """Linux bictcp_hystart_reset: a new round of slow start begins."""
-        self._round_start = self._last_ack = now
-        self._end_seq = snd_nxt
-        self._curr_rtt = _NO_RTT
-        self._sample_cnt = 0
-
     def pkts_acked(self, sample: AckSample, now: float) -> None:
         """Linux cubictcp_acked: track the minimum delay; HyStart in slow start."""
         if sample.rtt is None:
@@ -553,24 +527,64 @@ class Cubic(CongestionControl):
 
     def _hystart_update(self, rtt: float, sample: AckSample, now: float) -> None:
         """Linux hystart_update."""
-        if sq.gt(sample.snd_una, self._end_seq):
-            self._hystart_round(sample.snd_nxt, now)
+        r = self._round
+        if r is None:
+            r = self._round = _Round()
+        if sq.gt(sample.snd_una, r.end_seq):
+            r.begin(sample.snd_nxt, now)
         # ACK train: ACKs closely spaced for longer than half the minimum RTT.
-        if now - self._last_ack <= self.HYSTART_ACK_DELTA:
-            self._last_ack = now
-            if now - self._round_start > self._delay_min / 2:
+        if now - r.last_ack <= self.HYSTART_ACK_DELTA:
+            r.last_ack = now
+            if now - r.start > self._delay_min / 2:
                 self._exit_slow_start()
                 return
         # Delay increase: the round's minimum RTT above min_rtt + clamp(min_rtt/8, 4, 16 ms).
-        self._curr_rtt = min(self._curr_rtt, rtt)
-        if self._sample_cnt < self.HYSTART_MIN_SAMPLES:
-            self._sample_cnt += 1
-        elif self._curr_rtt > self._delay_min + min(max(self._delay_min / 8, 0.004), 0.016):
+        r.curr_rtt = min(r.curr_rtt, rtt)
+        if r.sample_cnt < self.HYSTART_MIN_SAMPLES:
+            r.sample_cnt += 1
+        elif r.curr_rtt > self._delay_min + min(max(self._delay_min / 8, 0.004), 0.016):
             self._exit_slow_start()
 
     def _exit_slow_start(self) -> None:
         self._found = True
         self.ssthresh = self.cwnd
+
+
+class _Curve:
+    """The CUBIC curve of the current epoch, made by the first growth in congestion avoidance
+    (Linux's struct bictcp fields besides W_max and the epoch start): the values
+    bictcp_reset gives, until then."""
+
+    __slots__ = ("ack_cnt", "cnt", "k", "last_cwnd", "last_time", "origin", "tcp_cwnd")
+
+    def __init__(self) -> None:
+        self.cnt = 0  # segments acknowledged per segment of growth
+        self.last_cwnd = 0
+        self.last_time = -1.0
+        self.origin = 0  # W_max of the current epoch's curve
+        self.k = 0.0  # RFC 9438 4.2 K, seconds
+        self.ack_cnt = 0
+        self.tcp_cwnd = 0  # RFC 9438 4.3 W_est, segments
+
+
+class _Round:
+    """One round of HyStart (Linux bictcp_hystart_reset's fields), made by the first ACK that
+    HyStart looks at."""
+
+    __slots__ = ("curr_rtt", "end_seq", "last_ack", "sample_cnt", "start")
+
+    def __init__(self) -> None:
+        self.start = self.last_ack = 0.0
+        self.end_seq = 0
+        self.curr_rtt = _NO_RTT
+        self.sample_cnt = 0
+
+    def begin(self, snd_nxt: int, now: float) -> None:
+        """Linux bictcp_hystart_reset: a new round of slow start begins."""
+        self.start = self.last_ack = now
+        self.end_seq = snd_nxt
+        self.curr_rtt = _NO_RTT
+        self.sample_cnt = 0
 
 
 class WindowUse:
