@@ -93,21 +93,7 @@ class CongestionControl(abc.ABC):
 
     name: ClassVar[str]
 
-    __slots__ = (
-        "_cwnd_cnt",
-        "_prior_cwnd",
-        "_prior_ssthresh",
-        "_prr_delivered",
-        "_prr_out",
-        "cwnd",
-        "high_seq",
-        "initial_window",
-        "mss",
-        "packets",
-        "phase",
-        "prr",
-        "ssthresh",
-    )
+    __slots__ = ("_cwnd_cnt", "_red", "cwnd", "initial_window", "mss", "packets", "phase", "prr", "ssthresh")
 
     def __init__(self, config: Config) -> None:
         self.initial_window = config.initial_window  # segments (RFC 6928 / Linux TCP_INIT_CWND)
@@ -117,11 +103,9 @@ class CongestionControl(abc.ABC):
         self.cwnd = 0  # bytes; 0 until start(): no congestion limit before the handshake
         self.ssthresh = ARBITRARILY_HIGH  # RFC 5681 3.1: "arbitrarily high" at first
         self.phase = Phase.OPEN
-        self.high_seq = 0  # the reduction ends when this is acknowledged (RFC 6582 "recover")
-        self._prior_cwnd = 0
-        self._prior_ssthresh = 0
-        self._prr_delivered = 0
-        self._prr_out = 0
+        # The latest window reduction (``_Reduction``), made when the first begins and dropped
+        # once nothing of it can be needed again: None stands for one that never began.
+        self._red: _Reduction | None = None
         self._cwnd_cnt = 0  # segments acknowledged towards the next increment (Linux snd_cwnd_cnt)
 
     def start(self, mss: int) -> None:
@@ -168,9 +152,9 @@ class CongestionControl(abc.ABC):
         """Before loss detection: a reduction or loss phase whose data is all acknowledged
         ends (Linux tcp_fastretrans_alert, "check state exit conditions"); CWR is held until
         something *above* high_seq is acknowledged, so that the CWR flag has reached the peer."""
-        if self.phase is Phase.OPEN or sq.lt(snd_una, self.high_seq):
+        if self.phase is Phase.OPEN or sq.lt(snd_una, self._red.high_seq):
             return
-        if self.phase is not Phase.CWR or snd_una != self.high_seq:
+        if self.phase is not Phase.CWR or snd_una != self._red.high_seq:
             self._exit(in_flight)
 
     def on_ack(self, sample: AckSample, now: float) -> None:
@@ -193,6 +177,8 @@ class CongestionControl(abc.ABC):
                 # RFC 6582 3.2 step 3, option 2: min(ssthresh, max(FlightSize, SMSS) + SMSS).
                 self.cwnd = min(self.ssthresh, max(in_flight, self.mss) + self.mss)
         self.phase = Phase.OPEN
+        if not self._red.prior_ssthresh:
+            self._red = None  # nothing to undo: what is left is set again before it is read
 
     def _reduce(self, s: AckSample) -> None:
         """RFC 6937 PRR-SSRB as Linux tcp_cwnd_reduction, in segments as Linux counts: send in
@@ -202,23 +188,24 @@ class CongestionControl(abc.ABC):
         if not self.prr:
             self.cwnd = self.ssthresh
             return
+        r = self._red
         delivered = s.delivered_segs or (1 if s.delivered else 0)
-        if delivered <= 0 or not self._prior_cwnd:
+        if delivered <= 0 or not r.prior_cwnd:
             return
         mss = self.mss
         in_flight = -(-s.in_flight // mss)
         ssthresh = self.ssthresh // mss
-        self._prr_delivered += delivered
+        r.prr_delivered += delivered
         delta = ssthresh - in_flight
         if delta < 0:
             # RFC 6937 3: sndcnt = CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out
-            sndcnt = -(-ssthresh * self._prr_delivered // (self._prior_cwnd // mss)) - self._prr_out
+            sndcnt = -(-ssthresh * r.prr_delivered // (r.prior_cwnd // mss)) - r.prr_out
         else:
-            sndcnt = max(self._prr_delivered - self._prr_out, delivered)
+            sndcnt = max(r.prr_delivered - r.prr_out, delivered)
             if s.advanced and not s.newly_lost:
                 sndcnt += 1  # SSRB: one extra segment
             sndcnt = min(delta, sndcnt)
-        if not self._prr_out:
+        if not r.prr_out:
             sndcnt = max(sndcnt, 1)  # the fast retransmit goes whatever the window
         self.cwnd = (in_flight + max(sndcnt, 0)) * mss
 
@@ -226,14 +213,24 @@ class CongestionControl(abc.ABC):
         """``nbytes`` of data left (new or retransmitted): PRR counts the segments a reduction
         sent."""
         if self.reducing and self.mss:
-            self._prr_out += -(-nbytes // self.mss)
+            self._red.prr_out += -(-nbytes // self.mss)
 
     # ---- congestion signals -------------------------------------------------------------------
-    def _begin_reduction(self, high_seq: int, flight_size: int | None) -> None:
-        """Linux tcp_init_cwnd_reduction: remember the window, take the new ssthresh."""
-        self.high_seq = high_seq
-        self._prior_cwnd = self.cwnd
-        self._prr_delivered = self._prr_out = 0
+    def _reduction(self) -> _Reduction:
+        """The reduction's record, made when the first begins."""
+        r = self._red
+        if r is None:
+            r = self._red = _Reduction()
+        return r
+
+    def _begin_reduction(self, prior_ssthresh: int, high_seq: int, flight_size: int | None) -> None:
+        """Linux tcp_init_cwnd_reduction: remember the window (and ``prior_ssthresh``, what an
+        undo restores; 0: no undo), take the new ssthresh."""
+        r = self._reduction()
+        r.prior_ssthresh = prior_ssthresh
+        r.high_seq = high_seq
+        r.prior_cwnd = self.cwnd
+        r.prr_delivered = r.prr_out = 0
         self._cwnd_cnt = 0
         self.ssthresh = self.loss_ssthresh(self.cwnd if flight_size is None else flight_size)
 
@@ -248,11 +245,10 @@ class CongestionControl(abc.ABC):
         (RFC 5681 3.2 / RFC 6675 5 / RFC 6937; Linux tcp_enter_recovery). From CWR the window
         is already reducing; ``ecn``: the same ACK echoed congestion, no undo then."""
         if not self.reducing:
-            self._prior_ssthresh = 0 if ecn else self._current_ssthresh()
-            self._begin_reduction(high_seq, flight_size)
+            self._begin_reduction(0 if ecn else self._current_ssthresh(), high_seq, flight_size)
             if not self.prr:
                 self.cwnd = self.ssthresh
-        self.high_seq = high_seq
+        self._red.high_seq = high_seq
         self.phase = Phase.RECOVERY
 
     def enter_cwr(self, high_seq: int, flight_size: int | None = None) -> None:
@@ -260,8 +256,7 @@ class CongestionControl(abc.ABC):
         8985 7.4): reduce once for this window of data (Linux tcp_enter_cwr)."""
         if self.phase is not Phase.OPEN:
             return
-        self._prior_ssthresh = 0
-        self._begin_reduction(high_seq, flight_size)
+        self._begin_reduction(0, high_seq, flight_size)
         self.phase = Phase.CWR
         if not self.prr:
             self.cwnd = self.ssthresh  # RFC 3168 6.1.2: halve at once
@@ -270,8 +265,7 @@ class CongestionControl(abc.ABC):
         """A reduction begun and ended at once (Linux, a loss repaired by a tail loss probe:
         tcp_init_cwnd_reduction + tcp_end_cwnd_reduction)."""
         if self.phase is Phase.OPEN:
-            self._prior_ssthresh = 0
-            self._begin_reduction(high_seq, flight_size)
+            self._begin_reduction(0, high_seq, flight_size)
             self.cwnd = self.ssthresh
 
     def on_rto(
@@ -285,25 +279,27 @@ class CongestionControl(abc.ABC):
         timeout, icsk_retransmits 0): a timeout in LOSS takes a new ssthresh too, from the
         window slow start rebuilt (tcp_enter_loss: ``icsk_ca_state == TCP_CA_Loss &&
         !icsk_retransmits``)."""
+        r = self._reduction()
         if self.phase is Phase.OPEN or (renew_in_loss and self.phase is Phase.LOSS):
-            self._prior_ssthresh = self._current_ssthresh()
-            self._prior_cwnd = self.cwnd
+            r.prior_ssthresh = self._current_ssthresh()
+            r.prior_cwnd = self.cwnd
             self.ssthresh = self.loss_ssthresh(self.cwnd if flight_size is None else flight_size)
         self.cwnd = in_flight + self.mss
         self._cwnd_cnt = 0
-        self.high_seq = high_seq
+        r.high_seq = high_seq
         self.phase = Phase.LOSS
         self.on_loss_state()
 
     def undo(self) -> None:
         """The reduction was spurious (every retransmission came back as a D-SACKed duplicate,
         RFC 2883; Linux tcp_undo_cwnd_reduction): restore the window and the threshold."""
-        if not self._prior_ssthresh:
+        r = self._red
+        if r is None or not r.prior_ssthresh:
             return  # an ECN echo's reduction is never undone
-        self.cwnd = max(self.cwnd, self._prior_cwnd)
-        if self._prior_ssthresh > self.ssthresh:
-            self.ssthresh = self._prior_ssthresh
-        self._prior_ssthresh = 0
+        self.cwnd = max(self.cwnd, r.prior_cwnd)
+        if r.prior_ssthresh > self.ssthresh:
+            self.ssthresh = r.prior_ssthresh
+        self._red = None  # undone: what is left is set again before it is read
         self.phase = Phase.OPEN
 
     def on_idle_restart(self, idle: float, rto: float, now: float) -> None:
@@ -548,6 +544,20 @@ class Cubic(CongestionControl):
     def _exit_slow_start(self) -> None:
         self._found = True
         self.ssthresh = self.cwnd
+
+
+class _Reduction:
+    """A window reduction (CWR, Recovery, Loss): where it ends, what it began from (kept after
+    it ends while an undo may restore it), and PRR's counts (RFC 6937)."""
+
+    __slots__ = ("high_seq", "prior_cwnd", "prior_ssthresh", "prr_delivered", "prr_out")
+
+    def __init__(self) -> None:
+        self.high_seq = 0  # the reduction ends when this is acknowledged (RFC 6582 "recover")
+        self.prior_cwnd = 0
+        self.prior_ssthresh = 0  # what an undo restores (0: nothing to undo)
+        self.prr_delivered = 0
+        self.prr_out = 0
 
 
 class _Curve:
