@@ -31,12 +31,12 @@ class RTTEstimator:
         "_rto",
         "_rto_initial",
         "_rtt_seq",
+        "_rttvar",
         "_var4",
         "linux",
         "min_rtt",
         "rto_max",
         "rto_min",
-        "rttvar",
         "samples",
         "srtt",
     )
@@ -51,7 +51,7 @@ class RTTEstimator:
         self.rto_max = rto_max
         self.linux = linux
         self.srtt: float | None = None
-        self.rttvar: float | None = None  # RFC 6298 RTTVAR (Linux: mdev)
+        self._rttvar: float | None = None  # RFC 6298 RTTVAR ("rfc" only: see rttvar)
         self._backoff = 0
         self.samples = 0
         self.min_rtt: float | None = None  # the least RTT seen over the last MIN_RTT_WINDOW
@@ -72,11 +72,11 @@ class RTTEstimator:
         self.update_min(r, now)
         if self.linux:
             self._sample_linux(r, snd_una, snd_nxt)
-        elif self.srtt is None or self.rttvar is None:
+        elif self.srtt is None or self._rttvar is None:
             self.srtt = r  # RFC 6298 2.2
-            self.rttvar = r / 2
+            self._rttvar = r / 2
         else:  # 2.3, K = 4, alpha 1/8, beta 1/4
-            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - r)
+            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self.srtt - r)
             self.srtt = 0.875 * self.srtt + 0.125 * r
 
     def update_min(self, r: float, now: float) -> None:
@@ -111,7 +111,13 @@ class RTTEstimator:
                     self._var4 -= (self._var4 - self._mdev_max4) / 4
                 self._rtt_seq = snd_nxt
                 self._mdev_max4 = self.rto_min
-        self.rttvar = self._mdev4 / 4
+
+    @property
+    def rttvar(self) -> float | None:
+        """RFC 6298 RTTVAR; Linux's mdev (derived from its scaled term, not kept twice)."""
+        if self.linux:
+            return None if self.srtt is None else self._mdev4 / 4
+        return self._rttvar
 
     @property
     def backoff(self) -> int:
@@ -134,17 +140,20 @@ class RTTEstimator:
 
     @property
     def base_rto(self) -> float:
-        if self.srtt is None or self.rttvar is None:
+        if self.srtt is None:
             return min(max(self.rto_initial, self.rto_min), self.rto_max)  # RFC 6298 2.1
         if self.linux:
             return min(self.srtt + self._var4, self.rto_max)  # __tcp_set_rto, tcp_bound_rto
         # RFC 6298 2.3 with G (clock granularity) taken as 1 ms; 2.4 floor, 2.5 ceiling.
-        return min(max(self.srtt + max(0.001, 4 * self.rttvar), self.rto_min), self.rto_max)
+        return min(max(self.srtt + max(0.001, 4 * self._rttvar), self.rto_min), self.rto_max)
 
     @property
     def rto(self) -> float:
         """The current timeout, backed off (RFC 6298 5.5: double on each expiry)."""
         rto = self._rto
         if rto is None:
-            rto = self._rto = min(self.base_rto * (1 << min(self._backoff, 30)), self.rto_max)
+            rto = self.base_rto  # not backed off: the same float, not a copy of it
+            if self._backoff:
+                rto = min(rto * (1 << min(self._backoff, 30)), self.rto_max)
+            self._rto = rto
         return rto
