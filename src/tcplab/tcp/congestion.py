@@ -88,7 +88,46 @@ class AckSample:
         self.may_raise = advanced if may_raise is None else may_raise
 
 
-class CongestionControl(abc.ABC):
+class WindowUse:
+    """Whether the sender has been using its whole congestion window (RFC 7661 section 2's
+    "cwnd-limited"), tracked per window of data as Linux's tcp_cwnd_validate does: limited for
+    the current window once a send found the window full; otherwise the most it had in flight.
+    Every ``CongestionControl`` is one (its state kept where the window is, as Linux keeps it in
+    tcp_sock, not in an object of its own); it also stands alone."""
+
+    __slots__ = ("_deferred", "_limited", "_max_out", "_until")
+
+    def __init__(self) -> None:
+        self._limited = False
+        self._max_out = 0  # the most in flight (bytes) in the current window
+        self._until = 0  # the current window ends when SND.UNA reaches this
+        self._deferred = False  # this send held data back for the window (TSO deferral)
+
+    def deferred(self) -> None:
+        """The sender held data back to send a larger super-segment when the congestion window
+        opens further (Linux tcp_tso_should_defer sets is_cwnd_limited): that is using it all."""
+        self._deferred = True
+
+    def after_send(self, in_flight: int, cwnd: int, mss: int, snd_una: int, snd_nxt: int, sent: bool) -> None:
+        """The sender just sent what it could; ``in_flight`` bytes are now outstanding."""
+        # not one more full segment fits, or data waits for the window to open further
+        limited = cwnd > 0 and (in_flight + mss > cwnd or self._deferred)
+        self._deferred = False
+        if not (sent or limited):
+            return
+        if sq.ge(snd_una, self._until) or limited or (not self._limited and in_flight > self._max_out):
+            self._limited = limited
+            self._max_out = in_flight
+            self._until = snd_nxt
+
+    def limited(self, cc: CongestionControl) -> bool:
+        """Linux tcp_is_cwnd_limited: in slow start, also while cwnd < twice what was in flight."""
+        if self._limited:
+            return True
+        return cc.in_slow_start and cc.cwnd < 2 * self._max_out
+
+
+class CongestionControl(WindowUse, abc.ABC):
     """The window of one connection's sender. Subclasses implement an algorithm."""
 
     name: ClassVar[str]
@@ -96,6 +135,7 @@ class CongestionControl(abc.ABC):
     __slots__ = ("_cwnd_cnt", "_red", "cwnd", "initial_window", "mss", "packets", "phase", "prr", "ssthresh")
 
     def __init__(self, config: Config) -> None:
+        super().__init__()  # WindowUse
         self.initial_window = config.initial_window  # segments (RFC 6928 / Linux TCP_INIT_CWND)
         self.packets = config.cwnd_counting == "packets"  # Linux's counting, else RFC 5681's
         self.prr = config.prr  # RFC 6937 during reductions (Linux); else RFC 6675's cwnd = ssthresh
@@ -116,7 +156,7 @@ class CongestionControl(abc.ABC):
     def take_over(self, old: CongestionControl) -> None:
         """Continue where ``old`` was (a TCP_CONGESTION change on a live connection: Linux
         tcp_reinit_congestion_control keeps the window, the threshold and the phase)."""
-        for name in CongestionControl.__slots__:
+        for name in (*WindowUse.__slots__, *CongestionControl.__slots__):
             setattr(self, name, getattr(old, name))
 
     @property
@@ -138,13 +178,13 @@ class CongestionControl(abc.ABC):
         """The slow start threshold after a congestion signal (Linux ssthresh()); ``flight_size``
         is what was outstanding (RFC 5681's FlightSize)."""
 
-    def pkts_acked(self, sample: AckSample, now: float) -> None:  # noqa: B027 (an optional hook)
+    def pkts_acked(self, sample: AckSample, now: float) -> None:  # an optional hook
         """Every ACK, first (Linux pkts_acked); algorithms that watch delay override."""
 
-    def on_loss_state(self) -> None:  # noqa: B027 (an optional hook)
+    def on_loss_state(self) -> None:  # an optional hook
         """A retransmission timeout made the phase LOSS (Linux set_state(TCP_CA_Loss))."""
 
-    def on_tx_start(self, idle: float, now: float) -> None:  # noqa: B027 (an optional hook)
+    def on_tx_start(self, idle: float, now: float) -> None:  # an optional hook
         """Sending resumes after ``idle`` seconds with nothing in flight (CA_EVENT_TX_START)."""
 
     # ---- per ACK (Linux tcp_cong_control) ---------------------------------------------------------
@@ -595,43 +635,6 @@ class _Round:
         self.end_seq = snd_nxt
         self.curr_rtt = _NO_RTT
         self.sample_cnt = 0
-
-
-class WindowUse:
-    """Whether the sender has been using its whole congestion window (RFC 7661 section 2's
-    "cwnd-limited"), tracked per window of data as Linux's tcp_cwnd_validate does: limited for
-    the current window once a send found the window full; otherwise the most it had in flight."""
-
-    __slots__ = ("_deferred", "_limited", "_max_out", "_until")
-
-    def __init__(self) -> None:
-        self._limited = False
-        self._max_out = 0  # the most in flight (bytes) in the current window
-        self._until = 0  # the current window ends when SND.UNA reaches this
-        self._deferred = False  # this send held data back for the window (TSO deferral)
-
-    def deferred(self) -> None:
-        """The sender held data back to send a larger super-segment when the congestion window
-        opens further (Linux tcp_tso_should_defer sets is_cwnd_limited): that is using it all."""
-        self._deferred = True
-
-    def after_send(self, in_flight: int, cwnd: int, mss: int, snd_una: int, snd_nxt: int, sent: bool) -> None:
-        """The sender just sent what it could; ``in_flight`` bytes are now outstanding."""
-        # not one more full segment fits, or data waits for the window to open further
-        limited = cwnd > 0 and (in_flight + mss > cwnd or self._deferred)
-        self._deferred = False
-        if not (sent or limited):
-            return
-        if sq.ge(snd_una, self._until) or limited or (not self._limited and in_flight > self._max_out):
-            self._limited = limited
-            self._max_out = in_flight
-            self._until = snd_nxt
-
-    def limited(self, cc: CongestionControl) -> bool:
-        """Linux tcp_is_cwnd_limited: in slow start, also while cwnd < twice what was in flight."""
-        if self._limited:
-            return True
-        return cc.in_slow_start and cc.cwnd < 2 * self._max_out
 
 
 # Upstream Linux's default is CUBIC (CONFIG_DEFAULT_TCP_CONG="cubic"), and it is the `linux`
