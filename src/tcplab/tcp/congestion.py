@@ -132,13 +132,14 @@ class CongestionControl(WindowUse, abc.ABC):
 
     name: ClassVar[str]
 
-    __slots__ = ("_cwnd_cnt", "_red", "cwnd", "initial_window", "mss", "packets", "phase", "prr", "ssthresh")
+    __slots__ = ("_cwnd_cnt", "_red", "config", "cwnd", "mss", "packets", "phase", "ssthresh")
 
     def __init__(self, config: Config) -> None:
         super().__init__()  # WindowUse
-        self.initial_window = config.initial_window  # segments (RFC 6928 / Linux TCP_INIT_CWND)
+        # The settings it was made with (the connection's, read-only: a change makes a new
+        # one), read where needed rather than copied, but for the counting every ACK reads.
+        self.config = config
         self.packets = config.cwnd_counting == "packets"  # Linux's counting, else RFC 5681's
-        self.prr = config.prr  # RFC 6937 during reductions (Linux); else RFC 6675's cwnd = ssthresh
         self.mss = 0
         self.cwnd = 0  # bytes; 0 until start(): no congestion limit before the handshake
         self.ssthresh = ARBITRARILY_HIGH  # RFC 5681 3.1: "arbitrarily high" at first
@@ -158,6 +159,16 @@ class CongestionControl(WindowUse, abc.ABC):
         tcp_reinit_congestion_control keeps the window, the threshold and the phase)."""
         for name in (*WindowUse.__slots__, *CongestionControl.__slots__):
             setattr(self, name, getattr(old, name))
+
+    @property
+    def initial_window(self) -> int:
+        """Segments (RFC 6928 / Linux TCP_INIT_CWND)."""
+        return self.config.initial_window
+
+    @property
+    def prr(self) -> bool:
+        """RFC 6937 during reductions (Linux); else RFC 6675's cwnd = ssthresh."""
+        return self.config.prr
 
     @property
     def in_slow_start(self) -> bool:
