@@ -186,16 +186,17 @@ def test_an_ecn_reduction_drops_its_record_when_it_ends_it_cannot_be_undone():
     assert cc.cwnd == 70 * M
 
 
-def test_the_cubic_curve_is_made_by_growth_and_forgotten_by_a_timeout_and_grows_as_a_fresh_one():
+def test_the_cubic_curve_is_made_by_a_loss_or_growth_and_forgotten_by_a_timeout_as_linux_resets_it():
     cc = _cubic(100)
     cc.pkts_acked(_ack(rtt=0.1), 10.0)
+    assert cc._curve is None  # no loss, no growth beyond slow start yet
     cc.enter_recovery(high_seq=1)
     cc.end_if_acked(1, 0)
-    assert cc._curve is None
+    assert cc._curve is not None and cc.last_max_cwnd == 100 and cc._curve.epoch_start is None
     cc.on_ack(_ack(), 11.0)
-    assert cc._curve is not None and cc._last_max_cwnd == 100
+    assert cc._curve.epoch_start == 11.0  # RFC 9438 4.2: the epoch began with this growth
     cc.on_rto(high_seq=2, in_flight=0)  # Linux cubictcp_state(TCP_CA_Loss): bictcp_reset
-    assert cc._curve is None and cc._last_max_cwnd == 0 and cc._epoch_start is None
+    assert cc._curve is None and cc.last_max_cwnd == 0
     fresh = _cubic(1)
     fresh.pkts_acked(_ack(rtt=0.1), 10.0)
     fresh.ssthresh = cc.ssthresh

@@ -446,7 +446,7 @@ class Cubic(CongestionControl):
     not implement HyStart++."""
 
     name = "cubic"
-    __slots__ = ("_curve", "_delay_min", "_epoch_start", "_found", "_last_max_cwnd", "_round", "hystart")
+    __slots__ = ("_curve", "_delay_min", "_found", "_round", "hystart")
 
     BETA = 717 / 1024  # RFC 9438 4.6 beta_cubic = 0.7 (Linux beta = 717 of 1024)
     C = 0.4  # RFC 9438 4.2 (Linux bic_scale 41 / 1024 * 10)
@@ -466,12 +466,22 @@ class Cubic(CongestionControl):
         self._round: _Round | None = None
 
     def _reset(self) -> None:
-        """Linux bictcp_reset: a new epoch starts at the next growth."""
-        self._last_max_cwnd = 0  # W_max, segments
-        self._epoch_start: float | None = None
-        # The rest of the curve (``_Curve``), made by the first growth in congestion
-        # avoidance: None stands for a fresh one (Linux's values after bictcp_reset).
+        """Linux bictcp_reset: forget the curve; a new epoch starts at the next growth. The
+        curve (``_Curve``) is made by the first growth in congestion avoidance or the first
+        loss: None stands for a fresh one (Linux's values after bictcp_reset)."""
         self._curve: _Curve | None = None
+
+    def _the_curve(self) -> _Curve:
+        c = self._curve
+        if c is None:
+            c = self._curve = _Curve()
+        return c
+
+    @property
+    def last_max_cwnd(self) -> int:
+        """W_max (RFC 9438 4.2), segments; 0 while unknown."""
+        c = self._curve
+        return 0 if c is None else c.last_max_cwnd
 
     # ---- growth --------------------------------------------------------------------------
     def grow(self, sample: AckSample, now: float) -> None:
@@ -487,9 +497,7 @@ class Cubic(CongestionControl):
             if not segs:
                 return
         cwnd = self.cwnd // self.mss
-        curve = self._curve
-        if curve is None:
-            curve = self._curve = _Curve()
+        curve = self._the_curve()
         self._update(curve, cwnd, segs, now)
         self._cong_avoid_ai(curve.cnt, segs)
 
@@ -501,24 +509,24 @@ class Cubic(CongestionControl):
         if not (c.last_cwnd == cwnd and now - c.last_time <= 1 / 32):
             c.last_cwnd = cwnd
             c.last_time = now
-            if self._epoch_start is None:
-                self._epoch_start = now  # RFC 9438 4.2: the epoch begins
+            if c.epoch_start is None:
+                c.epoch_start = now  # RFC 9438 4.2: the epoch begins
                 c.ack_cnt = acked
                 c.tcp_cwnd = cwnd
-                if self._last_max_cwnd <= cwnd:
+                if c.last_max_cwnd <= cwnd:
                     c.k = 0.0
                     c.origin = cwnd
                 else:
-                    c.k = ((self._last_max_cwnd - cwnd) / self.C) ** (1 / 3)
-                    c.origin = self._last_max_cwnd
+                    c.k = ((c.last_max_cwnd - cwnd) / self.C) ** (1 / 3)
+                    c.origin = c.last_max_cwnd
             # t is the time since the epoch plus the minimum RTT: the target one RTT ahead
-            t = now - self._epoch_start + self._delay_min
+            t = now - c.epoch_start + self._delay_min
             target = int(c.origin + self.C * (t - c.k) ** 3)
             if target > cwnd:
                 c.cnt = max(1, int(cwnd / (target - cwnd)))
             else:
                 c.cnt = 100 * cwnd  # very small increment
-            if self._last_max_cwnd == 0 and c.cnt > 20:
+            if c.last_max_cwnd == 0 and c.cnt > 20:
                 c.cnt = 20  # the first epoch: grow 5 % per RTT while W_max is unknown
         # RFC 9438 4.3 Reno-friendly region (Linux tcp_friendliness).
         delta = cwnd * self.FRIENDLY_ACKS >> 3
@@ -535,11 +543,12 @@ class Cubic(CongestionControl):
         """RFC 9438 4.6/4.7 (Linux cubictcp_recalc_ssthresh): W_max with fast convergence,
         ssthresh = cwnd * beta_cubic."""
         cwnd = self.cwnd // self.mss
-        self._epoch_start = None
-        if cwnd < self._last_max_cwnd:
-            self._last_max_cwnd = int(cwnd * (1 + self.BETA) / 2)  # RFC 9438 4.7 fast convergence
+        c = self._the_curve()
+        c.epoch_start = None
+        if cwnd < c.last_max_cwnd:
+            c.last_max_cwnd = int(cwnd * (1 + self.BETA) / 2)  # RFC 9438 4.7 fast convergence
         else:
-            self._last_max_cwnd = cwnd
+            c.last_max_cwnd = cwnd
         return max(int(cwnd * self.BETA), 2) * self.mss
 
     def on_loss_state(self) -> None:
@@ -551,20 +560,23 @@ class Cubic(CongestionControl):
 
     def undo(self) -> None:
         super().undo()
-        self._epoch_start = None
+        if self._curve is not None:
+            self._curve.epoch_start = None
 
     def on_tx_start(self, idle: float, now: float) -> None:
         """Linux cubictcp_cwnd_event(CA_EVENT_TX_START): an idle sender does not grow, so the
         epoch is shifted by the idle time."""
-        if self._epoch_start is not None and idle > 0:
-            self._epoch_start = min(self._epoch_start + idle, now)
+        c = self._curve
+        if c is not None and c.epoch_start is not None and idle > 0:
+            c.epoch_start = min(c.epoch_start + idle, now)
 
     # ---- HyStart -------------------------------------------------------------------------
     def pkts_acked(self, sample: AckSample, now: float) -> None:
         """Linux cubictcp_acked: track the minimum delay; HyStart in slow start."""
         if sample.rtt is None:
             return
-        if self._epoch_start is not None and now - self._epoch_start < 1.0:
+        c = self._curve
+        if c is not None and c.epoch_start is not None and now - c.epoch_start < 1.0:
             return  # samples right after a reduction are not trusted
         rtt = max(sample.rtt, 1e-6)
         if not self._delay_min or rtt < self._delay_min:
@@ -612,13 +624,14 @@ class _Reduction:
 
 
 class _Curve:
-    """The CUBIC curve of the current epoch, made by the first growth in congestion avoidance
-    (Linux's struct bictcp fields besides W_max and the epoch start): the values
-    bictcp_reset gives, until then."""
+    """The CUBIC curve (what Linux's bictcp_reset resets in struct bictcp), made by the first
+    growth in congestion avoidance or the first loss: bictcp_reset's values until then."""
 
-    __slots__ = ("ack_cnt", "cnt", "k", "last_cwnd", "last_time", "origin", "tcp_cwnd")
+    __slots__ = ("ack_cnt", "cnt", "epoch_start", "k", "last_cwnd", "last_max_cwnd", "last_time", "origin", "tcp_cwnd")
 
     def __init__(self) -> None:
+        self.last_max_cwnd = 0  # W_max, segments
+        self.epoch_start: float | None = None  # None: a new epoch starts at the next growth
         self.cnt = 0  # segments acknowledged per segment of growth
         self.last_cwnd = 0
         self.last_time = -1.0
