@@ -247,3 +247,11 @@ def test_the_rfc_estimator_keeps_rttvar_scaled_and_gives_rfc_6298():
     r.sample(0.2)
     assert r.rttvar == 0.75 * 0.05 + 0.25 * abs(0.1 - 0.2)  # 2.3, to the last bit
     assert r.srtt == 0.875 * 0.1 + 0.125 * 0.2
+
+
+def test_estimators_share_their_settings_until_one_changes_its_initial_rto():
+    a, b = RTTEstimator(1.0, 0.2, 120.0, linux=True), RTTEstimator(1.0, 0.2, 120.0, linux=True)
+    assert a._rules is b._rules
+    a.rto_initial = 3.0  # as after a lost SYN (Linux: 3 s, RFC 6298 5.7)
+    assert (a.rto, b.rto, a.rto_initial, b.rto_initial) == (3.0, 1.0, 3.0, 1.0)
+    assert (a.rto_min, a.rto_max, a.linux) == (0.2, 120.0, True)

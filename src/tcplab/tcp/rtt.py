@@ -23,24 +23,26 @@ MIN_RTT_WINDOW = 300.0  # Linux net.ipv4.tcp_min_rtt_wlen
 
 
 class _Rules:
-    """The estimator's fixed settings: one object for every estimator made with the same."""
+    """The estimator's settings: one object for every estimator with the same (read-only: a
+    change takes another)."""
 
-    __slots__ = ("linux", "rto_max", "rto_min")
+    __slots__ = ("linux", "rto_initial", "rto_max", "rto_min")
 
-    def __init__(self, rto_min: float, rto_max: float, linux: bool) -> None:
+    def __init__(self, rto_initial: float, rto_min: float, rto_max: float, linux: bool) -> None:
+        self.rto_initial = rto_initial
         self.rto_min = rto_min
         self.rto_max = rto_max
         self.linux = linux
 
 
-_RULES: dict[tuple[float, float, bool], _Rules] = {}
+_RULES: dict[tuple[float, float, float, bool], _Rules] = {}
 
 
-def _rules(rto_min: float, rto_max: float, linux: bool) -> _Rules:
-    key = (rto_min, rto_max, linux)
+def _rules(rto_initial: float, rto_min: float, rto_max: float, linux: bool) -> _Rules:
+    key = (rto_initial, rto_min, rto_max, linux)
     rules = _RULES.get(key)
     if rules is None:
-        rules = _RULES[key] = _Rules(rto_min, rto_max, linux)
+        rules = _RULES[key] = _Rules(*key)
     return rules
 
 
@@ -51,7 +53,6 @@ class RTTEstimator:
         "_mdev_max4",
         "_min_time",
         "_rto",
-        "_rto_initial",
         "_rtt_seq",
         "_rules",
         "_var4",
@@ -65,8 +66,7 @@ class RTTEstimator:
         # computed from (a sample, the backoff, the initial RTO): kept until then (None: to
         # compute). The attributes it depends on are written here only, or through setters.
         self._rto: float | None = None
-        self._rto_initial = rto_initial
-        self._rules = _rules(rto_min, rto_max, linux)  # shared, read-only
+        self._rules = _rules(rto_initial, rto_min, rto_max, linux)  # shared, read-only
         self.srtt: float | None = None
         self._backoff = 0
         self.samples = 0
@@ -159,18 +159,19 @@ class RTTEstimator:
 
     @property
     def rto_initial(self) -> float:
-        return self._rto_initial
+        return self._rules.rto_initial
 
     @rto_initial.setter
     def rto_initial(self, rto: float) -> None:
-        self._rto_initial = rto
+        r = self._rules
+        self._rules = _rules(rto, r.rto_min, r.rto_max, r.linux)
         self._rto = None
 
     @property
     def base_rto(self) -> float:
         rules = self._rules
         if self.srtt is None:
-            return min(max(self._rto_initial, rules.rto_min), rules.rto_max)  # RFC 6298 2.1
+            return min(max(rules.rto_initial, rules.rto_min), rules.rto_max)  # RFC 6298 2.1
         if rules.linux:
             return min(self.srtt + self._var4, rules.rto_max)  # __tcp_set_rto, tcp_bound_rto
         # RFC 6298 2.3 with G (clock granularity) taken as 1 ms; 2.4 floor, 2.5 ceiling.
