@@ -130,7 +130,7 @@ def test_an_idle_connection_has_no_reduction_curve_or_hystart_round_and_shares_i
         assert isinstance(cc, Cubic) and cc.phase is Phase.OPEN
         assert cc._red is None and cc._curve is None and cc._round is None
         assert conn._cwnd_use is cc  # the window's use is tracked where the window is
-        assert cc.config is conn.config  # read, not copied
+        assert cc.config is conn.config and conn._rwin.config is conn.config  # read, not copied
     assert p.a.rtt._rules is p.b.rtt._rules  # one object for the estimator's fixed settings
     assert (p.a.rtt.rto_min, p.a.rtt.rto_max, p.a.rtt.linux) == (0.2, 120.0, True)
 
@@ -216,6 +216,13 @@ def test_the_hystart_round_is_made_only_when_slow_start_reaches_its_low_window()
     cc.cwnd = 16 * M
     cc.pkts_acked(_ack(rtt=0.1, una=2, nxt=26 * M), 1.5)
     assert cc._round is not None and cc._round.end_seq == 26 * M and cc._round.sample_cnt == 1
+    assert not cc._round.found
+    for i in range(9):  # a new round whose delay grew by more than min_rtt/8: slow start ends
+        cc.pkts_acked(_ack(rtt=0.2, una=26 * M + 1 + i, nxt=60 * M), 1.6 + i * 0.01)
+        assert cc._round.found == (i == 8)  # judged once the round has 8 samples
+    assert cc._round.found and cc.ssthresh == cc.cwnd == 16 * M
+    cc.on_rto(high_seq=30 * M, in_flight=0)  # Linux: a timeout lets HyStart look again
+    assert not cc._round.found and cc._round.end_seq == 0
 
 
 def test_a_congestion_control_change_takes_over_the_window_and_its_use():

@@ -446,7 +446,7 @@ class Cubic(CongestionControl):
     not implement HyStart++."""
 
     name = "cubic"
-    __slots__ = ("_curve", "_delay_min", "_found", "_round", "hystart")
+    __slots__ = ("_curve", "_delay_min", "_round", "hystart")
 
     BETA = 717 / 1024  # RFC 9438 4.6 beta_cubic = 0.7 (Linux beta = 717 of 1024)
     C = 0.4  # RFC 9438 4.2 (Linux bic_scale 41 / 1024 * 10)
@@ -460,9 +460,9 @@ class Cubic(CongestionControl):
         self.hystart = hystart
         self._reset()
         self._delay_min = 0.0
-        self._found = False
-        # HyStart's current round (``_Round``), made by the first ACK HyStart looks at: None
-        # stands for a fresh one (an idle or small-window connection never needs it).
+        # HyStart's current round and whether it found the exit (``_Round``), made by the first
+        # ACK HyStart looks at: None stands for a fresh one (an idle or small-window connection
+        # never needs it).
         self._round: _Round | None = None
 
     def _reset(self) -> None:
@@ -554,9 +554,10 @@ class Cubic(CongestionControl):
     def on_loss_state(self) -> None:
         """Linux cubictcp_state(TCP_CA_Loss): a timeout forgets the curve and restarts HyStart."""
         self._reset()
-        self._found = False
-        if self._round is not None:
-            self._round.end_seq = 0
+        r = self._round
+        if r is not None:
+            r.found = False
+            r.end_seq = 0
 
     def undo(self) -> None:
         super().undo()
@@ -581,7 +582,13 @@ class Cubic(CongestionControl):
         rtt = max(sample.rtt, 1e-6)
         if not self._delay_min or rtt < self._delay_min:
             self._delay_min = rtt
-        if self.hystart and not self._found and self.in_slow_start and self.cwnd >= self.HYSTART_LOW_WINDOW * self.mss:
+        r = self._round
+        if (
+            self.hystart
+            and (r is None or not r.found)
+            and self.in_slow_start
+            and self.cwnd >= self.HYSTART_LOW_WINDOW * self.mss
+        ):
             self._hystart_update(rtt, sample, now)
 
     def _hystart_update(self, rtt: float, sample: AckSample, now: float) -> None:
@@ -605,7 +612,7 @@ class Cubic(CongestionControl):
             self._exit_slow_start()
 
     def _exit_slow_start(self) -> None:
-        self._found = True
+        self._round.found = True  # (HyStart looks no more until a timeout: on_loss_state)
         self.ssthresh = self.cwnd
 
 
@@ -642,12 +649,13 @@ class _Curve:
 
 
 class _Round:
-    """One round of HyStart (Linux bictcp_hystart_reset's fields), made by the first ACK that
-    HyStart looks at."""
+    """One round of HyStart (Linux bictcp_hystart_reset's fields) and whether HyStart found
+    where slow start ends (Linux's ``found``), made by the first ACK that HyStart looks at."""
 
-    __slots__ = ("curr_rtt", "end_seq", "last_ack", "sample_cnt", "start")
+    __slots__ = ("curr_rtt", "end_seq", "found", "last_ack", "sample_cnt", "start")
 
     def __init__(self) -> None:
+        self.found = False
         self.start = self.last_ack = 0.0
         self.end_seq = 0
         self.curr_rtt = _NO_RTT
