@@ -15,6 +15,7 @@ from tcplab.tcp.timers import Timer
 from tcplab.wire.tcp import FLAGS, Segment
 
 from .helpers import ISS, PEER_ISS, Peer, classic, seg
+from .test_cubic import M, _sample, cubic
 
 
 def idle_pipe(config: Config | None = None) -> Pipe:
@@ -135,35 +136,13 @@ def test_an_idle_connection_has_no_reduction_curve_or_hystart_round_and_shares_i
     assert (p.a.rtt.rto_min, p.a.rtt.rto_max, p.a.rtt.linux) == (0.2, 120.0, True)
 
 
-M = 1000
-
-
-def _cubic(cwnd: int) -> Cubic:
-    cc = Cubic(Config(initial_window=10))
-    cc.start(M)
-    cc.cwnd = cwnd * M
-    return cc
-
-
-def _ack(segs: int = 1, *, rtt: float | None = None, una: int = 0, nxt: int = 0, in_flight: int = 0) -> AckSample:
-    return AckSample(
-        acked=segs * M,
-        delivered=segs * M,
-        delivered_segs=segs,
-        in_flight=in_flight,
-        snd_una=una,
-        snd_nxt=nxt,
-        advanced=True,
-        rtt=rtt,
-    )
-
-
 def test_a_loss_recovery_makes_the_reduction_record_an_undo_drops_it():
-    cc = _cubic(100)
+    cc = cubic(100)
     cc.enter_recovery(high_seq=5000)
     assert cc._red is not None and cc.phase is Phase.RECOVERY and cc.ssthresh == 70 * M
-    cc.on_sent(M, 1.0)
-    cc.on_ack(_ack(in_flight=90 * M), 1.0)  # PRR: in proportion, 70/100 of what was delivered
+    cc.on_sent(M, 11.0)
+    one = AckSample(acked=M, delivered=M, delivered_segs=1, in_flight=90 * M, snd_una=M, snd_nxt=5000, advanced=True)
+    cc.on_ack(one, 11.0)  # PRR: in proportion, 70/100 of what was delivered
     assert cc.cwnd == 90 * M
     cc.end_if_acked(5000, 0)
     assert cc.phase is Phase.OPEN and cc.cwnd == 70 * M
@@ -175,7 +154,7 @@ def test_a_loss_recovery_makes_the_reduction_record_an_undo_drops_it():
 
 
 def test_an_ecn_reduction_drops_its_record_when_it_ends_it_cannot_be_undone():
-    cc = _cubic(100)
+    cc = cubic(100)
     cc.enter_cwr(high_seq=5000)
     assert cc._red is not None and cc.phase is Phase.CWR
     cc.end_if_acked(5000, 0)  # CWR holds until something above high_seq is acknowledged
@@ -187,38 +166,36 @@ def test_an_ecn_reduction_drops_its_record_when_it_ends_it_cannot_be_undone():
 
 
 def test_the_cubic_curve_is_made_by_a_loss_or_growth_and_forgotten_by_a_timeout_as_linux_resets_it():
-    cc = _cubic(100)
-    cc.pkts_acked(_ack(rtt=0.1), 10.0)
+    cc = cubic(100, rtt=0.1)
     assert cc._curve is None  # no loss, no growth beyond slow start yet
     cc.enter_recovery(high_seq=1)
     cc.end_if_acked(1, 0)
     assert cc._curve is not None and cc.last_max_cwnd == 100 and cc._curve.epoch_start is None
-    cc.on_ack(_ack(), 11.0)
+    cc.on_ack(_sample(), 11.0)
     assert cc._curve.epoch_start == 11.0  # RFC 9438 4.2: the epoch began with this growth
     cc.on_rto(high_seq=2, in_flight=0)  # Linux cubictcp_state(TCP_CA_Loss): bictcp_reset
     assert cc._curve is None and cc.last_max_cwnd == 0
-    fresh = _cubic(1)
-    fresh.pkts_acked(_ack(rtt=0.1), 10.0)
+    fresh = cubic(1, rtt=0.1)
     fresh.ssthresh = cc.ssthresh
     cc.end_if_acked(2, 0)
     for t in range(200):  # both the same from here: the forgotten curve is a fresh one
         for c in (cc, fresh):
-            c.on_ack(_ack(), 20.0 + t * 0.01)
+            c.on_ack(_sample(), 20.0 + t * 0.01)
         assert cc.cwnd == fresh.cwnd
     assert cc.cwnd > cc.ssthresh  # into congestion avoidance: the curve made again
     assert cc._curve is not None
 
 
 def test_the_hystart_round_is_made_only_when_slow_start_reaches_its_low_window():
-    cc = _cubic(10)
-    cc.pkts_acked(_ack(rtt=0.1, una=1, nxt=10 * M), 1.0)
+    cc = cubic(10, rtt=0.1)
+    cc.pkts_acked(_sample(rtt=0.1, una=1, nxt=10 * M), 11.0)
     assert cc._round is None  # below 16 segments HyStart does not look
     cc.cwnd = 16 * M
-    cc.pkts_acked(_ack(rtt=0.1, una=2, nxt=26 * M), 1.5)
+    cc.pkts_acked(_sample(rtt=0.1, una=2, nxt=26 * M), 11.5)
     assert cc._round is not None and cc._round.end_seq == 26 * M and cc._round.sample_cnt == 1
     assert not cc._round.found
     for i in range(9):  # a new round whose delay grew by more than min_rtt/8: slow start ends
-        cc.pkts_acked(_ack(rtt=0.2, una=26 * M + 1 + i, nxt=60 * M), 1.6 + i * 0.01)
+        cc.pkts_acked(_sample(rtt=0.2, una=26 * M + 1 + i, nxt=60 * M), 11.6 + i * 0.01)
         assert cc._round.found == (i == 8)  # judged once the round has 8 samples
     assert cc._round.found and cc.ssthresh == cc.cwnd == 16 * M
     cc.on_rto(high_seq=30 * M, in_flight=0)  # Linux: a timeout lets HyStart look again
@@ -237,11 +214,11 @@ def test_a_congestion_control_change_takes_over_the_window_and_its_use():
     assert isinstance(a.cc, NewReno) and a.cc is not old and a._cwnd_use is a.cc
     assert p.b.receive(now=p.now) == b"x" * 30000 + b"y" * 1000
     # what the old one knew of the window's use carries over (Linux keeps it in tcp_sock)
-    cubic = _cubic(10)
-    cubic.after_send(10 * M, cubic.cwnd, M, 0, 10 * M, sent=True)  # the whole window went out
+    old_cc = cubic(10)
+    old_cc.after_send(10 * M, old_cc.cwnd, M, 0, 10 * M, sent=True)  # the whole window went out
     reno = NewReno(Config(congestion_control="reno"))
     assert not reno.limited(reno)
-    reno.take_over(cubic)
+    reno.take_over(old_cc)
     assert reno.limited(reno) and (reno.cwnd, reno._max_out, reno._until) == (10 * M, 10 * M, 10 * M)
 
 
