@@ -117,6 +117,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--lossy-mb", type=int, default=10, help="megabytes of the lossy transfer (0: skip it)")
     ap.add_argument("--seed", type=int, default=1, help="the lossy link's seed")
+    ap.add_argument("--case", type=int, choices=range(1, len(CASES) + 1), help="run only this line (1, 2, 3)")
     ap.add_argument("--malloc-default", action="store_true", help="leave glibc's malloc thresholds as they are")
     args = ap.parse_args()
     if not args.malloc_default:
@@ -124,7 +125,9 @@ def main() -> None:
     total = args.mb * 1_000_000
     chunk = bytes(range(256)) * 256
     print(f"engine back to back: {args.mb} MB a run, median of {args.runs} runs, per CPU second")
-    for label, fields in CASES.items():
+    for i, (label, fields) in enumerate(CASES.items(), 1):
+        if args.case and i != args.case:
+            continue
         config = Config(rcv_buf=1 << 20, snd_buf=1 << 20, **fields)
         results = [one_run(total, chunk, config) for _ in range(args.runs)]
         secs = statistics.median(r[0] for r in results)

@@ -5,8 +5,9 @@ import random
 
 import pytest
 
-from tcplab.net.pipe import Pipe, lossy_hook
+from tcplab.net.pipe import Pipe, gso_parts, lossy_hook
 from tcplab.tcp import Config, State
+from tcplab.wire.tcp import FLAGS, NOP, Segment, Timestamps, flags_str
 
 MB = 1_000_000
 
@@ -106,3 +107,18 @@ def test_pipe_without_a_log_counts_what_the_logged_pipe_logs():
         counts.append(p.sent)
         assert len(p.log) == (p.sent if keep else 0)
     assert counts[0] == counts[1] > 2 * MB // 1460
+
+
+def test_a_split_super_segment_is_its_parts_as_linux_gso_makes_them():
+    # 3000 octets in parts of 1448: 1448, 1448, 104; CWR on the first only, PSH and FIN on the
+    # last only, the same options on each (tcp_gso_segment).
+    opts = (NOP(), NOP(), Timestamps(7, 9))
+    seg = Segment(40000, 9527, 2**32 - 1000, 77, FLAGS[0x10 | 0x08 | 0x01 | 0x80], 500, 0, opts, bytes(3000))
+    seg.gso_size = 1448
+    parts = gso_parts(seg)
+    assert [(p.seq, len(p.payload), flags_str(p.flags), p.gso_size) for p in parts] == [
+        (2**32 - 1000, 1448, "W.", 0),
+        ((2**32 - 1000 + 1448) % 2**32, 1448, ".", 0),
+        ((2**32 - 1000 + 2896) % 2**32, 104, "FP.", 0),
+    ]
+    assert all(p.options == opts and p.ack == 77 and p.window == 500 for p in parts)

@@ -3,8 +3,9 @@
 A ``bytearray`` used that way copies everything it holds each time its end outgrows its
 allocation (deleting from its front only moves its start), about eight times every byte for a
 buffer kept full; and every slice of it is a copy. ``ByteQueue`` keeps the pieces it is given:
-a ``bytes`` object is kept as it is (no copy; a ``bytes`` object cannot change), small or
-mutable pieces are copied into a tail of at most ``_TAIL`` bytes. A slice that is exactly one
+a ``bytes`` object of ``_KEEP`` bytes or more, or any ``bytes`` object given to an empty queue,
+is kept as it is (no copy; a ``bytes`` object cannot change), other small or mutable pieces are
+copied into a tail of at most ``_TAIL`` bytes. A slice that is exactly one
 kept piece comes back without a copy; any other costs one copy.
 
 It answers the few operations the engine uses on its buffers, with a bytearray's spelling, so
@@ -57,8 +58,13 @@ class ByteQueue:
             if self is EMPTY:
                 return ByteQueue().__iadd__(data)
             self._pieces = pieces = []
-        if n >= _KEEP and (type(data) is bytes or (type(data) is memoryview and type(data.obj) is bytes)):
-            pieces.append(data)  # (a view of bytes cannot change either: a received payload)
+        if (n >= _KEEP and type(data) is memoryview and type(data.obj) is bytes) or (
+            type(data) is bytes and (n >= _KEEP or not pieces)
+        ):
+            # (a view of bytes cannot change either: a received payload). Small bytes are kept as
+            # they are too when the queue is empty: no copy in, and none out when they are read
+            # whole (a small view is copied: it may hold a whole 64 KB packet alive).
+            pieces.append(data)
         else:
             tail = pieces[-1] if pieces else None
             if type(tail) is bytearray and len(tail) + n <= _TAIL:

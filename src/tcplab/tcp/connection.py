@@ -103,6 +103,21 @@ _SEND_CALL_OUTPUT = frozenset({S.ESTABLISHED, S.CLOSE_WAIT})  # SEND sends at on
 _SEND_SPACE_TOLD = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.SYN_RCVD, S.SYN_SENT})  # SendSpace events
 _PROBE_STATES = frozenset({S.ESTABLISHED, S.CLOSE_WAIT, S.FIN_WAIT_1, S.CLOSING, S.LAST_ACK})  # a TLP may go
 _PROBE_PHASES = frozenset({Phase.OPEN, Phase.CWR})
+_WINDOW_UPDATES = frozenset({S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2})  # a read may announce a window
+_LOSS_PHASES = frozenset({Phase.RECOVERY, Phase.LOSS})
+# Enum members the per-segment path names, as module names: looking a member up on its enum
+# class costs 140-170 ns on Python 3.11 (three times a plain class attribute), and each segment
+# names a dozen of them.
+_CLOSED, _LISTEN, _SYN_RCVD, _ESTABLISHED = S.CLOSED, S.LISTEN, S.SYN_RCVD, S.ESTABLISHED
+_OPEN = Phase.OPEN
+_T_TIME_WAIT, _T_FIN_WAIT_2, _T_USER_TIMEOUT = Timer.TIME_WAIT, Timer.FIN_WAIT_2, Timer.USER_TIMEOUT
+_T_RETRANSMISSION, _T_TLP, _T_RACK_REORDER = Timer.RETRANSMISSION, Timer.TLP, Timer.RACK_REORDER
+_T_PERSIST, _T_KEEPALIVE, _T_DELAYED_ACK = Timer.PERSIST, Timer.KEEPALIVE, Timer.DELAYED_ACK
+
+# Header prediction (``Connection._predicted``): on by default; the differential test turns it
+# off to check that both paths do the same.
+HEADER_PREDICTION = True
+_NOT_PREDICTED = SYN | FIN | RST | URG | ECE  # flags that send a segment down the general path
 
 
 class TcpInfo(TypedDict):
@@ -224,9 +239,9 @@ class Connection:
         "_rcvbuf", "_retrans_stamp", "_retries", "_rtt_seq", "_rtt_time", "_rtx_start", "_rtx_ts", "_rwin",
         "_snd_base", "_snd_sml", "_sndbuf", "_syn_text", "_ts_recent_age", "_user_closed", "_was_synchronized", "cc",
         "config", "cork", "ecn", "eof", "error", "fastopen", "irs", "iss", "local", "loss", "max_snd_wnd", "name",
-        "passive", "pmtu", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale", "remote", "retransmits", "rtt", "sack_ok",
-        "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up", "snd_wl1", "snd_wl2", "snd_wnd", "snd_wscale",
-        "soft_error", "state", "timers", "total_retrans", "ts_ok", "ts_recent",
+        "passive", "per_segment_events", "pmtu", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale", "remote", "retransmits",
+        "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up", "snd_wl1", "snd_wl2", "snd_wnd",
+        "snd_wscale", "soft_error", "state", "timers", "total_retrans", "ts_ok", "ts_recent",
     )  # fmt: skip
 
     def __init__(
@@ -262,6 +277,11 @@ class Connection:
         self.soft_error = 0
         self.pmtu: int | None = None  # the path MTU an ICMP error taught (RFC 1191, RFC 8201)
         self._events: list[Event] = []
+        # False: the events that only narrate a transfer, several per segment (DataReadable,
+        # SendSpace, RttChanged, CongestionChanged), are not made, for an owner that reads the
+        # buffers and tcp_info() instead (the benchmark's pipe, tcplab.net.pipe with
+        # keep_log=False). State changes and how the connection ends are always told.
+        self.per_segment_events = True
         self._out: list[Segment] = []
 
         # -- send sequence variables (RFC 9293 3.3.1) ----------------------------------------
@@ -368,7 +388,7 @@ class Connection:
             self._events.append(Closed())
         elif new is S.TIME_WAIT:
             self.timers.stop_all()
-            self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
         elif new is S.ESTABLISHED:
             self._was_synchronized = True
             if not self.ecn.ok:
@@ -448,7 +468,7 @@ class Connection:
         ``more`` (Linux MSG_MORE): more data follows, hold a partial segment as TCP_CORK would;
         ``eor`` (MSG_EOR): the data ends a record, later data never shares its last segment."""
         st = self.state
-        if st is S.LISTEN:
+        if st is _LISTEN:
             # 3.10.2: LISTEN with the remote socket specified becomes an active open.
             if self.remote is None:
                 raise _err(E.ENOTCONN)
@@ -457,7 +477,7 @@ class Connection:
             self._enter(S.SYN_SENT, C.SEND, now)
             self._send_syn(now, ack=False)
             st = self.state
-        if st is S.CLOSED:
+        if st is _CLOSED:
             raise _err(E.EPIPE if self._was_synchronized else E.ENOTCONN)
         if self._fin_queued:
             raise _err(E.EPIPE)  # 3.10.2: "connection closing", Linux: EPIPE
@@ -465,10 +485,11 @@ class Connection:
             raise _err(E.EPIPE)
         n = min(len(data), self.send_free)
         if n:
-            self._sndbuf += data[:n]
+            # Part of a bytes object: a view of it, which the buffer may keep without a copy.
+            self._sndbuf += data[:n] if n == len(data) or type(data) is not bytes else memoryview(data)[:n]
             if eor and n == len(data):
                 self._eor = [*self._eor, sq.add(self._snd_base, len(self._sndbuf))]
-            if st in _SEND_CALL_OUTPUT or (st is S.SYN_RCVD and self.fastopen):
+            if st in _SEND_CALL_OUTPUT or (st is _SYN_RCVD and self.fastopen):
                 self._more = more
                 self._restart_after_idle(now)
                 self._output(now)
@@ -484,7 +505,7 @@ class Connection:
 
     def receive(self, max_bytes: int | None = None, *, now: float) -> bytes:
         """RECEIVE (3.10.3): take up to ``max_bytes`` from the receive buffer."""
-        if self.state is S.LISTEN:
+        if self.state is _LISTEN:
             raise _err(E.ENOTCONN)
         n = len(self._rcvbuf) if max_bytes is None else min(max_bytes, len(self._rcvbuf))
         if not n:
@@ -567,7 +588,7 @@ class Connection:
             # (in SYN-RECEIVED also after a shutdown() that held the FIN: Linux tcp_close sends it)
             self._queue_fin(now)
         if self.state is S.FIN_WAIT_2 and self.config.fin_wait_2_timeout is not None:
-            self.timers.arm(Timer.FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
+            self.timers.arm(_T_FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
         self._output(now)
 
     def abort(self, now: float) -> None:
@@ -830,7 +851,10 @@ class Connection:
     # ============================================================ SEGMENT ARRIVES (3.10.7)
     def segment_arrives(self, seg: Segment, now: float) -> None:
         st = self.state
-        if st is S.CLOSED:
+        if st is _ESTABLISHED and HEADER_PREDICTION and self._predicted(seg, now):
+            self._output(now)
+            return
+        if st is _CLOSED:
             self._arrives_closed(seg)
         elif st is S.LISTEN:
             self._arrives_listen(seg, now)
@@ -838,8 +862,73 @@ class Connection:
             self._arrives_syn_sent(seg, now)
         else:
             self._arrives_otherwise(seg, now)
-        if self.state is not S.CLOSED:
+        if self.state is not _CLOSED:
             self._output(now)
+
+    # -- header prediction: the fast path ---------------------------------------------------------
+    def _predicted(self, seg: Segment, now: float) -> bool:
+        """Van Jacobson's header prediction (Linux tcp_rcv_established's fast path): in
+        ESTABLISHED, most segments are (a) a pure ACK of new data or (b) the next data in
+        order, carrying no news for the sender. For those this does exactly what
+        ``_arrives_otherwise`` does, step by step, without the checks that cannot fire; False
+        (nothing done) sends every other segment down the general path. The segment must:
+
+        - have ACK, and none of SYN, FIN, RST, URG, ECE;
+        - start at RCV.NXT (so it is acceptable: 3.10.7.4 first check), with SND.UNA =< SEG.ACK
+          =< SND.MAX (acceptable, not old: fifth check), and carry either data that fits the
+          window with no out-of-order data queued, or no data and an ACK of new data (a
+          duplicate ACK and a window update take the general path);
+        - carry exactly the options in use on every segment: nothing, or NOP NOP TS with a
+          TSval not older than TS.Recent (PAWS passes); no SACK blocks;
+        - find the congestion control the one configured (no TCP_CONGESTION change to apply).
+
+        ``HEADER_PREDICTION = False`` (tests only) sends every segment down the general path."""
+        flags = int(seg.flags)
+        if flags & _NOT_PREDICTED or not flags & ACK or seg.seq != self.rcv_nxt:
+            return False
+        opts = seg.options
+        ts: Timestamps | None = None
+        if self.ts_ok:
+            if len(opts) != 3 or type(opts[0]) is not NOP or type(opts[1]) is not NOP:
+                return False
+            last = opts[2]
+            if type(last) is not Timestamps or (last.val - self.ts_recent) & sq.MASK >= sq.HALF:
+                return False  # not the timestamps, or TSval < TS.Recent: PAWS decides
+            ts = last
+        elif opts:
+            return False
+        if self.cc.name != self.config.congestion_control:
+            return False
+        ack = seg.ack
+        snd_una = self.snd_una
+        acked = (ack - snd_una) & sq.MASK
+        if acked > sq.sub(self.snd_max, snd_una):
+            return False  # an old ACK, or one of something not sent
+        payload = seg.payload
+        if payload:
+            room = sq.sub(self._rcv_adv, self.rcv_nxt)  # (the window's right edge never moves back)
+            if self._ooo or len(payload) > room or room >= sq.HALF:
+                return False
+        elif not acked:
+            return False  # a duplicate ACK or a window update
+        # Fifth, check the ACK field (_process_ack): acceptable; TS.Recent; SND.UNA moves.
+        self._segment_validated(ts, seg.seq, now)
+        rtt = self._ack_advances(seg, ts, now) if acked else None
+        self._probes_out = 0
+        if sq.lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, ack)):
+            self._set_window(seg)
+        if acked or self.loss.outstanding:
+            self._sender_ack(seg, None, snd_una, False, rtt, now)
+        # Seventh, the segment text (_process_text_and_fin, _receive_text): in order, in the window.
+        if payload:
+            if self.ecn.data_arrives(seg):
+                self._ack_now = True
+            self._rcvbuf += payload
+            self.rcv_nxt = sq.add(self.rcv_nxt, len(payload))
+            if self.per_segment_events:
+                self._events.append(DataReadable(len(self._rcvbuf)))
+            self._data_arrived(len(payload), bool(flags & PSH), now, seg.gso_size)
+        return True
 
     # -- 3.10.7.1 CLOSED -----------------------------------------------------------------------
     def _arrives_closed(self, seg: Segment) -> None:
@@ -921,8 +1010,9 @@ class Connection:
             self._fastopen_synack(seg)
         if ack_ok:
             prior_una = self.snd_una
-            rtt = self._ack_advances(seg, now)  # SND.UNA = SEG.ACK; acked segments leave the queue
-            self._sender_ack(seg, prior_una, False, rtt, now)
+            ts = seg.option(Timestamps) if self.ts_ok else None
+            rtt = self._ack_advances(seg, ts, now)  # SND.UNA = SEG.ACK; acked segments leave the queue
+            self._sender_ack(seg, seg.option(Sack) if self.sack_ok else None, prior_una, False, rtt, now)
             if self.loss.outstanding:
                 # Fast Open data the server did not take goes again at once (Linux
                 # tcp_rcv_fastopen_synack), carrying the ACK of the SYN-ACK.
@@ -935,7 +1025,7 @@ class Connection:
             self._window_after_handshake(seg)
             self._enter(S.ESTABLISHED, C.RCV_SYN_ACK, now)
             if self._acks.synack_arrived(now, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss):
-                self.timers.arm(Timer.DELAYED_ACK, now + self.config.delayed_ack_max)
+                self.timers.arm(_T_DELAYED_ACK, now + self.config.delayed_ack_max)
             else:
                 self._ack_now = True
             if self.config.accept_syn_text:
@@ -995,7 +1085,7 @@ class Connection:
                     self._send_syn(now, ack=True)
                 return
             if seg.has_ack and not self.passive and sq.add(seg.seq, 1) == self.rcv_nxt and seg.ack == self.snd_max:
-                self._ack_advances(seg, now)
+                self._ack_advances(seg, seg.option(Timestamps) if self.ts_ok else None, now)
                 self._set_window(seg)
                 self._window_after_handshake(seg)
                 self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)
@@ -1017,7 +1107,7 @@ class Connection:
             and not seg.syn
             and sq.add(seg.seq, len(seg.payload) + 1) == self.rcv_nxt
         ):
-            self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
             self._send_ack_now(now)
             return
 
@@ -1072,7 +1162,7 @@ class Connection:
         if st is S.SYN_RCVD:
             if sq.lt(self.snd_una, seg.ack) and sq.le(seg.ack, self.snd_max):
                 self._segment_validated(ts, seg.seq, now)
-                self._ack_advances(seg, now)
+                self._ack_advances(seg, ts, now)
                 self._set_window(seg)
                 self._window_after_handshake(seg)
                 self._enter(S.ESTABLISHED, C.RCV_ACK_OF_SYN, now)  # a held FIN: FIN-WAIT-1
@@ -1097,7 +1187,7 @@ class Connection:
             if not fin_in_order:
                 self._enter(S.FIN_WAIT_2, C.RCV_ACK_OF_FIN, now)
                 if self._user_closed and self.config.fin_wait_2_timeout is not None:
-                    self.timers.arm(Timer.FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
+                    self.timers.arm(_T_FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
         elif st is S.CLOSING and fin_acked:
             self._enter(S.TIME_WAIT, C.RCV_ACK_OF_FIN, now)
             return
@@ -1110,7 +1200,7 @@ class Connection:
             # peer's FIN was received already. Text is ignored (seventh step), an ACK changes
             # nothing.
             if seg.fin:
-                self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+                self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
                 self._send_ack_now(now)
             return
 
@@ -1160,7 +1250,7 @@ class Connection:
         and as a sign of life for the keepalive timer (RFC 9293 3.8.4; Linux rcv_tstamp)."""
         if ts is not None:
             self._update_ts_recent(seq, ts, now)
-        if self.timers.armed(Timer.KEEPALIVE):
+        if self.timers.armed(_T_KEEPALIVE):
             self._arm_keepalive(now)
 
     def _update_ts_recent(self, seq: int, ts: Timestamps, now: float) -> None:
@@ -1259,7 +1349,7 @@ class Connection:
             self._enter(S.CLOSED, C.RCV_RST, now)  # "TIME_WAIT assassination"
             return
         if todo & tw.RESTART:
-            self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)
+            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
         if todo & tw.TS_RECENT and ts is not None:
             self.ts_recent = ts.val
             self._ts_recent_age = now
@@ -1282,7 +1372,7 @@ class Connection:
             or self.remote is None
         ):
             return None
-        deadline = self.timers.deadline(Timer.TIME_WAIT)
+        deadline = self.timers.deadline(_T_TIME_WAIT)
         if deadline is None or self.timers.earliest() != deadline:
             return None
         return TimeWait(
@@ -1365,26 +1455,26 @@ class Connection:
             and (seg.window << self.snd_wscale) == self.snd_wnd
             and not self._probe_outstanding
         )
-        rtt = self._ack_advances(seg, now) if ack != prior_una else None
+        rtt = self._ack_advances(seg, ts, now) if ack != prior_una else None
         self._probes_out = 0  # the peer answers (Linux tcp_ack: icsk_probes_out = 0)
         # Window update (3.10.7.4): if SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK).
         if sq.lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, ack)):
             self._set_window(seg)
-        self._sender_ack(seg, prior_una, duplicate, rtt, now)
+        self._sender_ack(seg, seg.option(Sack) if self.sack_ok else None, prior_una, duplicate, rtt, now)
         return True
 
-    def _ack_advances(self, seg: Segment, now: float) -> float | None:
+    def _ack_advances(self, seg: Segment, ts: Timestamps | None, now: float) -> float | None:
         """SND.UNA < SEG.ACK =< SND.NXT: set SND.UNA, drop acknowledged data, time the RTT
         (the sample is returned)."""
         ack = seg.ack
-        rtt = self._sample_rtt(seg, now)
+        rtt = self._sample_rtt(seg, ts, now)
         # Bytes of data acknowledged (SYN and FIN occupy sequence space but not the buffer).
         data_acked = sq.sub(ack, self._snd_base) if sq.gt(ack, self._snd_base) else 0
         data_acked = min(data_acked, len(self._sndbuf))
         if data_acked:
             del self._sndbuf[:data_acked]
             self._snd_base = sq.add(self._snd_base, data_acked)
-            if self.state in _SEND_SPACE_TOLD:
+            if self.per_segment_events and self.state in _SEND_SPACE_TOLD:
                 self._events.append(SendSpace(self.send_free))
         self.snd_una = ack
         if sq.gt(ack, self.snd_nxt):
@@ -1400,16 +1490,16 @@ class Connection:
             self._rtt_changed()
         # RFC 6298 5.2/5.3: stop the timer when all is acked, else restart it.
         if self.snd_una == self.snd_max:
-            self.timers.stop(Timer.RETRANSMISSION)
-            self.timers.stop(Timer.TLP)
-            self.timers.stop(Timer.USER_TIMEOUT)
+            self.timers.stop(_T_RETRANSMISSION)
+            self.timers.stop(_T_TLP)
+            self.timers.stop(_T_USER_TIMEOUT)
             self._rtx_start = None
         else:
-            self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
+            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
             self._outstanding_since(now)
         return rtt
 
-    def _sample_rtt(self, seg: Segment, now: float) -> float | None:
+    def _sample_rtt(self, seg: Segment, ts: Timestamps | None, now: float) -> float | None:
         """An ACK that advances SND.UNA (RFC 7323 4.1's RTTM rule) may give an RTT sample (it is
         returned): from its timestamp echo, or without timestamps from the one timed segment
         (RFC 6298 3, Karn's rule: never a retransmitted one). An echo older than our latest
@@ -1421,7 +1511,6 @@ class Connection:
         timed = self._rtt_seq is not None and sq.ge(ack, self._rtt_seq)
         if timed:
             self._rtt_seq = None
-        ts = seg.option(Timestamps) if self.ts_ok else None
         sample: float | None = None
         if ts is not None and ts.ecr:
             if self._rtx_ts is not None and sq.lt(ts.ecr, self._rtx_ts):
@@ -1435,18 +1524,19 @@ class Connection:
         return sample
 
     # -- loss recovery and congestion control (the decisions live in loss.py, congestion.py) --
-    def _sender_ack(self, seg: Segment, prior_una: int, duplicate: bool, rtt: float | None, now: float) -> None:
+    def _sender_ack(
+        self, seg: Segment, sack: Sack | None, prior_una: int, duplicate: bool, rtt: float | None, now: float
+    ) -> None:
         """What an acceptable ACK means for the sender, in Linux's order (tcp_ack,
         tcp_fastretrans_alert, tcp_cong_control): the loss detector takes the cumulative ACK
         and the SACK blocks; anything beyond data delivered in order is judged
         (``_judge_ack``); the congestion control shrinks (PRR) or grows the window; the timers
-        are set."""
+        are set. ``sack``: the segment's SACK option, when SACK is in use."""
         loss, cc = self.loss, self.cc
         if cc.name != self.config.congestion_control:
             cc = self._follow_congestion_setting()
         ack = seg.ack
         advanced = sq.gt(ack, prior_una)
-        sack = seg.option(Sack) if self.sack_ok else None
         if not (advanced or loss.outstanding or sack):
             return
         mss = self._mss_payload
@@ -1463,15 +1553,12 @@ class Connection:
         ece = self.ecn.echo_arrives(seg)
         lost_before = loss.lost_out
         fast_retransmit = False
-        if sack or duplicate or ece or cc.phase is not Phase.OPEN or loss.disorder or loss.tlp_high_seq is not None:
+        if sack or duplicate or ece or cc.phase is not _OPEN or loss.disorder or loss.tlp_high_seq is not None:
             fast_retransmit = self._judge_ack(ack, advanced, duplicate, ece, delivery, now)
         else:
-            self.timers.stop(Timer.RACK_REORDER)  # in order, nothing SACKed: nothing to wait for
+            self.timers.stop(_T_RACK_REORDER)  # in order, nothing SACKed: nothing to wait for
         before = (cc.cwnd, cc.ssthresh)
-        if cc.reducing:
-            reason = "recovery: PRR" if cc.prr else "recovery"
-        else:
-            reason = "slow start" if cc.in_slow_start else "congestion avoidance"
+        reducing = cc.reducing
         cc.on_ack(
             AckSample(
                 acked=delivery.acked,
@@ -1490,7 +1577,12 @@ class Connection:
             ),
             now,
         )
-        self._cwnd_told(reason, before)
+        if (cc.cwnd, cc.ssthresh) != before:  # (the reason named only when there is news)
+            if reducing:
+                reason = "recovery: PRR" if cc.prr else "recovery"
+            else:
+                reason = "slow start" if before[0] < before[1] else "congestion avoidance"  # (cc.in_slow_start)
+            self._cwnd_told(reason, before)
         if fast_retransmit:
             self._retransmit_lost(now, force=True)  # RFC 5681 3.2 step 2 / RFC 6675 (4.3)
         if advanced or fast_retransmit:
@@ -1537,11 +1629,11 @@ class Connection:
 
     def _detect_losses(self, now: float) -> None:
         """The loss detector marks what is lost; the RACK reordering timer follows its word."""
-        wait = self.loss.detect(now, self.rtt.srtt, self.cc.phase in (Phase.RECOVERY, Phase.LOSS), self._timer_min)
+        wait = self.loss.detect(now, self.rtt.srtt, self.cc.phase in _LOSS_PHASES, self._timer_min)
         if wait is None:
-            self.timers.stop(Timer.RACK_REORDER)
+            self.timers.stop(_T_RACK_REORDER)
         else:
-            self.timers.arm(Timer.RACK_REORDER, now + wait)
+            self.timers.arm(_T_RACK_REORDER, now + wait)
 
     def _maybe_enter_recovery(self, ece: bool = False, lost_retrans: bool = False) -> bool:
         """Linux tcp_time_to_recover: a loss is proven, so fast recovery begins (from OPEN or
@@ -1564,7 +1656,7 @@ class Connection:
         self._cwnd_told("fast retransmit", before)
         self.loss.start_episode(self.snd_una)
         self.ecn.window_reduced()
-        self.timers.stop(Timer.TLP)
+        self.timers.stop(_T_TLP)
         return True
 
     @property
@@ -1581,14 +1673,15 @@ class Connection:
         """After the congestion control acted: a change of cwnd or ssthresh is told to the user
         (CongestionChanged; ``reason`` one of CWND_REASONS)."""
         cc = self.cc
-        if (cc.cwnd, cc.ssthresh) != before:
+        if (cc.cwnd, cc.ssthresh) != before and self.per_segment_events:
             high = cc.ssthresh if cc.ssthresh < ARBITRARILY_HIGH else None
             self._events.append(CongestionChanged(cc.cwnd, high, reason))
 
     def _rtt_changed(self, sample: float | None = None) -> None:
         """The RTT estimator moved: a sample, or an RTO backoff or its reset (RttChanged)."""
-        rtt = self.rtt
-        self._events.append(RttChanged(sample, rtt.srtt, rtt.rttvar, rtt.rto))
+        if self.per_segment_events:
+            rtt = self.rtt
+            self._events.append(RttChanged(sample, rtt.srtt, rtt.rttvar, rtt.rto))
 
     def _set_window(self, seg: Segment) -> None:
         shift = 0 if seg.syn else self.snd_wscale  # RFC 7323 2.2: SYN windows are not scaled
@@ -1597,8 +1690,8 @@ class Connection:
         self.snd_wl2 = seg.ack
         if self.snd_wnd > self.max_snd_wnd:
             self.max_snd_wnd = self.snd_wnd
-        if self.snd_wnd and self.timers.armed(Timer.PERSIST):
-            self.timers.stop(Timer.PERSIST)
+        if self.snd_wnd and self.timers.armed(_T_PERSIST):
+            self.timers.stop(_T_PERSIST)
             self._persist_backoff = 0
             if self._probe_outstanding and self.snd_una != self.snd_nxt:
                 # The window opened but the probe octet was not taken: send it again as data.
@@ -1653,7 +1746,8 @@ class Connection:
                     self._rcvbuf += more
                     self.rcv_nxt = sq.add(self.rcv_nxt, len(more))
                 self._ack_now = True  # RFC 5681 4.2: ACK at once when a hole is filled
-            self._events.append(DataReadable(len(self._rcvbuf)))
+            if self.per_segment_events:
+                self._events.append(DataReadable(len(self._rcvbuf)))
             self._data_arrived(len(payload), bool(int(seg.flags) & PSH), now, seg.gso_size)
             if self._ooo.fin_seq is not None and self._ooo.fin_seq == self.rcv_nxt:
                 self._ooo.fin_seq = None
@@ -1703,11 +1797,11 @@ class Connection:
 
     def _delay_ack(self, now: float) -> None:
         """Schedule the pending ACK (Linux tcp_send_delayed_ack; ackpolicy.py says when)."""
-        due = self._acks.deadline(now, self.rtt.srtt, self.timers.deadline(Timer.DELAYED_ACK))
+        due = self._acks.deadline(now, self.rtt.srtt, self.timers.deadline(_T_DELAYED_ACK))
         if due is None:
             self._ack_now = True
         else:
-            self.timers.arm(Timer.DELAYED_ACK, due)
+            self.timers.arm(_T_DELAYED_ACK, due)
 
     def _fin_arrives(self, now: float) -> None:
         """Eighth, check the FIN bit (the FIN is in order)."""
@@ -1731,7 +1825,7 @@ class Connection:
         elif st is S.FIN_WAIT_2:
             self._enter(S.TIME_WAIT, C.RCV_FIN, now)
         elif st is S.TIME_WAIT:
-            self.timers.arm(Timer.TIME_WAIT, now + 2 * self.config.msl)  # restart the 2 MSL timeout
+            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)  # restart the 2 MSL timeout
 
     def _fin_ack_later(self, now: float) -> None:
         """The linux profile's ACK of a FIN in ESTABLISHED (notes/linux-behaviour.md C): Linux
@@ -1812,14 +1906,14 @@ class Connection:
             )
             self._cwnd_told("retransmission timeout", before)
             self.ecn.window_reduced()
-            self.timers.stop(Timer.TLP)
-            self.timers.stop(Timer.RACK_REORDER)
+            self.timers.stop(_T_TLP)
+            self.timers.stop(_T_RACK_REORDER)
         if st is not S.SYN_SENT or self._retries > c.syn_linear_timeouts:
             self.rtt.backoff += 1  # RFC 6298 5.5 (Linux: not for the first linear SYN timeouts)
         self._rtt_changed()
         self._rtt_seq = None  # Karn: no sample from retransmitted data
         self._retransmit_head(now)
-        self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # 5.6
+        self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)  # 5.6
 
     def _model_timeout(self, boundary: int) -> float:
         """Linux tcp_model_timeout: how long ``boundary`` retransmissions take when the RTO
@@ -1846,7 +1940,7 @@ class Connection:
                     self._resend(last, now)
                     loss.probe_sent(self.snd_max, retransmission=True)
         if self.snd_una != self.snd_max:
-            self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
+            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
             if self._rtx_start is None:
                 self._outstanding_since(now)
 
@@ -1877,8 +1971,8 @@ class Connection:
                 )
                 self._cwnd_told("recovery: PRR", before)
             self._retransmit_lost(now)
-        if self.snd_una != self.snd_max and not self.timers.armed(Timer.RETRANSMISSION):
-            self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
+        if self.snd_una != self.snd_max and not self.timers.armed(_T_RETRANSMISSION):
+            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
 
     def _outstanding_since(self, now: float) -> None:
         """Data is outstanding from ``now`` on: RFC 5482 / Linux TCP_USER_TIMEOUT gives the
@@ -1887,10 +1981,10 @@ class Connection:
         seen)."""
         self._rtx_start = now
         if self.config.user_timeout is not None:
-            self.timers.arm(Timer.USER_TIMEOUT, now + self.config.user_timeout)
+            self.timers.arm(_T_USER_TIMEOUT, now + self.config.user_timeout)
 
     def _user_timeout(self, now: float) -> None:
-        if self.snd_una != self.snd_max or self.timers.armed(Timer.PERSIST):
+        if self.snd_una != self.snd_max or self.timers.armed(_T_PERSIST):
             self._fail(E.ETIMEDOUT, C.TIMEOUT, TimedOut(errno=E.ETIMEDOUT), now)
 
     def _keepalive_timeout(self, now: float) -> None:
@@ -1908,14 +2002,14 @@ class Connection:
         # RFC 9293 3.8.4: a probe is a segment with SEG.SEQ = SND.NXT - 1 and no data.
         self._keepalive_probes += 1
         self._emit(sq.sub(self.snd_una, 1), ACK, now)
-        self.timers.arm(Timer.KEEPALIVE, now + c.keepalive_interval)
+        self.timers.arm(_T_KEEPALIVE, now + c.keepalive_interval)
 
     def _arm_keepalive(self, now: float) -> None:
         if self.config.keepalive and self.state.synchronized:
             self._keepalive_probes = 0
-            self.timers.arm(Timer.KEEPALIVE, now + self.config.keepalive_idle)
+            self.timers.arm(_T_KEEPALIVE, now + self.config.keepalive_idle)
         else:
-            self.timers.stop(Timer.KEEPALIVE)
+            self.timers.stop(_T_KEEPALIVE)
 
     def set_keepalive(self, on: bool, now: float) -> None:
         if bool(self.config.keepalive) != on:
@@ -1959,7 +2053,7 @@ class Connection:
 
     def _maybe_window_update(self, now: float) -> None:
         """After the user reads: tell the peer when the window opened enough (3.8.6.2.2)."""
-        if not self.state.synchronized or self.state in (S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING, S.TIME_WAIT):
+        if self.state not in _WINDOW_UPDATES:
             return
         current = sq.sub(self._rcv_adv, self.rcv_nxt)
         if self._rwin.update_due(self._rcv_free(), current, self.rcv_wscale, self.rcv_mss, self.config.mss):
@@ -1990,20 +2084,17 @@ class Connection:
                 WindowScale(self._opening.offer_wscale) if want_ws else None,
                 FastOpen(cookie) if cookie is not None else None,
             )
-        opts: list[Option] = []
-        if self.ts_ok:
-            # (on every segment: the shared NOP and the wire's fast Timestamps constructor)
-            opts += [_NOP, _NOP, timestamps_option(self._ts_now(now), self.ts_recent)]
-        if self.sack_ok and (self._ooo or self._dsack):
-            room = 3 if self.ts_ok else 4
-            blocks = []
-            if self._dsack is not None:
-                blocks.append(self._dsack)  # RFC 2883 4: the duplicate first, reported once
-                self._dsack = None
-            blocks += self._ooo.sack_blocks(room - len(blocks))
-            if blocks:
-                opts += [NOP(), NOP(), Sack(tuple(blocks))]
-        return tuple(opts)
+        # The timestamps (on every segment once negotiated: the shared NOP and the wire's fast
+        # Timestamps constructor), then SACK blocks when something is out of order or duplicated.
+        ts = (_NOP, _NOP, timestamps_option(self._ts_now(now), self.ts_recent)) if self.ts_ok else ()
+        if not (self.sack_ok and (self._ooo or self._dsack)):
+            return ts
+        blocks = []
+        if self._dsack is not None:
+            blocks.append(self._dsack)  # RFC 2883 4: the duplicate first, reported once
+            self._dsack = None
+        blocks += self._ooo.sack_blocks((3 if self.ts_ok else 4) - len(blocks))
+        return (*ts, NOP(), NOP(), Sack(tuple(blocks))) if blocks else ts
 
     def _take_syn_options(self, seg: Segment, now: float) -> None:
         """Negotiate MSS, window scale, timestamps and SACK-permitted from the peer's SYN."""
@@ -2057,7 +2148,7 @@ class Connection:
             end = sq.add(self.snd_nxt, len(payload))
             self.loss.on_send(self.snd_nxt, end, now)
             self.snd_nxt = self.snd_max = end
-        self.timers.arm_if_stopped(Timer.RETRANSMISSION, now + self.rtt.rto)
+        self.timers.arm_if_stopped(_T_RETRANSMISSION, now + self.rtt.rto)
         if self._rtt_seq is None and self._retries == 0:
             self._rtt_seq, self._rtt_time = sq.add(self.iss, 1), now
             if not self.rtt.samples:
@@ -2089,15 +2180,18 @@ class Connection:
             0,
             self._options(now, syn=False),
             payload,
-            ecn=ecn,
-            gso_size=gso_size,
         )
+        # (set after: keyword arguments to the dataclass's __init__ cost as much as the rest)
+        if ecn:
+            seg.ecn = ecn
+        if gso_size:
+            seg.gso_size = gso_size
         self._out.append(seg)
         if flags & ACK:
             self._last_ack_sent = self.rcv_nxt
             self._ack_now = False
             self._acks.ack_sent()
-            self.timers.stop(Timer.DELAYED_ACK)
+            self.timers.stop(_T_DELAYED_ACK)
 
     def _send_ack_now(self, now: float) -> None:
         # <SEQ=SND.NXT>: RFC 9293's SND.NXT is our snd_max (snd_nxt moves back after an RTO
@@ -2171,17 +2265,17 @@ class Connection:
         # Linux tcp_xmit_retransmit_queue: retransmitting the head restarts the RTO from now
         # (unless the RACK reordering timer holds Linux's one timer); RFC 6298 5.3 runs it from
         # the last ACK that advanced.
-        if head and self.config.recovery_rules == "linux" and not self.timers.armed(Timer.RACK_REORDER):
-            self.timers.stop(Timer.TLP)
-            self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
+        if head and self.config.recovery_rules == "linux" and not self.timers.armed(_T_RACK_REORDER):
+            self.timers.stop(_T_TLP)
+            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
 
     def _arm_xmit_timer(self, now: float, advancing: bool) -> None:
         """Linux tcp_set_xmit_timer: a tail loss probe if one may be scheduled (RFC 8985 7.2),
         else the retransmission timer (which RFC 6298 5.1-5.3 have armed already)."""
         if not self._schedule_probe(now, advancing):
-            self.timers.stop(Timer.TLP)
-            if self.snd_una != self.snd_max and not self.timers.armed(Timer.RETRANSMISSION):
-                self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)
+            self.timers.stop(_T_TLP)
+            if self.snd_una != self.snd_max and not self.timers.armed(_T_RETRANSMISSION):
+                self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
                 self._outstanding_since(now)
 
     def _schedule_probe(self, now: float, advancing: bool) -> bool:
@@ -2202,8 +2296,8 @@ class Connection:
         rto = self.rtt.rto
         rto_left = rto if advancing else rto - (now - loss.head_sent())
         pto = loss.probe_timeout(self.rtt.srtt, loss.packets_out(), self.config.rto_min, rto_left)
-        self.timers.arm(Timer.TLP, now + pto)
-        self.timers.stop(Timer.RETRANSMISSION)
+        self.timers.arm(_T_TLP, now + pto)
+        self.timers.stop(_T_RETRANSMISSION)
         return True
 
     def _count_retransmission(self, now: float, parts: int = 1) -> None:
@@ -2242,8 +2336,8 @@ class Connection:
         self._persist_backoff += 1
         if self.config.user_timeout is not None:
             # Linux tcp_probe_timer: the user timeout counts from the first probe.
-            self.timers.arm_if_stopped(Timer.USER_TIMEOUT, now + self.config.user_timeout)
-        self.timers.arm(Timer.PERSIST, now + self._persist_interval())
+            self.timers.arm_if_stopped(_T_USER_TIMEOUT, now + self.config.user_timeout)
+        self.timers.arm(_T_PERSIST, now + self._persist_interval())
 
     def _persist_interval(self) -> float:
         """The wait before the next probe: the RTO (at least ``persist_min``), doubled per probe."""
@@ -2269,14 +2363,15 @@ class Connection:
         st = self.state
         # RFC 7413 4.2.2: after accepting SYN data the server may answer before the handshake
         # completes (Linux tcp_passive_fastopen).
-        if st in _SENDING or (st is S.SYN_RCVD and self.fastopen):
+        if st in _SENDING or (st is _SYN_RCVD and self.fastopen):
             sent_from = self.snd_nxt
             self._send_data(now)
+            snd_una, snd_max = self.snd_una, self.snd_max
             self._cwnd_use.after_send(
-                self.unacked, self.cc.cwnd, self._mss_payload, self.snd_una, self.snd_max, self.snd_nxt != sent_from
+                sq.sub(snd_max, snd_una), self.cc.cwnd, self._mss_payload, snd_una, snd_max, self.snd_nxt != sent_from
             )
         if self._ack_now and st in _ACKING:
-            if st is S.SYN_RCVD:
+            if st is _SYN_RCVD:
                 self._ack_now = False
             else:
                 self._send_ack_now(now)
@@ -2288,17 +2383,21 @@ class Connection:
         (a tail loss probe, Linux tcp_write_xmit push_one=2). True when new data left."""
         if not probe and self.loss.lost_out:
             self._retransmit_lost(now)
+        elif not (self._fin_queued or sq.lt(self.snd_nxt, sq.add(self._snd_base, len(self._sndbuf)))):
+            return False  # nothing lost, nothing new, no FIN: nothing to send (the receiver's case)
         mss = self._mss_payload
         loss, cc = self.loss, self.cc
         sent_new = False
         eor = self._eor
         while eor and sq.le(eor[0], self.snd_nxt):
             eor.pop(0)
+        st = self.state
+        gso = self.config.gso_max >= 2 * mss  # the link segments: super-segments, TSO deferral
         while True:
             data_end = sq.add(self._snd_base, len(self._sndbuf))
             unsent = sq.sub(data_end, self.snd_nxt) if sq.lt(self.snd_nxt, data_end) else 0
             # (a FIN shutdown() asked for in SYN-RECEIVED waits for ESTABLISHED: Config.syn_rcvd_shutdown)
-            send_fin = self._fin_queued and self._fin_seq is None and self.state is not S.SYN_RCVD
+            send_fin = self._fin_queued and self._fin_seq is None and st is not _SYN_RCVD
             # a FIN already sent but rolled back (a zero-window probe) goes again with the data
             refin = self._fin_seq is not None and sq.le(self.snd_nxt, self._fin_seq) and unsent == 0
             if unsent == 0 and not send_fin and not refin:
@@ -2312,9 +2411,12 @@ class Connection:
                 in_flight = loss.in_flight(outstanding)
                 usable = min(usable, cwnd - in_flight if cwnd > in_flight else 0)
             # A tail loss probe is one segment; else as many whole MSS as the link splits.
-            n = min(unsent, usable, mss) if probe else self._whole_segments(min(unsent, usable), mss)
-            if 0 < n < unsent and not probe and self._tso_defers(usable, now):
-                break
+            if gso and not probe:
+                n = self._whole_segments(min(unsent, usable), mss)
+                if 0 < n < unsent and self._tso_defers(usable, now):
+                    break
+            else:
+                n = min(unsent, usable, mss)
             record_end = bool(eor) and sq.le(eor[0], sq.add(self.snd_nxt, n))
             if record_end:
                 n = sq.sub(eor[0], self.snd_nxt)  # MSG_EOR: the record's last segment ends here
@@ -2369,7 +2471,7 @@ class Connection:
                     if n % mss:
                         self._snd_sml = sq.add(seq, n)  # Linux tcp_minshall_update
                 sent_new = True
-            if cc.phase is not Phase.OPEN:
+            if cc.phase is not _OPEN:
                 cc.on_sent(advance, now)  # PRR counts what a reduction sends
             self.snd_nxt = end
             if fin_here:
@@ -2378,10 +2480,10 @@ class Connection:
                 self.snd_max = self.snd_nxt
                 if self._rtt_seq is None and not retrans and self._retries == 0:
                     self._rtt_seq, self._rtt_time = self.snd_nxt, now
-            if not self.timers.armed(Timer.RETRANSMISSION) and not self.timers.armed(Timer.TLP):
-                self.timers.arm(Timer.RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
+            if not self.timers.armed(_T_RETRANSMISSION) and not self.timers.armed(_T_TLP):
+                self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
                 self._outstanding_since(now)
-            self.timers.stop(Timer.PERSIST)
+            self.timers.stop(_T_PERSIST)
             if record_end:
                 eor.pop(0)
             if fin_here or probe:
@@ -2404,7 +2506,7 @@ class Connection:
         gso_max = self.config.gso_max
         srtt = self.rtt.srtt
         cc = self.cc
-        if gso_max < 2 * mss or srtt is None or cc.phase in (Phase.RECOVERY, Phase.LOSS) or not self.loss.outstanding:
+        if gso_max < 2 * mss or srtt is None or cc.phase in _LOSS_PHASES or not self.loss.outstanding:
             return False
         if now - self._last_data_sent > _TSO_DEFER_RECENT or usable >= gso_max // mss * mss:
             return False
@@ -2434,15 +2536,15 @@ class Connection:
         """RFC 5681 4.1 (Linux tcp_slow_start_after_idle_check): new data after more than an
         RTO with nothing sent and nothing in flight starts from a smaller window again."""
         idle = now - self._last_data_sent
-        if self.config.slow_start_after_idle and self.snd_una == self.snd_max and idle > self.rtt.rto:
+        if self.snd_una == self.snd_max and self.config.slow_start_after_idle and idle > self.rtt.rto:
             before = (self.cc.cwnd, self.cc.ssthresh)
             self.cc.on_idle_restart(idle, self.rtt.rto, now)
             self._cwnd_told("restart after idle", before)
 
     def _arm_persist(self, now: float) -> None:
-        if not self.timers.armed(Timer.PERSIST) and not self.timers.armed(Timer.RETRANSMISSION):
+        if not self.timers.armed(_T_PERSIST) and not self.timers.armed(_T_RETRANSMISSION):
             self._persist_backoff = 0
-            self.timers.arm(Timer.PERSIST, now + max(self.rtt.rto, self.config.persist_min))
+            self.timers.arm(_T_PERSIST, now + max(self.rtt.rto, self.config.persist_min))
 
     # What each timer does when it expires (``handle_timeout``).
     _TIMEOUTS: ClassVar[dict[Timer, Callable[[Connection, float], None]]] = {

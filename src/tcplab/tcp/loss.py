@@ -36,17 +36,28 @@ from collections.abc import Iterable
 from tcplab.tcp import seq as sq
 from tcplab.tcp.rtt import RTTEstimator
 
+# One record for a super-segment's parts until one needs a mark of its own (``Sent.part``): on by
+# default; the differential test (tests/tcp/test_fast_path.py) turns it off to check that a record
+# per part does the same.
+LAZY_SPLIT = True
+
 
 class Sent:
     """One transmitted segment not yet cumulatively acknowledged (Linux: an skb of the
-    retransmission queue). ``end`` includes a FIN."""
+    retransmission queue). ``end`` includes a FIN.
 
-    __slots__ = ("end", "ever_retrans", "lost", "retrans", "sacked", "seq", "xmit")
+    A record with ``part`` set stands for a run of segments of ``part`` octets each (the last
+    may be shorter) that left together, as one super-segment, and of which nothing has happened
+    to any but the same: none is SACKed, lost or retransmitted (``LossDetector._parts`` cuts it
+    into its segments the moment one of them needs a mark of its own)."""
 
-    def __init__(self, seq: int, end: int, xmit: float) -> None:
+    __slots__ = ("end", "ever_retrans", "lost", "part", "retrans", "sacked", "seq", "xmit")
+
+    def __init__(self, seq: int, end: int, xmit: float, part: int = 0) -> None:
         self.seq = seq
         self.end = end
         self.xmit = xmit  # when it was last sent
+        self.part = part  # 0: one segment; else the size of the segments this record stands for
         self.sacked = False  # the peer SACKed it
         self.lost = False  # marked lost (and counted in lost_out)
         self.retrans = False  # a retransmission of it is in flight (Linux TCPCB_SACKED_RETRANS)
@@ -55,6 +66,11 @@ class Sent:
     @property
     def length(self) -> int:
         return sq.sub(self.end, self.seq)
+
+    @property
+    def count(self) -> int:
+        """The segments the record stands for."""
+        return -(-sq.sub(self.end, self.seq) // self.part) if self.part else 1
 
     def __repr__(self) -> str:
         flags = "".join(c for c, on in (("S", self.sacked), ("L", self.lost), ("R", self.retrans)) if on)
@@ -105,6 +121,7 @@ class LossDetector:
         "_by_time",
         "_dsack_round",
         "_dsack_seen",
+        "_extra",
         "_pending",
         "_persist",
         "_queue",
@@ -153,6 +170,7 @@ class LossDetector:
         # tsorted): shared empty ones until the first data leaves (on_send, on_send_split)
         self._queue: list[Sent] = _NOTHING_SENT
         self._by_time: dict[Sent, None] = _NOTHING_SENT_BY_TIME
+        self._extra = 0  # segments the queue's records stand for beyond one each (Sent.part)
         self.sacked_out = 0  # octets SACKed above SND.UNA (without SACK: duplicate ACKs, as Linux)
         self.lost_out = 0  # octets marked lost
         self.retrans_out = 0  # octets retransmitted and still in flight
@@ -193,17 +211,60 @@ class LossDetector:
     def on_send_split(self, seq: int, n: int, fin: bool, mss: int, now: float) -> None:
         """New data ``n`` octets from ``seq`` (and a FIN after it) left as one super-segment:
         kept as records of ``mss`` octets, the FIN in the last (Linux splits a TSO skb the same
-        way, tcp_fragment). ``on_send`` per part, without a call per part."""
+        way, tcp_fragment). Without a FIN, one record stands for them all until one of them
+        needs a mark of its own (``Sent.part``, ``_parts``): a super-segment costs one record,
+        not forty-four, when nothing happens to it but its acknowledgment."""
         if self._queue is _NOTHING_SENT:
             self._queue, self._by_time = [], {}
         queue, by_time = self._queue, self._by_time
         if not queue and not self.sacked_out:
             self.fack = seq
-        for off in range(0, n, mss):
-            end = off + mss if off + mss < n else n + fin
-            rec = Sent((seq + off) & sq.MASK, (seq + end) & sq.MASK, now)
+        if not fin and LAZY_SPLIT:
+            rec = Sent(seq, (seq + n) & sq.MASK, now, mss)
             queue.append(rec)
             by_time[rec] = None
+            self._extra += rec.count - 1
+            return
+        for rec in self._cut(seq, n, fin, mss, now):
+            queue.append(rec)
+            by_time[rec] = None
+
+    @staticmethod
+    def _cut(seq: int, n: int, fin: bool, mss: int, now: float) -> list[Sent]:
+        """Records of ``mss`` octets (the last one shorter, with the FIN) for ``n`` octets from
+        ``seq`` sent at ``now``."""
+        return [
+            Sent((seq + off) & sq.MASK, (seq + (off + mss if off + mss < n else n + fin)) & sq.MASK, now)
+            for off in range(0, n, mss)
+        ]
+
+    def _parts(self, i: int) -> Sent:
+        """``queue[i]``, cut first into a record per segment if it stands for several
+        (``Sent.part``): in the queue, and in transmission order where it stood. Returns the
+        record now at ``i``."""
+        queue = self._queue
+        rec = queue[i]
+        if not rec.part:
+            return rec
+        parts = self._cut(rec.seq, rec.length, False, rec.part, rec.xmit)
+        queue[i : i + 1] = parts
+        self._extra -= len(parts) - 1
+        by_time = self._by_time
+        if next(reversed(by_time)) is rec:  # the latest sent (the usual case): no rebuild
+            del by_time[rec]
+            by_time.update(dict.fromkeys(parts))
+        else:
+            order = list(by_time)
+            pos = order.index(rec)
+            order[pos : pos + 1] = parts
+            self._by_time = dict.fromkeys(order)
+        return parts[0]
+
+    def _all_parts(self) -> None:
+        """Every record cut into a record per segment (before a rare pass over them all)."""
+        if self._extra:
+            for i in range(len(self._queue) - 1, -1, -1):
+                self._parts(i)
 
     def on_retransmit(self, rec: Sent, now: float) -> None:
         """``rec`` was sent again."""
@@ -231,7 +292,10 @@ class LossDetector:
 
     def last(self) -> Sent | None:
         """The segment with the highest sequence number (what a tail loss probe resends)."""
-        return self._queue[-1] if self._queue else None
+        if not self._queue:
+            return None
+        self._parts(len(self._queue) - 1)
+        return self._queue[-1]
 
     def head_sent(self) -> float:
         """When the first outstanding segment was last sent."""
@@ -306,10 +370,22 @@ class LossDetector:
         reord_low: int | None = None
         # RACK learns once from a run of parts sent together (see _rack_advance_run)
         run: Sent | None = None
-        for rec in queue:
+        while n < len(queue):
+            rec = queue[n]
             if sq.gt(rec.end, ack):
                 if sq.lt(rec.seq, ack):
-                    self._trim(rec, ack)
+                    if rec.part:
+                        if sq.sub(ack, rec.seq) % rec.part:
+                            self._parts(n)  # acknowledged inside one of its segments: cut it
+                            continue
+                        run = self._deliver_first_parts(rec, ack, run, now, out)
+                        if reord_low is None:
+                            reord_low = rec.seq
+                        rec.seq = ack
+                        if rec.length <= rec.part:
+                            rec.part = 0
+                    else:
+                        self._trim(rec, ack)
                 break
             n += 1
             self._by_time.pop(rec, None)
@@ -319,7 +395,12 @@ class LossDetector:
                 self._sacked_count -= 1
             else:
                 out.acked += length
-                out.segments += 1
+                if rec.part:
+                    segs = rec.count
+                    out.segments += segs
+                    self._extra -= segs - 1
+                else:
+                    out.segments += 1
                 run = self._rack_advance_run(run, rec, now)
                 if not rec.ever_retrans and reord_low is None:
                     reord_low = rec.seq
@@ -336,6 +417,17 @@ class LossDetector:
         if not self.sacked_out:
             self.fack = ack
         return reord_low
+
+    def _deliver_first_parts(self, rec: Sent, ack: int, run: Sent | None, now: float, out: Delivery) -> Sent | None:
+        """``_prune`` for a record of several segments whose first ones, up to ``ack`` (one of
+        their boundaries), are acknowledged: what their own records would have counted. RACK
+        learns from the last of them, like any run sent together (``_rack_advance_run``)."""
+        acked = sq.sub(ack, rec.seq)
+        segs = acked // rec.part
+        out.acked += acked
+        out.segments += segs
+        self._extra -= segs
+        return self._rack_advance_run(run, Sent(rec.seq, ack, rec.xmit), now)
 
     def _trim(self, rec: Sent, ack: int) -> None:
         """A partial acknowledgment of ``rec``: keep only what is beyond ``ack``."""
@@ -362,6 +454,9 @@ class LossDetector:
                 break
             if sq.le(rec.end, left) or rec.sacked:
                 i += 1
+                continue
+            if rec.part:
+                self._parts(i)  # several segments, some in the block: a record each
                 continue
             if sq.lt(rec.seq, left):
                 self._split(i, left)
@@ -537,6 +632,13 @@ class LossDetector:
             return None
         reo_wnd = self.reo_wnd(srtt, recovering)
         rack_xmit, rack_end, rack_rtt = self._rack_xmit, self._rack_end, self._rack_rtt
+        if self._extra:
+            # records of several segments of which the first was sent before the most recently
+            # delivered one: each segment is judged (and maybe marked) on its own
+            for rec in [
+                r for r in self._by_time if r.part and self._sent_after(rack_xmit, rack_end, r.xmit, r.seq + r.part)
+            ]:
+                self._parts(self._index(rec.seq))
         wait = 0.0
         for rec in list(self._by_time):
             if rec.lost and not rec.retrans:
@@ -555,6 +657,7 @@ class LossDetector:
         (RFC 6675 4, IsLost; Linux tcp_mark_head_lost)."""
         if self._sacked_count < self.reordering:
             return
+        self._all_parts()
         above = 0
         for rec in reversed(self._queue):
             if rec.sacked:
@@ -567,13 +670,13 @@ class LossDetector:
         tcp_newreno_mark_lost); during recovery partial ACKs say so (``partial_ack``)."""
         head = self._queue[0]
         if not recovering and self.dupacks >= self.reordering and not head.lost:
-            self.mark_lost(head)
+            self.mark_lost(self._parts(0))
 
     def partial_ack(self) -> None:
         """Without SACK, in recovery, an ACK that advanced SND.UNA short of the recovery point:
         the new head is lost too (RFC 6582 3.2 step 5; Linux tcp_newreno_mark_lost)."""
         if not self.sack_ok and self._queue and not self._queue[0].lost:
-            self.mark_lost(self._queue[0])
+            self.mark_lost(self._parts(0))
 
     def mark_lost(self, rec: Sent) -> None:
         """Linux tcp_mark_skb_lost: a lost retransmission is to be sent again."""
@@ -593,6 +696,7 @@ class LossDetector:
         and go again as one run cut into pieces of ``mss`` (Linux tcp_simple_retransmit marks
         what is too big lost; the retransmission collapses and cuts it: measured 1448, 1448 go
         again as 1148, 1148, 600)."""
+        self._all_parts()
         queue = self._queue
         k = 0
         while k < len(queue) and sq.le(queue[k].end, end) and not queue[k].sacked:
@@ -615,9 +719,9 @@ class LossDetector:
         """The retransmission timer's segment: the head (lost, to be sent again)."""
         if not self._queue:
             return None
-        head = self._queue[0]
-        if head.sacked:
+        if self._queue[0].sacked:
             return None
+        head = self._parts(0)
         self.mark_lost(head)
         return head
 
@@ -635,6 +739,7 @@ class LossDetector:
         tcp_timeout_mark_lost); no tail loss probe is outstanding any more."""
         # Linux tcp_enter_loss: a timeout after many duplicates means the reordering degree
         # was overestimated.
+        self._all_parts()
         if self._sacked_count >= self._reordering0:
             self.reordering = min(self.reordering, self._reordering0)
         self.dupacks = 0
@@ -663,6 +768,7 @@ class LossDetector:
         """Nothing is outstanding any more (the connection's queue was flushed)."""
         self._queue.clear()
         self._by_time.clear()
+        self._extra = 0
         self.sacked_out = self.lost_out = self.retrans_out = self._pending = self._sacked_count = 0
 
     # ===================================================================== TLP (RFC 8985 7)
@@ -677,7 +783,7 @@ class LossDetector:
         return min(pto, rto_left) if rto_left > 0 else pto
 
     def packets_out(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + self._extra
 
     def probe_sent(self, snd_nxt: int, retransmission: bool) -> None:
         """A probe left; it is judged when SND.NXT at this moment is acknowledged."""
@@ -702,6 +808,6 @@ class LossDetector:
 
     def __repr__(self) -> str:
         return (
-            f"<LossDetector {len(self._queue)} out, sacked {self.sacked_out}, lost {self.lost_out}, "
+            f"<LossDetector {self.packets_out()} out, sacked {self.sacked_out}, lost {self.lost_out}, "
             f"retrans {self.retrans_out}, reordering {self.reordering}>"
         )

@@ -30,6 +30,11 @@ class State(enum.Enum):
     LAST_ACK = "LAST_ACK"
     TIME_WAIT = "TIME_WAIT"
 
+    # Members are singletons compared by identity: hashed by identity too, in C (Enum's own
+    # __hash__, hash(name) in Python, runs each time a state is looked up in a set or a dict:
+    # several times per segment).
+    __hash__ = object.__hash__
+
     def __str__(self) -> str:
         return self.value
 
