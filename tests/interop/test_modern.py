@@ -175,7 +175,9 @@ def test_data_intact_across_random_loss(tun: TunBench, chain: str, rate: int) ->
     """``rate`` % of the TCP packets that carry data dropped on one of the kernel's hooks (input:
     tcplab is the sender that recovers; output: the kernel is): 1 MB echoed by tcplab comes back
     intact. With the TUN offloads a dropped packet may be a whole 64 KB super-segment, so a run
-    can see no drop at all: tcplab must have retransmitted exactly when the input hook dropped.
+    can see no drop at all: tcplab must have retransmitted when the input hook dropped, and when it
+    dropped nothing a retransmission can only be a timer that fired late on a loaded machine,
+    which the kernel then reports as a duplicate (D-SACK, RFC 2883).
     At 20 % tcplab's sends go through chains of retransmission timeouts (as the kernel's do
     under such loss: benchmarks/tun.py --lossy), and still deliver every byte."""
     data = "ip length > 100"  # 20 + 20 + 12 (timestamps) octets of headers: more is data
@@ -188,6 +190,10 @@ def test_data_intact_across_random_loss(tun: TunBench, chain: str, rate: int) ->
     done = peer.wait("done", 120)
     assert done["recv"] == MB and done["recv_sha"] == _sha(blob(MB))
     if chain == "input":
-        assert (tun.host.counters["segments_retransmitted"] > 0) == (_nft_dropped(tun) > 0)
+        dropped, retransmitted = _nft_dropped(tun), tun.host.counters["segments_retransmitted"]
+        if dropped:
+            assert retransmitted > 0, dropped
+        else:
+            assert retransmitted == 0 or conn.tcp_info()["dsack_dups"] > 0, retransmitted
     conn.close()
     peer.wait("closed")
