@@ -204,14 +204,21 @@ class CongestionControl(WindowUse, abc.ABC):
     def on_tx_start(self, idle: float, now: float) -> None:  # an optional hook
         """Sending resumes after ``idle`` seconds with nothing in flight (CA_EVENT_TX_START)."""
 
+    @property
+    def _ongoing(self) -> _Reduction:
+        """The record of the reduction under way (asked for only while the phase is not OPEN)."""
+        r = self._red
+        assert r is not None
+        return r
+
     # ---- per ACK (Linux tcp_cong_control) ---------------------------------------------------------
     def end_if_acked(self, snd_una: int, in_flight: int) -> None:
         """Before loss detection: a reduction or loss phase whose data is all acknowledged
         ends (Linux tcp_fastretrans_alert, "check state exit conditions"); CWR is held until
         something *above* high_seq is acknowledged, so that the CWR flag has reached the peer."""
-        if self.phase is _OPEN or sq.lt(snd_una, self._red.high_seq):
+        if self.phase is _OPEN or sq.lt(snd_una, self._ongoing.high_seq):
             return
-        if self.phase is not Phase.CWR or snd_una != self._red.high_seq:
+        if self.phase is not Phase.CWR or snd_una != self._ongoing.high_seq:
             self._exit(in_flight)
 
     def on_ack(self, sample: AckSample, now: float) -> None:
@@ -234,7 +241,7 @@ class CongestionControl(WindowUse, abc.ABC):
                 # RFC 6582 3.2 step 3, option 2: min(ssthresh, max(FlightSize, SMSS) + SMSS).
                 self.cwnd = min(self.ssthresh, max(in_flight, self.mss) + self.mss)
         self.phase = Phase.OPEN
-        if not self._red.prior_ssthresh:
+        if not self._ongoing.prior_ssthresh:
             self._red = None  # nothing to undo: what is left is set again before it is read
 
     def _reduce(self, s: AckSample) -> None:
@@ -245,7 +252,7 @@ class CongestionControl(WindowUse, abc.ABC):
         if not self.prr:
             self.cwnd = self.ssthresh
             return
-        r = self._red
+        r = self._ongoing
         delivered = s.delivered_segs or (1 if s.delivered else 0)
         if delivered <= 0 or not r.prior_cwnd:
             return
@@ -270,7 +277,7 @@ class CongestionControl(WindowUse, abc.ABC):
         """``nbytes`` of data left (new or retransmitted): PRR counts the segments a reduction
         sent."""
         if self.reducing and self.mss:
-            self._red.prr_out += -(-nbytes // self.mss)
+            self._ongoing.prr_out += -(-nbytes // self.mss)
 
     # ---- congestion signals -------------------------------------------------------------------
     def _reduction(self) -> _Reduction:
@@ -305,7 +312,7 @@ class CongestionControl(WindowUse, abc.ABC):
             self._begin_reduction(0 if ecn else self._current_ssthresh(), high_seq, flight_size)
             if not self.prr:
                 self.cwnd = self.ssthresh
-        self._red.high_seq = high_seq
+        self._ongoing.high_seq = high_seq
         self.phase = Phase.RECOVERY
 
     def enter_cwr(self, high_seq: int, flight_size: int | None = None) -> None:
@@ -618,6 +625,7 @@ class Cubic(CongestionControl):
             self._exit_slow_start()
 
     def _exit_slow_start(self) -> None:
+        assert self._round is not None  # (slow start is left in a HyStart round)
         self._round.found = True  # (HyStart looks no more until a timeout: on_loss_state)
         self.ssthresh = self.cwnd
 
