@@ -51,13 +51,13 @@ def test_multiplicative_decrease_and_fast_convergence():
     cc = cubic(100)
     cc.enter_recovery(high_seq=1)
     assert cc.ssthresh == 70 * M  # RFC 9438 4.6: beta_cubic 0.7 (Linux 717/1024)
-    assert cc._last_max_cwnd == 100
+    assert cc.last_max_cwnd == 100
     cc.end_if_acked(1, 0)
     assert (cc.phase, cc.cwnd) == (Phase.OPEN, 70 * M)
     # A second loss below the last W_max: fast convergence releases bandwidth (RFC 9438 4.7)
     cc.cwnd = 80 * M
     cc.enter_recovery(high_seq=2)
-    assert cc._last_max_cwnd == int(80 * (1 + 717 / 1024) / 2)
+    assert cc.last_max_cwnd == int(80 * (1 + 717 / 1024) / 2)
     assert cc.ssthresh == int(80 * 717 / 1024) * M
 
 
@@ -137,4 +137,4 @@ def test_a_timeout_forgets_the_curve():
     cc = cubic(100)
     cc.on_rto(high_seq=1, in_flight=0)
     assert (cc.phase, cc.cwnd, cc.ssthresh) == (Phase.LOSS, M, 70 * M)
-    assert cc._last_max_cwnd == 0  # Linux cubictcp_state(TCP_CA_Loss): bictcp_reset
+    assert cc.last_max_cwnd == 0  # Linux cubictcp_state(TCP_CA_Loss): bictcp_reset

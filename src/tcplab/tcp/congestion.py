@@ -93,40 +93,65 @@ class AckSample:
         self.may_raise = advanced if may_raise is None else may_raise
 
 
-class CongestionControl(abc.ABC):
+class WindowUse:
+    """Whether the sender has been using its whole congestion window (RFC 7661 section 2's
+    "cwnd-limited"), tracked per window of data as Linux's tcp_cwnd_validate does: limited for
+    the current window once a send found the window full; otherwise the most it had in flight.
+    Every ``CongestionControl`` is one (its state kept where the window is, as Linux keeps it in
+    tcp_sock, not in an object of its own); it also stands alone."""
+
+    __slots__ = ("_deferred", "_limited", "_max_out", "_until")
+
+    def __init__(self) -> None:
+        self._limited = False
+        self._max_out = 0  # the most in flight (bytes) in the current window
+        self._until = 0  # the current window ends when SND.UNA reaches this
+        self._deferred = False  # this send held data back for the window (TSO deferral)
+
+    def deferred(self) -> None:
+        """The sender held data back to send a larger super-segment when the congestion window
+        opens further (Linux tcp_tso_should_defer sets is_cwnd_limited): that is using it all."""
+        self._deferred = True
+
+    def after_send(self, in_flight: int, cwnd: int, mss: int, snd_una: int, snd_nxt: int, sent: bool) -> None:
+        """The sender just sent what it could; ``in_flight`` bytes are now outstanding."""
+        # not one more full segment fits, or data waits for the window to open further
+        limited = cwnd > 0 and (in_flight + mss > cwnd or self._deferred)
+        self._deferred = False
+        if not (sent or limited):
+            return
+        if sq.ge(snd_una, self._until) or limited or (not self._limited and in_flight > self._max_out):
+            self._limited = limited
+            self._max_out = in_flight
+            self._until = snd_nxt
+
+    def limited(self, cc: CongestionControl) -> bool:
+        """Linux tcp_is_cwnd_limited: in slow start, also while cwnd < twice what was in flight."""
+        if self._limited:
+            return True
+        return cc.in_slow_start and cc.cwnd < 2 * self._max_out
+
+
+class CongestionControl(WindowUse, abc.ABC):
     """The window of one connection's sender. Subclasses implement an algorithm."""
 
     name: ClassVar[str]
 
-    __slots__ = (
-        "_cwnd_cnt",
-        "_prior_cwnd",
-        "_prior_ssthresh",
-        "_prr_delivered",
-        "_prr_out",
-        "cwnd",
-        "high_seq",
-        "initial_window",
-        "mss",
-        "packets",
-        "phase",
-        "prr",
-        "ssthresh",
-    )
+    __slots__ = ("_cwnd_cnt", "_red", "config", "cwnd", "mss", "packets", "phase", "ssthresh")
 
     def __init__(self, config: Config) -> None:
-        self.initial_window = config.initial_window  # segments (RFC 6928 / Linux TCP_INIT_CWND)
+        super().__init__()  # WindowUse
+        # The settings it was made with (the connection's, read-only: a change makes a new
+        # one), read where needed rather than copied, but for the counting every ACK reads.
+        self.config = config
         self.packets = config.cwnd_counting == "packets"  # Linux's counting, else RFC 5681's
-        self.prr = config.prr  # RFC 6937 during reductions (Linux); else RFC 6675's cwnd = ssthresh
         self.mss = 0
         self.cwnd = 0  # bytes; 0 until start(): no congestion limit before the handshake
         self.ssthresh = ARBITRARILY_HIGH  # RFC 5681 3.1: "arbitrarily high" at first
         self.phase = Phase.OPEN
-        self.high_seq = 0  # the reduction ends when this is acknowledged (RFC 6582 "recover")
-        self._prior_cwnd = 0
-        self._prior_ssthresh = 0
-        self._prr_delivered = 0
-        self._prr_out = 0
+        # The latest window reduction (``_Reduction``), made when the first begins and dropped
+        # once nothing of it can be needed again: None stands for one that never began.
+        self._red: _Reduction | None = None
         self._cwnd_cnt = 0  # segments acknowledged towards the next increment (Linux snd_cwnd_cnt)
 
     def start(self, mss: int) -> None:
@@ -137,8 +162,18 @@ class CongestionControl(abc.ABC):
     def take_over(self, old: CongestionControl) -> None:
         """Continue where ``old`` was (a TCP_CONGESTION change on a live connection: Linux
         tcp_reinit_congestion_control keeps the window, the threshold and the phase)."""
-        for name in CongestionControl.__slots__:
+        for name in (*WindowUse.__slots__, *CongestionControl.__slots__):
             setattr(self, name, getattr(old, name))
+
+    @property
+    def initial_window(self) -> int:
+        """Segments (RFC 6928 / Linux TCP_INIT_CWND)."""
+        return self.config.initial_window
+
+    @property
+    def prr(self) -> bool:
+        """RFC 6937 during reductions (Linux); else RFC 6675's cwnd = ssthresh."""
+        return self.config.prr
 
     @property
     def in_slow_start(self) -> bool:
@@ -160,23 +195,30 @@ class CongestionControl(abc.ABC):
         """The slow start threshold after a congestion signal (Linux ssthresh()); ``flight_size``
         is what was outstanding (RFC 5681's FlightSize)."""
 
-    def pkts_acked(self, sample: AckSample, now: float) -> None:  # noqa: B027 (an optional hook)
+    def pkts_acked(self, sample: AckSample, now: float) -> None:  # an optional hook
         """Every ACK, first (Linux pkts_acked); algorithms that watch delay override."""
 
-    def on_loss_state(self) -> None:  # noqa: B027 (an optional hook)
+    def on_loss_state(self) -> None:  # an optional hook
         """A retransmission timeout made the phase LOSS (Linux set_state(TCP_CA_Loss))."""
 
-    def on_tx_start(self, idle: float, now: float) -> None:  # noqa: B027 (an optional hook)
+    def on_tx_start(self, idle: float, now: float) -> None:  # an optional hook
         """Sending resumes after ``idle`` seconds with nothing in flight (CA_EVENT_TX_START)."""
+
+    @property
+    def _ongoing(self) -> _Reduction:
+        """The record of the reduction under way (asked for only while the phase is not OPEN)."""
+        r = self._red
+        assert r is not None
+        return r
 
     # ---- per ACK (Linux tcp_cong_control) ---------------------------------------------------------
     def end_if_acked(self, snd_una: int, in_flight: int) -> None:
         """Before loss detection: a reduction or loss phase whose data is all acknowledged
         ends (Linux tcp_fastretrans_alert, "check state exit conditions"); CWR is held until
         something *above* high_seq is acknowledged, so that the CWR flag has reached the peer."""
-        if self.phase is _OPEN or sq.lt(snd_una, self.high_seq):
+        if self.phase is _OPEN or sq.lt(snd_una, self._ongoing.high_seq):
             return
-        if self.phase is not Phase.CWR or snd_una != self.high_seq:
+        if self.phase is not Phase.CWR or snd_una != self._ongoing.high_seq:
             self._exit(in_flight)
 
     def on_ack(self, sample: AckSample, now: float) -> None:
@@ -199,6 +241,8 @@ class CongestionControl(abc.ABC):
                 # RFC 6582 3.2 step 3, option 2: min(ssthresh, max(FlightSize, SMSS) + SMSS).
                 self.cwnd = min(self.ssthresh, max(in_flight, self.mss) + self.mss)
         self.phase = Phase.OPEN
+        if not self._ongoing.prior_ssthresh:
+            self._red = None  # nothing to undo: what is left is set again before it is read
 
     def _reduce(self, s: AckSample) -> None:
         """RFC 6937 PRR-SSRB as Linux tcp_cwnd_reduction, in segments as Linux counts: send in
@@ -208,23 +252,24 @@ class CongestionControl(abc.ABC):
         if not self.prr:
             self.cwnd = self.ssthresh
             return
+        r = self._ongoing
         delivered = s.delivered_segs or (1 if s.delivered else 0)
-        if delivered <= 0 or not self._prior_cwnd:
+        if delivered <= 0 or not r.prior_cwnd:
             return
         mss = self.mss
         in_flight = -(-s.in_flight // mss)
         ssthresh = self.ssthresh // mss
-        self._prr_delivered += delivered
+        r.prr_delivered += delivered
         delta = ssthresh - in_flight
         if delta < 0:
             # RFC 6937 3: sndcnt = CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out
-            sndcnt = -(-ssthresh * self._prr_delivered // (self._prior_cwnd // mss)) - self._prr_out
+            sndcnt = -(-ssthresh * r.prr_delivered // (r.prior_cwnd // mss)) - r.prr_out
         else:
-            sndcnt = max(self._prr_delivered - self._prr_out, delivered)
+            sndcnt = max(r.prr_delivered - r.prr_out, delivered)
             if s.advanced and not s.newly_lost:
                 sndcnt += 1  # SSRB: one extra segment
             sndcnt = min(delta, sndcnt)
-        if not self._prr_out:
+        if not r.prr_out:
             sndcnt = max(sndcnt, 1)  # the fast retransmit goes whatever the window
         self.cwnd = (in_flight + max(sndcnt, 0)) * mss
 
@@ -232,14 +277,24 @@ class CongestionControl(abc.ABC):
         """``nbytes`` of data left (new or retransmitted): PRR counts the segments a reduction
         sent."""
         if self.reducing and self.mss:
-            self._prr_out += -(-nbytes // self.mss)
+            self._ongoing.prr_out += -(-nbytes // self.mss)
 
     # ---- congestion signals -------------------------------------------------------------------
-    def _begin_reduction(self, high_seq: int, flight_size: int | None) -> None:
-        """Linux tcp_init_cwnd_reduction: remember the window, take the new ssthresh."""
-        self.high_seq = high_seq
-        self._prior_cwnd = self.cwnd
-        self._prr_delivered = self._prr_out = 0
+    def _reduction(self) -> _Reduction:
+        """The reduction's record, made when the first begins."""
+        r = self._red
+        if r is None:
+            r = self._red = _Reduction()
+        return r
+
+    def _begin_reduction(self, prior_ssthresh: int, high_seq: int, flight_size: int | None) -> None:
+        """Linux tcp_init_cwnd_reduction: remember the window (and ``prior_ssthresh``, what an
+        undo restores; 0: no undo), take the new ssthresh."""
+        r = self._reduction()
+        r.prior_ssthresh = prior_ssthresh
+        r.high_seq = high_seq
+        r.prior_cwnd = self.cwnd
+        r.prr_delivered = r.prr_out = 0
         self._cwnd_cnt = 0
         self.ssthresh = self.loss_ssthresh(self.cwnd if flight_size is None else flight_size)
 
@@ -254,11 +309,10 @@ class CongestionControl(abc.ABC):
         (RFC 5681 3.2 / RFC 6675 5 / RFC 6937; Linux tcp_enter_recovery). From CWR the window
         is already reducing; ``ecn``: the same ACK echoed congestion, no undo then."""
         if not self.reducing:
-            self._prior_ssthresh = 0 if ecn else self._current_ssthresh()
-            self._begin_reduction(high_seq, flight_size)
+            self._begin_reduction(0 if ecn else self._current_ssthresh(), high_seq, flight_size)
             if not self.prr:
                 self.cwnd = self.ssthresh
-        self.high_seq = high_seq
+        self._ongoing.high_seq = high_seq
         self.phase = Phase.RECOVERY
 
     def enter_cwr(self, high_seq: int, flight_size: int | None = None) -> None:
@@ -266,8 +320,7 @@ class CongestionControl(abc.ABC):
         8985 7.4): reduce once for this window of data (Linux tcp_enter_cwr)."""
         if self.phase is not Phase.OPEN:
             return
-        self._prior_ssthresh = 0
-        self._begin_reduction(high_seq, flight_size)
+        self._begin_reduction(0, high_seq, flight_size)
         self.phase = Phase.CWR
         if not self.prr:
             self.cwnd = self.ssthresh  # RFC 3168 6.1.2: halve at once
@@ -276,8 +329,7 @@ class CongestionControl(abc.ABC):
         """A reduction begun and ended at once (Linux, a loss repaired by a tail loss probe:
         tcp_init_cwnd_reduction + tcp_end_cwnd_reduction)."""
         if self.phase is Phase.OPEN:
-            self._prior_ssthresh = 0
-            self._begin_reduction(high_seq, flight_size)
+            self._begin_reduction(0, high_seq, flight_size)
             self.cwnd = self.ssthresh
 
     def on_rto(
@@ -291,25 +343,27 @@ class CongestionControl(abc.ABC):
         timeout, icsk_retransmits 0): a timeout in LOSS takes a new ssthresh too, from the
         window slow start rebuilt (tcp_enter_loss: ``icsk_ca_state == TCP_CA_Loss &&
         !icsk_retransmits``)."""
+        r = self._reduction()
         if self.phase is Phase.OPEN or (renew_in_loss and self.phase is Phase.LOSS):
-            self._prior_ssthresh = self._current_ssthresh()
-            self._prior_cwnd = self.cwnd
+            r.prior_ssthresh = self._current_ssthresh()
+            r.prior_cwnd = self.cwnd
             self.ssthresh = self.loss_ssthresh(self.cwnd if flight_size is None else flight_size)
         self.cwnd = in_flight + self.mss
         self._cwnd_cnt = 0
-        self.high_seq = high_seq
+        r.high_seq = high_seq
         self.phase = Phase.LOSS
         self.on_loss_state()
 
     def undo(self) -> None:
         """The reduction was spurious (every retransmission came back as a D-SACKed duplicate,
         RFC 2883; Linux tcp_undo_cwnd_reduction): restore the window and the threshold."""
-        if not self._prior_ssthresh:
+        r = self._red
+        if r is None or not r.prior_ssthresh:
             return  # an ECN echo's reduction is never undone
-        self.cwnd = max(self.cwnd, self._prior_cwnd)
-        if self._prior_ssthresh > self.ssthresh:
-            self.ssthresh = self._prior_ssthresh
-        self._prior_ssthresh = 0
+        self.cwnd = max(self.cwnd, r.prior_cwnd)
+        if r.prior_ssthresh > self.ssthresh:
+            self.ssthresh = r.prior_ssthresh
+        self._red = None  # undone: what is left is set again before it is read
         self.phase = Phase.OPEN
 
     def on_idle_restart(self, idle: float, rto: float, now: float) -> None:
@@ -405,25 +459,7 @@ class Cubic(CongestionControl):
     not implement HyStart++."""
 
     name = "cubic"
-    __slots__ = (
-        "_ack_cnt",
-        "_cnt",
-        "_curr_rtt",
-        "_delay_min",
-        "_end_seq",
-        "_epoch_start",
-        "_found",
-        "_k",
-        "_last_ack",
-        "_last_cwnd",
-        "_last_max_cwnd",
-        "_last_time",
-        "_origin",
-        "_round_start",
-        "_sample_cnt",
-        "_tcp_cwnd",
-        "hystart",
-    )
+    __slots__ = ("_curve", "_delay_min", "_round", "hystart")
 
     BETA = 717 / 1024  # RFC 9438 4.6 beta_cubic = 0.7 (Linux beta = 717 of 1024)
     C = 0.4  # RFC 9438 4.2 (Linux bic_scale 41 / 1024 * 10)
@@ -437,23 +473,28 @@ class Cubic(CongestionControl):
         self.hystart = hystart
         self._reset()
         self._delay_min = 0.0
-        self._found = False
-        self._round_start = self._last_ack = 0.0
-        self._end_seq = 0
-        self._curr_rtt = _NO_RTT
-        self._sample_cnt = 0
+        # HyStart's current round and whether it found the exit (``_Round``), made by the first
+        # ACK HyStart looks at: None stands for a fresh one (an idle or small-window connection
+        # never needs it).
+        self._round: _Round | None = None
 
     def _reset(self) -> None:
-        """Linux bictcp_reset: a new epoch starts at the next growth."""
-        self._cnt = 0
-        self._last_max_cwnd = 0  # W_max, segments
-        self._last_cwnd = 0
-        self._last_time = -1.0
-        self._origin = 0  # W_max of the current epoch's curve
-        self._k = 0.0  # RFC 9438 4.2 K, seconds
-        self._epoch_start: float | None = None
-        self._ack_cnt = 0
-        self._tcp_cwnd = 0  # RFC 9438 4.3 W_est, segments
+        """Linux bictcp_reset: forget the curve; a new epoch starts at the next growth. The
+        curve (``_Curve``) is made by the first growth in congestion avoidance or the first
+        loss: None stands for a fresh one (Linux's values after bictcp_reset)."""
+        self._curve: _Curve | None = None
+
+    def _the_curve(self) -> _Curve:
+        c = self._curve
+        if c is None:
+            c = self._curve = _Curve()
+        return c
+
+    @property
+    def last_max_cwnd(self) -> int:
+        """W_max (RFC 9438 4.2), segments; 0 while unknown."""
+        c = self._curve
+        return 0 if c is None else c.last_max_cwnd
 
     # ---- growth --------------------------------------------------------------------------
     def grow(self, sample: AckSample, now: float) -> None:
@@ -469,151 +510,177 @@ class Cubic(CongestionControl):
             if not segs:
                 return
         cwnd = self.cwnd // self.mss
-        self._update(cwnd, segs, now)
-        self._cong_avoid_ai(self._cnt, segs)
+        curve = self._the_curve()
+        self._update(curve, cwnd, segs, now)
+        self._cong_avoid_ai(curve.cnt, segs)
 
-    def _update(self, cwnd: int, acked: int, now: float) -> None:
+    def _update(self, c: _Curve, cwnd: int, acked: int, now: float) -> None:
         """Linux bictcp_update: how many segments must be acknowledged per segment of growth
-        (``_cnt``) to follow W_cubic(t) = C*(t-K)^3 + W_max (RFC 9438 4.2), never slower than
+        (``c.cnt``) to follow W_cubic(t) = C*(t-K)^3 + W_max (RFC 9438 4.2), never slower than
         the Reno estimate W_est (4.3)."""
-        self._ack_cnt += acked
-        if not (self._last_cwnd == cwnd and now - self._last_time <= 1 / 32):
-            self._last_cwnd = cwnd
-            self._last_time = now
-            if self._epoch_start is None:
-                self._epoch_start = now  # RFC 9438 4.2: the epoch begins
-                self._ack_cnt = acked
-                self._tcp_cwnd = cwnd
-                if self._last_max_cwnd <= cwnd:
-                    self._k = 0.0
-                    self._origin = cwnd
+        c.ack_cnt += acked
+        if not (c.last_cwnd == cwnd and now - c.last_time <= 1 / 32):
+            c.last_cwnd = cwnd
+            c.last_time = now
+            if c.epoch_start is None:
+                c.epoch_start = now  # RFC 9438 4.2: the epoch begins
+                c.ack_cnt = acked
+                c.tcp_cwnd = cwnd
+                if c.last_max_cwnd <= cwnd:
+                    c.k = 0.0
+                    c.origin = cwnd
                 else:
-                    self._k = ((self._last_max_cwnd - cwnd) / self.C) ** (1 / 3)
-                    self._origin = self._last_max_cwnd
+                    c.k = ((c.last_max_cwnd - cwnd) / self.C) ** (1 / 3)
+                    c.origin = c.last_max_cwnd
             # t is the time since the epoch plus the minimum RTT: the target one RTT ahead
-            t = now - self._epoch_start + self._delay_min
-            target = int(self._origin + self.C * (t - self._k) ** 3)
+            t = now - c.epoch_start + self._delay_min
+            target = int(c.origin + self.C * (t - c.k) ** 3)
             if target > cwnd:
-                self._cnt = max(1, int(cwnd / (target - cwnd)))
+                c.cnt = max(1, int(cwnd / (target - cwnd)))
             else:
-                self._cnt = 100 * cwnd  # very small increment
-            if self._last_max_cwnd == 0 and self._cnt > 20:
-                self._cnt = 20  # the first epoch: grow 5 % per RTT while W_max is unknown
+                c.cnt = 100 * cwnd  # very small increment
+            if c.last_max_cwnd == 0 and c.cnt > 20:
+                c.cnt = 20  # the first epoch: grow 5 % per RTT while W_max is unknown
         # RFC 9438 4.3 Reno-friendly region (Linux tcp_friendliness).
         delta = cwnd * self.FRIENDLY_ACKS >> 3
         if delta:
-            while self._ack_cnt > delta:
-                self._ack_cnt -= delta
-                self._tcp_cwnd += 1
-        if self._tcp_cwnd > cwnd:
-            max_cnt = cwnd // (self._tcp_cwnd - cwnd)
-            self._cnt = min(self._cnt, max_cnt)
-        self._cnt = max(self._cnt, 2)  # at most 1.5x per RTT
+            while c.ack_cnt > delta:
+                c.ack_cnt -= delta
+                c.tcp_cwnd += 1
+        if c.tcp_cwnd > cwnd:
+            max_cnt = cwnd // (c.tcp_cwnd - cwnd)
+            c.cnt = min(c.cnt, max_cnt)
+        c.cnt = max(c.cnt, 2)  # at most 1.5x per RTT
 
     def loss_ssthresh(self, flight_size: int) -> int:
         """RFC 9438 4.6/4.7 (Linux cubictcp_recalc_ssthresh): W_max with fast convergence,
         ssthresh = cwnd * beta_cubic."""
         cwnd = self.cwnd // self.mss
-        self._epoch_start = None
-        if cwnd < self._last_max_cwnd:
-            self._last_max_cwnd = int(cwnd * (1 + self.BETA) / 2)  # RFC 9438 4.7 fast convergence
+        c = self._the_curve()
+        c.epoch_start = None
+        if cwnd < c.last_max_cwnd:
+            c.last_max_cwnd = int(cwnd * (1 + self.BETA) / 2)  # RFC 9438 4.7 fast convergence
         else:
-            self._last_max_cwnd = cwnd
+            c.last_max_cwnd = cwnd
         return max(int(cwnd * self.BETA), 2) * self.mss
 
     def on_loss_state(self) -> None:
         """Linux cubictcp_state(TCP_CA_Loss): a timeout forgets the curve and restarts HyStart."""
         self._reset()
-        self._found = False
-        self._end_seq = 0
+        r = self._round
+        if r is not None:
+            r.found = False
+            r.end_seq = 0
 
     def undo(self) -> None:
         super().undo()
-        self._epoch_start = None
+        if self._curve is not None:
+            self._curve.epoch_start = None
 
     def on_tx_start(self, idle: float, now: float) -> None:
         """Linux cubictcp_cwnd_event(CA_EVENT_TX_START): an idle sender does not grow, so the
         epoch is shifted by the idle time."""
-        if self._epoch_start is not None and idle > 0:
-            self._epoch_start = min(self._epoch_start + idle, now)
+        c = self._curve
+        if c is not None and c.epoch_start is not None and idle > 0:
+            c.epoch_start = min(c.epoch_start + idle, now)
 
     # ---- HyStart -------------------------------------------------------------------------
-    def _hystart_round(self, snd_nxt: int, now: float) -> None:
-        """Linux bictcp_hystart_reset: a new round of slow start begins."""
-        self._round_start = self._last_ack = now
-        self._end_seq = snd_nxt
-        self._curr_rtt = _NO_RTT
-        self._sample_cnt = 0
-
     def pkts_acked(self, sample: AckSample, now: float) -> None:
         """Linux cubictcp_acked: track the minimum delay; HyStart in slow start."""
         if sample.rtt is None:
             return
-        if self._epoch_start is not None and now - self._epoch_start < 1.0:
+        c = self._curve
+        if c is not None and c.epoch_start is not None and now - c.epoch_start < 1.0:
             return  # samples right after a reduction are not trusted
         rtt = max(sample.rtt, 1e-6)
         if not self._delay_min or rtt < self._delay_min:
             self._delay_min = rtt
-        if self.hystart and not self._found and self.in_slow_start and self.cwnd >= self.HYSTART_LOW_WINDOW * self.mss:
+        r = self._round
+        if (
+            self.hystart
+            and (r is None or not r.found)
+            and self.in_slow_start
+            and self.cwnd >= self.HYSTART_LOW_WINDOW * self.mss
+        ):
             self._hystart_update(rtt, sample, now)
 
     def _hystart_update(self, rtt: float, sample: AckSample, now: float) -> None:
         """Linux hystart_update."""
-        if sq.gt(sample.snd_una, self._end_seq):
-            self._hystart_round(sample.snd_nxt, now)
+        r = self._round
+        if r is None:
+            r = self._round = _Round()
+        if sq.gt(sample.snd_una, r.end_seq):
+            r.begin(sample.snd_nxt, now)
         # ACK train: ACKs closely spaced for longer than half the minimum RTT.
-        if now - self._last_ack <= self.HYSTART_ACK_DELTA:
-            self._last_ack = now
-            if now - self._round_start > self._delay_min / 2:
+        if now - r.last_ack <= self.HYSTART_ACK_DELTA:
+            r.last_ack = now
+            if now - r.start > self._delay_min / 2:
                 self._exit_slow_start()
                 return
         # Delay increase: the round's minimum RTT above min_rtt + clamp(min_rtt/8, 4, 16 ms).
-        self._curr_rtt = min(self._curr_rtt, rtt)
-        if self._sample_cnt < self.HYSTART_MIN_SAMPLES:
-            self._sample_cnt += 1
-        elif self._curr_rtt > self._delay_min + min(max(self._delay_min / 8, 0.004), 0.016):
+        r.curr_rtt = min(r.curr_rtt, rtt)
+        if r.sample_cnt < self.HYSTART_MIN_SAMPLES:
+            r.sample_cnt += 1
+        elif r.curr_rtt > self._delay_min + min(max(self._delay_min / 8, 0.004), 0.016):
             self._exit_slow_start()
 
     def _exit_slow_start(self) -> None:
-        self._found = True
+        assert self._round is not None  # (slow start is left in a HyStart round)
+        self._round.found = True  # (HyStart looks no more until a timeout: on_loss_state)
         self.ssthresh = self.cwnd
 
 
-class WindowUse:
-    """Whether the sender has been using its whole congestion window (RFC 7661 section 2's
-    "cwnd-limited"), tracked per window of data as Linux's tcp_cwnd_validate does: limited for
-    the current window once a send found the window full; otherwise the most it had in flight."""
+class _Reduction:
+    """A window reduction (CWR, Recovery, Loss): where it ends, what it began from (kept after
+    it ends while an undo may restore it), and PRR's counts (RFC 6937)."""
 
-    __slots__ = ("_deferred", "_limited", "_max_out", "_until")
+    __slots__ = ("high_seq", "prior_cwnd", "prior_ssthresh", "prr_delivered", "prr_out")
 
     def __init__(self) -> None:
-        self._limited = False
-        self._max_out = 0  # the most in flight (bytes) in the current window
-        self._until = 0  # the current window ends when SND.UNA reaches this
-        self._deferred = False  # this send held data back for the window (TSO deferral)
+        self.high_seq = 0  # the reduction ends when this is acknowledged (RFC 6582 "recover")
+        self.prior_cwnd = 0
+        self.prior_ssthresh = 0  # what an undo restores (0: nothing to undo)
+        self.prr_delivered = 0
+        self.prr_out = 0
 
-    def deferred(self) -> None:
-        """The sender held data back to send a larger super-segment when the congestion window
-        opens further (Linux tcp_tso_should_defer sets is_cwnd_limited): that is using it all."""
-        self._deferred = True
 
-    def after_send(self, in_flight: int, cwnd: int, mss: int, snd_una: int, snd_nxt: int, sent: bool) -> None:
-        """The sender just sent what it could; ``in_flight`` bytes are now outstanding."""
-        # not one more full segment fits, or data waits for the window to open further
-        limited = cwnd > 0 and (in_flight + mss > cwnd or self._deferred)
-        self._deferred = False
-        if not (sent or limited):
-            return
-        if sq.ge(snd_una, self._until) or limited or (not self._limited and in_flight > self._max_out):
-            self._limited = limited
-            self._max_out = in_flight
-            self._until = snd_nxt
+class _Curve:
+    """The CUBIC curve (what Linux's bictcp_reset resets in struct bictcp), made by the first
+    growth in congestion avoidance or the first loss: bictcp_reset's values until then."""
 
-    def limited(self, cc: CongestionControl) -> bool:
-        """Linux tcp_is_cwnd_limited: in slow start, also while cwnd < twice what was in flight."""
-        if self._limited:
-            return True
-        return cc.in_slow_start and cc.cwnd < 2 * self._max_out
+    __slots__ = ("ack_cnt", "cnt", "epoch_start", "k", "last_cwnd", "last_max_cwnd", "last_time", "origin", "tcp_cwnd")
+
+    def __init__(self) -> None:
+        self.last_max_cwnd = 0  # W_max, segments
+        self.epoch_start: float | None = None  # None: a new epoch starts at the next growth
+        self.cnt = 0  # segments acknowledged per segment of growth
+        self.last_cwnd = 0
+        self.last_time = -1.0
+        self.origin = 0  # W_max of the current epoch's curve
+        self.k = 0.0  # RFC 9438 4.2 K, seconds
+        self.ack_cnt = 0
+        self.tcp_cwnd = 0  # RFC 9438 4.3 W_est, segments
+
+
+class _Round:
+    """One round of HyStart (Linux bictcp_hystart_reset's fields) and whether HyStart found
+    where slow start ends (Linux's ``found``), made by the first ACK that HyStart looks at."""
+
+    __slots__ = ("curr_rtt", "end_seq", "found", "last_ack", "sample_cnt", "start")
+
+    def __init__(self) -> None:
+        self.found = False
+        self.start = self.last_ack = 0.0
+        self.end_seq = 0
+        self.curr_rtt = _NO_RTT
+        self.sample_cnt = 0
+
+    def begin(self, snd_nxt: int, now: float) -> None:
+        """Linux bictcp_hystart_reset: a new round of slow start begins."""
+        self.start = self.last_ack = now
+        self.end_seq = snd_nxt
+        self.curr_rtt = _NO_RTT
+        self.sample_cnt = 0
 
 
 # Upstream Linux's default is CUBIC (CONFIG_DEFAULT_TCP_CONG="cubic"), and it is the `linux`

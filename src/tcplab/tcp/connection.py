@@ -355,7 +355,7 @@ class Connection:
             rtt=self.rtt,
         )
         self.cc: CongestionControl = create(c)
-        self._cwnd_use = WindowUse()
+        self._cwnd_use: WindowUse = self.cc  # the congestion control tracks its window's use
         self._snd_sml: int | None = None  # the end of the last small segment sent (Linux snd_sml)
         self._last_data_sent = 0.0  # when new data last left (Linux lsndtime)
         self.total_retrans = 0
@@ -1624,7 +1624,7 @@ class Connection:
         c = self.config
         new = create(c)
         new.take_over(self.cc)
-        self.cc = new
+        self.cc = self._cwnd_use = new
         return new
 
     def _detect_losses(self, now: float) -> None:

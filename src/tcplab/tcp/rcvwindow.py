@@ -31,24 +31,34 @@ class ReceiveWindow:
         "_drs_copied",
         "_drs_space",
         "_drs_time",
-        "autotune",
+        "config",
         "linux",
         "space",
-        "space_max",
         "ssthresh",
         "wnd",
     )
 
     def __init__(self, config: Config) -> None:
-        self.linux = config.rcv_window_rules == "linux"
-        self.autotune = self.linux and config.rcv_autotune
+        self.config = config  # the settings it was made with (read-only: a change makes a new one)
+        self.linux = config.rcv_window_rules == "linux"  # (read for every segment: kept)
         self.space = config.rcv_buf  # what the buffer can hold now (bytes of data)
-        self.space_max = shared_int(max(config.rcv_buf, config.rcv_buf_max // 2)) if self.autotune else config.rcv_buf
         self.ssthresh = self.space  # Linux rcv_ssthresh: how far the window may open for now
         self.wnd = 0  # the window last offered (Linux rcv_wnd)
         self._drs_space = 0  # tcp_rcv_space_adjust: bytes read in the last measured round trip
         self._drs_copied = 0  # ... and the read total when that round trip began
         self._drs_time: float | None = None
+
+    @property
+    def autotune(self) -> bool:
+        """Linux's receive buffer auto-tuning (tcp_rcv_space_adjust) is on."""
+        return self.linux and self.config.rcv_autotune
+
+    @property
+    def space_max(self) -> int:
+        """How far auto-tuning may grow ``space``: half of ``Config.rcv_buf_max``, never below
+        ``Config.rcv_buf`` (without auto-tuning: ``rcv_buf``)."""
+        c = self.config
+        return max(c.rcv_buf, c.rcv_buf_max // 2) if self.autotune else c.rcv_buf
 
     # -- the SYN ------------------------------------------------------------------------------
     def syn_window(self, free: int, mss: int) -> int:

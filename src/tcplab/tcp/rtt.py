@@ -22,6 +22,30 @@ from tcplab.tcp import seq as sq
 MIN_RTT_WINDOW = 300.0  # Linux net.ipv4.tcp_min_rtt_wlen
 
 
+class _Rules:
+    """The estimator's settings: one object for every estimator with the same (read-only: a
+    change takes another)."""
+
+    __slots__ = ("linux", "rto_initial", "rto_max", "rto_min")
+
+    def __init__(self, rto_initial: float, rto_min: float, rto_max: float, linux: bool) -> None:
+        self.rto_initial = rto_initial
+        self.rto_min = rto_min
+        self.rto_max = rto_max
+        self.linux = linux
+
+
+_RULES: dict[tuple[float, float, float, bool], _Rules] = {}
+
+
+def _rules(rto_initial: float, rto_min: float, rto_max: float, linux: bool) -> _Rules:
+    key = (rto_initial, rto_min, rto_max, linux)
+    rules = _RULES.get(key)
+    if rules is None:
+        rules = _RULES[key] = _Rules(*key)
+    return rules
+
+
 class RTTEstimator:
     __slots__ = (
         "_backoff",
@@ -29,14 +53,10 @@ class RTTEstimator:
         "_mdev_max4",
         "_min_time",
         "_rto",
-        "_rto_initial",
         "_rtt_seq",
+        "_rules",
         "_var4",
-        "linux",
         "min_rtt",
-        "rto_max",
-        "rto_min",
-        "rttvar",
         "samples",
         "srtt",
     )
@@ -46,18 +66,15 @@ class RTTEstimator:
         # computed from (a sample, the backoff, the initial RTO): kept until then (None: to
         # compute). The attributes it depends on are written here only, or through setters.
         self._rto: float | None = None
-        self._rto_initial = rto_initial
-        self.rto_min = rto_min
-        self.rto_max = rto_max
-        self.linux = linux
+        self._rules = _rules(rto_initial, rto_min, rto_max, linux)  # shared, read-only
         self.srtt: float | None = None
-        self.rttvar: float | None = None  # RFC 6298 RTTVAR (Linux: mdev)
         self._backoff = 0
         self.samples = 0
         self.min_rtt: float | None = None  # the least RTT seen over the last MIN_RTT_WINDOW
         self._min_time = 0.0
-        # Linux's variance terms, scaled by 4 as the kernel keeps them (mdev_us, mdev_max_us,
-        # rttvar_us), and the end of the current window of data (rtt_seq).
+        # The deviation scaled by 4 (RFC 6298's 4 * RTTVAR; Linux's mdev_us); Linux's other
+        # variance terms, scaled alike (mdev_max_us, rttvar_us), and the end of the current
+        # window of data (rtt_seq).
         self._mdev4 = 0.0
         self._mdev_max4 = 0.0
         self._var4 = 0.0
@@ -70,13 +87,13 @@ class RTTEstimator:
         self._rto = None
         self.samples += 1
         self.update_min(r, now)
-        if self.linux:
+        if self._rules.linux:
             self._sample_linux(r, snd_una, snd_nxt)
-        elif self.srtt is None or self.rttvar is None:
-            self.srtt = r  # RFC 6298 2.2
-            self.rttvar = r / 2
-        else:  # 2.3, K = 4, alpha 1/8, beta 1/4
-            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - r)
+        elif self.srtt is None:
+            self.srtt = r  # RFC 6298 2.2: RTTVAR = R/2
+            self._mdev4 = 2 * r
+        else:  # 2.3, K = 4, alpha 1/8, beta 1/4 (times 4: exact, a power of two)
+            self._mdev4 = 0.75 * self._mdev4 + abs(self.srtt - r)
             self.srtt = 0.875 * self.srtt + 0.125 * r
 
     def update_min(self, r: float, now: float) -> None:
@@ -91,7 +108,7 @@ class RTTEstimator:
         if self.srtt is None:
             self.srtt = m
             self._mdev4 = 2 * m  # "make sure rto = 3*rtt"
-            self._var4 = self._mdev_max4 = max(self._mdev4, self.rto_min)
+            self._var4 = self._mdev_max4 = max(self._mdev4, self._rules.rto_min)
             self._rtt_seq = snd_nxt
         else:
             err = m - self.srtt
@@ -110,8 +127,25 @@ class RTTEstimator:
                 if self._mdev_max4 < self._var4:
                     self._var4 -= (self._var4 - self._mdev_max4) / 4
                 self._rtt_seq = snd_nxt
-                self._mdev_max4 = self.rto_min
-        self.rttvar = self._mdev4 / 4
+                self._mdev_max4 = self._rules.rto_min
+
+    @property
+    def rttvar(self) -> float | None:
+        """RFC 6298 RTTVAR (Linux: mdev), derived from the scaled term."""
+        return None if self.srtt is None else self._mdev4 / 4
+
+    @property
+    def rto_min(self) -> float:
+        return self._rules.rto_min
+
+    @property
+    def rto_max(self) -> float:
+        return self._rules.rto_max
+
+    @property
+    def linux(self) -> bool:
+        """Linux's estimator (tcp_rtt_estimator), else RFC 6298's."""
+        return self._rules.linux
 
     @property
     def backoff(self) -> int:
@@ -125,26 +159,31 @@ class RTTEstimator:
 
     @property
     def rto_initial(self) -> float:
-        return self._rto_initial
+        return self._rules.rto_initial
 
     @rto_initial.setter
     def rto_initial(self, rto: float) -> None:
-        self._rto_initial = rto
+        r = self._rules
+        self._rules = _rules(rto, r.rto_min, r.rto_max, r.linux)
         self._rto = None
 
     @property
     def base_rto(self) -> float:
-        if self.srtt is None or self.rttvar is None:
-            return min(max(self.rto_initial, self.rto_min), self.rto_max)  # RFC 6298 2.1
-        if self.linux:
-            return min(self.srtt + self._var4, self.rto_max)  # __tcp_set_rto, tcp_bound_rto
+        rules = self._rules
+        if self.srtt is None:
+            return min(max(rules.rto_initial, rules.rto_min), rules.rto_max)  # RFC 6298 2.1
+        if rules.linux:
+            return min(self.srtt + self._var4, rules.rto_max)  # __tcp_set_rto, tcp_bound_rto
         # RFC 6298 2.3 with G (clock granularity) taken as 1 ms; 2.4 floor, 2.5 ceiling.
-        return min(max(self.srtt + max(0.001, 4 * self.rttvar), self.rto_min), self.rto_max)
+        return min(max(self.srtt + max(0.001, self._mdev4), rules.rto_min), rules.rto_max)
 
     @property
     def rto(self) -> float:
         """The current timeout, backed off (RFC 6298 5.5: double on each expiry)."""
         rto = self._rto
         if rto is None:
-            rto = self._rto = min(self.base_rto * (1 << min(self._backoff, 30)), self.rto_max)
+            rto = self.base_rto  # not backed off: the same float, not a copy of it
+            if self._backoff:
+                rto = min(rto * (1 << min(self._backoff, 30)), self._rules.rto_max)
+            self._rto = rto
         return rto
