@@ -35,7 +35,7 @@ from tcplab.tcp import timewait as tw
 from tcplab.tcp.ackpolicy import AckPolicy
 from tcplab.tcp.arrivals import ListenVerdict, listen_verdict, reset_for
 from tcplab.tcp.config import Config, ReadOnlyConfig
-from tcplab.tcp.congestion import ARBITRARILY_HIGH, AckSample, CongestionControl, Phase, WindowUse, create
+from tcplab.tcp.congestion import ARBITRARILY_HIGH, AckSample, CongestionControl, Phase, create
 from tcplab.tcp.ecn import NOT_NEGOTIATED, Ecn
 from tcplab.tcp.events import (
     Closed,
@@ -233,7 +233,7 @@ class Connection:
     # dict needs (past 30 attributes Python stops sharing the dict's keys between instances),
     # and a field that is not listed here fails loudly (AttributeError) instead of being made.
     __slots__ = (
-        "_ack_now", "_acks", "_challenge_acks", "_copied", "_cwnd_use", "_dsack", "_eor", "_events", "_fin_queued",
+        "_ack_now", "_acks", "_challenge_acks", "_copied", "_dsack", "_eor", "_events", "_fin_queued",
         "_fin_seq", "_isn", "_keepalive_probes", "_last_ack_sent", "_last_data_sent", "_more", "_ooo", "_oow",
         "_opening", "_out", "_persist_backoff", "_probe_outstanding", "_probes_out", "_rcv_adv", "_rcv_wup",
         "_rcvbuf", "_retrans_stamp", "_retries", "_rtt_seq", "_rtt_time", "_rtx_start", "_rtx_ts", "_rwin",
@@ -355,7 +355,6 @@ class Connection:
             rtt=self.rtt,
         )
         self.cc: CongestionControl = create(c)
-        self._cwnd_use: WindowUse = self.cc  # the congestion control tracks its window's use
         self._snd_sml: int | None = None  # the end of the last small segment sent (Linux snd_sml)
         self._last_data_sent = 0.0  # when new data last left (Linux lsndtime)
         self.total_retrans = 0
@@ -1569,7 +1568,7 @@ class Connection:
                 snd_nxt=self.snd_nxt,
                 advanced=advanced,
                 newly_lost=loss.lost_out > lost_before,
-                cwnd_limited=self._cwnd_use.limited(cc),
+                cwnd_limited=cc.limited(cc),
                 rtt=rtt,
                 # Linux tcp_may_raise_cwnd: once reordering raised the threshold, any forward
                 # progress (SACKed data too) may grow the window; else only SND.UNA moving.
@@ -1624,7 +1623,7 @@ class Connection:
         c = self.config
         new = create(c)
         new.take_over(self.cc)
-        self.cc = self._cwnd_use = new
+        self.cc = new
         return new
 
     def _detect_losses(self, now: float) -> None:
@@ -2367,8 +2366,9 @@ class Connection:
             sent_from = self.snd_nxt
             self._send_data(now)
             snd_una, snd_max = self.snd_una, self.snd_max
-            self._cwnd_use.after_send(
-                sq.sub(snd_max, snd_una), self.cc.cwnd, self._mss_payload, snd_una, snd_max, self.snd_nxt != sent_from
+            cc = self.cc  # it tracks its window's use (congestion.WindowUse)
+            cc.after_send(
+                sq.sub(snd_max, snd_una), cc.cwnd, self._mss_payload, snd_una, snd_max, self.snd_nxt != sent_from
             )
         if self._ack_now and st in _ACKING:
             if st is _SYN_RCVD:
@@ -2517,7 +2517,7 @@ class Connection:
             return False  # the next ACK is not due soon enough
         outstanding = sq.sub(self.snd_nxt, self.snd_una)
         if cwnd - self.loss.in_flight(outstanding) < self.snd_wnd - outstanding:
-            self._cwnd_use.deferred()  # the congestion window, not the peer's, holds it back
+            self.cc.deferred()  # the congestion window, not the peer's, holds it back
         return True
 
     def _nagle_holds(self) -> bool:
