@@ -130,7 +130,6 @@ def test_an_idle_connection_has_no_reduction_curve_or_hystart_round_and_shares_i
         cc = conn.cc
         assert isinstance(cc, Cubic) and cc.phase is Phase.OPEN
         assert cc._red is None and cc._curve is None and cc._round is None
-        assert conn._cwnd_use is cc  # the window's use is tracked where the window is
         assert cc.config is conn.config and conn._rwin.config is conn.config  # read, not copied
     assert p.a.rtt._rules is p.b.rtt._rules  # one object for the estimator's fixed settings
     assert (p.a.rtt.rto_min, p.a.rtt.rto_max, p.a.rtt.linux) == (0.2, 120.0, True)
