@@ -38,9 +38,10 @@ from tcplab.tcp.config import Config, ReadOnlyConfig
 from tcplab.tcp.congestion import ARBITRARILY_HIGH, AckSample, CongestionControl, Phase, create
 from tcplab.tcp.ecn import NOT_NEGOTIATED, Ecn
 from tcplab.tcp.events import (
-    Closed,
+    CLOSED_EVENT,
+    CONNECTED_EVENT,
+    STATE_CHANGES,
     CongestionChanged,
-    Connected,
     DataReadable,
     Event,
     FastOpenAccepted,
@@ -49,7 +50,6 @@ from tcplab.tcp.events import (
     Reset,
     RttChanged,
     SendSpace,
-    StateChanged,
     TimedOut,
     Unreachable,
 )
@@ -60,7 +60,7 @@ from tcplab.tcp.ratelimit import ChallengeAckLimit, OutOfWindowLimit
 from tcplab.tcp.rcvwindow import ReceiveWindow
 from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.rtt import RTTEstimator
-from tcplab.tcp.states import LINUX_STATE_NUMBER, Cause, State, lookup
+from tcplab.tcp.states import LINUX_STATE_NUMBER, Cause, State
 from tcplab.tcp.timers import Timer, Timers
 from tcplab.tcp.timewait import TimeWait
 from tcplab.wire.tcp import (
@@ -379,12 +379,12 @@ class Connection:
 
     def _enter(self, new: State, cause: Cause, now: float) -> None:
         """Change state through a row of the transition table (KeyError: not in the table)."""
-        row = lookup(self.state, new, cause)
+        changed = STATE_CHANGES[self.state, new, cause]  # the event of the row (made once)
         self.state = new
-        self._events.append(StateChanged(row))
+        self._events.append(changed)
         if new is S.CLOSED:
             self._delete_tcb()
-            self._events.append(Closed())
+            self._events.append(CLOSED_EVENT)
         elif new is S.TIME_WAIT:
             self.timers.stop_all()
             self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
@@ -401,7 +401,7 @@ class Connection:
                 # transmission begins" (Linux: TCP_TIMEOUT_FALLBACK, measured).
                 self.rtt.rto_initial = max(self.rtt.rto_initial, _RTO_AFTER_SYN_LOSS)
             self._opening = OPENED  # nothing reads the handshake's own state from here on
-            self._events.append(Connected())
+            self._events.append(CONNECTED_EVENT)
             self._arm_keepalive(now)
             if self._fin_queued:
                 # A CLOSE (or shutdown) queued in SYN-SENT / SYN-RECEIVED is processed now.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tcplab.tcp.states import Cause, State, Transition
+from tcplab.tcp.states import TRANSITIONS, Cause, State, Transition
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +149,13 @@ Event = (
     | CongestionChanged
     | RttChanged
 )
+
+
+# The event of every row of TRANSITIONS, made once (an event is an immutable value): the engine
+# names its row at each state change and tells this one (Connection._enter, TimeWait). A change
+# that is not in the table is a KeyError, as states.lookup's.
+STATE_CHANGES: dict[tuple[State, State, Cause], StateChanged] = {
+    (t.src, t.dst, t.cause): StateChanged(t) for t in TRANSITIONS
+}
+CONNECTED_EVENT = Connected()
+CLOSED_EVENT = Closed()

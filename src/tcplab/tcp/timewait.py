@@ -17,9 +17,9 @@ Two things live here:
 from __future__ import annotations
 
 from tcplab.tcp import seq as sq
-from tcplab.tcp.events import Closed, Event, StateChanged
+from tcplab.tcp.events import CLOSED_EVENT, STATE_CHANGES, Event
 from tcplab.tcp.ratelimit import OutOfWindowLimit
-from tcplab.tcp.states import Cause, State, lookup
+from tcplab.tcp.states import Cause, State
 from tcplab.wire.tcp import FLAGS, NOP, Segment, Timestamps, timestamps_option
 
 # What ``arrival`` asks of its caller (bits, several at once).
@@ -222,10 +222,10 @@ class TimeWait:
 
     # -- helpers --------------------------------------------------------------------------------
     def _close(self, cause: Cause, now: float) -> None:
-        row = lookup(State.TIME_WAIT, State.CLOSED, cause)
+        changed = STATE_CHANGES[State.TIME_WAIT, State.CLOSED, cause]  # its row of TRANSITIONS
         self.state = State.CLOSED
         self.deadline = None
-        self._events = [StateChanged(row), Closed()]
+        self._events = [changed, CLOSED_EVENT]
 
     def _send_ack(self, now: float) -> None:
         """<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, as the connection's own ACKs were made."""
