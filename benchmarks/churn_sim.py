@@ -74,8 +74,15 @@ def churn(n: int) -> None:
 
 def instructions(n: int) -> int:
     out = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-         "--conns", str(n)],  # fmt: skip
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            __file__,
+            "--conns",
+            str(n),
+        ],  # fmt: skip
         capture_output=True,
         text=True,
         check=True,

@@ -516,3 +516,22 @@ def test_retransmission_gives_up_after_r2(state):
     assert p.state is S.CLOSED
     assert p.conn.error == errno.ETIMEDOUT
     assert p.transitions[-1] == (state, "CLOSED", "timeout")
+
+
+def test_each_state_change_tells_its_row_of_the_table_and_a_change_not_in_it_raises():
+    from tcplab.tcp.events import StateChanged
+    from tcplab.tcp.states import TRANSITIONS, Cause
+
+    p = Peer()
+    p.conn.connect(0.0)
+    p.raw_out()
+    p.recv(seg("S.", PEER_ISS, ISS + 1, options=(MSS(1460),)), at=0.1)
+    rows = [e.transition for e in p.events() if isinstance(e, StateChanged)]
+    assert [(r.src, r.dst, r.cause) for r in rows] == [
+        (S.CLOSED, S.SYN_SENT, Cause.CONNECT),
+        (S.SYN_SENT, S.ESTABLISHED, Cause.RCV_SYN_ACK),
+    ]
+    assert all(any(r is t for t in TRANSITIONS) for r in rows)  # the table's own rows
+    with pytest.raises(KeyError):
+        p.conn._enter(S.LISTEN, Cause.CLOSE, 0.2)  # ESTABLISHED -> LISTEN is no row
+    assert p.state is S.ESTABLISHED and p.conn.events() == []
