@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from connections import _sim_hosts  # noqa: E402
+from connections import _sim_hosts
 
 PORT = 9527
 BATCH = 50  # connections opened between two runs of the simulator
@@ -82,7 +82,7 @@ def instructions(n: int) -> int:
             __file__,
             "--conns",
             str(n),
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         check=True,
