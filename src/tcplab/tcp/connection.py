@@ -487,7 +487,9 @@ class Connection:
             # Part of a bytes object: a view of it, which the buffer may keep without a copy.
             self._sndbuf += data[:n] if n == len(data) or type(data) is not bytes else memoryview(data)[:n]
             if eor and n == len(data):
-                self._eor = [*self._eor, sq.add(self._snd_base, len(self._sndbuf))]
+                if self._eor is _NO_RECORDS:
+                    self._eor = []  # this connection's own, from its first record on
+                self._eor.append(sq.add(self._snd_base, len(self._sndbuf)))
             if st in _SEND_CALL_OUTPUT or (st is _SYN_RCVD and self.fastopen):
                 self._more = more
                 self._restart_after_idle(now)
@@ -1568,7 +1570,7 @@ class Connection:
                 snd_nxt=self.snd_nxt,
                 advanced=advanced,
                 newly_lost=loss.lost_out > lost_before,
-                cwnd_limited=cc.limited(cc),
+                cwnd_limited=cc.limited(cc),  # (cc is its own WindowUse)
                 rtt=rtt,
                 # Linux tcp_may_raise_cwnd: once reordering raised the threshold, any forward
                 # progress (SACKed data too) may grow the window; else only SND.UNA moving.

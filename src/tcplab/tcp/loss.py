@@ -636,7 +636,9 @@ class LossDetector:
             # records of several segments of which the first was sent before the most recently
             # delivered one: each segment is judged (and maybe marked) on its own
             for rec in [
-                r for r in self._by_time if r.part and self._sent_after(rack_xmit, rack_end, r.xmit, r.seq + r.part)
+                r
+                for r in self._by_time
+                if r.part and self._sent_after(rack_xmit, rack_end, r.xmit, sq.add(r.seq, r.part))
             ]:
                 self._parts(self._index(rec.seq))
         wait = 0.0
