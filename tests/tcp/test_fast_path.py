@@ -35,6 +35,8 @@ CONFIGS = {
         "split": True,
     },
     "small-buffers": {"rcv_buf": 8192, "snd_buf": 16384, "mss": 536},
+    # both sequence spaces wrap past 2**32 in the middle of the transfer, super-segments split
+    "gso-split-wrap": {"gso_max": 65000, "rcv_buf": 1 << 18, "split": True, "iss": (1 << 32) - 100_000},
 }
 
 
@@ -62,7 +64,10 @@ def _run(fields: dict, seed: int, fast: bool, monkeypatch, events: bool = True) 
     rng = random.Random(seed)
     fields = dict(fields)
     split = fields.pop("split", False)
-    p = Pipe(Config(**fields), delay=0.02, hook=_hook(seed, 0.02 if fields.get("ecn") else 0.0), split=split)
+    iss = fields.pop("iss", None)
+    hook = _hook(seed, 0.02 if fields.get("ecn") else 0.0)
+    isses = {} if iss is None else {"a_iss": iss, "b_iss": iss + 7}
+    p = Pipe(Config(**fields), delay=0.02, hook=hook, split=split, **isses)
     p.a.per_segment_events = p.b.per_segment_events = events
     p.b.listen(0.0)
     p.a.connect(0.0)
