@@ -64,13 +64,19 @@ class Pipe:
         return self.a if name == "a" else self.b
 
     def flush(self) -> None:
-        for name, c in (("a", self.a), ("b", self.b)):
-            segs = c.segments_to_send()
-            if segs:
-                self._enqueue(name, segs)
-            events = c.events()
-            if events:
-                self._record(name, events)
+        a, b = self.a, self.b
+        segs = a.segments_to_send()
+        if segs:
+            self._enqueue("a", segs)
+        events = a.events()
+        if events:
+            self._record("a", events)
+        segs = b.segments_to_send()
+        if segs:
+            self._enqueue("b", segs)
+        events = b.events()
+        if events:
+            self._record("b", events)
 
     def _enqueue(self, name: str, segs: list[Segment]) -> None:
         """Put what ``name`` sent on the link (through the hook, if any)."""
@@ -102,21 +108,21 @@ class Pipe:
     def step(self) -> bool:
         """Run the next event (arrival or timer). False when nothing is left."""
         self.flush()
-        da, db = self.a.next_deadline(), self.b.next_deadline()
+        a, b, queue = self.a, self.b, self._queue
+        da, db = a.next_deadline(), b.next_deadline()
         t_tmr = db if da is None else da if db is None or da <= db else db
-        t_arr = self._queue[0][0] if self._queue else None
-        if t_arr is None and t_tmr is None:
-            return False
-        if t_tmr is not None and (t_arr is None or t_tmr < t_arr):
-            self.now = max(self.now, t_tmr)
-            if da is not None and da <= self.now:
-                self.a.handle_timeout(self.now)
-            if db is not None and db <= self.now:
-                self.b.handle_timeout(self.now)
+        if t_tmr is not None and (not queue or t_tmr < queue[0][0]):
+            now = self.now = t_tmr if t_tmr > self.now else self.now
+            if da is not None and da <= now:
+                a.handle_timeout(now)
+            if db is not None and db <= now:
+                b.handle_timeout(now)
+        elif queue:
+            t, _, sender, seg = heapq.heappop(queue)
+            now = self.now = t if t > self.now else self.now
+            (b if sender == "a" else a).segment_arrives(seg, now)
         else:
-            t, _, sender, seg = heapq.heappop(self._queue)
-            self.now = max(self.now, t)
-            (self.b if sender == "a" else self.a).segment_arrives(seg, self.now)
+            return False  # nothing to arrive, no timer armed
         self.flush()
         return True
 

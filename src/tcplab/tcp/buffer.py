@@ -10,7 +10,8 @@ kept piece comes back without a copy; any other costs one copy.
 
 It answers the few operations the engine uses on its buffers, with a bytearray's spelling, so
 that code reads the same: ``buf += data``, ``len(buf)``, ``bool(buf)``, ``buf[a:b]`` (bytes),
-``del buf[:n]``, ``buf.clear()``. Standard library only, like the rest of the engine.
+``del buf[:n]``, ``buf.clear()``; and ``buf.take(n)``, the two at once. Standard library only,
+like the rest of the engine.
 
 ``EMPTY`` is one empty queue that connections share until they have data: ``buf += data`` on it
 gives a new queue (which is why adding is always written ``buf += data``: the name is rebound),
@@ -119,6 +120,22 @@ class ByteQueue:
             size = len(pieces[i])
         self._at = (i, off)
         return i, off
+
+    def take(self, n: int) -> bytes:
+        """``buf[:n]`` and ``del buf[:n]`` in one: the first ``n`` bytes, removed. When they are
+        exactly the first piece, a ``bytes`` object taken whole (a reader that keeps up with
+        the segments it is given gets each one back as it came: no copy, no search)."""
+        pieces = self._pieces
+        if pieces and not self._head:
+            first = pieces[0]
+            if type(first) is bytes and len(first) == n:
+                del pieces[0]  # type: ignore[union-attr]  # (a tuple is empty: not here)
+                self._len -= n
+                self._at = (0, 0)
+                return first
+        out = self[:n]
+        del self[:n]
+        return out
 
     def __delitem__(self, key: slice[int | None, int | None, int | None]) -> None:
         """``del buf[:n]``: drop the first ``n`` bytes (the only deletion the engine makes)."""

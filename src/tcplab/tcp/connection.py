@@ -114,6 +114,9 @@ _T_TIME_WAIT, _T_FIN_WAIT_2, _T_USER_TIMEOUT = Timer.TIME_WAIT, Timer.FIN_WAIT_2
 _T_RETRANSMISSION, _T_TLP, _T_RACK_REORDER = Timer.RETRANSMISSION, Timer.TLP, Timer.RACK_REORDER
 _T_PERSIST, _T_KEEPALIVE, _T_DELAYED_ACK = Timer.PERSIST, Timer.KEEPALIVE, Timer.DELAYED_ACK
 
+# 32-bit sequence arithmetic written out in the per-segment code (seq.py says what it means)
+_MASK, _HALF = sq.MASK, sq.HALF
+
 # Header prediction (``Connection._predicted``): on by default; the differential test turns it
 # off to check that both paths do the same.
 HEADER_PREDICTION = True
@@ -511,8 +514,7 @@ class Connection:
         n = len(self._rcvbuf) if max_bytes is None else min(max_bytes, len(self._rcvbuf))
         if not n:
             return b""
-        out = self._rcvbuf[:n]
-        del self._rcvbuf[:n]
+        out = self._rcvbuf.take(n)
         self._copied += n
         self._rwin.read(self._copied, now, self.rtt.srtt, self._advmss)
         more_than_one = sq.sub(self.rcv_nxt, self._rcv_wup) > self.rcv_mss
@@ -2383,12 +2385,15 @@ class Connection:
         avoidance, TCP_CORK / MSG_MORE and MSG_EOR allow. ``push``: a corked partial segment
         may go (the persist timer's); ``probe``: one new segment whatever the congestion window
         (a tail loss probe, Linux tcp_write_xmit push_one=2). True when new data left."""
-        if not probe and self.loss.lost_out:
+        loss = self.loss
+        # (the unsent data's end, SND.NXT and the FIN written out with MASK: per segment)
+        data_end = (self._snd_base + len(self._sndbuf)) & _MASK
+        if not probe and loss.lost_out:
             self._retransmit_lost(now)
-        elif not (self._fin_queued or sq.lt(self.snd_nxt, sq.add(self._snd_base, len(self._sndbuf)))):
+        elif not self._fin_queued and not 0 < (data_end - self.snd_nxt) & _MASK < _HALF:
             return False  # nothing lost, nothing new, no FIN: nothing to send (the receiver's case)
         mss = self._mss_payload
-        loss, cc = self.loss, self.cc
+        cc = self.cc
         sent_new = False
         eor = self._eor
         while eor and sq.le(eor[0], self.snd_nxt):
@@ -2396,29 +2401,37 @@ class Connection:
         st = self.state
         gso = self.config.gso_max >= 2 * mss  # the link segments: super-segments, TSO deferral
         while True:
-            data_end = sq.add(self._snd_base, len(self._sndbuf))
-            unsent = sq.sub(data_end, self.snd_nxt) if sq.lt(self.snd_nxt, data_end) else 0
+            snd_nxt = self.snd_nxt
+            unsent = (data_end - snd_nxt) & _MASK  # data_end - SND.NXT, 0 when not after it
+            if unsent >= _HALF:
+                unsent = 0
+            fin_seq = self._fin_seq
             # (a FIN shutdown() asked for in SYN-RECEIVED waits for ESTABLISHED: Config.syn_rcvd_shutdown)
-            send_fin = self._fin_queued and self._fin_seq is None and st is not _SYN_RCVD
+            send_fin = self._fin_queued and fin_seq is None and st is not _SYN_RCVD
             # a FIN already sent but rolled back (a zero-window probe) goes again with the data
-            refin = self._fin_seq is not None and sq.le(self.snd_nxt, self._fin_seq) and unsent == 0
+            refin = fin_seq is not None and sq.le(snd_nxt, fin_seq) and unsent == 0
             if unsent == 0 and not send_fin and not refin:
                 break
-            outstanding = sq.sub(self.snd_nxt, self.snd_una)
+            outstanding = (snd_nxt - self.snd_una) & _MASK
             # The peer's window bounds what is outstanding; the congestion window what is in
             # the network (RFC 6675 pipe: SACKed and lost segments have left it).
-            usable = self.snd_wnd - outstanding if self.snd_wnd > outstanding else 0
+            snd_wnd = self.snd_wnd
+            usable = snd_wnd - outstanding if snd_wnd > outstanding else 0
             cwnd = cc.cwnd
             if cwnd and not probe:
                 in_flight = loss.in_flight(outstanding)
-                usable = min(usable, cwnd - in_flight if cwnd > in_flight else 0)
+                room = cwnd - in_flight if cwnd > in_flight else 0
+                if room < usable:
+                    usable = room
             # A tail loss probe is one segment; else as many whole MSS as the link splits.
             if gso and not probe:
-                n = self._whole_segments(min(unsent, usable), mss)
+                n = self._whole_segments(unsent if unsent < usable else usable, mss)
                 if 0 < n < unsent and self._tso_defers(usable, now):
                     break
             else:
-                n = min(unsent, usable, mss)
+                n = unsent if unsent < usable else usable
+                if mss < n:
+                    n = mss
             record_end = bool(eor) and sq.le(eor[0], sq.add(self.snd_nxt, n))
             if record_end:
                 n = sq.sub(eor[0], self.snd_nxt)  # MSG_EOR: the record's last segment ends here
@@ -2452,9 +2465,9 @@ class Connection:
                 flags |= FIN
             if n and n == unsent:
                 flags |= PSH
-            off = sq.sub(self.snd_nxt, self._snd_base)
-            payload = bytes(self._sndbuf[off : off + n]) if n else b""
-            seq = self.snd_nxt
+            off = (snd_nxt - self._snd_base) & _MASK
+            payload = self._sndbuf[off : off + n] if n else b""  # (bytes: ByteQueue slices are)
+            seq = snd_nxt
             retrans = sq.lt(seq, self.snd_max)
             ecn_flags, ecn = self.ecn.data_marking(new_data=not retrans and bool(n)) if self.ecn.ok else (0, 0)
             if not outstanding and not retrans:
@@ -2478,14 +2491,15 @@ class Connection:
             self.snd_nxt = end
             if fin_here:
                 self._fin_seq = sq.add(seq, n)
-            if sq.gt(self.snd_nxt, self.snd_max):
-                self.snd_max = self.snd_nxt
+            if sq.gt(end, self.snd_max):
+                self.snd_max = end
                 if self._rtt_seq is None and not retrans and self._retries == 0:
-                    self._rtt_seq, self._rtt_time = self.snd_nxt, now
-            if not self.timers.armed(_T_RETRANSMISSION) and not self.timers.armed(_T_TLP):
-                self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
+                    self._rtt_seq, self._rtt_time = end, now
+            timers = self.timers
+            if not timers.armed(_T_RETRANSMISSION) and not timers.armed(_T_TLP):
+                timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
                 self._outstanding_since(now)
-            self.timers.stop(_T_PERSIST)
+            timers.stop(_T_PERSIST)
             if record_end:
                 eor.pop(0)
             if fin_here or probe:
