@@ -16,13 +16,14 @@ _piece = st.one_of(
 )
 _op = st.one_of(
     st.tuples(st.just("add"), _piece),
-    st.tuples(st.just("del"), st.integers(0, 200_000)),
+    st.tuples(st.just("del"), st.one_of(st.integers(0, 3000), st.integers(0, 200_000))),
+    st.tuples(st.just("take"), st.one_of(st.integers(0, 3000), st.integers(0, 200_000))),
     st.tuples(st.just("get"), st.tuples(st.integers(-10, 200_000), st.integers(-10, 200_000))),
     st.tuples(st.just("clear"), st.none()),
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(st.lists(_op, max_size=40))
 def test_same_as_a_bytearray(ops):
     model = bytearray()
@@ -34,6 +35,11 @@ def test_same_as_a_bytearray(ops):
         elif op == "del":
             del model[:arg]
             del q[:arg]
+        elif op == "take":
+            got = q.take(arg)
+            assert type(got) is bytes
+            assert got == bytes(model[:arg])
+            del model[:arg]
         elif op == "get":
             a, b = arg
             got = q[a:b]
@@ -72,3 +78,15 @@ def test_only_the_front_can_be_deleted():
         del q[1:2]
     with pytest.raises(ValueError):
         q[::2]
+
+
+def test_a_read_of_exactly_the_first_piece_returns_it_without_a_copy():
+    q = ByteQueue()
+    segment = bytes(range(256)) * 5 + b"tail"  # a received segment's payload (1284 bytes)
+    q += segment
+    assert q.take(len(segment)) is segment
+    assert len(q) == 0 and not q
+    q += segment
+    q += b"more"  # (copied into a tail piece of its own)
+    assert q.take(10) == segment[:10]  # part of a piece: a copy, the rest stays
+    assert q.take(len(q)) == segment[10:] + b"more"

@@ -79,7 +79,16 @@ class ByteQueue:
         """``buf[a:b]``: a copy of those bytes (or the very piece, when it is exactly one)."""
         start, stop = key.start, key.stop
         if key.step is None and start is not None and stop is not None and start >= 0 and stop >= 0:
-            stop = min(stop, self._len)  # the engine's own slices: in range, no step
+            if stop > self._len:  # the engine's own slices: in range, no step
+                stop = self._len
+            # The sender's next segment: within the piece the last lookup found (``_find``).
+            i, off = self._at
+            if off <= start and stop > start:
+                piece = self._pieces[i]
+                a = start - off + (self._head if i == 0 else 0)
+                b = a + (stop - start)
+                if b <= len(piece) and type(piece) is bytes:
+                    return piece if a == 0 and b == len(piece) else piece[a:b]
         else:
             start, stop, step = key.indices(self._len)
             if step != 1:
@@ -143,9 +152,17 @@ class ByteQueue:
             raise ValueError("only the front of a ByteQueue can be deleted: del buf[:n]")
         n = min(self._len, max(0, key.stop if key.stop is not None else self._len))
         self._len -= n
-        self._at = (0, 0)
         pieces = self._pieces
         head = self._head + n
+        if pieces and head < len(pieces[0]):
+            # The common case, from the front of the first piece: every later piece is n
+            # bytes nearer the front, the last lookup's piece too.
+            self._head = head
+            i, off = self._at
+            if i:
+                self._at = (i, off - n)
+            return
+        self._at = (0, 0)
         dropped = 0
         while dropped < len(pieces) and head >= len(pieces[dropped]):
             head -= len(pieces[dropped])
