@@ -1562,21 +1562,22 @@ class Connection:
             self.timers.stop(_T_RACK_REORDER)  # in order, nothing SACKed: nothing to wait for
         before = (cc.cwnd, cc.ssthresh)
         reducing = cc.reducing
+        snd_una, snd_nxt = self.snd_una, self.snd_nxt
         cc.on_ack(
-            AckSample(
-                acked=delivery.acked,
-                delivered=delivery.delivered,
-                delivered_segs=delivery.segments,
-                in_flight=loss.in_flight(sq.sub(self.snd_nxt, self.snd_una)),
-                snd_una=self.snd_una,
-                snd_nxt=self.snd_nxt,
-                advanced=advanced,
-                newly_lost=loss.lost_out > lost_before,
-                cwnd_limited=cc.limited(cc),  # (cc is its own WindowUse)
-                rtt=rtt,
-                # Linux tcp_may_raise_cwnd: once reordering raised the threshold, any forward
-                # progress (SACKed data too) may grow the window; else only SND.UNA moving.
-                may_raise=advanced or bool(delivery.sacked and loss.reordering > self.config.reordering),
+            AckSample(  # (positional, in AckSample's order: one per ACK)
+                delivery.acked,
+                delivery.acked + delivery.sacked,  # (DeliveredData: Delivery.delivered)
+                loss.in_flight((snd_nxt - snd_una) & _MASK),
+                snd_una,
+                snd_nxt,
+                advanced,
+                delivery.segments,
+                loss.lost_out > lost_before,  # newly_lost
+                cc.limited(cc),  # cwnd_limited (cc is its own WindowUse)
+                rtt,
+                # may_raise, Linux tcp_may_raise_cwnd: once reordering raised the threshold, any
+                # forward progress (SACKed data too) may grow the window; else only SND.UNA moving.
+                advanced or bool(delivery.sacked and loss.reordering > self.config.reordering),
             ),
             now,
         )
@@ -1785,14 +1786,16 @@ class Connection:
         if size >= self.rcv_mss:
             self.rcv_mss = min(size, mss)
         acks, rwin = self._acks, self._rwin
-        acks.data_arrived(small_or_pushed, now, self.rtt.rto, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss)
-        if rwin.grow(length, self._rcv_free(), mss):
+        rcv_nxt, rcv_mss = self.rcv_nxt, self.rcv_mss
+        acks.data_arrived(small_or_pushed, now, self.rtt.rto, (self._rcv_adv - rcv_nxt) & _MASK, rcv_mss)
+        free = self._rcv_free()  # (nothing below changes it)
+        if rwin.grow(length, free, mss):
             acks.window_grew()
         if self._ack_now:
             return
-        more_than_one = sq.sub(self.rcv_nxt, self._rcv_wup) > self.rcv_mss
+        more_than_one = (rcv_nxt - self._rcv_wup) & _MASK > rcv_mss
         if more_than_one and rwin.linux:
-            more_than_one = rwin.would_offer(self._rcv_free(), self.rcv_wscale, self.rcv_mss)[0] >= rwin.wnd
+            more_than_one = rwin.would_offer(free, self.rcv_wscale, rcv_mss)[0] >= rwin.wnd
         if more_than_one or acks.immediate:
             self._ack_now = True
         else:
@@ -2046,13 +2049,17 @@ class Connection:
             self._rcv_wup = self.rcv_nxt
             return wnd
         shift = self.rcv_wscale
-        current = sq.sub(self._rcv_adv, self.rcv_nxt) if sq.ge(self._rcv_adv, self.rcv_nxt) else 0
+        rcv_nxt = self.rcv_nxt
+        current = (self._rcv_adv - rcv_nxt) & _MASK  # RCV.ADV - RCV.NXT, 0 when not after it
+        if current >= _HALF:
+            current = 0
         wnd, pressure = self._rwin.select(free, current, shift, self.rcv_mss, self.config.mss)
         if pressure:
             self._acks.under_pressure()
-        self._rcv_adv = sq.add(self.rcv_nxt, wnd)
-        self._rcv_wup = self.rcv_nxt
-        return min(wnd >> shift, 0xFFFF)
+        self._rcv_adv = (rcv_nxt + wnd) & _MASK
+        self._rcv_wup = rcv_nxt
+        wnd >>= shift
+        return wnd if wnd < 0xFFFF else 0xFFFF
 
     def _maybe_window_update(self, now: float) -> None:
         """After the user reads: tell the peer when the window opened enough (3.8.6.2.2)."""
@@ -2372,7 +2379,7 @@ class Connection:
             snd_una, snd_max = self.snd_una, self.snd_max
             cc = self.cc  # it tracks its window's use (congestion.WindowUse)
             cc.after_send(
-                sq.sub(snd_max, snd_una), cc.cwnd, self._mss_payload, snd_una, snd_max, self.snd_nxt != sent_from
+                (snd_max - snd_una) & _MASK, cc.cwnd, self._mss_payload, snd_una, snd_max, self.snd_nxt != sent_from
             )
         if self._ack_now and st in _ACKING:
             if st is _SYN_RCVD:
