@@ -895,7 +895,7 @@ class Connection:
             if len(opts) != 3 or type(opts[0]) is not NOP or type(opts[1]) is not NOP:
                 return False
             last = opts[2]
-            if type(last) is not Timestamps or (last.val - self.ts_recent) & sq.MASK >= sq.HALF:
+            if type(last) is not Timestamps or (last.val - self.ts_recent) & _MASK >= _HALF:
                 return False  # not the timestamps, or TSval < TS.Recent: PAWS decides
             ts = last
         elif opts:
@@ -904,33 +904,38 @@ class Connection:
             return False
         ack = seg.ack
         snd_una = self.snd_una
-        acked = (ack - snd_una) & sq.MASK
-        if acked > sq.sub(self.snd_max, snd_una):
+        acked = (ack - snd_una) & _MASK
+        if acked > (self.snd_max - snd_una) & _MASK:
             return False  # an old ACK, or one of something not sent
         payload = seg.payload
+        seq = seg.seq
         if payload:
-            room = sq.sub(self._rcv_adv, self.rcv_nxt)  # (the window's right edge never moves back)
-            if self._ooo or len(payload) > room or room >= sq.HALF:
+            length = len(payload)
+            room = (self._rcv_adv - seq) & _MASK  # (the window's right edge never moves back)
+            if length > room or room >= _HALF or self._ooo:
                 return False
         elif not acked:
             return False  # a duplicate ACK or a window update
         # Fifth, check the ACK field (_process_ack): acceptable; TS.Recent; SND.UNA moves.
-        self._segment_validated(ts, seg.seq, now)
+        self._segment_validated(ts, seq, now)
         rtt = self._ack_advances(seg, ts, now) if acked else None
         self._probes_out = 0
-        if sq.lt(self.snd_wl1, seg.seq) or (self.snd_wl1 == seg.seq and sq.le(self.snd_wl2, ack)):
+        # window update: SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)
+        wl1 = self.snd_wl1
+        if (wl1 != seq and (seq - wl1) & _MASK < _HALF) or (wl1 == seq and (ack - self.snd_wl2) & _MASK < _HALF):
             self._set_window(seg)
         if acked or self.loss.outstanding:
             self._sender_ack(seg, None, snd_una, False, rtt, now)
         # Seventh, the segment text (_process_text_and_fin, _receive_text): in order, in the window.
         if payload:
-            if self.ecn.data_arrives(seg):
+            ecn = self.ecn
+            if ecn.ok and ecn.data_arrives(seg):
                 self._ack_now = True
             self._rcvbuf += payload
-            self.rcv_nxt = sq.add(self.rcv_nxt, len(payload))
+            self.rcv_nxt = (seq + length) & _MASK
             if self.per_segment_events:
                 self._events.append(DataReadable(len(self._rcvbuf)))
-            self._data_arrived(len(payload), bool(flags & PSH), now, seg.gso_size)
+            self._data_arrived(length, bool(flags & PSH), now, seg.gso_size)
         return True
 
     # -- 3.10.7.1 CLOSED -----------------------------------------------------------------------
@@ -1472,8 +1477,11 @@ class Connection:
         ack = seg.ack
         rtt = self._sample_rtt(seg, ts, now)
         # Bytes of data acknowledged (SYN and FIN occupy sequence space but not the buffer).
-        data_acked = sq.sub(ack, self._snd_base) if sq.gt(ack, self._snd_base) else 0
-        data_acked = min(data_acked, len(self._sndbuf))
+        data_acked = (ack - self._snd_base) & _MASK  # when SEG.ACK is after the buffer's start
+        if data_acked >= _HALF:
+            data_acked = 0
+        elif data_acked > len(self._sndbuf):
+            data_acked = len(self._sndbuf)
         if data_acked:
             del self._sndbuf[:data_acked]
             self._snd_base = sq.add(self._snd_base, data_acked)
@@ -1688,7 +1696,7 @@ class Connection:
             self._events.append(RttChanged(sample, rtt.srtt, rtt.rttvar, rtt.rto))
 
     def _set_window(self, seg: Segment) -> None:
-        shift = 0 if seg.syn else self.snd_wscale  # RFC 7323 2.2: SYN windows are not scaled
+        shift = 0 if int(seg.flags) & SYN else self.snd_wscale  # RFC 7323 2.2: SYN windows are not scaled
         self.snd_wnd = seg.window << shift
         self.snd_wl1 = seg.seq
         self.snd_wl2 = seg.ack
@@ -2479,7 +2487,7 @@ class Connection:
             ecn_flags, ecn = self.ecn.data_marking(new_data=not retrans and bool(n)) if self.ecn.ok else (0, 0)
             if not outstanding and not retrans:
                 cc.on_tx_start(now - self._last_data_sent, now)  # Linux CA_EVENT_TX_START
-            self._emit(seq, flags | ecn_flags, now, payload, ecn, gso_size=mss if n > mss else 0)
+            self._emit(seq, flags | ecn_flags, now, payload, ecn, mss if n > mss else 0)  # (gso_size)
             advance = n + (1 if fin_here else 0)
             end = sq.add(seq, advance)
             if n:
