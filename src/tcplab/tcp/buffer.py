@@ -104,16 +104,19 @@ class ByteQueue:
             if type(piece) is bytes:
                 return piece if a == 0 and b == len(piece) else piece[a:b]
             return bytes(piece[a:b]) if b - a < _TAIL // 8 else _copy(piece, a, b)
-        parts = []
+        # Across pieces (a 64 KB segment from two writes): views of the parts, joined in one copy.
+        views = []
         want = stop - start
         while want:
-            with memoryview(pieces[i]) as view:
-                chunk = view[a : a + want]
-                parts.append(bytes(chunk))
-                want -= len(chunk)
+            view = memoryview(pieces[i])[a : a + want]
+            views.append(view)
+            want -= len(view)
             i += 1
             a = 0
-        return b"".join(parts)
+        out = b"".join(views)
+        for view in views:
+            view.release()  # (a bytearray piece may grow again)
+        return out
 
     def _find(self, pos: int) -> tuple[int, int]:
         """The piece holding byte ``pos`` and that piece's offset in the queue. Lookups mostly
