@@ -157,15 +157,6 @@ class ByteQueue:
         self._len -= n
         pieces = self._pieces
         head = self._head + n
-        if pieces and head < len(pieces[0]):
-            # The common case, from the front of the first piece: every later piece is n
-            # bytes nearer the front, the last lookup's piece too.
-            self._head = head
-            i, off = self._at
-            if i:
-                self._at = (i, off - n)
-            return
-        self._at = (0, 0)
         dropped = 0
         while dropped < len(pieces) and head >= len(pieces[dropped]):
             head -= len(pieces[dropped])
@@ -173,6 +164,10 @@ class ByteQueue:
         if dropped:
             del pieces[:dropped]  # type: ignore[union-attr]  # (a tuple is empty: nothing dropped)
         self._head = head if pieces else 0
+        # The last lookup's piece, if it is still there and not now the first, is n bytes
+        # nearer the front (the sender's next lookup starts from it, not from the first piece).
+        i, off = self._at
+        self._at = (i - dropped, off - n) if i > dropped else (0, 0)
 
     def clear(self) -> None:
         if self is EMPTY:
