@@ -70,7 +70,7 @@ class AckPolicy:
         """In-order data arrived (tcp_event_data_recv): the first data, or data after more
         than an RTO of silence, (re)enters quick-ACK mode; a gap shorter than ato moves ato
         towards it."""
-        if self.linux:
+        if self.config.quickack > 0:  # (self.linux, per segment)
             ato_min = self.config.delayed_ack  # TCP_ATO_MIN
             if not self.ato or self.last_rcv is None:
                 self._enter_quick(rcv_wnd, rcv_mss)
@@ -178,7 +178,7 @@ class AckPolicy:
     def data_sent(self, now: float) -> None:
         """We sent data (tcp_event_data_sent): a reply within ato of data arriving means an
         interactive exchange."""
-        if self.linux and self.last_rcv is not None and now - self.last_rcv < self.ato:
+        if self.last_rcv is not None and now - self.last_rcv < self.ato and self.config.quickack > 0:
             self.pingpong = True
 
     def fin_arrived(self) -> None:
@@ -218,6 +218,6 @@ class AckPolicy:
 
     def ack_on_read(self, buffer_empty: bool, more_than_one_segment: bool) -> bool:
         """tcp_cleanup_rbuf: the application read; send the pending ACK now?"""
-        if not (self.linux and self.scheduled):
+        if not (self.scheduled and self.config.quickack > 0):  # (self.linux)
             return False
         return more_than_one_segment or (buffer_empty and self.pushed and not self.pingpong)

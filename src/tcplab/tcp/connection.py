@@ -517,7 +517,7 @@ class Connection:
         out = self._rcvbuf.take(n)
         self._copied += n
         self._rwin.read(self._copied, now, self.rtt.srtt, self._advmss)
-        more_than_one = sq.sub(self.rcv_nxt, self._rcv_wup) > self.rcv_mss
+        more_than_one = (self.rcv_nxt - self._rcv_wup) & _MASK > self.rcv_mss
         if self._acks.ack_on_read(not self._rcvbuf, more_than_one):
             self._ack_now = True  # Linux tcp_cleanup_rbuf: the pending ACK goes now
             self._output(now)
@@ -1264,8 +1264,8 @@ class Connection:
     def _update_ts_recent(self, seq: int, ts: Timestamps, now: float) -> None:
         """RFC 7323 4.3 (2): "If SEG.TSval >= TS.Recent and SEG.SEQ <= Last.ACK.sent then
         SEG.TSval is copied to TS.Recent" (a TS.Recent older than 24 days is no bound)."""
-        if sq.le(seq, self._last_ack_sent) and (
-            sq.ge(ts.val, self.ts_recent) or now - self._ts_recent_age > tw.PAWS_IDLE
+        if (self._last_ack_sent - seq) & _MASK < _HALF and (  # SEG.SEQ <= Last.ACK.sent
+            (ts.val - self.ts_recent) & _MASK < _HALF or now - self._ts_recent_age > tw.PAWS_IDLE
         ):
             self.ts_recent = ts.val
             self._ts_recent_age = now
@@ -1531,7 +1531,8 @@ class Connection:
             sample = now - self._rtt_time
         if sample is not None:
             self.rtt.sample(sample, now, ack, self.snd_max)
-            self._rtt_changed(max(sample, 0.0))
+            if self.per_segment_events:
+                self._rtt_changed(max(sample, 0.0))
         return sample
 
     # -- loss recovery and congestion control (the decisions live in loss.py, congestion.py) --
@@ -1561,7 +1562,7 @@ class Connection:
                 delivery.segments = 1
         elif duplicate:
             loss.on_sack_dupack()
-        ece = self.ecn.echo_arrives(seg)
+        ece = self.ecn.ok and self.ecn.echo_arrives(seg)
         lost_before = loss.lost_out
         fast_retransmit = False
         if sack or duplicate or ece or cc.phase is not _OPEN or loss.disorder or loss.tlp_high_seq is not None:

@@ -326,7 +326,7 @@ class LossDetector:
         out = Delivery()
         reord_low: int | None = None  # lowest newly delivered seq never retransmitted
         prior_fack = self.fack if self.sacked_out else snd_una
-        blocks = list(blocks)
+        blocks = list(blocks) if blocks else []
         if blocks:
             self._dsack(blocks, ack, out, mss, max_window)
         if sq.gt(ack, snd_una):
@@ -389,7 +389,7 @@ class LossDetector:
                 break
             n += 1
             self._by_time.pop(rec, None)
-            length = rec.length
+            length = (rec.end - rec.seq) & sq.MASK  # (rec.length)
             if rec.sacked:
                 self.sacked_out -= length
                 self._sacked_count -= 1
