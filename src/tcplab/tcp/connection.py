@@ -485,7 +485,10 @@ class Connection:
             raise _err(E.EPIPE)  # 3.10.2: "connection closing", Linux: EPIPE
         if st not in _SEND_CALL_OK:
             raise _err(E.EPIPE)
-        n = min(len(data), self.send_free)
+        n = len(data)
+        room = self.config.snd_buf - len(self._sndbuf)  # (send_free, on every write)
+        if room < n:
+            n = room if room > 0 else 0
         if n:
             # Part of a bytes object: a view of it, which the buffer may keep without a copy.
             self._sndbuf += data[:n] if n == len(data) or type(data) is not bytes else memoryview(data)[:n]
@@ -2454,14 +2457,14 @@ class Connection:
                 if n > mss and n % mss:  # a super-segment carries whole MSS: the record's tail
                     n -= n % mss  # goes on the next round, judged as without offload
                     record_end = False
-            if unsent:
-                if n == 0:
-                    if self.snd_wnd < outstanding + 1 and not outstanding:
-                        self._arm_persist(now)  # zero window, nothing in flight: probe later
-                    break
+            if unsent and n == 0:
+                if self.snd_wnd < outstanding + 1 and not outstanding:
+                    self._arm_persist(now)  # zero window, nothing in flight: probe later
+                break
+            if unsent and n < mss:  # (a full segment goes: none of the rules below holds it)
                 # data unacknowledged (a SYN-ACK still outstanding, after Fast Open, is no data)
                 unacked = sq.sub(self.snd_nxt, sq.seq_max(self.snd_una, self._snd_base))
-                partial_tail = n < mss and n == unsent and not self._fin_queued and not push and not probe
+                partial_tail = n == unsent and not self._fin_queued and not push and not probe
                 if partial_tail and (self.cork or self._more):
                     # TCP_CORK / MSG_MORE (Linux tcp_nagle_check with TCP_NAGLE_CORK): a partial
                     # last segment waits for more data; with nothing in flight the probe timer
@@ -2469,7 +2472,7 @@ class Connection:
                     if not unacked:
                         self._arm_persist(now)
                     break
-                if n < mss and n < unsent and unacked and n < self.max_snd_wnd // 2 and not record_end:
+                if n < unsent and unacked and n < self.max_snd_wnd // 2 and not record_end:
                     # Sender SWS avoidance (3.8.6.2.1): a window-limited small segment waits
                     # until it is half the largest window offered, or nothing is in flight.
                     break

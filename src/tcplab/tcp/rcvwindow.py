@@ -81,7 +81,8 @@ class ReceiveWindow:
     # -- every other segment ----------------------------------------------------------------
     def free(self, queued: int) -> int:
         """Room left in the buffer when ``queued`` bytes wait in it (in order or not)."""
-        return max(0, self.space - queued)
+        room = self.space - queued
+        return room if room > 0 else 0
 
     def select(self, free: int, current: int, shift: int, rcv_mss: int, advmss: int) -> tuple[int, bool]:
         """The window to offer now, in bytes, and whether the buffer is under pressure (less
@@ -99,7 +100,8 @@ class ReceiveWindow:
         wnd, pressure = self.would_offer(free, shift, rcv_mss)
         if wnd < current:
             wnd = _align_up(current, 1 << shift)
-        wnd = min(wnd, 0xFFFF << shift)
+        if wnd > 0xFFFF << shift:
+            wnd = 0xFFFF << shift
         self.wnd = wnd
         return wnd, pressure
 
@@ -107,15 +109,15 @@ class ReceiveWindow:
         """Linux __tcp_select_window: the window for ``free`` bytes of room,
         before the no-shrink rule; and whether the buffer is under pressure."""
         full = self.space
-        mss = min(rcv_mss, full)
+        mss = rcv_mss if rcv_mss < full else full
         pressure = free < full >> 1
         if pressure:
             free -= free % (1 << shift)
             if free < full >> 4 or free < mss:
                 return 0, True
-        wnd = min(free, self.ssthresh)
+        wnd = free if free < self.ssthresh else self.ssthresh
         if shift:
-            return _align_up(wnd, 1 << shift), pressure
+            return -(-wnd >> shift) << shift, pressure  # (_align_up to 1 << shift, per segment)
         if (self.wnd <= wnd - mss or self.wnd > wnd) and mss:
             return wnd - wnd % mss, pressure
         return self.wnd, pressure
