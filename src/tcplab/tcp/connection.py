@@ -928,7 +928,8 @@ class Connection:
         if (wl1 != seq and (seq - wl1) & _MASK < _HALF) or (wl1 == seq and (ack - self.snd_wl2) & _MASK < _HALF):
             self._set_window(seg)
         if acked or self.loss.outstanding:
-            self._sender_ack(seg, None, snd_una, False, rtt, now)
+            if payload or not self._in_order_ack(ack, snd_una, rtt, now):
+                self._sender_ack(seg, None, snd_una, False, rtt, now)
         # Seventh, the segment text (_process_text_and_fin, _receive_text): in order, in the window.
         if payload:
             ecn = self.ecn
@@ -1603,6 +1604,35 @@ class Connection:
             self._retransmit_lost(now, force=True)  # RFC 5681 3.2 step 2 / RFC 6675 (4.3)
         if advanced or fast_retransmit:
             self._arm_xmit_timer(now, advancing=True)
+
+    def _in_order_ack(self, ack: int, prior_una: int, rtt: float | None, now: float) -> bool:
+        """``_sender_ack`` for header prediction's pure ACK in the sender's common case,
+        deciding nothing differently (Linux tcp_ack when "SND.UNA advanced" is all there is
+        to it): SACK in use and no SACK option, no ECN echo (header prediction checked those),
+        the congestion control OPEN, the loss detector with nothing SACKed, lost or
+        retransmitted and no probe out (``LossDetector.on_cumulative_ack``). Nothing to judge:
+        the congestion control grows, the timers are set. False (nothing done) otherwise."""
+        cc = self.cc
+        if cc.phase is not _OPEN or not self.sack_ok:
+            return False
+        delivery = self.loss.on_cumulative_ack(ack, prior_una, now)
+        if delivery is None:
+            return False
+        self.timers.stop(_T_RACK_REORDER)  # in order, nothing SACKed: nothing to wait for
+        cwnd, ssthresh = cc.cwnd, cc.ssthresh
+        snd_una, snd_nxt = self.snd_una, self.snd_nxt
+        acked = delivery.acked
+        # (AckSample's fields as _sender_ack's: delivered is acked, in flight all outstanding,
+        # SND.UNA advanced, nothing newly lost, the window may be raised)
+        outstanding = (snd_nxt - snd_una) & _MASK
+        cc.on_ack(
+            AckSample(acked, acked, outstanding, snd_una, snd_nxt, True, delivery.segments, False, cc.limited(cc), rtt),
+            now,
+        )
+        if cc.cwnd != cwnd or cc.ssthresh != ssthresh:
+            self._cwnd_told("slow start" if cwnd < ssthresh else "congestion avoidance", (cwnd, ssthresh))
+        self._arm_xmit_timer(now, advancing=True)
+        return True
 
     def _judge_ack(self, ack: int, advanced: bool, duplicate: bool, ece: bool, delivery: Delivery, now: float) -> bool:
         """An ACK that says more than "delivered in order" (Linux tcp_fastretrans_alert): a

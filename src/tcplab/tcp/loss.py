@@ -344,6 +344,19 @@ class LossDetector:
             self._undo_retrans = None
         return out
 
+    def on_cumulative_ack(self, ack: int, snd_una: int, now: float) -> Delivery | None:
+        """``on_ack`` in the sender's common case, deciding nothing differently: an ACK of new
+        data without SACK blocks while nothing is SACKed, lost or retransmitted and no tail
+        loss probe is out (what header prediction's pure ACK mostly is). None when it is not
+        that case (nothing done: ``on_ack`` then). What it delivers begins at ``snd_una``, so
+        there is no reordering to learn and no duplicate to judge."""
+        if self.sacked_out or self.lost_out or self.retrans_out or self.tlp_high_seq is not None:
+            return None
+        out = Delivery()
+        self.dupacks = 0
+        self._prune(ack, now, out)
+        return out
+
     def _dsack(self, blocks: list[tuple[int, int]], ack: int, out: Delivery, mss: int, max_window: int) -> None:
         """RFC 2883 4: the first block reports a duplicate when it lies below the cumulative
         ACK, or inside the second block (Linux tcp_check_dsack, tcp_dsack_seen)."""
