@@ -927,9 +927,11 @@ class Connection:
         wl1 = self.snd_wl1
         if (wl1 != seq and (seq - wl1) & _MASK < _HALF) or (wl1 == seq and (ack - self.snd_wl2) & _MASK < _HALF):
             self._set_window(seg)
-        if acked or self.loss.outstanding:
-            if payload or not self._in_order_ack(ack, snd_una, rtt, now):
+        if payload:
+            if acked or self.loss.outstanding:
                 self._sender_ack(seg, None, snd_una, False, rtt, now)
+        elif not self._in_order_ack(ack, snd_una, rtt, now):  # a pure ACK (acked > 0)
+            self._sender_ack(seg, None, snd_una, False, rtt, now)
         # Seventh, the segment text (_process_text_and_fin, _receive_text): in order, in the window.
         if payload:
             ecn = self.ecn
