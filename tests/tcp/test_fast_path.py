@@ -78,6 +78,7 @@ def _run(fields: dict, seed: int, fast: bool, monkeypatch, events: bool = True) 
     data = {name: rng.randbytes(size) for name in "ab"}
     sent = dict.fromkeys("ab", 0)
     got = {"a": bytearray(), "b": bytearray()}
+    deadlines = []  # each side's next timer after every step: timers set alike, not only segments
     for _ in range(500_000):
         for name in "ab":
             conn = p.conn(name)
@@ -92,7 +93,9 @@ def _run(fields: dict, seed: int, fast: bool, monkeypatch, events: bool = True) 
                     conn.close(p.now)
         if p.a.state is State.CLOSED and p.b.state is State.CLOSED:
             break
-        if not p.step() and sent["a"] == sent["b"] == size:
+        stepped = p.step()
+        deadlines.append((p.a.next_deadline(), p.b.next_deadline()))
+        if not stepped and sent["a"] == sent["b"] == size:
             break
     p.run()
     for name in "ab":
@@ -109,6 +112,7 @@ def _run(fields: dict, seed: int, fast: bool, monkeypatch, events: bool = True) 
         "events": p.events,
         "info": (p.a.tcp_info(), p.b.tcp_info()),
         "received": (len(got["a"]), len(got["b"])),
+        "deadlines": deadlines,
     }
 
 
@@ -124,6 +128,7 @@ def test_the_fast_path_changes_nothing(name, seed, monkeypatch):
         assert f == s, f"segment {i} differs"
     assert fast["events"] == slow["events"]
     assert fast["info"] == slow["info"]
+    assert fast["deadlines"] == slow["deadlines"]
 
 
 @pytest.mark.parametrize("name", ["default", "ecn", "no-sack"])
