@@ -128,7 +128,7 @@ class WindowUse:
         """Linux tcp_is_cwnd_limited: in slow start, also while cwnd < twice what was in flight."""
         if self._limited:
             return True
-        return cc.in_slow_start and cc.cwnd < 2 * self._max_out
+        return cc.cwnd < cc.ssthresh and cc.cwnd < 2 * self._max_out  # (cc.in_slow_start)
 
 
 class CongestionControl(WindowUse, abc.ABC):
@@ -224,7 +224,8 @@ class CongestionControl(WindowUse, abc.ABC):
         """After the loss detector has judged the ACK: shrink during a reduction (PRR), grow
         outside one."""
         self.pkts_acked(sample, now)
-        if self.reducing:
+        phase = self.phase
+        if phase is _CWR or phase is _RECOVERY:  # (self.reducing, per ACK)
             self._reduce(sample)
         elif sample.may_raise and sample.delivered and self.cwnd:
             self.grow(sample, now)
@@ -500,8 +501,8 @@ class Cubic(CongestionControl):
         """Linux cubictcp_cong_avoid."""
         if not sample.cwnd_limited:
             return
-        segs = max(1, -(-sample.delivered // self.mss))
-        if self.in_slow_start:
+        segs = -(-sample.delivered // self.mss) or 1  # (delivered > 0: on_ack checked)
+        if self.cwnd < self.ssthresh:  # (self.in_slow_start)
             if not self.packets:  # RFC 9438 4.10: RFC 5681's slow start, as it counts
                 self.cwnd += min(sample.delivered, self.mss)
                 return
@@ -591,14 +592,16 @@ class Cubic(CongestionControl):
         c = self._curve
         if c is not None and c.epoch_start is not None and now - c.epoch_start < 1.0:
             return  # samples right after a reduction are not trusted
-        rtt = max(sample.rtt, 1e-6)
+        rtt = sample.rtt
+        if rtt < 1e-6:
+            rtt = 1e-6
         if not self._delay_min or rtt < self._delay_min:
             self._delay_min = rtt
         r = self._round
         if (
             self.hystart
             and (r is None or not r.found)
-            and self.in_slow_start
+            and self.cwnd < self.ssthresh  # (self.in_slow_start)
             and self.cwnd >= self.HYSTART_LOW_WINDOW * self.mss
         ):
             self._hystart_update(rtt, sample, now)
@@ -617,7 +620,8 @@ class Cubic(CongestionControl):
                 self._exit_slow_start()
                 return
         # Delay increase: the round's minimum RTT above min_rtt + clamp(min_rtt/8, 4, 16 ms).
-        r.curr_rtt = min(r.curr_rtt, rtt)
+        if rtt < r.curr_rtt:
+            r.curr_rtt = rtt
         if r.sample_cnt < self.HYSTART_MIN_SAMPLES:
             r.sample_cnt += 1
         elif r.curr_rtt > self._delay_min + min(max(self._delay_min / 8, 0.004), 0.016):
