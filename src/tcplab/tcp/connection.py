@@ -1633,7 +1633,7 @@ class Connection:
         )
         if cc.cwnd != cwnd or cc.ssthresh != ssthresh:
             self._cwnd_told("slow start" if cwnd < ssthresh else "congestion avoidance", (cwnd, ssthresh))
-        self._arm_xmit_timer(now, advancing=True)
+        self._arm_xmit_timer(now, True)  # (advancing)
         return True
 
     def _judge_ack(self, ack: int, advanced: bool, duplicate: bool, ece: bool, delivery: Delivery, now: float) -> bool:
@@ -1828,7 +1828,7 @@ class Connection:
         size = gso_size or length
         small_or_pushed = size < self.rcv_mss or psh
         if size >= self.rcv_mss:
-            self.rcv_mss = min(size, mss)
+            self.rcv_mss = size if size < mss else mss
         acks, rwin = self._acks, self._rwin
         rcv_nxt, rcv_mss = self.rcv_nxt, self.rcv_mss
         acks.data_arrived(small_or_pushed, now, self.rtt.rto, (self._rcv_adv - rcv_nxt) & _MASK, rcv_mss)
@@ -2230,9 +2230,9 @@ class Connection:
             seq,
             self.rcv_nxt if flags & ACK else 0,
             FLAGS[flags | ECE if self.ecn.echo else flags],
-            self._window_field(syn=False),
+            self._window_field(False),  # (positional arguments: per segment)
             0,
-            self._options(now, syn=False),
+            self._options(now, False),
             payload,
         )
         # (set after: keyword arguments to the dataclass's __init__ cost as much as the rest)
@@ -2556,7 +2556,7 @@ class Connection:
             if fin_here or probe:
                 break
         if sent_new and not probe:
-            self._schedule_probe(now, advancing=False)  # one probe per tail (Linux tcp_write_xmit)
+            self._schedule_probe(now, False)  # one probe per tail (Linux tcp_write_xmit); not advancing
         return sent_new
 
     def _tso_defers(self, usable: int, now: float) -> bool:
