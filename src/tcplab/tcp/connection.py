@@ -1490,11 +1490,11 @@ class Connection:
             data_acked = len(self._sndbuf)
         if data_acked:
             del self._sndbuf[:data_acked]
-            self._snd_base = sq.add(self._snd_base, data_acked)
+            self._snd_base = (self._snd_base + data_acked) & _MASK
             if self.per_segment_events and self.state in _SEND_SPACE_TOLD:
                 self._events.append(SendSpace(self.send_free))
         self.snd_una = ack
-        if sq.gt(ack, self.snd_nxt):
+        if ack != self.snd_nxt and (ack - self.snd_nxt) & _MASK < _HALF:  # (sq.gt, per ACK)
             self.snd_nxt = ack
         self._probe_outstanding = False
         self._retries = 0

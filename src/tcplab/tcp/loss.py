@@ -385,7 +385,7 @@ class LossDetector:
         run: Sent | None = None
         while n < len(queue):
             rec = queue[n]
-            if sq.gt(rec.end, ack):
+            if rec.end != ack and (rec.end - ack) & sq.MASK < sq.HALF:  # (sq.gt, per ACK)
                 if sq.lt(rec.seq, ack):
                     if rec.part:
                         if sq.sub(ack, rec.seq) % rec.part:
@@ -602,7 +602,7 @@ class LossDetector:
 
     @staticmethod
     def _sent_after(t1: float, end1: int, t2: float, end2: int) -> bool:
-        return t1 > t2 or (t1 == t2 and sq.gt(end1, end2))
+        return t1 > t2 or (t1 == t2 and end1 != end2 and (end1 - end2) & sq.MASK < sq.HALF)  # (sq.gt)
 
     def reo_wnd(self, srtt: float | None, recovering: bool) -> float:
         """RFC 8985 6.2 step 4 (Linux tcp_rack_reo_wnd): no reordering seen yet, and already
