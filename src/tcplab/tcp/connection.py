@@ -2336,20 +2336,13 @@ class Connection:
         """RFC 8985 7.2 as Linux tcp_schedule_loss_probe: with SACK, data outstanding and no
         recovery, disorder or probe under way, probe after the PTO instead of waiting for the
         RTO (the probe timer takes the retransmission timer's place until it fires)."""
-        loss = self.loss
-        if (
-            not self.sack_ok
-            or not self.config.tlp
-            or loss.disorder
-            or not loss.outstanding
-            or self.cc.phase not in _PROBE_PHASES
-            or self.state not in _PROBE_STATES
-        ):
+        c = self.config
+        if not self.sack_ok or not c.tlp or self.cc.phase not in _PROBE_PHASES or self.state not in _PROBE_STATES:
             return False
-        # Linux tcp_rto_delta_us: when the RTO would fire, reckoned from the oldest segment.
-        rto = self.rtt.rto
-        rto_left = rto if advancing else rto - (now - loss.head_sent())
-        pto = loss.probe_timeout(self.rtt.srtt, loss.packets_out(), self.config.rto_min, rto_left)
+        rtt = self.rtt
+        pto = self.loss.tail_probe_timeout(rtt.srtt, c.rto_min, rtt.rto, None if advancing else now)
+        if pto is None:
+            return False  # nothing outstanding, or SACKed, lost or retransmitted data (disorder)
         self.timers.arm(_T_TLP, now + pto)
         self.timers.stop(_T_RETRANSMISSION)
         return True

@@ -797,6 +797,18 @@ class LossDetector:
             pto = 2 * srtt + (rto_min if packets_out == 1 else 0.002)  # TCP_TIMEOUT_MIN_US
         return min(pto, rto_left) if rto_left > 0 else pto
 
+    def tail_probe_timeout(self, srtt: float | None, rto_min: float, rto: float, now: float | None) -> float | None:
+        """The PTO for a tail loss probe now (``probe_timeout``), or None when none may be
+        scheduled: nothing outstanding, or disorder (RFC 8985 7.2, Linux
+        tcp_schedule_loss_probe). ``now`` None: an ACK just advanced SND.UNA, so the RTO is
+        reckoned whole; else from when the oldest segment outstanding was sent (Linux
+        tcp_rto_delta_us). (One call for the connection's per-segment ``_schedule_probe``.)"""
+        queue = self._queue
+        if not queue or self.sacked_out or self.lost_out or self.retrans_out or self.dupacks:
+            return None
+        rto_left = rto if now is None else rto - (now - queue[0].xmit)
+        return self.probe_timeout(srtt, len(queue) + self._extra, rto_min, rto_left)
+
     def packets_out(self) -> int:
         return len(self._queue) + self._extra
 
