@@ -2512,13 +2512,14 @@ class Connection:
             off = (snd_nxt - self._snd_base) & _MASK
             payload = self._sndbuf[off : off + n] if n else b""  # (bytes: ByteQueue slices are)
             seq = snd_nxt
-            retrans = sq.lt(seq, self.snd_max)
+            snd_max = self.snd_max
+            retrans = seq != snd_max and (snd_max - seq) & _MASK < _HALF  # SEG.SEQ < SND.MAX (sq.lt)
             ecn_flags, ecn = self.ecn.data_marking(new_data=not retrans and bool(n)) if self.ecn.ok else (0, 0)
             if not outstanding and not retrans:
                 cc.on_tx_start(now - self._last_data_sent, now)  # Linux CA_EVENT_TX_START
             self._emit(seq, flags | ecn_flags, now, payload, ecn, mss if n > mss else 0)  # (gso_size)
             advance = n + (1 if fin_here else 0)
-            end = sq.add(seq, advance)
+            end = (seq + advance) & _MASK
             if n:
                 self._acks.data_sent(now)
             if retrans:
@@ -2535,7 +2536,7 @@ class Connection:
             self.snd_nxt = end
             if fin_here:
                 self._fin_seq = sq.add(seq, n)
-            if sq.gt(end, self.snd_max):
+            if end != snd_max and (end - snd_max) & _MASK < _HALF:  # beyond SND.MAX (sq.gt)
                 self.snd_max = end
                 if self._rtt_seq is None and not retrans and self._retries == 0:
                     self._rtt_seq, self._rtt_time = end, now
