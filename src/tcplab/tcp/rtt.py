@@ -83,10 +83,13 @@ class RTTEstimator:
     def sample(self, r: float, now: float = 0.0, snd_una: int = 0, snd_nxt: int = 0) -> None:
         """A new RTT measurement ``r`` at ``now``. ``snd_una``/``snd_nxt`` (after the ACK that
         gave it) delimit Linux's per-window decay of the variance term."""
-        r = max(r, 0.0)
+        if r < 0.0:
+            r = 0.0
         self._rto = None
         self.samples += 1
-        self.update_min(r, now)
+        min_rtt = self.min_rtt  # (update_min, written out: per ACK)
+        if min_rtt is None or r <= min_rtt or now - self._min_time > MIN_RTT_WINDOW:
+            self.min_rtt, self._min_time = r, now
         if self._rules.linux:
             self._sample_linux(r, snd_una, snd_nxt)
         elif self.srtt is None:
@@ -123,7 +126,9 @@ class RTTEstimator:
             if self._mdev4 > self._mdev_max4:
                 self._mdev_max4 = self._mdev4
                 self._var4 = max(self._var4, self._mdev_max4)
-            if sq.gt(snd_una, self._rtt_seq):  # a window of data went by: decay, start over
+            # A window of data went by (SND.UNA after rtt_seq, sq.gt written out): decay, start over.
+            rtt_seq = self._rtt_seq
+            if snd_una != rtt_seq and (snd_una - rtt_seq) & sq.MASK < sq.HALF:
                 if self._mdev_max4 < self._var4:
                     self._var4 -= (self._var4 - self._mdev_max4) / 4
                 self._rtt_seq = snd_nxt
