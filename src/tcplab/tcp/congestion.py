@@ -389,7 +389,10 @@ class CongestionControl(WindowUse, abc.ABC):
         the segments left over for congestion avoidance."""
         mss = self.mss
         cwnd = self.cwnd // mss
-        new = min(cwnd + segs, max(self.ssthresh // mss, cwnd))
+        cap = self.ssthresh // mss  # (min and max written out: per ACK in slow start)
+        if cap < cwnd:
+            cap = cwnd
+        new = cwnd + segs if cwnd + segs < cap else cap
         self.cwnd = new * mss
         return segs - (new - cwnd)
 
@@ -611,7 +614,8 @@ class Cubic(CongestionControl):
         r = self._round
         if r is None:
             r = self._round = _Round()
-        if sq.gt(sample.snd_una, r.end_seq):
+        snd_una, end_seq = sample.snd_una, r.end_seq
+        if snd_una != end_seq and (snd_una - end_seq) & sq.MASK < sq.HALF:  # (sq.gt: per ACK)
             r.begin(sample.snd_nxt, now)
         # ACK train: ACKs closely spaced for longer than half the minimum RTT.
         if now - r.last_ack <= self.HYSTART_ACK_DELTA:
