@@ -34,21 +34,23 @@ _KEEP = 4096  # bytes objects at least this long are kept as they are
 
 
 class ByteQueue:
-    __slots__ = ("_at", "_head", "_len", "_pieces")
+    __slots__ = ("_at", "_head", "_pieces", "nbytes")
 
     def __init__(self) -> None:
         # The data, in order; the first piece is cut by _head. An empty queue shares one empty
         # tuple (an idle connection's two buffers then cost no list each).
         self._pieces: list[bytes | bytearray | memoryview] | tuple[()] = ()
         self._head = 0  # bytes of _pieces[0] already taken
-        self._len = 0
+        # len(buf), as an attribute too: the engine reads it on every segment, where len()
+        # would be a Python call (__len__). Read-only outside this class.
+        self.nbytes = 0
         self._at = (0, 0)  # (piece index, its offset in the queue) of the last lookup
 
     def __len__(self) -> int:
-        return self._len
+        return self.nbytes
 
     def __bool__(self) -> bool:
-        return self._len > 0
+        return self.nbytes > 0
 
     def __iadd__(self, data: bytes | bytearray | memoryview) -> ByteQueue:
         n = len(data)
@@ -72,15 +74,15 @@ class ByteQueue:
                 tail += data
             else:
                 pieces.append(bytearray(data))
-        self._len += n
+        self.nbytes += n
         return self
 
     def __getitem__(self, key: slice[int | None, int | None, int | None]) -> bytes:
         """``buf[a:b]``: a copy of those bytes (or the very piece, when it is exactly one)."""
         start, stop = key.start, key.stop
         if key.step is None and start is not None and stop is not None and start >= 0 and stop >= 0:
-            if stop > self._len:  # the engine's own slices: in range, no step
-                stop = self._len
+            if stop > self.nbytes:  # the engine's own slices: in range, no step
+                stop = self.nbytes
             # The sender's next segment: within the piece the last lookup found (``_find``).
             i, off = self._at
             if off <= start and stop > start:
@@ -90,7 +92,7 @@ class ByteQueue:
                 if b <= len(piece) and type(piece) is bytes:
                     return piece if a == 0 and b == len(piece) else piece[a:b]
         else:
-            start, stop, step = key.indices(self._len)
+            start, stop, step = key.indices(self.nbytes)
             if step != 1:
                 raise ValueError("ByteQueue slices have no step")
         if stop <= start:
@@ -141,8 +143,8 @@ class ByteQueue:
         if pieces and not self._head:
             first = pieces[0]
             if type(first) is bytes and len(first) == n:
-                del pieces[0]  # type: ignore[union-attr]  # (a tuple is empty: not here)
-                self._len -= n
+                del pieces[0]  # (a tuple is empty: not here)
+                self.nbytes -= n
                 self._at = (0, 0)
                 return first
         out = self[:n]
@@ -153,8 +155,8 @@ class ByteQueue:
         """``del buf[:n]``: drop the first ``n`` bytes (the only deletion the engine makes)."""
         if key.start is not None or key.step is not None:
             raise ValueError("only the front of a ByteQueue can be deleted: del buf[:n]")
-        n = min(self._len, max(0, key.stop if key.stop is not None else self._len))
-        self._len -= n
+        n = min(self.nbytes, max(0, key.stop if key.stop is not None else self.nbytes))
+        self.nbytes -= n
         pieces = self._pieces
         head = self._head + n
         dropped = 0
@@ -173,11 +175,11 @@ class ByteQueue:
         if self is EMPTY:
             return
         self._pieces = ()
-        self._head = self._len = 0
+        self._head = self.nbytes = 0
         self._at = (0, 0)
 
     def __repr__(self) -> str:
-        return f"<ByteQueue {self._len} bytes in {len(self._pieces)} pieces>"
+        return f"<ByteQueue {self.nbytes} bytes in {len(self._pieces)} pieces>"
 
 
 EMPTY = ByteQueue()  # the shared empty queue (see the module's docstring)

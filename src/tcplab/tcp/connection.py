@@ -486,7 +486,7 @@ class Connection:
         if st not in _SEND_CALL_OK:
             raise _err(E.EPIPE)
         n = len(data)
-        room = self.config.snd_buf - len(self._sndbuf)  # (send_free, on every write)
+        room = self.config.snd_buf - self._sndbuf.nbytes  # (send_free, on every write)
         if room < n:
             n = room if room > 0 else 0
         if n:
@@ -514,14 +514,14 @@ class Connection:
         """RECEIVE (3.10.3): take up to ``max_bytes`` from the receive buffer."""
         if self.state is _LISTEN:
             raise _err(E.ENOTCONN)
-        n = len(self._rcvbuf) if max_bytes is None else min(max_bytes, len(self._rcvbuf))
+        n = self._rcvbuf.nbytes if max_bytes is None else min(max_bytes, self._rcvbuf.nbytes)
         if not n:
             return b""
         out = self._rcvbuf.take(n)
         self._copied += n
         self._rwin.read(self._copied, now, self.rtt.srtt, self._advmss)
         more_than_one = (self.rcv_nxt - self._rcv_wup) & _MASK > self.rcv_mss
-        if self._acks.ack_on_read(not self._rcvbuf, more_than_one):
+        if self._acks.ack_on_read(not self._rcvbuf.nbytes, more_than_one):
             self._ack_now = True  # Linux tcp_cleanup_rbuf: the pending ACK goes now
             self._output(now)
         else:
@@ -1486,8 +1486,8 @@ class Connection:
         data_acked = (ack - self._snd_base) & _MASK  # when SEG.ACK is after the buffer's start
         if data_acked >= _HALF:
             data_acked = 0
-        elif data_acked > len(self._sndbuf):
-            data_acked = len(self._sndbuf)
+        elif data_acked > self._sndbuf.nbytes:
+            data_acked = self._sndbuf.nbytes
         if data_acked:
             del self._sndbuf[:data_acked]
             self._snd_base = (self._snd_base + data_acked) & _MASK
@@ -2080,7 +2080,7 @@ class Connection:
         return (int(now * self.config.ts_hz) + self.iss * 2654435761) & 0xFFFFFFFF
 
     def _rcv_free(self) -> int:
-        return self._rwin.free(len(self._rcvbuf) + self._ooo.bytes)
+        return self._rwin.free(self._rcvbuf.nbytes + self._ooo.bytes)
 
     def _window_field(self, syn: bool) -> int:
         """The window we advertise (rcvwindow.py), never shrinking the right edge (RFC 9293
@@ -2141,7 +2141,8 @@ class Connection:
         # The timestamps (on every segment once negotiated: the shared NOP and the wire's fast
         # Timestamps constructor), then SACK blocks when something is out of order or duplicated.
         ts = (_NOP, _NOP, timestamps_option(self._ts_now(now), self.ts_recent)) if self.ts_ok else ()
-        if not (self.sack_ok and (self._ooo or self._dsack)):
+        # (the queue's byte count rather than its truth, a call: a queued FIN alone has no block)
+        if not (self.sack_ok and (self._ooo.bytes or self._dsack)):
             return ts
         blocks = []
         if self._dsack is not None:
@@ -2431,7 +2432,7 @@ class Connection:
         (a tail loss probe, Linux tcp_write_xmit push_one=2). True when new data left."""
         loss = self.loss
         # (the unsent data's end, SND.NXT and the FIN written out with MASK: per segment)
-        data_end = (self._snd_base + len(self._sndbuf)) & _MASK
+        data_end = (self._snd_base + self._sndbuf.nbytes) & _MASK
         if not probe and loss.lost_out:
             self._retransmit_lost(now)
         elif not self._fin_queued and not 0 < (data_end - self.snd_nxt) & _MASK < _HALF:
