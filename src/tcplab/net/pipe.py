@@ -44,6 +44,7 @@ class Pipe:
         self.a = Connection(config, ("198.18.0.1", 40000), ("198.18.0.2", 9527), iss=a_iss, name="a")
         self.b = Connection(config_b or config, ("198.18.0.2", 9527), ("198.18.0.1", 40000), iss=b_iss, name="b")
         self.hook = hook
+        self._sides = (("a", self.a), ("b", self.b))  # (what flush goes through, twice a step)
         # A super-segment (Config.gso_max) goes on the link whole, as GRO would hand it on, or
         # with ``split`` as the parts a NIC's TSO or the kernel's GSO makes of it.
         self.split = split
@@ -64,19 +65,13 @@ class Pipe:
         return self.a if name == "a" else self.b
 
     def flush(self) -> None:
-        a, b = self.a, self.b
-        segs = a.segments_to_send()
-        if segs:
-            self._enqueue("a", segs)
-        events = a.events()
-        if events:
-            self._record("a", events)
-        segs = b.segments_to_send()
-        if segs:
-            self._enqueue("b", segs)
-        events = b.events()
-        if events:
-            self._record("b", events)
+        for name, c in self._sides:
+            segs = c.segments_to_send()
+            if segs:
+                self._enqueue(name, segs)
+            events = c.events()
+            if events:
+                self._record(name, events)
 
     def _enqueue(self, name: str, segs: list[Segment]) -> None:
         """Put what ``name`` sent on the link (through the hook, if any)."""
