@@ -87,6 +87,7 @@ Address = tuple[str, int]
 _NOP = NOP()  # options are immutable: one NOP serves every segment
 
 _NO_OOO = Reassembly()  # the empty out-of-order queue connections share until they need their own
+_NONE = ()  # no events, no segments to send: see Connection._tell
 _NO_RECORDS: list[int] = []  # the MSG_EOR record ends connections share until their first
 _TS_MOD = 1 << 32
 _RTO_AFTER_SYN_LOSS = 3.0  # RFC 6298 5.7 (Linux TCP_TIMEOUT_FALLBACK)
@@ -276,13 +277,13 @@ class Connection:
         # (Linux sk_err_soft, tcp_write_err).
         self.soft_error = 0
         self.pmtu: int | None = None  # the path MTU an ICMP error taught (RFC 1191, RFC 8201)
-        self._events: list[Event] = []
+        self._events: list[Event] | tuple[()] = _NONE  # for the owner: see _tell
         # False: the events that only narrate a transfer, several per segment (DataReadable,
         # SendSpace, RttChanged, CongestionChanged), are not made, for an owner that reads the
         # buffers and tcp_info() instead (the benchmark's pipe, tcplab.net.pipe with
         # keep_log=False). State changes and how the connection ends are always told.
         self.per_segment_events = True
-        self._out: list[Segment] = []
+        self._out: list[Segment] | tuple[()] = _NONE  # to send: see _put
 
         # -- send sequence variables (RFC 9293 3.3.1) ----------------------------------------
         self.iss = 0
@@ -381,10 +382,10 @@ class Connection:
         """Change state through a row of the transition table (KeyError: not in the table)."""
         changed = STATE_CHANGES[self.state, new, cause]  # the event of the row (made once)
         self.state = new
-        self._events.append(changed)
+        self._tell(changed)
         if new is S.CLOSED:
             self._delete_tcb()
-            self._events.append(CLOSED_EVENT)
+            self._tell(CLOSED_EVENT)
         elif new is S.TIME_WAIT:
             self.timers.stop_all()
             self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
@@ -401,7 +402,7 @@ class Connection:
                 # transmission begins" (Linux: TCP_TIMEOUT_FALLBACK, measured).
                 self.rtt.rto_initial = max(self.rtt.rto_initial, _RTO_AFTER_SYN_LOSS)
             self._opening = OPENED  # nothing reads the handshake's own state from here on
-            self._events.append(CONNECTED_EVENT)
+            self._tell(CONNECTED_EVENT)
             self._arm_keepalive(now)
             if self._fin_queued:
                 # A CLOSE (or shutdown) queued in SYN-SENT / SYN-RECEIVED is processed now.
@@ -414,7 +415,7 @@ class Connection:
 
     def _fail(self, code: int, cause: Cause, event: Event, now: float) -> None:
         self.error = code
-        self._events.append(event)
+        self._tell(event)
         self._enter(S.CLOSED, cause, now)
 
     def _select_iss(self, now: float) -> int:
@@ -711,12 +712,37 @@ class Connection:
             self.loss.on_send_split(seq, n, fin, mss, now)
 
     def events(self) -> list[Event]:
-        out, self._events = self._events, []
+        out = self._events
+        if not out:
+            return []
+        self._events = _NONE
         return out
 
     def segments_to_send(self) -> list[Segment]:
-        out, self._out = self._out, []
+        out = self._out
+        if not out:
+            return []
+        self._out = _NONE
         return out
+
+    # The event and segment lists are made at the first entry after the owner took the last
+    # ones: an idle connection holds the shared empty tuple instead of two empty lists of its
+    # own (112 bytes). A forgotten ``append`` on the tuple fails loudly.
+    def _tell(self, event: Event) -> None:
+        """Queue ``event`` for the owner (``events()``)."""
+        events = self._events
+        if events:
+            events.append(event)  # (a non-empty one is a list)
+        else:
+            self._events = [event]
+
+    def _put(self, seg: Segment) -> None:
+        """Queue ``seg`` for the link (``segments_to_send()``)."""
+        out = self._out
+        if out:
+            out.append(seg)  # (a non-empty one is a list)
+        else:
+            self._out = [seg]
 
     def next_deadline(self) -> float | None:
         return self.timers.earliest()
@@ -927,7 +953,7 @@ class Connection:
             self._rcvbuf += payload
             self.rcv_nxt = sq.add(self.rcv_nxt, len(payload))
             if self.per_segment_events:
-                self._events.append(DataReadable(len(self._rcvbuf)))
+                self._tell(DataReadable(len(self._rcvbuf)))
             self._data_arrived(len(payload), bool(flags & PSH), now, seg.gso_size)
         return True
 
@@ -936,7 +962,7 @@ class Connection:
         """All data is discarded; a RST is answered with nothing, anything else with a RST."""
         rst = reset_for(seg)
         if rst is not None:
-            self._out.append(rst)
+            self._put(rst)
 
     # -- 3.10.7.2 LISTEN -----------------------------------------------------------------------
     def _arrives_listen(self, seg: Segment, now: float) -> None:
@@ -978,8 +1004,8 @@ class Connection:
             self._rcv_adv = self._rcv_wup = self.rcv_nxt
             self._syn_text = None  # taken now, not queued
             self.fastopen = True
-            self._events.append(DataReadable(len(self._rcvbuf)))
-            self._events.append(FastOpenAccepted())
+            self._tell(DataReadable(len(self._rcvbuf)))
+            self._tell(FastOpenAccepted())
         elif opt is not None:
             self._opening.fastopen_reply = key.cookie(client, server)
 
@@ -1068,7 +1094,7 @@ class Connection:
         """RFC 7413 4.1.3: a cookie in the SYN-ACK is for the client to keep."""
         opt = seg.option(FastOpen)
         if self._opening.fastopen_cookie is not None and opt is not None and tfo.usable_cookie(opt.cookie):
-            self._events.append(FastOpenCookie(opt.cookie))
+            self._tell(FastOpenCookie(opt.cookie))
 
     # -- 3.10.7.4 other states ------------------------------------------------------------------
     def _arrives_otherwise(self, seg: Segment, now: float) -> None:
@@ -1315,7 +1341,7 @@ class Connection:
         to the connection: <SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>."""
         rst = reset_for(seg)
         assert rst is not None  # the segment is a SYN without RST
-        self._out.append(rst)
+        self._put(rst)
         self._ooo = _NO_OOO
         self._fail(E.ECONNRESET, C.RCV_SYN, Reset(refused=False, errno=E.ECONNRESET), now)
 
@@ -1476,7 +1502,7 @@ class Connection:
             del self._sndbuf[:data_acked]
             self._snd_base = sq.add(self._snd_base, data_acked)
             if self.per_segment_events and self.state in _SEND_SPACE_TOLD:
-                self._events.append(SendSpace(self.send_free))
+                self._tell(SendSpace(self.send_free))
         self.snd_una = ack
         if sq.gt(ack, self.snd_nxt):
             self.snd_nxt = ack
@@ -1676,13 +1702,13 @@ class Connection:
         cc = self.cc
         if (cc.cwnd, cc.ssthresh) != before and self.per_segment_events:
             high = cc.ssthresh if cc.ssthresh < ARBITRARILY_HIGH else None
-            self._events.append(CongestionChanged(cc.cwnd, high, reason))
+            self._tell(CongestionChanged(cc.cwnd, high, reason))
 
     def _rtt_changed(self, sample: float | None = None) -> None:
         """The RTT estimator moved: a sample, or an RTO backoff or its reset (RttChanged)."""
         if self.per_segment_events:
             rtt = self.rtt
-            self._events.append(RttChanged(sample, rtt.srtt, rtt.rttvar, rtt.rto))
+            self._tell(RttChanged(sample, rtt.srtt, rtt.rttvar, rtt.rto))
 
     def _set_window(self, seg: Segment) -> None:
         shift = 0 if seg.syn else self.snd_wscale  # RFC 7323 2.2: SYN windows are not scaled
@@ -1748,7 +1774,7 @@ class Connection:
                     self.rcv_nxt = sq.add(self.rcv_nxt, len(more))
                 self._ack_now = True  # RFC 5681 4.2: ACK at once when a hole is filled
             if self.per_segment_events:
-                self._events.append(DataReadable(len(self._rcvbuf)))
+                self._tell(DataReadable(len(self._rcvbuf)))
             self._data_arrived(len(payload), bool(int(seg.flags) & PSH), now, seg.gso_size)
             if self._ooo.fin_seq is not None and self._ooo.fin_seq == self.rcv_nxt:
                 self._ooo.fin_seq = None
@@ -1808,7 +1834,7 @@ class Connection:
         """Eighth, check the FIN bit (the FIN is in order)."""
         self.rcv_nxt = sq.add(self.rcv_nxt, 1)
         self.eof = True
-        self._events.append(PeerFinished())
+        self._tell(PeerFinished())
         st = self.state
         if st in (S.SYN_RCVD, S.ESTABLISHED) and self._acks.linux:
             self._fin_ack_later(now)
@@ -2139,7 +2165,7 @@ class Connection:
             self._options(now, syn=True),
             payload,
         )
-        self._out.append(seg)
+        self._put(seg)
         opening = self._opening
         if opening.syn_tsval is None and self.config.timestamps:
             opening.syn_tsval = self._ts_now(now)  # (the TSval _options gave the first one)
@@ -2187,7 +2213,7 @@ class Connection:
             seg.ecn = ecn
         if gso_size:
             seg.gso_size = gso_size
-        self._out.append(seg)
+        self._put(seg)
         if flags & ACK:
             self._last_ack_sent = self.rcv_nxt
             self._ack_now = False
@@ -2203,9 +2229,9 @@ class Connection:
         """A reset: <SEQ=seq><CTL=RST>, or <SEQ=seq><ACK=ack><CTL=RST,ACK> when ack is given."""
         remote_port = self.remote[1] if self.remote else 0
         if ack is None:
-            self._out.append(Segment(self.local[1], remote_port, seq, 0, FLAGS[RST], 0))
+            self._put(Segment(self.local[1], remote_port, seq, 0, FLAGS[RST], 0))
         else:
-            self._out.append(Segment(self.local[1], remote_port, seq, ack, FLAGS[RST | ACK], 0))
+            self._put(Segment(self.local[1], remote_port, seq, ack, FLAGS[RST | ACK], 0))
 
     def _send_active_reset(self, now: float) -> None:
         """The RST of an ABORT. RFC 9293 3.10.5: <SEQ=SND.NXT><CTL=RST>. Linux
