@@ -11,7 +11,7 @@ from tcplab.tcp.congestion import AckSample, Cubic, NewReno, Phase
 from tcplab.tcp.connection import OPENED, _Opening
 from tcplab.tcp.ratelimit import OutOfWindowLimit
 from tcplab.tcp.rtt import RTTEstimator
-from tcplab.tcp.timers import Timer
+from tcplab.tcp.timers import STOPPED, Timer, Timers
 from tcplab.wire.tcp import FLAGS, Segment
 
 from .helpers import ISS, PEER_ISS, Peer, classic, seg
@@ -37,6 +37,8 @@ def _unused(conn) -> list[str]:
         "loss queues": conn.loss._queue is loss._NOTHING_SENT and conn.loss._by_time is loss._NOTHING_SENT_BY_TIME,
         "ECN state": conn.ecn is ecn.NOT_NEGOTIATED,
         "handshake state": conn._opening is OPENED,
+        "timer table": conn.timers is STOPPED,
+        "event and segment lists": conn._events is conn._out is engine._NONE,
     }
     return [name for name, is_shared in shared.items() if is_shared]
 
@@ -49,6 +51,8 @@ ALL = [
     "loss queues",
     "ECN state",
     "handshake state",
+    "timer table",
+    "event and segment lists",
 ]
 
 
@@ -69,7 +73,13 @@ def test_data_each_way_gives_both_their_own_buffers_and_loss_queues_and_they_wor
     p.b.send(b"reply", p.now)
     p.run(until=3.0)
     assert p.a.receive(now=p.now) == b"reply"
-    assert _unused(p.a) == ["out-of-window limit", "ECN state", "handshake state"]
+    assert _unused(p.a) == [
+        "out-of-window limit",
+        "ECN state",
+        "handshake state",
+        "timer table",
+        "event and segment lists",
+    ]
     assert "send buffer" not in _unused(p.b) and "loss queues" not in _unused(p.b)
     # the shared ones stayed as they were
     assert len(buffer.EMPTY) == 0 and not loss._NOTHING_SENT and not loss._NOTHING_SENT_BY_TIME
@@ -114,11 +124,32 @@ def test_ecn_negotiated_keeps_its_own_state_and_marks_data():
 
 
 def test_the_timer_table_is_one_object():
-    p = idle_pipe()
-    t = p.a.timers
+    t = Timers()
     t.arm(Timer.KEEPALIVE, 5.0)
     assert t.deadline(Timer.KEEPALIVE) == 5.0 and t.earliest() == 5.0
     assert list(t.due(6.0)) == [Timer.KEEPALIVE] and t.earliest() is None
+
+
+def test_a_timer_armed_gives_the_connection_its_own_table_and_it_returns_to_the_shared_one():
+    p = idle_pipe()
+    assert p.a.timers is STOPPED and p.a.next_deadline() is None
+    p.a.set_keepalive(True, p.now)
+    assert p.a.timers is not STOPPED and p.a.next_deadline() == p.now + 7200.0
+    assert p.b.timers is STOPPED and STOPPED.earliest() is None  # nobody else's changed
+    p.a.set_keepalive(False, p.now)
+    assert p.a.timers.earliest() is None
+    # data: a timer runs on each side, then the delayed ACK's expiry leaves none running
+    p.a.send(b"x", p.now)
+    assert p.a.timers.armed(Timer.TLP)  # (RFC 8985: a probe timer in place of the RTO)
+    p.run(until=p.now + 1.0)
+    assert p.b.receive(now=p.now) == b"x"
+    assert p.a.timers is STOPPED and p.b.timers is STOPPED
+    try:
+        STOPPED.arm(Timer.KEEPALIVE, 1.0)
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("the shared table took a deadline")
 
 
 # -- the engine's collaborators: episode state only during the episode ---------------------------

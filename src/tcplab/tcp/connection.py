@@ -61,7 +61,7 @@ from tcplab.tcp.rcvwindow import ReceiveWindow
 from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.rtt import RTTEstimator
 from tcplab.tcp.states import LINUX_STATE_NUMBER, Cause, State
-from tcplab.tcp.timers import Timer, Timers
+from tcplab.tcp.timers import STOPPED, Timer, Timers
 from tcplab.tcp.timewait import TimeWait
 from tcplab.wire.tcp import (
     EOL,
@@ -333,7 +333,7 @@ class Connection:
         self._syn_text: Segment | None = None  # a SYN whose text/FIN waits for ESTABLISHED
 
         # -- timers ------------------------------------------------------------------------------
-        self.timers = Timers()
+        self.timers = STOPPED  # none running: a table of its own at the first (_timers)
         self._retries = 0  # consecutive retransmissions of the same data
         self._retrans_stamp = 0.0  # when the data retransmitted first was sent (Linux retrans_stamp)
         self._rtx_start: float | None = None  # when the oldest unacked data was first sent
@@ -388,7 +388,7 @@ class Connection:
             self._tell(CLOSED_EVENT)
         elif new is S.TIME_WAIT:
             self.timers.stop_all()
-            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
+            self._timers().arm(_T_TIME_WAIT, now + 2 * self.config.msl)
         elif new is S.ESTABLISHED:
             self._was_synchronized = True
             if not self.ecn.ok:
@@ -404,9 +404,25 @@ class Connection:
             self._opening = OPENED  # nothing reads the handshake's own state from here on
             self._tell(CONNECTED_EVENT)
             self._arm_keepalive(now)
+            self._timers_idle()  # (the handshake's retransmission timer is stopped by now)
             if self._fin_queued:
                 # A CLOSE (or shutdown) queued in SYN-SENT / SYN-RECEIVED is processed now.
                 self._enter(S.FIN_WAIT_1, C.CLOSE, now)
+
+    # The timer table is the connection's own only while a timer runs: one with none (idle)
+    # holds the shared, empty timers.STOPPED instead (136 bytes less). Timers are armed through
+    # _timers(); _timers_idle() gives the table back where a connection often comes to rest.
+    def _timers(self) -> Timers:
+        """The connection's own timer table, made when it holds the shared STOPPED one."""
+        timers = self.timers
+        if timers is STOPPED:
+            timers = self.timers = Timers()
+        return timers
+
+    def _timers_idle(self) -> None:
+        """Give the table back (hold STOPPED) if no timer runs."""
+        if self.timers is not STOPPED and self.timers.earliest() is None:
+            self.timers = STOPPED
 
     def _delete_tcb(self) -> None:
         self.timers.stop_all()
@@ -590,7 +606,7 @@ class Connection:
             # (in SYN-RECEIVED also after a shutdown() that held the FIN: Linux tcp_close sends it)
             self._queue_fin(now)
         if self.state is S.FIN_WAIT_2 and self.config.fin_wait_2_timeout is not None:
-            self.timers.arm(_T_FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
+            self._timers().arm(_T_FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
         self._output(now)
 
     def abort(self, now: float) -> None:
@@ -1052,7 +1068,7 @@ class Connection:
             self._window_after_handshake(seg)
             self._enter(S.ESTABLISHED, C.RCV_SYN_ACK, now)
             if self._acks.synack_arrived(now, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss):
-                self.timers.arm(_T_DELAYED_ACK, now + self.config.delayed_ack_max)
+                self._timers().arm(_T_DELAYED_ACK, now + self.config.delayed_ack_max)
             else:
                 self._ack_now = True
             if self.config.accept_syn_text:
@@ -1134,7 +1150,7 @@ class Connection:
             and not seg.syn
             and sq.add(seg.seq, len(seg.payload) + 1) == self.rcv_nxt
         ):
-            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
+            self._timers().arm(_T_TIME_WAIT, now + 2 * self.config.msl)
             self._send_ack_now(now)
             return
 
@@ -1214,7 +1230,7 @@ class Connection:
             if not fin_in_order:
                 self._enter(S.FIN_WAIT_2, C.RCV_ACK_OF_FIN, now)
                 if self._user_closed and self.config.fin_wait_2_timeout is not None:
-                    self.timers.arm(_T_FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
+                    self._timers().arm(_T_FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
         elif st is S.CLOSING and fin_acked:
             self._enter(S.TIME_WAIT, C.RCV_ACK_OF_FIN, now)
             return
@@ -1227,7 +1243,7 @@ class Connection:
             # peer's FIN was received already. Text is ignored (seventh step), an ACK changes
             # nothing.
             if seg.fin:
-                self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
+                self._timers().arm(_T_TIME_WAIT, now + 2 * self.config.msl)
                 self._send_ack_now(now)
             return
 
@@ -1376,7 +1392,7 @@ class Connection:
             self._enter(S.CLOSED, C.RCV_RST, now)  # "TIME_WAIT assassination"
             return
         if todo & tw.RESTART:
-            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
+            self._timers().arm(_T_TIME_WAIT, now + 2 * self.config.msl)
         if todo & tw.TS_RECENT and ts is not None:
             self.ts_recent = ts.val
             self._ts_recent_age = now
@@ -1521,8 +1537,9 @@ class Connection:
             self.timers.stop(_T_TLP)
             self.timers.stop(_T_USER_TIMEOUT)
             self._rtx_start = None
+            self._timers_idle()  # all acknowledged: often the last timer stopped
         else:
-            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
+            self._timers().arm(_T_RETRANSMISSION, now + self.rtt.rto)
             self._outstanding_since(now)
         return rtt
 
@@ -1660,7 +1677,7 @@ class Connection:
         if wait is None:
             self.timers.stop(_T_RACK_REORDER)
         else:
-            self.timers.arm(_T_RACK_REORDER, now + wait)
+            self._timers().arm(_T_RACK_REORDER, now + wait)
 
     def _maybe_enter_recovery(self, ece: bool = False, lost_retrans: bool = False) -> bool:
         """Linux tcp_time_to_recover: a loss is proven, so fast recovery begins (from OPEN or
@@ -1828,7 +1845,7 @@ class Connection:
         if due is None:
             self._ack_now = True
         else:
-            self.timers.arm(_T_DELAYED_ACK, due)
+            self._timers().arm(_T_DELAYED_ACK, due)
 
     def _fin_arrives(self, now: float) -> None:
         """Eighth, check the FIN bit (the FIN is in order)."""
@@ -1852,7 +1869,7 @@ class Connection:
         elif st is S.FIN_WAIT_2:
             self._enter(S.TIME_WAIT, C.RCV_FIN, now)
         elif st is S.TIME_WAIT:
-            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)  # restart the 2 MSL timeout
+            self._timers().arm(_T_TIME_WAIT, now + 2 * self.config.msl)  # restart the 2 MSL timeout
 
     def _fin_ack_later(self, now: float) -> None:
         """The linux profile's ACK of a FIN in ESTABLISHED (notes/linux-behaviour.md C): Linux
@@ -1873,6 +1890,7 @@ class Connection:
             if self.state is S.CLOSED:
                 return
         self._output(now)
+        self._timers_idle()
 
     def _time_wait_timeout(self, now: float) -> None:
         self._enter(S.CLOSED, C.TIMEOUT_2MSL, now)  # time-wait timeout: delete the TCB
@@ -1940,7 +1958,7 @@ class Connection:
         self._rtt_changed()
         self._rtt_seq = None  # Karn: no sample from retransmitted data
         self._retransmit_head(now)
-        self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)  # 5.6
+        self._timers().arm(_T_RETRANSMISSION, now + self.rtt.rto)  # 5.6
 
     def _model_timeout(self, boundary: int) -> float:
         """Linux tcp_model_timeout: how long ``boundary`` retransmissions take when the RTO
@@ -1967,7 +1985,7 @@ class Connection:
                     self._resend(last, now)
                     loss.probe_sent(self.snd_max, retransmission=True)
         if self.snd_una != self.snd_max:
-            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
+            self._timers().arm(_T_RETRANSMISSION, now + self.rtt.rto)
             if self._rtx_start is None:
                 self._outstanding_since(now)
 
@@ -1999,7 +2017,7 @@ class Connection:
                 self._cwnd_told("recovery: PRR", before)
             self._retransmit_lost(now)
         if self.snd_una != self.snd_max and not self.timers.armed(_T_RETRANSMISSION):
-            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
+            self._timers().arm(_T_RETRANSMISSION, now + self.rtt.rto)
 
     def _outstanding_since(self, now: float) -> None:
         """Data is outstanding from ``now`` on: RFC 5482 / Linux TCP_USER_TIMEOUT gives the
@@ -2008,7 +2026,7 @@ class Connection:
         seen)."""
         self._rtx_start = now
         if self.config.user_timeout is not None:
-            self.timers.arm(_T_USER_TIMEOUT, now + self.config.user_timeout)
+            self._timers().arm(_T_USER_TIMEOUT, now + self.config.user_timeout)
 
     def _user_timeout(self, now: float) -> None:
         if self.snd_una != self.snd_max or self.timers.armed(_T_PERSIST):
@@ -2029,12 +2047,12 @@ class Connection:
         # RFC 9293 3.8.4: a probe is a segment with SEG.SEQ = SND.NXT - 1 and no data.
         self._keepalive_probes += 1
         self._emit(sq.sub(self.snd_una, 1), ACK, now)
-        self.timers.arm(_T_KEEPALIVE, now + c.keepalive_interval)
+        self._timers().arm(_T_KEEPALIVE, now + c.keepalive_interval)
 
     def _arm_keepalive(self, now: float) -> None:
         if self.config.keepalive and self.state.synchronized:
             self._keepalive_probes = 0
-            self.timers.arm(_T_KEEPALIVE, now + self.config.keepalive_idle)
+            self._timers().arm(_T_KEEPALIVE, now + self.config.keepalive_idle)
         else:
             self.timers.stop(_T_KEEPALIVE)
 
@@ -2175,7 +2193,7 @@ class Connection:
             end = sq.add(self.snd_nxt, len(payload))
             self.loss.on_send(self.snd_nxt, end, now)
             self.snd_nxt = self.snd_max = end
-        self.timers.arm_if_stopped(_T_RETRANSMISSION, now + self.rtt.rto)
+        self._timers().arm_if_stopped(_T_RETRANSMISSION, now + self.rtt.rto)
         if self._rtt_seq is None and self._retries == 0:
             self._rtt_seq, self._rtt_time = sq.add(self.iss, 1), now
             if not self.rtt.samples:
@@ -2294,7 +2312,7 @@ class Connection:
         # the last ACK that advanced.
         if head and self.config.recovery_rules == "linux" and not self.timers.armed(_T_RACK_REORDER):
             self.timers.stop(_T_TLP)
-            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
+            self._timers().arm(_T_RETRANSMISSION, now + self.rtt.rto)
 
     def _arm_xmit_timer(self, now: float, advancing: bool) -> None:
         """Linux tcp_set_xmit_timer: a tail loss probe if one may be scheduled (RFC 8985 7.2),
@@ -2302,7 +2320,7 @@ class Connection:
         if not self._schedule_probe(now, advancing):
             self.timers.stop(_T_TLP)
             if self.snd_una != self.snd_max and not self.timers.armed(_T_RETRANSMISSION):
-                self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
+                self._timers().arm(_T_RETRANSMISSION, now + self.rtt.rto)
                 self._outstanding_since(now)
 
     def _schedule_probe(self, now: float, advancing: bool) -> bool:
@@ -2323,7 +2341,7 @@ class Connection:
         rto = self.rtt.rto
         rto_left = rto if advancing else rto - (now - loss.head_sent())
         pto = loss.probe_timeout(self.rtt.srtt, loss.packets_out(), self.config.rto_min, rto_left)
-        self.timers.arm(_T_TLP, now + pto)
+        self._timers().arm(_T_TLP, now + pto)
         self.timers.stop(_T_RETRANSMISSION)
         return True
 
@@ -2363,8 +2381,8 @@ class Connection:
         self._persist_backoff += 1
         if self.config.user_timeout is not None:
             # Linux tcp_probe_timer: the user timeout counts from the first probe.
-            self.timers.arm_if_stopped(_T_USER_TIMEOUT, now + self.config.user_timeout)
-        self.timers.arm(_T_PERSIST, now + self._persist_interval())
+            self._timers().arm_if_stopped(_T_USER_TIMEOUT, now + self.config.user_timeout)
+        self._timers().arm(_T_PERSIST, now + self._persist_interval())
 
     def _persist_interval(self) -> float:
         """The wait before the next probe: the RTO (at least ``persist_min``), doubled per probe."""
@@ -2509,7 +2527,7 @@ class Connection:
                 if self._rtt_seq is None and not retrans and self._retries == 0:
                     self._rtt_seq, self._rtt_time = self.snd_nxt, now
             if not self.timers.armed(_T_RETRANSMISSION) and not self.timers.armed(_T_TLP):
-                self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
+                self._timers().arm(_T_RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
                 self._outstanding_since(now)
             self.timers.stop(_T_PERSIST)
             if record_end:
@@ -2572,7 +2590,7 @@ class Connection:
     def _arm_persist(self, now: float) -> None:
         if not self.timers.armed(_T_PERSIST) and not self.timers.armed(_T_RETRANSMISSION):
             self._persist_backoff = 0
-            self.timers.arm(_T_PERSIST, now + max(self.rtt.rto, self.config.persist_min))
+            self._timers().arm(_T_PERSIST, now + max(self.rtt.rto, self.config.persist_min))
 
     # What each timer does when it expires (``handle_timeout``).
     _TIMEOUTS: ClassVar[dict[Timer, Callable[[Connection, float], None]]] = {
