@@ -206,12 +206,15 @@ class _Opening:
     RFC 7413's cookies): a connection keeps it until ESTABLISHED, then shares ``OPENED``."""
 
     __slots__ = (
-        "fastopen_cookie", "fastopen_key", "fastopen_reply", "fixed_iss", "listen_remote", "offer_wscale", "peer_ws",
-        "syn_retransmitted", "syn_tsval",
+        "fastopen_cookie", "fastopen_key", "fastopen_reply", "fixed_iss", "isn", "listen_remote", "offer_wscale",
+        "peer_ws", "syn_retransmitted", "syn_tsval",
     )  # fmt: skip
 
-    def __init__(self, fixed_iss: int | None, fastopen_key: tfo.CookieKey | None, offer_wscale: int) -> None:
+    def __init__(
+        self, fixed_iss: int | None, fastopen_key: tfo.CookieKey | None, offer_wscale: int, isn: ISNGenerator
+    ) -> None:
         self.fixed_iss = fixed_iss  # an ISS the caller chose (tests, SYN cookies)
+        self.isn = isn  # RFC 6528: what chooses the ISS otherwise
         self.listen_remote: Address | None = None  # the remote a passive OPEN named (or None)
         self.offer_wscale = offer_wscale  # the window scale our SYN / SYN-ACK offers
         self.peer_ws = False  # the peer's SYN carried a window scale option
@@ -224,7 +227,7 @@ class _Opening:
 
 # Every established connection's: one object for all. Nothing writes to it: every write above is
 # made in a state before ESTABLISHED (the OPEN calls, SYN arrival and SYN retransmission).
-OPENED = _Opening(None, None, 0)
+OPENED = _Opening(None, None, 0, ISNGenerator())
 
 
 class Connection:
@@ -235,10 +238,10 @@ class Connection:
     # and a field that is not listed here fails loudly (AttributeError) instead of being made.
     __slots__ = (
         "_ack_now", "_acks", "_challenge_acks", "_copied", "_dsack", "_eor", "_events", "_fin_queued",
-        "_fin_seq", "_isn", "_keepalive_probes", "_last_ack_sent", "_last_data_sent", "_more", "_ooo", "_oow",
+        "_fin_seq", "_keepalive_probes", "_last_ack_sent", "_last_data_sent", "_more", "_ooo", "_oow",
         "_opening", "_out", "_persist_backoff", "_probe_outstanding", "_probes_out", "_rcv_adv", "_rcv_wup",
         "_rcvbuf", "_retrans_stamp", "_retries", "_rtt_seq", "_rtt_time", "_rtx_start", "_rtx_ts", "_rwin",
-        "_snd_base", "_snd_sml", "_sndbuf", "_syn_text", "_ts_recent_age", "_user_closed", "_was_synchronized", "cc",
+        "_snd_base", "_snd_sml", "_sndbuf", "_syn_text", "_ts_recent_age", "_user_closed", "cc",
         "config", "cork", "ecn", "eof", "error", "fastopen", "irs", "iss", "local", "loss", "max_snd_wnd", "name",
         "passive", "per_segment_events", "pmtu", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale", "remote", "retransmits",
         "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up", "snd_wl1", "snd_wl2", "snd_wnd",
@@ -263,14 +266,12 @@ class Connection:
         self.local = local
         self.remote = remote
         self.name = name
+        # What only the opening handshake needs; the shared OPENED once ESTABLISHED (see _enter).
         # RFC 6528: without a generator (or a fixed ISS) the connection keys its own from
         # os.urandom; a constant key would make every ISN predictable.
-        self._isn = isn if isn is not None else ISNGenerator()
-        # What only the opening handshake needs; the shared OPENED once ESTABLISHED (see _enter).
-        self._opening = _Opening(iss, fastopen_key, self.config.wscale)
+        self._opening = _Opening(iss, fastopen_key, self.config.wscale, isn if isn is not None else ISNGenerator())
         self.state = S.CLOSED
         self.passive = False  # RFC 9293: "initiated with a passive OPEN"
-        self._was_synchronized = False  # reached ESTABLISHED once (send() then gives EPIPE)
         self.error = 0  # errno of the failure (SO_ERROR)
         # An ICMP error in a synchronized state (RFC 1122 4.2.3.9: soft, reported to the user,
         # not fatal): SO_ERROR reads it once, and a timeout reports it instead of ETIMEDOUT
@@ -390,7 +391,6 @@ class Connection:
             self.timers.stop_all()
             self._timers().arm(_T_TIME_WAIT, now + 2 * self.config.msl)
         elif new is S.ESTABLISHED:
-            self._was_synchronized = True
             if not self.ecn.ok:
                 self.ecn = NOT_NEGOTIATED  # nothing of ECN left to keep for this connection
             self._rwin.established(self._advmss)
@@ -424,6 +424,11 @@ class Connection:
         if self.timers is not STOPPED and self.timers.earliest() is None:
             self.timers = STOPPED
 
+    @property
+    def _was_synchronized(self) -> bool:
+        """Reached ESTABLISHED once (send() then gives EPIPE): the handshake's state is gone."""
+        return self._opening is OPENED
+
     def _delete_tcb(self) -> None:
         self.timers.stop_all()
         self._sndbuf.clear()
@@ -438,7 +443,7 @@ class Connection:
         fixed = self._opening.fixed_iss
         if fixed is not None:
             return fixed & sq.MASK
-        return self._isn(self.local, self.remote or ("", 0), now)
+        return self._opening.isn(self.local, self.remote or ("", 0), now)
 
     def _init_send(self, now: float) -> None:
         self.iss = self._select_iss(now)
