@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 from tcplab.net.pipe import Pipe
-from tcplab.tcp import Config, State, buffer, ecn, loss
+from tcplab.tcp import Config, State, ackpolicy, buffer, ecn, loss
 from tcplab.tcp import connection as engine
+from tcplab.tcp.ackpolicy import AckPolicy
 from tcplab.tcp.congestion import AckSample, Cubic, NewReno, Phase
-from tcplab.tcp.connection import OPENED, _Opening
+from tcplab.tcp.connection import OPENED, Connection, _Opening
 from tcplab.tcp.ratelimit import OutOfWindowLimit
 from tcplab.tcp.rtt import RTTEstimator
 from tcplab.tcp.timers import STOPPED, Timer, Timers
@@ -41,6 +42,7 @@ def _unused(conn) -> list[str]:
         "handshake state": conn._opening is OPENED,
         "timer table": conn.timers is STOPPED,
         "event and segment lists": conn._events is conn._out is engine._NONE,
+        "ACK policy": conn._acks.idle,
     }
     return [name for name, is_shared in shared.items() if is_shared]
 
@@ -55,6 +57,7 @@ ALL = [
     "handshake state",
     "timer table",
     "event and segment lists",
+    "ACK policy",
 ]
 
 
@@ -62,6 +65,7 @@ def test_an_idle_established_connection_shares_or_lacks_every_lazy_part():
     p = idle_pipe()
     for conn in (p.a, p.b):
         assert _unused(conn) == ALL
+    assert p.a._acks is p.b._acks  # one idle ACK policy for the configuration's connections
     # the sizes both computed at set-up are one int object, not one each
     assert p.a.cc.cwnd == p.b.cc.cwnd > 256 and p.a.cc.cwnd is p.b.cc.cwnd
 
@@ -84,6 +88,11 @@ def test_data_each_way_gives_both_their_own_buffers_and_loss_queues_and_they_wor
     ]
     assert "send buffer" not in _unused(p.b) and "loss queues" not in _unused(p.b)
     # the shared ones stayed as they were
+    fresh_policy = AckPolicy(Config().read_only())
+    idle_policy = ackpolicy.idle(p.a.config)
+    assert idle_policy.idle and all(
+        getattr(idle_policy, f) == getattr(fresh_policy, f) for f in AckPolicy.__slots__[2:]
+    )
     assert len(buffer.EMPTY) == 0 and not loss._NOTHING_SENT and not loss._NOTHING_SENT_BY_TIME
     assert not engine._NO_RECORDS
     fresh = _Opening(None, None, 0, OPENED.isn)
@@ -123,6 +132,16 @@ def test_ecn_negotiated_keeps_its_own_state_and_marks_data():
     for conn in (p.a, p.b):
         assert conn.ecn is not ecn.NOT_NEGOTIATED and conn.ecn.ok
     assert not ecn.NOT_NEGOTIATED.ok and not ecn.NOT_NEGOTIATED.echo
+
+
+def test_the_idle_ack_policy_refuses_a_change_and_a_private_config_gets_its_own():
+    p = idle_pipe()
+    with pytest.raises(TypeError):
+        p.a._acks.quick = 3
+    p.a.set_quickack(0, p.now)  # TCP_QUICKACK 0: ping-pong mode, in a policy of its own
+    assert not p.a._acks.idle and not p.a.quickack and p.b._acks.idle and p.b.quickack
+    own = Connection(Config())
+    assert not own._acks.idle
 
 
 def test_the_timer_table_is_one_object():

@@ -28,7 +28,7 @@ import os
 from collections.abc import Callable
 from typing import ClassVar, TypedDict
 
-from tcplab.tcp import buffer
+from tcplab.tcp import ackpolicy, buffer
 from tcplab.tcp import fastopen as tfo
 from tcplab.tcp import seq as sq
 from tcplab.tcp import timewait as tw
@@ -369,7 +369,8 @@ class Connection:
 
         # -- ACK policy -------------------------------------------------------------------------
         self._ack_now = False
-        self._acks = AckPolicy(c)  # delayed ACKs, Linux quick-ACK mode and ato
+        # delayed ACKs, Linux quick-ACK mode and ato: shared until changed (see _own_acks)
+        self._acks = ackpolicy.idle(c)
         # -- RFC 5961 section 7: ACK throttling (ratelimit.py) -------------------------------
         self._oow: OutOfWindowLimit | None = None  # this connection's: see _oow_allow
         self._challenge_acks = challenge_acks  # the host's, shared by its connections
@@ -423,6 +424,15 @@ class Connection:
         """Give the table back (hold STOPPED) if no timer runs."""
         if self.timers is not STOPPED and self.timers.earliest() is None:
             self.timers = STOPPED
+
+    # A connection that has received nothing shares its configuration's idle ACK policy
+    # (ackpolicy.idle, 96 bytes less); the calls that change a policy take its own first.
+    def _own_acks(self) -> AckPolicy:
+        """The connection's own ACK policy, made (equal to the idle one) when it shares one."""
+        acks = self._acks
+        if acks.idle:
+            acks = self._acks = AckPolicy(self.config)
+        return acks
 
     @property
     def _was_synchronized(self) -> bool:
@@ -557,7 +567,7 @@ class Connection:
         a mode: the kernel's own rules change it again (notes/linux-behaviour.md C)."""
         more_than_one = sq.sub(self.rcv_nxt, self._rcv_wup) > self.rcv_mss
         open_ = self.state in (S.ESTABLISHED, S.CLOSE_WAIT)
-        if self._acks.set_quickack(value, open_, not self._rcvbuf, more_than_one):
+        if self._own_acks().set_quickack(value, open_, not self._rcvbuf, more_than_one):
             self._ack_now = True
             self._output(now)
 
@@ -1271,7 +1281,7 @@ class Connection:
             if seg.payload:
                 self._note_duplicate(seg.seq, end if sq.le(end, self.rcv_nxt) else self.rcv_nxt)
             scheduled = not sq.lt(sq.add(seg.seq, seg.seg_len), self._rcv_wup)
-            self._acks.duplicate_arrived(scheduled, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss)
+            self._own_acks().duplicate_arrived(scheduled, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss)
         self._send_ack_now(now)
 
     def _note_duplicate(self, start: int, end: int) -> None:
@@ -1757,7 +1767,7 @@ class Connection:
         if seg.fin and st is S.ESTABLISHED and seq == self.rcv_nxt and sq.le(fin_seq, self._rcv_adv):
             # Linux tcp_fin enters ping-pong mode before the ACK is decided (__tcp_ack_snd_check
             # runs after tcp_data_queue): no quick ACK for this segment's data either.
-            self._acks.fin_arrived()
+            self._own_acks().fin_arrived()
         if payload and st in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
             self._receive_text(seq, payload, seg, now)
         elif payload:
@@ -1830,7 +1840,7 @@ class Connection:
         small_or_pushed = size < self.rcv_mss or psh
         if size >= self.rcv_mss:
             self.rcv_mss = min(size, mss)
-        acks, rwin = self._acks, self._rwin
+        acks, rwin = self._own_acks(), self._rwin
         acks.data_arrived(small_or_pushed, now, self.rtt.rto, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss)
         if rwin.grow(length, self._rcv_free(), mss):
             acks.window_grew()
@@ -1882,7 +1892,7 @@ class Connection:
         quick ACK; it goes on the delayed-ACK timer, whose timeout (icsk_ack.ato) is 0 until the
         first data arrived (the timer fires at the next jiffy: measured 1.2-4.7 ms at HZ=250)
         and ato after; sooner when data or our FIN carries it."""
-        self._acks.fin_arrived()
+        self._own_acks().fin_arrived()
         if self._ack_now:
             return  # this segment's data asked for an ACK now (more than one segment, a hole)
         self._delay_ack(now)
@@ -2072,7 +2082,7 @@ class Connection:
         read the Config as they go (the ACK policy) read the new one; what the others took from
         it when the connection was made stays as it was."""
         self.config = self.config.copy(**changes)
-        self._acks.config = self.config
+        self._own_acks().config = self.config
 
     # ================================================================================ sending
     def _ts_now(self, now: float) -> int:
