@@ -243,8 +243,8 @@ class Connection:
         "_rcvbuf", "_retrans_stamp", "_retries", "_rtt_seq", "_rtt_time", "_rtx_start", "_rtx_ts", "_rwin",
         "_snd_base", "_snd_sml", "_sndbuf", "_syn_text", "_ts_recent_age", "_user_closed", "cc",
         "config", "cork", "ecn", "eof", "error", "fastopen", "irs", "iss", "local", "loss", "max_snd_wnd", "name",
-        "passive", "per_segment_events", "pmtu", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale", "remote", "retransmits",
-        "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up", "snd_wl1", "snd_wl2", "snd_wnd",
+        "passive", "per_segment_events", "pmtu", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale", "remote",
+        "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd",
         "snd_wscale", "soft_error", "state", "timers", "total_retrans", "ts_ok", "ts_recent",
     )  # fmt: skip
 
@@ -292,7 +292,7 @@ class Connection:
         self.snd_nxt = 0
         self.snd_max = 0  # highest sequence number sent (snd_nxt may go back after an RTO)
         self.snd_wnd = 0
-        self.snd_up = 0
+        # (SND.UP: none; tcplab sends no urgent data, as RFC 6093 advises applications)
         self.snd_wl1 = 0
         self.snd_wl2 = 0
         self.max_snd_wnd = 0
@@ -360,7 +360,6 @@ class Connection:
         self._snd_sml: int | None = None  # the end of the last small segment sent (Linux snd_sml)
         self._last_data_sent = 0.0  # when new data last left (Linux lsndtime)
         self.total_retrans = 0
-        self.retransmits = 0  # retransmissions of the current head (tcpi_retransmits)
 
         # -- ECN (RFC 3168) and Fast Open (RFC 7413) ----------------------------------------------
         self.ecn = Ecn(c.ecn)
@@ -433,6 +432,11 @@ class Connection:
         if acks.idle:
             acks = self._acks = AckPolicy(self.config)
         return acks
+
+    @property
+    def retransmits(self) -> int:
+        """Retransmissions of the current head in a row (tcpi_retransmits)."""
+        return self._retries
 
     @property
     def _was_synchronized(self) -> bool:
@@ -1539,7 +1543,6 @@ class Connection:
             self.snd_nxt = ack
         self._probe_outstanding = False
         self._retries = 0
-        self.retransmits = 0
         # Forward progress ends the backoff. (Karn keeps it until a valid RTT sample; Linux takes
         # one from nearly every such ACK, from the send time of data never retransmitted or
         # else from the echo, so in effect the same.)
@@ -1946,7 +1949,6 @@ class Connection:
             self._fail(code, C.TIMEOUT, TimedOut(errno=code), now)
             return
         self._retries += 1
-        self.retransmits = self._retries
         if not st.synchronized:
             self._opening.syn_retransmitted = True
         # R1 (retries1) would ask IP for another route; on one link there is none to ask.
