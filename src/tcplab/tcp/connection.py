@@ -402,6 +402,10 @@ class Connection:
                 # transmission begins" (Linux: TCP_TIMEOUT_FALLBACK, measured).
                 self.rtt.rto_initial = max(self.rtt.rto_initial, _RTO_AFTER_SYN_LOSS)
             self._opening = OPENED  # nothing reads the handshake's own state from here on
+            if self.snd_max == self.snd_una == self._snd_base:
+                # SND.NXT and the send buffer's base as the same int object as SND.UNA (an int
+                # above 2**30 is 32 bytes of its own): an idle connection keeps one, not two.
+                self.snd_nxt = self.snd_max = self._snd_base = self.snd_una
             self._tell(CONNECTED_EVENT)
             self._arm_keepalive(now)
             self._timers_idle()  # (the handshake's retransmission timer is stopped by now)
@@ -421,7 +425,7 @@ class Connection:
 
     def _timers_idle(self) -> None:
         """Give the table back (hold STOPPED) if no timer runs."""
-        if self.timers is not STOPPED and self.timers.earliest() is None:
+        if self.timers.idle():
             self.timers = STOPPED
 
     # A connection that has received nothing shares its configuration's idle ACK policy
@@ -1581,7 +1585,10 @@ class Connection:
         elif timed:
             sample = now - self._rtt_time
         if sample is not None:
-            self.rtt.sample(sample, now, ack, self.snd_max)
+            snd_max = self.snd_max
+            # (all acknowledged: the ACK's own int object, which SND.UNA and the loss detector
+            # keep too, rather than a second one of the same value: see _enter, ESTABLISHED)
+            self.rtt.sample(sample, now, ack, ack if ack == snd_max else snd_max)
             self._rtt_changed(max(sample, 0.0))
         return sample
 
@@ -1843,7 +1850,9 @@ class Connection:
         small_or_pushed = size < self.rcv_mss or psh
         if size >= self.rcv_mss:
             self.rcv_mss = min(size, mss)
-        acks, rwin = self._own_acks(), self._rwin
+        acks, rwin = self._acks, self._rwin
+        if acks.idle:
+            acks = self._own_acks()
         acks.data_arrived(small_or_pushed, now, self.rtt.rto, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss)
         if rwin.grow(length, self._rcv_free(), mss):
             acks.window_grew()
@@ -2248,7 +2257,11 @@ class Connection:
             seg.ecn = ecn
         if gso_size:
             seg.gso_size = gso_size
-        self._put(seg)
+        out = self._out
+        if out:
+            out.append(seg)
+        else:
+            self._out = [seg]  # (_put, inline: this runs for every segment)
         if flags & ACK:
             self._last_ack_sent = self.rcv_nxt
             self._ack_now = False

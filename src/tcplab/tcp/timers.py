@@ -58,6 +58,10 @@ class Timers(list[float | None]):
     def armed(self, timer: Timer) -> bool:
         return self[timer] is not None
 
+    def idle(self) -> bool:
+        """No timer runs (a test in C: this is asked on every ACK that acknowledges all)."""
+        return self.count(None) == len(_ORDER)
+
     def earliest(self) -> float | None:
         best: float | None = None
         for d in self:
