@@ -31,6 +31,7 @@ Sequence numbers are the engine's 32-bit ones; lengths and windows are bytes.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable
 
 from tcplab.tcp import seq as sq
@@ -127,15 +128,8 @@ class _Settings:
         self.forget_sack_on_rto = forget_sack_on_rto  # RFC 2018 8 (Linux keeps the SACKed marks)
 
 
-_SETTINGS: dict[tuple[bool, int, int, bool], _Settings] = {}
-
-
-def _settings(rack: bool, reordering: int, max_reordering: int, forget_sack_on_rto: bool) -> _Settings:
-    key = (rack, reordering, max_reordering, forget_sack_on_rto)
-    found = _SETTINGS.get(key)
-    if found is None:
-        found = _SETTINGS[key] = _Settings(*key)
-    return found
+# one object per combination of settings (a handful exist)
+_settings = functools.cache(_Settings)
 
 
 class LossDetector:
