@@ -235,6 +235,21 @@ class _Idle(AckPolicy):
             raise TypeError(f"the shared idle AckPolicy cannot change {name}")
         object.__setattr__(self, name, value)
 
+    # What changes nothing in a policy that has received nothing (nothing scheduled or pushed,
+    # no quick ACKs, ato 0, not in ping-pong mode, no data received): no-ops here, so that the
+    # ACKs and data an idle connection sends need no policy of its own.
+    def ack_sent(self) -> None:
+        pass
+
+    def data_sent(self, now: float) -> None:
+        pass
+
+    def delayed_ack_fired(self, rto: float) -> None:
+        pass
+
+    def under_pressure(self) -> None:
+        pass
+
 
 def idle(config: Config) -> AckPolicy:
     """The policy for a connection that has received nothing: shared when ``config`` is."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import TypeVar
 
 _T = TypeVar("_T")
 
@@ -265,9 +265,10 @@ class ReadOnlyConfig(Config):
         except AttributeError:
             derived = {}
             object.__setattr__(self, "_derived", derived)
-        if make not in derived:
-            derived[make] = make(self)
-        return cast(_T, derived[make])
+        found = derived.get(make)
+        if found is None:
+            found = derived[make] = make(self)
+        return found  # type: ignore[return-value]  # (what make made)
 
 
 # The fields that name a choice, and the values each may take.

@@ -383,7 +383,11 @@ class Connection:
         """Change state through a row of the transition table (KeyError: not in the table)."""
         changed = STATE_CHANGES[self.state, new, cause]  # the event of the row (made once)
         self.state = new
-        self._tell(changed)
+        events = self._events
+        if events:
+            events.append(changed)
+        else:
+            self._events = [changed]  # (_tell, inline: every state change tells one)
         if new is S.CLOSED:
             self._delete_tcb()
             self._tell(CLOSED_EVENT)
@@ -415,7 +419,8 @@ class Connection:
 
     # The timer table is the connection's own only while a timer runs: one with none (idle)
     # holds the shared, empty timers.STOPPED instead (136 bytes less). Timers are armed through
-    # _timers(); _timers_idle() gives the table back where a connection often comes to rest.
+    # _timers(); _timers_idle() gives the table back where a connection often comes to rest
+    # (ESTABLISHED, a timeout handled).
     def _timers(self) -> Timers:
         """The connection's own timer table, made when it holds the shared STOPPED one."""
         timers = self.timers
@@ -1559,7 +1564,6 @@ class Connection:
             self.timers.stop(_T_TLP)
             self.timers.stop(_T_USER_TIMEOUT)
             self._rtx_start = None
-            self._timers_idle()  # all acknowledged: often the last timer stopped
         else:
             self._timers().arm(_T_RETRANSMISSION, now + self.rtt.rto)
             self._outstanding_since(now)
