@@ -150,21 +150,20 @@ def test_the_timer_table_is_one_object():
     assert list(t.due(6.0)) == [Timer.KEEPALIVE] and t.earliest() is None
 
 
-def test_a_timer_armed_gives_the_connection_its_own_table_and_it_returns_to_the_shared_one():
-    p = idle_pipe()
+def test_a_timer_armed_gives_the_connection_its_own_table_and_nobody_else_one():
+    p = idle_pipe()  # the handshake's retransmission timer ran: the table went back at ESTABLISHED
     assert p.a.timers is STOPPED and p.a.next_deadline() is None
     p.a.set_keepalive(True, p.now)
     assert p.a.timers is not STOPPED and p.a.next_deadline() == p.now + 7200.0
     assert p.b.timers is STOPPED and STOPPED.earliest() is None  # nobody else's changed
     p.a.set_keepalive(False, p.now)
     assert p.a.timers.earliest() is None
-    # data: a timer runs on each side; the delayed ACK's expiry leaves none running on b (a's
-    # stopped on an ACK: it keeps its table, as a timeout is where it is given back)
+    # data: the sender's probe timer runs, in its table
     p.a.send(b"x", p.now)
     assert p.a.timers.armed(Timer.TLP)  # (RFC 8985: a probe timer in place of the RTO)
     p.run(until=p.now + 1.0)
     assert p.b.receive(now=p.now) == b"x"
-    assert p.b.timers is STOPPED and p.a.timers is not STOPPED and p.a.timers.earliest() is None
+    assert p.a.timers is not STOPPED and p.b.timers.earliest() is None and STOPPED.earliest() is None
     with pytest.raises(TypeError):
         STOPPED.arm(Timer.KEEPALIVE, 1.0)  # the shared table takes no deadline
 

@@ -384,13 +384,12 @@ class Connection:
         changed = STATE_CHANGES[self.state, new, cause]  # the event of the row (made once)
         self.state = new
         events = self._events
-        if events:
-            events.append(changed)
-        else:
-            self._events = [changed]  # (_tell, inline: every state change tells one)
+        if not events:
+            events = self._events = []  # (_tell, inline: every state change tells one or two)
+        events.append(changed)
         if new is S.CLOSED:
             self._delete_tcb()
-            self._tell(CLOSED_EVENT)
+            events.append(CLOSED_EVENT)
         elif new is S.TIME_WAIT:
             self.timers.stop_all()
             self._timers().arm(_T_TIME_WAIT, now + 2 * self.config.msl)
@@ -410,7 +409,7 @@ class Connection:
                 # SND.NXT and the send buffer's base as the same int object as SND.UNA (an int
                 # above 2**30 is 32 bytes of its own): an idle connection keeps one, not two.
                 self.snd_nxt = self.snd_max = self._snd_base = self.snd_una
-            self._tell(CONNECTED_EVENT)
+            events.append(CONNECTED_EVENT)
             self._arm_keepalive(now)
             self._timers_idle()  # (the handshake's retransmission timer is stopped by now)
             if self._fin_queued:
@@ -419,8 +418,8 @@ class Connection:
 
     # The timer table is the connection's own only while a timer runs: one with none (idle)
     # holds the shared, empty timers.STOPPED instead (136 bytes less). Timers are armed through
-    # _timers(); _timers_idle() gives the table back where a connection often comes to rest
-    # (ESTABLISHED, a timeout handled).
+    # _timers(); _timers_idle() gives the table back where an idle connection comes to rest,
+    # at ESTABLISHED.
     def _timers(self) -> Timers:
         """The connection's own timer table, made when it holds the shared STOPPED one."""
         timers = self.timers
@@ -1921,7 +1920,6 @@ class Connection:
             if self.state is S.CLOSED:
                 return
         self._output(now)
-        self._timers_idle()
 
     def _time_wait_timeout(self, now: float) -> None:
         self._enter(S.CLOSED, C.TIMEOUT_2MSL, now)  # time-wait timeout: delete the TCB
