@@ -351,3 +351,47 @@ def test_serve_with_impairment_options(ns: str) -> None:
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
+
+
+def test_serve_with_busy_poll_serves_connections(ns: str) -> None:
+    """``--busy-poll USEC``: the loop spins on the device before it sleeps; connections are
+    served as without it (echoed data intact, FIN after it), one after another."""
+    name = f"b{os.getpid()}{ns[-4:]}"
+    proc = _tcplab(
+        "serve", "echo", *TUN, "--netns", ns, "--name", name, "--busy-poll", "200", stderr=subprocess.PIPE, text=True
+    )
+    try:
+        _wait_line(proc.stderr, "Ctrl-C to stop")
+        for _ in range(3):
+            peer = _kpeer(ns, "client", "198.18.0.2", 9527, "--send", 50000, "--recv", 50000, "--shut", "--eof")
+            done = json.loads(_wait_line(peer.stdout, '"done"'))
+            assert done["recv"] == 50000 and done["recv_sha"] == done["sent_sha"]
+            assert done["eof"] is True
+            peer.wait(10)
+        assert control.query(name)["counters"]["passive_opens"] == 3
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "tcplab: bad --busy-poll -1: microseconds, 0..1000000\n"),
+        ("1000001", "tcplab: bad --busy-poll 1000001: microseconds, 0..1000000\n"),
+        ("fast", "tcplab: error: argument --busy-poll: invalid int value: 'fast' (see 'tcplab --help')\n"),
+    ],
+)
+def test_bad_busy_poll_is_one_line(value: str, message: str) -> None:
+    # Checked before any device is made: no root, no namespace needed.
+    res = subprocess.run(
+        [sys.executable, "-m", "tcplab", "serve", "echo", *TUN, f"--busy-poll={value}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert res.returncode == 2
+    assert res.stderr == message
