@@ -179,7 +179,8 @@ class SocketCore:
         self._flags = 0  # the _Flag bits below: none set
         self._deferred: tuple[str, int] | None = None  # TCP_FASTOPEN_CONNECT: waits for a write
         self._linger_deadline: float | None = None  # close() waiting for the FIN's ACK
-        self._wakers: list[Callable[[], None]] | None = None  # made by the first add_waker()
+        # A tuple, replaced on each change: wake() runs it as it is, no copy a wake-up.
+        self._wakers: tuple[Callable[[], None], ...] = ()
 
     # ---- what the socket is ----------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -288,19 +289,19 @@ class SocketCore:
     def add_waker(self, callback: Callable[[], None]) -> None:
         """Call ``callback()`` whenever something happens to this socket (data, state change, room
         to send, a connection to accept): the moment a parked call can be made again."""
-        if self._wakers is None:
-            self._wakers = []
-        self._wakers.append(callback)
+        self._wakers += (callback,)
 
     def remove_waker(self, callback: Callable[[], None]) -> None:
-        if self._wakers is not None and callback in self._wakers:
-            self._wakers.remove(callback)
+        wakers = list(self._wakers)
+        if callback in wakers:
+            wakers.remove(callback)
+            self._wakers = tuple(wakers)
 
     def wake(self) -> None:
         """Something happened to the socket (the host calls it: this socket owns the endpoint
         or the listener): call the wakers."""
         if self._wakers:
-            for waker in list(self._wakers):
+            for waker in self._wakers:
                 waker()
 
     def _attach(self, ep: Endpoint | None = None, listener: Listener | None = None) -> None:
