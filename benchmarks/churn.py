@@ -2,14 +2,14 @@
 kernel lets one Python process, or serve them. Standard library only (it runs with the system
 python3 inside a namespace). Reports one JSON line on stdout.
 
-    churn.py client ADDR PORT [--seconds 2] [--parallel 8]
+    churn.py client ADDR PORT [--seconds 2] [--parallel 8] [--connections N]
     churn.py server ADDR PORT
 
 One connection, both ways the same: the client connects, half-closes at once (FIN), waits for
 the server's FIN (EOF) and closes; the server accepts, reads to EOF and closes. So a connection
 is a handshake and an orderly close, and the client ends in TIME_WAIT. The client keeps
 ``--parallel`` connections going at once (non-blocking sockets, one selector) and starts a new
-one whenever one ends, for ``--seconds``.
+one whenever one ends, for ``--seconds`` (or until ``--connections`` are done).
 """
 
 import argparse
@@ -26,7 +26,7 @@ def say(**fields):
     sys.stdout.flush()
 
 
-def client(addr, port, seconds, parallel):
+def client(addr, port, seconds, parallel, count=0):
     family = socket.AF_INET6 if ":" in addr else socket.AF_INET
     sel = selectors.DefaultSelector()
     done = failed = 0
@@ -70,7 +70,7 @@ def client(addr, port, seconds, parallel):
                 s.close()
                 done += 1
                 last = time.monotonic()
-            if time.monotonic() < end:
+            if time.monotonic() < end and (not count or done + len(sel.get_map()) < count):
                 start()
     say(event="done", connections=done, failed=failed, elapsed=last - t0)
 
@@ -115,9 +115,10 @@ def main():
     p.add_argument("port", type=int)
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--parallel", type=int, default=8)
+    p.add_argument("--connections", type=int, default=0, help="stop after this many (0: no limit)")
     a = p.parse_args()
     if a.role == "client":
-        client(a.addr, a.port, a.seconds, a.parallel)
+        client(a.addr, a.port, a.seconds, a.parallel, a.connections)
     else:
         server(a.addr, a.port)
 

@@ -1,6 +1,7 @@
 """Connection benchmark: connections per second, and memory per idle connection.
 
     sudo python benchmarks/connections.py [--seconds 2] [--parallel 8] [--runs 3] [--conns 10000]
+                                          [--busy-poll USEC]
 
 Connections per second (root; namespaces and TUN/veth devices made and removed here): one
 connection is a handshake and an orderly close (the client connects, sends FIN at once, waits
@@ -12,6 +13,9 @@ time, for ``--seconds``, in three set-ups measured in the same run:
 - tcplab -> kernel: tcplab's sockets on a TUN device (this process) against the kernel's TCP,
   the host built as ``tcplab serve`` builds its own (events for subscribers only: none here);
 - kernel -> kernel over a veth pair between two namespaces: the yardstick.
+
+With ``--busy-poll USEC`` both tcplab figures are measured twice, without and with busy polling
+(``tcplab serve --busy-poll``; ``TunRuntime(busy_poll=...)`` for the client), runs alternating.
 
 Memory (no root; the simulator): ``--conns`` connections between two simulated hosts, measured
 with tracemalloc: bytes per idle ESTABLISHED endpoint (everything the two hosts and the sockets
@@ -41,7 +45,7 @@ PORT = 9100
 
 
 # ---- connections per second ------------------------------------------------------------------
-def kernel_to_tcplab(ns: str, seconds: float, parallel: int, offload: bool) -> float:
+def kernel_to_tcplab(ns: str, seconds: float, parallel: int, offload: bool, busy_poll: int = 0) -> float:
     serve = netbench.in_ns(
         ns,
         sys.executable,
@@ -54,6 +58,7 @@ def kernel_to_tcplab(ns: str, seconds: float, parallel: int, offload: bool) -> f
         "--port",
         PORT,
         *(() if offload else ("--no-offload",)),
+        *(("--busy-poll", busy_poll) if busy_poll else ()),
     )
     try:
         assert serve.stderr is not None
@@ -76,7 +81,7 @@ def kernel_to_tcplab(ns: str, seconds: float, parallel: int, offload: bool) -> f
     return done["connections"] / done["elapsed"]
 
 
-def tcplab_to_kernel(ns: str, seconds: float, parallel: int, offload: bool) -> float:
+def tcplab_to_kernel(ns: str, seconds: float, parallel: int, offload: bool, busy_poll: int = 0) -> float:
     from tcplab.host import Host
     from tcplab.net.tun import TunLink, TunRuntime
     from tcplab.socket import SHUT_WR, SO_ERROR, SOL_SOCKET, Socket
@@ -89,7 +94,7 @@ def tcplab_to_kernel(ns: str, seconds: float, parallel: int, offload: bool) -> f
         try:
             netbench.wait_event(server, "listening")
             host = Host("bench", link.host_addresses(), log=EventLog(limit=0))  # as tcplab serve's
-            rt = TunRuntime(link, host)
+            rt = TunRuntime(link, host, busy_poll=busy_poll / 1e6)
             live: dict[Socket, bool] = {}  # socket -> connected (FIN sent)
             done = failed = 0
 
@@ -177,13 +182,19 @@ def _client_ns(prefix: str = "tcplab-c-"):
 
 
 def connections_per_second(args: argparse.Namespace) -> None:
-    results: dict[str, list[float]] = {"kernel -> tcplab (TUN)": [], "tcplab -> kernel (TUN)": []}
+    # With --busy-poll: each tcplab figure without and with it, the runs alternating.
+    polls = (0, args.busy_poll) if args.busy_poll else (0,)
+    results: dict[str, list[float]] = {}
     yard: list[float] = []
     for _ in range(args.runs):
-        with _client_ns() as ns:
-            results["kernel -> tcplab (TUN)"].append(kernel_to_tcplab(ns, args.seconds, args.parallel, args.offload))
-        with _client_ns() as ns:
-            results["tcplab -> kernel (TUN)"].append(tcplab_to_kernel(ns, args.seconds, args.parallel, args.offload))
+        for poll in polls:
+            note = f", busy-poll {poll} us" if poll else ""
+            with _client_ns() as ns:
+                rate = kernel_to_tcplab(ns, args.seconds, args.parallel, args.offload, poll)
+                results.setdefault(f"kernel -> tcplab (TUN{note})", []).append(rate)
+            with _client_ns() as ns:
+                rate = tcplab_to_kernel(ns, args.seconds, args.parallel, args.offload, poll)
+                results.setdefault(f"tcplab -> kernel (TUN{note})", []).append(rate)
         with _client_ns() as a, _client_ns() as b:
             yard.append(kernel_to_kernel(a, b, args.seconds, args.parallel))
     k = netbench.median(yard)
@@ -191,10 +202,10 @@ def connections_per_second(args: argparse.Namespace) -> None:
         f"connections per second: connect, FIN, FIN, close; {args.parallel} at a time for {args.seconds:g} s; "
         f"median of {args.runs} runs"
     )
-    print(f"  {'kernel -> kernel (veth)':26s} {k:10,.0f} /s")
+    print(f"  {'kernel -> kernel (veth)':42s} {k:10,.0f} /s")
     for name, values in results.items():
         v = netbench.median(values)
-        print(f"  {name:26s} {v:10,.0f} /s   ratio {v / k:.3f} of kernel -> kernel")
+        print(f"  {name:42s} {v:10,.0f} /s   ratio {v / k:.3f} of kernel -> kernel")
 
 
 # ---- memory ------------------------------------------------------------------------------------
@@ -276,6 +287,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="runs of each (median shown)")
     ap.add_argument("--conns", type=int, default=10_000, help="connections for the memory figures")
     ap.add_argument("--no-offload", dest="offload", action="store_false", help="TUN without offloads")
+    ap.add_argument("--busy-poll", type=int, default=0, metavar="USEC",
+                    help="also measure tcplab with --busy-poll USEC, beside the figures without")  # fmt: skip
     ap.add_argument("--memory-only", action="store_true", help="only the memory figures (no root needed)")
     args = ap.parse_args()
     if not args.memory_only:

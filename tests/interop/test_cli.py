@@ -3,6 +3,7 @@ programs, with the kernel's TCP on the other side of the TUN device."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 
 import pytest
 
@@ -70,6 +72,21 @@ def _wait_line(stream, needle: str, timeout: float = 30.0) -> str:
         if needle in line:
             return line
     raise AssertionError(f"no line with {needle!r} within {timeout} s; got {seen}")
+
+
+@contextlib.contextmanager
+def _serving(*args: str) -> Iterator[subprocess.Popen]:
+    """``tcplab serve ARGS`` running while the block runs; then Ctrl-C must stop it cleanly."""
+    proc = _tcplab("serve", *args, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_line(proc.stderr, "Ctrl-C to stop")
+        yield proc
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
 
 
 @pytest.fixture
@@ -229,25 +246,8 @@ def test_cli_errors_are_one_line(ns: str) -> None:
 @pytest.mark.parametrize("service", ["discard", "chargen"])
 def test_serve_discard_and_chargen_over_ipv6(ns: str, service: str) -> None:
     name = f"s{os.getpid()}{ns[-4:]}"
-    proc = _tcplab(
-        "serve",
-        service,
-        "--port",
-        "19",
-        *TUN,
-        "--address6",
-        "fd00::2/64",
-        "--peer-address6",
-        "fd00::1/64",
-        "--netns",
-        ns,
-        "--name",
-        name,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_line(proc.stderr, "Ctrl-C to stop")
+    v6 = ("--address6", "fd00::2/64", "--peer-address6", "fd00::1/64")
+    with _serving(service, "--port", "19", *TUN, *v6, "--netns", ns, "--name", name):
         if service == "discard":
             peer = _kpeer(ns, "client", "fd00::2", 19, "--send", 500000, "--shut", "--eof")
             done = json.loads(_wait_line(peer.stdout, '"done"'))
@@ -257,12 +257,6 @@ def test_serve_discard_and_chargen_over_ipv6(ns: str, service: str) -> None:
             done = json.loads(_wait_line(peer.stdout, '"done"'))
             assert done["recv"] >= 7400
         peer.wait(10)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
 
 
 def test_chargen_pattern() -> None:
@@ -317,25 +311,7 @@ def test_connect_refused_is_one_line(ns: str) -> None:
 
 def test_serve_with_impairment_options(ns: str) -> None:
     name = f"i{os.getpid()}{ns[-4:]}"
-    proc = _tcplab(
-        "serve",
-        "echo",
-        *TUN,
-        "--netns",
-        ns,
-        "--name",
-        name,
-        "--loss",
-        "5",
-        "--delay",
-        "5",
-        "--reorder",
-        "10",
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        _wait_line(proc.stderr, "Ctrl-C to stop")
+    with _serving("echo", *TUN, "--netns", ns, "--name", name, "--loss", "5", "--delay", "5", "--reorder", "10"):
         peer = _kpeer(
             ns, "client", "198.18.0.2", 9527, "--send", 300000, "--recv", 300000, "--shut", "--eof", "--timeout", 60
         )
@@ -345,9 +321,37 @@ def test_serve_with_impairment_options(ns: str) -> None:
         assert done["eof"] is True
         peer.wait(10)
         assert control.query(name)["counters"]["segments_retransmitted"] > 0
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
+
+
+def test_serve_with_busy_poll_serves_connections(ns: str) -> None:
+    """``--busy-poll USEC``: the loop spins on the device before it sleeps; connections are
+    served as without it (echoed data intact, FIN after it), one after another."""
+    name = f"b{os.getpid()}{ns[-4:]}"
+    with _serving("echo", *TUN, "--netns", ns, "--name", name, "--busy-poll", "200"):
+        for _ in range(3):
+            peer = _kpeer(ns, "client", "198.18.0.2", 9527, "--send", 50000, "--recv", 50000, "--shut", "--eof")
+            done = json.loads(_wait_line(peer.stdout, '"done"'))
+            assert done["recv"] == 50000 and done["recv_sha"] == done["sent_sha"]
+            assert done["eof"] is True
+            peer.wait(10)
+        assert control.query(name)["counters"]["passive_opens"] == 3
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "tcplab: bad --busy-poll -1: microseconds, 0..1000000\n"),
+        ("1000001", "tcplab: bad --busy-poll 1000001: microseconds, 0..1000000\n"),
+        ("fast", "tcplab: error: argument --busy-poll: invalid int value: 'fast' (see 'tcplab --help')\n"),
+    ],
+)
+def test_bad_busy_poll_is_one_line(value: str, message: str) -> None:
+    # Checked before any device is made: no root, no namespace needed.
+    res = subprocess.run(
+        [sys.executable, "-m", "tcplab", "serve", "echo", *TUN, f"--busy-poll={value}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert res.returncode == 2
+    assert res.stderr == message

@@ -539,3 +539,34 @@ def test_ioctl_siocinq_siocoutq_siocoutqnsd_and_fcntl_nonblock():
     kernel, tcplab = both(story)
     assert kernel == [[0, 0, 0], 2, 0o4002, ["EINVAL"] * 3, 1, [10, 0, 0]]
     assert tcplab == kernel
+
+
+def test_recv_that_may_not_wait_takes_bytes_below_so_rcvlowat():
+    """Non-blocking, a recv takes what is there even below SO_RCVLOWAT (and with MSG_WAITALL);
+    with a timeout it waits until SO_RCVLOWAT bytes are readable, and a timeout leaves the
+    bytes already there for the next call."""
+
+    def story(b):
+        _lst, cli, srv = b.pair()
+        srv.setsockopt(SOL_SOCKET, SO_RCVLOWAT, 10)
+        cli.send(b"12345")
+        b.settle()
+        srv.setblocking(False)
+        seen = [errno_of(lambda: srv.recv(100)), errno_of(lambda: srv.recv(100))]
+        cli.send(b"678")
+        b.settle()
+        seen.append(errno_of(lambda: srv.recv(100, MSG_WAITALL)))
+        cli.send(b"abc")
+        b.settle()
+        srv.settimeout(0.2)
+        try:
+            seen.append(srv.recv(100))
+        except TimeoutError:
+            seen.append("timed out")  # 3 bytes < 10: times out, keeps them
+        b.later(0.05, lambda: cli.send(b"defghijk"))
+        seen.append(errno_of(lambda: srv.recv(100)))  # 11 readable: all of them
+        return seen
+
+    kernel, tcplab = both(story)
+    assert kernel == [b"12345", "EAGAIN", b"678", "timed out", b"abcdefghijk"]
+    assert tcplab == kernel

@@ -4,14 +4,17 @@ and work. Structure, not bytes (benchmarks/connections.py prints the bytes)."""
 
 from __future__ import annotations
 
+import pytest
+
 from tcplab.net.pipe import Pipe
-from tcplab.tcp import Config, State, buffer, ecn, loss
+from tcplab.tcp import Config, State, ackpolicy, buffer, ecn, loss
 from tcplab.tcp import connection as engine
+from tcplab.tcp.ackpolicy import AckPolicy
 from tcplab.tcp.congestion import AckSample, Cubic, NewReno, Phase
-from tcplab.tcp.connection import OPENED, _Opening
+from tcplab.tcp.connection import OPENED, Connection, _Opening
 from tcplab.tcp.ratelimit import OutOfWindowLimit
 from tcplab.tcp.rtt import RTTEstimator
-from tcplab.tcp.timers import Timer
+from tcplab.tcp.timers import STOPPED, Timer, Timers
 from tcplab.wire.tcp import FLAGS, Segment
 
 from .helpers import ISS, PEER_ISS, Peer, classic, seg
@@ -37,6 +40,9 @@ def _unused(conn) -> list[str]:
         "loss queues": conn.loss._queue is loss._NOTHING_SENT and conn.loss._by_time is loss._NOTHING_SENT_BY_TIME,
         "ECN state": conn.ecn is ecn.NOT_NEGOTIATED,
         "handshake state": conn._opening is OPENED,
+        "timer table": conn.timers is STOPPED,
+        "event and segment lists": conn._events is conn._out is engine._NONE,
+        "ACK policy": conn._acks.idle,
     }
     return [name for name, is_shared in shared.items() if is_shared]
 
@@ -49,6 +55,9 @@ ALL = [
     "loss queues",
     "ECN state",
     "handshake state",
+    "timer table",
+    "event and segment lists",
+    "ACK policy",
 ]
 
 
@@ -56,6 +65,7 @@ def test_an_idle_established_connection_shares_or_lacks_every_lazy_part():
     p = idle_pipe()
     for conn in (p.a, p.b):
         assert _unused(conn) == ALL
+    assert p.a._acks is p.b._acks  # one idle ACK policy for the configuration's connections
     # the sizes both computed at set-up are one int object, not one each
     assert p.a.cc.cwnd == p.b.cc.cwnd > 256 and p.a.cc.cwnd is p.b.cc.cwnd
 
@@ -69,12 +79,22 @@ def test_data_each_way_gives_both_their_own_buffers_and_loss_queues_and_they_wor
     p.b.send(b"reply", p.now)
     p.run(until=3.0)
     assert p.a.receive(now=p.now) == b"reply"
-    assert _unused(p.a) == ["out-of-window limit", "ECN state", "handshake state"]
+    assert _unused(p.a) == [
+        "out-of-window limit",
+        "ECN state",
+        "handshake state",
+        "event and segment lists",
+    ]
     assert "send buffer" not in _unused(p.b) and "loss queues" not in _unused(p.b)
     # the shared ones stayed as they were
+    fresh_policy = AckPolicy(Config().read_only())
+    idle_policy = ackpolicy.idle(p.a.config)
+    assert idle_policy.idle and all(
+        getattr(idle_policy, f) == getattr(fresh_policy, f) for f in AckPolicy.__slots__[2:]
+    )
     assert len(buffer.EMPTY) == 0 and not loss._NOTHING_SENT and not loss._NOTHING_SENT_BY_TIME
     assert not engine._NO_RECORDS
-    fresh = _Opening(None, None, 0)
+    fresh = _Opening(None, None, 0, OPENED.isn)
     assert all(getattr(OPENED, f) == getattr(fresh, f) for f in _Opening.__slots__)
 
 
@@ -113,12 +133,39 @@ def test_ecn_negotiated_keeps_its_own_state_and_marks_data():
     assert not ecn.NOT_NEGOTIATED.ok and not ecn.NOT_NEGOTIATED.echo
 
 
-def test_the_timer_table_is_one_object():
+def test_the_idle_ack_policy_refuses_a_change_and_a_private_config_gets_its_own():
     p = idle_pipe()
-    t = p.a.timers
+    with pytest.raises(TypeError):
+        p.a._acks.quick = 3
+    p.a.set_quickack(0, p.now)  # TCP_QUICKACK 0: ping-pong mode, in a policy of its own
+    assert not p.a._acks.idle and not p.a.quickack and p.b._acks.idle and p.b.quickack
+    own = Connection(Config())
+    assert not own._acks.idle
+
+
+def test_the_timer_table_is_one_object():
+    t = Timers()
     t.arm(Timer.KEEPALIVE, 5.0)
     assert t.deadline(Timer.KEEPALIVE) == 5.0 and t.earliest() == 5.0
     assert list(t.due(6.0)) == [Timer.KEEPALIVE] and t.earliest() is None
+
+
+def test_a_timer_armed_gives_the_connection_its_own_table_and_nobody_else_one():
+    p = idle_pipe()  # the handshake's retransmission timer ran: the table went back at ESTABLISHED
+    assert p.a.timers is STOPPED and p.a.next_deadline() is None
+    p.a.set_keepalive(True, p.now)
+    assert p.a.timers is not STOPPED and p.a.next_deadline() == p.now + 7200.0
+    assert p.b.timers is STOPPED and STOPPED.earliest() is None  # nobody else's changed
+    p.a.set_keepalive(False, p.now)
+    assert p.a.timers.earliest() is None
+    # data: the sender's probe timer runs, in its table
+    p.a.send(b"x", p.now)
+    assert p.a.timers.armed(Timer.TLP)  # (RFC 8985: a probe timer in place of the RTO)
+    p.run(until=p.now + 1.0)
+    assert p.b.receive(now=p.now) == b"x"
+    assert p.a.timers is not STOPPED and p.b.timers.earliest() is None and STOPPED.earliest() is None
+    with pytest.raises(TypeError):
+        STOPPED.arm(Timer.KEEPALIVE, 1.0)  # the shared table takes no deadline
 
 
 # -- the engine's collaborators: episode state only during the episode ---------------------------

@@ -9,6 +9,8 @@ import socket as _pysocket
 import sys
 from typing import Any
 
+MAX_BUSY_POLL = 1_000_000  # --busy-poll's ceiling, in microseconds (a second of spinning)
+
 
 def add_tun_arguments(p: Any) -> None:
     """The options every TUN-backed command takes."""
@@ -34,6 +36,14 @@ def add_tun_arguments(p: Any) -> None:
         dest="offload",
         action="store_false",
         help="plain packets: no checksum or segmentation offloads on the TUN device (-v says which are on)",
+    )
+    p.add_argument(
+        "--busy-poll",
+        type=int,
+        default=0,
+        metavar="USEC",
+        help="before sleeping, poll the TUN device for up to USEC microseconds (like Linux's "
+        "net.core.busy_poll: lower latency, a busier CPU; default 0, off)",
     )
     p.add_argument(
         "--name", metavar="STACK", default=None, help="stack name for 'tcplab netstat --stack' (default: the TUN name)"
@@ -85,6 +95,9 @@ class TunHost:
                 raise CLIError(f"bad {what} {value:g}: a percentage, 0..100")
         if not 0.0 <= delay <= 60000.0:
             raise CLIError(f"bad --delay {delay:g}: milliseconds, 0..60000")
+        busy_poll = getattr(args, "busy_poll", 0)
+        if not 0 <= busy_poll <= MAX_BUSY_POLL:
+            raise CLIError(f"bad --busy-poll {busy_poll}: microseconds, 0..{MAX_BUSY_POLL}")
         impairment = None
         if loss or delay or reorder:
             impairment = Impairment(loss=loss / 100, reorder=reorder / 100, delay=delay / 1000, direction="both")
@@ -113,7 +126,7 @@ class TunHost:
             # socket) and are kept nowhere: nothing reads a ring here, and a host nobody
             # watches then builds no events at all.
             self.host = Host(self.name, self.link.host_addresses(), log=EventLog(limit=0))
-            self.runtime = TunRuntime(self.link, self.host, impairment=impairment)
+            self.runtime = TunRuntime(self.link, self.host, impairment=impairment, busy_poll=busy_poll / 1e6)
         except BaseException:
             self.link.close()
             raise

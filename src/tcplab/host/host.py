@@ -114,6 +114,9 @@ def _transition_counter(t: Transition) -> str | None:
 # connection takes five or six rows; each str() of an enum member is a Python-level call). The
 # counter is not looked up so: hashing a row hashes its three enum members, in Python.
 _ROW_FIELDS = {t: {"from": str(t.src), "to": str(t.dst), "cause": str(t.cause)} for t in TRANSITIONS}
+# ... and the host counter each row counts in, by the row's identity (each state change names
+# its row of TRANSITIONS, the very object): no hashing of enum members, ten a connection.
+_ROW_COUNTERS = {id(t): _transition_counter(t) for t in TRANSITIONS}
 _DEFAULT_MSS = Config().mss  # Config's default advertised MSS: the one for a 1500-byte MTU
 
 
@@ -410,6 +413,10 @@ class Host:
         self.fragments = Reassembler(counters=self._counters)
         self.malformed: collections.Counter[str] = collections.Counter()
         self._martian_cache: dict[IPAddress, tuple[bool, bool]] = {}
+        # The last packet's source and its verdict, the last two addresses and their text:
+        # found by identity, not by hashing (see _address_text).
+        self._last_source: tuple[object, tuple[bool, bool]] = (None, (False, False))
+        self._last_texts: tuple[object, str, object, str] = (None, "", None, "")
         # The local-port index bind() and port picking read: local IP -> local port ->
         # connections. By address first: a host has a few addresses and thousands of ports, and
         # a port's entry is then a dict slot, not a dict of its own (~200 bytes a client port).
@@ -443,7 +450,11 @@ class Host:
         pkt = self._parse(packet, checksum_ok, gso_size)
         if pkt is None:
             return
-        if self._martian(pkt.src, loopback):
+        src = pkt.src
+        if src is not self._last_source[0]:
+            self._last_source = (src, self._martian_verdict(src))
+        impossible, local = self._last_source[1]
+        if impossible or (local and not loopback):
             self._counters["martians"] += 1
             return
         try:
@@ -473,7 +484,7 @@ class Host:
         if pkt.fragment is not None:
             self._fragment_arrives(pkt, now)
         elif pkt.tcp is not None:
-            self._segment_arrives(_text(pkt.src), _text(pkt.dst), pkt.tcp, now)
+            self._segment_arrives(self._address_text(pkt.src), self._address_text(pkt.dst), pkt.tcp, now)
         else:
             self._other_protocol(pkt, now)
 
@@ -502,11 +513,25 @@ class Host:
         """A packet this host sent to one of its own addresses (the simulator's loopback)."""
         self.deliver(packet, now, loopback=True)
 
-    def _martian(self, src: IPAddress, loopback: bool) -> bool:
-        """A source address no packet from a link may have, as Linux's martian filter
-        (ip_route_input_slow, ip6_rcv_core): this host's own (a LAND attack: a SYN from our own
-        address and port answers itself forever), loopback, unspecified, multicast, the limited
-        broadcast, an IPv4-mapped IPv6 address. Over the loopback only the last four are."""
+    def _address_text(self, ip: IPAddress) -> str:
+        """``address_text(ip)``; for the address of the packet before (most packets on a link
+        come from one peer to one address, the very objects the parser keeps), without hashing
+        it (an ipaddress object hashes in Python)."""
+        texts = self._last_texts
+        if texts[0] is ip:
+            return texts[1]
+        if texts[2] is ip:
+            return texts[3]
+        text = _text(ip)
+        self._last_texts = (ip, text, texts[0], texts[1])
+        return text
+
+    def _martian_verdict(self, src: IPAddress) -> tuple[bool, bool]:
+        """Whether a source address is one no packet from a link may have, as Linux's martian
+        filter (ip_route_input_slow, ip6_rcv_core): ``(impossible, local)``. Impossible from
+        anywhere: unspecified, multicast, the limited broadcast, an IPv4-mapped IPv6 address;
+        local, impossible except over the loopback: this host's own (a LAND attack: a SYN from
+        our own address and port answers itself forever) and loopback addresses."""
         verdict = self._martian_cache.get(src)
         if verdict is None:
             if len(self._martian_cache) > 4096:
@@ -519,8 +544,7 @@ class Host:
             )
             local = str(src) in self._own or src.is_loopback
             verdict = self._martian_cache[src] = (impossible, local)
-        impossible, local = verdict
-        return impossible or (local and not loopback)
+        return verdict
 
     def _other_protocol(self, pkt: Packet, now: float) -> None:
         """Not TCP: answer ICMP echo requests to our addresses, hand ICMP errors about our
@@ -1010,7 +1034,8 @@ class Host:
                         srtt=_round(ev.srtt), rttvar=_round(ev.rttvar), rto=_round(ev.rto))  # fmt: skip
 
     def _count_transition(self, ev: E.StateChanged) -> None:
-        counter = _transition_counter(ev.transition)
+        t = ev.transition
+        counter = _ROW_COUNTERS[id(t)] if id(t) in _ROW_COUNTERS else _transition_counter(t)
         if counter is not None:
             self._counters[counter] += 1
 

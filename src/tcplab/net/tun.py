@@ -457,6 +457,12 @@ class TunRuntime:
     what a user call queued, ``call_later`` runs a callback later (from inside the loop).
     ``add_reader(fd, callback)`` watches other descriptors (the control socket) in the same loop.
 
+    ``busy_poll`` (seconds, 0 = off): before the loop sleeps in ``select``, it polls its
+    descriptors without sleeping for up to that long, as Linux's ``net.core.busy_poll`` /
+    ``SO_BUSY_POLL`` spins on a device queue: a packet that comes within that time is taken at
+    once, without the sleep and the wake-up (a scheduler round trip) in between, at the price of
+    a CPU kept busy while it waits. ``tcplab serve --busy-poll USEC``.
+
     Three ways to run it: in the caller's thread (``run``, ``run_until``, ``step``; blocking
     socket calls run the loop themselves), inside an asyncio loop (``attach_asyncio``), or in a
     thread of its own (``start()``) for programs with threads of their own: then every access to
@@ -474,8 +480,10 @@ class TunRuntime:
         answer_ping: bool = False,
         install: bool = True,
         impairment: Impairment | None = None,
+        busy_poll: float = 0.0,
     ) -> None:
         self.link = link
+        self.busy_poll = busy_poll
         self.impairment = impairment
         self._held: list[tuple[float, int, bool, Any]] = []  # (due, tick, inbound, packet)
         self.node = node
@@ -557,7 +565,7 @@ class TunRuntime:
                     self._busy = False
                 wake = self._next_wakeup()
             wait = 1.0 if wake is None else min(1.0, max(0.0, wake - self.now()))
-            events = self._sel.select(wait)
+            events = self._select(wait)
             with self.lock:
                 self._busy = True
                 try:
@@ -724,9 +732,28 @@ class TunRuntime:
             if wake is not None:
                 until = max(0.0, wake - now)
                 wait = until if wait is None else min(wait, until)
-            self._handle(self._sel.select(wait))
+            self._handle(self._select(wait))
         finally:
             self._busy = False
+
+    def _select(self, wait: float | None) -> list:
+        """The descriptors that are ready, waiting at most ``wait`` seconds (None: no limit):
+        with ``busy_poll``, polled without sleeping for up to that long first."""
+        select = self._sel.select
+        spin = self.busy_poll
+        if spin <= 0 or wait == 0:
+            return select(wait)
+        clock = time.monotonic
+        start = clock()
+        end = start + (spin if wait is None else min(spin, wait))
+        while True:
+            events = select(0)
+            if events:
+                return events
+            now = clock()
+            if now >= end:
+                break
+        return select(None if wait is None else max(0.0, wait - (now - start)))
 
     def _handle(self, events: list) -> None:
         """What one round of the loop does with the descriptors that are ready: read packets

@@ -43,7 +43,7 @@ from tcplab.socket.constants import (
     SOCK_STREAM,
     SOL_SOCKET,
 )
-from tcplab.socket.core import FastOpenCall, RecvCall, SendCall, SocketCore, WouldBlock
+from tcplab.socket.core import FastOpenCall, RecvCall, SendCall, SocketCore, Until, WouldBlock
 from tcplab.socket.errors import oserror
 from tcplab.socket.readiness import ReadinessFd
 from tcplab.tcp.connection import Connection
@@ -279,9 +279,21 @@ class Socket:
                 return
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        if flags & MSG_DONTWAIT:
+        if flags & MSG_DONTWAIT or self._timeout == 0.0:
+            # A call that may not wait takes what is buffered, below SO_RCVLOWAT and MSG_WAITALL
+            # too (Linux tcp_recvmsg with no time to wait returns what it copied); none: EAGAIN.
             return self._do(lambda: self.core.recv(bufsize, flags & ~MSG_WAITALL))
+        if self._timeout is not None:
+            # Python's socket with a timeout polls until readable (SO_RCVLOWAT counts), then
+            # reads without waiting: a timeout leaves what is buffered for the next call.
+            return self._run(lambda: self._recv_when_readable(bufsize, flags), "recv")
         return self._run(RecvCall(self.core, bufsize, flags), "recv")
+
+    def _recv_when_readable(self, bufsize: int, flags: int) -> bytes:
+        core = self.core
+        if not core.closed and not core.ready(Until.READABLE):
+            raise WouldBlock(Until.READABLE)
+        return core.recv(bufsize, flags & ~MSG_WAITALL)
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         view = memoryview(buffer).cast("B")

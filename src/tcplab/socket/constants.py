@@ -50,15 +50,17 @@ TCP_FASTOPEN = getattr(_socket, "TCP_FASTOPEN", 23)
 TCP_NOTSENT_LOWAT = getattr(_socket, "TCP_NOTSENT_LOWAT", 25)
 TCP_FASTOPEN_CONNECT = getattr(_socket, "TCP_FASTOPEN_CONNECT", 30)
 
-MSG_OOB = _socket.MSG_OOB  # 0x1
-MSG_PEEK = _socket.MSG_PEEK  # 0x2
-MSG_TRUNC = _socket.MSG_TRUNC  # 0x20
-MSG_DONTWAIT = _socket.MSG_DONTWAIT  # 0x40
-MSG_EOR = _socket.MSG_EOR  # 0x80
-MSG_WAITALL = _socket.MSG_WAITALL  # 0x100
-MSG_NOSIGNAL = _socket.MSG_NOSIGNAL  # 0x4000
-MSG_MORE = getattr(_socket, "MSG_MORE", 0x8000)
-MSG_FASTOPEN = getattr(_socket, "MSG_FASTOPEN", 0x20000000)
+# The MSG_* flags as plain ints (equal to socket's): every recv() and send() tests its flags
+# against them, and ``flags & socket.MSG_PEEK`` (an IntFlag) runs enum code in Python each time.
+MSG_OOB = int(_socket.MSG_OOB)  # 0x1
+MSG_PEEK = int(_socket.MSG_PEEK)  # 0x2
+MSG_TRUNC = int(_socket.MSG_TRUNC)  # 0x20
+MSG_DONTWAIT = int(_socket.MSG_DONTWAIT)  # 0x40
+MSG_EOR = int(_socket.MSG_EOR)  # 0x80
+MSG_WAITALL = int(_socket.MSG_WAITALL)  # 0x100
+MSG_NOSIGNAL = int(_socket.MSG_NOSIGNAL)  # 0x4000
+MSG_MORE = int(getattr(_socket, "MSG_MORE", 0x8000))
+MSG_FASTOPEN = int(getattr(_socket, "MSG_FASTOPEN", 0x20000000))
 
 # ioctl requests (linux/sockios.h, asm-generic/ioctls.h)
 SIOCINQ = 0x541B  # = FIONREAD: bytes readable now

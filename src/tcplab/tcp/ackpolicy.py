@@ -34,16 +34,14 @@ quick-ACK or ping-pong mode, no ACK on read.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from tcplab.tcp.config import Config
+from tcplab.tcp.config import Config, ReadOnlyConfig
 
 ATO_BOUND = 0.5  # Linux HZ / 2 in tcp_send_delayed_ack; RFC 9293 3.8.6.3's "less than 0.5 s"
 
 
 class AckPolicy:
     __slots__ = ("ato", "config", "last_rcv", "pingpong", "pushed", "quick", "scheduled")
+    idle = False  # the shared policy of connections that have received nothing (``idle``)
 
     def __init__(self, config: Config) -> None:
         self.config = config  # quickack, delayed_ack, delayed_ack_max, rto_min, hz
@@ -221,3 +219,40 @@ class AckPolicy:
         if not (self.scheduled and self.config.quickack > 0):  # (self.linux)
             return False
         return more_than_one_segment or (buffer_empty and self.pushed and not self.pingpong)
+
+
+class _Idle(AckPolicy):
+    """The policy of the connections of one read-only configuration that have received nothing
+    yet, shared (``idle``): they hold it instead of one of their own (96 bytes each) and take
+    their own (a fresh ``AckPolicy``, equal to it) before a call that changes it. A change
+    that would make it differ from a fresh policy is a bug and raises."""
+
+    __slots__ = ()
+    idle = True
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if hasattr(self, name) and getattr(self, name) != value:
+            raise TypeError(f"the shared idle AckPolicy cannot change {name}")
+        object.__setattr__(self, name, value)
+
+    # What changes nothing in a policy that has received nothing (nothing scheduled or pushed,
+    # no quick ACKs, ato 0, not in ping-pong mode, no data received): no-ops here, so that the
+    # ACKs and data an idle connection sends need no policy of its own.
+    def ack_sent(self) -> None:
+        pass
+
+    def data_sent(self, now: float) -> None:
+        pass
+
+    def delayed_ack_fired(self, rto: float) -> None:
+        pass
+
+    def under_pressure(self) -> None:
+        pass
+
+
+def idle(config: Config) -> AckPolicy:
+    """The policy for a connection that has received nothing: shared when ``config`` is."""
+    if isinstance(config, ReadOnlyConfig):
+        return config.shared(_Idle)
+    return AckPolicy(config)

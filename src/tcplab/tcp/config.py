@@ -7,7 +7,11 @@ constant is named beside each field).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -246,10 +250,25 @@ class ReadOnlyConfig(Config):
     connection a host makes with the same settings, instead of ~500 bytes of copy each.
     ``copy()`` gives a writable ``Config``."""
 
-    __slots__ = ()
+    __slots__ = ("_derived",)
+    _derived: dict[Callable[[ReadOnlyConfig], object], object]  # (see shared)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"a shared (read-only) Config cannot change {name}: copy() it")
+
+    def shared(self, make: Callable[[ReadOnlyConfig], _T]) -> _T:
+        """What ``make`` derives from this configuration, made at the first call and shared by
+        every connection that uses it (as ackpolicy.idle shares the policy of connections that
+        have received nothing). It lives as long as the configuration."""
+        try:
+            derived = self._derived
+        except AttributeError:
+            derived = {}
+            object.__setattr__(self, "_derived", derived)
+        found = derived.get(make)
+        if found is None:
+            found = derived[make] = make(self)
+        return found  # type: ignore[return-value]  # (what make made)
 
 
 # The fields that name a choice, and the values each may take.

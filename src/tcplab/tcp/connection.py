@@ -28,7 +28,7 @@ import os
 from collections.abc import Callable
 from typing import ClassVar, TypedDict
 
-from tcplab.tcp import buffer
+from tcplab.tcp import ackpolicy, buffer
 from tcplab.tcp import fastopen as tfo
 from tcplab.tcp import seq as sq
 from tcplab.tcp import timewait as tw
@@ -61,7 +61,7 @@ from tcplab.tcp.rcvwindow import ReceiveWindow
 from tcplab.tcp.reassembly import Reassembly
 from tcplab.tcp.rtt import RTTEstimator
 from tcplab.tcp.states import LINUX_STATE_NUMBER, Cause, State
-from tcplab.tcp.timers import Timer, Timers
+from tcplab.tcp.timers import STOPPED, Timer, Timers
 from tcplab.tcp.timewait import TimeWait
 from tcplab.wire.tcp import (
     EOL,
@@ -87,6 +87,7 @@ Address = tuple[str, int]
 _NOP = NOP()  # options are immutable: one NOP serves every segment
 
 _NO_OOO = Reassembly()  # the empty out-of-order queue connections share until they need their own
+_NONE = ()  # no events, no segments to send: see Connection._tell
 _NO_RECORDS: list[int] = []  # the MSG_EOR record ends connections share until their first
 _TS_MOD = 1 << 32
 _RTO_AFTER_SYN_LOSS = 3.0  # RFC 6298 5.7 (Linux TCP_TIMEOUT_FALLBACK)
@@ -208,12 +209,15 @@ class _Opening:
     RFC 7413's cookies): a connection keeps it until ESTABLISHED, then shares ``OPENED``."""
 
     __slots__ = (
-        "fastopen_cookie", "fastopen_key", "fastopen_reply", "fixed_iss", "listen_remote", "offer_wscale", "peer_ws",
-        "syn_retransmitted", "syn_tsval",
+        "fastopen_cookie", "fastopen_key", "fastopen_reply", "fixed_iss", "isn", "listen_remote", "offer_wscale",
+        "peer_ws", "syn_retransmitted", "syn_tsval",
     )  # fmt: skip
 
-    def __init__(self, fixed_iss: int | None, fastopen_key: tfo.CookieKey | None, offer_wscale: int) -> None:
+    def __init__(
+        self, fixed_iss: int | None, fastopen_key: tfo.CookieKey | None, offer_wscale: int, isn: ISNGenerator
+    ) -> None:
         self.fixed_iss = fixed_iss  # an ISS the caller chose (tests, SYN cookies)
+        self.isn = isn  # RFC 6528: what chooses the ISS otherwise
         self.listen_remote: Address | None = None  # the remote a passive OPEN named (or None)
         self.offer_wscale = offer_wscale  # the window scale our SYN / SYN-ACK offers
         self.peer_ws = False  # the peer's SYN carried a window scale option
@@ -226,7 +230,7 @@ class _Opening:
 
 # Every established connection's: one object for all. Nothing writes to it: every write above is
 # made in a state before ESTABLISHED (the OPEN calls, SYN arrival and SYN retransmission).
-OPENED = _Opening(None, None, 0)
+OPENED = _Opening(None, None, 0, ISNGenerator())
 
 
 class Connection:
@@ -237,13 +241,13 @@ class Connection:
     # and a field that is not listed here fails loudly (AttributeError) instead of being made.
     __slots__ = (
         "_ack_now", "_acks", "_challenge_acks", "_copied", "_dsack", "_eor", "_events", "_fin_queued",
-        "_fin_seq", "_isn", "_keepalive_probes", "_last_ack_sent", "_last_data_sent", "_more", "_ooo", "_oow",
+        "_fin_seq", "_keepalive_probes", "_last_ack_sent", "_last_data_sent", "_more", "_ooo", "_oow",
         "_opening", "_out", "_persist_backoff", "_probe_outstanding", "_probes_out", "_rcv_adv", "_rcv_wup",
         "_rcvbuf", "_retrans_stamp", "_retries", "_rtt_seq", "_rtt_time", "_rtx_start", "_rtx_ts", "_rwin",
-        "_snd_base", "_snd_sml", "_sndbuf", "_syn_text", "_ts_recent_age", "_user_closed", "_was_synchronized", "cc",
+        "_snd_base", "_snd_sml", "_sndbuf", "_syn_text", "_ts_recent_age", "_user_closed", "cc",
         "config", "cork", "ecn", "eof", "error", "fastopen", "irs", "iss", "local", "loss", "max_snd_wnd", "name",
-        "passive", "per_segment_events", "pmtu", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale", "remote", "retransmits",
-        "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_up", "snd_wl1", "snd_wl2", "snd_wnd",
+        "passive", "per_segment_events", "pmtu", "rcv_mss", "rcv_nxt", "rcv_up", "rcv_wscale", "remote",
+        "rtt", "sack_ok", "snd_max", "snd_mss", "snd_nxt", "snd_una", "snd_wl1", "snd_wl2", "snd_wnd",
         "snd_wscale", "soft_error", "state", "timers", "total_retrans", "ts_ok", "ts_recent",
     )  # fmt: skip
 
@@ -265,27 +269,25 @@ class Connection:
         self.local = local
         self.remote = remote
         self.name = name
+        # What only the opening handshake needs; the shared OPENED once ESTABLISHED (see _enter).
         # RFC 6528: without a generator (or a fixed ISS) the connection keys its own from
         # os.urandom; a constant key would make every ISN predictable.
-        self._isn = isn if isn is not None else ISNGenerator()
-        # What only the opening handshake needs; the shared OPENED once ESTABLISHED (see _enter).
-        self._opening = _Opening(iss, fastopen_key, self.config.wscale)
+        self._opening = _Opening(iss, fastopen_key, self.config.wscale, isn if isn is not None else ISNGenerator())
         self.state = S.CLOSED
         self.passive = False  # RFC 9293: "initiated with a passive OPEN"
-        self._was_synchronized = False  # reached ESTABLISHED once (send() then gives EPIPE)
         self.error = 0  # errno of the failure (SO_ERROR)
         # An ICMP error in a synchronized state (RFC 1122 4.2.3.9: soft, reported to the user,
         # not fatal): SO_ERROR reads it once, and a timeout reports it instead of ETIMEDOUT
         # (Linux sk_err_soft, tcp_write_err).
         self.soft_error = 0
         self.pmtu: int | None = None  # the path MTU an ICMP error taught (RFC 1191, RFC 8201)
-        self._events: list[Event] = []
+        self._events: list[Event] | tuple[()] = _NONE  # for the owner: see _tell
         # False: the events that only narrate a transfer, several per segment (DataReadable,
         # SendSpace, RttChanged, CongestionChanged), are not made, for an owner that reads the
         # buffers and tcp_info() instead (the benchmark's pipe, tcplab.net.pipe with
         # keep_log=False). State changes and how the connection ends are always told.
         self.per_segment_events = True
-        self._out: list[Segment] = []
+        self._out: list[Segment] | tuple[()] = _NONE  # to send: see _put
 
         # -- send sequence variables (RFC 9293 3.3.1) ----------------------------------------
         self.iss = 0
@@ -293,7 +295,7 @@ class Connection:
         self.snd_nxt = 0
         self.snd_max = 0  # highest sequence number sent (snd_nxt may go back after an RTO)
         self.snd_wnd = 0
-        self.snd_up = 0
+        # (SND.UP: none; tcplab sends no urgent data, as RFC 6093 advises applications)
         self.snd_wl1 = 0
         self.snd_wl2 = 0
         self.max_snd_wnd = 0
@@ -335,7 +337,7 @@ class Connection:
         self._syn_text: Segment | None = None  # a SYN whose text/FIN waits for ESTABLISHED
 
         # -- timers ------------------------------------------------------------------------------
-        self.timers = Timers()
+        self.timers = STOPPED  # none running: a table of its own at the first (_timers)
         self._retries = 0  # consecutive retransmissions of the same data
         self._retrans_stamp = 0.0  # when the data retransmitted first was sent (Linux retrans_stamp)
         self._rtx_start: float | None = None  # when the oldest unacked data was first sent
@@ -361,7 +363,6 @@ class Connection:
         self._snd_sml: int | None = None  # the end of the last small segment sent (Linux snd_sml)
         self._last_data_sent = 0.0  # when new data last left (Linux lsndtime)
         self.total_retrans = 0
-        self.retransmits = 0  # retransmissions of the current head (tcpi_retransmits)
 
         # -- ECN (RFC 3168) and Fast Open (RFC 7413) ----------------------------------------------
         self.ecn = Ecn(c.ecn)
@@ -370,7 +371,8 @@ class Connection:
 
         # -- ACK policy -------------------------------------------------------------------------
         self._ack_now = False
-        self._acks = AckPolicy(c)  # delayed ACKs, Linux quick-ACK mode and ato
+        # delayed ACKs, Linux quick-ACK mode and ato: shared until changed (see _own_acks)
+        self._acks = ackpolicy.idle(c)
         # -- RFC 5961 section 7: ACK throttling (ratelimit.py) -------------------------------
         self._oow: OutOfWindowLimit | None = None  # this connection's: see _oow_allow
         self._challenge_acks = challenge_acks  # the host's, shared by its connections
@@ -384,15 +386,17 @@ class Connection:
         """Change state through a row of the transition table (KeyError: not in the table)."""
         changed = STATE_CHANGES[self.state, new, cause]  # the event of the row (made once)
         self.state = new
-        self._events.append(changed)
+        events = self._events
+        if not events:
+            events = self._events = []  # (_tell, inline: every state change tells one or two)
+        events.append(changed)
         if new is S.CLOSED:
             self._delete_tcb()
-            self._events.append(CLOSED_EVENT)
+            events.append(CLOSED_EVENT)
         elif new is S.TIME_WAIT:
             self.timers.stop_all()
-            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
+            self._timers().arm(_T_TIME_WAIT, now + 2 * self.config.msl)
         elif new is S.ESTABLISHED:
-            self._was_synchronized = True
             if not self.ecn.ok:
                 self.ecn = NOT_NEGOTIATED  # nothing of ECN left to keep for this connection
             self._rwin.established(self._advmss)
@@ -404,11 +408,51 @@ class Connection:
                 # transmission begins" (Linux: TCP_TIMEOUT_FALLBACK, measured).
                 self.rtt.rto_initial = max(self.rtt.rto_initial, _RTO_AFTER_SYN_LOSS)
             self._opening = OPENED  # nothing reads the handshake's own state from here on
-            self._events.append(CONNECTED_EVENT)
+            if self.snd_max == self.snd_una == self._snd_base:
+                # SND.NXT and the send buffer's base as the same int object as SND.UNA (an int
+                # above 2**30 is 32 bytes of its own): an idle connection keeps one, not two.
+                self.snd_nxt = self.snd_max = self._snd_base = self.snd_una
+            events.append(CONNECTED_EVENT)
             self._arm_keepalive(now)
+            self._timers_idle()  # (the handshake's retransmission timer is stopped by now)
             if self._fin_queued:
                 # A CLOSE (or shutdown) queued in SYN-SENT / SYN-RECEIVED is processed now.
                 self._enter(S.FIN_WAIT_1, C.CLOSE, now)
+
+    # The timer table is the connection's own only while a timer runs: one with none (idle)
+    # holds the shared, empty timers.STOPPED instead (136 bytes less). Timers are armed through
+    # _timers(); _timers_idle() gives the table back where an idle connection comes to rest,
+    # at ESTABLISHED.
+    def _timers(self) -> Timers:
+        """The connection's own timer table, made when it holds the shared STOPPED one."""
+        timers = self.timers
+        if timers is STOPPED:
+            timers = self.timers = Timers()
+        return timers
+
+    def _timers_idle(self) -> None:
+        """Give the table back (hold STOPPED) if no timer runs."""
+        if self.timers.idle():
+            self.timers = STOPPED
+
+    # A connection that has received nothing shares its configuration's idle ACK policy
+    # (ackpolicy.idle, 96 bytes less); the calls that change a policy take its own first.
+    def _own_acks(self) -> AckPolicy:
+        """The connection's own ACK policy, made (equal to the idle one) when it shares one."""
+        acks = self._acks
+        if acks.idle:
+            acks = self._acks = AckPolicy(self.config)
+        return acks
+
+    @property
+    def retransmits(self) -> int:
+        """Retransmissions of the current head in a row (tcpi_retransmits)."""
+        return self._retries
+
+    @property
+    def _was_synchronized(self) -> bool:
+        """Reached ESTABLISHED once (send() then gives EPIPE): the handshake's state is gone."""
+        return self._opening is OPENED
 
     def _delete_tcb(self) -> None:
         self.timers.stop_all()
@@ -417,14 +461,14 @@ class Connection:
 
     def _fail(self, code: int, cause: Cause, event: Event, now: float) -> None:
         self.error = code
-        self._events.append(event)
+        self._tell(event)
         self._enter(S.CLOSED, cause, now)
 
     def _select_iss(self, now: float) -> int:
         fixed = self._opening.fixed_iss
         if fixed is not None:
             return fixed & sq.MASK
-        return self._isn(self.local, self.remote or ("", 0), now)
+        return self._opening.isn(self.local, self.remote or ("", 0), now)
 
     def _init_send(self, now: float) -> None:
         self.iss = self._select_iss(now)
@@ -540,7 +584,7 @@ class Connection:
         a mode: the kernel's own rules change it again (notes/linux-behaviour.md C)."""
         more_than_one = sq.sub(self.rcv_nxt, self._rcv_wup) > self.rcv_mss
         open_ = self.state in (S.ESTABLISHED, S.CLOSE_WAIT)
-        if self._acks.set_quickack(value, open_, not self._rcvbuf, more_than_one):
+        if self._own_acks().set_quickack(value, open_, not self._rcvbuf, more_than_one):
             self._ack_now = True
             self._output(now)
 
@@ -594,7 +638,7 @@ class Connection:
             # (in SYN-RECEIVED also after a shutdown() that held the FIN: Linux tcp_close sends it)
             self._queue_fin(now)
         if self.state is S.FIN_WAIT_2 and self.config.fin_wait_2_timeout is not None:
-            self.timers.arm(_T_FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
+            self._timers().arm(_T_FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
         self._output(now)
 
     def abort(self, now: float) -> None:
@@ -716,12 +760,37 @@ class Connection:
             self.loss.on_send_split(seq, n, fin, mss, now)
 
     def events(self) -> list[Event]:
-        out, self._events = self._events, []
+        out = self._events
+        if not out:
+            return []
+        self._events = _NONE
         return out
 
     def segments_to_send(self) -> list[Segment]:
-        out, self._out = self._out, []
+        out = self._out
+        if not out:
+            return []
+        self._out = _NONE
         return out
+
+    # The event and segment lists are made at the first entry after the owner took the last
+    # ones: an idle connection holds the shared empty tuple instead of two empty lists of its
+    # own (112 bytes). A forgotten ``append`` on the tuple fails loudly.
+    def _tell(self, event: Event) -> None:
+        """Queue ``event`` for the owner (``events()``)."""
+        events = self._events
+        if events:
+            events.append(event)  # (a non-empty one is a list)
+        else:
+            self._events = [event]
+
+    def _put(self, seg: Segment) -> None:
+        """Queue ``seg`` for the link (``segments_to_send()``)."""
+        out = self._out
+        if out:
+            out.append(seg)  # (a non-empty one is a list)
+        else:
+            self._out = [seg]
 
     def next_deadline(self) -> float | None:
         return self.timers.earliest()
@@ -940,7 +1009,7 @@ class Connection:
             self._rcvbuf += payload
             self.rcv_nxt = (seq + length) & _MASK
             if self.per_segment_events:
-                self._events.append(DataReadable(len(self._rcvbuf)))
+                self._tell(DataReadable(len(self._rcvbuf)))
             self._data_arrived(length, bool(flags & PSH), now, seg.gso_size)
         return True
 
@@ -949,7 +1018,7 @@ class Connection:
         """All data is discarded; a RST is answered with nothing, anything else with a RST."""
         rst = reset_for(seg)
         if rst is not None:
-            self._out.append(rst)
+            self._put(rst)
 
     # -- 3.10.7.2 LISTEN -----------------------------------------------------------------------
     def _arrives_listen(self, seg: Segment, now: float) -> None:
@@ -991,8 +1060,8 @@ class Connection:
             self._rcv_adv = self._rcv_wup = self.rcv_nxt
             self._syn_text = None  # taken now, not queued
             self.fastopen = True
-            self._events.append(DataReadable(len(self._rcvbuf)))
-            self._events.append(FastOpenAccepted())
+            self._tell(DataReadable(len(self._rcvbuf)))
+            self._tell(FastOpenAccepted())
         elif opt is not None:
             self._opening.fastopen_reply = key.cookie(client, server)
 
@@ -1039,7 +1108,7 @@ class Connection:
             self._window_after_handshake(seg)
             self._enter(S.ESTABLISHED, C.RCV_SYN_ACK, now)
             if self._acks.synack_arrived(now, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss):
-                self.timers.arm(_T_DELAYED_ACK, now + self.config.delayed_ack_max)
+                self._timers().arm(_T_DELAYED_ACK, now + self.config.delayed_ack_max)
             else:
                 self._ack_now = True
             if self.config.accept_syn_text:
@@ -1081,7 +1150,7 @@ class Connection:
         """RFC 7413 4.1.3: a cookie in the SYN-ACK is for the client to keep."""
         opt = seg.option(FastOpen)
         if self._opening.fastopen_cookie is not None and opt is not None and tfo.usable_cookie(opt.cookie):
-            self._events.append(FastOpenCookie(opt.cookie))
+            self._tell(FastOpenCookie(opt.cookie))
 
     # -- 3.10.7.4 other states ------------------------------------------------------------------
     def _arrives_otherwise(self, seg: Segment, now: float) -> None:
@@ -1121,7 +1190,7 @@ class Connection:
             and not seg.syn
             and sq.add(seg.seq, len(seg.payload) + 1) == self.rcv_nxt
         ):
-            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
+            self._timers().arm(_T_TIME_WAIT, now + 2 * self.config.msl)
             self._send_ack_now(now)
             return
 
@@ -1201,7 +1270,7 @@ class Connection:
             if not fin_in_order:
                 self._enter(S.FIN_WAIT_2, C.RCV_ACK_OF_FIN, now)
                 if self._user_closed and self.config.fin_wait_2_timeout is not None:
-                    self.timers.arm(_T_FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
+                    self._timers().arm(_T_FIN_WAIT_2, now + self.config.fin_wait_2_timeout)
         elif st is S.CLOSING and fin_acked:
             self._enter(S.TIME_WAIT, C.RCV_ACK_OF_FIN, now)
             return
@@ -1214,7 +1283,7 @@ class Connection:
             # peer's FIN was received already. Text is ignored (seventh step), an ACK changes
             # nothing.
             if seg.fin:
-                self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
+                self._timers().arm(_T_TIME_WAIT, now + 2 * self.config.msl)
                 self._send_ack_now(now)
             return
 
@@ -1237,7 +1306,7 @@ class Connection:
             if seg.payload:
                 self._note_duplicate(seg.seq, end if sq.le(end, self.rcv_nxt) else self.rcv_nxt)
             scheduled = not sq.lt(sq.add(seg.seq, seg.seg_len), self._rcv_wup)
-            self._acks.duplicate_arrived(scheduled, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss)
+            self._own_acks().duplicate_arrived(scheduled, sq.sub(self._rcv_adv, self.rcv_nxt), self.rcv_mss)
         self._send_ack_now(now)
 
     def _note_duplicate(self, start: int, end: int) -> None:
@@ -1328,7 +1397,7 @@ class Connection:
         to the connection: <SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>."""
         rst = reset_for(seg)
         assert rst is not None  # the segment is a SYN without RST
-        self._out.append(rst)
+        self._put(rst)
         self._ooo = _NO_OOO
         self._fail(E.ECONNRESET, C.RCV_SYN, Reset(refused=False, errno=E.ECONNRESET), now)
 
@@ -1363,7 +1432,7 @@ class Connection:
             self._enter(S.CLOSED, C.RCV_RST, now)  # "TIME_WAIT assassination"
             return
         if todo & tw.RESTART:
-            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)
+            self._timers().arm(_T_TIME_WAIT, now + 2 * self.config.msl)
         if todo & tw.TS_RECENT and ts is not None:
             self.ts_recent = ts.val
             self._ts_recent_age = now
@@ -1492,13 +1561,12 @@ class Connection:
             del self._sndbuf[:data_acked]
             self._snd_base = (self._snd_base + data_acked) & _MASK
             if self.per_segment_events and self.state in _SEND_SPACE_TOLD:
-                self._events.append(SendSpace(self.send_free))
+                self._tell(SendSpace(self.send_free))
         self.snd_una = ack
         if ack != self.snd_nxt and (ack - self.snd_nxt) & _MASK < _HALF:  # (sq.gt, per ACK)
             self.snd_nxt = ack
         self._probe_outstanding = False
         self._retries = 0
-        self.retransmits = 0
         # Forward progress ends the backoff. (Karn keeps it until a valid RTT sample; Linux takes
         # one from nearly every such ACK, from the send time of data never retransmitted or
         # else from the echo, so in effect the same.)
@@ -1512,7 +1580,7 @@ class Connection:
             self.timers.stop(_T_USER_TIMEOUT)
             self._rtx_start = None
         else:
-            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
+            self._timers().arm(_T_RETRANSMISSION, now + self.rtt.rto)
             self._outstanding_since(now)
         return rtt
 
@@ -1536,7 +1604,10 @@ class Connection:
         elif timed:
             sample = now - self._rtt_time
         if sample is not None:
-            self.rtt.sample(sample, now, ack, self.snd_max)
+            snd_max = self.snd_max
+            # (all acknowledged: the ACK's own int object, which SND.UNA and the loss detector
+            # keep too, rather than a second one of the same value: see _enter, ESTABLISHED)
+            self.rtt.sample(sample, now, ack, ack if ack == snd_max else snd_max)
             if self.per_segment_events:
                 self._rtt_changed(max(sample, 0.0))
         return sample
@@ -1681,7 +1752,7 @@ class Connection:
         if wait is None:
             self.timers.stop(_T_RACK_REORDER)
         else:
-            self.timers.arm(_T_RACK_REORDER, now + wait)
+            self._timers().arm(_T_RACK_REORDER, now + wait)
 
     def _maybe_enter_recovery(self, ece: bool = False, lost_retrans: bool = False) -> bool:
         """Linux tcp_time_to_recover: a loss is proven, so fast recovery begins (from OPEN or
@@ -1723,13 +1794,13 @@ class Connection:
         cc = self.cc
         if (cc.cwnd, cc.ssthresh) != before and self.per_segment_events:
             high = cc.ssthresh if cc.ssthresh < ARBITRARILY_HIGH else None
-            self._events.append(CongestionChanged(cc.cwnd, high, reason))
+            self._tell(CongestionChanged(cc.cwnd, high, reason))
 
     def _rtt_changed(self, sample: float | None = None) -> None:
         """The RTT estimator moved: a sample, or an RTO backoff or its reset (RttChanged)."""
         if self.per_segment_events:
             rtt = self.rtt
-            self._events.append(RttChanged(sample, rtt.srtt, rtt.rttvar, rtt.rto))
+            self._tell(RttChanged(sample, rtt.srtt, rtt.rttvar, rtt.rto))
 
     def _set_window(self, seg: Segment) -> None:
         shift = 0 if int(seg.flags) & SYN else self.snd_wscale  # RFC 7323 2.2: SYN windows are not scaled
@@ -1756,7 +1827,7 @@ class Connection:
         if seg.fin and st is S.ESTABLISHED and seq == self.rcv_nxt and sq.le(fin_seq, self._rcv_adv):
             # Linux tcp_fin enters ping-pong mode before the ACK is decided (__tcp_ack_snd_check
             # runs after tcp_data_queue): no quick ACK for this segment's data either.
-            self._acks.fin_arrived()
+            self._own_acks().fin_arrived()
         if payload and st in (S.ESTABLISHED, S.FIN_WAIT_1, S.FIN_WAIT_2):
             self._receive_text(seq, payload, seg, now)
         elif payload:
@@ -1795,7 +1866,7 @@ class Connection:
                     self.rcv_nxt = sq.add(self.rcv_nxt, len(more))
                 self._ack_now = True  # RFC 5681 4.2: ACK at once when a hole is filled
             if self.per_segment_events:
-                self._events.append(DataReadable(len(self._rcvbuf)))
+                self._tell(DataReadable(len(self._rcvbuf)))
             self._data_arrived(len(payload), bool(int(seg.flags) & PSH), now, seg.gso_size)
             if self._ooo.fin_seq is not None and self._ooo.fin_seq == self.rcv_nxt:
                 self._ooo.fin_seq = None
@@ -1830,6 +1901,8 @@ class Connection:
         if size >= self.rcv_mss:
             self.rcv_mss = size if size < mss else mss
         acks, rwin = self._acks, self._rwin
+        if acks.idle:
+            acks = self._own_acks()
         rcv_nxt, rcv_mss = self.rcv_nxt, self.rcv_mss
         acks.data_arrived(small_or_pushed, now, self.rtt.rto, (self._rcv_adv - rcv_nxt) & _MASK, rcv_mss)
         free = self._rcv_free()  # (nothing below changes it)
@@ -1851,13 +1924,13 @@ class Connection:
         if due is None:
             self._ack_now = True
         else:
-            self.timers.arm(_T_DELAYED_ACK, due)
+            self._timers().arm(_T_DELAYED_ACK, due)
 
     def _fin_arrives(self, now: float) -> None:
         """Eighth, check the FIN bit (the FIN is in order)."""
         self.rcv_nxt = sq.add(self.rcv_nxt, 1)
         self.eof = True
-        self._events.append(PeerFinished())
+        self._tell(PeerFinished())
         st = self.state
         if st in (S.SYN_RCVD, S.ESTABLISHED) and self._acks.linux:
             self._fin_ack_later(now)
@@ -1875,7 +1948,7 @@ class Connection:
         elif st is S.FIN_WAIT_2:
             self._enter(S.TIME_WAIT, C.RCV_FIN, now)
         elif st is S.TIME_WAIT:
-            self.timers.arm(_T_TIME_WAIT, now + 2 * self.config.msl)  # restart the 2 MSL timeout
+            self._timers().arm(_T_TIME_WAIT, now + 2 * self.config.msl)  # restart the 2 MSL timeout
 
     def _fin_ack_later(self, now: float) -> None:
         """The linux profile's ACK of a FIN in ESTABLISHED (notes/linux-behaviour.md C): Linux
@@ -1883,7 +1956,7 @@ class Connection:
         quick ACK; it goes on the delayed-ACK timer, whose timeout (icsk_ack.ato) is 0 until the
         first data arrived (the timer fires at the next jiffy: measured 1.2-4.7 ms at HZ=250)
         and ato after; sooner when data or our FIN carries it."""
-        self._acks.fin_arrived()
+        self._own_acks().fin_arrived()
         if self._ack_now:
             return  # this segment's data asked for an ACK now (more than one segment, a hole)
         self._delay_ack(now)
@@ -1936,7 +2009,6 @@ class Connection:
             self._fail(code, C.TIMEOUT, TimedOut(errno=code), now)
             return
         self._retries += 1
-        self.retransmits = self._retries
         if not st.synchronized:
             self._opening.syn_retransmitted = True
         # R1 (retries1) would ask IP for another route; on one link there is none to ask.
@@ -1963,7 +2035,7 @@ class Connection:
         self._rtt_changed()
         self._rtt_seq = None  # Karn: no sample from retransmitted data
         self._retransmit_head(now)
-        self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)  # 5.6
+        self._timers().arm(_T_RETRANSMISSION, now + self.rtt.rto)  # 5.6
 
     def _model_timeout(self, boundary: int) -> float:
         """Linux tcp_model_timeout: how long ``boundary`` retransmissions take when the RTO
@@ -1990,7 +2062,7 @@ class Connection:
                     self._resend(last, now)
                     loss.probe_sent(self.snd_max, retransmission=True)
         if self.snd_una != self.snd_max:
-            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
+            self._timers().arm(_T_RETRANSMISSION, now + self.rtt.rto)
             if self._rtx_start is None:
                 self._outstanding_since(now)
 
@@ -2022,7 +2094,7 @@ class Connection:
                 self._cwnd_told("recovery: PRR", before)
             self._retransmit_lost(now)
         if self.snd_una != self.snd_max and not self.timers.armed(_T_RETRANSMISSION):
-            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
+            self._timers().arm(_T_RETRANSMISSION, now + self.rtt.rto)
 
     def _outstanding_since(self, now: float) -> None:
         """Data is outstanding from ``now`` on: RFC 5482 / Linux TCP_USER_TIMEOUT gives the
@@ -2031,7 +2103,7 @@ class Connection:
         seen)."""
         self._rtx_start = now
         if self.config.user_timeout is not None:
-            self.timers.arm(_T_USER_TIMEOUT, now + self.config.user_timeout)
+            self._timers().arm(_T_USER_TIMEOUT, now + self.config.user_timeout)
 
     def _user_timeout(self, now: float) -> None:
         if self.snd_una != self.snd_max or self.timers.armed(_T_PERSIST):
@@ -2052,12 +2124,12 @@ class Connection:
         # RFC 9293 3.8.4: a probe is a segment with SEG.SEQ = SND.NXT - 1 and no data.
         self._keepalive_probes += 1
         self._emit(sq.sub(self.snd_una, 1), ACK, now)
-        self.timers.arm(_T_KEEPALIVE, now + c.keepalive_interval)
+        self._timers().arm(_T_KEEPALIVE, now + c.keepalive_interval)
 
     def _arm_keepalive(self, now: float) -> None:
         if self.config.keepalive and self.state.synchronized:
             self._keepalive_probes = 0
-            self.timers.arm(_T_KEEPALIVE, now + self.config.keepalive_idle)
+            self._timers().arm(_T_KEEPALIVE, now + self.config.keepalive_idle)
         else:
             self.timers.stop(_T_KEEPALIVE)
 
@@ -2072,7 +2144,7 @@ class Connection:
         read the Config as they go (the ACK policy) read the new one; what the others took from
         it when the connection was made stays as it was."""
         self.config = self.config.copy(**changes)
-        self._acks.config = self.config
+        self._own_acks().config = self.config
 
     # ================================================================================ sending
     def _ts_now(self, now: float) -> int:
@@ -2193,7 +2265,7 @@ class Connection:
             self._options(now, syn=True),
             payload,
         )
-        self._out.append(seg)
+        self._put(seg)
         opening = self._opening
         if opening.syn_tsval is None and self.config.timestamps:
             opening.syn_tsval = self._ts_now(now)  # (the TSval _options gave the first one)
@@ -2203,7 +2275,7 @@ class Connection:
             end = sq.add(self.snd_nxt, len(payload))
             self.loss.on_send(self.snd_nxt, end, now)
             self.snd_nxt = self.snd_max = end
-        self.timers.arm_if_stopped(_T_RETRANSMISSION, now + self.rtt.rto)
+        self._timers().arm_if_stopped(_T_RETRANSMISSION, now + self.rtt.rto)
         if self._rtt_seq is None and self._retries == 0:
             self._rtt_seq, self._rtt_time = sq.add(self.iss, 1), now
             if not self.rtt.samples:
@@ -2241,7 +2313,11 @@ class Connection:
             seg.ecn = ecn
         if gso_size:
             seg.gso_size = gso_size
-        self._out.append(seg)
+        out = self._out
+        if out:
+            out.append(seg)
+        else:
+            self._out = [seg]  # (_put, inline: this runs for every segment)
         if flags & ACK:
             self._last_ack_sent = self.rcv_nxt
             self._ack_now = False
@@ -2257,9 +2333,9 @@ class Connection:
         """A reset: <SEQ=seq><CTL=RST>, or <SEQ=seq><ACK=ack><CTL=RST,ACK> when ack is given."""
         remote_port = self.remote[1] if self.remote else 0
         if ack is None:
-            self._out.append(Segment(self.local[1], remote_port, seq, 0, FLAGS[RST], 0))
+            self._put(Segment(self.local[1], remote_port, seq, 0, FLAGS[RST], 0))
         else:
-            self._out.append(Segment(self.local[1], remote_port, seq, ack, FLAGS[RST | ACK], 0))
+            self._put(Segment(self.local[1], remote_port, seq, ack, FLAGS[RST | ACK], 0))
 
     def _send_active_reset(self, now: float) -> None:
         """The RST of an ABORT. RFC 9293 3.10.5: <SEQ=SND.NXT><CTL=RST>. Linux
@@ -2322,7 +2398,7 @@ class Connection:
         # the last ACK that advanced.
         if head and self.config.recovery_rules == "linux" and not self.timers.armed(_T_RACK_REORDER):
             self.timers.stop(_T_TLP)
-            self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
+            self._timers().arm(_T_RETRANSMISSION, now + self.rtt.rto)
 
     def _arm_xmit_timer(self, now: float, advancing: bool) -> None:
         """Linux tcp_set_xmit_timer: a tail loss probe if one may be scheduled (RFC 8985 7.2),
@@ -2330,7 +2406,7 @@ class Connection:
         if not self._schedule_probe(now, advancing):
             self.timers.stop(_T_TLP)
             if self.snd_una != self.snd_max and not self.timers.armed(_T_RETRANSMISSION):
-                self.timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)
+                self._timers().arm(_T_RETRANSMISSION, now + self.rtt.rto)
                 self._outstanding_since(now)
 
     def _schedule_probe(self, now: float, advancing: bool) -> bool:
@@ -2344,7 +2420,7 @@ class Connection:
         pto = self.loss.tail_probe_timeout(rtt.srtt, c.rto_min, rtt.rto, None if advancing else now)
         if pto is None:
             return False  # nothing outstanding, or SACKed, lost or retransmitted data (disorder)
-        self.timers.arm(_T_TLP, now + pto)
+        self._timers().arm(_T_TLP, now + pto)
         self.timers.stop(_T_RETRANSMISSION)
         return True
 
@@ -2384,8 +2460,8 @@ class Connection:
         self._persist_backoff += 1
         if self.config.user_timeout is not None:
             # Linux tcp_probe_timer: the user timeout counts from the first probe.
-            self.timers.arm_if_stopped(_T_USER_TIMEOUT, now + self.config.user_timeout)
-        self.timers.arm(_T_PERSIST, now + self._persist_interval())
+            self._timers().arm_if_stopped(_T_USER_TIMEOUT, now + self.config.user_timeout)
+        self._timers().arm(_T_PERSIST, now + self._persist_interval())
 
     def _persist_interval(self) -> float:
         """The wait before the next probe: the RTO (at least ``persist_min``), doubled per probe."""
@@ -2540,12 +2616,12 @@ class Connection:
             if end != snd_max and (end - snd_max) & _MASK < _HALF:  # beyond SND.MAX (sq.gt)
                 self.snd_max = end
                 if self._rtt_seq is None and not retrans and self._retries == 0:
-                    self._rtt_seq, self._rtt_time = end, now
+                    self._rtt_seq, self._rtt_time = end, now  # (end: SND.NXT's own int object)
             timers = self.timers
             if not timers.armed(_T_RETRANSMISSION) and not timers.armed(_T_TLP):
-                timers.arm(_T_RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
+                self._timers().arm(_T_RETRANSMISSION, now + self.rtt.rto)  # RFC 6298 5.1
                 self._outstanding_since(now)
-            timers.stop(_T_PERSIST)
+            self.timers.stop(_T_PERSIST)  # (self.timers: _timers() may have made the table)
             if record_end:
                 eor.pop(0)
             if fin_here or probe:
@@ -2606,7 +2682,7 @@ class Connection:
     def _arm_persist(self, now: float) -> None:
         if not self.timers.armed(_T_PERSIST) and not self.timers.armed(_T_RETRANSMISSION):
             self._persist_backoff = 0
-            self.timers.arm(_T_PERSIST, now + max(self.rtt.rto, self.config.persist_min))
+            self._timers().arm(_T_PERSIST, now + max(self.rtt.rto, self.config.persist_min))
 
     # What each timer does when it expires (``handle_timeout``).
     _TIMEOUTS: ClassVar[dict[Timer, Callable[[Connection, float], None]]] = {

@@ -31,6 +31,7 @@ Sequence numbers are the engine's 32-bit ones; lengths and windows are bytes.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable
 
 from tcplab.tcp import seq as sq
@@ -114,6 +115,23 @@ _NOTHING_SENT: list[Sent] = []
 _NOTHING_SENT_BY_TIME: dict[Sent, None] = {}
 
 
+class _Settings:
+    """A detector's settings (from ``Config``): one object for every detector made with the
+    same ones (``_settings``), instead of four fields in each."""
+
+    __slots__ = ("forget_sack_on_rto", "max_reordering", "rack", "reordering")
+
+    def __init__(self, rack: bool, reordering: int, max_reordering: int, forget_sack_on_rto: bool) -> None:
+        self.rack = rack  # RFC 8985 RACK (Linux net.ipv4.tcp_recovery & 1)
+        self.reordering = reordering  # the initial DupThresh (Linux net.ipv4.tcp_reordering)
+        self.max_reordering = max_reordering  # Linux net.ipv4.tcp_max_reordering
+        self.forget_sack_on_rto = forget_sack_on_rto  # RFC 2018 8 (Linux keeps the SACKed marks)
+
+
+# one object per combination of settings (a handful exist)
+_settings = functools.cache(_Settings)
+
+
 class LossDetector:
     """The sender's view of what it sent, what the peer holds and what is lost."""
 
@@ -128,18 +146,15 @@ class LossDetector:
         "_rack_end",
         "_rack_rtt",
         "_rack_xmit",
-        "_reordering0",
         "_rtt",
         "_sacked_count",
+        "_settings",
         "_undo_marker",
         "_undo_retrans",
         "dsack_dups",
         "dupacks",
         "fack",
-        "forget_sack_on_rto",
         "lost_out",
-        "max_reordering",
-        "rack",
         "reo_wnd_steps",
         "reord_seen",
         "reordering",
@@ -160,11 +175,8 @@ class LossDetector:
         forget_sack_on_rto: bool = False,
         rtt: RTTEstimator | None = None,
     ) -> None:
-        self.rack = rack  # RFC 8985 RACK (Linux net.ipv4.tcp_recovery & 1)
+        self._settings = _settings(rack, reordering, max_reordering, forget_sack_on_rto)
         self.reordering = reordering  # segments: DupThresh (Linux net.ipv4.tcp_reordering)
-        self._reordering0 = reordering
-        self.max_reordering = max_reordering  # Linux net.ipv4.tcp_max_reordering
-        self.forget_sack_on_rto = forget_sack_on_rto  # RFC 2018 8 (Linux keeps the SACKed marks)
         self.sack_ok = False  # SACK negotiated: RACK or RFC 6675; else NewReno marking
         # outstanding segments in sequence order, and the same oldest transmission first (Linux
         # tsorted): shared empty ones until the first data leaves (on_send, on_send_split)
@@ -559,7 +571,7 @@ class LossDetector:
         (Linux tcp_check_sack_reordering)."""
         segs = -(-distance // max(mss, 1))
         if segs > self.reordering:
-            self.reordering = min(self.max_reordering, segs)
+            self.reordering = min(self._settings.max_reordering, segs)
         self.reord_seen += 1
 
     # ===================================================================== RACK (RFC 8985 6)
@@ -638,7 +650,7 @@ class LossDetector:
         if not self.sack_ok:
             self._mark_reno(recovering)
             return None
-        if not self.rack:
+        if not self._settings.rack:
             self._mark_by_threshold()
             return None
         if self._rack_xmit is None:
@@ -755,8 +767,9 @@ class LossDetector:
         # Linux tcp_enter_loss: a timeout after many duplicates means the reordering degree
         # was overestimated.
         self._all_parts()
-        if self._sacked_count >= self._reordering0:
-            self.reordering = min(self.reordering, self._reordering0)
+        reordering0 = self._settings.reordering
+        if self._sacked_count >= reordering0:
+            self.reordering = min(self.reordering, reordering0)
         self.dupacks = 0
         self._undo_retrans = None
         self.tlp_high_seq = None
@@ -764,7 +777,7 @@ class LossDetector:
         # SACKed: RFC 2018 8): Linux tcp_timeout_mark_lost then forgets every SACK mark, else
         # nothing would ever send the head again.
         reneged = bool(self._queue) and self._queue[0].sacked
-        if self.forget_sack_on_rto or reneged:
+        if self._settings.forget_sack_on_rto or reneged:
             for rec in self._queue:
                 rec.sacked = False
             self._sacked_count = 0

@@ -58,6 +58,10 @@ class Timers(list[float | None]):
     def armed(self, timer: Timer) -> bool:
         return self[timer] is not None
 
+    def idle(self) -> bool:
+        """No timer runs (a test in C: this is asked on every ACK that acknowledges all)."""
+        return self.count(None) == len(_ORDER)
+
     def earliest(self) -> float | None:
         best: float | None = None
         for d in self:
@@ -79,3 +83,19 @@ class Timers(list[float | None]):
     def __repr__(self) -> str:
         armed = ", ".join(f"{t.name}={d:g}" for t, d in zip(_ORDER, self, strict=True) if d is not None)
         return f"<Timers {armed or 'none'}>"
+
+
+class _Stopped(Timers):
+    """The table of every connection with no timer running (``STOPPED``), shared: an idle
+    connection holds it instead of a table of its own (136 bytes). Stopping a timer in it
+    changes nothing; arming one is a bug (the connection takes its own table first)."""
+
+    __slots__ = ()
+
+    def arm(self, timer: Timer, when: float) -> None:
+        raise TypeError("arming a timer in the shared STOPPED table")
+
+    arm_if_stopped = arm
+
+
+STOPPED: Timers = _Stopped()

@@ -19,7 +19,7 @@ from ipaddress import IPv4Address, IPv6Address
 
 from .checksum import AddressLike, BytesLike, as_address, fold
 from .errors import MalformedPacket
-from .tcp import TCP_PROTOCOL, Segment, _parse_tcp, build_tcp
+from .tcp import TCP_PROTOCOL, Segment, _build_tcp, _parse_tcp
 
 __all__ = [
     "IPV4_DONT_FRAGMENT",
@@ -452,6 +452,28 @@ _v4_templates: dict[_TemplateKey, tuple[bytes, bytes, bytes, int]] = {}
 _v6_templates: dict[_TemplateKey, tuple[bytes, bytes]] = {}
 
 
+# The addresses of a flow as the header and the pseudo-header need them, by the addresses as
+# given (text or objects): (IPv4?, int(src), int(dst)). Worked out once: as_address, int() and
+# .version are Python-level calls, several a packet otherwise.
+_Flow = tuple[bool, int, int]
+_flows: dict[tuple[AddressLike, AddressLike], _Flow] = {}
+
+
+def _flow(src: AddressLike, dst: AddressLike) -> _Flow:
+    if not isinstance(src, (str, bytes, IPv4Address, IPv6Address)) or not isinstance(dst, type(src)):
+        src, dst = as_address(src), as_address(dst)  # a bytearray or a view: not a dict key
+    flow = _flows.get((src, dst))
+    if flow is None:
+        s = as_address(src)
+        d = as_address(dst)
+        if s.version != d.version:
+            raise ValueError(f"address families differ: {s} and {d}")
+        if len(_flows) > 4096:
+            _flows.clear()
+        flow = _flows[(src, dst)] = (s.version == 4, int(s), int(d))
+    return flow
+
+
 def _ip_header(
     src: AddressLike,
     dst: AddressLike,
@@ -461,15 +483,16 @@ def _ip_header(
     identification: int,
     payload_length: int,
 ) -> bytes:
-    s = as_address(src)
-    d = as_address(dst)
-    if s.version != d.version:
-        raise ValueError(f"address families differ: {s} and {d}")
-    key = (int(s), int(d), protocol, ttl, tos, identification)
-    if s.version == 4:
+    return _flow_header(_flow(src, dst), protocol, ttl, tos, identification, payload_length)
+
+
+def _flow_header(flow: _Flow, protocol: int, ttl: int, tos: int, identification: int, payload_length: int) -> bytes:
+    v4, si, di = flow
+    key = (si, di, protocol, ttl, tos, identification)
+    if v4:
         tmpl = _v4_templates.get(key)
         if tmpl is None:
-            assert isinstance(s, IPv4Address) and isinstance(d, IPv4Address)
+            s, d = IPv4Address(si), IPv4Address(di)
             raw = IPv4Header(s, d, protocol, ttl, tos, identification).build(0)  # validates
             raw = raw[:2] + b"\x00\x00" + raw[4:10] + b"\x00\x00" + raw[12:]
             if len(_v4_templates) > 4096:
@@ -481,8 +504,7 @@ def _ip_header(
         return _V4_PATCH.pack(tmpl[0], total, tmpl[1], fold(tmpl[3] + total), tmpl[2])
     tmpl6 = _v6_templates.get(key)
     if tmpl6 is None:
-        assert isinstance(s, IPv6Address) and isinstance(d, IPv6Address)
-        raw = IPv6Header(s, d, protocol, ttl, tos).build(0)  # validates
+        raw = IPv6Header(IPv6Address(si), IPv6Address(di), protocol, ttl, tos).build(0)  # validates
         if len(_v6_templates) > 4096:
             _v6_templates.clear()
         tmpl6 = _v6_templates[key] = (raw[:4], raw[6:])
@@ -522,7 +544,6 @@ def build_packet(
     """The IP packet carrying ``seg`` from ``src`` to ``dst`` (TCP checksum computed, or left
     partial for a link that computes it: ``partial_checksum``, see :func:`build_tcp`). The ECN
     field of the IP header is ``seg.ecn`` (RFC 3168 5); ``tos`` gives the DSCP bits above it."""
-    s = as_address(src)
-    d = as_address(dst)
-    tcp = build_tcp(seg, s, d, partial_checksum=partial_checksum)
-    return _ip_header(s, d, TCP_PROTOCOL, ttl, (tos & ~3) | seg.ecn, identification, len(tcp)) + tcp
+    flow = _flow(src, dst)
+    tcp = _build_tcp(seg, flow[1] + flow[2] + TCP_PROTOCOL, partial_checksum)  # the pseudo-header's sum
+    return _flow_header(flow, TCP_PROTOCOL, ttl, (tos & ~3) | seg.ecn, identification, len(tcp)) + tcp

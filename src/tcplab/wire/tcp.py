@@ -494,6 +494,12 @@ def build_tcp(seg: Segment, src_ip: AddressLike, dst_ip: AddressLike, *, partial
     computes checksums itself, the field holds only the pseudo-header sum (see
     :func:`~tcplab.wire.checksum.partial`) and the payload is not summed at all.
     """
+    return _build_tcp(seg, pseudo_header_sum(src_ip, dst_ip, TCP_PROTOCOL, 0), partial_checksum)
+
+
+def _build_tcp(seg: Segment, psum: int, partial_checksum: bool) -> bytes:
+    """:func:`build_tcp` with the pseudo-header's sum less the TCP length (``psum``) worked out
+    by the caller (once per flow: ``tcplab.wire.ip.build_packet``)."""
     opts = encode_options(seg.options) if seg.options else b""
     payload = seg.payload
     off = (20 + len(opts)) >> 2
@@ -506,9 +512,9 @@ def build_tcp(seg: Segment, src_ip: AddressLike, dst_ip: AddressLike, *, partial
     hlen = len(hdr)
     plen = len(payload)
     if partial_checksum:
-        csum = partial(pseudo_header_sum(src_ip, dst_ip, TCP_PROTOCOL, hlen + plen))
+        csum = partial(psum + hlen + plen)
     else:
-        total = pseudo_header_sum(src_ip, dst_ip, TCP_PROTOCOL, hlen + plen) + int.from_bytes(hdr, "big")
+        total = psum + hlen + plen + int.from_bytes(hdr, "big")
         if plen:
             total += raw_sum(payload)
         csum = fold(total)
